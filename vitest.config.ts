@@ -1,0 +1,53 @@
+import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-plugin';
+import { defineConfig } from 'vitest/config';
+
+const migrations = await readD1Migrations('./migrations');
+
+// Four projects: pure core in Node; central and edge inside workerd (real D1, Queues, KV, R2);
+// e2e + browser against the real local network started by the same code as `npm start`.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: { name: 'core', environment: 'node', include: ['test/core/**/*.test.ts'] },
+      },
+      {
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: './wrangler.toml' },
+            miniflare: {
+              bindings: { TEST_MIGRATIONS: migrations, EDGE_KEY_SECRET: 'test-edge-secret' },
+            },
+          }),
+        ],
+        test: { name: 'central', include: ['test/central/**/*.test.{ts,tsx}'] },
+      },
+      {
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: './wrangler.edge.toml', environment: 'us' },
+            miniflare: {
+              bindings: {
+                EDGE_SIGNING_KEY: 'test-signing-key-us',
+                EDGE_TOKEN: 'test-edge-token-us',
+                CENTRAL_URL: 'http://central.test',
+              },
+            },
+          }),
+        ],
+        test: { name: 'edge', include: ['test/edge/**/*.test.ts'] },
+      },
+      {
+        test: {
+          name: 'e2e',
+          environment: 'node',
+          include: ['test/e2e/**/*.test.ts', 'test/browser/**/*.test.ts'],
+          globalSetup: ['test/e2e/global-setup.ts'],
+          fileParallelism: false,
+          testTimeout: 120_000,
+          hookTimeout: 240_000,
+        },
+      },
+    ],
+  },
+});
