@@ -1,1 +1,110 @@
-export default { fetch() { return new Response("x") } }
+import { Hono } from 'hono';
+import { hmacHex, timingSafeEqualHex } from '../core/request-signature.js';
+import { type EdgeBindings, readEdgeConfig } from './config.js';
+import { deliverDeadLetters, deliverOutbox, type OutboxMessage, postBatch } from './outbox.js';
+import { PLATFORM_MAX_BYTES, processMessage, readAll, receiptFor } from './pipeline.js';
+import { heldSnapshotVersion, refreshSnapshot } from './snapshot-store.js';
+
+type EdgeApp = { Bindings: EdgeBindings };
+
+const errorBody = (code: string, message: string) => ({
+  error: { code, message, requestId: crypto.randomUUID() },
+});
+
+/** Signed, expiring link to a raw message or attachment kept in this region (`exp` in ms). */
+export async function signRawLink(signingKey: string, key: string, exp: number): Promise<string> {
+  return hmacHex(signingKey, `raw:${key}:${exp}`);
+}
+
+const app = new Hono<EdgeApp>();
+
+app.get('/health', async (c) => {
+  const cfg = readEdgeConfig(c.env);
+  return c.json({ ok: true, role: 'edge', region: cfg.region, snapshotVersion: heldSnapshotVersion() ?? null });
+});
+
+/** Raw-mail ingress for servers that push over HTTP: body is the RFC 5322 message. */
+app.post('/api/v1/inbound', async (c) => {
+  const cfg = readEdgeConfig(c.env);
+  const auth = c.req.header('authorization') ?? '';
+  const token = /^Bearer\s+(\S+)$/i.exec(auth)?.[1];
+  if (!token) return c.json(errorBody('unauthorized', 'missing bearer token'), 401);
+  if (token.length !== cfg.inboundToken.length || !timingSafeEqualHex(token, cfg.inboundToken))
+    return c.json(errorBody('unauthorized', 'invalid inbound token'), 401);
+  if (!c.req.raw.body) return c.json(errorBody('bad_request', 'empty body: send the raw message'), 400);
+  const declared = Number(c.req.header('content-length') ?? 0);
+  const raw = await readAll(c.req.raw.body, declared, PLATFORM_MAX_BYTES);
+  const envelope = { from: c.req.query('from'), to: c.req.query('to') };
+  if (!raw) {
+    await c.env.OUTBOX.send(receiptFor(cfg, undefined, 'oversize', declared, Date.now(), 'larger than 25 MiB'));
+    return c.json(errorBody('payload_too_large', `message exceeds ${PLATFORM_MAX_BYTES} bytes (oversize)`), 413);
+  }
+  try {
+    const result = await processMessage(c.env, cfg, raw, envelope, (p) => c.executionCtx.waitUntil(p));
+    const body = { status: result.status, reason: result.reason, detail: result.detail, items: result.itemIds };
+    if (result.reject) return c.json({ ...body, error: errorBody('payload_too_large', result.reject).error }, 413);
+    return c.json(body, 202);
+  } catch (err) {
+    console.error('inbound: temporary failure', err);
+    c.header('retry-after', '30');
+    return c.json(errorBody('unavailable', 'temporary failure; retry later'), 503);
+  }
+});
+
+/** Serves a raw message or attachment through a short-lived signed link (minted by central). */
+app.get('/raw/*', async (c) => {
+  const cfg = readEdgeConfig(c.env);
+  const key = decodeURIComponent(c.req.path.slice('/raw/'.length));
+  const exp = Number(c.req.query('exp'));
+  const sig = c.req.query('sig') ?? '';
+  if (!Number.isFinite(exp) || !sig) return c.json(errorBody('unauthorized', 'missing signature'), 401);
+  if (exp < Date.now()) return c.json(errorBody('forbidden', 'link expired'), 403);
+  if (!timingSafeEqualHex(await signRawLink(cfg.signingKey, key, exp), sig))
+    return c.json(errorBody('forbidden', 'bad link signature'), 403);
+  const object = await c.env.RAW.get(key);
+  if (!object) return c.json(errorBody('not_found', 'no such object in this region'), 404);
+  const headers = new Headers();
+  object.writeHttpMetadata(headers);
+  headers.set('cache-control', 'private, no-store');
+  return new Response(object.body, { headers });
+});
+
+app.notFound((c) => c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`), 404));
+app.onError((err, c) => {
+  console.error(err);
+  return c.json(errorBody('internal', 'internal error'), 500);
+});
+
+export default {
+  fetch: app.fetch,
+
+  /** Cloudflare Email Routing. Throwing makes the sending server retry (temporary SMTP failure). */
+  async email(message, env, ctx) {
+    const cfg = readEdgeConfig(env);
+    const raw = await readAll(message.raw, message.rawSize, PLATFORM_MAX_BYTES);
+    if (!raw) {
+      await env.OUTBOX.send(receiptFor(cfg, undefined, 'oversize', message.rawSize, Date.now(), 'larger than 25 MiB'));
+      message.setReject(`message exceeds ${PLATFORM_MAX_BYTES} bytes (oversize)`);
+      return;
+    }
+    const result = await processMessage(env, cfg, raw, { from: message.from, to: message.to }, (p) =>
+      ctx.waitUntil(p),
+    );
+    if (result.reject) message.setReject(result.reject);
+  },
+
+  async queue(batch, env, ctx) {
+    const cfg = readEdgeConfig(env);
+    if (batch.queue.endsWith('-dlq')) return deliverDeadLetters(batch, cfg);
+    return deliverOutbox(batch, env, cfg, (p) => ctx.waitUntil(p));
+  },
+
+  /** Cron: refresh the snapshot and send a heartbeat (so central sees a quiet edge as alive). */
+  async scheduled(_controller, env, ctx) {
+    const cfg = readEdgeConfig(env);
+    await refreshSnapshot(env, cfg);
+    ctx.waitUntil(
+      postBatch(cfg, { items: [], receipts: [] }).catch((err) => console.error('heartbeat failed', err)),
+    );
+  },
+} satisfies ExportedHandler<EdgeBindings, OutboxMessage>;

@@ -1,0 +1,88 @@
+// Demo data seeded on first start: two deployments, three regions, 30 routed mailboxes over all five
+// filter modes, ~200 CRM records. Tests import it to know what the network contains.
+export const DEPLOYMENTS = [
+  {
+    id: 'contoso',
+    name: 'Contoso Ltd',
+    trackingToken: { prefix: 'CRM:', deploymentBase: 0, userDigits: 3, counterDigits: 3 },
+  },
+  {
+    id: 'fabrikam',
+    name: 'Fabrikam Inc',
+    trackingToken: { prefix: 'FAB:', deploymentBase: 1, userDigits: 3, counterDigits: 4 },
+  },
+];
+
+export const REGION_SETTINGS = [
+  { id: 'us', name: 'United States (home)', rulesEnabled: true, egress: 'full' },
+  { id: 'eu', name: 'Europe', rulesEnabled: true, egress: 'metadata+subject' },
+  { id: 'apac', name: 'Asia-Pacific', rulesEnabled: true, egress: 'metadata+subject' },
+];
+
+const FIRST_NAMES = [
+  'alice', 'bruno', 'chen', 'dana', 'emil', 'fumiko', 'grace', 'hugo', 'isha', 'jonas',
+  'kenji', 'lena', 'mateo', 'nadia', 'oskar', 'priya', 'quinn', 'rafael', 'sofia', 'tariq',
+  'uma', 'viktor', 'wei', 'ximena', 'yusuf', 'zoe', 'arjun', 'bea', 'cyrus', 'delia',
+];
+const FILTERS = ['all', 'responses', 'records', 'email-enabled', 'none'];
+const REGION_IDS = ['us', 'eu', 'apac'];
+
+/** Mailbox i: region cycles us/eu/apac; filter cycles every three; 18 contoso, 12 fabrikam. */
+export const MAILBOXES = FIRST_NAMES.map((name, i) => {
+  const deployment = i % 5 < 3 ? 'contoso' : 'fabrikam';
+  return {
+    address: `${name}@${deployment}.example`,
+    region: REGION_IDS[i % 3],
+    deployment,
+    userId: `u-${name}`,
+    filter: FILTERS[Math.floor(i / 3) % 5],
+  };
+});
+
+/** The first demo mailbox with the given properties. */
+export function demoMailbox(match) {
+  const found = MAILBOXES.find((m) => Object.entries(match).every(([k, v]) => m[k] === v));
+  if (!found) throw new Error(`no demo mailbox matches ${JSON.stringify(match)}`);
+  return found;
+}
+
+const LAST = ['smith', 'garcia', 'muller', 'rossi', 'tanaka', 'kim', 'novak', 'silva', 'dubois', 'larsen',
+  'ivanova', 'haddad', 'okafor', 'nguyen', 'walsh'];
+const COMPANIES = ['northwind', 'adatum', 'litware', 'tailspin', 'wingtip', 'proseware', 'woodgrove', 'alpine',
+  'lucerne', 'margie', 'fourthcoffee', 'blueyonder', 'coho', 'trey', 'wideworld'];
+
+export function demoRecords(deployment) {
+  const users = MAILBOXES.filter((m) => m.deployment === deployment).map((m) => ({
+    type: 'user',
+    id: m.userId,
+    emails: [m.address],
+    emailEnabled: true,
+  }));
+  const contacts = [];
+  for (let i = 0; i < 60; i++) {
+    const first = FIRST_NAMES[(i * 7) % FIRST_NAMES.length];
+    const last = LAST[i % LAST.length];
+    const company = COMPANIES[i % COMPANIES.length];
+    contacts.push({
+      type: 'contact',
+      id: `c-${deployment}-${i}`,
+      emails: [`${first}.${last}@${company}.example`],
+      emailEnabled: i % 10 !== 9,
+    });
+  }
+  const accounts = COMPANIES.map((company, i) => ({
+    type: 'account',
+    id: `a-${deployment}-${i}`,
+    emails: [`info@${company}.example`],
+    emailEnabled: true,
+  }));
+  const leads = [];
+  for (let i = 0; i < 10; i++)
+    leads.push({ type: 'lead', id: `l-${deployment}-${i}`, emails: [`prospect${i}@leads-${deployment}.example`], emailEnabled: true });
+  return [...users, ...contacts, ...accounts, ...leads];
+}
+
+export const SUPPRESSIONS = {
+  contoso: ['@spam.example', 'newsletter@northwind.example'],
+  fabrikam: ['@spam.example'],
+};

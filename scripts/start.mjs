@@ -1,0 +1,61 @@
+#!/usr/bin/env node
+// npm start | npm run start:central | npm run start:edges
+import { join } from 'node:path';
+import {
+  LOCAL_ADMIN_TOKEN,
+  portsFromEnv,
+  ROOT,
+  startCentral,
+  startEdges,
+  startNetwork,
+} from './network.mjs';
+
+const mode = process.argv[2] ?? 'all';
+const ports = portsFromEnv();
+const stateDir = process.env.CRM_STATE_DIR ?? join(ROOT, '.wrangler', 'state', 'local');
+const started = Date.now();
+let stop = async () => {};
+let stopping = false;
+
+async function shutdown(signal) {
+  if (stopping) return;
+  stopping = true;
+  console.log(`\n${signal}: stopping every worker…`);
+  await stop();
+  console.log('stopped.');
+  process.exit(0);
+}
+process.on('SIGINT', () => shutdown('SIGINT'));
+process.on('SIGTERM', () => shutdown('SIGTERM'));
+process.on('SIGHUP', () => shutdown('SIGHUP'));
+
+try {
+  if (mode === 'central') {
+    const central = await startCentral({ port: ports.central, stateDir });
+    stop = central.stop;
+    const { seedDemoData } = await import('./seed.mjs');
+    await seedDemoData(central.url, LOCAL_ADMIN_TOKEN);
+    console.log(`central ready at ${central.url} (dashboard ${central.url}/ , admin token: ${LOCAL_ADMIN_TOKEN})`);
+  } else if (mode === 'edges') {
+    const edges = await startEdges({ ports, centralUrl: `http://127.0.0.1:${ports.central}`, stateDir });
+    stop = edges.stop;
+    for (const e of edges.edges) console.log(`edge ${e.region} ready at ${e.url}`);
+  } else {
+    const net = await startNetwork({ ports, stateDir });
+    stop = net.stop;
+    const secs = ((Date.now() - started) / 1000).toFixed(1);
+    console.log(`
+crm-edge-router local network is up (${secs} s)${net.seeded ? ', demo data seeded' : ''}
+  dashboard     ${net.central.url}/   (sign in with the admin token)
+  admin token   ${LOCAL_ADMIN_TOKEN}
+  central API   ${net.central.url}/api/v1   (OpenAPI: ${net.central.url}/api/v1/openapi.json)
+${Object.values(net.edges)
+  .map((e) => `  edge ${e.region.padEnd(8)}${e.url}   (mail: POST ${e.url}/cdn-cgi/handler/email?from=…&to=…)`)
+  .join('\n')}
+Press Ctrl-C to stop.`);
+  }
+} catch (err) {
+  console.error(`start failed: ${err.message}`);
+  await stop();
+  process.exit(1);
+}

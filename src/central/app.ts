@@ -1,0 +1,65 @@
+import { HTTPException } from 'hono/http-exception';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { createDb } from '../db/client.js';
+import { createRouter } from './app-router.js';
+import { requireAuth } from './auth.js';
+import { ApiError, type ErrorCode, errorBody } from './errors.js';
+import { activityRoutes } from './routes/activities.js';
+import { deploymentRoutes } from './routes/deployments.js';
+import { dispositionRoutes } from './routes/dispositions.js';
+import { edgeRoutes } from './routes/edge.js';
+import { healthRoutes } from './routes/health.js';
+import { mailboxRoutes } from './routes/mailboxes.js';
+import { recordRoutes } from './routes/records.js';
+import { regionRoutes } from './routes/regions.js';
+
+const STATUS_CODES: Record<number, ErrorCode> = {
+  400: 'bad_request',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  409: 'conflict',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+  429: 'rate_limited',
+};
+
+/** The central app, shared by production (`index.ts`) and tests. */
+export function createApp() {
+  const app = createRouter();
+
+  app.use('*', async (c, next) => {
+    c.set('requestId', c.req.header('cf-ray') ?? crypto.randomUUID());
+    c.set('db', createDb(c.env.DB));
+    await next();
+    c.header('x-request-id', c.get('requestId'));
+  });
+
+  app.use('/api/v1/*', requireAuth());
+  app.route('/', healthRoutes);
+  app.route('/api/v1', deploymentRoutes);
+  app.route('/api/v1', regionRoutes);
+  app.route('/api/v1', mailboxRoutes);
+  app.route('/api/v1', activityRoutes);
+  app.route('/api/v1', dispositionRoutes);
+  app.route('/api/v1', recordRoutes);
+  app.route('/api/v1', edgeRoutes);
+
+  app.notFound((c) =>
+    c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`, c.get('requestId') ?? ''), 404),
+  );
+
+  app.onError((err, c) => {
+    const requestId = c.get('requestId') ?? crypto.randomUUID();
+    if (err instanceof ApiError) return c.json(errorBody(err.code, err.message, requestId), err.status);
+    if (err instanceof HTTPException) {
+      const status = err.status as ContentfulStatusCode;
+      const code: ErrorCode = /json/i.test(err.message) ? 'invalid_json' : (STATUS_CODES[status] ?? 'internal');
+      return c.json(errorBody(code, err.message || 'request failed', requestId), status);
+    }
+    console.error(`[${requestId}]`, err);
+    return c.json(errorBody('internal', 'internal error', requestId), 500);
+  });
+
+  return app;
+}

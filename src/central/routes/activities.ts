@@ -1,0 +1,112 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { normaliseMessageId } from '../../core/keyed-hash.js';
+import { findActivity, queryActivities } from '../../db/queries/activities.js';
+import { listMailboxes } from '../../db/queries/mailboxes.js';
+import type { Db } from '../../db/client.js';
+import { createRouter } from '../app-router.js';
+import { deploymentScope } from '../auth.js';
+import type { Principal } from '../context.js';
+import { forbidden, notFound } from '../errors.js';
+import { serializeActivity } from '../serializers.js';
+import { bearerSecurity, errorResponses, jsonResponse } from './openapi-helpers.js';
+
+export const activitySchema = z
+  .object({
+    id: z.string(),
+    deployment: z.string(),
+    messageId: z.string().nullable(),
+    subject: z.string().nullable(),
+    from: z.string().nullable(),
+    fromName: z.string().nullable(),
+    parties: z.array(
+      z.object({
+        role: z.enum(['from', 'to', 'cc']),
+        address: z.string(),
+        name: z.string().optional(),
+        recordType: z.string().optional(),
+        recordId: z.string().optional(),
+      }),
+    ),
+    regarding: z.object({ type: z.string(), id: z.string() }).nullable(),
+    correlation: z.object({ method: z.string(), detail: z.string() }),
+    reason: z.string(),
+    mailboxes: z.array(z.string()),
+    regions: z.array(z.string()),
+    egress: z.string(),
+    sizeBytes: z.number(),
+    content: z.any(),
+    receivedAt: z.number(),
+    ingestedAt: z.number(),
+    updatedAt: z.number(),
+  })
+  .openapi('Activity');
+
+const listRoute = createRoute({
+  method: 'get',
+  path: '/activities',
+  tags: ['activities'],
+  summary: 'Search and page activities (newest first; `nextCursor` is stable)',
+  security: bearerSecurity,
+  request: {
+    query: z.object({
+      deployment: z.string().optional(),
+      messageId: z.string().max(1000).optional(),
+      q: z.string().max(500).optional(),
+      cursor: z.coerce.number().int().positive().optional(),
+      limit: z.coerce.number().int().min(1).max(500).default(50),
+    }),
+  },
+  responses: {
+    200: jsonResponse(z.object({ items: z.array(activitySchema), nextCursor: z.string().nullable() }), 'a page'),
+    ...errorResponses,
+  },
+});
+
+const getRoute = createRoute({
+  method: 'get',
+  path: '/activities/{id}',
+  tags: ['activities'],
+  summary: 'Read one activity',
+  security: bearerSecurity,
+  request: { params: z.object({ id: z.string().min(1).max(64) }) },
+  responses: { 200: jsonResponse(activitySchema, 'the activity'), ...errorResponses },
+});
+
+/** Mailboxes a user-scoped token may see activities of. */
+async function userMailboxes(db: Db, p: Principal): Promise<string[] | undefined> {
+  if (p.kind !== 'user') return undefined;
+  const rows = await listMailboxes(db, { deployment: p.deployment, limit: 5000 });
+  return rows.filter((r) => r.userId === p.userId).map((r) => r.address);
+}
+
+export const activityRoutes = createRouter()
+  .openapi(listRoute, async (c) => {
+    const q = c.req.valid('query');
+    const db = c.get('db');
+    const principal = c.get('principal');
+    const scope = deploymentScope(principal);
+    if (scope && q.deployment && q.deployment !== scope)
+      throw forbidden(`this token may not read deployment ${q.deployment}`);
+    const rows = await queryActivities(db, {
+      deployment: scope ?? q.deployment,
+      messageId: q.messageId ? normaliseMessageId(q.messageId) : undefined,
+      q: q.q,
+      mailboxes: await userMailboxes(db, principal),
+      cursor: q.cursor,
+      limit: q.limit,
+    });
+    const page = rows.slice(0, q.limit);
+    const nextCursor = rows.length > q.limit ? String(page[page.length - 1]?.seq) : null;
+    return c.json({ items: page.map(serializeActivity), nextCursor }, 200);
+  })
+  .openapi(getRoute, async (c) => {
+    const { id } = c.req.valid('param');
+    const db = c.get('db');
+    const principal = c.get('principal');
+    const scope = deploymentScope(principal);
+    const row = await findActivity(db, id);
+    const mine = await userMailboxes(db, principal);
+    if (!row || (scope && row.deployment !== scope) || (mine && !row.mailboxes.some((m) => mine.includes(m))))
+      throw notFound(`activity ${id} does not exist`);
+    return c.json(serializeActivity(row), 200);
+  });

@@ -1,0 +1,196 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { deriveEdgeCredentials, verifyBody } from '../../core/request-signature.js';
+import {
+  MAX_BATCH_BYTES,
+  SIGNATURE_HEADERS,
+  SIGNATURE_MAX_SKEW_MS,
+  ingestBatch,
+  ingestResponse,
+} from '../../core/wire.js';
+import { recordHeartbeat } from '../../db/queries/regions.js';
+import { deadLetters, ingestBatches } from '../../db/schema.js';
+import { createRouter } from '../app-router.js';
+import { assertEdge } from '../auth.js';
+import { readCentralConfig } from '../config.js';
+import type { AppEnv } from '../context.js';
+import { ApiError, badRequest, describeIssues, forbidden, notFound, payloadTooLarge, validationFailed } from '../errors.js';
+import { ingest } from '../ingest.js';
+import { getRegionSnapshot } from '../snapshot-publisher.js';
+import { enqueueWebhook } from '../webhooks.js';
+import { bearerSecurity, errorResponses, jsonResponse } from './openapi-helpers.js';
+
+/** Largest accepted batch after decompression (a gzip bomb is refused, not inflated). */
+const MAX_INFLATED_BYTES = 32 * 1024 * 1024;
+
+async function readLimited(stream: ReadableStream<Uint8Array>, limit: number, what: string): Promise<Uint8Array> {
+  const reader = stream.getReader();
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > limit) {
+      await reader.cancel();
+      throw payloadTooLarge(`${what} exceeds ${limit} bytes`);
+    }
+    parts.push(value);
+  }
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.byteLength;
+  }
+  return out;
+}
+
+/**
+ * Verifies an edge request: edge-scoped bearer token (checked by requireAuth), region header
+ * matching the token, timestamp within ±5 minutes, HMAC-SHA-256 over `timestamp.body` with the
+ * region's key. Returns the raw (still compressed) body.
+ */
+async function verifyEdgeRequest(c: Context<AppEnv>, region: string, maxBytes: number): Promise<Uint8Array> {
+  assertEdge(c.get('principal'), region);
+  const claimed = c.req.header(SIGNATURE_HEADERS.region);
+  if (claimed !== region) throw forbidden(`${SIGNATURE_HEADERS.region} does not match the token's region`);
+  const timestamp = Number(c.req.header(SIGNATURE_HEADERS.timestamp));
+  const signature = c.req.header(SIGNATURE_HEADERS.signature);
+  if (!Number.isFinite(timestamp) || !signature) throw new ApiError(401, 'bad_signature', 'missing request signature');
+  if (Math.abs(Date.now() - timestamp) > SIGNATURE_MAX_SKEW_MS)
+    throw new ApiError(401, 'stale_timestamp', 'request timestamp is outside the 5-minute window');
+  const declared = Number(c.req.header('content-length') ?? 0);
+  if (declared > maxBytes) throw payloadTooLarge(`batch exceeds ${maxBytes} bytes`);
+  const body = c.req.raw.body ? await readLimited(c.req.raw.body, maxBytes, 'batch') : new Uint8Array();
+  const { signingKey } = await deriveEdgeCredentials(readCentralConfig(c.env).edgeKeySecret, region);
+  if (!(await verifyBody(signingKey, timestamp, body, signature)))
+    throw new ApiError(401, 'bad_signature', 'request signature does not verify with the region key');
+  return body;
+}
+
+async function inflate(body: Uint8Array, encoding: string | undefined): Promise<Uint8Array> {
+  if (!encoding || encoding === 'identity') return body;
+  if (encoding !== 'gzip') throw new ApiError(415, 'unsupported_media_type', `content-encoding ${encoding}`);
+  const stream = new Blob([body as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream('gzip'));
+  try {
+    return await readLimited(stream, MAX_INFLATED_BYTES, 'inflated batch');
+  } catch (err) {
+    if (err instanceof ApiError) throw err;
+    throw badRequest('batch is not valid gzip');
+  }
+}
+
+const ingestRoute = createRoute({
+  method: 'post',
+  path: '/ingest',
+  tags: ['edge'],
+  summary: 'Ingest a signed, gzip-compressed batch of items and receipts from an edge',
+  description:
+    'Edge scope only. Headers: `x-edge-region`, `x-edge-timestamp` (ms), `x-edge-signature` = hex HMAC-SHA-256 over `timestamp + "." + body` with the region key; `content-encoding: gzip`. Body: `IngestBatch` JSON.',
+  security: bearerSecurity,
+  responses: {
+    200: jsonResponse(ingestResponse, 'per-item results and the current snapshot version'),
+    409: jsonResponse(z.any(), 'batch id already ingested (replay)'),
+    413: jsonResponse(z.any(), 'batch too large'),
+    ...errorResponses,
+  },
+});
+
+const snapshotRoute = createRoute({
+  method: 'get',
+  path: '/edge/snapshot',
+  tags: ['edge'],
+  summary: "The region's routing snapshot (binary), or 304 when `If-None-Match` matches",
+  security: bearerSecurity,
+  request: { query: z.object({ region: z.string().min(1).max(32) }) },
+  responses: {
+    200: { description: 'the encoded snapshot', content: { 'application/octet-stream': { schema: z.any() } } },
+    304: { description: 'not modified' },
+    ...errorResponses,
+  },
+});
+
+export const edgeRoutes = createRouter()
+  .openapi(ingestRoute, async (c) => {
+    const principal = c.get('principal');
+    if (principal.kind !== 'edge') throw forbidden('this endpoint needs an edge token');
+    const raw = await verifyEdgeRequest(c, principal.region, MAX_BATCH_BYTES);
+    const inflated = await inflate(raw, c.req.header('content-encoding'));
+    let json: unknown;
+    try {
+      json = JSON.parse(new TextDecoder().decode(inflated));
+    } catch {
+      throw new ApiError(400, 'invalid_json', 'batch body is not valid JSON');
+    }
+    const parsed = ingestBatch.safeParse(json);
+    if (!parsed.success) throw validationFailed(describeIssues(parsed.error.issues));
+    const batch = parsed.data;
+    if (batch.region !== principal.region) throw forbidden('batch region does not match the edge token');
+    const db = c.get('db');
+    const now = Date.now();
+    const fresh = await db
+      .insert(ingestBatches)
+      .values({ id: batch.batchId, region: batch.region, receivedAt: now, items: batch.items.length })
+      .onConflictDoNothing()
+      .returning({ id: ingestBatches.id });
+    if (fresh.length === 0) throw new ApiError(409, 'replayed_batch', `batch ${batch.batchId} was already ingested`);
+    for (const r of batch.receipts)
+      if (r.region !== batch.region) throw validationFailed('receipts: a receipt names another region');
+    const snapshot = await getRegionSnapshot(db, batch.region);
+    const webhookTargets: { activityId: string; deployment: string; status: string }[] = [];
+    const outcome = await ingest(
+      {
+        db,
+        region: batch.region,
+        now,
+        mailboxByHash: snapshot?.mailboxByHash,
+        onActivity: (activityId, deployment, status) => webhookTargets.push({ activityId, deployment, status }),
+      },
+      batch.items,
+      batch.receipts,
+      { bytesSent: raw.byteLength },
+    );
+    if (batch.deadLetters?.length) {
+      await db.insert(deadLetters).values(
+        batch.deadLetters.map((d) => ({
+          id: d.id,
+          region: batch.region,
+          deployment:
+            d.item && typeof d.item === 'object' && typeof (d.item as { deployment?: unknown }).deployment === 'string'
+              ? (d.item as { deployment: string }).deployment
+              : null,
+          item: d.item ?? null,
+          error: d.error,
+          attempts: d.attempts,
+          createdAt: now,
+        })),
+      ).onConflictDoNothing();
+    }
+    if (batch.heartbeat) await recordHeartbeat(db, batch.region, { at: now, ...batch.heartbeat });
+    c.executionCtx.waitUntil(enqueueWebhook(c.env, db, webhookTargets));
+    return c.json(
+      {
+        batchId: batch.batchId,
+        snapshotVersion: snapshot?.version ?? 0,
+        results: outcome.results,
+        receipts: outcome.receiptsStored,
+      },
+      200,
+    );
+  })
+  .openapi(snapshotRoute, async (c) => {
+    const { region } = c.req.valid('query');
+    await verifyEdgeRequest(c, region, 0);
+    const db = c.get('db');
+    const snapshot = await getRegionSnapshot(db, region);
+    if (!snapshot) throw notFound(`region ${region} does not exist`);
+    await recordHeartbeat(db, region, { at: Date.now() });
+    const etag = `"${snapshot.etag}"`;
+    if (c.req.header('if-none-match') === etag) return c.body(null, 304, { etag });
+    return c.body(snapshot.bytes as Uint8Array<ArrayBuffer>, 200, {
+      etag,
+      'content-type': 'application/octet-stream',
+      'x-snapshot-version': String(snapshot.version),
+    });
+  });

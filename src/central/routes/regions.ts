@@ -1,0 +1,88 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { EGRESS_POLICIES } from '../../core/types.js';
+import { findRegion, listRegions, upsertRegion } from '../../db/queries/regions.js';
+import { createRouter } from '../app-router.js';
+import { assertAdmin } from '../auth.js';
+import { notFound } from '../errors.js';
+import { serializeRegion } from '../serializers.js';
+import { idParam } from './deployments.js';
+import { bearerSecurity, errorResponses, jsonBody, jsonResponse } from './openapi-helpers.js';
+
+export const regionBody = z
+  .object({
+    name: z.string().min(1).max(200),
+    rulesEnabled: z.boolean(),
+    egress: z.enum(EGRESS_POLICIES).optional(),
+  })
+  .openapi('RegionInput');
+
+const regionSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    rulesEnabled: z.boolean(),
+    egress: z.string(),
+    snapshotVersion: z.number(),
+    edgeSnapshotVersion: z.number().nullable(),
+    lastHeartbeatAt: z.number().nullable(),
+    edgeUrl: z.string().nullable(),
+    updatedAt: z.number(),
+  })
+  .openapi('Region');
+
+const putRegion = createRoute({
+  method: 'put',
+  path: '/regions/{id}',
+  tags: ['regions'],
+  summary: 'Create or update a region (rules on/off, egress policy)',
+  security: bearerSecurity,
+  request: { params: z.object({ id: idParam }), body: jsonBody(regionBody) },
+  responses: { 200: jsonResponse(regionSchema, 'the region'), ...errorResponses },
+});
+
+const getRegion = createRoute({
+  method: 'get',
+  path: '/regions/{id}',
+  tags: ['regions'],
+  summary: 'Read a region',
+  security: bearerSecurity,
+  request: { params: z.object({ id: idParam }) },
+  responses: { 200: jsonResponse(regionSchema, 'the region'), ...errorResponses },
+});
+
+const listRegionsRoute = createRoute({
+  method: 'get',
+  path: '/regions',
+  tags: ['regions'],
+  summary: 'List regions',
+  security: bearerSecurity,
+  responses: { 200: jsonResponse(z.object({ items: z.array(regionSchema) }), 'regions'), ...errorResponses },
+});
+
+export const regionRoutes = createRouter()
+  .openapi(putRegion, async (c) => {
+    assertAdmin(c.get('principal'));
+    const { id } = c.req.valid('param');
+    const body = c.req.valid('json');
+    const db = c.get('db');
+    const existing = await findRegion(db, id);
+    const row = await upsertRegion(db, {
+      id,
+      name: body.name,
+      rulesEnabled: body.rulesEnabled,
+      egress: body.egress ?? existing?.egress ?? 'metadata+subject',
+    });
+    return c.json(serializeRegion(row), 200);
+  })
+  .openapi(getRegion, async (c) => {
+    if (c.get('principal').kind === 'edge') assertAdmin(c.get('principal'));
+    const { id } = c.req.valid('param');
+    const row = await findRegion(c.get('db'), id);
+    if (!row) throw notFound(`region ${id} does not exist`);
+    return c.json(serializeRegion(row), 200);
+  })
+  .openapi(listRegionsRoute, async (c) => {
+    if (c.get('principal').kind === 'edge') assertAdmin(c.get('principal'));
+    const rows = await listRegions(c.get('db'));
+    return c.json({ items: rows.map(serializeRegion) }, 200);
+  });

@@ -1,0 +1,70 @@
+import type { FilterMode } from '../core/types.js';
+import type { activities, deployments, mailboxes, regions } from '../db/schema.js';
+
+export function serializeDeployment(d: typeof deployments.$inferSelect) {
+  return {
+    id: d.id,
+    name: d.name,
+    trackingToken: {
+      prefix: d.tokenPrefix,
+      deploymentBase: d.tokenBase,
+      userDigits: d.tokenUserDigits,
+      counterDigits: d.tokenCounterDigits,
+    },
+    webhookUrl: d.webhookUrl ?? null,
+    maxMessageBytes: d.maxMessageBytes,
+    attachmentPolicy: d.attachmentPolicy,
+    smartMatch: d.smartMatch,
+    createdAt: d.createdAt,
+    updatedAt: d.updatedAt,
+  };
+}
+
+export function serializeRegion(r: typeof regions.$inferSelect) {
+  return {
+    id: r.id,
+    name: r.name,
+    rulesEnabled: r.rulesEnabled,
+    egress: r.egress,
+    snapshotVersion: r.configVersion,
+    edgeSnapshotVersion: r.edgeSnapshotVersion ?? null,
+    lastHeartbeatAt: r.lastHeartbeatAt ?? null,
+    edgeUrl: r.edgeUrl ?? null,
+    updatedAt: r.updatedAt,
+  };
+}
+
+export function serializeMailbox(m: typeof mailboxes.$inferSelect) {
+  return {
+    address: m.address,
+    region: m.region,
+    deployment: m.deployment,
+    userId: m.userId,
+    filter: m.filter as FilterMode,
+    createdAt: m.createdAt,
+    updatedAt: m.updatedAt,
+  };
+}
+
+export function serializeActivity(a: typeof activities.$inferSelect) {
+  return {
+    id: a.id,
+    deployment: a.deployment,
+    messageId: a.messageId ?? null,
+    subject: a.subject ?? null,
+    from: a.fromAddress ?? null,
+    fromName: a.fromName ?? null,
+    parties: a.parties,
+    regarding: a.regardingType && a.regardingId ? { type: a.regardingType, id: a.regardingId } : null,
+    correlation: { method: a.correlationMethod, detail: a.correlationDetail },
+    reason: a.reason,
+    mailboxes: a.mailboxes,
+    regions: a.regions,
+    egress: a.egress,
+    sizeBytes: a.sizeBytes,
+    content: a.content ?? null,
+    receivedAt: a.receivedAt,
+    ingestedAt: a.ingestedAt,
+    updatedAt: a.updatedAt,
+  };
+}

@@ -1,0 +1,62 @@
+// HMAC-SHA-256 over `timestamp + "." + body`, hex encoded. Used for every edge → central request
+// and for the edge's short-lived raw-message links. Web Crypto only, so it runs in workerd and Node.
+
+const encoder = new TextEncoder();
+
+async function hmacKey(secret: string): Promise<CryptoKey> {
+  return crypto.subtle.importKey('raw', encoder.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, [
+    'sign',
+  ]);
+}
+
+function toHex(buffer: ArrayBuffer): string {
+  const bytes = new Uint8Array(buffer);
+  let out = '';
+  for (let i = 0; i < bytes.length; i++) out += (bytes[i] as number).toString(16).padStart(2, '0');
+  return out;
+}
+
+export async function hmacHex(secret: string, data: Uint8Array | string): Promise<string> {
+  const key = await hmacKey(secret);
+  const bytes = typeof data === 'string' ? encoder.encode(data) : data;
+  return toHex(await crypto.subtle.sign('HMAC', key, bytes as Uint8Array<ArrayBuffer>));
+}
+
+/** Signs a request body: the signed message is `${timestamp}.` followed by the body bytes. */
+export async function signBody(secret: string, timestamp: number, body: Uint8Array): Promise<string> {
+  const prefix = encoder.encode(`${timestamp}.`);
+  const message = new Uint8Array(prefix.length + body.length);
+  message.set(prefix, 0);
+  message.set(body, prefix.length);
+  return hmacHex(secret, message);
+}
+
+/** Constant-time comparison of two hex strings. */
+export function timingSafeEqualHex(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
+}
+
+export async function verifyBody(
+  secret: string,
+  timestamp: number,
+  body: Uint8Array,
+  signature: string,
+): Promise<boolean> {
+  return timingSafeEqualHex(await signBody(secret, timestamp, body), signature.toLowerCase());
+}
+
+/**
+ * Per-region credentials derived from one master secret, so central needs a single secret and each
+ * edge only its own pair. Derivation: HMAC(master, "sign:<region>") and HMAC(master, "token:<region>").
+ */
+export async function deriveEdgeCredentials(
+  masterSecret: string,
+  region: string,
+): Promise<{ signingKey: string; token: string }> {
+  const signingKey = await hmacHex(masterSecret, `sign:${region}`);
+  const mac = await hmacHex(masterSecret, `token:${region}`);
+  return { signingKey, token: `edge_${region}_${mac.slice(0, 40)}` };
+}

@@ -1,0 +1,45 @@
+import { eq, sql } from 'drizzle-orm';
+import type { Db } from '../client.js';
+import { regions } from '../schema.js';
+
+export function findRegion(db: Db, id: string) {
+  return db.select().from(regions).where(eq(regions.id, id)).get();
+}
+
+export function listRegions(db: Db) {
+  return db.select().from(regions).orderBy(regions.id).all();
+}
+
+export function upsertRegion(db: Db, row: { id: string; name: string; rulesEnabled: boolean; egress: string }) {
+  return db
+    .insert(regions)
+    .values(row)
+    .onConflictDoUpdate({
+      target: regions.id,
+      set: {
+        name: row.name,
+        rulesEnabled: row.rulesEnabled,
+        egress: row.egress,
+        configVersion: sql`${regions.configVersion} + 1`,
+        updatedAt: Date.now(),
+      },
+    })
+    .returning()
+    .get();
+}
+
+export function recordHeartbeat(
+  db: Db,
+  region: string,
+  hb: { at: number; snapshotVersion?: number; queueDepth?: number; edgeUrl?: string },
+) {
+  return db
+    .update(regions)
+    .set({
+      lastHeartbeatAt: hb.at,
+      ...(hb.snapshotVersion !== undefined ? { edgeSnapshotVersion: hb.snapshotVersion } : {}),
+      ...(hb.queueDepth !== undefined ? { queueDepth: hb.queueDepth } : {}),
+      ...(hb.edgeUrl ? { edgeUrl: hb.edgeUrl } : {}),
+    })
+    .where(eq(regions.id, region));
+}

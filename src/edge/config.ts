@@ -1,0 +1,43 @@
+/** Secrets and per-environment values `wrangler types` cannot see. */
+export interface EdgeSecrets {
+  /** HMAC key for edge → central requests and raw-message links (per region). */
+  EDGE_SIGNING_KEY?: string;
+  /** Edge-scoped bearer token for central (`edge:<region>`). */
+  EDGE_TOKEN?: string;
+  /** Bearer token mail servers use for `POST /api/v1/inbound`. */
+  INBOUND_TOKEN?: string;
+}
+
+export type EdgeBindings = Cloudflare.UsEnv & EdgeSecrets;
+
+export interface EdgeConfig {
+  region: string;
+  centralUrl: string;
+  publicUrl?: string;
+  signingKey: string;
+  token: string;
+  inboundToken: string;
+  production: boolean;
+}
+
+const LOCAL_INBOUND_TOKEN = 'local-inbound-token';
+
+/** Parses env once at the boundary; a missing secret fails loudly instead of defaulting. */
+export function readEdgeConfig(env: EdgeBindings): EdgeConfig {
+  const production = env.ENVIRONMENT === 'production';
+  const missing = (name: string) => {
+    throw new Error(`edge ${env.REGION ?? '?'}: secret ${name} is not set`);
+  };
+  if (!env.REGION) missing('REGION');
+  if (!env.CENTRAL_URL) missing('CENTRAL_URL');
+  const inboundToken = env.INBOUND_TOKEN ?? (production ? undefined : LOCAL_INBOUND_TOKEN);
+  return {
+    region: env.REGION,
+    centralUrl: env.CENTRAL_URL.replace(/\/+$/, ''),
+    publicUrl: env.PUBLIC_URL || undefined,
+    signingKey: env.EDGE_SIGNING_KEY ?? missing('EDGE_SIGNING_KEY'),
+    token: env.EDGE_TOKEN ?? missing('EDGE_TOKEN'),
+    inboundToken: inboundToken ?? missing('INBOUND_TOKEN'),
+    production,
+  };
+}

@@ -1,0 +1,124 @@
+// Builds the ingest items of a CRM-bound message under the region's egress policy. Only here is
+// the message fully parsed (postal-mime); the raw message and attachments go to regional R2.
+import PostalMime, { type Attachment, type Email } from 'postal-mime';
+import type { Target } from '../core/classify.js';
+import type { MessageFacts } from '../core/message-facts.js';
+import type { RoutingSnapshot } from '../core/snapshot.js';
+import type { IngestItem } from '../core/wire.js';
+import type { EdgeBindings, EdgeConfig } from './config.js';
+
+/** Queue messages are limited to 128 KB; inline content beyond these budgets stays in R2. */
+const TEXT_BUDGET = 48 * 1024;
+const INLINE_ATTACHMENT_BUDGET = 48 * 1024;
+
+function toHex(buffer: ArrayBuffer): string {
+  return [...new Uint8Array(buffer)].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+function attachmentBytes(a: Attachment): Uint8Array {
+  if (typeof a.content === 'string') return new TextEncoder().encode(a.content);
+  return a.content instanceof Uint8Array ? a.content : new Uint8Array(a.content);
+}
+
+function base64(bytes: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+
+function truncateUtf16(s: string | undefined, max: number): string | undefined {
+  if (s === undefined) return undefined;
+  return s.length > max ? `${s.slice(0, max)}\n[… truncated at the edge; full message in the region's store]` : s;
+}
+
+/** Full parse; for forward-as-attachment the wrapped original is what gets tracked. */
+async function parseOriginal(raw: Uint8Array, facts: MessageFacts): Promise<Email> {
+  const outer = await PostalMime.parse(raw, { forceRfc822Attachments: facts.forwardedAsAttachment });
+  if (!facts.forwardedAsAttachment) return outer;
+  const wrapped = outer.attachments.find((a) => a.mimeType === 'message/rfc822');
+  return wrapped ? PostalMime.parse(attachmentBytes(wrapped)) : outer;
+}
+
+export function rawKey(itemId: string, now: number): string {
+  return `raw/${new Date(now).toISOString().slice(0, 10)}/${itemId}.eml`;
+}
+
+export async function buildIngestItems(
+  env: EdgeBindings,
+  cfg: EdgeConfig,
+  snapshot: RoutingSnapshot,
+  raw: Uint8Array,
+  facts: MessageFacts,
+  targets: Target[],
+  now: number,
+): Promise<IngestItem[]> {
+  const egress = snapshot.egress;
+  const [email, digest] = await Promise.all([
+    parseOriginal(raw, facts),
+    crypto.subtle.digest('SHA-256', raw as Uint8Array<ArrayBuffer>),
+  ]);
+  const contentHash = toHex(digest);
+  const copyId = crypto.randomUUID();
+  const key = rawKey(copyId, now);
+  // The raw message stays in the region; central gets a reference it can turn into a signed link.
+  await env.RAW.put(key, raw, {
+    httpMetadata: { contentType: 'message/rfc822' },
+    customMetadata: { region: cfg.region, receivedAt: String(now) },
+  });
+
+  const items: IngestItem[] = [];
+  for (const target of targets) {
+    const inline = snapshot.deployments[target.deployment]?.attachmentPolicy === 'inline';
+    let inlineBudget = INLINE_ATTACHMENT_BUDGET;
+    const attachments: IngestItem['attachments'] = [];
+    for (const [n, a] of email.attachments.entries()) {
+      const bytes = attachmentBytes(a);
+      const entry: IngestItem['attachments'][number] = {
+        ...(a.filename ? { filename: a.filename.slice(0, 1000) } : {}),
+        contentType: a.mimeType.slice(0, 255),
+        size: bytes.byteLength,
+      };
+      if (inline && egress === 'full' && bytes.byteLength <= inlineBudget) {
+        entry.contentBase64 = base64(bytes);
+        inlineBudget -= bytes.byteLength;
+      } else {
+        const attKey = `att/${copyId}/${n}`;
+        await env.RAW.put(attKey, bytes, {
+          httpMetadata: {
+            contentType: a.mimeType,
+            ...(a.filename ? { contentDisposition: `attachment; filename="${a.filename.replace(/["\\\r\n]/g, '_')}"` } : {}),
+          },
+        });
+        entry.ref = { region: cfg.region, key: attKey, size: bytes.byteLength };
+      }
+      attachments.push(entry);
+    }
+    const id = targets.length > 1 ? `${copyId}-${items.length}` : copyId;
+    items.push({
+      kind: 'item',
+      id,
+      region: cfg.region,
+      deployment: target.deployment,
+      ...(facts.messageId ? { messageId: facts.messageId.slice(0, 998) } : {}),
+      contentHash,
+      receivedAt: now,
+      sizeBytes: raw.byteLength,
+      mailboxes: target.mailboxes.map((m) => m.address),
+      reason: target.reason as IngestItem['reason'],
+      correlation: target.correlation ?? { method: 'all', detail: target.detail },
+      egress,
+      ...(facts.from ? { from: facts.from } : {}),
+      to: facts.to.slice(0, 1000),
+      cc: facts.cc.slice(0, 1000),
+      ...(egress !== 'metadata' ? { subject: facts.subject.slice(0, 10000) } : {}),
+      ...(facts.date ? { date: facts.date } : {}),
+      inReplyTo: facts.inReplyTo.slice(0, 100),
+      references: facts.references.slice(0, 500),
+      ...(target.trackingToken ? { trackingToken: target.trackingToken } : {}),
+      ...(egress === 'full' ? { text: truncateUtf16(email.text ?? '', TEXT_BUDGET) } : {}),
+      attachments,
+      raw: { region: cfg.region, key, size: raw.byteLength },
+    });
+  }
+  return items;
+}

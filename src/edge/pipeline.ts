@@ -1,0 +1,128 @@
+// The per-message path at the edge: header-first decision, toss with a content-free receipt, or
+// full parse + regional storage + enqueue for CRM-bound mail. This is the hottest path.
+import { classify, type Decision, type LoopHistory, type Target } from '../core/classify.js';
+import { readMessageFacts } from '../core/message-facts.js';
+import type { TossedReason } from '../core/types.js';
+import type { Receipt } from '../core/wire.js';
+import type { EdgeBindings, EdgeConfig } from './config.js';
+import { buildIngestItems } from './ingest-item.js';
+import { currentSnapshot } from './snapshot-store.js';
+
+/** Email Routing's platform limit; anything larger is refused before it is read. */
+export const PLATFORM_MAX_BYTES = 25 * 1024 * 1024;
+
+export interface Envelope {
+  from?: string;
+  to?: string;
+}
+
+export interface ProcessResult {
+  status: 'tracked' | 'tossed';
+  reason: string;
+  detail: string;
+  decision?: Decision;
+  /** Set for permanent policy rejections (`setReject` / HTTP 4xx). */
+  reject?: string;
+  itemIds: string[];
+}
+
+// Identical-message sightings per (mailbox, fingerprint), for the loop check. Per isolate: a loop
+// hammers one edge, so a local window is enough to catch it.
+const sightings = new Map<string, number[]>();
+const LOOP_WINDOW_MS = 10 * 60 * 1000;
+const loopHistory: LoopHistory = { get: (key) => sightings.get(key) };
+
+function recordSightings(keys: string[], now: number) {
+  for (const key of keys) {
+    const list = (sightings.get(key) ?? []).filter((t) => now - t < LOOP_WINDOW_MS);
+    list.push(now);
+    sightings.set(key, list);
+  }
+  if (sightings.size > 50_000) sightings.clear();
+}
+
+export function receiptFor(cfg: EdgeConfig, decision: Decision | undefined, reason: string, sizeBytes: number, now: number, detail?: string): Receipt {
+  return {
+    kind: 'receipt',
+    id: crypto.randomUUID(),
+    region: cfg.region,
+    reason: reason as TossedReason,
+    ...(detail ?? decision?.detail ? { detail: (detail ?? decision?.detail ?? '').slice(0, 2000) } : {}),
+    ...(decision?.deployment ? { deployment: decision.deployment } : {}),
+    ...(decision?.mailboxHash ? { mailboxHash: decision.mailboxHash } : {}),
+    ...(decision?.messageIdHash ? { messageIdHash: decision.messageIdHash } : {}),
+    sizeBytes,
+    at: now,
+  };
+}
+
+/** Reads a stream fully, refusing more than `limit` bytes. */
+export async function readAll(stream: ReadableStream<Uint8Array>, sizeHint: number, limit: number): Promise<Uint8Array | undefined> {
+  if (sizeHint > limit) return undefined;
+  const buffer = new Uint8Array(sizeHint > 0 ? sizeHint : 64 * 1024);
+  let out = buffer;
+  let length = 0;
+  const reader = stream.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (length + value.byteLength > limit) {
+      await reader.cancel();
+      return undefined;
+    }
+    if (length + value.byteLength > out.byteLength) {
+      const bigger = new Uint8Array(Math.min(limit, Math.max(out.byteLength * 2, length + value.byteLength)));
+      bigger.set(out.subarray(0, length));
+      out = bigger;
+    }
+    out.set(value, length);
+    length += value.byteLength;
+  }
+  return length === out.byteLength ? out : out.subarray(0, length);
+}
+
+/**
+ * Classifies one message and acts on the decision. Throws on internal failure (no snapshot, R2 or
+ * queue unavailable) so that the sending server gets a temporary failure and retries.
+ */
+export async function processMessage(
+  env: EdgeBindings,
+  cfg: EdgeConfig,
+  raw: Uint8Array,
+  envelope: Envelope,
+  waitUntil: (p: Promise<unknown>) => void,
+  opts: { receivedAt?: number } = {},
+): Promise<ProcessResult> {
+  const now = opts.receivedAt ?? Date.now();
+  const snapshot = await currentSnapshot(env, cfg, waitUntil);
+  const facts = readMessageFacts(raw, envelope);
+  const decision = classify(facts, snapshot, { now, loopHistory });
+  recordSightings(decision.loopKeys, now);
+
+  const bound = decision.targets.filter((t: Target) => t.crmBound);
+  const receipts: Receipt[] = [];
+  for (const t of decision.targets.filter((x: Target) => !x.crmBound))
+    receipts.push(receiptFor(cfg, { ...decision, deployment: t.deployment, mailboxHash: t.mailboxes[0]?.hash }, t.reason, raw.byteLength, now, t.detail));
+  if (decision.targets.length === 0) receipts.push(receiptFor(cfg, decision, decision.reason, raw.byteLength, now));
+
+  const itemIds: string[] = [];
+  if (bound.length) {
+    const items = await buildIngestItems(env, cfg, snapshot, raw, facts, bound, now);
+    await env.OUTBOX.sendBatch(items.map((body) => ({ body, contentType: 'json' as const })));
+    itemIds.push(...items.map((i) => i.id));
+  }
+  if (receipts.length) await env.OUTBOX.sendBatch(receipts.map((body) => ({ body, contentType: 'json' as const })));
+
+  const reject =
+    !decision.crmBound && decision.reason === 'oversize'
+      ? `message of ${raw.byteLength} bytes exceeds the deployment's size limit (oversize)`
+      : undefined;
+  return {
+    status: decision.crmBound ? 'tracked' : 'tossed',
+    reason: decision.reason,
+    detail: decision.detail,
+    decision,
+    reject,
+    itemIds,
+  };
+}

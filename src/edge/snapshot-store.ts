@@ -1,0 +1,100 @@
+import { decodeSnapshot, type RoutingSnapshot } from '../core/snapshot.js';
+import { centralFetch } from './central-client.js';
+import type { EdgeBindings, EdgeConfig } from './config.js';
+
+/** Refresh at least this often (design: ≤ 60 s); the cron and the ingest answers refresh sooner. */
+export const SNAPSHOT_MAX_AGE_MS = 30_000;
+const KV_KEY = 'snapshot:current';
+
+interface Held {
+  snapshot: RoutingSnapshot;
+  etag: string;
+  checkedAt: number;
+}
+
+let held: Held | undefined;
+let inflight: Promise<RoutingSnapshot | undefined> | undefined;
+
+export function heldSnapshotVersion(): number | undefined {
+  return held?.snapshot.version;
+}
+
+/** Test hook: forget the in-memory copy (KV keeps the last good one). */
+export function forgetHeldSnapshot(): void {
+  held = undefined;
+}
+
+async function loadFromKv(env: EdgeBindings): Promise<Held | undefined> {
+  const { value, metadata } = await env.SNAPSHOTS.getWithMetadata<{ etag: string; checkedAt: number }>(KV_KEY, {
+    type: 'arrayBuffer',
+  });
+  if (!value || !metadata) return undefined;
+  try {
+    return { snapshot: decodeSnapshot(new Uint8Array(value)), etag: metadata.etag, checkedAt: metadata.checkedAt };
+  } catch (err) {
+    console.error('stored snapshot is corrupt; ignoring it', err);
+    return undefined;
+  }
+}
+
+/**
+ * Fetches the region's snapshot from central (`If-None-Match`), keeps it in memory and as the last
+ * good copy in KV. Returns undefined when central is unreachable: the caller keeps the old copy.
+ */
+export async function refreshSnapshot(env: EdgeBindings, cfg: EdgeConfig): Promise<RoutingSnapshot | undefined> {
+  if (inflight) return inflight;
+  inflight = (async () => {
+    try {
+      const res = await centralFetch(cfg, `/api/v1/edge/snapshot?region=${encodeURIComponent(cfg.region)}`, {
+        headers: held ? { 'if-none-match': held.etag } : {},
+      });
+      const now = Date.now();
+      if (res.status === 304 && held) {
+        held = { ...held, checkedAt: now };
+        return held.snapshot;
+      }
+      if (!res.ok) {
+        console.error(`snapshot fetch: central answered ${res.status}: ${await res.text()}`);
+        return undefined;
+      }
+      const bytes = new Uint8Array(await res.arrayBuffer());
+      const snapshot = decodeSnapshot(bytes);
+      const etag = res.headers.get('etag') ?? `"${snapshot.etag}"`;
+      held = { snapshot, etag, checkedAt: now };
+      await env.SNAPSHOTS.put(KV_KEY, bytes, { metadata: { etag, checkedAt: now } });
+      return snapshot;
+    } catch (err) {
+      console.error('snapshot fetch failed (central unreachable?)', err);
+      return undefined;
+    } finally {
+      inflight = undefined;
+    }
+  })();
+  return inflight;
+}
+
+/**
+ * The snapshot to classify with: memory, else the last good copy in KV, else a fetch. Refreshes in
+ * the background when stale. Throws only when no snapshot exists at all (the message is then
+ * refused temporarily and the sending server retries).
+ */
+export async function currentSnapshot(
+  env: EdgeBindings,
+  cfg: EdgeConfig,
+  waitUntil: (p: Promise<unknown>) => void,
+): Promise<RoutingSnapshot> {
+  if (!held) held = await loadFromKv(env);
+  if (!held) {
+    const fetched = await refreshSnapshot(env, cfg);
+    if (!fetched) throw new Error(`edge ${cfg.region}: no routing snapshot yet and central is unreachable`);
+    return fetched;
+  }
+  if (Date.now() - held.checkedAt > SNAPSHOT_MAX_AGE_MS) waitUntil(refreshSnapshot(env, cfg));
+  return held.snapshot;
+}
+
+/** Called with the version central reports in each ingest answer. */
+export function noteCentralVersion(env: EdgeBindings, cfg: EdgeConfig, version: number): Promise<unknown> | undefined {
+  if (held && version > held.snapshot.version) return refreshSnapshot(env, cfg);
+  return undefined;
+}
