@@ -1,6 +1,10 @@
 import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-plugin';
 import { defineConfig } from 'vitest/config';
 
+// Offline: no Request.cf download, no telemetry.
+process.env.CLOUDFLARE_CF_FETCH_ENABLED = 'false';
+process.env.WRANGLER_SEND_METRICS = 'false';
+
 const migrations = await readD1Migrations('./migrations');
 
 // Four projects: pure core in Node; central and edge inside workerd (real D1, Queues, KV, R2);
@@ -20,7 +24,11 @@ export default defineConfig({
             },
           }),
         ],
-        test: { name: 'central', include: ['test/central/**/*.test.{ts,tsx}'] },
+        test: {
+          name: 'central',
+          include: ['test/central/**/*.test.{ts,tsx}'],
+          setupFiles: ['test/central/apply-migrations.ts'],
+        },
       },
       {
         plugins: [

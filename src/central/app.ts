@@ -11,6 +11,8 @@ import { edgeRoutes } from './routes/edge.js';
 import { healthRoutes } from './routes/health.js';
 import { mailboxRoutes } from './routes/mailboxes.js';
 import { recordRoutes } from './routes/records.js';
+import { statsRoutes } from './routes/stats.js';
+import { deadLetterRoutes } from './routes/dead-letters.js';
 import { regionRoutes } from './routes/regions.js';
 
 const STATUS_CODES: Record<number, ErrorCode> = {
@@ -43,6 +45,8 @@ export function createApp() {
   app.route('/api/v1', activityRoutes);
   app.route('/api/v1', dispositionRoutes);
   app.route('/api/v1', recordRoutes);
+  app.route('/api/v1', statsRoutes);
+  app.route('/api/v1', deadLetterRoutes);
   app.route('/api/v1', edgeRoutes);
 
   app.notFound((c) =>
