@@ -1,0 +1,69 @@
+import { describe, expect, test } from 'vitest';
+// @ts-expect-error plain ESM script without types
+import { demoMailbox } from '../../scripts/demo-data.mjs';
+import { central, centralUrl, edgeUrl, eventually, rawMessage, sendMail, uniqueMessageId } from './helpers.js';
+
+describe('the local network', () => {
+  test('every worker answers /health with its role and region', async () => {
+    const c = await (await fetch(`${centralUrl()}/health`)).json();
+    expect(c).toMatchObject({ ok: true, role: 'central', region: 'us' });
+    for (const region of ['us', 'eu', 'apac'] as const) {
+      const e = await (await fetch(`${edgeUrl(region)}/health`)).json();
+      expect(e).toMatchObject({ ok: true, role: 'edge', region });
+    }
+  });
+
+  test('demo data is seeded: two deployments and 30 routed mailboxes', async () => {
+    const deployments = await central('GET', '/api/v1/deployments');
+    expect(deployments.json.items.map((d: { id: string }) => d.id)).toEqual(['contoso', 'fabrikam']);
+    const routes = await central('GET', '/api/v1/mailboxes');
+    expect(routes.json.items).toHaveLength(30);
+  });
+
+  test('a message forwarded by an all-filter mailbox becomes an activity within 10 s', async () => {
+    const mailbox = demoMailbox({ region: 'eu', filter: 'all' });
+    const messageId = uniqueMessageId('slice');
+    const raw = rawMessage({
+      from: 'Customer <someone@unknown-customer.example>',
+      to: mailbox.address,
+      subject: 'Quote request',
+      messageId,
+      extra: { 'X-Forwarded-To': mailbox.address },
+    });
+    const sent = await sendMail('eu', raw, { from: 'someone@unknown-customer.example', to: 'crm@eu.edge.localhost' });
+    expect(sent.status).toBeLessThan(300);
+    const activity = await eventually(async () => {
+      const res = await central('GET', `/api/v1/activities?messageId=${encodeURIComponent(messageId)}`);
+      return res.json.items[0];
+    }, 10_000);
+    expect(activity).toMatchObject({
+      deployment: mailbox.deployment,
+      messageId: messageId.slice(1, -1).toLowerCase(),
+      subject: 'Quote request',
+      mailboxes: [mailbox.address],
+      regions: ['eu'],
+      correlation: { method: 'all' },
+    });
+  });
+
+  test('a message for an unknown mailbox leaves a no-route disposition', async () => {
+    const messageId = uniqueMessageId('noroute');
+    const raw = rawMessage({
+      from: 'someone@unknown-customer.example',
+      to: 'nobody@not-routed.example',
+      subject: 'Private',
+      messageId,
+    });
+    const sent = await sendMail('apac', raw, { from: 'someone@unknown-customer.example', to: 'crm@apac.edge.localhost' });
+    expect(sent.status).toBeLessThan(300);
+    const receipt = await eventually(async () => {
+      const res = await central('GET', `/api/v1/dispositions?messageId=${encodeURIComponent(messageId)}`);
+      return res.json.items[0];
+    }, 10_000);
+    expect(receipt).toMatchObject({ region: 'apac', reason: 'no-route', mailbox: null });
+    expect(JSON.stringify(receipt)).not.toContain('Private');
+    expect(JSON.stringify(receipt)).not.toContain('unknown-customer');
+    const activities = await central('GET', `/api/v1/activities?messageId=${encodeURIComponent(messageId)}`);
+    expect(activities.json.items).toEqual([]);
+  });
+});
