@@ -1,0 +1,474 @@
+// Header-block reading (RFC 5322 §2.2) and the header-value grammars the router needs:
+// encoded words (RFC 2047), address lists (RFC 5322 §3.4), message identifiers (§3.6.4) and
+// Content-Type (RFC 2045 §5, parameters per RFC 2231). Everything here is total: bad input gives
+// a best-effort answer and, where it matters, a problem description — never an exception.
+import { decodeBase64 } from './base64.js';
+import { decodeBytes, decodeHeaderBytes } from './charset.js';
+import { normaliseMessageId } from './keyed-hash.js';
+import type { MailAddress } from './types.js';
+
+export interface HeaderField {
+  /** Lower-case field name. */
+  name: string;
+  /** Unfolded raw value (CRLF before continuation whitespace removed, ends trimmed). */
+  value: string;
+}
+
+export interface HeaderBlock {
+  fields: HeaderField[];
+  /** Bytes of the header block, from the read offset up to (not including) the empty line. */
+  headerBytes: number;
+  /** Absolute offset of the first body byte (the end of the input when there is no body). */
+  bodyOffset: number;
+  /** First value of a field (case-insensitive name). */
+  get(name: string): string | undefined;
+  /** Every value of a field, in message order. */
+  getAll(name: string): string[];
+  /** Non-fatal findings (lines that are neither fields nor continuations, an mbox `From ` line...). */
+  problems: string[];
+  /** Lines that are neither a field nor a continuation line. */
+  invalidLines: number;
+  /** True when the block ended at the end of input without an empty line. */
+  unterminated: boolean;
+}
+
+export const DEFAULT_MAX_HEADER_BYTES = 256 * 1024;
+
+const FIELD_LINE = /^([!-9;-~]+)[ \t]*:/;
+
+function createBlock(
+  fields: HeaderField[],
+  headerBytes: number,
+  bodyOffset: number,
+  problems: string[],
+  invalidLines: number,
+  unterminated: boolean,
+): HeaderBlock {
+  let index: Map<string, string[]> | undefined;
+  const lookup = (name: string): string[] | undefined => {
+    if (!index) {
+      index = new Map();
+      for (const f of fields) {
+        const list = index.get(f.name);
+        if (list) list.push(f.value);
+        else index.set(f.name, [f.value]);
+      }
+    }
+    return index.get(name.toLowerCase());
+  };
+  return {
+    fields,
+    headerBytes,
+    bodyOffset,
+    problems,
+    invalidLines,
+    unterminated,
+    get: (name) => lookup(name)?.[0],
+    getAll: (name) => [...(lookup(name) ?? [])],
+  };
+}
+
+/**
+ * Reads the header block of a message (or of a MIME part at `offset`): up to the first empty line
+ * (CRLF or bare LF endings), unfolding continuation lines. Bytes are read as UTF-8 where valid
+ * (RFC 6532) and Latin-1 otherwise. Fails only when the block is larger than maxHeaderBytes.
+ */
+export function readHeaderBlock(
+  raw: Uint8Array,
+  opts?: { maxHeaderBytes?: number; offset?: number },
+): { ok: true; block: HeaderBlock } | { ok: false; problem: string } {
+  const max = opts?.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES;
+  const start = Math.min(Math.max(0, Math.trunc(opts?.offset ?? 0)), raw.length);
+  let pos = start;
+  let headerEnd = raw.length;
+  let bodyOffset = raw.length;
+  let unterminated = true;
+  const lineBounds: number[] = [];
+  while (pos < raw.length) {
+    const nl = raw.indexOf(10, pos);
+    const lineEnd = nl < 0 ? raw.length : nl;
+    const contentEnd = lineEnd > pos && raw[lineEnd - 1] === 13 ? lineEnd - 1 : lineEnd;
+    if (contentEnd === pos && nl >= 0) {
+      headerEnd = pos;
+      bodyOffset = nl + 1;
+      unterminated = false;
+      break;
+    }
+    if (contentEnd - start > max) return { ok: false, problem: `header block exceeds ${max} bytes` };
+    lineBounds.push(pos, contentEnd);
+    if (nl < 0) break;
+    pos = nl + 1;
+  }
+
+  const fields: HeaderField[] = [];
+  const problems: string[] = [];
+  let invalidLines = 0;
+  let current: HeaderField | undefined;
+  for (let i = 0; i < lineBounds.length; i += 2) {
+    const line = decodeHeaderBytes(raw, lineBounds[i] as number, lineBounds[i + 1] as number);
+    const first = line.charCodeAt(0);
+    if (first === 32 || first === 9) {
+      if (current) current.value += line;
+      else {
+        invalidLines++;
+        if (problems.length < 20) problems.push('continuation line before the first header field');
+      }
+      continue;
+    }
+    if (current) current.value = current.value.trim();
+    current = undefined;
+    const m = FIELD_LINE.exec(line);
+    if (m) {
+      current = { name: (m[1] as string).toLowerCase(), value: line.slice(m[0].length) };
+      fields.push(current);
+      continue;
+    }
+    if (i === 0 && line.startsWith('From ')) {
+      problems.push('mbox "From " line before the header ignored');
+      continue;
+    }
+    invalidLines++;
+    if (problems.length < 20) problems.push('header line without a field name ignored');
+  }
+  if (current) current.value = current.value.trim();
+  return {
+    ok: true,
+    block: createBlock(fields, headerEnd - start, bodyOffset, problems, invalidLines, unterminated),
+  };
+}
+
+// RFC 2047 §2: encoded-word = "=?" charset "?" encoding "?" encoded-text "?="
+const ENCODED_WORD = /=\?([^?\s]+)\?([bBqQ])\?([^?]*)\?=/g;
+
+function decodeQ(text: string): Uint8Array {
+  const out: number[] = [];
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 95) out.push(32);
+    else if (c === 61 && /^[0-9a-fA-F]{2}$/.test(text.slice(i + 1, i + 3))) {
+      out.push(Number.parseInt(text.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else if (c < 0x80) out.push(c);
+    else for (const b of new TextEncoder().encode(text[i])) out.push(b);
+  }
+  return Uint8Array.from(out);
+}
+
+function concatBytes(parts: Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0] as Uint8Array;
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/**
+ * Decodes RFC 2047 encoded words in any charset. Adjacent encoded words separated only by
+ * whitespace are joined (§6.2), and their bytes are concatenated before decoding when they share
+ * a charset: encoders split multi-byte characters across words (common with ISO-2022-JP).
+ */
+export function decodeEncodedWords(s: string): string {
+  if (typeof s !== 'string' || !s.includes('=?')) return typeof s === 'string' ? s : '';
+  let out = '';
+  let last = 0;
+  let pendingCharset: string | undefined;
+  let pending: Uint8Array[] = [];
+  const flush = (): void => {
+    if (pendingCharset !== undefined) out += decodeBytes(concatBytes(pending), pendingCharset);
+    pendingCharset = undefined;
+    pending = [];
+  };
+  for (const m of s.matchAll(ENCODED_WORD)) {
+    const at = m.index ?? 0;
+    const gap = s.slice(last, at);
+    const charset = (m[1] as string).toLowerCase();
+    const bytes =
+      (m[2] as string).toLowerCase() === 'b' ? decodeBase64(m[3] as string) : decodeQ(m[3] as string);
+    const joinsPrevious = pendingCharset !== undefined && /^[ \t\r\n]*$/.test(gap);
+    if (joinsPrevious && pendingCharset === charset) {
+      pending.push(bytes);
+    } else {
+      flush();
+      if (!joinsPrevious) out += gap;
+      pendingCharset = charset;
+      pending = [bytes];
+    }
+    last = at + m[0].length;
+  }
+  flush();
+  return out + s.slice(last);
+}
+
+const ADDRESS_SHAPE = /^[^@\s<>(),;]+@[^@\s<>(),;]+$/;
+
+function cleanAddress(candidate: string): string | undefined {
+  let a = candidate.trim().replace(/\s+/g, '');
+  if (a.slice(0, 7).toLowerCase() === 'mailto:') a = a.slice(7);
+  // Obsolete source route (RFC 5322 §4.4).
+  if (a.startsWith('@') && a.includes(':')) a = a.slice(a.lastIndexOf(':') + 1);
+  while (a.endsWith('.')) a = a.slice(0, -1);
+  a = a.toLowerCase();
+  if (!ADDRESS_SHAPE.test(a)) {
+    // A quoted local part (`"john doe"@example.com`) keeps its spaces inside the quotes.
+    if (!/^"[^"]*"@[^@\s<>(),;"]+$/.test(a)) return undefined;
+  }
+  return a;
+}
+
+/**
+ * Parses an RFC 5322 address list: display names (quoted or encoded words), comments, groups,
+ * angle addresses and bare addresses, with the usual real-world breakage tolerated. Entries
+ * without a usable `local@domain` are skipped. Addresses are lower-cased. Never throws.
+ */
+export function parseAddressList(value: string): MailAddress[] {
+  const result: MailAddress[] = [];
+  if (typeof value !== 'string' || value.length === 0) return result;
+  const s = value.length > 100_000 ? value.slice(0, 100_000) : value;
+  let phrase: string[] = [];
+  let chunks: string[] = [];
+  let chunk = '';
+  let angle: string | undefined;
+  let comment = '';
+
+  const endChunk = (): void => {
+    if (chunk !== '') chunks.push(chunk);
+    chunk = '';
+  };
+  const finish = (): void => {
+    endChunk();
+    let address: string | undefined;
+    let name = '';
+    if (angle !== undefined) {
+      address = cleanAddress(angle);
+      name = phrase.join(' ');
+    } else {
+      address = cleanAddress(chunks.join(''));
+      name = comment;
+      if (!address) {
+        // `Alice Example alice@example.com`: keep the last chunk that is an address.
+        for (let k = chunks.length - 1; k >= 0 && !address; k--) {
+          address = cleanAddress(chunks[k] as string);
+          if (address) name = chunks.slice(0, k).join(' ') || comment;
+        }
+      }
+    }
+    if (address) {
+      const decoded = decodeEncodedWords(name).replace(/\s+/g, ' ').trim();
+      result.push(decoded ? { address, name: decoded } : { address });
+    }
+    phrase = [];
+    chunks = [];
+    chunk = '';
+    angle = undefined;
+    comment = '';
+  };
+
+  let i = 0;
+  const n = s.length;
+  while (i < n) {
+    const c = s[i] as string;
+    if (c === '"') {
+      let j = i + 1;
+      let text = '';
+      while (j < n && s[j] !== '"') {
+        if (s[j] === '\\' && j + 1 < n) j++;
+        text += s[j];
+        j++;
+      }
+      phrase.push(text);
+      chunk += `"${text}"`;
+      i = j + 1;
+    } else if (c === '(') {
+      let depth = 1;
+      let j = i + 1;
+      let text = '';
+      while (j < n && depth > 0) {
+        const d = s[j] as string;
+        if (d === '\\' && j + 1 < n) {
+          text += s[j + 1];
+          j += 2;
+          continue;
+        }
+        if (d === '(') depth++;
+        else if (d === ')') {
+          depth--;
+          if (depth === 0) break;
+        }
+        text += d;
+        j++;
+      }
+      comment = text.trim();
+      endChunk();
+      i = j + 1;
+    } else if (c === '<') {
+      const close = s.indexOf('>', i + 1);
+      if (close >= 0) {
+        angle = s.slice(i + 1, close);
+        i = close + 1;
+      } else {
+        // Unclosed angle address: it ends at the next comma (or the end of the value).
+        const comma = s.indexOf(',', i + 1);
+        angle = s.slice(i + 1, comma < 0 ? n : comma);
+        i = comma < 0 ? n : comma;
+      }
+      endChunk();
+    } else if (c === ',') {
+      finish();
+      i++;
+    } else if (c === ';') {
+      finish();
+      i++;
+    } else if (c === ':' && angle === undefined && !chunks.join('').includes('@') && !chunk.includes('@')) {
+      // Group: `display-name: mailbox-list;` — the group name is not an address.
+      phrase = [];
+      chunks = [];
+      chunk = '';
+      comment = '';
+      i++;
+    } else if (c === ' ' || c === '\t' || c === '\r' || c === '\n') {
+      endChunk();
+      i++;
+    } else {
+      let j = i;
+      while (
+        j < n &&
+        !' \t\r\n"(<,;'.includes(s[j] as string) &&
+        !(s[j] === ':' && !s.slice(i, j).includes('@'))
+      ) {
+        j++;
+      }
+      if (j === i) j = i + 1;
+      const word = s.slice(i, j);
+      phrase.push(word);
+      chunk += word;
+      i = j;
+    }
+  }
+  finish();
+  return result;
+}
+
+/** Message identifiers of In-Reply-To / References (RFC 5322 §3.6.4), normalised, in order, unique. */
+export function parseMessageIds(value: string): string[] {
+  if (typeof value !== 'string' || value === '') return [];
+  const ids: string[] = [];
+  const seen = new Set<string>();
+  const add = (raw: string): void => {
+    const id = normaliseMessageId(raw);
+    if (id !== '' && id.length <= 998 && !seen.has(id)) {
+      seen.add(id);
+      ids.push(id);
+    }
+  };
+  const withoutComments = value.replace(/\([^()]*\)/g, ' ');
+  let bracketed = false;
+  for (const m of withoutComments.matchAll(/<([^<>]*)>/g)) {
+    bracketed = true;
+    add(m[1] as string);
+  }
+  // Some clients omit the angle brackets; accept bare `left@right` tokens then.
+  if (!bracketed) {
+    for (const token of withoutComments.split(/[\s,]+/)) if (token.includes('@')) add(token);
+  }
+  return ids;
+}
+
+/**
+ * Parses a Content-Type value: lower-case `type/subtype` (default `text/plain`, RFC 2045 §5.2)
+ * and parameters with lower-case names, unquoted values, and RFC 2231 continuations and charsets
+ * decoded.
+ */
+export function parseContentType(value: string | undefined): {
+  type: string;
+  params: Record<string, string>;
+} {
+  const params: Record<string, string> = {};
+  if (typeof value !== 'string' || value.trim() === '') return { type: 'text/plain', params };
+  const s = value.replace(/\([^()"]*\)/g, '');
+  const semi = s.indexOf(';');
+  const rawType = (semi < 0 ? s : s.slice(0, semi)).trim().toLowerCase();
+  const type = /^[!#$%&'*+.^`|~\w-]+\/[!#$%&'*+.^`|~\w-]+$/.test(rawType) ? rawType : 'text/plain';
+  if (semi < 0) return { type, params };
+
+  const plain = new Map<string, string>();
+  const extended = new Map<string, Array<{ index: number; value: string; encoded: boolean }>>();
+  let i = semi + 1;
+  const n = s.length;
+  while (i < n) {
+    while (i < n && (s[i] === ';' || s[i] === ' ' || s[i] === '\t' || s[i] === '\r' || s[i] === '\n')) i++;
+    let j = i;
+    while (j < n && s[j] !== '=' && s[j] !== ';') j++;
+    const name = s.slice(i, j).trim().toLowerCase();
+    if (j >= n || s[j] === ';') {
+      i = j;
+      continue;
+    }
+    j++;
+    while (j < n && (s[j] === ' ' || s[j] === '\t')) j++;
+    let v = '';
+    if (s[j] === '"') {
+      j++;
+      while (j < n && s[j] !== '"') {
+        if (s[j] === '\\' && j + 1 < n) j++;
+        v += s[j];
+        j++;
+      }
+      j++;
+      while (j < n && s[j] !== ';') j++;
+    } else {
+      const end = s.indexOf(';', j);
+      v = s.slice(j, end < 0 ? n : end).trim();
+      j = end < 0 ? n : end;
+    }
+    i = j;
+    if (name === '') continue;
+    const m = /^(.+?)\*(\d+)?(\*)?$/.exec(name);
+    if (m) {
+      const base = m[1] as string;
+      const list = extended.get(base) ?? [];
+      list.push({
+        index: m[2] === undefined ? 0 : Number(m[2]),
+        value: v,
+        encoded: m[3] === '*' || m[2] === undefined,
+      });
+      extended.set(base, list);
+    } else if (!plain.has(name)) {
+      plain.set(name, v);
+    }
+  }
+  for (const [name, v] of plain) params[name] = v;
+  for (const [name, parts] of extended) {
+    parts.sort((a, b) => a.index - b.index);
+    let charset = 'utf-8';
+    const bytes: number[] = [];
+    parts.forEach((part, k) => {
+      let text = part.value;
+      if (part.encoded && k === 0) {
+        const q = /^([^']*)'[^']*'(.*)$/s.exec(text);
+        if (q) {
+          charset = (q[1] as string) || 'utf-8';
+          text = q[2] as string;
+        }
+      }
+      if (part.encoded) {
+        for (let x = 0; x < text.length; x++) {
+          if (text[x] === '%' && /^[0-9a-fA-F]{2}$/.test(text.slice(x + 1, x + 3))) {
+            bytes.push(Number.parseInt(text.slice(x + 1, x + 3), 16));
+            x += 2;
+          } else {
+            for (const b of new TextEncoder().encode(text[x])) bytes.push(b);
+          }
+        }
+      } else {
+        for (const b of new TextEncoder().encode(text)) bytes.push(b);
+      }
+    });
+    params[name] = decodeBytes(Uint8Array.from(bytes), charset);
+  }
+  return { type, params };
+}

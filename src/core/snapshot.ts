@@ -1,0 +1,479 @@
+// The routing snapshot central publishes to each region (design §2): the region's settings, its
+// routed mailboxes and, per CRM deployment, what the edge needs to classify. No plaintext address
+// or Message-ID is in it: mailboxes and suppressions are keyed hashes, record and outbound sets
+// are membership filters over keyed hashes (no false negatives; central re-checks exactly).
+import { decodeBase64 } from './base64.js';
+import {
+  normaliseAddress,
+  normaliseMessageId,
+  isHashKey,
+  keyedHash,
+  keyedHash64,
+  keyedHashBytes,
+  sha256Hex,
+} from './keyed-hash.js';
+import {
+  buildMembershipFilter,
+  buildTaggedMembershipFilter,
+  FILTER_HEADER_BYTES,
+  validateMembershipFilter,
+  withTagMask,
+} from './membership-filter.js';
+import { normaliseSubject } from './subject.js';
+import { validateTokenFormat } from './tracking-token.js';
+import {
+  ATTACHMENT_POLICIES,
+  type AttachmentPolicy,
+  EGRESS_POLICIES,
+  type EgressPolicy,
+  FILTER_MODES,
+  type FilterMode,
+  type RecordType,
+  type TokenFormat,
+} from './types.js';
+
+export { normaliseSubject } from './subject.js';
+
+export interface SnapshotInput {
+  region: string;
+  version: number;
+  builtAt: number;
+  /** 32 hex characters: the SipHash key of this region's hashes. */
+  hashKey: string;
+  rulesEnabled: boolean;
+  egress: EgressPolicy;
+  mailboxes: Array<{ address: string; deployment: string; userId: string; filter: FilterMode }>;
+  deployments: Array<{
+    id: string;
+    token: TokenFormat;
+    maxMessageBytes: number;
+    attachmentPolicy: AttachmentPolicy;
+    smartMatch: boolean;
+    /** `'a@x.com'` (one address) or `'@x.com'` (a domain and its subdomains). */
+    suppressions: string[];
+    records: Array<{ address: string; type: RecordType; emailEnabled: boolean }>;
+    outbound: Array<{ messageId: string; threadIndex?: string; subject?: string; to?: string[] }>;
+  }>;
+}
+
+export interface MailboxRoute {
+  deployment: string;
+  userId: string;
+  filter: FilterMode;
+}
+
+export interface DeploymentSnapshot {
+  token: TokenFormat;
+  maxMessageBytes: number;
+  attachmentPolicy: AttachmentPolicy;
+  smartMatch: boolean;
+  /** keyedHash of suppressed addresses. */
+  suppressedAddresses: string[];
+  /** keyedHash of suppressed domains (`'x.com'`, without the `@`). */
+  suppressedDomains: string[];
+  /** Filter over contact, account and lead addresses (the `records` filter mode). */
+  records: Uint8Array;
+  /** Filter over addresses of every record type, users included, whose emailEnabled is true. */
+  emailEnabled: Uint8Array;
+  /** Filter over normalised outbound Message-IDs. */
+  outbound: Uint8Array;
+  /** keyedHash of the 22-byte conversation root of outbound Thread-Index values (hex of the bytes). */
+  threadIndexes: string[];
+  /** Outbound messages for smart matching (only when smartMatch is on). */
+  smart: Array<{ subject: string; recipients: string[] }>;
+}
+
+export interface RoutingSnapshot {
+  version: number;
+  etag: string;
+  region: string;
+  builtAt: number;
+  hashKey: string;
+  rulesEnabled: boolean;
+  egress: EgressPolicy;
+  /** Keyed by keyedHash(hashKey, normalised address). */
+  mailboxes: Record<string, MailboxRoute>;
+  deployments: Record<string, DeploymentSnapshot>;
+}
+
+/** Tag bits of the combined record filter. */
+const TAG_RECORD = 1;
+const TAG_EMAIL_ENABLED = 2;
+
+/** Bytes of the conversation root at the start of an Outlook Thread-Index ([MS-OXOMSG] 2.2.1.3). */
+export const THREAD_INDEX_ROOT_BYTES = 22;
+
+function toHex(bytes: Uint8Array): string {
+  let out = '';
+  for (const b of bytes) out += b.toString(16).padStart(2, '0');
+  return out;
+}
+
+/** keyedHash of a Thread-Index's conversation root, or undefined if the value is too short. */
+export function threadIndexRootHash(hashKey: string, threadIndex: string): string | undefined {
+  const bytes = decodeBase64(threadIndex);
+  if (bytes.length < THREAD_INDEX_ROOT_BYTES) return undefined;
+  return keyedHash(hashKey, toHex(bytes.subarray(0, THREAD_INDEX_ROOT_BYTES)));
+}
+
+function sortedUnique(values: Iterable<string>): string[] {
+  return [...new Set(values)].sort();
+}
+
+/**
+ * Builds a region's snapshot. Deterministic: the same input (in any order) gives the same
+ * snapshot and ETag. Throws on an input central should never produce (a bad hash key or token
+ * format). A mailbox routed to a deployment missing from the input is kept: the classifier
+ * answers `no-route` for it, naming the deployment.
+ */
+export function buildSnapshot(input: SnapshotInput): RoutingSnapshot {
+  if (!isHashKey(input.hashKey)) throw new Error('snapshot hashKey must be 32 hexadecimal characters');
+  const key = input.hashKey.toLowerCase();
+
+  const mailboxEntries: Array<[string, MailboxRoute]> = [];
+  const seenMailboxes = new Set<string>();
+  for (const m of input.mailboxes) {
+    const address = normaliseAddress(m.address);
+    if (address === '') continue;
+    const hash = keyedHash(key, address);
+    if (seenMailboxes.has(hash)) continue;
+    seenMailboxes.add(hash);
+    mailboxEntries.push([hash, { deployment: m.deployment, userId: m.userId, filter: m.filter }]);
+  }
+  mailboxEntries.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+
+  const deployments: Record<string, DeploymentSnapshot> = {};
+  for (const d of [...input.deployments].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
+    const tokenProblem = validateTokenFormat(d.token);
+    if (tokenProblem) throw new Error(`deployment "${d.id}": ${tokenProblem}`);
+
+    const suppressedAddresses: string[] = [];
+    const suppressedDomains: string[] = [];
+    for (const entry of d.suppressions) {
+      const e = entry.trim().toLowerCase();
+      if (e === '' || e === '@') continue;
+      if (e.startsWith('@')) suppressedDomains.push(keyedHash(key, e.slice(1)));
+      else if (!e.includes('@')) suppressedDomains.push(keyedHash(key, e));
+      else suppressedAddresses.push(keyedHash(key, normaliseAddress(e)));
+    }
+
+    const recordKeys: Array<[number, number]> = [];
+    const recordTags: number[] = [];
+    for (const r of d.records) {
+      const address = normaliseAddress(r.address);
+      if (address === '') continue;
+      const tag = (r.type !== 'user' ? TAG_RECORD : 0) | (r.emailEnabled ? TAG_EMAIL_ENABLED : 0);
+      if (tag === 0) continue;
+      recordKeys.push(keyedHash64(key, address));
+      recordTags.push(tag);
+    }
+    const combined = buildTaggedMembershipFilter(recordKeys, recordTags);
+
+    const outboundKeys: Array<[number, number]> = [];
+    const threadIndexes: string[] = [];
+    const smart: Array<{ subject: string; recipients: string[] }> = [];
+    for (const o of d.outbound) {
+      const id = normaliseMessageId(o.messageId);
+      if (id !== '') outboundKeys.push(keyedHash64(key, id));
+      if (o.threadIndex) {
+        const root = threadIndexRootHash(key, o.threadIndex);
+        if (root) threadIndexes.push(root);
+      }
+      if (d.smartMatch && o.subject !== undefined && o.to && o.to.length > 0) {
+        const subject = normaliseSubject(o.subject);
+        const recipients = sortedUnique(
+          o.to
+            .map((a) => normaliseAddress(a))
+            .filter((a) => a !== '')
+            .map((a) => keyedHash(key, a)),
+        );
+        if (subject !== '' && recipients.length > 0)
+          smart.push({ subject: keyedHash(key, subject), recipients });
+      }
+    }
+    smart.sort((a, b) => {
+      const x = a.subject + a.recipients.join(',');
+      const y = b.subject + b.recipients.join(',');
+      return x < y ? -1 : x > y ? 1 : 0;
+    });
+
+    deployments[d.id] = {
+      token: { ...d.token },
+      maxMessageBytes: d.maxMessageBytes,
+      attachmentPolicy: d.attachmentPolicy,
+      smartMatch: d.smartMatch,
+      suppressedAddresses: sortedUnique(suppressedAddresses),
+      suppressedDomains: sortedUnique(suppressedDomains),
+      records: withTagMask(combined, TAG_RECORD),
+      emailEnabled: withTagMask(combined, TAG_EMAIL_ENABLED),
+      outbound: buildMembershipFilter(outboundKeys),
+      threadIndexes: sortedUnique(threadIndexes),
+      smart: smart.filter(
+        (s, i) =>
+          i === 0 ||
+          s.subject !== smart[i - 1]?.subject ||
+          s.recipients.join() !== smart[i - 1]?.recipients.join(),
+      ),
+    };
+  }
+
+  const snapshot: RoutingSnapshot = {
+    version: input.version,
+    etag: '',
+    region: input.region,
+    builtAt: input.builtAt,
+    hashKey: key,
+    rulesEnabled: input.rulesEnabled,
+    egress: input.egress,
+    mailboxes: Object.fromEntries(mailboxEntries),
+    deployments,
+  };
+  snapshot.etag = snapshotEtag(snapshot);
+  return snapshot;
+}
+
+/** The ETag of a snapshot: a hash of its encoding with an empty etag field. */
+export function snapshotEtag(s: RoutingSnapshot): string {
+  return sha256Hex(encodeSnapshot({ ...s, etag: '' })).slice(0, 32);
+}
+
+// Binary format, little-endian:
+//   "CRS" u8 formatVersion(1)
+//   u32 jsonLength, JSON (UTF-8) of everything but the filters
+//   per deployment in the JSON's `order`: records filter, emailEnabled filter, outbound filter,
+//     each as u32 length + bytes; a length of 0xFFFFFFFF means "the records filter's cells with
+//     this flags byte" (u8 follows) — the two record filters share their cells.
+//   u32 u32: SipHash (zero key) of everything before, as a corruption check.
+const MAGIC = [0x43, 0x52, 0x53];
+const FORMAT_VERSION = 1;
+const SHARED = 0xffffffff;
+const ZERO_KEY = '00000000000000000000000000000000';
+
+interface JsonDeployment {
+  token: TokenFormat;
+  maxMessageBytes: number;
+  attachmentPolicy: AttachmentPolicy;
+  smartMatch: boolean;
+  suppressedAddresses: string[];
+  suppressedDomains: string[];
+  threadIndexes: string[];
+  smart: Array<{ subject: string; recipients: string[] }>;
+}
+
+function sameCells(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length || a.length < FILTER_HEADER_BYTES) return false;
+  for (let i = 0; i < a.length; i++) if (i !== 3 && a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Encodes a snapshot into its compact binary form. */
+export function encodeSnapshot(s: RoutingSnapshot): Uint8Array {
+  const order = Object.keys(s.deployments);
+  const jsonDeployments: Record<string, JsonDeployment> = {};
+  for (const id of order) {
+    const d = s.deployments[id] as DeploymentSnapshot;
+    jsonDeployments[id] = {
+      token: d.token,
+      maxMessageBytes: d.maxMessageBytes,
+      attachmentPolicy: d.attachmentPolicy,
+      smartMatch: d.smartMatch,
+      suppressedAddresses: d.suppressedAddresses,
+      suppressedDomains: d.suppressedDomains,
+      threadIndexes: d.threadIndexes,
+      smart: d.smart,
+    };
+  }
+  const json = new TextEncoder().encode(
+    JSON.stringify({
+      version: s.version,
+      etag: s.etag,
+      region: s.region,
+      builtAt: s.builtAt,
+      hashKey: s.hashKey,
+      rulesEnabled: s.rulesEnabled,
+      egress: s.egress,
+      mailboxes: s.mailboxes,
+      order,
+      deployments: jsonDeployments,
+    }),
+  );
+  const blobs: Array<Uint8Array | number> = [];
+  let size = 4 + 4 + json.length + 8;
+  for (const id of order) {
+    const d = s.deployments[id] as DeploymentSnapshot;
+    blobs.push(d.records);
+    size += 4 + d.records.length;
+    if (sameCells(d.records, d.emailEnabled)) {
+      blobs.push(d.emailEnabled[3] as number);
+      size += 5;
+    } else {
+      blobs.push(d.emailEnabled);
+      size += 4 + d.emailEnabled.length;
+    }
+    blobs.push(d.outbound);
+    size += 4 + d.outbound.length;
+  }
+  const out = new Uint8Array(size);
+  const view = new DataView(out.buffer);
+  out.set(MAGIC, 0);
+  out[3] = FORMAT_VERSION;
+  view.setUint32(4, json.length, true);
+  out.set(json, 8);
+  let o = 8 + json.length;
+  for (const blob of blobs) {
+    if (typeof blob === 'number') {
+      view.setUint32(o, SHARED, true);
+      out[o + 4] = blob;
+      o += 5;
+    } else {
+      view.setUint32(o, blob.length, true);
+      out.set(blob, o + 4);
+      o += 4 + blob.length;
+    }
+  }
+  const [hi, lo] = checksum(out.subarray(0, o));
+  view.setUint32(o, hi, true);
+  view.setUint32(o + 4, lo, true);
+  return out;
+}
+
+function checksum(bytes: Uint8Array): [number, number] {
+  const hex = keyedHashBytes(ZERO_KEY, bytes);
+  return [Number.parseInt(hex.slice(0, 8), 16), Number.parseInt(hex.slice(8), 16)];
+}
+
+function fail(problem: string): never {
+  throw new Error(`corrupt routing snapshot: ${problem}`);
+}
+
+function isStringArray(v: unknown, pattern?: RegExp): v is string[] {
+  return Array.isArray(v) && v.every((x) => typeof x === 'string' && (!pattern || pattern.test(x)));
+}
+
+const HASH = /^[0-9a-f]{16}$/;
+
+/** Decodes a snapshot. Throws an Error naming the problem on a corrupt or truncated payload. */
+export function decodeSnapshot(bytes: Uint8Array): RoutingSnapshot {
+  if (!(bytes instanceof Uint8Array)) fail('payload is not bytes');
+  if (bytes.length < 16) fail(`payload is truncated (${bytes.length} bytes)`);
+  if (bytes[0] !== MAGIC[0] || bytes[1] !== MAGIC[1] || bytes[2] !== MAGIC[2]) fail('bad magic');
+  if (bytes[3] !== FORMAT_VERSION) fail(`unsupported format version ${bytes[3]}`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const end = bytes.length - 8;
+  const [hi, lo] = checksum(bytes.subarray(0, end));
+  if (view.getUint32(end, true) !== hi || view.getUint32(end + 4, true) !== lo) {
+    fail('checksum mismatch (truncated or altered)');
+  }
+  const jsonLength = view.getUint32(4, true);
+  if (8 + jsonLength > end) fail('JSON section overruns the payload');
+  let parsed: Record<string, unknown>;
+  try {
+    parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + jsonLength)));
+  } catch (e) {
+    fail(`JSON section unreadable (${e instanceof Error ? e.message : String(e)})`);
+  }
+  if (parsed === null || typeof parsed !== 'object') fail('JSON section is not an object');
+  const { version, etag, region, builtAt, hashKey, rulesEnabled, egress, mailboxes, order, deployments } =
+    parsed;
+  if (typeof version !== 'number' || !Number.isFinite(version)) fail('version missing');
+  if (typeof etag !== 'string') fail('etag missing');
+  if (typeof region !== 'string') fail('region missing');
+  if (typeof builtAt !== 'number') fail('builtAt missing');
+  if (typeof hashKey !== 'string' || !isHashKey(hashKey)) fail('hashKey missing or malformed');
+  if (typeof rulesEnabled !== 'boolean') fail('rulesEnabled missing');
+  if (!EGRESS_POLICIES.includes(egress as EgressPolicy)) fail('egress policy unknown');
+  if (mailboxes === null || typeof mailboxes !== 'object' || Array.isArray(mailboxes))
+    fail('mailboxes missing');
+  if (!isStringArray(order)) fail('deployment order missing');
+  if (deployments === null || typeof deployments !== 'object') fail('deployments missing');
+
+  const routes: Record<string, MailboxRoute> = {};
+  for (const [hash, route] of Object.entries(mailboxes as Record<string, unknown>)) {
+    const r = route as Partial<MailboxRoute> | null;
+    if (!HASH.test(hash)) fail('mailbox key is not a hash');
+    if (
+      !r ||
+      typeof r.deployment !== 'string' ||
+      typeof r.userId !== 'string' ||
+      !FILTER_MODES.includes(r.filter as FilterMode)
+    ) {
+      fail('mailbox route malformed');
+    }
+    routes[hash] = { deployment: r.deployment, userId: r.userId, filter: r.filter as FilterMode };
+  }
+
+  let o = 8 + jsonLength;
+  const readBlob = (what: string, shareWith?: Uint8Array): Uint8Array => {
+    if (o + 4 > end) fail(`${what} filter is missing`);
+    const length = view.getUint32(o, true);
+    if (length === SHARED) {
+      if (!shareWith || o + 5 > end) fail(`${what} filter reference is invalid`);
+      const copy = shareWith.slice();
+      copy[3] = bytes[o + 4] as number;
+      o += 5;
+      return copy;
+    }
+    if (o + 4 + length > end) fail(`${what} filter overruns the payload`);
+    const blob = bytes.slice(o + 4, o + 4 + length);
+    o += 4 + length;
+    return blob;
+  };
+
+  const result: Record<string, DeploymentSnapshot> = {};
+  for (const id of order) {
+    const d = (deployments as Record<string, JsonDeployment | undefined>)[id];
+    if (!d || typeof d !== 'object') fail(`deployment "${id}" missing`);
+    if (validateTokenFormat(d.token)) fail(`deployment "${id}" token format invalid`);
+    if (typeof d.maxMessageBytes !== 'number' || !(d.maxMessageBytes >= 0))
+      fail(`deployment "${id}" size limit invalid`);
+    if (!ATTACHMENT_POLICIES.includes(d.attachmentPolicy))
+      fail(`deployment "${id}" attachment policy unknown`);
+    if (typeof d.smartMatch !== 'boolean') fail(`deployment "${id}" smartMatch missing`);
+    if (!isStringArray(d.suppressedAddresses, HASH) || !isStringArray(d.suppressedDomains, HASH)) {
+      fail(`deployment "${id}" suppressions malformed`);
+    }
+    if (!isStringArray(d.threadIndexes, HASH)) fail(`deployment "${id}" thread indexes malformed`);
+    if (
+      !Array.isArray(d.smart) ||
+      !d.smart.every((x) => x && HASH.test(x.subject) && isStringArray(x.recipients, HASH))
+    ) {
+      fail(`deployment "${id}" smart-match entries malformed`);
+    }
+    const records = readBlob(`deployment "${id}" records`);
+    const emailEnabled = readBlob(`deployment "${id}" emailEnabled`, records);
+    const outbound = readBlob(`deployment "${id}" outbound`);
+    for (const [what, f] of [
+      ['records', records],
+      ['emailEnabled', emailEnabled],
+      ['outbound', outbound],
+    ] as const) {
+      const problem = validateMembershipFilter(f);
+      if (problem) fail(`deployment "${id}" ${what}: ${problem}`);
+    }
+    result[id] = {
+      token: d.token,
+      maxMessageBytes: d.maxMessageBytes,
+      attachmentPolicy: d.attachmentPolicy,
+      smartMatch: d.smartMatch,
+      suppressedAddresses: d.suppressedAddresses,
+      suppressedDomains: d.suppressedDomains,
+      records,
+      emailEnabled,
+      outbound,
+      threadIndexes: d.threadIndexes,
+      smart: d.smart,
+    };
+  }
+  if (o !== end) fail('trailing bytes after the filters');
+  return {
+    version,
+    etag,
+    region,
+    builtAt,
+    hashKey: hashKey.toLowerCase(),
+    rulesEnabled,
+    egress: egress as EgressPolicy,
+    mailboxes: routes,
+    deployments: result,
+  };
+}
