@@ -231,13 +231,19 @@ export function startCronTicker(urls, intervalMs = 15_000) {
   return () => clearInterval(timer);
 }
 
-export async function startEdges({ ports, centralUrl, stateDir, log, regions = REGIONS }) {
+export async function startEdges({ ports, centralUrl, stateDir, log, regions = REGIONS, cron = true }) {
   const edges = await Promise.all(
     regions.map((region) => startEdge({ region, port: ports[region], centralUrl, stateDir, log })),
   );
-  const stopTicker = startCronTicker(edges.map((e) => e.url));
+  let stopTicker = () => {};
+  const startCron = () => {
+    stopTicker();
+    stopTicker = startCronTicker(edges.map((e) => e.url));
+  };
+  if (cron) startCron();
   return {
     edges,
+    startCron,
     async stop() {
       stopTicker();
       await Promise.all(edges.map((e) => e.stop()));
@@ -255,7 +261,7 @@ export async function startNetwork({
   // Edges do not need central to boot (they fetch their snapshot lazily), so start all at once.
   const [centralResult, edgesResult] = await Promise.allSettled([
     startCentral({ port: ports.central, stateDir, log }),
-    startEdges({ ports, centralUrl: `http://127.0.0.1:${ports.central}`, stateDir, log }),
+    startEdges({ ports, centralUrl: `http://127.0.0.1:${ports.central}`, stateDir, log, cron: false }),
   ]);
   if (centralResult.status === 'rejected' || edgesResult.status === 'rejected') {
     if (centralResult.status === 'fulfilled') await centralResult.value.stop();
@@ -274,6 +280,8 @@ export async function startNetwork({
       throw err;
     }
   }
+  // Edges refresh their snapshots and send heartbeats once central is there to answer.
+  edges.startCron();
   return {
     central,
     edges: Object.fromEntries(edges.edges.map((e) => [e.region, e])),

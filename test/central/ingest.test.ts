@@ -1,0 +1,325 @@
+import { env, SELF } from 'cloudflare:test';
+import { beforeEach, describe, expect, test } from 'vitest';
+import { deriveEdgeCredentials, signBody } from '../../src/core/request-signature.js';
+import type { IngestBatch, IngestItem } from '../../src/core/wire.js';
+import { api, BASE, seedBasics } from './helpers.js';
+
+const SECRET = 'test-edge-secret';
+
+async function gzip(data: Uint8Array): Promise<Uint8Array> {
+  const stream = new Blob([data as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new CompressionStream('gzip'));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+interface SendOptions {
+  region?: string;
+  tokenRegion?: string;
+  keyRegion?: string;
+  timestamp?: number;
+  tamper?: boolean;
+  token?: string | null;
+  rawBody?: Uint8Array;
+}
+
+async function sendBatch(batch: Partial<IngestBatch> & { region?: string }, opts: SendOptions = {}) {
+  const region = opts.region ?? batch.region ?? 'us';
+  const full: IngestBatch = {
+    batchId: crypto.randomUUID(),
+    region,
+    sentAt: Date.now(),
+    items: [],
+    receipts: [],
+    ...batch,
+  };
+  const body = opts.rawBody ?? (await gzip(new TextEncoder().encode(JSON.stringify(full))));
+  const timestamp = opts.timestamp ?? Date.now();
+  const { signingKey } = await deriveEdgeCredentials(SECRET, opts.keyRegion ?? region);
+  const { token } = await deriveEdgeCredentials(SECRET, opts.tokenRegion ?? region);
+  let signature = await signBody(signingKey, timestamp, body);
+  if (opts.tamper) signature = signature.replace(/^./, (c) => (c === '0' ? '1' : '0'));
+  const headers: Record<string, string> = {
+    'content-encoding': 'gzip',
+    'content-type': 'application/json',
+    'x-edge-region': region,
+    'x-edge-timestamp': String(timestamp),
+    'x-edge-signature': signature,
+  };
+  const bearer = opts.token === undefined ? token : opts.token;
+  if (bearer) headers.authorization = `Bearer ${bearer}`;
+  const res = await SELF.fetch(`${BASE}/api/v1/ingest`, { method: 'POST', headers, body: body as Uint8Array<ArrayBuffer> });
+  const text = await res.text();
+  return { status: res.status, json: text ? JSON.parse(text) : undefined, batchId: full.batchId };
+}
+
+let n = 0;
+function item(over: Partial<IngestItem> = {}): IngestItem {
+  n++;
+  return {
+    kind: 'item',
+    id: `item-${n}-${crypto.randomUUID().slice(0, 8)}`,
+    region: 'us',
+    deployment: 'contoso',
+    messageId: `msg-${n}@customer.example`,
+    contentHash: 'a'.repeat(64),
+    receivedAt: Date.now() - 50,
+    sizeBytes: 1234,
+    mailboxes: ['alice@contoso.example'],
+    reason: 'tracked:all',
+    correlation: { method: 'all', detail: 'mailbox filter mode is all' },
+    egress: 'full',
+    from: { address: 'buyer@customer.example', name: 'Buyer' },
+    to: [{ address: 'alice@contoso.example' }],
+    cc: [],
+    subject: 'Order',
+    attachments: [],
+    ...over,
+  };
+}
+
+async function countActivities(messageId: string) {
+  const res = await api('GET', `/api/v1/activities?messageId=${encodeURIComponent(messageId)}`);
+  return res.json.items as { mailboxes: string[]; regions: string[]; id: string }[];
+}
+
+describe('POST /api/v1/ingest', () => {
+  beforeEach(async () => {
+    await seedBasics();
+    for (const [address, region] of [
+      ['alice@contoso.example', 'us'],
+      ['bob@contoso.example', 'us'],
+      ['carol@contoso.example', 'us'],
+      ['dave@contoso.example', 'eu'],
+      ['erin@contoso.example', 'eu'],
+    ])
+      await api('PUT', `/api/v1/mailboxes/${address}`, { body: { region, deployment: 'contoso', userId: `u-${address}`, filter: 'all' } });
+    await api('POST', '/api/v1/deployments/contoso/records', {
+      body: { records: [{ type: 'contact', id: 'c-buyer', emails: ['buyer@customer.example'] }] },
+    });
+  });
+
+  test('a signed batch is stored and answered per item with the snapshot version', async () => {
+    const it = item();
+    const res = await sendBatch({ items: [it] });
+    expect(res.status).toBe(200);
+    expect(res.json.results).toEqual([{ id: it.id, status: 'accepted', activityId: expect.any(String) }]);
+    expect(res.json.snapshotVersion).toBeGreaterThan(0);
+    const [activity] = await countActivities(it.messageId!);
+    expect(activity).toMatchObject({
+      deployment: 'contoso',
+      subject: 'Order',
+      from: 'buyer@customer.example',
+      parties: [
+        { role: 'from', address: 'buyer@customer.example', name: 'Buyer', recordType: 'contact', recordId: 'c-buyer' },
+        { role: 'to', address: 'alice@contoso.example' },
+      ],
+      mailboxes: ['alice@contoso.example'],
+      regions: ['us'],
+    });
+  });
+
+  test('the same message forwarded by 5 mailboxes in 2 regions is one activity with 5 mailboxes and 2 regions', async () => {
+    const messageId = `shared-${crypto.randomUUID()}@customer.example`;
+    const us = ['alice', 'bob', 'carol'].map((u) => item({ messageId, mailboxes: [`${u}@contoso.example`] }));
+    const eu = ['dave', 'erin'].map((u) => item({ messageId, region: 'eu', mailboxes: [`${u}@contoso.example`] }));
+    const a = await sendBatch({ items: us });
+    const b = await sendBatch({ region: 'eu', items: eu });
+    expect(a.json.results.map((r: { status: string }) => r.status)).toEqual(['accepted', 'merged', 'merged']);
+    expect(b.json.results.map((r: { status: string }) => r.status)).toEqual(['merged', 'merged']);
+    const activities = await countActivities(messageId);
+    expect(activities).toHaveLength(1);
+    expect(activities[0]!.mailboxes.sort()).toEqual(
+      ['alice', 'bob', 'carol', 'dave', 'erin'].map((u) => `${u}@contoso.example`),
+    );
+    expect(activities[0]!.regions.sort()).toEqual(['eu', 'us']);
+  });
+
+  test('the same items delivered twice (a queue redelivery) double nothing', async () => {
+    const items = [item(), item()];
+    await sendBatch({ items });
+    const again = await sendBatch({ items });
+    expect(again.json.results.map((r: { status: string }) => r.status)).toEqual(['merged', 'merged']);
+    for (const it of items) {
+      const acts = await countActivities(it.messageId!);
+      expect(acts).toHaveLength(1);
+      expect(acts[0]!.mailboxes).toEqual(['alice@contoso.example']);
+    }
+  });
+
+  test('racing batches carrying the same message end in one activity with every mailbox', async () => {
+    const messageId = `race-${crypto.randomUUID()}@customer.example`;
+    const results = await Promise.all(
+      ['alice', 'bob', 'carol'].map((u) => sendBatch({ items: [item({ messageId, mailboxes: [`${u}@contoso.example`] })] })),
+    );
+    const statuses = results.map((r) => r.json.results[0].status).sort();
+    expect(statuses).toEqual(['accepted', 'merged', 'merged']);
+    const acts = await countActivities(messageId);
+    expect(acts).toHaveLength(1);
+    expect(acts[0]!.mailboxes.sort()).toEqual(['alice@contoso.example', 'bob@contoso.example', 'carol@contoso.example']);
+  });
+
+  test('a message without Message-ID is deduplicated on its content hash', async () => {
+    const hash = 'b'.repeat(64);
+    const first = item({ messageId: undefined, contentHash: hash });
+    const second = item({ messageId: undefined, contentHash: hash, mailboxes: ['bob@contoso.example'] });
+    await sendBatch({ items: [first] });
+    const res = await sendBatch({ items: [second] });
+    expect(res.json.results[0].status).toBe('merged');
+  });
+
+  test('a poison item is dead-lettered while the rest of its batch is stored, and replay works once fixed', async () => {
+    const good = item();
+    const poison = { ...item(), deployment: 'no-such-deployment' };
+    const res = await sendBatch({ items: [good, poison] });
+    expect(res.status).toBe(200);
+    const byId = Object.fromEntries(res.json.results.map((r: { id: string }) => [r.id, r]));
+    expect(byId[good.id].status).toBe('accepted');
+    expect(byId[poison.id]).toMatchObject({ status: 'rejected', reason: expect.stringContaining('unknown deployment') });
+    expect(await countActivities(good.messageId!)).toHaveLength(1);
+
+    const dead = await api('GET', '/api/v1/dead-letters');
+    const letter = dead.json.items.find((d: { messageId: string | null }) => d.messageId === poison.messageId);
+    expect(letter).toMatchObject({ region: 'us', error: expect.stringContaining('unknown deployment') });
+
+    // Still poison: replay keeps it a dead letter and says why.
+    const stillBad = await api('POST', `/api/v1/dead-letters/${letter.id}/replay`);
+    expect(stillBad.json.status).toBe('rejected');
+    // Once the deployment exists, the replay goes through.
+    await api('PUT', '/api/v1/deployments/no-such-deployment', { body: { name: 'Late' } });
+    const replay = await api('POST', `/api/v1/dead-letters/${letter.id}/replay`);
+    expect(replay.status).toBe(200);
+    expect(replay.json).toMatchObject({ status: 'accepted', activityId: expect.any(String) });
+    expect(await countActivities(poison.messageId!)).toHaveLength(1);
+  });
+
+  test('a structurally invalid item is rejected as malformed and dead-lettered', async () => {
+    const good = item();
+    const res = await sendBatch({ items: [good, { kind: 'item', id: 'broken-item-1', mailboxes: 'nope' }] });
+    const broken = res.json.results.find((r: { id: string }) => r.id === 'broken-item-1');
+    expect(broken).toMatchObject({ status: 'rejected', reason: expect.stringMatching(/^malformed/) });
+    expect(await countActivities(good.messageId!)).toHaveLength(1);
+  });
+
+  test('a sender-record item whose sender is not a record is dropped as record-false-positive', async () => {
+    const it = item({
+      from: { address: 'stranger@nowhere.example' },
+      reason: 'tracked:sender-record',
+      correlation: { method: 'sender-record', detail: 'sender matches a CRM record' },
+    });
+    const res = await sendBatch({ items: [it] });
+    expect(res.json.results[0]).toMatchObject({ status: 'rejected', reason: expect.stringContaining('record-false-positive') });
+    expect(await countActivities(it.messageId!)).toHaveLength(0);
+    const disp = await api('GET', '/api/v1/dispositions?reason=record-false-positive');
+    expect(disp.json.items.length).toBeGreaterThan(0);
+  });
+
+  test('receipts become dispositions and count as tossed traffic', async () => {
+    const usStats = async () =>
+      (await api('GET', '/api/v1/stats')).json.regions.find((r: { region: string }) => r.region === 'us');
+    const before = await usStats();
+    const res = await sendBatch({
+      receipts: [
+        { kind: 'receipt', id: `r-${crypto.randomUUID()}`, region: 'us', reason: 'bulk', sizeBytes: 500, at: Date.now() },
+        { kind: 'receipt', id: `r-${crypto.randomUUID()}`, region: 'us', reason: 'bulk', sizeBytes: 700, at: Date.now() },
+      ],
+    });
+    expect(res.json.receipts).toBe(2);
+    const after = await usStats();
+    expect((after.tossed.bulk ?? 0) - (before.tossed.bulk ?? 0)).toBe(2);
+    expect(after.receivedBytes - before.receivedBytes).toBe(1200);
+    expect(after.received - before.received).toBe(2);
+    expect(after.crmBound).toBe(before.crmBound);
+  });
+});
+
+describe('POST /api/v1/ingest refuses bad credentials and stores nothing', () => {
+  beforeEach(seedBasics);
+
+  const cases: [string, SendOptions, number, string][] = [
+    ['a tampered signature', { tamper: true }, 401, 'bad_signature'],
+    ['a stale timestamp', { timestamp: Date.now() - 6 * 60 * 1000 }, 401, 'stale_timestamp'],
+    ["another region's key", { keyRegion: 'eu' }, 401, 'bad_signature'],
+    ["another region's token", { tokenRegion: 'eu' }, 403, 'forbidden'],
+    ['no token', { token: null }, 401, 'unauthorized'],
+    ['an admin token', { token: 'local-admin-token' }, 403, 'forbidden'],
+  ];
+
+  test.each(cases)('%s is refused', async (_name, opts, status, code) => {
+    const it = item();
+    const res = await sendBatch({ items: [it] }, opts);
+    expect(res.status).toBe(status);
+    expect(res.json.error.code).toBe(code);
+    expect(await countActivities(it.messageId!)).toHaveLength(0);
+  });
+
+  test('a replayed batch id is a 409 and stores nothing twice', async () => {
+    const it = item();
+    const batchId = crypto.randomUUID();
+    const first = await sendBatch({ batchId, items: [it] });
+    expect(first.status).toBe(200);
+    const second = await sendBatch({ batchId, items: [item()] });
+    expect(second.status).toBe(409);
+    expect(second.json.error.code).toBe('replayed_batch');
+  });
+
+  test('an oversized batch is a 413', async () => {
+    const big = new Uint8Array(5 * 1024 * 1024).map((_, i) => (i * 2654435761) % 251);
+    const res = await sendBatch({}, { rawBody: big });
+    expect(res.status).toBe(413);
+  });
+
+  test('a body that is not gzip is a 400', async () => {
+    const res = await sendBatch({}, { rawBody: new TextEncoder().encode('{"batchId":"x"}') });
+    expect(res.status).toBe(400);
+  });
+});
+
+describe('GET /api/v1/edge/snapshot', () => {
+  beforeEach(seedBasics);
+
+  async function fetchSnapshot(region: string, headers: Record<string, string> = {}, tokenRegion = region) {
+    const timestamp = Date.now();
+    const { signingKey } = await deriveEdgeCredentials(SECRET, region);
+    const { token } = await deriveEdgeCredentials(SECRET, tokenRegion);
+    return SELF.fetch(`${BASE}/api/v1/edge/snapshot?region=${region}`, {
+      headers: {
+        authorization: `Bearer ${token}`,
+        'x-edge-region': region,
+        'x-edge-timestamp': String(timestamp),
+        'x-edge-signature': await signBody(signingKey, timestamp, new Uint8Array()),
+        ...headers,
+      },
+    });
+  }
+
+  test('serves the binary snapshot with an ETag and answers 304 to If-None-Match', async () => {
+    const res = await fetchSnapshot('us');
+    expect(res.status).toBe(200);
+    const etag = res.headers.get('etag')!;
+    expect(etag).toMatch(/^".+"$/);
+    expect((await res.arrayBuffer()).byteLength).toBeGreaterThan(0);
+    const again = await fetchSnapshot('us', { 'if-none-match': etag });
+    expect(again.status).toBe(304);
+  });
+
+  test('a change to the region produces a new version and ETag', async () => {
+    const first = await fetchSnapshot('us');
+    const v1 = Number(first.headers.get('x-snapshot-version'));
+    await api('PUT', '/api/v1/regions/us', { body: { name: 'US', rulesEnabled: false } });
+    const second = await fetchSnapshot('us', { 'if-none-match': first.headers.get('etag')! });
+    expect(second.status).toBe(200);
+    expect(Number(second.headers.get('x-snapshot-version'))).toBeGreaterThan(v1);
+  });
+
+  test("an edge may not fetch another region's snapshot", async () => {
+    const res = await fetchSnapshot('eu', {}, 'us');
+    expect(res.status).toBe(403);
+  });
+
+  test('central records the fetch as a heartbeat', async () => {
+    await fetchSnapshot('eu');
+    const region = await api('GET', '/api/v1/regions/eu');
+    expect(region.json.lastHeartbeatAt).toBeGreaterThan(Date.now() - 60_000);
+  });
+});
+
+void env;
