@@ -179,7 +179,13 @@ export function decodeEncodedWords(s: string): string {
   let pendingCharset: string | undefined;
   let pending: Uint8Array[] = [];
   const flush = (): void => {
-    if (pendingCharset !== undefined) out += decodeBytes(concatBytes(pending), pendingCharset);
+    if (pendingCharset !== undefined) {
+      // Stateful ISO-2022 encodings return to ASCII at the end of every word (RFC 1468): each
+      // word decodes on its own; the WHATWG decoder flags the escape pairs a concatenation creates.
+      out += pendingCharset.startsWith('iso-2022')
+        ? pending.map((bytes) => decodeBytes(bytes, pendingCharset as string)).join('')
+        : decodeBytes(concatBytes(pending), pendingCharset);
+    }
     pendingCharset = undefined;
     pending = [];
   };
