@@ -53,7 +53,7 @@ export function decodeBytes(bytes: Uint8Array, charset: string): string {
   }
 }
 
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
 /** Decodes raw header bytes: UTF-8 when valid (RFC 6532), otherwise Latin-1. Never throws. */
 export function decodeHeaderBytes(bytes: Uint8Array, start = 0, end = bytes.length): string {
