@@ -1,0 +1,98 @@
+import { createHash } from 'node:crypto';
+import { describe, expect, test } from 'vitest';
+import {
+  domainOf,
+  hash64ToHex,
+  keyedHash,
+  keyedHash64,
+  keyedHashBytes,
+  normaliseAddress,
+  normaliseMessageId,
+  sha256Hex,
+} from '../../src/core/keyed-hash.js';
+
+const REFERENCE_KEY = '000102030405060708090a0b0c0d0e0f';
+const sequence = (n: number) => Uint8Array.from({ length: n }, (_, i) => i);
+
+describe('SipHash-2-4', () => {
+  // Reference vectors of the SipHash paper (Appendix A / vectors.h), as 64-bit integers.
+  test.each([
+    [0, '726fdb47dd0e0e31'],
+    [1, '74f839c593dc67fd'],
+    [7, 'ab0200f58b01d137'],
+    [8, '93f5f5799a932462'],
+    [15, 'a129ca6149be45e5'],
+    [63, '958a324ceb064572'],
+  ])('the reference vector for message 00..%i matches', (length, expected) => {
+    expect(keyedHashBytes(REFERENCE_KEY, sequence(length))).toBe(expected);
+  });
+
+  test('strings hash as their UTF-8 bytes', () => {
+    expect(keyedHash(REFERENCE_KEY, '')).toBe('726fdb47dd0e0e31');
+    const text = 'rené@exämple.com 😀';
+    expect(keyedHash(REFERENCE_KEY, text)).toBe(
+      keyedHashBytes(REFERENCE_KEY, new TextEncoder().encode(text)),
+    );
+  });
+
+  test('a lone surrogate hashes like TextEncoder encodes it (U+FFFD)', () => {
+    expect(keyedHash(REFERENCE_KEY, 'a\ud800b')).toBe(keyedHash(REFERENCE_KEY, 'a\ufffdb'));
+  });
+
+  test('keyedHash64 is the same 64 bits as two uint32', () => {
+    const pair = keyedHash64(REFERENCE_KEY, 'alice@contoso.example');
+    expect(hash64ToHex(pair)).toBe(keyedHash(REFERENCE_KEY, 'alice@contoso.example'));
+    expect(pair.every((x) => Number.isInteger(x) && x >= 0 && x <= 0xffffffff)).toBe(true);
+  });
+
+  test('the key matters, and a malformed key is refused', () => {
+    expect(keyedHash(REFERENCE_KEY, 'x')).not.toBe(keyedHash('ffffffffffffffffffffffffffffffff', 'x'));
+    expect(() => keyedHash('abc', 'x')).toThrow(/32 hexadecimal/);
+  });
+});
+
+describe('normalisation', () => {
+  test.each([
+    ['  Alice@Contoso.Example ', 'alice@contoso.example'],
+    ['Alice Adams <Alice@Contoso.Example>', 'alice@contoso.example'],
+    ['"Adams, Alice" <alice@contoso.example>', 'alice@contoso.example'],
+    ['alice@contoso.example (Alice Adams)', 'alice@contoso.example'],
+    ['mailto:alice@contoso.example', 'alice@contoso.example'],
+    ['<@relay.example.net:alice@contoso.example>', 'alice@contoso.example'],
+  ])('the address %j normalises to %j', (input, expected) => {
+    expect(normaliseAddress(input)).toBe(expected);
+  });
+
+  test.each([
+    [' <AbC.123@Mail.Example.com> ', 'abc.123@mail.example.com'],
+    ['abc@example.com', 'abc@example.com'],
+    ['<abc@\r\n example.com>', 'abc@example.com'],
+  ])('the Message-ID %j normalises to %j', (input, expected) => {
+    expect(normaliseMessageId(input)).toBe(expected);
+  });
+
+  test('domainOf takes the part after the last @', () => {
+    expect(domainOf('a@Sub.Example.COM')).toBe('sub.example.com');
+    expect(domainOf('"a@b"@example.com')).toBe('example.com');
+    expect(domainOf('nodomain')).toBe('');
+  });
+});
+
+describe('SHA-256', () => {
+  test.each([0, 1, 55, 56, 63, 64, 65, 119, 120, 1000, 100_000])('%i bytes hash as node:crypto does', (n) => {
+    const bytes = Uint8Array.from({ length: n }, (_, i) => (i * 31 + 7) & 0xff);
+    expect(sha256Hex(bytes)).toBe(createHash('sha256').update(bytes).digest('hex'));
+  });
+
+  test('the FIPS 180-2 "abc" vector', () => {
+    expect(sha256Hex(new TextEncoder().encode('abc'))).toBe(
+      'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad',
+    );
+  });
+
+  test('a 25 MiB message hashes correctly', () => {
+    const big = new Uint8Array(25 * 1024 * 1024);
+    for (let i = 0; i < big.length; i += 4096) big[i] = i & 0xff;
+    expect(sha256Hex(big)).toBe(createHash('sha256').update(big).digest('hex'));
+  });
+});
