@@ -193,8 +193,9 @@ export function decodeEncodedWords(s: string): string {
     const at = m.index ?? 0;
     const gap = s.slice(last, at);
     const charset = (m[1] as string).toLowerCase();
-    const bytes =
-      (m[2] as string).toLowerCase() === 'b' ? decodeBase64(m[3] as string) : decodeQ(m[3] as string);
+    const isBase64 = (m[2] as string).toLowerCase() === 'b';
+    if (isBase64 && !/^[A-Za-z0-9+/=_-]*$/.test(m[3] as string)) continue; // not an encoded word: keep as text
+    const bytes = isBase64 ? decodeBase64(m[3] as string) : decodeQ(m[3] as string);
     const joinsPrevious = pendingCharset !== undefined && /^[ \t\r\n]*$/.test(gap);
     if (joinsPrevious && pendingCharset === charset) {
       pending.push(bytes);
@@ -213,7 +214,8 @@ export function decodeEncodedWords(s: string): string {
 const ADDRESS_SHAPE = /^[^@\s<>(),;]+@[^@\s<>(),;]+$/;
 
 function cleanAddress(candidate: string): string | undefined {
-  let a = candidate.trim().replace(/\s+/g, '');
+  let a = candidate.trim();
+  if (!a.startsWith('"')) a = a.replace(/\s+/g, '');
   if (a.slice(0, 7).toLowerCase() === 'mailto:') a = a.slice(7);
   // Obsolete source route (RFC 5322 §4.4).
   if (a.startsWith('@') && a.includes(':')) a = a.slice(a.lastIndexOf(':') + 1);
@@ -253,14 +255,16 @@ export function parseAddressList(value: string): MailAddress[] {
       address = cleanAddress(angle);
       name = phrase.join(' ');
     } else {
-      address = cleanAddress(chunks.join(''));
       name = comment;
-      if (!address) {
-        // `Alice Example alice@example.com`: keep the last chunk that is an address.
-        for (let k = chunks.length - 1; k >= 0 && !address; k--) {
-          address = cleanAddress(chunks[k] as string);
-          if (address) name = chunks.slice(0, k).join(' ') || comment;
-        }
+      // `Alice Example alice@example.com` (no angle brackets): the one chunk that is an address.
+      const withAt = chunks.filter((c) => c.includes('@'));
+      const single = chunks.length > 1 && withAt.length === 1 ? cleanAddress(withAt[0] as string) : undefined;
+      if (single) {
+        address = single;
+        name = chunks.filter((c) => c !== withAt[0]).join(' ') || comment;
+      } else {
+        // Obsolete spacing around the dots and the @ (RFC 5322 §4.4) is removed by joining.
+        address = cleanAddress(chunks.join(''));
       }
     }
     if (address) {
