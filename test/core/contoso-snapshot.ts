@@ -20,7 +20,7 @@ export function contosoInput(filter: FilterMode = 'responses'): SnapshotInput {
     rulesEnabled: true,
     egress: 'full',
     mailboxes: [
-      { address: 'Alice Adams <Alice@Contoso.example>', deployment: 'contoso', userId: 'u-alice', filter },
+      { address: 'Alice Adams <Alice@Contoso.example>', deployment: 'contoso', userId: 'user-0001', filter },
     ],
     deployments: [
       {
