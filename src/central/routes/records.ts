@@ -1,32 +1,99 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { CsvError, readCsvRows } from '../../core/csv.js';
 import { RECORD_TYPES } from '../../core/types.js';
 import { bumpConfigVersion } from '../../db/queries/config-version.js';
 import { findDeployment } from '../../db/queries/deployments.js';
-import { addSuppressions, upsertRecordChunk } from '../../db/queries/records.js';
+import { regionsOfDeployment } from '../../db/queries/mailboxes.js';
+import {
+  addSuppressions,
+  countRecords,
+  deleteSuppression,
+  listRecords,
+  listSuppressions,
+  type RecordInput,
+  upsertRecordChunk,
+} from '../../db/queries/records.js';
 import { createRouter } from '../app-router.js';
 import { assertDeploymentAdmin } from '../auth.js';
-import { notFound, validationFailed } from '../errors.js';
+import type { AppEnv } from '../context.js';
+import { ApiError, errorBody, notFound, payloadTooLarge, validationFailed } from '../errors.js';
+import { mediaType, readBodyLimited } from '../request-body.js';
 import { emailAddress } from './mailboxes.js';
-import { bearerSecurity, errorResponses, jsonBody, jsonResponse } from './openapi-helpers.js';
+import { bearerSecurity, errorResponses, errorSchema, jsonBody, jsonResponse } from './openapi-helpers.js';
 
-/** Records per all-or-nothing chunk. */
+/** Records per all-or-nothing chunk (one D1 transaction each). */
 export const RECORD_CHUNK = 500;
+/** Most records in one request; bigger imports are split by the client (the CLI posts 5,000 per call). */
+export const MAX_RECORDS_PER_REQUEST = 200_000;
+/** Largest records body (JSON or CSV). */
+export const MAX_RECORDS_BODY_BYTES = 64 * 1024 * 1024;
+/** Row errors listed in an answer; `rejected` still counts them all. */
+const MAX_LISTED_ERRORS = 1000;
 
 export const recordInput = z.object({
   type: z.enum(RECORD_TYPES),
-  id: z.string().min(1).max(200),
+  id: z.string().trim().min(1).max(200),
   name: z.string().max(500).optional(),
   emails: z.array(emailAddress).max(20),
   emailEnabled: z.boolean().default(true),
 });
 
-const recordsBody = z.object({ records: z.array(recordInput).min(1).max(200_000) }).openapi('RecordsInput');
+const recordsBody = z
+  .object({ records: z.array(recordInput).min(1).max(MAX_RECORDS_PER_REQUEST) })
+  .openapi('RecordsInput');
 
-const suppressionEntry = z
+const rowError = z
+  .object({
+    line: z
+      .number()
+      .optional()
+      .openapi({ description: 'CSV: physical line of the row (the header is line 1)' }),
+    index: z.number().optional().openapi({ description: 'JSON: position in `records`' }),
+    field: z.string(),
+    message: z.string(),
+  })
+  .openapi('RecordRowError');
+
+const importResult = z
+  .object({
+    created: z.number(),
+    updated: z.number(),
+    rejected: z.number().openapi({ description: 'invalid rows skipped (`onInvalid=skip`) or refused' }),
+    chunks: z.number().openapi({ description: `chunks of ${RECORD_CHUNK} records the valid rows make` }),
+    landedChunks: z.number().openapi({ description: 'chunks written (each all-or-nothing)' }),
+    errors: z.array(rowError),
+    dryRun: z.boolean(),
+  })
+  .openapi('RecordImportResult');
+
+const importFailure = errorSchema
+  .extend(importResult.omit({ dryRun: true }).shape)
+  .openapi('RecordImportFailure');
+
+const recordSchema = z
+  .object({
+    type: z.enum(RECORD_TYPES),
+    id: z.string(),
+    name: z.string().nullable(),
+    emails: z.array(z.string()),
+    emailEnabled: z.boolean(),
+    updatedAt: z.number(),
+  })
+  .openapi('Record');
+
+const recordCounts = z
+  .object({ user: z.number(), contact: z.number(), account: z.number(), lead: z.number(), total: z.number() })
+  .openapi('RecordCounts');
+
+export const suppressionEntry = z
   .string()
   .trim()
   .max(320)
-  .regex(/^([^\s@<>]+@)?[^\s@<>]+\.[^\s@<>]+$|^@[^\s@<>]+\.[^\s@<>]+$/, 'an address (a@x.com) or a domain (@x.com)')
+  .regex(
+    /^([^\s@<>]+@)?[^\s@<>]+\.[^\s@<>]+$|^@[^\s@<>]+\.[^\s@<>]+$/,
+    'an address (a@x.com) or a domain (@x.com)',
+  )
   .transform((s) => s.toLowerCase());
 
 const idParams = z.object({ id: z.string().min(1).max(63) });
@@ -35,14 +102,70 @@ const postRecords = createRoute({
   method: 'post',
   path: '/deployments/{id}/records',
   tags: ['records'],
-  summary: 'Bulk upsert CRM records (idempotent on type + id), processed in all-or-nothing chunks',
+  summary: 'Bulk upsert CRM records (idempotent on type + id) from JSON or CSV',
+  description: [
+    `Every row is validated before anything is written; valid rows are then written in all-or-nothing chunks of ${RECORD_CHUNK}.`,
+    'JSON: `{ records: [{ type, id, name?, emails, emailEnabled? }] }`.',
+    'CSV (`text/csv`, RFC 4180): a header row naming the columns `type,id,name,emails,emailEnabled` (any order; `name` and `emailEnabled` optional),',
+    'addresses in `emails` separated by `;`, `emailEnabled` one of true/false/yes/no/1/0 (empty means true).',
+    'By default an invalid row (bad address, unknown type, duplicate type + id within the request) makes the request a 400 listing every bad row, and nothing is written;',
+    'with `onInvalid=skip` the invalid rows are skipped and listed and the rest is written. `dryRun=true` validates only.',
+    `At most ${MAX_RECORDS_PER_REQUEST} records and ${MAX_RECORDS_BODY_BYTES} bytes per request (else 413).`,
+  ].join(' '),
   security: bearerSecurity,
-  request: { params: idParams, body: jsonBody(recordsBody) },
+  request: {
+    params: idParams,
+    query: z.object({
+      onInvalid: z.enum(['reject', 'skip']).default('reject'),
+      dryRun: z.enum(['true', 'false']).default('false'),
+    }),
+    // Plain schema objects (not zod) so that the handler, not the route validator, reads the body:
+    // it must accept CSV as well and report every bad row rather than the first ten zod issues.
+    body: {
+      required: true,
+      content: {
+        'application/json': { schema: { $ref: '#/components/schemas/RecordsInput' } },
+        'text/csv': {
+          schema: {
+            type: 'string',
+            example: 'type,id,name,emails,emailEnabled\r\ncontact,c-1,Ann,ann@x.example,true\r\n',
+          },
+        },
+      },
+    },
+  },
   responses: {
-    200: jsonResponse(
-      z.object({ created: z.number(), updated: z.number(), rejected: z.number(), chunks: z.number() }),
-      'counts',
+    200: jsonResponse(importResult, 'counts (and the skipped rows with `onInvalid=skip`)'),
+    ...errorResponses,
+    400: jsonResponse(
+      importFailure.or(errorSchema),
+      'invalid rows (each listed in `errors`; nothing written) or an unreadable body',
     ),
+    413: jsonResponse(errorSchema, 'body or record count over the limit'),
+    415: jsonResponse(errorSchema, 'neither JSON nor CSV'),
+    500: jsonResponse(
+      importFailure,
+      'a chunk failed to write; `landedChunks` says how far it got (re-sending is safe)',
+    ),
+  },
+});
+
+const getRecords = createRoute({
+  method: 'get',
+  path: '/deployments/{id}/records',
+  tags: ['records'],
+  summary: 'List and search records, with counts per type',
+  security: bearerSecurity,
+  request: {
+    params: idParams,
+    query: z.object({
+      type: z.enum(RECORD_TYPES).optional(),
+      q: z.string().max(320).optional().openapi({ description: 'substring of the id, name or an address' }),
+      limit: z.coerce.number().int().min(1).max(1000).default(100),
+    }),
+  },
+  responses: {
+    200: jsonResponse(z.object({ items: z.array(recordSchema), counts: recordCounts }), 'records and counts'),
     ...errorResponses,
   },
 });
@@ -51,37 +174,313 @@ const postSuppressions = createRoute({
   method: 'post',
   path: '/deployments/{id}/suppressions',
   tags: ['suppressions'],
-  summary: 'Add suppressed addresses and @domains (never tracked)',
+  summary: 'Add suppressed addresses and @domains (never tracked, not even when promoted)',
   security: bearerSecurity,
-  request: { params: idParams, body: jsonBody(z.object({ entries: z.array(suppressionEntry).min(1).max(10_000) })) },
-  responses: { 200: jsonResponse(z.object({ added: z.number(), unchanged: z.number() }), 'counts'), ...errorResponses },
+  request: {
+    params: idParams,
+    body: jsonBody(z.object({ entries: z.array(suppressionEntry).min(1).max(10_000) })),
+  },
+  responses: {
+    200: jsonResponse(z.object({ added: z.number(), unchanged: z.number() }), 'counts'),
+    ...errorResponses,
+  },
 });
 
-export const recordRoutes = createRouter()
+const suppressionSchema = z.object({ entry: z.string(), createdAt: z.number() }).openapi('Suppression');
+
+const getSuppressions = createRoute({
+  method: 'get',
+  path: '/deployments/{id}/suppressions',
+  tags: ['suppressions'],
+  summary: "List a deployment's suppression entries",
+  security: bearerSecurity,
+  request: { params: idParams },
+  responses: {
+    200: jsonResponse(z.object({ items: z.array(suppressionSchema) }), 'entries'),
+    ...errorResponses,
+  },
+});
+
+const deleteSuppressionRoute = createRoute({
+  method: 'delete',
+  path: '/deployments/{id}/suppressions/{entry}',
+  tags: ['suppressions'],
+  summary: 'Remove one suppression entry (URL-encode it: `%40x.com` for `@x.com`)',
+  security: bearerSecurity,
+  request: { params: z.object({ id: z.string().min(1).max(63), entry: suppressionEntry }) },
+  responses: { 200: jsonResponse(z.object({ deleted: z.string() }), 'removed'), ...errorResponses },
+});
+
+type RowError = z.infer<typeof rowError>;
+interface Candidate {
+  /** CSV line or JSON index. */
+  at: { line: number } | { index: number };
+  value: unknown;
+}
+
+const BOOLEAN_WORDS: Record<string, boolean> = {
+  true: true,
+  false: false,
+  yes: true,
+  no: false,
+  '1': true,
+  '0': false,
+};
+const CSV_COLUMNS = ['type', 'id', 'name', 'emails', 'emailenabled'] as const;
+const REQUIRED_COLUMNS = ['type', 'id', 'emails'] as const;
+
+function describeRow(e: RowError): string {
+  const where = e.line !== undefined ? `line ${e.line}` : `records.${e.index}`;
+  return `${where}, ${e.field}: ${e.message}`;
+}
+
+/** Turns CSV text into candidate records, or throws a 400 for a file that cannot be read at all. */
+function csvCandidates(text: string): { candidates: Candidate[]; errors: RowError[] } {
+  const candidates: Candidate[] = [];
+  const errors: RowError[] = [];
+  let columns: (typeof CSV_COLUMNS)[number][] | undefined;
+  try {
+    for (const row of readCsvRows(text)) {
+      if (!columns) {
+        const names = row.fields.map((f) => f.trim().toLowerCase());
+        for (const n of names)
+          if (!(CSV_COLUMNS as readonly string[]).includes(n))
+            throw validationFailed(
+              `line ${row.line}, header: unknown column "${n}" (expected type,id,name,emails,emailEnabled)`,
+            );
+        for (const r of REQUIRED_COLUMNS)
+          if (!names.includes(r)) throw validationFailed(`line ${row.line}, header: missing column "${r}"`);
+        const dup = names.find((n, i) => names.indexOf(n) !== i);
+        if (dup) throw validationFailed(`line ${row.line}, header: column "${dup}" appears twice`);
+        columns = names as (typeof CSV_COLUMNS)[number][];
+        continue;
+      }
+      if (row.fields.length !== columns.length) {
+        errors.push({
+          line: row.line,
+          field: '(row)',
+          message: `expected ${columns.length} fields as in the header, found ${row.fields.length}`,
+        });
+        continue;
+      }
+      const cell = (name: (typeof CSV_COLUMNS)[number]) => {
+        const i = columns!.indexOf(name);
+        return i < 0 ? undefined : (row.fields[i] as string);
+      };
+      const enabledText = cell('emailenabled')?.trim().toLowerCase() ?? '';
+      const enabled = enabledText === '' ? true : BOOLEAN_WORDS[enabledText];
+      if (enabled === undefined) {
+        errors.push({
+          line: row.line,
+          field: 'emailEnabled',
+          message: `"${enabledText}" is not true/false/yes/no/1/0`,
+        });
+        continue;
+      }
+      const name = cell('name')?.trim();
+      candidates.push({
+        at: { line: row.line },
+        value: {
+          type: cell('type')?.trim().toLowerCase(),
+          id: cell('id'),
+          ...(name ? { name } : {}),
+          emails: (cell('emails') ?? '')
+            .split(';')
+            .map((e) => e.trim())
+            .filter(Boolean),
+          emailEnabled: enabled,
+        },
+      });
+    }
+  } catch (err) {
+    if (err instanceof CsvError)
+      throw validationFailed(`line ${err.line}, csv: ${err.message.replace(/^line \d+: /, '')}`);
+    throw err;
+  }
+  if (!columns) throw validationFailed('body: the CSV has no header row');
+  return { candidates, errors };
+}
+
+function jsonCandidates(text: string): Candidate[] {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new ApiError(400, 'invalid_json', 'body is not valid JSON');
+  }
+  const records = (body as { records?: unknown } | null)?.records;
+  if (!Array.isArray(records)) throw validationFailed('records: expected an array of records');
+  return records.map((value, index) => ({ at: { index }, value }));
+}
+
+/** Validates every candidate and finds duplicates of type + id; nothing is written here. */
+function validateCandidates(candidates: Candidate[], errors: RowError[]): RecordInput[] {
+  const valid: RecordInput[] = [];
+  const seen = new Map<string, Candidate['at']>();
+  for (const cand of candidates) {
+    const parsed = recordInput.safeParse(cand.value);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      const [head, sub] = issue.path;
+      let message = issue.message;
+      if (head === 'emails' && typeof sub === 'number') {
+        const bad = (cand.value as { emails?: unknown[] }).emails?.[sub];
+        message = `${JSON.stringify(bad)} ${issue.message.replace(/^must be/, 'is not')}`;
+      }
+      errors.push({ ...cand.at, field: head === undefined ? '(record)' : String(head), message });
+      continue;
+    }
+    const key = `${parsed.data.type}\0${parsed.data.id}`;
+    const first = seen.get(key);
+    if (first) {
+      const where = 'line' in first ? `line ${first.line}` : `records.${first.index}`;
+      errors.push({
+        ...cand.at,
+        field: 'id',
+        message: `duplicate of ${where} (${parsed.data.type} ${parsed.data.id})`,
+      });
+      continue;
+    }
+    seen.set(key, cand.at);
+    valid.push(parsed.data);
+  }
+  return valid;
+}
+
+function rowOrder(e: RowError): number {
+  return e.line ?? e.index ?? 0;
+}
+
+async function readCandidates(c: Context<AppEnv>): Promise<{ candidates: Candidate[]; errors: RowError[] }> {
+  const type = mediaType(c);
+  const isCsv = type === 'text/csv' || type === 'application/csv';
+  if (!isCsv && !/^application\/([a-z.-]+\+)?json$/.test(type))
+    throw new ApiError(
+      415,
+      'unsupported_media_type',
+      `content-type must be application/json or text/csv, not "${type}"`,
+    );
+  const bytes = await readBodyLimited(c, MAX_RECORDS_BODY_BYTES, 'records body');
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
+  } catch {
+    throw validationFailed('body: not valid UTF-8');
+  }
+  return isCsv ? csvCandidates(text) : { candidates: jsonCandidates(text), errors: [] };
+}
+
+export const recordRoutes = createRouter();
+recordRoutes.openAPIRegistry.register('RecordsInput', recordsBody);
+
+recordRoutes
   .openapi(postRecords, async (c) => {
     const { id } = c.req.valid('param');
+    const { onInvalid, dryRun } = c.req.valid('query');
     assertDeploymentAdmin(c.get('principal'), id);
     const db = c.get('db');
     if (!(await findDeployment(db, id))) throw notFound(`deployment ${id} does not exist`);
-    const { records } = c.req.valid('json');
-    const seen = new Map<string, number>();
-    records.forEach((r, i) => {
-      const key = `${r.type}\0${r.id}`;
-      const first = seen.get(key);
-      if (first !== undefined) throw validationFailed(`records.${i}.id: duplicate of records.${first} (${r.type} ${r.id})`);
-      seen.set(key, i);
-    });
+    const { candidates, errors } = await readCandidates(c);
+    const total = candidates.length + errors.length;
+    if (total === 0) throw validationFailed('records: no records in the request');
+    if (total > MAX_RECORDS_PER_REQUEST)
+      throw payloadTooLarge(`${total} records in one request; the limit is ${MAX_RECORDS_PER_REQUEST}`);
+    const valid = validateCandidates(candidates, errors);
+    errors.sort((a, b) => rowOrder(a) - rowOrder(b));
+    const chunks = Math.ceil(valid.length / RECORD_CHUNK);
+    const listed = errors.slice(0, MAX_LISTED_ERRORS);
+    if (errors.length && onInvalid === 'reject') {
+      const more =
+        errors.length > 1
+          ? ` (and ${errors.length - 1} more invalid row${errors.length > 2 ? 's' : ''})`
+          : '';
+      return c.json(
+        {
+          ...errorBody(
+            'validation_failed',
+            `${describeRow(errors[0]!)}${more}; nothing was written`,
+            c.get('requestId'),
+          ),
+          created: 0,
+          updated: 0,
+          rejected: errors.length,
+          chunks,
+          landedChunks: 0,
+          errors: listed,
+        },
+        400,
+      );
+    }
     let created = 0;
     let updated = 0;
-    let chunks = 0;
-    for (let i = 0; i < records.length; i += RECORD_CHUNK) {
-      const counts = await upsertRecordChunk(db, id, records.slice(i, i + RECORD_CHUNK));
-      created += counts.created;
-      updated += counts.updated;
-      chunks++;
+    let landedChunks = 0;
+    if (dryRun === 'false') {
+      try {
+        for (let i = 0; i < valid.length; i += RECORD_CHUNK) {
+          const counts = await upsertRecordChunk(db, id, valid.slice(i, i + RECORD_CHUNK));
+          created += counts.created;
+          updated += counts.updated;
+          landedChunks++;
+        }
+      } catch (err) {
+        console.error(`[${c.get('requestId')}] records chunk ${landedChunks + 1} of ${chunks} failed`, err);
+        if (landedChunks) await bumpConfigVersion(db, await regionsOfDeployment(db, id));
+        return c.json(
+          {
+            ...errorBody(
+              'internal',
+              `chunk ${landedChunks + 1} of ${chunks} failed to write; ${landedChunks} chunk(s) landed; re-sending the request is safe (records are upserted on type + id)`,
+              c.get('requestId'),
+            ),
+            created,
+            updated,
+            rejected: errors.length,
+            chunks,
+            landedChunks,
+            errors: listed,
+          },
+          500,
+        );
+      }
+      if (landedChunks) await bumpConfigVersion(db, await regionsOfDeployment(db, id));
     }
-    await bumpConfigVersion(db, 'all');
-    return c.json({ created, updated, rejected: 0, chunks }, 200);
+    return c.json(
+      {
+        created,
+        updated,
+        rejected: errors.length,
+        chunks,
+        landedChunks,
+        errors: listed,
+        dryRun: dryRun === 'true',
+      },
+      200,
+    );
+  })
+  .openapi(getRecords, async (c) => {
+    const { id } = c.req.valid('param');
+    const q = c.req.valid('query');
+    assertDeploymentAdmin(c.get('principal'), id);
+    const db = c.get('db');
+    if (!(await findDeployment(db, id))) throw notFound(`deployment ${id} does not exist`);
+    const [rows, perType] = await Promise.all([listRecords(db, id, q), countRecords(db, id)]);
+    const counts = { user: 0, contact: 0, account: 0, lead: 0, total: 0 };
+    for (const t of RECORD_TYPES) counts[t] = perType[t] ?? 0;
+    counts.total = RECORD_TYPES.reduce((sum, t) => sum + counts[t], 0);
+    return c.json(
+      {
+        items: rows.map((r) => ({
+          type: r.type as (typeof RECORD_TYPES)[number],
+          id: r.id,
+          name: r.name ?? null,
+          emails: r.emails,
+          emailEnabled: r.emailEnabled,
+          updatedAt: r.updatedAt,
+        })),
+        counts,
+      },
+      200,
+    );
   })
   .openapi(postSuppressions, async (c) => {
     const { id } = c.req.valid('param');
@@ -89,6 +488,23 @@ export const recordRoutes = createRouter()
     const db = c.get('db');
     if (!(await findDeployment(db, id))) throw notFound(`deployment ${id} does not exist`);
     const counts = await addSuppressions(db, id, c.req.valid('json').entries);
-    await bumpConfigVersion(db, 'all');
+    if (counts.added) await bumpConfigVersion(db, await regionsOfDeployment(db, id));
     return c.json(counts, 200);
+  })
+  .openapi(getSuppressions, async (c) => {
+    const { id } = c.req.valid('param');
+    assertDeploymentAdmin(c.get('principal'), id);
+    const db = c.get('db');
+    if (!(await findDeployment(db, id))) throw notFound(`deployment ${id} does not exist`);
+    return c.json({ items: await listSuppressions(db, id) }, 200);
+  })
+  .openapi(deleteSuppressionRoute, async (c) => {
+    const { id, entry } = c.req.valid('param');
+    assertDeploymentAdmin(c.get('principal'), id);
+    const db = c.get('db');
+    if (!(await findDeployment(db, id))) throw notFound(`deployment ${id} does not exist`);
+    if (!(await deleteSuppression(db, id, entry)))
+      throw notFound(`${entry} is not on the suppression list of ${id}`);
+    await bumpConfigVersion(db, await regionsOfDeployment(db, id));
+    return c.json({ deleted: entry }, 200);
   });

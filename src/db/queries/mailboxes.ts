@@ -6,7 +6,10 @@ export function findMailbox(db: Db, address: string) {
   return db.select().from(mailboxes).where(eq(mailboxes.address, address)).get();
 }
 
-export function listMailboxes(db: Db, q: { region?: string; deployment?: string; search?: string; limit?: number }) {
+export function listMailboxes(
+  db: Db,
+  q: { region?: string; deployment?: string; search?: string; limit?: number },
+) {
   const where: SQL[] = [];
   if (q.region) where.push(eq(mailboxes.region, q.region));
   if (q.deployment) where.push(eq(mailboxes.deployment, q.deployment));
@@ -32,4 +35,14 @@ export function upsertMailbox(db: Db, row: typeof mailboxes.$inferInsert) {
 
 export function deleteMailbox(db: Db, address: string) {
   return db.delete(mailboxes).where(eq(mailboxes.address, address));
+}
+
+/** Regions whose snapshot carries this deployment (those with at least one of its mailboxes). */
+export async function regionsOfDeployment(db: Db, deployment: string): Promise<string[]> {
+  const rows = await db
+    .selectDistinct({ region: mailboxes.region })
+    .from(mailboxes)
+    .where(eq(mailboxes.deployment, deployment))
+    .all();
+  return rows.map((r) => r.region);
 }

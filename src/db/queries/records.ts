@@ -1,7 +1,6 @@
-import { and, eq, inArray, sql } from 'drizzle-orm';
-import type { BatchItem } from 'drizzle-orm/batch';
+import { and, asc, count, eq, inArray, or, type SQL, sql } from 'drizzle-orm';
 import type { Db } from '../client.js';
-import { recordEmails, records, suppressions } from '../schema.js';
+import { records, suppressions } from '../schema.js';
 
 export interface RecordInput {
   type: string;
@@ -12,70 +11,100 @@ export interface RecordInput {
 }
 
 /**
- * Upserts one chunk of records in a single D1 batch (all-or-nothing). Returns how many were new.
- * Each statement binds fewer than 100 parameters.
+ * Upserts one chunk of records in a single D1 batch: one transaction, so the chunk lands whole or
+ * not at all. The chunk travels as one JSON parameter expanded with `json_each`, which keeps every
+ * statement far below D1's limit of 100 bound parameters and costs four statements per chunk
+ * whatever its size. The count of already-present records is read inside the same transaction.
  */
 export async function upsertRecordChunk(db: Db, deployment: string, chunk: RecordInput[]) {
   if (!chunk.length) return { created: 0, updated: 0 };
-  const keys = chunk.map((r) => `${r.type}\0${r.id}`);
-  const existing = new Set<string>();
-  for (let i = 0; i < chunk.length; i += 45) {
-    const part = chunk.slice(i, i + 45);
-    const rows = await db
-      .select({ type: records.type, id: records.id })
-      .from(records)
-      .where(and(eq(records.deployment, deployment), inArray(records.id, part.map((r) => r.id))))
-      .all();
-    for (const r of rows) existing.add(`${r.type}\0${r.id}`);
-  }
-  const statements: BatchItem<'sqlite'>[] = [];
-  const now = Date.now();
-  for (let i = 0; i < chunk.length; i += 14) {
-    const part = chunk.slice(i, i + 14);
-    statements.push(
-      db
-        .insert(records)
-        .values(
-          part.map((r) => ({
-            deployment,
-            type: r.type,
-            id: r.id,
-            name: r.name ?? null,
-            emails: r.emails,
-            emailEnabled: r.emailEnabled,
-            updatedAt: now,
-          })),
-        )
-        .onConflictDoUpdate({
-          target: [records.deployment, records.type, records.id],
-          set: {
-            name: sql`excluded.name`,
-            emails: sql`excluded.emails`,
-            emailEnabled: sql`excluded.email_enabled`,
-            updatedAt: sql`excluded.updated_at`,
-          },
-        }),
-    );
-    for (const r of part)
-      statements.push(
-        db
-          .delete(recordEmails)
-          .where(and(eq(recordEmails.deployment, deployment), eq(recordEmails.type, r.type), eq(recordEmails.recordId, r.id))),
-      );
-  }
-  const emailRows = chunk.flatMap((r) =>
-    [...new Set(r.emails)].map((address) => ({
-      deployment,
-      address,
+  const json = JSON.stringify(
+    chunk.map((r) => ({
       type: r.type,
-      recordId: r.id,
-      emailEnabled: r.emailEnabled,
+      id: r.id,
+      name: r.name ?? null,
+      emails: [...new Set(r.emails)],
+      emailEnabled: r.emailEnabled ? 1 : 0,
     })),
   );
-  for (let i = 0; i < emailRows.length; i += 19) statements.push(db.insert(recordEmails).values(emailRows.slice(i, i + 19)));
-  await db.batch(statements as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]]);
-  const created = keys.filter((k) => !existing.has(k)).length;
-  return { created, updated: chunk.length - created };
+  const now = Date.now();
+  // Raw D1 statements: drizzle's batch() cannot carry raw SQL in this version.
+  const d1 = db.$client;
+  const [existing] = await d1.batch<{ n: number }>([
+    d1
+      .prepare(
+        `select count(*) as n from records where deployment = ?1 and (type, id) in
+           (select json_extract(value, '$.type'), json_extract(value, '$.id') from json_each(?2))`,
+      )
+      .bind(deployment, json),
+    // `where true` keeps SQLite from reading ON CONFLICT as a join constraint (SQLite upsert docs, "parsing ambiguity").
+    d1
+      .prepare(
+        `insert into records (deployment, type, id, name, emails, email_enabled, updated_at)
+         select ?1, json_extract(value, '$.type'), json_extract(value, '$.id'), json_extract(value, '$.name'),
+                json_extract(value, '$.emails'), json_extract(value, '$.emailEnabled'), ?3
+         from json_each(?2) where true
+         on conflict (deployment, type, id) do update set
+           name = excluded.name, emails = excluded.emails, email_enabled = excluded.email_enabled,
+           updated_at = excluded.updated_at`,
+      )
+      .bind(deployment, json, now),
+    d1
+      .prepare(
+        `delete from record_emails where deployment = ?1 and (type, record_id) in
+           (select json_extract(value, '$.type'), json_extract(value, '$.id') from json_each(?2))`,
+      )
+      .bind(deployment, json),
+    d1
+      .prepare(
+        `insert or ignore into record_emails (deployment, address, type, record_id, email_enabled)
+         select ?1, e.value, json_extract(r.value, '$.type'), json_extract(r.value, '$.id'), json_extract(r.value, '$.emailEnabled')
+         from json_each(?2) r, json_each(r.value, '$.emails') e`,
+      )
+      .bind(deployment, json),
+  ]);
+  const updated = existing?.results[0]?.n ?? 0;
+  return { created: chunk.length - updated, updated };
+}
+
+export interface RecordQuery {
+  type?: string;
+  /** Case-insensitive substring of the id, the name or an address. */
+  q?: string;
+  limit: number;
+}
+
+export function listRecords(db: Db, deployment: string, q: RecordQuery) {
+  const where: SQL[] = [eq(records.deployment, deployment)];
+  if (q.type) where.push(eq(records.type, q.type));
+  if (q.q) {
+    const pattern = `%${q.q.toLowerCase().replace(/[%_\\]/g, (m) => `\\${m}`)}%`;
+    where.push(
+      or(
+        sql`lower(${records.id}) like ${pattern} escape '\\'`,
+        sql`lower(${records.name}) like ${pattern} escape '\\'`,
+        sql`${records.emails} like ${pattern} escape '\\'`,
+      ) as SQL,
+    );
+  }
+  return db
+    .select()
+    .from(records)
+    .where(and(...where))
+    .orderBy(asc(records.type), asc(records.id))
+    .limit(q.limit)
+    .all();
+}
+
+/** Number of records per type. */
+export async function countRecords(db: Db, deployment: string): Promise<Record<string, number>> {
+  const rows = await db
+    .select({ type: records.type, n: count() })
+    .from(records)
+    .where(eq(records.deployment, deployment))
+    .groupBy(records.type)
+    .all();
+  return Object.fromEntries(rows.map((r) => [r.type, r.n]));
 }
 
 export async function addSuppressions(db: Db, deployment: string, entries: string[]) {
@@ -90,4 +119,43 @@ export async function addSuppressions(db: Db, deployment: string, entries: strin
     added += rows.length;
   }
   return { added, unchanged: unique.length - added };
+}
+
+export function listSuppressions(db: Db, deployment: string) {
+  return db
+    .select({ entry: suppressions.entry, createdAt: suppressions.createdAt })
+    .from(suppressions)
+    .where(eq(suppressions.deployment, deployment))
+    .orderBy(asc(suppressions.entry))
+    .all();
+}
+
+/** Removes one entry; returns whether it was there. */
+export async function deleteSuppression(db: Db, deployment: string, entry: string): Promise<boolean> {
+  const rows = await db
+    .delete(suppressions)
+    .where(and(eq(suppressions.deployment, deployment), eq(suppressions.entry, entry)))
+    .returning({ entry: suppressions.entry });
+  return rows.length > 0;
+}
+
+/**
+ * The suppression entry that matches an address, if any: the address itself, or `@domain` for its
+ * domain or any parent domain (`@x.com` covers `a@mail.x.com`), as the edge classifier does.
+ */
+export async function findSuppression(
+  db: Db,
+  deployment: string,
+  address: string,
+): Promise<string | undefined> {
+  const at = address.lastIndexOf('@');
+  const labels = at >= 0 ? address.slice(at + 1).split('.') : [];
+  const candidates = [address];
+  for (let i = 0; i < labels.length - 1; i++) candidates.push(`@${labels.slice(i).join('.')}`);
+  const row = await db
+    .select({ entry: suppressions.entry })
+    .from(suppressions)
+    .where(and(eq(suppressions.deployment, deployment), inArray(suppressions.entry, candidates)))
+    .get();
+  return row?.entry;
 }

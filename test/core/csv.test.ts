@@ -1,0 +1,102 @@
+import fc from 'fast-check';
+import { describe, expect, test } from 'vitest';
+import { CsvError, formatCsvField, parseCsv } from '../../src/core/csv.js';
+
+describe('parseCsv', () => {
+  test('reads a header and rows with CRLF line breaks', () => {
+    expect(parseCsv('type,id,emails\r\ncontact,c1,a@x.com\r\n')).toEqual([
+      { line: 1, fields: ['type', 'id', 'emails'] },
+      { line: 2, fields: ['contact', 'c1', 'a@x.com'] },
+    ]);
+  });
+
+  test('accepts LF and lone CR line breaks and a missing final line break', () => {
+    expect(parseCsv('a,b\nc,d\re,f')).toEqual([
+      { line: 1, fields: ['a', 'b'] },
+      { line: 2, fields: ['c', 'd'] },
+      { line: 3, fields: ['e', 'f'] },
+    ]);
+  });
+
+  test('quoted fields keep commas, doubled quotes and line breaks', () => {
+    expect(parseCsv('"Smith, John","say ""hi""","two\r\nlines"\nnext,row,here')).toEqual([
+      { line: 1, fields: ['Smith, John', 'say "hi"', 'two\r\nlines'] },
+      { line: 3, fields: ['next', 'row', 'here'] },
+    ]);
+  });
+
+  test('empty fields, empty quoted fields and a trailing comma are empty strings', () => {
+    expect(parseCsv('a,,""\n,\nx,')).toEqual([
+      { line: 1, fields: ['a', '', ''] },
+      { line: 2, fields: ['', ''] },
+      { line: 3, fields: ['x', ''] },
+    ]);
+  });
+
+  test('blank lines are skipped but still counted for line numbers', () => {
+    expect(parseCsv('h\r\n\r\nrow\n\n\nlast\n')).toEqual([
+      { line: 1, fields: ['h'] },
+      { line: 3, fields: ['row'] },
+      { line: 6, fields: ['last'] },
+    ]);
+  });
+
+  test('a leading byte-order mark is dropped', () => {
+    expect(parseCsv('\uFEFFtype,id\n')).toEqual([{ line: 1, fields: ['type', 'id'] }]);
+  });
+
+  test('a quote inside an unquoted field is kept literally', () => {
+    expect(parseCsv('O"Brien,x')).toEqual([{ line: 1, fields: ['O"Brien', 'x'] }]);
+  });
+
+  test('an unterminated quote is an error naming the line where the field starts', () => {
+    expect(() => parseCsv('a,b\nc,"never\nclosed')).toThrow(
+      new CsvError(2, 'a quoted field is not closed (missing ")'),
+    );
+  });
+
+  test('text after a closing quote is an error naming the line', () => {
+    const err = (() => {
+      try {
+        parseCsv('a\n"x"y,z');
+      } catch (e) {
+        return e as CsvError;
+      }
+    })();
+    expect(err).toBeInstanceOf(CsvError);
+    expect(err?.line).toBe(2);
+    expect(err?.message).toMatch(/^line 2: unexpected text after a closing quote/);
+  });
+
+  test('a field over 1 MB is an error naming its line, quoted or not', () => {
+    const big = 'x'.repeat(1024 * 1024 + 1);
+    expect(() => parseCsv(`h\nok\n${big}`)).toThrow(/^line 3: field is larger than 1048576 bytes$/);
+    expect(() => parseCsv(`h\n"${big}"`)).toThrow(/^line 2: field is larger than 1048576 bytes$/);
+  });
+
+  test('the size limit counts UTF-8 bytes, not characters', () => {
+    const euros = '€'.repeat(400); // 1200 bytes in UTF-8
+    expect(() => parseCsv(euros, { maxFieldBytes: 1000 })).toThrow(
+      /^line 1: field is larger than 1000 bytes$/,
+    );
+    expect(parseCsv('€'.repeat(333), { maxFieldBytes: 1000 })).toHaveLength(1);
+  });
+
+  test('formatting then parsing any table gives the same table back', () => {
+    const cell = fc.string({
+      unit: fc.constantFrom('a', 'b', ',', '"', '\n', '\r', ' ', 'é', '😀'),
+      maxLength: 8,
+    });
+    fc.assert(
+      fc.property(
+        fc.array(fc.array(cell, { minLength: 2, maxLength: 4 }), { minLength: 1, maxLength: 5 }),
+        (table) => {
+          // Rows whose only field would be empty are blank lines; keep at least one non-empty field.
+          const rows = table.map((r) => (r.every((f) => f === '') ? ['x', ...r.slice(1)] : r));
+          const text = rows.map((r) => r.map(formatCsvField).join(',')).join('\r\n');
+          expect(parseCsv(text).map((r) => r.fields)).toEqual(rows);
+        },
+      ),
+    );
+  });
+});
