@@ -6,6 +6,7 @@ import { requireAuth } from './auth.js';
 import { ApiError, type ErrorCode, errorBody } from './errors.js';
 import { activityRoutes } from './routes/activities.js';
 import { deploymentRoutes } from './routes/deployments.js';
+import { dashboardRoutes } from './routes/dashboard.js';
 import { dispositionRoutes } from './routes/dispositions.js';
 import { edgeRoutes } from './routes/edge.js';
 import { healthRoutes } from './routes/health.js';
@@ -14,6 +15,7 @@ import { recordRoutes } from './routes/records.js';
 import { statsRoutes } from './routes/stats.js';
 import { deadLetterRoutes } from './routes/dead-letters.js';
 import { regionRoutes } from './routes/regions.js';
+import { tokenRoutes } from './routes/tokens.js';
 
 const STATUS_CODES: Record<number, ErrorCode> = {
   400: 'bad_request',
@@ -45,9 +47,11 @@ export function createApp() {
   app.route('/api/v1', activityRoutes);
   app.route('/api/v1', dispositionRoutes);
   app.route('/api/v1', recordRoutes);
+  app.route('/api/v1', tokenRoutes);
   app.route('/api/v1', statsRoutes);
   app.route('/api/v1', deadLetterRoutes);
   app.route('/api/v1', edgeRoutes);
+  app.route('/', dashboardRoutes);
 
   app.notFound((c) =>
     c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`, c.get('requestId') ?? ''), 404),
