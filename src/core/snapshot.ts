@@ -368,7 +368,9 @@ export function decodeSnapshot(bytes: Uint8Array): RoutingSnapshot {
   if (8 + jsonLength > end) fail('JSON section overruns the payload');
   let parsed: Record<string, unknown>;
   try {
-    parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes.subarray(8, 8 + jsonLength)));
+    parsed = JSON.parse(
+      new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes.subarray(8, 8 + jsonLength)),
+    );
   } catch (e) {
     fail(`JSON section unreadable (${e instanceof Error ? e.message : String(e)})`);
   }
