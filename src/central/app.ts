@@ -6,7 +6,6 @@ import { requireAuth } from './auth.js';
 import { ApiError, type ErrorCode, errorBody } from './errors.js';
 import { activityRoutes } from './routes/activities.js';
 import { deploymentRoutes } from './routes/deployments.js';
-import { dashboardRoutes } from './routes/dashboard.js';
 import { dispositionRoutes } from './routes/dispositions.js';
 import { edgeRoutes } from './routes/edge.js';
 import { healthRoutes } from './routes/health.js';
@@ -51,7 +50,6 @@ export function createApp() {
   app.route('/api/v1', statsRoutes);
   app.route('/api/v1', deadLetterRoutes);
   app.route('/api/v1', edgeRoutes);
-  app.route('/', dashboardRoutes);
 
   app.notFound((c) =>
     c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`, c.get('requestId') ?? ''), 404),
