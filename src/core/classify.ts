@@ -160,15 +160,22 @@ function decide(facts: MessageFacts, snapshot: RoutingSnapshot, options: Classif
   if (facts.malformed) {
     return outcome('malformed', `the message headers cannot be used: ${facts.malformed}`, messageIdHash);
   }
+  const matches = identifyMailboxes(facts, snapshot);
   if (!snapshot.rulesEnabled && !options.promoted) {
-    return outcome(
+    const d = outcome(
       'region-rules-disabled',
       `routing rules are not enabled for region ${snapshot.region}`,
       messageIdHash,
     );
+    // The receipt may still name the mailbox whose rule forwarded the message.
+    const first = matches.find((m) => m.via !== 'envelope');
+    if (first) {
+      d.mailboxHash = first.hash;
+      d.deployment = first.deployment;
+    }
+    return d;
   }
 
-  const matches = identifyMailboxes(facts, snapshot);
   if (matches.length === 0) {
     return outcome(
       'no-route',

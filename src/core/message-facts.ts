@@ -24,6 +24,7 @@ export type ForwardingVia =
   | 'x-original-to'
   | 'resent-to'
   | 'resent-from'
+  | 'x-ms-exchange-inbox-rules-loop'
   | 'envelope';
 
 export interface ForwardingCandidate {
@@ -448,6 +449,8 @@ function readFacts(
     ['x-original-to', 'x-original-to'],
     ['resent-to', 'resent-to'],
     ['resent-from', 'resent-from'],
+    // Exchange / Microsoft 365 stamp the mailbox whose inbox rule redirected or forwarded the message.
+    ['x-ms-exchange-inbox-rules-loop', 'x-ms-exchange-inbox-rules-loop'],
   ];
   for (const [name, via] of traceHeaders) {
     for (const block of traceSources)

@@ -569,6 +569,18 @@ describe('classify: loops, details, targets', () => {
     expect(d.mailboxHash).toBe(keyedHash(HASH_KEY, 'zoe@fabrikam.example'));
   });
 
+  test('a toss for disabled region rules still names the forwarding mailbox for the receipt', () => {
+    const d = decide({}, 'all', (i) => {
+      i.rulesEnabled = false;
+    });
+    expect(d).toMatchObject({
+      reason: 'region-rules-disabled',
+      mailboxHash: aliceHash,
+      deployment: 'contoso',
+      targets: [],
+    });
+  });
+
   test('promotion reports the correlation it found for the regarding link', () => {
     const d = decide({ headers: [`In-Reply-To: ${OUTBOUND_MESSAGE_ID}`] }, 'none', undefined, {
       promoted: true,

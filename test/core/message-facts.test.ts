@@ -108,6 +108,15 @@ describe('message facts from real-world shapes', () => {
     expect(f.forwarding[0]).toEqual({ address: 'alice@contoso.example', via: 'forward-as-attachment' });
   });
 
+  test('an Exchange redirect rule names the mailbox in X-MS-Exchange-Inbox-Rules-Loop', () => {
+    const f = readMessageFacts(fixture('exchange-redirect-rule.eml'), EDGE);
+    expect(f.to.map((a) => a.address)).toEqual(['sales@contoso.example']);
+    expect(f.forwarding[0]).toEqual({
+      address: 'alice@contoso.example',
+      via: 'x-ms-exchange-inbox-rules-loop',
+    });
+  });
+
   test('Postfix delivery with bare LF line endings: Delivered-To and X-Original-To', () => {
     const f = readMessageFacts(fixture('postfix-delivered-to.eml'), {});
     expect(f.forwarding).toEqual([{ address: 'alice@contoso.example', via: 'delivered-to' }]);
@@ -251,6 +260,7 @@ describe('fixtures classified against the contoso snapshot', () => {
     ['broken-boundary.eml', 'all', 'tracked:all'],
     ['missing-message-id.eml', 'all', 'tracked:all'],
     ['x-loop.eml', 'responses', 'loop'],
+    ['exchange-redirect-rule.eml', 'responses', 'tracked:thread-index'],
   ];
   test.each(table)('%s under filter mode %s is %s', (name, mode, reason) => {
     const facts = readMessageFacts(fixture(name), EDGE);
