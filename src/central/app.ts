@@ -15,6 +15,7 @@ import { statsRoutes } from './routes/stats.js';
 import { deadLetterRoutes } from './routes/dead-letters.js';
 import { regionRoutes } from './routes/regions.js';
 import { tokenRoutes } from './routes/tokens.js';
+import { outboundRoutes } from './routes/outbound.js';
 
 const STATUS_CODES: Record<number, ErrorCode> = {
   400: 'bad_request',
@@ -47,6 +48,7 @@ export function createApp() {
   app.route('/api/v1', dispositionRoutes);
   app.route('/api/v1', recordRoutes);
   app.route('/api/v1', tokenRoutes);
+  app.route('/api/v1', outboundRoutes);
   app.route('/api/v1', statsRoutes);
   app.route('/api/v1', deadLetterRoutes);
   app.route('/api/v1', edgeRoutes);
