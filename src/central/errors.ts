@@ -16,6 +16,8 @@ export type ErrorCode =
   | 'bad_signature'
   | 'stale_timestamp'
   | 'replayed_batch'
+  /** The sender is on the deployment's suppression list (refused even when promoted by hand). */
+  | 'suppressed'
   | 'internal';
 
 /** The one error type: thrown anywhere, rendered by the app's onError as `{ error: { code, message, requestId } }`. */
