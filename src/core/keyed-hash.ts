@@ -259,12 +259,16 @@ export function hexToHash64(hex: string): [number, number] | undefined {
   return [Number.parseInt(hex.slice(0, 8), 16), Number.parseInt(hex.slice(8), 16)];
 }
 
+const PLAIN_ADDRESS = /^[^\s<>()":@]+@[^\s<>()":@]+$/;
+
 /**
  * Normalises an e-mail address for matching: trims, drops a display name, comments and angle
  * brackets, removes a `mailto:` scheme and lower-cases. Address matching ignores case (design §2),
  * even though RFC 5321 lets the local part be case-sensitive: no real mail system relies on it.
  */
 export function normaliseAddress(s: string): string {
+  // Fast path: a bare address (the common case when central hashes a million record addresses).
+  if (PLAIN_ADDRESS.test(s) && !s.endsWith('.')) return s.toLowerCase();
   let v = s.trim();
   const open = v.lastIndexOf('<');
   if (open >= 0) {
