@@ -79,11 +79,17 @@ export function readHeaderBlock(
 ): { ok: true; block: HeaderBlock } | { ok: false; problem: string } {
   const max = opts?.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES;
   const start = Math.min(Math.max(0, Math.trunc(opts?.offset ?? 0)), raw.length);
-  let pos = start;
   let headerEnd = raw.length;
   let bodyOffset = raw.length;
   let unterminated = true;
-  const lineBounds: number[] = [];
+  const fields: HeaderField[] = [];
+  const problems: string[] = [];
+  let invalidLines = 0;
+  let current: HeaderField | undefined;
+  const problem = (text: string): void => {
+    if (problems.length < 20 && !problems.includes(text)) problems.push(text);
+  };
+  let pos = start;
   while (pos < raw.length) {
     const nl = raw.indexOf(10, pos);
     const lineEnd = nl < 0 ? raw.length : nl;
@@ -95,40 +101,38 @@ export function readHeaderBlock(
       break;
     }
     if (contentEnd - start > max) return { ok: false, problem: `header block exceeds ${max} bytes` };
-    lineBounds.push(pos, contentEnd);
-    if (nl < 0) break;
-    pos = nl + 1;
-  }
-
-  const fields: HeaderField[] = [];
-  const problems: string[] = [];
-  let invalidLines = 0;
-  let current: HeaderField | undefined;
-  for (let i = 0; i < lineBounds.length; i += 2) {
-    const line = decodeHeaderBytes(raw, lineBounds[i] as number, lineBounds[i + 1] as number);
+    const line = decodeHeaderBytes(raw, pos, contentEnd);
     const first = line.charCodeAt(0);
     if (first === 32 || first === 9) {
+      // Continuation line (RFC 5322 §2.2.3): unfolding removes only the line break.
       if (current) current.value += line;
       else {
         invalidLines++;
-        if (problems.length < 20) problems.push('continuation line before the first header field');
+        problem('continuation line before the first header field');
       }
-      continue;
+    } else {
+      if (current) current.value = current.value.trim();
+      current = undefined;
+      const m = FIELD_LINE.exec(line);
+      if (m) {
+        current = { name: (m[1] as string).toLowerCase(), value: line.slice(m[0].length) };
+        fields.push(current);
+      } else if (pos === start && line.startsWith('From ')) {
+        problem('mbox "From " line before the header ignored');
+      } else if (fields.length > 0) {
+        // No empty line before the body: the first line that is not a field starts the body.
+        headerEnd = pos;
+        bodyOffset = pos;
+        unterminated = false;
+        problem('no empty line between header and body');
+        break;
+      } else {
+        invalidLines++;
+        problem('header line without a field name ignored');
+      }
     }
-    if (current) current.value = current.value.trim();
-    current = undefined;
-    const m = FIELD_LINE.exec(line);
-    if (m) {
-      current = { name: (m[1] as string).toLowerCase(), value: line.slice(m[0].length) };
-      fields.push(current);
-      continue;
-    }
-    if (i === 0 && line.startsWith('From ')) {
-      problems.push('mbox "From " line before the header ignored');
-      continue;
-    }
-    invalidLines++;
-    if (problems.length < 20) problems.push('header line without a field name ignored');
+    if (nl < 0) break;
+    pos = nl + 1;
   }
   if (current) current.value = current.value.trim();
   return {

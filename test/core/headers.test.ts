@@ -59,14 +59,26 @@ describe('readHeaderBlock', () => {
     expect(r.ok && r.block.get('content-type')).toBe('text/plain');
   });
 
-  test('lines that are not fields are counted and reported, not fatal', () => {
-    const r = readHeaderBlock(
-      bytes('From carol@example.org Tue Mar 12\r\nSubject: x\r\nnot a header\r\n\r\n'),
-    );
+  test('a line that is not a field before any field is counted and reported, not fatal', () => {
+    const r = readHeaderBlock(bytes('From carol@example.org Tue Mar 12\r\n???\r\nSubject: x\r\n\r\n'));
     if (!r.ok) throw new Error(r.problem);
     expect(r.block.fields.map((f) => f.name)).toEqual(['subject']);
     expect(r.block.invalidLines).toBe(1);
-    expect(r.block.problems).toContain('mbox "From " line before the header ignored');
+    expect(r.block.problems).toEqual([
+      'mbox "From " line before the header ignored',
+      'header line without a field name ignored',
+    ]);
+  });
+
+  test('without an empty line, the first line that is not a field starts the body', () => {
+    const raw = bytes(
+      'Subject: x\r\nTo: a@example.com\r\nHello, this is the body.\r\nSecond: line of body\r\n',
+    );
+    const r = readHeaderBlock(raw);
+    if (!r.ok) throw new Error(r.problem);
+    expect(r.block.fields.map((f) => f.name)).toEqual(['subject', 'to']);
+    expect(r.block.bodyOffset).toBe('Subject: x\r\nTo: a@example.com\r\n'.length);
+    expect(r.block.problems).toEqual(['no empty line between header and body']);
   });
 });
 
