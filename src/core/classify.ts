@@ -279,11 +279,16 @@ function suppression(
   return undefined;
 }
 
+/** A header keyword as it may appear in a receipt: a short token, never free text from the message. */
+function keywordForDetail(value: string): string {
+  return value.replace(/[^\w.-]/g, '').slice(0, 32);
+}
+
 function bounceSignal(facts: MessageFacts): string | undefined {
   if (facts.contentType === 'multipart/report' && facts.reportType !== 'disposition-notification') {
     return facts.reportType === 'delivery-status' || facts.reportType === undefined
       ? 'delivery status notification (multipart/report, RFC 3464)'
-      : `automated report (multipart/report; report-type=${facts.reportType.replace(/[^\w.-]/g, '')})`;
+      : `automated report (multipart/report; report-type=${keywordForDetail(facts.reportType)})`;
   }
   const local = facts.from?.address.split('@')[0] ?? '';
   if (MAILER_DAEMON.test(local)) return 'the sender is a mailer daemon';
@@ -296,7 +301,7 @@ function bounceSignal(facts: MessageFacts): string | undefined {
 
 function autoReplySignal(facts: MessageFacts): string | undefined {
   if (facts.autoSubmitted !== undefined && facts.autoSubmitted !== 'no') {
-    return `Auto-Submitted: ${facts.autoSubmitted.replace(/[^\w.-]/g, '')} (RFC 3834)`;
+    return `Auto-Submitted: ${keywordForDetail(facts.autoSubmitted)} (RFC 3834)`;
   }
   if (facts.contentType === 'multipart/report' && facts.reportType === 'disposition-notification') {
     return 'read receipt (message disposition notification, RFC 8098)';
