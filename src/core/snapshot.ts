@@ -144,6 +144,7 @@ export function buildSnapshot(input: SnapshotInput): RoutingSnapshot {
 
   const deployments: Record<string, DeploymentSnapshot> = {};
   for (const d of [...input.deployments].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
+    if (d.id === '__proto__') throw new Error('deployment id "__proto__" is reserved');
     const tokenProblem = validateTokenFormat(d.token);
     if (tokenProblem) throw new Error(`deployment "${d.id}": ${tokenProblem}`);
 
@@ -423,7 +424,10 @@ export function decodeSnapshot(bytes: Uint8Array): RoutingSnapshot {
 
   const result: Record<string, DeploymentSnapshot> = {};
   for (const id of order) {
-    const d = (deployments as Record<string, JsonDeployment | undefined>)[id];
+    if (id === '__proto__') fail('deployment id "__proto__" is reserved');
+    const d = Object.hasOwn(deployments, id)
+      ? (deployments as Record<string, JsonDeployment | undefined>)[id]
+      : undefined;
     if (!d || typeof d !== 'object') fail(`deployment "${id}" missing`);
     if (validateTokenFormat(d.token)) fail(`deployment "${id}" token format invalid`);
     if (typeof d.maxMessageBytes !== 'number' || !(d.maxMessageBytes >= 0))
