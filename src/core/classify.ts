@@ -183,8 +183,9 @@ function decide(facts: MessageFacts, snapshot: RoutingSnapshot, options: Classif
       messageIdHash,
     );
   }
-  if (matches.every((m) => m.via === 'envelope')) {
-    // Design §4: the forwarding mailbox is found from the message, never from the envelope alone.
+  if (!options.promoted && matches.every((m) => m.via === 'envelope')) {
+    // Design §4: the forwarding mailbox is found from the message, never from the envelope alone
+    // (a manual promotion names its mailbox explicitly, so there the envelope is enough).
     return outcome(
       'no-route',
       'only the envelope recipient is a routed mailbox; the forwarding mailbox must appear in the message headers',

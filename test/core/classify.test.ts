@@ -581,6 +581,13 @@ describe('classify: loops, details, targets', () => {
     });
   });
 
+  test('a promotion may name its mailbox through the envelope alone', () => {
+    const facts = readMessageFacts(mail({ to: 'someone@example.net' }), { to: 'alice@contoso.example' });
+    const d = classify(facts, contosoSnapshot('none'), { now: NOW, promoted: true });
+    expect(d).toMatchObject({ reason: 'tracked:promoted', mailboxHash: aliceHash });
+    expect(classify(facts, contosoSnapshot('all'), { now: NOW }).reason).toBe('no-route');
+  });
+
   test('promotion reports the correlation it found for the regarding link', () => {
     const d = decide({ headers: [`In-Reply-To: ${OUTBOUND_MESSAGE_ID}`] }, 'none', undefined, {
       promoted: true,
