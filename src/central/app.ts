@@ -17,6 +17,7 @@ import { regionRoutes } from './routes/regions.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { outboundRoutes } from './routes/outbound.js';
 import { promoteRoutes } from './routes/promote.js';
+import { ruleRoutes } from './routes/rules.js';
 
 const STATUS_CODES: Record<number, ErrorCode> = {
   400: 'bad_request',
@@ -51,6 +52,7 @@ export function createApp() {
   app.route('/api/v1', tokenRoutes);
   app.route('/api/v1', outboundRoutes);
   app.route('/api/v1', promoteRoutes);
+  app.route('/api/v1', ruleRoutes);
   app.route('/api/v1', statsRoutes);
   app.route('/api/v1', deadLetterRoutes);
   app.route('/api/v1', edgeRoutes);

@@ -1,0 +1,82 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { edgeMailAddress, generateRuleScript, RULE_FORMATS } from '../../core/rule-scripts.js';
+import { listMailboxes } from '../../db/queries/mailboxes.js';
+import { findRegion } from '../../db/queries/regions.js';
+import { createRouter } from '../app-router.js';
+import { deploymentScope } from '../auth.js';
+import { readCentralConfig } from '../config.js';
+import { forbidden, notFound } from '../errors.js';
+import { idParam } from './deployments.js';
+import { bearerSecurity, errorResponses, jsonResponse } from './openapi-helpers.js';
+
+/** Most mailboxes one script lists. */
+const MAX_MAILBOXES = 50_000;
+
+const rulesSchema = z
+  .object({
+    region: z.string(),
+    format: z.enum(RULE_FORMATS),
+    rulesEnabled: z.boolean(),
+    edgeAddress: z.string(),
+    mailboxes: z.array(z.string()),
+    script: z.string(),
+  })
+  .openapi('RuleScript');
+
+const rulesRoute = createRoute({
+  method: 'get',
+  path: '/regions/{id}/rules',
+  tags: ['regions'],
+  summary: "Forwarding rules for the region's routed mailboxes (Exchange PowerShell, Sieve or Gmail steps)",
+  description:
+    'Each mailbox forwards to the region edge at `crm@<region>.edge.<EDGE_MAIL_DOMAIN>`. When the region’s rules are disabled, the script removes the rules instead. `Accept: text/plain` returns the script alone. Deployment and user tokens see only their own mailboxes.',
+  security: bearerSecurity,
+  request: {
+    params: z.object({ id: idParam }),
+    query: z.object({
+      format: z.enum(RULE_FORMATS).default('exchange'),
+      deployment: z.string().min(1).max(63).optional(),
+    }),
+  },
+  responses: {
+    200: {
+      description: 'the script',
+      content: { 'application/json': { schema: rulesSchema }, 'text/plain': { schema: z.string() } },
+    },
+    ...errorResponses,
+  },
+});
+
+export const ruleRoutes = createRouter().openapi(rulesRoute, async (c) => {
+  const { id } = c.req.valid('param');
+  const { format, deployment } = c.req.valid('query');
+  const principal = c.get('principal');
+  const scope = deploymentScope(principal);
+  if (scope && deployment && deployment !== scope)
+    throw forbidden(`this token may not read deployment ${deployment}`);
+  const db = c.get('db');
+  const region = await findRegion(db, id);
+  if (!region) throw notFound(`region ${id} does not exist`);
+  const rows = await listMailboxes(db, { region: id, deployment: scope ?? deployment, limit: MAX_MAILBOXES });
+  const mailboxes = rows
+    .filter((m) => principal.kind !== 'user' || m.userId === principal.userId)
+    .map((m) => m.address);
+  const edgeAddress = edgeMailAddress(id, readCentralConfig(c.env).edgeMailDomain);
+  const script = generateRuleScript({
+    format,
+    region: id,
+    regionName: region.name,
+    rulesEnabled: region.rulesEnabled,
+    edgeAddress,
+    mailboxes,
+  });
+  if (
+    /\btext\/plain\b/i.test(c.req.header('accept') ?? '') &&
+    !/application\/json/i.test(c.req.header('accept') ?? '')
+  )
+    return c.text(script, 200, { 'content-type': 'text/plain; charset=utf-8' });
+  return c.json(
+    { region: id, format, rulesEnabled: region.rulesEnabled, edgeAddress, mailboxes, script },
+    200,
+  );
+});

@@ -1,0 +1,104 @@
+import { beforeEach, describe, expect, test } from 'vitest';
+import { api, freshBasics, mintToken } from './helpers.js';
+
+const EU_EDGE = 'crm@eu.edge.crm-router.example';
+
+describe('GET /api/v1/regions/:id/rules', () => {
+  beforeEach(async () => {
+    await freshBasics();
+    for (const [address, deployment, userId] of [
+      ['ann@contoso.example', 'contoso', 'u-ann'],
+      ['bob@contoso.example', 'contoso', 'u-bob'],
+      ['fay@fabrikam.example', 'fabrikam', 'u-fay'],
+    ])
+      await api('PUT', `/api/v1/mailboxes/${address}`, { body: { region: 'eu', deployment, userId } });
+    await api('PUT', '/api/v1/mailboxes/us-only@contoso.example', {
+      body: { region: 'us', deployment: 'contoso', userId: 'u-us' },
+    });
+  });
+
+  test('gives Exchange inbox rules for every mailbox routed to the region', async () => {
+    const res = await api('GET', '/api/v1/regions/eu/rules?format=exchange');
+    expect(res.status).toBe(200);
+    expect(res.json).toEqual({
+      region: 'eu',
+      format: 'exchange',
+      rulesEnabled: true,
+      edgeAddress: EU_EDGE,
+      mailboxes: ['ann@contoso.example', 'bob@contoso.example', 'fay@fabrikam.example'],
+      script: expect.any(String),
+    });
+    const commands = res.json.script.split('\r\n').filter((l: string) => l.startsWith('New-InboxRule'));
+    expect(commands).toEqual([
+      `New-InboxRule -Mailbox 'ann@contoso.example' -Name "CRM edge router" -ForwardAsAttachmentTo '${EU_EDGE}'`,
+      `New-InboxRule -Mailbox 'bob@contoso.example' -Name "CRM edge router" -ForwardAsAttachmentTo '${EU_EDGE}'`,
+      `New-InboxRule -Mailbox 'fay@fabrikam.example' -Name "CRM edge router" -ForwardAsAttachmentTo '${EU_EDGE}'`,
+    ]);
+    expect(res.json.script).toContain('# New-TransportRule');
+  });
+
+  test('exchange is the default format and deployment= narrows the mailboxes', async () => {
+    const res = await api('GET', '/api/v1/regions/eu/rules?deployment=fabrikam');
+    expect(res.json.format).toBe('exchange');
+    expect(res.json.mailboxes).toEqual(['fay@fabrikam.example']);
+  });
+
+  test('gives a Sieve redirect :copy script', async () => {
+    const res = await api('GET', '/api/v1/regions/eu/rules?format=sieve');
+    expect(res.json.script).toContain(`require ["copy"];\r\nredirect :copy "${EU_EDGE}";`);
+  });
+
+  test('gives Gmail forwarding steps', async () => {
+    const res = await api('GET', '/api/v1/regions/eu/rules?format=gmail');
+    expect(res.json.script).toContain('Forwarding and POP/IMAP');
+    expect(res.json.script).toContain('  - bob@contoso.example');
+  });
+
+  test('Accept: text/plain answers with the script alone', async () => {
+    const json = await api('GET', '/api/v1/regions/eu/rules?format=sieve');
+    const res = await api('GET', '/api/v1/regions/eu/rules?format=sieve', {
+      headers: { accept: 'text/plain' },
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/plain; charset=utf-8');
+    expect(res.text).toBe(json.json.script);
+  });
+
+  test('when the region rules are disabled the answer says so and gives the removal commands', async () => {
+    await api('PUT', '/api/v1/regions/eu', { body: { name: 'EU', rulesEnabled: false } });
+    const res = await api('GET', '/api/v1/regions/eu/rules');
+    expect(res.json.rulesEnabled).toBe(false);
+    expect(res.json.script).toContain('Rules are DISABLED for this region');
+    expect(res.json.script).toContain(
+      "Remove-InboxRule -Mailbox 'ann@contoso.example' -Identity 'CRM edge router'",
+    );
+    expect(res.json.script).not.toContain('New-InboxRule');
+  });
+
+  test('an unknown region is a 404 and an unknown format a 400 naming format', async () => {
+    expect((await api('GET', '/api/v1/regions/mars/rules')).status).toBe(404);
+    const bad = await api('GET', '/api/v1/regions/eu/rules?format=procmail');
+    expect(bad.status).toBe(400);
+    expect(bad.json.error.message).toMatch(/^format: /);
+  });
+
+  test("a deployment token sees only its own mailboxes and may not ask for another deployment's", async () => {
+    const token = await mintToken('deployment:fabrikam');
+    const own = await api('GET', '/api/v1/regions/eu/rules', { token });
+    expect(own.json.mailboxes).toEqual(['fay@fabrikam.example']);
+    expect(own.json.script).not.toContain('contoso');
+    const other = await api('GET', '/api/v1/regions/eu/rules?deployment=contoso', { token });
+    expect(other.status).toBe(403);
+  });
+
+  test('a user token sees only its own mailboxes', async () => {
+    const token = await mintToken('user:contoso/u-bob');
+    const res = await api('GET', '/api/v1/regions/eu/rules', { token });
+    expect(res.json.mailboxes).toEqual(['bob@contoso.example']);
+  });
+
+  test('an edge token may not read rules', async () => {
+    const token = await mintToken('edge:eu');
+    expect((await api('GET', '/api/v1/regions/eu/rules', { token })).status).toBe(403);
+  });
+});

@@ -1,0 +1,232 @@
+import fc from 'fast-check';
+import { describe, expect, test } from 'vitest';
+import {
+  edgeMailAddress,
+  generateRuleScript,
+  powershellString,
+  type RuleScriptInput,
+  shellWord,
+  sieveString,
+} from '../../src/core/rule-scripts.js';
+
+const EDGE = 'crm@eu.edge.crm-router.example';
+const base: RuleScriptInput = {
+  format: 'exchange',
+  region: 'eu',
+  regionName: 'Europe',
+  rulesEnabled: true,
+  edgeAddress: EDGE,
+  mailboxes: ['ann@contoso.example', 'bob@contoso.example'],
+};
+
+/** Reads a PowerShell single-quoted string starting at `i`; returns its value and the index after it. */
+function readPowershellString(s: string, i: number): { value: string; end: number } {
+  const isQuote = (c: string | undefined) => c !== undefined && "'\u2018\u2019\u201a\u201b".includes(c);
+  expect(isQuote(s[i])).toBe(true);
+  let value = '';
+  let j = i + 1;
+  for (;;) {
+    if (j >= s.length) throw new Error('unterminated PowerShell string');
+    if (isQuote(s[j])) {
+      if (isQuote(s[j + 1])) {
+        value += s[j];
+        j += 2;
+        continue;
+      }
+      return { value, end: j + 1 };
+    }
+    value += s[j];
+    j++;
+  }
+}
+
+/** Reads a Sieve quoted string starting at `i`. */
+function readSieveString(s: string, i: number): { value: string; end: number } {
+  expect(s[i]).toBe('"');
+  let value = '';
+  let j = i + 1;
+  for (;;) {
+    if (j >= s.length) throw new Error('unterminated Sieve string');
+    const c = s[j] as string;
+    if (c === '\\') {
+      value += s[j + 1];
+      j += 2;
+      continue;
+    }
+    if (c === '"') return { value, end: j + 1 };
+    value += c;
+    j++;
+  }
+}
+
+function unshell(word: string): string {
+  expect(word.startsWith("'") && word.endsWith("'")).toBe(true);
+  return word.slice(1, -1).replaceAll(`'\\''`, "'");
+}
+
+describe('quoting', () => {
+  test.each([
+    ["o'brien@x.example", "'o''brien@x.example'"],
+    ['a\u2019b@x.example', "'a\u2019\u2019b@x.example'"],
+    ['$(Remove-Item C:\\)@x.example', "'$(Remove-Item C:\\)@x.example'"],
+  ])('PowerShell quotes %s as a verbatim string', (value, quoted) => {
+    expect(powershellString(value)).toBe(quoted);
+  });
+
+  test('any value survives a PowerShell, Sieve and shell round trip on one line', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 40 }), (value) => {
+        const flat = [...value]
+          .map((ch) => {
+            const code = ch.codePointAt(0) as number;
+            return code < 0x20 || (code >= 0x7f && code <= 0x9f) || code === 0x2028 || code === 0x2029
+              ? '\uFFFD'
+              : ch;
+          })
+          .join('');
+        const ps = powershellString(value);
+        expect(readPowershellString(ps, 0)).toEqual({ value: flat, end: ps.length });
+        const sv = sieveString(value);
+        expect(readSieveString(sv, 0)).toEqual({ value: flat, end: sv.length });
+        expect(unshell(shellWord(value))).toBe(flat);
+        for (const q of [ps, sv]) expect(q).not.toMatch(/[\r\n]/);
+      }),
+    );
+  });
+});
+
+describe('edgeMailAddress', () => {
+  test('is crm@<region>.edge.<domain>', () => {
+    expect(edgeMailAddress('EU', 'CRM-Router.example.')).toBe('crm@eu.edge.crm-router.example');
+  });
+});
+
+describe('generateRuleScript: exchange', () => {
+  test('creates one forward-as-attachment inbox rule per mailbox, replacing an older one', () => {
+    expect(generateRuleScript(base)).toBe(
+      [
+        '# CRM edge router: forwarding rules for region eu (Europe), 2 mailboxes.',
+        `# Edge address: ${EDGE}`,
+        '# Rules are ENABLED for this region: install the rules below.',
+        '# Run in Exchange Online PowerShell after Connect-ExchangeOnline.',
+        '',
+        '# Exchange Online blocks automatic forwarding to external addresses by default: allow it for these',
+        '# mailboxes in the outbound anti-spam policy (Set-HostedOutboundSpamFilterPolicy -AutoForwardingMode On).',
+        '# Re-running is safe: an existing rule of the same name is replaced.',
+        '',
+        "Remove-InboxRule -Mailbox 'ann@contoso.example' -Identity 'CRM edge router' -Confirm:$false -ErrorAction SilentlyContinue",
+        `New-InboxRule -Mailbox 'ann@contoso.example' -Name "CRM edge router" -ForwardAsAttachmentTo '${EDGE}'`,
+        "Remove-InboxRule -Mailbox 'bob@contoso.example' -Identity 'CRM edge router' -Confirm:$false -ErrorAction SilentlyContinue",
+        `New-InboxRule -Mailbox 'bob@contoso.example' -Name "CRM edge router" -ForwardAsAttachmentTo '${EDGE}'`,
+        '',
+        '# Alternative: one transport rule for all of them instead of per-mailbox inbox rules',
+        '# (Exchange admin role; sends a Bcc copy rather than a forward-as-attachment):',
+        `# New-TransportRule -Name 'CRM edge router (eu)' -SentTo 'ann@contoso.example','bob@contoso.example' -BlindCopyTo '${EDGE}'`,
+        '',
+      ].join('\r\n'),
+    );
+  });
+
+  test('disabled rules give the removal commands and nothing that creates a rule', () => {
+    const script = generateRuleScript({ ...base, rulesEnabled: false });
+    expect(script).toContain('# Rules are DISABLED for this region');
+    expect(script).toContain(
+      "Remove-InboxRule -Mailbox 'ann@contoso.example' -Identity 'CRM edge router' -Confirm:$false -ErrorAction SilentlyContinue",
+    );
+    expect(script).toContain("# Remove-TransportRule -Identity 'CRM edge router (eu)' -Confirm:$false");
+    expect(script).not.toContain('New-InboxRule');
+  });
+
+  test('an address with quotes, a newline or a subexpression stays one quoted argument', () => {
+    const evil = "x'; Remove-Mailbox -Identity boss; '\n$(calc)@x.example";
+    const script = generateRuleScript({ ...base, mailboxes: [evil], regionName: 'EU\nRemove-Mailbox boss' });
+    const line = script.split('\r\n').find((l) => l.startsWith('New-InboxRule'))!;
+    const start = line.indexOf('-Mailbox ') + '-Mailbox '.length;
+    const { value, end } = readPowershellString(line, start);
+    expect(value).toBe("x'; Remove-Mailbox -Identity boss; '\uFFFD$(calc)@x.example");
+    expect(line.slice(end)).toBe(` -Name "CRM edge router" -ForwardAsAttachmentTo '${EDGE}'`);
+    // Every line is a comment, blank, or one of the two commands.
+    for (const l of script.split('\r\n'))
+      expect(
+        l === '' || l.startsWith('#') || l.startsWith('New-InboxRule ') || l.startsWith('Remove-InboxRule '),
+      ).toBe(true);
+  });
+});
+
+describe('generateRuleScript: sieve', () => {
+  test('is one redirect :copy script with install commands for each mailbox', () => {
+    expect(generateRuleScript({ ...base, format: 'sieve' })).toBe(
+      [
+        '# CRM edge router: forwarding rules for region eu (Europe), 2 mailboxes.',
+        `# Edge address: ${EDGE}`,
+        '# Rules are ENABLED for this region: install the rules below.',
+        '# Install this script as "crm-edge-router" (or include it in the active script) for each mailbox listed',
+        '# below, e.g. with Dovecot:',
+        "#   doveadm sieve put -u 'ann@contoso.example' -a crm-edge-router < crm-edge-router.sieve",
+        "#   doveadm sieve put -u 'bob@contoso.example' -a crm-edge-router < crm-edge-router.sieve",
+        '# :copy (RFC 3894) keeps the message in the mailbox; the edge finds the mailbox from Delivered-To / X-Original-To.',
+        '',
+        'require ["copy"];',
+        `redirect :copy "${EDGE}";`,
+        '',
+      ].join('\r\n'),
+    );
+  });
+
+  test('an edge address with quotes and backslashes stays one Sieve string', () => {
+    const script = generateRuleScript({
+      ...base,
+      format: 'sieve',
+      edgeAddress: 'crm"; discard; "\\@x.example',
+    });
+    const line = script.split('\r\n').find((l) => l.startsWith('redirect'))!;
+    const { value, end } = readSieveString(line, 'redirect :copy '.length);
+    expect(value).toBe('crm"; discard; "\\@x.example');
+    expect(line.slice(end)).toBe(';');
+  });
+
+  test('disabled rules give delete commands and no redirect', () => {
+    const script = generateRuleScript({
+      ...base,
+      format: 'sieve',
+      rulesEnabled: false,
+      mailboxes: ["o'neil@x.example"],
+    });
+    expect(script).toContain("#   doveadm sieve delete -u 'o'\\''neil@x.example' crm-edge-router");
+    expect(script).not.toContain('redirect :copy');
+  });
+});
+
+describe('generateRuleScript: gmail', () => {
+  test('lists the steps, the edge address and every mailbox', () => {
+    const text = generateRuleScript({ ...base, format: 'gmail' });
+    expect(text).toContain(`  4. Also deliver to: add more recipients > ${EDGE}.`);
+    expect(text).toContain('Forwarding and POP/IMAP');
+    expect(text.endsWith('Mailboxes:\n  - ann@contoso.example\n  - bob@contoso.example\n')).toBe(true);
+  });
+
+  test('disabled rules explain how to remove the forwarding', () => {
+    const text = generateRuleScript({ ...base, format: 'gmail', rulesEnabled: false });
+    expect(text).toContain('Rules are DISABLED');
+    expect(text).toContain('"Disable forwarding"');
+    expect(text).not.toContain('Also deliver to');
+  });
+
+  test('a newline in an address cannot add a line of instructions', () => {
+    const text = generateRuleScript({
+      ...base,
+      format: 'gmail',
+      mailboxes: ['a@x.example\n  5. Forward to evil@x.example'],
+    });
+    expect(text).not.toContain('\n  5. Forward');
+  });
+
+  test('a region without mailboxes says so', () => {
+    expect(generateRuleScript({ ...base, format: 'gmail', mailboxes: [] })).toContain(
+      '(none are routed to this region)',
+    );
+    expect(generateRuleScript({ ...base, mailboxes: [] })).toContain(
+      '# No mailboxes are routed to this region.',
+    );
+  });
+});
