@@ -7,7 +7,7 @@ import { deploymentScope } from '../auth.js';
 import { readCentralConfig } from '../config.js';
 import { forbidden, notFound } from '../errors.js';
 import { idParam } from './deployments.js';
-import { bearerSecurity, errorResponses, jsonResponse } from './openapi-helpers.js';
+import { bearerSecurity, errorResponses } from './openapi-helpers.js';
 
 /** Most mailboxes one script lists. */
 const MAX_MAILBOXES = 50_000;
