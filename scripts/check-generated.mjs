@@ -15,14 +15,20 @@ const tmp = mkdtempSync(join(tmpdir(), 'crm-migrations-'));
 try {
   cpSync(join(ROOT, 'migrations'), tmp, { recursive: true });
   const before = readdirSync(tmp).filter((f) => f.endsWith('.sql')).length;
-  execFileSync(bin('drizzle-kit'), ['generate', '--dialect', 'sqlite', '--schema', 'src/db/schema.ts', '--out', tmp], {
-    cwd: ROOT,
-    env,
-    stdio: 'pipe',
-  });
+  execFileSync(
+    bin('drizzle-kit'),
+    ['generate', '--dialect', 'sqlite', '--schema', 'src/db/schema.ts', '--out', tmp],
+    {
+      cwd: ROOT,
+      env,
+      stdio: 'pipe',
+    },
+  );
   const after = readdirSync(tmp).filter((f) => f.endsWith('.sql')).length;
   if (after !== before) {
-    console.error('migrations drift: src/db/schema.ts has changes without a migration (run `npm run db:generate`)');
+    console.error(
+      'migrations drift: src/db/schema.ts has changes without a migration (run `npm run db:generate`)',
+    );
     failed = true;
   } else console.log('migrations match src/db/schema.ts');
 } finally {
@@ -36,12 +42,24 @@ for (const [config, out, iface] of [
   try {
     execFileSync(
       bin('wrangler'),
-      ['types', out, '-c', config, '--env-interface', iface, '--strict-vars=false', '--include-main-module=false', '--check'],
+      [
+        'types',
+        out,
+        '-c',
+        config,
+        '--env-interface',
+        iface,
+        '--strict-vars=false',
+        '--include-main-module=false',
+        '--check',
+      ],
       { cwd: ROOT, env, stdio: 'pipe' },
     );
     console.log(`${out} matches ${config}`);
   } catch (err) {
-    console.error(`${out} is out of date with ${config} (run \`npm run types\`)\n${err.stdout ?? ''}${err.stderr ?? ''}`);
+    console.error(
+      `${out} is out of date with ${config} (run \`npm run types\`)\n${err.stdout ?? ''}${err.stderr ?? ''}`,
+    );
     failed = true;
   }
 }

@@ -20,9 +20,36 @@ export const REGION_SETTINGS = [
 ];
 
 const FIRST_NAMES = [
-  'alice', 'bruno', 'chen', 'dana', 'emil', 'fumiko', 'grace', 'hugo', 'isha', 'jonas',
-  'kenji', 'lena', 'mateo', 'nadia', 'oskar', 'priya', 'quinn', 'rafael', 'sofia', 'tariq',
-  'uma', 'viktor', 'wei', 'ximena', 'yusuf', 'zoe', 'arjun', 'bea', 'cyrus', 'delia',
+  'alice',
+  'bruno',
+  'chen',
+  'dana',
+  'emil',
+  'fumiko',
+  'grace',
+  'hugo',
+  'isha',
+  'jonas',
+  'kenji',
+  'lena',
+  'mateo',
+  'nadia',
+  'oskar',
+  'priya',
+  'quinn',
+  'rafael',
+  'sofia',
+  'tariq',
+  'uma',
+  'viktor',
+  'wei',
+  'ximena',
+  'yusuf',
+  'zoe',
+  'arjun',
+  'bea',
+  'cyrus',
+  'delia',
 ];
 const FILTERS = ['all', 'responses', 'records', 'email-enabled', 'none'];
 const REGION_IDS = ['us', 'eu', 'apac'];
@@ -46,10 +73,40 @@ export function demoMailbox(match) {
   return found;
 }
 
-const LAST = ['smith', 'garcia', 'muller', 'rossi', 'tanaka', 'kim', 'novak', 'silva', 'dubois', 'larsen',
-  'ivanova', 'haddad', 'okafor', 'nguyen', 'walsh'];
-const COMPANIES = ['northwind', 'adatum', 'litware', 'tailspin', 'wingtip', 'proseware', 'woodgrove', 'alpine',
-  'lucerne', 'margie', 'fourthcoffee', 'blueyonder', 'coho', 'trey', 'wideworld'];
+const LAST = [
+  'smith',
+  'garcia',
+  'muller',
+  'rossi',
+  'tanaka',
+  'kim',
+  'novak',
+  'silva',
+  'dubois',
+  'larsen',
+  'ivanova',
+  'haddad',
+  'okafor',
+  'nguyen',
+  'walsh',
+];
+const COMPANIES = [
+  'northwind',
+  'adatum',
+  'litware',
+  'tailspin',
+  'wingtip',
+  'proseware',
+  'woodgrove',
+  'alpine',
+  'lucerne',
+  'margie',
+  'fourthcoffee',
+  'blueyonder',
+  'coho',
+  'trey',
+  'wideworld',
+];
 
 export function demoRecords(deployment) {
   const users = MAILBOXES.filter((m) => m.deployment === deployment).map((m) => ({
@@ -78,7 +135,12 @@ export function demoRecords(deployment) {
   }));
   const leads = [];
   for (let i = 0; i < 10; i++)
-    leads.push({ type: 'lead', id: `l-${deployment}-${i}`, emails: [`prospect${i}@leads-${deployment}.example`], emailEnabled: true });
+    leads.push({
+      type: 'lead',
+      id: `l-${deployment}-${i}`,
+      emails: [`prospect${i}@leads-${deployment}.example`],
+      emailEnabled: true,
+    });
   return [...users, ...contacts, ...accounts, ...leads];
 }
 

@@ -5,7 +5,11 @@ import { REGIONS, runWrangler } from './network.mjs';
 
 const targets = [
   { label: 'central', args: ['-c', 'wrangler.toml'], out: 'dist/central' },
-  ...REGIONS.map((r) => ({ label: `edge ${r}`, args: ['-c', 'wrangler.edge.toml', '--env', r], out: `dist/edge-${r}` })),
+  ...REGIONS.map((r) => ({
+    label: `edge ${r}`,
+    args: ['-c', 'wrangler.edge.toml', '--env', r],
+    out: `dist/edge-${r}`,
+  })),
 ];
 for (const t of targets) {
   const lines = [];

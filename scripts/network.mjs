@@ -37,7 +37,10 @@ const WRANGLER_ENV = {
 /** Same derivation as src/core/request-signature.ts `deriveEdgeCredentials`. */
 export function deriveEdgeCredentials(masterSecret, region) {
   const mac = (data) => createHmac('sha256', masterSecret).update(data).digest('hex');
-  return { signingKey: mac(`sign:${region}`), token: `edge_${region}_${mac(`token:${region}`).slice(0, 40)}` };
+  return {
+    signingKey: mac(`sign:${region}`),
+    token: `edge_${region}_${mac(`token:${region}`).slice(0, 40)}`,
+  };
 }
 
 export function freePort() {
@@ -131,10 +134,18 @@ export async function runWrangler(args, log = () => {}) {
 export async function applyMigrations(stateDir, log) {
   const persist = join(stateDir, 'central');
   mkdirSync(persist, { recursive: true });
-  await runWrangler(['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', persist, '-c', 'wrangler.toml'], log);
+  await runWrangler(
+    ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', persist, '-c', 'wrangler.toml'],
+    log,
+  );
 }
 
-export async function startCentral({ port, stateDir, log = console.log, edgeKeySecret = LOCAL_EDGE_KEY_SECRET }) {
+export async function startCentral({
+  port,
+  stateDir,
+  log = console.log,
+  edgeKeySecret = LOCAL_EDGE_KEY_SECRET,
+}) {
   await applyMigrations(stateDir, log);
   const inspector = await freePort();
   const child = spawnGroup(
@@ -221,9 +232,9 @@ export async function startEdge({
 export function startCronTicker(urls, intervalMs = 15_000) {
   const tick = () => {
     for (const url of urls)
-      fetch(`${url}/__scheduled?cron=${encodeURIComponent('* * * * *')}`, { signal: AbortSignal.timeout(10_000) }).catch(
-        () => {},
-      );
+      fetch(`${url}/__scheduled?cron=${encodeURIComponent('* * * * *')}`, {
+        signal: AbortSignal.timeout(10_000),
+      }).catch(() => {});
   };
   const timer = setInterval(tick, intervalMs);
   timer.unref();

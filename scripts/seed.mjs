@@ -13,7 +13,9 @@ async function call(base, token, method, path, body) {
 
 /** Seeds the demo data through the public API, once: returns false when it was already there. */
 export async function seedDemoData(base, token, log = console.log) {
-  const probe = await fetch(`${base}/api/v1/deployments/contoso`, { headers: { authorization: `Bearer ${token}` } });
+  const probe = await fetch(`${base}/api/v1/deployments/contoso`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
   if (probe.ok) return false;
   for (const r of REGION_SETTINGS) await call(base, token, 'PUT', `/api/v1/regions/${r.id}`, r);
   for (const d of DEPLOYMENTS) await call(base, token, 'PUT', `/api/v1/deployments/${d.id}`, d);
@@ -29,8 +31,12 @@ export async function seedDemoData(base, token, log = console.log) {
     const list = demoRecords(d.id);
     await call(base, token, 'POST', `/api/v1/deployments/${d.id}/records`, { records: list });
     records += list.length;
-    await call(base, token, 'POST', `/api/v1/deployments/${d.id}/suppressions`, { entries: SUPPRESSIONS[d.id] });
+    await call(base, token, 'POST', `/api/v1/deployments/${d.id}/suppressions`, {
+      entries: SUPPRESSIONS[d.id],
+    });
   }
-  log(`seeded demo data: ${DEPLOYMENTS.length} deployments, ${REGION_SETTINGS.length} regions, ${MAILBOXES.length} mailboxes, ${records} records`);
+  log(
+    `seeded demo data: ${DEPLOYMENTS.length} deployments, ${REGION_SETTINGS.length} regions, ${MAILBOXES.length} mailboxes, ${records} records`,
+  );
   return true;
 }

@@ -1,14 +1,7 @@
 #!/usr/bin/env node
 // npm start | npm run start:central | npm run start:edges
 import { join } from 'node:path';
-import {
-  LOCAL_ADMIN_TOKEN,
-  portsFromEnv,
-  ROOT,
-  startCentral,
-  startEdges,
-  startNetwork,
-} from './network.mjs';
+import { LOCAL_ADMIN_TOKEN, portsFromEnv, ROOT, startCentral, startEdges, startNetwork } from './network.mjs';
 
 const mode = process.argv[2] ?? 'all';
 const ports = portsFromEnv();
@@ -35,7 +28,9 @@ try {
     stop = central.stop;
     const { seedDemoData } = await import('./seed.mjs');
     await seedDemoData(central.url, LOCAL_ADMIN_TOKEN);
-    console.log(`central ready at ${central.url} (dashboard ${central.url}/ , admin token: ${LOCAL_ADMIN_TOKEN})`);
+    console.log(
+      `central ready at ${central.url} (dashboard ${central.url}/ , admin token: ${LOCAL_ADMIN_TOKEN})`,
+    );
   } else if (mode === 'edges') {
     const edges = await startEdges({ ports, centralUrl: `http://127.0.0.1:${ports.central}`, stateDir });
     stop = edges.stop;
@@ -50,7 +45,9 @@ crm-edge-router local network is up (${secs} s)${net.seeded ? ', demo data seede
   admin token   ${LOCAL_ADMIN_TOKEN}
   central API   ${net.central.url}/api/v1   (OpenAPI: ${net.central.url}/api/v1/openapi.json)
 ${Object.values(net.edges)
-  .map((e) => `  edge ${e.region.padEnd(8)}${e.url}   (mail: POST ${e.url}/cdn-cgi/handler/email?from=…&to=…)`)
+  .map(
+    (e) => `  edge ${e.region.padEnd(8)}${e.url}   (mail: POST ${e.url}/cdn-cgi/handler/email?from=…&to=…)`,
+  )
   .join('\n')}
 Press Ctrl-C to stop.`);
   }

@@ -26,11 +26,19 @@ export function parseScope(scope: string): Principal | undefined {
 }
 
 /** Resolves a bearer token to a principal, or undefined when it is unknown or revoked. */
-export async function resolveToken(env: CentralBindings, db: Db, token: string): Promise<Principal | undefined> {
+export async function resolveToken(
+  env: CentralBindings,
+  db: Db,
+  token: string,
+): Promise<Principal | undefined> {
   const config = readCentralConfig(env);
   if (!token) return undefined;
   if (!config.production && token === LOCAL_ADMIN_TOKEN) return { kind: 'admin' };
-  if (config.adminToken && token.length === config.adminToken.length && timingSafeEqualHex(token, config.adminToken))
+  if (
+    config.adminToken &&
+    token.length === config.adminToken.length &&
+    timingSafeEqualHex(token, config.adminToken)
+  )
     return { kind: 'admin' };
   const edge = /^edge_([a-z0-9-]{1,32})_[0-9a-f]{40}$/.exec(token);
   if (edge) {
@@ -96,5 +104,6 @@ export function deploymentScope(p: Principal): string | undefined {
 
 export function assertEdge(p: Principal, region: string): void {
   if (p.kind !== 'edge') throw forbidden('this endpoint needs an edge token');
-  if (p.region !== region) throw forbidden(`edge token of region ${p.region} may not act for region ${region}`);
+  if (p.region !== region)
+    throw forbidden(`edge token of region ${p.region} may not act for region ${region}`);
 }

@@ -20,7 +20,8 @@ export function readCentralConfig(env: CentralBindings): CentralConfig {
   const edgeKeySecret = env.EDGE_KEY_SECRET ?? (production ? undefined : LOCAL_EDGE_KEY_SECRET);
   if (!edgeKeySecret) throw new Error('EDGE_KEY_SECRET is not set (required in production)');
   if (production && !env.ADMIN_TOKEN) throw new Error('ADMIN_TOKEN is not set (required in production)');
-  const sessionSecret = env.SESSION_SECRET ?? `${edgeKeySecret}:session:${env.ADMIN_TOKEN ?? LOCAL_ADMIN_TOKEN}`;
+  const sessionSecret =
+    env.SESSION_SECRET ?? `${edgeKeySecret}:session:${env.ADMIN_TOKEN ?? LOCAL_ADMIN_TOKEN}`;
   const edgeMailDomain = (env.EDGE_MAIL_DOMAIN || 'crm-router.example').trim().toLowerCase();
   if (!/^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+$/.test(edgeMailDomain))
     throw new Error(`EDGE_MAIL_DOMAIN "${edgeMailDomain}" is not a domain name`);

@@ -3,7 +3,10 @@ import type { Db } from '../db/client.js';
 import { deadLetters } from '../db/schema.js';
 import { ingest } from './ingest.js';
 
-export function listDeadLetters(db: Db, q: { deployment?: string; region?: string; pending?: boolean; limit: number }) {
+export function listDeadLetters(
+  db: Db,
+  q: { deployment?: string; region?: string; pending?: boolean; limit: number },
+) {
   const where: SQL[] = [];
   if (q.deployment) where.push(eq(deadLetters.deployment, q.deployment));
   if (q.region) where.push(eq(deadLetters.region, q.region));
@@ -50,7 +53,9 @@ export async function replayDeadLetter(db: Db, id: string, now = Date.now()) {
     .update(deadLetters)
     .set({
       replayedAt: ok ? now : null,
-      replayResult: ok ? `${result.status}${result.activityId ? ` as ${result.activityId}` : ''}` : `rejected: ${result.reason ?? ''}`,
+      replayResult: ok
+        ? `${result.status}${result.activityId ? ` as ${result.activityId}` : ''}`
+        : `rejected: ${result.reason ?? ''}`,
       attempts: dl.attempts + 1,
     })
     .where(eq(deadLetters.id, id));

@@ -33,7 +33,8 @@ export const badRequest = (message: string) => new ApiError(400, 'bad_request', 
 export const validationFailed = (message: string) => new ApiError(400, 'validation_failed', message);
 export const unauthorized = (message = 'missing or invalid credentials') =>
   new ApiError(401, 'unauthorized', message);
-export const forbidden = (message = 'this credential may not do that') => new ApiError(403, 'forbidden', message);
+export const forbidden = (message = 'this credential may not do that') =>
+  new ApiError(403, 'forbidden', message);
 export const notFound = (message: string) => new ApiError(404, 'not_found', message);
 export const conflict = (message: string) => new ApiError(409, 'conflict', message);
 export const payloadTooLarge = (message: string) => new ApiError(413, 'payload_too_large', message);
@@ -43,7 +44,9 @@ export function errorBody(code: ErrorCode, message: string, requestId: string) {
 }
 
 /** Describes a zod issue list as "field: problem; field: problem" so a 400 names the offending field. */
-export function describeIssues(issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }>): string {
+export function describeIssues(
+  issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }>,
+): string {
   return issues
     .slice(0, 10)
     .map((i) => `${i.path.length ? i.path.map(String).join('.') : '(body)'}: ${i.message}`)

@@ -74,7 +74,11 @@ async function loadOutbound(db: Db, byDeployment: Map<string, Set<string>>) {
   for (const [deployment, ids] of byDeployment) {
     for (const part of chunk([...ids], 90)) {
       const rows = await db
-        .select({ messageId: outbound.messageId, regardingType: outbound.regardingType, regardingId: outbound.regardingId })
+        .select({
+          messageId: outbound.messageId,
+          regardingType: outbound.regardingType,
+          regardingId: outbound.regardingId,
+        })
         .from(outbound)
         .where(and(eq(outbound.deployment, deployment), inArray(outbound.messageId, part)))
         .all();
@@ -85,7 +89,9 @@ async function loadOutbound(db: Db, byDeployment: Map<string, Set<string>>) {
 }
 
 function sortMatches(list: RecordMatch[]): RecordMatch[] {
-  return [...list].sort((a, b) => RECORD_ORDER.indexOf(a.type as RecordType) - RECORD_ORDER.indexOf(b.type as RecordType));
+  return [...list].sort(
+    (a, b) => RECORD_ORDER.indexOf(a.type as RecordType) - RECORD_ORDER.indexOf(b.type as RecordType),
+  );
 }
 
 function resolveParties(item: IngestItem, matches: Map<string, RecordMatch[]>): Party[] {
@@ -122,7 +128,9 @@ function recheck(
   const has = (address: string) => (matches.get(`${item.deployment}\0${address}`) ?? []).length > 0;
   switch (item.correlation.method) {
     case 'sender-record':
-      return item.from && has(item.from.address) ? undefined : 'sender is not a CRM record (filter false positive)';
+      return item.from && has(item.from.address)
+        ? undefined
+        : 'sender is not a CRM record (filter false positive)';
     case 'recipient-record':
       return [...item.to, ...item.cc].some((a) => has(a.address))
         ? undefined
@@ -316,12 +324,20 @@ export async function ingest(
     const parties = resolveParties(item, matches);
     const ref = [...(item.inReplyTo ?? []), ...(item.references ?? [])]
       .map((id) => outboundFound.get(`${item.deployment}\0${normaliseMessageId(id)}`))
-      .find((o) => o?.regardingId) as { regardingType: string | null; regardingId: string | null } | undefined;
+      .find((o) => o?.regardingId) as
+      | { regardingType: string | null; regardingId: string | null }
+      | undefined;
     const newId = crypto.randomUUID();
     const dedupeKey = item.messageId ? normaliseMessageId(item.messageId) : `sha256:${item.contentHash}`;
     const content =
       item.raw || item.attachments.length
-        ? [{ region: item.region, raw: item.raw ?? null, attachments: item.attachments.map(({ contentBase64: _c, ...a }) => a) }]
+        ? [
+            {
+              region: item.region,
+              raw: item.raw ?? null,
+              attachments: item.attachments.map(({ contentBase64: _c, ...a }) => a),
+            },
+          ]
         : [];
     statements.push(
       db

@@ -52,7 +52,11 @@ export async function getRegionSnapshot(db: Db, regionId: string): Promise<Publi
     const [supp, recs, outs] = await Promise.all([
       db.select().from(suppressions).where(eq(suppressions.deployment, d.id)).all(),
       db
-        .select({ address: recordEmails.address, type: recordEmails.type, emailEnabled: recordEmails.emailEnabled })
+        .select({
+          address: recordEmails.address,
+          type: recordEmails.type,
+          emailEnabled: recordEmails.emailEnabled,
+        })
         .from(recordEmails)
         .where(eq(recordEmails.deployment, d.id))
         .all(),
@@ -80,7 +84,11 @@ export async function getRegionSnapshot(db: Db, regionId: string): Promise<Publi
       attachmentPolicy: d.attachmentPolicy as AttachmentPolicy,
       smartMatch: d.smartMatch,
       suppressions: supp.map((s) => s.entry),
-      records: recs.map((r) => ({ address: r.address, type: r.type as RecordType, emailEnabled: r.emailEnabled })),
+      records: recs.map((r) => ({
+        address: r.address,
+        type: r.type as RecordType,
+        emailEnabled: r.emailEnabled,
+      })),
       outbound: outs.map((o) => ({
         messageId: o.messageId,
         threadIndex: o.threadIndex ?? undefined,

@@ -39,7 +39,20 @@ export interface StatsResult {
   since: number;
   homeRegion: string;
   regions: RegionStats[];
-  total: Omit<RegionStats, 'region' | 'name' | 'rulesEnabled' | 'egress' | 'healthy' | 'lastHeartbeatAt' | 'snapshotVersion' | 'edgeSnapshotVersion' | 'snapshotVersionLag' | 'queueDepth' | 'series'>;
+  total: Omit<
+    RegionStats,
+    | 'region'
+    | 'name'
+    | 'rulesEnabled'
+    | 'egress'
+    | 'healthy'
+    | 'lastHeartbeatAt'
+    | 'snapshotVersion'
+    | 'edgeSnapshotVersion'
+    | 'snapshotVersionLag'
+    | 'queueDepth'
+    | 'series'
+  >;
 }
 
 function percentile(sorted: number[], p: number): number | null {
@@ -122,7 +135,12 @@ async function deploymentTraffic(db: Db, since: number, deployment: string): Pro
       out.set(region, t);
     }
   const disp = await db
-    .select({ region: dispositions.region, reason: dispositions.reason, size: dispositions.sizeBytes, at: dispositions.at })
+    .select({
+      region: dispositions.region,
+      reason: dispositions.reason,
+      size: dispositions.sizeBytes,
+      at: dispositions.at,
+    })
     .from(dispositions)
     .where(and(eq(dispositions.deployment, deployment), gte(dispositions.at, since)))
     .all();
@@ -174,7 +192,8 @@ export async function computeStats(
       lastHeartbeatAt: r.lastHeartbeatAt ?? null,
       snapshotVersion: r.configVersion,
       edgeSnapshotVersion: r.edgeSnapshotVersion ?? null,
-      snapshotVersionLag: r.edgeSnapshotVersion == null ? null : Math.max(0, r.configVersion - r.edgeSnapshotVersion),
+      snapshotVersionLag:
+        r.edgeSnapshotVersion == null ? null : Math.max(0, r.configVersion - r.edgeSnapshotVersion),
       queueDepth: r.queueDepth ?? null,
       received: t.received,
       receivedBytes: t.receivedBytes,
@@ -201,7 +220,8 @@ export async function computeStats(
   const all = latencyRows.map((l) => l.ms).sort((a, b) => a - b);
   const sum = (f: (r: RegionStats) => number) => regionStats.reduce((acc, r) => acc + f(r), 0);
   const tossed: Record<string, number> = {};
-  for (const r of regionStats) for (const [k, v] of Object.entries(r.tossed)) tossed[k] = (tossed[k] ?? 0) + v;
+  for (const r of regionStats)
+    for (const [k, v] of Object.entries(r.tossed)) tossed[k] = (tossed[k] ?? 0) + v;
   const crossRegionBytes = sum((r) => r.crossRegionBytes);
   const forwardAll = sum((r) => r.forwardAllCrossRegionBytes);
   return {
@@ -220,7 +240,12 @@ export async function computeStats(
       crossRegionBytesRatio: forwardAll > 0 ? crossRegionBytes / forwardAll : null,
       hopsPerCrmBound: sum((r) => r.crmBound) > 0 ? 1 : 0,
       hopsSaved: sum((r) => r.hopsSaved),
-      latencyMs: { p50: percentile(all, 50), p95: percentile(all, 95), p99: percentile(all, 99), samples: all.length },
+      latencyMs: {
+        p50: percentile(all, 50),
+        p95: percentile(all, 95),
+        p99: percentile(all, 99),
+        samples: all.length,
+      },
     },
   };
 }

@@ -27,7 +27,8 @@ export async function enqueueWebhook(env: CentralBindings, db: Db, jobs: Webhook
       .map((d) => d.id),
   );
   const due = jobs.filter((j) => withHooks.has(j.deployment));
-  for (let i = 0; i < due.length; i += 100) await env.WEBHOOKS.sendBatch(due.slice(i, i + 100).map((body) => ({ body })));
+  for (let i = 0; i < due.length; i += 100)
+    await env.WEBHOOKS.sendBatch(due.slice(i, i + 100).map((body) => ({ body })));
 }
 
 /** Backoff for onward delivery retries: exponential from the attempt count, capped at 10 minutes. */

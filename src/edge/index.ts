@@ -20,7 +20,12 @@ const app = new Hono<EdgeApp>();
 
 app.get('/health', async (c) => {
   const cfg = readEdgeConfig(c.env);
-  return c.json({ ok: true, role: 'edge', region: cfg.region, snapshotVersion: heldSnapshotVersion() ?? null });
+  return c.json({
+    ok: true,
+    role: 'edge',
+    region: cfg.region,
+    snapshotVersion: heldSnapshotVersion() ?? null,
+  });
 });
 
 /** Raw-mail ingress for servers that push over HTTP: body is the RFC 5322 message. */
@@ -36,13 +41,24 @@ app.post('/api/v1/inbound', async (c) => {
   const raw = await readAll(c.req.raw.body, declared, PLATFORM_MAX_BYTES);
   const envelope = { from: c.req.query('from'), to: c.req.query('to') };
   if (!raw) {
-    await c.env.OUTBOX.send(receiptFor(cfg, undefined, 'oversize', declared, Date.now(), 'larger than 25 MiB'));
-    return c.json(errorBody('payload_too_large', `message exceeds ${PLATFORM_MAX_BYTES} bytes (oversize)`), 413);
+    await c.env.OUTBOX.send(
+      receiptFor(cfg, undefined, 'oversize', declared, Date.now(), 'larger than 25 MiB'),
+    );
+    return c.json(
+      errorBody('payload_too_large', `message exceeds ${PLATFORM_MAX_BYTES} bytes (oversize)`),
+      413,
+    );
   }
   try {
     const result = await processMessage(c.env, cfg, raw, envelope, (p) => c.executionCtx.waitUntil(p));
-    const body = { status: result.status, reason: result.reason, detail: result.detail, items: result.itemIds };
-    if (result.reject) return c.json({ ...body, error: errorBody('payload_too_large', result.reject).error }, 413);
+    const body = {
+      status: result.status,
+      reason: result.reason,
+      detail: result.detail,
+      items: result.itemIds,
+    };
+    if (result.reject)
+      return c.json({ ...body, error: errorBody('payload_too_large', result.reject).error }, 413);
     return c.json(body, 202);
   } catch (err) {
     console.error('inbound: temporary failure', err);
@@ -83,7 +99,9 @@ export default {
     const cfg = readEdgeConfig(env);
     const raw = await readAll(message.raw, message.rawSize, PLATFORM_MAX_BYTES);
     if (!raw) {
-      await env.OUTBOX.send(receiptFor(cfg, undefined, 'oversize', message.rawSize, Date.now(), 'larger than 25 MiB'));
+      await env.OUTBOX.send(
+        receiptFor(cfg, undefined, 'oversize', message.rawSize, Date.now(), 'larger than 25 MiB'),
+      );
       message.setReject(`message exceeds ${PLATFORM_MAX_BYTES} bytes (oversize)`);
       return;
     }

@@ -28,7 +28,9 @@ function base64(bytes: Uint8Array): string {
 
 function truncateUtf16(s: string | undefined, max: number): string | undefined {
   if (s === undefined) return undefined;
-  return s.length > max ? `${s.slice(0, max)}\n[… truncated at the edge; full message in the region's store]` : s;
+  return s.length > max
+    ? `${s.slice(0, max)}\n[… truncated at the edge; full message in the region's store]`
+    : s;
 }
 
 /** Full parse; for forward-as-attachment the wrapped original is what gets tracked. */
@@ -86,7 +88,9 @@ export async function buildIngestItems(
         await env.RAW.put(attKey, bytes, {
           httpMetadata: {
             contentType: a.mimeType,
-            ...(a.filename ? { contentDisposition: `attachment; filename="${a.filename.replace(/["\\\r\n]/g, '_')}"` } : {}),
+            ...(a.filename
+              ? { contentDisposition: `attachment; filename="${a.filename.replace(/["\\\r\n]/g, '_')}"` }
+              : {}),
           },
         });
         entry.ref = { region: cfg.region, key: attKey, size: bytes.byteLength };

@@ -41,13 +41,20 @@ function recordSightings(keys: string[], now: number) {
   if (sightings.size > 50_000) sightings.clear();
 }
 
-export function receiptFor(cfg: EdgeConfig, decision: Decision | undefined, reason: string, sizeBytes: number, now: number, detail?: string): Receipt {
+export function receiptFor(
+  cfg: EdgeConfig,
+  decision: Decision | undefined,
+  reason: string,
+  sizeBytes: number,
+  now: number,
+  detail?: string,
+): Receipt {
   return {
     kind: 'receipt',
     id: crypto.randomUUID(),
     region: cfg.region,
     reason: reason as TossedReason,
-    ...(detail ?? decision?.detail ? { detail: (detail ?? decision?.detail ?? '').slice(0, 2000) } : {}),
+    ...((detail ?? decision?.detail) ? { detail: (detail ?? decision?.detail ?? '').slice(0, 2000) } : {}),
     ...(decision?.deployment ? { deployment: decision.deployment } : {}),
     ...(decision?.mailboxHash ? { mailboxHash: decision.mailboxHash } : {}),
     ...(decision?.messageIdHash ? { messageIdHash: decision.messageIdHash } : {}),
@@ -57,7 +64,11 @@ export function receiptFor(cfg: EdgeConfig, decision: Decision | undefined, reas
 }
 
 /** Reads a stream fully, refusing more than `limit` bytes. */
-export async function readAll(stream: ReadableStream<Uint8Array>, sizeHint: number, limit: number): Promise<Uint8Array | undefined> {
+export async function readAll(
+  stream: ReadableStream<Uint8Array>,
+  sizeHint: number,
+  limit: number,
+): Promise<Uint8Array | undefined> {
   if (sizeHint > limit) return undefined;
   const buffer = new Uint8Array(sizeHint > 0 ? sizeHint : 64 * 1024);
   let out = buffer;
@@ -102,8 +113,18 @@ export async function processMessage(
   const bound = decision.targets.filter((t: Target) => t.crmBound);
   const receipts: Receipt[] = [];
   for (const t of decision.targets.filter((x: Target) => !x.crmBound))
-    receipts.push(receiptFor(cfg, { ...decision, deployment: t.deployment, mailboxHash: t.mailboxes[0]?.hash }, t.reason, raw.byteLength, now, t.detail));
-  if (decision.targets.length === 0) receipts.push(receiptFor(cfg, decision, decision.reason, raw.byteLength, now));
+    receipts.push(
+      receiptFor(
+        cfg,
+        { ...decision, deployment: t.deployment, mailboxHash: t.mailboxes[0]?.hash },
+        t.reason,
+        raw.byteLength,
+        now,
+        t.detail,
+      ),
+    );
+  if (decision.targets.length === 0)
+    receipts.push(receiptFor(cfg, decision, decision.reason, raw.byteLength, now));
 
   const itemIds: string[] = [];
   if (bound.length) {
@@ -111,7 +132,8 @@ export async function processMessage(
     await env.OUTBOX.sendBatch(items.map((body) => ({ body, contentType: 'json' as const })));
     itemIds.push(...items.map((i) => i.id));
   }
-  if (receipts.length) await env.OUTBOX.sendBatch(receipts.map((body) => ({ body, contentType: 'json' as const })));
+  if (receipts.length)
+    await env.OUTBOX.sendBatch(receipts.map((body) => ({ body, contentType: 'json' as const })));
 
   const reject =
     !decision.crmBound && decision.reason === 'oversize'

@@ -25,12 +25,19 @@ export function forgetHeldSnapshot(): void {
 }
 
 async function loadFromKv(env: EdgeBindings): Promise<Held | undefined> {
-  const { value, metadata } = await env.SNAPSHOTS.getWithMetadata<{ etag: string; checkedAt: number }>(KV_KEY, {
-    type: 'arrayBuffer',
-  });
+  const { value, metadata } = await env.SNAPSHOTS.getWithMetadata<{ etag: string; checkedAt: number }>(
+    KV_KEY,
+    {
+      type: 'arrayBuffer',
+    },
+  );
   if (!value || !metadata) return undefined;
   try {
-    return { snapshot: decodeSnapshot(new Uint8Array(value)), etag: metadata.etag, checkedAt: metadata.checkedAt };
+    return {
+      snapshot: decodeSnapshot(new Uint8Array(value)),
+      etag: metadata.etag,
+      checkedAt: metadata.checkedAt,
+    };
   } catch (err) {
     console.error('stored snapshot is corrupt; ignoring it', err);
     return undefined;
@@ -41,7 +48,10 @@ async function loadFromKv(env: EdgeBindings): Promise<Held | undefined> {
  * Fetches the region's snapshot from central (`If-None-Match`), keeps it in memory and as the last
  * good copy in KV. Returns undefined when central is unreachable: the caller keeps the old copy.
  */
-export async function refreshSnapshot(env: EdgeBindings, cfg: EdgeConfig): Promise<RoutingSnapshot | undefined> {
+export async function refreshSnapshot(
+  env: EdgeBindings,
+  cfg: EdgeConfig,
+): Promise<RoutingSnapshot | undefined> {
   if (inflight) return inflight;
   inflight = (async () => {
     try {
@@ -94,7 +104,11 @@ export async function currentSnapshot(
 }
 
 /** Called with the version central reports in each ingest answer. */
-export function noteCentralVersion(env: EdgeBindings, cfg: EdgeConfig, version: number): Promise<unknown> | undefined {
+export function noteCentralVersion(
+  env: EdgeBindings,
+  cfg: EdgeConfig,
+  version: number,
+): Promise<unknown> | undefined {
   if (held && version > held.snapshot.version) return refreshSnapshot(env, cfg);
   return undefined;
 }

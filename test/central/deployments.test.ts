@@ -26,7 +26,10 @@ describe('PUT /api/v1/deployments/:id', () => {
   });
 
   test('invalid JSON is a 400 in the error envelope', async () => {
-    const res = await api('PUT', '/api/v1/deployments/x', { raw: '{not json', headers: { 'content-type': 'application/json' } });
+    const res = await api('PUT', '/api/v1/deployments/x', {
+      raw: '{not json',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(res.status).toBe(400);
     expect(res.json.error.code).toBe('invalid_json');
     expect(res.json.error.requestId).toBeTruthy();

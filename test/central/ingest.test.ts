@@ -7,7 +7,9 @@ import { api, BASE, seedBasics } from './helpers.js';
 const SECRET = 'test-edge-secret';
 
 async function gzip(data: Uint8Array): Promise<Uint8Array> {
-  const stream = new Blob([data as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new CompressionStream('gzip'));
+  const stream = new Blob([data as Uint8Array<ArrayBuffer>])
+    .stream()
+    .pipeThrough(new CompressionStream('gzip'));
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
@@ -46,7 +48,11 @@ async function sendBatch(batch: Partial<IngestBatch> & { region?: string }, opts
   };
   const bearer = opts.token === undefined ? token : opts.token;
   if (bearer) headers.authorization = `Bearer ${bearer}`;
-  const res = await SELF.fetch(`${BASE}/api/v1/ingest`, { method: 'POST', headers, body: body as Uint8Array<ArrayBuffer> });
+  const res = await SELF.fetch(`${BASE}/api/v1/ingest`, {
+    method: 'POST',
+    headers,
+    body: body as Uint8Array<ArrayBuffer>,
+  });
   const text = await res.text();
   return { status: res.status, json: text ? JSON.parse(text) : undefined, batchId: full.batchId };
 }
@@ -91,7 +97,9 @@ describe('POST /api/v1/ingest', () => {
       ['dave@contoso.example', 'eu'],
       ['erin@contoso.example', 'eu'],
     ])
-      await api('PUT', `/api/v1/mailboxes/${address}`, { body: { region, deployment: 'contoso', userId: `u-${address}`, filter: 'all' } });
+      await api('PUT', `/api/v1/mailboxes/${address}`, {
+        body: { region, deployment: 'contoso', userId: `u-${address}`, filter: 'all' },
+      });
     await api('POST', '/api/v1/deployments/contoso/records', {
       body: { records: [{ type: 'contact', id: 'c-buyer', emails: ['buyer@customer.example'] }] },
     });
@@ -109,7 +117,13 @@ describe('POST /api/v1/ingest', () => {
       subject: 'Order',
       from: 'buyer@customer.example',
       parties: [
-        { role: 'from', address: 'buyer@customer.example', name: 'Buyer', recordType: 'contact', recordId: 'c-buyer' },
+        {
+          role: 'from',
+          address: 'buyer@customer.example',
+          name: 'Buyer',
+          recordType: 'contact',
+          recordId: 'c-buyer',
+        },
         { role: 'to', address: 'alice@contoso.example' },
       ],
       mailboxes: ['alice@contoso.example'],
@@ -120,7 +134,9 @@ describe('POST /api/v1/ingest', () => {
   test('the same message forwarded by 5 mailboxes in 2 regions is one activity with 5 mailboxes and 2 regions', async () => {
     const messageId = `shared-${crypto.randomUUID()}@customer.example`;
     const us = ['alice', 'bob', 'carol'].map((u) => item({ messageId, mailboxes: [`${u}@contoso.example`] }));
-    const eu = ['dave', 'erin'].map((u) => item({ messageId, region: 'eu', mailboxes: [`${u}@contoso.example`] }));
+    const eu = ['dave', 'erin'].map((u) =>
+      item({ messageId, region: 'eu', mailboxes: [`${u}@contoso.example`] }),
+    );
     const a = await sendBatch({ items: us });
     const b = await sendBatch({ region: 'eu', items: eu });
     expect(a.json.results.map((r: { status: string }) => r.status)).toEqual(['accepted', 'merged', 'merged']);
@@ -148,13 +164,19 @@ describe('POST /api/v1/ingest', () => {
   test('racing batches carrying the same message end in one activity with every mailbox', async () => {
     const messageId = `race-${crypto.randomUUID()}@customer.example`;
     const results = await Promise.all(
-      ['alice', 'bob', 'carol'].map((u) => sendBatch({ items: [item({ messageId, mailboxes: [`${u}@contoso.example`] })] })),
+      ['alice', 'bob', 'carol'].map((u) =>
+        sendBatch({ items: [item({ messageId, mailboxes: [`${u}@contoso.example`] })] }),
+      ),
     );
     const statuses = results.map((r) => r.json.results[0].status).sort();
     expect(statuses).toEqual(['accepted', 'merged', 'merged']);
     const acts = await countActivities(messageId);
     expect(acts).toHaveLength(1);
-    expect(acts[0]!.mailboxes.sort()).toEqual(['alice@contoso.example', 'bob@contoso.example', 'carol@contoso.example']);
+    expect(acts[0]!.mailboxes.sort()).toEqual([
+      'alice@contoso.example',
+      'bob@contoso.example',
+      'carol@contoso.example',
+    ]);
   });
 
   test('a message without Message-ID is deduplicated on its content hash', async () => {
@@ -173,11 +195,16 @@ describe('POST /api/v1/ingest', () => {
     expect(res.status).toBe(200);
     const byId = Object.fromEntries(res.json.results.map((r: { id: string }) => [r.id, r]));
     expect(byId[good.id].status).toBe('accepted');
-    expect(byId[poison.id]).toMatchObject({ status: 'rejected', reason: expect.stringContaining('unknown deployment') });
+    expect(byId[poison.id]).toMatchObject({
+      status: 'rejected',
+      reason: expect.stringContaining('unknown deployment'),
+    });
     expect(await countActivities(good.messageId!)).toHaveLength(1);
 
     const dead = await api('GET', '/api/v1/dead-letters');
-    const letter = dead.json.items.find((d: { messageId: string | null }) => d.messageId === poison.messageId);
+    const letter = dead.json.items.find(
+      (d: { messageId: string | null }) => d.messageId === poison.messageId,
+    );
     expect(letter).toMatchObject({ region: 'us', error: expect.stringContaining('unknown deployment') });
 
     // Still poison: replay keeps it a dead letter and says why.
@@ -206,7 +233,10 @@ describe('POST /api/v1/ingest', () => {
       correlation: { method: 'sender-record', detail: 'sender matches a CRM record' },
     });
     const res = await sendBatch({ items: [it] });
-    expect(res.json.results[0]).toMatchObject({ status: 'rejected', reason: expect.stringContaining('record-false-positive') });
+    expect(res.json.results[0]).toMatchObject({
+      status: 'rejected',
+      reason: expect.stringContaining('record-false-positive'),
+    });
     expect(await countActivities(it.messageId!)).toHaveLength(0);
     const disp = await api('GET', '/api/v1/dispositions?reason=record-false-positive');
     expect(disp.json.items.length).toBeGreaterThan(0);
@@ -218,8 +248,22 @@ describe('POST /api/v1/ingest', () => {
     const before = await usStats();
     const res = await sendBatch({
       receipts: [
-        { kind: 'receipt', id: `r-${crypto.randomUUID()}`, region: 'us', reason: 'bulk', sizeBytes: 500, at: Date.now() },
-        { kind: 'receipt', id: `r-${crypto.randomUUID()}`, region: 'us', reason: 'bulk', sizeBytes: 700, at: Date.now() },
+        {
+          kind: 'receipt',
+          id: `r-${crypto.randomUUID()}`,
+          region: 'us',
+          reason: 'bulk',
+          sizeBytes: 500,
+          at: Date.now(),
+        },
+        {
+          kind: 'receipt',
+          id: `r-${crypto.randomUUID()}`,
+          region: 'us',
+          reason: 'bulk',
+          sizeBytes: 700,
+          at: Date.now(),
+        },
       ],
     });
     expect(res.json.receipts).toBe(2);

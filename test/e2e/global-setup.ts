@@ -4,7 +4,6 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-// @ts-expect-error plain ESM script without types
 import { freePort, LOCAL_ADMIN_TOKEN, ROOT, startNetwork } from '../../scripts/network.mjs';
 
 declare module 'vitest' {
@@ -21,10 +20,17 @@ export default async function setup(project: TestProject) {
   const outDir = join(ROOT, 'test-output');
   mkdirSync(outDir, { recursive: true });
   const logLines: string[] = [];
-  const ports = { central: await freePort(), us: await freePort(), eu: await freePort(), apac: await freePort() };
+  const ports = {
+    central: await freePort(),
+    us: await freePort(),
+    eu: await freePort(),
+    apac: await freePort(),
+  };
   const started = Date.now();
   const net = await startNetwork({ ports, stateDir, log: (line: string) => logLines.push(line) });
-  console.log(`e2e network up in ${((Date.now() - started) / 1000).toFixed(1)} s on ports ${JSON.stringify(ports)}`);
+  console.log(
+    `e2e network up in ${((Date.now() - started) / 1000).toFixed(1)} s on ports ${JSON.stringify(ports)}`,
+  );
   project.provide('centralUrl', net.central.url);
   project.provide('edgeUrls', { us: net.edges.us.url, eu: net.edges.eu.url, apac: net.edges.apac.url });
   project.provide('adminToken', LOCAL_ADMIN_TOKEN);

@@ -6,7 +6,10 @@ export const edgeUrl = (region: 'us' | 'eu' | 'apac') => inject('edgeUrls')[regi
 export async function central(method: string, path: string, body?: unknown, token = inject('adminToken')) {
   const res = await fetch(`${centralUrl()}${path}`, {
     method,
-    headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();
@@ -14,7 +17,11 @@ export async function central(method: string, path: string, body?: unknown, toke
 }
 
 /** Sends a raw message through an edge's local Email Routing trigger. */
-export async function sendMail(region: 'us' | 'eu' | 'apac', raw: string, envelope: { from: string; to: string }) {
+export async function sendMail(
+  region: 'us' | 'eu' | 'apac',
+  raw: string,
+  envelope: { from: string; to: string },
+) {
   const url = `${edgeUrl(region)}/cdn-cgi/handler/email?from=${encodeURIComponent(envelope.from)}&to=${encodeURIComponent(envelope.to)}`;
   const res = await fetch(url, { method: 'POST', body: raw });
   return { status: res.status, text: await res.text() };
@@ -51,7 +58,11 @@ export function rawMessage(h: {
 }
 
 /** Polls until `check` returns a value (not undefined) or the timeout passes. */
-export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 15_000, intervalMs = 250): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined>,
+  timeoutMs = 15_000,
+  intervalMs = 250,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {

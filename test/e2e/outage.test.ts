@@ -4,11 +4,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-// @ts-expect-error plain ESM script without types
 import { demoMailbox } from '../../scripts/demo-data.mjs';
-// @ts-expect-error plain ESM script without types
 import { freePort, LOCAL_ADMIN_TOKEN, ROOT, startCentral, startEdges } from '../../scripts/network.mjs';
-// @ts-expect-error plain ESM script without types
 import { seedDemoData } from '../../scripts/seed.mjs';
 import { rawMessage } from './helpers.js';
 
@@ -31,7 +28,13 @@ describe('central outage', () => {
     ports = { central: await freePort(), us: await freePort() };
     [central, edges] = await Promise.all([
       startCentral({ port: ports.central, stateDir, log: logger }),
-      startEdges({ ports, centralUrl: `http://127.0.0.1:${ports.central}`, stateDir, log: logger, regions: ['us'] }),
+      startEdges({
+        ports,
+        centralUrl: `http://127.0.0.1:${ports.central}`,
+        stateDir,
+        log: logger,
+        regions: ['us'],
+      }),
     ]);
     await seedDemoData(central!.url, LOCAL_ADMIN_TOKEN, logger);
   });
@@ -81,7 +84,9 @@ describe('central outage', () => {
     const tag = `outage${Date.now().toString(36)}`;
     const statuses: number[] = [];
     for (let i = 0; i < MESSAGES; i += 20) {
-      const batch = await Promise.all(Array.from({ length: Math.min(20, MESSAGES - i) }, (_, k) => send(i + k, tag)));
+      const batch = await Promise.all(
+        Array.from({ length: Math.min(20, MESSAGES - i) }, (_, k) => send(i + k, tag)),
+      );
       statuses.push(...batch.map((r) => r.status));
     }
     // The edge accepted everything (queued) although central was down.
@@ -101,7 +106,11 @@ describe('central outage', () => {
     const unique = new Set(ids);
     writeFileSync(
       join(ROOT, 'test-output', 'outage-result.json'),
-      JSON.stringify({ sent: MESSAGES, stored: unique.size, doubled: ids.length - unique.size, drainMs }, null, 2),
+      JSON.stringify(
+        { sent: MESSAGES, stored: unique.size, doubled: ids.length - unique.size, drainMs },
+        null,
+        2,
+      ),
     );
     expect(unique.size).toBe(MESSAGES);
     expect(ids.length).toBe(MESSAGES);

@@ -1,7 +1,14 @@
 import { describe, expect, test } from 'vitest';
-// @ts-expect-error plain ESM script without types
 import { demoMailbox } from '../../scripts/demo-data.mjs';
-import { central, centralUrl, edgeUrl, eventually, rawMessage, sendMail, uniqueMessageId } from './helpers.js';
+import {
+  central,
+  centralUrl,
+  edgeUrl,
+  eventually,
+  rawMessage,
+  sendMail,
+  uniqueMessageId,
+} from './helpers.js';
 
 describe('the local network', () => {
   test('every worker answers /health with its role and region', async () => {
@@ -30,7 +37,10 @@ describe('the local network', () => {
       messageId,
       extra: { 'X-Forwarded-To': mailbox.address },
     });
-    const sent = await sendMail('eu', raw, { from: 'someone@unknown-customer.example', to: 'crm@eu.edge.localhost' });
+    const sent = await sendMail('eu', raw, {
+      from: 'someone@unknown-customer.example',
+      to: 'crm@eu.edge.localhost',
+    });
     expect(sent.status).toBeLessThan(300);
     const activity = await eventually(async () => {
       const res = await central('GET', `/api/v1/activities?messageId=${encodeURIComponent(messageId)}`);
@@ -54,7 +64,10 @@ describe('the local network', () => {
       subject: 'Private',
       messageId,
     });
-    const sent = await sendMail('apac', raw, { from: 'someone@unknown-customer.example', to: 'crm@apac.edge.localhost' });
+    const sent = await sendMail('apac', raw, {
+      from: 'someone@unknown-customer.example',
+      to: 'crm@apac.edge.localhost',
+    });
     expect(sent.status).toBeLessThan(300);
     const receipt = await eventually(async () => {
       const res = await central('GET', `/api/v1/dispositions?messageId=${encodeURIComponent(messageId)}`);

@@ -62,9 +62,10 @@ function capturingEnv() {
 }
 
 function mail(headers: Record<string, string>, body = 'Hello there.') {
-  const lines = Object.entries({ 'Message-ID': `<m-${Math.random().toString(36).slice(2)}@customer.example>`, ...headers }).map(
-    ([k, v]) => `${k}: ${v}`,
-  );
+  const lines = Object.entries({
+    'Message-ID': `<m-${Math.random().toString(36).slice(2)}@customer.example>`,
+    ...headers,
+  }).map(([k, v]) => `${k}: ${v}`);
   return new TextEncoder().encode(`${lines.join('\r\n')}\r\n\r\n${body}\r\n`);
 }
 
@@ -76,8 +77,19 @@ describe('edge pipeline', () => {
   test('mail forwarded by an all-filter mailbox is enqueued as an item and its raw copy stays in R2', async () => {
     const { bindings, sent } = capturingEnv();
     const cfg = readEdgeConfig(bindings);
-    const raw = mail({ From: 'Buyer <buyer@customer.example>', To: 'alice@contoso.example', Subject: 'Order 42', 'X-Forwarded-To': 'alice@contoso.example' });
-    const result = await processMessage(bindings, cfg, raw, { from: 'buyer@customer.example', to: 'crm@us.edge.localhost' }, waitUntil);
+    const raw = mail({
+      From: 'Buyer <buyer@customer.example>',
+      To: 'alice@contoso.example',
+      Subject: 'Order 42',
+      'X-Forwarded-To': 'alice@contoso.example',
+    });
+    const result = await processMessage(
+      bindings,
+      cfg,
+      raw,
+      { from: 'buyer@customer.example', to: 'crm@us.edge.localhost' },
+      waitUntil,
+    );
     expect(result).toMatchObject({ status: 'tracked', reason: 'tracked:all' });
     expect(sent).toHaveLength(1);
     const item = sent[0] as IngestItem;
@@ -100,29 +112,67 @@ describe('edge pipeline', () => {
   test('tossed mail leaves only a content-free receipt', async () => {
     const { bindings, sent } = capturingEnv();
     const cfg = readEdgeConfig(bindings);
-    const raw = mail({ From: 'friend@private.example', To: 'carol@contoso.example', Subject: 'Secret dinner plans', 'X-Forwarded-To': 'carol@contoso.example' });
-    const result = await processMessage(bindings, cfg, raw, { from: 'friend@private.example', to: 'crm@us.edge.localhost' }, waitUntil);
+    const raw = mail({
+      From: 'friend@private.example',
+      To: 'carol@contoso.example',
+      Subject: 'Secret dinner plans',
+      'X-Forwarded-To': 'carol@contoso.example',
+    });
+    const result = await processMessage(
+      bindings,
+      cfg,
+      raw,
+      { from: 'friend@private.example', to: 'crm@us.edge.localhost' },
+      waitUntil,
+    );
     expect(result).toMatchObject({ status: 'tossed', reason: 'filter:no-record-match' });
     expect(sent).toHaveLength(1);
     const receipt = sent[0] as Receipt;
-    expect(receipt).toMatchObject({ kind: 'receipt', region: 'us', reason: 'filter:no-record-match', deployment: 'contoso', sizeBytes: raw.byteLength });
+    expect(receipt).toMatchObject({
+      kind: 'receipt',
+      region: 'us',
+      reason: 'filter:no-record-match',
+      deployment: 'contoso',
+      sizeBytes: raw.byteLength,
+    });
     const text = JSON.stringify(receipt);
-    for (const secret of ['Secret', 'dinner', 'friend@private.example', 'carol@contoso.example']) expect(text).not.toContain(secret);
+    for (const secret of ['Secret', 'dinner', 'friend@private.example', 'carol@contoso.example'])
+      expect(text).not.toContain(secret);
     expect(receipt.messageIdHash).toMatch(/^[0-9a-f]{16}$/);
   });
 
   test('mail for a mailbox not routed here is a no-route receipt', async () => {
     const { bindings, sent } = capturingEnv();
     const raw = mail({ From: 'x@customer.example', To: 'stranger@elsewhere.example', Subject: 'hi' });
-    const result = await processMessage(bindings, readEdgeConfig(bindings), raw, { from: 'x@customer.example', to: 'crm@us.edge.localhost' }, waitUntil);
+    const result = await processMessage(
+      bindings,
+      readEdgeConfig(bindings),
+      raw,
+      { from: 'x@customer.example', to: 'crm@us.edge.localhost' },
+      waitUntil,
+    );
     expect(result.reason).toBe('no-route');
     expect((sent[0] as Receipt).reason).toBe('no-route');
   });
 
   test('a message above the deployment size limit is rejected permanently as oversize', async () => {
     const { bindings, sent } = capturingEnv();
-    const raw = mail({ From: 'buyer@customer.example', To: 'alice@contoso.example', Subject: 'big', 'X-Forwarded-To': 'alice@contoso.example' }, 'x'.repeat(5000));
-    const result = await processMessage(bindings, readEdgeConfig(bindings), raw, { from: 'buyer@customer.example', to: 'crm@us.edge.localhost' }, waitUntil);
+    const raw = mail(
+      {
+        From: 'buyer@customer.example',
+        To: 'alice@contoso.example',
+        Subject: 'big',
+        'X-Forwarded-To': 'alice@contoso.example',
+      },
+      'x'.repeat(5000),
+    );
+    const result = await processMessage(
+      bindings,
+      readEdgeConfig(bindings),
+      raw,
+      { from: 'buyer@customer.example', to: 'crm@us.edge.localhost' },
+      waitUntil,
+    );
     expect(result.reason).toBe('oversize');
     expect(result.reject).toMatch(/oversize/);
     expect((sent[0] as Receipt).reason).toBe('oversize');
@@ -131,7 +181,13 @@ describe('edge pipeline', () => {
   test('garbage bytes get a malformed decision instead of a crash', async () => {
     const { bindings, sent } = capturingEnv();
     const raw = new Uint8Array(4096).map((_, i) => (i * 7919) % 256);
-    const result = await processMessage(bindings, readEdgeConfig(bindings), raw, { from: 'a@b.example', to: 'crm@us.edge.localhost' }, waitUntil);
+    const result = await processMessage(
+      bindings,
+      readEdgeConfig(bindings),
+      raw,
+      { from: 'a@b.example', to: 'crm@us.edge.localhost' },
+      waitUntil,
+    );
     expect(result.status).toBe('tossed');
     expect(['malformed', 'no-route']).toContain(result.reason);
     expect(sent).toHaveLength(1);
@@ -140,7 +196,12 @@ describe('edge pipeline', () => {
   test('with region rules disabled everything is tossed as region-rules-disabled', async () => {
     await installSnapshot(snapshotInput({ rulesEnabled: false, version: 8 }));
     const { bindings, sent } = capturingEnv();
-    const raw = mail({ From: 'buyer@customer.example', To: 'alice@contoso.example', Subject: 'x', 'X-Forwarded-To': 'alice@contoso.example' });
+    const raw = mail({
+      From: 'buyer@customer.example',
+      To: 'alice@contoso.example',
+      Subject: 'x',
+      'X-Forwarded-To': 'alice@contoso.example',
+    });
     const result = await processMessage(bindings, readEdgeConfig(bindings), raw, {}, waitUntil);
     expect(result.reason).toBe('region-rules-disabled');
     expect((sent[0] as Receipt).reason).toBe('region-rules-disabled');

@@ -57,7 +57,10 @@ const listRoute = createRoute({
     }),
   },
   responses: {
-    200: jsonResponse(z.object({ items: z.array(activitySchema), nextCursor: z.string().nullable() }), 'a page'),
+    200: jsonResponse(
+      z.object({ items: z.array(activitySchema), nextCursor: z.string().nullable() }),
+      'a page',
+    ),
     ...errorResponses,
   },
 });

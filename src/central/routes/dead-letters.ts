@@ -40,7 +40,10 @@ const listRoute = createRoute({
       limit: z.coerce.number().int().min(1).max(1000).default(100),
     }),
   },
-  responses: { 200: jsonResponse(z.object({ items: z.array(deadLetterSchema) }), 'dead letters'), ...errorResponses },
+  responses: {
+    200: jsonResponse(z.object({ items: z.array(deadLetterSchema) }), 'dead letters'),
+    ...errorResponses,
+  },
 });
 
 const replayRoute = createRoute({
@@ -59,7 +62,10 @@ const replayAllRoute = createRoute({
   tags: ['dead letters'],
   summary: 'Replay every pending dead letter this token may see',
   security: bearerSecurity,
-  responses: { 200: jsonResponse(z.object({ results: z.array(replayResult) }), 'results'), ...errorResponses },
+  responses: {
+    200: jsonResponse(z.object({ results: z.array(replayResult) }), 'results'),
+    ...errorResponses,
+  },
 });
 
 export const deadLetterRoutes = createRouter()
@@ -79,7 +85,11 @@ export const deadLetterRoutes = createRouter()
     const principal = c.get('principal');
     if (principal.kind === 'user') throw forbidden('user tokens may not replay dead letters');
     const db = c.get('db');
-    const rows = await listDeadLetters(db, { deployment: deploymentScope(principal), pending: true, limit: 500 });
+    const rows = await listDeadLetters(db, {
+      deployment: deploymentScope(principal),
+      pending: true,
+      limit: 500,
+    });
     const results = [];
     for (const row of rows) {
       const r = await replayDeadLetter(db, row.id);

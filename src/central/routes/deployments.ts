@@ -19,7 +19,12 @@ export const idParam = z
   .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lower-case letters, digits and dashes, at most 63 characters');
 
 const trackingTokenSchema = z.object({
-  prefix: z.string().min(1).max(20).regex(/^[^\s\d]+$/, 'no whitespace or digits').default('CRM:'),
+  prefix: z
+    .string()
+    .min(1)
+    .max(20)
+    .regex(/^[^\s\d]+$/, 'no whitespace or digits')
+    .default('CRM:'),
   deploymentBase: z.number().int().min(0).max(99999),
   userDigits: z.number().int().min(1).max(9).default(3),
   counterDigits: z.number().int().min(1).max(9).default(3),
@@ -85,7 +90,10 @@ const listDeploymentsRoute = createRoute({
   tags: ['deployments'],
   summary: 'List the deployments this token may see',
   security: bearerSecurity,
-  responses: { 200: jsonResponse(z.object({ items: z.array(deploymentSchema) }), 'deployments'), ...errorResponses },
+  responses: {
+    200: jsonResponse(z.object({ items: z.array(deploymentSchema) }), 'deployments'),
+    ...errorResponses,
+  },
 });
 
 export const deploymentRoutes = createRouter()

@@ -49,7 +49,9 @@ export const dispositionRoutes = createRouter().openapi(listRoute, async (c) => 
   const scope = deploymentScope(principal);
   if (scope && q.deployment && q.deployment !== scope)
     throw forbidden(`this token may not read deployment ${q.deployment}`);
-  const messageIdHash = q.messageId ? keyedHash(await getHashKey(db), normaliseMessageId(q.messageId)) : undefined;
+  const messageIdHash = q.messageId
+    ? keyedHash(await getHashKey(db), normaliseMessageId(q.messageId))
+    : undefined;
   const rows = await queryDispositions(db, {
     messageIdHash,
     region: q.region,

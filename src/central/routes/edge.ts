@@ -14,7 +14,15 @@ import { createRouter } from '../app-router.js';
 import { assertEdge } from '../auth.js';
 import { readCentralConfig } from '../config.js';
 import type { AppEnv } from '../context.js';
-import { ApiError, badRequest, describeIssues, forbidden, notFound, payloadTooLarge, validationFailed } from '../errors.js';
+import {
+  ApiError,
+  badRequest,
+  describeIssues,
+  forbidden,
+  notFound,
+  payloadTooLarge,
+  validationFailed,
+} from '../errors.js';
 import { ingest } from '../ingest.js';
 import { getRegionSnapshot } from '../snapshot-publisher.js';
 import { enqueueWebhook } from '../webhooks.js';
@@ -23,7 +31,11 @@ import { bearerSecurity, errorResponses, jsonResponse } from './openapi-helpers.
 /** Largest accepted batch after decompression (a gzip bomb is refused, not inflated). */
 const MAX_INFLATED_BYTES = 32 * 1024 * 1024;
 
-async function readLimited(stream: ReadableStream<Uint8Array>, limit: number, what: string): Promise<Uint8Array> {
+async function readLimited(
+  stream: ReadableStream<Uint8Array>,
+  limit: number,
+  what: string,
+): Promise<Uint8Array> {
   const reader = stream.getReader();
   const parts: Uint8Array[] = [];
   let total = 0;
@@ -57,7 +69,8 @@ async function verifyEdgeRequest(c: Context<AppEnv>, region: string, maxBytes: n
   if (claimed !== region) throw forbidden(`${SIGNATURE_HEADERS.region} does not match the token's region`);
   const timestamp = Number(c.req.header(SIGNATURE_HEADERS.timestamp));
   const signature = c.req.header(SIGNATURE_HEADERS.signature);
-  if (!Number.isFinite(timestamp) || !signature) throw new ApiError(401, 'bad_signature', 'missing request signature');
+  if (!Number.isFinite(timestamp) || !signature)
+    throw new ApiError(401, 'bad_signature', 'missing request signature');
   if (Math.abs(Date.now() - timestamp) > SIGNATURE_MAX_SKEW_MS)
     throw new ApiError(401, 'stale_timestamp', 'request timestamp is outside the 5-minute window');
   const declared = Number(c.req.header('content-length') ?? 0);
@@ -72,7 +85,9 @@ async function verifyEdgeRequest(c: Context<AppEnv>, region: string, maxBytes: n
 async function inflate(body: Uint8Array, encoding: string | undefined): Promise<Uint8Array> {
   if (!encoding || encoding === 'identity') return body;
   if (encoding !== 'gzip') throw new ApiError(415, 'unsupported_media_type', `content-encoding ${encoding}`);
-  const stream = new Blob([body as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream('gzip'));
+  const stream = new Blob([body as Uint8Array<ArrayBuffer>])
+    .stream()
+    .pipeThrough(new DecompressionStream('gzip'));
   try {
     return await readLimited(stream, MAX_INFLATED_BYTES, 'inflated batch');
   } catch (err) {
@@ -105,7 +120,10 @@ const snapshotRoute = createRoute({
   security: bearerSecurity,
   request: { query: z.object({ region: z.string().min(1).max(32) }) },
   responses: {
-    200: { description: 'the encoded snapshot', content: { 'application/octet-stream': { schema: z.any() } } },
+    200: {
+      description: 'the encoded snapshot',
+      content: { 'application/octet-stream': { schema: z.any() } },
+    },
     304: { description: 'not modified' },
     ...errorResponses,
   },
@@ -134,7 +152,8 @@ export const edgeRoutes = createRouter()
       .values({ id: batch.batchId, region: batch.region, receivedAt: now, items: batch.items.length })
       .onConflictDoNothing()
       .returning({ id: ingestBatches.id });
-    if (fresh.length === 0) throw new ApiError(409, 'replayed_batch', `batch ${batch.batchId} was already ingested`);
+    if (fresh.length === 0)
+      throw new ApiError(409, 'replayed_batch', `batch ${batch.batchId} was already ingested`);
     for (const r of batch.receipts)
       if (r.region !== batch.region) throw validationFailed('receipts: a receipt names another region');
     const snapshot = await getRegionSnapshot(db, batch.region);
@@ -145,27 +164,33 @@ export const edgeRoutes = createRouter()
         region: batch.region,
         now,
         mailboxByHash: snapshot?.mailboxByHash,
-        onActivity: (activityId, deployment, status) => webhookTargets.push({ activityId, deployment, status }),
+        onActivity: (activityId, deployment, status) =>
+          webhookTargets.push({ activityId, deployment, status }),
       },
       batch.items,
       batch.receipts,
       { bytesSent: raw.byteLength },
     );
     if (batch.deadLetters?.length) {
-      await db.insert(deadLetters).values(
-        batch.deadLetters.map((d) => ({
-          id: d.id,
-          region: batch.region,
-          deployment:
-            d.item && typeof d.item === 'object' && typeof (d.item as { deployment?: unknown }).deployment === 'string'
-              ? (d.item as { deployment: string }).deployment
-              : null,
-          item: d.item ?? null,
-          error: d.error,
-          attempts: d.attempts,
-          createdAt: now,
-        })),
-      ).onConflictDoNothing();
+      await db
+        .insert(deadLetters)
+        .values(
+          batch.deadLetters.map((d) => ({
+            id: d.id,
+            region: batch.region,
+            deployment:
+              d.item &&
+              typeof d.item === 'object' &&
+              typeof (d.item as { deployment?: unknown }).deployment === 'string'
+                ? (d.item as { deployment: string }).deployment
+                : null,
+            item: d.item ?? null,
+            error: d.error,
+            attempts: d.attempts,
+            createdAt: now,
+          })),
+        )
+        .onConflictDoNothing();
     }
     if (batch.heartbeat) await recordHeartbeat(db, batch.region, { at: now, ...batch.heartbeat });
     c.executionCtx.waitUntil(enqueueWebhook(c.env, db, webhookTargets));

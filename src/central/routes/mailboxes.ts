@@ -100,7 +100,10 @@ export const mailboxRoutes = createRouter()
     if (!(await findDeployment(db, body.deployment)))
       throw validationFailed(`deployment: unknown deployment ${body.deployment}`);
     const row = await upsertMailbox(db, { address, ...body });
-    await bumpConfigVersion(db, existing && existing.region !== body.region ? [existing.region, body.region] : [body.region]);
+    await bumpConfigVersion(
+      db,
+      existing && existing.region !== body.region ? [existing.region, body.region] : [body.region],
+    );
     return c.json(serializeMailbox(row), 200);
   })
   .openapi(getMailbox, async (c) => {

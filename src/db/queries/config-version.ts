@@ -9,5 +9,8 @@ import { regions } from '../schema.js';
 export function bumpConfigVersion(db: Db, regionIds: string[] | 'all') {
   const set = { configVersion: sql`${regions.configVersion} + 1`, updatedAt: Date.now() };
   if (regionIds === 'all') return db.update(regions).set(set);
-  return db.update(regions).set(set).where(inArray(regions.id, regionIds.length ? regionIds : ['']));
+  return db
+    .update(regions)
+    .set(set)
+    .where(inArray(regions.id, regionIds.length ? regionIds : ['']));
 }

@@ -10,7 +10,10 @@ export function listRegions(db: Db) {
   return db.select().from(regions).orderBy(regions.id).all();
 }
 
-export function upsertRegion(db: Db, row: { id: string; name: string; rulesEnabled: boolean; egress: string }) {
+export function upsertRegion(
+  db: Db,
+  row: { id: string; name: string; rulesEnabled: boolean; egress: string },
+) {
   return db
     .insert(regions)
     .values(row)
