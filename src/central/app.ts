@@ -10,6 +10,7 @@ import { dispositionRoutes } from './routes/dispositions.js';
 import { edgeRoutes } from './routes/edge.js';
 import { healthRoutes } from './routes/health.js';
 import { mailboxRoutes } from './routes/mailboxes.js';
+import { createOpenApiRoutes, OPENAPI_PATH } from './routes/openapi.js';
 import { recordRoutes } from './routes/records.js';
 import { statsRoutes } from './routes/stats.js';
 import { deadLetterRoutes } from './routes/dead-letters.js';
@@ -41,7 +42,9 @@ export function createApp() {
     c.header('x-request-id', c.get('requestId'));
   });
 
-  app.use('/api/v1/*', requireAuth());
+  // Every /api/v1 route needs a bearer token, except the OpenAPI document.
+  const auth = requireAuth();
+  app.use('/api/v1/*', (c, next) => (c.req.path === OPENAPI_PATH ? next() : auth(c, next)));
   app.route('/', healthRoutes);
   app.route('/api/v1', deploymentRoutes);
   app.route('/api/v1', regionRoutes);
@@ -56,6 +59,7 @@ export function createApp() {
   app.route('/api/v1', statsRoutes);
   app.route('/api/v1', deadLetterRoutes);
   app.route('/api/v1', edgeRoutes);
+  app.route('/', createOpenApiRoutes(app));
 
   app.notFound((c) =>
     c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`, c.get('requestId') ?? ''), 404),
