@@ -35,7 +35,10 @@ function truncateUtf16(s: string | undefined, max: number): string | undefined {
 
 /** Full parse; for forward-as-attachment the wrapped original is what gets tracked. */
 async function parseOriginal(raw: Uint8Array, facts: MessageFacts): Promise<Email> {
-  const outer = await PostalMime.parse(raw, { forceRfc822Attachments: facts.forwardedAsAttachment });
+  // postal-mime copies a typed-array input into a fresh ArrayBuffer but reads an ArrayBuffer in
+  // place: hand it the buffer itself when the message fills it (saves one copy of the message).
+  const input = raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength ? (raw.buffer as ArrayBuffer) : raw;
+  const outer = await PostalMime.parse(input, { forceRfc822Attachments: facts.forwardedAsAttachment });
   if (!facts.forwardedAsAttachment) return outer;
   const wrapped = outer.attachments.find((a) => a.mimeType === 'message/rfc822');
   return wrapped ? PostalMime.parse(attachmentBytes(wrapped)) : outer;
@@ -55,10 +58,10 @@ export async function buildIngestItems(
   now: number,
 ): Promise<IngestItem[]> {
   const egress = snapshot.egress;
-  const [email, digest] = await Promise.all([
-    parseOriginal(raw, facts),
-    crypto.subtle.digest('SHA-256', raw as Uint8Array<ArrayBuffer>),
-  ]);
+  // One after the other, not concurrently: the digest may copy its input, and the parse holds
+  // the decoded attachments; overlapping them would stack both on the peak memory.
+  const digest = await crypto.subtle.digest('SHA-256', raw as Uint8Array<ArrayBuffer>);
+  const email = await parseOriginal(raw, facts);
   const contentHash = toHex(digest);
   const copyId = crypto.randomUUID();
   const key = rawKey(copyId, now);
