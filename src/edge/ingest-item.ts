@@ -37,7 +37,8 @@ function truncateUtf16(s: string | undefined, max: number): string | undefined {
 async function parseOriginal(raw: Uint8Array, facts: MessageFacts): Promise<Email> {
   // postal-mime copies a typed-array input into a fresh ArrayBuffer but reads an ArrayBuffer in
   // place: hand it the buffer itself when the message fills it (saves one copy of the message).
-  const input = raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength ? (raw.buffer as ArrayBuffer) : raw;
+  const input =
+    raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength ? (raw.buffer as ArrayBuffer) : raw;
   const outer = await PostalMime.parse(input, { forceRfc822Attachments: facts.forwardedAsAttachment });
   if (!facts.forwardedAsAttachment) return outer;
   const wrapped = outer.attachments.find((a) => a.mimeType === 'message/rfc822');
