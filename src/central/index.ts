@@ -12,7 +12,7 @@ export default {
   /** Onward delivery to CRM webhooks; failures retry with backoff through the queue. */
   async queue(batch, env) {
     const db = createDb(env.DB);
-    const secret = readCentralConfig(env).sessionSecret;
+    const secret = readCentralConfig(env).edgeKeySecret;
     for (const message of batch.messages) {
       try {
         const result = await deliverWebhook(env, db, message.body as WebhookJob, secret);

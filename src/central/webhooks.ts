@@ -31,6 +31,14 @@ export async function enqueueWebhook(env: CentralBindings, db: Db, jobs: Webhook
     await env.WEBHOOKS.sendBatch(due.slice(i, i + 100).map((body) => ({ body })));
 }
 
+/**
+ * The key a deployment's CRM uses to verify webhook signatures: derived from the central secret,
+ * shown to admins and that deployment's tokens on the deployment resource.
+ */
+export function webhookSecret(edgeKeySecret: string, deployment: string): Promise<string> {
+  return hmacHex(edgeKeySecret, `webhook:${deployment}`);
+}
+
 /** Backoff for onward delivery retries: exponential from the attempt count, capped at 10 minutes. */
 export function webhookRetryDelaySeconds(attempts: number): number {
   return Math.min(600, 2 ** Math.min(attempts, 10));
@@ -38,15 +46,15 @@ export function webhookRetryDelaySeconds(attempts: number): number {
 
 /**
  * Delivers one activity to its deployment's webhook, signed like edge requests:
- * `x-crm-router-signature` = HMAC-SHA-256(`timestamp.body`) with the webhook secret.
+ * `x-crm-router-signature` = hex HMAC-SHA-256 over `timestamp.body` with the deployment's webhook secret.
  */
-export async function deliverWebhook(env: CentralBindings, db: Db, job: WebhookJob, secret: string) {
+export async function deliverWebhook(env: CentralBindings, db: Db, job: WebhookJob, edgeKeySecret: string) {
   const deployment = await db.select().from(deployments).where(eq(deployments.id, job.deployment)).get();
   const activity = await db.select().from(activities).where(eq(activities.id, job.activityId)).get();
   if (!deployment?.webhookUrl || !activity) return { ok: true, skipped: true };
   const body = JSON.stringify({ event: `activity.${job.status}`, activity: serializeActivity(activity) });
   const timestamp = Date.now();
-  const signature = await hmacHex(secret, `${timestamp}.${body}`);
+  const signature = await hmacHex(await webhookSecret(edgeKeySecret, job.deployment), `${timestamp}.${body}`);
   const res = await fetch(deployment.webhookUrl, {
     method: 'POST',
     headers: {

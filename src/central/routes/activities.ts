@@ -7,6 +7,7 @@ import { createRouter } from '../app-router.js';
 import { deploymentScope } from '../auth.js';
 import type { Principal } from '../context.js';
 import { forbidden, notFound } from '../errors.js';
+import { mintRawLink } from '../raw-links.js';
 import { serializeActivity } from '../serializers.js';
 import { bearerSecurity, errorResponses, jsonResponse } from './openapi-helpers.js';
 
@@ -65,6 +66,39 @@ const listRoute = createRoute({
   },
 });
 
+const contentRoute = createRoute({
+  method: 'get',
+  path: '/activities/{id}/content',
+  tags: ['activities'],
+  summary: 'Signed, expiring links to the raw message and attachments kept in their region',
+  description:
+    "The raw message and attachments never leave their region: each link points at that region's edge and expires (default 15 minutes).",
+  security: bearerSecurity,
+  request: {
+    params: z.object({ id: z.string().min(1).max(64) }),
+    query: z.object({ ttlSeconds: z.coerce.number().int().min(10).max(3600).default(900) }),
+  },
+  responses: {
+    200: jsonResponse(
+      z.object({
+        items: z.array(
+          z.object({
+            region: z.string(),
+            kind: z.enum(['raw', 'attachment']),
+            filename: z.string().nullable(),
+            contentType: z.string(),
+            size: z.number(),
+            url: z.string().nullable(),
+            expiresAt: z.number().nullable(),
+          }),
+        ),
+      }),
+      'links per region',
+    ),
+    ...errorResponses,
+  },
+});
+
 const getRoute = createRoute({
   method: 'get',
   path: '/activities/{id}',
@@ -81,6 +115,26 @@ async function userMailboxes(db: Db, p: Principal): Promise<string[] | undefined
   const rows = await listMailboxes(db, { deployment: p.deployment, limit: 5000 });
   return rows.filter((r) => r.userId === p.userId).map((r) => r.address);
 }
+
+async function visibleActivity(db: Db, principal: Principal, id: string) {
+  const scope = deploymentScope(principal);
+  const row = await findActivity(db, id);
+  const mine = await userMailboxes(db, principal);
+  if (!row || (scope && row.deployment !== scope) || (mine && !row.mailboxes.some((m) => mine.includes(m))))
+    throw notFound(`activity ${id} does not exist`);
+  return row;
+}
+
+type StoredContent = {
+  region: string;
+  raw: { region: string; key: string; size: number } | null;
+  attachments: {
+    filename?: string;
+    contentType: string;
+    size: number;
+    ref?: { region: string; key: string };
+  }[];
+};
 
 export const activityRoutes = createRouter()
   .openapi(listRoute, async (c) => {
@@ -104,12 +158,42 @@ export const activityRoutes = createRouter()
   })
   .openapi(getRoute, async (c) => {
     const { id } = c.req.valid('param');
-    const db = c.get('db');
-    const principal = c.get('principal');
-    const scope = deploymentScope(principal);
-    const row = await findActivity(db, id);
-    const mine = await userMailboxes(db, principal);
-    if (!row || (scope && row.deployment !== scope) || (mine && !row.mailboxes.some((m) => mine.includes(m))))
-      throw notFound(`activity ${id} does not exist`);
+    const row = await visibleActivity(c.get('db'), c.get('principal'), id);
     return c.json(serializeActivity(row), 200);
+  })
+  .openapi(contentRoute, async (c) => {
+    const { id } = c.req.valid('param');
+    const { ttlSeconds } = c.req.valid('query');
+    const db = c.get('db');
+    const row = await visibleActivity(db, c.get('principal'), id);
+    const items = [];
+    for (const copy of (row.content ?? []) as StoredContent[]) {
+      if (copy.raw) {
+        const link = await mintRawLink(c.env, db, copy.raw.region, copy.raw.key, ttlSeconds * 1000);
+        items.push({
+          region: copy.raw.region,
+          kind: 'raw' as const,
+          filename: null,
+          contentType: 'message/rfc822',
+          size: copy.raw.size,
+          url: link?.url ?? null,
+          expiresAt: link?.expiresAt ?? null,
+        });
+      }
+      for (const a of copy.attachments) {
+        const link = a.ref
+          ? await mintRawLink(c.env, db, a.ref.region, a.ref.key, ttlSeconds * 1000)
+          : undefined;
+        items.push({
+          region: a.ref?.region ?? copy.region,
+          kind: 'attachment' as const,
+          filename: a.filename ?? null,
+          contentType: a.contentType,
+          size: a.size,
+          url: link?.url ?? null,
+          expiresAt: link?.expiresAt ?? null,
+        });
+      }
+    }
+    return c.json({ items }, 200);
   });

@@ -8,7 +8,11 @@ import {
   nextFreeTokenBase,
   upsertDeployment,
 } from '../../db/queries/deployments.js';
+import type { DeploymentRow } from '../../db/queries/deployments.js';
 import { createRouter } from '../app-router.js';
+import { readCentralConfig } from '../config.js';
+import type { CentralBindings } from '../context.js';
+import { webhookSecret } from '../webhooks.js';
 import { assertAdmin, assertDeploymentAdmin, deploymentScope } from '../auth.js';
 import { conflict, notFound } from '../errors.js';
 import { serializeDeployment } from '../serializers.js';
@@ -52,6 +56,9 @@ const deploymentSchema = z
     name: z.string(),
     trackingToken: trackingTokenSchema,
     webhookUrl: z.string().nullable(),
+    webhookSecret: z
+      .string()
+      .openapi({ description: 'verifies `x-crm-router-signature` on webhook deliveries' }),
     maxMessageBytes: z.number(),
     attachmentPolicy: z.string(),
     smartMatch: z.boolean(),
@@ -96,6 +103,13 @@ const listDeploymentsRoute = createRoute({
   },
 });
 
+async function withSecret(env: CentralBindings, row: DeploymentRow) {
+  return {
+    ...serializeDeployment(row),
+    webhookSecret: await webhookSecret(readCentralConfig(env).edgeKeySecret, row.id),
+  };
+}
+
 export const deploymentRoutes = createRouter()
   .openapi(putDeployment, async (c) => {
     assertAdmin(c.get('principal'));
@@ -121,17 +135,24 @@ export const deploymentRoutes = createRouter()
       smartMatch: body.smartMatch ?? existing?.smartMatch ?? false,
     });
     await bumpConfigVersion(db, 'all');
-    return c.json(serializeDeployment(row), 200);
+    return c.json(await withSecret(c.env, row), 200);
   })
   .openapi(getDeployment, async (c) => {
     const { id } = c.req.valid('param');
     assertDeploymentAdmin(c.get('principal'), id);
     const row = await findDeployment(c.get('db'), id);
     if (!row) throw notFound(`deployment ${id} does not exist`);
-    return c.json(serializeDeployment(row), 200);
+    return c.json(await withSecret(c.env, row), 200);
   })
   .openapi(listDeploymentsRoute, async (c) => {
     const scope = deploymentScope(c.get('principal'));
     const rows = await listDeployments(c.get('db'));
-    return c.json({ items: rows.filter((r) => !scope || r.id === scope).map(serializeDeployment) }, 200);
+    return c.json(
+      {
+        items: await Promise.all(
+          rows.filter((r) => !scope || r.id === scope).map((r) => withSecret(c.env, r)),
+        ),
+      },
+      200,
+    );
   });
