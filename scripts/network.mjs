@@ -126,18 +126,31 @@ export async function waitForHealth(url, { timeoutMs = 120_000, child } = {}) {
 }
 
 export async function runWrangler(args, log = () => {}) {
-  const child = spawnGroup(args, 'wrangler', log);
+  const lines = [];
+  const child = spawnGroup(args, 'wrangler', (l) => {
+    lines.push(l);
+    log(l);
+  });
   const code = await new Promise((res) => child.on('exit', res));
-  if (code !== 0) throw new Error(`wrangler ${args.join(' ')} exited with ${code}`);
+  if (code !== 0) throw new Error(`wrangler ${args.join(' ')} exited with ${code}:\n${lines.slice(-20).join('\n')}`);
 }
 
-export async function applyMigrations(stateDir, log) {
+export async function applyMigrations(stateDir, log, attempts = 3) {
   const persist = join(stateDir, 'central');
   mkdirSync(persist, { recursive: true });
-  await runWrangler(
-    ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', persist, '-c', 'wrangler.toml'],
-    log,
-  );
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await runWrangler(
+        ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', persist, '-c', 'wrangler.toml'],
+        log,
+      );
+      return;
+    } catch (err) {
+      if (attempt >= attempts) throw err;
+      log(`[network] migrations failed (attempt ${attempt}), retrying: ${err.message.split('\n')[0]}`);
+      await new Promise((r) => setTimeout(r, 1000 * attempt));
+    }
+  }
 }
 
 export async function startCentral({

@@ -6,6 +6,7 @@ import { requireAuth } from './auth.js';
 import { ApiError, type ErrorCode, errorBody } from './errors.js';
 import { activityRoutes } from './routes/activities.js';
 import { deploymentRoutes } from './routes/deployments.js';
+import { dashboardRoutes } from './routes/dashboard.js';
 import { dispositionRoutes } from './routes/dispositions.js';
 import { edgeRoutes } from './routes/edge.js';
 import { healthRoutes } from './routes/health.js';
@@ -60,6 +61,7 @@ export function createApp() {
   app.route('/api/v1', deadLetterRoutes);
   app.route('/api/v1', edgeRoutes);
   app.route('/', createOpenApiRoutes(app));
+  app.route('/', dashboardRoutes);
 
   app.notFound((c) =>
     c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`, c.get('requestId') ?? ''), 404),

@@ -1,0 +1,105 @@
+/** @jsxImportSource hono/jsx */
+import type { FC } from 'hono/jsx';
+import type { deadLetters } from '../../db/schema.js';
+import { Csrf, type Flash, Layout, type PageContext, Time } from './layout.js';
+
+type DeadLetterRow = typeof deadLetters.$inferSelect;
+
+function itemMessageId(item: unknown): string | undefined {
+  const id = item && typeof item === 'object' ? (item as { messageId?: unknown }).messageId : undefined;
+  return typeof id === 'string' ? id : undefined;
+}
+
+export const DeadLettersPage: FC<{
+  page: PageContext;
+  rows: DeadLetterRow[];
+  filter: 'pending' | 'all';
+  flash?: Flash | undefined;
+}> = ({ page, rows, filter, flash }) => {
+  const pending = rows.filter((r) => r.replayedAt == null).length;
+  return (
+    <Layout title="Dead letters" active="dead-letters" page={page} flash={flash}>
+      <p class="lead">
+        Items an edge could not deliver after its retries, or that central could not ingest. Replaying sends
+        an item through ingestion again; it is deduplicated like any other copy.
+      </p>
+      <div class="actions">
+        <nav aria-label="Which dead letters">
+          {filter === 'pending' ? (
+            <>
+              <strong>Pending</strong> · <a href="/dead-letters?show=all">All</a>
+            </>
+          ) : (
+            <>
+              <a href="/dead-letters">Pending</a> · <strong>All</strong>
+            </>
+          )}
+        </nav>
+        {pending > 0 ? (
+          <form method="post" action="/dead-letters/replay">
+            <Csrf token={page.csrfToken} />
+            <button type="submit">Replay all pending ({pending})</button>
+          </form>
+        ) : null}
+      </div>
+      <div class="table-wrap">
+        <table class="responsive" aria-label="Dead letters">
+          <thead>
+            <tr>
+              <th scope="col">Created</th>
+              <th scope="col">Region</th>
+              <th scope="col">Deployment</th>
+              <th scope="col">Message-ID</th>
+              <th scope="col">Error</th>
+              <th scope="col" class="num">
+                Attempts
+              </th>
+              <th scope="col">Status</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((d) => (
+              <tr>
+                <td data-label="Created" class="nowrap">
+                  <Time ms={d.createdAt} />
+                </td>
+                <td data-label="Region">{d.region}</td>
+                <td data-label="Deployment">{d.deployment ?? <span class="muted">—</span>}</td>
+                <td data-label="Message-ID" class="mono wrap-anywhere">
+                  {itemMessageId(d.item) ?? <span class="muted">—</span>}
+                </td>
+                <td data-label="Error" class="wrap-anywhere">
+                  <code>{d.error}</code>
+                  {d.replayResult && d.replayedAt == null ? (
+                    <div class="muted">last replay: {d.replayResult}</div>
+                  ) : null}
+                </td>
+                <td data-label="Attempts" class="num">
+                  {d.attempts}
+                </td>
+                <td data-label="Status">
+                  {d.replayedAt != null ? (
+                    <>
+                      <span class="badge ok">replayed</span> <Time ms={d.replayedAt} />
+                      <div class="muted">{d.replayResult}</div>
+                    </>
+                  ) : (
+                    <form method="post" action={`/dead-letters/${encodeURIComponent(d.id)}/replay`}>
+                      <Csrf token={page.csrfToken} />
+                      <button type="submit" class="secondary">
+                        Replay<span class="visually-hidden"> dead letter {d.id}</span>
+                      </button>
+                    </form>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        {rows.length === 0 ? (
+          <p class="muted panel">{filter === 'pending' ? 'No pending dead letters.' : 'No dead letters.'}</p>
+        ) : null}
+      </div>
+    </Layout>
+  );
+};
