@@ -76,9 +76,11 @@ function pipeLines(stream, label, log) {
 
 /** Spawns a child in its own process group so that stopping it also stops workerd. */
 function spawnGroup(args, label, log, extraEnv = {}) {
+  // The pinned Node (≥ 22.12, which wrangler needs) first on PATH, whoever started this script.
+  const path = [join(ROOT, 'node_modules', '.bin'), process.env.PATH].filter(Boolean).join(':');
   const child = spawn(wranglerBin(), args, {
     cwd: ROOT,
-    env: { ...process.env, ...WRANGLER_ENV, ...extraEnv },
+    env: { ...process.env, ...WRANGLER_ENV, PATH: path, ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
