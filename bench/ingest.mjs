@@ -1,0 +1,171 @@
+// ingest.*: batched ingestion into central's local D1 through the real endpoint — signed,
+// gzip-compressed batches POSTed to /api/v1/ingest as an edge does — against the baseline of one
+// item per request (one insert per item).
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { demoRecords, MAILBOXES } from '../scripts/demo-data.mjs';
+import {
+  deriveEdgeCredentials,
+  freePort,
+  LOCAL_ADMIN_TOKEN,
+  LOCAL_EDGE_KEY_SECRET,
+  startCentral,
+} from '../scripts/network.mjs';
+import { createHmac } from 'node:crypto';
+import { createRng } from '../scripts/traffic.mjs';
+import { median, round } from './lib/stats.mjs';
+
+const REGION = 'eu';
+
+/** A CRM-bound item as an edge builds it under `metadata+subject`: from a CRM contact to a mailbox. */
+function makeItem(rng, runId, n) {
+  const mailbox = rng.pick(MAILBOXES.filter((m) => m.region === REGION && m.deployment === 'contoso'));
+  const contacts = demoRecords('contoso').filter((r) => r.type === 'contact');
+  const from = rng.pick(contacts).emails[0];
+  const id = randomUUID();
+  const now = Date.now();
+  const attachments = Array.from({ length: rng.int(0, 2) }, (_, i) => ({
+    filename: `file-${i}.pdf`,
+    contentType: 'application/pdf',
+    size: rng.int(10_000, 2_000_000),
+    ref: { region: REGION, key: `att/${id}/${i}`, size: rng.int(10_000, 2_000_000) },
+  }));
+  return {
+    kind: 'item',
+    id,
+    region: REGION,
+    deployment: 'contoso',
+    messageId: `bench-ingest-${runId}-${n}@customer.example`,
+    contentHash: randomUUID().replaceAll('-', '').repeat(2),
+    receivedAt: now,
+    sizeBytes: rng.int(2_000, 3_000_000),
+    mailboxes: [mailbox.address],
+    reason: 'tracked:sender-record',
+    correlation: {
+      method: 'sender-record',
+      detail: 'the sender matches an email-enabled CRM record (email-enabled filter)',
+    },
+    egress: 'metadata+subject',
+    from: { address: from, name: 'Customer Contact' },
+    to: [{ address: mailbox.address }],
+    cc: rng.chance(0.3) ? [{ address: rng.pick(contacts).emails[0] }] : [],
+    subject: `Order ${n}: renewal of the support contract`,
+    date: now - 5000,
+    inReplyTo: [],
+    references: [],
+    attachments,
+    raw: { region: REGION, key: `raw/2026-01-01/${id}.eml`, size: 100_000 },
+  };
+}
+
+async function postBatch(central, creds, items) {
+  const batch = { batchId: randomUUID(), region: REGION, sentAt: Date.now(), items, receipts: [] };
+  const body = gzipSync(Buffer.from(JSON.stringify(batch)));
+  const timestamp = Date.now();
+  const signature = createHmac('sha256', creds.signingKey).update(`${timestamp}.`).update(body).digest('hex');
+  const res = await fetch(`${central}/api/v1/ingest`, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${creds.token}`,
+      'content-type': 'application/json',
+      'content-encoding': 'gzip',
+      'x-edge-region': REGION,
+      'x-edge-timestamp': String(timestamp),
+      'x-edge-signature': signature,
+    },
+    body,
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`ingest answered ${res.status}: ${text.slice(0, 300)}`);
+  const answer = JSON.parse(text);
+  const bad = answer.results.filter((r) => r.status !== 'accepted');
+  if (bad.length) throw new Error(`ingest did not accept ${bad.length} items: ${JSON.stringify(bad[0])}`);
+  return answer;
+}
+
+/** Items per second over `batches` sequential batches of `size` items (one edge consumer: one in flight). */
+async function measure(central, creds, rng, runId, { size, batches }) {
+  let n = 0;
+  await postBatch(
+    central,
+    creds,
+    Array.from({ length: size }, () => makeItem(rng, runId, n++)),
+  ); // warm-up
+  const prepared = Array.from({ length: batches }, () =>
+    Array.from({ length: size }, () => makeItem(rng, runId, n++)),
+  );
+  const perBatch = [];
+  const t = performance.now();
+  for (const items of prepared) {
+    const s = performance.now();
+    await postBatch(central, creds, items);
+    perBatch.push(performance.now() - s);
+  }
+  const seconds = (performance.now() - t) / 1000;
+  return { itemsPerSec: (size * batches) / seconds, medianBatchMs: median(perBatch) };
+}
+
+/**
+ * Runs against `central` (a running central with the demo data) or starts its own central on a
+ * free port with a fresh state folder and seeds the demo data through the admin API.
+ */
+export async function benchIngest({ central, smoke = false, log = () => {} } = {}) {
+  let own;
+  let stateDir;
+  if (!central) {
+    stateDir = mkdtempSync(join(tmpdir(), 'crm-bench-ingest-'));
+    own = await startCentral({ port: await freePort(), stateDir, log: () => {} });
+    central = own.url;
+    const { seedDemoData } = await import('../scripts/seed.mjs');
+    await seedDemoData(central, LOCAL_ADMIN_TOKEN, () => {});
+  }
+  try {
+    const creds = deriveEdgeCredentials(LOCAL_EDGE_KEY_SECRET, REGION);
+    const rng = createRng('bench-ingest');
+    const runId = Date.now().toString(36);
+    const rounds = smoke ? 1 : 3;
+    const batched = [];
+    const bySize = {};
+    for (const size of smoke ? [100] : [100, 250, 500]) {
+      const runs = [];
+      for (let r = 0; r < rounds; r++)
+        runs.push(
+          await measure(central, creds, rng, `${runId}-${size}-${r}`, {
+            size,
+            batches: smoke ? 2 : Math.ceil(5000 / size),
+          }),
+        );
+      bySize[size] = {
+        itemsPerSec: round(median(runs.map((x) => x.itemsPerSec)), 0),
+        medianBatchMs: round(median(runs.map((x) => x.medianBatchMs)), 1),
+      };
+      if (size === (smoke ? 100 : 250)) batched.push(...runs.map((x) => x.itemsPerSec));
+    }
+    const single = [];
+    for (let r = 0; r < rounds; r++)
+      single.push(
+        (await measure(central, creds, rng, `${runId}-1-${r}`, { size: 1, batches: smoke ? 20 : 300 }))
+          .itemsPerSec,
+      );
+    const itemsPerSec = median(batched);
+    const oneByOne = median(single);
+    const result = {
+      itemsPerSec: round(itemsPerSec, 0),
+      batchSize: smoke ? 100 : 250,
+      oneByOneItemsPerSec: round(oneByOne, 0),
+      speedup: round(itemsPerSec / oneByOne, 1),
+      bySize,
+      runs: { batched: batched.map((x) => round(x, 0)), oneByOne: single.map((x) => round(x, 0)) },
+    };
+    log(
+      `ingest: ${result.itemsPerSec} items/s in batches of ${result.batchSize}, ${result.oneByOneItemsPerSec} items/s one by one (${result.speedup}×)`,
+    );
+    return result;
+  } finally {
+    await own?.stop();
+    if (stateDir) rmSync(stateDir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,152 @@
+#!/usr/bin/env node
+// npm run bench -- [--quick] [--smoke] [--only classify,snapshot,memory,ingest,e2e,geo]
+//   [--out bench/results] [--central URL --edges us=URL,eu=URL,apac=URL]
+//
+// Runs every benchmark and writes <out>/latest.json (nested objects: `classify.headerOnlyMsPerMsg`
+// is json.classify.headerOnlyMsPerMsg; the headline figures are repeated as flat dotted keys at the
+// top level). Method and machine: bench/README.md.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ROOT } from '../scripts/network.mjs';
+import { benchClassify } from './classify.mjs';
+import { benchIngest } from './ingest.mjs';
+import { median, round } from './lib/stats.mjs';
+import { benchMemory } from './memory.mjs';
+import { benchE2e, benchGeo, withNetwork } from './network.mjs';
+import { benchSnapshot } from './snapshot.mjs';
+
+const STAGES = ['classify', 'snapshot', 'memory', 'ingest', 'e2e', 'geo'];
+
+/** Headline keys (design §6 and the benchmark issue) and their targets. */
+export const KEYS = [
+  ['classify.headerOnlyMsPerMsg'],
+  ['classify.fullParseMsPerMsg'],
+  ['classify.ratio', '>=', 10],
+  ['snapshot.records'],
+  ['snapshot.bytes', '<=', 1_500_000],
+  ['snapshot.buildMs', '<=', 3000],
+  ['snapshot.falsePositiveRate', '<=', 0.005],
+  ['ingest.itemsPerSec', '>=', 2000],
+  ['ingest.oneByOneItemsPerSec'],
+  ['ingest.speedup', '>=', 5],
+  ['e2e.p50Ms'],
+  ['e2e.p99Ms', '<=', 1000],
+  ['geo.crossRegionBytesRatio', '<=', 0.02],
+  ['geo.crossRegionBytesRatioFullEgress'],
+  ['memory.peakBytes25MiB'],
+  ['memory.ratioToSize', '<=', 4],
+];
+
+const get = (obj, path) => path.split('.').reduce((o, k) => (o == null ? undefined : o[k]), obj);
+
+function parseEdges(spec) {
+  if (!spec) return undefined;
+  return Object.fromEntries(
+    spec.split(',').map((part) => {
+      const [region, url] = part.split('=');
+      return [region, url.replace(/\/$/, '')];
+    }),
+  );
+}
+
+async function main() {
+  const { values } = parseArgs({
+    options: {
+      smoke: { type: 'boolean', default: false },
+      quick: { type: 'boolean', default: false },
+      only: { type: 'string' },
+      out: { type: 'string', default: join(ROOT, 'bench', 'results') },
+      central: { type: 'string' },
+      edges: { type: 'string' },
+    },
+  });
+  const smoke = values.smoke;
+  const quick = values.quick;
+  const only = values.only ? values.only.split(',') : STAGES;
+  for (const s of only)
+    if (!STAGES.includes(s)) throw new Error(`--only: unknown benchmark ${s} (${STAGES.join(', ')})`);
+  const log = (line) => console.log(line);
+  const cpu = cpus();
+  const result = {
+    at: new Date().toISOString(),
+    mode: smoke ? 'smoke' : quick ? 'quick' : 'full',
+    machine: {
+      cpus: cpu.length,
+      model: cpu[0]?.model ?? 'unknown',
+      memory: totalmem(),
+      node: process.version,
+      platform: `${process.platform} ${process.arch}`,
+      loadAverageAtStart: loadavg().map((x) => round(x, 2)),
+    },
+  };
+  const errors = {};
+  const stage = async (name, fn) => {
+    if (!only.includes(name)) return;
+    const t = Date.now();
+    try {
+      result[name] = await fn();
+    } catch (err) {
+      errors[name] = err.stack ?? String(err);
+      console.error(`${name} failed: ${err.stack ?? err}`);
+    }
+    log(`  (${name}: ${((Date.now() - t) / 1000).toFixed(1)} s)`);
+  };
+
+  await stage('classify', () => benchClassify({ smoke, log }));
+  await stage('snapshot', () => benchSnapshot({ smoke, log }));
+  await stage('memory', async () => {
+    const runs = [];
+    for (let i = 0; i < (smoke ? 1 : 3); i++) runs.push(await benchMemory({ smoke, log }));
+    const pick = runs.sort((a, b) => a.peakRssBytes - b.peakRssBytes)[Math.floor(runs.length / 2)];
+    return {
+      peakBytes25MiB: pick.peakRssBytes,
+      ratioToSize: pick.ratioToSize,
+      ...pick,
+      runsRatioToSize: runs.map((r) => r.ratioToSize),
+      defaultNurseryRatioToSizeMedian: median(runs.map((r) => r.defaultNurseryRatioToSize)),
+    };
+  });
+  const central = values.central?.replace(/\/$/, '');
+  const edges = parseEdges(values.edges);
+  await stage('ingest', () => benchIngest({ central, smoke, log }));
+  if (only.includes('e2e') || only.includes('geo')) {
+    await withNetwork({ central, edges, log }, async (net) => {
+      await stage('e2e', () => benchE2e({ ...net, smoke, quick, log }));
+      await stage('geo', () => benchGeo({ ...net, smoke, quick, log }));
+    });
+  }
+
+  const targets = {};
+  for (const [key, op, bound] of KEYS) {
+    const value = get(result, key);
+    if (value !== undefined) result[key] = value;
+    if (op)
+      targets[key] = {
+        target: `${op} ${bound}`,
+        value,
+        met: typeof value === 'number' && (op === '>=' ? value >= bound : value <= bound),
+      };
+  }
+  result.targets = targets;
+  if (Object.keys(errors).length) result.errors = errors;
+  const out = resolve(values.out);
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, 'latest.json'), `${JSON.stringify(result, null, 2)}\n`);
+  log('\nkey                                   value          target');
+  for (const [key, op, bound] of KEYS) {
+    const v = get(result, key);
+    const t = targets[key];
+    log(
+      `${key.padEnd(38)}${String(v ?? '–').padEnd(15)}${op ? `${op} ${bound} ${t?.met ? 'met' : 'MISSED'}` : ''}`,
+    );
+  }
+  log(`\nwrote ${join(out, 'latest.json')}`);
+  if (Object.keys(errors).length) process.exit(1);
+}
+
+main().catch((err) => {
+  console.error(err.stack ?? err);
+  process.exit(1);
+});

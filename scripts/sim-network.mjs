@@ -1,0 +1,206 @@
+// Network plumbing for the traffic simulator and the benchmarks: an admin API client, snapshot
+// sync, a delay proxy that puts a real round-trip time on the edge → central path, and a private
+// local network (fresh state, free ports) whose edges reach central through those proxies.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, request as httpRequest } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  freePort,
+  LOCAL_ADMIN_TOKEN,
+  REGIONS,
+  startCentral,
+  startCronTicker,
+  startEdge,
+  waitForHealth,
+} from './network.mjs';
+
+export const HOME_REGION = 'us';
+
+/** JSON client for central's admin API. Returns `{ status, body }`; throws only on network errors. */
+export function createApi(centralUrl, token = LOCAL_ADMIN_TOKEN) {
+  return async function api(method, path, body) {
+    const res = await fetch(`${centralUrl}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(60_000),
+    });
+    const text = await res.text();
+    let json;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = { raw: text };
+    }
+    return { status: res.status, body: json };
+  };
+}
+
+/** Like `api`, but throws on a non-2xx answer. */
+export async function must(api, method, path, body) {
+  const res = await api(method, path, body);
+  if (res.status >= 300)
+    throw new Error(`${method} ${path}: HTTP ${res.status} ${JSON.stringify(res.body).slice(0, 300)}`);
+  return res.body;
+}
+
+/**
+ * Makes every edge hold its region's current snapshot: triggers the edge's scheduled handler
+ * (snapshot refresh) and waits until its /health reports the version central publishes.
+ */
+export async function syncSnapshots(api, edges, { timeoutMs = 60_000 } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  const regions = (await must(api, 'GET', '/api/v1/regions')).items;
+  await Promise.all(
+    Object.entries(edges).map(async ([region, url]) => {
+      const want = regions.find((r) => r.id === region)?.snapshotVersion;
+      if (want === undefined) throw new Error(`central has no region ${region}`);
+      for (;;) {
+        await fetch(`${url}/__scheduled?cron=${encodeURIComponent('* * * * *')}`, {
+          signal: AbortSignal.timeout(15_000),
+        })
+          .then((r) => r.arrayBuffer())
+          .catch(() => {});
+        const health = await fetch(`${url}/health`, { signal: AbortSignal.timeout(5_000) })
+          .then((r) => r.json())
+          .catch(() => ({}));
+        if ((health.snapshotVersion ?? -1) >= want) return;
+        if (Date.now() > deadline)
+          throw new Error(`edge ${region} did not load snapshot version ${want} in time`);
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }),
+  );
+}
+
+/**
+ * `us-eu=80,us-apac=150,eu-apac=200` → round-trip ms between each region and the home region.
+ * Pairs are unordered; a region paired with itself (or absent) gets 0.
+ */
+export function parseRtt(spec, home = HOME_REGION) {
+  const pairs = new Map();
+  for (const part of String(spec ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
+    const m = /^([a-z0-9-]+?)-([a-z0-9]+)=(\d+(?:\.\d+)?)$/i.exec(part);
+    if (!m) throw new Error(`--rtt-ms: cannot read "${part}" (expected e.g. us-eu=80)`);
+    pairs.set([m[1], m[2]].sort().join('|'), Number(m[3]));
+  }
+  return Object.fromEntries(
+    REGIONS.map((r) => [r, r === home ? 0 : (pairs.get([r, home].sort().join('|')) ?? 0)]),
+  );
+}
+
+/**
+ * An HTTP proxy that holds each request for `oneWayMs` before forwarding it and each answer for
+ * `oneWayMs` before returning it: one round trip costs 2 × oneWayMs, as across regions. It counts
+ * the bytes that cross it (the edge → central wire, after gzip).
+ */
+export async function startDelayProxy({ target, oneWayMs, port }) {
+  const targetUrl = new URL(target);
+  const counters = { requests: 0, bytesUp: 0, bytesDown: 0 };
+  const sleep = (ms) => (ms > 0 ? new Promise((r) => setTimeout(r, ms)) : Promise.resolve());
+  const server = createServer(async (req, res) => {
+    const chunks = [];
+    for await (const c of req) chunks.push(c);
+    const body = Buffer.concat(chunks);
+    counters.requests++;
+    counters.bytesUp += body.length;
+    await sleep(oneWayMs);
+    const headers = { ...req.headers, host: targetUrl.host };
+    const upstream = httpRequest(
+      { host: targetUrl.hostname, port: targetUrl.port, method: req.method, path: req.url, headers },
+      async (answer) => {
+        const parts = [];
+        for await (const c of answer) parts.push(c);
+        const out = Buffer.concat(parts);
+        counters.bytesDown += out.length;
+        await sleep(oneWayMs);
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        res.end(out);
+      },
+    );
+    upstream.on('error', (err) => {
+      res.writeHead(502, { 'content-type': 'text/plain' });
+      res.end(`delay proxy: ${err.message}`);
+    });
+    upstream.end(body);
+  });
+  const listenPort = port ?? (await freePort());
+  await new Promise((r) => server.listen(listenPort, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${listenPort}`,
+    oneWayMs,
+    counters,
+    stop: () =>
+      new Promise((r) => {
+        server.closeAllConnections?.();
+        server.close(() => r());
+      }),
+  };
+}
+
+/**
+ * Starts a private local network on free ports with fresh state, seeded with the demo data. With
+ * `rttMs` (per region, round trip to the home region), each edge reaches central through its own
+ * delay proxy — the edges are started with CENTRAL_URL pointing at the proxy.
+ */
+export async function startSimNetwork({ rttMs = {}, log = () => {}, seed = true } = {}) {
+  const stateDir = mkdtempSync(join(tmpdir(), 'crm-sim-'));
+  const centralPort = await freePort();
+  const centralUrl = `http://127.0.0.1:${centralPort}`;
+  const proxies = {};
+  for (const region of REGIONS) {
+    if ((rttMs[region] ?? 0) > 0)
+      proxies[region] = await startDelayProxy({ target: centralUrl, oneWayMs: rttMs[region] / 2 });
+  }
+  const ports = Object.fromEntries(await Promise.all(REGIONS.map(async (r) => [r, await freePort()])));
+  const started = [];
+  const track = (p) => {
+    started.push(p);
+    return p;
+  };
+  const stopAll = async () => {
+    await Promise.all(started.map((p) => p.stop().catch(() => {})));
+    await Promise.all(Object.values(proxies).map((p) => p.stop()));
+    rmSync(stateDir, { recursive: true, force: true });
+  };
+  try {
+    const [central, ...edges] = await Promise.all([
+      startCentral({ port: centralPort, stateDir, log }).then(track),
+      ...REGIONS.map((region) =>
+        startEdge({
+          region,
+          port: ports[region],
+          centralUrl: proxies[region]?.url ?? centralUrl,
+          stateDir,
+          log,
+        }).then(track),
+      ),
+    ]);
+    await waitForHealth(central.url);
+    if (seed) {
+      const { seedDemoData } = await import('./seed.mjs');
+      await seedDemoData(central.url, LOCAL_ADMIN_TOKEN, log);
+    }
+    const stopTicker = startCronTicker(edges.map((e) => e.url));
+    return {
+      central: central.url,
+      edges: Object.fromEntries(edges.map((e) => [e.region, e.url])),
+      proxies,
+      stateDir,
+      async stop() {
+        stopTicker();
+        await stopAll();
+      },
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
