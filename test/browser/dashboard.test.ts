@@ -80,8 +80,10 @@ async function signIn(s: Session, token: string) {
   await s.page.waitForURL((url) => url.pathname === '/');
 }
 
+/** Desktop screenshots show the whole page; phone ones the first screenful, as a phone would. */
 async function shot(page: Page, name: string) {
-  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+  const phone = (page.viewportSize()?.width ?? DESKTOP.width) < 600;
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: !phone });
 }
 
 async function nav(page: Page, label: string) {

@@ -415,16 +415,21 @@ describe('dashboard pages', () => {
   test('the overview shows a region whose edge stopped reporting as unhealthy, never as fine', async () => {
     const b = await signedIn();
     const res = await b.get('/');
-    const eu = res.html.slice(res.html.indexOf('id="region-eu"'), res.html.indexOf('id="region-us"'));
-    expect(eu).toContain('unhealthy — no heartbeat for 10 min');
-    expect(eu).not.toContain('healthy — heartbeat');
-    const us = res.html.slice(res.html.indexOf('id="region-us"'));
-    expect(us).toMatch(/healthy — heartbeat \d+ s ago/);
-    const apac = res.html.slice(res.html.indexOf('id="region-apac"'), res.html.indexOf('id="region-eu"'));
-    expect(apac).toContain('unhealthy — no heartbeat ever received');
-    expect(res.html).toContain('<svg class="chart"');
-    expect(res.html).toContain('Cross-region bytes');
-    expect(res.html).toContain('p50');
+    const card = (id: string) => {
+      const start = res.html.indexOf(`id="region-${id}"`);
+      return res.html.slice(start, res.html.indexOf('</section>', start));
+    };
+    expect(card('eu')).toContain('unhealthy — no heartbeat for 10 min');
+    expect(card('eu')).not.toContain('healthy — heartbeat');
+    expect(card('us')).toMatch(/healthy — heartbeat \d+ s ago/);
+    expect(card('apac')).toContain('unhealthy — no heartbeat ever received');
+    expect(res.html).toContain('2 regions are unhealthy: apac, eu.');
+    expect(res.html.indexOf('id="region-us"')).toBeLessThan(res.html.indexOf('id="region-apac"'));
+    expect(card('us')).toContain('<svg class="chart"');
+    expect(card('eu')).toContain('Cross-region bytes');
+    expect(card('eu')).toContain('if everything were forwarded to central');
+    expect(card('eu')).toContain('p50');
+    expect(card('us')).toContain('central runs in this region');
   });
 
   test('mail-borne text (subject, display name, file name) is rendered escaped', async () => {
@@ -498,6 +503,8 @@ describe('dashboard pages', () => {
     const b = await signedIn();
     const list = await b.get('/regions');
     expect(list.html).toContain('Disable rules for apac…');
+    expect(list.html).toContain('New-InboxRule -Mailbox &#39;alice@contoso.example&#39;');
+    expect(list.html).toContain('crm@eu.edge.');
     const confirm = await b.get('/regions/apac/rules?enable=false');
     expect(confirm.status).toBe(200);
     expect(confirm.html).toContain('<h1>Disable rules for apac?</h1>');

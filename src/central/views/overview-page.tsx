@@ -1,6 +1,6 @@
 /** @jsxImportSource hono/jsx */
 import type { FC } from 'hono/jsx';
-import type { RegionStats, StatsResult } from '../stats.js';
+import { HEARTBEAT_STALE_MS, type RegionStats, type StatsResult } from '../stats.js';
 import { formatBytes, formatCount, formatDuration, formatMs, formatPercent } from './format.js';
 import { type Flash, Layout, type PageContext, Time } from './layout.js';
 import { TrafficChart } from './traffic-chart.js';
@@ -44,7 +44,7 @@ const Tossed: FC<{ tossed: Record<string, number> }> = ({ tossed }) => {
 
 type Traffic = StatsResult['total'];
 
-const TrafficFacts: FC<{ t: Traffic }> = ({ t }) => (
+const TrafficFacts: FC<{ t: Traffic; home?: boolean }> = ({ t, home }) => (
   <>
     <dt>Received</dt>
     <dd>
@@ -60,8 +60,14 @@ const TrafficFacts: FC<{ t: Traffic }> = ({ t }) => (
     </dd>
     <dt>Cross-region bytes</dt>
     <dd>
-      {formatBytes(t.crossRegionBytes)} sent vs. {formatBytes(t.forwardAllCrossRegionBytes)} if everything
-      were forwarded to central (ratio {formatPercent(t.crossRegionBytesRatio)})
+      {home ? (
+        'none: central runs in this region, so its mail never crosses regions'
+      ) : (
+        <>
+          {formatBytes(t.crossRegionBytes)} sent vs. {formatBytes(t.forwardAllCrossRegionBytes)} if everything
+          were forwarded to central (ratio {formatPercent(t.crossRegionBytesRatio)})
+        </>
+      )}
     </dd>
     <dt>Hops saved</dt>
     <dd>
@@ -97,7 +103,7 @@ const RegionCard: FC<{ r: RegionStats; since: number; now: number; home: boolean
       <span class="badge neutral">egress: {r.egress}</span>
     </p>
     <dl class="facts">
-      <TrafficFacts t={r} />
+      <TrafficFacts t={r} home={home} />
       <dt>Queue depth</dt>
       <dd>{r.queueDepth == null ? <span class="muted">not reported</span> : formatCount(r.queueDepth)}</dd>
       <dt>Last heartbeat</dt>
@@ -132,6 +138,13 @@ const RegionCard: FC<{ r: RegionStats; since: number; now: number; home: boolean
   </section>
 );
 
+/** The home region (where central runs) first, then the others by id. */
+export function homeFirst<T extends { region: string }>(list: T[], home: string): T[] {
+  return [...list].sort(
+    (a, b) => Number(b.region === home) - Number(a.region === home) || a.region.localeCompare(b.region),
+  );
+}
+
 export const OverviewPage: FC<{
   page: PageContext;
   stats: StatsResult;
@@ -160,8 +173,10 @@ export const OverviewPage: FC<{
       ) : null}
       {unhealthy.length ? (
         <div class="flash bad" role="alert">
-          {unhealthy.length === 1 ? 'One region is' : `${unhealthy.length} regions are`} unhealthy:{' '}
-          {unhealthy.map((r) => r.region).join(', ')}. Its edge has not reported within the last 3 minutes.
+          {unhealthy.length === 1
+            ? `One region is unhealthy: ${unhealthy[0]?.region}. Its edge has`
+            : `${unhealthy.length} regions are unhealthy: ${unhealthy.map((r) => r.region).join(', ')}. Their edges have`}{' '}
+          not reported within the last {formatDuration(HEARTBEAT_STALE_MS)}.
         </div>
       ) : null}
       <section class="panel" aria-labelledby="total">
@@ -171,7 +186,7 @@ export const OverviewPage: FC<{
         </dl>
       </section>
       <div class="grid">
-        {stats.regions.map((r) => (
+        {homeFirst(stats.regions, stats.homeRegion).map((r) => (
           <RegionCard r={r} since={stats.since} now={now} home={r.region === stats.homeRegion} />
         ))}
       </div>

@@ -33,9 +33,9 @@ export function bucketSeries(series: Point[], since: number, until: number, coun
   return buckets;
 }
 
-const W = 600;
-const H = 150;
-const LEFT = 56;
+const W = 420;
+const H = 130;
+const LEFT = 64;
 const BOTTOM = 20;
 const TOP = 8;
 
@@ -50,7 +50,7 @@ export const TrafficChart: FC<{
   metric: 'messages' | 'bytes';
   label: string;
 }> = ({ series, since, until, metric, label }) => {
-  const buckets = bucketSeries(series, since, until, 48);
+  const buckets = bucketSeries(series, since, until, 36);
   const value = (b: Bucket) => (metric === 'messages' ? b.received : b.bytesSent);
   const max = Math.max(1, ...buckets.map(value));
   const plotW = W - LEFT - 4;

@@ -39,6 +39,8 @@ p.lead { color: var(--muted); margin-top: -0.5rem; }
 .grid { display: grid; gap: 1rem; grid-template-columns: repeat(auto-fill, minmax(min(100%, 400px), 1fr)); }
 .card { background: var(--panel); border: 1px solid var(--line); border-radius: 6px; padding: 1rem; }
 .card.unhealthy { border-color: var(--bad); box-shadow: inset 4px 0 0 var(--bad); }
+.panel > h2:first-child, .card h2, .card header h2 { margin-top: 0; }
+.chart-figure { margin: 0.75rem 0 0; }
 .card header { display: flex; flex-wrap: wrap; justify-content: space-between; gap: 0.5rem; align-items: baseline; margin-bottom: 0.5rem; }
 dl.facts { display: grid; grid-template-columns: minmax(9rem, max-content) 1fr; gap: 0.2rem 1rem; margin: 0; }
 dl.facts dt { color: var(--muted); }
@@ -83,7 +85,7 @@ summary { cursor: pointer; font-weight: 600; }
 .chart .bar-crm { fill: var(--crm); }
 .chart .bar-bytes { fill: var(--bytes); }
 .chart .axis { stroke: #8a93a3; stroke-width: 1; }
-.chart text { font-size: 11px; fill: var(--muted); }
+.chart text { font-size: 13px; fill: var(--muted); }
 .legend { display: flex; flex-wrap: wrap; gap: 1rem; font-size: 0.85em; color: var(--muted); margin: 0.25rem 0 0; padding: 0; list-style: none; }
 .legend .swatch { display: inline-block; width: 0.8em; height: 0.8em; margin-right: 0.3em; vertical-align: -0.05em; border-radius: 2px; }
 .swatch.received { background: var(--received); }
