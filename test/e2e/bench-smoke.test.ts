@@ -5,7 +5,6 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-// @ts-expect-error plain ESM script without types
 import { ROOT } from '../../scripts/network.mjs';
 import { centralUrl, edgeUrl } from './helpers.js';
 
