@@ -1,0 +1,769 @@
+#!/usr/bin/env node
+// crm-router: the admin CLI for the central API (records import, routes, sending and promoting
+// mail, stats, tokens, rule scripts). Plain Node ESM, no dependencies beyond Node itself.
+import { createReadStream, readFileSync, realpathSync, statSync } from 'node:fs';
+import { basename } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const DEFAULT_CENTRAL = 'http://127.0.0.1:8787';
+const DEFAULT_TOKEN = 'local-admin-token';
+const EDGE_PORTS = { us: 8788, eu: 8789, apac: 8790 };
+const FILTERS = ['all', 'responses', 'records', 'email-enabled', 'none'];
+
+/** The reason a fetch failed (Node wraps it: `TypeError: fetch failed` with the socket error as cause). */
+function networkReason(err) {
+  const cause = err.cause;
+  return cause?.code ?? cause?.errors?.[0]?.code ?? cause?.message ?? err.message;
+}
+
+/** An error whose message is printed as is, then the process exits with `code`. */
+class CliError extends Error {
+  constructor(message, code = 1) {
+    super(message);
+    this.code = code;
+  }
+}
+
+const GLOBAL_OPTIONS = {
+  central: { type: 'string' },
+  token: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+};
+
+const GLOBAL_HELP = `Global options:
+  --central <url>   central API (default $CRM_CENTRAL_URL or ${DEFAULT_CENTRAL})
+  --token <token>   API token (default $CRM_TOKEN or ${DEFAULT_TOKEN})
+  --json            print the API's JSON answer instead of a summary
+  -h, --help        help for a command`;
+
+const COMMANDS = {
+  'records import': {
+    usage: 'crm-router records import <file.csv> --deployment <id> [--chunk 5000] [--strict] [--dry-run]',
+    about: `Imports CRM records from a CSV file with a header row naming the columns
+type,id,name,emails,emailEnabled (addresses in emails separated by ";"). The file is streamed and
+posted in chunks; a progress bar with rows/s goes to stderr, then a summary of created, updated and
+rejected rows, each rejected row with its line number.
+  --deployment <id>  the CRM deployment (required)
+  --chunk <n>        rows per request (default 5000, at most 200000)
+  --strict           validate the whole file first; write nothing if any row is invalid
+  --dry-run          validate only
+Invalid rows (bad address, unknown type, duplicate type + id anywhere in the file) are skipped and
+listed. Exit status: 0 all rows imported, 2 some rows rejected, 1 error.`,
+    options: {
+      deployment: { type: 'string' },
+      chunk: { type: 'string' },
+      strict: { type: 'boolean' },
+      'dry-run': { type: 'boolean' },
+    },
+    run: recordsImport,
+  },
+  'routes add': {
+    usage:
+      'crm-router routes add <address> --region <id> --deployment <id> --user <userId> [--filter email-enabled]',
+    about: `Routes a mailbox to a region's edge for a deployment (or changes its route).
+  --filter   ${FILTERS.join(' | ')} (default email-enabled)`,
+    options: {
+      region: { type: 'string' },
+      deployment: { type: 'string' },
+      user: { type: 'string' },
+      filter: { type: 'string' },
+    },
+    run: routesAdd,
+  },
+  'routes move': {
+    usage: 'crm-router routes move <address> --region <id>',
+    about: 'Moves a routed mailbox to another region, keeping its deployment, user and filter.',
+    options: { region: { type: 'string' } },
+    run: routesMove,
+  },
+  'routes list': {
+    usage: 'crm-router routes list [--region <id>] [--deployment <id>] [--search <text>]',
+    about: 'Lists mailbox routes.',
+    options: { region: { type: 'string' }, deployment: { type: 'string' }, search: { type: 'string' } },
+    run: routesList,
+  },
+  send: {
+    usage: 'crm-router send <file.eml> --region <us|eu|apac> [--from <addr>] [--to <addr>] [--edge <url>]',
+    about: `Sends a raw message to a local edge as Email Routing would (POST /cdn-cgi/handler/email).
+  --region   the edge to send to; ports ${Object.entries(EDGE_PORTS)
+    .map(([r, p]) => `${r} ${p}`)
+    .join(', ')} (or $EDGE_<REGION>_PORT)
+  --from     envelope sender (default: the message's From address)
+  --to       envelope recipient (default crm@<region>.edge.localhost)
+  --edge     the edge's base URL, overriding --region's port`,
+    options: {
+      region: { type: 'string' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      edge: { type: 'string' },
+    },
+    run: send,
+  },
+  promote: {
+    usage: 'crm-router promote <file.eml> --deployment <id> --mailbox <address>',
+    about: 'Tracks a message by hand ("Track in CRM") for a routed mailbox of the deployment.',
+    options: { deployment: { type: 'string' }, mailbox: { type: 'string' } },
+    run: promote,
+  },
+  stats: {
+    usage: 'crm-router stats [--since <ISO time or ms>]',
+    about: 'Per-region traffic, cross-region bytes against forward-everything, latency and edge health.',
+    options: { since: { type: 'string' } },
+    run: stats,
+  },
+  'tokens create': {
+    usage: 'crm-router tokens create --scope <scope> [--label <text>]',
+    about:
+      'Mints an API token; scope: admin | deployment:<id> | edge:<region> | user:<deployment>/<userId>.\nThe token is printed once.',
+    options: { scope: { type: 'string' }, label: { type: 'string' } },
+    run: tokensCreate,
+  },
+  'tokens list': {
+    usage: 'crm-router tokens list',
+    about: 'Lists tokens (never their plaintext).',
+    options: {},
+    run: tokensList,
+  },
+  'tokens revoke': {
+    usage: 'crm-router tokens revoke <id>',
+    about: 'Revokes a token.',
+    options: {},
+    run: tokensRevoke,
+  },
+  rules: {
+    usage: 'crm-router rules <region> [--format exchange|sieve|gmail] [--deployment <id>]',
+    about: "Prints the forwarding rules (or their removal) for the region's routed mailboxes.",
+    options: { format: { type: 'string' }, deployment: { type: 'string' } },
+    run: rules,
+  },
+};
+
+function mainHelp() {
+  const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length));
+  return `crm-router: admin CLI of the CRM edge router
+
+Commands:
+${Object.entries(COMMANDS)
+  .map(([name, c]) => `  ${name.padEnd(width)}  ${c.about.split('\n')[0]}`)
+  .join('\n')}
+
+${GLOBAL_HELP}
+
+Run "crm-router <command> --help" for a command's options.`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP
+
+function settings(values) {
+  const central = (values.central ?? process.env.CRM_CENTRAL_URL ?? DEFAULT_CENTRAL).replace(/\/+$/, '');
+  const token = values.token ?? process.env.CRM_TOKEN ?? DEFAULT_TOKEN;
+  return { central, token };
+}
+
+/** Calls central; throws a CliError with the API's own error message on a non-2xx answer. */
+async function call(cfg, method, path, { body, raw, contentType, accept, okStatuses } = {}) {
+  const headers = { authorization: `Bearer ${cfg.token}` };
+  if (accept) headers.accept = accept;
+  let payload = raw;
+  if (body !== undefined) {
+    headers['content-type'] = 'application/json';
+    payload = JSON.stringify(body);
+  } else if (contentType) headers['content-type'] = contentType;
+  let res;
+  try {
+    res = await fetch(`${cfg.central}${path}`, { method, headers, body: payload });
+  } catch (err) {
+    throw new CliError(`cannot reach central at ${cfg.central}: ${networkReason(err)}`);
+  }
+  const text = await res.text();
+  let json;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = undefined;
+  }
+  if (!res.ok && !okStatuses?.includes(res.status)) {
+    const message = json?.error?.message ?? (text.slice(0, 500) || res.statusText);
+    const code = json?.error?.code ? ` ${json.error.code}` : '';
+    throw new CliError(`${method} ${path}: ${res.status}${code}: ${message}`);
+  }
+  return { status: res.status, json, text };
+}
+
+function need(values, name, hint = '') {
+  const v = values[name];
+  if (v === undefined || v === '') throw new CliError(`missing --${name}${hint ? ` (${hint})` : ''}`);
+  return v;
+}
+
+function print(values, json, summary) {
+  console.log(values.json ? JSON.stringify(json, null, 2) : summary);
+}
+
+function table(rows, columns) {
+  if (rows.length === 0) return '(none)';
+  const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => String(r[c] ?? '').length)));
+  const line = (cells) =>
+    cells
+      .map((cell, i) => String(cell ?? '').padEnd(widths[i]))
+      .join('  ')
+      .trimEnd();
+  return [
+    line(columns),
+    line(widths.map((w) => '-'.repeat(w))),
+    ...rows.map((r) => line(columns.map((c) => r[c]))),
+  ].join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------
+// records import
+
+/**
+ * Streams RFC 4180 rows from a file: yields `{ line, fields }`, `line` being the physical line the
+ * row starts on. Quoted fields may hold commas, doubled quotes and line breaks. An unconsumed tail
+ * (a row cut by the read buffer) is kept between reads, so lookahead never crosses a boundary.
+ */
+export async function* readCsvRows(path, onBytes = () => {}, bufferSize = 1 << 20) {
+  let tail = '';
+  let line = 1;
+  let first = true;
+  const stream = createReadStream(path, { encoding: 'utf8', highWaterMark: bufferSize });
+  for await (let chunk of stream) {
+    onBytes(Buffer.byteLength(chunk));
+    if (first) {
+      if (chunk.charCodeAt(0) === 0xfeff) chunk = chunk.slice(1);
+      first = false;
+    }
+    const text = tail + chunk;
+    const { rows, rest, nextLine } = parseComplete(text, line, false);
+    line = nextLine;
+    tail = rest;
+    yield* rows;
+  }
+  const { rows } = parseComplete(tail, line, true);
+  yield* rows;
+}
+
+/**
+ * Parses the complete rows of `text` (all of it when `final`); returns the unparsed rest, which
+ * starts at the beginning of a row.
+ */
+function parseComplete(text, startLine, final) {
+  const rows = [];
+  let i = 0;
+  let line = startLine;
+  const n = text.length;
+  while (i < n) {
+    const rowStart = i;
+    const rowLine = line;
+    const c0 = text[i];
+    if (c0 === '\n' || c0 === '\r') {
+      if (c0 === '\r' && i + 1 === n && !final)
+        return { rows, rest: text.slice(rowStart), nextLine: rowLine };
+      i += c0 === '\r' && text[i + 1] === '\n' ? 2 : 1;
+      line++;
+      continue;
+    }
+    const fields = [];
+    let complete = false;
+    for (;;) {
+      const fieldLine = line;
+      let field = '';
+      if (text[i] === '"') {
+        let j = i + 1;
+        let closed = false;
+        while (j < n) {
+          const ch = text[j];
+          if (ch === '"') {
+            if (j + 1 === n && !final) break;
+            if (text[j + 1] === '"') {
+              field += '"';
+              j += 2;
+              continue;
+            }
+            closed = true;
+            break;
+          }
+          if (ch === '\r' && j + 1 === n && !final) break;
+          if (ch === '\n' || (ch === '\r' && text[j + 1] !== '\n')) line++;
+          field += ch;
+          j++;
+        }
+        if (!closed) {
+          if (!final) return { rows, rest: text.slice(rowStart), nextLine: rowLine };
+          throw new CliError(`line ${fieldLine}: a quoted field is not closed (missing ")`);
+        }
+        i = j + 1;
+        if (i < n && text[i] !== ',' && text[i] !== '\r' && text[i] !== '\n')
+          throw new CliError(`line ${fieldLine}: unexpected text after a closing quote`);
+      } else {
+        let j = i;
+        while (j < n && text[j] !== ',' && text[j] !== '\r' && text[j] !== '\n') j++;
+        field = text.slice(i, j);
+        i = j;
+      }
+      fields.push(field);
+      if (i >= n) {
+        if (!final) return { rows, rest: text.slice(rowStart), nextLine: rowLine };
+        complete = true;
+        break;
+      }
+      if (text[i] === ',') {
+        i++;
+        if (i >= n) {
+          if (!final) return { rows, rest: text.slice(rowStart), nextLine: rowLine };
+          fields.push('');
+          complete = true;
+          break;
+        }
+        continue;
+      }
+      if (text[i] === '\r' && i + 1 === n && !final)
+        return { rows, rest: text.slice(rowStart), nextLine: rowLine };
+      i += text[i] === '\r' && text[i + 1] === '\n' ? 2 : 1;
+      line++;
+      complete = true;
+      break;
+    }
+    if (complete) rows.push({ line: rowLine, fields });
+  }
+  return { rows, rest: '', nextLine: line };
+}
+
+function csvField(value) {
+  return /[",\r\n]/.test(value) || /^\s|\s$/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
+}
+
+function formatRate(rows, ms) {
+  return `${Math.round(rows / Math.max(ms / 1000, 0.001)).toLocaleString('en-US')} rows/s`;
+}
+
+function progressBar(done, total, width = 30) {
+  const ratio = total > 0 ? Math.min(1, done / total) : 0;
+  const filled = Math.round(ratio * width);
+  return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${String(Math.round(ratio * 100)).padStart(3)}%`;
+}
+
+async function recordsImport(cfg, values, positionals) {
+  const file = positionals[0];
+  if (!file) throw new CliError('missing <file.csv>');
+  const deployment = need(values, 'deployment');
+  const chunkSize = Number(values.chunk ?? 5000);
+  if (!Number.isInteger(chunkSize) || chunkSize < 1 || chunkSize > 200_000)
+    throw new CliError('--chunk must be an integer from 1 to 200000');
+  let size;
+  try {
+    size = statSync(file).size;
+  } catch (err) {
+    throw new CliError(`cannot read ${file}: ${err.code ?? err.message}`);
+  }
+  const path = `/api/v1/deployments/${encodeURIComponent(deployment)}/records`;
+  const tty = process.stderr.isTTY;
+  const started = Date.now();
+
+  /** One pass over the file; `mode` is 'validate' (dry run) or 'write'. */
+  const pass = async (mode) => {
+    let bytesRead = 0;
+    let header;
+    let headerCols;
+    const seen = new Map();
+    const totals = { created: 0, updated: 0, rejected: 0, rows: 0, requests: 0 };
+    const rejected = [];
+    let batch = [];
+    const passStarted = Date.now();
+    let lastDraw = 0;
+    let lastText = '';
+    const draw = (force = false) => {
+      const now = Date.now();
+      if (!force && now - lastDraw < 100) return;
+      lastDraw = now;
+      const label = mode === 'validate' ? 'validating' : 'importing';
+      const text = `${label} ${progressBar(bytesRead, size)} ${totals.rows.toLocaleString('en-US')} rows · ${formatRate(totals.rows, now - passStarted)}`;
+      if (tty) process.stderr.write(`\r${text}\x1b[K`);
+      // Without a terminal, one line per request (and none repeated).
+      else if (force && text.replace(/ · .*/, '') !== lastText) process.stderr.write(`${text}\n`);
+      lastText = text.replace(/ · .*/, '');
+    };
+    const flush = async () => {
+      if (batch.length === 0) return;
+      // Physical line of each row in the request body, so that the answer maps back to file lines.
+      const lineMap = new Map();
+      let chunkLine = 2;
+      const body = [header];
+      for (const row of batch) {
+        const text = row.fields.map(csvField).join(',');
+        lineMap.set(chunkLine, row.line);
+        chunkLine += 1 + (text.match(/\r\n|\r|\n/g)?.length ?? 0);
+        body.push(text);
+      }
+      const query = mode === 'validate' ? '?dryRun=true&onInvalid=skip' : '?onInvalid=skip';
+      const res = await call(cfg, 'POST', `${path}${query}`, {
+        raw: `${body.join('\r\n')}\r\n`,
+        contentType: 'text/csv; charset=utf-8',
+      });
+      totals.requests++;
+      totals.created += res.json.created;
+      totals.updated += res.json.updated;
+      totals.rejected += res.json.rejected;
+      for (const e of res.json.errors)
+        rejected.push({ line: lineMap.get(e.line) ?? e.line, field: e.field, message: e.message });
+      if (res.json.errors.length < res.json.rejected)
+        rejected.push({
+          line: null,
+          field: '(more)',
+          message: `${res.json.rejected - res.json.errors.length} more rejected rows not listed`,
+        });
+      batch = [];
+      draw(true);
+    };
+    for await (const row of readCsvRows(file, (b) => {
+      bytesRead += b;
+    })) {
+      if (!header) {
+        header = row.fields.map(csvField).join(',');
+        headerCols = row.fields.map((f) => f.trim().toLowerCase());
+        continue;
+      }
+      totals.rows++;
+      // Duplicates across requests are caught here (the API catches those within one request).
+      const type = (row.fields[headerCols.indexOf('type')] ?? '').trim().toLowerCase();
+      const id = (row.fields[headerCols.indexOf('id')] ?? '').trim();
+      const key = `${type}\0${id}`;
+      const first = seen.get(key);
+      if (type && id && first !== undefined) {
+        totals.rejected++;
+        rejected.push({ line: row.line, field: 'id', message: `duplicate of line ${first} (${type} ${id})` });
+        continue;
+      }
+      if (type && id) seen.set(key, row.line);
+      batch.push(row);
+      if (batch.length >= chunkSize) await flush();
+      draw();
+    }
+    if (!header) throw new CliError(`${file} is empty (a header row is required)`);
+    await flush();
+    draw(true);
+    if (tty) process.stderr.write('\n');
+    rejected.sort((a, b) => (a.line ?? Number.MAX_SAFE_INTEGER) - (b.line ?? Number.MAX_SAFE_INTEGER));
+    return { totals, rejected };
+  };
+
+  if (values.strict && !values['dry-run']) {
+    const check = await pass('validate');
+    if (check.totals.rejected > 0) {
+      printRejected(check.rejected);
+      throw new CliError(
+        `${check.totals.rejected} invalid row(s) in ${basename(file)}; nothing was written (--strict)`,
+        2,
+      );
+    }
+  }
+  const result = await pass(values['dry-run'] ? 'validate' : 'write');
+  const ms = Date.now() - started;
+  const { totals, rejected } = result;
+  if (values.json) {
+    console.log(JSON.stringify({ ...totals, ms, rejectedRows: rejected }, null, 2));
+  } else {
+    const verb = values['dry-run'] ? 'validated (dry run, nothing written)' : 'imported';
+    console.log(
+      `${basename(file)}: ${totals.rows.toLocaleString('en-US')} rows ${verb} in ${(ms / 1000).toFixed(1)} s (${formatRate(totals.rows, ms)}, ${totals.requests} requests)`,
+    );
+    if (!values['dry-run'])
+      console.log(`created ${totals.created}, updated ${totals.updated}, rejected ${totals.rejected}`);
+    else console.log(`valid ${totals.rows - totals.rejected}, rejected ${totals.rejected}`);
+    printRejected(rejected);
+  }
+  if (totals.rejected > 0) process.exitCode = 2;
+}
+
+function printRejected(rejected) {
+  if (rejected.length === 0) return;
+  console.log('rejected rows:');
+  for (const r of rejected)
+    console.log(`  ${r.line === null ? '' : `line ${r.line}: `}${r.field}: ${r.message}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// routes
+
+async function routesAdd(cfg, values, positionals) {
+  const address = positionals[0];
+  if (!address) throw new CliError('missing <address>');
+  const filter = values.filter ?? 'email-enabled';
+  if (!FILTERS.includes(filter)) throw new CliError(`--filter must be one of ${FILTERS.join(', ')}`);
+  const body = {
+    region: need(values, 'region'),
+    deployment: need(values, 'deployment'),
+    userId: need(values, 'user', 'the CRM user id of the mailbox owner'),
+    filter,
+  };
+  const res = await call(cfg, 'PUT', `/api/v1/mailboxes/${encodeURIComponent(address)}`, { body });
+  const m = res.json;
+  print(
+    values,
+    m,
+    `routed ${m.address} → region ${m.region}, deployment ${m.deployment}, user ${m.userId}, filter ${m.filter}`,
+  );
+}
+
+async function routesMove(cfg, values, positionals) {
+  const address = positionals[0];
+  if (!address) throw new CliError('missing <address>');
+  const region = need(values, 'region');
+  const path = `/api/v1/mailboxes/${encodeURIComponent(address)}`;
+  const current = (await call(cfg, 'GET', path)).json;
+  const res = await call(cfg, 'PUT', path, {
+    body: { region, deployment: current.deployment, userId: current.userId, filter: current.filter },
+  });
+  print(values, res.json, `moved ${res.json.address}: region ${current.region} → ${res.json.region}`);
+}
+
+async function routesList(cfg, values) {
+  const q = new URLSearchParams();
+  if (values.region) q.set('region', values.region);
+  if (values.deployment) q.set('deployment', values.deployment);
+  if (values.search) q.set('q', values.search);
+  q.set('limit', '5000');
+  const res = await call(cfg, 'GET', `/api/v1/mailboxes?${q}`);
+  print(
+    values,
+    res.json,
+    table(
+      res.json.items.map((m) => ({
+        address: m.address,
+        region: m.region,
+        deployment: m.deployment,
+        user: m.userId,
+        filter: m.filter,
+      })),
+      ['address', 'region', 'deployment', 'user', 'filter'],
+    ),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// mail
+
+function readMessage(file) {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new CliError(`cannot read ${file}: ${err.code ?? err.message}`);
+  }
+}
+
+/** The From address of a raw message's header block, for a default envelope sender. */
+function headerFrom(raw) {
+  const end = raw.indexOf('\r\n\r\n') >= 0 ? raw.indexOf('\r\n\r\n') : raw.indexOf('\n\n');
+  const head = raw
+    .subarray(0, end >= 0 ? end : Math.min(raw.length, 65536))
+    .toString('latin1')
+    .replace(/\r?\n[ \t]+/g, ' ');
+  const from = /^from:(.*)$/im.exec(head)?.[1] ?? '';
+  return /<([^<>\s]+@[^<>\s]+)>/.exec(from)?.[1] ?? /([^\s<>",;:]+@[^\s<>",;:]+)/.exec(from)?.[1];
+}
+
+async function send(_cfg, values, positionals) {
+  const file = positionals[0];
+  if (!file) throw new CliError('missing <file.eml>');
+  const raw = readMessage(file);
+  let edge = values.edge;
+  const region = values.region;
+  if (!edge) {
+    if (!region) throw new CliError('missing --region (us, eu, apac) or --edge <url>');
+    const envPort = process.env[`EDGE_${region.toUpperCase()}_PORT`];
+    const port = envPort ? Number(envPort) : EDGE_PORTS[region];
+    if (!port)
+      throw new CliError(
+        `no local edge port known for region ${region}: pass --edge <url> or set EDGE_${region.toUpperCase()}_PORT`,
+      );
+    edge = `http://127.0.0.1:${port}`;
+  }
+  edge = edge.replace(/\/+$/, '');
+  const from = values.from ?? headerFrom(raw) ?? 'sender@example.com';
+  const to = values.to ?? `crm@${region ?? 'us'}.edge.localhost`;
+  const url = `${edge}/cdn-cgi/handler/email?${new URLSearchParams({ from, to })}`;
+  let res;
+  try {
+    res = await fetch(url, { method: 'POST', headers: { 'content-type': 'message/rfc822' }, body: raw });
+  } catch (err) {
+    throw new CliError(`cannot reach the edge at ${edge}: ${networkReason(err)}`);
+  }
+  const text = await res.text();
+  if (!res.ok) throw new CliError(`edge answered ${res.status}: ${text.slice(0, 500) || res.statusText}`);
+  console.log(
+    values.json
+      ? text
+      : `sent ${basename(file)} (${raw.length} bytes) to ${edge} as ${from} → ${to}: ${res.status}`,
+  );
+}
+
+async function promote(cfg, values, positionals) {
+  const file = positionals[0];
+  if (!file) throw new CliError('missing <file.eml>');
+  const deployment = need(values, 'deployment');
+  const mailbox = need(values, 'mailbox');
+  const raw = readMessage(file);
+  const res = await call(
+    cfg,
+    'POST',
+    `/api/v1/deployments/${encodeURIComponent(deployment)}/promote?${new URLSearchParams({ mailbox })}`,
+    { raw, contentType: 'message/rfc822' },
+  );
+  const a = res.json;
+  print(
+    values,
+    a,
+    `${res.status === 201 ? 'tracked as new activity' : 'merged into activity'} ${a.id}: "${a.subject ?? '(subject withheld by egress policy)'}" from ${a.from ?? '?'}, mailboxes ${a.mailboxes.join(', ')}`,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// stats, tokens, rules
+
+function bytes(n) {
+  if (n == null) return '-';
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let v = n;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${v.toFixed(u === 0 ? 0 : 1)} ${units[u]}`;
+}
+
+async function stats(cfg, values) {
+  let since = '';
+  if (values.since) {
+    const ms = /^\d+$/.test(values.since) ? Number(values.since) : Date.parse(values.since);
+    if (!Number.isFinite(ms))
+      throw new CliError('--since must be an ISO time or milliseconds since the epoch');
+    since = `?since=${ms}`;
+  }
+  const res = await call(cfg, 'GET', `/api/v1/stats${since}`);
+  const s = res.json;
+  const pct = (r) => (r == null ? '-' : `${(r * 100).toFixed(1)}%`);
+  const rows = [...s.regions, { ...s.total, region: 'total' }].map((r) => ({
+    region: r.region,
+    received: r.received,
+    'crm-bound': r.crmBound,
+    tossed: Object.values(r.tossed ?? {}).reduce((a, b) => a + b, 0),
+    'cross-region': bytes(r.crossRegionBytes),
+    'vs forward-all': pct(r.crossRegionBytesRatio),
+    'p50/p95/p99 ms': r.latencyMs
+      ? `${r.latencyMs.p50 ?? '-'}/${r.latencyMs.p95 ?? '-'}/${r.latencyMs.p99 ?? '-'}`
+      : '-',
+    edge: r.region === 'total' ? '' : r.healthy ? 'up' : 'no heartbeat',
+  }));
+  print(values, s, table(rows, Object.keys(rows[0])));
+}
+
+async function tokensCreate(cfg, values) {
+  const body = { scope: need(values, 'scope'), ...(values.label ? { label: values.label } : {}) };
+  const res = await call(cfg, 'POST', '/api/v1/tokens', { body });
+  print(
+    values,
+    res.json,
+    `${res.json.token}\n(id ${res.json.id}, scope ${res.json.scope}; shown once: store it now)`,
+  );
+}
+
+async function tokensList(cfg, values) {
+  const res = await call(cfg, 'GET', '/api/v1/tokens');
+  print(
+    values,
+    res.json,
+    table(
+      res.json.items.map((t) => ({
+        id: t.id,
+        scope: t.scope,
+        label: t.label ?? '',
+        created: new Date(t.createdAt).toISOString(),
+        revoked: t.revokedAt ? new Date(t.revokedAt).toISOString() : '',
+      })),
+      ['id', 'scope', 'label', 'created', 'revoked'],
+    ),
+  );
+}
+
+async function tokensRevoke(cfg, values, positionals) {
+  const id = positionals[0];
+  if (!id) throw new CliError('missing <id>');
+  const res = await call(cfg, 'DELETE', `/api/v1/tokens/${encodeURIComponent(id)}`);
+  print(values, res.json, `revoked ${res.json.id} (${res.json.scope})`);
+}
+
+async function rules(cfg, values, positionals) {
+  const region = positionals[0];
+  if (!region) throw new CliError('missing <region>');
+  const q = new URLSearchParams({ format: values.format ?? 'exchange' });
+  if (values.deployment) q.set('deployment', values.deployment);
+  const path = `/api/v1/regions/${encodeURIComponent(region)}/rules?${q}`;
+  if (values.json) console.log(JSON.stringify((await call(cfg, 'GET', path)).json, null, 2));
+  else process.stdout.write((await call(cfg, 'GET', path, { accept: 'text/plain' })).text);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export async function main(argv) {
+  const [first, second, ...rest] = argv;
+  if (!first || first === '--help' || first === '-h' || first === 'help') {
+    console.log(mainHelp());
+    return;
+  }
+  let name = first;
+  let args = [second, ...rest].filter((a) => a !== undefined);
+  if (!COMMANDS[name] && second && COMMANDS[`${first} ${second}`]) {
+    name = `${first} ${second}`;
+    args = rest;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    const group = Object.keys(COMMANDS).filter((k) => k.startsWith(`${first} `));
+    throw new CliError(
+      group.length
+        ? `"${first}" needs a subcommand: ${group.map((g) => g.split(' ')[1]).join(', ')}`
+        : `unknown command "${first}" (crm-router --help lists the commands)`,
+    );
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      options: { ...GLOBAL_OPTIONS, ...command.options },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (err) {
+    throw new CliError(`${err.message}\nusage: ${command.usage}`);
+  }
+  if (parsed.values.help) {
+    console.log(`usage: ${command.usage}\n\n${command.about}\n\n${GLOBAL_HELP}`);
+    return;
+  }
+  await command.run(settings(parsed.values), parsed.values, parsed.positionals);
+}
+
+function invokedDirectly() {
+  try {
+    return Boolean(process.argv[1]) && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
+  } catch {
+    return false;
+  }
+}
+
+if (invokedDirectly()) {
+  main(process.argv.slice(2)).catch((err) => {
+    if (process.stderr.isTTY) process.stderr.write('\n');
+    if (err instanceof CliError) {
+      console.error(`crm-router: ${err.message}`);
+      process.exit(err.code);
+    }
+    console.error(err);
+    process.exit(1);
+  });
+}
