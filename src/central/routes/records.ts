@@ -323,7 +323,9 @@ function validateCandidates(candidates: Candidate[], errors: RowError[]): Record
       const issue = parsed.error.issues[0]!;
       const [head, sub] = issue.path;
       let message = issue.message;
-      if (head === 'emails' && typeof sub === 'number') {
+      if (head === 'type') {
+        message = `${JSON.stringify((cand.value as { type?: unknown }).type ?? null)} is not one of ${RECORD_TYPES.join(', ')}`;
+      } else if (head === 'emails' && typeof sub === 'number') {
         const bad = (cand.value as { emails?: unknown[] }).emails?.[sub];
         message = `${JSON.stringify(bad)} ${issue.message.replace(/^must be/, 'is not')}`;
       }
