@@ -55,6 +55,17 @@ export function freePort() {
   });
 }
 
+/** Refuses to start on a port something else answers on (its /health would fool the wait). */
+export function assertPortFree(port, label) {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.once('error', () =>
+      rej(new Error(`${label}: port ${port} is already in use (another network running? set the *_PORT variables)`)),
+    );
+    srv.listen(port, '127.0.0.1', () => srv.close(() => res()));
+  });
+}
+
 function wranglerBin() {
   return join(ROOT, 'node_modules', '.bin', 'wrangler');
 }
@@ -200,6 +211,7 @@ export async function startEdge({
   edgeKeySecret = LOCAL_EDGE_KEY_SECRET,
   inboundToken = LOCAL_INBOUND_TOKEN,
 }) {
+  await assertPortFree(port, `edge ${region}`);
   const inspector = await freePort();
   const { signingKey, token } = deriveEdgeCredentials(edgeKeySecret, region);
   const url = `http://127.0.0.1:${port}`;
