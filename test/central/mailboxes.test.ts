@@ -85,7 +85,7 @@ describe('GET, DELETE and list /api/v1/mailboxes', () => {
       ['ann@contoso.example', 'eu', 'contoso'],
       ['bob@contoso.example', 'us', 'contoso'],
       ['fay@fabrikam.example', 'eu', 'fabrikam'],
-    ])
+    ] as const)
       await api('PUT', `/api/v1/mailboxes/${address}`, {
         body: { region, deployment, userId: `u-${address.slice(0, 3)}` },
       });
