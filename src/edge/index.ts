@@ -3,7 +3,7 @@ import { hmacHex, timingSafeEqualHex } from '../core/request-signature.js';
 import { type EdgeBindings, readEdgeConfig } from './config.js';
 import { deliverDeadLetters, deliverOutbox, type OutboxMessage, postBatch } from './outbox.js';
 import { PLATFORM_MAX_BYTES, processMessage, readAll, receiptFor } from './pipeline.js';
-import { heldSnapshotVersion, refreshSnapshot } from './snapshot-store.js';
+import { refreshSnapshot, snapshotVersion } from './snapshot-store.js';
 
 type EdgeApp = { Bindings: EdgeBindings };
 
@@ -24,7 +24,7 @@ app.get('/health', async (c) => {
     ok: true,
     role: 'edge',
     region: cfg.region,
-    snapshotVersion: heldSnapshotVersion() ?? null,
+    snapshotVersion: (await snapshotVersion(c.env)) ?? null,
   });
 });
 

@@ -1,6 +1,7 @@
 // Queue consumer: delivers items and receipts to central in signed, gzip-compressed batches, acks
 // per item from central's answer, retries the rest with capped exponential backoff and jitter.
 import { type IngestBatch, ingestResponse, type IngestItem, type Receipt } from '../core/wire.js';
+import { backlogEstimate, noteSettled } from './backlog.js';
 import { centralFetch, gzip } from './central-client.js';
 import type { EdgeBindings, EdgeConfig } from './config.js';
 import { heldSnapshotVersion, noteCentralVersion } from './snapshot-store.js';
@@ -55,6 +56,7 @@ export async function postBatch(
     receipts: parts.receipts,
     ...(parts.deadLetters ? { deadLetters: parts.deadLetters } : {}),
     heartbeat: {
+      queueDepth: backlogEstimate(),
       ...parts.heartbeat,
       ...(heldSnapshotVersion() !== undefined ? { snapshotVersion: heldSnapshotVersion() } : {}),
       ...(cfg.publicUrl ? { edgeUrl: cfg.publicUrl } : {}),
@@ -86,12 +88,16 @@ export async function deliverOutbox(
         receipts: receipts.map((m) => m.body as Receipt),
       });
       const byId = new Map(answer.results.map((r) => [r.id, r]));
+      let settled = receipts.length;
       for (const m of items) {
         // accepted, merged and rejected are all final answers (rejected items are dead-lettered at central).
-        if (byId.has(m.body.id)) m.ack();
-        else m.retry({ delaySeconds: retryDelaySeconds(m.attempts, m.id) });
+        if (byId.has(m.body.id)) {
+          m.ack();
+          settled++;
+        } else m.retry({ delaySeconds: retryDelaySeconds(m.attempts, m.id) });
       }
       for (const m of receipts) m.ack();
+      noteSettled(settled);
       const refresh = noteCentralVersion(env, cfg, answer.snapshotVersion);
       if (refresh) waitUntil(refresh);
     } catch (err) {
@@ -117,6 +123,7 @@ export async function deliverDeadLetters(batch: MessageBatch<OutboxMessage>, cfg
       })),
     });
     batch.ackAll();
+    noteSettled(batch.messages.length);
   } catch (err) {
     console.error(`dead-letter report ${cfg.region} failed, will retry`, err);
     for (const m of batch.messages) m.retry({ delaySeconds: retryDelaySeconds(m.attempts, m.id) });

@@ -5,6 +5,7 @@ import { readMessageFacts } from '../core/message-facts.js';
 import type { TossedReason } from '../core/types.js';
 import type { Receipt } from '../core/wire.js';
 import type { EdgeBindings, EdgeConfig } from './config.js';
+import { noteEnqueued } from './backlog.js';
 import { buildIngestItems } from './ingest-item.js';
 import { currentSnapshot } from './snapshot-store.js';
 
@@ -130,6 +131,7 @@ export async function processMessage(
   if (bound.length) {
     const items = await buildIngestItems(env, cfg, snapshot, raw, facts, bound, now);
     await env.OUTBOX.sendBatch(items.map((body) => ({ body, contentType: 'json' as const })));
+    noteEnqueued(items.length);
     itemIds.push(...items.map((i) => i.id));
   }
   if (receipts.length)

@@ -19,6 +19,12 @@ export function heldSnapshotVersion(): number | undefined {
   return held?.snapshot.version;
 }
 
+/** The version this edge classifies with, reading the last good copy from KV after a restart. */
+export async function snapshotVersion(env: EdgeBindings): Promise<number | undefined> {
+  if (!held) held = await loadFromKv(env);
+  return held?.snapshot.version;
+}
+
 /** Test hook: forget the in-memory copy (KV keeps the last good one). */
 export function forgetHeldSnapshot(): void {
   held = undefined;
