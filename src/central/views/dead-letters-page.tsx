@@ -10,6 +10,17 @@ function itemMessageId(item: unknown): string | undefined {
   return typeof id === 'string' ? id : undefined;
 }
 
+/** "accepted as <activity id>" links to the activity the replay created or merged into. */
+const ReplayResult: FC<{ text: string | null }> = ({ text }) => {
+  const m = text ? /^(accepted|merged) as ([0-9a-f-]{36})$/.exec(text) : null;
+  if (!m) return <div class="muted">{text}</div>;
+  return (
+    <div class="muted">
+      {m[1]} as <a href={`/activities/${m[2]}`}>activity {m[2]?.slice(0, 8)}…</a>
+    </div>
+  );
+};
+
 export const DeadLettersPage: FC<{
   page: PageContext;
   rows: DeadLetterRow[];
@@ -81,7 +92,7 @@ export const DeadLettersPage: FC<{
                   {d.replayedAt != null ? (
                     <>
                       <span class="badge ok">replayed</span> <Time ms={d.replayedAt} />
-                      <div class="muted">{d.replayResult}</div>
+                      <ReplayResult text={d.replayResult} />
                     </>
                   ) : (
                     <form method="post" action={`/dead-letters/${encodeURIComponent(d.id)}/replay`}>

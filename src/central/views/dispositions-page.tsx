@@ -47,7 +47,7 @@ const ReceiptTable: FC<{ rows: DispositionRow[]; label: string }> = ({ rows, lab
               {d.mailbox ?? <span class="muted">—</span>}
             </td>
             <td data-label="Deployment">{d.deployment ?? <span class="muted">—</span>}</td>
-            <td data-label="Size" class="num">
+            <td data-label="Size" class="num nowrap">
               {formatBytes(d.sizeBytes)}
             </td>
           </tr>

@@ -25,14 +25,14 @@ export const HealthBadge: FC<{ region: RegionStats; now: number }> = ({ region, 
   );
 };
 
-const Tossed: FC<{ tossed: Record<string, number> }> = ({ tossed }) => {
+const Tossed: FC<{ tossed: Record<string, number>; region?: string | undefined }> = ({ tossed, region }) => {
   const entries = Object.entries(tossed).sort((a, b) => b[1] - a[1]);
   if (!entries.length) return <span class="muted">none</span>;
   return (
     <ul class="tossed">
       {entries.map(([reason, n]) => (
         <li>
-          <a href={`/dispositions?reason=${encodeURIComponent(reason)}`}>
+          <a href={`/dispositions?${new URLSearchParams({ ...(region ? { region } : {}), reason })}`}>
             <code>{reason}</code>
           </a>
           : {formatCount(n)}
@@ -44,7 +44,7 @@ const Tossed: FC<{ tossed: Record<string, number> }> = ({ tossed }) => {
 
 type Traffic = StatsResult['total'];
 
-const TrafficFacts: FC<{ t: Traffic; home?: boolean }> = ({ t, home }) => (
+const TrafficFacts: FC<{ t: Traffic; home?: boolean; region?: string }> = ({ t, home, region }) => (
   <>
     <dt>Received</dt>
     <dd>
@@ -56,7 +56,7 @@ const TrafficFacts: FC<{ t: Traffic; home?: boolean }> = ({ t, home }) => (
     </dd>
     <dt>Tossed, by reason</dt>
     <dd>
-      <Tossed tossed={t.tossed} />
+      <Tossed tossed={t.tossed} region={region} />
     </dd>
     <dt>Cross-region bytes</dt>
     <dd>
@@ -103,7 +103,7 @@ const RegionCard: FC<{ r: RegionStats; since: number; now: number; home: boolean
       <span class="badge neutral">egress: {r.egress}</span>
     </p>
     <dl class="facts">
-      <TrafficFacts t={r} home={home} />
+      <TrafficFacts t={r} home={home} region={r.region} />
       <dt>Queue depth</dt>
       <dd>{r.queueDepth == null ? <span class="muted">not reported</span> : formatCount(r.queueDepth)}</dd>
       <dt>Last heartbeat</dt>

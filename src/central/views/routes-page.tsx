@@ -63,6 +63,50 @@ export const RoutesPage: FC<{
     <p class="lead">
       Mailboxes routed to a region's edge, the deployment they belong to and their filter mode.
     </p>
+    <details class="add panel" open={formError !== undefined}>
+      <summary>Add or update a route</summary>
+      {formError ? (
+        <div class="flash bad" role="alert">
+          {formError}
+        </div>
+      ) : null}
+      <form method="post" action="/routes/save" class="stack">
+        <Csrf token={page.csrfToken} />
+        <div class="field">
+          <label for="n-address">Mailbox address</label>
+          <input id="n-address" name="address" type="email" required maxlength={320} value={form.address} />
+        </div>
+        <div class="field">
+          <label for="n-deployment">Deployment</label>
+          <select id="n-deployment" name="deployment" required>
+            <Options values={deploymentIds} selected={form.deployment} />
+          </select>
+        </div>
+        <div class="field">
+          <label for="n-user">CRM user id</label>
+          <input id="n-user" name="userId" type="text" required maxlength={200} value={form.userId} />
+        </div>
+        <div class="field">
+          <label for="n-region">Region</label>
+          <select id="n-region" name="region" required>
+            <Options values={regionIds} selected={form.region} />
+          </select>
+        </div>
+        <div class="field">
+          <label for="n-filter">Filter mode</label>
+          <select id="n-filter" name="filter">
+            {FILTER_MODES.map((f) => (
+              <option value={f} selected={f === form.filter}>
+                {FILTER_TEXT[f]}
+              </option>
+            ))}
+          </select>
+        </div>
+        <div>
+          <button type="submit">Save route</button>
+        </div>
+      </form>
+    </details>
     <search aria-label="Search routes">
       <form method="get" action="/routes" class="inline panel">
         <div class="field">
@@ -154,51 +198,6 @@ export const RoutesPage: FC<{
       </table>
       {rows.length === 0 ? <p class="muted panel">No routes match.</p> : null}
     </div>
-
-    <section class="panel" aria-labelledby="add">
-      <h2 id="add">Add or update a route</h2>
-      {formError ? (
-        <div class="flash bad" role="alert">
-          {formError}
-        </div>
-      ) : null}
-      <form method="post" action="/routes/save" class="stack">
-        <Csrf token={page.csrfToken} />
-        <div class="field">
-          <label for="n-address">Mailbox address</label>
-          <input id="n-address" name="address" type="email" required maxlength={320} value={form.address} />
-        </div>
-        <div class="field">
-          <label for="n-deployment">Deployment</label>
-          <select id="n-deployment" name="deployment" required>
-            <Options values={deploymentIds} selected={form.deployment} />
-          </select>
-        </div>
-        <div class="field">
-          <label for="n-user">CRM user id</label>
-          <input id="n-user" name="userId" type="text" required maxlength={200} value={form.userId} />
-        </div>
-        <div class="field">
-          <label for="n-region">Region</label>
-          <select id="n-region" name="region" required>
-            <Options values={regionIds} selected={form.region} />
-          </select>
-        </div>
-        <div class="field">
-          <label for="n-filter">Filter mode</label>
-          <select id="n-filter" name="filter">
-            {FILTER_MODES.map((f) => (
-              <option value={f} selected={f === form.filter}>
-                {FILTER_TEXT[f]}
-              </option>
-            ))}
-          </select>
-        </div>
-        <div>
-          <button type="submit">Save route</button>
-        </div>
-      </form>
-    </section>
   </Layout>
 );
 

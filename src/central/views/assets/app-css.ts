@@ -56,6 +56,9 @@ dl.facts dd { margin: 0; overflow-wrap: anywhere; }
 .muted { color: var(--muted); }
 .nowrap { white-space: nowrap; }
 .wrap-anywhere { overflow-wrap: anywhere; }
+td.wrap-anywhere, td .wrap-anywhere { overflow-wrap: break-word; word-break: normal; }
+details.add { margin: 0 0 1rem; }
+details.add[open] summary { margin-bottom: 0.75rem; }
 
 .table-wrap { overflow-x: auto; background: var(--panel); border: 1px solid var(--line); border-radius: 6px; }
 table { width: 100%; border-collapse: collapse; }
@@ -66,7 +69,7 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 table.compact td, table.compact th { padding: 0.2rem 0.4rem; }
 
 form.inline { display: flex; flex-wrap: wrap; gap: 0.5rem; align-items: flex-end; margin: 0; }
-form.stack { display: grid; gap: 0.75rem; max-width: 32rem; }
+form.stack { display: grid; gap: 0.75rem; max-width: 40rem; }
 .field { display: grid; gap: 0.2rem; }
 label { font-weight: 600; font-size: 0.92em; }
 input[type="text"], input[type="password"], input[type="search"], input[type="email"], select {
