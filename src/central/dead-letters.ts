@@ -46,7 +46,10 @@ export function serializeDeadLetter(d: typeof deadLetters.$inferSelect) {
 export async function replayDeadLetter(db: Db, id: string, now = Date.now()) {
   const dl = await findDeadLetter(db, id);
   if (!dl) return undefined;
-  const outcome = await ingest({ db, region: dl.region, now }, [dl.item], [], { deadLetterRejected: false });
+  const outcome = await ingest({ db, region: dl.region, now }, [dl.item], [], {
+    deadLetterRejected: false,
+    edgeTraffic: false,
+  });
   const result = outcome.results[0] ?? { id, status: 'rejected' as const, reason: 'nothing to replay' };
   const ok = result.status !== 'rejected';
   await db

@@ -248,7 +248,12 @@ export async function ingest(
   ctx: IngestContext,
   rawItems: unknown[],
   receipts: Receipt[],
-  opts: { bytesSent?: number; deadLetterRejected?: boolean } = {},
+  opts: {
+    bytesSent?: number;
+    deadLetterRejected?: boolean;
+    /** False for copies that did not come through an edge (manual promotion, replays): no traffic counters, no latency sample. */
+    edgeTraffic?: boolean;
+  } = {},
 ): Promise<IngestOutcome> {
   const { db } = ctx;
   const results: ItemResult[] = [];
@@ -383,14 +388,16 @@ export async function ingest(
     committed.push(item);
   }
 
-  for (const part of chunk(
-    committed.map((i) => ({ region: ctx.region, at: ctx.now, ms: Math.max(0, ctx.now - i.receivedAt) })),
-    30,
-  ))
-    statements.push(db.insert(latencySamples).values(part));
+  const edgeTraffic = opts.edgeTraffic !== false;
+  if (edgeTraffic)
+    for (const part of chunk(
+      committed.map((i) => ({ region: ctx.region, at: ctx.now, ms: Math.max(0, ctx.now - i.receivedAt) })),
+      30,
+    ))
+      statements.push(db.insert(latencySamples).values(part));
   const allReceipts = [...receipts, ...falsePositives];
   statements.push(...receiptStatements(ctx, allReceipts));
-  statements.push(...counterStatements(ctx, committed, allReceipts, opts.bytesSent ?? 0));
+  if (edgeTraffic) statements.push(...counterStatements(ctx, committed, allReceipts, opts.bytesSent ?? 0));
 
   if (statements.length) {
     const out = (await db.batch(statements as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]])) as unknown[];

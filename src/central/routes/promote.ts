@@ -204,7 +204,7 @@ export const promoteRoutes = createRouter().openapi(promoteRoute, async (c) => {
     },
     [item],
     [],
-    { deadLetterRejected: false },
+    { deadLetterRejected: false, edgeTraffic: false },
   );
   const result = outcome.results[0];
   if (!result || result.status === 'rejected' || !result.activityId)
