@@ -468,6 +468,27 @@ describe('dashboard pages', () => {
     expect(res.html).toContain(`/raw/att/${fixture.contosoActivity}/0?exp=`);
   });
 
+  test('activities page newest first, 50 at a time, with stable older/newest links', async () => {
+    const tag = `paging-${crypto.randomUUID().slice(0, 8)}`;
+    for (let i = 0; i < 51; i++)
+      await insertActivity({
+        deployment: 'contoso',
+        subject: `${tag} #${i}`,
+        messageId: `<${tag}-${i}@mail.example>`,
+      });
+    const b = await signedIn();
+    const first = await b.get(`/activities?q=${tag}`);
+    expect(first.html.match(new RegExp(`${tag} #\\d+`, 'g'))).toHaveLength(50);
+    expect(first.html).toContain(`${tag} #50`);
+    expect(first.html).not.toContain('← Newest');
+    const older = /href="(\/activities\?[^"]*cursor=\d+)"/.exec(first.html)?.[1]?.replace(/&amp;/g, '&');
+    expect(older).toBeDefined();
+    const second = await b.get(older!);
+    expect(second.html.match(new RegExp(`${tag} #\\d+`, 'g'))).toEqual([`${tag} #0`]);
+    expect(second.html).toContain('← Newest');
+    expect(second.html).not.toContain('Older activities');
+  });
+
   test('a Message-ID lookup shows each edge decision and the activity, if any', async () => {
     const b = await signedIn();
     const tossed = await b.get(`/dispositions?messageId=${encodeURIComponent(fixture.tossedMessageId)}`);
@@ -632,7 +653,7 @@ describe('a deployment-scoped session', () => {
       for (const text of hidden) expect(res.html, `${path} shows ${text}`).not.toContain(text);
       expect(res.html, path).not.toMatch(/\bfabrikam\b(?!\.example)/i);
     }
-    const contoso = await b.get('/activities');
+    const contoso = await b.get('/activities?q=onerror');
     expect(contoso.html).toContain('&lt;img src=x onerror=alert(1)&gt;');
     expect((await b.get(`/activities/${fixture.fabrikamActivity}`)).status).toBe(404);
     const lookup = await b.get(`/dispositions?messageId=${encodeURIComponent(fixture.fabrikamMessageId)}`);

@@ -118,6 +118,7 @@ export const dashboardActivityPages = new Hono<DashboardEnv>()
         filters={filters}
         deploymentIds={deploymentIds}
         nextCursor={rows.length > PAGE_SIZE ? String(page[page.length - 1]?.seq) : undefined}
+        paged={Number.isSafeInteger(cursor) && cursor > 0}
         flash={takeFlash(c)}
       />,
     );

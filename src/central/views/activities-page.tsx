@@ -23,8 +23,10 @@ export const ActivitiesPage: FC<{
   filters: ActivityFilters;
   deploymentIds: string[];
   nextCursor?: string | undefined;
+  /** Whether this is a later page (a cursor was given). */
+  paged?: boolean;
   flash?: Flash | undefined;
-}> = ({ page, rows, filters, deploymentIds, nextCursor, flash }) => {
+}> = ({ page, rows, filters, deploymentIds, nextCursor, paged, flash }) => {
   const query = (extra: Record<string, string>) =>
     new URLSearchParams(
       Object.entries({ q: filters.q, deployment: filters.deployment, ...extra }).filter(([, v]) => v !== ''),
@@ -98,6 +100,7 @@ export const ActivitiesPage: FC<{
         {rows.length === 0 ? <p class="muted panel">No activities match.</p> : null}
       </div>
       <div class="actions">
+        {paged ? <a href={`/activities?${query({})}`}>← Newest</a> : null}
         {nextCursor ? <a href={`/activities?${query({ cursor: nextCursor })}`}>Older activities →</a> : null}
       </div>
     </Layout>
