@@ -72,35 +72,46 @@ export async function buildIngestItems(
     customMetadata: { region: cfg.region, receivedAt: String(now) },
   });
 
+  // Every attachment is stored in the region once, whatever the number of target deployments;
+  // the `inline` policy additionally carries small ones in the item.
+  const bytesOf = email.attachments.map(attachmentBytes);
+  const refs = new Map<number, { region: string; key: string; size: number }>();
+  await Promise.all(
+    email.attachments.map(async (a, n) => {
+      const bytes = bytesOf[n] as Uint8Array;
+      const attKey = `att/${copyId}/${n}`;
+      await env.RAW.put(attKey, bytes, {
+        httpMetadata: {
+          contentType: a.mimeType,
+          ...(a.filename
+            ? { contentDisposition: `attachment; filename="${a.filename.replace(/["\\\r\n]/g, '_')}"` }
+            : {}),
+        },
+      });
+      refs.set(n, { region: cfg.region, key: attKey, size: bytes.byteLength });
+    }),
+  );
+
   const items: IngestItem[] = [];
   for (const target of targets) {
-    const inline = snapshot.deployments[target.deployment]?.attachmentPolicy === 'inline';
+    const inline =
+      egress === 'full' && snapshot.deployments[target.deployment]?.attachmentPolicy === 'inline';
     let inlineBudget = INLINE_ATTACHMENT_BUDGET;
-    const attachments: IngestItem['attachments'] = [];
-    for (const [n, a] of email.attachments.entries()) {
-      const bytes = attachmentBytes(a);
+    const attachments: IngestItem['attachments'] = email.attachments.map((a, n) => {
+      const bytes = bytesOf[n] as Uint8Array;
       const entry: IngestItem['attachments'][number] = {
         ...(a.filename ? { filename: a.filename.slice(0, 1000) } : {}),
         contentType: a.mimeType.slice(0, 255),
         size: bytes.byteLength,
       };
-      if (inline && egress === 'full' && bytes.byteLength <= inlineBudget) {
+      const ref = refs.get(n);
+      if (ref) entry.ref = ref;
+      if (inline && bytes.byteLength <= inlineBudget) {
         entry.contentBase64 = base64(bytes);
         inlineBudget -= bytes.byteLength;
-      } else {
-        const attKey = `att/${copyId}/${n}`;
-        await env.RAW.put(attKey, bytes, {
-          httpMetadata: {
-            contentType: a.mimeType,
-            ...(a.filename
-              ? { contentDisposition: `attachment; filename="${a.filename.replace(/["\\\r\n]/g, '_')}"` }
-              : {}),
-          },
-        });
-        entry.ref = { region: cfg.region, key: attKey, size: bytes.byteLength };
       }
-      attachments.push(entry);
-    }
+      return entry;
+    });
     const id = targets.length > 1 ? `${copyId}-${items.length}` : copyId;
     items.push({
       kind: 'item',

@@ -109,6 +109,52 @@ describe('edge pipeline', () => {
     expect(new Uint8Array(await stored!.arrayBuffer())).toEqual(raw);
   });
 
+  test('attachments of CRM-bound mail are stored in the region and referenced, not shipped', async () => {
+    const { bindings, sent } = capturingEnv();
+    const pdf = 'JVBERi0xLjQKJcfsj6IK'.repeat(40);
+    const raw = new TextEncoder().encode(
+      [
+        'From: buyer@customer.example',
+        'To: alice@contoso.example',
+        'X-Forwarded-To: alice@contoso.example',
+        'Subject: Signed contract',
+        'Message-ID: <att-1@customer.example>',
+        'MIME-Version: 1.0',
+        'Content-Type: multipart/mixed; boundary="b1"',
+        '',
+        '--b1',
+        'Content-Type: text/plain; charset=utf-8',
+        '',
+        'Please find the contract attached.',
+        '--b1',
+        'Content-Type: application/pdf; name="contract.pdf"',
+        'Content-Disposition: attachment; filename="contract.pdf"',
+        'Content-Transfer-Encoding: base64',
+        '',
+        pdf,
+        '--b1--',
+        '',
+      ].join('\r\n'),
+    );
+    await installSnapshot(
+      snapshotInput({ deployments: [{ ...snapshotInput().deployments[0]!, maxMessageBytes: 1_000_000 }] }),
+    );
+    const result = await processMessage(bindings, readEdgeConfig(bindings), raw, {}, waitUntil);
+    expect(result.status).toBe('tracked');
+    const item = sent[0] as IngestItem;
+    expect(item.attachments).toHaveLength(1);
+    const [att] = item.attachments;
+    expect(att).toMatchObject({
+      filename: 'contract.pdf',
+      contentType: 'application/pdf',
+      ref: { region: 'us' },
+    });
+    expect(att!.contentBase64).toBeUndefined();
+    const stored = await edgeEnv.RAW.get(att!.ref!.key);
+    expect(stored?.size).toBe(att!.size);
+    expect(JSON.stringify(item)).not.toContain(pdf.slice(0, 40));
+  });
+
   test('tossed mail leaves only a content-free receipt', async () => {
     const { bindings, sent } = capturingEnv();
     const cfg = readEdgeConfig(bindings);
