@@ -60,7 +60,11 @@ export function assertPortFree(port, label) {
   return new Promise((res, rej) => {
     const srv = createServer();
     srv.once('error', () =>
-      rej(new Error(`${label}: port ${port} is already in use (another network running? set the *_PORT variables)`)),
+      rej(
+        new Error(
+          `${label}: port ${port} is already in use (another network running? set the *_PORT variables)`,
+        ),
+      ),
     );
     srv.listen(port, '127.0.0.1', () => srv.close(() => res()));
   });
@@ -145,7 +149,8 @@ export async function runWrangler(args, log = () => {}) {
     log(l);
   });
   const code = await new Promise((res) => child.on('exit', res));
-  if (code !== 0) throw new Error(`wrangler ${args.join(' ')} exited with ${code}:\n${lines.slice(-20).join('\n')}`);
+  if (code !== 0)
+    throw new Error(`wrangler ${args.join(' ')} exited with ${code}:\n${lines.slice(-20).join('\n')}`);
 }
 
 export async function applyMigrations(stateDir, log, attempts = 3) {

@@ -64,7 +64,10 @@ export function createApp() {
   app.route('/', dashboardRoutes);
 
   app.notFound((c) =>
-    c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`, c.get('requestId') ?? ''), 404),
+    c.json(
+      errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`, c.get('requestId') ?? ''),
+      404,
+    ),
   );
 
   app.onError((err, c) => {
@@ -72,7 +75,9 @@ export function createApp() {
     if (err instanceof ApiError) return c.json(errorBody(err.code, err.message, requestId), err.status);
     if (err instanceof HTTPException) {
       const status = err.status as ContentfulStatusCode;
-      const code: ErrorCode = /json/i.test(err.message) ? 'invalid_json' : (STATUS_CODES[status] ?? 'internal');
+      const code: ErrorCode = /json/i.test(err.message)
+        ? 'invalid_json'
+        : (STATUS_CODES[status] ?? 'internal');
       return c.json(errorBody(code, err.message || 'request failed', requestId), status);
     }
     console.error(`[${requestId}]`, err);

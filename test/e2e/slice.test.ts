@@ -25,7 +25,9 @@ describe('the local network', () => {
     const ids = deployments.json.items.map((d: { id: string }) => d.id);
     expect(ids).toEqual(expect.arrayContaining(['contoso', 'fabrikam']));
     const routes = await central('GET', '/api/v1/mailboxes?limit=5000');
-    const demo = routes.json.items.filter((m: { address: string }) => /@(contoso|fabrikam)\.example$/.test(m.address));
+    const demo = routes.json.items.filter((m: { address: string }) =>
+      /@(contoso|fabrikam)\.example$/.test(m.address),
+    );
     expect(demo).toHaveLength(30);
     expect(new Set(demo.map((m: { filter: string }) => m.filter))).toEqual(
       new Set(['all', 'responses', 'records', 'email-enabled', 'none']),
