@@ -21,7 +21,14 @@ export async function withNetwork({ central, edges, log }, fn) {
   }
 }
 
-export async function benchE2e({ central, edges, smoke = false, quick = false, log = () => {} }) {
+export async function benchE2e({
+  central,
+  edges,
+  smoke = false,
+  quick = false,
+  ingress = 'email',
+  log = () => {},
+}) {
   const rate = smoke ? 5 : 200;
   const durationS = smoke ? 3 : quick ? 15 : 60;
   const r = await runSimulation({
@@ -33,6 +40,7 @@ export async function benchE2e({ central, edges, smoke = false, quick = false, l
     seed: 'bench-e2e',
     sizeProfile: 'light',
     concurrency: 64,
+    ingress,
     log: (line) => log(`e2e: ${line.trim()}`),
   });
   const n = r.architectures.network;

@@ -12,7 +12,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { MAILBOXES } from './demo-data.mjs';
-import { portsFromEnv, REGIONS, ROOT } from './network.mjs';
+import { LOCAL_INBOUND_TOKEN, portsFromEnv, REGIONS, ROOT } from './network.mjs';
 import { createApi, HOME_REGION, must, parseRtt, startSimNetwork, syncSnapshots } from './sim-network.mjs';
 import { createRng, createTraffic, OUTBOUND_CATEGORIES } from './traffic.mjs';
 
@@ -130,7 +130,7 @@ function counterDelta(before, after) {
 }
 
 /** Sends copies on a Poisson schedule at `rate` messages/s with at most `concurrency` in flight. */
-async function sendTraffic({ traffic, edges, rate, durationS, concurrency, log }) {
+async function sendTraffic({ traffic, edges, rate, durationS, concurrency, ingress, log }) {
   const messages = [];
   const sendLatencies = [];
   let inflight = 0;
@@ -142,10 +142,20 @@ async function sendTraffic({ traffic, edges, rate, durationS, concurrency, log }
     waiters.shift()?.();
   };
   const sendCopy = async (message, copy) => {
-    const url = `${edges[copy.region]}/cdn-cgi/handler/email?from=${encodeURIComponent(message.from)}&to=${encodeURIComponent(`crm@${copy.region}.edge.localhost`)}`;
+    const envelope = `from=${encodeURIComponent(message.from)}&to=${encodeURIComponent(`crm@${copy.region}.edge.localhost`)}`;
+    const url =
+      ingress === 'inbound'
+        ? `${edges[copy.region]}/api/v1/inbound?${envelope}`
+        : `${edges[copy.region]}/cdn-cgi/handler/email?${envelope}`;
+    const headers = ingress === 'inbound' ? { authorization: `Bearer ${LOCAL_INBOUND_TOKEN}` } : {};
     const t = performance.now();
     try {
-      const res = await fetch(url, { method: 'POST', body: copy.raw, signal: AbortSignal.timeout(60_000) });
+      const res = await fetch(url, {
+        method: 'POST',
+        body: copy.raw,
+        headers,
+        signal: AbortSignal.timeout(60_000),
+      });
       const text = await res.text();
       copy.status = res.status;
       if (res.status >= 300) {
@@ -263,8 +273,11 @@ export async function runSimulation({
   maxMessageBytes = 6 * 1024 * 1024,
   drainTimeoutMs = 180_000,
   checkCaptures = true,
+  ingress = 'email',
   log = console.log,
 }) {
+  if (!['email', 'inbound'].includes(ingress))
+    throw new Error(`unknown ingress ${ingress} (email | inbound)`);
   const api = createApi(central);
   const runId = `${Date.now().toString(36)}${Math.floor(Math.random() * 1e4).toString(36)}`.toLowerCase();
   const health = await fetch(`${central}/health`, { signal: AbortSignal.timeout(5000) }).catch(
@@ -300,7 +313,7 @@ export async function runSimulation({
   log(
     `sending ${Math.round(rate * durationS)} messages at ${rate}/s for ${durationS} s (seed ${seed}, run ${runId})…`,
   );
-  const sent = await sendTraffic({ traffic, edges, rate, durationS, concurrency, log });
+  const sent = await sendTraffic({ traffic, edges, rate, durationS, concurrency, ingress, log });
   const accepted = sent.messages
     .flatMap((m) => m.copies)
     .filter((c) => c.status >= 200 && c.status < 300).length;
