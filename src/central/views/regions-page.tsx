@@ -141,25 +141,37 @@ const RegionCardView: FC<{ v: RegionView; admin: boolean; csrfToken: string }> =
           </form>
         </div>
       ) : null}
-      <details>
-        <summary>Forwarding rule scripts for {r.id}</summary>
-        {v.scripts.map((s) => (
-          <div>
-            <h3>{s.label}</h3>
-            {s.text !== undefined ? (
-              <>
-                <pre id={`script-${r.id}-${s.format}`}>{s.text}</pre>
-                <button type="button" class="secondary" data-copy={`script-${r.id}-${s.format}`} hidden>
-                  Copy {s.label} script
-                </button>
-              </>
-            ) : (
-              <p class="muted">{s.problem}</p>
-            )}
-          </div>
-        ))}
-      </details>
     </section>
+  );
+};
+
+/** One region's generated forwarding rules, full width so that long commands stay readable. */
+const RuleScripts: FC<{ v: RegionView }> = ({ v }) => {
+  const id = v.row.id;
+  return (
+    <details class="panel">
+      <summary>Forwarding rule scripts for {id}</summary>
+      <p class="muted">
+        {v.row.rulesEnabled
+          ? `Install these for the ${v.mailboxes} routed mailbox${v.mailboxes === 1 ? '' : 'es'} of ${id}: each forwards a copy of its mail to the region's edge.`
+          : `Rules are off for ${id}: these scripts remove the forwarding rules.`}
+      </p>
+      {v.scripts.map((s) => (
+        <div>
+          <h3>{s.label}</h3>
+          {s.text !== undefined ? (
+            <>
+              <pre id={`script-${id}-${s.format}`}>{s.text}</pre>
+              <button type="button" class="secondary" data-copy={`script-${id}-${s.format}`} hidden>
+                Copy {s.label} script
+              </button>
+            </>
+          ) : (
+            <p class="muted">{s.problem}</p>
+          )}
+        </div>
+      ))}
+    </details>
   );
 };
 
@@ -180,6 +192,10 @@ export const RegionsPage: FC<{
         <RegionCardView v={v} admin={admin} csrfToken={page.csrfToken} />
       ))}
     </div>
+    <h2>Forwarding rule scripts</h2>
+    {views.map((v) => (
+      <RuleScripts v={v} />
+    ))}
   </Layout>
 );
 

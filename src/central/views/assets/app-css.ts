@@ -81,6 +81,8 @@ button.secondary, .button.secondary { background: #fff; color: var(--accent); }
 button.danger, .button.danger { background: var(--bad); border-color: var(--bad); color: #fff; }
 .actions { display: flex; flex-wrap: wrap; gap: 0.75rem; align-items: center; margin-top: 1rem; }
 details { margin-top: 0.5rem; }
+details h3 { margin-top: 1rem; }
+details.panel { margin-top: 0; }
 summary { cursor: pointer; font-weight: 600; }
 
 .chart { width: 100%; height: auto; display: block; }
