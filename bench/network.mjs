@@ -41,6 +41,7 @@ export async function benchE2e({
     sizeProfile: 'light',
     concurrency: 64,
     ingress,
+    pregenerate: true,
     log: (line) => log(`e2e: ${line.trim()}`),
   });
   const n = r.architectures.network;
