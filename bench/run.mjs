@@ -5,6 +5,7 @@
 // Runs every benchmark and writes <out>/latest.json (nested objects: `classify.headerOnlyMsPerMsg`
 // is json.classify.headerOnlyMsPerMsg; the headline figures are repeated as flat dotted keys at the
 // top level). Method and machine: bench/README.md.
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -39,6 +40,16 @@ export const KEYS = [
   ['memory.ratioToSize', '<=', 4],
 ];
 
+function gitCommit() {
+  try {
+    return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
 const get = (obj, path) => path.split('.').reduce((o, k) => (o == null ? undefined : o[k]), obj);
 
 function parseEdges(spec) {
@@ -72,6 +83,7 @@ async function main() {
   const result = {
     at: new Date().toISOString(),
     mode: smoke ? 'smoke' : quick ? 'quick' : 'full',
+    commit: process.env.BENCH_COMMIT ?? gitCommit(),
     machine: {
       cpus: cpu.length,
       model: cpu[0]?.model ?? 'unknown',
