@@ -1,5 +1,6 @@
 import type { Context } from 'hono';
 import type { AppEnv } from './context.js';
+import { readStreamLimited } from '../core/stream-limit.js';
 import { payloadTooLarge } from './errors.js';
 
 /**
@@ -12,27 +13,18 @@ export async function readBodyLimited(c: Context<AppEnv>, limit: number, what: s
   if (declared > limit) throw payloadTooLarge(`${what} is ${declared} bytes; the limit is ${limit} bytes`);
   const stream = c.req.raw.body;
   if (!stream) return new Uint8Array();
-  const reader = stream.getReader();
-  const parts: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > limit) {
-      await reader.cancel();
-      throw payloadTooLarge(`${what} exceeds the limit of ${limit} bytes`);
-    }
-    parts.push(value);
-  }
-  if (parts.length === 1) return parts[0] as Uint8Array;
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.byteLength;
-  }
-  return out;
+  return readLimited(stream, limit, what);
+}
+
+/** Reads a stream up to `limit` bytes; more is a 413 naming `what`. */
+export async function readLimited(
+  stream: ReadableStream<Uint8Array>,
+  limit: number,
+  what: string,
+): Promise<Uint8Array> {
+  const bytes = await readStreamLimited(stream, limit);
+  if (!bytes) throw payloadTooLarge(`${what} exceeds the limit of ${limit} bytes`);
+  return bytes;
 }
 
 /** The media type of the request without parameters, lower case (`''` when absent). */

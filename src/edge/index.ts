@@ -1,8 +1,9 @@
 import { Hono } from 'hono';
 import { hmacHex, timingSafeEqualHex } from '../core/request-signature.js';
+import { readStreamLimited } from '../core/stream-limit.js';
 import { type EdgeBindings, readEdgeConfig } from './config.js';
 import { deliverDeadLetters, deliverOutbox, type OutboxMessage, postBatch } from './outbox.js';
-import { PLATFORM_MAX_BYTES, processMessage, readAll, receiptFor } from './pipeline.js';
+import { PLATFORM_MAX_BYTES, processMessage, receiptFor } from './pipeline.js';
 import { refreshSnapshot, snapshotVersion } from './snapshot-store.js';
 
 type EdgeApp = { Bindings: EdgeBindings };
@@ -38,7 +39,7 @@ app.post('/api/v1/inbound', async (c) => {
     return c.json(errorBody('unauthorized', 'invalid inbound token'), 401);
   if (!c.req.raw.body) return c.json(errorBody('bad_request', 'empty body: send the raw message'), 400);
   const declared = Number(c.req.header('content-length') ?? 0);
-  const raw = await readAll(c.req.raw.body, declared, PLATFORM_MAX_BYTES);
+  const raw = await readStreamLimited(c.req.raw.body, PLATFORM_MAX_BYTES, declared);
   const envelope = { from: c.req.query('from'), to: c.req.query('to') };
   if (!raw) {
     await c.env.OUTBOX.send(
@@ -97,7 +98,7 @@ export default {
   /** Cloudflare Email Routing. Throwing makes the sending server retry (temporary SMTP failure). */
   async email(message, env, ctx) {
     const cfg = readEdgeConfig(env);
-    const raw = await readAll(message.raw, message.rawSize, PLATFORM_MAX_BYTES);
+    const raw = await readStreamLimited(message.raw, PLATFORM_MAX_BYTES, message.rawSize);
     if (!raw) {
       await env.OUTBOX.send(
         receiptFor(cfg, undefined, 'oversize', message.rawSize, Date.now(), 'larger than 25 MiB'),

@@ -64,35 +64,6 @@ export function receiptFor(
   };
 }
 
-/** Reads a stream fully, refusing more than `limit` bytes. */
-export async function readAll(
-  stream: ReadableStream<Uint8Array>,
-  sizeHint: number,
-  limit: number,
-): Promise<Uint8Array | undefined> {
-  if (sizeHint > limit) return undefined;
-  const buffer = new Uint8Array(sizeHint > 0 ? sizeHint : 64 * 1024);
-  let out = buffer;
-  let length = 0;
-  const reader = stream.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    if (length + value.byteLength > limit) {
-      await reader.cancel();
-      return undefined;
-    }
-    if (length + value.byteLength > out.byteLength) {
-      const bigger = new Uint8Array(Math.min(limit, Math.max(out.byteLength * 2, length + value.byteLength)));
-      bigger.set(out.subarray(0, length));
-      out = bigger;
-    }
-    out.set(value, length);
-    length += value.byteLength;
-  }
-  return length === out.byteLength ? out : out.subarray(0, length);
-}
-
 /**
  * Classifies one message and acts on the decision. Throws on internal failure (no snapshot, R2 or
  * queue unavailable) so that the sending server gets a temporary failure and retries.

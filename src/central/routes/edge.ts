@@ -14,49 +14,15 @@ import { createRouter } from '../app-router.js';
 import { assertEdge } from '../auth.js';
 import { readCentralConfig } from '../config.js';
 import type { AppEnv } from '../context.js';
-import {
-  ApiError,
-  badRequest,
-  describeIssues,
-  forbidden,
-  notFound,
-  payloadTooLarge,
-  validationFailed,
-} from '../errors.js';
+import { ApiError, badRequest, describeIssues, forbidden, notFound, validationFailed } from '../errors.js';
 import { ingest } from '../ingest.js';
+import { readBodyLimited, readLimited } from '../request-body.js';
 import { getRegionSnapshot } from '../snapshot-publisher.js';
 import { enqueueWebhook } from '../webhooks.js';
 import { bearerSecurity, errorResponses, jsonResponse } from './openapi-helpers.js';
 
 /** Largest accepted batch after decompression (a gzip bomb is refused, not inflated). */
 const MAX_INFLATED_BYTES = 32 * 1024 * 1024;
-
-async function readLimited(
-  stream: ReadableStream<Uint8Array>,
-  limit: number,
-  what: string,
-): Promise<Uint8Array> {
-  const reader = stream.getReader();
-  const parts: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > limit) {
-      await reader.cancel();
-      throw payloadTooLarge(`${what} exceeds ${limit} bytes`);
-    }
-    parts.push(value);
-  }
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.byteLength;
-  }
-  return out;
-}
 
 /**
  * Verifies an edge request: edge-scoped bearer token (checked by requireAuth), region header
@@ -73,9 +39,7 @@ async function verifyEdgeRequest(c: Context<AppEnv>, region: string, maxBytes: n
     throw new ApiError(401, 'bad_signature', 'missing request signature');
   if (Math.abs(Date.now() - timestamp) > SIGNATURE_MAX_SKEW_MS)
     throw new ApiError(401, 'stale_timestamp', 'request timestamp is outside the 5-minute window');
-  const declared = Number(c.req.header('content-length') ?? 0);
-  if (declared > maxBytes) throw payloadTooLarge(`batch exceeds ${maxBytes} bytes`);
-  const body = c.req.raw.body ? await readLimited(c.req.raw.body, maxBytes, 'batch') : new Uint8Array();
+  const body = await readBodyLimited(c, maxBytes, 'batch');
   const { signingKey } = await deriveEdgeCredentials(readCentralConfig(c.env).edgeKeySecret, region);
   if (!(await verifyBody(signingKey, timestamp, body, signature)))
     throw new ApiError(401, 'bad_signature', 'request signature does not verify with the region key');
