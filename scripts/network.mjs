@@ -171,19 +171,13 @@ export async function applyMigrations(stateDir, log, attempts = 3) {
   }
 }
 
-export async function startCentral({
-  port,
-  stateDir,
-  log = console.log,
-  edgeKeySecret = LOCAL_EDGE_KEY_SECRET,
-}) {
-  await applyMigrations(stateDir, log);
+/** `wrangler dev` of one worker on 127.0.0.1:`port`, state under `stateDir/<name>`, with `vars`. */
+async function startWorker({ label, configArgs, port, stateDir, name, vars, log }) {
   const inspector = await freePort();
   const child = spawnGroup(
     [
       'dev',
-      '-c',
-      'wrangler.toml',
+      ...configArgs,
       '--ip',
       '127.0.0.1',
       '--port',
@@ -191,20 +185,39 @@ export async function startCentral({
       '--inspector-port',
       String(inspector),
       '--persist-to',
-      join(stateDir, 'central'),
+      join(stateDir, name),
       '--test-scheduled',
       '--show-interactive-dev-session=false',
       '--log-level',
       'warn',
-      '--var',
-      `EDGE_KEY_SECRET:${edgeKeySecret}`,
+      ...Object.entries(vars).flatMap(([k, v]) => ['--var', `${k}:${v}`]),
     ],
-    'central',
+    label,
     log,
   );
   const url = `http://127.0.0.1:${port}`;
   await waitForHealth(url, { child });
-  return { role: 'central', url, child, stop: () => stopChild(child) };
+  return { url, child, stop: () => stopChild(child) };
+}
+
+export async function startCentral({
+  port,
+  stateDir,
+  log = console.log,
+  edgeKeySecret = LOCAL_EDGE_KEY_SECRET,
+}) {
+  await assertPortFree(port, 'central');
+  await applyMigrations(stateDir, log);
+  const worker = await startWorker({
+    label: 'central',
+    configArgs: ['-c', 'wrangler.toml'],
+    port,
+    stateDir,
+    name: 'central',
+    vars: { EDGE_KEY_SECRET: edgeKeySecret },
+    log,
+  });
+  return { role: 'central', ...worker };
 }
 
 export async function startEdge({
@@ -217,44 +230,23 @@ export async function startEdge({
   inboundToken = LOCAL_INBOUND_TOKEN,
 }) {
   await assertPortFree(port, `edge ${region}`);
-  const inspector = await freePort();
   const { signingKey, token } = deriveEdgeCredentials(edgeKeySecret, region);
-  const url = `http://127.0.0.1:${port}`;
-  const child = spawnGroup(
-    [
-      'dev',
-      '-c',
-      'wrangler.edge.toml',
-      '--env',
-      region,
-      '--ip',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      '--inspector-port',
-      String(inspector),
-      '--persist-to',
-      join(stateDir, `edge-${region}`),
-      '--test-scheduled',
-      '--show-interactive-dev-session=false',
-      '--log-level',
-      'warn',
-      '--var',
-      `CENTRAL_URL:${centralUrl}`,
-      '--var',
-      `PUBLIC_URL:${url}`,
-      '--var',
-      `EDGE_SIGNING_KEY:${signingKey}`,
-      '--var',
-      `EDGE_TOKEN:${token}`,
-      '--var',
-      `INBOUND_TOKEN:${inboundToken}`,
-    ],
-    `edge-${region}`,
+  const worker = await startWorker({
+    label: `edge-${region}`,
+    configArgs: ['-c', 'wrangler.edge.toml', '--env', region],
+    port,
+    stateDir,
+    name: `edge-${region}`,
+    vars: {
+      CENTRAL_URL: centralUrl,
+      PUBLIC_URL: `http://127.0.0.1:${port}`,
+      EDGE_SIGNING_KEY: signingKey,
+      EDGE_TOKEN: token,
+      INBOUND_TOKEN: inboundToken,
+    },
     log,
-  );
-  await waitForHealth(url, { child });
-  return { role: 'edge', region, url, child, stop: () => stopChild(child) };
+  });
+  return { role: 'edge', region, ...worker };
 }
 
 /**
