@@ -88,3 +88,29 @@ describe('the local network', () => {
     expect(activities.json.items).toEqual([]);
   });
 });
+
+describe('snapshot publication', () => {
+  test('a route change reaches the region edge (its /health snapshotVersion) within 60 s', async () => {
+    const before = await (await fetch(`${edgeUrl('eu')}/health`)).json();
+    const route = await central('PUT', '/api/v1/mailboxes/newcomer@contoso.example', {
+      region: 'eu',
+      deployment: 'contoso',
+      userId: 'u-newcomer',
+      filter: 'records',
+    });
+    expect(route.status).toBe(200);
+    const region = await central('GET', '/api/v1/regions/eu');
+    const target = region.json.snapshotVersion as number;
+    expect(target).toBeGreaterThan(before.snapshotVersion ?? 0);
+    const seen = await eventually(
+      async () => {
+        const h = await (await fetch(`${edgeUrl('eu')}/health`)).json();
+        return h.snapshotVersion >= target ? h.snapshotVersion : undefined;
+      },
+      60_000,
+      1000,
+    );
+    expect(seen).toBeGreaterThanOrEqual(target);
+    await central('DELETE', '/api/v1/mailboxes/newcomer@contoso.example');
+  });
+});
