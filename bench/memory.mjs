@@ -1,5 +1,5 @@
 // memory.*: peak memory of the edge code path for one CRM-bound 25 MiB message with big
-// attachments — readAll → readMessageFacts → classify → buildIngestItems (postal-mime parse,
+// attachments — readStreamLimited → readMessageFacts → classify → buildIngestItems (postal-mime parse,
 // regional storage of raw message and attachments) — run in Node, in a child process of its own
 // (`--expose-gc`) so that nothing else is on its heap. Peak RSS comes from the kernel's high-water
 // mark (VmHWM, reset just before the run), heap + array buffers from sampling every millisecond.
@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { demoRecords, MAILBOXES } from '../scripts/demo-data.mjs';
 import { buildRaw, createRng } from '../scripts/traffic.mjs';
 import { realisticSnapshotInput } from './classify.mjs';
@@ -100,7 +100,8 @@ function resetHighWaterMark() {
 }
 
 async function child(bundlePath, file) {
-  const core = await import(pathToFileURL(bundlePath).href);
+  const { loadCore } = await import('./lib/core-bundle.mjs');
+  const core = await loadCore(bundlePath);
   const snapshot = core.buildSnapshot(realisticSnapshotInput());
   const raw = readFileSync(file);
   const env = {
@@ -125,7 +126,7 @@ async function child(bundlePath, file) {
     return { rss: m.rss, heap: m.heapUsed + m.arrayBuffers };
   };
   const edgePath = async () => {
-    const bytes = await core.readAll(stream(), raw.length, 25 * 1024 * 1024);
+    const bytes = await core.readStreamLimited(stream(), 25 * 1024 * 1024, raw.length);
     const facts = core.readMessageFacts(bytes, { from: CONTACT, to: 'crm@us.edge.localhost' });
     const decision = core.classify(facts, snapshot, { now: Date.now() });
     if (!decision.crmBound) throw new Error(`not CRM-bound: ${decision.reason}`);

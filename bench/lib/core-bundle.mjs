@@ -15,7 +15,7 @@ export { classify } from './src/core/classify.ts';
 export { buildSnapshot, encodeSnapshot, decodeSnapshot } from './src/core/snapshot.ts';
 export { buildMembershipFilter, filterHas } from './src/core/membership-filter.ts';
 export { keyedHash64, normaliseAddress } from './src/core/keyed-hash.ts';
-export { readAll } from './src/edge/pipeline.ts';
+export { readStreamLimited } from './src/core/stream-limit.ts';
 export { buildIngestItems } from './src/edge/ingest-item.ts';
 export { default as PostalMime } from 'postal-mime';
 `;
@@ -39,6 +39,24 @@ export async function coreBundlePath() {
   return outfile;
 }
 
-export async function loadCore() {
-  return import(pathToFileURL(await coreBundlePath()).href);
+const EXPECTED = [
+  'readMessageFacts',
+  'classify',
+  'buildSnapshot',
+  'encodeSnapshot',
+  'decodeSnapshot',
+  'buildMembershipFilter',
+  'filterHas',
+  'keyedHash64',
+  'readStreamLimited',
+  'buildIngestItems',
+];
+
+/** The bundle's exports; fails loudly when src/ no longer exports what a benchmark runs. */
+export async function loadCore(path) {
+  const core = await import(pathToFileURL(path ?? (await coreBundlePath())).href);
+  const missing = EXPECTED.filter((name) => typeof core[name] !== 'function');
+  if (missing.length)
+    throw new Error(`bench: src/ no longer exports ${missing.join(', ')} (see bench/lib/core-bundle.mjs)`);
+  return core;
 }
