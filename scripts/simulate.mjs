@@ -585,6 +585,7 @@ async function main() {
       seed: { type: 'string', default: 'crm-sim' },
       'size-profile': { type: 'string', default: 'realistic' },
       concurrency: { type: 'string', default: '64' },
+      ingress: { type: 'string', default: 'email' },
       central: { type: 'string' },
       edges: { type: 'string' },
       start: { type: 'boolean', default: false },
@@ -612,6 +613,7 @@ async function main() {
     seed: values.seed,
     sizeProfile: values['size-profile'],
     concurrency: Math.round(num('concurrency', 1, 1024)),
+    ingress: values.ingress,
     log,
   };
   const rttByRegion = values['rtt-ms'] ? parseRtt(values['rtt-ms']) : {};
@@ -666,6 +668,8 @@ function readUsage() {
   --seed S                PRNG seed (default crm-sim)
   --size-profile P        realistic | light | none (default realistic)
   --concurrency N         copies in flight at most (default 64)
+  --ingress I             email: the edges' local Email Routing trigger (default);
+                          inbound: the edges' POST /api/v1/inbound (skips wrangler's email emulation)
   --central URL           central (default http://127.0.0.1:8787 or CENTRAL_PORT)
   --edges us=URL,...      edges (default ports 8788-8790 or EDGE_*_PORT)
   --start                 start a private network (free ports, fresh state) instead
