@@ -569,7 +569,9 @@ export function createTraffic({
       ['Message-ID', `<${messageId}>`],
       ...m.extra,
     ];
-    const text = textBody(rng, rng.logUniform(300, 12_000));
+    // The run's reference keeps a rerun with the same seed from resending byte-identical mail,
+    // which the edge's loop check (identical messages per mailbox) would rightly toss.
+    const text = `${textBody(rng, rng.logUniform(300, 12_000))}\r\n\r\nRef: ${m.id}`;
     let raw;
     if (m.bounce) {
       const b = `dsn-${m.id}`;
