@@ -110,8 +110,8 @@ async function main() {
   await stage('snapshot', () => benchSnapshot({ smoke, log }));
   await stage('memory', async () => {
     const runs = [];
-    // When V8 collects the parse's garbage (decoded chunks, Blobs) moves the peak between runs:
-    // five children, the median reported, every run listed.
+    // When V8 collects the parse's garbage (decoded chunks, Blobs) moves the peak a little
+    // between runs: five children, the median reported, every run listed.
     for (let i = 0; i < (smoke ? 1 : 5); i++) runs.push(await benchMemory({ smoke, log }));
     const pick = runs.sort((a, b) => a.peakRssBytes - b.peakRssBytes)[Math.floor(runs.length / 2)];
     return {
@@ -119,7 +119,7 @@ async function main() {
       ratioToSize: pick.ratioToSize,
       ...pick,
       runsRatioToSize: runs.map((r) => r.ratioToSize),
-      defaultNurseryRatioToSizeMedian: median(runs.map((r) => r.defaultNurseryRatioToSize)),
+      cappedNurseryRatioToSizeMedian: median(runs.map((r) => r.cappedNurseryRatioToSize)),
     };
   });
   const central = values.central?.replace(/\/$/, '');
