@@ -88,6 +88,26 @@ async function loadOutbound(db: Db, byDeployment: Map<string, Set<string>>) {
   return found;
 }
 
+/** Regarding records of issued tracking tokens (compared case-insensitively, as the edge matches them). */
+async function loadTokenRegarding(db: Db, byDeployment: Map<string, Set<string>>) {
+  const found = new Map<string, { regardingType: string | null; regardingId: string | null }>();
+  for (const [deployment, tokens] of byDeployment) {
+    for (const part of chunk([...tokens], 90)) {
+      const rows = await db
+        .select({
+          token: outbound.trackingToken,
+          regardingType: outbound.regardingType,
+          regardingId: outbound.regardingId,
+        })
+        .from(outbound)
+        .where(and(eq(outbound.deployment, deployment), inArray(sql`lower(${outbound.trackingToken})`, part)))
+        .all();
+      for (const r of rows) if (r.regardingId) found.set(`${deployment}\0${r.token.toLowerCase()}`, r);
+    }
+  }
+  return found;
+}
+
 function sortMatches(list: RecordMatch[]): RecordMatch[] {
   return [...list].sort(
     (a, b) => RECORD_ORDER.indexOf(a.type as RecordType) - RECORD_ORDER.indexOf(b.type as RecordType),
@@ -289,6 +309,7 @@ export async function ingest(
 
   const addresses = new Map<string, Set<string>>();
   const outboundIds = new Map<string, Set<string>>();
+  const tokens = new Map<string, Set<string>>();
   for (const item of valid) {
     const set = addresses.get(item.deployment) ?? new Set<string>();
     if (item.from) set.add(item.from.address);
@@ -297,9 +318,15 @@ export async function ingest(
     const ids = outboundIds.get(item.deployment) ?? new Set<string>();
     for (const id of [...(item.inReplyTo ?? []), ...(item.references ?? [])]) ids.add(normaliseMessageId(id));
     outboundIds.set(item.deployment, ids);
+    if (item.trackingToken) {
+      const set = tokens.get(item.deployment) ?? new Set<string>();
+      set.add(item.trackingToken.toLowerCase());
+      tokens.set(item.deployment, set);
+    }
   }
   const matches = await loadRecordMatches(db, addresses);
   const outboundFound = await loadOutbound(db, outboundIds);
+  const tokenRegarding = await loadTokenRegarding(db, tokens);
 
   const upserts: { item: IngestItem; newId: string; index: number }[] = [];
   const committed: IngestItem[] = [];
@@ -327,11 +354,16 @@ export async function ingest(
       continue;
     }
     const parties = resolveParties(item, matches);
-    const ref = [...(item.inReplyTo ?? []), ...(item.references ?? [])]
-      .map((id) => outboundFound.get(`${item.deployment}\0${normaliseMessageId(id)}`))
-      .find((o) => o?.regardingId) as
-      | { regardingType: string | null; regardingId: string | null }
-      | undefined;
+    // The regarding record: from the outbound message this replies to, else from its tracking token.
+    const ref =
+      ([...(item.inReplyTo ?? []), ...(item.references ?? [])]
+        .map((id) => outboundFound.get(`${item.deployment}\0${normaliseMessageId(id)}`))
+        .find((o) => o?.regardingId) as
+        | { regardingType: string | null; regardingId: string | null }
+        | undefined) ??
+      (item.trackingToken
+        ? tokenRegarding.get(`${item.deployment}\0${item.trackingToken.toLowerCase()}`)
+        : undefined);
     const newId = crypto.randomUUID();
     const dedupeKey = item.messageId ? normaliseMessageId(item.messageId) : `sha256:${item.contentHash}`;
     const content =

@@ -131,6 +131,39 @@ describe('POST /api/v1/ingest', () => {
     });
   });
 
+  test('a reply names the regarding record of the outbound message it answers, by In-Reply-To or by tracking token', async () => {
+    const outboundId = `out-${crypto.randomUUID()}@contoso.example`;
+    const reg = await api('POST', '/api/v1/deployments/contoso/outbound', {
+      body: {
+        messageId: `<${outboundId}>`,
+        userId: 'u-alice',
+        subject: 'Quote',
+        regarding: { type: 'opportunity', id: 'opp-7' },
+      },
+    });
+    expect(reg.status).toBe(201);
+    const byReply = item({
+      inReplyTo: [outboundId],
+      reason: 'tracked:in-reply-to',
+      correlation: { method: 'in-reply-to', detail: 'In-Reply-To matches a registered outbound message' },
+    });
+    const byToken = item({
+      subject: `RE: ${reg.json.subject}`,
+      trackingToken: reg.json.trackingToken.toLowerCase(),
+      reason: 'tracked:token',
+      correlation: { method: 'token', detail: 'tracking token in subject' },
+    });
+    const res = await sendBatch({ items: [byReply, byToken] });
+    expect(res.json.results.map((r: { status: string }) => r.status)).toEqual(['accepted', 'accepted']);
+    for (const it of [byReply, byToken]) {
+      const [activity] = await countActivities(it.messageId!);
+      expect((activity as unknown as { regarding: unknown }).regarding).toEqual({
+        type: 'opportunity',
+        id: 'opp-7',
+      });
+    }
+  });
+
   test('the same message forwarded by 5 mailboxes in 2 regions is one activity with 5 mailboxes and 2 regions', async () => {
     const messageId = `shared-${crypto.randomUUID()}@customer.example`;
     const us = ['alice', 'bob', 'carol'].map((u) => item({ messageId, mailboxes: [`${u}@contoso.example`] }));
