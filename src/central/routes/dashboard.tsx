@@ -32,6 +32,7 @@ import { dashboardDeadLetterPages } from './dashboard-dead-letters.js';
 import { dashboardDeploymentPages } from './dashboard-deployments.js';
 import { dashboardMailboxPages } from './dashboard-mailboxes.js';
 import { dashboardRegionPages } from './dashboard-regions.js';
+import { dashboardTokenPages } from './dashboard-tokens.js';
 
 /** Paths of signed-in pages (`/x/*` also matches `/x`). */
 const SIGNED_IN = [
@@ -136,6 +137,7 @@ dashboardRoutes.route('/', dashboardMailboxPages);
 dashboardRoutes.route('/', dashboardActivityPages);
 dashboardRoutes.route('/', dashboardDeadLetterPages);
 dashboardRoutes.route('/', dashboardDeploymentPages);
+dashboardRoutes.route('/', dashboardTokenPages);
 
 dashboardRoutes.onError((err, c) => {
   if (err instanceof ApiError || err instanceof HTTPException) {

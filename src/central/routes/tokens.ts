@@ -1,15 +1,13 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { findDeployment } from '../../db/queries/deployments.js';
-import { findRegion } from '../../db/queries/regions.js';
-import { findToken, insertToken, listTokens, revokeToken } from '../../db/queries/tokens.js';
-import type { apiTokens } from '../../db/schema.js';
 import { createRouter } from '../app-router.js';
-import { parseScope, sha256Hex } from '../auth.js';
-import type { Principal } from '../context.js';
-import { forbidden, notFound, validationFailed } from '../errors.js';
+import {
+  listVisibleTokens,
+  mintApiToken,
+  revokeVisibleToken,
+  SCOPE_HELP,
+  serializeToken,
+} from '../token-admin.js';
 import { bearerSecurity, errorResponses, jsonBody, jsonResponse } from './openapi-helpers.js';
-
-const SCOPE_HELP = 'admin, deployment:<id>, edge:<region> or user:<deployment>/<userId>';
 
 const tokenInput = z
   .object({
@@ -73,76 +71,21 @@ const revokeTokenRoute = createRoute({
   responses: { 200: jsonResponse(tokenSchema, 'the revoked token'), ...errorResponses },
 });
 
-function serializeToken(t: typeof apiTokens.$inferSelect) {
-  return {
-    id: t.id,
-    scope: t.scope,
-    label: t.label ?? null,
-    createdAt: t.createdAt,
-    revokedAt: t.revokedAt ?? null,
-    lastUsedAt: t.lastUsedAt ?? null,
-  };
-}
-
-/** The deployment whose tokens a principal manages, `'*'` for admins; others manage none. */
-function tokenRealm(p: Principal): string {
-  if (p.kind === 'admin') return '*';
-  if (p.kind === 'deployment') return p.deployment;
-  throw forbidden(`${p.kind} tokens may not manage tokens`);
-}
-
-/** Whether a token of `scope` belongs to the realm (a deployment's own and its users' tokens). */
-function inRealm(realm: string, scope: string): boolean {
-  if (realm === '*') return true;
-  return scope === `deployment:${realm}` || scope.startsWith(`user:${realm}/`);
-}
-
-function randomToken(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(32));
-  let s = '';
-  for (const b of bytes) s += String.fromCharCode(b);
-  return `crt_${btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')}`;
-}
-
 export const tokenRoutes = createRouter()
   .openapi(createTokenRoute, async (c) => {
-    const realm = tokenRealm(c.get('principal'));
     const { scope, label } = c.req.valid('json');
-    const target = parseScope(scope);
-    if (!target || (target.kind === 'user' && target.userId.length > 200))
-      throw validationFailed(`scope: "${scope}" is not one of ${SCOPE_HELP}`);
-    if (!inRealm(realm, scope)) throw forbidden(`a deployment:${realm} token may not mint ${scope} tokens`);
-    const db = c.get('db');
-    if (
-      (target.kind === 'deployment' || target.kind === 'user') &&
-      !(await findDeployment(db, target.deployment))
-    )
-      throw validationFailed(`scope: deployment ${target.deployment} does not exist`);
-    if (target.kind === 'edge' && !(await findRegion(db, target.region)))
-      throw validationFailed(`scope: region ${target.region} does not exist`);
-    const token = randomToken();
-    const row = await insertToken(db, {
-      id: `tok_${crypto.randomUUID().replace(/-/g, '').slice(0, 20)}`,
-      hash: await sha256Hex(token),
-      scope,
-      label: label || null,
-    });
+    const { row, token } = await mintApiToken(c.get('db'), c.get('principal'), scope, label);
     return c.json(
       { id: row.id, token, scope: row.scope, label: row.label ?? null, createdAt: row.createdAt },
       201,
     );
   })
   .openapi(listTokensRoute, async (c) => {
-    const realm = tokenRealm(c.get('principal'));
-    const rows = await listTokens(c.get('db'));
-    return c.json({ items: rows.filter((r) => inRealm(realm, r.scope)).map(serializeToken) }, 200);
+    const rows = await listVisibleTokens(c.get('db'), c.get('principal'));
+    return c.json({ items: rows.map(serializeToken) }, 200);
   })
   .openapi(revokeTokenRoute, async (c) => {
-    const realm = tokenRealm(c.get('principal'));
     const { id } = c.req.valid('param');
-    const db = c.get('db');
-    const row = await findToken(db, id);
-    if (!row || !inRealm(realm, row.scope)) throw notFound(`token ${id} does not exist`);
-    const revoked = row.revokedAt ? row : await revokeToken(db, id, Date.now());
-    return c.json(serializeToken(revoked ?? row), 200);
+    const row = await revokeVisibleToken(c.get('db'), c.get('principal'), id);
+    return c.json(serializeToken(row), 200);
   });

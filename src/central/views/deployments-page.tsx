@@ -96,6 +96,10 @@ export const DeploymentsPage: FC<{
 }> = ({ page, views, flash }) => (
   <Layout title="Deployments" active="deployments" page={page} flash={flash}>
     <p class="lead">CRM deployments this router serves. Change them with PUT /api/v1/deployments/:id.</p>
+    <p>
+      <a href="/deployments/tokens">Manage API tokens</a> — mint and revoke the tokens that sign in here and
+      call the API.
+    </p>
     <div class="grid">
       {views.map((v) => (
         <DeploymentCard v={v} />
