@@ -1,54 +1,17 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { ATTACHMENT_POLICIES } from '../../core/types.js';
-import { bumpConfigVersion } from '../../db/queries/config-version.js';
-import {
-  findDeployment,
-  findDeploymentByBase,
-  listDeployments,
-  nextFreeTokenBase,
-  upsertDeployment,
-} from '../../db/queries/deployments.js';
+import { findDeployment, listDeployments } from '../../db/queries/deployments.js';
 import type { DeploymentRow } from '../../db/queries/deployments.js';
 import { createRouter } from '../app-router.js';
 import { readCentralConfig } from '../config.js';
 import type { CentralBindings } from '../context.js';
 import { webhookSecret } from '../webhooks.js';
 import { assertAdmin, assertDeploymentAdmin, deploymentScope } from '../auth.js';
-import { conflict, notFound } from '../errors.js';
+import { deploymentBody, idParam, saveDeployment, trackingTokenSchema } from '../deployment-admin.js';
+import { notFound } from '../errors.js';
 import { serializeDeployment } from '../serializers.js';
 import { bearerSecurity, errorResponses, jsonBody, jsonResponse } from './openapi-helpers.js';
 
-export const idParam = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lower-case letters, digits and dashes, at most 63 characters');
-
-const trackingTokenSchema = z.object({
-  prefix: z
-    .string()
-    .min(1)
-    .max(20)
-    .regex(/^[^\s\d]+$/, 'no whitespace or digits')
-    .default('CRM:'),
-  deploymentBase: z.number().int().min(0).max(99999),
-  userDigits: z.number().int().min(1).max(9).default(3),
-  counterDigits: z.number().int().min(1).max(9).default(3),
-});
-
-export const deploymentBody = z
-  .object({
-    name: z.string().min(1).max(200),
-    trackingToken: trackingTokenSchema.partial({ deploymentBase: true }).optional(),
-    webhookUrl: z.string().url().max(2000).nullable().optional(),
-    maxMessageBytes: z
-      .number()
-      .int()
-      .min(1024)
-      .max(25 * 1024 * 1024)
-      .optional(),
-    attachmentPolicy: z.enum(ATTACHMENT_POLICIES).optional(),
-    smartMatch: z.boolean().optional(),
-  })
-  .openapi('DeploymentInput');
+export { deploymentBody, idParam };
 
 const deploymentSchema = z
   .object({
@@ -116,25 +79,7 @@ export const deploymentRoutes = createRouter()
     const db = c.get('db');
     const { id } = c.req.valid('param');
     const body = c.req.valid('json');
-    const existing = await findDeployment(db, id);
-    let base = body.trackingToken?.deploymentBase ?? existing?.tokenBase;
-    if (base === undefined) base = await nextFreeTokenBase(db);
-    const holder = await findDeploymentByBase(db, base);
-    if (holder && holder.id !== id)
-      throw conflict(`trackingToken.deploymentBase ${base} is already used by deployment ${holder.id}`);
-    const row = await upsertDeployment(db, {
-      id,
-      name: body.name,
-      tokenPrefix: body.trackingToken?.prefix ?? existing?.tokenPrefix ?? 'CRM:',
-      tokenBase: base,
-      tokenUserDigits: body.trackingToken?.userDigits ?? existing?.tokenUserDigits ?? 3,
-      tokenCounterDigits: body.trackingToken?.counterDigits ?? existing?.tokenCounterDigits ?? 3,
-      webhookUrl: body.webhookUrl === undefined ? (existing?.webhookUrl ?? null) : body.webhookUrl,
-      maxMessageBytes: body.maxMessageBytes ?? existing?.maxMessageBytes ?? 25 * 1024 * 1024,
-      attachmentPolicy: body.attachmentPolicy ?? existing?.attachmentPolicy ?? 'regional',
-      smartMatch: body.smartMatch ?? existing?.smartMatch ?? false,
-    });
-    await bumpConfigVersion(db, 'all');
+    const row = await saveDeployment(db, id, body);
     return c.json(await withSecret(c.env, row), 200);
   })
   .openapi(getDeployment, async (c) => {

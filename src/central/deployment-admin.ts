@@ -1,0 +1,90 @@
+// Creating and updating CRM deployments: the rules shared by PUT /api/v1/deployments/:id and the
+// dashboard's deployment forms. Both validate with `deploymentBody` and save through
+// `saveDeployment`, so a base-number conflict is a 409 and every save bumps the config version.
+import { z } from '@hono/zod-openapi';
+import { ATTACHMENT_POLICIES } from '../core/types.js';
+import type { Db } from '../db/client.js';
+import { bumpConfigVersion } from '../db/queries/config-version.js';
+import {
+  type DeploymentRow,
+  findDeployment,
+  findDeploymentByBase,
+  nextFreeTokenBase,
+  upsertDeployment,
+} from '../db/queries/deployments.js';
+import { conflict, describeIssues, validationFailed } from './errors.js';
+
+export const idParam = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lower-case letters, digits and dashes, at most 63 characters');
+
+export const trackingTokenSchema = z.object({
+  prefix: z
+    .string()
+    .min(1)
+    .max(20)
+    .regex(/^[^\s\d]+$/, 'no whitespace or digits')
+    .default('CRM:'),
+  deploymentBase: z.number().int().min(0).max(99999),
+  userDigits: z.number().int().min(1).max(9).default(3),
+  counterDigits: z.number().int().min(1).max(9).default(3),
+});
+
+export const deploymentBody = z
+  .object({
+    name: z.string().min(1).max(200),
+    trackingToken: trackingTokenSchema.partial({ deploymentBase: true }).optional(),
+    webhookUrl: z.string().url().max(2000).nullable().optional(),
+    maxMessageBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(25 * 1024 * 1024)
+      .optional(),
+    attachmentPolicy: z.enum(ATTACHMENT_POLICIES).optional(),
+    smartMatch: z.boolean().optional(),
+  })
+  .openapi('DeploymentInput');
+
+export type DeploymentInput = z.infer<typeof deploymentBody>;
+
+/**
+ * Validates an id and an unparsed body exactly as the API does, throwing a 400 whose message
+ * names the offending field (`trackingToken.deploymentBase: …`).
+ */
+export function parseDeploymentInput(id: unknown, input: unknown): { id: string; body: DeploymentInput } {
+  const idResult = idParam.safeParse(id);
+  if (!idResult.success)
+    throw validationFailed(describeIssues(idResult.error.issues.map((i) => ({ ...i, path: ['id'] }))));
+  const bodyResult = deploymentBody.safeParse(input);
+  if (!bodyResult.success) throw validationFailed(describeIssues(bodyResult.error.issues));
+  return { id: idResult.data, body: bodyResult.data };
+}
+
+/**
+ * Creates or updates a deployment from a validated body. Fields left out keep their current value
+ * (or the default for a new deployment); a missing base number takes the next free one; a base
+ * number held by another deployment is a 409 and changes nothing.
+ */
+export async function saveDeployment(db: Db, id: string, body: DeploymentInput): Promise<DeploymentRow> {
+  const existing = await findDeployment(db, id);
+  let base = body.trackingToken?.deploymentBase ?? existing?.tokenBase;
+  if (base === undefined) base = await nextFreeTokenBase(db);
+  const holder = await findDeploymentByBase(db, base);
+  if (holder && holder.id !== id)
+    throw conflict(`trackingToken.deploymentBase ${base} is already used by deployment ${holder.id}`);
+  const row = await upsertDeployment(db, {
+    id,
+    name: body.name,
+    tokenPrefix: body.trackingToken?.prefix ?? existing?.tokenPrefix ?? 'CRM:',
+    tokenBase: base,
+    tokenUserDigits: body.trackingToken?.userDigits ?? existing?.tokenUserDigits ?? 3,
+    tokenCounterDigits: body.trackingToken?.counterDigits ?? existing?.tokenCounterDigits ?? 3,
+    webhookUrl: body.webhookUrl === undefined ? (existing?.webhookUrl ?? null) : body.webhookUrl,
+    maxMessageBytes: body.maxMessageBytes ?? existing?.maxMessageBytes ?? 25 * 1024 * 1024,
+    attachmentPolicy: body.attachmentPolicy ?? existing?.attachmentPolicy ?? 'regional',
+    smartMatch: body.smartMatch ?? existing?.smartMatch ?? false,
+  });
+  await bumpConfigVersion(db, 'all');
+  return row;
+}

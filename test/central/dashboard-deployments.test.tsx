@@ -1,0 +1,268 @@
+/** @jsxImportSource hono/jsx */
+// The dashboard's deployment forms: "New deployment" on /deployments and /deployments/:id/edit,
+// admin-only and with the rules of PUT /api/v1/deployments/:id (deployment-admin.ts).
+import { SELF } from 'cloudflare:test';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { ADMIN, api, mintToken, seedBasics } from './helpers.js';
+
+const NAV = ['Overview', 'Regions', 'Routes', 'Activities', 'Dispositions', 'Dead letters', 'Deployments'];
+
+/** A minimal browser: a cookie jar over the central worker's real fetch handler, redirects not followed. */
+class Browser {
+  readonly cookies = new Map<string, string>();
+
+  async request(method: string, path: string, body?: Record<string, string>) {
+    const h: Record<string, string> = {};
+    if (this.cookies.size) h.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+    if (body) h['content-type'] = 'application/x-www-form-urlencoded';
+    const res = await SELF.fetch(`http://central.test${path}`, {
+      method,
+      headers: h,
+      body: body ? new URLSearchParams(body).toString() : undefined,
+      redirect: 'manual',
+    });
+    for (const line of res.headers.getSetCookie()) {
+      const [pair, ...attrs] = line.split(';');
+      const i = pair!.indexOf('=');
+      const name = pair!.slice(0, i).trim();
+      const value = pair!.slice(i + 1).trim();
+      if (attrs.some((a) => /^\s*max-age=0\s*$/i.test(a)) || value === '') this.cookies.delete(name);
+      else this.cookies.set(name, value);
+    }
+    return { status: res.status, html: await res.text(), location: res.headers.get('location') };
+  }
+
+  get(path: string) {
+    return this.request('GET', path);
+  }
+
+  /** Posts a form with the session's CSRF token (unless `csrf` is false). */
+  async post(path: string, fields: Record<string, string>, opts: { csrf?: boolean } = {}) {
+    const body = { ...fields };
+    if (opts.csrf !== false) body._csrf = csrfOf((await this.get('/deployments/tokens')).html);
+    return this.request('POST', path, body);
+  }
+}
+
+function csrfOf(html: string): string {
+  const m = /name="_csrf" value="([0-9a-f]+)"/.exec(html);
+  if (!m) throw new Error('page has no CSRF field');
+  return m[1]!;
+}
+
+async function signedIn(token = ADMIN) {
+  const b = new Browser();
+  const form = await b.get('/login');
+  const res = await b.request('POST', '/login', { token, _csrf: csrfOf(form.html), next: '/' });
+  expect(res.status).toBe(303);
+  return b;
+}
+
+async function deployment(id: string) {
+  return api('GET', `/api/v1/deployments/${id}`);
+}
+
+/** The edit form's fields for a deployment as the API reports it, with `changes` applied. */
+async function editFields(id: string, changes: Record<string, string> = {}) {
+  const d = (await deployment(id)).json;
+  const fields: Record<string, string> = {
+    name: d.name,
+    prefix: d.trackingToken.prefix,
+    base: String(d.trackingToken.deploymentBase),
+    userDigits: String(d.trackingToken.userDigits),
+    counterDigits: String(d.trackingToken.counterDigits),
+    webhookUrl: d.webhookUrl ?? '',
+    maxMessageBytes: String(d.maxMessageBytes),
+    attachmentPolicy: d.attachmentPolicy,
+  };
+  if (d.smartMatch) fields.smartMatch = 'on';
+  return { ...fields, ...changes };
+}
+
+const NEW_ACME = {
+  id: 'acme',
+  name: 'Acme <b>Corp</b>',
+  prefix: 'ACME#',
+  base: '4242',
+  userDigits: '4',
+  counterDigits: '5',
+  webhookUrl: 'https://crm.acme.example/hooks/router',
+  maxMessageBytes: '2048000',
+  attachmentPolicy: 'inline',
+  smartMatch: 'on',
+};
+
+beforeAll(async () => {
+  await seedBasics();
+});
+
+describe('dashboard deployment forms', () => {
+  test('an admin creates a deployment via the form; the API returns the submitted values', async () => {
+    const b = await signedIn();
+    const page = await b.get('/deployments');
+    expect(page.html).toContain('New deployment');
+    expect(page.html).toContain('href="/deployments/contoso/edit"');
+    for (const id of ['n-id', 'n-name', 'n-prefix', 'n-base', 'n-webhook', 'n-attachments', 'n-smart-match'])
+      expect(page.html).toContain(`<label for="${id}">`);
+    const nav = /<nav class="main"[^>]*>([\s\S]*?)<\/nav>/.exec(page.html)?.[1] ?? '';
+    expect([...nav.matchAll(/<a [^>]*>([^<]*)<\/a>/g)].map((m) => m[1])).toEqual(NAV);
+
+    const res = await b.post('/deployments', NEW_ACME);
+    expect(res.status).toBe(303);
+    expect(res.location).toBe('/deployments');
+    const d = await deployment('acme');
+    expect(d.status).toBe(200);
+    expect(d.json).toMatchObject({
+      id: 'acme',
+      name: 'Acme <b>Corp</b>',
+      trackingToken: { prefix: 'ACME#', deploymentBase: 4242, userDigits: 4, counterDigits: 5 },
+      webhookUrl: 'https://crm.acme.example/hooks/router',
+      maxMessageBytes: 2048000,
+      attachmentPolicy: 'inline',
+      smartMatch: true,
+    });
+    const after = await b.get('/deployments');
+    expect(after.html).toContain('Created deployment acme.');
+    expect(after.html).toContain('Acme &lt;b&gt;Corp&lt;/b&gt;');
+    expect(after.html).not.toContain('<b>Corp</b>');
+    expect(after.html).toContain('href="/deployments/acme/edit"');
+
+    // Creating it again is refused (the form creates; editing is the edit page's job).
+    const again = await b.post('/deployments', { ...NEW_ACME, name: 'Other' });
+    expect(again.status).toBe(409);
+    expect(again.html).toContain('deployment acme already exists');
+    expect((await deployment('acme')).json.name).toBe('Acme <b>Corp</b>');
+
+    // An empty base number takes the next free one, as on the API.
+    const auto = await b.post('/deployments', { ...NEW_ACME, id: 'acme-2', base: '', smartMatch: '' });
+    expect(auto.status).toBe(303);
+    const auto2 = (await deployment('acme-2')).json;
+    expect(auto2.trackingToken.deploymentBase).not.toBe(4242);
+    expect(auto2.smartMatch).toBe(false);
+  });
+
+  test('editing the webhook URL works and keeps the other fields', async () => {
+    const b = await signedIn();
+    const before = (await deployment('contoso')).json;
+    const form = await b.get('/deployments/contoso/edit');
+    expect(form.status).toBe(200);
+    expect(form.html).toContain('action="/deployments/contoso/edit"');
+    expect(form.html).toContain('<label for="e-webhook">');
+    expect(form.html).toContain(`value="${before.trackingToken.deploymentBase}"`);
+
+    const res = await b.post(
+      '/deployments/contoso/edit',
+      await editFields('contoso', { webhookUrl: 'https://crm.contoso.example/in' }),
+    );
+    expect(res.status).toBe(303);
+    expect(res.location).toBe('/deployments');
+    const after = (await deployment('contoso')).json;
+    expect(after.webhookUrl).toBe('https://crm.contoso.example/in');
+    expect({ ...after, webhookUrl: null, updatedAt: 0 }).toEqual({
+      ...before,
+      webhookUrl: null,
+      updatedAt: 0,
+    });
+    expect((await b.get('/deployments')).html).toContain('Saved deployment contoso.');
+
+    // An empty webhook URL clears it.
+    await b.post('/deployments/contoso/edit', await editFields('contoso', { webhookUrl: '' }));
+    expect((await deployment('contoso')).json.webhookUrl).toBeNull();
+
+    // Unknown deployments are 404.
+    expect((await b.get('/deployments/nope/edit')).status).toBe(404);
+    expect((await b.post('/deployments/nope/edit', await editFields('contoso'))).status).toBe(404);
+    expect((await deployment('nope')).status).toBe(404);
+  });
+
+  test('a base number used by another deployment re-renders with the conflict and changes nothing', async () => {
+    const b = await signedIn();
+    const fabrikamBase = (await deployment('fabrikam')).json.trackingToken.deploymentBase;
+    const before = (await deployment('contoso')).json;
+    const res = await b.post(
+      '/deployments/contoso/edit',
+      await editFields('contoso', { base: String(fabrikamBase), name: 'Contoso renamed' }),
+    );
+    expect(res.status).toBe(409);
+    expect(res.html).toContain(
+      `trackingToken.deploymentBase ${fabrikamBase} is already used by deployment fabrikam`,
+    );
+    expect(res.html).toContain('value="Contoso renamed"');
+    expect(res.html).toContain(`value="${fabrikamBase}"`);
+    expect((await deployment('contoso')).json).toEqual(before);
+
+    const create = await b.post('/deployments', { ...NEW_ACME, id: 'clash', base: String(fabrikamBase) });
+    expect(create.status).toBe(409);
+    expect(create.html).toContain('is already used by deployment fabrikam');
+    expect(create.html).toContain('value="clash"');
+    expect((await deployment('clash')).status).toBe(404);
+  });
+
+  test('an invalid webhook URL (or id, or number) is refused naming the field', async () => {
+    const b = await signedIn();
+    const before = (await deployment('contoso')).json;
+    const res = await b.post(
+      '/deployments/contoso/edit',
+      await editFields('contoso', { webhookUrl: 'not a url' }),
+    );
+    expect(res.status).toBe(400);
+    expect(res.html).toContain('webhookUrl:');
+    expect(res.html).toContain('value="not a url"');
+    expect((await deployment('contoso')).json).toEqual(before);
+
+    const badId = await b.post('/deployments', { ...NEW_ACME, id: 'Bad Id', base: '' });
+    expect(badId.status).toBe(400);
+    expect(badId.html).toContain('id: lower-case letters');
+    const badBase = await b.post('/deployments', { ...NEW_ACME, id: 'bad-base', base: 'abc' });
+    expect(badBase.status).toBe(400);
+    expect(badBase.html).toContain('trackingToken.deploymentBase:');
+    const badPolicy = await b.post('/deployments', {
+      ...NEW_ACME,
+      id: 'bad-policy',
+      base: '',
+      attachmentPolicy: 'x',
+    });
+    expect(badPolicy.status).toBe(400);
+    expect(badPolicy.html).toContain('attachmentPolicy:');
+    for (const id of ['bad-id', 'bad-base', 'bad-policy']) expect((await deployment(id)).status).toBe(404);
+  });
+
+  test('a deployment session sees no edit controls and gets 403 on the forms', async () => {
+    const b = await signedIn(await mintToken('deployment:contoso'));
+    const before = (await deployment('contoso')).json;
+    const page = await b.get('/deployments');
+    expect(page.status).toBe(200);
+    expect(page.html).toContain('Contoso');
+    expect(page.html).not.toContain('/edit"');
+    expect(page.html).not.toContain('New deployment');
+    expect(page.html).not.toContain('action="/deployments"');
+
+    expect((await b.get('/deployments/contoso/edit')).status).toBe(403);
+    const edit = await b.post('/deployments/contoso/edit', await editFields('contoso', { name: 'Hijacked' }));
+    expect(edit.status).toBe(403);
+    expect(edit.html).not.toContain('<form method="post" action="/deployments/contoso/edit"');
+    const create = await b.post('/deployments', { ...NEW_ACME, id: 'rogue', base: '' });
+    expect(create.status).toBe(403);
+    expect((await deployment('contoso')).json).toEqual(before);
+    expect((await deployment('rogue')).status).toBe(404);
+  });
+
+  test('POSTs without a valid CSRF token are refused and change nothing', async () => {
+    const b = await signedIn();
+    const before = (await deployment('contoso')).json;
+    const edit = await b.post('/deployments/contoso/edit', await editFields('contoso', { name: 'Forged' }), {
+      csrf: false,
+    });
+    expect(edit.status).toBe(403);
+    expect(edit.html).toContain('Form refused');
+    const forged = await b.request('POST', '/deployments', {
+      ...NEW_ACME,
+      id: 'forged',
+      base: '',
+      _csrf: 'a'.repeat(64),
+    });
+    expect(forged.status).toBe(403);
+    expect((await deployment('contoso')).json).toEqual(before);
+    expect((await deployment('forged')).status).toBe(404);
+  });
+});
