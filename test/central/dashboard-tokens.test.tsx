@@ -1,69 +1,14 @@
 /** @jsxImportSource hono/jsx */
 // The dashboard's API-token page (/deployments/tokens): list, mint (plaintext shown once), revoke.
-import { env, SELF } from 'cloudflare:test';
+import { env } from 'cloudflare:test';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { ADMIN, api, mintToken, seedBasics } from './helpers.js';
+import { Browser, NAV, signedIn as signIn } from './dashboard-browser.js';
 
-const NAV = ['Overview', 'Regions', 'Routes', 'Activities', 'Dispositions', 'Dead letters', 'Deployments'];
+/** Forms here post with the CSRF field of the tokens page. */
+const signedIn = (token = ADMIN) => signIn(token, '/deployments/tokens');
+
 const PLAINTEXT = /crt_[A-Za-z0-9_-]{20,}/g;
-
-/** A minimal browser: a cookie jar over the central worker's real fetch handler, redirects not followed. */
-class Browser {
-  readonly cookies = new Map<string, string>();
-  lastSetCookies: string[] = [];
-
-  async request(method: string, path: string, body?: Record<string, string>) {
-    const h: Record<string, string> = {};
-    if (this.cookies.size) h.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-    if (body) h['content-type'] = 'application/x-www-form-urlencoded';
-    const res = await SELF.fetch(`http://central.test${path}`, {
-      method,
-      headers: h,
-      body: body ? new URLSearchParams(body).toString() : undefined,
-      redirect: 'manual',
-    });
-    this.lastSetCookies = res.headers.getSetCookie();
-    for (const line of this.lastSetCookies) {
-      const [pair, ...attrs] = line.split(';');
-      const i = pair!.indexOf('=');
-      const name = pair!.slice(0, i).trim();
-      const value = pair!.slice(i + 1).trim();
-      if (attrs.some((a) => /^\s*max-age=0\s*$/i.test(a)) || value === '') this.cookies.delete(name);
-      else this.cookies.set(name, value);
-    }
-    return {
-      status: res.status,
-      html: await res.text(),
-      headers: res.headers,
-      location: res.headers.get('location'),
-    };
-  }
-
-  get(path: string) {
-    return this.request('GET', path);
-  }
-
-  /** Posts a form with the CSRF token of the tokens page (unless `csrf` is false). */
-  async post(path: string, fields: Record<string, string>, opts: { csrf?: boolean } = {}) {
-    const body = { ...fields };
-    if (opts.csrf !== false) body._csrf = csrfOf((await this.get('/deployments/tokens')).html);
-    return this.request('POST', path, body);
-  }
-}
-
-function csrfOf(html: string): string {
-  const m = /name="_csrf" value="([0-9a-f]+)"/.exec(html);
-  if (!m) throw new Error('page has no CSRF field');
-  return m[1]!;
-}
-
-async function signedIn(token = ADMIN) {
-  const b = new Browser();
-  const form = await b.get('/login');
-  const res = await b.request('POST', '/login', { token, _csrf: csrfOf(form.html), next: '/' });
-  expect(res.status).toBe(303);
-  return b;
-}
 
 async function tokenRow(id: string) {
   return env.DB.prepare('select id, scope, label, hash, revoked_at as revokedAt from api_tokens where id = ?')

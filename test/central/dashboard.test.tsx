@@ -1,5 +1,5 @@
 /** @jsxImportSource hono/jsx */
-import { env, SELF } from 'cloudflare:test';
+import { env } from 'cloudflare:test';
 import { eq, sql } from 'drizzle-orm';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { keyedHash, normaliseMessageId } from '../../src/core/keyed-hash.js';
@@ -9,81 +9,12 @@ import { getHashKey } from '../../src/central/hash-key.js';
 import { createDb } from '../../src/db/client.js';
 import { activities, apiTokens, deadLetters, dispositions, regions } from '../../src/db/schema.js';
 import { ADMIN, api, seedBasics } from './helpers.js';
+import { Browser, csrfOf, NAV, signedIn } from './dashboard-browser.js';
 
 const db = createDb(env.DB);
-const NAV = ['Overview', 'Regions', 'Routes', 'Activities', 'Dispositions', 'Dead letters', 'Deployments'];
 const XSS_SUBJECT = '<img src=x onerror=alert(1)>';
 const XSS_NAME = '<script>alert(1)</script>';
 const XSS_FILE = '"><svg onload=alert(2)>.pdf';
-
-/** A minimal browser: a cookie jar over the central worker's real fetch handler, redirects not followed. */
-class Browser {
-  readonly cookies = new Map<string, string>();
-  lastSetCookies: string[] = [];
-  constructor(readonly base = 'http://central.test') {}
-
-  async request(
-    method: string,
-    path: string,
-    body?: Record<string, string>,
-    headers: Record<string, string> = {},
-  ) {
-    const h: Record<string, string> = { ...headers };
-    if (this.cookies.size) h.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-    if (body) h['content-type'] = 'application/x-www-form-urlencoded';
-    const res = await SELF.fetch(`${this.base}${path}`, {
-      method,
-      headers: h,
-      body: body ? new URLSearchParams(body).toString() : undefined,
-      redirect: 'manual',
-    });
-    this.lastSetCookies = res.headers.getSetCookie();
-    for (const line of this.lastSetCookies) {
-      const [pair, ...attrs] = line.split(';');
-      const i = pair!.indexOf('=');
-      const name = pair!.slice(0, i).trim();
-      const value = pair!.slice(i + 1).trim();
-      const expired = attrs.some((a) => /^\s*max-age=0\s*$/i.test(a));
-      if (expired || value === '') this.cookies.delete(name);
-      else this.cookies.set(name, value);
-    }
-    return {
-      status: res.status,
-      html: await res.text(),
-      headers: res.headers,
-      location: res.headers.get('location'),
-    };
-  }
-
-  get(path: string) {
-    return this.request('GET', path);
-  }
-
-  /** Posts a form with the CSRF token of the page it came from (unless `csrf` is false). */
-  async post(path: string, fields: Record<string, string>, opts: { csrfFrom?: string; csrf?: boolean } = {}) {
-    const body = { ...fields };
-    if (opts.csrf !== false) body._csrf = csrfOf((await this.get(opts.csrfFrom ?? '/regions')).html);
-    return this.request('POST', path, body);
-  }
-
-  async signIn(token: string) {
-    const form = await this.get('/login');
-    return this.request('POST', '/login', { token, _csrf: csrfOf(form.html), next: '/' });
-  }
-}
-
-function csrfOf(html: string): string {
-  const m = /name="_csrf" value="([0-9a-f]+)"/.exec(html);
-  if (!m) throw new Error('page has no CSRF field');
-  return m[1]!;
-}
-
-async function signedIn(token = ADMIN) {
-  const b = new Browser();
-  const res = await b.signIn(token);
-  expect(res.status).toBe(303);
-  return b;
-}
 
 async function insertToken(scope: string) {
   const token = `tok_${crypto.randomUUID().replace(/-/g, '')}`;
