@@ -2,7 +2,7 @@
 import type { FC } from 'hono/jsx';
 import type { activities } from '../../db/schema.js';
 import { formatBytes } from './format.js';
-import { type Flash, Layout, type PageContext, Time } from './layout.js';
+import { type Flash, Layout, Options, type PageContext, Time } from './layout.js';
 
 export type ActivityRow = typeof activities.$inferSelect;
 
@@ -44,14 +44,7 @@ export const ActivitiesPage: FC<{
             <div class="field">
               <label for="deployment">Deployment</label>
               <select id="deployment" name="deployment">
-                <option value="" selected={filters.deployment === ''}>
-                  any deployment
-                </option>
-                {deploymentIds.map((d) => (
-                  <option value={d} selected={d === filters.deployment}>
-                    {d}
-                  </option>
-                ))}
+                <Options values={deploymentIds} selected={filters.deployment} any="any deployment" />
               </select>
             </div>
           ) : null}

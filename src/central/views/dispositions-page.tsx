@@ -4,7 +4,7 @@ import { TOSSED_REASONS, TRACKED_REASONS } from '../../core/types.js';
 import type { dispositions } from '../../db/schema.js';
 import { type ActivityRow, displayAddress } from './activities-page.js';
 import { formatBytes, REASON_TEXT } from './format.js';
-import { type Flash, Layout, type PageContext, Time } from './layout.js';
+import { type Flash, Layout, Options, type PageContext, Time } from './layout.js';
 
 export type DispositionRow = typeof dispositions.$inferSelect;
 
@@ -132,27 +132,17 @@ export const DispositionsPage: FC<{
       <div class="field">
         <label for="region">Region</label>
         <select id="region" name="region">
-          <option value="" selected={filters.region === ''}>
-            any region
-          </option>
-          {regionIds.map((r) => (
-            <option value={r} selected={r === filters.region}>
-              {r}
-            </option>
-          ))}
+          <Options values={regionIds} selected={filters.region} any="any region" />
         </select>
       </div>
       <div class="field">
         <label for="reason">Reason</label>
         <select id="reason" name="reason">
-          <option value="" selected={filters.reason === ''}>
-            any reason
-          </option>
-          {[...TOSSED_REASONS, ...TRACKED_REASONS].map((r) => (
-            <option value={r} selected={r === filters.reason}>
-              {r}
-            </option>
-          ))}
+          <Options
+            values={[...TOSSED_REASONS, ...TRACKED_REASONS]}
+            selected={filters.reason}
+            any="any reason"
+          />
         </select>
       </div>
       <button type="submit">Filter</button>

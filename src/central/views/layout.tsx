@@ -121,3 +121,23 @@ export const Time: FC<{ ms: number | null | undefined }> = ({ ms }) => {
   const iso = new Date(ms).toISOString();
   return <time datetime={iso}>{`${iso.slice(0, 19).replace('T', ' ')} UTC`}</time>;
 };
+
+/** `<option>`s for `values`, `selected` marked, led by an empty "any …" choice when `any` is given. */
+export const Options: FC<{ values: readonly string[]; selected: string; any?: string }> = ({
+  values,
+  selected,
+  any,
+}) => (
+  <>
+    {any !== undefined ? (
+      <option value="" selected={selected === ''}>
+        {any}
+      </option>
+    ) : null}
+    {values.map((v) => (
+      <option value={v} selected={v === selected}>
+        {v}
+      </option>
+    ))}
+  </>
+);

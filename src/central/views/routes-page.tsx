@@ -3,7 +3,7 @@ import type { FC } from 'hono/jsx';
 import { FILTER_MODES } from '../../core/types.js';
 import type { mailboxes } from '../../db/schema.js';
 import { formatCount } from './format.js';
-import { Csrf, type Flash, Layout, type PageContext, Time } from './layout.js';
+import { Csrf, type Flash, Layout, Options, type PageContext, Time } from './layout.js';
 
 type MailboxRow = typeof mailboxes.$inferSelect;
 
@@ -28,25 +28,6 @@ export interface NewRouteForm {
   userId: string;
   filter: string;
 }
-
-const Options: FC<{ values: readonly string[]; selected: string; any?: string }> = ({
-  values,
-  selected,
-  any,
-}) => (
-  <>
-    {any !== undefined ? (
-      <option value="" selected={selected === ''}>
-        {any}
-      </option>
-    ) : null}
-    {values.map((v) => (
-      <option value={v} selected={v === selected}>
-        {v}
-      </option>
-    ))}
-  </>
-);
 
 export const RoutesPage: FC<{
   page: PageContext;

@@ -3,7 +3,7 @@
 // token's plaintext is rendered once, in the response to the mint form, and never again.
 import type { FC } from 'hono/jsx';
 import type { TokenView } from '../token-admin.js';
-import { Csrf, type Flash, Layout, type PageContext, Time } from './layout.js';
+import { Csrf, type Flash, Layout, Options, type PageContext, Time } from './layout.js';
 
 export type TokenKind = 'deployment' | 'user' | 'edge' | 'admin';
 
@@ -27,16 +27,6 @@ const KIND_TEXT: Record<TokenKind, string> = {
   edge: 'Edge — an edge worker of a region (edge:<region>)',
   admin: 'Admin — everything (admin)',
 };
-
-const Options: FC<{ values: string[]; selected: string }> = ({ values, selected }) => (
-  <>
-    {values.map((v) => (
-      <option value={v} selected={v === selected}>
-        {v}
-      </option>
-    ))}
-  </>
-);
 
 export const TokensPage: FC<{
   page: PageContext;
