@@ -1,6 +1,7 @@
 import { createDb } from '../db/client.js';
 import { createApp } from './app.js';
 import { readCentralConfig } from './config.js';
+import { pruneBookkeeping } from './retention.js';
 import type { CentralBindings } from './context.js';
 import { deliverWebhook, type WebhookJob, webhookRetryDelaySeconds } from './webhooks.js';
 
@@ -25,5 +26,8 @@ export default {
     }
   },
 
-  async scheduled() {},
+  /** Cron: prune bookkeeping rows (latency samples, seen batch ids). */
+  async scheduled(_controller, env) {
+    await pruneBookkeeping(createDb(env.DB), Date.now());
+  },
 } satisfies ExportedHandler<CentralBindings>;
