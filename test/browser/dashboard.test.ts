@@ -1,10 +1,10 @@
-// The dashboard in a real browser (Debian's chromium driven by playwright-core) against the running
+// The dashboard in a real browser (chromium from the npm registry driven by playwright-core) against the running
 // local network. Screenshots of every page go to test-output/screenshots/.
 import { createHmac, randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import { demoMailbox } from '../../scripts/demo-data.mjs';
 import { deriveEdgeCredentials, LOCAL_EDGE_KEY_SECRET, ROOT } from '../../scripts/network.mjs';
@@ -17,6 +17,7 @@ import {
   sendMail,
   uniqueMessageId,
 } from '../e2e/helpers.js';
+import { launchBrowser } from './launch.js';
 
 const SHOTS = join(ROOT, 'test-output', 'screenshots');
 const DESKTOP = { width: 1366, height: 768 };
@@ -36,19 +37,7 @@ interface Session {
 
 beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchBrowser();
 });
 
 afterAll(async () => {
