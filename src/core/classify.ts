@@ -3,11 +3,12 @@
 // Every outcome carries a reason code (§5) and a human sentence. Sentences never quote the
 // message's addresses or subject: they end up in content-free disposition receipts. They may name
 // the routed mailbox, which receipts are allowed to name.
-import { domainOf, keyedHash, keyedHash64, normaliseAddress } from './keyed-hash.js';
+import { keyedHash, keyedHash64, normaliseAddress } from './keyed-hash.js';
 import { filterHas } from './membership-filter.js';
 import type { MessageFacts } from './message-facts.js';
 import { type DeploymentSnapshot, type RoutingSnapshot, threadIndexRootHash } from './snapshot.js';
 import { normaliseSubject } from './subject.js';
+import { suppressionKeysFor } from './suppression.js';
 import { findTrackingToken } from './tracking-token.js';
 import type { CorrelationMethod, FilterMode, ReasonCode } from './types.js';
 
@@ -25,6 +26,12 @@ export interface ClassifyOptions {
   loopWindowMs?: number;
   /** Manual promotion ("Track in CRM"): bypasses region rules, automated-mail signals and the filter mode, never suppression. */
   promoted?: boolean;
+  /**
+   * The deployment the message is bound to (by its forwarding address, or by the promoting
+   * deployment). Only that deployment's routes count: another tenant's routed addresses in the
+   * headers are plain addresses. The edge always sets it; absent, every route counts.
+   */
+  deployment?: string;
 }
 
 export interface MailboxMatch {
@@ -93,6 +100,7 @@ export function emptySnapshot(region: string): RoutingSnapshot {
     rulesEnabled: true,
     egress: 'full',
     mailboxes: {},
+    forwarding: {},
     deployments: {},
   };
 }
@@ -160,7 +168,7 @@ function decide(facts: MessageFacts, snapshot: RoutingSnapshot, options: Classif
   if (facts.malformed) {
     return outcome('malformed', `the message headers cannot be used: ${facts.malformed}`, messageIdHash);
   }
-  const matches = identifyMailboxes(facts, snapshot);
+  const matches = identifyMailboxes(facts, snapshot, options.deployment);
   if (!snapshot.rulesEnabled && !options.promoted) {
     const d = outcome(
       'region-rules-disabled',
@@ -198,7 +206,11 @@ function decide(facts: MessageFacts, snapshot: RoutingSnapshot, options: Classif
     if (list) list.push(m);
     else byDeployment.set(m.deployment, [m]);
   }
-  const routed = (address: string): boolean => Object.hasOwn(snapshot.mailboxes, keyedHash(key, address));
+  const routed = (address: string): boolean => {
+    const hash = keyedHash(key, address);
+    if (!Object.hasOwn(snapshot.mailboxes, hash)) return false;
+    return options.deployment === undefined || snapshot.mailboxes[hash]?.deployment === options.deployment;
+  };
   const targets = [...byDeployment].map(([deployment, mailboxes]) =>
     decideTarget(deployment, mailboxes, facts, snapshot, options, routed),
   );
@@ -226,7 +238,11 @@ export function loopKey(mailboxHash: string, fingerprint: string): string {
  * Routed mailboxes named by the message: forwarding candidates in facts order, then original
  * To/Cc/Bcc, then the envelope recipient (which alone never routes).
  */
-function identifyMailboxes(facts: MessageFacts, snapshot: RoutingSnapshot): MailboxMatch[] {
+function identifyMailboxes(
+  facts: MessageFacts,
+  snapshot: RoutingSnapshot,
+  deployment: string | undefined,
+): MailboxMatch[] {
   const candidates: Array<{ address: string; via: string }> = [];
   for (const f of facts.forwarding) if (f.via !== 'envelope') candidates.push(f);
   for (const a of facts.to) candidates.push({ address: a.address, via: 'to' });
@@ -243,6 +259,7 @@ function identifyMailboxes(facts: MessageFacts, snapshot: RoutingSnapshot): Mail
     seen.add(hash);
     const route = Object.hasOwn(snapshot.mailboxes, hash) ? snapshot.mailboxes[hash] : undefined;
     if (!route) continue;
+    if (deployment !== undefined && route.deployment !== deployment) continue;
     matches.push({
       address,
       hash,
@@ -265,16 +282,12 @@ function suppression(
   if (!sender) return undefined;
   // A routed mailbox is never suppressed (e.g. '@contoso.example' must not silence the mailbox's own mail).
   if (mailboxes.some((m) => m.address === sender)) return undefined;
-  if (index.suppressedAddresses.size > 0 && index.suppressedAddresses.has(keyedHash(key, sender))) {
-    return 'the sender address is on the deployment suppression list';
-  }
-  if (index.suppressedDomains.size > 0) {
-    // '@x.com' covers x.com and its subdomains.
-    const labels = domainOf(sender).split('.');
-    for (let i = 0; i < labels.length - 1; i++) {
-      if (index.suppressedDomains.has(keyedHash(key, labels.slice(i).join('.')))) {
-        return 'the sender domain is on the deployment suppression list';
-      }
+  for (const k of suppressionKeysFor(sender)) {
+    const set = k.kind === 'address' ? index.suppressedAddresses : index.suppressedDomains;
+    if (set.size > 0 && set.has(keyedHash(key, k.value))) {
+      return k.kind === 'address'
+        ? 'the sender address is on the deployment suppression list'
+        : 'the sender domain is on the deployment suppression list';
     }
   }
   return undefined;
@@ -474,7 +487,9 @@ function decideTarget(
     if (!active) {
       return toss(
         'filter:none',
-        `filter mode none: nothing is tracked, even mail that correlates (${correlation.detail})`,
+        // The method only: a correlation's detail may quote the subject's tracking token, and
+        // receipts carry nothing derived from the message.
+        `filter mode none: nothing is tracked, even mail that correlates (by ${correlation.method})`,
         extra,
       );
     }

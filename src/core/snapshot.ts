@@ -20,6 +20,7 @@ import {
   withTagMask,
 } from './membership-filter.js';
 import { normaliseSubject } from './subject.js';
+import { parseSuppressionEntry } from './suppression.js';
 import { validateTokenFormat } from './tracking-token.js';
 import {
   ATTACHMENT_POLICIES,
@@ -43,6 +44,12 @@ export interface SnapshotInput {
   rulesEnabled: boolean;
   egress: EgressPolicy;
   mailboxes: Array<{ address: string; deployment: string; userId: string; filter: FilterMode }>;
+  /**
+   * The region's forwarding addresses (design §4): the edge accepts mail only for these, and only
+   * for the deployment an address belongs to. `expiresAt` (epoch ms) ends a rotated-out address.
+   * Absent: the edge accepts no mail at all.
+   */
+  forwarding?: Array<{ address: string; deployment: string; expiresAt?: number }>;
   deployments: Array<{
     id: string;
     token: TokenFormat;
@@ -54,6 +61,13 @@ export interface SnapshotInput {
     records: Array<{ address: string; type: RecordType; emailEnabled: boolean }>;
     outbound: Array<{ messageId: string; threadIndex?: string; subject?: string; to?: string[] }>;
   }>;
+}
+
+/** A forwarding address of the region, keyed in the snapshot by its keyed hash. */
+export interface ForwardingTarget {
+  deployment: string;
+  /** Epoch ms after which a rotated-out address stops being accepted. */
+  expiresAt?: number;
 }
 
 export interface MailboxRoute {
@@ -93,6 +107,8 @@ export interface RoutingSnapshot {
   egress: EgressPolicy;
   /** Keyed by keyedHash(hashKey, normalised address). */
   mailboxes: Record<string, MailboxRoute>;
+  /** Keyed by keyedHash(hashKey, normalised forwarding address). */
+  forwarding: Record<string, ForwardingTarget>;
   deployments: Record<string, DeploymentSnapshot>;
 }
 
@@ -142,6 +158,24 @@ export function buildSnapshot(input: SnapshotInput): RoutingSnapshot {
   }
   mailboxEntries.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
 
+  const forwardingEntries = new Map<string, ForwardingTarget>();
+  for (const f of input.forwarding ?? []) {
+    const address = normaliseAddress(f.address);
+    if (address === '') continue;
+    const hash = keyedHash(key, address);
+    const previous = forwardingEntries.get(hash);
+    // The same address twice keeps the entry that lives longest (no expiry wins).
+    if (previous && (previous.expiresAt === undefined || (f.expiresAt ?? Infinity) <= previous.expiresAt))
+      continue;
+    forwardingEntries.set(hash, {
+      deployment: f.deployment,
+      ...(f.expiresAt !== undefined ? { expiresAt: f.expiresAt } : {}),
+    });
+  }
+  const forwarding = Object.fromEntries(
+    [...forwardingEntries].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)),
+  );
+
   const deployments: Record<string, DeploymentSnapshot> = {};
   for (const d of [...input.deployments].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
     if (d.id === '__proto__') throw new Error('deployment id "__proto__" is reserved');
@@ -151,11 +185,9 @@ export function buildSnapshot(input: SnapshotInput): RoutingSnapshot {
     const suppressedAddresses: string[] = [];
     const suppressedDomains: string[] = [];
     for (const entry of d.suppressions) {
-      const e = entry.trim().toLowerCase();
-      if (e === '' || e === '@') continue;
-      if (e.startsWith('@')) suppressedDomains.push(keyedHash(key, e.slice(1)));
-      else if (!e.includes('@')) suppressedDomains.push(keyedHash(key, e));
-      else suppressedAddresses.push(keyedHash(key, normaliseAddress(e)));
+      const parsed = parseSuppressionEntry(entry);
+      if (!parsed) continue;
+      (parsed.kind === 'domain' ? suppressedDomains : suppressedAddresses).push(keyedHash(key, parsed.value));
     }
 
     const recordKeys: Array<[number, number]> = [];
@@ -227,6 +259,7 @@ export function buildSnapshot(input: SnapshotInput): RoutingSnapshot {
     rulesEnabled: input.rulesEnabled,
     egress: input.egress,
     mailboxes: Object.fromEntries(mailboxEntries),
+    forwarding,
     deployments,
   };
   snapshot.etag = snapshotEtag(snapshot);
@@ -294,6 +327,7 @@ export function encodeSnapshot(s: RoutingSnapshot): Uint8Array {
       rulesEnabled: s.rulesEnabled,
       egress: s.egress,
       mailboxes: s.mailboxes,
+      forwarding: s.forwarding,
       order,
       deployments: jsonDeployments,
     }),
@@ -376,8 +410,19 @@ export function decodeSnapshot(bytes: Uint8Array): RoutingSnapshot {
     fail(`JSON section unreadable (${e instanceof Error ? e.message : String(e)})`);
   }
   if (parsed === null || typeof parsed !== 'object') fail('JSON section is not an object');
-  const { version, etag, region, builtAt, hashKey, rulesEnabled, egress, mailboxes, order, deployments } =
-    parsed;
+  const {
+    version,
+    etag,
+    region,
+    builtAt,
+    hashKey,
+    rulesEnabled,
+    egress,
+    mailboxes,
+    forwarding,
+    order,
+    deployments,
+  } = parsed;
   if (typeof version !== 'number' || !Number.isFinite(version)) fail('version missing');
   if (typeof etag !== 'string') fail('etag missing');
   if (typeof region !== 'string') fail('region missing');
@@ -403,6 +448,26 @@ export function decodeSnapshot(bytes: Uint8Array): RoutingSnapshot {
       fail('mailbox route malformed');
     }
     routes[hash] = { deployment: r.deployment, userId: r.userId, filter: r.filter as FilterMode };
+  }
+
+  const forwardingTargets: Record<string, ForwardingTarget> = {};
+  if (forwarding !== undefined) {
+    if (forwarding === null || typeof forwarding !== 'object' || Array.isArray(forwarding))
+      fail('forwarding addresses malformed');
+    for (const [hash, target] of Object.entries(forwarding as Record<string, unknown>)) {
+      const t = target as Partial<ForwardingTarget> | null;
+      if (!HASH.test(hash)) fail('forwarding key is not a hash');
+      if (
+        !t ||
+        typeof t.deployment !== 'string' ||
+        (t.expiresAt !== undefined && (typeof t.expiresAt !== 'number' || !Number.isFinite(t.expiresAt)))
+      )
+        fail('forwarding target malformed');
+      forwardingTargets[hash] = {
+        deployment: t.deployment,
+        ...(t.expiresAt !== undefined ? { expiresAt: t.expiresAt } : {}),
+      };
+    }
   }
 
   let o = 8 + jsonLength;
@@ -480,6 +545,28 @@ export function decodeSnapshot(bytes: Uint8Array): RoutingSnapshot {
     rulesEnabled,
     egress: egress as EgressPolicy,
     mailboxes: routes,
+    forwarding: forwardingTargets,
     deployments: result,
   };
+}
+
+/**
+ * The deployment a forwarding address (the envelope recipient) binds a message to, or undefined
+ * when the address is not one of the region's forwarding addresses (or has expired): such mail is
+ * rejected as `unknown-recipient`.
+ */
+export function forwardingDeployment(
+  snapshot: RoutingSnapshot,
+  envelopeTo: string | undefined,
+  now: number,
+): string | undefined {
+  if (!envelopeTo) return undefined;
+  const address = normaliseAddress(envelopeTo);
+  if (address === '') return undefined;
+  const forwarding = snapshot.forwarding ?? {};
+  const hash = keyedHash(snapshot.hashKey, address);
+  const target = Object.hasOwn(forwarding, hash) ? forwarding[hash] : undefined;
+  if (!target) return undefined;
+  if (target.expiresAt !== undefined && now >= target.expiresAt) return undefined;
+  return target.deployment;
 }

@@ -27,6 +27,8 @@ export const TOSSED_REASONS = [
   'malformed',
   'duplicate',
   'record-false-positive',
+  /** The envelope recipient is not a forwarding address of this region (permanent rejection). */
+  'unknown-recipient',
 ] as const;
 
 export type TrackedReason = (typeof TRACKED_REASONS)[number];

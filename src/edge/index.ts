@@ -58,6 +58,8 @@ app.post('/api/v1/inbound', async (c) => {
       detail: result.detail,
       items: result.itemIds,
     };
+    if (result.rejectCode === 'unknown-recipient')
+      return c.json({ ...body, error: errorBody('unknown-recipient', result.reject ?? '').error }, 400);
     if (result.reject)
       return c.json({ ...body, error: errorBody('payload_too_large', result.reject).error }, 413);
     return c.json(body, 202);
@@ -83,6 +85,15 @@ app.get('/raw/*', async (c) => {
   const headers = new Headers();
   object.writeHttpMetadata(headers);
   headers.set('cache-control', 'private, no-store');
+  // The content is the sender's: never rendered on this origin (no sniffing, no script, a download).
+  const name =
+    key
+      .split('/')
+      .pop()
+      ?.replace(/[^\w.-]/g, '_') || 'message';
+  headers.set('content-disposition', `attachment; filename="${name}"`);
+  headers.set('x-content-type-options', 'nosniff');
+  headers.set('content-security-policy', 'sandbox');
   return new Response(object.body, { headers });
 });
 

@@ -2,6 +2,7 @@
 // full parse + regional storage + enqueue for CRM-bound mail. This is the hottest path.
 import { classify, type Decision, type LoopHistory, type Target } from '../core/classify.js';
 import { readMessageFacts } from '../core/message-facts.js';
+import { forwardingDeployment } from '../core/snapshot.js';
 import type { TossedReason } from '../core/types.js';
 import type { Receipt } from '../core/wire.js';
 import type { EdgeBindings, EdgeConfig } from './config.js';
@@ -24,6 +25,8 @@ export interface ProcessResult {
   decision?: Decision;
   /** Set for permanent policy rejections (`setReject` / HTTP 4xx). */
   reject?: string;
+  /** The reason code of a permanent rejection (`oversize`, `unknown-recipient`). */
+  rejectCode?: 'oversize' | 'unknown-recipient';
   itemIds: string[];
 }
 
@@ -78,8 +81,23 @@ export async function processMessage(
 ): Promise<ProcessResult> {
   const now = opts.receivedAt ?? Date.now();
   const snapshot = await currentSnapshot(env, cfg, waitUntil);
+  // The envelope recipient must be one of the region's forwarding addresses; it binds the message
+  // to that address's deployment (design §4). Anything else is refused permanently.
+  const deployment = forwardingDeployment(snapshot, envelope.to, now);
+  if (deployment === undefined) {
+    const detail = 'the envelope recipient is not a forwarding address of this region';
+    await env.OUTBOX.send(receiptFor(cfg, undefined, 'unknown-recipient', raw.byteLength, now, detail));
+    return {
+      status: 'tossed',
+      reason: 'unknown-recipient',
+      detail,
+      reject: `${detail} (unknown-recipient)`,
+      rejectCode: 'unknown-recipient',
+      itemIds: [],
+    };
+  }
   const facts = readMessageFacts(raw, envelope);
-  const decision = classify(facts, snapshot, { now, loopHistory });
+  const decision = classify(facts, snapshot, { now, loopHistory, deployment });
   recordSightings(decision.loopKeys, now);
 
   const bound = decision.targets.filter((t: Target) => t.crmBound);
@@ -118,6 +136,7 @@ export async function processMessage(
     detail: decision.detail,
     decision,
     reject,
+    ...(reject ? { rejectCode: 'oversize' as const } : {}),
     itemIds,
   };
 }

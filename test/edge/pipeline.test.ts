@@ -9,6 +9,8 @@ import { forgetHeldSnapshot } from '../../src/edge/snapshot-store.js';
 
 const edgeEnv = env as unknown as EdgeBindings;
 const HASH_KEY = '000102030405060708090a0b0c0d0e0f';
+/** contoso's forwarding address in region us (the envelope recipient of every test message). */
+const FWD = 'crm-0123456789abcdef01234567@us.edge.crm-router.example';
 
 function snapshotInput(over: Partial<SnapshotInput> = {}): SnapshotInput {
   return {
@@ -22,6 +24,7 @@ function snapshotInput(over: Partial<SnapshotInput> = {}): SnapshotInput {
       { address: 'alice@contoso.example', deployment: 'contoso', userId: 'u-alice', filter: 'all' },
       { address: 'carol@contoso.example', deployment: 'contoso', userId: 'u-carol', filter: 'records' },
     ],
+    forwarding: [{ address: FWD, deployment: 'contoso' }],
     deployments: [
       {
         id: 'contoso',
@@ -87,7 +90,7 @@ describe('edge pipeline', () => {
       bindings,
       cfg,
       raw,
-      { from: 'buyer@customer.example', to: 'crm@us.edge.localhost' },
+      { from: 'buyer@customer.example', to: FWD },
       waitUntil,
     );
     expect(result).toMatchObject({ status: 'tracked', reason: 'tracked:all' });
@@ -139,7 +142,7 @@ describe('edge pipeline', () => {
     await installSnapshot(
       snapshotInput({ deployments: [{ ...snapshotInput().deployments[0]!, maxMessageBytes: 1_000_000 }] }),
     );
-    const result = await processMessage(bindings, readEdgeConfig(bindings), raw, {}, waitUntil);
+    const result = await processMessage(bindings, readEdgeConfig(bindings), raw, { to: FWD }, waitUntil);
     expect(result.status).toBe('tracked');
     const item = sent[0] as IngestItem;
     expect(item.attachments).toHaveLength(1);
@@ -168,7 +171,7 @@ describe('edge pipeline', () => {
       bindings,
       cfg,
       raw,
-      { from: 'friend@private.example', to: 'crm@us.edge.localhost' },
+      { from: 'friend@private.example', to: FWD },
       waitUntil,
     );
     expect(result).toMatchObject({ status: 'tossed', reason: 'filter:no-record-match' });
@@ -194,7 +197,7 @@ describe('edge pipeline', () => {
       bindings,
       readEdgeConfig(bindings),
       raw,
-      { from: 'x@customer.example', to: 'crm@us.edge.localhost' },
+      { from: 'x@customer.example', to: FWD },
       waitUntil,
     );
     expect(result.reason).toBe('no-route');
@@ -216,7 +219,7 @@ describe('edge pipeline', () => {
       bindings,
       readEdgeConfig(bindings),
       raw,
-      { from: 'buyer@customer.example', to: 'crm@us.edge.localhost' },
+      { from: 'buyer@customer.example', to: FWD },
       waitUntil,
     );
     expect(result.reason).toBe('oversize');
@@ -231,7 +234,7 @@ describe('edge pipeline', () => {
       bindings,
       readEdgeConfig(bindings),
       raw,
-      { from: 'a@b.example', to: 'crm@us.edge.localhost' },
+      { from: 'a@b.example', to: FWD },
       waitUntil,
     );
     expect(result.status).toBe('tossed');
@@ -248,7 +251,7 @@ describe('edge pipeline', () => {
       Subject: 'x',
       'X-Forwarded-To': 'alice@contoso.example',
     });
-    const result = await processMessage(bindings, readEdgeConfig(bindings), raw, {}, waitUntil);
+    const result = await processMessage(bindings, readEdgeConfig(bindings), raw, { to: FWD }, waitUntil);
     expect(result.reason).toBe('region-rules-disabled');
     expect((sent[0] as Receipt).reason).toBe('region-rules-disabled');
   });
@@ -262,7 +265,7 @@ describe('email() handler', () => {
     let rejected: string | undefined;
     const message = {
       from: 'a@customer.example',
-      to: 'crm@us.edge.localhost',
+      to: FWD,
       raw: new Blob([raw]).stream(),
       rawSize: raw.byteLength,
       headers: new Headers(),
@@ -283,7 +286,7 @@ describe('email() handler', () => {
     let pulled = false;
     const message = {
       from: 'a@customer.example',
-      to: 'crm@us.edge.localhost',
+      to: FWD,
       raw: new ReadableStream(
         {
           pull() {

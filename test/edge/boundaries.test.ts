@@ -1,0 +1,191 @@
+// Issue 11 at the edge: mail only for forwarding addresses (boundary 2), bound to that address's
+// deployment (boundary 1), and raw content never rendered on the edge's origin (boundary 8).
+import { env } from 'cloudflare:test';
+import { beforeEach, describe, expect, test } from 'vitest';
+import { buildSnapshot, encodeSnapshot, type SnapshotInput } from '../../src/core/snapshot.js';
+import type { IngestItem, Receipt } from '../../src/core/wire.js';
+import { type EdgeBindings, readEdgeConfig } from '../../src/edge/config.js';
+import worker, { signRawLink } from '../../src/edge/index.js';
+import { processMessage } from '../../src/edge/pipeline.js';
+import { forgetHeldSnapshot } from '../../src/edge/snapshot-store.js';
+
+const edgeEnv = env as unknown as EdgeBindings;
+const CONTOSO_FWD = 'crm-0123456789abcdef01234567@us.edge.crm-router.example';
+const FABRIKAM_FWD = 'crm-fedcba9876543210fedcba98@us.edge.crm-router.example';
+
+const deployment = (id: string, base: number): SnapshotInput['deployments'][number] => ({
+  id,
+  token: { prefix: 'CRM:', deploymentBase: base, userDigits: 3, counterDigits: 3 },
+  maxMessageBytes: 1_000_000,
+  attachmentPolicy: 'regional',
+  smartMatch: false,
+  suppressions: [],
+  records: [],
+  outbound: [],
+});
+
+async function install() {
+  forgetHeldSnapshot();
+  const snapshot = buildSnapshot({
+    region: 'us',
+    version: 11,
+    builtAt: 1,
+    hashKey: '000102030405060708090a0b0c0d0e0f',
+    rulesEnabled: true,
+    egress: 'full',
+    mailboxes: [
+      { address: 'ceo@contoso.example', deployment: 'contoso', userId: 'c-ceo', filter: 'all' },
+      { address: 'ann@fabrikam.example', deployment: 'fabrikam', userId: 'f-ann', filter: 'all' },
+    ],
+    forwarding: [
+      { address: CONTOSO_FWD, deployment: 'contoso' },
+      { address: FABRIKAM_FWD, deployment: 'fabrikam' },
+    ],
+    deployments: [deployment('contoso', 1), deployment('fabrikam', 2)],
+  });
+  await edgeEnv.SNAPSHOTS.put('snapshot:current', encodeSnapshot(snapshot), {
+    metadata: { etag: `"${snapshot.etag}"`, checkedAt: Date.now() },
+  });
+}
+
+function capturingEnv() {
+  const sent: (IngestItem | Receipt)[] = [];
+  const outbox = {
+    send: async (body: IngestItem | Receipt) => void sent.push(body),
+    sendBatch: async (msgs: Iterable<{ body: IngestItem | Receipt }>) => {
+      for (const m of msgs) sent.push(m.body);
+    },
+  };
+  return { bindings: { ...edgeEnv, OUTBOX: outbox as unknown as Queue }, sent };
+}
+
+/** A stranger's message "forwarded by" contoso's CEO (every forwarding header forged). */
+const forged = new TextEncoder().encode(
+  [
+    'From: attacker@evil.example',
+    'To: ceo@contoso.example',
+    'X-Forwarded-To: ceo@contoso.example',
+    'X-Forwarded-For: ceo@contoso.example',
+    'Delivered-To: ceo@contoso.example',
+    'Subject: Invoice',
+    'Message-ID: <forged-1@evil.example>',
+    '',
+    'pay me',
+    '',
+  ].join('\r\n'),
+);
+
+const ctx = { waitUntil: () => {}, passThroughOnException: () => {} } as unknown as ExecutionContext;
+
+function emailMessage(to: string, raw: Uint8Array) {
+  const out: { rejected?: string } = {};
+  const message = {
+    from: 'attacker@evil.example',
+    to,
+    raw: new Blob([raw]).stream(),
+    rawSize: raw.byteLength,
+    headers: new Headers(),
+    setReject: (r: string) => {
+      out.rejected = r;
+    },
+    forward: async () => ({ messageId: '' }),
+    reply: async () => ({ messageId: '' }),
+  } as unknown as ForwardableEmailMessage;
+  return { message, out };
+}
+
+describe('edge boundaries', () => {
+  beforeEach(install);
+
+  test('forged-forward mail to a non-forwarding address is rejected permanently as unknown-recipient (email())', async () => {
+    const { bindings, sent } = capturingEnv();
+    for (const to of [
+      'crm@us.edge.localhost',
+      'ceo@contoso.example',
+      'anything@us.edge.crm-router.example',
+    ]) {
+      const { message, out } = emailMessage(to, forged);
+      await worker.email!(message, bindings, ctx);
+      expect(out.rejected).toMatch(/unknown-recipient/);
+    }
+    expect(sent.filter((m) => m.kind === 'item')).toEqual([]);
+    expect(sent.map((m) => m.reason)).toEqual([
+      'unknown-recipient',
+      'unknown-recipient',
+      'unknown-recipient',
+    ]);
+    // The receipt names no deployment or mailbox: the message was bound to none.
+    expect(sent[0]).not.toHaveProperty('deployment');
+    expect(sent[0]).not.toHaveProperty('mailboxHash');
+  });
+
+  test('POST /api/v1/inbound answers 400 unknown-recipient for any other envelope recipient, or none', async () => {
+    const { bindings, sent } = capturingEnv();
+    for (const query of ['?to=crm%40us.edge.localhost', '']) {
+      const res = await worker.fetch!(
+        new Request(`http://edge.test/api/v1/inbound${query}`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${readEdgeConfig(bindings).inboundToken}` },
+          body: forged,
+        }) as Request<unknown, IncomingRequestCfProperties>,
+        bindings,
+        ctx,
+      );
+      expect(res.status).toBe(400);
+      const body = (await res.json()) as { error: { code: string; message: string; requestId: string } };
+      expect(body.error.code).toBe('unknown-recipient');
+      expect(body.error.requestId).toBeTruthy();
+    }
+    expect(sent.every((m) => m.kind === 'receipt' && m.reason === 'unknown-recipient')).toBe(true);
+  });
+
+  test("mail sent to fabrikam's forwarding address never becomes a contoso item, whatever its headers say", async () => {
+    const { bindings, sent } = capturingEnv();
+    const raw = new TextEncoder().encode(
+      'From: ann@fabrikam.example\r\nTo: partner@example.net\r\nCc: ceo@contoso.example\r\nX-Forwarded-To: ann@fabrikam.example\r\nSubject: x\r\nMessage-ID: <cc-1@fabrikam.example>\r\n\r\nhi\r\n',
+    );
+    const result = await processMessage(
+      bindings,
+      readEdgeConfig(bindings),
+      raw,
+      { from: 'ann@fabrikam.example', to: FABRIKAM_FWD },
+      () => {},
+    );
+    expect(result.status).toBe('tracked');
+    const items = sent.filter((m): m is IngestItem => m.kind === 'item');
+    expect(items.map((i) => [i.deployment, i.mailboxes])).toEqual([['fabrikam', ['ann@fabrikam.example']]]);
+  });
+
+  test("the forged forward sent to contoso's own address is accepted only as contoso's (the address is the secret)", async () => {
+    const { bindings, sent } = capturingEnv();
+    const result = await processMessage(
+      bindings,
+      readEdgeConfig(bindings),
+      forged,
+      { from: 'attacker@evil.example', to: CONTOSO_FWD.toUpperCase() },
+      () => {},
+    );
+    expect(result.reject).toBeUndefined();
+    expect(sent.every((m) => m.kind !== 'item' || m.deployment === 'contoso')).toBe(true);
+  });
+
+  test('raw content is served as a sandboxed download, never rendered on the edge origin', async () => {
+    const key = 'att/test-copy/1';
+    await edgeEnv.RAW.put(key, '<script>alert(1)</script>', { httpMetadata: { contentType: 'text/html' } });
+    const exp = Date.now() + 60_000;
+    const sig = await signRawLink(readEdgeConfig(edgeEnv).signingKey, key, exp);
+    const res = await worker.fetch!(
+      new Request(`http://edge.test/raw/${encodeURIComponent(key)}?exp=${exp}&sig=${sig}`) as Request<
+        unknown,
+        IncomingRequestCfProperties
+      >,
+      edgeEnv,
+      ctx,
+    );
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-disposition')).toMatch(/^attachment; filename="1"$/);
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(res.headers.get('content-security-policy')).toBe('sandbox');
+    await res.arrayBuffer();
+  });
+});
