@@ -3,6 +3,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { createDb } from '../db/client.js';
 import { createRouter } from './app-router.js';
 import { requireAuth } from './auth.js';
+import { requestBodyLimits } from './body-limits.js';
 import { ApiError, type ErrorCode, errorBody } from './errors.js';
 import { activityRoutes } from './routes/activities.js';
 import { deploymentRoutes } from './routes/deployments.js';
@@ -42,6 +43,9 @@ export function createApp() {
     await next();
     c.header('x-request-id', c.get('requestId'));
   });
+
+  // Body limits come first: nothing reads a body (not even to check a token) beyond its route's limit.
+  app.use('*', requestBodyLimits());
 
   // Every /api/v1 route needs a bearer token, except the OpenAPI document.
   const auth = requireAuth();

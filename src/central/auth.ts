@@ -1,4 +1,4 @@
-import { and, eq, isNull } from 'drizzle-orm';
+import { and, eq, isNull, lt, or } from 'drizzle-orm';
 import type { Context, MiddlewareHandler } from 'hono';
 import { deriveEdgeCredentials, timingSafeEqualHex } from '../core/request-signature.js';
 import type { Db } from '../db/client.js';
@@ -25,6 +25,22 @@ export function parseScope(scope: string): Principal | undefined {
   return { kind: 'user', deployment: rest.slice(0, slash), userId: rest.slice(slash + 1) };
 }
 
+/** `lastUsedAt` is written at most once a minute per token, so a busy token costs no write per request. */
+export const LAST_USED_RESOLUTION_MS = 60_000;
+
+async function noteTokenUse(db: Db, id: string, lastUsedAt: number | null, now = Date.now()) {
+  if (lastUsedAt !== null && now - lastUsedAt < LAST_USED_RESOLUTION_MS) return;
+  await db
+    .update(apiTokens)
+    .set({ lastUsedAt: now })
+    .where(
+      and(
+        eq(apiTokens.id, id),
+        or(isNull(apiTokens.lastUsedAt), lt(apiTokens.lastUsedAt, now - LAST_USED_RESOLUTION_MS)),
+      ),
+    );
+}
+
 /** Resolves a bearer token to a principal, or undefined when it is unknown or revoked. */
 export async function resolveToken(
   env: CentralBindings,
@@ -48,11 +64,12 @@ export async function resolveToken(
   }
   const hash = await sha256Hex(token);
   const row = await db
-    .select({ id: apiTokens.id, scope: apiTokens.scope })
+    .select({ id: apiTokens.id, scope: apiTokens.scope, lastUsedAt: apiTokens.lastUsedAt })
     .from(apiTokens)
     .where(and(eq(apiTokens.hash, hash), isNull(apiTokens.revokedAt)))
     .get();
   if (!row) return undefined;
+  await noteTokenUse(db, row.id, row.lastUsedAt);
   const principal = parseScope(row.scope);
   return principal ? { ...principal, tokenId: row.id } : undefined;
 }

@@ -12,7 +12,8 @@ import {
   nextFreeTokenBase,
   upsertDeployment,
 } from '../db/queries/deployments.js';
-import { conflict, describeIssues, validationFailed } from './errors.js';
+import { overlappingDomains, replaceDeploymentDomains } from '../db/queries/domains.js';
+import { ApiError, conflict, describeIssues, validationFailed } from './errors.js';
 
 export const idParam = z
   .string()
@@ -30,6 +31,17 @@ export const trackingTokenSchema = z.object({
   counterDigits: z.number().int().min(1).max(9).default(3),
 });
 
+/** A mail domain a deployment owns (lower-cased; no trailing dot). */
+export const domainName = z
+  .string()
+  .trim()
+  .max(253)
+  .regex(
+    /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/i,
+    'must be a domain name such as contoso.example',
+  )
+  .transform((s) => s.toLowerCase());
+
 export const deploymentBody = z
   .object({
     name: z.string().min(1).max(200),
@@ -43,6 +55,10 @@ export const deploymentBody = z
       .optional(),
     attachmentPolicy: z.enum(ATTACHMENT_POLICIES).optional(),
     smartMatch: z.boolean().optional(),
+    domains: z.array(domainName).max(100).optional().openapi({
+      description:
+        'Mail domains of the deployment (admin only; replaces the list). Its tokens may route addresses in them and their subdomains; a domain belongs to at most one deployment (409).',
+    }),
   })
   .openapi('DeploymentInput');
 
@@ -68,6 +84,19 @@ export function parseDeploymentInput(id: unknown, input: unknown): { id: string;
  */
 export async function saveDeployment(db: Db, id: string, body: DeploymentInput): Promise<DeploymentRow> {
   const existing = await findDeployment(db, id);
+  const domains = body.domains === undefined ? undefined : [...new Set(body.domains)].sort();
+  if (domains) {
+    const taken = await overlappingDomains(db, id, domains);
+    if (taken.length)
+      throw new ApiError(
+        409,
+        'domain_owned_elsewhere',
+        `domains: ${taken
+          .slice(0, 5)
+          .map((t) => `${t.domain} belongs to deployment ${t.deployment}`)
+          .join('; ')} (a domain, its subdomains and its parents belong to at most one deployment)`,
+      );
+  }
   let base = body.trackingToken?.deploymentBase ?? existing?.tokenBase;
   if (base === undefined) base = await nextFreeTokenBase(db);
   const holder = await findDeploymentByBase(db, base);
@@ -85,6 +114,20 @@ export async function saveDeployment(db: Db, id: string, body: DeploymentInput):
     attachmentPolicy: body.attachmentPolicy ?? existing?.attachmentPolicy ?? 'regional',
     smartMatch: body.smartMatch ?? existing?.smartMatch ?? false,
   });
+  if (domains) {
+    try {
+      await replaceDeploymentDomains(db, id, domains);
+    } catch (err) {
+      // Two admins claiming one domain at once: the primary key decides, the loser gets the 409.
+      if (/UNIQUE|constraint/i.test(String(err)))
+        throw new ApiError(
+          409,
+          'domain_owned_elsewhere',
+          'domains: a domain was just claimed by another deployment',
+        );
+      throw err;
+    }
+  }
   await bumpConfigVersion(db, 'all');
   return row;
 }

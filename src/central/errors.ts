@@ -18,6 +18,10 @@ export type ErrorCode =
   | 'replayed_batch'
   /** The sender is on the deployment's suppression list (refused even when promoted by hand). */
   | 'suppressed'
+  /** A deployment token may route only addresses in its deployment's `domains` (403). */
+  | 'domain_not_owned'
+  /** The address or domain belongs to another deployment (409). */
+  | 'domain_owned_elsewhere'
   | 'internal';
 
 /** The one error type: thrown anywhere, rendered by the app's onError as `{ error: { code, message, requestId } }`. */

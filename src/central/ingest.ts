@@ -3,7 +3,7 @@
 // each within D1's 100-bound-parameter limit.
 import { and, eq, inArray, type SQL, sql } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
-import { normaliseMessageId } from '../core/keyed-hash.js';
+import { normaliseMessageId, sha256Hex } from '../core/keyed-hash.js';
 import type { RecordType } from '../core/types.js';
 import { type IngestItem, type ItemResult, ingestItem, type Receipt } from '../core/wire.js';
 import type { Db } from '../db/client.js';
@@ -19,6 +19,7 @@ import {
   recordEmails,
 } from '../db/schema.js';
 import { describeIssues } from './errors.js';
+import { itemClaimProblem, type RegionClaims, receiptClaimProblem } from './ingest-claims.js';
 
 const RECORD_ORDER: RecordType[] = ['user', 'contact', 'account', 'lead'];
 /** Rows per multi-row INSERT so that bound parameters stay under D1's limit of 100. */
@@ -40,6 +41,8 @@ export interface IngestContext {
   now: number;
   /** Resolves a receipt's mailbox hash to the routed mailbox address, when known. */
   mailboxByHash?: Map<string, string>;
+  /** What the signing edge may claim; set for edge batches, whose foreign claims are rejected unstored. */
+  claims?: RegionClaims;
   /** Called with each activity id that was created or changed (onward delivery). */
   onActivity?: (activityId: string, deployment: string, status: 'accepted' | 'merged') => void;
 }
@@ -105,6 +108,48 @@ async function loadTokenRegarding(db: Db, byDeployment: Map<string, Set<string>>
       for (const r of rows) if (r.regardingId) found.set(`${deployment}\0${r.token.toLowerCase()}`, r);
     }
   }
+  return found;
+}
+
+function dedupeKeyOf(item: IngestItem): string {
+  return item.messageId ? normaliseMessageId(item.messageId) : `sha256:${item.contentHash}`;
+}
+
+/**
+ * The content fingerprint of a copy: From, To, Cc and Date — the same for every forwarded copy of
+ * one message (whatever each forwarder added), and unknown to whoever merely learnt its Message-ID.
+ */
+export function contentFingerprint(item: Pick<IngestItem, 'from' | 'to' | 'cc' | 'date'>): string {
+  const list = (xs: { address: string }[]) =>
+    xs
+      .map((a) => a.address.toLowerCase())
+      .sort()
+      .join(',');
+  return sha256Hex(
+    new TextEncoder().encode(
+      `${item.from?.address.toLowerCase() ?? ''}\n${list(item.to)}\n${list(item.cc)}\n${item.date ?? ''}`,
+    ),
+  );
+}
+
+/** Fingerprints of the activities the items would merge into, keyed `deployment \0 dedupeKey`. */
+async function loadFingerprints(db: Db, items: IngestItem[]) {
+  const byDeployment = new Map<string, Set<string>>();
+  for (const item of items) {
+    const set = byDeployment.get(item.deployment) ?? new Set<string>();
+    set.add(dedupeKeyOf(item));
+    byDeployment.set(item.deployment, set);
+  }
+  const found = new Map<string, string | null>();
+  for (const [deployment, keys] of byDeployment)
+    for (const part of chunk([...keys], 90)) {
+      const rows = await db
+        .select({ dedupeKey: activities.dedupeKey, fingerprint: activities.fingerprint })
+        .from(activities)
+        .where(and(eq(activities.deployment, deployment), inArray(activities.dedupeKey, part)))
+        .all();
+      for (const r of rows) found.set(`${deployment}\0${r.dedupeKey}`, r.fingerprint);
+    }
   return found;
 }
 
@@ -292,7 +337,23 @@ export async function ingest(
       if (opts.deadLetterRejected !== false) statements.push(deadLetterStatement(ctx, raw, reason));
       continue;
     }
+    const claimProblem = ctx.claims ? itemClaimProblem(parsed.data, ctx.claims) : undefined;
+    if (claimProblem) {
+      results.push({ id, status: 'rejected', reason: claimProblem });
+      continue;
+    }
     valid.push(parsed.data);
+  }
+  let keptReceipts = receipts;
+  if (ctx.claims) {
+    const claims = ctx.claims;
+    const kept: Receipt[] = [];
+    for (const r of receipts) {
+      const problem = receiptClaimProblem(r, claims);
+      if (problem) results.push({ id: r.id, status: 'rejected', reason: problem });
+      else kept.push(r);
+    }
+    keptReceipts = kept;
   }
 
   const knownDeployments = new Set(
@@ -327,6 +388,8 @@ export async function ingest(
   const matches = await loadRecordMatches(db, addresses);
   const outboundFound = await loadOutbound(db, outboundIds);
   const tokenRegarding = await loadTokenRegarding(db, tokens);
+
+  const existingFingerprints = await loadFingerprints(db, valid);
 
   const upserts: { item: IngestItem; newId: string; index: number }[] = [];
   const committed: IngestItem[] = [];
@@ -365,7 +428,15 @@ export async function ingest(
         ? tokenRegarding.get(`${item.deployment}\0${item.trackingToken.toLowerCase()}`)
         : undefined);
     const newId = crypto.randomUUID();
-    const dedupeKey = item.messageId ? normaliseMessageId(item.messageId) : `sha256:${item.contentHash}`;
+    const fingerprint = contentFingerprint(item);
+    let dedupeKey = dedupeKeyOf(item);
+    const seenFingerprint = existingFingerprints.get(`${item.deployment}\0${dedupeKey}`);
+    // A copy merges into an activity only when it is the same message: a different message that
+    // reuses a tracked Message-ID becomes its own activity, keyed by its content hash.
+    if (seenFingerprint !== undefined && seenFingerprint !== null && seenFingerprint !== fingerprint)
+      dedupeKey = `sha256:${item.contentHash}`;
+    if (!existingFingerprints.has(`${item.deployment}\0${dedupeKey}`))
+      existingFingerprints.set(`${item.deployment}\0${dedupeKey}`, fingerprint);
     const content =
       item.raw || item.attachments.length
         ? [
@@ -399,6 +470,7 @@ export async function ingest(
           bodyText: item.text ?? null,
           content,
           sizeBytes: item.sizeBytes,
+          fingerprint,
           receivedAt: item.receivedAt,
           ingestedAt: ctx.now,
           updatedAt: ctx.now,
@@ -423,11 +495,16 @@ export async function ingest(
   const edgeTraffic = opts.edgeTraffic !== false;
   if (edgeTraffic)
     for (const part of chunk(
-      committed.map((i) => ({ region: ctx.region, at: ctx.now, ms: Math.max(0, ctx.now - i.receivedAt) })),
-      30,
+      committed.map((i) => ({
+        region: ctx.region,
+        deployment: i.deployment,
+        at: ctx.now,
+        ms: Math.max(0, ctx.now - i.receivedAt),
+      })),
+      20,
     ))
       statements.push(db.insert(latencySamples).values(part));
-  const allReceipts = [...receipts, ...falsePositives];
+  const allReceipts = [...keptReceipts, ...falsePositives];
   statements.push(...receiptStatements(ctx, allReceipts));
   if (edgeTraffic) statements.push(...counterStatements(ctx, committed, allReceipts, opts.bytesSent ?? 0));
 

@@ -1,9 +1,10 @@
-import { eq, inArray } from 'drizzle-orm';
+import { desc, eq, inArray } from 'drizzle-orm';
 import { keyedHash } from '../core/keyed-hash.js';
 import { buildSnapshot, encodeSnapshot, type SnapshotInput } from '../core/snapshot.js';
 import type { AttachmentPolicy, EgressPolicy, FilterMode, RecordType } from '../core/types.js';
 import type { Db } from '../db/client.js';
 import { deployments, mailboxes, outbound, recordEmails, regions, suppressions } from '../db/schema.js';
+import { type ForwardingKeys, snapshotForwarding } from './forwarding.js';
 import { getHashKey } from './hash-key.js';
 
 export interface PublishedSnapshot {
@@ -16,13 +17,18 @@ export interface PublishedSnapshot {
 }
 
 const cache = new Map<string, PublishedSnapshot>();
-const OUTBOUND_WINDOW = 200_000;
+/** Outbound registrations per deployment in a snapshot (newest first); older ones correlate only by token. */
+export const OUTBOUND_WINDOW = 200_000;
 
 /**
  * The region's current snapshot. Built lazily when the region's config version moved on since the
  * cached build, so a burst of admin changes costs one build (the debounce).
  */
-export async function getRegionSnapshot(db: Db, regionId: string): Promise<PublishedSnapshot | undefined> {
+export async function getRegionSnapshot(
+  db: Db,
+  regionId: string,
+  keys: ForwardingKeys,
+): Promise<PublishedSnapshot | undefined> {
   const region = await db.select().from(regions).where(eq(regions.id, regionId)).get();
   if (!region) return undefined;
   const hit = cache.get(regionId);
@@ -46,6 +52,7 @@ export async function getRegionSnapshot(db: Db, regionId: string): Promise<Publi
       userId: m.userId,
       filter: m.filter as FilterMode,
     })),
+    forwarding: await snapshotForwarding(db, keys, regionId),
     deployments: [],
   };
   for (const d of deps) {
@@ -69,6 +76,8 @@ export async function getRegionSnapshot(db: Db, regionId: string): Promise<Publi
         })
         .from(outbound)
         .where(eq(outbound.deployment, d.id))
+        // Newest first: past the cap, the oldest registrations stop correlating, never the recent ones.
+        .orderBy(desc(outbound.createdAt))
         .limit(OUTBOUND_WINDOW)
         .all(),
     ]);

@@ -1,6 +1,6 @@
 // Per-region measures (design §6): traffic, cross-region bytes vs. forward-everything, hops,
 // receipt→commit latency percentiles, queue depth, heartbeat and snapshot lag.
-import { and, eq, gte, sql } from 'drizzle-orm';
+import { and, desc, eq, gte, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { activities, dispositions, edgeCounters, latencySamples, regions } from '../db/schema.js';
 
@@ -115,51 +115,63 @@ async function counterTraffic(db: Db, since: number): Promise<Map<string, Traffi
   return out;
 }
 
-/** One deployment's traffic, from its own activities and receipts (no other tenant's volumes). */
+/**
+ * One deployment's traffic, from its own activities and receipts (no other tenant's volumes),
+ * aggregated per region and minute in SQL: memory grows with regions × minutes, not with mail.
+ */
 async function deploymentTraffic(db: Db, since: number, deployment: string): Promise<Map<string, Traffic>> {
   const out = new Map<string, Traffic>();
-  const acts = await db
-    .select({ regions: activities.regions, size: activities.sizeBytes, at: activities.receivedAt })
-    .from(activities)
-    .where(and(eq(activities.deployment, deployment), gte(activities.receivedAt, since)))
-    .all();
-  for (const a of acts)
-    for (const region of a.regions) {
-      const t = out.get(region) ?? emptyTraffic();
-      t.received++;
-      t.receivedBytes += a.size;
-      t.crmBound++;
-      t.crmBoundBytes += a.size;
-      point(t, Math.floor(a.at / 60000)).crmBound++;
-      point(t, Math.floor(a.at / 60000)).received++;
-      out.set(region, t);
-    }
+  const acts = await db.all<{ region: string; minute: number; n: number; bytes: number }>(sql`
+    select r.value as region, ${activities.receivedAt} / 60000 as minute, count(*) as n,
+           sum(${activities.sizeBytes}) as bytes
+    from ${activities}, json_each(${activities.regions}) r
+    where ${activities.deployment} = ${deployment} and ${activities.receivedAt} >= ${since}
+    group by region, minute`);
+  for (const a of acts) {
+    const t = out.get(a.region) ?? emptyTraffic();
+    t.received += a.n;
+    t.receivedBytes += a.bytes;
+    t.crmBound += a.n;
+    t.crmBoundBytes += a.bytes;
+    const p = point(t, a.minute);
+    p.crmBound += a.n;
+    p.received += a.n;
+    out.set(a.region, t);
+  }
   const disp = await db
     .select({
       region: dispositions.region,
       reason: dispositions.reason,
-      size: dispositions.sizeBytes,
-      at: dispositions.at,
+      minute: sql<number>`${dispositions.at} / 60000`,
+      n: sql<number>`count(*)`,
+      bytes: sql<number>`sum(${dispositions.sizeBytes})`,
     })
     .from(dispositions)
     .where(and(eq(dispositions.deployment, deployment), gte(dispositions.at, since)))
+    .groupBy(dispositions.region, dispositions.reason, sql`${dispositions.at} / 60000`)
     .all();
   for (const d of disp) {
     const t = out.get(d.region) ?? emptyTraffic();
-    t.received++;
-    t.receivedBytes += d.size;
-    t.tossed[d.reason] = (t.tossed[d.reason] ?? 0) + 1;
-    point(t, Math.floor(d.at / 60000)).received++;
+    t.received += d.n;
+    t.receivedBytes += d.bytes;
+    t.tossed[d.reason] = (t.tossed[d.reason] ?? 0) + d.n;
+    point(t, d.minute).received += d.n;
     out.set(d.region, t);
   }
   return out;
 }
 
+/** The longest window stats cover: older `since` values are raised to it. */
+export const MAX_STATS_WINDOW_MS = 31 * 24 * 60 * 60 * 1000;
+/** Latency percentiles come from at most this many of the window's most recent samples. */
+export const MAX_LATENCY_SAMPLES = 50_000;
+
 export async function computeStats(
   db: Db,
-  opts: { since: number; homeRegion: string; deployment?: string; now?: number },
+  options: { since: number; homeRegion: string; deployment?: string; now?: number },
 ): Promise<StatsResult> {
-  const now = opts.now ?? Date.now();
+  const now = options.now ?? Date.now();
+  const opts = { ...options, since: Math.max(options.since, now - MAX_STATS_WINDOW_MS) };
   const regionRows = await db.select().from(regions).orderBy(regions.id).all();
   const traffic = opts.deployment
     ? await deploymentTraffic(db, opts.since, opts.deployment)
@@ -167,9 +179,16 @@ export async function computeStats(
   const latencyRows = await db
     .select({ region: latencySamples.region, ms: latencySamples.ms })
     .from(latencySamples)
-    .where(gte(latencySamples.at, opts.since))
-    .orderBy(sql`${latencySamples.ms}`)
+    .where(
+      and(
+        gte(latencySamples.at, opts.since),
+        opts.deployment ? eq(latencySamples.deployment, opts.deployment) : undefined,
+      ),
+    )
+    .orderBy(desc(latencySamples.at))
+    .limit(MAX_LATENCY_SAMPLES)
     .all();
+  latencyRows.sort((a, b) => a.ms - b.ms);
   const latencyByRegion = new Map<string, number[]>();
   for (const l of latencyRows) {
     const list = latencyByRegion.get(l.region) ?? [];

@@ -32,11 +32,15 @@ export async function enqueueWebhook(env: CentralBindings, db: Db, jobs: Webhook
 }
 
 /**
- * The key a deployment's CRM uses to verify webhook signatures: derived from the central secret,
- * shown to admins and that deployment's tokens on the deployment resource.
+ * The key a deployment's CRM uses to verify webhook signatures: derived from the central secret and
+ * the deployment's secret generation (never stored). Shown to admins only, once: when the webhook
+ * URL is first set and on rotation (POST /api/v1/deployments/:id/webhook-secret/rotate).
  */
-export function webhookSecret(edgeKeySecret: string, deployment: string): Promise<string> {
-  return hmacHex(edgeKeySecret, `webhook:${deployment}`);
+export function webhookSecret(edgeKeySecret: string, deployment: string, generation = 0): Promise<string> {
+  return hmacHex(
+    edgeKeySecret,
+    generation === 0 ? `webhook:${deployment}` : `webhook:${deployment}:${generation}`,
+  );
 }
 
 /** Backoff for onward delivery retries: exponential from the attempt count, capped at 10 minutes. */
@@ -54,7 +58,10 @@ export async function deliverWebhook(env: CentralBindings, db: Db, job: WebhookJ
   if (!deployment?.webhookUrl || !activity) return { ok: true, skipped: true };
   const body = JSON.stringify({ event: `activity.${job.status}`, activity: serializeActivity(activity) });
   const timestamp = Date.now();
-  const signature = await hmacHex(await webhookSecret(edgeKeySecret, job.deployment), `${timestamp}.${body}`);
+  const signature = await hmacHex(
+    await webhookSecret(edgeKeySecret, job.deployment, deployment.webhookSecretGeneration),
+    `${timestamp}.${body}`,
+  );
   const res = await fetch(deployment.webhookUrl, {
     method: 'POST',
     headers: {

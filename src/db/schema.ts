@@ -20,10 +20,29 @@ export const deployments = sqliteTable(
     /** `regional`: attachments stay in the region's R2; `inline`: sent to central with the item. */
     attachmentPolicy: text('attachment_policy').notNull().default('regional'),
     smartMatch: integer('smart_match', { mode: 'boolean' }).notNull().default(false),
+    /** Generation of the forwarding addresses (derived per region from it); rotation bumps it. */
+    forwardingGeneration: integer('forwarding_generation').notNull().default(0),
+    /** When the forwarding addresses were last rotated: the previous generation works for 7 days more. */
+    forwardingRotatedAt: integer('forwarding_rotated_at'),
+    /** Generation of the webhook signing secret (derived from it); rotation bumps it. */
+    webhookSecretGeneration: integer('webhook_secret_generation').notNull().default(0),
     createdAt: integer('created_at').notNull().default(now),
     updatedAt: integer('updated_at').notNull().default(now),
   },
   (t) => [uniqueIndex('deployments_token_base').on(t.tokenBase)],
+);
+
+/** Mail domains owned by a deployment: its tokens may route addresses in them and their subdomains. */
+export const deploymentDomains = sqliteTable(
+  'deployment_domains',
+  {
+    /** Lower-case domain; one deployment at most (the primary key is the rule). */
+    domain: text('domain').primaryKey(),
+    deployment: text('deployment')
+      .notNull()
+      .references(() => deployments.id),
+  },
+  (t) => [index('deployment_domains_deployment').on(t.deployment)],
 );
 
 /** A region with its own edge worker. */
@@ -137,6 +156,7 @@ export const outbound = sqliteTable(
   (t) => [
     primaryKey({ columns: [t.deployment, t.messageId] }),
     index('outbound_token').on(t.deployment, t.trackingToken),
+    index('outbound_recent').on(t.deployment, t.createdAt),
   ],
 );
 
@@ -173,6 +193,8 @@ export const activities = sqliteTable(
     /** Where the raw message and attachments live: `{ region, key, attachments: [...] }[]`. */
     content: text('content', { mode: 'json' }).$type<unknown>(),
     sizeBytes: integer('size_bytes').notNull().default(0),
+    /** Content fingerprint of the first copy (From, To, Cc, Date): later copies merge only when theirs is equal. */
+    fingerprint: text('fingerprint'),
     receivedAt: integer('received_at').notNull(),
     ingestedAt: integer('ingested_at').notNull(),
     updatedAt: integer('updated_at').notNull(),
@@ -237,10 +259,15 @@ export const latencySamples = sqliteTable(
   'latency_samples',
   {
     region: text('region').notNull(),
+    /** The deployment of the committed item, so a tenant's percentiles come from its own mail only. */
+    deployment: text('deployment'),
     at: integer('at').notNull(),
     ms: integer('ms').notNull(),
   },
-  (t) => [index('latency_samples_at').on(t.region, t.at)],
+  (t) => [
+    index('latency_samples_at').on(t.region, t.at),
+    index('latency_samples_deployment').on(t.deployment, t.at),
+  ],
 );
 
 /** Items that could not be ingested; replayable from the dashboard or the API. */
@@ -291,3 +318,16 @@ export const webhookDeliveries = sqliteTable(
   },
   (t) => [index('webhook_deliveries_activity').on(t.activityId)],
 );
+
+/** Dashboard sessions ended by signing out (until their cookie would have expired anyway). */
+export const revokedSessions = sqliteTable('revoked_sessions', {
+  sid: text('sid').primaryKey(),
+  expiresAt: integer('expires_at').notNull(),
+});
+
+/** Fixed-window counters for rate limits (e.g. failed sign-ins per client). */
+export const rateLimits = sqliteTable('rate_limits', {
+  key: text('key').primaryKey(),
+  windowStart: integer('window_start').notNull(),
+  count: integer('count').notNull().default(0),
+});

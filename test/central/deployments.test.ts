@@ -78,7 +78,13 @@ describe('PUT /api/v1/deployments/:id (updates)', () => {
       maxMessageBytes: 10 * 1024 * 1024,
       attachmentPolicy: 'inline',
       smartMatch: true,
+      // Shown once: this update set the webhook URL for the first time.
       webhookSecret: expect.stringMatching(/^[0-9a-f]{64}$/),
+      domains: [],
+      forwardingAddresses: {
+        eu: expect.stringMatching(/^crm-[0-9a-f]{24}@eu\.edge\.crm-router\.example$/),
+        us: expect.stringMatching(/^crm-[0-9a-f]{24}@us\.edge\.crm-router\.example$/),
+      },
       createdAt: expect.any(Number),
       updatedAt: expect.any(Number),
     });
@@ -158,7 +164,11 @@ describe('GET /api/v1/deployments and /api/v1/deployments/:id', () => {
       maxMessageBytes: 25 * 1024 * 1024,
       attachmentPolicy: 'regional',
       smartMatch: false,
-      webhookSecret: expect.stringMatching(/^[0-9a-f]{64}$/),
+      domains: [],
+      forwardingAddresses: {
+        eu: expect.stringMatching(/^crm-[0-9a-f]{24}@eu\.edge\.crm-router\.example$/),
+        us: expect.stringMatching(/^crm-[0-9a-f]{24}@us\.edge\.crm-router\.example$/),
+      },
       createdAt: expect.any(Number),
       updatedAt: expect.any(Number),
     });

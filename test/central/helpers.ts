@@ -51,10 +51,9 @@ export async function resetDatabase() {
   const { results } = await env.DB.prepare(
     "select name from sqlite_master where type = 'table' and name not like 'sqlite_%' and name not like '_cf_%' and name != 'd1_migrations'",
   ).all<{ name: string }>();
-  // Children first: mailboxes reference regions and deployments.
-  const names = results
-    .map((t) => t.name)
-    .sort((a, b) => Number(b === 'mailboxes') - Number(a === 'mailboxes'));
+  // Children first: mailboxes and deployment domains reference regions and deployments.
+  const children = new Set(['mailboxes', 'deployment_domains']);
+  const names = results.map((t) => t.name).sort((a, b) => Number(children.has(b)) - Number(children.has(a)));
   await env.DB.batch(names.map((name) => env.DB.prepare(`delete from "${name}"`)));
 }
 

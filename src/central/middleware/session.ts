@@ -6,6 +6,9 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { hmacHex, timingSafeEqualHex } from '../../core/request-signature.js';
+import { eq } from 'drizzle-orm';
+import type { Db } from '../../db/client.js';
+import { revokedSessions } from '../../db/schema.js';
 import { resolveToken } from '../auth.js';
 import { readCentralConfig } from '../config.js';
 import type { AppEnv, CentralBindings, Principal } from '../context.js';
@@ -173,13 +176,32 @@ export function endSession(c: Context<DashboardEnv>): void {
   deleteCookie(c, sessionCookieName(c), { path: '/', secure: isHttps(c) });
 }
 
+/** Signs out: the session id is revoked server-side (a copied cookie stops working too), then the cookie goes. */
+export async function revokeSession(c: Context<DashboardEnv>): Promise<void> {
+  const cookie = getCookie(c, sessionCookieName(c));
+  const decoded = cookie ? await decodeSession(c.env, cookie) : undefined;
+  if (decoded) {
+    const db = c.get('db');
+    await db
+      .insert(revokedSessions)
+      .values({ sid: decoded.sid, expiresAt: decoded.expiresAt })
+      .onConflictDoNothing();
+  }
+  endSession(c);
+}
+
+async function isRevoked(db: Db, sid: string): Promise<boolean> {
+  return !!(await db.select().from(revokedSessions).where(eq(revokedSessions.sid, sid)).get());
+}
+
 /** Reads the session cookie, re-resolving its token; sets `principal` and `session` when valid. */
 async function loadSession(c: Context<DashboardEnv>): Promise<boolean> {
   const cookie = getCookie(c, sessionCookieName(c));
   if (!cookie) return false;
   const decoded = await decodeSession(c.env, cookie);
-  const principal = decoded ? await resolveToken(c.env, c.get('db'), decoded.token) : undefined;
-  if (!decoded || !principal || dashboardRefusal(principal)) {
+  const live = decoded && !(await isRevoked(c.get('db'), decoded.sid)) ? decoded : undefined;
+  const principal = live ? await resolveToken(c.env, c.get('db'), live.token) : undefined;
+  if (!decoded || !live || !principal || dashboardRefusal(principal)) {
     endSession(c);
     return false;
   }
@@ -193,7 +215,9 @@ async function loadSession(c: Context<DashboardEnv>): Promise<boolean> {
 
 /** A local path to return to after sign-in; anything else (other hosts, `//x`, `/\x`) becomes `/`. */
 export function safeNext(next: string | undefined): string {
-  if (!next?.startsWith('/') || next.startsWith('//') || next.startsWith('/\\')) return '/';
+  // Printable ASCII only (browsers drop tabs and newlines, so `/\t/x` would become `//x`), no
+  // backslash anywhere (browsers read it as `/`), one leading slash not followed by another.
+  if (!next || !/^\/(?![/\\])[\x21-\x7e]*$/.test(next) || next.includes('\\')) return '/';
   return next;
 }
 

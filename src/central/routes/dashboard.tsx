@@ -14,7 +14,7 @@ import {
   checkLoginCsrf,
   type DashboardEnv,
   dashboardRefusal,
-  endSession,
+  revokeSession,
   loginCsrfToken,
   requireCsrf,
   requireSession,
@@ -27,6 +27,7 @@ import { APP_JS } from '../views/assets/app-js.js';
 import { LoginPage, MessagePage } from '../views/login-page.js';
 import { OverviewPage, WINDOWS, type WindowKey } from '../views/overview-page.js';
 import { dashboardActivityPages } from './dashboard-activities.js';
+import { clientKey, countEvent, retryAfterSeconds, SIGN_IN_FAILURES } from '../rate-limit.js';
 import { pageContext, scopeOf } from './dashboard-context.js';
 import { dashboardDeadLetterPages } from './dashboard-dead-letters.js';
 import { dashboardDeploymentPages } from './dashboard-deployments.js';
@@ -79,6 +80,7 @@ dashboardRoutes.get('/login', async (c) => {
 });
 
 dashboardRoutes.post('/login', async (c) => {
+  // The body is at most LOGIN_BODY_LIMIT bytes (requestBodyLimits, before anything reads it).
   const body = await c.req.parseBody();
   const field = (name: string) => (typeof body[name] === 'string' ? (body[name] as string) : '');
   const next = safeNext(field('next'));
@@ -95,17 +97,30 @@ dashboardRoutes.post('/login', async (c) => {
     );
   if (!(await checkLoginCsrf(c, field('_csrf'))))
     return again('The sign-in form expired or did not come from this dashboard. Please try again.', 403);
+  const db = c.get('db');
+  const limitKey = `sign-in:${clientKey(c)}`;
+  const wait = await retryAfterSeconds(db, limitKey, SIGN_IN_FAILURES);
+  if (wait > 0) {
+    c.header('retry-after', String(wait));
+    return again(
+      `Too many failed sign-ins from this client. Try again in ${Math.ceil(wait / 60)} minutes.`,
+      429,
+    );
+  }
   const token = field('token').trim();
-  const principal = token ? await resolveToken(c.env, c.get('db'), token) : undefined;
-  if (!principal) return again('Unknown or revoked token.', 401);
+  const principal = token ? await resolveToken(c.env, db, token) : undefined;
+  if (!principal) {
+    await countEvent(db, limitKey, SIGN_IN_FAILURES);
+    return again('Unknown or revoked token.', 401);
+  }
   const refusal = dashboardRefusal(principal);
   if (refusal) return again(refusal, 403);
   await startSession(c, token);
   return c.redirect(next, 303);
 });
 
-dashboardRoutes.post('/logout', (c) => {
-  endSession(c);
+dashboardRoutes.post('/logout', async (c) => {
+  await revokeSession(c);
   return c.redirect('/login', 303);
 });
 

@@ -1,30 +1,49 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { findDeployment, listDeployments } from '../../db/queries/deployments.js';
+import { eq, sql } from 'drizzle-orm';
 import type { DeploymentRow } from '../../db/queries/deployments.js';
+import { findDeployment, listDeployments } from '../../db/queries/deployments.js';
+import { listDeploymentDomains } from '../../db/queries/domains.js';
+import { deployments } from '../../db/schema.js';
 import { createRouter } from '../app-router.js';
-import { readCentralConfig } from '../config.js';
-import type { CentralBindings } from '../context.js';
-import { webhookSecret } from '../webhooks.js';
 import { assertAdmin, assertDeploymentAdmin, deploymentScope } from '../auth.js';
+import { readCentralConfig } from '../config.js';
+import type { Principal } from '../context.js';
+import type { Db } from '../../db/client.js';
 import { deploymentBody, idParam, saveDeployment, trackingTokenSchema } from '../deployment-admin.js';
 import { notFound } from '../errors.js';
+import {
+  currentForwardingAddresses,
+  FORWARDING_GRACE_MS,
+  forwardingKeys,
+  rotateForwardingAddresses,
+} from '../forwarding.js';
 import { serializeDeployment } from '../serializers.js';
+import { webhookSecret } from '../webhooks.js';
 import { bearerSecurity, errorResponses, jsonBody, jsonResponse } from './openapi-helpers.js';
 
 export { deploymentBody, idParam };
+
+const forwardingAddressesSchema = z.record(z.string(), z.string()).openapi({
+  description:
+    'One unguessable forwarding address per region (`{ "<region>": "<address>" }`): the rule scripts forward there, and the edge accepts mail only for these. Admin and deployment tokens only.',
+  example: { eu: 'crm-3f9c0e1a2b4d5e6f7a8b9c0d@eu.edge.crm-router.example' },
+});
 
 const deploymentSchema = z
   .object({
     id: z.string(),
     name: z.string(),
     trackingToken: trackingTokenSchema,
-    webhookUrl: z.string().nullable(),
-    webhookSecret: z
-      .string()
-      .openapi({ description: 'verifies `x-crm-router-signature` on webhook deliveries' }),
+    webhookUrl: z.string().nullable().optional().openapi({ description: 'admin and deployment tokens only' }),
+    webhookSecret: z.string().optional().openapi({
+      description:
+        'verifies `x-crm-router-signature` on webhook deliveries; returned to admins once, when the webhook URL is first set (rotate to get a new one)',
+    }),
     maxMessageBytes: z.number(),
     attachmentPolicy: z.string(),
     smartMatch: z.boolean(),
+    domains: z.array(z.string()),
+    forwardingAddresses: forwardingAddressesSchema.optional(),
     createdAt: z.number(),
     updatedAt: z.number(),
   })
@@ -34,12 +53,15 @@ const putDeployment = createRoute({
   method: 'put',
   path: '/deployments/{id}',
   tags: ['deployments'],
-  summary: 'Create or update a CRM deployment',
+  summary: 'Create or update a CRM deployment (admin only)',
   security: bearerSecurity,
   request: { params: z.object({ id: idParam }), body: jsonBody(deploymentBody) },
   responses: {
     200: jsonResponse(deploymentSchema, 'the deployment'),
-    409: jsonResponse(z.any(), 'the deployment base number is used by another deployment'),
+    409: jsonResponse(
+      z.any(),
+      'the deployment base number is used by another deployment, or a domain belongs to another deployment (`domain_owned_elsewhere`)',
+    ),
     ...errorResponses,
   },
 });
@@ -48,7 +70,7 @@ const getDeployment = createRoute({
   method: 'get',
   path: '/deployments/{id}',
   tags: ['deployments'],
-  summary: 'Read a deployment',
+  summary: 'Read a deployment, with its forwarding addresses',
   security: bearerSecurity,
   request: { params: z.object({ id: idParam }) },
   responses: { 200: jsonResponse(deploymentSchema, 'the deployment'), ...errorResponses },
@@ -66,36 +88,134 @@ const listDeploymentsRoute = createRoute({
   },
 });
 
-async function withSecret(env: CentralBindings, row: DeploymentRow) {
+const rotateForwardingRoute = createRoute({
+  method: 'post',
+  path: '/deployments/{id}/forwarding-addresses/rotate',
+  tags: ['deployments'],
+  summary: 'Issue new forwarding addresses (the previous ones keep working for 7 days)',
+  security: bearerSecurity,
+  request: { params: z.object({ id: idParam }) },
+  responses: {
+    200: jsonResponse(
+      z.object({
+        forwardingAddresses: forwardingAddressesSchema,
+        previousValidUntil: z
+          .number()
+          .openapi({ description: 'epoch ms: the previous addresses stop working then' }),
+      }),
+      'the new forwarding addresses',
+    ),
+    ...errorResponses,
+  },
+});
+
+const rotateWebhookSecretRoute = createRoute({
+  method: 'post',
+  path: '/deployments/{id}/webhook-secret/rotate',
+  tags: ['deployments'],
+  summary: 'Issue a new webhook signing secret (admin only; shown once, the old one stops at once)',
+  security: bearerSecurity,
+  request: { params: z.object({ id: idParam }) },
+  responses: {
+    200: jsonResponse(z.object({ webhookSecret: z.string() }), 'the new secret (shown once)'),
+    ...errorResponses,
+  },
+});
+
+/** The deployment as a principal may see it: forwarding addresses for admins and its deployment tokens only. */
+async function present(db: Db, env: Parameters<typeof forwardingKeys>[0], p: Principal, row: DeploymentRow) {
+  const withAddresses = p.kind === 'admin' || (p.kind === 'deployment' && p.deployment === row.id);
+  const { webhookUrl, ...rest } = serializeDeployment(row);
   return {
-    ...serializeDeployment(row),
-    webhookSecret: await webhookSecret(readCentralConfig(env).edgeKeySecret, row.id),
+    ...rest,
+    ...(withAddresses ? { webhookUrl } : {}),
+    domains: await listDeploymentDomains(db, row.id),
+    ...(withAddresses
+      ? { forwardingAddresses: await currentForwardingAddresses(db, forwardingKeys(env), row) }
+      : {}),
   };
 }
 
 export const deploymentRoutes = createRouter()
   .openapi(putDeployment, async (c) => {
-    assertAdmin(c.get('principal'));
+    const principal = c.get('principal');
+    assertAdmin(principal);
     const db = c.get('db');
     const { id } = c.req.valid('param');
     const body = c.req.valid('json');
+    const before = await findDeployment(db, id);
     const row = await saveDeployment(db, id, body);
-    return c.json(await withSecret(c.env, row), 200);
+    // The secret is shown once: when the webhook URL is first set.
+    const firstWebhook = !before?.webhookUrl && row.webhookUrl;
+    return c.json(
+      {
+        ...(await present(db, c.env, principal, row)),
+        ...(firstWebhook
+          ? {
+              webhookSecret: await webhookSecret(
+                readCentralConfig(c.env).edgeKeySecret,
+                row.id,
+                row.webhookSecretGeneration,
+              ),
+            }
+          : {}),
+      },
+      200,
+    );
   })
   .openapi(getDeployment, async (c) => {
     const { id } = c.req.valid('param');
-    assertDeploymentAdmin(c.get('principal'), id);
-    const row = await findDeployment(c.get('db'), id);
+    const principal = c.get('principal');
+    assertDeploymentAdmin(principal, id);
+    const db = c.get('db');
+    const row = await findDeployment(db, id);
     if (!row) throw notFound(`deployment ${id} does not exist`);
-    return c.json(await withSecret(c.env, row), 200);
+    return c.json(await present(db, c.env, principal, row), 200);
   })
   .openapi(listDeploymentsRoute, async (c) => {
-    const scope = deploymentScope(c.get('principal'));
-    const rows = await listDeployments(c.get('db'));
+    const principal = c.get('principal');
+    const scope = deploymentScope(principal);
+    const db = c.get('db');
+    const rows = (await listDeployments(db)).filter((r) => !scope || r.id === scope);
+    const items = [];
+    for (const r of rows) items.push(await present(db, c.env, principal, r));
+    return c.json({ items }, 200);
+  })
+  .openapi(rotateForwardingRoute, async (c) => {
+    const { id } = c.req.valid('param');
+    assertDeploymentAdmin(c.get('principal'), id);
+    const db = c.get('db');
+    const now = Date.now();
+    const row = await rotateForwardingAddresses(db, id, now);
+    if (!row) throw notFound(`deployment ${id} does not exist`);
     return c.json(
       {
-        items: await Promise.all(
-          rows.filter((r) => !scope || r.id === scope).map((r) => withSecret(c.env, r)),
+        forwardingAddresses: await currentForwardingAddresses(db, forwardingKeys(c.env), row),
+        previousValidUntil: now + FORWARDING_GRACE_MS,
+      },
+      200,
+    );
+  })
+  .openapi(rotateWebhookSecretRoute, async (c) => {
+    const { id } = c.req.valid('param');
+    assertAdmin(c.get('principal'));
+    const db = c.get('db');
+    const row = await db
+      .update(deployments)
+      .set({
+        webhookSecretGeneration: sql`${deployments.webhookSecretGeneration} + 1`,
+        updatedAt: Date.now(),
+      })
+      .where(eq(deployments.id, id))
+      .returning()
+      .get();
+    if (!row) throw notFound(`deployment ${id} does not exist`);
+    return c.json(
+      {
+        webhookSecret: await webhookSecret(
+          readCentralConfig(c.env).edgeKeySecret,
+          row.id,
+          row.webhookSecretGeneration,
         ),
       },
       200,

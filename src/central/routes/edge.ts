@@ -15,7 +15,9 @@ import { assertEdge } from '../auth.js';
 import { readCentralConfig } from '../config.js';
 import type { AppEnv } from '../context.js';
 import { ApiError, badRequest, describeIssues, forbidden, notFound, validationFailed } from '../errors.js';
+import { forwardingKeys } from '../forwarding.js';
 import { ingest } from '../ingest.js';
+import { deadLetterClaimProblem, loadRegionClaims } from '../ingest-claims.js';
 import { readBodyLimited, readLimited } from '../request-body.js';
 import { getRegionSnapshot } from '../snapshot-publisher.js';
 import { enqueueWebhook } from '../webhooks.js';
@@ -118,9 +120,8 @@ export const edgeRoutes = createRouter()
       .returning({ id: ingestBatches.id });
     if (fresh.length === 0)
       throw new ApiError(409, 'replayed_batch', `batch ${batch.batchId} was already ingested`);
-    for (const r of batch.receipts)
-      if (r.region !== batch.region) throw validationFailed('receipts: a receipt names another region');
-    const snapshot = await getRegionSnapshot(db, batch.region);
+    const claims = await loadRegionClaims(db, batch.region);
+    const snapshot = await getRegionSnapshot(db, batch.region, forwardingKeys(c.env));
     const webhookTargets: { activityId: string; deployment: string; status: string }[] = [];
     const outcome = await ingest(
       {
@@ -128,6 +129,7 @@ export const edgeRoutes = createRouter()
         region: batch.region,
         now,
         mailboxByHash: snapshot?.mailboxByHash,
+        claims,
         onActivity: (activityId, deployment, status) =>
           webhookTargets.push({ activityId, deployment, status }),
       },
@@ -135,11 +137,16 @@ export const edgeRoutes = createRouter()
       batch.receipts,
       { bytesSent: raw.byteLength },
     );
-    if (batch.deadLetters?.length) {
+    const deadLetterReports = (batch.deadLetters ?? []).filter((d) => {
+      const problem = deadLetterClaimProblem(d.item, claims);
+      if (problem) outcome.results.push({ id: d.id, status: 'rejected', reason: problem });
+      return !problem;
+    });
+    if (deadLetterReports.length) {
       await db
         .insert(deadLetters)
         .values(
-          batch.deadLetters.map((d) => ({
+          deadLetterReports.map((d) => ({
             id: d.id,
             region: batch.region,
             deployment:
@@ -172,7 +179,7 @@ export const edgeRoutes = createRouter()
     const { region } = c.req.valid('query');
     await verifyEdgeRequest(c, region, 0);
     const db = c.get('db');
-    const snapshot = await getRegionSnapshot(db, region);
+    const snapshot = await getRegionSnapshot(db, region, forwardingKeys(c.env));
     if (!snapshot) throw notFound(`region ${region} does not exist`);
     await recordHeartbeat(db, region, { at: Date.now() });
     const etag = `"${snapshot.etag}"`;

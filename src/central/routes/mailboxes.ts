@@ -1,12 +1,12 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { FILTER_MODES } from '../../core/types.js';
 import { bumpConfigVersion } from '../../db/queries/config-version.js';
-import { findDeployment } from '../../db/queries/deployments.js';
-import { deleteMailbox, findMailbox, listMailboxes, upsertMailbox } from '../../db/queries/mailboxes.js';
-import { findRegion } from '../../db/queries/regions.js';
+import { deleteMailbox, findMailbox, listMailboxes } from '../../db/queries/mailboxes.js';
 import { createRouter } from '../app-router.js';
 import { assertDeploymentAdmin, deploymentScope } from '../auth.js';
-import { notFound, validationFailed } from '../errors.js';
+import type { Principal } from '../context.js';
+import { notFound } from '../errors.js';
+import { saveMailboxRoute } from '../mailbox-admin.js';
 import { serializeMailbox } from '../serializers.js';
 import { bearerSecurity, errorResponses, jsonBody, jsonResponse } from './openapi-helpers.js';
 
@@ -87,30 +87,23 @@ const listMailboxesRoute = createRoute({
   responses: { 200: jsonResponse(z.object({ items: z.array(mailboxSchema) }), 'routes'), ...errorResponses },
 });
 
+/** Admins see every route, deployment tokens their deployment's, user tokens only their own mailboxes. */
+export function mayReadRoute(p: Principal, row: { deployment: string; userId: string }): boolean {
+  const scope = deploymentScope(p);
+  if (scope && row.deployment !== scope) return false;
+  return p.kind !== 'user' || p.userId === row.userId;
+}
+
 export const mailboxRoutes = createRouter()
   .openapi(putMailbox, async (c) => {
-    const db = c.get('db');
-    const principal = c.get('principal');
     const { address } = c.req.valid('param');
-    const body = c.req.valid('json');
-    assertDeploymentAdmin(principal, body.deployment);
-    const existing = await findMailbox(db, address);
-    if (existing) assertDeploymentAdmin(principal, existing.deployment);
-    if (!(await findRegion(db, body.region))) throw validationFailed(`region: unknown region ${body.region}`);
-    if (!(await findDeployment(db, body.deployment)))
-      throw validationFailed(`deployment: unknown deployment ${body.deployment}`);
-    const row = await upsertMailbox(db, { address, ...body });
-    await bumpConfigVersion(
-      db,
-      existing && existing.region !== body.region ? [existing.region, body.region] : [body.region],
-    );
+    const { row } = await saveMailboxRoute(c.get('db'), c.get('principal'), address, c.req.valid('json'));
     return c.json(serializeMailbox(row), 200);
   })
   .openapi(getMailbox, async (c) => {
     const { address } = c.req.valid('param');
     const row = await findMailbox(c.get('db'), address);
-    const scope = deploymentScope(c.get('principal'));
-    if (!row || (scope && row.deployment !== scope)) throw notFound(`mailbox ${address} is not routed`);
+    if (!row || !mayReadRoute(c.get('principal'), row)) throw notFound(`mailbox ${address} is not routed`);
     return c.json(serializeMailbox(row), 200);
   })
   .openapi(deleteMailboxRoute, async (c) => {
@@ -126,10 +119,12 @@ export const mailboxRoutes = createRouter()
   })
   .openapi(listMailboxesRoute, async (c) => {
     const q = c.req.valid('query');
-    const scope = deploymentScope(c.get('principal'));
+    const principal = c.get('principal');
+    const scope = deploymentScope(principal);
     const rows = await listMailboxes(c.get('db'), {
       region: q.region,
       deployment: scope ?? q.deployment,
+      ...(principal.kind === 'user' ? { userId: principal.userId } : {}),
       search: q.q,
       limit: q.limit,
     });

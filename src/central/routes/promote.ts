@@ -16,6 +16,7 @@ import type { Principal } from '../context.js';
 import { ApiError, forbidden, notFound, validationFailed } from '../errors.js';
 import { getHashKey } from '../hash-key.js';
 import { ingest, receiptStatements } from '../ingest.js';
+import { MAX_PROMOTE_BYTES } from '../body-limits.js';
 import { mediaType, readBodyLimited } from '../request-body.js';
 import { serializeActivity } from '../serializers.js';
 import { enqueueWebhook, type WebhookJob } from '../webhooks.js';
@@ -23,8 +24,7 @@ import { activitySchema } from './activities.js';
 import { emailAddress } from './mailboxes.js';
 import { bearerSecurity, errorResponses, errorSchema, jsonResponse } from './openapi-helpers.js';
 
-/** Largest message a user may promote (Exchange Online's default message size limit is 25 MB). */
-export const MAX_PROMOTE_BYTES = 25 * 1024 * 1024;
+export { MAX_PROMOTE_BYTES };
 /** Body text kept per activity, as on the edge (ingest items travel through 128 KB queue messages there). */
 const TEXT_BUDGET = 48 * 1024;
 const ACCEPTED_TYPES = new Set(['', 'message/rfc822', 'application/octet-stream', 'text/plain']);

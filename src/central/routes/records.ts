@@ -18,16 +18,15 @@ import { createRouter } from '../app-router.js';
 import { assertDeploymentAdmin } from '../auth.js';
 import type { AppEnv } from '../context.js';
 import { ApiError, errorBody, notFound, payloadTooLarge, validationFailed } from '../errors.js';
+import { MAX_RECORDS_BODY_BYTES, MAX_RECORDS_PER_REQUEST } from '../body-limits.js';
 import { mediaType, readBodyLimited } from '../request-body.js';
 import { emailAddress } from './mailboxes.js';
 import { bearerSecurity, errorResponses, errorSchema, jsonBody, jsonResponse } from './openapi-helpers.js';
 
+export { MAX_RECORDS_BODY_BYTES, MAX_RECORDS_PER_REQUEST };
+
 /** Records per all-or-nothing chunk (one D1 transaction each). */
 export const RECORD_CHUNK = 500;
-/** Most records in one request; bigger imports are split by the client (the CLI posts 5,000 per call). */
-export const MAX_RECORDS_PER_REQUEST = 200_000;
-/** Largest records body (JSON or CSV). */
-export const MAX_RECORDS_BODY_BYTES = 64 * 1024 * 1024;
 /** Row errors listed in an answer; `rejected` still counts them all. */
 const MAX_LISTED_ERRORS = 1000;
 

@@ -8,9 +8,10 @@ export function findMailbox(db: Db, address: string) {
 
 export function listMailboxes(
   db: Db,
-  q: { region?: string; deployment?: string; search?: string; limit?: number },
+  q: { region?: string; deployment?: string; userId?: string; search?: string; limit?: number },
 ) {
   const where: SQL[] = [];
+  if (q.userId !== undefined) where.push(eq(mailboxes.userId, q.userId));
   if (q.region) where.push(eq(mailboxes.region, q.region));
   if (q.deployment) where.push(eq(mailboxes.deployment, q.deployment));
   if (q.search) where.push(like(mailboxes.address, `%${q.search.toLowerCase()}%`));

@@ -1,5 +1,6 @@
 import { and, asc, count, eq, inArray, or, type SQL, sql } from 'drizzle-orm';
 import type { Db } from '../client.js';
+import { entrySpellings, suppressionKeysFor } from '../../core/suppression.js';
 import { records, suppressions } from '../schema.js';
 
 export interface RecordInput {
@@ -140,18 +141,17 @@ export async function deleteSuppression(db: Db, deployment: string, entry: strin
 }
 
 /**
- * The suppression entry that matches an address, if any: the address itself, or `@domain` for its
- * domain or any parent domain (`@x.com` covers `a@mail.x.com`), as the edge classifier does.
+ * The suppression entry that matches an address, if any: the address itself, or `@domain` / bare
+ * `domain` for its domain or any parent domain (`@x.com` covers `a@mail.x.com`) — the one rule of
+ * `core/suppression.ts`, which the edge classifier uses too.
  */
 export async function findSuppression(
   db: Db,
   deployment: string,
   address: string,
 ): Promise<string | undefined> {
-  const at = address.lastIndexOf('@');
-  const labels = at >= 0 ? address.slice(at + 1).split('.') : [];
-  const candidates = [address];
-  for (let i = 0; i < labels.length - 1; i++) candidates.push(`@${labels.slice(i).join('.')}`);
+  const candidates = suppressionKeysFor(address).flatMap(entrySpellings);
+  if (candidates.length === 0) return undefined;
   const row = await db
     .select({ entry: suppressions.entry })
     .from(suppressions)
