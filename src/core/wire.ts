@@ -96,6 +96,8 @@ export const deadLetterReport = z.object({
   attempts: z.number().int().nonnegative(),
 });
 
+export type DeadLetterReport = z.infer<typeof deadLetterReport>;
+
 export const ingestBatch = z.object({
   batchId: z.string().min(8).max(64),
   region: z.string().min(1).max(32),
