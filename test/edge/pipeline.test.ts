@@ -155,6 +155,42 @@ describe('edge pipeline', () => {
     expect(JSON.stringify(item)).not.toContain(pdf.slice(0, 40));
   });
 
+  test('retries after a failed enqueue are not counted as a loop: the 4th try is tracked, once', async () => {
+    // Fault: the queue's sendBatch fails for the first three tries of the sender (30 s apart).
+    const { bindings, sent } = capturingEnv();
+    let failures = 3;
+    const outbox = bindings.OUTBOX;
+    const flaky = {
+      send: outbox.send,
+      sendBatch: async (msgs: Iterable<MessageSendRequest<IngestItem | Receipt>>) => {
+        if (failures > 0) {
+          failures--;
+          throw new Error('injected: queue sendBatch failed');
+        }
+        return outbox.sendBatch(msgs);
+      },
+    } as unknown as Queue;
+    const env2 = { ...bindings, OUTBOX: flaky };
+    const raw = mail({
+      From: 'buyer@customer.example',
+      To: 'alice@contoso.example',
+      Subject: 'Retried delivery',
+      'X-Forwarded-To': 'alice@contoso.example',
+    });
+    const start = Date.now();
+    for (let attempt = 0; attempt < 3; attempt++)
+      await expect(
+        processMessage(env2, readEdgeConfig(env2), raw, {}, waitUntil, {
+          receivedAt: start + attempt * 30_000,
+        }),
+      ).rejects.toThrow(/injected/);
+    const result = await processMessage(env2, readEdgeConfig(env2), raw, {}, waitUntil, {
+      receivedAt: start + 90_000,
+    });
+    expect(result).toMatchObject({ status: 'tracked', reason: 'tracked:all' });
+    expect(sent.filter((m) => m.kind === 'item')).toHaveLength(1);
+  });
+
   test('tossed mail leaves only a content-free receipt', async () => {
     const { bindings, sent } = capturingEnv();
     const cfg = readEdgeConfig(bindings);
