@@ -34,6 +34,17 @@ export interface RelayOptions {
   /** Host name in the greeting and the Received header. */
   name?: string;
   log?: (line: string) => void;
+  /** Called after each message's reply: its timings (for the soak test and the bench). */
+  onMessage?: (m: RelayMessageTiming) => void;
+}
+
+export interface RelayMessageTiming {
+  code: number;
+  bytes: number;
+  /** From DATA to the SMTP reply. */
+  totalMs: number;
+  /** From the request to the edge to the end of its answer (includes streaming the body). */
+  edgeMs: number;
 }
 
 export interface RelayStats {
@@ -247,7 +258,8 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
       if (stream.readableEnded) res();
       else stream.once('end', () => res());
     });
-    const started = Date.now();
+    const started = performance.now();
+    let edgeMs = 0;
     let reply: SmtpReply;
     try {
       const res = await fetch(url, {
@@ -258,6 +270,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
         signal: abort.signal,
       } as RequestInit);
       const text = await res.text();
+      edgeMs = performance.now() - started;
       let parsed: EdgeAnswer | undefined;
       try {
         parsed = text ? (JSON.parse(text) as EdgeAnswer) : undefined;
@@ -286,8 +299,10 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     await drained;
     if (reply.code === 250 && stream.sizeExceeded)
       reply = { code: 552, message: `5.3.4 Message exceeds the ${maxBytes}-byte limit (oversize)` };
+    const totalMs = performance.now() - started;
+    opts.onMessage?.({ code: reply.code, bytes, totalMs, edgeMs });
     log(
-      `[relay] ${session.id} from=<${from}> to=${session.envelope.rcptTo.map((r) => `<${r.address}>`).join(',')} size=${bytes} ${Date.now() - started}ms → ${reply.code} ${reply.message}`,
+      `[relay] ${session.id} from=<${from}> to=${session.envelope.rcptTo.map((r) => `<${r.address}>`).join(',')} size=${bytes} ${Math.round(totalMs)}ms → ${reply.code} ${reply.message}`,
     );
     return reply;
   }
