@@ -1,7 +1,7 @@
 // `crm-router smtp --edge <url> --token <inbound token> --listen <host:port> [--tls-cert F --tls-key F]
 //  [--allow CIDR…] [--auth user:pass]`: runs the SMTP ingress relay near a mail server.
 import { parseArgs } from 'node:util';
-import { type Relay, startRelay } from './relay.js';
+import { type Relay, type RelayOptions, startRelay } from './relay.js';
 
 export const SMTP_USAGE = `crm-router smtp --edge <edge URL> --token <inbound token> --listen <host:port>
                 [--tls-cert FILE --tls-key FILE] [--allow CIDR ...] [--auth user:pass]
@@ -13,8 +13,8 @@ edge's answer (250 only after the edge accepted it; 451 4.3.0 while the edge is 
 552 5.3.4 oversize; 550 5.1.1 for an address that is not a forwarding address).
 --allow defaults to loopback only; --auth without TLS is only allowed on a loopback address.`;
 
-/** Parses the `smtp` command's arguments and starts the relay. */
-export async function runSmtpCommand(argv: string[], log = console.log): Promise<Relay> {
+/** Parses the `smtp` command's arguments into relay options (throws with the usage on a mistake). */
+export function parseRelayArgs(argv: string[]): RelayOptions & { help?: boolean } {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -31,10 +31,7 @@ export async function runSmtpCommand(argv: string[], log = console.log): Promise
     },
     allowPositionals: false,
   });
-  if (values.help) {
-    log(SMTP_USAGE);
-    process.exit(0);
-  }
+  if (values.help) return { edgeUrl: '', token: '', host: '', port: 0, help: true };
   if (!values.edge || !values.token || !values.listen) throw new Error(`missing arguments\n\n${SMTP_USAGE}`);
   const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(values.listen);
   if (!m) throw new Error(`--listen ${values.listen}: expected host:port`);
@@ -52,7 +49,7 @@ export async function runSmtpCommand(argv: string[], log = console.log): Promise
     if (!(n > 0)) throw new Error(`--${name}: expected a positive number of seconds`);
     return n * 1000;
   };
-  const relay = await startRelay({
+  return {
     edgeUrl: values.edge,
     token: values.token,
     host,
@@ -63,9 +60,18 @@ export async function runSmtpCommand(argv: string[], log = console.log): Promise
     ...(auth ? { auth } : {}),
     connectionTimeoutMs: seconds(values['connection-timeout'], 'connection-timeout'),
     messageTimeoutMs: seconds(values['message-timeout'], 'message-timeout'),
-    log,
-  });
-  log(`SMTP relay listening on ${host}:${relay.port} → ${values.edge}`);
+  };
+}
+
+/** Parses the `smtp` command's arguments and starts the relay. */
+export async function runSmtpCommand(argv: string[], log = console.log): Promise<Relay | undefined> {
+  const opts = parseRelayArgs(argv);
+  if (opts.help) {
+    log(SMTP_USAGE);
+    return undefined;
+  }
+  const relay = await startRelay({ ...opts, log });
+  log(`SMTP relay listening on ${opts.host}:${relay.port} → ${opts.edgeUrl}`);
   return relay;
 }
 
@@ -74,6 +80,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   if (args[0] === 'smtp') args.shift();
   runSmtpCommand(args).then(
     (relay) => {
+      if (!relay) return;
       const stop = () => relay.stop().then(() => process.exit(0));
       process.on('SIGINT', stop);
       process.on('SIGTERM', stop);
