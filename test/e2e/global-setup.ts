@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { freePort, LOCAL_ADMIN_TOKEN, ROOT, startNetwork } from '../../scripts/network.mjs';
+import { freePort, LOCAL_ADMIN_TOKEN, ROOT, startNetwork } from '../../scripts/network.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {

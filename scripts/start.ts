@@ -1,16 +1,24 @@
-#!/usr/bin/env node
 // npm start | npm run start:central | npm run start:edges
 import { join } from 'node:path';
-import { LOCAL_ADMIN_TOKEN, portsFromEnv, ROOT, startCentral, startEdges, startNetwork } from './network.mjs';
+import {
+  errorMessage,
+  LOCAL_ADMIN_TOKEN,
+  portsFromEnv,
+  ROOT,
+  startCentral,
+  startEdges,
+  startNetwork,
+} from './network.js';
+import { seedDemoData } from './seed.js';
 
 const mode = process.argv[2] ?? 'all';
 const ports = portsFromEnv();
 const stateDir = process.env.CRM_STATE_DIR ?? join(ROOT, '.wrangler', 'state', 'local');
 const started = Date.now();
-let stop = async () => {};
+let stop = async (): Promise<void> => {};
 let stopping = false;
 
-async function shutdown(signal) {
+async function shutdown(signal: string) {
   if (stopping) return;
   stopping = true;
   console.log(`\n${signal}: stopping every worker…`);
@@ -26,7 +34,6 @@ try {
   if (mode === 'central') {
     const central = await startCentral({ port: ports.central, stateDir });
     stop = central.stop;
-    const { seedDemoData } = await import('./seed.mjs');
     await seedDemoData(central.url, LOCAL_ADMIN_TOKEN);
     console.log(
       `central ready at ${central.url} (dashboard ${central.url}/ , admin token: ${LOCAL_ADMIN_TOKEN})`,
@@ -52,7 +59,7 @@ ${Object.values(net.edges)
 Press Ctrl-C to stop.`);
   }
 } catch (err) {
-  console.error(`start failed: ${err.message}`);
+  console.error(`start failed: ${errorMessage(err)}`);
   await stop();
   process.exit(1);
 }
