@@ -8,7 +8,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
 import { afterAll, describe, expect, test } from 'vitest';
-import { freePort, LOCAL_INBOUND_TOKEN, ROOT } from '../../scripts/network.mjs';
+import { freePort, LOCAL_INBOUND_TOKEN, ROOT } from '../../scripts/network.js';
 import { parseRelayArgs } from '../../src/relay/cli.js';
 import { type Relay, type RelayOptions, replyForEdge, startRelay } from '../../src/relay/relay.js';
 import { central, edgeUrl, eventually, rawMessage, uniqueMessageId } from './helpers.js';

@@ -14,8 +14,8 @@ import {
   ROOT,
   startCentral,
   startEdge,
-} from '../../scripts/network.mjs';
-import { seedDemoData } from '../../scripts/seed.mjs';
+} from '../../scripts/network.js';
+import { seedDemoData } from '../../scripts/seed.js';
 import { type Relay, startRelay } from '../../src/relay/relay.js';
 import { assertTools, swaks } from './helpers.js';
 import { type Postfix, startPostfix } from './postfix.js';

@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { inject } from 'vitest';
-import { LOCAL_INBOUND_TOKEN } from '../../scripts/network.mjs';
+import { LOCAL_INBOUND_TOKEN } from '../../scripts/network.js';
 import { type Relay, type RelayOptions, startRelay } from '../../src/relay/relay.js';
 import { central } from '../e2e/helpers.js';
 

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { freePort, ROOT } from '../../scripts/network.mjs';
+import { freePort, ROOT } from '../../scripts/network.js';
 import type { Relay, RelayMessageTiming } from '../../src/relay/relay.js';
 import { central } from '../e2e/helpers.js';
 import { assertTools, forwardingAddress, relayFor } from './helpers.js';
