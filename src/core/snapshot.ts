@@ -19,7 +19,7 @@ import {
   validateMembershipFilter,
   withTagMask,
 } from './membership-filter.js';
-import { normaliseSubject } from './subject.js';
+import { smartMatchSubject } from './subject.js';
 import { validateTokenFormat } from './tracking-token.js';
 import {
   ATTACHMENT_POLICIES,
@@ -181,7 +181,7 @@ export function buildSnapshot(input: SnapshotInput): RoutingSnapshot {
         if (root) threadIndexes.push(root);
       }
       if (d.smartMatch && o.subject !== undefined && o.to && o.to.length > 0) {
-        const subject = normaliseSubject(o.subject);
+        const subject = smartMatchSubject(d.token, o.subject);
         const recipients = sortedUnique(
           o.to
             .map((a) => normaliseAddress(a))
