@@ -13,8 +13,8 @@ import {
   sha256Hex,
 } from './keyed-hash.js';
 import {
-  buildMembershipFilter,
-  buildTaggedMembershipFilter,
+  buildMembershipFilterTyped,
+  buildShardedTaggedFilter,
   FILTER_HEADER_BYTES,
   validateMembershipFilter,
   withTagMask,
@@ -75,6 +75,11 @@ export interface DeploymentSnapshot {
   records: Uint8Array;
   /** Filter over addresses of every record type, users included, whose emailEnabled is true. */
   emailEnabled: Uint8Array;
+  /**
+   * Filter over email-enabled contacts, accounts and leads: what a To/Cc recipient must be in the
+   * `email-enabled` mode (users count as senders only, design §2).
+   */
+  emailEnabledRecipients: Uint8Array;
   /** Filter over normalised outbound Message-IDs. */
   outbound: Uint8Array;
   /** keyedHash of the 22-byte conversation root of outbound Thread-Index values (hex of the bytes). */
@@ -97,8 +102,24 @@ export interface RoutingSnapshot {
 }
 
 /** Tag bits of the combined record filter. */
-const TAG_RECORD = 1;
-const TAG_EMAIL_ENABLED = 2;
+export const TAG_RECORD = 1;
+export const TAG_EMAIL_ENABLED = 2;
+
+/** The tag of a record address in the combined record filter (0: in no set, leave it out). */
+export function recordTag(type: RecordType | string, emailEnabled: boolean): number {
+  return (type !== 'user' ? TAG_RECORD : 0) | (emailEnabled ? TAG_EMAIL_ENABLED : 0);
+}
+
+/** The three views of one combined (tagged) record filter that a deployment's snapshot carries. */
+export function recordFilterViews(
+  combined: Uint8Array,
+): Pick<DeploymentSnapshot, 'records' | 'emailEnabled' | 'emailEnabledRecipients'> {
+  return {
+    records: withTagMask(combined, TAG_RECORD),
+    emailEnabled: withTagMask(combined, TAG_EMAIL_ENABLED),
+    emailEnabledRecipients: withTagMask(combined, 3, true),
+  };
+}
 
 /** Bytes of the conversation root at the start of an Outlook Thread-Index ([MS-OXOMSG] 2.2.1.3). */
 export const THREAD_INDEX_ROOT_BYTES = 22;
@@ -158,17 +179,26 @@ export function buildSnapshot(input: SnapshotInput): RoutingSnapshot {
       else suppressedAddresses.push(keyedHash(key, normaliseAddress(e)));
     }
 
-    const recordKeys: Array<[number, number]> = [];
-    const recordTags: number[] = [];
+    const recHi = new Uint32Array(d.records.length);
+    const recLo = new Uint32Array(d.records.length);
+    const recTags = new Uint8Array(d.records.length);
+    let n = 0;
     for (const r of d.records) {
       const address = normaliseAddress(r.address);
       if (address === '') continue;
-      const tag = (r.type !== 'user' ? TAG_RECORD : 0) | (r.emailEnabled ? TAG_EMAIL_ENABLED : 0);
+      const tag = recordTag(r.type, r.emailEnabled);
       if (tag === 0) continue;
-      recordKeys.push(keyedHash64(key, address));
-      recordTags.push(tag);
+      const [hi, lo] = keyedHash64(key, address);
+      recHi[n] = hi;
+      recLo[n] = lo;
+      recTags[n] = tag;
+      n++;
     }
-    const combined = buildTaggedMembershipFilter(recordKeys, recordTags);
+    const combined = buildShardedTaggedFilter(
+      recHi.subarray(0, n),
+      recLo.subarray(0, n),
+      recTags.subarray(0, n),
+    );
 
     const outboundKeys: Array<[number, number]> = [];
     const threadIndexes: string[] = [];
@@ -205,9 +235,8 @@ export function buildSnapshot(input: SnapshotInput): RoutingSnapshot {
       smartMatch: d.smartMatch,
       suppressedAddresses: sortedUnique(suppressedAddresses),
       suppressedDomains: sortedUnique(suppressedDomains),
-      records: withTagMask(combined, TAG_RECORD),
-      emailEnabled: withTagMask(combined, TAG_EMAIL_ENABLED),
-      outbound: buildMembershipFilter(outboundKeys),
+      ...recordFilterViews(combined),
+      outbound: outboundFilter(outboundKeys),
       threadIndexes: sortedUnique(threadIndexes),
       smart: smart.filter(
         (s, i) =>
@@ -233,6 +262,17 @@ export function buildSnapshot(input: SnapshotInput): RoutingSnapshot {
   return snapshot;
 }
 
+/** A filter over outbound Message-ID keys. */
+export function outboundFilter(keys: Array<[number, number]>): Uint8Array {
+  const hi = new Uint32Array(keys.length);
+  const lo = new Uint32Array(keys.length);
+  keys.forEach(([h, l], i) => {
+    hi[i] = h;
+    lo[i] = l;
+  });
+  return buildMembershipFilterTyped(hi, lo);
+}
+
 /** The ETag of a snapshot: a hash of its encoding with an empty etag field. */
 export function snapshotEtag(s: RoutingSnapshot): string {
   return sha256Hex(encodeSnapshot({ ...s, etag: '' })).slice(0, 32);
@@ -241,12 +281,13 @@ export function snapshotEtag(s: RoutingSnapshot): string {
 // Binary format, little-endian:
 //   "CRS" u8 formatVersion(1)
 //   u32 jsonLength, JSON (UTF-8) of everything but the filters
-//   per deployment in the JSON's `order`: records filter, emailEnabled filter, outbound filter,
-//     each as u32 length + bytes; a length of 0xFFFFFFFF means "the records filter's cells with
-//     this flags byte" (u8 follows) — the two record filters share their cells.
+//   per deployment in the JSON's `order`: records filter, emailEnabled filter, (format 2:)
+//     emailEnabledRecipients filter, outbound filter, each as u32 length + bytes; a length of
+//     0xFFFFFFFF means "the records filter's cells with this flags byte" (u8 follows) — the record
+//     filters share their cells. Format 1 (no recipients filter) is still read.
 //   u32 u32: SipHash (zero key) of everything before, as a corruption check.
 const MAGIC = [0x43, 0x52, 0x53];
-const FORMAT_VERSION = 1;
+const FORMAT_VERSION = 2;
 const SHARED = 0xffffffff;
 const ZERO_KEY = '00000000000000000000000000000000';
 
@@ -304,12 +345,14 @@ export function encodeSnapshot(s: RoutingSnapshot): Uint8Array {
     const d = s.deployments[id] as DeploymentSnapshot;
     blobs.push(d.records);
     size += 4 + d.records.length;
-    if (sameCells(d.records, d.emailEnabled)) {
-      blobs.push(d.emailEnabled[3] as number);
-      size += 5;
-    } else {
-      blobs.push(d.emailEnabled);
-      size += 4 + d.emailEnabled.length;
+    for (const view of [d.emailEnabled, d.emailEnabledRecipients]) {
+      if (sameCells(d.records, view)) {
+        blobs.push(view[3] as number);
+        size += 5;
+      } else {
+        blobs.push(view);
+        size += 4 + view.length;
+      }
     }
     blobs.push(d.outbound);
     size += 4 + d.outbound.length;
@@ -358,7 +401,8 @@ export function decodeSnapshot(bytes: Uint8Array): RoutingSnapshot {
   if (!(bytes instanceof Uint8Array)) fail('payload is not bytes');
   if (bytes.length < 16) fail(`payload is truncated (${bytes.length} bytes)`);
   if (bytes[0] !== MAGIC[0] || bytes[1] !== MAGIC[1] || bytes[2] !== MAGIC[2]) fail('bad magic');
-  if (bytes[3] !== FORMAT_VERSION) fail(`unsupported format version ${bytes[3]}`);
+  const format = bytes[3];
+  if (format !== FORMAT_VERSION && format !== 1) fail(`unsupported format version ${bytes[3]}`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const end = bytes.length - 8;
   const [hi, lo] = checksum(bytes.subarray(0, end));
@@ -417,7 +461,8 @@ export function decodeSnapshot(bytes: Uint8Array): RoutingSnapshot {
       return copy;
     }
     if (o + 4 + length > end) fail(`${what} filter overruns the payload`);
-    const blob = bytes.slice(o + 4, o + 4 + length);
+    // A view, not a copy: the filters share the payload's buffer (10 M records are ~14 MB).
+    const blob = bytes.subarray(o + 4, o + 4 + length);
     o += 4 + length;
     return blob;
   };
@@ -447,10 +492,13 @@ export function decodeSnapshot(bytes: Uint8Array): RoutingSnapshot {
     }
     const records = readBlob(`deployment "${id}" records`);
     const emailEnabled = readBlob(`deployment "${id}" emailEnabled`, records);
+    const emailEnabledRecipients =
+      format === 1 ? emailEnabled : readBlob(`deployment "${id}" emailEnabledRecipients`, records);
     const outbound = readBlob(`deployment "${id}" outbound`);
     for (const [what, f] of [
       ['records', records],
       ['emailEnabled', emailEnabled],
+      ['emailEnabledRecipients', emailEnabledRecipients],
       ['outbound', outbound],
     ] as const) {
       const problem = validateMembershipFilter(f);
@@ -465,6 +513,7 @@ export function decodeSnapshot(bytes: Uint8Array): RoutingSnapshot {
       suppressedDomains: d.suppressedDomains,
       records,
       emailEnabled,
+      emailEnabledRecipients,
       outbound,
       threadIndexes: d.threadIndexes,
       smart: d.smart,
