@@ -412,8 +412,13 @@ export function withTagMask(filter: Uint8Array, mask: 1 | 2 | 3, all = false): U
   const tagged = isSharded(filter) ? readSharded(filter)?.tagged : readGeometry(filter)?.tagged;
   if (!tagged) throw new Error('withTagMask needs a tagged membership filter');
   const copy = filter.slice();
-  copy[3] = 1 | (mask << 4) | (all ? ALL_BIT : 0);
+  copy[3] = tagMaskFlags(mask, all);
   return copy;
+}
+
+/** The flags byte of a tagged filter view (see {@link withTagMask}). */
+export function tagMaskFlags(mask: 1 | 2 | 3, all = false): number {
+  return 1 | (mask << 4) | (all ? ALL_BIT : 0);
 }
 
 /** Flags bit 6: a lookup needs every bit of the tag mask, not any. */

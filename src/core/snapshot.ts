@@ -16,6 +16,7 @@ import {
   buildMembershipFilterTyped,
   buildShardedTaggedFilter,
   FILTER_HEADER_BYTES,
+  tagMaskFlags,
   validateMembershipFilter,
   withTagMask,
 } from './membership-filter.js';
@@ -169,15 +170,7 @@ export function buildSnapshot(input: SnapshotInput): RoutingSnapshot {
     const tokenProblem = validateTokenFormat(d.token);
     if (tokenProblem) throw new Error(`deployment "${d.id}": ${tokenProblem}`);
 
-    const suppressedAddresses: string[] = [];
-    const suppressedDomains: string[] = [];
-    for (const entry of d.suppressions) {
-      const e = entry.trim().toLowerCase();
-      if (e === '' || e === '@') continue;
-      if (e.startsWith('@')) suppressedDomains.push(keyedHash(key, e.slice(1)));
-      else if (!e.includes('@')) suppressedDomains.push(keyedHash(key, e));
-      else suppressedAddresses.push(keyedHash(key, normaliseAddress(e)));
-    }
+    const { suppressedAddresses, suppressedDomains } = hashSuppressions(key, d.suppressions);
 
     const recHi = new Uint32Array(d.records.length);
     const recLo = new Uint32Array(d.records.length);
@@ -200,50 +193,19 @@ export function buildSnapshot(input: SnapshotInput): RoutingSnapshot {
       recTags.subarray(0, n),
     );
 
-    const outboundKeys: Array<[number, number]> = [];
-    const threadIndexes: string[] = [];
-    const smart: Array<{ subject: string; recipients: string[] }> = [];
-    for (const o of d.outbound) {
-      const id = normaliseMessageId(o.messageId);
-      if (id !== '') outboundKeys.push(keyedHash64(key, id));
-      if (o.threadIndex) {
-        const root = threadIndexRootHash(key, o.threadIndex);
-        if (root) threadIndexes.push(root);
-      }
-      if (d.smartMatch && o.subject !== undefined && o.to && o.to.length > 0) {
-        const subject = normaliseSubject(o.subject);
-        const recipients = sortedUnique(
-          o.to
-            .map((a) => normaliseAddress(a))
-            .filter((a) => a !== '')
-            .map((a) => keyedHash(key, a)),
-        );
-        if (subject !== '' && recipients.length > 0)
-          smart.push({ subject: keyedHash(key, subject), recipients });
-      }
-    }
-    smart.sort((a, b) => {
-      const x = a.subject + a.recipients.join(',');
-      const y = b.subject + b.recipients.join(',');
-      return x < y ? -1 : x > y ? 1 : 0;
-    });
-
+    const out = new OutboundAccumulator(key, d.smartMatch);
+    for (const o of d.outbound) out.add(o);
     deployments[d.id] = {
       token: { ...d.token },
       maxMessageBytes: d.maxMessageBytes,
       attachmentPolicy: d.attachmentPolicy,
       smartMatch: d.smartMatch,
-      suppressedAddresses: sortedUnique(suppressedAddresses),
-      suppressedDomains: sortedUnique(suppressedDomains),
+      suppressedAddresses,
+      suppressedDomains,
       ...recordFilterViews(combined),
-      outbound: outboundFilter(outboundKeys),
-      threadIndexes: sortedUnique(threadIndexes),
-      smart: smart.filter(
-        (s, i) =>
-          i === 0 ||
-          s.subject !== smart[i - 1]?.subject ||
-          s.recipients.join() !== smart[i - 1]?.recipients.join(),
-      ),
+      outbound: out.filter(),
+      threadIndexes: out.threadIndexes(),
+      smart: out.smart(),
     };
   }
 
@@ -262,15 +224,97 @@ export function buildSnapshot(input: SnapshotInput): RoutingSnapshot {
   return snapshot;
 }
 
-/** A filter over outbound Message-ID keys. */
-export function outboundFilter(keys: Array<[number, number]>): Uint8Array {
-  const hi = new Uint32Array(keys.length);
-  const lo = new Uint32Array(keys.length);
-  keys.forEach(([h, l], i) => {
-    hi[i] = h;
-    lo[i] = l;
-  });
-  return buildMembershipFilterTyped(hi, lo);
+/** Keyed hashes of suppression entries: `a@x.com` (an address), `@x.com` or `x.com` (a domain). */
+export function hashSuppressions(
+  key: string,
+  entries: Iterable<string>,
+): { suppressedAddresses: string[]; suppressedDomains: string[] } {
+  const suppressedAddresses: string[] = [];
+  const suppressedDomains: string[] = [];
+  for (const entry of entries) {
+    const e = entry.trim().toLowerCase();
+    if (e === '' || e === '@') continue;
+    if (e.startsWith('@')) suppressedDomains.push(keyedHash(key, e.slice(1)));
+    else if (!e.includes('@')) suppressedDomains.push(keyedHash(key, e));
+    else suppressedAddresses.push(keyedHash(key, normaliseAddress(e)));
+  }
+  return {
+    suppressedAddresses: sortedUnique(suppressedAddresses),
+    suppressedDomains: sortedUnique(suppressedDomains),
+  };
+}
+
+/**
+ * Collects a deployment's outbound mail one message at a time (central reads them from D1 in
+ * pages): Message-ID keys in typed arrays, Thread-Index roots, smart-match entries.
+ */
+export class OutboundAccumulator {
+  private hi = new Uint32Array(1024);
+  private lo = new Uint32Array(1024);
+  private n = 0;
+  private roots = new Set<string>();
+  private entries: Array<{ subject: string; recipients: string[] }> = [];
+  constructor(
+    private readonly key: string,
+    private readonly smartMatch: boolean,
+  ) {}
+
+  add(o: { messageId: string; threadIndex?: string; subject?: string; to?: string[] }): void {
+    const key = this.key;
+    const id = normaliseMessageId(o.messageId);
+    if (id !== '') {
+      if (this.n === this.hi.length) {
+        const hi = new Uint32Array(this.n * 2);
+        const lo = new Uint32Array(this.n * 2);
+        hi.set(this.hi);
+        lo.set(this.lo);
+        this.hi = hi;
+        this.lo = lo;
+      }
+      const [h, l] = keyedHash64(key, id);
+      this.hi[this.n] = h;
+      this.lo[this.n] = l;
+      this.n++;
+    }
+    if (o.threadIndex) {
+      const root = threadIndexRootHash(key, o.threadIndex);
+      if (root) this.roots.add(root);
+    }
+    if (this.smartMatch && o.subject !== undefined && o.to && o.to.length > 0) {
+      const subject = normaliseSubject(o.subject);
+      const recipients = sortedUnique(
+        o.to
+          .map((a) => normaliseAddress(a))
+          .filter((a) => a !== '')
+          .map((a) => keyedHash(key, a)),
+      );
+      if (subject !== '' && recipients.length > 0)
+        this.entries.push({ subject: keyedHash(key, subject), recipients });
+    }
+  }
+
+  filter(): Uint8Array {
+    return buildMembershipFilterTyped(this.hi.subarray(0, this.n), this.lo.subarray(0, this.n));
+  }
+
+  threadIndexes(): string[] {
+    return [...this.roots].sort();
+  }
+
+  smart(): Array<{ subject: string; recipients: string[] }> {
+    const smart = this.entries;
+    smart.sort((a, b) => {
+      const x = a.subject + a.recipients.join(',');
+      const y = b.subject + b.recipients.join(',');
+      return x < y ? -1 : x > y ? 1 : 0;
+    });
+    return smart.filter(
+      (s, i) =>
+        i === 0 ||
+        s.subject !== smart[i - 1]?.subject ||
+        s.recipients.join() !== smart[i - 1]?.recipients.join(),
+    );
+  }
 }
 
 /** The ETag of a snapshot: a hash of its encoding with an empty etag field. */
@@ -291,7 +335,8 @@ const FORMAT_VERSION = 2;
 const SHARED = 0xffffffff;
 const ZERO_KEY = '00000000000000000000000000000000';
 
-interface JsonDeployment {
+/** The JSON section of one deployment: everything but its filters. */
+export interface JsonDeployment {
   token: TokenFormat;
   maxMessageBytes: number;
   attachmentPolicy: AttachmentPolicy;
@@ -374,6 +419,72 @@ export function encodeSnapshot(s: RoutingSnapshot): Uint8Array {
       out.set(blob, o + 4);
       o += 4 + blob.length;
     }
+  }
+  const [hi, lo] = checksum(out.subarray(0, o));
+  view.setUint32(o, hi, true);
+  view.setUint32(o + 4, lo, true);
+  return out;
+}
+
+/** One deployment's built part: its JSON section, its combined (tagged) record filter, its outbound filter. */
+export interface DeploymentPart {
+  id: string;
+  meta: JsonDeployment;
+  /** Tagged record filter (plain or sharded) as built; the three views are written as flags. */
+  records: Uint8Array;
+  outbound: Uint8Array;
+}
+
+/**
+ * Encodes a region's snapshot from built deployment parts without copying their filters into
+ * views: the records filter is written once and the emailEnabled and recipients views as shared
+ * references (flags only). `etag` is chosen by the caller (central hashes the parts' hashes).
+ */
+export function encodeAssembledSnapshot(
+  header: Omit<RoutingSnapshot, 'deployments'>,
+  parts: DeploymentPart[],
+): Uint8Array {
+  const sorted = [...parts].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const order = sorted.map((p) => p.id);
+  if (order.includes('__proto__')) throw new Error('deployment id "__proto__" is reserved');
+  const json = new TextEncoder().encode(
+    JSON.stringify({
+      version: header.version,
+      etag: header.etag,
+      region: header.region,
+      builtAt: header.builtAt,
+      hashKey: header.hashKey,
+      rulesEnabled: header.rulesEnabled,
+      egress: header.egress,
+      mailboxes: header.mailboxes,
+      order,
+      deployments: Object.fromEntries(sorted.map((p) => [p.id, p.meta])),
+    }),
+  );
+  let size = 8 + json.length + 8;
+  for (const p of sorted) size += 4 + p.records.length + 10 + 4 + p.outbound.length;
+  const out = new Uint8Array(size);
+  const view = new DataView(out.buffer);
+  out.set(MAGIC, 0);
+  out[3] = FORMAT_VERSION;
+  view.setUint32(4, json.length, true);
+  out.set(json, 8);
+  let o = 8 + json.length;
+  for (const p of sorted) {
+    if (((p.records[3] as number) & 1) !== 1) throw new Error('a part needs a tagged record filter');
+    const flags = tagMaskFlags(TAG_RECORD);
+    view.setUint32(o, p.records.length, true);
+    out.set(p.records, o + 4);
+    out[o + 4 + 3] = flags;
+    o += 4 + p.records.length;
+    for (const f of [tagMaskFlags(TAG_EMAIL_ENABLED), tagMaskFlags(3, true)]) {
+      view.setUint32(o, SHARED, true);
+      out[o + 4] = f;
+      o += 5;
+    }
+    view.setUint32(o, p.outbound.length, true);
+    out.set(p.outbound, o + 4);
+    o += 4 + p.outbound.length;
   }
   const [hi, lo] = checksum(out.subarray(0, o));
   view.setUint32(o, hi, true);
