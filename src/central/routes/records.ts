@@ -2,9 +2,9 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { CsvError, readCsvRows } from '../../core/csv.js';
 import { RECORD_TYPES } from '../../core/types.js';
-import { bumpConfigVersion } from '../../db/queries/config-version.js';
 import { findDeployment } from '../../db/queries/deployments.js';
-import { regionsOfDeployment } from '../../db/queries/mailboxes.js';
+import { markPartChanged } from '../../db/queries/snapshot-parts.js';
+import { getHashKey } from '../hash-key.js';
 import {
   addSuppressions,
   countRecords,
@@ -416,17 +416,17 @@ recordRoutes
     let created = 0;
     let updated = 0;
     let landedChunks = 0;
+    const hashKey = await getHashKey(db);
     if (dryRun === 'false') {
       try {
         for (let i = 0; i < valid.length; i += RECORD_CHUNK) {
-          const counts = await upsertRecordChunk(db, id, valid.slice(i, i + RECORD_CHUNK));
+          const counts = await upsertRecordChunk(db, id, valid.slice(i, i + RECORD_CHUNK), hashKey);
           created += counts.created;
           updated += counts.updated;
           landedChunks++;
         }
       } catch (err) {
         console.error(`[${c.get('requestId')}] records chunk ${landedChunks + 1} of ${chunks} failed`, err);
-        if (landedChunks) await bumpConfigVersion(db, await regionsOfDeployment(db, id));
         return c.json(
           {
             ...errorBody(
@@ -444,7 +444,6 @@ recordRoutes
           500,
         );
       }
-      if (landedChunks) await bumpConfigVersion(db, await regionsOfDeployment(db, id));
     }
     return c.json(
       {
@@ -490,7 +489,7 @@ recordRoutes
     const db = c.get('db');
     if (!(await findDeployment(db, id))) throw notFound(`deployment ${id} does not exist`);
     const counts = await addSuppressions(db, id, c.req.valid('json').entries);
-    if (counts.added) await bumpConfigVersion(db, await regionsOfDeployment(db, id));
+    if (counts.added) await markPartChanged(db, id);
     return c.json(counts, 200);
   })
   .openapi(getSuppressions, async (c) => {
@@ -507,6 +506,6 @@ recordRoutes
     if (!(await findDeployment(db, id))) throw notFound(`deployment ${id} does not exist`);
     if (!(await deleteSuppression(db, id, entry)))
       throw notFound(`${entry} is not on the suppression list of ${id}`);
-    await bumpConfigVersion(db, await regionsOfDeployment(db, id));
+    await markPartChanged(db, id);
     return c.json({ deleted: entry }, 200);
   });
