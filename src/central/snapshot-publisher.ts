@@ -52,7 +52,7 @@ export interface SnapshotTuning {
 export function snapshotTuning(env: Pick<CentralBindings, 'SNAPSHOT_QUIET_MS' | 'SNAPSHOT_MAX_STALE_MS'>) {
   const num = (v: string | undefined, d: number) =>
     v !== undefined && v !== '' && Number.isFinite(Number(v)) ? Number(v) : d;
-  return { quietMs: num(env.SNAPSHOT_QUIET_MS, 3000), maxStaleMs: num(env.SNAPSHOT_MAX_STALE_MS, 60_000) };
+  return { quietMs: num(env.SNAPSHOT_QUIET_MS, 3000), maxStaleMs: num(env.SNAPSHOT_MAX_STALE_MS, 300_000) };
 }
 
 export interface PublishedSnapshot {

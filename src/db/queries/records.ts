@@ -2,7 +2,7 @@ import { and, asc, count, eq, inArray, or, type SQL, sql } from 'drizzle-orm';
 import { normaliseAddress } from '../../core/keyed-hash.js';
 import { addressHash, dirtyBucketsStatement, partChangedStatement } from './snapshot-parts.js';
 import type { Db } from '../client.js';
-import { records, suppressions } from '../schema.js';
+import { recordEmails, records, suppressions } from '../schema.js';
 
 export interface RecordInput {
   type: string;
@@ -93,6 +93,8 @@ export async function upsertRecordChunk(
 
 export interface RecordQuery {
   type?: string;
+  /** Exact address (normalised like at write): served by the record_emails address index. */
+  address?: string;
   /** Case-insensitive substring of the id, the name or an address. */
   q?: string;
   limit: number;
@@ -101,6 +103,12 @@ export interface RecordQuery {
 export function listRecords(db: Db, deployment: string, q: RecordQuery) {
   const where: SQL[] = [eq(records.deployment, deployment)];
   if (q.type) where.push(eq(records.type, q.type));
+  if (q.address !== undefined) {
+    const address = normaliseAddress(q.address);
+    where.push(
+      sql`(${records.type}, ${records.id}) in (select ${recordEmails.type}, ${recordEmails.recordId} from ${recordEmails} where ${recordEmails.deployment} = ${deployment} and ${recordEmails.address} = ${address})`,
+    );
+  }
   if (q.q) {
     const pattern = `%${q.q.toLowerCase().replace(/[%_\\]/g, (m) => `\\${m}`)}%`;
     where.push(
