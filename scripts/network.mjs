@@ -217,7 +217,16 @@ export async function startCentral({
     vars: { EDGE_KEY_SECRET: edgeKeySecret },
     log,
   });
-  return { role: 'central', ...worker };
+  // Central's cron (bookkeeping, webhook retries from the outbox), as for the edges below.
+  const stopTicker = startCronTicker([worker.url]);
+  return {
+    role: 'central',
+    ...worker,
+    stop: () => {
+      stopTicker();
+      return worker.stop();
+    },
+  };
 }
 
 export async function startEdge({
@@ -228,12 +237,14 @@ export async function startEdge({
   log = console.log,
   edgeKeySecret = LOCAL_EDGE_KEY_SECRET,
   inboundToken = LOCAL_INBOUND_TOKEN,
+  configPath = 'wrangler.edge.toml',
+  vars = {},
 }) {
   await assertPortFree(port, `edge ${region}`);
   const { signingKey, token } = deriveEdgeCredentials(edgeKeySecret, region);
   const worker = await startWorker({
     label: `edge-${region}`,
-    configArgs: ['-c', 'wrangler.edge.toml', '--env', region],
+    configArgs: ['-c', configPath, '--env', region],
     port,
     stateDir,
     name: `edge-${region}`,
@@ -243,6 +254,7 @@ export async function startEdge({
       EDGE_SIGNING_KEY: signingKey,
       EDGE_TOKEN: token,
       INBOUND_TOKEN: inboundToken,
+      ...vars,
     },
     log,
   });
@@ -266,9 +278,20 @@ export function startCronTicker(urls, intervalMs = 15_000) {
   return () => clearInterval(timer);
 }
 
-export async function startEdges({ ports, centralUrl, stateDir, log, regions = REGIONS, cron = true }) {
+export async function startEdges({
+  ports,
+  centralUrl,
+  stateDir,
+  log,
+  regions = REGIONS,
+  cron = true,
+  configPath = 'wrangler.edge.toml',
+  vars = {},
+}) {
   const edges = await Promise.all(
-    regions.map((region) => startEdge({ region, port: ports[region], centralUrl, stateDir, log })),
+    regions.map((region) =>
+      startEdge({ region, port: ports[region], centralUrl, stateDir, log, configPath, vars }),
+    ),
   );
   let stopTicker = () => {};
   const startCron = () => {
