@@ -1,5 +1,5 @@
 // reliability.*: a long central outage under the production retry settings (wrangler.edge.toml as
-// committed). Starts central + the eu edge with `scripts/network.mjs` (the code of `npm start`) on
+// committed). Starts central + the eu edge with `scripts/network.ts` (the code of `npm start`) on
 // free ports (or CENTRAL_PORT / EDGE_EU_PORT) and a fresh state folder, stops central for
 // `--outage-minutes` (default 60) while the edge accepts one CRM-bound message every
 // `--interval-seconds` (default 20), starts central again and measures how long until every
@@ -14,9 +14,9 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { demoMailbox } from '../scripts/demo-data.mjs';
-import { freePort, LOCAL_ADMIN_TOKEN, startCentral, startEdges } from '../scripts/network.mjs';
-import { seedDemoData } from '../scripts/seed.mjs';
+import { demoMailbox } from '../scripts/demo-data.js';
+import { freePort, LOCAL_ADMIN_TOKEN, startCentral, startEdges } from '../scripts/network.js';
+import { seedDemoData } from '../scripts/seed.js';
 
 interface Proc {
   url: string;

@@ -4,6 +4,7 @@
 import { z } from '@hono/zod-openapi';
 import { ATTACHMENT_POLICIES } from '../core/types.js';
 import type { Db } from '../db/client.js';
+import { markPartChanged } from '../db/queries/snapshot-parts.js';
 import { bumpConfigVersion } from '../db/queries/config-version.js';
 import {
   type DeploymentRow,
@@ -85,6 +86,7 @@ export async function saveDeployment(db: Db, id: string, body: DeploymentInput):
     attachmentPolicy: body.attachmentPolicy ?? existing?.attachmentPolicy ?? 'regional',
     smartMatch: body.smartMatch ?? existing?.smartMatch ?? false,
   });
+  await markPartChanged(db, id);
   await bumpConfigVersion(db, 'all');
   return row;
 }

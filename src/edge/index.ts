@@ -43,7 +43,10 @@ app.post('/api/v1/inbound', async (c) => {
   if (!c.req.raw.body) return c.json(errorBody('bad_request', 'empty body: send the raw message'), 400);
   const declared = Number(c.req.header('content-length') ?? 0);
   const raw = await readStreamLimited(c.req.raw.body, PLATFORM_MAX_BYTES, declared);
-  const envelope = { from: c.req.query('from'), to: c.req.query('to') };
+  const from = c.req.query('from');
+  // `to` may repeat (an SMTP relay passes every RCPT TO): the message is processed once per
+  // distinct recipient, each binding it to that address's deployment.
+  const recipients = [...new Set((c.req.queries('to') ?? []).filter((t) => t.trim() !== ''))];
   if (!raw) {
     await c.env.OUTBOX.send(
       receiptFor(cfg, undefined, 'oversize', declared, Date.now(), 'larger than 25 MiB'),
@@ -54,15 +57,41 @@ app.post('/api/v1/inbound', async (c) => {
     );
   }
   try {
-    const result = await processMessage(c.env, cfg, raw, envelope, (p) => c.executionCtx.waitUntil(p));
+    const waitUntil = (p: Promise<unknown>) => c.executionCtx.waitUntil(p);
+    if (recipients.length <= 1) {
+      const result = await processMessage(c.env, cfg, raw, { from, to: recipients[0] }, waitUntil);
+      const body = {
+        status: result.status,
+        reason: result.reason,
+        detail: result.detail,
+        items: result.itemIds,
+      };
+      if (result.reject)
+        return c.json({ ...body, error: errorBody('payload_too_large', result.reject).error }, 413);
+      return c.json(body, 202);
+    }
+    const results = [];
+    for (const to of recipients)
+      results.push({ to, result: await processMessage(c.env, cfg, raw, { from, to }, waitUntil) });
+    // 413 only when every recipient refused the size: otherwise a deployment that accepted it
+    // would lose the message to the sender's bounce.
+    const rejected = results.every((r) => r.result.reject) ? results[0] : undefined;
+    const tracked = results.find((r) => r.result.status === 'tracked');
+    const first = (tracked ?? results[0])!.result;
     const body = {
-      status: result.status,
-      reason: result.reason,
-      detail: result.detail,
-      items: result.itemIds,
+      status: tracked ? 'tracked' : 'tossed',
+      reason: first.reason,
+      detail: first.detail,
+      items: results.flatMap((r) => r.result.itemIds),
+      recipients: results.map((r) => ({
+        to: r.to,
+        status: r.result.status,
+        reason: r.result.reason,
+        items: r.result.itemIds,
+      })),
     };
-    if (result.reject)
-      return c.json({ ...body, error: errorBody('payload_too_large', result.reject).error }, 413);
+    if (rejected)
+      return c.json({ ...body, error: errorBody('payload_too_large', rejected.result.reject!).error }, 413);
     return c.json(body, 202);
   } catch (err) {
     console.error('inbound: temporary failure', err);

@@ -342,6 +342,61 @@ describe('email() handler', () => {
     expect(pulled).toBe(false);
     expect((sent[0] as Receipt).reason).toBe('oversize');
   });
+
+  describe('POST /api/v1/inbound', () => {
+    const ctx = { waitUntil: () => {}, passThroughOnException: () => {} } as unknown as ExecutionContext;
+    const inbound = (query: string, body: Uint8Array, bindings: EdgeBindings) =>
+      worker.fetch!(
+        new Request(`http://edge.test/api/v1/inbound?${query}`, {
+          method: 'POST',
+          headers: { authorization: 'Bearer local-inbound-token' },
+          body,
+        }) as unknown as Request<unknown, IncomingRequestCfProperties>,
+        bindings,
+        ctx,
+      );
+
+    test('the ?from=&to= form processes the message once for its one recipient', async () => {
+      const { bindings, sent } = capturingEnv();
+      const raw = mail({
+        From: 'buyer@customer.example',
+        To: 'alice@contoso.example',
+        'X-Forwarded-To': 'alice@contoso.example',
+        Subject: 'One recipient',
+      });
+      const res = await inbound('from=buyer@customer.example&to=crm@us.edge.localhost', raw, bindings);
+      expect(res.status).toBe(202);
+      const body = (await res.json()) as { status: string; items: string[]; recipients?: unknown };
+      expect(body.status).toBe('tracked');
+      expect(body.items).toHaveLength(1);
+      expect(body.recipients).toBeUndefined();
+      expect(sent.filter((m) => m.kind === 'item')).toHaveLength(1);
+    });
+
+    test('every RCPT TO passed as a repeated ?to= is processed and answered per recipient', async () => {
+      const { bindings, sent } = capturingEnv();
+      const raw = mail({
+        From: 'buyer@customer.example',
+        To: 'alice@contoso.example',
+        'X-Forwarded-To': 'alice@contoso.example',
+        Subject: 'Two recipients',
+      });
+      const res = await inbound(
+        'from=buyer@customer.example&to=crm@us.edge.localhost&to=copy@us.edge.localhost&to=crm@us.edge.localhost',
+        raw,
+        bindings,
+      );
+      expect(res.status).toBe(202);
+      const body = (await res.json()) as {
+        status: string;
+        recipients: { to: string; status: string; items: string[] }[];
+      };
+      expect(body.status).toBe('tracked');
+      expect(body.recipients.map((r) => r.to)).toEqual(['crm@us.edge.localhost', 'copy@us.edge.localhost']);
+      expect(body.recipients.every((r) => r.status === 'tracked' && r.items.length === 1)).toBe(true);
+      expect(sent.filter((m) => m.kind === 'item')).toHaveLength(2);
+    });
+  });
 });
 
 describe('queue limits by construction (128 KB a message, 100 messages / 256 KB a sendBatch)', () => {

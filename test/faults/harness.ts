@@ -1,5 +1,5 @@
 // The fault suite's network: the real central and the real us edge (`wrangler dev`, started by
-// scripts/network.mjs like `npm start`), real local queues/R2/KV/D1, with three fault points:
+// scripts/network.ts like `npm start`), real local queues/R2/KV/D1, with three fault points:
 //  - a TCP-level proxy between the edge and central that passes, answers 500, hangs (the edge's
 //    CENTRAL_TIMEOUT_MS is 2 s here) or resets every connection (central unreachable);
 //  - the edge's fault-injection wrappers around its R2 and queue bindings (`POST /__faults`,
@@ -13,9 +13,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { demoMailbox } from '../../scripts/demo-data.mjs';
-import { freePort, LOCAL_ADMIN_TOKEN, ROOT, startCentral, startEdges } from '../../scripts/network.mjs';
-import { seedDemoData } from '../../scripts/seed.mjs';
+import { demoMailbox } from '../../scripts/demo-data.js';
+import { freePort, LOCAL_ADMIN_TOKEN, ROOT, startCentral, startEdges } from '../../scripts/network.js';
+import { seedDemoData } from '../../scripts/seed.js';
 
 export type ProxyMode = 'pass' | '500' | 'hang' | 'reset';
 
