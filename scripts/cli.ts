@@ -7,6 +7,7 @@ import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { CsvChunkReader, CsvError, type CsvRow, formatCsvField } from '../src/core/csv.js';
 import { FILTER_MODES, type FilterMode } from '../src/core/types.js';
 import { DEFAULT_PORTS, errorCode, errorMessage, isRegion, LOCAL_ADMIN_TOKEN } from './network.js';
+import { fetchForwardingAddresses } from './forwarding.js';
 
 const DEFAULT_CENTRAL = `http://127.0.0.1:${DEFAULT_PORTS.central}`;
 const DEFAULT_TOKEN = LOCAL_ADMIN_TOKEN;
@@ -97,18 +98,21 @@ listed. Exit status: 0 all rows imported, 2 some rows rejected, 1 error.`,
     run: routesList,
   },
   send: {
-    usage: 'crm-router send <file.eml> --region <us|eu|apac> [--from <addr>] [--to <addr>] [--edge <url>]',
+    usage:
+      'crm-router send <file.eml> --region <us|eu|apac> [--from <addr>] [--to <addr>] [--deployment <id>] [--edge <url>]',
     about: `Sends a raw message to a local edge as Email Routing would (POST /cdn-cgi/handler/email).
   --region   the edge to send to; ports ${Object.entries(EDGE_PORTS)
     .map(([r, p]) => `${r} ${p}`)
     .join(', ')} (or $EDGE_<REGION>_PORT)
   --from     envelope sender (default: the message's From address)
-  --to       envelope recipient (default crm@<region>.edge.localhost)
+  --to       envelope recipient (default: the deployment's forwarding address in the region)
+  --deployment  whose forwarding address to use (default contoso)
   --edge     the edge's base URL, overriding --region's port`,
     options: {
       region: { type: 'string' },
       from: { type: 'string' },
       to: { type: 'string' },
+      deployment: { type: 'string' },
       edge: { type: 'string' },
     },
     run: send,
@@ -512,7 +516,7 @@ function headerFrom(raw: Buffer): string | undefined {
   return /<([^<>\s]+@[^<>\s]+)>/.exec(from)?.[1] ?? /([^\s<>",;:]+@[^\s<>",;:]+)/.exec(from)?.[1];
 }
 
-async function send(_cfg: Settings, values: Values, positionals: string[]) {
+async function send(cfg: Settings, values: Values, positionals: string[]) {
   const file = positionals[0];
   if (!file) throw new CliError('missing <file.eml>');
   const raw = readMessage(file);
@@ -530,7 +534,17 @@ async function send(_cfg: Settings, values: Values, positionals: string[]) {
   }
   edge = edge.replace(/\/+$/, '');
   const from = str(values.from) ?? headerFrom(raw) ?? 'sender@example.com';
-  const to = str(values.to) ?? `crm@${region ?? 'us'}.edge.localhost`;
+  // By default the message goes to the deployment's forwarding address in the region (the only
+  // addresses an edge accepts mail for), read from central with the CLI's token.
+  const to =
+    str(values.to) ??
+    (await fetchForwardingAddresses(cfg.central, cfg.token, str(values.deployment) ?? 'contoso').then(
+      (a) => a[region ?? 'us'],
+      (err) => {
+        throw new CliError(`cannot read the forwarding address from ${cfg.central}: ${networkReason(err)}`);
+      },
+    ));
+  if (!to) throw new CliError(`deployment has no forwarding address in region ${region ?? 'us'}`);
   const url = `${edge}/cdn-cgi/handler/email?${new URLSearchParams({ from, to })}`;
   let res: Response;
   try {

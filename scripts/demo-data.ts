@@ -8,11 +8,13 @@ export const DEPLOYMENTS = [
     id: 'contoso',
     name: 'Contoso Ltd',
     trackingToken: { prefix: 'CRM:', deploymentBase: 0, userDigits: 3, counterDigits: 3 },
+    domains: ['contoso.example'],
   },
   {
     id: 'fabrikam',
     name: 'Fabrikam Inc',
     trackingToken: { prefix: 'FAB:', deploymentBase: 1, userDigits: 3, counterDigits: 4 },
+    domains: ['fabrikam.example'],
   },
 ];
 

@@ -11,10 +11,12 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { demoRecords, MAILBOXES } from './demo-data.js';
+import { fetchAllForwardingAddresses } from './forwarding.js';
 import {
   errorCode,
   errorMessage,
   isRegion,
+  LOCAL_ADMIN_TOKEN,
   LOCAL_INBOUND_TOKEN,
   portsFromEnv,
   REGIONS,
@@ -175,6 +177,7 @@ function counterDelta(before: Json, after: Json): Record<string, Json> {
 async function sendTraffic({
   traffic,
   edges,
+  forwarding,
   rate,
   durationS,
   concurrency,
@@ -184,6 +187,8 @@ async function sendTraffic({
 }: {
   traffic: ReturnType<typeof createTraffic>;
   edges: Record<Region, string>;
+  /** `{ deployment: { region: forwarding address } }`. */
+  forwarding: Record<string, Record<string, string>>;
   rate: number;
   durationS: number;
   concurrency: number;
@@ -202,7 +207,9 @@ async function sendTraffic({
     waiters.shift()?.();
   };
   const sendCopy = async (message: TrafficMessage, copy: Copy) => {
-    const envelope = `from=${encodeURIComponent(message.from)}&to=${encodeURIComponent(`crm@${copy.region}.edge.localhost`)}`;
+    const to = forwarding[message.deployment]?.[copy.region];
+    if (!to) throw new Error(`no forwarding address of ${message.deployment} in region ${copy.region}`);
+    const envelope = `from=${encodeURIComponent(message.from)}&to=${encodeURIComponent(to)}`;
     const url =
       ingress === 'inbound'
         ? `${edges[copy.region]}/api/v1/inbound?${envelope}`
@@ -403,7 +410,23 @@ export async function runSimulation({
   log(
     `sending ${Math.round(rate * durationS)} messages at ${rate}/s for ${durationS} s (seed ${seed}, run ${runId})…`,
   );
-  const sent = await sendTraffic({ traffic, edges, rate, durationS, concurrency, ingress, pregenerate, log });
+  // Every copy goes to its deployment's forwarding address in the copy's region (design §4).
+  const forwarding = await fetchAllForwardingAddresses(
+    central,
+    LOCAL_ADMIN_TOKEN,
+    mailboxes.map((m) => m.deployment),
+  );
+  const sent = await sendTraffic({
+    traffic,
+    edges,
+    forwarding,
+    rate,
+    durationS,
+    concurrency,
+    ingress,
+    pregenerate,
+    log,
+  });
   const accepted = sent.messages
     .flatMap((m) => m.copies)
     .filter((c) => (c.status ?? 0) >= 200 && (c.status ?? 0) < 300).length;

@@ -11,6 +11,8 @@ import {
   startNetwork,
   startRelays,
 } from './network.js';
+import { DEPLOYMENTS } from './demo-data.js';
+import { fetchAllForwardingAddresses } from './forwarding.js';
 import { seedDemoData } from './seed.js';
 
 const mode = process.argv[2] ?? 'all';
@@ -55,6 +57,19 @@ try {
     const net = await startNetwork({ ports, stateDir, smtpPorts });
     stop = net.stop;
     const secs = ((Date.now() - started) / 1000).toFixed(1);
+    // Where mail goes: each deployment's forwarding address per region (the edges accept no other).
+    const forwarding = await fetchAllForwardingAddresses(
+      net.central.url,
+      LOCAL_ADMIN_TOKEN,
+      DEPLOYMENTS.map((d) => d.id),
+    );
+    const forwardingLines = Object.entries(forwarding)
+      .flatMap(([deployment, byRegion]) =>
+        Object.entries(byRegion).map(
+          ([region, address]) => `  ${deployment.padEnd(9)} ${region.padEnd(5)} ${address}`,
+        ),
+      )
+      .join('\n');
     console.log(`
 crm-edge-router local network is up (${secs} s)${net.seeded ? ', demo data seeded' : ''}
   dashboard     ${net.central.url}/   (sign in with the admin token)
@@ -66,6 +81,8 @@ ${Object.values(net.edges)
       `  edge ${e.region.padEnd(8)}${e.url}   (mail: POST ${e.url}/cdn-cgi/handler/email?from=…&to=…; SMTP 127.0.0.1:${net.relays[e.region]?.port})`,
   )
   .join('\n')}
+forwarding addresses (mail for any other recipient is refused as unknown-recipient):
+${forwardingLines}
 Press Ctrl-C to stop.`);
   }
 } catch (err) {

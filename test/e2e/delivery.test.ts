@@ -3,7 +3,15 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { demoMailbox } from '../../scripts/demo-data.js';
 import { deriveEdgeCredentials, freePort, LOCAL_EDGE_KEY_SECRET } from '../../scripts/network.js';
-import { central, edgeUrl, eventually, rawMessage, sendMail, uniqueMessageId } from './helpers.js';
+import {
+  central,
+  edgeUrl,
+  eventually,
+  forwardingAddress,
+  rawMessage,
+  sendMail,
+  uniqueMessageId,
+} from './helpers.js';
 
 interface Hook {
   headers: IncomingMessage['headers'];
@@ -60,7 +68,7 @@ describe('onward delivery to a CRM webhook', () => {
             messageId: id,
             extra: { 'X-Forwarded-To': 'hank@hooked.example' },
           }),
-          { from: 'x@customer.example', to: 'crm@us.edge.localhost' },
+          { from: 'x@customer.example', to: await forwardingAddress('us', 'hooked') },
         );
         const res = await central('GET', '/api/v1/activities?deployment=hooked');
         return res.json.items[0];
@@ -77,7 +85,7 @@ describe('onward delivery to a CRM webhook', () => {
         messageId,
         extra: { 'X-Forwarded-To': 'hank@hooked.example' },
       }),
-      { from: 'buyer@customer.example', to: 'crm@us.edge.localhost' },
+      { from: 'buyer@customer.example', to: await forwardingAddress('us', 'hooked') },
     );
     const hook = await eventually(async () => received.find((h) => h.body.includes('Webhook me')), 20_000);
     const payload = JSON.parse(hook.body);
@@ -86,9 +94,11 @@ describe('onward delivery to a CRM webhook', () => {
       activity: { deployment: 'hooked', subject: 'Webhook me', mailboxes: ['hank@hooked.example'] },
     });
     const timestamp = hook.headers['x-crm-router-timestamp'] as string;
-    const expected = createHmac('sha256', dep.json.webhookSecret)
-      .update(`${timestamp}.${hook.body}`)
-      .digest('hex');
+    // The secret is shown once, when the webhook URL is first set (else rotate for a new one).
+    const secret: string =
+      dep.json.webhookSecret ??
+      (await central('POST', '/api/v1/deployments/hooked/webhook-secret/rotate')).json.webhookSecret;
+    const expected = createHmac('sha256', secret).update(`${timestamp}.${hook.body}`).digest('hex');
     expect(hook.headers['x-crm-router-signature']).toBe(expected);
   });
 });
@@ -127,7 +137,7 @@ describe('egress policy metadata', () => {
             body: 'The body stays in the region.',
             extra: { 'X-Forwarded-To': mailbox.address },
           }),
-          { from: 'buyer@customer.example', to: 'crm@apac.edge.localhost' },
+          { from: 'buyer@customer.example', to: await forwardingAddress('apac', mailbox.deployment) },
         );
         const found = await eventually(async () => {
           const res = await central('GET', `/api/v1/activities?messageId=${encodeURIComponent(messageId)}`);

@@ -16,6 +16,29 @@ export async function central(method: string, path: string, body?: unknown, toke
   return { status: res.status, json: text ? JSON.parse(text) : undefined };
 }
 
+const forwardingCache = new Map<string, Record<string, string>>();
+
+/**
+ * A deployment's forwarding address in a region (design §4): the only envelope recipient an edge
+ * accepts mail for. Read once per deployment from central, as a rule script would be.
+ */
+export async function forwardingAddress(
+  region: 'us' | 'eu' | 'apac',
+  deployment = 'contoso',
+): Promise<string> {
+  let addresses = forwardingCache.get(deployment);
+  if (!addresses) {
+    const res = await central('GET', `/api/v1/deployments/${deployment}`);
+    addresses = (res.json as { forwardingAddresses?: Record<string, string> } | undefined)
+      ?.forwardingAddresses;
+    if (!addresses) throw new Error(`deployment ${deployment}: no forwardingAddresses (${res.status})`);
+    forwardingCache.set(deployment, addresses);
+  }
+  const address = addresses[region];
+  if (!address) throw new Error(`deployment ${deployment} has no forwarding address in ${region}`);
+  return address;
+}
+
 /** Sends a raw message through an edge's local Email Routing trigger. */
 export async function sendMail(
   region: 'us' | 'eu' | 'apac',

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { demoMailbox } from '../../scripts/demo-data.js';
 import { freePort, LOCAL_ADMIN_TOKEN, ROOT, startCentral, startEdges } from '../../scripts/network.js';
+import { fetchForwardingAddresses } from '../../scripts/forwarding.js';
 import { seedDemoData } from '../../scripts/seed.js';
 import { rawMessage } from './helpers.js';
 
@@ -64,8 +65,9 @@ describe('central outage', () => {
   test('500 messages accepted while central is down are all stored exactly once after it returns', async () => {
     const edgeUrl = edges!.edges[0]!.url;
     const mailbox = demoMailbox({ region: 'us', filter: 'all' });
+    const to = (await fetchForwardingAddresses(central!.url, LOCAL_ADMIN_TOKEN, mailbox.deployment)).us!;
     const send = (i: number, tag: string) =>
-      fetch(`${edgeUrl}/cdn-cgi/handler/email?from=customer@outage.example&to=crm@us.edge.localhost`, {
+      fetch(`${edgeUrl}/cdn-cgi/handler/email?from=customer@outage.example&to=${encodeURIComponent(to)}`, {
         method: 'POST',
         body: rawMessage({
           from: 'customer@outage.example',

@@ -5,6 +5,7 @@ import {
   centralUrl,
   edgeUrl,
   eventually,
+  forwardingAddress,
   rawMessage,
   sendMail,
   uniqueMessageId,
@@ -47,7 +48,7 @@ describe('the local network', () => {
     });
     const sent = await sendMail('eu', raw, {
       from: 'someone@unknown-customer.example',
-      to: 'crm@eu.edge.localhost',
+      to: await forwardingAddress('eu', mailbox.deployment),
     });
     expect(sent.status).toBeLessThan(300);
     const activity = await eventually(async () => {
@@ -74,7 +75,7 @@ describe('the local network', () => {
     });
     const sent = await sendMail('apac', raw, {
       from: 'someone@unknown-customer.example',
-      to: 'crm@apac.edge.localhost',
+      to: await forwardingAddress('apac'),
     });
     expect(sent.status).toBeLessThan(300);
     const receipt = await eventually(async () => {
@@ -112,5 +113,36 @@ describe('snapshot publication', () => {
     );
     expect(seen).toBeGreaterThanOrEqual(target);
     await central('DELETE', '/api/v1/mailboxes/newcomer@contoso.example');
+  });
+});
+
+describe('forwarding addresses at the edge (issue 11, boundary 2)', () => {
+  test('a forged forward to anything but a forwarding address is refused and leaves no activity', async () => {
+    const mailbox = demoMailbox({ region: 'eu', filter: 'all' });
+    const messageId = uniqueMessageId('forged');
+    const raw = rawMessage({
+      from: 'attacker@evil.example',
+      to: mailbox.address,
+      subject: 'Forged forward',
+      messageId,
+      extra: { 'X-Forwarded-To': mailbox.address, 'Delivered-To': mailbox.address },
+    });
+    // The old shared address, the mailbox itself, and another region's forwarding address.
+    for (const to of [
+      'crm@eu.edge.localhost',
+      mailbox.address,
+      await forwardingAddress('us', mailbox.deployment),
+    ]) {
+      const sent = await sendMail('eu', raw, { from: 'attacker@evil.example', to });
+      expect(sent.status).toBe(400);
+      expect(sent.text).toMatch(/unknown-recipient/);
+    }
+    const receipt = await eventually(async () => {
+      const res = await central('GET', '/api/v1/dispositions?reason=unknown-recipient&region=eu');
+      return res.json.items.length >= 3 ? res.json.items : undefined;
+    }, 10_000);
+    expect(receipt[0].deployment ?? null).toBeNull();
+    const res = await central('GET', `/api/v1/activities?messageId=${encodeURIComponent(messageId)}`);
+    expect(res.json.items).toEqual([]);
   });
 });
