@@ -204,11 +204,12 @@ describe('SMTP ingress relay', () => {
       extra: { 'X-Forwarded-To': mailbox },
       body: 'x'.repeat(5000),
     });
-    // The edge picks the new route up with its next snapshot refresh.
+    // The edge picks the new route and the new deployment's forwarding address up with its next
+    // snapshot refresh; until then the address is unknown to it (550 5.1.1).
     const res = await eventually(
       async () => {
         const out = await send(r, { to: [to], raw });
-        return out.ok ? undefined : out;
+        return out.ok || out.code === 550 ? undefined : out;
       },
       60_000,
       2000,

@@ -110,8 +110,7 @@ export const mailboxRoutes = createRouter()
     const db = c.get('db');
     const { address } = c.req.valid('param');
     const row = await findMailbox(db, address);
-    const scope = deploymentScope(c.get('principal'));
-    if (!row || (scope && row.deployment !== scope)) throw notFound(`mailbox ${address} is not routed`);
+    if (!row || !mayReadRoute(c.get('principal'), row)) throw notFound(`mailbox ${address} is not routed`);
     assertDeploymentAdmin(c.get('principal'), row.deployment);
     await deleteMailbox(db, address);
     await bumpConfigVersion(db, [row.region]);

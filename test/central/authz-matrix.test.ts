@@ -1,0 +1,393 @@
+// The authorisation matrix (issue 11): every operation of the OpenAPI document × every kind of
+// credential, with the status each must get. The operations come from the live document, so an
+// endpoint without a row here fails the test: a new route cannot ship without its row.
+import { SELF } from 'cloudflare:test';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { deriveEdgeCredentials, signBody } from '../../src/core/request-signature.js';
+import { api, BASE, freshBasics, mintToken } from './helpers.js';
+
+const SECRET = 'test-edge-secret';
+
+export const CREDENTIALS = [
+  'none',
+  'malformed',
+  'revoked',
+  'admin',
+  'ownDeployment',
+  'otherDeployment',
+  'ownUser',
+  'otherUser',
+  'edge:us',
+  'edge:eu',
+  'edge:apac',
+] as const;
+export type Credential = (typeof CREDENTIALS)[number];
+
+/** What a request looks like: path (params filled in), optional JSON or raw body, extra headers. */
+interface Request {
+  path: string;
+  json?: unknown;
+  raw?: BodyInit;
+  headers?: Record<string, string>;
+}
+
+interface Row {
+  /** Builds the request (may create a throwaway resource first, as admin). */
+  request: (as: Credential) => Promise<Request> | Request;
+  /** Credentials that succeed (2xx, or 304); the rest get `denied` unless `status` says otherwise. */
+  allow: Credential[];
+  /** Status for every credential that is neither allowed nor unauthenticated. Default 403. */
+  denied?: number;
+  /** Per-credential overrides. */
+  status?: Partial<Record<Credential, number>>;
+}
+
+let n = 0;
+const unique = (tag: string) => `${tag}-${Date.now().toString(36)}-${++n}`;
+
+const ANN = 'ann@contoso.example';
+const raw = (messageId: string) =>
+  `From: buyer@customer.example\r\nTo: ${ANN}\r\nSubject: Matrix\r\nDate: Thu, 26 Nov 2026 10:00:00 +0000\r\nMessage-ID: <${messageId}>\r\n\r\nhello\r\n`;
+
+let annActivity = '';
+let deadLetterId = '';
+
+/** Signed edge request for a credential's own region (non-edge credentials get the us signature). */
+async function edgeHeaders(as: Credential, body: Uint8Array) {
+  const region = as.startsWith('edge:') ? as.slice(5) : 'us';
+  const { signingKey } = await deriveEdgeCredentials(SECRET, region);
+  const timestamp = Date.now();
+  return {
+    'x-edge-region': region,
+    'x-edge-timestamp': String(timestamp),
+    'x-edge-signature': await signBody(signingKey, timestamp, body),
+  };
+}
+
+async function gzip(data: Uint8Array): Promise<Uint8Array> {
+  const stream = new Blob([data as Uint8Array<ArrayBuffer>])
+    .stream()
+    .pipeThrough(new CompressionStream('gzip'));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+const DEPLOYMENT_READERS: Credential[] = ['admin', 'ownDeployment', 'ownUser', 'otherUser'];
+const DEPLOYMENT_ADMINS: Credential[] = ['admin', 'ownDeployment'];
+const EVERYONE: Credential[] = [...CREDENTIALS];
+const NON_EDGE: Credential[] = ['admin', 'ownDeployment', 'otherDeployment', 'ownUser', 'otherUser'];
+
+/** The matrix. Keys are `METHOD path` exactly as in the OpenAPI document. */
+export const MATRIX: Record<string, Row> = {
+  'GET /health': { request: () => ({ path: '/health' }), allow: EVERYONE },
+  'GET /api/v1/openapi.json': { request: () => ({ path: '/api/v1/openapi.json' }), allow: EVERYONE },
+
+  'PUT /api/v1/deployments/{id}': {
+    request: () => ({ path: '/api/v1/deployments/contoso', json: { name: 'Contoso' } }),
+    allow: ['admin'],
+  },
+  'GET /api/v1/deployments/{id}': {
+    request: () => ({ path: '/api/v1/deployments/contoso' }),
+    allow: DEPLOYMENT_ADMINS,
+  },
+  'GET /api/v1/deployments': {
+    request: () => ({ path: '/api/v1/deployments' }),
+    allow: NON_EDGE,
+  },
+  'POST /api/v1/deployments/{id}/forwarding-addresses/rotate': {
+    request: () => ({ path: '/api/v1/deployments/contoso/forwarding-addresses/rotate' }),
+    allow: DEPLOYMENT_ADMINS,
+  },
+  'POST /api/v1/deployments/{id}/webhook-secret/rotate': {
+    request: () => ({ path: '/api/v1/deployments/contoso/webhook-secret/rotate' }),
+    allow: ['admin'],
+  },
+
+  'PUT /api/v1/regions/{id}': {
+    request: () => ({ path: '/api/v1/regions/eu', json: { name: 'EU', rulesEnabled: true } }),
+    allow: ['admin'],
+  },
+  'GET /api/v1/regions/{id}': { request: () => ({ path: '/api/v1/regions/eu' }), allow: NON_EDGE },
+  'GET /api/v1/regions': { request: () => ({ path: '/api/v1/regions' }), allow: NON_EDGE },
+  'GET /api/v1/regions/{id}/rules': {
+    request: () => ({ path: '/api/v1/regions/us/rules?deployment=contoso' }),
+    allow: DEPLOYMENT_READERS,
+  },
+
+  'PUT /api/v1/mailboxes/{address}': {
+    request: () => ({
+      path: `/api/v1/mailboxes/${encodeURIComponent(ANN)}`,
+      json: { region: 'us', deployment: 'contoso', userId: 'u-ann', filter: 'all' },
+    }),
+    allow: DEPLOYMENT_ADMINS,
+  },
+  'GET /api/v1/mailboxes/{address}': {
+    request: () => ({ path: `/api/v1/mailboxes/${encodeURIComponent(ANN)}` }),
+    allow: ['admin', 'ownDeployment', 'ownUser'],
+    // Another tenant or another user cannot even learn that the route exists.
+    status: { otherDeployment: 404, otherUser: 404 },
+  },
+  'DELETE /api/v1/mailboxes/{address}': {
+    request: async () => {
+      const address = `${unique('gone')}@contoso.example`;
+      await api('PUT', `/api/v1/mailboxes/${encodeURIComponent(address)}`, {
+        body: { region: 'us', deployment: 'contoso', userId: 'u-gone', filter: 'all' },
+      });
+      return { path: `/api/v1/mailboxes/${encodeURIComponent(address)}` };
+    },
+    allow: DEPLOYMENT_ADMINS,
+    status: { otherDeployment: 404, ownUser: 404, otherUser: 404 },
+  },
+  'GET /api/v1/mailboxes': { request: () => ({ path: '/api/v1/mailboxes' }), allow: NON_EDGE },
+
+  'POST /api/v1/deployments/{id}/records': {
+    request: () => ({
+      path: '/api/v1/deployments/contoso/records',
+      json: { records: [{ type: 'contact', id: 'c-matrix', emails: ['matrix@customer.example'] }] },
+    }),
+    allow: DEPLOYMENT_ADMINS,
+  },
+  'GET /api/v1/deployments/{id}/records': {
+    request: () => ({ path: '/api/v1/deployments/contoso/records' }),
+    allow: DEPLOYMENT_ADMINS,
+  },
+  'POST /api/v1/deployments/{id}/suppressions': {
+    request: () => ({
+      path: '/api/v1/deployments/contoso/suppressions',
+      json: { entries: ['spam@x.example'] },
+    }),
+    allow: DEPLOYMENT_ADMINS,
+  },
+  'GET /api/v1/deployments/{id}/suppressions': {
+    request: () => ({ path: '/api/v1/deployments/contoso/suppressions' }),
+    allow: DEPLOYMENT_ADMINS,
+  },
+  'DELETE /api/v1/deployments/{id}/suppressions/{entry}': {
+    request: async () => {
+      const entry = `${unique('del')}@x.example`;
+      await api('POST', '/api/v1/deployments/contoso/suppressions', { body: { entries: [entry] } });
+      return { path: `/api/v1/deployments/contoso/suppressions/${encodeURIComponent(entry)}` };
+    },
+    allow: DEPLOYMENT_ADMINS,
+  },
+  'POST /api/v1/deployments/{id}/outbound': {
+    request: () => ({
+      path: '/api/v1/deployments/contoso/outbound',
+      json: { messageId: `<${unique('out')}@crm.contoso.example>`, userId: 'u-ann', subject: 'Offer' },
+    }),
+    // A user registers mail only for itself.
+    allow: ['admin', 'ownDeployment', 'ownUser'],
+  },
+  'POST /api/v1/deployments/{id}/promote': {
+    request: () => ({
+      path: `/api/v1/deployments/contoso/promote?mailbox=${encodeURIComponent(ANN)}`,
+      raw: raw(`${unique('promote')}@customer.example`),
+      headers: { 'content-type': 'message/rfc822' },
+    }),
+    allow: ['admin', 'ownDeployment', 'ownUser'],
+  },
+
+  'GET /api/v1/activities': { request: () => ({ path: '/api/v1/activities' }), allow: NON_EDGE },
+  'GET /api/v1/activities/{id}': {
+    request: () => ({ path: `/api/v1/activities/${annActivity}` }),
+    allow: ['admin', 'ownDeployment', 'ownUser'],
+    status: { otherDeployment: 404, otherUser: 404 },
+  },
+  'GET /api/v1/activities/{id}/content': {
+    request: () => ({ path: `/api/v1/activities/${annActivity}/content` }),
+    allow: ['admin', 'ownDeployment', 'ownUser'],
+    status: { otherDeployment: 404, otherUser: 404 },
+  },
+  'GET /api/v1/dispositions': {
+    request: () => ({ path: '/api/v1/dispositions' }),
+    allow: ['admin', 'ownDeployment', 'otherDeployment'],
+  },
+  'GET /api/v1/stats': {
+    request: () => ({ path: '/api/v1/stats' }),
+    allow: ['admin', 'ownDeployment', 'otherDeployment'],
+  },
+
+  'GET /api/v1/dead-letters': {
+    request: () => ({ path: '/api/v1/dead-letters' }),
+    allow: ['admin', 'ownDeployment', 'otherDeployment'],
+  },
+  'POST /api/v1/dead-letters/{id}/replay': {
+    request: () => ({ path: `/api/v1/dead-letters/${deadLetterId}/replay` }),
+    allow: ['admin', 'ownDeployment'],
+    status: { otherDeployment: 404 },
+  },
+  'POST /api/v1/dead-letters/replay': {
+    request: () => ({ path: '/api/v1/dead-letters/replay' }),
+    allow: ['admin', 'ownDeployment', 'otherDeployment'],
+  },
+  'GET /api/v1/webhook-deliveries': {
+    request: () => ({ path: '/api/v1/webhook-deliveries' }),
+    allow: ['admin', 'ownDeployment', 'otherDeployment'],
+  },
+  'POST /api/v1/webhook-deliveries/{id}/replay': {
+    // No delivery exists: the allowed credentials learn only that (404), the rest are refused.
+    request: () => ({ path: '/api/v1/webhook-deliveries/no-such-delivery/replay' }),
+    allow: [],
+    status: { admin: 404, ownDeployment: 404, otherDeployment: 404 },
+  },
+
+  'POST /api/v1/tokens': {
+    request: () => ({ path: '/api/v1/tokens', json: { scope: 'user:contoso/u-ann', label: 'matrix' } }),
+    allow: DEPLOYMENT_ADMINS,
+  },
+  'GET /api/v1/tokens': {
+    request: () => ({ path: '/api/v1/tokens' }),
+    allow: ['admin', 'ownDeployment', 'otherDeployment'],
+  },
+  'DELETE /api/v1/tokens/{id}': {
+    request: async () => {
+      const res = await api('POST', '/api/v1/tokens', { body: { scope: 'user:contoso/u-tmp' } });
+      return { path: `/api/v1/tokens/${res.json.id}` };
+    },
+    allow: DEPLOYMENT_ADMINS,
+    status: { otherDeployment: 404 },
+  },
+
+  'POST /api/v1/ingest': {
+    request: async (as) => {
+      const region = as.startsWith('edge:') ? as.slice(5) : 'us';
+      const body = await gzip(
+        new TextEncoder().encode(
+          JSON.stringify({
+            batchId: crypto.randomUUID(),
+            region,
+            sentAt: Date.now(),
+            items: [],
+            receipts: [],
+          }),
+        ),
+      );
+      return {
+        path: '/api/v1/ingest',
+        raw: body as Uint8Array<ArrayBuffer>,
+        headers: {
+          'content-type': 'application/json',
+          'content-encoding': 'gzip',
+          ...(await edgeHeaders(as, body)),
+        },
+      };
+    },
+    allow: ['edge:us', 'edge:eu', 'edge:apac'],
+  },
+  'GET /api/v1/edge/snapshot': {
+    request: async (as) => ({
+      path: '/api/v1/edge/snapshot?region=us',
+      headers: await edgeHeaders(as, new Uint8Array()),
+    }),
+    allow: ['edge:us'],
+  },
+};
+
+const METHOD_OF = (key: string) => key.split(' ')[0] as string;
+
+describe('authorisation matrix (OpenAPI operations × credentials)', () => {
+  const tokens: Partial<Record<Credential, string | null>> = {};
+  let operations: string[] = [];
+
+  beforeAll(async () => {
+    await freshBasics();
+    await api('PUT', '/api/v1/deployments/contoso', {
+      body: { name: 'Contoso', domains: ['contoso.example'] },
+    });
+    await api('PUT', '/api/v1/deployments/fabrikam', {
+      body: { name: 'Fabrikam', domains: ['fabrikam.example'] },
+    });
+    await api('PUT', `/api/v1/mailboxes/${encodeURIComponent(ANN)}`, {
+      body: { region: 'us', deployment: 'contoso', userId: 'u-ann', filter: 'all' },
+    });
+    await api('PUT', '/api/v1/mailboxes/bob%40contoso.example', {
+      body: { region: 'us', deployment: 'contoso', userId: 'u-bob', filter: 'all' },
+    });
+    const promoted = await api(
+      'POST',
+      `/api/v1/deployments/contoso/promote?mailbox=${encodeURIComponent(ANN)}`,
+      {
+        raw: raw('matrix-activity@customer.example'),
+        headers: { 'content-type': 'message/rfc822' },
+      },
+    );
+    annActivity = promoted.json.id;
+    // A contoso dead letter: a copy for a deployment that does not exist yet, renamed afterwards.
+    const { env } = await import('cloudflare:test');
+    deadLetterId = crypto.randomUUID();
+    await env.DB.prepare(
+      "insert into dead_letters (id, region, deployment, item, error, attempts, created_at) values (?, 'us', 'contoso', '{}', 'x', 1, ?)",
+    )
+      .bind(deadLetterId, Date.now())
+      .run();
+
+    tokens.none = null;
+    tokens.malformed = 'not-a-token-%%';
+    const revoked = await api('POST', '/api/v1/tokens', { body: { scope: 'deployment:contoso' } });
+    await api('DELETE', `/api/v1/tokens/${revoked.json.id}`);
+    tokens.revoked = revoked.json.token;
+    tokens.admin = 'local-admin-token';
+    tokens.ownDeployment = await mintToken('deployment:contoso');
+    tokens.otherDeployment = await mintToken('deployment:fabrikam');
+    tokens.ownUser = await mintToken('user:contoso/u-ann');
+    tokens.otherUser = await mintToken('user:contoso/u-bob');
+    for (const r of ['us', 'eu', 'apac'] as const)
+      tokens[`edge:${r}`] = (await deriveEdgeCredentials(SECRET, r)).token;
+
+    const doc = (await api('GET', '/api/v1/openapi.json', { token: null })).json as {
+      paths: Record<string, Record<string, unknown>>;
+    };
+    operations = Object.entries(doc.paths).flatMap(([path, ops]) =>
+      Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`),
+    );
+  });
+
+  test('every operation of the OpenAPI document has a row, and every row an operation', () => {
+    expect(operations.filter((op) => !(op in MATRIX))).toEqual([]);
+    expect(Object.keys(MATRIX).filter((key) => !operations.includes(key))).toEqual([]);
+  });
+
+  test.each(Object.keys(MATRIX))('%s', async (key) => {
+    const row = MATRIX[key] as Row;
+    const failures: string[] = [];
+    for (const as of CREDENTIALS) {
+      const req = await row.request(as);
+      const expected = row.allow.includes(as)
+        ? 'ok'
+        : (row.status?.[as] ??
+          (['none', 'malformed', 'revoked'].includes(as) && !key.startsWith('GET /health')
+            ? 401
+            : (row.denied ?? 403)));
+      const res = await api(METHOD_OF(key), req.path, {
+        token: tokens[as] ?? null,
+        ...(req.json !== undefined ? { body: req.json } : {}),
+        ...(req.raw !== undefined ? { raw: req.raw } : {}),
+        headers: req.headers ?? {},
+      });
+      const ok = res.status >= 200 && res.status < 300;
+      const matches = expected === 'ok' ? ok : res.status === expected;
+      if (!matches) failures.push(`${as}: expected ${expected}, got ${res.status} ${res.text.slice(0, 160)}`);
+      if (!ok && res.status !== 304) {
+        // Every refusal is the one error envelope.
+        if (!res.json?.error?.code || !res.json?.error?.requestId)
+          failures.push(`${as}: ${res.status} without the error envelope: ${res.text.slice(0, 160)}`);
+      }
+    }
+    expect(failures).toEqual([]);
+  });
+
+  test.each(Object.keys(MATRIX).filter((k) => !k.startsWith('GET ') && !k.startsWith('DELETE ')))(
+    '%s refuses an oversize body with 413 before looking at the token',
+    async (key) => {
+      const path = (await (MATRIX[key] as Row).request('admin')).path;
+      const res = await SELF.fetch(`${BASE}${path}`, {
+        method: METHOD_OF(key),
+        headers: { 'content-type': 'application/json', 'content-length': String(64 * 1024 * 1024) },
+        body: 'x',
+      }).catch((err: unknown) => err as Error);
+      if (res instanceof Error) throw res;
+      expect(res.status).toBe(413);
+      const body = (await res.json()) as { error: { code: string } };
+      expect(body.error.code).toBe('payload_too_large');
+    },
+  );
+});

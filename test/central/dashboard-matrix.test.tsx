@@ -1,0 +1,251 @@
+// The dashboard's authorisation matrix (issue 11): every page and form of the dashboard router ×
+// every kind of session. The routes come from the router itself, so a page or form without a row
+// fails the test.
+import { env } from 'cloudflare:test';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { deriveEdgeCredentials } from '../../src/core/request-signature.js';
+import { dashboardRoutes } from '../../src/central/routes/dashboard.js';
+import { Browser, csrfOf } from './dashboard-browser.js';
+import { api, freshBasics, mintToken } from './helpers.js';
+
+const KINDS = ['none', 'admin', 'ownDeployment', 'otherDeployment'] as const;
+type Kind = (typeof KINDS)[number];
+
+interface Row {
+  /** GET: the path; POST: the path and its fields (the CSRF field is added). `csrfFrom` is a page of the same session. */
+  request: () =>
+    | Promise<{ path: string; fields?: Record<string, string> }>
+    | { path: string; fields?: Record<string, string> };
+  /** Status per signed-in kind; `none` always gets 303 to /login (public rows say so). */
+  expect: Partial<Record<Kind, number>>;
+  public?: boolean;
+}
+
+let n = 0;
+const unique = (tag: string) => `${tag}-${Date.now().toString(36)}-${++n}`;
+const ANN = 'ann@contoso.example';
+let activityId = '';
+let deadLetterId = '';
+
+const SIGNED = (admin: number, own: number, other: number) => ({
+  admin,
+  ownDeployment: own,
+  otherDeployment: other,
+});
+
+const MATRIX: Record<string, Row> = {
+  'GET /assets/app.css': {
+    request: () => ({ path: '/assets/app.css' }),
+    public: true,
+    expect: { none: 200, ...SIGNED(200, 200, 200) },
+  },
+  'GET /assets/app.js': {
+    request: () => ({ path: '/assets/app.js' }),
+    public: true,
+    expect: { none: 200, ...SIGNED(200, 200, 200) },
+  },
+  'GET /login': {
+    request: () => ({ path: '/login' }),
+    public: true,
+    expect: { none: 200, ...SIGNED(200, 200, 200) },
+  },
+  // Signing in again with a valid token: another session (tested as sign-in below for none).
+  'POST /login': {
+    request: () => ({ path: '/login', fields: { token: 'local-admin-token', next: '/' } }),
+    public: true,
+    expect: SIGNED(303, 303, 303),
+  },
+  'POST /logout': { request: () => ({ path: '/logout', fields: {} }), expect: SIGNED(303, 303, 303) },
+  'GET /': { request: () => ({ path: '/' }), expect: SIGNED(200, 200, 200) },
+  'GET /activities': { request: () => ({ path: '/activities' }), expect: SIGNED(200, 200, 200) },
+  'GET /activities/:id': {
+    request: () => ({ path: `/activities/${activityId}` }),
+    expect: SIGNED(200, 200, 404),
+  },
+  'GET /dispositions': { request: () => ({ path: '/dispositions' }), expect: SIGNED(200, 200, 200) },
+  'GET /dead-letters': { request: () => ({ path: '/dead-letters' }), expect: SIGNED(200, 200, 200) },
+  'POST /dead-letters/webhooks/:id/replay': {
+    request: () => ({ path: '/dead-letters/webhooks/no-such-delivery/replay', fields: {} }),
+    expect: SIGNED(404, 404, 404),
+  },
+  'POST /dead-letters/replay': {
+    request: () => ({ path: '/dead-letters/replay', fields: {} }),
+    expect: SIGNED(303, 303, 303),
+  },
+  'POST /dead-letters/:id/replay': {
+    request: () => ({ path: `/dead-letters/${deadLetterId}/replay`, fields: {} }),
+    expect: SIGNED(303, 303, 404),
+  },
+  'GET /deployments': { request: () => ({ path: '/deployments' }), expect: SIGNED(200, 200, 200) },
+  'POST /deployments': {
+    request: () => ({
+      path: '/deployments',
+      fields: {
+        id: unique('dep'),
+        name: 'New',
+        prefix: 'CRM:',
+        base: '',
+        userDigits: '3',
+        counterDigits: '3',
+        maxMessageBytes: '2048000',
+        attachmentPolicy: 'regional',
+      },
+    }),
+    expect: SIGNED(303, 403, 403),
+  },
+  'GET /deployments/:id/edit': {
+    request: () => ({ path: '/deployments/contoso/edit' }),
+    expect: SIGNED(200, 403, 403),
+  },
+  'POST /deployments/:id/edit': {
+    request: () => ({
+      path: '/deployments/contoso/edit',
+      fields: {
+        name: 'Contoso',
+        prefix: 'CRM:',
+        base: '0',
+        userDigits: '3',
+        counterDigits: '3',
+        maxMessageBytes: '2048000',
+        attachmentPolicy: 'regional',
+      },
+    }),
+    expect: SIGNED(303, 403, 403),
+  },
+  'GET /routes': { request: () => ({ path: '/routes' }), expect: SIGNED(200, 200, 200) },
+  'POST /routes/save': {
+    request: () => ({
+      path: '/routes/save',
+      fields: { address: ANN, region: 'us', deployment: 'contoso', userId: 'u-ann', filter: 'all' },
+    }),
+    expect: SIGNED(303, 303, 403),
+  },
+  'GET /routes/delete': {
+    request: () => ({ path: `/routes/delete?address=${encodeURIComponent(ANN)}` }),
+    expect: SIGNED(200, 200, 404),
+  },
+  'POST /routes/delete': {
+    request: async () => {
+      const address = `${unique('gone')}@contoso.example`;
+      await api('PUT', `/api/v1/mailboxes/${encodeURIComponent(address)}`, {
+        body: { region: 'us', deployment: 'contoso', userId: 'u-gone', filter: 'all' },
+      });
+      return { path: '/routes/delete', fields: { address } };
+    },
+    expect: SIGNED(303, 303, 404),
+  },
+  'GET /regions': { request: () => ({ path: '/regions' }), expect: SIGNED(200, 200, 200) },
+  'GET /regions/:id/rules': {
+    request: () => ({ path: '/regions/eu/rules?enable=true' }),
+    expect: SIGNED(200, 403, 403),
+  },
+  'POST /regions/:id/rules': {
+    request: () => ({ path: '/regions/eu/rules', fields: { enable: 'true' } }),
+    expect: SIGNED(303, 403, 403),
+  },
+  'POST /regions/:id/egress': {
+    request: () => ({ path: '/regions/eu/egress', fields: { egress: 'metadata' } }),
+    expect: SIGNED(303, 403, 403),
+  },
+  'GET /deployments/tokens': {
+    request: () => ({ path: '/deployments/tokens' }),
+    expect: SIGNED(200, 200, 200),
+  },
+  'POST /deployments/tokens': {
+    request: () => ({
+      path: '/deployments/tokens',
+      fields: { kind: 'user', deployment: 'contoso', userId: unique('u'), label: 'matrix' },
+    }),
+    expect: SIGNED(200, 200, 403),
+  },
+  'POST /deployments/tokens/:id/revoke': {
+    request: async () => {
+      const res = await api('POST', '/api/v1/tokens', { body: { scope: `user:contoso/${unique('u')}` } });
+      return { path: `/deployments/tokens/${res.json.id}/revoke`, fields: {} };
+    },
+    expect: SIGNED(303, 303, 404),
+  },
+};
+
+describe('dashboard authorisation matrix (pages and forms × sessions)', () => {
+  const tokens: Partial<Record<Kind, string>> = {};
+
+  beforeAll(async () => {
+    await freshBasics();
+    await api('PUT', '/api/v1/deployments/contoso', {
+      body: { name: 'Contoso', domains: ['contoso.example'] },
+    });
+    await api('PUT', `/api/v1/mailboxes/${encodeURIComponent(ANN)}`, {
+      body: { region: 'us', deployment: 'contoso', userId: 'u-ann', filter: 'all' },
+    });
+    const promoted = await api(
+      'POST',
+      `/api/v1/deployments/contoso/promote?mailbox=${encodeURIComponent(ANN)}`,
+      {
+        raw: `From: buyer@customer.example\r\nTo: ${ANN}\r\nSubject: M\r\nMessage-ID: <dash-matrix@x>\r\n\r\nhi\r\n`,
+        headers: { 'content-type': 'message/rfc822' },
+      },
+    );
+    activityId = promoted.json.id;
+    deadLetterId = crypto.randomUUID();
+    await env.DB.prepare(
+      "insert into dead_letters (id, region, deployment, item, error, attempts, created_at) values (?, 'us', 'contoso', '{}', 'x', 1, ?)",
+    )
+      .bind(deadLetterId, Date.now())
+      .run();
+    tokens.admin = 'local-admin-token';
+    tokens.ownDeployment = await mintToken('deployment:contoso');
+    tokens.otherDeployment = await mintToken('deployment:fabrikam');
+  });
+
+  test('every page and form of the dashboard router has a row, and every row a route', () => {
+    const routes = [
+      ...new Set(
+        dashboardRoutes.routes
+          .filter((r) => r.method === 'GET' || r.method === 'POST')
+          .map((r) => `${r.method} ${r.path}`),
+      ),
+    ];
+    expect(routes.filter((r) => !(r in MATRIX))).toEqual([]);
+    expect(Object.keys(MATRIX).filter((k) => !routes.includes(k))).toEqual([]);
+  });
+
+  test('user and edge tokens cannot sign in at all', async () => {
+    for (const token of [
+      await mintToken('user:contoso/u-ann'),
+      (await deriveEdgeCredentials('test-edge-secret', 'us')).token,
+    ]) {
+      const b = new Browser();
+      const res = await b.signIn(token);
+      expect(res.status).toBe(403);
+      expect((await b.get('/')).status).toBe(303);
+    }
+  });
+
+  test.each(Object.keys(MATRIX))('%s', async (key) => {
+    const row = MATRIX[key] as Row;
+    const [method] = key.split(' ') as [string];
+    const failures: string[] = [];
+    for (const kind of KINDS) {
+      const b = new Browser();
+      if (kind !== 'none') await b.signIn(tokens[kind] as string);
+      const req = await row.request();
+      let res: { status: number; location: string | null; html: string };
+      if (method === 'GET') res = await b.get(req.path);
+      else {
+        // The form's CSRF token comes from a page of the same session (the sign-in page when signed out).
+        const page = await b.get(kind === 'none' || req.path === '/login' ? '/login' : '/regions');
+        res = await b.request('POST', req.path, { ...req.fields, _csrf: csrfOf(page.html) });
+      }
+      // Signed out, every non-public row sends to /login; public rows name their status.
+      const expected = kind === 'none' && !row.public ? 303 : (row.expect[kind] ?? 303);
+      if (res.status !== expected)
+        failures.push(
+          `${kind}: expected ${expected}, got ${res.status} ${res.location ?? res.html.slice(0, 120)}`,
+        );
+      if (kind === 'none' && !row.public && !res.location?.startsWith('/login'))
+        failures.push(`none: not sent to /login (${res.location})`);
+    }
+    expect(failures).toEqual([]);
+  });
+});
