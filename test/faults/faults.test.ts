@@ -2,7 +2,7 @@
 // Each test names its fault, checks what the sender was answered during it, and after recovery
 // asserts 0 lost and 0 doubled (one activity per accepted Message-ID) and no dead letter unless
 // central rejected the item. See test/faults/harness.ts for the fault points.
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { demoMailbox, eventually, FAULT_RETRY_BUDGET, FaultNetwork, mail, sleep } from './harness.js';
 
 const net = new FaultNetwork();
@@ -27,6 +27,13 @@ beforeAll(async () => {
   const warm = await net.send(mail({ messageId: nextId('warm'), to: mailbox.address, subject: 'warm-up' }));
   expect(warm.status).toBe(202);
 }, 240_000);
+
+// Whatever a failed test left behind, the next one starts with every fault cleared and central up.
+afterEach(async () => {
+  net.setProxy('pass');
+  await net.fault('clear').catch(() => {});
+  if (!net.central) await net.startCentralAgain();
+}, 120_000);
 
 afterAll(() => net.stop(), 60_000);
 
@@ -140,7 +147,9 @@ describe('central fails', () => {
     );
     net.setProxy('reset');
     await net.stopCentral();
-    await net.d1("DELETE FROM deployments WHERE id = 'poisonco'");
+    await net.d1(
+      "PRAGMA defer_foreign_keys = on; DELETE FROM mailboxes WHERE deployment = 'poisonco'; DELETE FROM deployments WHERE id = 'poisonco';",
+    );
     const good = Array.from({ length: 3 }, () => nextId('mate'));
     const poison = nextId('poison');
     for (const id of good) {
