@@ -1,7 +1,7 @@
 // The per-message path at the edge: header-first decision, toss with a content-free receipt, or
 // full parse + regional storage + enqueue for CRM-bound mail. This is the hottest path.
-import { classify, type Decision, type LoopHistory, type Target } from '../core/classify.js';
-import { readMessageFacts } from '../core/message-facts.js';
+import { classify, type Decision, isRoutedMailbox, type LoopHistory, type Target } from '../core/classify.js';
+import { type MessageFacts, readForwardedMessages } from '../core/message-facts.js';
 import type { TossedReason } from '../core/types.js';
 import type { Receipt } from '../core/wire.js';
 import type { EdgeBindings, EdgeConfig } from './config.js';
@@ -78,36 +78,46 @@ export async function processMessage(
 ): Promise<ProcessResult> {
   const now = opts.receivedAt ?? Date.now();
   const snapshot = await currentSnapshot(env, cfg, waitUntil);
-  const facts = readMessageFacts(raw, envelope);
-  const decision = classify(facts, snapshot, { now, loopHistory });
-  recordSightings(decision.loopKeys, now);
+  // A forward-as-attachment by a routed mailbox carries one message per message/rfc822 part
+  // (Outlook and Gmail forward several selected messages at once): each is classified and
+  // tracked on its own.
+  const messages = readForwardedMessages(raw, envelope, {
+    isForwardingMailbox: (address) => isRoutedMailbox(snapshot, address),
+  });
+  const decided: Array<{ facts: MessageFacts; decision: Decision }> = messages.map((facts) => ({
+    facts,
+    decision: classify(facts, snapshot, { now, loopHistory }),
+  }));
+  for (const { decision } of decided) recordSightings(decision.loopKeys, now);
 
-  const bound = decision.targets.filter((t: Target) => t.crmBound);
   const receipts: Receipt[] = [];
-  for (const t of decision.targets.filter((x: Target) => !x.crmBound))
-    receipts.push(
-      receiptFor(
-        cfg,
-        { ...decision, deployment: t.deployment, mailboxHash: t.mailboxes[0]?.hash },
-        t.reason,
-        raw.byteLength,
-        now,
-        t.detail,
-      ),
-    );
-  if (decision.targets.length === 0)
-    receipts.push(receiptFor(cfg, decision, decision.reason, raw.byteLength, now));
-
   const itemIds: string[] = [];
-  if (bound.length) {
-    const items = await buildIngestItems(env, cfg, snapshot, raw, facts, bound, now);
-    await env.OUTBOX.sendBatch(items.map((body) => ({ body, contentType: 'json' as const })));
-    noteEnqueued(items.length);
-    itemIds.push(...items.map((i) => i.id));
+  for (const { facts, decision } of decided) {
+    const bound = decision.targets.filter((t: Target) => t.crmBound);
+    for (const t of decision.targets.filter((x: Target) => !x.crmBound))
+      receipts.push(
+        receiptFor(
+          cfg,
+          { ...decision, deployment: t.deployment, mailboxHash: t.mailboxes[0]?.hash },
+          t.reason,
+          raw.byteLength,
+          now,
+          t.detail,
+        ),
+      );
+    if (decision.targets.length === 0)
+      receipts.push(receiptFor(cfg, decision, decision.reason, raw.byteLength, now));
+    if (bound.length) {
+      const items = await buildIngestItems(env, cfg, snapshot, raw, facts, bound, now);
+      await env.OUTBOX.sendBatch(items.map((body) => ({ body, contentType: 'json' as const })));
+      noteEnqueued(items.length);
+      itemIds.push(...items.map((i) => i.id));
+    }
   }
   if (receipts.length)
     await env.OUTBOX.sendBatch(receipts.map((body) => ({ body, contentType: 'json' as const })));
 
+  const decision = (decided.find((d) => d.decision.crmBound) ?? decided[0])!.decision;
   const reject =
     !decision.crmBound && decision.reason === 'oversize'
       ? `message of ${raw.byteLength} bytes exceeds the deployment's size limit (oversize)`
