@@ -5,6 +5,7 @@ import { type EdgeBindings, readEdgeConfig } from './config.js';
 import { deliverDeadLetters, deliverOutbox, type OutboxMessage, postBatch } from './outbox.js';
 import { PLATFORM_MAX_BYTES, processMessage, receiptFor } from './pipeline.js';
 import { refreshSnapshot, snapshotVersion } from './snapshot-store.js';
+import { drainSpool, spoolDepth } from './spool.js';
 
 type EdgeApp = { Bindings: EdgeBindings };
 
@@ -26,6 +27,7 @@ app.get('/health', async (c) => {
     role: 'edge',
     region: cfg.region,
     snapshotVersion: (await snapshotVersion(c.env)) ?? null,
+    spooled: await spoolDepth(c.env),
   });
 });
 
@@ -143,16 +145,25 @@ export default {
 
   async queue(batch, env, ctx) {
     const cfg = readEdgeConfig(env);
-    if (batch.queue.endsWith('-dlq')) return deliverDeadLetters(batch, cfg);
-    return deliverOutbox(batch, env, cfg, (p) => ctx.waitUntil(p));
+    const waitUntil = (p: Promise<unknown>) => ctx.waitUntil(p);
+    if (batch.queue.endsWith('-dlq')) return deliverDeadLetters(batch, env, cfg, waitUntil);
+    return deliverOutbox(batch, env, cfg, waitUntil);
   },
 
-  /** Cron: refresh the snapshot and send a heartbeat (so central sees a quiet edge as alive). */
+  /**
+   * Cron: refresh the snapshot, send a heartbeat (so central sees a quiet edge as alive) and drain
+   * the spool (bounded work per run; the first POST of the drain is the probe of central).
+   */
   async scheduled(_controller, env, ctx) {
     const cfg = readEdgeConfig(env);
     await refreshSnapshot(env, cfg);
-    ctx.waitUntil(
-      postBatch(cfg, { items: [], receipts: [] }).catch((err) => console.error('heartbeat failed', err)),
-    );
+    const drained = await drainSpool(env, cfg).catch((err) => {
+      console.error(`spool drain ${cfg.region} failed`, err);
+      return undefined;
+    });
+    if (!drained?.objects)
+      ctx.waitUntil(
+        postBatch(cfg, { items: [], receipts: [] }).catch((err) => console.error('heartbeat failed', err)),
+      );
   },
 } satisfies ExportedHandler<EdgeBindings, OutboxMessage>;

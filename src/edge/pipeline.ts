@@ -6,6 +6,7 @@ import type { TossedReason } from '../core/types.js';
 import type { Receipt } from '../core/wire.js';
 import type { EdgeBindings, EdgeConfig } from './config.js';
 import { noteEnqueued } from './backlog.js';
+import { enqueueAll } from './enqueue.js';
 import { buildIngestItems } from './ingest-item.js';
 import { currentSnapshot } from './snapshot-store.js';
 
@@ -88,7 +89,6 @@ export async function processMessage(
     facts,
     decision: classify(facts, snapshot, { now, loopHistory }),
   }));
-  for (const { decision } of decided) recordSightings(decision.loopKeys, now);
 
   const receipts: Receipt[] = [];
   const itemIds: string[] = [];
@@ -109,13 +109,15 @@ export async function processMessage(
       receipts.push(receiptFor(cfg, decision, decision.reason, raw.byteLength, now));
     if (bound.length) {
       const items = await buildIngestItems(env, cfg, snapshot, raw, facts, bound, now);
-      await env.OUTBOX.sendBatch(items.map((body) => ({ body, contentType: 'json' as const })));
+      await enqueueAll(env, items);
       noteEnqueued(items.length);
       itemIds.push(...items.map((i) => i.id));
     }
   }
-  if (receipts.length)
-    await env.OUTBOX.sendBatch(receipts.map((body) => ({ body, contentType: 'json' as const })));
+  await enqueueAll(env, receipts);
+  // Only a durably accepted message (stored and enqueued) counts as a loop sighting: a retry after
+  // a temporary failure must not look like a loop.
+  for (const { decision } of decided) recordSightings(decision.loopKeys, now);
 
   const decision = (decided.find((d) => d.decision.crmBound) ?? decided[0])!.decision;
   const reject =
