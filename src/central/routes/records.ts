@@ -160,13 +160,9 @@ const getRecords = createRoute({
     params: idParams,
     query: z.object({
       type: z.enum(RECORD_TYPES).optional(),
-      q: z
-        .string()
-        .max(320)
-        .optional()
-        .openapi({
-          description: 'substring of the id, name or an address (a scan: use `address` for lookups)',
-        }),
+      q: z.string().max(320).optional().openapi({
+        description: 'substring of the id, name or an address (a scan: use `address` for lookups)',
+      }),
       address: z
         .string()
         .max(320)
