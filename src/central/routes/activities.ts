@@ -1,4 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { activitySchema } from '../schemas.js';
 import { normaliseMessageId } from '../../core/keyed-hash.js';
 import { findActivity, queryActivities } from '../../db/queries/activities.js';
 import { listMailboxes } from '../../db/queries/mailboxes.js';
@@ -10,37 +11,6 @@ import { forbidden, notFound } from '../errors.js';
 import { mintRawLink } from '../raw-links.js';
 import { serializeActivity } from '../serializers.js';
 import { bearerSecurity, errorResponses, jsonResponse } from './openapi-helpers.js';
-
-export const activitySchema = z
-  .object({
-    id: z.string(),
-    deployment: z.string(),
-    messageId: z.string().nullable(),
-    subject: z.string().nullable(),
-    from: z.string().nullable(),
-    fromName: z.string().nullable(),
-    parties: z.array(
-      z.object({
-        role: z.enum(['from', 'to', 'cc']),
-        address: z.string(),
-        name: z.string().optional(),
-        recordType: z.string().optional(),
-        recordId: z.string().optional(),
-      }),
-    ),
-    regarding: z.object({ type: z.string(), id: z.string() }).nullable(),
-    correlation: z.object({ method: z.string(), detail: z.string() }),
-    reason: z.string(),
-    mailboxes: z.array(z.string()),
-    regions: z.array(z.string()),
-    egress: z.string(),
-    sizeBytes: z.number(),
-    content: z.any(),
-    receivedAt: z.number(),
-    ingestedAt: z.number(),
-    updatedAt: z.number(),
-  })
-  .openapi('Activity');
 
 const listRoute = createRoute({
   method: 'get',

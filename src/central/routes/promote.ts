@@ -19,8 +19,7 @@ import { ingest, receiptStatements } from '../ingest.js';
 import { mediaType, readBodyLimited } from '../request-body.js';
 import { serializeActivity } from '../serializers.js';
 import { enqueueWebhook, type WebhookJob } from '../webhooks.js';
-import { activitySchema } from './activities.js';
-import { emailAddress } from './mailboxes.js';
+import { activitySchema, emailAddress } from '../schemas.js';
 import { bearerSecurity, errorResponses, errorSchema, jsonResponse } from './openapi-helpers.js';
 
 /** Largest message a user may promote (Exchange Online's default message size limit is 25 MB). */
