@@ -20,7 +20,12 @@ export default defineConfig({
           cloudflareTest({
             wrangler: { configPath: './wrangler.toml' },
             miniflare: {
-              bindings: { TEST_MIGRATIONS: migrations, EDGE_KEY_SECRET: 'test-edge-secret' },
+              bindings: {
+                TEST_MIGRATIONS: migrations,
+                EDGE_KEY_SECRET: 'test-edge-secret',
+                // No quiet period in tests: a change is in the next snapshot fetch (the debounce has its own test).
+                SNAPSHOT_QUIET_MS: '0',
+              },
             },
           }),
         ],

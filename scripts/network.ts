@@ -7,6 +7,7 @@ import { type AddressInfo, createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deriveEdgeCredentials } from '../src/core/request-signature.js';
+import { type Relay, startRelay } from '../src/relay/relay.js';
 import { errorCode, errorMessage } from './errors.js';
 import {
   type GroupChild,
@@ -35,6 +36,8 @@ export interface EdgeWorker extends Worker {
 export interface Network {
   central: Worker & { role: 'central' };
   edges: Record<Region, EdgeWorker>;
+  /** The SMTP ingress relay of each region, when `smtpPorts` were given. */
+  relays: Partial<Record<Region, Relay>>;
   seed: SeedReport;
   stop: () => Promise<void>;
 }
@@ -60,6 +63,55 @@ export type Ports = { central: number } & Record<Region, number>;
 export type Log = (line: string) => void;
 
 export const DEFAULT_PORTS: Ports = { central: 8787, us: 8788, eu: 8789, apac: 8790 };
+
+/** Local SMTP ingress ports (design §3): us 2525, eu 2526, apac 2527. */
+export const DEFAULT_SMTP_PORTS: Record<Region, number> = { us: 2525, eu: 2526, apac: 2527 };
+
+/** SMTP ingress ports from the environment (SMTP_US_PORT, SMTP_EU_PORT, SMTP_APAC_PORT) or defaults. */
+export function smtpPortsFromEnv(env: NodeJS.ProcessEnv = process.env): Record<Region, number> {
+  return {
+    us: Number(env.SMTP_US_PORT ?? DEFAULT_SMTP_PORTS.us),
+    eu: Number(env.SMTP_EU_PORT ?? DEFAULT_SMTP_PORTS.eu),
+    apac: Number(env.SMTP_APAC_PORT ?? DEFAULT_SMTP_PORTS.apac),
+  };
+}
+
+/**
+ * One SMTP ingress relay per edge on 127.0.0.1 (`crm-router smtp` in-process), so a local mail
+ * server or swaks can deliver to the network the way a customer's server would.
+ */
+export async function startRelays({
+  edges,
+  smtpPorts,
+  log = console.log,
+  inboundToken = LOCAL_INBOUND_TOKEN,
+}: {
+  edges: readonly EdgeWorker[];
+  smtpPorts: Partial<Record<Region, number>>;
+  log?: Log;
+  inboundToken?: string;
+}): Promise<Partial<Record<Region, Relay>>> {
+  const relays: Partial<Record<Region, Relay>> = {};
+  try {
+    for (const edge of edges) {
+      const port = smtpPorts[edge.region];
+      if (port === undefined) continue;
+      if (port !== 0) await assertPortFree(port, `SMTP ingress ${edge.region}`);
+      relays[edge.region] = await startRelay({
+        edgeUrl: edge.url,
+        token: inboundToken,
+        host: '127.0.0.1',
+        port,
+        name: `smtp-${edge.region}.localhost`,
+        log: (line) => log(`[smtp-${edge.region}] ${line.replace(/^\[relay\] /, '')}`),
+      });
+    }
+  } catch (err) {
+    await Promise.all(Object.values(relays).map((r) => r.stop()));
+    throw err;
+  }
+  return relays;
+}
 
 /** Ports from the environment (CENTRAL_PORT, EDGE_US_PORT, EDGE_EU_PORT, EDGE_APAC_PORT) or defaults. */
 export function portsFromEnv(env: NodeJS.ProcessEnv = process.env): Ports {
@@ -387,11 +439,14 @@ export async function startNetwork({
   stateDir = join(ROOT, '.wrangler', 'state', 'local'),
   log = console.log,
   seed = true,
+  smtpPorts,
 }: {
   ports?: Ports;
   stateDir?: string;
   log?: Log;
   seed?: boolean;
+  /** Start a relay per region on these ports (0 = any free port); none when omitted. */
+  smtpPorts?: Partial<Record<Region, number>>;
 } = {}): Promise<Network> {
   // Edges do not need central to boot (they fetch their snapshot lazily), so start all at once.
   const [centralResult, edgesResult] = await Promise.allSettled([
@@ -408,13 +463,24 @@ export async function startNetwork({
   const central = centralResult.value;
   const edges = edgesResult.value;
   const seeded = seed ? await seedOrReport(central.url, log) : ({ status: 'off' } as const);
+  let relays: Partial<Record<Region, Relay>> = {};
+  if (smtpPorts) {
+    try {
+      relays = await startRelays({ edges: edges.edges, smtpPorts, log });
+    } catch (err) {
+      await Promise.all([edges.stop(), central.stop()]);
+      throw err;
+    }
+  }
   // Edges refresh their snapshots and send heartbeats once central is there to answer.
   edges.startCron();
   return {
     central,
     edges: Object.fromEntries(edges.edges.map((e) => [e.region, e])) as Record<Region, EdgeWorker>,
+    relays,
     seed: seeded,
     async stop() {
+      await Promise.all(Object.values(relays).map((r) => r.stop()));
       await Promise.all([edges.stop(), central.stop()]);
     },
   };

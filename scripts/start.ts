@@ -11,14 +11,17 @@ import {
   ROOT,
   type SeedReport,
   seedOrReport,
+  smtpPortsFromEnv,
   startCentral,
   startEdges,
   startNetwork,
+  startRelays,
 } from './network.js';
 import { onParentDeath } from './process-group.js';
 
 const mode = process.argv[2] ?? 'all';
 const ports = portsFromEnv();
+const smtpPorts = smtpPortsFromEnv();
 const stateDir = process.env.CRM_STATE_DIR ?? join(ROOT, '.wrangler', 'state', 'local');
 const started = Date.now();
 let stop = async (): Promise<void> => {};
@@ -64,9 +67,15 @@ try {
   } else if (mode === 'edges') {
     const edges = await startEdges({ ports, centralUrl: `http://127.0.0.1:${ports.central}`, stateDir });
     stop = edges.stop;
-    for (const e of edges.edges) console.log(`edge ${e.region} ready at ${e.url}`);
+    const relays = await startRelays({ edges: edges.edges, smtpPorts });
+    stop = async () => {
+      await Promise.all(Object.values(relays).map((r) => r.stop()));
+      await edges.stop();
+    };
+    for (const e of edges.edges)
+      console.log(`edge ${e.region} ready at ${e.url} (SMTP ingress 127.0.0.1:${relays[e.region]?.port})`);
   } else {
-    const net = await startNetwork({ ports, stateDir });
+    const net = await startNetwork({ ports, stateDir, smtpPorts });
     stop = net.stop;
     const secs = ((Date.now() - started) / 1000).toFixed(1);
     console.log(`
@@ -76,7 +85,8 @@ crm-edge-router local network is up (${secs} s), ${seedLine(net.seed)}
   central API   ${net.central.url}/api/v1   (OpenAPI: ${net.central.url}/api/v1/openapi.json)
 ${Object.values(net.edges)
   .map(
-    (e) => `  edge ${e.region.padEnd(8)}${e.url}   (mail: POST ${e.url}/cdn-cgi/handler/email?from=…&to=…)`,
+    (e) =>
+      `  edge ${e.region.padEnd(8)}${e.url}   (mail: POST ${e.url}/cdn-cgi/handler/email?from=…&to=…; SMTP 127.0.0.1:${net.relays[e.region]?.port})`,
   )
   .join('\n')}
 Press Ctrl-C to stop.`);

@@ -2,6 +2,7 @@
 // dashboard's deployment forms. Both validate with `deploymentBody` and save through
 // `saveDeployment`, so a base-number conflict is a 409 and every save bumps the config version.
 import type { Db } from '../db/client.js';
+import { markPartChanged } from '../db/queries/snapshot-parts.js';
 import { bumpConfigVersion } from '../db/queries/config-version.js';
 import {
   type DeploymentRow,
@@ -52,6 +53,7 @@ export async function saveDeployment(db: Db, id: string, body: DeploymentInput):
     attachmentPolicy: body.attachmentPolicy ?? existing?.attachmentPolicy ?? 'regional',
     smartMatch: body.smartMatch ?? existing?.smartMatch ?? false,
   });
+  await markPartChanged(db, id);
   await bumpConfigVersion(db, 'all');
   return row;
 }

@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'rate_limited'
   | 'bad_signature'
   | 'stale_timestamp'
+  | 'unavailable'
   | 'replayed_batch'
   /** The sender is on the deployment's suppression list (refused even when promoted by hand). */
   | 'suppressed'

@@ -7,7 +7,7 @@ import { domainOf, keyedHash, keyedHash64, normaliseAddress } from './keyed-hash
 import { filterHas } from './membership-filter.js';
 import type { MessageFacts } from './message-facts.js';
 import { type DeploymentSnapshot, type RoutingSnapshot, threadIndexRootHash } from './snapshot.js';
-import { normaliseSubject } from './subject.js';
+import { smartMatchSubject } from './subject.js';
 import { findTrackingToken } from './tracking-token.js';
 import type { CorrelationMethod, FilterMode, ReasonCode } from './types.js';
 
@@ -382,7 +382,7 @@ function correlate(
     }
   }
   if (d.smartMatch && index.smartBySubject.size > 0) {
-    const subject = normaliseSubject(facts.subject);
+    const subject = smartMatchSubject(d.token, facts.subject);
     const candidates = subject === '' ? undefined : index.smartBySubject.get(keyedHash(key, subject));
     if (candidates) {
       const participants = new Set<string>();
@@ -542,10 +542,13 @@ function byFilterMode(
           correlation: { method: 'sender-record', detail },
         };
       }
+      // Users count as senders only (design §2): a colleague in To/Cc never makes a stranger's
+      // mail trackable, so recipients are checked against email-enabled non-user records.
+      const recipientFilter = mode === 'records' ? d.records : d.emailEnabledRecipients;
       const own = new Set(mailboxes.map((m) => m.address));
       for (const r of [...facts.to, ...facts.cc]) {
         if (own.has(r.address) || routed(r.address)) continue;
-        if (filterHas(filter, keyedHash64(key, r.address))) {
+        if (filterHas(recipientFilter, keyedHash64(key, r.address))) {
           const detail = `a To/Cc recipient matches ${label}`;
           return {
             crmBound: true,

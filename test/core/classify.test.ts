@@ -17,7 +17,7 @@ import {
   TRACKED_REASONS,
 } from '../../src/core/types.js';
 import { contosoSnapshot, HASH_KEY, OUTBOUND_MESSAGE_ID, REPLY_THREAD_INDEX } from './contoso-snapshot.js';
-import { type MailSpec, mail } from './mail-builder.js';
+import { fixture, type MailSpec, mail } from './mail-builder.js';
 
 const NOW = 1_710_300_000_000;
 const EDGE = { from: 'carol@example.org', to: 'crm@us.edge.localhost' };
@@ -371,6 +371,18 @@ const cases: Case[] = [
     reason: 'filter:no-record-match',
   },
   {
+    name: "filter mode email-enabled: a colleague (CRM user) in To does not make a stranger's mail trackable",
+    spec: { from: 'stranger@example.net', to: 'alice@contoso.example, bob@contoso.example' },
+    filter: 'email-enabled',
+    reason: 'filter:no-record-match',
+  },
+  {
+    name: 'filter mode email-enabled: a colleague in Cc does not count either, a contact beside them does',
+    spec: { from: 'stranger@example.net', cc: 'bob@contoso.example, carol@example.org' },
+    filter: 'email-enabled',
+    reason: 'tracked:recipient-record',
+  },
+  {
     name: 'filter mode email-enabled tracks mail with an email-enabled contact in To',
     spec: { from: 'stranger@example.net', to: 'alice@contoso.example, carol@example.org' },
     filter: 'email-enabled',
@@ -624,5 +636,33 @@ describe('classify: loops, details, targets', () => {
       (r) => r !== 'duplicate' && r !== 'record-false-positive',
     );
     expect(edgeReasons.filter((r) => !seenReasons.has(r))).toEqual([]);
+  });
+});
+
+describe('smart match with tracking tokens on', () => {
+  const withTokenedOutbound = (input: SnapshotInput) => {
+    // Central registers the outbound subject as it is sent: with the token appended.
+    (input.deployments[0] as SnapshotInput['deployments'][number]).outbound[0]!.subject =
+      'Quote for 40 licences  CRM:0001001';
+  };
+
+  test('an Outlook reply that dropped the token matches the outbound subject registered with it', () => {
+    const facts = readMessageFacts(fixture('outlook-reply-token-dropped.eml'), EDGE);
+    const d = classify(facts, contosoSnapshot('responses', withTokenedOutbound), { now: NOW });
+    expect(d.reason).toBe('tracked:smart-match');
+    expect(d.targets[0]?.correlation?.method).toBe('smart-match');
+  });
+
+  test('the same reply to an outbound mail with another subject is not smart-matched', () => {
+    const facts = readMessageFacts(fixture('outlook-reply-token-dropped.eml'), EDGE);
+    const d = classify(
+      facts,
+      contosoSnapshot('responses', (i) => {
+        (i.deployments[0] as SnapshotInput['deployments'][number]).outbound[0]!.subject =
+          'Quote for 50 licences  CRM:0001001';
+      }),
+      { now: NOW },
+    );
+    expect(d.reason).toBe('filter:no-correlation');
   });
 });

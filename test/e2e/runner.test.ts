@@ -37,6 +37,9 @@ async function ports() {
     EDGE_US_PORT: String(await freePort()),
     EDGE_EU_PORT: String(await freePort()),
     EDGE_APAC_PORT: String(await freePort()),
+    SMTP_US_PORT: String(await freePort()),
+    SMTP_EU_PORT: String(await freePort()),
+    SMTP_APAC_PORT: String(await freePort()),
   };
 }
 

@@ -9,15 +9,22 @@ import {
   ingestResponse,
 } from '../../core/wire.js';
 import { recordHeartbeat } from '../../db/queries/regions.js';
-import { deadLetters, ingestBatches } from '../../db/schema.js';
+import { ingestBatches } from '../../db/schema.js';
 import { createRouter } from '../app-router.js';
 import { assertEdge } from '../auth.js';
 import { readCentralConfig } from '../config.js';
 import type { AppEnv } from '../context.js';
+import { storeReportedDeadLetters } from '../dead-letters.js';
 import { ApiError, badRequest, describeIssues, forbidden, notFound, validationFailed } from '../errors.js';
 import { ingest } from '../ingest.js';
 import { readBodyLimited, readLimited } from '../request-body.js';
-import { getRegionSnapshot } from '../snapshot-publisher.js';
+import {
+  getRegionSnapshot,
+  publisherContext,
+  readPublishedSnapshot,
+  regionMailboxesByHash,
+} from '../snapshot-publisher.js';
+import { findRegion } from '../../db/queries/regions.js';
 import { enqueueWebhook } from '../webhooks.js';
 import { bearerSecurity, errorResponses, jsonResponse } from './openapi-helpers.js';
 
@@ -120,14 +127,15 @@ export const edgeRoutes = createRouter()
       throw new ApiError(409, 'replayed_batch', `batch ${batch.batchId} was already ingested`);
     for (const r of batch.receipts)
       if (r.region !== batch.region) throw validationFailed('receipts: a receipt names another region');
-    const snapshot = await getRegionSnapshot(db, batch.region);
+    // No snapshot build on the ingest path: the mailbox names and the config version are cheap reads.
+    const mailboxByHash = await regionMailboxesByHash(db, batch.region);
     const webhookTargets: { activityId: string; deployment: string; status: string }[] = [];
     const outcome = await ingest(
       {
         db,
         region: batch.region,
         now,
-        mailboxByHash: snapshot?.mailboxByHash,
+        mailboxByHash,
         onActivity: (activityId, deployment, status) =>
           webhookTargets.push({ activityId, deployment, status }),
       },
@@ -135,33 +143,13 @@ export const edgeRoutes = createRouter()
       batch.receipts,
       { bytesSent: raw.byteLength },
     );
-    if (batch.deadLetters?.length) {
-      await db
-        .insert(deadLetters)
-        .values(
-          batch.deadLetters.map((d) => ({
-            id: d.id,
-            region: batch.region,
-            deployment:
-              d.item &&
-              typeof d.item === 'object' &&
-              typeof (d.item as { deployment?: unknown }).deployment === 'string'
-                ? (d.item as { deployment: string }).deployment
-                : null,
-            item: d.item ?? null,
-            error: d.error,
-            attempts: d.attempts,
-            createdAt: now,
-          })),
-        )
-        .onConflictDoNothing();
-    }
+    if (batch.deadLetters?.length) await storeReportedDeadLetters(db, batch.region, batch.deadLetters, now);
     if (batch.heartbeat) await recordHeartbeat(db, batch.region, { at: now, ...batch.heartbeat });
     c.executionCtx.waitUntil(enqueueWebhook(c.env, db, webhookTargets));
     return c.json(
       {
         batchId: batch.batchId,
-        snapshotVersion: snapshot?.version ?? 0,
+        snapshotVersion: (await findRegion(db, batch.region))?.configVersion ?? 0,
         results: outcome.results,
         receipts: outcome.receiptsStored,
       },
@@ -172,14 +160,18 @@ export const edgeRoutes = createRouter()
     const { region } = c.req.valid('query');
     await verifyEdgeRequest(c, region, 0);
     const db = c.get('db');
-    const snapshot = await getRegionSnapshot(db, region);
+    const ctx = publisherContext(c.env, db);
+    const snapshot = await getRegionSnapshot(ctx, region);
     if (!snapshot) throw notFound(`region ${region} does not exist`);
     await recordHeartbeat(db, region, { at: Date.now() });
     const etag = `"${snapshot.etag}"`;
     if (c.req.header('if-none-match') === etag) return c.body(null, 304, { etag });
-    return c.body(snapshot.bytes as Uint8Array<ArrayBuffer>, 200, {
+    const body = await readPublishedSnapshot(ctx, snapshot);
+    if (!body) throw new ApiError(503, 'unavailable', `the snapshot of ${region} is being rebuilt`);
+    return c.body(body.body, 200, {
       etag,
       'content-type': 'application/octet-stream',
+      'content-length': String(body.size),
       'x-snapshot-version': String(snapshot.version),
     });
   });

@@ -3,9 +3,8 @@ import { outboundInput, outboundResult } from '../schemas.js';
 import { normaliseMessageId } from '../../core/keyed-hash.js';
 import { addTokenToSubject, formatTrackingToken } from '../../core/tracking-token.js';
 import type { TokenFormat } from '../../core/types.js';
-import { bumpConfigVersion } from '../../db/queries/config-version.js';
+import { markPartChanged } from '../../db/queries/snapshot-parts.js';
 import { findDeployment } from '../../db/queries/deployments.js';
-import { regionsOfDeployment } from '../../db/queries/mailboxes.js';
 import { findOutbound, insertOutbound, issueCounter } from '../../db/queries/outbound.js';
 import { createRouter } from '../app-router.js';
 import { assertDeploymentAccess } from '../auth.js';
@@ -94,6 +93,6 @@ export const outboundRoutes = createRouter().openapi(registerOutbound, async (c)
       throw conflict(`messageId ${messageId} is already registered for another user`);
     return c.json({ trackingToken: winner.trackingToken, subject: winner.subject ?? '', messageId }, 200);
   }
-  await bumpConfigVersion(db, await regionsOfDeployment(db, id));
+  await markPartChanged(db, id);
   return c.json({ trackingToken, subject, messageId }, 201);
 });

@@ -15,9 +15,9 @@ import {
 import type { Context } from 'hono';
 import { CsvError, readCsvRows } from '../../core/csv.js';
 import { RECORD_TYPES } from '../../core/types.js';
-import { bumpConfigVersion } from '../../db/queries/config-version.js';
 import { findDeployment } from '../../db/queries/deployments.js';
-import { regionsOfDeployment } from '../../db/queries/mailboxes.js';
+import { markPartChanged } from '../../db/queries/snapshot-parts.js';
+import { getHashKey } from '../hash-key.js';
 import {
   addSuppressions,
   countRecords,
@@ -109,12 +109,25 @@ const getRecords = createRoute({
     params: idParams,
     query: z.object({
       type: z.enum(RECORD_TYPES).optional(),
-      q: z.string().max(320).optional().openapi({ description: 'substring of the id, name or an address' }),
+      q: z.string().max(320).optional().openapi({
+        description: 'substring of the id, name or an address (a scan: use `address` for lookups)',
+      }),
+      address: z
+        .string()
+        .max(320)
+        .optional()
+        .openapi({ description: 'exact address (case and display name ignored), served by an index' }),
       limit: z.coerce.number().int().min(1).max(1000).default(100),
     }),
   },
   responses: {
-    200: jsonResponse(z.object({ items: z.array(recordSchema), counts: recordCounts }), 'records and counts'),
+    200: jsonResponse(
+      z.object({
+        items: z.array(recordSchema),
+        counts: recordCounts.optional().openapi({ description: 'left out of exact `address` lookups' }),
+      }),
+      'records and counts',
+    ),
     ...errorResponses,
   },
 });
@@ -363,17 +376,17 @@ recordRoutes
     let created = 0;
     let updated = 0;
     let landedChunks = 0;
+    const hashKey = await getHashKey(db);
     if (dryRun === 'false') {
       try {
         for (let i = 0; i < valid.length; i += RECORD_CHUNK) {
-          const counts = await upsertRecordChunk(db, id, valid.slice(i, i + RECORD_CHUNK));
+          const counts = await upsertRecordChunk(db, id, valid.slice(i, i + RECORD_CHUNK), hashKey);
           created += counts.created;
           updated += counts.updated;
           landedChunks++;
         }
       } catch (err) {
         console.error(`[${c.get('requestId')}] records chunk ${landedChunks + 1} of ${chunks} failed`, err);
-        if (landedChunks) await bumpConfigVersion(db, await regionsOfDeployment(db, id));
         return c.json(
           {
             ...errorBody(
@@ -391,7 +404,6 @@ recordRoutes
           500,
         );
       }
-      if (landedChunks) await bumpConfigVersion(db, await regionsOfDeployment(db, id));
     }
     return c.json(
       {
@@ -412,10 +424,18 @@ recordRoutes
     assertDeploymentAdmin(c.get('principal'), id);
     const db = c.get('db');
     if (!(await findDeployment(db, id))) throw notFound(`deployment ${id} does not exist`);
-    const [rows, perType] = await Promise.all([listRecords(db, id, q), countRecords(db, id)]);
-    const counts = { user: 0, contact: 0, account: 0, lead: 0, total: 0 };
-    for (const t of RECORD_TYPES) counts[t] = perType[t] ?? 0;
-    counts.total = RECORD_TYPES.reduce((sum, t) => sum + counts[t], 0);
+    // An exact-address lookup answers from the index alone: counting 10 M rows per type would
+    // cost a second (`counts` is then left out; list without `address` to get it).
+    const [rows, perType] = await Promise.all([
+      listRecords(db, id, q),
+      q.address === undefined ? countRecords(db, id) : undefined,
+    ]);
+    let counts: Record<(typeof RECORD_TYPES)[number] | 'total', number> | undefined;
+    if (perType) {
+      counts = { user: 0, contact: 0, account: 0, lead: 0, total: 0 };
+      for (const t of RECORD_TYPES) counts[t] = perType[t] ?? 0;
+      counts.total = RECORD_TYPES.reduce((sum, t) => sum + (counts?.[t] ?? 0), 0);
+    }
     return c.json(
       {
         items: rows.map((r) => ({
@@ -426,7 +446,7 @@ recordRoutes
           emailEnabled: r.emailEnabled,
           updatedAt: r.updatedAt,
         })),
-        counts,
+        ...(counts ? { counts } : {}),
       },
       200,
     );
@@ -437,7 +457,7 @@ recordRoutes
     const db = c.get('db');
     if (!(await findDeployment(db, id))) throw notFound(`deployment ${id} does not exist`);
     const counts = await addSuppressions(db, id, c.req.valid('json').entries);
-    if (counts.added) await bumpConfigVersion(db, await regionsOfDeployment(db, id));
+    if (counts.added) await markPartChanged(db, id);
     return c.json(counts, 200);
   })
   .openapi(getSuppressions, async (c) => {
@@ -454,6 +474,6 @@ recordRoutes
     if (!(await findDeployment(db, id))) throw notFound(`deployment ${id} does not exist`);
     if (!(await deleteSuppression(db, id, entry)))
       throw notFound(`${entry} is not on the suppression list of ${id}`);
-    await bumpConfigVersion(db, await regionsOfDeployment(db, id));
+    await markPartChanged(db, id);
     return c.json({ deleted: entry }, 200);
   });
