@@ -112,11 +112,7 @@ export const promoteRoutes = createRouter().openapi(promoteRoute, async (c) => {
 
   const type = mediaType(c);
   if (!ACCEPTED_TYPES.has(type))
-    throw new ApiError(
-      415,
-      'unsupported_media_type',
-      `send the raw message as message/rfc822, not "${type}"`,
-    );
+    throw new ApiError('unsupported_media_type', `send the raw message as message/rfc822, not "${type}"`);
   const limit = Math.min(MAX_PROMOTE_BYTES, deployment.maxMessageBytes);
   const raw = await readBodyLimited(c, limit, 'message');
   if (raw.byteLength === 0) throw validationFailed('body: the message is empty');
@@ -147,7 +143,6 @@ export const promoteRoutes = createRouter().openapi(promoteRoute, async (c) => {
     const ctx = { db, region: mailbox.region, now, mailboxByHash: new Map([[mailboxHash, mailbox.address]]) };
     for (const statement of receiptStatements(ctx, [receipt])) await statement;
     throw new ApiError(
-      409,
       'suppressed',
       `the sender matches ${suppressedBy} on the suppression list of ${id}: suppressed mail is never tracked, not even by hand`,
     );

@@ -266,7 +266,7 @@ function jsonCandidates(text: string): Candidate[] {
   try {
     body = JSON.parse(text);
   } catch {
-    throw new ApiError(400, 'invalid_json', 'body is not valid JSON');
+    throw new ApiError('invalid_json', 'body is not valid JSON');
   }
   const records = (body as { records?: unknown } | null)?.records;
   if (!Array.isArray(records)) throw validationFailed('records: expected an array of records');
@@ -318,7 +318,6 @@ async function readCandidates(c: Context<AppEnv>): Promise<{ candidates: Candida
   const isCsv = type === 'text/csv' || type === 'application/csv';
   if (!isCsv && !/^application\/([a-z.-]+\+)?json$/.test(type))
     throw new ApiError(
-      415,
       'unsupported_media_type',
       `content-type must be application/json or text/csv, not "${type}"`,
     );
