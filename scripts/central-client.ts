@@ -19,6 +19,8 @@ export type RecordImportResult = Out<typeof S.importResult>;
 export type CrmRecord = Out<typeof S.recordSchema>;
 export type RecordCounts = Out<typeof S.recordCounts>;
 export type Activity = Out<typeof S.activitySchema>;
+export type ActivityDetail = Out<typeof S.activityDetailSchema>;
+export type WebhookDelivery = Out<typeof S.webhookDeliverySchema>;
 export type OutboundInput = In<typeof S.outboundInput>;
 export type OutboundRegistration = Out<typeof S.outboundResult>;
 export type RuleScript = Out<typeof S.rulesSchema>;
@@ -226,7 +228,7 @@ export function createCentralClient({
       list: (
         q: { deployment?: string; messageId?: string; q?: string; cursor?: string; limit?: number } = {},
       ) => call<{ items: Activity[]; nextCursor: string | null }>('GET', `/api/v1/activities${query(q)}`),
-      get: (id: string) => call<Activity>('GET', `/api/v1/activities/${enc(id)}`),
+      get: (id: string) => call<ActivityDetail>('GET', `/api/v1/activities/${enc(id)}`),
     },
 
     stats: (since?: number) => call<Stats>('GET', `/api/v1/stats${query({ since })}`),

@@ -222,11 +222,46 @@ export const activitySchema = z
     egress: z.string(),
     sizeBytes: z.number(),
     content: z.any(),
+    bodyHeldRegionally: z
+      .boolean()
+      .describe(
+        "the stored body is only the beginning: the whole text is in the region's store (content link kind `text`)",
+      ),
+    partiesHeldRegionally: z
+      .boolean()
+      .describe(
+        "more than 1000 To or Cc recipients: the whole list is in the region's store (kind `parties`)",
+      ),
     receivedAt: z.number(),
     ingestedAt: z.number(),
     updatedAt: z.number(),
   })
   .openapi('Activity');
+
+export const webhookDeliverySchema = z
+  .object({
+    id: z.string(),
+    activityId: z.string(),
+    deployment: z.string(),
+    event: z.string(),
+    state: z.enum(['pending', 'delivered', 'failed']),
+    attempts: z.number(),
+    lastStatus: z.number().nullable(),
+    lastError: z.string().nullable(),
+    nextAttemptAt: z.number().nullable(),
+    createdAt: z.number(),
+    updatedAt: z.number(),
+    deliveredAt: z.number().nullable(),
+  })
+  .openapi('WebhookDelivery');
+
+export const activityDetailSchema = activitySchema
+  .extend({
+    webhookDeliveries: z
+      .array(webhookDeliverySchema)
+      .describe("onward deliveries of this activity to its deployment's CRM webhook, newest first"),
+  })
+  .openapi('ActivityDetail');
 
 export const dispositionSchema = z
   .object({
