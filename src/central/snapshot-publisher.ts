@@ -41,7 +41,7 @@ import { getHashKey } from './hash-key.js';
 /** Outbound messages per deployment the snapshot carries (the newest are what replies answer). */
 const OUTBOUND_WINDOW = 200_000;
 /** Rows per D1 page when reading records or outbound mail. */
-const PAGE_ROWS = 20_000;
+const PAGE_ROWS = 50_000;
 /** A builder's lease; another isolate takes over a part whose builder vanished after this. */
 const LEASE_MS = 5 * 60_000;
 export interface SnapshotTuning {
@@ -173,15 +173,24 @@ async function buildShard(db: Db, deployment: string, bits: number, shard: numbe
   const pages = Math.max(1, Math.ceil(expected / PAGE_ROWS));
   const step = Math.ceil(span / pages);
   const keys = new KeyBuffer(Math.ceil(expected * 1.05));
+  // One string per page (17 hex digits per row: hash high, hash low, tag) instead of a row object
+  // per record: crossing from D1 to the isolate per row costs more than SQLite's scan.
   const stmt = d1.prepare(
-    `select hash_hi, hash_lo, ((type != 'user') | (email_enabled << 1)) as tag from record_emails
-     where deployment = ?1 and hash_hi >= ?2 and hash_hi < ?3`,
+    `select group_concat(printf('%08x%08x%x', hash_hi, hash_lo, (type != 'user') | (email_enabled << 1)), '') as s
+     from record_emails where deployment = ?1 and hash_hi >= ?2 and hash_hi < ?3`,
   );
   for (let from = start; from < end; from += step) {
-    const rows = await stmt
-      .bind(deployment, from, Math.min(end, from + step))
-      .raw<[number, number, number]>();
-    for (const [hi, lo, tag] of rows) if (tag) keys.push(hi, lo, tag);
+    const row = await stmt.bind(deployment, from, Math.min(end, from + step)).first<{ s: string | null }>();
+    const text = row?.s ?? '';
+    for (let o = 0; o + 17 <= text.length; o += 17) {
+      const tag = text.charCodeAt(o + 16) - 48;
+      if (tag)
+        keys.push(
+          Number.parseInt(text.slice(o, o + 8), 16),
+          Number.parseInt(text.slice(o + 8, o + 16), 16),
+          tag,
+        );
+    }
   }
   const filter = buildTaggedMembershipFilterTyped(
     keys.hi.subarray(0, keys.n),

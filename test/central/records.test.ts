@@ -61,6 +61,7 @@ describe('POST /api/v1/deployments/:id/records (JSON)', () => {
         name: null,
         emails: ['sales@example.com', 'info@example.com'],
         emailEnabled: false,
+        active: true,
         updatedAt: expect.any(Number),
       },
       {
@@ -69,6 +70,7 @@ describe('POST /api/v1/deployments/:id/records (JSON)', () => {
         name: 'Ann',
         emails: ['ann@example.com'],
         emailEnabled: true,
+        active: true,
         updatedAt: expect.any(Number),
       },
     ]);
@@ -291,7 +293,9 @@ describe('POST /api/v1/deployments/:id/records (CSV)', () => {
       dryRun: false,
     });
     const list = await api('GET', '/api/v1/deployments/contoso/records');
-    expect(list.json.items.map(({ updatedAt: _u, ...r }: { updatedAt: number }) => r)).toEqual([
+    expect(
+      list.json.items.map(({ updatedAt: _u, active: _a, ...r }: { updatedAt: number; active: boolean }) => r),
+    ).toEqual([
       { type: 'account', id: 'a-1', name: null, emails: ['sales@example.com'], emailEnabled: false },
       {
         type: 'contact',
