@@ -28,7 +28,7 @@ import {
   startCentral,
   startEdge,
   stopChild,
-} from '../scripts/network.mjs';
+} from '../scripts/network.js';
 
 type Json = Record<string, unknown>;
 

@@ -1,7 +1,44 @@
 import { and, desc, eq, isNull, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { deadLetters } from '../db/schema.js';
+import type { DeadLetterReport } from '../core/wire.js';
 import { ingest } from './ingest.js';
+
+/** Rows per INSERT: 7 bound values each, so 14 rows stay under D1's limit of 100 parameters. */
+const DEAD_LETTER_ROWS_PER_INSERT = 14;
+
+/** Stores dead letters an edge reported (idempotent on id), in one transaction of chunked INSERTs. */
+export async function storeReportedDeadLetters(
+  db: Db,
+  region: string,
+  reports: DeadLetterReport[],
+  now: number,
+) {
+  const rows = reports.map((d) => ({
+    id: d.id,
+    region,
+    deployment:
+      d.item &&
+      typeof d.item === 'object' &&
+      typeof (d.item as { deployment?: unknown }).deployment === 'string'
+        ? (d.item as { deployment: string }).deployment
+        : null,
+    item: d.item ?? null,
+    error: d.error,
+    attempts: d.attempts,
+    createdAt: now,
+  }));
+  const statements = [];
+  for (let i = 0; i < rows.length; i += DEAD_LETTER_ROWS_PER_INSERT)
+    statements.push(
+      db
+        .insert(deadLetters)
+        .values(rows.slice(i, i + DEAD_LETTER_ROWS_PER_INSERT))
+        .onConflictDoNothing(),
+    );
+  const [first, ...rest] = statements;
+  if (first) await db.batch([first, ...rest]);
+}
 
 export function listDeadLetters(
   db: Db,

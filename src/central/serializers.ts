@@ -46,7 +46,14 @@ export function serializeMailbox(m: typeof mailboxes.$inferSelect) {
   };
 }
 
+/** Whether some part of the activity is held only in a region (body text, recipients). */
+export function heldRegionally(a: typeof activities.$inferSelect) {
+  const copies = (Array.isArray(a.content) ? a.content : []) as { text?: unknown; parties?: unknown }[];
+  return { body: copies.some((c) => c?.text), parties: copies.some((c) => c?.parties) };
+}
+
 export function serializeActivity(a: typeof activities.$inferSelect) {
+  const held = heldRegionally(a);
   return {
     id: a.id,
     deployment: a.deployment,
@@ -63,6 +70,10 @@ export function serializeActivity(a: typeof activities.$inferSelect) {
     egress: a.egress,
     sizeBytes: a.sizeBytes,
     content: a.content ?? null,
+    /** True when the body text stored here is only its beginning: the whole body is in the region's store. */
+    bodyHeldRegionally: held.body,
+    /** True when more recipients than listed in `parties` are in the region's store. */
+    partiesHeldRegionally: held.parties,
     receivedAt: a.receivedAt,
     ingestedAt: a.ingestedAt,
     updatedAt: a.updatedAt,

@@ -332,7 +332,13 @@ export async function buildDeploymentPart(
       .from(suppressions)
       .where(eq(suppressions.deployment, deployment))
       .all();
-    const out = new OutboundAccumulator(hashKey, dep.smartMatch);
+    const token = {
+      prefix: dep.tokenPrefix,
+      deploymentBase: dep.tokenBase,
+      userDigits: dep.tokenUserDigits,
+      counterDigits: dep.tokenCounterDigits,
+    };
+    const out = new OutboundAccumulator(hashKey, dep.smartMatch, token);
     let after = '';
     let read = 0;
     while (read < OUTBOUND_WINDOW) {
@@ -360,12 +366,7 @@ export async function buildDeploymentPart(
       after = page[page.length - 1]!.messageId;
     }
     const meta: JsonDeployment = {
-      token: {
-        prefix: dep.tokenPrefix,
-        deploymentBase: dep.tokenBase,
-        userDigits: dep.tokenUserDigits,
-        counterDigits: dep.tokenCounterDigits,
-      },
+      token,
       maxMessageBytes: dep.maxMessageBytes,
       attachmentPolicy: dep.attachmentPolicy as AttachmentPolicy,
       smartMatch: dep.smartMatch,

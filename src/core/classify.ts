@@ -7,7 +7,7 @@ import { domainOf, keyedHash, keyedHash64, normaliseAddress } from './keyed-hash
 import { filterHas } from './membership-filter.js';
 import type { MessageFacts } from './message-facts.js';
 import { type DeploymentSnapshot, type RoutingSnapshot, threadIndexRootHash } from './snapshot.js';
-import { normaliseSubject } from './subject.js';
+import { smartMatchSubject } from './subject.js';
 import { findTrackingToken } from './tracking-token.js';
 import type { CorrelationMethod, FilterMode, ReasonCode } from './types.js';
 
@@ -382,7 +382,7 @@ function correlate(
     }
   }
   if (d.smartMatch && index.smartBySubject.size > 0) {
-    const subject = normaliseSubject(facts.subject);
+    const subject = smartMatchSubject(d.token, facts.subject);
     const candidates = subject === '' ? undefined : index.smartBySubject.get(keyedHash(key, subject));
     if (candidates) {
       const participants = new Set<string>();

@@ -1,5 +1,6 @@
 // RFC 4180 CSV reading: comma-separated fields, `"`-quoted fields that may hold commas, line
-// breaks and doubled quotes (`""`). Pure and synchronous; no platform imports.
+// breaks and doubled quotes (`""`), from a whole text or chunk by chunk. Pure and synchronous; no
+// platform imports.
 
 /** Largest field accepted, in UTF-8 bytes: a bigger one is a broken file, not a CRM value. */
 export const MAX_CSV_FIELD_BYTES = 1024 * 1024;
@@ -60,17 +61,77 @@ export function parseCsv(text: string, options: CsvOptions = {}): CsvRow[] {
 
 /** The rows of a CSV text, one at a time (see {@link parseCsv}). */
 export function* readCsvRows(text: string, options: CsvOptions = {}): Generator<CsvRow> {
-  const maxBytes = options.maxFieldBytes ?? MAX_CSV_FIELD_BYTES;
+  const state: ScanState = { pos: text.charCodeAt(0) === 0xfeff ? 1 : 0, line: 1 };
+  yield* scanRows(text, state, true, options.maxFieldBytes ?? MAX_CSV_FIELD_BYTES);
+}
+
+/**
+ * Incremental reading of one CSV text that arrives in chunks (a file streamed from disk): `push`
+ * returns the rows each chunk completes, `end` the rest. The rows, their line numbers and the
+ * errors are those {@link readCsvRows} gives for the whole text, wherever the chunks are cut: a row
+ * that is not complete yet (it may go on in the next chunk) is kept and read again with it.
+ */
+export class CsvChunkReader {
+  private pending = '';
+  private line = 1;
+  private started = false;
+  private readonly maxBytes: number;
+
+  constructor(options: CsvOptions = {}) {
+    this.maxBytes = options.maxFieldBytes ?? MAX_CSV_FIELD_BYTES;
+  }
+
+  /** The rows completed by `chunk`. */
+  push(chunk: string): CsvRow[] {
+    return this.read(chunk, false);
+  }
+
+  /** The rows left when the text has ended; a quoted field still open is a {@link CsvError}. */
+  end(): CsvRow[] {
+    return this.read('', true);
+  }
+
+  private read(chunk: string, final: boolean): CsvRow[] {
+    let text = this.pending + chunk;
+    if (!this.started && text.length > 0) {
+      this.started = true;
+      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    }
+    const state: ScanState = { pos: 0, line: this.line };
+    const rows = [...scanRows(text, state, final, this.maxBytes)];
+    this.pending = text.slice(state.pos);
+    this.line = state.line;
+    return rows;
+  }
+}
+
+interface ScanState {
+  /** Where the next row starts; after an incomplete scan, where the unfinished row starts. */
+  pos: number;
+  /** The physical line at `pos`. */
+  line: number;
+}
+
+/** Thrown inside {@link scanRows} when the text ends inside a row that may go on (not `final`). */
+const INCOMPLETE = Symbol('incomplete');
+
+/**
+ * Yields the rows of `text` from `state.pos`, advancing `state` past each. When not `final`, stops
+ * before a row the text may not hold whole (its end could change with more text).
+ */
+function* scanRows(text: string, state: ScanState, final: boolean, maxBytes: number): Generator<CsvRow> {
   // A field of more than maxBytes UTF-16 units is certainly too big; below maxBytes / 3 it cannot be.
   const sure = Math.floor(maxBytes / 3);
   const n = text.length;
-  let i = text.charCodeAt(0) === 0xfeff ? 1 : 0;
-  let line = 1;
+  let i = state.pos;
+  let line = state.line;
 
   const check = (field: string, startLine: number) => {
     if (field.length > sure && (field.length > maxBytes || utf8Length(field, 0, field.length) > maxBytes))
       throw new CsvError(startLine, `field is larger than ${maxBytes} bytes`);
   };
+  /** The text ends where more text could change what came before. */
+  const open = (at: number) => !final && at >= n;
 
   while (i < n) {
     const rowLine = line;
@@ -79,74 +140,98 @@ export function* readCsvRows(text: string, options: CsvOptions = {}): Generator<
     // An empty line is no row.
     const first = text.charCodeAt(i);
     if (first === LF || first === CR) {
+      if (first === CR && open(i + 1)) return;
       i += first === CR && text.charCodeAt(i + 1) === LF ? 2 : 1;
       line++;
+      state.pos = i;
+      state.line = line;
       continue;
     }
-    while (!atLineEnd) {
-      const fieldLine = line;
-      let field: string;
-      if (text.charCodeAt(i) === QUOTE) {
-        const parts: string[] = [];
-        let from = i + 1;
-        let j = from;
-        let size = 0;
-        for (;;) {
-          if (j >= n) throw new CsvError(fieldLine, 'a quoted field is not closed (missing ")');
-          const c = text.charCodeAt(j);
-          if (c === QUOTE) {
-            if (text.charCodeAt(j + 1) === QUOTE) {
-              parts.push(text.slice(from, j + 1));
-              j += 2;
-              from = j;
-              continue;
+    try {
+      while (!atLineEnd) {
+        const fieldLine = line;
+        let field: string;
+        if (text.charCodeAt(i) === QUOTE) {
+          const parts: string[] = [];
+          let from = i + 1;
+          let j = from;
+          let size = 0;
+          for (;;) {
+            if (j >= n) {
+              if (!final) throw INCOMPLETE;
+              throw new CsvError(fieldLine, 'a quoted field is not closed (missing ")');
             }
-            break;
+            const c = text.charCodeAt(j);
+            if (c === QUOTE) {
+              if (open(j + 1)) throw INCOMPLETE;
+              if (text.charCodeAt(j + 1) === QUOTE) {
+                parts.push(text.slice(from, j + 1));
+                j += 2;
+                from = j;
+                continue;
+              }
+              break;
+            }
+            if (c === LF) line++;
+            else if (c === CR) {
+              if (open(j + 1)) throw INCOMPLETE;
+              if (text.charCodeAt(j + 1) !== LF) line++;
+            }
+            j++;
+            size++;
+            if (size > maxBytes) throw new CsvError(fieldLine, `field is larger than ${maxBytes} bytes`);
           }
-          if (c === LF) line++;
-          else if (c === CR && text.charCodeAt(j + 1) !== LF) line++;
-          j++;
-          size++;
-          if (size > maxBytes) throw new CsvError(fieldLine, `field is larger than ${maxBytes} bytes`);
+          parts.push(text.slice(from, j));
+          field = parts.length === 1 ? (parts[0] as string) : parts.join('');
+          i = j + 1;
+          const next = text.charCodeAt(i);
+          if (i < n && next !== COMMA && next !== CR && next !== LF)
+            throw new CsvError(
+              fieldLine,
+              'unexpected text after a closing quote (quotes inside a field are written "")',
+            );
+        } else {
+          let j = i;
+          for (; j < n; j++) {
+            const c = text.charCodeAt(j);
+            if (c === COMMA || c === CR || c === LF) break;
+          }
+          if (j - i > maxBytes) throw new CsvError(fieldLine, `field is larger than ${maxBytes} bytes`);
+          field = text.slice(i, j);
+          i = j;
         }
-        parts.push(text.slice(from, j));
-        field = parts.length === 1 ? (parts[0] as string) : parts.join('');
-        i = j + 1;
-        const next = text.charCodeAt(i);
-        if (i < n && next !== COMMA && next !== CR && next !== LF)
-          throw new CsvError(
-            fieldLine,
-            'unexpected text after a closing quote (quotes inside a field are written "")',
-          );
-      } else {
-        let j = i;
-        for (; j < n; j++) {
-          const c = text.charCodeAt(j);
-          if (c === COMMA || c === CR || c === LF) break;
-        }
-        if (j - i > maxBytes) throw new CsvError(fieldLine, `field is larger than ${maxBytes} bytes`);
-        field = text.slice(i, j);
-        i = j;
-      }
-      check(field, fieldLine);
-      fields.push(field);
-      if (i >= n) break;
-      const sep = text.charCodeAt(i);
-      if (sep === COMMA) {
-        i++;
-        // A trailing comma at the end of the text still ends with an (empty) last field.
+        check(field, fieldLine);
+        fields.push(field);
         if (i >= n) {
-          fields.push('');
+          if (!final) throw INCOMPLETE;
           break;
         }
-        continue;
+        const sep = text.charCodeAt(i);
+        if (sep === COMMA) {
+          i++;
+          // A trailing comma at the end of the text still ends with an (empty) last field.
+          if (i >= n) {
+            if (!final) throw INCOMPLETE;
+            fields.push('');
+            break;
+          }
+          continue;
+        }
+        if (sep === CR && open(i + 1)) throw INCOMPLETE;
+        i += sep === CR && text.charCodeAt(i + 1) === LF ? 2 : 1;
+        line++;
+        atLineEnd = true;
       }
-      i += sep === CR && text.charCodeAt(i + 1) === LF ? 2 : 1;
-      line++;
-      atLineEnd = true;
+    } catch (err) {
+      if (err === INCOMPLETE) return;
+      throw err;
     }
+    state.pos = i;
+    state.line = line;
     yield { line: rowLine, fields };
   }
+  state.pos = i;
+  state.line = line;
 }
 
 /** Quotes a value for a CSV field when it needs it (RFC 4180 §2.6–2.7). */

@@ -20,7 +20,7 @@ import {
   validateMembershipFilter,
   withTagMask,
 } from './membership-filter.js';
-import { normaliseSubject } from './subject.js';
+import { smartMatchSubject } from './subject.js';
 import { validateTokenFormat } from './tracking-token.js';
 import {
   ATTACHMENT_POLICIES,
@@ -193,7 +193,7 @@ export function buildSnapshot(input: SnapshotInput): RoutingSnapshot {
       recTags.subarray(0, n),
     );
 
-    const out = new OutboundAccumulator(key, d.smartMatch);
+    const out = new OutboundAccumulator(key, d.smartMatch, d.token);
     for (const o of d.outbound) out.add(o);
     deployments[d.id] = {
       token: { ...d.token },
@@ -257,6 +257,8 @@ export class OutboundAccumulator {
   constructor(
     private readonly key: string,
     private readonly smartMatch: boolean,
+    /** Tracking tokens of this format are removed from subjects before hashing (as Dynamics does). */
+    private readonly token: TokenFormat,
   ) {}
 
   add(o: { messageId: string; threadIndex?: string; subject?: string; to?: string[] }): void {
@@ -281,7 +283,7 @@ export class OutboundAccumulator {
       if (root) this.roots.add(root);
     }
     if (this.smartMatch && o.subject !== undefined && o.to && o.to.length > 0) {
-      const subject = normaliseSubject(o.subject);
+      const subject = smartMatchSubject(this.token, o.subject);
       const recipients = sortedUnique(
         o.to
           .map((a) => normaliseAddress(a))

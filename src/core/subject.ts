@@ -1,6 +1,9 @@
 // Subject normalisation for smart matching: the reply/forward prefixes mail clients add in their
 // users' languages, leading `[tag]`s added by gateways and lists, and whitespace are removed.
 
+import { removeTrackingTokens } from './tracking-token.js';
+import type { TokenFormat } from './types.js';
+
 // Prefixes as written by Outlook, Gmail, Apple Mail, Thunderbird and friends in their localisations.
 const PREFIXES = [
   're',
@@ -84,4 +87,13 @@ export function normaliseSubject(subject: string): string {
   s = s.replace(LEADING, '');
   s = s.replace(TRAILING, '');
   return s.trim();
+}
+
+/**
+ * The subject smart matching hashes (design §2): the deployment's tracking tokens removed, then
+ * normalised. The outbound subject is registered with its token; a reply often loses it, and
+ * without this the two would never hash the same.
+ */
+export function smartMatchSubject(format: TokenFormat, subject: string): string {
+  return normaliseSubject(removeTrackingTokens(format, subject));
 }

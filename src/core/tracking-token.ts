@@ -72,6 +72,17 @@ export function findTrackingToken(
   f: TokenFormat,
   subject: string,
 ): { token: string; userNumber: number; counter: number } | undefined {
+  const found = locateTrackingToken(f, subject, 0);
+  if (!found) return undefined;
+  return { token: found.token, userNumber: found.userNumber, counter: found.counter };
+}
+
+/** Where the first token at or after `fromIndex` is (offsets into `subject`), as findTrackingToken. */
+function locateTrackingToken(
+  f: TokenFormat,
+  subject: string,
+  fromIndex: number,
+): { token: string; userNumber: number; counter: number; index: number; length: number } | undefined {
   if (validateTokenFormat(f) || typeof subject !== 'string') return undefined;
   const head = f.prefix + String(f.deploymentBase);
   const digits = f.userDigits + f.counterDigits;
@@ -82,7 +93,7 @@ export function findTrackingToken(
   const text = folded ? haystack : subject;
   const pattern = folded ? needle : head;
   const prefixIsWord = isWordChar(f.prefix[0] as string);
-  let from = 0;
+  let from = fromIndex;
   while (from <= text.length) {
     const at = text.indexOf(pattern, from);
     if (at < 0) return undefined;
@@ -95,9 +106,30 @@ export function findTrackingToken(
     if (start + digits < text.length && isDigit(text.charCodeAt(start + digits))) continue;
     const userNumber = Number(text.slice(start, start + f.userDigits));
     const counter = Number(text.slice(start + f.userDigits, start + digits));
-    return { token: head + text.slice(start, start + digits), userNumber, counter };
+    return {
+      token: head + text.slice(start, start + digits),
+      userNumber,
+      counter,
+      index: at,
+      length: start + digits - at,
+    };
   }
   return undefined;
+}
+
+/**
+ * The subject with every token of this format removed (as Dynamics does before it hashes a subject
+ * for smart matching): `RE: Quote  CRM:0001001` → `RE: Quote  `.
+ */
+export function removeTrackingTokens(f: TokenFormat, subject: string): string {
+  if (typeof subject !== 'string') return '';
+  let out = subject;
+  for (let guard = 0; guard < 100; guard++) {
+    const found = locateTrackingToken(f, out, 0);
+    if (!found) break;
+    out = `${out.slice(0, found.index)} ${out.slice(found.index + found.length)}`;
+  }
+  return out;
 }
 
 /** The counter after `counter`: wraps to 1 after the largest value counterDigits can hold. */

@@ -55,6 +55,10 @@ export const ingestItem = z.object({
   html: z.string().optional(),
   attachments: z.array(wireAttachment).max(500),
   raw: blobRef.optional(),
+  /** The whole text body, held in the region when it exceeds the inline budget; `text` is then its beginning. */
+  textRef: blobRef.optional(),
+  /** Every To/Cc recipient (JSON `{ to, cc }`), held in the region when there are more than 1000 of one kind. */
+  partiesRef: blobRef.optional(),
 });
 export type IngestItem = z.infer<typeof ingestItem>;
 
@@ -95,6 +99,8 @@ export const deadLetterReport = z.object({
   error: z.string().max(2000),
   attempts: z.number().int().nonnegative(),
 });
+
+export type DeadLetterReport = z.infer<typeof deadLetterReport>;
 
 export const ingestBatch = z.object({
   batchId: z.string().min(8).max(64),

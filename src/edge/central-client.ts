@@ -2,7 +2,11 @@ import { signBody } from '../core/request-signature.js';
 import { SIGNATURE_HEADERS } from '../core/wire.js';
 import type { EdgeConfig } from './config.js';
 
-/** A signed request to central: edge bearer token + HMAC over `timestamp.body` with the region key. */
+/**
+ * A signed request to central: edge bearer token + HMAC over `timestamp.body` with the region key.
+ * A central that does not answer within `cfg.centralTimeoutMs` counts as unreachable (the request
+ * is aborted and throws), so a hanging central cannot hold a queue consumer or a drain forever.
+ */
 export async function centralFetch(
   cfg: EdgeConfig,
   path: string,
@@ -21,6 +25,7 @@ export async function centralFetch(
       ...init.headers,
     },
     body: init.method && init.method !== 'GET' ? (body as Uint8Array<ArrayBuffer>) : undefined,
+    signal: AbortSignal.timeout(cfg.centralTimeoutMs),
   });
 }
 

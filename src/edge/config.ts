@@ -6,6 +6,8 @@ export interface EdgeSecrets {
   EDGE_TOKEN?: string;
   /** Bearer token mail servers use for `POST /api/v1/inbound`. */
   INBOUND_TOKEN?: string;
+  /** Milliseconds after which a request to central counts as unanswered (default 30 000). */
+  CENTRAL_TIMEOUT_MS?: string;
 }
 
 export type EdgeBindings = Cloudflare.UsEnv & EdgeSecrets;
@@ -18,6 +20,7 @@ export interface EdgeConfig {
   token: string;
   inboundToken: string;
   production: boolean;
+  centralTimeoutMs: number;
 }
 
 const LOCAL_INBOUND_TOKEN = 'local-inbound-token';
@@ -39,5 +42,6 @@ export function readEdgeConfig(env: EdgeBindings): EdgeConfig {
     token: env.EDGE_TOKEN ?? missing('EDGE_TOKEN'),
     inboundToken: inboundToken ?? missing('INBOUND_TOKEN'),
     production,
+    centralTimeoutMs: Number(env.CENTRAL_TIMEOUT_MS) > 0 ? Number(env.CENTRAL_TIMEOUT_MS) : 30_000,
   };
 }

@@ -5,6 +5,7 @@ import { type EdgeBindings, readEdgeConfig } from './config.js';
 import { deliverDeadLetters, deliverOutbox, type OutboxMessage, postBatch } from './outbox.js';
 import { PLATFORM_MAX_BYTES, processMessage, receiptFor } from './pipeline.js';
 import { refreshSnapshot, snapshotVersion } from './snapshot-store.js';
+import { drainSpool, spoolDepth } from './spool.js';
 
 type EdgeApp = { Bindings: EdgeBindings };
 
@@ -26,6 +27,7 @@ app.get('/health', async (c) => {
     role: 'edge',
     region: cfg.region,
     snapshotVersion: (await snapshotVersion(c.env)) ?? null,
+    spooled: await spoolDepth(c.env),
   });
 });
 
@@ -40,7 +42,10 @@ app.post('/api/v1/inbound', async (c) => {
   if (!c.req.raw.body) return c.json(errorBody('bad_request', 'empty body: send the raw message'), 400);
   const declared = Number(c.req.header('content-length') ?? 0);
   const raw = await readStreamLimited(c.req.raw.body, PLATFORM_MAX_BYTES, declared);
-  const envelope = { from: c.req.query('from'), to: c.req.query('to') };
+  const from = c.req.query('from');
+  // `to` may repeat (an SMTP relay passes every RCPT TO): the message is processed once per
+  // distinct recipient, each binding it to that address's deployment.
+  const recipients = [...new Set((c.req.queries('to') ?? []).filter((t) => t.trim() !== ''))];
   if (!raw) {
     await c.env.OUTBOX.send(
       receiptFor(cfg, undefined, 'oversize', declared, Date.now(), 'larger than 25 MiB'),
@@ -51,15 +56,41 @@ app.post('/api/v1/inbound', async (c) => {
     );
   }
   try {
-    const result = await processMessage(c.env, cfg, raw, envelope, (p) => c.executionCtx.waitUntil(p));
+    const waitUntil = (p: Promise<unknown>) => c.executionCtx.waitUntil(p);
+    if (recipients.length <= 1) {
+      const result = await processMessage(c.env, cfg, raw, { from, to: recipients[0] }, waitUntil);
+      const body = {
+        status: result.status,
+        reason: result.reason,
+        detail: result.detail,
+        items: result.itemIds,
+      };
+      if (result.reject)
+        return c.json({ ...body, error: errorBody('payload_too_large', result.reject).error }, 413);
+      return c.json(body, 202);
+    }
+    const results = [];
+    for (const to of recipients)
+      results.push({ to, result: await processMessage(c.env, cfg, raw, { from, to }, waitUntil) });
+    // 413 only when every recipient refused the size: otherwise a deployment that accepted it
+    // would lose the message to the sender's bounce.
+    const rejected = results.every((r) => r.result.reject) ? results[0] : undefined;
+    const tracked = results.find((r) => r.result.status === 'tracked');
+    const first = (tracked ?? results[0])!.result;
     const body = {
-      status: result.status,
-      reason: result.reason,
-      detail: result.detail,
-      items: result.itemIds,
+      status: tracked ? 'tracked' : 'tossed',
+      reason: first.reason,
+      detail: first.detail,
+      items: results.flatMap((r) => r.result.itemIds),
+      recipients: results.map((r) => ({
+        to: r.to,
+        status: r.result.status,
+        reason: r.result.reason,
+        items: r.result.itemIds,
+      })),
     };
-    if (result.reject)
-      return c.json({ ...body, error: errorBody('payload_too_large', result.reject).error }, 413);
+    if (rejected)
+      return c.json({ ...body, error: errorBody('payload_too_large', rejected.result.reject!).error }, 413);
     return c.json(body, 202);
   } catch (err) {
     console.error('inbound: temporary failure', err);
@@ -114,16 +145,25 @@ export default {
 
   async queue(batch, env, ctx) {
     const cfg = readEdgeConfig(env);
-    if (batch.queue.endsWith('-dlq')) return deliverDeadLetters(batch, cfg);
-    return deliverOutbox(batch, env, cfg, (p) => ctx.waitUntil(p));
+    const waitUntil = (p: Promise<unknown>) => ctx.waitUntil(p);
+    if (batch.queue.endsWith('-dlq')) return deliverDeadLetters(batch, env, cfg, waitUntil);
+    return deliverOutbox(batch, env, cfg, waitUntil);
   },
 
-  /** Cron: refresh the snapshot and send a heartbeat (so central sees a quiet edge as alive). */
+  /**
+   * Cron: refresh the snapshot, send a heartbeat (so central sees a quiet edge as alive) and drain
+   * the spool (bounded work per run; the first POST of the drain is the probe of central).
+   */
   async scheduled(_controller, env, ctx) {
     const cfg = readEdgeConfig(env);
     await refreshSnapshot(env, cfg);
-    ctx.waitUntil(
-      postBatch(cfg, { items: [], receipts: [] }).catch((err) => console.error('heartbeat failed', err)),
-    );
+    const drained = await drainSpool(env, cfg).catch((err) => {
+      console.error(`spool drain ${cfg.region} failed`, err);
+      return undefined;
+    });
+    if (!drained?.objects)
+      ctx.waitUntil(
+        postBatch(cfg, { items: [], receipts: [] }).catch((err) => console.error('heartbeat failed', err)),
+      );
   },
 } satisfies ExportedHandler<EdgeBindings, OutboxMessage>;

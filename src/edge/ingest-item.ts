@@ -7,9 +7,16 @@ import type { RoutingSnapshot } from '../core/snapshot.js';
 import type { IngestItem } from '../core/wire.js';
 import type { EdgeBindings, EdgeConfig } from './config.js';
 
-/** Queue messages are limited to 128 KB; inline content beyond these budgets stays in R2. */
-const TEXT_BUDGET = 48 * 1024;
+/**
+ * Inline budgets (UTF-8 bytes). An item that does not fit a queue message travels as a reference
+ * (src/edge/enqueue.ts), so these only bound what central stores in D1: a longer body is held in
+ * the region whole and referenced (`textRef`), with its beginning inline; more than 1000 To or Cc
+ * recipients are held in the region whole (`partiesRef`). Nothing is cut without such a flag.
+ */
+export const TEXT_INLINE_BYTES = 256 * 1024;
+export const MAX_PARTIES_PER_ROLE = 1000;
 const INLINE_ATTACHMENT_BUDGET = 48 * 1024;
+const encoder = new TextEncoder();
 
 function toHex(buffer: ArrayBuffer): string {
   return [...new Uint8Array(buffer)].map((b) => b.toString(16).padStart(2, '0')).join('');
@@ -26,11 +33,12 @@ function base64(bytes: Uint8Array): string {
   return btoa(s);
 }
 
-function truncateUtf16(s: string | undefined, max: number): string | undefined {
-  if (s === undefined) return undefined;
-  return s.length > max
-    ? `${s.slice(0, max)}\n[… truncated at the edge; full message in the region's store]`
-    : s;
+/** The longest prefix of `s` that is at most `maxBytes` of UTF-8, cut on a character boundary. */
+export function utf8Prefix(bytes: Uint8Array, maxBytes: number): string {
+  if (bytes.byteLength <= maxBytes) return new TextDecoder().decode(bytes);
+  let end = maxBytes;
+  while (end > 0 && ((bytes[end] as number) & 0xc0) === 0x80) end--;
+  return new TextDecoder().decode(bytes.subarray(0, end));
 }
 
 /** Full parse; for forward-as-attachment the wrapped original is what gets tracked. */
@@ -92,6 +100,27 @@ export async function buildIngestItems(
     }),
   );
 
+  // A body beyond the inline budget is held in the region whole; the item carries its beginning.
+  let text: string | undefined;
+  let textRef: IngestItem['textRef'];
+  if (egress === 'full') {
+    const body = email.text ?? '';
+    const bytes = encoder.encode(body);
+    text = utf8Prefix(bytes, TEXT_INLINE_BYTES);
+    if (bytes.byteLength > TEXT_INLINE_BYTES) {
+      const textKey = `text/${copyId}.txt`;
+      await env.RAW.put(textKey, bytes, { httpMetadata: { contentType: 'text/plain; charset=utf-8' } });
+      textRef = { region: cfg.region, key: textKey, size: bytes.byteLength };
+    }
+  }
+  let partiesRef: IngestItem['partiesRef'];
+  if (facts.to.length > MAX_PARTIES_PER_ROLE || facts.cc.length > MAX_PARTIES_PER_ROLE) {
+    const partiesKey = `parties/${copyId}.json`;
+    const json = JSON.stringify({ to: facts.to, cc: facts.cc });
+    await env.RAW.put(partiesKey, json, { httpMetadata: { contentType: 'application/json' } });
+    partiesRef = { region: cfg.region, key: partiesKey, size: encoder.encode(json).byteLength };
+  }
+
   const items: IngestItem[] = [];
   for (const target of targets) {
     const inline =
@@ -127,14 +156,16 @@ export async function buildIngestItems(
       correlation: target.correlation ?? { method: 'all', detail: target.detail },
       egress,
       ...(facts.from ? { from: facts.from } : {}),
-      to: facts.to.slice(0, 1000),
-      cc: facts.cc.slice(0, 1000),
+      to: facts.to.slice(0, MAX_PARTIES_PER_ROLE),
+      cc: facts.cc.slice(0, MAX_PARTIES_PER_ROLE),
+      ...(partiesRef ? { partiesRef } : {}),
       ...(egress !== 'metadata' ? { subject: facts.subject.slice(0, 10000) } : {}),
       ...(facts.date ? { date: facts.date } : {}),
       inReplyTo: facts.inReplyTo.slice(0, 100),
       references: facts.references.slice(0, 500),
       ...(target.trackingToken ? { trackingToken: target.trackingToken } : {}),
-      ...(egress === 'full' ? { text: truncateUtf16(email.text ?? '', TEXT_BUDGET) } : {}),
+      ...(text !== undefined ? { text } : {}),
+      ...(textRef ? { textRef } : {}),
       attachments,
       raw: { region: cfg.region, key, size: raw.byteLength },
     });

@@ -1,17 +1,46 @@
-// Queue consumer: delivers items and receipts to central in signed, gzip-compressed batches, acks
-// per item from central's answer, retries the rest with capped exponential backoff and jitter.
+// Queue consumer: delivers items and receipts to central in signed, gzip-compressed batches and
+// acks per item from central's answer. Whatever central does not take — unreachable, timeout, 5xx,
+// 429, any other non-answer — goes to the regional spool (src/edge/spool.ts) on the first failure
+// and is acked; only a failing spool write retries the queue message. So "central down" never
+// exhausts the queue's retries and never makes an item a dead letter; dead letters are items
+// central answered `rejected` (central stores those itself, replayable from the dashboard).
 import { type IngestBatch, ingestResponse, type IngestItem, type Receipt } from '../core/wire.js';
 import { backlogEstimate, noteSettled } from './backlog.js';
 import { centralFetch, gzip } from './central-client.js';
 import type { EdgeBindings, EdgeConfig } from './config.js';
 import { heldSnapshotVersion, noteCentralVersion } from './snapshot-store.js';
+import { drainSpool, spool } from './spool.js';
 
-export type OutboxMessage = IngestItem | Receipt;
+/**
+ * An item too large for a queue message (128 KB) waits in the region's R2 under `ref.key`; the
+ * consumer, in the same region, reads it back before posting to central.
+ */
+export interface ItemRef {
+  kind: 'item-ref';
+  id: string;
+  deployment: string;
+  ref: { region: string; key: string; size: number };
+}
 
-/** Keep each POST well under central's 4 MiB limit. */
-const MAX_REQUEST_JSON_BYTES = 3 * 1024 * 1024;
-/** Retry delays are capped so that a backlog drains within 2 minutes of central's return. */
+export type OutboxMessage = IngestItem | Receipt | ItemRef;
+
+/** Keep each POST well under central's 4 MiB limit (UTF-8 bytes of the JSON before gzip). */
+export const MAX_REQUEST_JSON_BYTES = 3 * 1024 * 1024;
+/** Retry delays (only used when the spool itself cannot be written) are capped at 30 s. */
 export const MAX_RETRY_DELAY_SECONDS = 30;
+
+const encoder = new TextEncoder();
+export const utf8Length = (s: string): number => encoder.encode(s).byteLength;
+
+/** Central answered, but not 2xx. */
+export class CentralAnswerError extends Error {
+  constructor(
+    readonly status: number,
+    body: string,
+  ) {
+    super(`central answered ${status}: ${body.slice(0, 500)}`);
+  }
+}
 
 /**
  * Exponential backoff with jitter, computed from the attempt count and the message id so that a
@@ -26,12 +55,13 @@ export function retryDelaySeconds(attempts: number, id: string): number {
   return Math.max(1, Math.round(base * jitter));
 }
 
-function splitBySize<T>(values: T[], max: number): T[][] {
+/** Groups values so that each group's JSON stays within `max` UTF-8 bytes (a lone value may exceed it). */
+export function splitBySize<T>(values: T[], max: number, sizeOf = (v: T) => utf8Length(JSON.stringify(v))) {
   const groups: T[][] = [];
   let current: T[] = [];
   let size = 0;
   for (const v of values) {
-    const s = JSON.stringify(v).length;
+    const s = sizeOf(v);
     if (current.length && size + s > max) {
       groups.push(current);
       current = [];
@@ -62,14 +92,59 @@ export async function postBatch(
       ...(cfg.publicUrl ? { edgeUrl: cfg.publicUrl } : {}),
     },
   };
-  const body = await gzip(new TextEncoder().encode(JSON.stringify(batch)));
+  const body = await gzip(encoder.encode(JSON.stringify(batch)));
   const res = await centralFetch(cfg, '/api/v1/ingest', {
     method: 'POST',
     body,
     headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
   });
-  if (!res.ok) throw new Error(`central answered ${res.status}: ${(await res.text()).slice(0, 500)}`);
+  if (!res.ok) throw new CentralAnswerError(res.status, await res.text());
   return ingestResponse.parse(await res.json());
+}
+
+type Resolved = { message: Message<OutboxMessage>; body: IngestItem | Receipt };
+
+/**
+ * Turns item references back into items (R2 in this region). A failing read retries the message;
+ * a missing object (deleted by hand) is reported to central as a dead letter, never dropped silently.
+ */
+async function resolve(messages: readonly Message<OutboxMessage>[], env: EdgeBindings, cfg: EdgeConfig) {
+  const resolved: Resolved[] = [];
+  const missing: { message: Message<OutboxMessage>; ref: ItemRef }[] = [];
+  for (const message of messages) {
+    const body = message.body;
+    if (body.kind !== 'item-ref') {
+      resolved.push({ message, body });
+      continue;
+    }
+    try {
+      const object = await env.RAW.get(body.ref.key);
+      if (object) resolved.push({ message, body: (await object.json()) as IngestItem });
+      else missing.push({ message, ref: body });
+    } catch (err) {
+      console.error(`outbox ${cfg.region}: reading ${body.ref.key} failed, will retry`, err);
+      message.retry({ delaySeconds: retryDelaySeconds(message.attempts, message.id) });
+    }
+  }
+  if (missing.length) {
+    try {
+      await postBatch(cfg, {
+        items: [],
+        receipts: [],
+        deadLetters: missing.map(({ ref, message }) => ({
+          id: ref.id,
+          item: ref,
+          error: `item body ${ref.ref.key} is missing from the region's store`,
+          attempts: message.attempts,
+        })),
+      });
+      for (const m of missing) m.message.ack();
+    } catch {
+      for (const m of missing)
+        m.message.retry({ delaySeconds: retryDelaySeconds(m.message.attempts, m.message.id) });
+    }
+  }
+  return resolved;
 }
 
 export async function deliverOutbox(
@@ -78,54 +153,63 @@ export async function deliverOutbox(
   cfg: EdgeConfig,
   waitUntil: (p: Promise<unknown>) => void,
 ): Promise<void> {
-  const groups = splitBySize([...batch.messages], MAX_REQUEST_JSON_BYTES);
+  const resolved = await resolve(batch.messages, env, cfg);
+  const groups = splitBySize(resolved, MAX_REQUEST_JSON_BYTES, (r) => utf8Length(JSON.stringify(r.body)));
+  let delivered = false;
   for (const group of groups) {
-    const items = group.filter((m) => m.body.kind === 'item');
-    const receipts = group.filter((m) => m.body.kind !== 'item');
+    const items = group.filter((r): r is Resolved & { body: IngestItem } => r.body.kind === 'item');
+    const receipts = group.filter((r): r is Resolved & { body: Receipt } => r.body.kind !== 'item');
+    let answer: Awaited<ReturnType<typeof postBatch>> | undefined;
     try {
-      const answer = await postBatch(cfg, {
-        items: items.map((m) => m.body),
-        receipts: receipts.map((m) => m.body as Receipt),
+      answer = await postBatch(cfg, {
+        items: items.map((r) => r.body),
+        receipts: receipts.map((r) => r.body),
       });
-      const byId = new Map(answer.results.map((r) => [r.id, r]));
-      let settled = receipts.length;
-      for (const m of items) {
-        // accepted, merged and rejected are all final answers (rejected items are dead-lettered at central).
-        if (byId.has(m.body.id)) {
-          m.ack();
-          settled++;
-        } else m.retry({ delaySeconds: retryDelaySeconds(m.attempts, m.id) });
+    } catch (err) {
+      console.error(`outbox ${cfg.region}: central did not take ${group.length} messages; spooling`, err);
+    }
+    // accepted, merged and rejected are all final answers (central dead-letters rejected items).
+    const answered = new Set(answer?.results.map((r) => r.id) ?? []);
+    const left = answer ? items.filter((r) => !answered.has(r.body.id)) : items;
+    const leftReceipts = answer ? [] : receipts;
+    if (left.length || leftReceipts.length) {
+      try {
+        await spool(
+          env,
+          left.map((r) => r.body),
+          leftReceipts.map((r) => r.body),
+        );
+      } catch (err) {
+        console.error(`outbox ${cfg.region}: spool write failed, the queue retries`, err);
+        const retried = new Set<Resolved>([...left, ...leftReceipts]);
+        for (const r of group)
+          if (retried.has(r))
+            r.message.retry({ delaySeconds: retryDelaySeconds(r.message.attempts, r.message.id) });
+          else r.message.ack();
+        continue;
       }
-      for (const m of receipts) m.ack();
-      noteSettled(settled);
+    }
+    for (const r of group) r.message.ack();
+    noteSettled(group.length);
+    if (answer) {
+      delivered = true;
       const refresh = noteCentralVersion(env, cfg, answer.snapshotVersion);
       if (refresh) waitUntil(refresh);
-    } catch (err) {
-      console.error(`outbox ${cfg.region}: delivery failed, will retry`, err);
-      for (const m of group) m.retry({ delaySeconds: retryDelaySeconds(m.attempts, m.id) });
     }
   }
+  // Central answers again: drain what waited in the spool without waiting for the next cron tick.
+  if (delivered) waitUntil(drainSpool(env, cfg, { onlyIfPending: true }).catch(() => {}));
 }
 
-/** Messages that exhausted their retries are reported to central's dead letters (replayable there). */
-export async function deliverDeadLetters(batch: MessageBatch<OutboxMessage>, cfg: EdgeConfig): Promise<void> {
-  const items = batch.messages.filter((m) => m.body.kind === 'item');
-  const receipts = batch.messages.filter((m) => m.body.kind !== 'item');
-  try {
-    await postBatch(cfg, {
-      items: [],
-      receipts: receipts.map((m) => m.body as Receipt),
-      deadLetters: items.map((m) => ({
-        id: (m.body as IngestItem).id,
-        item: m.body,
-        error: `delivery to central failed after ${m.attempts} attempts`,
-        attempts: m.attempts,
-      })),
-    });
-    batch.ackAll();
-    noteSettled(batch.messages.length);
-  } catch (err) {
-    console.error(`dead-letter report ${cfg.region} failed, will retry`, err);
-    for (const m of batch.messages) m.retry({ delaySeconds: retryDelaySeconds(m.attempts, m.id) });
-  }
+/**
+ * The dead-letter queue only receives messages whose spool write kept failing. Nothing is dropped
+ * here either: deliver straight to central if it answers, else spool, else retry.
+ */
+export async function deliverDeadLetters(
+  batch: MessageBatch<OutboxMessage>,
+  env: EdgeBindings,
+  cfg: EdgeConfig,
+  waitUntil: (p: Promise<unknown>) => void,
+): Promise<void> {
+  return deliverOutbox(batch, env, cfg, waitUntil);
 }

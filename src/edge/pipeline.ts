@@ -6,6 +6,7 @@ import type { TossedReason } from '../core/types.js';
 import type { Receipt } from '../core/wire.js';
 import type { EdgeBindings, EdgeConfig } from './config.js';
 import { noteEnqueued } from './backlog.js';
+import { enqueueAll } from './enqueue.js';
 import { buildIngestItems } from './ingest-item.js';
 import { currentSnapshot } from './snapshot-store.js';
 
@@ -80,7 +81,6 @@ export async function processMessage(
   const snapshot = await currentSnapshot(env, cfg, waitUntil);
   const facts = readMessageFacts(raw, envelope);
   const decision = classify(facts, snapshot, { now, loopHistory });
-  recordSightings(decision.loopKeys, now);
 
   const bound = decision.targets.filter((t: Target) => t.crmBound);
   const receipts: Receipt[] = [];
@@ -101,12 +101,14 @@ export async function processMessage(
   const itemIds: string[] = [];
   if (bound.length) {
     const items = await buildIngestItems(env, cfg, snapshot, raw, facts, bound, now);
-    await env.OUTBOX.sendBatch(items.map((body) => ({ body, contentType: 'json' as const })));
+    await enqueueAll(env, items);
     noteEnqueued(items.length);
     itemIds.push(...items.map((i) => i.id));
   }
-  if (receipts.length)
-    await env.OUTBOX.sendBatch(receipts.map((body) => ({ body, contentType: 'json' as const })));
+  await enqueueAll(env, receipts);
+  // Only a durably accepted message (stored and enqueued) counts as a loop sighting: a retry after
+  // a temporary failure must not look like a loop.
+  recordSightings(decision.loopKeys, now);
 
   const reject =
     !decision.crmBound && decision.reason === 'oversize'

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
-import { demoMailbox } from '../../scripts/demo-data.mjs';
-import { deriveEdgeCredentials, LOCAL_EDGE_KEY_SECRET, ROOT } from '../../scripts/network.mjs';
+import { demoMailbox } from '../../scripts/demo-data.js';
+import { deriveEdgeCredentials, LOCAL_EDGE_KEY_SECRET, ROOT } from '../../scripts/network.js';
 import {
   central,
   centralUrl,
@@ -85,7 +85,7 @@ async function nav(page: Page, label: string) {
 
 /** Posts a signed batch to central as the region's edge would (design §2, step 6). */
 async function edgeBatch(region: string, batch: Record<string, unknown>) {
-  const { signingKey, token } = deriveEdgeCredentials(LOCAL_EDGE_KEY_SECRET, region);
+  const { signingKey, token } = await deriveEdgeCredentials(LOCAL_EDGE_KEY_SECRET, region);
   const body = gzipSync(JSON.stringify(batch));
   const timestamp = Date.now();
   const signature = createHmac('sha256', signingKey)

@@ -251,6 +251,40 @@ describe('POST /api/v1/ingest', () => {
     expect(await countActivities(poison.messageId!)).toHaveLength(1);
   });
 
+  test('50 dead letters reported by an edge in one batch are all stored (D1 bound-parameter limit)', async () => {
+    const tag = crypto.randomUUID().slice(0, 8);
+    const reports = Array.from({ length: 50 }, (_, i) => ({
+      id: `dl-${tag}-${i}`,
+      item: item({ messageId: `dead-${tag}-${i}@customer.example` }),
+      error: 'item body is missing from the region store',
+      attempts: 3,
+    }));
+    const res = await sendBatch({ deadLetters: reports });
+    expect(res.status).toBe(200);
+    const dead = await api('GET', '/api/v1/dead-letters?limit=1000');
+    const stored = dead.json.items.filter((d: { id: string }) => d.id.startsWith(`dl-${tag}-`));
+    expect(stored).toHaveLength(50);
+  });
+
+  test('50 poison items in one batch are all dead-lettered with their reason, batch-mates stored', async () => {
+    const tag = crypto.randomUUID().slice(0, 8);
+    const good = item();
+    const poison = Array.from({ length: 50 }, (_, i) => ({
+      ...item({ messageId: `poison-${tag}-${i}@customer.example` }),
+      deployment: `gone-${tag}`,
+    }));
+    const res = await sendBatch({ items: [good, ...poison] });
+    expect(res.status).toBe(200);
+    expect(res.json.results.filter((r: { status: string }) => r.status === 'rejected')).toHaveLength(50);
+    expect(await countActivities(good.messageId!)).toHaveLength(1);
+    const dead = await api('GET', '/api/v1/dead-letters?limit=1000');
+    const stored = dead.json.items.filter((d: { messageId: string | null }) =>
+      d.messageId?.startsWith(`poison-${tag}-`),
+    );
+    expect(stored).toHaveLength(50);
+    expect(stored[0].error).toContain(`unknown deployment gone-${tag}`);
+  });
+
   test('a structurally invalid item is rejected as malformed and dead-lettered', async () => {
     const good = item();
     const res = await sendBatch({ items: [good, { kind: 'item', id: 'broken-item-1', mailboxes: 'nope' }] });

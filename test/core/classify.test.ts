@@ -17,7 +17,7 @@ import {
   TRACKED_REASONS,
 } from '../../src/core/types.js';
 import { contosoSnapshot, HASH_KEY, OUTBOUND_MESSAGE_ID, REPLY_THREAD_INDEX } from './contoso-snapshot.js';
-import { type MailSpec, mail } from './mail-builder.js';
+import { fixture, type MailSpec, mail } from './mail-builder.js';
 
 const NOW = 1_710_300_000_000;
 const EDGE = { from: 'carol@example.org', to: 'crm@us.edge.localhost' };
@@ -636,5 +636,33 @@ describe('classify: loops, details, targets', () => {
       (r) => r !== 'duplicate' && r !== 'record-false-positive',
     );
     expect(edgeReasons.filter((r) => !seenReasons.has(r))).toEqual([]);
+  });
+});
+
+describe('smart match with tracking tokens on', () => {
+  const withTokenedOutbound = (input: SnapshotInput) => {
+    // Central registers the outbound subject as it is sent: with the token appended.
+    (input.deployments[0] as SnapshotInput['deployments'][number]).outbound[0]!.subject =
+      'Quote for 40 licences  CRM:0001001';
+  };
+
+  test('an Outlook reply that dropped the token matches the outbound subject registered with it', () => {
+    const facts = readMessageFacts(fixture('outlook-reply-token-dropped.eml'), EDGE);
+    const d = classify(facts, contosoSnapshot('responses', withTokenedOutbound), { now: NOW });
+    expect(d.reason).toBe('tracked:smart-match');
+    expect(d.targets[0]?.correlation?.method).toBe('smart-match');
+  });
+
+  test('the same reply to an outbound mail with another subject is not smart-matched', () => {
+    const facts = readMessageFacts(fixture('outlook-reply-token-dropped.eml'), EDGE);
+    const d = classify(
+      facts,
+      contosoSnapshot('responses', (i) => {
+        (i.deployments[0] as SnapshotInput['deployments'][number]).outbound[0]!.subject =
+          'Quote for 50 licences  CRM:0001001';
+      }),
+      { now: NOW },
+    );
+    expect(d.reason).toBe('filter:no-correlation');
   });
 });

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { CsvError, formatCsvField, parseCsv } from '../../src/core/csv.js';
+import { CsvChunkReader, CsvError, type CsvRow, formatCsvField, parseCsv } from '../../src/core/csv.js';
 
 describe('parseCsv', () => {
   test('reads a header and rows with CRLF line breaks', () => {
@@ -98,5 +98,55 @@ describe('parseCsv', () => {
         },
       ),
     );
+  });
+});
+
+describe('CsvChunkReader (the CLI streams a file through it)', () => {
+  const readChunked = (text: string, cuts: number[]) => {
+    const reader = new CsvChunkReader();
+    const rows: CsvRow[] = [];
+    let at = 0;
+    for (const cut of [...cuts].sort((a, b) => a - b)) {
+      rows.push(...reader.push(text.slice(at, Math.max(at, cut))));
+      at = Math.max(at, cut);
+    }
+    rows.push(...reader.push(text.slice(at)));
+    rows.push(...reader.end());
+    return rows;
+  };
+
+  test('reads the rows and line numbers of the whole text, wherever the chunks are cut', () => {
+    const cell = fc.string({ unit: fc.constantFrom('a', ',', '"', '\n', '\r', ' ', 'é'), maxLength: 6 });
+    fc.assert(
+      fc.property(
+        fc.array(fc.array(cell, { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 6 }),
+        fc.constantFrom('\r\n', '\n', '\r'),
+        fc.boolean(),
+        fc.array(fc.nat(80), { maxLength: 8 }),
+        (table, eol, bom, cuts) => {
+          const quote = (v: string) => (/[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
+          const text = (bom ? '\ufeff' : '') + table.map((r) => r.map(quote).join(',')).join(eol) + eol;
+          expect(readChunked(text, cuts)).toEqual(parseCsv(text));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  test('a row without a final line break is read at the end; a trailing comma keeps its empty field', () => {
+    expect(readChunked('type,id\ncontact,c1,', [3, 9, 15])).toEqual([
+      { line: 1, fields: ['type', 'id'] },
+      { line: 2, fields: ['contact', 'c1', ''] },
+    ]);
+  });
+
+  test('an unterminated quote is an error naming the line, even cut into one-character chunks', () => {
+    const text = 'type,id\ncontact,"open\n';
+    expect(() =>
+      readChunked(
+        text,
+        Array.from(text, (_, i) => i),
+      ),
+    ).toThrow('line 2: a quoted field is not closed (missing ")');
   });
 });

@@ -3,10 +3,12 @@ import {
   addTokenToSubject,
   DEFAULT_TOKEN_FORMAT,
   findTrackingToken,
+  removeTrackingTokens,
   formatTrackingToken,
   nextCounter,
   validateTokenFormat,
 } from '../../src/core/tracking-token.js';
+import { smartMatchSubject } from '../../src/core/subject.js';
 import type { TokenFormat } from '../../src/core/types.js';
 
 const fmt = (f: Partial<TokenFormat>): TokenFormat => ({ ...DEFAULT_TOKEN_FORMAT, ...f });
@@ -105,5 +107,30 @@ describe('tracking tokens', () => {
     expect(addTokenToSubject('Quote  ', 'CRM:0001001')).toBe('Quote  CRM:0001001');
     expect(addTokenToSubject('', 'CRM:0001001')).toBe('CRM:0001001');
     expect(addTokenToSubject('Quote  CRM:0001001', 'CRM:0001001')).toBe('Quote  CRM:0001001');
+  });
+});
+
+describe('removeTrackingTokens / smartMatchSubject', () => {
+  const fab = { prefix: 'FAB:', deploymentBase: 1, userDigits: 3, counterDigits: 4 };
+
+  test('removes every token of the format, wherever it is, and keeps the rest', () => {
+    expect(removeTrackingTokens(DEFAULT_TOKEN_FORMAT, 'RE: Quote  CRM:0001001').trim()).toBe('RE: Quote');
+    expect(removeTrackingTokens(DEFAULT_TOKEN_FORMAT, 'crm:0001001 Quote CRM:0002002').trim()).toBe('Quote');
+    // Another deployment's token, or a longer number, is not this format's token.
+    expect(removeTrackingTokens(DEFAULT_TOKEN_FORMAT, 'Quote CRM:00010011')).toBe('Quote CRM:00010011');
+    expect(removeTrackingTokens(fab, 'Quote CRM:0001001')).toBe('Quote CRM:0001001');
+  });
+
+  test('the registered outbound subject and replies without the token hash the same', () => {
+    const sent = smartMatchSubject(DEFAULT_TOKEN_FORMAT, 'Quote for 40 licences  CRM:0001001');
+    expect(sent).toBe('quote for 40 licences');
+    for (const reply of [
+      'RE: Quote for 40 licences',
+      'AW: WG: Quote for 40 licences',
+      'Re: Quote for 40 licences  CRM:0001001',
+      'Fwd: quote for 40 licences (fwd)',
+    ])
+      expect(smartMatchSubject(DEFAULT_TOKEN_FORMAT, reply)).toBe(sent);
+    expect(smartMatchSubject(fab, 'RE: Order  FAB:10010042')).toBe('order');
   });
 });

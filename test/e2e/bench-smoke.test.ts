@@ -1,11 +1,11 @@
 // Benchmarks are programs, not timed tests: this runs a tiny version of each one against the e2e
-// network and checks only that bench/run.mjs writes every key as a finite number.
+// network and checks only that bench/run.ts writes every key as a finite number.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { ROOT } from '../../scripts/network.mjs';
+import { ROOT } from '../../scripts/network.js';
 import { centralUrl, edgeUrl } from './helpers.js';
 
 const REQUIRED = [
@@ -47,7 +47,9 @@ describe('npm run bench', () => {
   test('a smoke run writes every benchmark key as a finite number', async () => {
     const edges = `us=${edgeUrl('us')},eu=${edgeUrl('eu')},apac=${edgeUrl('apac')}`;
     const { code, output } = await run([
-      'bench/run.mjs',
+      '--import',
+      'tsx',
+      'bench/run.ts',
       '--smoke',
       '--out',
       out,

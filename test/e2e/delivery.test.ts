@@ -1,8 +1,8 @@
 import { createHmac } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { demoMailbox } from '../../scripts/demo-data.mjs';
-import { deriveEdgeCredentials, freePort, LOCAL_EDGE_KEY_SECRET } from '../../scripts/network.mjs';
+import { demoMailbox } from '../../scripts/demo-data.js';
+import { deriveEdgeCredentials, freePort, LOCAL_EDGE_KEY_SECRET } from '../../scripts/network.js';
 import { central, edgeUrl, eventually, rawMessage, sendMail, uniqueMessageId } from './helpers.js';
 
 interface Hook {
@@ -162,7 +162,7 @@ describe('egress policy metadata', () => {
     expect((await fetch(tampered)).status).toBe(403);
     const key = decodeURIComponent(url.pathname.slice('/raw/'.length));
     const past = Date.now() - 1000;
-    const { signingKey } = deriveEdgeCredentials(LOCAL_EDGE_KEY_SECRET, 'apac');
+    const { signingKey } = await deriveEdgeCredentials(LOCAL_EDGE_KEY_SECRET, 'apac');
     const expired = new URL(url);
     expired.searchParams.set('exp', String(past));
     expired.searchParams.set(

@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { freePort, LOCAL_ADMIN_TOKEN, ROOT, startNetwork } from '../../scripts/network.mjs';
+import { freePort, LOCAL_ADMIN_TOKEN, ROOT, startNetwork } from '../../scripts/network.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -12,6 +12,8 @@ declare module 'vitest' {
     edgeUrls: { us: string; eu: string; apac: string };
     adminToken: string;
     stateDir: string;
+    /** The network's SMTP ingress relay ports (as `npm start` runs them, on free ports). */
+    smtpPorts: { us: number; eu: number; apac: number };
   }
 }
 
@@ -27,7 +29,12 @@ export default async function setup(project: TestProject) {
     apac: await freePort(),
   };
   const started = Date.now();
-  const net = await startNetwork({ ports, stateDir, log: (line: string) => logLines.push(line) });
+  const net = await startNetwork({
+    ports,
+    stateDir,
+    log: (line: string) => logLines.push(line),
+    smtpPorts: { us: 0, eu: 0, apac: 0 },
+  });
   console.log(
     `e2e network up in ${((Date.now() - started) / 1000).toFixed(1)} s on ports ${JSON.stringify(ports)}`,
   );
@@ -35,6 +42,11 @@ export default async function setup(project: TestProject) {
   project.provide('edgeUrls', { us: net.edges.us.url, eu: net.edges.eu.url, apac: net.edges.apac.url });
   project.provide('adminToken', LOCAL_ADMIN_TOKEN);
   project.provide('stateDir', stateDir);
+  project.provide('smtpPorts', {
+    us: net.relays.us!.port,
+    eu: net.relays.eu!.port,
+    apac: net.relays.apac!.port,
+  });
   return async () => {
     await net.stop();
     writeFileSync(join(outDir, 'e2e-network.log'), logLines.join('\n'));

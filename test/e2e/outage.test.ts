@@ -4,9 +4,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { demoMailbox } from '../../scripts/demo-data.mjs';
-import { freePort, LOCAL_ADMIN_TOKEN, ROOT, startCentral, startEdges } from '../../scripts/network.mjs';
-import { seedDemoData } from '../../scripts/seed.mjs';
+import { demoMailbox } from '../../scripts/demo-data.js';
+import { freePort, LOCAL_ADMIN_TOKEN, ROOT, startCentral, startEdges } from '../../scripts/network.js';
+import { seedDemoData } from '../../scripts/seed.js';
 import { rawMessage } from './helpers.js';
 
 const MESSAGES = 500;

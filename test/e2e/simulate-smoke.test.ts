@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { ROOT } from '../../scripts/network.mjs';
+import { ROOT } from '../../scripts/network.js';
 import { centralUrl, edgeUrl } from './helpers.js';
 
 const out = mkdtempSync(join(tmpdir(), 'crm-sim-smoke-'));
@@ -15,7 +15,9 @@ describe('npm run simulate', () => {
   test('a short run writes a JSON and a Markdown report over the three architectures', async () => {
     const edges = `us=${edgeUrl('us')},eu=${edgeUrl('eu')},apac=${edgeUrl('apac')}`;
     const args = [
-      'scripts/simulate.mjs',
+      '--import',
+      'tsx',
+      'scripts/simulate.ts',
       '--duration',
       '3',
       '--rate',

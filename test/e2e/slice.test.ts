@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { demoMailbox } from '../../scripts/demo-data.mjs';
+import { demoMailbox } from '../../scripts/demo-data.js';
 import {
   central,
   centralUrl,

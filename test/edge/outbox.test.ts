@@ -1,9 +1,10 @@
 import { createExecutionContext, createMessageBatch, env, getQueueResult } from 'cloudflare:test';
-import { describe, expect, test } from 'vitest';
+import { beforeEach, describe, expect, test } from 'vitest';
 import type { Receipt } from '../../src/core/wire.js';
-import type { EdgeBindings } from '../../src/edge/config.js';
+import { type EdgeBindings, readEdgeConfig } from '../../src/edge/config.js';
 import worker from '../../src/edge/index.js';
 import { MAX_RETRY_DELAY_SECONDS, type OutboxMessage, retryDelaySeconds } from '../../src/edge/outbox.js';
+import { drainSpool, SPOOL_PREFIX, type SpoolEntry, spool } from '../../src/edge/spool.js';
 
 describe('retry backoff', () => {
   test('grows with the attempt count and never exceeds the cap', () => {
@@ -23,26 +24,92 @@ describe('retry backoff', () => {
   });
 });
 
+const edgeEnv = env as unknown as EdgeBindings;
+
+const receipt = (i: number): Receipt => ({
+  kind: 'receipt',
+  id: `receipt-${i}-${crypto.randomUUID().slice(0, 8)}`,
+  region: 'us',
+  reason: 'bulk',
+  sizeBytes: 10,
+  at: Date.now(),
+});
+
+async function clearSpool() {
+  const listing = await edgeEnv.RAW.list({ prefix: SPOOL_PREFIX, limit: 1000 });
+  if (listing.objects.length) await edgeEnv.RAW.delete(listing.objects.map((o) => o.key));
+}
+
+async function spooledIds(): Promise<string[]> {
+  const listing = await edgeEnv.RAW.list({ prefix: SPOOL_PREFIX, limit: 1000 });
+  const ids: string[] = [];
+  for (const o of listing.objects) {
+    const entry = (await (await edgeEnv.RAW.get(o.key))!.json()) as SpoolEntry;
+    ids.push(...entry.items.map((i) => i.id), ...entry.receipts.map((r) => r.id));
+  }
+  return ids.sort();
+}
+
+/** The real R2 binding, whose put fails on command (fault injection). */
+function failingPuts(bucket: R2Bucket): R2Bucket {
+  return new Proxy(bucket, {
+    get(target, prop) {
+      if (prop === 'put') return async () => Promise.reject(new Error('injected: R2 put failed'));
+      const v = Reflect.get(target, prop);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+}
+
 describe('queue() delivery', () => {
-  test('when central is unreachable every message is retried and none is acked', async () => {
-    const receipt = (i: number): Receipt => ({
-      kind: 'receipt',
-      id: `receipt-${i}-abcdef`,
-      region: 'us',
-      reason: 'bulk',
-      sizeBytes: 10,
-      at: Date.now(),
-    });
+  beforeEach(clearSpool);
+
+  test('when central is unreachable every message is spooled to regional R2 and acked, none retried', async () => {
+    // Fault: central unreachable (http://central.test does not resolve). Before the spool, the
+    // messages were retried until the queue's budget ran out and then dead-lettered.
+    const bodies = [receipt(1), receipt(2)];
     const batch = createMessageBatch<OutboxMessage>('crm-outbox-us', [
-      { id: 'm1', timestamp: new Date(), attempts: 1, body: receipt(1) },
-      { id: 'm2', timestamp: new Date(), attempts: 4, body: receipt(2) },
+      { id: 'm1', timestamp: new Date(), attempts: 1, body: bodies[0]! },
+      { id: 'm2', timestamp: new Date(), attempts: 100, body: bodies[1]! },
     ]);
     const ctx = createExecutionContext();
-    await worker.queue!(batch, env as unknown as EdgeBindings, ctx);
+    await worker.queue!(batch, edgeEnv, ctx);
+    const result = await getQueueResult(batch, ctx);
+    expect(result.retryMessages).toEqual([]);
+    expect(result.explicitAcks.sort()).toEqual(['m1', 'm2']);
+    expect(await spooledIds()).toEqual(bodies.map((b) => b.id).sort());
+  });
+
+  test('when the spool write fails too, the messages are retried (never acked unsaved)', async () => {
+    // Fault: central unreachable and R2 put failing.
+    const batch = createMessageBatch<OutboxMessage>('crm-outbox-us', [
+      { id: 'm1', timestamp: new Date(), attempts: 1, body: receipt(3) },
+    ]);
+    const ctx = createExecutionContext();
+    await worker.queue!(batch, { ...edgeEnv, RAW: failingPuts(edgeEnv.RAW) }, ctx);
     const result = await getQueueResult(batch, ctx);
     expect(result.explicitAcks).toEqual([]);
-    expect(result.ackAll).toBe(false);
-    expect(result.retryBatch.retry).toBe(false);
-    expect(result.retryMessages.map((r) => r.msgId).sort()).toEqual(['m1', 'm2']);
+    expect(result.retryMessages.map((r) => r.msgId)).toEqual(['m1']);
+    expect(await spooledIds()).toEqual([]);
+  });
+
+  test('the dead-letter queue consumer spools as well instead of dropping', async () => {
+    const body = receipt(4);
+    const batch = createMessageBatch<OutboxMessage>('crm-outbox-us-dlq', [
+      { id: 'd1', timestamp: new Date(), attempts: 100, body },
+    ]);
+    const ctx = createExecutionContext();
+    await worker.queue!(batch, edgeEnv, ctx);
+    const result = await getQueueResult(batch, ctx);
+    expect(result.explicitAcks).toEqual(['d1']);
+    expect(await spooledIds()).toEqual([body.id]);
+  });
+
+  test('a drain while central is unreachable keeps every spooled object', async () => {
+    await spool(edgeEnv, [], [receipt(5), receipt(6)]);
+    const before = await spooledIds();
+    const result = await drainSpool(edgeEnv, readEdgeConfig(edgeEnv));
+    expect(result).toMatchObject({ objects: 0, centralDown: true, remaining: true });
+    expect(await spooledIds()).toEqual(before);
   });
 });

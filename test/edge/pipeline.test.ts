@@ -4,6 +4,7 @@ import { buildSnapshot, encodeSnapshot, type SnapshotInput } from '../../src/cor
 import type { IngestItem, Receipt } from '../../src/core/wire.js';
 import { type EdgeBindings, readEdgeConfig } from '../../src/edge/config.js';
 import worker from '../../src/edge/index.js';
+import type { ItemRef } from '../../src/edge/outbox.js';
 import { PLATFORM_MAX_BYTES, processMessage } from '../../src/edge/pipeline.js';
 import { forgetHeldSnapshot } from '../../src/edge/snapshot-store.js';
 
@@ -155,6 +156,42 @@ describe('edge pipeline', () => {
     expect(JSON.stringify(item)).not.toContain(pdf.slice(0, 40));
   });
 
+  test('retries after a failed enqueue are not counted as a loop: the 4th try is tracked, once', async () => {
+    // Fault: the queue's sendBatch fails for the first three tries of the sender (30 s apart).
+    const { bindings, sent } = capturingEnv();
+    let failures = 3;
+    const outbox = bindings.OUTBOX;
+    const flaky = {
+      send: outbox.send,
+      sendBatch: async (msgs: Iterable<MessageSendRequest<IngestItem | Receipt>>) => {
+        if (failures > 0) {
+          failures--;
+          throw new Error('injected: queue sendBatch failed');
+        }
+        return outbox.sendBatch(msgs);
+      },
+    } as unknown as Queue;
+    const env2 = { ...bindings, OUTBOX: flaky };
+    const raw = mail({
+      From: 'buyer@customer.example',
+      To: 'alice@contoso.example',
+      Subject: 'Retried delivery',
+      'X-Forwarded-To': 'alice@contoso.example',
+    });
+    const start = Date.now();
+    for (let attempt = 0; attempt < 3; attempt++)
+      await expect(
+        processMessage(env2, readEdgeConfig(env2), raw, {}, waitUntil, {
+          receivedAt: start + attempt * 30_000,
+        }),
+      ).rejects.toThrow(/injected/);
+    const result = await processMessage(env2, readEdgeConfig(env2), raw, {}, waitUntil, {
+      receivedAt: start + 90_000,
+    });
+    expect(result).toMatchObject({ status: 'tracked', reason: 'tracked:all' });
+    expect(sent.filter((m) => m.kind === 'item')).toHaveLength(1);
+  });
+
   test('tossed mail leaves only a content-free receipt', async () => {
     const { bindings, sent } = capturingEnv();
     const cfg = readEdgeConfig(bindings);
@@ -304,5 +341,197 @@ describe('email() handler', () => {
     expect(rejected).toMatch(/oversize/);
     expect(pulled).toBe(false);
     expect((sent[0] as Receipt).reason).toBe('oversize');
+  });
+
+  describe('POST /api/v1/inbound', () => {
+    const ctx = { waitUntil: () => {}, passThroughOnException: () => {} } as unknown as ExecutionContext;
+    const inbound = (query: string, body: Uint8Array, bindings: EdgeBindings) =>
+      worker.fetch!(
+        new Request(`http://edge.test/api/v1/inbound?${query}`, {
+          method: 'POST',
+          headers: { authorization: 'Bearer local-inbound-token' },
+          body,
+        }) as unknown as Request<unknown, IncomingRequestCfProperties>,
+        bindings,
+        ctx,
+      );
+
+    test('the ?from=&to= form processes the message once for its one recipient', async () => {
+      const { bindings, sent } = capturingEnv();
+      const raw = mail({
+        From: 'buyer@customer.example',
+        To: 'alice@contoso.example',
+        'X-Forwarded-To': 'alice@contoso.example',
+        Subject: 'One recipient',
+      });
+      const res = await inbound('from=buyer@customer.example&to=crm@us.edge.localhost', raw, bindings);
+      expect(res.status).toBe(202);
+      const body = (await res.json()) as { status: string; items: string[]; recipients?: unknown };
+      expect(body.status).toBe('tracked');
+      expect(body.items).toHaveLength(1);
+      expect(body.recipients).toBeUndefined();
+      expect(sent.filter((m) => m.kind === 'item')).toHaveLength(1);
+    });
+
+    test('every RCPT TO passed as a repeated ?to= is processed and answered per recipient', async () => {
+      const { bindings, sent } = capturingEnv();
+      const raw = mail({
+        From: 'buyer@customer.example',
+        To: 'alice@contoso.example',
+        'X-Forwarded-To': 'alice@contoso.example',
+        Subject: 'Two recipients',
+      });
+      const res = await inbound(
+        'from=buyer@customer.example&to=crm@us.edge.localhost&to=copy@us.edge.localhost&to=crm@us.edge.localhost',
+        raw,
+        bindings,
+      );
+      expect(res.status).toBe(202);
+      const body = (await res.json()) as {
+        status: string;
+        recipients: { to: string; status: string; items: string[] }[];
+      };
+      expect(body.status).toBe('tracked');
+      expect(body.recipients.map((r) => r.to)).toEqual(['crm@us.edge.localhost', 'copy@us.edge.localhost']);
+      expect(body.recipients.every((r) => r.status === 'tracked' && r.items.length === 1)).toBe(true);
+      expect(sent.filter((m) => m.kind === 'item')).toHaveLength(2);
+    });
+  });
+});
+
+describe('queue limits by construction (128 KB a message, 100 messages / 256 KB a sendBatch)', () => {
+  beforeEach(() => installSnapshot(snapshotInput({ deployments: [bigDeployment('contoso')] })));
+
+  function bigDeployment(id: string) {
+    return { ...snapshotInput().deployments[0]!, id, maxMessageBytes: 30 * 1024 * 1024 };
+  }
+
+  const japanese = (chars: number) => '日本語のテキストです。'.repeat(Math.ceil(chars / 11)).slice(0, chars);
+
+  test('45,000 Japanese characters under full egress: enqueued on the real queue, the item complete (an R2 reference)', async () => {
+    const body = japanese(45_000);
+    const raw = mail(
+      {
+        From: 'buyer@customer.example',
+        To: 'alice@contoso.example',
+        Subject: '見積もり',
+        'X-Forwarded-To': 'alice@contoso.example',
+        'Content-Type': 'text/plain; charset=utf-8',
+        'Content-Transfer-Encoding': '8bit',
+      },
+      body,
+    );
+    // The real local queue enforces the platform limits: before, this sendBatch threw every time.
+    const result = await processMessage(edgeEnv, readEdgeConfig(edgeEnv), raw, {}, waitUntil);
+    expect(result.status).toBe('tracked');
+    const { bindings, sent } = capturingEnv();
+    await processMessage(bindings, readEdgeConfig(bindings), raw, {}, waitUntil);
+    const ref = sent[0] as unknown as ItemRef;
+    expect(ref.kind).toBe('item-ref');
+    const item = (await (await edgeEnv.RAW.get(ref.ref.key))!.json()) as IngestItem;
+    expect(item.text?.trim()).toBe(body);
+    expect(item.textRef).toBeUndefined();
+  });
+
+  test('a body over the inline budget is held regionally whole, with its beginning inline and a reference', async () => {
+    const body = japanese(120_000); // ~360 KB of UTF-8
+    const raw = mail(
+      {
+        From: 'buyer@customer.example',
+        To: 'alice@contoso.example',
+        'X-Forwarded-To': 'alice@contoso.example',
+      },
+      body,
+    );
+    const { bindings, sent } = capturingEnv();
+    await processMessage(bindings, readEdgeConfig(bindings), raw, {}, waitUntil);
+    const ref = sent[0] as unknown as ItemRef;
+    const item = (await (await edgeEnv.RAW.get(ref.ref.key))!.json()) as IngestItem;
+    expect(item.textRef).toBeDefined();
+    expect(new TextEncoder().encode(item.text).byteLength).toBeLessThanOrEqual(256 * 1024);
+    expect(body.startsWith(item.text!)).toBe(true);
+    const whole = await (await edgeEnv.RAW.get(item.textRef!.key))!.text();
+    expect(whole.trim()).toBe(body);
+  });
+
+  test('500 Cc recipients: all in the item; 1,200 To recipients: the whole list held regionally and flagged', async () => {
+    const cc = Array.from({ length: 500 }, (_, i) => `person${i}@customer.example`).join(', ');
+    const raw = mail({
+      From: 'buyer@customer.example',
+      To: 'alice@contoso.example',
+      Cc: cc,
+      'X-Forwarded-To': 'alice@contoso.example',
+    });
+    const result = await processMessage(edgeEnv, readEdgeConfig(edgeEnv), raw, {}, waitUntil);
+    expect(result.status).toBe('tracked');
+    const { bindings, sent } = capturingEnv();
+    await processMessage(bindings, readEdgeConfig(bindings), raw, {}, waitUntil);
+    const item = sent[0] as IngestItem;
+    expect(item.cc).toHaveLength(500);
+    expect(item.partiesRef).toBeUndefined();
+
+    const to = Array.from({ length: 1200 }, (_, i) => `to${i}@customer.example`).join(', ');
+    const many = mail({
+      From: 'buyer@customer.example',
+      To: `alice@contoso.example, ${to}`,
+      'X-Forwarded-To': 'alice@contoso.example',
+    });
+    const second = capturingEnv();
+    await processMessage(second.bindings, readEdgeConfig(second.bindings), many, {}, waitUntil);
+    const first = second.sent[0]!;
+    const full =
+      first.kind === 'item'
+        ? first
+        : ((await (await edgeEnv.RAW.get((first as unknown as ItemRef).ref.key))!.json()) as IngestItem);
+    expect(full.to).toHaveLength(1000);
+    const stored = (await (await edgeEnv.RAW.get(full.partiesRef!.key))!.json()) as { to: unknown[] };
+    expect(stored.to).toHaveLength(1201);
+  });
+
+  test('one message bound for 5 deployments with large bodies: split into sendBatch calls within the limits', async () => {
+    const ids = ['d1', 'd2', 'd3', 'd4', 'd5'];
+    await installSnapshot(
+      snapshotInput({
+        mailboxes: ids.map((d) => ({
+          address: `m@${d}.example`,
+          deployment: d,
+          userId: 'u',
+          filter: 'all' as const,
+        })),
+        deployments: ids.map(bigDeployment),
+      }),
+    );
+    const raw = mail(
+      {
+        From: 'buyer@customer.example',
+        To: ids.map((d) => `m@${d}.example`).join(', '),
+        'X-Forwarded-To': 'm@d1.example',
+      },
+      japanese(30_000), // ~90 KB per item: 5 items would be ~450 KB in one sendBatch
+    );
+    const batches: number[][] = [];
+    const { bindings } = capturingEnv();
+    const real = edgeEnv.OUTBOX;
+    const recording = {
+      send: real.send.bind(real),
+      sendBatch: async (msgs: Iterable<MessageSendRequest>) => {
+        const list = [...msgs];
+        batches.push(list.map((m) => new TextEncoder().encode(JSON.stringify(m.body)).byteLength));
+        return real.sendBatch(list);
+      },
+    } as unknown as Queue;
+    const result = await processMessage(
+      { ...bindings, OUTBOX: recording },
+      readEdgeConfig(bindings),
+      raw,
+      {},
+      waitUntil,
+    );
+    expect(result.itemIds.length).toBeGreaterThanOrEqual(5);
+    for (const b of batches) {
+      expect(b.length).toBeLessThanOrEqual(100);
+      expect(b.reduce((x, y) => x + y, 0)).toBeLessThanOrEqual(256 * 1000);
+      for (const size of b) expect(size).toBeLessThanOrEqual(128 * 1000);
+    }
   });
 });

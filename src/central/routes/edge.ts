@@ -9,11 +9,12 @@ import {
   ingestResponse,
 } from '../../core/wire.js';
 import { recordHeartbeat } from '../../db/queries/regions.js';
-import { deadLetters, ingestBatches } from '../../db/schema.js';
+import { ingestBatches } from '../../db/schema.js';
 import { createRouter } from '../app-router.js';
 import { assertEdge } from '../auth.js';
 import { readCentralConfig } from '../config.js';
 import type { AppEnv } from '../context.js';
+import { storeReportedDeadLetters } from '../dead-letters.js';
 import { ApiError, badRequest, describeIssues, forbidden, notFound, validationFailed } from '../errors.js';
 import { ingest } from '../ingest.js';
 import { readBodyLimited, readLimited } from '../request-body.js';
@@ -142,27 +143,7 @@ export const edgeRoutes = createRouter()
       batch.receipts,
       { bytesSent: raw.byteLength },
     );
-    if (batch.deadLetters?.length) {
-      await db
-        .insert(deadLetters)
-        .values(
-          batch.deadLetters.map((d) => ({
-            id: d.id,
-            region: batch.region,
-            deployment:
-              d.item &&
-              typeof d.item === 'object' &&
-              typeof (d.item as { deployment?: unknown }).deployment === 'string'
-                ? (d.item as { deployment: string }).deployment
-                : null,
-            item: d.item ?? null,
-            error: d.error,
-            attempts: d.attempts,
-            createdAt: now,
-          })),
-        )
-        .onConflictDoNothing();
-    }
+    if (batch.deadLetters?.length) await storeReportedDeadLetters(db, batch.region, batch.deadLetters, now);
     if (batch.heartbeat) await recordHeartbeat(db, batch.region, { at: now, ...batch.heartbeat });
     c.executionCtx.waitUntil(enqueueWebhook(c.env, db, webhookTargets));
     return c.json(

@@ -1,14 +1,35 @@
 // e2e.* and geo.*: traffic through a whole local network (central + three edges, `wrangler dev`),
-// sent by the traffic simulator (scripts/simulate.mjs) — receipt → commit latency at a sustained
+// sent by the traffic simulator (scripts/simulate.ts) — receipt → commit latency at a sustained
 // rate, and cross-region bytes vs. forwarding everything under two egress policies.
-import { runSimulation } from '../scripts/simulate.mjs';
-import { createApi, must, startSimNetwork, syncSnapshots } from '../scripts/sim-network.mjs';
-import { round } from './lib/stats.mjs';
+import type { Region } from '../scripts/regions.js';
+import {
+  type Api,
+  createApi,
+  type Json,
+  must,
+  startSimNetwork,
+  syncSnapshots,
+} from '../scripts/sim-network.js';
+import { runSimulation } from '../scripts/simulate.js';
+import { round } from './lib/stats.js';
 
-const REMOTE = ['eu', 'apac'];
+type Log = (line: string) => void;
+export interface Net {
+  central: string;
+  edges: Record<Region, string>;
+}
+
+const REMOTE: Region[] = ['eu', 'apac'];
 
 /** Starts a private network unless `central` and `edges` name a running one. */
-export async function withNetwork({ central, edges, log }, fn) {
+export async function withNetwork<T>(
+  {
+    central,
+    edges,
+    log,
+  }: { central?: string | undefined; edges?: Record<Region, string> | undefined; log: Log },
+  fn: (net: Net) => Promise<T>,
+): Promise<T> {
   if (central && edges) return fn({ central, edges });
   log('network: starting central + 3 edges on free ports with fresh state…');
   const t = Date.now();
@@ -28,7 +49,7 @@ export async function benchE2e({
   quick = false,
   ingress = 'email',
   log = () => {},
-}) {
+}: Net & { smoke?: boolean; quick?: boolean; ingress?: string; log?: Log }) {
   const rate = smoke ? 5 : 200;
   const durationS = smoke ? 3 : quick ? 15 : 60;
   const r = await runSimulation({
@@ -68,7 +89,7 @@ export async function benchE2e({
   return result;
 }
 
-async function setEgress(api, egress) {
+async function setEgress(api: Api, egress: string) {
   for (const id of REMOTE) {
     const region = await must(api, 'GET', `/api/v1/regions/${id}`);
     await must(api, 'PUT', `/api/v1/regions/${id}`, {
@@ -85,10 +106,16 @@ async function setEgress(api, egress) {
  * (attachments and raw message stay in the region) and once with `full`. The regions' settings
  * are restored afterwards.
  */
-export async function benchGeo({ central, edges, smoke = false, quick = false, log = () => {} }) {
+export async function benchGeo({
+  central,
+  edges,
+  smoke = false,
+  quick = false,
+  log = () => {},
+}: Net & { smoke?: boolean; quick?: boolean; log?: Log }) {
   const api = createApi(central);
   const saved = await Promise.all(REMOTE.map((id) => must(api, 'GET', `/api/v1/regions/${id}`)));
-  const runs = {};
+  const runs: Record<string, Json> = {};
   try {
     for (const egress of ['metadata+subject', 'full']) {
       await setEgress(api, egress);

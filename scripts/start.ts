@@ -1,16 +1,27 @@
-#!/usr/bin/env node
 // npm start | npm run start:central | npm run start:edges
 import { join } from 'node:path';
-import { LOCAL_ADMIN_TOKEN, portsFromEnv, ROOT, startCentral, startEdges, startNetwork } from './network.mjs';
+import {
+  errorMessage,
+  LOCAL_ADMIN_TOKEN,
+  portsFromEnv,
+  ROOT,
+  smtpPortsFromEnv,
+  startCentral,
+  startEdges,
+  startNetwork,
+  startRelays,
+} from './network.js';
+import { seedDemoData } from './seed.js';
 
 const mode = process.argv[2] ?? 'all';
 const ports = portsFromEnv();
+const smtpPorts = smtpPortsFromEnv();
 const stateDir = process.env.CRM_STATE_DIR ?? join(ROOT, '.wrangler', 'state', 'local');
 const started = Date.now();
-let stop = async () => {};
+let stop = async (): Promise<void> => {};
 let stopping = false;
 
-async function shutdown(signal) {
+async function shutdown(signal: string) {
   if (stopping) return;
   stopping = true;
   console.log(`\n${signal}: stopping every worker…`);
@@ -26,7 +37,6 @@ try {
   if (mode === 'central') {
     const central = await startCentral({ port: ports.central, stateDir });
     stop = central.stop;
-    const { seedDemoData } = await import('./seed.mjs');
     await seedDemoData(central.url, LOCAL_ADMIN_TOKEN);
     console.log(
       `central ready at ${central.url} (dashboard ${central.url}/ , admin token: ${LOCAL_ADMIN_TOKEN})`,
@@ -34,9 +44,15 @@ try {
   } else if (mode === 'edges') {
     const edges = await startEdges({ ports, centralUrl: `http://127.0.0.1:${ports.central}`, stateDir });
     stop = edges.stop;
-    for (const e of edges.edges) console.log(`edge ${e.region} ready at ${e.url}`);
+    const relays = await startRelays({ edges: edges.edges, smtpPorts });
+    stop = async () => {
+      await Promise.all(Object.values(relays).map((r) => r.stop()));
+      await edges.stop();
+    };
+    for (const e of edges.edges)
+      console.log(`edge ${e.region} ready at ${e.url} (SMTP ingress 127.0.0.1:${relays[e.region]?.port})`);
   } else {
-    const net = await startNetwork({ ports, stateDir });
+    const net = await startNetwork({ ports, stateDir, smtpPorts });
     stop = net.stop;
     const secs = ((Date.now() - started) / 1000).toFixed(1);
     console.log(`
@@ -46,13 +62,14 @@ crm-edge-router local network is up (${secs} s)${net.seeded ? ', demo data seede
   central API   ${net.central.url}/api/v1   (OpenAPI: ${net.central.url}/api/v1/openapi.json)
 ${Object.values(net.edges)
   .map(
-    (e) => `  edge ${e.region.padEnd(8)}${e.url}   (mail: POST ${e.url}/cdn-cgi/handler/email?from=…&to=…)`,
+    (e) =>
+      `  edge ${e.region.padEnd(8)}${e.url}   (mail: POST ${e.url}/cdn-cgi/handler/email?from=…&to=…; SMTP 127.0.0.1:${net.relays[e.region]?.port})`,
   )
   .join('\n')}
 Press Ctrl-C to stop.`);
   }
 } catch (err) {
-  console.error(`start failed: ${err.message}`);
+  console.error(`start failed: ${errorMessage(err)}`);
   await stop();
   process.exit(1);
 }

@@ -1,13 +1,12 @@
-#!/usr/bin/env node
 // Fails when generated files drift from their sources: D1 migrations vs src/db/schema.ts (drizzle-kit)
 // and the binding types vs the wrangler configs (`wrangler types --check`).
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT } from './network.mjs';
+import { ROOT } from './network.js';
 
-const bin = (name) => join(ROOT, 'node_modules', '.bin', name);
+const bin = (name: string) => join(ROOT, 'node_modules', '.bin', name);
 const env = { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' };
 let failed = false;
 
@@ -38,7 +37,7 @@ try {
 for (const [config, out, iface] of [
   ['wrangler.toml', 'src/central/central-env.d.ts', 'CentralEnv'],
   ['wrangler.edge.toml', 'src/edge/edge-env.d.ts', 'EdgeEnv'],
-]) {
+] as const) {
   try {
     execFileSync(
       bin('wrangler'),
@@ -56,7 +55,8 @@ for (const [config, out, iface] of [
       { cwd: ROOT, env, stdio: 'pipe' },
     );
     console.log(`${out} matches ${config}`);
-  } catch (err) {
+  } catch (caught) {
+    const err = caught as { stdout?: Buffer; stderr?: Buffer };
     console.error(
       `${out} is out of date with ${config} (run \`npm run types\`)\n${err.stdout ?? ''}${err.stderr ?? ''}`,
     );

@@ -1,3 +1,6 @@
+import { FILTER_MODES, type FilterMode, type RecordType } from '../src/core/types.js';
+import { type Region, REGIONS } from './regions.js';
+
 // Demo data seeded on first start: two deployments, three regions, 30 routed mailboxes over all five
 // filter modes, ~200 CRM records. Tests import it to know what the network contains.
 export const DEPLOYMENTS = [
@@ -51,24 +54,39 @@ const FIRST_NAMES = [
   'cyrus',
   'delia',
 ];
-const FILTERS = ['all', 'responses', 'records', 'email-enabled', 'none'];
-const REGION_IDS = ['us', 'eu', 'apac'];
+
+export interface DemoMailbox {
+  address: string;
+  region: Region;
+  deployment: string;
+  userId: string;
+  filter: FilterMode;
+}
+
+export interface DemoRecord {
+  type: RecordType;
+  id: string;
+  emails: string[];
+  emailEnabled: boolean;
+}
 
 /** Mailbox i: region cycles us/eu/apac; filter cycles every three; 18 contoso, 12 fabrikam. */
-export const MAILBOXES = FIRST_NAMES.map((name, i) => {
+export const MAILBOXES: DemoMailbox[] = FIRST_NAMES.map((name, i) => {
   const deployment = i % 5 < 3 ? 'contoso' : 'fabrikam';
   return {
     address: `${name}@${deployment}.example`,
-    region: REGION_IDS[i % 3],
+    region: REGIONS[i % REGIONS.length] as Region,
     deployment,
     userId: `u-${name}`,
-    filter: FILTERS[Math.floor(i / 3) % 5],
+    filter: FILTER_MODES[Math.floor(i / 3) % FILTER_MODES.length] as FilterMode,
   };
 });
 
 /** The first demo mailbox with the given properties. */
-export function demoMailbox(match) {
-  const found = MAILBOXES.find((m) => Object.entries(match).every(([k, v]) => m[k] === v));
+export function demoMailbox(match: Partial<DemoMailbox>): DemoMailbox {
+  const found = MAILBOXES.find((m) =>
+    Object.entries(match).every(([k, v]) => m[k as keyof DemoMailbox] === v),
+  );
   if (!found) throw new Error(`no demo mailbox matches ${JSON.stringify(match)}`);
   return found;
 }
@@ -108,14 +126,16 @@ const COMPANIES = [
   'wideworld',
 ];
 
-export function demoRecords(deployment) {
-  const users = MAILBOXES.filter((m) => m.deployment === deployment).map((m) => ({
-    type: 'user',
-    id: m.userId,
-    emails: [m.address],
-    emailEnabled: true,
-  }));
-  const contacts = [];
+export function demoRecords(deployment: string): DemoRecord[] {
+  const users = MAILBOXES.filter((m) => m.deployment === deployment).map(
+    (m): DemoRecord => ({
+      type: 'user',
+      id: m.userId,
+      emails: [m.address],
+      emailEnabled: true,
+    }),
+  );
+  const contacts: DemoRecord[] = [];
   for (let i = 0; i < 60; i++) {
     const first = FIRST_NAMES[(i * 7) % FIRST_NAMES.length];
     const last = LAST[i % LAST.length];
@@ -127,13 +147,15 @@ export function demoRecords(deployment) {
       emailEnabled: i % 10 !== 9,
     });
   }
-  const accounts = COMPANIES.map((company, i) => ({
-    type: 'account',
-    id: `a-${deployment}-${i}`,
-    emails: [`info@${company}.example`],
-    emailEnabled: true,
-  }));
-  const leads = [];
+  const accounts = COMPANIES.map(
+    (company, i): DemoRecord => ({
+      type: 'account',
+      id: `a-${deployment}-${i}`,
+      emails: [`info@${company}.example`],
+      emailEnabled: true,
+    }),
+  );
+  const leads: DemoRecord[] = [];
   for (let i = 0; i < 10; i++)
     leads.push({
       type: 'lead',
@@ -144,7 +166,7 @@ export function demoRecords(deployment) {
   return [...users, ...contacts, ...accounts, ...leads];
 }
 
-export const SUPPRESSIONS = {
+export const SUPPRESSIONS: Record<string, string[]> = {
   contoso: ['@spam.example', 'newsletter@northwind.example'],
   fabrikam: ['@spam.example'],
 };

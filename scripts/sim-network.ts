@@ -8,17 +8,24 @@ import { join } from 'node:path';
 import {
   freePort,
   LOCAL_ADMIN_TOKEN,
+  type Log,
   REGIONS,
+  type Region,
   startCentral,
   startCronTicker,
   startEdge,
   waitForHealth,
-} from './network.mjs';
+} from './network.js';
+import { seedDemoData } from './seed.js';
 
-export const HOME_REGION = 'us';
+export const HOME_REGION: Region = 'us';
+
+// biome-ignore lint/suspicious/noExplicitAny: untyped JSON answers until the typed client replaces this
+export type Json = any;
+export type Api = (method: string, path: string, body?: unknown) => Promise<{ status: number; body: Json }>;
 
 /** JSON client for central's admin API. Returns `{ status, body }`; throws only on network errors. */
-export function createApi(centralUrl, token = LOCAL_ADMIN_TOKEN) {
+export function createApi(centralUrl: string, token = LOCAL_ADMIN_TOKEN): Api {
   return async function api(method, path, body) {
     const res = await fetch(`${centralUrl}${path}`, {
       method,
@@ -30,7 +37,7 @@ export function createApi(centralUrl, token = LOCAL_ADMIN_TOKEN) {
       signal: AbortSignal.timeout(60_000),
     });
     const text = await res.text();
-    let json;
+    let json: Json;
     try {
       json = text ? JSON.parse(text) : undefined;
     } catch {
@@ -41,7 +48,7 @@ export function createApi(centralUrl, token = LOCAL_ADMIN_TOKEN) {
 }
 
 /** Like `api`, but throws on a non-2xx answer. */
-export async function must(api, method, path, body) {
+export async function must(api: Api, method: string, path: string, body?: unknown): Promise<Json> {
   const res = await api(method, path, body);
   if (res.status >= 300)
     throw new Error(`${method} ${path}: HTTP ${res.status} ${JSON.stringify(res.body).slice(0, 300)}`);
@@ -52,12 +59,16 @@ export async function must(api, method, path, body) {
  * Makes every edge hold its region's current snapshot: triggers the edge's scheduled handler
  * (snapshot refresh) and waits until its /health reports the version central publishes.
  */
-export async function syncSnapshots(api, edges, { timeoutMs = 60_000 } = {}) {
+export async function syncSnapshots(
+  api: Api,
+  edges: Partial<Record<Region, string>>,
+  { timeoutMs = 60_000 }: { timeoutMs?: number } = {},
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   const regions = (await must(api, 'GET', '/api/v1/regions')).items;
   await Promise.all(
     Object.entries(edges).map(async ([region, url]) => {
-      const want = regions.find((r) => r.id === region)?.snapshotVersion;
+      const want = regions.find((r: Json) => r.id === region)?.snapshotVersion;
       if (want === undefined) throw new Error(`central has no region ${region}`);
       for (;;) {
         await fetch(`${url}/__scheduled?cron=${encodeURIComponent('* * * * *')}`, {
@@ -66,8 +77,8 @@ export async function syncSnapshots(api, edges, { timeoutMs = 60_000 } = {}) {
           .then((r) => r.arrayBuffer())
           .catch(() => {});
         const health = await fetch(`${url}/health`, { signal: AbortSignal.timeout(5_000) })
-          .then((r) => r.json())
-          .catch(() => ({}));
+          .then((r) => r.json() as Promise<{ snapshotVersion?: number }>)
+          .catch(() => ({}) as { snapshotVersion?: number });
         if ((health.snapshotVersion ?? -1) >= want) return;
         if (Date.now() > deadline)
           throw new Error(`edge ${region} did not load snapshot version ${want} in time`);
@@ -81,8 +92,8 @@ export async function syncSnapshots(api, edges, { timeoutMs = 60_000 } = {}) {
  * `us-eu=80,us-apac=150,eu-apac=200` → round-trip ms between each region and the home region.
  * Pairs are unordered; a region paired with itself (or absent) gets 0.
  */
-export function parseRtt(spec, home = HOME_REGION) {
-  const pairs = new Map();
+export function parseRtt(spec: string | undefined, home: Region = HOME_REGION): Record<Region, number> {
+  const pairs = new Map<string, number>();
   for (const part of String(spec ?? '')
     .split(',')
     .map((s) => s.trim())
@@ -93,7 +104,7 @@ export function parseRtt(spec, home = HOME_REGION) {
   }
   return Object.fromEntries(
     REGIONS.map((r) => [r, r === home ? 0 : (pairs.get([r, home].sort().join('|')) ?? 0)]),
-  );
+  ) as Record<Region, number>;
 }
 
 /**
@@ -101,12 +112,27 @@ export function parseRtt(spec, home = HOME_REGION) {
  * `oneWayMs` before returning it: one round trip costs 2 × oneWayMs, as across regions. It counts
  * the bytes that cross it (the edge → central wire, after gzip).
  */
-export async function startDelayProxy({ target, oneWayMs, port }) {
+export interface DelayProxy {
+  url: string;
+  oneWayMs: number;
+  counters: { requests: number; bytesUp: number; bytesDown: number };
+  stop: () => Promise<void>;
+}
+
+export async function startDelayProxy({
+  target,
+  oneWayMs,
+  port,
+}: {
+  target: string;
+  oneWayMs: number;
+  port?: number;
+}): Promise<DelayProxy> {
   const targetUrl = new URL(target);
   const counters = { requests: 0, bytesUp: 0, bytesDown: 0 };
-  const sleep = (ms) => (ms > 0 ? new Promise((r) => setTimeout(r, ms)) : Promise.resolve());
+  const sleep = (ms: number) => (ms > 0 ? new Promise((r) => setTimeout(r, ms)) : Promise.resolve());
   const server = createServer(async (req, res) => {
-    const chunks = [];
+    const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c);
     const body = Buffer.concat(chunks);
     counters.requests++;
@@ -116,7 +142,7 @@ export async function startDelayProxy({ target, oneWayMs, port }) {
     const upstream = httpRequest(
       { host: targetUrl.hostname, port: targetUrl.port, method: req.method, path: req.url, headers },
       async (answer) => {
-        const parts = [];
+        const parts: Buffer[] = [];
         for await (const c of answer) parts.push(c);
         const out = Buffer.concat(parts);
         counters.bytesDown += out.length;
@@ -132,13 +158,13 @@ export async function startDelayProxy({ target, oneWayMs, port }) {
     upstream.end(body);
   });
   const listenPort = port ?? (await freePort());
-  await new Promise((r) => server.listen(listenPort, '127.0.0.1', r));
+  await new Promise<void>((r) => server.listen(listenPort, '127.0.0.1', r));
   return {
     url: `http://127.0.0.1:${listenPort}`,
     oneWayMs,
     counters,
     stop: () =>
-      new Promise((r) => {
+      new Promise<void>((r) => {
         server.closeAllConnections?.();
         server.close(() => r());
       }),
@@ -150,18 +176,36 @@ export async function startDelayProxy({ target, oneWayMs, port }) {
  * `rttMs` (per region, round trip to the home region), each edge reaches central through its own
  * delay proxy — the edges are started with CENTRAL_URL pointing at the proxy.
  */
-export async function startSimNetwork({ rttMs = {}, log = () => {}, seed = true } = {}) {
+export interface SimNetwork {
+  central: string;
+  edges: Record<Region, string>;
+  proxies: Partial<Record<Region, DelayProxy>>;
+  stateDir: string;
+  stop: () => Promise<void>;
+}
+
+export async function startSimNetwork({
+  rttMs = {},
+  log = () => {},
+  seed = true,
+}: {
+  rttMs?: Partial<Record<Region, number>>;
+  log?: Log;
+  seed?: boolean;
+} = {}): Promise<SimNetwork> {
   const stateDir = mkdtempSync(join(tmpdir(), 'crm-sim-'));
   const centralPort = await freePort();
   const centralUrl = `http://127.0.0.1:${centralPort}`;
-  const proxies = {};
+  const proxies: Partial<Record<Region, DelayProxy>> = {};
   for (const region of REGIONS) {
     if ((rttMs[region] ?? 0) > 0)
-      proxies[region] = await startDelayProxy({ target: centralUrl, oneWayMs: rttMs[region] / 2 });
+      proxies[region] = await startDelayProxy({ target: centralUrl, oneWayMs: (rttMs[region] ?? 0) / 2 });
   }
-  const ports = Object.fromEntries(await Promise.all(REGIONS.map(async (r) => [r, await freePort()])));
-  const started = [];
-  const track = (p) => {
+  const ports = Object.fromEntries(
+    await Promise.all(REGIONS.map(async (r) => [r, await freePort()] as const)),
+  ) as Record<Region, number>;
+  const started: { stop: () => Promise<void> }[] = [];
+  const track = <T extends { stop: () => Promise<void> }>(p: T): T => {
     started.push(p);
     return p;
   };
@@ -171,27 +215,26 @@ export async function startSimNetwork({ rttMs = {}, log = () => {}, seed = true 
     rmSync(stateDir, { recursive: true, force: true });
   };
   try {
-    const [central, ...edges] = await Promise.all([
+    const [central, edges] = await Promise.all([
       startCentral({ port: centralPort, stateDir, log }).then(track),
-      ...REGIONS.map((region) =>
-        startEdge({
-          region,
-          port: ports[region],
-          centralUrl: proxies[region]?.url ?? centralUrl,
-          stateDir,
-          log,
-        }).then(track),
+      Promise.all(
+        REGIONS.map((region) =>
+          startEdge({
+            region,
+            port: ports[region],
+            centralUrl: proxies[region]?.url ?? centralUrl,
+            stateDir,
+            log,
+          }).then(track),
+        ),
       ),
     ]);
     await waitForHealth(central.url);
-    if (seed) {
-      const { seedDemoData } = await import('./seed.mjs');
-      await seedDemoData(central.url, LOCAL_ADMIN_TOKEN, log);
-    }
+    if (seed) await seedDemoData(central.url, LOCAL_ADMIN_TOKEN, log);
     const stopTicker = startCronTicker(edges.map((e) => e.url));
     return {
       central: central.url,
-      edges: Object.fromEntries(edges.map((e) => [e.region, e.url])),
+      edges: Object.fromEntries(edges.map((e) => [e.region, e.url])) as Record<Region, string>,
       proxies,
       stateDir,
       async stop() {

@@ -3,14 +3,66 @@
 // registered outbound message, a bounce, a newsletter…) and so knows whether it should be tracked
 // under the design's rules (design §2 "Classification"): the ground truth never comes from the
 // router under test.
-import { DEPLOYMENTS, demoRecords, MAILBOXES } from './demo-data.mjs';
+import type { FilterMode } from '../src/core/types.js';
+import { DEPLOYMENTS, type DemoRecord, demoRecords, MAILBOXES } from './demo-data.js';
+import type { Region } from './regions.js';
 
-export const REGIONS = ['us', 'eu', 'apac'];
+/** A routed mailbox the traffic goes to. */
+export interface Mailbox {
+  address: string;
+  region: Region;
+  deployment: string;
+  userId: string;
+  filter: FilterMode;
+}
+
+/** A registered outbound CRM message (replies to it are correlated). */
+export interface Outbound {
+  messageId: string;
+  userId: string;
+  subject: string;
+  to: string[];
+  trackingSubject: string;
+}
+
+export interface Rng {
+  next: () => number;
+  int: (min: number, max: number) => number;
+  pick: <T>(list: readonly T[]) => T;
+  chance: (p: number) => boolean;
+  logUniform: (min: number, max: number) => number;
+  exponentialMs: (ratePerSecond: number) => number;
+  weighted: <T>(entries: readonly (readonly [T, number])[]) => T;
+  hex: (n: number) => string;
+}
+
+/** One forwarded copy of a message: what a forwarding mailbox's server sends to its region's edge. */
+export interface Copy {
+  region: Region;
+  mailbox: string;
+  raw?: string;
+  bytes?: number;
+  status?: number;
+  sentAt?: number;
+}
+
+/** A generated message with its ground truth. */
+export interface TrafficMessage {
+  id: string;
+  category: string;
+  deployment: string;
+  messageId: string;
+  from: string;
+  tracked: boolean;
+  trackedIn: Region[];
+  copies: Copy[];
+  sizeBytes: number;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Seeded PRNG (sfc32, seeded through splitmix32 over the seed string): same seed, same traffic.
 
-function hashSeed(seed) {
+function hashSeed(seed: string) {
   let h = 1779033703 ^ String(seed).length;
   for (const ch of String(seed)) {
     h = Math.imul(h ^ ch.charCodeAt(0), 3432918353);
@@ -24,7 +76,7 @@ function hashSeed(seed) {
   };
 }
 
-export function createRng(seed) {
+export function createRng(seed: string): Rng {
   const s = hashSeed(seed);
   let a = s();
   let b = s();
@@ -44,24 +96,24 @@ export function createRng(seed) {
     c = (c + t) | 0;
     return (t >>> 0) / 4294967296;
   };
-  const rng = {
+  const rng: Rng = {
     next,
     /** Integer in [min, max]. */
     int: (min, max) => min + Math.floor(next() * (max - min + 1)),
-    pick: (list) => list[Math.floor(next() * list.length)],
+    pick: <T>(list: readonly T[]) => list[Math.floor(next() * list.length)] as T,
     chance: (p) => next() < p,
     /** Log-uniform value in [min, max): sizes spread over orders of magnitude. */
     logUniform: (min, max) => Math.round(Math.exp(Math.log(min) + next() * (Math.log(max) - Math.log(min)))),
     /** Exponential inter-arrival time (Poisson process) for a rate per second, in ms. */
     exponentialMs: (ratePerSecond) => (-Math.log(1 - next()) / ratePerSecond) * 1000,
-    weighted: (entries) => {
+    weighted: <T>(entries: readonly (readonly [T, number])[]) => {
       const total = entries.reduce((acc, [, w]) => acc + w, 0);
       let x = next() * total;
       for (const [value, w] of entries) {
         x -= w;
         if (x < 0) return value;
       }
-      return entries[entries.length - 1][0];
+      return (entries[entries.length - 1] as readonly [T, number])[0];
     },
     hex: (n) => {
       let out = '';
@@ -80,14 +132,14 @@ export function createRng(seed) {
 // base64-encoded once into 76-character lines (RFC 2045 §6.8); an attachment is a run of lines.
 
 const LINE_BYTES = 57; // 57 bytes → 76 base64 characters
-let pool;
+let pool: { seed: string; lines: string[] } | undefined;
 
-function base64Pool(seed, bytes = 6 * 1024 * 1024) {
+function base64Pool(seed: string, bytes = 6 * 1024 * 1024) {
   if (pool && pool.seed === seed && pool.lines.length * LINE_BYTES >= bytes) return pool;
   const rng = createRng(`pool:${seed}`);
   const raw = Buffer.alloc(bytes);
   for (let i = 0; i + 4 <= bytes; i += 4) raw.writeUInt32LE(Math.floor(rng.next() * 4294967296), i);
-  const lines = [];
+  const lines: string[] = [];
   for (let i = 0; i + LINE_BYTES <= bytes; i += LINE_BYTES)
     lines.push(raw.subarray(i, i + LINE_BYTES).toString('base64'));
   pool = { seed, lines };
@@ -95,7 +147,7 @@ function base64Pool(seed, bytes = 6 * 1024 * 1024) {
 }
 
 /** Base64 body (CRLF line breaks) of an attachment of about `size` bytes. */
-function attachmentBase64(rng, seed, size) {
+function attachmentBase64(rng: Rng, seed: string, size: number): string {
   const { lines } = base64Pool(seed);
   const count = Math.max(1, Math.ceil(size / LINE_BYTES));
   const start = rng.int(0, Math.max(0, lines.length - count));
@@ -123,7 +175,7 @@ const VENDOR_DOMAINS = [
   'catering.example',
 ];
 const GIVEN = ['sam', 'alex', 'kim', 'noor', 'lee', 'ana', 'jo', 'max', 'ravi', 'eva', 'tom', 'mia'];
-const ATTACHMENT_TYPES = [
+const ATTACHMENT_TYPES: [string, string, number][] = [
   ['pdf', 'application/pdf', 5],
   ['docx', 'application/vnd.openxmlformats-officedocument.wordprocessingml.document', 2],
   ['xlsx', 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet', 2],
@@ -133,19 +185,28 @@ const ATTACHMENT_TYPES = [
 ];
 
 /** Record addresses per deployment, by kind (the same data the seed registers). */
-function recordBook(deployment) {
+export interface RecordBook {
+  external: { address: string; type: DemoRecord['type']; emailEnabled: boolean }[];
+  emailEnabledExternal: string[];
+  disabledContacts: string[];
+  all: Map<string, DemoRecord>;
+}
+
+function recordBook(deployment: string): RecordBook {
   const records = demoRecords(deployment);
   const external = records.filter((r) => r.type !== 'user');
   return {
     /** Contacts, accounts and leads: the `records` filter matches all of them. */
-    external: external.map((r) => ({ address: r.emails[0], type: r.type, emailEnabled: r.emailEnabled })),
-    emailEnabledExternal: external.filter((r) => r.emailEnabled).map((r) => r.emails[0]),
-    disabledContacts: external.filter((r) => !r.emailEnabled).map((r) => r.emails[0]),
-    all: new Map(records.flatMap((r) => r.emails.map((e) => [e.toLowerCase(), r]))),
+    external: external.map((r) => ({ address: first(r.emails), type: r.type, emailEnabled: r.emailEnabled })),
+    emailEnabledExternal: external.filter((r) => r.emailEnabled).map((r) => first(r.emails)),
+    disabledContacts: external.filter((r) => !r.emailEnabled).map((r) => first(r.emails)),
+    all: new Map(records.flatMap((r) => r.emails.map((e) => [e.toLowerCase(), r] as const))),
   };
 }
 
 // ---------------------------------------------------------------------------------------------
+const first = (list: string[]): string => list[0] as string;
+
 // Ground truth, from the design's rules over what the generator put in the message.
 
 /**
@@ -153,13 +214,31 @@ function recordBook(deployment) {
  * auto-replies, bulk mail and suppressed senders never; then correlated mail in every mode but
  * `none`; then the mailbox's filter mode over the sender and the To/Cc recipients.
  */
-export function mailboxTracks(msg, mailbox, book) {
+/** What the generator decided a message is, before rendering. */
+interface Draft {
+  id?: string;
+  category: string;
+  mailboxes: Mailbox[];
+  from: string;
+  subject: string;
+  recipients: string[];
+  signal: string | undefined;
+  correlated: boolean;
+  bounce?: boolean;
+  extra: [string, string][];
+}
+
+export function mailboxTracks(
+  msg: Pick<Draft, 'signal' | 'correlated' | 'from' | 'recipients'>,
+  mailbox: Pick<Mailbox, 'filter'>,
+  book: RecordBook,
+): boolean {
   if (msg.signal) return false;
   if (mailbox.filter === 'none') return false;
   if (msg.correlated) return true;
   if (mailbox.filter === 'all') return true;
   if (mailbox.filter === 'responses') return false;
-  const matches = (address) => {
+  const matches = (address: string) => {
     const r = book.all.get(address.toLowerCase());
     if (!r) return false;
     return mailbox.filter === 'records' ? r.type !== 'user' : r.emailEnabled === true;
@@ -171,14 +250,14 @@ export function mailboxTracks(msg, mailbox, book) {
 // ---------------------------------------------------------------------------------------------
 // MIME.
 
-function words(rng, count) {
-  const out = [];
+function words(rng: Rng, count: number): string {
+  const out: string[] = [];
   for (let i = 0; i < count; i++) out.push(rng.pick(WORDS));
   return out.join(' ');
 }
 
-function textBody(rng, bytes) {
-  const lines = [];
+function textBody(rng: Rng, bytes: number): string {
+  const lines: string[] = [];
   let size = 0;
   while (size < bytes) {
     const line = words(rng, rng.int(6, 14));
@@ -188,7 +267,7 @@ function textBody(rng, bytes) {
   return lines.join('\r\n');
 }
 
-function htmlOf(text) {
+function htmlOf(text: string): string {
   return `<html><body>${text
     .split('\r\n')
     .map((l) => `<p>${l}</p>`)
@@ -199,7 +278,29 @@ function htmlOf(text) {
  * A raw RFC 5322 message (ASCII, CRLF). `headers` come first in order; then the body: plain text,
  * multipart/alternative with HTML, or multipart/mixed with base64 attachments.
  */
-export function buildRaw({ headers, text, html, attachments = [], rng, seed, boundaryTag }) {
+export interface AttachmentSpec {
+  filename: string;
+  contentType: string;
+  size: number;
+}
+
+export function buildRaw({
+  headers,
+  text,
+  html,
+  attachments = [],
+  rng,
+  seed,
+  boundaryTag,
+}: {
+  headers: [string, string][];
+  text: string;
+  html?: string | undefined;
+  attachments?: AttachmentSpec[];
+  rng: Rng;
+  seed: string;
+  boundaryTag: string;
+}): string {
   const head = headers.map(([k, v]) => `${k}: ${v}`);
   head.push('MIME-Version: 1.0');
   const alt = `alt-${boundaryTag}`;
@@ -254,19 +355,19 @@ export function buildRaw({ headers, text, html, attachments = [], rng, seed, bou
  */
 export const SIZE_PROFILES = ['realistic', 'light', 'none'];
 
-function attachmentsFor(rng, profile, maxBytes) {
+function attachmentsFor(rng: Rng, profile: string, maxBytes: number): AttachmentSpec[] {
   if (profile === 'none') return [];
-  const out = [];
+  const out: number[] = [];
   if (profile === 'light') {
     if (rng.chance(0.1)) out.push(rng.logUniform(5_000, 100_000));
   } else if (rng.chance(0.3)) {
-    const count = rng.weighted([
+    const count = rng.weighted<number>([
       [1, 70],
       [2, 20],
       [3, 10],
     ]);
     for (let i = 0; i < count; i++) {
-      const band = rng.weighted([
+      const band = rng.weighted<string>([
         ['small', 70],
         ['medium', 22],
         ['large', 8],
@@ -282,14 +383,14 @@ function attachmentsFor(rng, profile, maxBytes) {
   }
   // Base64 grows content by 4/3 (plus line breaks): keep the raw message under the cap.
   let budget = Math.floor((maxBytes - 64 * 1024) * 0.73);
-  const kept = [];
+  const kept: number[] = [];
   for (const size of out) {
     if (size > budget) continue;
     kept.push(size);
     budget -= size;
   }
   return kept.map((size, i) => {
-    const [ext, contentType] = rng.weighted(ATTACHMENT_TYPES.map((t) => [t, t[2]]));
+    const [ext, contentType] = rng.weighted(ATTACHMENT_TYPES.map((t) => [t, t[2]] as const));
     return { filename: `${words(rng, 1)}-${i + 1}.${ext}`, contentType, size };
   });
 }
@@ -320,7 +421,7 @@ export const OTHER_CATEGORIES = [
 /** Categories that need registered outbound messages (`POST /deployments/:id/outbound`). */
 export const OUTBOUND_CATEGORIES = ['reply', 'token-reply'];
 
-const CRM_WEIGHTS = {
+const CRM_WEIGHTS: Record<string, number> = {
   'record-sender': 40,
   'recipient-record': 8,
   reply: 20,
@@ -328,7 +429,7 @@ const CRM_WEIGHTS = {
   'all-mailbox': 12,
   'multi-forward': 12,
 };
-const OTHER_WEIGHTS = {
+const OTHER_WEIGHTS: Record<string, number> = {
   private: 40,
   'record-to-responses': 6,
   'record-to-none': 5,
@@ -340,7 +441,7 @@ const OTHER_WEIGHTS = {
   'multi-forward-private': 9,
 };
 
-const TRACKING = new Set(['all', 'records', 'email-enabled']);
+const TRACKING = new Set<string>(['all', 'records', 'email-enabled']);
 
 /**
  * Creates a traffic generator. `mailboxes`: routed mailboxes ({ address, region, deployment,
@@ -356,18 +457,34 @@ export function createTraffic({
   sizeProfile = 'realistic',
   maxMessageBytes = 6 * 1024 * 1024,
   now = () => Date.now(),
+}: {
+  seed?: string;
+  runId?: string;
+  mailboxes?: Mailbox[];
+  outbound?: Record<string, Outbound[]>;
+  crmShare?: number;
+  sizeProfile?: string;
+  maxMessageBytes?: number;
+  now?: () => number;
 } = {}) {
   if (!SIZE_PROFILES.includes(sizeProfile)) throw new Error(`unknown size profile ${sizeProfile}`);
   const rng = createRng(seed);
-  const books = Object.fromEntries(DEPLOYMENTS.map((d) => [d.id, recordBook(d.id)]));
-  const hasOutbound = (d) => (outbound[d] ?? []).length > 0;
-  const disabled = new Set();
+  const books: Record<string, RecordBook> = Object.fromEntries(
+    DEPLOYMENTS.map((d) => [d.id, recordBook(d.id)]),
+  );
+  const bookOf = (deployment: string): RecordBook => {
+    const book = books[deployment];
+    if (!book) throw new Error(`unknown deployment ${deployment}`);
+    return book;
+  };
+  const hasOutbound = (d: string) => (outbound[d] ?? []).length > 0;
+  const disabled = new Set<string>();
   if (!DEPLOYMENTS.some((d) => hasOutbound(d.id))) for (const c of OUTBOUND_CATEGORIES) disabled.add(c);
-  const byDeployment = (d) => mailboxes.filter((m) => m.deployment === d);
+  const byDeployment = (d: string) => mailboxes.filter((m) => m.deployment === d);
   let n = 0;
 
   const unknownSender = () => `${rng.pick(GIVEN)}.${rng.hex(4)}@${rng.pick(PRIVATE_DOMAINS)}`;
-  const mailboxWith = (filters, deployment) => {
+  const mailboxWith = (filters: string[], deployment?: string) => {
     const pool = mailboxes.filter(
       (m) => filters.includes(m.filter) && (!deployment || m.deployment === deployment),
     );
@@ -375,15 +492,21 @@ export function createTraffic({
   };
 
   /** Builds the message of a category; undefined when the mailboxes cannot support it. */
-  function compose(category) {
+  function compose(category: string): Draft | undefined {
     const id = `${runId}-${++n}`;
-    const base = { category, recipients: [], signal: undefined, correlated: false, extra: [] };
-    let m;
+    const base = {
+      category,
+      recipients: [] as string[],
+      signal: undefined as string | undefined,
+      correlated: false,
+      extra: [] as [string, string][],
+    };
+    let m: Draft;
     switch (category) {
       case 'record-sender': {
         const mb = mailboxWith(['records', 'email-enabled', 'all']);
         if (!mb) return undefined;
-        const book = books[mb.deployment];
+        const book = bookOf(mb.deployment);
         const from =
           mb.filter === 'records' ? rng.pick(book.external).address : rng.pick(book.emailEnabledExternal);
         m = {
@@ -397,7 +520,7 @@ export function createTraffic({
       case 'recipient-record': {
         const mb = mailboxWith(['records', 'email-enabled']);
         if (!mb) return undefined;
-        const contact = rng.pick(books[mb.deployment].emailEnabledExternal);
+        const contact = rng.pick(bookOf(mb.deployment).emailEnabledExternal);
         m = {
           ...base,
           mailboxes: [mb],
@@ -418,9 +541,9 @@ export function createTraffic({
         );
         if (!candidates.length) return undefined;
         const o = rng.pick(candidates);
-        const mb = mailboxes.find((x) => x.userId === o.userId && x.deployment === deployment);
+        const mb = mailboxes.find((x) => x.userId === o.userId && x.deployment === deployment) as Mailbox;
         const from = o.to?.[0] ?? unknownSender();
-        m = { ...base, mailboxes: [mb], from, correlated: true };
+        m = { ...base, mailboxes: [mb], from, subject: '', correlated: true };
         if (category === 'reply') {
           m.subject = `RE: ${o.subject}`;
           m.extra.push(['In-Reply-To', `<${o.messageId}>`], ['References', `<${o.messageId}>`]);
@@ -441,7 +564,7 @@ export function createTraffic({
         const deployment = rng.pick(DEPLOYMENTS).id;
         const pool = byDeployment(deployment);
         const count = Math.min(pool.length, rng.int(2, 3));
-        const chosen = [];
+        const chosen: Mailbox[] = [];
         while (chosen.length < count) {
           const mb = rng.pick(pool);
           if (!chosen.includes(mb)) chosen.push(mb);
@@ -455,7 +578,7 @@ export function createTraffic({
           m = {
             ...base,
             mailboxes: chosen,
-            from: rng.pick(books[deployment].emailEnabledExternal),
+            from: rng.pick(bookOf(deployment).emailEnabledExternal),
             subject: `Project kickoff ${words(rng, 2)}`,
           };
         } else {
@@ -478,18 +601,18 @@ export function createTraffic({
         m = {
           ...base,
           mailboxes: [mb],
-          from: rng.pick(books[mb.deployment].emailEnabledExternal),
+          from: rng.pick(bookOf(mb.deployment).emailEnabledExternal),
           subject: `New request ${words(rng, 2)}`,
         };
         break;
       }
       case 'disabled-record': {
         const mb = mailboxWith(['email-enabled']);
-        if (!mb || !books[mb.deployment].disabledContacts.length) return undefined;
+        if (!mb || !bookOf(mb.deployment).disabledContacts.length) return undefined;
         m = {
           ...base,
           mailboxes: [mb],
-          from: rng.pick(books[mb.deployment].disabledContacts),
+          from: rng.pick(bookOf(mb.deployment).disabledContacts),
           subject: `Hello ${words(rng, 2)}`,
         };
         break;
@@ -499,7 +622,7 @@ export function createTraffic({
         m = {
           ...base,
           mailboxes: [mb],
-          from: rng.pick(books[mb.deployment].emailEnabledExternal),
+          from: rng.pick(bookOf(mb.deployment).emailEnabledExternal),
           subject: `Automatic reply: ${words(rng, 3)}`,
           signal: 'auto-reply',
         };
@@ -555,15 +678,15 @@ export function createTraffic({
     return m;
   }
 
-  function render(m) {
+  function render(m: Draft): TrafficMessage {
     const domain = m.from.split('@')[1] ?? 'example.org';
     const messageId = `sim-${m.id}-${rng.hex(6)}@${domain}`;
     const date = new Date(now()).toUTCString().replace('GMT', '+0000');
     const to = m.mailboxes.map((mb) => mb.address);
-    const headers = [
+    const headers: [string, string][] = [
       ['From', m.from],
       ['To', to.join(', ')],
-      ...(m.recipients.length ? [['Cc', m.recipients.join(', ')]] : []),
+      ...(m.recipients.length ? [['Cc', m.recipients.join(', ')] as [string, string]] : []),
       ['Subject', m.subject],
       ['Date', date],
       ['Message-ID', `<${messageId}>`],
@@ -572,7 +695,7 @@ export function createTraffic({
     // The run's reference keeps a rerun with the same seed from resending byte-identical mail,
     // which the edge's loop check (identical messages per mailbox) would rightly toss.
     const text = `${textBody(rng, rng.logUniform(300, 12_000))}\r\n\r\nRef: ${m.id}`;
-    let raw;
+    let raw: string;
     if (m.bounce) {
       const b = `dsn-${m.id}`;
       raw = [
@@ -615,24 +738,27 @@ export function createTraffic({
     }
     // Each forwarding mailbox's server adds its own trace header and sends its copy to the edge of
     // the mailbox's region (design §2, step 2: the forwarding mailbox is read from the message).
-    const copies = m.mailboxes.map((mb) => ({
-      region: mb.region,
-      mailbox: mb.address,
-      raw: `X-Forwarded-To: ${mb.address}\r\n${raw}`,
-    }));
-    const book = books[m.mailboxes[0].deployment];
+    const copies = m.mailboxes.map(
+      (mb): Copy => ({
+        region: mb.region,
+        mailbox: mb.address,
+        raw: `X-Forwarded-To: ${mb.address}\r\n${raw}`,
+      }),
+    );
+    const lead = m.mailboxes[0] as Mailbox;
+    const book = bookOf(lead.deployment);
     const tracked = m.mailboxes.some((mb) => mailboxTracks(m, mb, book));
     return {
-      id: m.id,
       category: m.category,
-      deployment: m.mailboxes[0].deployment,
+      deployment: lead.deployment,
+      id: m.id as string,
       messageId,
       from: m.from,
       tracked,
       /** Tracked through a mailbox of the given region: what the copy from that region should give. */
       trackedIn: [...new Set(m.mailboxes.filter((mb) => mailboxTracks(m, mb, book)).map((mb) => mb.region))],
       copies,
-      sizeBytes: copies.reduce((acc, c) => acc + c.raw.length, 0),
+      sizeBytes: copies.reduce((acc, c) => acc + (c.raw?.length ?? 0), 0),
     };
   }
 
@@ -643,7 +769,7 @@ export function createTraffic({
     disabledCategories: [...disabled],
     rng,
     /** The next message: its ground truth and one raw copy per forwarding mailbox. */
-    next() {
+    next(): TrafficMessage {
       for (let attempt = 0; attempt < 50; attempt++) {
         const wantCrm = rng.chance(crmShare);
         const category = rng.weighted(wantCrm ? crmEntries : otherEntries);

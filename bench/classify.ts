@@ -1,17 +1,20 @@
 // classify.*: the edge's header-first decision (readMessageFacts + classify against a realistic
 // snapshot) vs. a full MIME parse (PostalMime.parse) of the same messages.
-import { DEPLOYMENTS, demoRecords, MAILBOXES } from '../scripts/demo-data.mjs';
-import { buildRaw, createRng } from '../scripts/traffic.mjs';
-import { loadCore } from './lib/core-bundle.mjs';
-import { median, round } from './lib/stats.mjs';
+import PostalMime from 'postal-mime';
+import { classify } from '../src/core/classify.js';
+import { readMessageFacts } from '../src/core/message-facts.js';
+import { buildSnapshot, type SnapshotInput } from '../src/core/snapshot.js';
+import { DEPLOYMENTS, type DemoMailbox, demoRecords, MAILBOXES } from '../scripts/demo-data.js';
+import { type AttachmentSpec, buildRaw, createRng } from '../scripts/traffic.js';
+import { median, round } from './lib/stats.js';
 
 const HASH_KEY = '4a1f0c2b9e8d7c6b5a4f3e2d1c0b0a09';
 
 /** Region `us` of the demo data with 10,000 more contacts and 500 registered outbound messages. */
-export function realisticSnapshotInput() {
+export function realisticSnapshotInput(): SnapshotInput {
   const deployments = DEPLOYMENTS.map((d) => {
     const records = demoRecords(d.id).map((r) => ({
-      address: r.emails[0],
+      address: r.emails[0] as string,
       type: r.type,
       emailEnabled: r.emailEnabled,
     }));
@@ -21,7 +24,7 @@ export function realisticSnapshotInput() {
         type: 'contact',
         emailEnabled: i % 10 !== 0,
       });
-    const outbound = [];
+    const outbound: { messageId: string; subject: string; to: string[] }[] = [];
     for (let i = 0; i < 500; i++)
       outbound.push({
         messageId: `<out-${i}@crm.${d.id}.example>`,
@@ -32,7 +35,7 @@ export function realisticSnapshotInput() {
       id: d.id,
       token: d.trackingToken,
       maxMessageBytes: 25 * 1024 * 1024,
-      attachmentPolicy: 'regional',
+      attachmentPolicy: 'regional' as const,
       smartMatch: false,
       suppressions: ['@spam.example'],
       records,
@@ -45,7 +48,7 @@ export function realisticSnapshotInput() {
     builtAt: 1_790_000_000_000,
     hashKey: HASH_KEY,
     rulesEnabled: true,
-    egress: 'metadata+subject',
+    egress: 'metadata+subject' as const,
     mailboxes: MAILBOXES.filter((m) => m.region === 'us'),
     deployments,
   };
@@ -56,11 +59,11 @@ export function realisticSnapshotInput() {
  * attachments of 50 KB–5 MB, each from a CRM contact to a `records` mailbox (a CRM-bound
  * decision: the case where the edge goes on to the full parse).
  */
-export function classifyCorpus({ smoke = false } = {}) {
+export function classifyCorpus({ smoke = false }: { smoke?: boolean } = {}) {
   const rng = createRng('bench-classify');
-  const mailbox = MAILBOXES.find((m) => m.region === 'us' && m.filter === 'records');
-  const contact = demoRecords(mailbox.deployment).find((r) => r.type === 'contact').emails[0];
-  const corpus = [];
+  const mailbox = MAILBOXES.find((m) => m.region === 'us' && m.filter === 'records') as DemoMailbox;
+  const contact = demoRecords(mailbox.deployment).find((r) => r.type === 'contact')?.emails[0] as string;
+  const corpus: { kind: string; raw: Uint8Array }[] = [];
   const counts = smoke ? { plain: 2, html: 2, attachments: 3 } : { plain: 10, html: 10, attachments: 20 };
   const maxAttachment = smoke ? 200_000 : 5_000_000;
   for (const [kind, count] of Object.entries(counts)) {
@@ -69,7 +72,7 @@ export function classifyCorpus({ smoke = false } = {}) {
         { length: rng.int(30, 300) },
         () => 'Please find the updated quote for the renewal of the support contract attached.',
       ).join('\r\n');
-      const attachments =
+      const attachments: AttachmentSpec[] =
         kind === 'attachments'
           ? Array.from({ length: rng.int(1, 2) }, (_, k) => ({
               filename: `document-${k}.pdf`,
@@ -103,8 +106,8 @@ export function classifyCorpus({ smoke = false } = {}) {
   return { corpus, mailbox, contact };
 }
 
-function timeMedian(fn, reps) {
-  const times = [];
+function timeMedian(fn: () => void, reps: number): number {
+  const times: number[] = [];
   for (let r = 0; r < reps; r++) {
     const t = performance.now();
     fn();
@@ -113,8 +116,8 @@ function timeMedian(fn, reps) {
   return median(times);
 }
 
-async function timeMedianAsync(fn, reps) {
-  const times = [];
+async function timeMedianAsync(fn: () => Promise<unknown>, reps: number): Promise<number> {
+  const times: number[] = [];
   for (let r = 0; r < reps; r++) {
     const t = performance.now();
     await fn();
@@ -123,30 +126,35 @@ async function timeMedianAsync(fn, reps) {
   return median(times);
 }
 
-export async function benchClassify({ smoke = false, log = () => {} } = {}) {
-  const core = await loadCore();
-  const snapshot = core.buildSnapshot(realisticSnapshotInput());
+export async function benchClassify({
+  smoke = false,
+  log = () => {},
+}: {
+  smoke?: boolean;
+  log?: (line: string) => void;
+} = {}) {
+  const snapshot = buildSnapshot(realisticSnapshotInput());
   const { corpus } = classifyCorpus({ smoke });
   const envelope = { from: 'bounce@customer.example', to: 'crm@us.edge.localhost' };
-  const header = [];
-  const full = [];
-  const decide = (raw) =>
-    core.classify(core.readMessageFacts(raw, envelope), snapshot, { now: 1_790_000_000_000 });
+  const header: { kind: string; size: number; ms: number }[] = [];
+  const full: { kind: string; size: number; ms: number }[] = [];
+  const decide = (raw: Uint8Array) =>
+    classify(readMessageFacts(raw, envelope), snapshot, { now: 1_790_000_000_000 });
   // Warm up both paths (JIT) on the whole corpus once.
   for (const m of corpus) {
     const d = decide(m.raw);
     if (!d.crmBound) throw new Error(`corpus message ${m.kind} is not CRM-bound: ${d.reason} ${d.detail}`);
-    await core.PostalMime.parse(m.raw);
+    await PostalMime.parse(m.raw);
   }
   for (const m of corpus) {
     header.push({ kind: m.kind, size: m.raw.length, ms: timeMedian(() => decide(m.raw), smoke ? 5 : 50) });
     full.push({
       kind: m.kind,
       size: m.raw.length,
-      ms: await timeMedianAsync(() => core.PostalMime.parse(m.raw), smoke ? 2 : 7),
+      ms: await timeMedianAsync(() => PostalMime.parse(m.raw), smoke ? 2 : 7),
     });
   }
-  const byKind = {};
+  const byKind: Record<string, unknown> = {};
   for (const kind of [...new Set(corpus.map((m) => m.kind))]) {
     const h = header.filter((x) => x.kind === kind);
     const f = full.filter((x) => x.kind === kind);

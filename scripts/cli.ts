@@ -1,31 +1,43 @@
-#!/usr/bin/env node
 // crm-router: the admin CLI for the central API (records import, routes, sending and promoting
-// mail, stats, tokens, rule scripts). Plain Node ESM, no dependencies beyond Node itself.
+// mail, stats, tokens, rule scripts). Run by the `crm-router` launcher (scripts/crm-router) with tsx.
 import { createReadStream, readFileSync, realpathSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { CsvChunkReader, CsvError, type CsvRow, formatCsvField } from '../src/core/csv.js';
+import { FILTER_MODES, type FilterMode } from '../src/core/types.js';
+import { DEFAULT_PORTS, errorCode, errorMessage, isRegion, LOCAL_ADMIN_TOKEN } from './network.js';
 
-const DEFAULT_CENTRAL = 'http://127.0.0.1:8787';
-const DEFAULT_TOKEN = 'local-admin-token';
-const EDGE_PORTS = { us: 8788, eu: 8789, apac: 8790 };
-const FILTERS = ['all', 'responses', 'records', 'email-enabled', 'none'];
+const DEFAULT_CENTRAL = `http://127.0.0.1:${DEFAULT_PORTS.central}`;
+const DEFAULT_TOKEN = LOCAL_ADMIN_TOKEN;
+const EDGE_PORTS = { us: DEFAULT_PORTS.us, eu: DEFAULT_PORTS.eu, apac: DEFAULT_PORTS.apac };
+const FILTERS: readonly string[] = FILTER_MODES;
 
 /** The reason a fetch failed (Node wraps it: `TypeError: fetch failed` with the socket error as cause). */
-function networkReason(err) {
-  const cause = err.cause;
-  return cause?.code ?? cause?.errors?.[0]?.code ?? cause?.message ?? err.message;
-}
+const networkReason = errorCode;
 
 /** An error whose message is printed as is, then the process exits with `code`. */
-class CliError extends Error {
-  constructor(message, code = 1) {
+export class CliError extends Error {
+  readonly code: number;
+  constructor(message: string, code = 1) {
     super(message);
     this.code = code;
   }
 }
 
-const GLOBAL_OPTIONS = {
+type Values = Record<string, string | boolean | undefined>;
+interface Settings {
+  central: string;
+  token: string;
+}
+interface Command {
+  usage: string;
+  about: string;
+  options: NonNullable<ParseArgsConfig['options']>;
+  run: (cfg: Settings, values: Values, positionals: string[]) => Promise<void>;
+}
+
+const GLOBAL_OPTIONS: NonNullable<ParseArgsConfig['options']> = {
   central: { type: 'string' },
   token: { type: 'string' },
   json: { type: 'boolean' },
@@ -38,7 +50,7 @@ const GLOBAL_HELP = `Global options:
   --json            print the API's JSON answer instead of a summary
   -h, --help        help for a command`;
 
-const COMMANDS = {
+const COMMANDS: Record<string, Command> = {
   'records import': {
     usage: 'crm-router records import <file.csv> --deployment <id> [--chunk 5000] [--strict] [--dry-run]',
     about: `Imports CRM records from a CSV file with a header row naming the columns
@@ -157,29 +169,47 @@ Run "crm-router <command> --help" for a command's options.`;
 // ---------------------------------------------------------------------------------------------
 // HTTP
 
-function settings(values) {
-  const central = (values.central ?? process.env.CRM_CENTRAL_URL ?? DEFAULT_CENTRAL).replace(/\/+$/, '');
-  const token = values.token ?? process.env.CRM_TOKEN ?? DEFAULT_TOKEN;
+function settings(values: Values): Settings {
+  const central = (str(values.central) ?? process.env.CRM_CENTRAL_URL ?? DEFAULT_CENTRAL).replace(/\/+$/, '');
+  const token = str(values.token) ?? process.env.CRM_TOKEN ?? DEFAULT_TOKEN;
   return { central, token };
 }
 
 /** Calls central; throws a CliError with the API's own error message on a non-2xx answer. */
-async function call(cfg, method, path, { body, raw, contentType, accept, okStatuses } = {}) {
-  const headers = { authorization: `Bearer ${cfg.token}` };
+const str = (v: string | boolean | undefined): string | undefined => (typeof v === 'string' ? v : undefined);
+
+interface CallOptions {
+  body?: unknown;
+  raw?: string | Uint8Array;
+  contentType?: string;
+  accept?: string;
+  okStatuses?: number[];
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: answers are typed by the client in a later step
+type Json = any;
+
+async function call(
+  cfg: Settings,
+  method: string,
+  path: string,
+  { body, raw, contentType, accept, okStatuses }: CallOptions = {},
+): Promise<{ status: number; json: Json; text: string }> {
+  const headers: Record<string, string> = { authorization: `Bearer ${cfg.token}` };
   if (accept) headers.accept = accept;
-  let payload = raw;
+  let payload: string | Uint8Array | undefined = raw;
   if (body !== undefined) {
     headers['content-type'] = 'application/json';
     payload = JSON.stringify(body);
   } else if (contentType) headers['content-type'] = contentType;
-  let res;
+  let res: Response;
   try {
-    res = await fetch(`${cfg.central}${path}`, { method, headers, body: payload });
+    res = await fetch(`${cfg.central}${path}`, { method, headers, body: payload as BodyInit | undefined });
   } catch (err) {
     throw new CliError(`cannot reach central at ${cfg.central}: ${networkReason(err)}`);
   }
   const text = await res.text();
-  let json;
+  let json: Json;
   try {
     json = text ? JSON.parse(text) : undefined;
   } catch {
@@ -193,22 +223,22 @@ async function call(cfg, method, path, { body, raw, contentType, accept, okStatu
   return { status: res.status, json, text };
 }
 
-function need(values, name, hint = '') {
-  const v = values[name];
+function need(values: Values, name: string, hint = ''): string {
+  const v = str(values[name]);
   if (v === undefined || v === '') throw new CliError(`missing --${name}${hint ? ` (${hint})` : ''}`);
   return v;
 }
 
-function print(values, json, summary) {
+function print(values: Values, json: unknown, summary: string) {
   console.log(values.json ? JSON.stringify(json, null, 2) : summary);
 }
 
-function table(rows, columns) {
+function table(rows: Record<string, unknown>[], columns: string[]): string {
   if (rows.length === 0) return '(none)';
   const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => String(r[c] ?? '').length)));
-  const line = (cells) =>
+  const line = (cells: unknown[]) =>
     cells
-      .map((cell, i) => String(cell ?? '').padEnd(widths[i]))
+      .map((cell, i) => String(cell ?? '').padEnd(widths[i] ?? 0))
       .join('  ')
       .trimEnd();
   return [
@@ -222,157 +252,70 @@ function table(rows, columns) {
 // records import
 
 /**
- * Streams RFC 4180 rows from a file: yields `{ line, fields }`, `line` being the physical line the
- * row starts on. Quoted fields may hold commas, doubled quotes and line breaks. An unconsumed tail
- * (a row cut by the read buffer) is kept between reads, so lookahead never crosses a boundary.
+ * Streams the RFC 4180 rows of a file through the core CSV reader (the one the API parses uploads
+ * with), chunk by chunk: yields `{ line, fields }`, `line` being the physical line the row starts on.
  */
-export async function* readCsvRows(path, onBytes = () => {}, bufferSize = 1 << 20) {
-  let tail = '';
-  let line = 1;
-  let first = true;
+export async function* readCsvFile(
+  path: string,
+  onBytes: (bytes: number) => void = () => {},
+  bufferSize = 1 << 20,
+): AsyncGenerator<CsvRow> {
+  const reader = new CsvChunkReader();
   const stream = createReadStream(path, { encoding: 'utf8', highWaterMark: bufferSize });
-  for await (let chunk of stream) {
-    onBytes(Buffer.byteLength(chunk));
-    if (first) {
-      if (chunk.charCodeAt(0) === 0xfeff) chunk = chunk.slice(1);
-      first = false;
+  try {
+    for await (const chunk of stream as AsyncIterable<string>) {
+      onBytes(Buffer.byteLength(chunk));
+      yield* reader.push(chunk);
     }
-    const text = tail + chunk;
-    const { rows, rest, nextLine } = parseComplete(text, line, false);
-    line = nextLine;
-    tail = rest;
-    yield* rows;
+    yield* reader.end();
+  } catch (err) {
+    if (err instanceof CsvError) throw new CliError(err.message);
+    throw err;
   }
-  const { rows } = parseComplete(tail, line, true);
-  yield* rows;
 }
 
-/**
- * Parses the complete rows of `text` (all of it when `final`); returns the unparsed rest, which
- * starts at the beginning of a row.
- */
-function parseComplete(text, startLine, final) {
-  const rows = [];
-  let i = 0;
-  let line = startLine;
-  const n = text.length;
-  while (i < n) {
-    const rowStart = i;
-    const rowLine = line;
-    const c0 = text[i];
-    if (c0 === '\n' || c0 === '\r') {
-      if (c0 === '\r' && i + 1 === n && !final)
-        return { rows, rest: text.slice(rowStart), nextLine: rowLine };
-      i += c0 === '\r' && text[i + 1] === '\n' ? 2 : 1;
-      line++;
-      continue;
-    }
-    const fields = [];
-    let complete = false;
-    for (;;) {
-      const fieldLine = line;
-      let field = '';
-      if (text[i] === '"') {
-        let j = i + 1;
-        let closed = false;
-        while (j < n) {
-          const ch = text[j];
-          if (ch === '"') {
-            if (j + 1 === n && !final) break;
-            if (text[j + 1] === '"') {
-              field += '"';
-              j += 2;
-              continue;
-            }
-            closed = true;
-            break;
-          }
-          if (ch === '\r' && j + 1 === n && !final) break;
-          if (ch === '\n' || (ch === '\r' && text[j + 1] !== '\n')) line++;
-          field += ch;
-          j++;
-        }
-        if (!closed) {
-          if (!final) return { rows, rest: text.slice(rowStart), nextLine: rowLine };
-          throw new CliError(`line ${fieldLine}: a quoted field is not closed (missing ")`);
-        }
-        i = j + 1;
-        if (i < n && text[i] !== ',' && text[i] !== '\r' && text[i] !== '\n')
-          throw new CliError(`line ${fieldLine}: unexpected text after a closing quote`);
-      } else {
-        let j = i;
-        while (j < n && text[j] !== ',' && text[j] !== '\r' && text[j] !== '\n') j++;
-        field = text.slice(i, j);
-        i = j;
-      }
-      fields.push(field);
-      if (i >= n) {
-        if (!final) return { rows, rest: text.slice(rowStart), nextLine: rowLine };
-        complete = true;
-        break;
-      }
-      if (text[i] === ',') {
-        i++;
-        if (i >= n) {
-          if (!final) return { rows, rest: text.slice(rowStart), nextLine: rowLine };
-          fields.push('');
-          complete = true;
-          break;
-        }
-        continue;
-      }
-      if (text[i] === '\r' && i + 1 === n && !final)
-        return { rows, rest: text.slice(rowStart), nextLine: rowLine };
-      i += text[i] === '\r' && text[i + 1] === '\n' ? 2 : 1;
-      line++;
-      complete = true;
-      break;
-    }
-    if (complete) rows.push({ line: rowLine, fields });
-  }
-  return { rows, rest: '', nextLine: line };
-}
-
-function csvField(value) {
-  return /[",\r\n]/.test(value) || /^\s|\s$/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
-}
-
-function formatRate(rows, ms) {
+function formatRate(rows: number, ms: number): string {
   return `${Math.round(rows / Math.max(ms / 1000, 0.001)).toLocaleString('en-US')} rows/s`;
 }
 
-function progressBar(done, total, width = 30) {
+function progressBar(done: number, total: number, width = 30): string {
   const ratio = total > 0 ? Math.min(1, done / total) : 0;
   const filled = Math.round(ratio * width);
   return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${String(Math.round(ratio * 100)).padStart(3)}%`;
 }
 
-async function recordsImport(cfg, values, positionals) {
+interface Rejected {
+  line: number | null;
+  field: string;
+  message: string;
+}
+
+async function recordsImport(cfg: Settings, values: Values, positionals: string[]) {
   const file = positionals[0];
   if (!file) throw new CliError('missing <file.csv>');
   const deployment = need(values, 'deployment');
   const chunkSize = Number(values.chunk ?? 5000);
   if (!Number.isInteger(chunkSize) || chunkSize < 1 || chunkSize > 200_000)
     throw new CliError('--chunk must be an integer from 1 to 200000');
-  let size;
+  let size: number;
   try {
     size = statSync(file).size;
   } catch (err) {
-    throw new CliError(`cannot read ${file}: ${err.code ?? err.message}`);
+    throw new CliError(`cannot read ${file}: ${errorCode(err)}`);
   }
   const path = `/api/v1/deployments/${encodeURIComponent(deployment)}/records`;
   const tty = process.stderr.isTTY;
   const started = Date.now();
 
   /** One pass over the file; `mode` is 'validate' (dry run) or 'write'. */
-  const pass = async (mode) => {
+  const pass = async (mode: 'validate' | 'write') => {
     let bytesRead = 0;
-    let header;
-    let headerCols;
-    const seen = new Map();
+    let header: string | undefined;
+    let headerCols: string[] = [];
+    const seen = new Map<string, number>();
     const totals = { created: 0, updated: 0, rejected: 0, rows: 0, requests: 0 };
-    const rejected = [];
-    let batch = [];
+    const rejected: Rejected[] = [];
+    let batch: CsvRow[] = [];
     const passStarted = Date.now();
     let lastDraw = 0;
     let lastText = '';
@@ -390,11 +333,11 @@ async function recordsImport(cfg, values, positionals) {
     const flush = async () => {
       if (batch.length === 0) return;
       // Physical line of each row in the request body, so that the answer maps back to file lines.
-      const lineMap = new Map();
+      const lineMap = new Map<number, number>();
       let chunkLine = 2;
-      const body = [header];
+      const body = [header as string];
       for (const row of batch) {
-        const text = row.fields.map(csvField).join(',');
+        const text = row.fields.map(formatCsvField).join(',');
         lineMap.set(chunkLine, row.line);
         chunkLine += 1 + (text.match(/\r\n|\r|\n/g)?.length ?? 0);
         body.push(text);
@@ -419,11 +362,11 @@ async function recordsImport(cfg, values, positionals) {
       batch = [];
       draw(true);
     };
-    for await (const row of readCsvRows(file, (b) => {
+    for await (const row of readCsvFile(file, (b) => {
       bytesRead += b;
     })) {
       if (!header) {
-        header = row.fields.map(csvField).join(',');
+        header = row.fields.map(formatCsvField).join(',');
         headerCols = row.fields.map((f) => f.trim().toLowerCase());
         continue;
       }
@@ -479,7 +422,7 @@ async function recordsImport(cfg, values, positionals) {
   if (totals.rejected > 0) process.exitCode = 2;
 }
 
-function printRejected(rejected) {
+function printRejected(rejected: Rejected[]) {
   if (rejected.length === 0) return;
   console.log('rejected rows:');
   for (const r of rejected)
@@ -489,10 +432,10 @@ function printRejected(rejected) {
 // ---------------------------------------------------------------------------------------------
 // routes
 
-async function routesAdd(cfg, values, positionals) {
+async function routesAdd(cfg: Settings, values: Values, positionals: string[]) {
   const address = positionals[0];
   if (!address) throw new CliError('missing <address>');
-  const filter = values.filter ?? 'email-enabled';
+  const filter = (str(values.filter) ?? 'email-enabled') as FilterMode;
   if (!FILTERS.includes(filter)) throw new CliError(`--filter must be one of ${FILTERS.join(', ')}`);
   const body = {
     region: need(values, 'region'),
@@ -509,7 +452,7 @@ async function routesAdd(cfg, values, positionals) {
   );
 }
 
-async function routesMove(cfg, values, positionals) {
+async function routesMove(cfg: Settings, values: Values, positionals: string[]) {
   const address = positionals[0];
   if (!address) throw new CliError('missing <address>');
   const region = need(values, 'region');
@@ -521,18 +464,21 @@ async function routesMove(cfg, values, positionals) {
   print(values, res.json, `moved ${res.json.address}: region ${current.region} → ${res.json.region}`);
 }
 
-async function routesList(cfg, values) {
+async function routesList(cfg: Settings, values: Values) {
   const q = new URLSearchParams();
-  if (values.region) q.set('region', values.region);
-  if (values.deployment) q.set('deployment', values.deployment);
-  if (values.search) q.set('q', values.search);
+  const region = str(values.region);
+  const deployment = str(values.deployment);
+  const search = str(values.search);
+  if (region) q.set('region', region);
+  if (deployment) q.set('deployment', deployment);
+  if (search) q.set('q', search);
   q.set('limit', '5000');
   const res = await call(cfg, 'GET', `/api/v1/mailboxes?${q}`);
   print(
     values,
     res.json,
     table(
-      res.json.items.map((m) => ({
+      res.json.items.map((m: Json) => ({
         address: m.address,
         region: m.region,
         deployment: m.deployment,
@@ -547,16 +493,16 @@ async function routesList(cfg, values) {
 // ---------------------------------------------------------------------------------------------
 // mail
 
-function readMessage(file) {
+function readMessage(file: string): Buffer {
   try {
     return readFileSync(file);
   } catch (err) {
-    throw new CliError(`cannot read ${file}: ${err.code ?? err.message}`);
+    throw new CliError(`cannot read ${file}: ${errorCode(err)}`);
   }
 }
 
 /** The From address of a raw message's header block, for a default envelope sender. */
-function headerFrom(raw) {
+function headerFrom(raw: Buffer): string | undefined {
   const end = raw.indexOf('\r\n\r\n') >= 0 ? raw.indexOf('\r\n\r\n') : raw.indexOf('\n\n');
   const head = raw
     .subarray(0, end >= 0 ? end : Math.min(raw.length, 65536))
@@ -566,16 +512,16 @@ function headerFrom(raw) {
   return /<([^<>\s]+@[^<>\s]+)>/.exec(from)?.[1] ?? /([^\s<>",;:]+@[^\s<>",;:]+)/.exec(from)?.[1];
 }
 
-async function send(_cfg, values, positionals) {
+async function send(_cfg: Settings, values: Values, positionals: string[]) {
   const file = positionals[0];
   if (!file) throw new CliError('missing <file.eml>');
   const raw = readMessage(file);
-  let edge = values.edge;
-  const region = values.region;
+  let edge = str(values.edge);
+  const region = str(values.region);
   if (!edge) {
     if (!region) throw new CliError('missing --region (us, eu, apac) or --edge <url>');
     const envPort = process.env[`EDGE_${region.toUpperCase()}_PORT`];
-    const port = envPort ? Number(envPort) : EDGE_PORTS[region];
+    const port = envPort ? Number(envPort) : isRegion(region) ? EDGE_PORTS[region] : undefined;
     if (!port)
       throw new CliError(
         `no local edge port known for region ${region}: pass --edge <url> or set EDGE_${region.toUpperCase()}_PORT`,
@@ -583,12 +529,16 @@ async function send(_cfg, values, positionals) {
     edge = `http://127.0.0.1:${port}`;
   }
   edge = edge.replace(/\/+$/, '');
-  const from = values.from ?? headerFrom(raw) ?? 'sender@example.com';
-  const to = values.to ?? `crm@${region ?? 'us'}.edge.localhost`;
+  const from = str(values.from) ?? headerFrom(raw) ?? 'sender@example.com';
+  const to = str(values.to) ?? `crm@${region ?? 'us'}.edge.localhost`;
   const url = `${edge}/cdn-cgi/handler/email?${new URLSearchParams({ from, to })}`;
-  let res;
+  let res: Response;
   try {
-    res = await fetch(url, { method: 'POST', headers: { 'content-type': 'message/rfc822' }, body: raw });
+    res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'message/rfc822' },
+      body: new Uint8Array(raw),
+    });
   } catch (err) {
     throw new CliError(`cannot reach the edge at ${edge}: ${networkReason(err)}`);
   }
@@ -601,7 +551,7 @@ async function send(_cfg, values, positionals) {
   );
 }
 
-async function promote(cfg, values, positionals) {
+async function promote(cfg: Settings, values: Values, positionals: string[]) {
   const file = positionals[0];
   if (!file) throw new CliError('missing <file.eml>');
   const deployment = need(values, 'deployment');
@@ -624,7 +574,7 @@ async function promote(cfg, values, positionals) {
 // ---------------------------------------------------------------------------------------------
 // stats, tokens, rules
 
-function bytes(n) {
+function bytes(n: number | null | undefined): string {
   if (n == null) return '-';
   const units = ['B', 'KB', 'MB', 'GB', 'TB'];
   let v = n;
@@ -636,22 +586,23 @@ function bytes(n) {
   return `${v.toFixed(u === 0 ? 0 : 1)} ${units[u]}`;
 }
 
-async function stats(cfg, values) {
+async function stats(cfg: Settings, values: Values) {
   let since = '';
-  if (values.since) {
-    const ms = /^\d+$/.test(values.since) ? Number(values.since) : Date.parse(values.since);
+  const sinceArg = str(values.since);
+  if (sinceArg) {
+    const ms = /^\d+$/.test(sinceArg) ? Number(sinceArg) : Date.parse(sinceArg);
     if (!Number.isFinite(ms))
       throw new CliError('--since must be an ISO time or milliseconds since the epoch');
     since = `?since=${ms}`;
   }
   const res = await call(cfg, 'GET', `/api/v1/stats${since}`);
   const s = res.json;
-  const pct = (r) => (r == null ? '-' : `${(r * 100).toFixed(1)}%`);
-  const rows = [...s.regions, { ...s.total, region: 'total' }].map((r) => ({
+  const pct = (r: number | null | undefined) => (r == null ? '-' : `${(r * 100).toFixed(1)}%`);
+  const rows = [...s.regions, { ...s.total, region: 'total' }].map((r: Json) => ({
     region: r.region,
     received: r.received,
     'crm-bound': r.crmBound,
-    tossed: Object.values(r.tossed ?? {}).reduce((a, b) => a + b, 0),
+    tossed: Object.values<number>(r.tossed ?? {}).reduce((a, b) => a + b, 0),
     'cross-region': bytes(r.crossRegionBytes),
     'vs forward-all': pct(r.crossRegionBytesRatio),
     'p50/p95/p99 ms': r.latencyMs
@@ -659,10 +610,10 @@ async function stats(cfg, values) {
       : '-',
     edge: r.region === 'total' ? '' : r.healthy ? 'up' : 'no heartbeat',
   }));
-  print(values, s, table(rows, Object.keys(rows[0])));
+  print(values, s, table(rows, Object.keys(rows[0] ?? {})));
 }
 
-async function tokensCreate(cfg, values) {
+async function tokensCreate(cfg: Settings, values: Values) {
   const body = { scope: need(values, 'scope'), ...(values.label ? { label: values.label } : {}) };
   const res = await call(cfg, 'POST', '/api/v1/tokens', { body });
   print(
@@ -672,13 +623,13 @@ async function tokensCreate(cfg, values) {
   );
 }
 
-async function tokensList(cfg, values) {
+async function tokensList(cfg: Settings, values: Values) {
   const res = await call(cfg, 'GET', '/api/v1/tokens');
   print(
     values,
     res.json,
     table(
-      res.json.items.map((t) => ({
+      res.json.items.map((t: Json) => ({
         id: t.id,
         scope: t.scope,
         label: t.label ?? '',
@@ -690,18 +641,19 @@ async function tokensList(cfg, values) {
   );
 }
 
-async function tokensRevoke(cfg, values, positionals) {
+async function tokensRevoke(cfg: Settings, values: Values, positionals: string[]) {
   const id = positionals[0];
   if (!id) throw new CliError('missing <id>');
   const res = await call(cfg, 'DELETE', `/api/v1/tokens/${encodeURIComponent(id)}`);
   print(values, res.json, `revoked ${res.json.id} (${res.json.scope})`);
 }
 
-async function rules(cfg, values, positionals) {
+async function rules(cfg: Settings, values: Values, positionals: string[]) {
   const region = positionals[0];
   if (!region) throw new CliError('missing <region>');
-  const q = new URLSearchParams({ format: values.format ?? 'exchange' });
-  if (values.deployment) q.set('deployment', values.deployment);
+  const q = new URLSearchParams({ format: str(values.format) ?? 'exchange' });
+  const deployment = str(values.deployment);
+  if (deployment) q.set('deployment', deployment);
   const path = `/api/v1/regions/${encodeURIComponent(region)}/rules?${q}`;
   if (values.json) console.log(JSON.stringify((await call(cfg, 'GET', path)).json, null, 2));
   else process.stdout.write((await call(cfg, 'GET', path, { accept: 'text/plain' })).text);
@@ -709,7 +661,7 @@ async function rules(cfg, values, positionals) {
 
 // ---------------------------------------------------------------------------------------------
 
-export async function main(argv) {
+export async function main(argv: string[]): Promise<void> {
   const [first, second, ...rest] = argv;
   if (!first || first === '--help' || first === '-h' || first === 'help') {
     console.log(mainHelp());
@@ -730,16 +682,16 @@ export async function main(argv) {
         : `unknown command "${first}" (crm-router --help lists the commands)`,
     );
   }
-  let parsed;
+  let parsed: { values: Values; positionals: string[] };
   try {
-    parsed = parseArgs({
+    parsed = <{ values: Values; positionals: string[] }>parseArgs({
       args,
       options: { ...GLOBAL_OPTIONS, ...command.options },
       allowPositionals: true,
       strict: true,
     });
   } catch (err) {
-    throw new CliError(`${err.message}\nusage: ${command.usage}`);
+    throw new CliError(`${errorMessage(err)}\nusage: ${command.usage}`);
   }
   if (parsed.values.help) {
     console.log(`usage: ${command.usage}\n\n${command.about}\n\n${GLOBAL_HELP}`);
@@ -750,7 +702,8 @@ export async function main(argv) {
 
 function invokedDirectly() {
   try {
-    return Boolean(process.argv[1]) && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
+    const script = process.argv[1];
+    return Boolean(script) && realpathSync(script as string) === fileURLToPath(import.meta.url);
   } catch {
     return false;
   }

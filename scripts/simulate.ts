@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 // npm run simulate -- [--duration 60] [--rate 10] [--users-per-region 10] [--crm-share 0.1]
 //   [--rtt-ms us-eu=80,us-apac=150,eu-apac=200] [--seed crm-sim] [--size-profile realistic]
 //   [--central URL] [--edges us=URL,eu=URL,apac=URL] [--start] [--out bench/results]
@@ -11,40 +10,76 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { MAILBOXES } from './demo-data.mjs';
-import { LOCAL_INBOUND_TOKEN, portsFromEnv, REGIONS, ROOT } from './network.mjs';
-import { createApi, HOME_REGION, must, parseRtt, startSimNetwork, syncSnapshots } from './sim-network.mjs';
-import { createRng, createTraffic, OUTBOUND_CATEGORIES } from './traffic.mjs';
+import { demoRecords, MAILBOXES } from './demo-data.js';
+import {
+  errorCode,
+  errorMessage,
+  isRegion,
+  LOCAL_INBOUND_TOKEN,
+  portsFromEnv,
+  REGIONS,
+  ROOT,
+} from './network.js';
+import type { Region } from './regions.js';
+import {
+  type Api,
+  createApi,
+  type DelayProxy,
+  HOME_REGION,
+  type Json,
+  must,
+  parseRtt,
+  type SimNetwork,
+  startSimNetwork,
+  syncSnapshots,
+} from './sim-network.js';
+import {
+  type Copy,
+  createRng,
+  createTraffic,
+  type Mailbox,
+  OUTBOUND_CATEGORIES,
+  type Outbound,
+  type Rng,
+  type TrafficMessage,
+} from './traffic.js';
 
-const FILTER_CYCLE = ['email-enabled', 'records', 'responses', 'all', 'email-enabled', 'none'];
+const FILTER_CYCLE: Mailbox['filter'][] = [
+  'email-enabled',
+  'records',
+  'responses',
+  'all',
+  'email-enabled',
+  'none',
+];
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function percentile(sorted, p) {
+function percentile(sorted: number[], p: number): number | null {
   if (!sorted.length) return null;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? null;
 }
 
 /** The routed mailboxes the traffic goes to: demo mailboxes, plus registered extras per region. */
-async function prepareMailboxes(api, usersPerRegion, log) {
-  const routed = (await must(api, 'GET', '/api/v1/mailboxes?limit=5000')).items;
+async function prepareMailboxes(api: Api, usersPerRegion: number, log: Log): Promise<Mailbox[]> {
+  const routed: Mailbox[] = (await must(api, 'GET', '/api/v1/mailboxes?limit=5000')).items;
   const known = new Map(routed.map((m) => [m.address.toLowerCase(), m]));
-  const chosen = [];
+  const chosen: Mailbox[] = [];
   for (const region of REGIONS) {
     const demo = MAILBOXES.filter((m) => m.region === region && known.has(m.address));
     if (demo.length === 0)
       throw new Error(
         `no demo mailbox of region ${region} is routed at central: seed the demo data first (npm start seeds it)`,
       );
-    chosen.push(...demo.slice(0, usersPerRegion).map((m) => known.get(m.address)));
+    chosen.push(...demo.slice(0, usersPerRegion).map((m) => known.get(m.address) as Mailbox));
     for (let i = demo.length; i < usersPerRegion; i++) {
       const deployment = i % 5 < 3 ? 'contoso' : 'fabrikam';
-      const m = {
+      const m: Mailbox = {
         address: `sim.user${i}.${region}@${deployment}.example`,
         region,
         deployment,
         userId: `u-sim-${region}-${i}`,
-        filter: FILTER_CYCLE[i % FILTER_CYCLE.length],
+        filter: FILTER_CYCLE[i % FILTER_CYCLE.length] as Mailbox['filter'],
       };
       if (!known.has(m.address)) {
         await must(api, 'PUT', `/api/v1/mailboxes/${encodeURIComponent(m.address)}`, {
@@ -66,16 +101,22 @@ async function prepareMailboxes(api, usersPerRegion, log) {
  * Registers outbound CRM mail (replies to it are tracked by In-Reply-To, its tracking token by
  * subject). Returns undefined when central has no outbound endpoint (404/405).
  */
-async function registerOutbound(api, mailboxes, runId, rng, perDeployment = 24) {
-  const { demoRecords } = await import('./demo-data.mjs');
-  const out = {};
+async function registerOutbound(
+  api: Api,
+  mailboxes: Mailbox[],
+  runId: string,
+  rng: Rng,
+  perDeployment = 24,
+): Promise<Record<string, Outbound[]> | undefined> {
+  const out: Record<string, Outbound[]> = {};
   for (const deployment of [...new Set(mailboxes.map((m) => m.deployment))]) {
     const contacts = demoRecords(deployment).filter((r) => r.type === 'contact' && r.emailEnabled);
     const users = mailboxes.filter((m) => m.deployment === deployment && m.filter !== 'none');
-    out[deployment] = [];
+    const list: Outbound[] = [];
+    out[deployment] = list;
     for (let i = 0; i < perDeployment && users.length; i++) {
       const user = rng.pick(users);
-      const to = rng.pick(contacts).emails[0];
+      const to = rng.pick(contacts).emails[0] as string;
       const subject = `Quote ${runId}-${i} for ${rng.int(5, 500)} licences`;
       const messageId = `out-${runId}-${deployment}-${i}@crm.${deployment}.example`;
       const res = await api('POST', `/api/v1/deployments/${deployment}/outbound`, {
@@ -88,7 +129,7 @@ async function registerOutbound(api, mailboxes, runId, rng, perDeployment = 24) 
       if (res.status >= 300)
         throw new Error(`outbound registration: HTTP ${res.status} ${JSON.stringify(res.body)}`);
       const token = res.body?.trackingToken;
-      out[deployment].push({
+      list.push({
         messageId,
         userId: user.userId,
         subject,
@@ -100,7 +141,7 @@ async function registerOutbound(api, mailboxes, runId, rng, perDeployment = 24) 
   return out;
 }
 
-async function stats(api, since) {
+async function stats(api: Api, since: number): Promise<Json> {
   return must(api, 'GET', `/api/v1/stats?since=${since}`);
 }
 
@@ -115,39 +156,59 @@ const COUNTERS = [
 ];
 
 /** Per-region counter deltas between two stats readings (counters are per minute at central). */
-function counterDelta(before, after) {
-  const out = {};
+function counterDelta(before: Json, after: Json): Record<string, Json> {
+  const out: Record<string, Json> = {};
   for (const r of after.regions) {
-    const b = before.regions.find((x) => x.region === r.region) ?? {};
-    out[r.region] = Object.fromEntries(COUNTERS.map((k) => [k, (r[k] ?? 0) - (b[k] ?? 0)]));
-    out[r.region].tossed = Object.fromEntries(
-      Object.entries(r.tossed ?? {})
-        .map(([k, v]) => [k, v - (b.tossed?.[k] ?? 0)])
+    const b = before.regions.find((x: Json) => x.region === r.region) ?? {};
+    const delta: Json = Object.fromEntries(COUNTERS.map((k) => [k, (r[k] ?? 0) - (b[k] ?? 0)]));
+    delta.tossed = Object.fromEntries(
+      Object.entries<number>(r.tossed ?? {})
+        .map(([k, v]) => [k, v - (b.tossed?.[k] ?? 0)] as const)
         .filter(([, v]) => v > 0),
     );
+    out[r.region] = delta;
   }
   return out;
 }
 
 /** Sends copies on a Poisson schedule at `rate` messages/s with at most `concurrency` in flight. */
-async function sendTraffic({ traffic, edges, rate, durationS, concurrency, ingress, pregenerate, log }) {
-  const messages = [];
-  const sendLatencies = [];
+async function sendTraffic({
+  traffic,
+  edges,
+  rate,
+  durationS,
+  concurrency,
+  ingress,
+  pregenerate,
+  log,
+}: {
+  traffic: ReturnType<typeof createTraffic>;
+  edges: Record<Region, string>;
+  rate: number;
+  durationS: number;
+  concurrency: number;
+  ingress: string;
+  pregenerate: boolean;
+  log: Log;
+}) {
+  const messages: TrafficMessage[] = [];
+  const sendLatencies: number[] = [];
   let inflight = 0;
   let failures = 0;
-  const failureSamples = [];
-  const waiters = [];
+  const failureSamples: string[] = [];
+  const waiters: (() => void)[] = [];
   const release = () => {
     inflight--;
     waiters.shift()?.();
   };
-  const sendCopy = async (message, copy) => {
+  const sendCopy = async (message: TrafficMessage, copy: Copy) => {
     const envelope = `from=${encodeURIComponent(message.from)}&to=${encodeURIComponent(`crm@${copy.region}.edge.localhost`)}`;
     const url =
       ingress === 'inbound'
         ? `${edges[copy.region]}/api/v1/inbound?${envelope}`
         : `${edges[copy.region]}/cdn-cgi/handler/email?${envelope}`;
-    const headers = ingress === 'inbound' ? { authorization: `Bearer ${LOCAL_INBOUND_TOKEN}` } : {};
+    const headers: Record<string, string> =
+      ingress === 'inbound' ? { authorization: `Bearer ${LOCAL_INBOUND_TOKEN}` } : {};
     const t = performance.now();
     try {
       const res = await fetch(url, {
@@ -165,7 +226,7 @@ async function sendTraffic({ traffic, edges, rate, durationS, concurrency, ingre
     } catch (err) {
       copy.status = 0;
       failures++;
-      if (failureSamples.length < 5) failureSamples.push(String(err.cause?.code ?? err.message));
+      if (failureSamples.length < 5) failureSamples.push(errorCode(err));
     } finally {
       sendLatencies.push(performance.now() - t);
       copy.sentAt = Date.now();
@@ -176,7 +237,7 @@ async function sendTraffic({ traffic, edges, rate, durationS, concurrency, ingre
   // benchmarks build every message first.
   const ready = pregenerate ? Array.from({ length: total }, () => traffic.next()) : undefined;
   const started = performance.now();
-  const pending = new Set();
+  const pending = new Set<Promise<void>>();
   let due = 0;
   const schedule = createRng(`schedule:${rate}:${durationS}`);
   let lastReport = started;
@@ -184,9 +245,9 @@ async function sendTraffic({ traffic, edges, rate, durationS, concurrency, ingre
     due += schedule.exponentialMs(rate);
     const wait = started + due - performance.now();
     if (wait > 0) await sleep(wait);
-    const message = ready ? ready[i] : traffic.next();
+    const message = ready?.[i] ?? traffic.next();
     for (const copy of message.copies) {
-      while (inflight >= concurrency) await new Promise((r) => waiters.push(r));
+      while (inflight >= concurrency) await new Promise<void>((r) => waiters.push(r));
       inflight++;
       const p = sendCopy(message, copy).finally(release);
       pending.add(p);
@@ -203,7 +264,7 @@ async function sendTraffic({ traffic, edges, rate, durationS, concurrency, ingre
   }
   await Promise.all(pending);
   const elapsedS = (performance.now() - started) / 1000;
-  for (const m of messages) for (const c of m.copies) c.bytes = c.raw.length;
+  for (const m of messages) for (const c of m.copies) c.bytes = c.raw?.length ?? 0;
   for (const m of messages) for (const c of m.copies) delete c.raw;
   sendLatencies.sort((a, b) => a - b);
   return {
@@ -217,13 +278,13 @@ async function sendTraffic({ traffic, edges, rate, durationS, concurrency, ingre
 }
 
 /** Waits until central has counted (as item or receipt) every copy an edge accepted. */
-async function drain(api, before, since, expected, timeoutMs, log) {
+async function drain(api: Api, before: Json, since: number, expected: number, timeoutMs: number, log: Log) {
   const deadline = Date.now() + timeoutMs;
-  let last;
+  let last: number | undefined;
   for (;;) {
     const now = await stats(api, since);
     const delta = counterDelta(before, now);
-    const received = Object.values(delta).reduce((acc, r) => acc + r.received, 0);
+    const received = Object.values(delta).reduce((acc: number, r) => acc + r.received, 0);
     if (received >= expected) return { drained: true, after: now };
     if (Date.now() > deadline) {
       log(`  drain timed out: central counted ${received} of ${expected} copies`);
@@ -235,9 +296,9 @@ async function drain(api, before, since, expected, timeoutMs, log) {
 }
 
 /** Every activity received since `since`, keyed by deployment + Message-ID. */
-async function activitiesSince(api, since) {
-  const found = new Map();
-  let cursor;
+async function activitiesSince(api: Api, since: number): Promise<Map<string, Json>> {
+  const found = new Map<string, Json>();
+  let cursor: string | undefined;
   for (let page = 0; page < 1000; page++) {
     const res = await must(api, 'GET', `/api/v1/activities?limit=500${cursor ? `&cursor=${cursor}` : ''}`);
     let older = 0;
@@ -251,10 +312,35 @@ async function activitiesSince(api, since) {
   return found;
 }
 
-function round(x, digits = 1) {
+function round(x: number | null | undefined, digits = 1): number | null {
   if (x === null || x === undefined || !Number.isFinite(x)) return x ?? null;
   const f = 10 ** digits;
   return Math.round(x * f) / f;
+}
+
+type Log = (line: string) => void;
+
+export interface SimulationOptions {
+  central: string;
+  edges: Record<Region, string>;
+  durationS?: number;
+  rate?: number;
+  usersPerRegion?: number;
+  crmShare?: number;
+  seed?: string;
+  rtt?: {
+    byRegion?: Partial<Record<Region, number>>;
+    proxies?: Partial<Record<Region, DelayProxy>> | undefined;
+  };
+  rttMode?: 'none' | 'proxy' | 'modelled';
+  sizeProfile?: string;
+  concurrency?: number;
+  maxMessageBytes?: number;
+  drainTimeoutMs?: number;
+  checkCaptures?: boolean;
+  ingress?: string;
+  pregenerate?: boolean;
+  log?: Log;
 }
 
 /**
@@ -279,7 +365,7 @@ export async function runSimulation({
   ingress = 'email',
   pregenerate = false,
   log = console.log,
-}) {
+}: SimulationOptions): Promise<Json> {
   if (!['email', 'inbound'].includes(ingress))
     throw new Error(`unknown ingress ${ingress} (email | inbound)`);
   const api = createApi(central);
@@ -320,7 +406,7 @@ export async function runSimulation({
   const sent = await sendTraffic({ traffic, edges, rate, durationS, concurrency, ingress, pregenerate, log });
   const accepted = sent.messages
     .flatMap((m) => m.copies)
-    .filter((c) => c.status >= 200 && c.status < 300).length;
+    .filter((c) => (c.status ?? 0) >= 200 && (c.status ?? 0) < 300).length;
   log(
     `  sent ${sent.messages.length} messages (${accepted} copies accepted, ${sent.failures} refused) in ${sent.elapsedS.toFixed(1)} s; waiting for central…`,
   );
@@ -330,10 +416,10 @@ export async function runSimulation({
   const found = checkCaptures ? await activitiesSince(api, since) : new Map();
 
   // Ground truth vs. what central holds.
-  const isRemote = (region) => region !== HOME_REGION;
+  const isRemote = (region: Region) => region !== HOME_REGION;
   const gt = sent.messages;
   const crm = gt.filter((m) => m.tracked);
-  const activityOf = (m) => found.get(`${m.deployment}\0${m.messageId.toLowerCase()}`);
+  const activityOf = (m: TrafficMessage) => found.get(`${m.deployment}\0${m.messageId.toLowerCase()}`);
   const captured = crm.filter((m) => activityOf(m));
   const falseCaptures = gt.filter((m) => !m.tracked && activityOf(m));
   const capturedHome = crm.filter((m) => activityOf(m)?.regions?.includes(HOME_REGION));
@@ -341,16 +427,16 @@ export async function runSimulation({
 
   const copies = gt.flatMap((m) => m.copies.map((c) => ({ ...c, message: m })));
   const remoteCopies = copies.filter((c) => isRemote(c.region));
-  const regionFigures = Object.fromEntries(
+  const regionFigures: Record<Region, Json> = <Record<Region, Json>>Object.fromEntries(
     REGIONS.map((region) => {
       const d = delta[region] ?? {};
-      const l = latencyStats.regions.find((r) => r.region === region)?.latencyMs ?? {};
+      const l = latencyStats.regions.find((r: Json) => r.region === region)?.latencyMs ?? {};
       const own = copies.filter((c) => c.region === region);
       return [
         region,
         {
           copies: own.length,
-          bytes: own.reduce((acc, c) => acc + c.bytes, 0),
+          bytes: own.reduce((acc, c) => acc + (c.bytes ?? 0), 0),
           groundTruthCrmCopies: own.filter((c) => c.message.trackedIn.includes(region)).length,
           received: d.received ?? 0,
           receivedBytes: d.receivedBytes ?? 0,
@@ -370,15 +456,15 @@ export async function runSimulation({
     0,
   );
   const networkCrossItems = REGIONS.filter(isRemote).reduce((acc, r) => acc + regionFigures[r].crmBound, 0);
-  const forwardAllBytes = remoteCopies.reduce((acc, c) => acc + c.bytes, 0);
+  const forwardAllBytes = remoteCopies.reduce((acc, c) => acc + (c.bytes ?? 0), 0);
   const total = latencyStats.total.latencyMs;
   const crmCount = crm.length || 1;
   const proxyWire =
     rttMode === 'proxy'
-      ? Object.fromEntries(Object.entries(rtt.proxies ?? {}).map(([r, p]) => [r, { ...p.counters }]))
+      ? Object.fromEntries(Object.entries(rtt.proxies ?? {}).map(([r, p]) => [r, { ...p?.counters }]))
       : undefined;
-  const rttByRegion = rtt.byRegion ?? {};
-  const modelled = (ms, region) =>
+  const rttByRegion: Partial<Record<Region, number>> = rtt.byRegion ?? {};
+  const modelled = (ms: number | null, region: Region) =>
     ms === null ? null : ms + (rttMode === 'modelled' ? (rttByRegion[region] ?? 0) / 2 : 0);
 
   const report = {
@@ -402,7 +488,7 @@ export async function runSimulation({
       copiesAccepted: accepted,
       copiesRefused: sent.failures,
       refusedSamples: sent.failureSamples,
-      bytes: copies.reduce((acc, c) => acc + c.bytes, 0),
+      bytes: copies.reduce((acc, c) => acc + (c.bytes ?? 0), 0),
       achievedRatePerS: round(sent.achievedRate, 2),
       sendMs: { p50: round(sent.sendMs.p50), p99: round(sent.sendMs.p99) },
       byCategory: Object.fromEntries(
@@ -488,16 +574,17 @@ export async function runSimulation({
   return report;
 }
 
-function fmtBytes(n) {
+function fmtBytes(n: number | null | undefined): string {
   if (n === null || n === undefined) return '–';
   if (n >= 1024 * 1024) return `${(n / 1024 / 1024).toFixed(2)} MiB`;
   if (n >= 1024) return `${(n / 1024).toFixed(1)} KiB`;
   return `${n} B`;
 }
-const pct = (x) => (x === null || x === undefined ? '–' : `${(x * 100).toFixed(1)} %`);
-const ms = (x) => (x === null || x === undefined ? '–' : `${Math.round(x)} ms`);
+const pct = (x: number | null | undefined) =>
+  x === null || x === undefined ? '–' : `${(x * 100).toFixed(1)} %`;
+const ms = (x: number | null | undefined) => (x === null || x === undefined ? '–' : `${Math.round(x)} ms`);
 
-export function reportMarkdown(r) {
+export function reportMarkdown(r: Json): string {
   const a = r.architectures;
   const rows = [a.network, a.forwardEverything, a.homeRegionOnly];
   const lines = [
@@ -510,7 +597,7 @@ export function reportMarkdown(r) {
     '| architecture | cross-region bytes | cross-region messages | hops per CRM item | CRM captured | false captures | p50 | p95 | p99 |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows.map(
-      (x) =>
+      (x: Json) =>
         `| ${x.label} | ${fmtBytes(x.crossRegionBytes)} | ${x.crossRegionMessages} | ${x.crossRegionHopsPerCrmItem} | ${pct(x.captureRate)} (${x.captured}) | ${x.falseCaptures} | ${ms(x.latencyMs?.p50)} | ${ms(x.latencyMs?.p95)} | ${ms(x.latencyMs?.p99)} |`,
     ),
     '',
@@ -520,16 +607,16 @@ export function reportMarkdown(r) {
     '',
     '| region | copies | bytes in | CRM-bound | tossed | sent to central | cross-region | forward-all would send | p50 | p99 |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-    ...Object.entries(r.regions).map(
+    ...Object.entries<Json>(r.regions).map(
       ([region, x]) =>
-        `| ${region} | ${x.copies} | ${fmtBytes(x.bytes)} | ${x.crmBound} | ${Object.values(x.tossed).reduce((acc, v) => acc + v, 0)} | ${fmtBytes(x.bytesSent)} | ${fmtBytes(x.crossRegionBytes)} | ${fmtBytes(x.forwardAllCrossRegionBytes)} | ${ms(x.latencyMs.p50)} | ${ms(x.latencyMs.p99)} |`,
+        `| ${region} | ${x.copies} | ${fmtBytes(x.bytes)} | ${x.crmBound} | ${Object.values<number>(x.tossed).reduce((acc, v) => acc + v, 0)} | ${fmtBytes(x.bytesSent)} | ${fmtBytes(x.crossRegionBytes)} | ${fmtBytes(x.forwardAllCrossRegionBytes)} | ${ms(x.latencyMs.p50)} | ${ms(x.latencyMs.p99)} |`,
     ),
     '',
     '## By category (ground truth → captured)',
     '',
     '| category | messages | should be tracked | captured |',
     '| --- | ---: | ---: | ---: |',
-    ...Object.entries(r.traffic.byCategory).map(
+    ...Object.entries<Json>(r.traffic.byCategory).map(
       ([c, x]) => `| ${c} | ${x.messages} | ${x.tracked} | ${x.captured} |`,
     ),
     '',
@@ -548,7 +635,7 @@ export function reportMarkdown(r) {
             `- RTT: **modelled** — measured latency + RTT/2 per region (the network under test was not started by the simulator, so no delay proxy could be inserted): ${JSON.stringify(a.network.latencyModelledMs)}`,
           ]
         : []),
-    ...r.notes.map((n) => `- ${n}`),
+    ...r.notes.map((n: string) => `- ${n}`),
     ...(r.traffic.copiesRefused
       ? [
           `- ${r.traffic.copiesRefused} copies were refused by an edge: ${r.traffic.refusedSamples.join('; ')}`,
@@ -562,16 +649,16 @@ export function reportMarkdown(r) {
   return lines.join('\n');
 }
 
-function parseEdges(spec) {
-  const out = {};
+function parseEdges(spec: string): Record<Region, string> {
+  const out: Partial<Record<Region, string>> = {};
   for (const part of spec.split(',').filter(Boolean)) {
-    const [region, url] = part.split('=');
-    if (!REGIONS.includes(region) || !url)
+    const [region = '', url] = part.split('=');
+    if (!isRegion(region) || !url)
       throw new Error(`--edges: cannot read "${part}" (expected us=URL,eu=URL,apac=URL)`);
     out[region] = url.replace(/\/$/, '');
   }
   for (const r of REGIONS) if (!out[r]) throw new Error(`--edges: missing ${r}`);
-  return out;
+  return out as Record<Region, string>;
 }
 
 async function main() {
@@ -599,7 +686,7 @@ async function main() {
     return;
   }
   const log = values.quiet ? () => {} : console.log;
-  const num = (name, min, max) => {
+  const num = (name: keyof typeof values, min: number, max: number) => {
     const v = Number(values[name]);
     if (!Number.isFinite(v) || v < min || v > max)
       throw new Error(`--${name} must be a number in [${min}, ${max}]`);
@@ -617,10 +704,10 @@ async function main() {
     log,
   };
   const rttByRegion = values['rtt-ms'] ? parseRtt(values['rtt-ms']) : {};
-  const hasRtt = Object.values(rttByRegion).some((v) => v > 0);
-  let network;
+  const hasRtt = Object.values<number>(rttByRegion).some((v) => v > 0);
+  let network: SimNetwork | undefined;
   let central = values.central;
-  let edges;
+  let edges: Record<Region, string>;
   if (values.start) {
     log(
       `starting a private local network${hasRtt ? ` with delay proxies (RTT to us: ${JSON.stringify(rttByRegion)})` : ''}…`,
@@ -634,14 +721,17 @@ async function main() {
     central = (central ?? `http://127.0.0.1:${ports.central}`).replace(/\/$/, '');
     edges = values.edges
       ? parseEdges(values.edges)
-      : Object.fromEntries(REGIONS.map((r) => [r, `http://127.0.0.1:${ports[r]}`]));
+      : (Object.fromEntries(REGIONS.map((r) => [r, `http://127.0.0.1:${ports[r]}`])) as Record<
+          Region,
+          string
+        >);
   }
   const stop = async () => network?.stop();
   process.on('SIGINT', () => stop().finally(() => process.exit(130)));
   try {
     const report = await runSimulation({
       ...opts,
-      central,
+      central: central as string,
       edges,
       rtt: { byRegion: rttByRegion, proxies: network?.proxies },
       rttMode: !hasRtt ? 'none' : network ? 'proxy' : 'modelled',
@@ -678,7 +768,7 @@ function readUsage() {
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
   main().catch((err) => {
-    console.error(`simulate failed: ${err.message}`);
+    console.error(`simulate failed: ${errorMessage(err)}`);
     process.exit(1);
   });
 }

@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 // npm run bench -- [--quick] [--smoke] [--only classify,snapshot,memory,ingest,e2e,geo]
 //   [--out bench/results] [--central URL --edges us=URL,eu=URL,apac=URL]
 //
@@ -10,18 +9,20 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ROOT } from '../scripts/network.mjs';
-import { benchClassify } from './classify.mjs';
-import { benchIngest } from './ingest.mjs';
-import { median, round } from './lib/stats.mjs';
-import { benchMemory } from './memory.mjs';
-import { benchE2e, benchGeo, withNetwork } from './network.mjs';
-import { benchSnapshot } from './snapshot.mjs';
+import { ROOT } from '../scripts/network.js';
+import type { Region } from '../scripts/regions.js';
+import type { Json } from '../scripts/sim-network.js';
+import { benchClassify } from './classify.js';
+import { benchIngest } from './ingest.js';
+import { median, round } from './lib/stats.js';
+import { benchMemory } from './memory.js';
+import { benchE2e, benchGeo, withNetwork } from './network.js';
+import { benchSnapshot } from './snapshot.js';
 
 const STAGES = ['classify', 'snapshot', 'memory', 'ingest', 'e2e', 'geo'];
 
 /** Headline keys (design §6 and the benchmark issue) and their targets. */
-export const KEYS = [
+export const KEYS: [string, ('>=' | '<=')?, number?][] = [
   ['classify.headerOnlyMsPerMsg'],
   ['classify.fullParseMsPerMsg'],
   ['classify.ratio', '>=', 10],
@@ -50,16 +51,17 @@ function gitCommit() {
   }
 }
 
-const get = (obj, path) => path.split('.').reduce((o, k) => (o == null ? undefined : o[k]), obj);
+const get = (obj: Json, path: string): Json =>
+  path.split('.').reduce((o: Json, k) => (o == null ? undefined : o[k]), obj);
 
-function parseEdges(spec) {
+function parseEdges(spec: string | undefined): Record<Region, string> | undefined {
   if (!spec) return undefined;
   return Object.fromEntries(
     spec.split(',').map((part) => {
-      const [region, url] = part.split('=');
+      const [region, url = ''] = part.split('=');
       return [region, url.replace(/\/$/, '')];
     }),
-  );
+  ) as Record<Region, string>;
 }
 
 async function main() {
@@ -78,9 +80,9 @@ async function main() {
   const only = values.only ? values.only.split(',') : STAGES;
   for (const s of only)
     if (!STAGES.includes(s)) throw new Error(`--only: unknown benchmark ${s} (${STAGES.join(', ')})`);
-  const log = (line) => console.log(line);
+  const log = (line: string) => console.log(line);
   const cpu = cpus();
-  const result = {
+  const result: Json = {
     at: new Date().toISOString(),
     mode: smoke ? 'smoke' : quick ? 'quick' : 'full',
     commit: process.env.BENCH_COMMIT ?? gitCommit(),
@@ -93,15 +95,16 @@ async function main() {
       loadAverageAtStart: loadavg().map((x) => round(x, 2)),
     },
   };
-  const errors = {};
-  const stage = async (name, fn) => {
+  const errors: Record<string, string> = {};
+  const stage = async (name: string, fn: () => Promise<unknown>) => {
     if (!only.includes(name)) return;
     const t = Date.now();
     try {
       result[name] = await fn();
     } catch (err) {
-      errors[name] = err.stack ?? String(err);
-      console.error(`${name} failed: ${err.stack ?? err}`);
+      const stack = err instanceof Error ? (err.stack ?? err.message) : String(err);
+      errors[name] = stack;
+      console.error(`${name} failed: ${stack}`);
     }
     log(`  (${name}: ${((Date.now() - t) / 1000).toFixed(1)} s)`);
   };
@@ -109,7 +112,7 @@ async function main() {
   await stage('classify', () => benchClassify({ smoke, log }));
   await stage('snapshot', () => benchSnapshot({ smoke, log }));
   await stage('memory', async () => {
-    const runs = [];
+    const runs: Json[] = [];
     // When V8 collects the parse's garbage (decoded chunks, Blobs) moves the peak a little
     // between runs: five children, the median reported, every run listed.
     for (let i = 0; i < (smoke ? 1 : 5); i++) runs.push(await benchMemory({ smoke, log }));
@@ -129,10 +132,10 @@ async function main() {
     await withNetwork({ central, edges, log }, async (net) => {
       await stage('e2e', async () => {
         // The noisiest figure (a shared 2-core machine): three runs, medians of each percentile.
-        const runs = [];
+        const runs: Json[] = [];
         for (let i = 0; i < (smoke || quick ? 1 : 3); i++)
           runs.push(await benchE2e({ ...net, smoke, quick, log }));
-        const mid = (k) => median(runs.map((r) => r[k]));
+        const mid = (k: string) => median(runs.map((r) => r[k]));
         return {
           ...runs[0],
           p50Ms: mid('p50Ms'),
@@ -152,7 +155,7 @@ async function main() {
     });
   }
 
-  const targets = {};
+  const targets: Record<string, { target: string; value: unknown; met: boolean }> = {};
   for (const [key, op, bound] of KEYS) {
     const value = get(result, key);
     if (value !== undefined) result[key] = value;
@@ -160,7 +163,8 @@ async function main() {
       targets[key] = {
         target: `${op} ${bound}`,
         value,
-        met: typeof value === 'number' && (op === '>=' ? value >= bound : value <= bound),
+        met:
+          typeof value === 'number' && bound !== undefined && (op === '>=' ? value >= bound : value <= bound),
       };
   }
   result.targets = targets;
@@ -181,6 +185,6 @@ async function main() {
 }
 
 main().catch((err) => {
-  console.error(err.stack ?? err);
+  console.error(err instanceof Error ? (err.stack ?? err.message) : err);
   process.exit(1);
 });

@@ -6,25 +6,25 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { demoRecords, MAILBOXES } from '../scripts/demo-data.mjs';
-import {
-  deriveEdgeCredentials,
-  freePort,
-  LOCAL_ADMIN_TOKEN,
-  LOCAL_EDGE_KEY_SECRET,
-  startCentral,
-} from '../scripts/network.mjs';
-import { createHmac } from 'node:crypto';
-import { createRng } from '../scripts/traffic.mjs';
-import { median, round } from './lib/stats.mjs';
+import { deriveEdgeCredentials, signBody } from '../src/core/request-signature.js';
+import type { IngestItem } from '../src/core/wire.js';
+import { type DemoMailbox, demoRecords, MAILBOXES } from '../scripts/demo-data.js';
+import { freePort, LOCAL_ADMIN_TOKEN, LOCAL_EDGE_KEY_SECRET, startCentral } from '../scripts/network.js';
+import { seedDemoData } from '../scripts/seed.js';
+import { createRng, type Rng } from '../scripts/traffic.js';
+import { median, round } from './lib/stats.js';
+
+type Credentials = { signingKey: string; token: string };
 
 const REGION = 'eu';
 
 /** A CRM-bound item as an edge builds it under `metadata+subject`: from a CRM contact to a mailbox. */
-function makeItem(rng, runId, n) {
-  const mailbox = rng.pick(MAILBOXES.filter((m) => m.region === REGION && m.deployment === 'contoso'));
+function makeItem(rng: Rng, runId: string, n: number): IngestItem {
+  const mailbox: DemoMailbox = rng.pick(
+    MAILBOXES.filter((m) => m.region === REGION && m.deployment === 'contoso'),
+  );
   const contacts = demoRecords('contoso').filter((r) => r.type === 'contact');
-  const from = rng.pick(contacts).emails[0];
+  const from = rng.pick(contacts).emails[0] as string;
   const id = randomUUID();
   const now = Date.now();
   const attachments = Array.from({ length: rng.int(0, 2) }, (_, i) => ({
@@ -51,7 +51,7 @@ function makeItem(rng, runId, n) {
     egress: 'metadata+subject',
     from: { address: from, name: 'Customer Contact' },
     to: [{ address: mailbox.address }],
-    cc: rng.chance(0.3) ? [{ address: rng.pick(contacts).emails[0] }] : [],
+    cc: rng.chance(0.3) ? [{ address: rng.pick(contacts).emails[0] as string }] : [],
     subject: `Order ${n}: renewal of the support contract`,
     date: now - 5000,
     inReplyTo: [],
@@ -61,11 +61,11 @@ function makeItem(rng, runId, n) {
   };
 }
 
-async function postBatch(central, creds, items) {
+async function postBatch(central: string, creds: Credentials, items: IngestItem[]) {
   const batch = { batchId: randomUUID(), region: REGION, sentAt: Date.now(), items, receipts: [] };
   const body = gzipSync(Buffer.from(JSON.stringify(batch)));
   const timestamp = Date.now();
-  const signature = createHmac('sha256', creds.signingKey).update(`${timestamp}.`).update(body).digest('hex');
+  const signature = await signBody(creds.signingKey, timestamp, body);
   const res = await fetch(`${central}/api/v1/ingest`, {
     method: 'POST',
     headers: {
@@ -81,13 +81,19 @@ async function postBatch(central, creds, items) {
   const text = await res.text();
   if (!res.ok) throw new Error(`ingest answered ${res.status}: ${text.slice(0, 300)}`);
   const answer = JSON.parse(text);
-  const bad = answer.results.filter((r) => r.status !== 'accepted');
+  const bad = answer.results.filter((r: { status: string }) => r.status !== 'accepted');
   if (bad.length) throw new Error(`ingest did not accept ${bad.length} items: ${JSON.stringify(bad[0])}`);
   return answer;
 }
 
 /** Items per second over `batches` sequential batches of `size` items (one edge consumer: one in flight). */
-async function measure(central, creds, rng, runId, { size, batches }) {
+async function measure(
+  central: string,
+  creds: Credentials,
+  rng: Rng,
+  runId: string,
+  { size, batches }: { size: number; batches: number },
+) {
   let n = 0;
   await postBatch(
     central,
@@ -97,7 +103,7 @@ async function measure(central, creds, rng, runId, { size, batches }) {
   const prepared = Array.from({ length: batches }, () =>
     Array.from({ length: size }, () => makeItem(rng, runId, n++)),
   );
-  const perBatch = [];
+  const perBatch: number[] = [];
   const t = performance.now();
   for (const items of prepared) {
     const s = performance.now();
@@ -112,28 +118,37 @@ async function measure(central, creds, rng, runId, { size, batches }) {
  * Runs against `central` (a running central with the demo data) or starts its own central on a
  * free port with a fresh state folder and seeds the demo data through the admin API.
  */
-export async function benchIngest({ central, smoke = false, log = () => {} } = {}) {
-  let own;
-  let stateDir;
+export async function benchIngest({
+  central,
+  smoke = false,
+  log = () => {},
+}: {
+  central?: string | undefined;
+  smoke?: boolean;
+  log?: (line: string) => void;
+} = {}) {
+  let own: { stop: () => Promise<void> } | undefined;
+  let stateDir: string | undefined;
   if (!central) {
     stateDir = mkdtempSync(join(tmpdir(), 'crm-bench-ingest-'));
-    own = await startCentral({ port: await freePort(), stateDir, log: () => {} });
-    central = own.url;
-    const { seedDemoData } = await import('../scripts/seed.mjs');
+    const started = await startCentral({ port: await freePort(), stateDir, log: () => {} });
+    own = started;
+    central = started.url;
     await seedDemoData(central, LOCAL_ADMIN_TOKEN, () => {});
   }
   try {
-    const creds = deriveEdgeCredentials(LOCAL_EDGE_KEY_SECRET, REGION);
+    const target = central;
+    const creds = await deriveEdgeCredentials(LOCAL_EDGE_KEY_SECRET, REGION);
     const rng = createRng('bench-ingest');
     const runId = Date.now().toString(36);
     const rounds = smoke ? 1 : 3;
-    const batched = [];
-    const bySize = {};
+    const batched: number[] = [];
+    const bySize: Record<number, { itemsPerSec: number; medianBatchMs: number }> = {};
     for (const size of smoke ? [100] : [100, 250, 500]) {
-      const runs = [];
+      const runs: { itemsPerSec: number; medianBatchMs: number }[] = [];
       for (let r = 0; r < rounds; r++)
         runs.push(
-          await measure(central, creds, rng, `${runId}-${size}-${r}`, {
+          await measure(target, creds, rng, `${runId}-${size}-${r}`, {
             size,
             batches: smoke ? 2 : Math.ceil(5000 / size),
           }),
@@ -144,10 +159,10 @@ export async function benchIngest({ central, smoke = false, log = () => {} } = {
       };
       if (size === (smoke ? 100 : 250)) batched.push(...runs.map((x) => x.itemsPerSec));
     }
-    const single = [];
+    const single: number[] = [];
     for (let r = 0; r < rounds; r++)
       single.push(
-        (await measure(central, creds, rng, `${runId}-1-${r}`, { size: 1, batches: smoke ? 20 : 300 }))
+        (await measure(target, creds, rng, `${runId}-1-${r}`, { size: 1, batches: smoke ? 20 : 300 }))
           .itemsPerSec,
       );
     const itemsPerSec = median(batched);

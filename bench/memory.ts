@@ -3,36 +3,68 @@
 // regional storage of raw message and attachments) — run in Node, in a child process of its own
 // (`--expose-gc`) so that nothing else is on its heap. Peak RSS comes from the kernel's high-water
 // mark (VmHWM, reset just before the run), heap + array buffers from sampling every millisecond.
+// The child runs this file with tsx and imports src directly, like every benchmark.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { demoRecords, MAILBOXES } from '../scripts/demo-data.mjs';
-import { buildRaw, createRng } from '../scripts/traffic.mjs';
-import { realisticSnapshotInput } from './classify.mjs';
-import { round } from './lib/stats.mjs';
+import { classify } from '../src/core/classify.js';
+import { readMessageFacts } from '../src/core/message-facts.js';
+import { buildSnapshot } from '../src/core/snapshot.js';
+import { readStreamLimited } from '../src/core/stream-limit.js';
+import type { Target } from '../src/core/classify.js';
+import type { MessageFacts } from '../src/core/message-facts.js';
+import type { RoutingSnapshot } from '../src/core/snapshot.js';
+import { type DemoMailbox, demoRecords, MAILBOXES } from '../scripts/demo-data.js';
+import { ROOT } from '../scripts/network.js';
+import { buildRaw, createRng } from '../scripts/traffic.js';
+import { realisticSnapshotInput } from './classify.js';
+import { round } from './lib/stats.js';
 
 const SELF = fileURLToPath(import.meta.url);
 
-export async function benchMemory({ smoke = false, log = () => {} } = {}) {
-  const { coreBundlePath } = await import('./lib/core-bundle.mjs');
-  const bundle = await coreBundlePath();
+type Json = Record<string, number | string | undefined>;
+
+/**
+ * src/edge/ingest-item.ts, loaded by URL: its types are the workers runtime's (tsconfig.edge.json
+ * checks it), which cannot share one program with Node's. The signature below is its own.
+ */
+type BuildIngestItems = (
+  env: { RAW: { put: () => Promise<void> } },
+  cfg: { region: string },
+  snapshot: RoutingSnapshot,
+  raw: Uint8Array,
+  facts: MessageFacts,
+  targets: Target[],
+  now: number,
+) => Promise<unknown[]>;
+const EDGE_INGEST_ITEM = new URL('../src/edge/ingest-item.ts', import.meta.url).href;
+
+export async function benchMemory({
+  smoke = false,
+  log = () => {},
+}: {
+  smoke?: boolean;
+  log?: (line: string) => void;
+} = {}): Promise<Json> {
   const targetBytes = smoke ? 2 * 1024 * 1024 : 25 * 1024 * 1024 - 64 * 1024;
   // The message is built here and handed over as a file, so that building it (big strings) does
   // not raise the child's memory high-water mark before the measurement starts.
   const dir = mkdtempSync(join(tmpdir(), 'crm-bench-mem-'));
   const file = join(dir, 'message.eml');
   writeFileSync(file, bigMessage(targetBytes));
-  const run = (flags) =>
-    new Promise((res, rej) =>
+  const run = (flags: string[]) =>
+    new Promise<Json>((res, rej) =>
       execFile(
         process.execPath,
-        ['--expose-gc', ...flags, SELF, bundle, file],
-        { maxBuffer: 1 << 20 },
+        ['--import', 'tsx', '--expose-gc', ...flags, SELF, file],
+        { cwd: ROOT, maxBuffer: 1 << 20 },
         (err, out, errOut) =>
-          err ? rej(new Error(`${err.message}\n${errOut}`)) : res(JSON.parse(out.trim().split('\n').pop())),
+          err
+            ? rej(new Error(`${err.message}\n${errOut}`))
+            : res(JSON.parse(out.trim().split('\n').pop() ?? '')),
       ),
     );
   try {
@@ -52,11 +84,11 @@ export async function benchMemory({ smoke = false, log = () => {} } = {}) {
   }
 }
 
-const MAILBOX = MAILBOXES.find((m) => m.region === 'us' && m.filter === 'records');
-const CONTACT = demoRecords(MAILBOX.deployment).find((r) => r.type === 'contact').emails[0];
+const MAILBOX = MAILBOXES.find((m) => m.region === 'us' && m.filter === 'records') as DemoMailbox;
+const CONTACT = demoRecords(MAILBOX.deployment).find((r) => r.type === 'contact')?.emails[0] as string;
 
 /** A CRM-bound message of about `targetBytes`: four big base64 attachments fill it up. */
-function bigMessage(targetBytes) {
+function bigMessage(targetBytes: number): string {
   const decoded = Math.floor(((targetBytes - 16 * 1024) * 57) / 78);
   const parts = 4;
   return buildRaw({
@@ -81,7 +113,7 @@ function bigMessage(targetBytes) {
 }
 
 /** Peak resident set size (VmHWM) since the last reset, in bytes; undefined off Linux. */
-function highWaterMark() {
+function highWaterMark(): number | undefined {
   try {
     const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
     return m ? Number(m[1]) * 1024 : undefined;
@@ -100,11 +132,9 @@ function resetHighWaterMark() {
   }
 }
 
-async function child(bundlePath, file) {
-  const { loadCore } = await import('./lib/core-bundle.mjs');
-  const core = await loadCore(bundlePath);
-  const snapshot = core.buildSnapshot(realisticSnapshotInput());
-  const raw = readFileSync(file);
+async function child(file: string) {
+  const snapshot = buildSnapshot(realisticSnapshotInput());
+  const raw: Uint8Array = readFileSync(file);
   const env = {
     RAW: {
       // R2 streams the value away; holding nothing here keeps the measurement about the edge.
@@ -112,18 +142,21 @@ async function child(bundlePath, file) {
     },
   };
   const cfg = { region: 'us' };
+  const { buildIngestItems } = (await import(EDGE_INGEST_ITEM)) as { buildIngestItems: BuildIngestItems };
   // Platform stand-in, like the R2 above: workerd hashes on the calling thread, in place; Node's
   // WebCrypto copies the input for its thread pool and frees the copy only when the job object is
   // collected, which would add up to one message size that the edge does not pay.
   const nodeDigest = crypto.subtle.digest.bind(crypto.subtle);
-  crypto.subtle.digest = async (algorithm, data) => {
+  crypto.subtle.digest = async (algorithm: AlgorithmIdentifier, data: BufferSource) => {
     if (algorithm !== 'SHA-256') return nodeDigest(algorithm, data);
-    const view = ArrayBuffer.isView(data) ? data : new Uint8Array(data);
+    const view = ArrayBuffer.isView(data)
+      ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+      : new Uint8Array(data);
     const out = createHash('sha256').update(view).digest();
-    return out.buffer.slice(out.byteOffset, out.byteOffset + out.byteLength);
+    return out.buffer.slice(out.byteOffset, out.byteOffset + out.byteLength) as ArrayBuffer;
   };
   const stream = () =>
-    new ReadableStream({
+    new ReadableStream<Uint8Array>({
       start(controller) {
         for (let o = 0; o < raw.length; o += 64 * 1024)
           controller.enqueue(
@@ -137,16 +170,18 @@ async function child(bundlePath, file) {
     return { rss: m.rss, heap: m.heapUsed + m.arrayBuffers };
   };
   const edgePath = async () => {
-    const bytes = await core.readStreamLimited(stream(), 25 * 1024 * 1024, raw.length);
-    const facts = core.readMessageFacts(bytes, { from: CONTACT, to: 'crm@us.edge.localhost' });
-    const decision = core.classify(facts, snapshot, { now: Date.now() });
+    const bytes = await readStreamLimited(stream(), 25 * 1024 * 1024, raw.length);
+    if (!bytes) throw new Error('the message is over the 25 MiB limit');
+    const facts = readMessageFacts(bytes, { from: CONTACT, to: 'crm@us.edge.localhost' });
+    const decision = classify(facts, snapshot, { now: Date.now() });
     if (!decision.crmBound) throw new Error(`not CRM-bound: ${decision.reason}`);
     const targets = decision.targets.filter((t) => t.crmBound);
-    return (await core.buildIngestItems(env, cfg, snapshot, bytes, facts, targets, Date.now())).length;
+    return (await buildIngestItems(env, cfg, snapshot, bytes, facts, targets, Date.now())).length;
   };
-  for (let i = 0; i < 3; i++) globalThis.gc();
+  const gc = globalThis.gc as () => void;
+  for (let i = 0; i < 3; i++) gc();
   await new Promise((r) => setTimeout(r, 50));
-  globalThis.gc();
+  gc();
   const base = usage();
   const hwmReset = resetHighWaterMark();
   let peakHeap = base.heap;
@@ -182,7 +217,7 @@ async function child(bundlePath, file) {
 }
 
 if (process.argv[1] === SELF) {
-  child(process.argv[2], process.argv[3]).catch((err) => {
+  child(process.argv[2] as string).catch((err) => {
     console.error(err);
     process.exit(1);
   });

@@ -1,6 +1,6 @@
-import { DEPLOYMENTS, demoRecords, MAILBOXES, REGION_SETTINGS, SUPPRESSIONS } from './demo-data.mjs';
+import { DEPLOYMENTS, demoRecords, MAILBOXES, REGION_SETTINGS, SUPPRESSIONS } from './demo-data.js';
 
-async function call(base, token, method, path, body) {
+async function call(base: string, token: string, method: string, path: string, body?: unknown) {
   const res = await fetch(`${base}${path}`, {
     method,
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
@@ -12,7 +12,11 @@ async function call(base, token, method, path, body) {
 }
 
 /** Seeds the demo data through the public API, once: returns false when it was already there. */
-export async function seedDemoData(base, token, log = console.log) {
+export async function seedDemoData(
+  base: string,
+  token: string,
+  log: (line: string) => void = console.log,
+): Promise<boolean> {
   const probe = await fetch(`${base}/api/v1/deployments/contoso`, {
     headers: { authorization: `Bearer ${token}` },
   });

@@ -1,23 +1,107 @@
 // Starts the local network (central + regional edges) with `wrangler dev`. Used by `npm start`,
 // `npm run start:central`, `npm run start:edges`, the e2e suite and the benchmarks, so that tests
 // exercise exactly what operators run.
-import { spawn } from 'node:child_process';
-import { createHmac } from 'node:crypto';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { type AddressInfo, createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { deriveEdgeCredentials } from '../src/core/request-signature.js';
+import { type Relay, startRelay } from '../src/relay/relay.js';
+import { isRegion, REGIONS, type Region } from './regions.js';
+import { seedDemoData } from './seed.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-export const REGIONS = ['us', 'eu', 'apac'];
+export { isRegion, REGIONS, type Region };
 export const LOCAL_ADMIN_TOKEN = 'local-admin-token';
 export const LOCAL_INBOUND_TOKEN = 'local-inbound-token';
 export const LOCAL_EDGE_KEY_SECRET = 'local-edge-key-secret';
 
-export const DEFAULT_PORTS = { central: 8787, us: 8788, eu: 8789, apac: 8790 };
+export { deriveEdgeCredentials };
+
+export interface EdgeWorker extends Worker {
+  role: 'edge';
+  region: Region;
+}
+
+export interface Network {
+  central: Worker & { role: 'central' };
+  edges: Record<Region, EdgeWorker>;
+  /** The SMTP ingress relay of each region, when `smtpPorts` were given. */
+  relays: Partial<Record<Region, Relay>>;
+  seeded: boolean;
+  stop: () => Promise<void>;
+}
+
+/** The reason of a failed fetch or spawn (Node wraps socket errors: `fetch failed` with a cause). */
+export function errorCode(err: unknown): string {
+  const e = err as {
+    cause?: { code?: string; errors?: { code?: string }[]; message?: string };
+    code?: string;
+  };
+  return e?.cause?.code ?? e?.cause?.errors?.[0]?.code ?? e?.code ?? e?.cause?.message ?? errorMessage(err);
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+export type Ports = { central: number } & Record<Region, number>;
+export type Log = (line: string) => void;
+
+export const DEFAULT_PORTS: Ports = { central: 8787, us: 8788, eu: 8789, apac: 8790 };
+
+/** Local SMTP ingress ports (design §3): us 2525, eu 2526, apac 2527. */
+export const DEFAULT_SMTP_PORTS: Record<Region, number> = { us: 2525, eu: 2526, apac: 2527 };
+
+/** SMTP ingress ports from the environment (SMTP_US_PORT, SMTP_EU_PORT, SMTP_APAC_PORT) or defaults. */
+export function smtpPortsFromEnv(env: NodeJS.ProcessEnv = process.env): Record<Region, number> {
+  return {
+    us: Number(env.SMTP_US_PORT ?? DEFAULT_SMTP_PORTS.us),
+    eu: Number(env.SMTP_EU_PORT ?? DEFAULT_SMTP_PORTS.eu),
+    apac: Number(env.SMTP_APAC_PORT ?? DEFAULT_SMTP_PORTS.apac),
+  };
+}
+
+/**
+ * One SMTP ingress relay per edge on 127.0.0.1 (`crm-router smtp` in-process), so a local mail
+ * server or swaks can deliver to the network the way a customer's server would.
+ */
+export async function startRelays({
+  edges,
+  smtpPorts,
+  log = console.log,
+  inboundToken = LOCAL_INBOUND_TOKEN,
+}: {
+  edges: readonly EdgeWorker[];
+  smtpPorts: Partial<Record<Region, number>>;
+  log?: Log;
+  inboundToken?: string;
+}): Promise<Partial<Record<Region, Relay>>> {
+  const relays: Partial<Record<Region, Relay>> = {};
+  try {
+    for (const edge of edges) {
+      const port = smtpPorts[edge.region];
+      if (port === undefined) continue;
+      if (port !== 0) await assertPortFree(port, `SMTP ingress ${edge.region}`);
+      relays[edge.region] = await startRelay({
+        edgeUrl: edge.url,
+        token: inboundToken,
+        host: '127.0.0.1',
+        port,
+        name: `smtp-${edge.region}.localhost`,
+        log: (line) => log(`[smtp-${edge.region}] ${line.replace(/^\[relay\] /, '')}`),
+      });
+    }
+  } catch (err) {
+    await Promise.all(Object.values(relays).map((r) => r.stop()));
+    throw err;
+  }
+  return relays;
+}
 
 /** Ports from the environment (CENTRAL_PORT, EDGE_US_PORT, EDGE_EU_PORT, EDGE_APAC_PORT) or defaults. */
-export function portsFromEnv(env = process.env) {
+export function portsFromEnv(env: NodeJS.ProcessEnv = process.env): Ports {
   return {
     central: Number(env.CENTRAL_PORT ?? DEFAULT_PORTS.central),
     us: Number(env.EDGE_US_PORT ?? DEFAULT_PORTS.us),
@@ -34,29 +118,20 @@ const WRANGLER_ENV = {
   FORCE_COLOR: '0',
 };
 
-/** Same derivation as src/core/request-signature.ts `deriveEdgeCredentials`. */
-export function deriveEdgeCredentials(masterSecret, region) {
-  const mac = (data) => createHmac('sha256', masterSecret).update(data).digest('hex');
-  return {
-    signingKey: mac(`sign:${region}`),
-    token: `edge_${region}_${mac(`token:${region}`).slice(0, 40)}`,
-  };
-}
-
-export function freePort() {
+export function freePort(): Promise<number> {
   return new Promise((res, rej) => {
     const srv = createServer();
     srv.unref();
     srv.on('error', rej);
     srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
+      const { port } = srv.address() as AddressInfo;
       srv.close(() => res(port));
     });
   });
 }
 
 /** Refuses to start on a port something else answers on (its /health would fool the wait). */
-export function assertPortFree(port, label) {
+export function assertPortFree(port: number, label: string): Promise<void> {
   return new Promise((res, rej) => {
     const srv = createServer();
     srv.once('error', () =>
@@ -74,10 +149,10 @@ function wranglerBin() {
   return join(ROOT, 'node_modules', '.bin', 'wrangler');
 }
 
-function pipeLines(stream, label, log) {
+function pipeLines(stream: NodeJS.ReadableStream, label: string, log: Log) {
   let buf = '';
   stream.setEncoding('utf8');
-  stream.on('data', (chunk) => {
+  stream.on('data', (chunk: string) => {
     buf += chunk;
     let i = buf.indexOf('\n');
     while (i >= 0) {
@@ -90,7 +165,7 @@ function pipeLines(stream, label, log) {
 }
 
 /** Spawns a child in its own process group so that stopping it also stops workerd. */
-function spawnGroup(args, label, log, extraEnv = {}) {
+function spawnGroup(args: string[], label: string, log: Log, extraEnv: Record<string, string> = {}) {
   // The pinned Node (≥ 22.12, which wrangler needs) first on PATH, whoever started this script.
   const path = [join(ROOT, 'node_modules', '.bin'), process.env.PATH].filter(Boolean).join(':');
   const child = spawn(wranglerBin(), args, {
@@ -104,8 +179,8 @@ function spawnGroup(args, label, log, extraEnv = {}) {
   return child;
 }
 
-function killGroup(child, signal) {
-  if (child.exitCode !== null || child.signalCode !== null) return;
+function killGroup(child: ChildProcess, signal: NodeJS.Signals) {
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
   try {
     process.kill(-child.pid, signal);
   } catch {
@@ -114,7 +189,7 @@ function killGroup(child, signal) {
 }
 
 /** Stops a child's whole process group: SIGTERM, then SIGKILL after a grace period. */
-export async function stopChild(child, graceMs = 5000) {
+export async function stopChild(child: ChildProcess | undefined, graceMs = 5000): Promise<void> {
   if (!child || child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((res) => child.once('exit', res));
   killGroup(child, 'SIGTERM');
@@ -125,7 +200,10 @@ export async function stopChild(child, graceMs = 5000) {
   killGroup(child, 'SIGKILL');
 }
 
-export async function waitForHealth(url, { timeoutMs = 120_000, child } = {}) {
+export async function waitForHealth(
+  url: string,
+  { timeoutMs = 120_000, child }: { timeoutMs?: number; child?: ChildProcess } = {},
+): Promise<unknown> {
   const deadline = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < deadline) {
@@ -135,25 +213,25 @@ export async function waitForHealth(url, { timeoutMs = 120_000, child } = {}) {
       if (res.ok) return await res.json();
       last = `HTTP ${res.status}`;
     } catch (err) {
-      last = err.cause?.code ?? err.message;
+      last = errorCode(err);
     }
     await new Promise((r) => setTimeout(r, 300));
   }
   throw new Error(`${url}/health did not answer within ${timeoutMs} ms (${last})`);
 }
 
-export async function runWrangler(args, log = () => {}) {
-  const lines = [];
+export async function runWrangler(args: string[], log: Log = () => {}): Promise<void> {
+  const lines: string[] = [];
   const child = spawnGroup(args, 'wrangler', (l) => {
     lines.push(l);
     log(l);
   });
-  const code = await new Promise((res) => child.on('exit', res));
+  const code = await new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
   if (code !== 0)
     throw new Error(`wrangler ${args.join(' ')} exited with ${code}:\n${lines.slice(-20).join('\n')}`);
 }
 
-export async function applyMigrations(stateDir, log, attempts = 3) {
+export async function applyMigrations(stateDir: string, log: Log, attempts = 3): Promise<void> {
   const persist = join(stateDir, 'central');
   mkdirSync(persist, { recursive: true });
   for (let attempt = 1; ; attempt++) {
@@ -165,14 +243,36 @@ export async function applyMigrations(stateDir, log, attempts = 3) {
       return;
     } catch (err) {
       if (attempt >= attempts) throw err;
-      log(`[network] migrations failed (attempt ${attempt}), retrying: ${err.message.split('\n')[0]}`);
+      log(`[network] migrations failed (attempt ${attempt}), retrying: ${errorMessage(err).split('\n')[0]}`);
       await new Promise((r) => setTimeout(r, 1000 * attempt));
     }
   }
 }
 
 /** `wrangler dev` of one worker on 127.0.0.1:`port`, state under `stateDir/<name>`, with `vars`. */
-async function startWorker({ label, configArgs, port, stateDir, name, vars, log }) {
+export interface Worker {
+  url: string;
+  child: ChildProcess;
+  stop: () => Promise<void>;
+}
+
+async function startWorker({
+  label,
+  configArgs,
+  port,
+  stateDir,
+  name,
+  vars,
+  log,
+}: {
+  label: string;
+  configArgs: string[];
+  port: number;
+  stateDir: string;
+  name: string;
+  vars: Record<string, string>;
+  log: Log;
+}): Promise<Worker> {
   const inspector = await freePort();
   const child = spawnGroup(
     [
@@ -205,7 +305,12 @@ export async function startCentral({
   stateDir,
   log = console.log,
   edgeKeySecret = LOCAL_EDGE_KEY_SECRET,
-}) {
+}: {
+  port: number;
+  stateDir: string;
+  log?: Log;
+  edgeKeySecret?: string;
+}): Promise<Worker & { role: 'central' }> {
   await assertPortFree(port, 'central');
   await applyMigrations(stateDir, log);
   const worker = await startWorker({
@@ -217,7 +322,7 @@ export async function startCentral({
     vars: { EDGE_KEY_SECRET: edgeKeySecret },
     log,
   });
-  return { role: 'central', ...worker };
+  return { role: 'central' as const, ...worker };
 }
 
 export async function startEdge({
@@ -228,9 +333,17 @@ export async function startEdge({
   log = console.log,
   edgeKeySecret = LOCAL_EDGE_KEY_SECRET,
   inboundToken = LOCAL_INBOUND_TOKEN,
-}) {
+}: {
+  region: Region;
+  port: number;
+  centralUrl: string;
+  stateDir: string;
+  log?: Log;
+  edgeKeySecret?: string;
+  inboundToken?: string;
+}): Promise<EdgeWorker> {
   await assertPortFree(port, `edge ${region}`);
-  const { signingKey, token } = deriveEdgeCredentials(edgeKeySecret, region);
+  const { signingKey, token } = await deriveEdgeCredentials(edgeKeySecret, region);
   const worker = await startWorker({
     label: `edge-${region}`,
     configArgs: ['-c', 'wrangler.edge.toml', '--env', region],
@@ -246,14 +359,14 @@ export async function startEdge({
     },
     log,
   });
-  return { role: 'edge', region, ...worker };
+  return { role: 'edge' as const, region, ...worker };
 }
 
 /**
  * Local stand-in for the edges' cron trigger (`wrangler dev` does not run crons by itself): hits
  * each edge's `/__scheduled` every `intervalMs` — snapshot refresh and heartbeat.
  */
-export function startCronTicker(urls, intervalMs = 15_000) {
+export function startCronTicker(urls: string[], intervalMs = 15_000): () => void {
   const tick = () => {
     for (const url of urls)
       fetch(`${url}/__scheduled?cron=${encodeURIComponent('* * * * *')}`, {
@@ -266,9 +379,33 @@ export function startCronTicker(urls, intervalMs = 15_000) {
   return () => clearInterval(timer);
 }
 
-export async function startEdges({ ports, centralUrl, stateDir, log, regions = REGIONS, cron = true }) {
+export interface Edges {
+  edges: EdgeWorker[];
+  startCron: () => void;
+  stop: () => Promise<void>;
+}
+
+export async function startEdges({
+  ports,
+  centralUrl,
+  stateDir,
+  log,
+  regions = REGIONS,
+  cron = true,
+}: {
+  ports: Partial<Record<Region, number>>;
+  centralUrl: string;
+  stateDir: string;
+  log?: Log;
+  regions?: readonly Region[];
+  cron?: boolean;
+}): Promise<Edges> {
   const edges = await Promise.all(
-    regions.map((region) => startEdge({ region, port: ports[region], centralUrl, stateDir, log })),
+    regions.map((region) => {
+      const port = ports[region];
+      if (port === undefined) throw new Error(`edge ${region}: no port given`);
+      return startEdge({ region, port, centralUrl, stateDir, log });
+    }),
   );
   let stopTicker = () => {};
   const startCron = () => {
@@ -292,7 +429,15 @@ export async function startNetwork({
   stateDir = join(ROOT, '.wrangler', 'state', 'local'),
   log = console.log,
   seed = true,
-} = {}) {
+  smtpPorts,
+}: {
+  ports?: Ports;
+  stateDir?: string;
+  log?: Log;
+  seed?: boolean;
+  /** Start a relay per region on these ports (0 = any free port); none when omitted. */
+  smtpPorts?: Partial<Record<Region, number>>;
+} = {}): Promise<Network> {
   // Edges do not need central to boot (they fetch their snapshot lazily), so start all at once.
   const [centralResult, edgesResult] = await Promise.allSettled([
     startCentral({ port: ports.central, stateDir, log }),
@@ -301,15 +446,25 @@ export async function startNetwork({
   if (centralResult.status === 'rejected' || edgesResult.status === 'rejected') {
     if (centralResult.status === 'fulfilled') await centralResult.value.stop();
     if (edgesResult.status === 'fulfilled') await edgesResult.value.stop();
-    throw centralResult.status === 'rejected' ? centralResult.reason : edgesResult.reason;
+    throw centralResult.status === 'rejected'
+      ? centralResult.reason
+      : (edgesResult as PromiseRejectedResult).reason;
   }
   const central = centralResult.value;
   const edges = edgesResult.value;
   let seeded = false;
   if (seed) {
-    const { seedDemoData } = await import('./seed.mjs');
     try {
       seeded = await seedDemoData(central.url, LOCAL_ADMIN_TOKEN, log);
+    } catch (err) {
+      await Promise.all([edges.stop(), central.stop()]);
+      throw err;
+    }
+  }
+  let relays: Partial<Record<Region, Relay>> = {};
+  if (smtpPorts) {
+    try {
+      relays = await startRelays({ edges: edges.edges, smtpPorts, log });
     } catch (err) {
       await Promise.all([edges.stop(), central.stop()]);
       throw err;
@@ -319,9 +474,11 @@ export async function startNetwork({
   edges.startCron();
   return {
     central,
-    edges: Object.fromEntries(edges.edges.map((e) => [e.region, e])),
+    edges: Object.fromEntries(edges.edges.map((e) => [e.region, e])) as Record<Region, EdgeWorker>,
+    relays,
     seeded,
     async stop() {
+      await Promise.all(Object.values(relays).map((r) => r.stop()));
       await Promise.all([edges.stop(), central.stop()]);
     },
   };

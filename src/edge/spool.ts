@@ -1,0 +1,164 @@
+// The regional spool: what central could not take (unreachable, timeout, 5xx, 429, any non-answer)
+// is written to the region's R2 under `spool/<ms, zero-padded>-<uuid>.json` and drained oldest-first
+// once central answers again (every cron tick, and after any successful delivery). An object is
+// deleted only after central answered for what it holds, so an outage of any length — and an edge
+// restart, since local R2 is persisted under the state folder — loses nothing. Central deduplicates
+// items (deployment + Message-ID) and receipts (receipt id), so a re-sent object never doubles.
+import type { IngestItem, Receipt } from '../core/wire.js';
+import type { EdgeBindings, EdgeConfig } from './config.js';
+import { CentralAnswerError, MAX_REQUEST_JSON_BYTES, postBatch, utf8Length } from './outbox.js';
+
+export const SPOOL_PREFIX = 'spool/';
+
+export interface SpoolEntry {
+  spooledAt: number;
+  items: IngestItem[];
+  receipts: Receipt[];
+}
+
+/** Whether this isolate may have spooled objects waiting (unknown after start ⇒ true). */
+let maybePending = true;
+let draining: Promise<DrainResult> | undefined;
+
+export function spoolKey(now: number): string {
+  return `${SPOOL_PREFIX}${String(now).padStart(15, '0')}-${crypto.randomUUID()}.json`;
+}
+
+/** Writes one spool object; throws when R2 fails (the caller then retries its queue messages). */
+export async function spool(env: EdgeBindings, items: IngestItem[], receipts: Receipt[]): Promise<string> {
+  const now = Date.now();
+  const key = spoolKey(now);
+  const entry: SpoolEntry = { spooledAt: now, items, receipts };
+  await env.RAW.put(key, JSON.stringify(entry), {
+    httpMetadata: { contentType: 'application/json' },
+    customMetadata: { items: String(items.length), receipts: String(receipts.length) },
+  });
+  maybePending = true;
+  return key;
+}
+
+export interface DrainResult {
+  /** Spool objects delivered and deleted in this run. */
+  objects: number;
+  items: number;
+  receipts: number;
+  /** True when the run stopped because central did not answer (the rest waits for the next run). */
+  centralDown: boolean;
+  /** True when objects remain (work bound reached, or central down). */
+  remaining: boolean;
+}
+
+/** Answers that mean "central is not taking anything right now": stop this run, keep everything. */
+export function isUnavailable(err: unknown): boolean {
+  if (!(err instanceof CentralAnswerError)) return true; // network error, timeout, bad answer body
+  return err.status >= 500 || err.status === 408 || err.status === 429;
+}
+
+/**
+ * Drains the spool oldest-first, combining objects into POSTs of at most `MAX_REQUEST_JSON_BYTES`,
+ * until it is empty, central stops answering, or the run's bound (`maxMs`, `maxPosts`) is reached.
+ * One drain at a time per isolate; concurrent callers share the running one.
+ */
+export function drainSpool(
+  env: EdgeBindings,
+  cfg: EdgeConfig,
+  opts: { maxMs?: number; maxPosts?: number; onlyIfPending?: boolean } = {},
+): Promise<DrainResult> {
+  if (opts.onlyIfPending && !maybePending)
+    return Promise.resolve({ objects: 0, items: 0, receipts: 0, centralDown: false, remaining: false });
+  if (!draining)
+    draining = runDrain(env, cfg, opts.maxMs ?? 20_000, opts.maxPosts ?? 20).finally(() => {
+      draining = undefined;
+    });
+  return draining;
+}
+
+async function runDrain(env: EdgeBindings, cfg: EdgeConfig, maxMs: number, maxPosts: number) {
+  const started = Date.now();
+  const result: DrainResult = { objects: 0, items: 0, receipts: 0, centralDown: false, remaining: false };
+  const skipped = new Set<string>();
+  let posts = 0;
+  let cursor: string | undefined;
+  while (Date.now() - started < maxMs && posts < maxPosts) {
+    const listing = await env.RAW.list({ prefix: SPOOL_PREFIX, limit: 200, ...(cursor ? { cursor } : {}) });
+    const keys = listing.objects.map((o) => o.key).filter((k) => !skipped.has(k));
+    if (keys.length === 0) {
+      if (listing.truncated && 'cursor' in listing) {
+        cursor = listing.cursor;
+        continue;
+      }
+      if (skipped.size === 0) maybePending = false;
+      return result;
+    }
+    // Gather objects (oldest first) into one request within the size bound.
+    const group: { key: string; entry: SpoolEntry }[] = [];
+    let bytes = 0;
+    let itemCount = 0;
+    let receiptCount = 0;
+    for (const key of keys) {
+      const object = await env.RAW.get(key);
+      if (!object) continue; // deleted by a concurrent drain in another isolate
+      const text = await object.text();
+      let entry: SpoolEntry;
+      try {
+        entry = JSON.parse(text) as SpoolEntry;
+      } catch {
+        // Unreadable object: keep it for an operator (never delete what was not delivered).
+        console.error(`spool ${cfg.region}: ${key} is not valid JSON; left in place`);
+        skipped.add(key);
+        continue;
+      }
+      const size = utf8Length(text);
+      if (
+        group.length > 0 &&
+        (bytes + size > MAX_REQUEST_JSON_BYTES ||
+          itemCount + entry.items.length > 500 ||
+          receiptCount + entry.receipts.length > 2000)
+      )
+        break;
+      group.push({ key, entry });
+      bytes += size;
+      itemCount += entry.items.length;
+      receiptCount += entry.receipts.length;
+    }
+    if (group.length === 0) continue;
+    posts++;
+    const items = group.flatMap((g) => g.entry.items);
+    const receipts = group.flatMap((g) => g.entry.receipts);
+    try {
+      const answer = await postBatch(cfg, { items, receipts });
+      const answered = new Set(answer.results.map((r) => r.id));
+      const unanswered = items.filter((i) => !answered.has(i.id));
+      // Central answers every item; should it not, those items go back to the spool (never dropped).
+      if (unanswered.length) await spool(env, unanswered, []);
+      await env.RAW.delete(group.map((g) => g.key));
+      result.objects += group.length;
+      result.items += items.length - unanswered.length;
+      result.receipts += receipts.length;
+    } catch (err) {
+      if (isUnavailable(err)) {
+        console.error(`spool ${cfg.region}: central unavailable, ${group.length}+ objects wait`, err);
+        result.centralDown = true;
+        result.remaining = true;
+        return result;
+      }
+      // A permanent refusal of this request (4xx): leave its objects for an operator, go on.
+      console.error(`spool ${cfg.region}: central refused a drain request; objects left in place`, err);
+      for (const g of group) skipped.add(g.key);
+    }
+  }
+  result.remaining = true;
+  return result;
+}
+
+/** How many spool objects wait (for health and tests); bounded listing. */
+export async function spoolDepth(env: EdgeBindings, max = 1000): Promise<number> {
+  let n = 0;
+  let cursor: string | undefined;
+  do {
+    const listing = await env.RAW.list({ prefix: SPOOL_PREFIX, limit: 1000, ...(cursor ? { cursor } : {}) });
+    n += listing.objects.length;
+    cursor = listing.truncated && 'cursor' in listing ? listing.cursor : undefined;
+  } while (cursor && n < max);
+  return n;
+}

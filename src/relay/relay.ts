@@ -1,0 +1,335 @@
+// SMTP ingress relay: lets a mail server that cannot use Cloudflare Email Routing (Postfix or
+// Exchange on premises behind a firewall, Microsoft 365 without external forwarding) deliver to a
+// regional edge as a smart host or forwarding target. It classifies nothing: every message is
+// streamed to the edge's `POST /api/v1/inbound` with its envelope, and the SMTP reply is the edge's
+// answer — `250` only once the edge has accepted the message (it is then in the edge's queue or
+// R2), so the relay never holds a message the sender believes delivered.
+import { readFileSync } from 'node:fs';
+import { BlockList, isIP, type Socket } from 'node:net';
+import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
+
+/** Email Routing's limit, advertised with the SMTP `SIZE` extension (RFC 1870). */
+export const RELAY_MAX_BYTES = 25 * 1024 * 1024;
+
+export interface RelayOptions {
+  /** The region's edge, e.g. `https://edge-eu.example.com` (its `/api/v1/inbound` is used). */
+  edgeUrl: string;
+  /** The edge's `INBOUND_TOKEN`. */
+  token: string;
+  host: string;
+  port: number;
+  tlsCert?: string;
+  tlsKey?: string;
+  /** Client networks allowed to connect (CIDR or single address). Default: loopback only. */
+  allow?: string[];
+  /** When set, clients must authenticate (PLAIN/LOGIN) with this user and password. */
+  auth?: { user: string; pass: string };
+  /** Longest a connection may stay open, whatever it does (default 10 min). */
+  connectionTimeoutMs?: number;
+  /** Longest from DATA to the reply, including the edge's answer (default 120 s). */
+  messageTimeoutMs?: number;
+  /** Idle time before the relay closes a silent connection (default 60 s). */
+  idleTimeoutMs?: number;
+  maxBytes?: number;
+  /** Host name in the greeting and the Received header. */
+  name?: string;
+  log?: (line: string) => void;
+  /** Called after each message's reply: its timings (for the soak test and the bench). */
+  onMessage?: (m: RelayMessageTiming) => void;
+}
+
+export interface RelayMessageTiming {
+  code: number;
+  bytes: number;
+  /** From DATA to the SMTP reply. */
+  totalMs: number;
+  /** From the request to the edge to the end of its answer (includes streaming the body). */
+  edgeMs: number;
+}
+
+export interface RelayStats {
+  accepted: number;
+  deferred: number;
+  rejected: number;
+}
+
+export interface Relay {
+  host: string;
+  port: number;
+  stats: RelayStats;
+  stop(): Promise<void>;
+}
+
+/** An SMTP reply for a message, derived from the edge's HTTP answer. */
+export interface SmtpReply {
+  code: number;
+  message: string;
+}
+
+const DEFAULT_ALLOW = ['127.0.0.0/8', '::1/128'];
+
+/** Parses `--allow` entries into a BlockList (used as an allow list). Throws on a bad entry. */
+export function allowList(entries: string[]): BlockList {
+  const list = new BlockList();
+  for (const entry of entries) {
+    const [addr, bits] = entry.trim().split('/');
+    const family = isIP(addr ?? '');
+    if (!addr || family === 0) throw new Error(`--allow ${entry}: not an IP address or CIDR`);
+    const type = family === 6 ? 'ipv6' : 'ipv4';
+    if (bits === undefined) list.addAddress(addr, type);
+    else {
+      const prefix = Number(bits);
+      if (!Number.isInteger(prefix) || prefix < 0 || prefix > (family === 6 ? 128 : 32))
+        throw new Error(`--allow ${entry}: bad prefix length`);
+      list.addSubnet(addr, prefix, type);
+    }
+  }
+  return list;
+}
+
+/** Whether a client address is in the allow list (IPv4-mapped IPv6 counts as IPv4). */
+export function isAllowed(list: BlockList, address: string): boolean {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
+  if (mapped) return list.check(mapped, 'ipv4');
+  const family = isIP(address);
+  if (family === 0) return false;
+  return list.check(address, family === 6 ? 'ipv6' : 'ipv4');
+}
+
+interface EdgeAnswer {
+  reason?: string;
+  status?: string;
+  error?: { code?: string; message?: string };
+  recipients?: Array<{ to: string; status?: string; reason?: string }>;
+}
+
+/**
+ * Maps the edge's answer to the SMTP reply: 2xx ⇒ 250; 413 ⇒ 552 5.3.4; `unknown-recipient` ⇒
+ * 550 5.1.1; anything else (5xx, other 4xx such as a wrong token, which an operator must fix
+ * without losing mail) ⇒ 451 4.3.0 so the sending server keeps the message and retries.
+ */
+export function replyForEdge(status: number, body: EdgeAnswer | undefined, region = 'edge'): SmtpReply {
+  const reason = body?.reason ?? body?.error?.code;
+  if (status >= 200 && status < 300) {
+    const unknown = (body?.recipients ?? []).filter((r) => r.reason === 'unknown-recipient');
+    const all = body?.recipients?.length ?? 0;
+    if (all > 0 && unknown.length === all)
+      return {
+        code: 550,
+        message: '5.1.1 Recipient address rejected: not a forwarding address (unknown-recipient)',
+      };
+    return {
+      code: 250,
+      message: `2.0.0 Accepted by ${region} (${body?.status ?? 'accepted'}${body?.reason ? `: ${body.reason}` : ''})`,
+    };
+  }
+  if (reason === 'unknown-recipient')
+    return {
+      code: 550,
+      message: '5.1.1 Recipient address rejected: not a forwarding address (unknown-recipient)',
+    };
+  if (status === 413 || reason === 'oversize' || reason === 'payload_too_large')
+    return { code: 552, message: '5.3.4 Message too big for the CRM router (oversize)' };
+  return {
+    code: 451,
+    message: `4.3.0 ${region} answered ${status}${reason ? ` (${reason})` : ''}; try again later`,
+  };
+}
+
+function smtpError(reply: SmtpReply): Error & { responseCode: number } {
+  return Object.assign(new Error(reply.message), { responseCode: reply.code });
+}
+
+/** The Received trace field this relay adds (RFC 5321 §4.4). */
+function receivedHeader(session: SMTPServerSession, name: string): string {
+  const helo = (session.hostNameAppearsAs || 'unknown').replace(/[^\w.:[\]-]/g, '');
+  const proto = session.secure ? 'ESMTPS' : 'ESMTP';
+  return `Received: from ${helo} ([${session.remoteAddress}])\r\n\tby ${name} (crm-router smtp) with ${proto} id ${session.id};\r\n\t${new Date().toUTCString().replace('GMT', '+0000')}\r\n`;
+}
+
+/** Starts the relay; resolves once it listens. */
+export async function startRelay(opts: RelayOptions): Promise<Relay> {
+  const log = opts.log ?? ((line: string) => console.log(line));
+  const maxBytes = opts.maxBytes ?? RELAY_MAX_BYTES;
+  const messageTimeoutMs = opts.messageTimeoutMs ?? 120_000;
+  const connectionTimeoutMs = opts.connectionTimeoutMs ?? 10 * 60_000;
+  const allowed = allowList(opts.allow?.length ? opts.allow : DEFAULT_ALLOW);
+  const edge = new URL('/api/v1/inbound', opts.edgeUrl);
+  const name = opts.name ?? 'crm-router-relay';
+  const tls = opts.tlsCert && opts.tlsKey;
+  if ((opts.tlsCert && !opts.tlsKey) || (!opts.tlsCert && opts.tlsKey))
+    throw new Error('--tls-cert and --tls-key go together');
+  const loopback = opts.host === 'localhost' || /^127\./.test(opts.host) || opts.host === '::1';
+  if (opts.auth && !tls && !loopback)
+    throw new Error('--auth without --tls-cert/--tls-key is only allowed on a loopback address');
+  const stats: RelayStats = { accepted: 0, deferred: 0, rejected: 0 };
+  let region = 'edge';
+  try {
+    const health = (await (
+      await fetch(new URL('/health', opts.edgeUrl), { signal: AbortSignal.timeout(3000) })
+    ).json()) as {
+      region?: string;
+    };
+    if (health.region) region = `edge ${health.region}`;
+  } catch {
+    // The edge may be down at start; the relay answers 4xx until it is back.
+  }
+
+  const server = new SMTPServer({
+    name,
+    banner: 'crm-router SMTP ingress',
+    size: maxBytes,
+    ...(tls
+      ? { key: readFileSync(opts.tlsKey!), cert: readFileSync(opts.tlsCert!) }
+      : { hideSTARTTLS: true }),
+    // Credentials only over TLS when TLS is configured; without a certificate, only on loopback
+    // (the startup refuses --auth on another interface without TLS).
+    allowInsecureAuth: !tls,
+    authOptional: !opts.auth,
+    authMethods: ['PLAIN', 'LOGIN'],
+    disabledCommands: opts.auth ? [] : ['AUTH'],
+    socketTimeout: opts.idleTimeoutMs ?? 60_000,
+    closeTimeout: 5_000,
+    logger: false,
+    onConnect(session, cb) {
+      if (!isAllowed(allowed, session.remoteAddress)) {
+        log(`[relay] refused connection from ${session.remoteAddress} (not in --allow)`);
+        return cb(smtpError({ code: 554, message: '5.7.1 Client host not allowed to use this relay' }));
+      }
+      cb();
+    },
+    onAuth(auth, _session, cb) {
+      const ok =
+        opts.auth &&
+        (auth.method === 'PLAIN' || auth.method === 'LOGIN') &&
+        auth.username === opts.auth.user &&
+        auth.password === opts.auth.pass;
+      if (!ok) return cb(smtpError({ code: 535, message: '5.7.8 Authentication credentials invalid' }));
+      cb(null, { user: auth.username });
+    },
+    onMailFrom(_address, session, cb) {
+      if (opts.auth && !session.user)
+        return cb(smtpError({ code: 530, message: '5.7.0 Authentication required' }));
+      cb();
+    },
+    onData(stream, session, cb) {
+      relayMessage(stream, session).then(
+        (reply) => {
+          if (reply.code === 250) {
+            stats.accepted++;
+            cb(null, reply.message);
+          } else {
+            if (reply.code >= 500) stats.rejected++;
+            else stats.deferred++;
+            cb(smtpError(reply));
+          }
+        },
+        (err) => {
+          stats.deferred++;
+          cb(smtpError({ code: 451, message: `4.3.0 relay failure (${String(err)}); try again later` }));
+        },
+      );
+    },
+  });
+
+  async function relayMessage(stream: SMTPServerDataStream, session: SMTPServerSession): Promise<SmtpReply> {
+    const url = new URL(edge);
+    const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
+    url.searchParams.set('from', from);
+    for (const r of session.envelope.rcptTo) url.searchParams.append('to', r.address);
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(new Error('message time limit')), messageTimeoutMs);
+    let bytes = 0;
+    let oversize = false;
+    const trace = Buffer.from(receivedHeader(session, name));
+    async function* body() {
+      yield trace;
+      // destroyOnReturn: false — stopping early must not destroy smtp-server's DATA stream.
+      for await (const chunk of stream.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
+        bytes += chunk.length;
+        if (bytes > maxBytes) {
+          oversize = true;
+          throw new Error('oversize');
+        }
+        yield chunk;
+      }
+    }
+    const drained = new Promise<void>((res) => {
+      if (stream.readableEnded) res();
+      else stream.once('end', () => res());
+    });
+    const started = performance.now();
+    let edgeMs = 0;
+    let reply: SmtpReply;
+    try {
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${opts.token}`, 'content-type': 'message/rfc822' },
+        body: body() as unknown as BodyInit,
+        duplex: 'half',
+        signal: abort.signal,
+      } as RequestInit);
+      const text = await res.text();
+      edgeMs = performance.now() - started;
+      let parsed: EdgeAnswer | undefined;
+      try {
+        parsed = text ? (JSON.parse(text) as EdgeAnswer) : undefined;
+      } catch {
+        parsed = undefined;
+      }
+      reply = replyForEdge(res.status, parsed, region);
+    } catch (err) {
+      if (oversize || stream.sizeExceeded)
+        reply = { code: 552, message: `5.3.4 Message exceeds the ${maxBytes}-byte limit (oversize)` };
+      else if (abort.signal.aborted)
+        reply = {
+          code: 451,
+          message: `4.3.0 ${region} did not answer within ${messageTimeoutMs} ms; try again later`,
+        };
+      else
+        reply = {
+          code: 451,
+          message: `4.3.0 ${region} unreachable (${(err as { cause?: { code?: string } }).cause?.code ?? String(err)}); try again later`,
+        };
+    } finally {
+      clearTimeout(timer);
+    }
+    // smtp-server needs the DATA stream read to its end before it sends the reply.
+    stream.resume();
+    await drained;
+    if (reply.code === 250 && stream.sizeExceeded)
+      reply = { code: 552, message: `5.3.4 Message exceeds the ${maxBytes}-byte limit (oversize)` };
+    const totalMs = performance.now() - started;
+    opts.onMessage?.({ code: reply.code, bytes, totalMs, edgeMs });
+    log(
+      `[relay] ${session.id} from=<${from}> to=${session.envelope.rcptTo.map((r) => `<${r.address}>`).join(',')} size=${bytes} ${Math.round(totalMs)}ms → ${reply.code} ${reply.message}`,
+    );
+    return reply;
+  }
+
+  // Absolute per-connection limit, whatever the client does (a slow-drip client keeps the idle
+  // timer happy forever).
+  const netServer = (server as unknown as { server: import('node:net').Server }).server;
+  netServer.on('connection', (socket: Socket) => {
+    const t = setTimeout(() => socket.destroy(), connectionTimeoutMs);
+    t.unref();
+    socket.once('close', () => clearTimeout(t));
+  });
+
+  await new Promise<void>((res, rej) => {
+    server.once('error', rej);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', rej);
+      res();
+    });
+  });
+  server.on('error', (err) => log(`[relay] ${String(err)}`));
+  const address = netServer.address();
+  const port = typeof address === 'object' && address ? address.port : opts.port;
+  return {
+    host: opts.host,
+    port,
+    stats,
+    stop: () => new Promise<void>((res) => server.close(() => res())),
+  };
+}
