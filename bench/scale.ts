@@ -80,7 +80,7 @@ async function api(method: string, path: string, body?: unknown, headers: Record
 
 /** GET the region's snapshot as its edge would (signed with the local edge secret). */
 async function edgeFetch(region: string, etag?: string) {
-  const { signingKey, token } = deriveEdgeCredentials(LOCAL_EDGE_KEY_SECRET, region);
+  const { signingKey, token } = await deriveEdgeCredentials(LOCAL_EDGE_KEY_SECRET, region);
   const ts = Date.now();
   const sig = await signBody(signingKey, ts, new Uint8Array());
   return fetch(`${base}/api/v1/edge/snapshot?region=${region}`, {

@@ -4,10 +4,6 @@ import { api, edgeSnapshot, freshBasics, mintToken, snapshotHasRecord } from './
 
 const CSV_HEADER = 'type,id,name,emails,emailEnabled\r\n';
 
-async function regionVersion(id: string): Promise<number> {
-  return (await api('GET', `/api/v1/regions/${id}`)).json.snapshotVersion;
-}
-
 async function recordCount(deployment: string): Promise<number> {
   const row = await env.DB.prepare('select count(*) as n from records where deployment = ?')
     .bind(deployment)
