@@ -486,6 +486,7 @@ function tableBytes(db: DatabaseSync, table: string): number {
 }
 
 function measureBytes() {
+  mkdirSync(STATE, { recursive: true });
   const file = join(STATE, 'bytes.sqlite');
   rmSync(file, { force: true });
   const db = new DatabaseSync(file);
