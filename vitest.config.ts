@@ -51,6 +51,17 @@ export default defineConfig({
         test: { name: 'edge', include: ['test/edge/**/*.test.ts'] },
       },
       {
+        // Fault injection against the real local network (test/faults/harness.ts).
+        test: {
+          name: 'faults',
+          environment: 'node',
+          include: ['test/faults/**/*.test.ts'],
+          fileParallelism: false,
+          testTimeout: 180_000,
+          hookTimeout: 240_000,
+        },
+      },
+      {
         test: {
           name: 'e2e',
           environment: 'node',

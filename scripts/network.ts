@@ -322,7 +322,16 @@ export async function startCentral({
     vars: { EDGE_KEY_SECRET: edgeKeySecret },
     log,
   });
-  return { role: 'central' as const, ...worker };
+  // Central's cron (bookkeeping, webhook retries from the outbox), as for the edges below.
+  const stopTicker = startCronTicker([worker.url]);
+  return {
+    role: 'central' as const,
+    ...worker,
+    stop: () => {
+      stopTicker();
+      return worker.stop();
+    },
+  };
 }
 
 export async function startEdge({
@@ -333,6 +342,8 @@ export async function startEdge({
   log = console.log,
   edgeKeySecret = LOCAL_EDGE_KEY_SECRET,
   inboundToken = LOCAL_INBOUND_TOKEN,
+  configPath = 'wrangler.edge.toml',
+  vars = {},
 }: {
   region: Region;
   port: number;
@@ -341,12 +352,16 @@ export async function startEdge({
   log?: Log;
   edgeKeySecret?: string;
   inboundToken?: string;
+  /** Another edge config (the fault suite's copy with a small retry budget). */
+  configPath?: string;
+  /** Extra `--var`s (e.g. FAULT_INJECTION, CENTRAL_TIMEOUT_MS for the fault suite). */
+  vars?: Record<string, string>;
 }): Promise<EdgeWorker> {
   await assertPortFree(port, `edge ${region}`);
   const { signingKey, token } = await deriveEdgeCredentials(edgeKeySecret, region);
   const worker = await startWorker({
     label: `edge-${region}`,
-    configArgs: ['-c', 'wrangler.edge.toml', '--env', region],
+    configArgs: ['-c', configPath, '--env', region],
     port,
     stateDir,
     name: `edge-${region}`,
@@ -356,6 +371,7 @@ export async function startEdge({
       EDGE_SIGNING_KEY: signingKey,
       EDGE_TOKEN: token,
       INBOUND_TOKEN: inboundToken,
+      ...vars,
     },
     log,
   });
@@ -392,6 +408,8 @@ export async function startEdges({
   log,
   regions = REGIONS,
   cron = true,
+  configPath,
+  vars,
 }: {
   ports: Partial<Record<Region, number>>;
   centralUrl: string;
@@ -399,12 +417,22 @@ export async function startEdges({
   log?: Log;
   regions?: readonly Region[];
   cron?: boolean;
+  configPath?: string;
+  vars?: Record<string, string>;
 }): Promise<Edges> {
   const edges = await Promise.all(
     regions.map((region) => {
       const port = ports[region];
       if (port === undefined) throw new Error(`edge ${region}: no port given`);
-      return startEdge({ region, port, centralUrl, stateDir, log });
+      return startEdge({
+        region,
+        port,
+        centralUrl,
+        stateDir,
+        log,
+        ...(configPath ? { configPath } : {}),
+        ...(vars ? { vars } : {}),
+      });
     }),
   );
   let stopTicker = () => {};

@@ -372,3 +372,33 @@ export const webhookDeliveries = sqliteTable(
   },
   (t) => [index('webhook_deliveries_activity').on(t.activityId)],
 );
+
+/**
+ * The webhook outbox: one row per onward delivery of an activity to its deployment's CRM, written
+ * in the same D1 transaction as the activity (ingest and promotion), drained by the webhook queue
+ * (first try) and the cron (retries with backoff for 4 days). `state`: pending | delivered | failed.
+ */
+export const webhookOutbox = sqliteTable(
+  'webhook_outbox',
+  {
+    id: text('id').primaryKey(),
+    activityId: text('activity_id').notNull(),
+    deployment: text('deployment').notNull(),
+    event: text('event').notNull(),
+    state: text('state').notNull().default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: integer('next_attempt_at').notNull(),
+    /** A claimed row is not picked up by another drain before this time (ms). */
+    leaseUntil: integer('lease_until'),
+    lastStatus: integer('last_status'),
+    lastError: text('last_error'),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+    deliveredAt: integer('delivered_at'),
+  },
+  (t) => [
+    index('webhook_outbox_due').on(t.state, t.nextAttemptAt),
+    index('webhook_outbox_activity').on(t.activityId),
+    index('webhook_outbox_deployment').on(t.deployment, t.state),
+  ],
+);

@@ -9,6 +9,7 @@ import type { Principal } from '../context.js';
 import { forbidden, notFound } from '../errors.js';
 import { mintRawLink } from '../raw-links.js';
 import { serializeActivity } from '../serializers.js';
+import { deliveriesOfActivity, serializeWebhookDelivery } from '../webhooks.js';
 import { bearerSecurity, errorResponses, jsonResponse } from './openapi-helpers.js';
 
 export const activitySchema = z
@@ -36,6 +37,16 @@ export const activitySchema = z
     egress: z.string(),
     sizeBytes: z.number(),
     content: z.any(),
+    bodyHeldRegionally: z
+      .boolean()
+      .describe(
+        "the stored body is only the beginning: the whole text is in the region's store (content link kind `text`)",
+      ),
+    partiesHeldRegionally: z
+      .boolean()
+      .describe(
+        "more than 1000 To or Cc recipients: the whole list is in the region's store (kind `parties`)",
+      ),
     receivedAt: z.number(),
     ingestedAt: z.number(),
     updatedAt: z.number(),
@@ -84,7 +95,7 @@ const contentRoute = createRoute({
         items: z.array(
           z.object({
             region: z.string(),
-            kind: z.enum(['raw', 'attachment']),
+            kind: z.enum(['raw', 'attachment', 'text', 'parties']),
             filename: z.string().nullable(),
             contentType: z.string(),
             size: z.number(),
@@ -99,6 +110,31 @@ const contentRoute = createRoute({
   },
 });
 
+export const webhookDeliverySchema = z
+  .object({
+    id: z.string(),
+    activityId: z.string(),
+    deployment: z.string(),
+    event: z.string(),
+    state: z.enum(['pending', 'delivered', 'failed']),
+    attempts: z.number(),
+    lastStatus: z.number().nullable(),
+    lastError: z.string().nullable(),
+    nextAttemptAt: z.number().nullable(),
+    createdAt: z.number(),
+    updatedAt: z.number(),
+    deliveredAt: z.number().nullable(),
+  })
+  .openapi('WebhookDelivery');
+
+const activityDetailSchema = activitySchema
+  .extend({
+    webhookDeliveries: z
+      .array(webhookDeliverySchema)
+      .describe("onward deliveries of this activity to its deployment's CRM webhook, newest first"),
+  })
+  .openapi('ActivityDetail');
+
 const getRoute = createRoute({
   method: 'get',
   path: '/activities/{id}',
@@ -106,7 +142,10 @@ const getRoute = createRoute({
   summary: 'Read one activity',
   security: bearerSecurity,
   request: { params: z.object({ id: z.string().min(1).max(64) }) },
-  responses: { 200: jsonResponse(activitySchema, 'the activity'), ...errorResponses },
+  responses: {
+    200: jsonResponse(activityDetailSchema, 'the activity, with its webhook deliveries'),
+    ...errorResponses,
+  },
 });
 
 /** Mailboxes a user-scoped token may see activities of. */
@@ -128,6 +167,8 @@ async function visibleActivity(db: Db, principal: Principal, id: string) {
 type StoredContent = {
   region: string;
   raw: { region: string; key: string; size: number } | null;
+  text?: { region: string; key: string; size: number };
+  parties?: { region: string; key: string; size: number };
   attachments: {
     filename?: string;
     contentType: string;
@@ -158,8 +199,13 @@ export const activityRoutes = createRouter()
   })
   .openapi(getRoute, async (c) => {
     const { id } = c.req.valid('param');
-    const row = await visibleActivity(c.get('db'), c.get('principal'), id);
-    return c.json(serializeActivity(row), 200);
+    const db = c.get('db');
+    const row = await visibleActivity(db, c.get('principal'), id);
+    const deliveries = await deliveriesOfActivity(db, row.id);
+    return c.json(
+      { ...serializeActivity(row), webhookDeliveries: deliveries.map(serializeWebhookDelivery) },
+      200,
+    );
   })
   .openapi(contentRoute, async (c) => {
     const { id } = c.req.valid('param');
@@ -176,6 +222,22 @@ export const activityRoutes = createRouter()
           filename: null,
           contentType: 'message/rfc822',
           size: copy.raw.size,
+          url: link?.url ?? null,
+          expiresAt: link?.expiresAt ?? null,
+        });
+      }
+      for (const [kind, ref, contentType] of [
+        ['text', copy.text, 'text/plain; charset=utf-8'],
+        ['parties', copy.parties, 'application/json'],
+      ] as const) {
+        if (!ref) continue;
+        const link = await mintRawLink(c.env, db, ref.region, ref.key, ttlSeconds * 1000);
+        items.push({
+          region: ref.region,
+          kind,
+          filename: null,
+          contentType,
+          size: ref.size,
           url: link?.url ?? null,
           expiresAt: link?.expiresAt ?? null,
         });
