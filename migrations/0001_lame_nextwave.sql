@@ -31,13 +31,10 @@ CREATE TABLE `snapshot_parts` (
 	`build_ms` integer
 );
 --> statement-breakpoint
-DROP INDEX `record_emails_address`;--> statement-breakpoint
+ALTER TABLE `deployments` ADD `retention_days` integer;--> statement-breakpoint
 ALTER TABLE `record_emails` ADD `hash_hi` integer;--> statement-breakpoint
 ALTER TABLE `record_emails` ADD `hash_lo` integer;--> statement-breakpoint
-CREATE INDEX `record_emails_hash` ON `record_emails` (`deployment`,`hash_hi`,`hash_lo`,`type`,`email_enabled`);--> statement-breakpoint
-CREATE INDEX `record_emails_address` ON `record_emails` (`deployment`,`address`,`type`,`record_id`);--> statement-breakpoint
-ALTER TABLE `deployments` ADD `retention_days` integer;--> statement-breakpoint
-ALTER TABLE `records` ADD `active` integer DEFAULT true NOT NULL;--> statement-breakpoint
+CREATE INDEX `record_emails_hash` ON `record_emails` (`deployment`,`hash_hi`);--> statement-breakpoint
 ALTER TABLE `records` ADD `sync_id` text;--> statement-breakpoint
 ALTER TABLE `regions` ADD `published_key` text;--> statement-breakpoint
 ALTER TABLE `regions` ADD `published_etag` text;--> statement-breakpoint
