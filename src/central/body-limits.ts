@@ -16,8 +16,10 @@ export const LOGIN_BODY_LIMIT = 16 * KiB;
 export const DASHBOARD_FORM_LIMIT = 64 * KiB;
 /** JSON routes not listed below (mailbox routes, regions, tokens, replays: a few short fields). */
 export const DEFAULT_JSON_LIMIT = 16 * KiB;
-/** Records per request and bytes per request of POST /deployments/:id/records (see docs/control-plane.md). */
-export const MAX_RECORDS_PER_REQUEST = 50_000;
+/**
+ * Bytes per request of POST /deployments/:id/records (JSON or CSV); the record count limit is
+ * MAX_RECORDS_PER_REQUEST in schemas.ts. Sized to what an isolate holds once parsed (docs/control-plane.md).
+ */
 export const MAX_RECORDS_BODY_BYTES = 16 * MiB;
 /** Promotion: the largest message a user may promote (Exchange Online's default limit). */
 export const MAX_PROMOTE_BYTES = 25 * MiB;
@@ -26,6 +28,10 @@ export const MAX_PROMOTE_BYTES = 25 * MiB;
 export const ROUTE_BODY_LIMITS: ReadonlyArray<readonly [string, RegExp, number]> = [
   ['POST', /^\/api\/v1\/ingest$/, MAX_BATCH_BYTES],
   ['POST', /^\/api\/v1\/deployments\/[^/]+\/records$/, MAX_RECORDS_BODY_BYTES],
+  // Bulk record deletes and deactivations name records by type and id, at most a records body.
+  ['POST', /^\/api\/v1\/deployments\/[^/]+\/records\/(delete|deactivate)$/, MAX_RECORDS_BODY_BYTES],
+  // Bulk mailbox routes (CSV or JSON) and moves: MAX_ROUTES_BODY_BYTES in routes/mailboxes.ts.
+  ['POST', /^\/api\/v1\/mailboxes(\/move)?$/, 4 * MiB],
   ['POST', /^\/api\/v1\/deployments\/[^/]+\/promote$/, MAX_PROMOTE_BYTES],
   // 10,000 entries of up to 320 characters.
   ['POST', /^\/api\/v1\/deployments\/[^/]+\/suppressions$/, 4 * MiB],

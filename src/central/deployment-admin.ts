@@ -1,8 +1,6 @@
 // Creating and updating CRM deployments: the rules shared by PUT /api/v1/deployments/:id and the
 // dashboard's deployment forms. Both validate with `deploymentBody` and save through
 // `saveDeployment`, so a base-number conflict is a 409 and every save bumps the config version.
-import { z } from '@hono/zod-openapi';
-import { ATTACHMENT_POLICIES } from '../core/types.js';
 import type { Db } from '../db/client.js';
 import { markPartChanged } from '../db/queries/snapshot-parts.js';
 import { bumpConfigVersion } from '../db/queries/config-version.js';
@@ -15,55 +13,9 @@ import {
 } from '../db/queries/deployments.js';
 import { overlappingDomains, replaceDeploymentDomains } from '../db/queries/domains.js';
 import { ApiError, conflict, describeIssues, validationFailed } from './errors.js';
+import { type DeploymentInput, deploymentBody, idParam, trackingTokenSchema } from './schemas.js';
 
-export const idParam = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lower-case letters, digits and dashes, at most 63 characters');
-
-export const trackingTokenSchema = z.object({
-  prefix: z
-    .string()
-    .min(1)
-    .max(20)
-    .regex(/^[^\s\d]+$/, 'no whitespace or digits')
-    .default('CRM:'),
-  deploymentBase: z.number().int().min(0).max(99999),
-  userDigits: z.number().int().min(1).max(9).default(3),
-  counterDigits: z.number().int().min(1).max(9).default(3),
-});
-
-/** A mail domain a deployment owns (lower-cased; no trailing dot). */
-export const domainName = z
-  .string()
-  .trim()
-  .max(253)
-  .regex(
-    /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/i,
-    'must be a domain name such as contoso.example',
-  )
-  .transform((s) => s.toLowerCase());
-
-export const deploymentBody = z
-  .object({
-    name: z.string().min(1).max(200),
-    trackingToken: trackingTokenSchema.partial({ deploymentBase: true }).optional(),
-    webhookUrl: z.string().url().max(2000).nullable().optional(),
-    maxMessageBytes: z
-      .number()
-      .int()
-      .min(1024)
-      .max(25 * 1024 * 1024)
-      .optional(),
-    attachmentPolicy: z.enum(ATTACHMENT_POLICIES).optional(),
-    smartMatch: z.boolean().optional(),
-    domains: z.array(domainName).max(100).optional().openapi({
-      description:
-        'Mail domains of the deployment (admin only; replaces the list). Its tokens may route addresses in them and their subdomains; a domain belongs to at most one deployment (409).',
-    }),
-  })
-  .openapi('DeploymentInput');
-
-export type DeploymentInput = z.infer<typeof deploymentBody>;
+export { type DeploymentInput, deploymentBody, idParam, trackingTokenSchema };
 
 /**
  * Validates an id and an unparsed body exactly as the API does, throwing a 400 whose message
@@ -90,7 +42,6 @@ export async function saveDeployment(db: Db, id: string, body: DeploymentInput):
     const taken = await overlappingDomains(db, id, domains);
     if (taken.length)
       throw new ApiError(
-        409,
         'domain_owned_elsewhere',
         `domains: ${taken
           .slice(0, 5)
@@ -122,7 +73,6 @@ export async function saveDeployment(db: Db, id: string, body: DeploymentInput):
       // Two admins claiming one domain at once: the primary key decides, the loser gets the 409.
       if (/UNIQUE|constraint/i.test(String(err)))
         throw new ApiError(
-          409,
           'domain_owned_elsewhere',
           'domains: a domain was just claimed by another deployment',
         );

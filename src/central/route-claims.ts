@@ -26,14 +26,12 @@ export function routeClaimRefusal(
   const owner = owners.get(domain);
   if (owner !== undefined && owner !== claim.deployment)
     return new ApiError(
-      409,
       'domain_owned_elsewhere',
       `${claim.address} is in a domain owned by another deployment; only that deployment may route it`,
     );
   if (principal.kind === 'admin') return undefined;
   if (owner === undefined)
     return new ApiError(
-      403,
       'domain_not_owned',
       `a deployment token may route only addresses in its deployment's domains; ${domain} is not one of ${claim.deployment}'s (an admin adds domains with PUT /api/v1/deployments/${claim.deployment})`,
     );

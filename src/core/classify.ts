@@ -229,6 +229,16 @@ function decide(facts: MessageFacts, snapshot: RoutingSnapshot, options: Classif
   return decision;
 }
 
+/** Whether an address is a mailbox routed in this region's snapshot. */
+export function isRoutedMailbox(snapshot: RoutingSnapshot, address: string, deployment?: string): boolean {
+  const a = normaliseAddress(address);
+  if (a === '') return false;
+  const hash = keyedHash(snapshot.hashKey, a);
+  if (!Object.hasOwn(snapshot.mailboxes, hash)) return false;
+  // Bound to a deployment (by its forwarding address), only that deployment's routes count.
+  return deployment === undefined || snapshot.mailboxes[hash]?.deployment === deployment;
+}
+
 /** The loop-history key of a mailbox hash and a message fingerprint. */
 export function loopKey(mailboxHash: string, fingerprint: string): string {
   return `${mailboxHash}:${fingerprint}`;

@@ -8,7 +8,7 @@ import { api, BASE, freshBasics, mintToken } from './helpers.js';
 
 const SECRET = 'test-edge-secret';
 
-export const CREDENTIALS = [
+const CREDENTIALS = [
   'none',
   'malformed',
   'revoked',
@@ -21,7 +21,7 @@ export const CREDENTIALS = [
   'edge:eu',
   'edge:apac',
 ] as const;
-export type Credential = (typeof CREDENTIALS)[number];
+type Credential = (typeof CREDENTIALS)[number];
 
 /** What a request looks like: path (params filled in), optional JSON or raw body, extra headers. */
 interface Request {
@@ -77,7 +77,7 @@ const EVERYONE: Credential[] = [...CREDENTIALS];
 const NON_EDGE: Credential[] = ['admin', 'ownDeployment', 'otherDeployment', 'ownUser', 'otherUser'];
 
 /** The matrix. Keys are `METHOD path` exactly as in the OpenAPI document. */
-export const MATRIX: Record<string, Row> = {
+const MATRIX: Record<string, Row> = {
   'GET /health': { request: () => ({ path: '/health' }), allow: EVERYONE },
   'GET /api/v1/openapi.json': { request: () => ({ path: '/api/v1/openapi.json' }), allow: EVERYONE },
 
@@ -138,6 +138,29 @@ export const MATRIX: Record<string, Row> = {
     status: { otherDeployment: 404, ownUser: 404, otherUser: 404 },
   },
   'GET /api/v1/mailboxes': { request: () => ({ path: '/api/v1/mailboxes' }), allow: NON_EDGE },
+  'POST /api/v1/mailboxes': {
+    request: () => ({
+      path: '/api/v1/mailboxes',
+      json: {
+        routes: [
+          {
+            address: `${unique('bulk')}@contoso.example`,
+            region: 'us',
+            deployment: 'contoso',
+            userId: 'u-x',
+            filter: 'all',
+          },
+        ],
+      },
+    }),
+    allow: DEPLOYMENT_ADMINS,
+  },
+  'POST /api/v1/mailboxes/move': {
+    request: () => ({ path: '/api/v1/mailboxes/move', json: { region: 'us', addresses: [ANN] } }),
+    allow: DEPLOYMENT_ADMINS,
+    // Another tenant cannot even learn that the route exists.
+    status: { otherDeployment: 404 },
+  },
 
   'POST /api/v1/deployments/{id}/records': {
     request: () => ({
@@ -148,6 +171,49 @@ export const MATRIX: Record<string, Row> = {
   },
   'GET /api/v1/deployments/{id}/records': {
     request: () => ({ path: '/api/v1/deployments/contoso/records' }),
+    allow: DEPLOYMENT_ADMINS,
+  },
+  'DELETE /api/v1/deployments/{id}/records/{type}/{recordId}': {
+    request: async () => {
+      const id = unique('c');
+      await api('POST', '/api/v1/deployments/contoso/records', {
+        body: { records: [{ type: 'contact', id, emails: [`${id}@customer.example`] }] },
+      });
+      return { path: `/api/v1/deployments/contoso/records/contact/${id}` };
+    },
+    allow: DEPLOYMENT_ADMINS,
+  },
+  'POST /api/v1/deployments/{id}/records/delete': {
+    request: () => ({
+      path: '/api/v1/deployments/contoso/records/delete',
+      json: { records: [{ type: 'contact', id: unique('c') }] },
+    }),
+    allow: DEPLOYMENT_ADMINS,
+  },
+  'POST /api/v1/deployments/{id}/records/deactivate': {
+    request: () => ({
+      path: '/api/v1/deployments/contoso/records/deactivate',
+      json: { records: [{ type: 'contact', id: unique('c') }] },
+    }),
+    allow: DEPLOYMENT_ADMINS,
+  },
+  'POST /api/v1/deployments/{id}/record-syncs': {
+    request: () => ({ path: '/api/v1/deployments/contoso/record-syncs' }),
+    allow: DEPLOYMENT_ADMINS,
+  },
+  'GET /api/v1/deployments/{id}/record-syncs/{syncId}': {
+    request: async () => {
+      const res = await api('POST', '/api/v1/deployments/contoso/record-syncs');
+      return { path: `/api/v1/deployments/contoso/record-syncs/${res.json.id}` };
+    },
+    allow: DEPLOYMENT_ADMINS,
+  },
+  'POST /api/v1/deployments/{id}/record-syncs/{syncId}/complete': {
+    // Completing an empty sync removes contoso's records: no other row depends on them.
+    request: async () => {
+      const res = await api('POST', '/api/v1/deployments/contoso/record-syncs');
+      return { path: `/api/v1/deployments/contoso/record-syncs/${res.json.id}/complete` };
+    },
     allow: DEPLOYMENT_ADMINS,
   },
   'POST /api/v1/deployments/{id}/suppressions': {

@@ -3,11 +3,11 @@
 import { Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { bumpConfigVersion } from '../../db/queries/config-version.js';
-import { listDeployments } from '../../db/queries/deployments.js';
+import { findDeployment, listDeployments } from '../../db/queries/deployments.js';
 import { deleteMailbox, findMailbox, listMailboxes } from '../../db/queries/mailboxes.js';
-import { listRegions } from '../../db/queries/regions.js';
+import { routeMailbox } from '../mailbox-admin.js';
+import { findRegion, listRegions } from '../../db/queries/regions.js';
 import { assertDeploymentAdmin } from '../auth.js';
-import { saveMailboxRoute } from '../mailbox-admin.js';
 import { ApiError, describeIssues, notFound, validationFailed } from '../errors.js';
 import { setFlash, takeFlash } from '../middleware/flash.js';
 import type { DashboardEnv } from '../middleware/session.js';
@@ -18,7 +18,7 @@ import {
   RoutesPage,
 } from '../views/routes-page.js';
 import { type DashboardContext, formFields, pageContext, queryText, scopeOf } from './dashboard-context.js';
-import { emailAddress, mailboxBody } from './mailboxes.js';
+import { emailAddress, mailboxBody } from '../schemas.js';
 
 const LIST_LIMIT = 500;
 
@@ -81,7 +81,7 @@ async function saveRoute(c: DashboardContext, input: NewRouteForm) {
     filter: input.filter || undefined,
   });
   if (!body.success) throw validationFailed(describeIssues(body.error.issues));
-  const { row, existing } = await saveMailboxRoute(db, principal, address.data, body.data);
+  const { row, existing } = await routeMailbox(db, principal, { address: address.data, ...body.data });
   return { row, existing };
 }
 

@@ -1,5 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { eq, sql } from 'drizzle-orm';
+import { deploymentSchema, forwardingAddressesSchema } from '../schemas.js';
 import type { DeploymentRow } from '../../db/queries/deployments.js';
 import { findDeployment, listDeployments } from '../../db/queries/deployments.js';
 import { listDeploymentDomains } from '../../db/queries/domains.js';
@@ -9,7 +10,7 @@ import { assertAdmin, assertDeploymentAdmin, deploymentScope } from '../auth.js'
 import { readCentralConfig } from '../config.js';
 import type { Principal } from '../context.js';
 import type { Db } from '../../db/client.js';
-import { deploymentBody, idParam, saveDeployment, trackingTokenSchema } from '../deployment-admin.js';
+import { deploymentBody, idParam, saveDeployment } from '../deployment-admin.js';
 import { notFound } from '../errors.js';
 import {
   currentForwardingAddresses,
@@ -22,32 +23,6 @@ import { webhookSecret } from '../webhooks.js';
 import { bearerSecurity, errorResponses, jsonBody, jsonResponse } from './openapi-helpers.js';
 
 export { deploymentBody, idParam };
-
-const forwardingAddressesSchema = z.record(z.string(), z.string()).openapi({
-  description:
-    'One unguessable forwarding address per region (`{ "<region>": "<address>" }`): the rule scripts forward there, and the edge accepts mail only for these. Admin and deployment tokens only.',
-  example: { eu: 'crm-3f9c0e1a2b4d5e6f7a8b9c0d@eu.edge.crm-router.example' },
-});
-
-const deploymentSchema = z
-  .object({
-    id: z.string(),
-    name: z.string(),
-    trackingToken: trackingTokenSchema,
-    webhookUrl: z.string().nullable().optional().openapi({ description: 'admin and deployment tokens only' }),
-    webhookSecret: z.string().optional().openapi({
-      description:
-        'verifies `x-crm-router-signature` on webhook deliveries; returned to admins once, when the webhook URL is first set (rotate to get a new one)',
-    }),
-    maxMessageBytes: z.number(),
-    attachmentPolicy: z.string(),
-    smartMatch: z.boolean(),
-    domains: z.array(z.string()),
-    forwardingAddresses: forwardingAddressesSchema.optional(),
-    createdAt: z.number(),
-    updatedAt: z.number(),
-  })
-  .openapi('Deployment');
 
 const putDeployment = createRoute({
   method: 'put',

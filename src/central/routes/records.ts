@@ -1,4 +1,17 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import {
+  importResult,
+  MAX_RECORDS_PER_REQUEST,
+  RECORD_CHUNK,
+  recordCounts,
+  recordInput,
+  recordSchema,
+  recordsBody,
+  type rowError,
+  suppressionEntry,
+  suppressionSchema,
+} from '../schemas.js';
+
 import type { Context } from 'hono';
 import { CsvError, readCsvRows } from '../../core/csv.js';
 import { RECORD_TYPES } from '../../core/types.js';
@@ -6,94 +19,38 @@ import { findDeployment } from '../../db/queries/deployments.js';
 import { markPartChanged } from '../../db/queries/snapshot-parts.js';
 import { getHashKey } from '../hash-key.js';
 import {
+  completeSync,
+  countSyncReceived,
+  findSync,
+  openSync,
+  serializeSync,
+  startSync,
+} from '../record-sync.js';
+import {
   addSuppressions,
   countRecords,
   deleteSuppression,
   listRecords,
   listSuppressions,
   type RecordInput,
+  removeRecordChunk,
   upsertRecordChunk,
 } from '../../db/queries/records.js';
 import { createRouter } from '../app-router.js';
 import { assertDeploymentAdmin } from '../auth.js';
 import type { AppEnv } from '../context.js';
 import { ApiError, errorBody, notFound, payloadTooLarge, validationFailed } from '../errors.js';
-import { MAX_RECORDS_BODY_BYTES, MAX_RECORDS_PER_REQUEST } from '../body-limits.js';
+import { MAX_RECORDS_BODY_BYTES } from '../body-limits.js';
 import { mediaType, readBodyLimited } from '../request-body.js';
-import { emailAddress } from './mailboxes.js';
 import { bearerSecurity, errorResponses, errorSchema, jsonBody, jsonResponse } from './openapi-helpers.js';
 
-export { MAX_RECORDS_BODY_BYTES, MAX_RECORDS_PER_REQUEST };
-
-/** Records per all-or-nothing chunk (one D1 transaction each). */
-export const RECORD_CHUNK = 500;
+export { MAX_RECORDS_BODY_BYTES, MAX_RECORDS_PER_REQUEST, RECORD_CHUNK, recordInput, suppressionEntry };
 /** Row errors listed in an answer; `rejected` still counts them all. */
 const MAX_LISTED_ERRORS = 1000;
-
-export const recordInput = z.object({
-  type: z.enum(RECORD_TYPES),
-  id: z.string().trim().min(1).max(200),
-  name: z.string().max(500).optional(),
-  emails: z.array(emailAddress).max(20),
-  emailEnabled: z.boolean().default(true),
-});
-
-const recordsBody = z
-  .object({ records: z.array(recordInput).min(1).max(MAX_RECORDS_PER_REQUEST) })
-  .openapi('RecordsInput');
-
-const rowError = z
-  .object({
-    line: z
-      .number()
-      .optional()
-      .openapi({ description: 'CSV: physical line of the row (the header is line 1)' }),
-    index: z.number().optional().openapi({ description: 'JSON: position in `records`' }),
-    field: z.string(),
-    message: z.string(),
-  })
-  .openapi('RecordRowError');
-
-const importResult = z
-  .object({
-    created: z.number(),
-    updated: z.number(),
-    rejected: z.number().openapi({ description: 'invalid rows skipped (`onInvalid=skip`) or refused' }),
-    chunks: z.number().openapi({ description: `chunks of ${RECORD_CHUNK} records the valid rows make` }),
-    landedChunks: z.number().openapi({ description: 'chunks written (each all-or-nothing)' }),
-    errors: z.array(rowError),
-    dryRun: z.boolean(),
-  })
-  .openapi('RecordImportResult');
 
 const importFailure = errorSchema
   .extend(importResult.omit({ dryRun: true }).shape)
   .openapi('RecordImportFailure');
-
-const recordSchema = z
-  .object({
-    type: z.enum(RECORD_TYPES),
-    id: z.string(),
-    name: z.string().nullable(),
-    emails: z.array(z.string()),
-    emailEnabled: z.boolean(),
-    updatedAt: z.number(),
-  })
-  .openapi('Record');
-
-const recordCounts = z
-  .object({ user: z.number(), contact: z.number(), account: z.number(), lead: z.number(), total: z.number() })
-  .openapi('RecordCounts');
-
-export const suppressionEntry = z
-  .string()
-  .trim()
-  .max(320)
-  .regex(
-    /^([^\s@<>]+@)?[^\s@<>]+\.[^\s@<>]+$|^@[^\s@<>]+\.[^\s@<>]+$/,
-    'an address (a@x.com) or a domain (@x.com)',
-  )
-  .transform((s) => s.toLowerCase());
 
 const idParams = z.object({ id: z.string().min(1).max(63) });
 
@@ -117,6 +74,14 @@ const postRecords = createRoute({
     query: z.object({
       onInvalid: z.enum(['reject', 'skip']).default('reject'),
       dryRun: z.enum(['true', 'false']).default('false'),
+      sync: z.string().max(64).optional().openapi({
+        description:
+          'id of an open full sync (POST …/record-syncs): the records are stamped as carried by it',
+      }),
+      mode: z.enum(['upsert', 'replace']).default('upsert').openapi({
+        description:
+          '`replace`: this request is a whole full sync — every record of the deployment not in it is removed once it is written (nothing is removed if any row is invalid)',
+      }),
     }),
     // Plain schema objects (not zod) so that the handler, not the route validator, reads the body:
     // it must accept CSV as well and report every bad row rather than the first ten zod issues.
@@ -198,8 +163,6 @@ const postSuppressions = createRoute({
   },
 });
 
-const suppressionSchema = z.object({ entry: z.string(), createdAt: z.number() }).openapi('Suppression');
-
 const getSuppressions = createRoute({
   method: 'get',
   path: '/deployments/{id}/suppressions',
@@ -221,6 +184,117 @@ const deleteSuppressionRoute = createRoute({
   security: bearerSecurity,
   request: { params: z.object({ id: z.string().min(1).max(63), entry: suppressionEntry }) },
   responses: { 200: jsonResponse(z.object({ deleted: z.string() }), 'removed'), ...errorResponses },
+});
+
+const recordKey = z.object({ type: z.enum(RECORD_TYPES), id: z.string().trim().min(1).max(200) });
+const recordKeyParams = z.object({
+  id: z.string().min(1).max(63),
+  type: z.enum(RECORD_TYPES),
+  recordId: z.string().min(1).max(200),
+});
+/** Most records one bulk delete or deactivate names. */
+export const MAX_RECORD_KEYS_PER_REQUEST = 50_000;
+
+const deleteRecordRoute = createRoute({
+  method: 'delete',
+  path: '/deployments/{id}/records/{type}/{recordId}',
+  tags: ['records'],
+  summary: 'Delete one record (its addresses stop matching at the edge and in party resolution)',
+  description:
+    '`?deactivate=true` keeps the record but deactivates it: it no longer matches; writing it again reactivates it.',
+  security: bearerSecurity,
+  request: {
+    params: recordKeyParams,
+    query: z.object({ deactivate: z.enum(['true', 'false']).default('false') }),
+  },
+  responses: {
+    200: jsonResponse(
+      z.object({ deleted: recordKey.optional(), deactivated: recordKey.optional() }),
+      'the record that was deleted or deactivated',
+    ),
+    ...errorResponses,
+  },
+});
+
+const bulkRemoveBody = z
+  .object({ records: z.array(recordKey).min(1).max(MAX_RECORD_KEYS_PER_REQUEST) })
+  .openapi('RecordKeys');
+const bulkRemoveResult = z
+  .object({ requested: z.number(), removed: z.number(), notFound: z.number() })
+  .openapi('RecordRemoveResult');
+
+const bulkDeleteRoute = createRoute({
+  method: 'post',
+  path: '/deployments/{id}/records/delete',
+  tags: ['records'],
+  summary: 'Delete records in bulk (`{ records: [{ type, id }] }`)',
+  description: `At most ${MAX_RECORD_KEYS_PER_REQUEST} keys; written in all-or-nothing chunks of ${RECORD_CHUNK}. Keys that do not exist are counted in \`notFound\`.`,
+  security: bearerSecurity,
+  request: { params: idParams, body: jsonBody(bulkRemoveBody) },
+  responses: { 200: jsonResponse(bulkRemoveResult, 'counts'), ...errorResponses },
+});
+
+const bulkDeactivateRoute = createRoute({
+  method: 'post',
+  path: '/deployments/{id}/records/deactivate',
+  tags: ['records'],
+  summary: 'Deactivate records in bulk (kept, but they no longer match; writing one again reactivates it)',
+  security: bearerSecurity,
+  request: { params: idParams, body: jsonBody(bulkRemoveBody) },
+  responses: {
+    200: jsonResponse(bulkRemoveResult, 'counts (`notFound`: absent or already inactive)'),
+    ...errorResponses,
+  },
+});
+
+const syncSchema = z
+  .object({
+    id: z.string(),
+    deployment: z.string(),
+    status: z.enum(['open', 'completing', 'completed', 'superseded']),
+    received: z.number(),
+    removed: z.number(),
+    startedAt: z.number(),
+    completedAt: z.number().nullable(),
+  })
+  .openapi('RecordSync');
+
+const startSyncRoute = createRoute({
+  method: 'post',
+  path: '/deployments/{id}/record-syncs',
+  tags: ['records'],
+  summary: 'Start a full sync of the records (a nightly CRM export)',
+  description:
+    'Post the export with `POST …/records?sync=<id>` in as many requests as needed, then complete the sync: every record the sync did not carry is removed. A sync that is never completed removes nothing; starting a new sync supersedes an open one.',
+  security: bearerSecurity,
+  request: { params: idParams },
+  responses: { 201: jsonResponse(syncSchema, 'the open sync'), ...errorResponses },
+});
+
+const syncParams = z.object({ id: z.string().min(1).max(63), syncId: z.string().min(1).max(64) });
+
+const getSyncRoute = createRoute({
+  method: 'get',
+  path: '/deployments/{id}/record-syncs/{syncId}',
+  tags: ['records'],
+  summary: 'Status of a full sync',
+  security: bearerSecurity,
+  request: { params: syncParams },
+  responses: { 200: jsonResponse(syncSchema, 'the sync'), ...errorResponses },
+});
+
+const completeSyncRoute = createRoute({
+  method: 'post',
+  path: '/deployments/{id}/record-syncs/{syncId}/complete',
+  tags: ['records'],
+  summary: 'Complete a full sync: remove every record it did not carry',
+  description: `Removes in chunks of ${RECORD_CHUNK} for up to about 20 s per call; \`status: "completing"\` means call again. 409 for a superseded sync or one that is not the latest.`,
+  security: bearerSecurity,
+  request: { params: syncParams },
+  responses: {
+    200: jsonResponse(syncSchema, 'the sync (`completed`, or `completing`: call again)'),
+    ...errorResponses,
+  },
 });
 
 type RowError = z.infer<typeof rowError>;
@@ -318,7 +392,7 @@ function jsonCandidates(text: string): Candidate[] {
   try {
     body = JSON.parse(text);
   } catch {
-    throw new ApiError(400, 'invalid_json', 'body is not valid JSON');
+    throw new ApiError('invalid_json', 'body is not valid JSON');
   }
   const records = (body as { records?: unknown } | null)?.records;
   if (!Array.isArray(records)) throw validationFailed('records: expected an array of records');
@@ -370,7 +444,6 @@ async function readCandidates(c: Context<AppEnv>): Promise<{ candidates: Candida
   const isCsv = type === 'text/csv' || type === 'application/csv';
   if (!isCsv && !/^application\/([a-z.-]+\+)?json$/.test(type))
     throw new ApiError(
-      415,
       'unsupported_media_type',
       `content-type must be application/json or text/csv, not "${type}"`,
     );
@@ -390,10 +463,13 @@ recordRoutes.openAPIRegistry.register('RecordsInput', recordsBody);
 recordRoutes
   .openapi(postRecords, async (c) => {
     const { id } = c.req.valid('param');
-    const { onInvalid, dryRun } = c.req.valid('query');
+    const { onInvalid, dryRun, sync, mode } = c.req.valid('query');
     assertDeploymentAdmin(c.get('principal'), id);
     const db = c.get('db');
     if (!(await findDeployment(db, id))) throw notFound(`deployment ${id} does not exist`);
+    if (sync !== undefined && mode === 'replace')
+      throw validationFailed('mode: `replace` is a sync of its own; leave out `sync`');
+    if (sync !== undefined) await openSync(db, id, sync);
     const { candidates, errors } = await readCandidates(c);
     const total = candidates.length + errors.length;
     if (total === 0) throw validationFailed('records: no records in the request');
@@ -403,7 +479,7 @@ recordRoutes
     errors.sort((a, b) => rowOrder(a) - rowOrder(b));
     const chunks = Math.ceil(valid.length / RECORD_CHUNK);
     const listed = errors.slice(0, MAX_LISTED_ERRORS);
-    if (errors.length && onInvalid === 'reject') {
+    if (errors.length && (onInvalid === 'reject' || mode === 'replace')) {
       const more =
         errors.length > 1
           ? ` (and ${errors.length - 1} more invalid row${errors.length > 2 ? 's' : ''})`
@@ -428,11 +504,15 @@ recordRoutes
     let created = 0;
     let updated = 0;
     let landedChunks = 0;
+    let removed: number | undefined;
     const hashKey = await getHashKey(db);
+    const syncId = mode === 'replace' && dryRun === 'false' ? (await startSync(db, id)).id : sync;
     if (dryRun === 'false') {
       try {
         for (let i = 0; i < valid.length; i += RECORD_CHUNK) {
-          const counts = await upsertRecordChunk(db, id, valid.slice(i, i + RECORD_CHUNK), hashKey);
+          const counts = await upsertRecordChunk(db, id, valid.slice(i, i + RECORD_CHUNK), hashKey, {
+            syncId,
+          });
           created += counts.created;
           updated += counts.updated;
           landedChunks++;
@@ -456,9 +536,14 @@ recordRoutes
           500,
         );
       }
+      if (syncId) await countSyncReceived(db, syncId, valid.length);
+      if (mode === 'replace' && syncId)
+        removed = (await completeSync(db, id, syncId, Number.POSITIVE_INFINITY)).removed;
     }
     return c.json(
       {
+        ...(syncId ? { sync: syncId } : {}),
+        ...(removed !== undefined ? { removed } : {}),
         created,
         updated,
         rejected: errors.length,
@@ -469,6 +554,45 @@ recordRoutes
       },
       200,
     );
+  })
+  .openapi(deleteRecordRoute, async (c) => {
+    const { id, type, recordId } = c.req.valid('param');
+    const deactivate = c.req.valid('query').deactivate === 'true';
+    assertDeploymentAdmin(c.get('principal'), id);
+    const db = c.get('db');
+    if (!(await findDeployment(db, id))) throw notFound(`deployment ${id} does not exist`);
+    const n = await removeRecordChunk(db, id, [{ type, id: recordId }], { deactivate });
+    if (!n)
+      throw notFound(
+        `${type} ${recordId} is not ${deactivate ? 'an active record' : 'a record'} of deployment ${id}`,
+      );
+    return c.json(
+      deactivate ? { deactivated: { type, id: recordId } } : { deleted: { type, id: recordId } },
+      200,
+    );
+  })
+  .openapi(bulkDeleteRoute, async (c) =>
+    bulkRemove(c, c.req.valid('param').id, c.req.valid('json').records, false),
+  )
+  .openapi(bulkDeactivateRoute, async (c) =>
+    bulkRemove(c, c.req.valid('param').id, c.req.valid('json').records, true),
+  )
+  .openapi(startSyncRoute, async (c) => {
+    const { id } = c.req.valid('param');
+    assertDeploymentAdmin(c.get('principal'), id);
+    const db = c.get('db');
+    if (!(await findDeployment(db, id))) throw notFound(`deployment ${id} does not exist`);
+    return c.json(serializeSync(await startSync(db, id)), 201);
+  })
+  .openapi(getSyncRoute, async (c) => {
+    const { id, syncId } = c.req.valid('param');
+    assertDeploymentAdmin(c.get('principal'), id);
+    return c.json(serializeSync(await findSync(c.get('db'), id, syncId)), 200);
+  })
+  .openapi(completeSyncRoute, async (c) => {
+    const { id, syncId } = c.req.valid('param');
+    assertDeploymentAdmin(c.get('principal'), id);
+    return c.json(serializeSync(await completeSync(c.get('db'), id, syncId)), 200);
   })
   .openapi(getRecords, async (c) => {
     const { id } = c.req.valid('param');
@@ -496,6 +620,7 @@ recordRoutes
           name: r.name ?? null,
           emails: r.emails,
           emailEnabled: r.emailEnabled,
+          active: r.active,
           updatedAt: r.updatedAt,
         })),
         ...(counts ? { counts } : {}),
@@ -529,3 +654,19 @@ recordRoutes
     await markPartChanged(db, id);
     return c.json({ deleted: entry }, 200);
   });
+
+async function bulkRemove(
+  c: Context<AppEnv>,
+  id: string,
+  keys: Array<{ type: string; id: string }>,
+  deactivate: boolean,
+) {
+  assertDeploymentAdmin(c.get('principal'), id);
+  const db = c.get('db');
+  if (!(await findDeployment(db, id))) throw notFound(`deployment ${id} does not exist`);
+  const unique = [...new Map(keys.map((k) => [`${k.type}\0${k.id}`, k])).values()];
+  let removed = 0;
+  for (let i = 0; i < unique.length; i += RECORD_CHUNK)
+    removed += await removeRecordChunk(db, id, unique.slice(i, i + RECORD_CHUNK), { deactivate });
+  return c.json({ requested: unique.length, removed, notFound: unique.length - removed }, 200);
+}
