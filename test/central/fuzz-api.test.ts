@@ -178,7 +178,9 @@ describe('fuzzing every route of the OpenAPI document', () => {
                   : {}),
             });
             if (res.status >= 500)
-              failures.push(`${op.method} ${url} → ${res.status} ${res.text.slice(0, 200)}`);
+              failures.push(
+                `${op.method} ${url} ${JSON.stringify(rawBody ?? body)?.slice(0, 300)} → ${res.status} ${res.text.slice(0, 200)}`,
+              );
             else if (res.status >= 400 && !(res.json?.error?.code && res.json?.error?.requestId))
               failures.push(
                 `${op.method} ${url} → ${res.status} without the envelope: ${res.text.slice(0, 200)}`,
