@@ -5,6 +5,7 @@
 // moment it exists. Rotation bumps the generation; the previous addresses keep working for
 // FORWARDING_GRACE_MS, enforced by the edge from the `expiresAt` in its snapshot.
 import { hmacHex } from '../core/request-signature.js';
+import { generateRuleScript, type RuleScriptInput } from '../core/rule-scripts.js';
 import type { Db } from '../db/client.js';
 import { bumpConfigVersion } from '../db/queries/config-version.js';
 import type { DeploymentRow } from '../db/queries/deployments.js';
@@ -94,4 +95,37 @@ export async function rotateForwardingAddresses(db: Db, id: string, now = Date.n
     .get();
   if (row) await bumpConfigVersion(db, 'all');
   return row;
+}
+
+/**
+ * Forwarding rules for a region's mailboxes: one script per deployment, each forwarding to that
+ * deployment's address in the region (the edge accepts no other). Shared by
+ * GET /api/v1/regions/:id/rules and the Regions page.
+ */
+export async function regionRuleScript(
+  keys: ForwardingKeys,
+  input: Omit<RuleScriptInput, 'edgeAddress' | 'mailboxes'> & {
+    mailboxes: Array<{ address: string; deployment: string }>;
+    deployments: Array<Pick<DeploymentRow, 'id' | 'forwardingGeneration'>>;
+  },
+): Promise<{ script: string; forwardingAddresses: Record<string, string> }> {
+  const byDeployment = new Map<string, string[]>();
+  for (const m of input.mailboxes)
+    byDeployment.set(m.deployment, [...(byDeployment.get(m.deployment) ?? []), m.address]);
+  const forwardingAddresses: Record<string, string> = {};
+  const scripts: string[] = [];
+  for (const [deployment, mailboxes] of [...byDeployment].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+    const generation = input.deployments.find((d) => d.id === deployment)?.forwardingGeneration ?? 0;
+    const edgeAddress = await forwardingAddress(keys, deployment, input.region, generation);
+    forwardingAddresses[deployment] = edgeAddress;
+    const { deployments: _d, mailboxes: _m, ...rest } = input;
+    scripts.push(generateRuleScript({ ...rest, edgeAddress, mailboxes }));
+  }
+  if (scripts.length === 0) {
+    const { deployments: _d, mailboxes: _m, ...rest } = input;
+    scripts.push(
+      generateRuleScript({ ...rest, edgeAddress: `(no mailbox routed in ${input.region})`, mailboxes: [] }),
+    );
+  }
+  return { script: scripts.join('\n'), forwardingAddresses };
 }

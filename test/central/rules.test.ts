@@ -1,7 +1,10 @@
 import { beforeEach, describe, expect, test } from 'vitest';
 import { api, freshBasics, mintToken } from './helpers.js';
 
-const EU_EDGE = 'crm@eu.edge.crm-router.example';
+/** A deployment's forwarding address in eu: where its mailboxes' rules forward (design §4). */
+async function euAddress(deployment: string): Promise<string> {
+  return (await api('GET', `/api/v1/deployments/${deployment}`)).json.forwardingAddresses.eu;
+}
 
 describe('GET /api/v1/regions/:id/rules', () => {
   beforeEach(async () => {
@@ -20,19 +23,24 @@ describe('GET /api/v1/regions/:id/rules', () => {
   test('gives Exchange inbox rules for every mailbox routed to the region', async () => {
     const res = await api('GET', '/api/v1/regions/eu/rules?format=exchange');
     expect(res.status).toBe(200);
+    const contoso = await euAddress('contoso');
+    const fabrikam = await euAddress('fabrikam');
+    expect(contoso).not.toBe(fabrikam);
     expect(res.json).toEqual({
       region: 'eu',
       format: 'exchange',
       rulesEnabled: true,
-      edgeAddress: EU_EDGE,
+      // Several deployments: each forwards to its own address, so there is no single one.
+      edgeAddress: '',
+      forwardingAddresses: { contoso, fabrikam },
       mailboxes: ['ann@contoso.example', 'bob@contoso.example', 'fay@fabrikam.example'],
       script: expect.any(String),
     });
     const commands = res.json.script.split('\r\n').filter((l: string) => l.startsWith('New-InboxRule'));
     expect(commands).toEqual([
-      `New-InboxRule -Mailbox 'ann@contoso.example' -Name "CRM edge router" -ForwardAsAttachmentTo '${EU_EDGE}'`,
-      `New-InboxRule -Mailbox 'bob@contoso.example' -Name "CRM edge router" -ForwardAsAttachmentTo '${EU_EDGE}'`,
-      `New-InboxRule -Mailbox 'fay@fabrikam.example' -Name "CRM edge router" -ForwardAsAttachmentTo '${EU_EDGE}'`,
+      `New-InboxRule -Mailbox 'ann@contoso.example' -Name "CRM edge router" -ForwardAsAttachmentTo '${contoso}'`,
+      `New-InboxRule -Mailbox 'bob@contoso.example' -Name "CRM edge router" -ForwardAsAttachmentTo '${contoso}'`,
+      `New-InboxRule -Mailbox 'fay@fabrikam.example' -Name "CRM edge router" -ForwardAsAttachmentTo '${fabrikam}'`,
     ]);
     expect(res.json.script).toContain('# New-TransportRule');
   });
@@ -44,8 +52,9 @@ describe('GET /api/v1/regions/:id/rules', () => {
   });
 
   test('gives a Sieve redirect :copy script', async () => {
-    const res = await api('GET', '/api/v1/regions/eu/rules?format=sieve');
-    expect(res.json.script).toContain(`require ["copy"];\r\nredirect :copy "${EU_EDGE}";`);
+    const res = await api('GET', '/api/v1/regions/eu/rules?format=sieve&deployment=contoso');
+    expect(res.json.edgeAddress).toBe(await euAddress('contoso'));
+    expect(res.json.script).toContain(`require ["copy"];\r\nredirect :copy "${await euAddress('contoso')}";`);
   });
 
   test('gives Gmail forwarding steps', async () => {

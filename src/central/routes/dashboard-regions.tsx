@@ -1,9 +1,10 @@
 /** @jsxImportSource hono/jsx */
 import { Hono } from 'hono';
-import { edgeMailAddress, generateRuleScript } from '../../core/rule-scripts.js';
+import { forwardingKeys, regionRuleScript } from '../forwarding.js';
 import { EGRESS_POLICIES } from '../../core/types.js';
 import { mailboxCountsByRegion } from '../../db/queries/dashboard.js';
 import { listMailboxes } from '../../db/queries/mailboxes.js';
+import { listDeployments } from '../../db/queries/deployments.js';
 import { findRegion, listRegions, upsertRegion } from '../../db/queries/regions.js';
 import type { regions } from '../../db/schema.js';
 import { readCentralConfig } from '../config.js';
@@ -26,20 +27,21 @@ const WEEK_MS = 7 * 24 * 60 * 60 * 1000;
 /** The forwarding-rule scripts of a region, as GET /api/v1/regions/:id/rules builds them. */
 async function ruleScripts(c: DashboardContext, region: typeof regions.$inferSelect): Promise<RuleScript[]> {
   const rows = await listMailboxes(c.get('db'), { region: region.id, deployment: scopeOf(c), limit: 50_000 });
-  const edgeAddress = edgeMailAddress(region.id, readCentralConfig(c.env).edgeMailDomain);
-  return RULE_FORMATS.map((f) => ({
-    format: f.id,
-    label: f.label,
-    text: generateRuleScript({
+  const deployments = await listDeployments(c.get('db'));
+  const scripts: RuleScript[] = [];
+  for (const f of RULE_FORMATS) {
+    const { script } = await regionRuleScript(forwardingKeys(c.env), {
       format: f.id,
       region: region.id,
       regionName: region.name,
       rulesEnabled: region.rulesEnabled,
-      edgeAddress,
-      mailboxes: rows.map((m) => m.address),
+      mailboxes: rows,
+      deployments,
       updatedAt: new Date().toISOString(),
-    }),
-  }));
+    });
+    scripts.push({ format: f.id, label: f.label, text: script });
+  }
+  return scripts;
 }
 
 async function regionViews(c: DashboardContext, only?: string): Promise<RegionView[]> {

@@ -1,6 +1,8 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { idParam, rulesSchema } from '../schemas.js';
-import { edgeMailAddress, generateRuleScript, RULE_FORMATS } from '../../core/rule-scripts.js';
+import { RULE_FORMATS } from '../../core/rule-scripts.js';
+import { listDeployments } from '../../db/queries/deployments.js';
+import { forwardingKeys, regionRuleScript } from '../forwarding.js';
 import { listMailboxes } from '../../db/queries/mailboxes.js';
 import { findRegion } from '../../db/queries/regions.js';
 import { createRouter } from '../app-router.js';
@@ -48,26 +50,35 @@ export const ruleRoutes = createRouter().openapi(rulesRoute, async (c) => {
   const region = await findRegion(db, id);
   if (!region) throw notFound(`region ${id} does not exist`);
   const rows = await listMailboxes(db, { region: id, deployment: scope ?? deployment, limit: MAX_MAILBOXES });
-  const mailboxes = rows
-    .filter((m) => principal.kind !== 'user' || m.userId === principal.userId)
-    .map((m) => m.address);
-  const edgeAddress = edgeMailAddress(id, readCentralConfig(c.env).edgeMailDomain);
-  const script = generateRuleScript({
+  const visible = rows.filter((m) => principal.kind !== 'user' || m.userId === principal.userId);
+  const mailboxes = visible.map((m) => m.address);
+  // Each deployment's mailboxes forward to that deployment's forwarding address in the region.
+  const { script, forwardingAddresses } = await regionRuleScript(forwardingKeys(c.env), {
     format,
     region: id,
     regionName: region.name,
     rulesEnabled: region.rulesEnabled,
-    edgeAddress,
-    mailboxes,
+    mailboxes: visible,
+    deployments: await listDeployments(db),
     updatedAt: new Date().toISOString(),
   });
+  const edgeAddress =
+    Object.values(forwardingAddresses).length === 1 ? Object.values(forwardingAddresses)[0]! : '';
   if (
     /\btext\/plain\b/i.test(c.req.header('accept') ?? '') &&
     !/application\/json/i.test(c.req.header('accept') ?? '')
   )
     return c.text(script, 200, { 'content-type': 'text/plain; charset=utf-8' });
   return c.json(
-    { region: id, format, rulesEnabled: region.rulesEnabled, edgeAddress, mailboxes, script },
+    {
+      region: id,
+      format,
+      rulesEnabled: region.rulesEnabled,
+      edgeAddress,
+      forwardingAddresses,
+      mailboxes,
+      script,
+    },
     200,
   );
 });
