@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { CsvChunkReader, CsvError, type CsvRow, formatCsvField } from '../src/core/csv.js';
 import { FILTER_MODES, type FilterMode } from '../src/core/types.js';
+import { runSmtpCommand } from '../src/relay/cli.js';
 import { DEFAULT_PORTS, errorCode, errorMessage, isRegion, LOCAL_ADMIN_TOKEN } from './network.js';
 
 const DEFAULT_CENTRAL = `http://127.0.0.1:${DEFAULT_PORTS.central}`;
@@ -160,6 +161,7 @@ Commands:
 ${Object.entries(COMMANDS)
   .map(([name, c]) => `  ${name.padEnd(width)}  ${c.about.split('\n')[0]}`)
   .join('\n')}
+  ${'smtp'.padEnd(width)}  SMTP ingress relay for a mail server that cannot use Email Routing (crm-router smtp --help)
 
 ${GLOBAL_HELP}
 
@@ -665,6 +667,19 @@ export async function main(argv: string[]): Promise<void> {
   const [first, second, ...rest] = argv;
   if (!first || first === '--help' || first === '-h' || first === 'help') {
     console.log(mainHelp());
+    return;
+  }
+  if (first === 'smtp') {
+    // The SMTP ingress relay runs until it is stopped; its options are its own (src/relay/cli.ts).
+    const relay = await runSmtpCommand([second, ...rest].filter((a) => a !== undefined)).catch((err) => {
+      throw new CliError(errorMessage(err));
+    });
+    if (!relay) return;
+    await new Promise<void>((res) => {
+      const stop = () => relay.stop().then(res);
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
     return;
   }
   let name = first;

@@ -136,6 +136,12 @@ export function replyForEdge(status: number, body: EdgeAnswer | undefined, regio
   };
 }
 
+/** The reason of a failed fetch (Node wraps socket errors: `fetch failed` with a cause). */
+function failureCode(err: unknown): string {
+  const e = err as { cause?: { code?: string; errors?: { code?: string }[]; message?: string } };
+  return e?.cause?.code ?? e?.cause?.errors?.[0]?.code ?? e?.cause?.message ?? String(err);
+}
+
 function smtpError(reply: SmtpReply): Error & { responseCode: number } {
   return Object.assign(new Error(reply.message), { responseCode: reply.code });
 }
@@ -289,7 +295,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
       else
         reply = {
           code: 451,
-          message: `4.3.0 ${region} unreachable (${(err as { cause?: { code?: string } }).cause?.code ?? String(err)}); try again later`,
+          message: `4.3.0 ${region} unreachable (${failureCode(err)}); try again later`,
         };
     } finally {
       clearTimeout(timer);
