@@ -20,7 +20,12 @@ export default defineConfig({
           cloudflareTest({
             wrangler: { configPath: './wrangler.toml' },
             miniflare: {
-              bindings: { TEST_MIGRATIONS: migrations, EDGE_KEY_SECRET: 'test-edge-secret' },
+              bindings: {
+                TEST_MIGRATIONS: migrations,
+                EDGE_KEY_SECRET: 'test-edge-secret',
+                // No quiet period in tests: a change is in the next snapshot fetch (the debounce has its own test).
+                SNAPSHOT_QUIET_MS: '0',
+              },
             },
           }),
         ],
@@ -44,6 +49,17 @@ export default defineConfig({
           }),
         ],
         test: { name: 'edge', include: ['test/edge/**/*.test.ts'] },
+      },
+      {
+        // Fault injection against the real local network (test/faults/harness.ts).
+        test: {
+          name: 'faults',
+          environment: 'node',
+          include: ['test/faults/**/*.test.ts'],
+          fileParallelism: false,
+          testTimeout: 180_000,
+          hookTimeout: 240_000,
+        },
       },
       {
         test: {

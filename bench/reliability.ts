@@ -1,5 +1,5 @@
 // reliability.*: a long central outage under the production retry settings (wrangler.edge.toml as
-// committed). Starts central + the eu edge with `scripts/network.mjs` (the code of `npm start`) on
+// committed). Starts central + the eu edge with `scripts/network.ts` (the code of `npm start`) on
 // free ports (or CENTRAL_PORT / EDGE_EU_PORT) and a fresh state folder, stops central for
 // `--outage-minutes` (default 60) while the edge accepts one CRM-bound message every
 // `--interval-seconds` (default 20), starts central again and measures how long until every

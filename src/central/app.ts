@@ -15,6 +15,7 @@ import { createOpenApiRoutes, OPENAPI_PATH } from './routes/openapi.js';
 import { recordRoutes } from './routes/records.js';
 import { statsRoutes } from './routes/stats.js';
 import { deadLetterRoutes } from './routes/dead-letters.js';
+import { webhookDeliveryRoutes } from './routes/webhook-deliveries.js';
 import { regionRoutes } from './routes/regions.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { outboundRoutes } from './routes/outbound.js';
@@ -59,6 +60,7 @@ export function createApp() {
   app.route('/api/v1', ruleRoutes);
   app.route('/api/v1', statsRoutes);
   app.route('/api/v1', deadLetterRoutes);
+  app.route('/api/v1', webhookDeliveryRoutes);
   app.route('/api/v1', edgeRoutes);
   app.route('/', createOpenApiRoutes(app));
   app.route('/', dashboardRoutes);

@@ -3,31 +3,34 @@ import { createApp } from './app.js';
 import { readCentralConfig } from './config.js';
 import { pruneBookkeeping } from './retention.js';
 import type { CentralBindings } from './context.js';
-import { deliverWebhook, type WebhookJob, webhookRetryDelaySeconds } from './webhooks.js';
+import { deliverOutboxRow, drainWebhookOutbox, type WebhookKick } from './webhooks.js';
 
 const app = createApp();
 
 export default {
   fetch: app.fetch,
 
-  /** Onward delivery to CRM webhooks; failures retry with backoff through the queue. */
+  /** Onward delivery to CRM webhooks: each message names a webhook outbox row to attempt now. */
   async queue(batch, env) {
     const db = createDb(env.DB);
     const secret = readCentralConfig(env).edgeKeySecret;
     for (const message of batch.messages) {
+      const body = message.body as Partial<WebhookKick>;
       try {
-        const result = await deliverWebhook(env, db, message.body as WebhookJob, secret);
-        if (result.ok) message.ack();
-        else message.retry({ delaySeconds: webhookRetryDelaySeconds(message.attempts) });
+        // Retries are the cron's (the row keeps its schedule); the queue only makes the first try.
+        if (typeof body.outboxId === 'string') await deliverOutboxRow(db, body.outboxId, secret);
+        message.ack();
       } catch (err) {
         console.error('webhook delivery failed', err);
-        message.retry({ delaySeconds: webhookRetryDelaySeconds(message.attempts) });
+        message.retry({ delaySeconds: 30 });
       }
     }
   },
 
-  /** Cron: prune bookkeeping rows (latency samples, seen batch ids). */
+  /** Cron: prune bookkeeping rows (latency samples, seen batch ids); retry due webhook deliveries. */
   async scheduled(_controller, env) {
-    await pruneBookkeeping(createDb(env.DB), Date.now());
+    const db = createDb(env.DB);
+    await pruneBookkeeping(db, Date.now());
+    await drainWebhookOutbox(db, readCentralConfig(env).edgeKeySecret);
   },
 } satisfies ExportedHandler<CentralBindings>;

@@ -19,6 +19,7 @@ import {
   recordEmails,
 } from '../db/schema.js';
 import { describeIssues } from './errors.js';
+import { webhookOutboxStatement } from './webhooks.js';
 
 const RECORD_ORDER: RecordType[] = ['user', 'contact', 'account', 'lead'];
 /** Rows per multi-row INSERT so that bound parameters stay under D1's limit of 100. */
@@ -367,12 +368,15 @@ export async function ingest(
     const newId = crypto.randomUUID();
     const dedupeKey = item.messageId ? normaliseMessageId(item.messageId) : `sha256:${item.contentHash}`;
     const content =
-      item.raw || item.attachments.length
+      item.raw || item.attachments.length || item.textRef || item.partiesRef
         ? [
             {
               region: item.region,
               raw: item.raw ?? null,
               attachments: item.attachments.map(({ contentBase64: _c, ...a }) => a),
+              // Held in the region, not here: the whole body / every recipient (see the wire schema).
+              ...(item.textRef ? { text: item.textRef } : {}),
+              ...(item.partiesRef ? { parties: item.partiesRef } : {}),
             },
           ]
         : [];
@@ -417,6 +421,16 @@ export async function ingest(
         .returning({ id: activities.id }),
     );
     upserts.push({ item, newId, index: statements.length - 1 });
+    // The webhook outbox row commits with the activity (src/central/webhooks.ts).
+    statements.push(
+      webhookOutboxStatement(db, {
+        id: newId,
+        deployment: item.deployment,
+        dedupeKey,
+        newActivityId: newId,
+        now: ctx.now,
+      }),
+    );
     committed.push(item);
   }
 

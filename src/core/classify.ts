@@ -548,10 +548,13 @@ function byFilterMode(
           correlation: { method: 'sender-record', detail },
         };
       }
+      // Users count as senders only (design §2): a colleague in To/Cc never makes a stranger's
+      // mail trackable, so recipients are checked against email-enabled non-user records.
+      const recipientFilter = mode === 'records' ? d.records : d.emailEnabledRecipients;
       const own = new Set(mailboxes.map((m) => m.address));
       for (const r of [...facts.to, ...facts.cc]) {
         if (own.has(r.address) || routed(r.address)) continue;
-        if (filterHas(filter, keyedHash64(key, r.address))) {
+        if (filterHas(recipientFilter, keyedHash64(key, r.address))) {
           const detail = `a To/Cc recipient matches ${label}`;
           return {
             crmBound: true,

@@ -10,7 +10,8 @@
 //
 // Layout (little-endian):
 //   0  'B' 'F' '8'           magic
-//   3  u8 flags               bit 0: tagged; bits 4..5: tag mask used by lookups
+//   3  u8 flags               bit 0: tagged; bits 4..5: tag mask used by lookups; bit 6: a lookup
+//                             needs every bit of the mask (else any)
 //   4  u32 seed high, u32 seed low
 //   12 u32 segment length (power of two), u32 segment count, u32 array length, u32 key count
 //   28 fingerprints[array length]
@@ -26,6 +27,7 @@ const MAX_ATTEMPTS = 64;
 interface Geometry {
   tagged: boolean;
   tagMask: number;
+  tagAll: boolean;
   seedHi: number;
   seedLo: number;
   segmentLength: number;
@@ -82,7 +84,7 @@ function splitmix32(state: number): number {
 function geometryFor(
   size: number,
   boost: number,
-): Omit<Geometry, 'seedHi' | 'seedLo' | 'tagged' | 'tagMask'> {
+): Omit<Geometry, 'seedHi' | 'seedLo' | 'tagged' | 'tagMask' | 'tagAll'> {
   // Parameters of the reference implementation for arity 3.
   let segmentLength = size <= 1 ? 4 : 1 << Math.floor(Math.log(size) / Math.log(3.33) + 2.25);
   if (segmentLength > MAX_SEGMENT_LENGTH) segmentLength = MAX_SEGMENT_LENGTH;
@@ -158,6 +160,28 @@ function buildFilter(
   keys: ReadonlyArray<readonly [number, number]>,
   keyTags: ArrayLike<number> | undefined,
 ): Uint8Array {
+  const hi = new Uint32Array(keys.length);
+  const lo = new Uint32Array(keys.length);
+  let tags: Uint8Array | undefined;
+  if (keyTags) tags = new Uint8Array(keys.length);
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] as readonly [number, number];
+    hi[i] = key[0];
+    lo[i] = key[1];
+    if (tags) tags[i] = (keyTags?.[i] ?? 0) & 3;
+  }
+  return buildFilterTyped(hi, lo, tags);
+}
+
+/**
+ * Builds a filter from keys held in typed arrays (`hi[i]`, `lo[i]`, optional 2-bit `tags[i]`):
+ * about 50 bytes of working memory per key and no object per key. The inputs are not modified.
+ */
+function buildFilterTyped(
+  keyHi: Uint32Array,
+  keyLo: Uint32Array,
+  keyTags: Uint8Array | undefined,
+): Uint8Array {
   const tagged = keyTags !== undefined;
   let seedState = 0x726b2b9d;
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
@@ -168,13 +192,12 @@ function buildFilter(
 
     // Mix every key, sort by mixed hash (positions then grow monotonically: cache-friendly, and
     // the result no longer depends on the input order), drop duplicates (merging their tags).
-    const total = keys.length;
+    const total = keyHi.length;
     let hs: Uint32Array<ArrayBufferLike> = new Uint32Array(total);
     let ls: Uint32Array<ArrayBufferLike> = new Uint32Array(total);
     let ts: Uint8Array<ArrayBufferLike> | undefined = tagged ? new Uint8Array(total) : undefined;
     for (let i = 0; i < total; i++) {
-      const key = keys[i] as readonly [number, number];
-      mix(key[0], key[1], seedHi, seedLo);
+      mix(keyHi[i] as number, keyLo[i] as number, seedHi, seedLo);
       hs[i] = mixHi;
       ls[i] = mixLo;
       if (ts) ts[i] = (keyTags?.[i] ?? 0) & 3;
@@ -197,7 +220,14 @@ function buildFilter(
 
     // Past half the attempts, give the peeling more room; the header records the geometry.
     const boost = attempt < MAX_ATTEMPTS / 2 ? 1 : 1 + (attempt - MAX_ATTEMPTS / 2 + 1) * 0.05;
-    const g: Geometry = { ...geometryFor(size, boost), seedHi, seedLo, tagged, tagMask: tagged ? 3 : 0 };
+    const g: Geometry = {
+      ...geometryFor(size, boost),
+      seedHi,
+      seedLo,
+      tagged,
+      tagMask: tagged ? 3 : 0,
+      tagAll: false,
+    };
     const bytes = tryPopulate(g, hs, ls, ts);
     if (bytes) return bytes;
   }
@@ -344,6 +374,12 @@ export function buildMembershipFilter(keys: Array<[number, number]>): Uint8Array
   return buildFilter(keys, undefined);
 }
 
+/** {@link buildMembershipFilter} over keys in typed arrays (`hi[i]`, `lo[i]`). */
+export function buildMembershipFilterTyped(hi: Uint32Array, lo: Uint32Array): Uint8Array {
+  if (hi.length !== lo.length) throw new Error('hi and lo must have the same length');
+  return buildFilterTyped(hi, lo, undefined);
+}
+
 /**
  * Builds a tagged filter: every key carries a 2-bit tag (bit 0 and bit 1 are two independent
  * sets; equal keys merge their tags). The result answers for tag mask 3 (either set); use
@@ -357,15 +393,36 @@ export function buildTaggedMembershipFilter(
   return buildFilter(keys, tags);
 }
 
-/** A copy of a tagged filter whose lookups require `(tag & mask) !== 0`. */
-export function withTagMask(filter: Uint8Array, mask: 1 | 2 | 3): Uint8Array {
-  const g = readGeometry(filter);
-  if (!g?.tagged) throw new Error('withTagMask needs a tagged membership filter');
+/** {@link buildTaggedMembershipFilter} over keys and tags in typed arrays. */
+export function buildTaggedMembershipFilterTyped(
+  hi: Uint32Array,
+  lo: Uint32Array,
+  tags: Uint8Array,
+): Uint8Array {
+  if (hi.length !== lo.length || tags.length !== hi.length)
+    throw new Error('hi, lo and tags must have the same length');
+  return buildFilterTyped(hi, lo, tags);
+}
+
+/**
+ * A copy of a tagged filter (plain or sharded) whose lookups require `(tag & mask) !== 0`, or with
+ * `all`, `(tag & mask) === mask` (every bit of the mask set: the intersection of the sets).
+ */
+export function withTagMask(filter: Uint8Array, mask: 1 | 2 | 3, all = false): Uint8Array {
+  const tagged = isSharded(filter) ? readSharded(filter)?.tagged : readGeometry(filter)?.tagged;
+  if (!tagged) throw new Error('withTagMask needs a tagged membership filter');
   const copy = filter.slice();
-  copy[3] = 1 | (mask << 4);
-  geometryCache.delete(copy);
+  copy[3] = tagMaskFlags(mask, all);
   return copy;
 }
+
+/** The flags byte of a tagged filter view (see {@link withTagMask}). */
+export function tagMaskFlags(mask: 1 | 2 | 3, all = false): number {
+  return 1 | (mask << 4) | (all ? ALL_BIT : 0);
+}
+
+/** Flags bit 6: a lookup needs every bit of the tag mask, not any. */
+const ALL_BIT = 0x40;
 
 const geometryCache = new WeakMap<Uint8Array, Geometry>();
 
@@ -375,7 +432,7 @@ function readGeometry(filter: Uint8Array): Geometry | undefined {
   if (filter.length < FILTER_HEADER_BYTES) return undefined;
   if (filter[0] !== MAGIC0 || filter[1] !== MAGIC1 || filter[2] !== MAGIC2) return undefined;
   const flags = filter[3] as number;
-  if ((flags & ~0x31) !== 0) return undefined;
+  if ((flags & ~0x71) !== 0) return undefined;
   const view = new DataView(filter.buffer, filter.byteOffset, FILTER_HEADER_BYTES);
   const segmentLength = view.getUint32(12, true);
   const segmentCount = view.getUint32(16, true);
@@ -393,9 +450,11 @@ function readGeometry(filter: Uint8Array): Geometry | undefined {
   const expected = FILTER_HEADER_BYTES + arrayLength + (tagged ? Math.ceil(arrayLength / 4) : 0);
   if (filter.length !== expected) return undefined;
   if (tagged && tagMask === 0) return undefined;
+  if (!tagged && (flags & ALL_BIT) !== 0) return undefined;
   const g: Geometry = {
     tagged,
     tagMask,
+    tagAll: (flags & ALL_BIT) !== 0,
     seedHi: view.getUint32(4, true),
     seedLo: view.getUint32(8, true),
     segmentLength,
@@ -409,8 +468,115 @@ function readGeometry(filter: Uint8Array): Geometry | undefined {
   return g;
 }
 
+// Sharded filter: the key space split by the top `bits` bits of a key's high word, one plain
+// filter per shard. Central builds and stores each shard on its own (bounded memory; a change
+// rebuilds only the shards it touches) and concatenates them. Layout (little-endian):
+//   0  'B' 'F' 'S'           magic
+//   3  u8 flags               as a plain filter's; it overrides the flags of the shards
+//   4  u32 shard bits (0..12), u32 key count (sum of the shards')
+//   12 u32 offsets[2^bits + 1] from the start of the shard area
+//      shards (plain filters, all tagged or all untagged)
+const SHARDED_MAGIC2 = 0x53; // S
+export const MAX_SHARD_BITS = 12;
+
+interface Sharded {
+  tagged: boolean;
+  tagMask: number;
+  tagAll: boolean;
+  bits: number;
+  keyCount: number;
+  shards: Uint8Array[];
+}
+
+const shardedCache = new WeakMap<Uint8Array, Sharded>();
+
+function isSharded(filter: Uint8Array): boolean {
+  return filter.length >= 12 && filter[0] === MAGIC0 && filter[1] === MAGIC1 && filter[2] === SHARDED_MAGIC2;
+}
+
+/** Which shard of a filter with `bits` shard bits holds a key whose high word is `hi`. */
+export function shardOf(hi: number, bits: number): number {
+  return bits === 0 ? 0 : (hi >>> 0) >>> (32 - bits);
+}
+
+/** Concatenates `2^bits` plain filters (shard i holding the keys with `shardOf(hi, bits) === i`). */
+export function assembleShardedFilter(shards: Uint8Array[], bits: number): Uint8Array {
+  if (!Number.isInteger(bits) || bits < 0 || bits > MAX_SHARD_BITS) throw new Error('bad shard bits');
+  if (shards.length !== 1 << bits) throw new Error(`expected ${1 << bits} shards, got ${shards.length}`);
+  let tagged: boolean | undefined;
+  let keyCount = 0;
+  let total = 0;
+  for (const s of shards) {
+    const g = readGeometry(s);
+    if (!g) throw new Error('a shard is not a valid membership filter');
+    if (tagged !== undefined && g.tagged !== tagged)
+      throw new Error('shards mix tagged and untagged filters');
+    tagged = g.tagged;
+    keyCount += g.keyCount;
+    total += s.length;
+  }
+  const head = 12 + 4 * (shards.length + 1);
+  const out = new Uint8Array(head + total);
+  const view = new DataView(out.buffer);
+  out[0] = MAGIC0;
+  out[1] = MAGIC1;
+  out[2] = SHARDED_MAGIC2;
+  out[3] = tagged ? 1 | (3 << 4) : 0;
+  view.setUint32(4, bits, true);
+  view.setUint32(8, keyCount, true);
+  let o = 0;
+  shards.forEach((s, i) => {
+    view.setUint32(12 + 4 * i, o, true);
+    out.set(s, head + o);
+    o += s.length;
+  });
+  view.setUint32(12 + 4 * shards.length, o, true);
+  return out;
+}
+
+function readSharded(filter: Uint8Array): Sharded | undefined {
+  const cached = shardedCache.get(filter);
+  if (cached) return cached;
+  if (!isSharded(filter)) return undefined;
+  const view = new DataView(filter.buffer, filter.byteOffset, filter.byteLength);
+  const flags = filter[3] as number;
+  if ((flags & ~0x71) !== 0) return undefined;
+  const bits = view.getUint32(4, true);
+  if (bits > MAX_SHARD_BITS) return undefined;
+  const n = 1 << bits;
+  const head = 12 + 4 * (n + 1);
+  if (filter.length < head) return undefined;
+  const shards: Uint8Array[] = [];
+  let keyCount = 0;
+  let tagged: boolean | undefined;
+  for (let i = 0; i < n; i++) {
+    const start = view.getUint32(12 + 4 * i, true);
+    const end = view.getUint32(16 + 4 * i, true);
+    if (end < start || head + end > filter.length) return undefined;
+    const shard = filter.subarray(head + start, head + end);
+    const g = readGeometry(shard);
+    if (!g || (tagged !== undefined && g.tagged !== tagged)) return undefined;
+    tagged = g.tagged;
+    keyCount += g.keyCount;
+    shards.push(shard);
+  }
+  if (head + view.getUint32(12 + 4 * n, true) !== filter.length) return undefined;
+  if (view.getUint32(12, true) !== 0) return undefined;
+  if (keyCount !== view.getUint32(8, true)) return undefined;
+  const isTagged = (flags & 1) === 1;
+  if (isTagged !== tagged) return undefined;
+  const tagMask = isTagged ? (flags >> 4) & 3 : 0;
+  if (isTagged && tagMask === 0) return undefined;
+  if (!isTagged && (flags & ALL_BIT) !== 0) return undefined;
+  const s: Sharded = { tagged: isTagged, tagMask, tagAll: (flags & ALL_BIT) !== 0, bits, keyCount, shards };
+  shardedCache.set(filter, s);
+  return s;
+}
+
 /** Checks that `filter` is a well-formed membership filter; returns a problem description or undefined. */
 export function validateMembershipFilter(filter: Uint8Array): string | undefined {
+  if (isSharded(filter))
+    return readSharded(filter) ? undefined : 'sharded membership filter is inconsistent or truncated';
   if (filter.length < FILTER_HEADER_BYTES) return `membership filter is truncated (${filter.length} bytes)`;
   if (filter[0] !== MAGIC0 || filter[1] !== MAGIC1 || filter[2] !== MAGIC2)
     return 'membership filter has a bad magic';
@@ -420,6 +586,7 @@ export function validateMembershipFilter(filter: Uint8Array): string | undefined
 
 /** Number of distinct keys the filter was built from. */
 export function filterKeyCount(filter: Uint8Array): number {
+  if (isSharded(filter)) return readSharded(filter)?.keyCount ?? 0;
   return readGeometry(filter)?.keyCount ?? 0;
 }
 
@@ -428,8 +595,25 @@ export function filterKeyCount(filter: Uint8Array): number {
  * keys. A malformed filter answers false (validate filters where they are decoded).
  */
 export function filterHas(filter: Uint8Array, key: [number, number]): boolean {
+  if (isSharded(filter)) {
+    const s = readSharded(filter);
+    if (!s) return false;
+    const shard = s.shards[shardOf(key[0], s.bits)] as Uint8Array;
+    const g = readGeometry(shard);
+    return g ? lookup(shard, g, key, s.tagMask, s.tagAll) : false;
+  }
   const g = readGeometry(filter);
-  if (!g || g.arrayLength === 0) return false;
+  return g ? lookup(filter, g, key, g.tagMask, g.tagAll) : false;
+}
+
+function lookup(
+  filter: Uint8Array,
+  g: Geometry,
+  key: [number, number],
+  tagMask: number,
+  all: boolean,
+): boolean {
+  if (g.arrayLength === 0) return false;
   mix(key[0], key[1], g.seedHi, g.seedLo);
   const mh = mixHi;
   const ml = mixLo;
@@ -440,5 +624,53 @@ export function filterHas(filter: Uint8Array, key: [number, number]): boolean {
   if (!g.tagged) return true;
   const tags = filter.subarray(base + g.arrayLength);
   const t = readTag(tags, p0) ^ readTag(tags, p1) ^ readTag(tags, p2);
-  return (t & g.tagMask) !== 0;
+  return all ? (t & tagMask) === tagMask : (t & tagMask) !== 0;
+}
+
+/** Keys per shard a sharded filter aims at (bounds the memory of building one shard: ~50 B/key). */
+export const SHARD_TARGET_KEYS = 1 << 19;
+
+/** Shard bits for a key count: the fewest shards of at most {@link SHARD_TARGET_KEYS} keys each. */
+export function shardBitsFor(keyCount: number): number {
+  let bits = 0;
+  while (bits < MAX_SHARD_BITS && keyCount > SHARD_TARGET_KEYS * (1 << bits)) bits++;
+  return bits;
+}
+
+/**
+ * Builds a sharded tagged filter from typed arrays: the keys are partitioned by shard and each
+ * shard built on its own. `bits` defaults to {@link shardBitsFor} of the key count.
+ */
+export function buildShardedTaggedFilter(
+  hi: Uint32Array,
+  lo: Uint32Array,
+  tags: Uint8Array,
+  bits = shardBitsFor(hi.length),
+): Uint8Array {
+  const n = 1 << bits;
+  const counts = new Uint32Array(n + 1);
+  for (let i = 0; i < hi.length; i++) {
+    const s = shardOf(hi[i] as number, bits) + 1;
+    counts[s] = (counts[s] as number) + 1;
+  }
+  for (let s = 0; s < n; s++) counts[s + 1] = (counts[s + 1] as number) + (counts[s] as number);
+  const at = counts.slice(0, n);
+  const sh = new Uint32Array(hi.length);
+  const sl = new Uint32Array(hi.length);
+  const st = new Uint8Array(hi.length);
+  for (let i = 0; i < hi.length; i++) {
+    const s = shardOf(hi[i] as number, bits);
+    const j = at[s] as number;
+    at[s] = j + 1;
+    sh[j] = hi[i] as number;
+    sl[j] = lo[i] as number;
+    st[j] = tags[i] as number;
+  }
+  const shards: Uint8Array[] = [];
+  for (let s = 0; s < n; s++) {
+    const a = counts[s] as number;
+    const b = counts[s + 1] as number;
+    shards.push(buildFilterTyped(sh.subarray(a, b), sl.subarray(a, b), st.subarray(a, b)));
+  }
+  return assembleShardedFilter(shards, bits);
 }

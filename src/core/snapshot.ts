@@ -13,9 +13,10 @@ import {
   sha256Hex,
 } from './keyed-hash.js';
 import {
-  buildMembershipFilter,
-  buildTaggedMembershipFilter,
+  buildMembershipFilterTyped,
+  buildShardedTaggedFilter,
   FILTER_HEADER_BYTES,
+  tagMaskFlags,
   validateMembershipFilter,
   withTagMask,
 } from './membership-filter.js';
@@ -75,6 +76,11 @@ export interface DeploymentSnapshot {
   records: Uint8Array;
   /** Filter over addresses of every record type, users included, whose emailEnabled is true. */
   emailEnabled: Uint8Array;
+  /**
+   * Filter over email-enabled contacts, accounts and leads: what a To/Cc recipient must be in the
+   * `email-enabled` mode (users count as senders only, design §2).
+   */
+  emailEnabledRecipients: Uint8Array;
   /** Filter over normalised outbound Message-IDs. */
   outbound: Uint8Array;
   /** keyedHash of the 22-byte conversation root of outbound Thread-Index values (hex of the bytes). */
@@ -97,8 +103,24 @@ export interface RoutingSnapshot {
 }
 
 /** Tag bits of the combined record filter. */
-const TAG_RECORD = 1;
-const TAG_EMAIL_ENABLED = 2;
+export const TAG_RECORD = 1;
+export const TAG_EMAIL_ENABLED = 2;
+
+/** The tag of a record address in the combined record filter (0: in no set, leave it out). */
+export function recordTag(type: RecordType | string, emailEnabled: boolean): number {
+  return (type !== 'user' ? TAG_RECORD : 0) | (emailEnabled ? TAG_EMAIL_ENABLED : 0);
+}
+
+/** The three views of one combined (tagged) record filter that a deployment's snapshot carries. */
+export function recordFilterViews(
+  combined: Uint8Array,
+): Pick<DeploymentSnapshot, 'records' | 'emailEnabled' | 'emailEnabledRecipients'> {
+  return {
+    records: withTagMask(combined, TAG_RECORD),
+    emailEnabled: withTagMask(combined, TAG_EMAIL_ENABLED),
+    emailEnabledRecipients: withTagMask(combined, 3, true),
+  };
+}
 
 /** Bytes of the conversation root at the start of an Outlook Thread-Index ([MS-OXOMSG] 2.2.1.3). */
 export const THREAD_INDEX_ROOT_BYTES = 22;
@@ -148,73 +170,42 @@ export function buildSnapshot(input: SnapshotInput): RoutingSnapshot {
     const tokenProblem = validateTokenFormat(d.token);
     if (tokenProblem) throw new Error(`deployment "${d.id}": ${tokenProblem}`);
 
-    const suppressedAddresses: string[] = [];
-    const suppressedDomains: string[] = [];
-    for (const entry of d.suppressions) {
-      const e = entry.trim().toLowerCase();
-      if (e === '' || e === '@') continue;
-      if (e.startsWith('@')) suppressedDomains.push(keyedHash(key, e.slice(1)));
-      else if (!e.includes('@')) suppressedDomains.push(keyedHash(key, e));
-      else suppressedAddresses.push(keyedHash(key, normaliseAddress(e)));
-    }
+    const { suppressedAddresses, suppressedDomains } = hashSuppressions(key, d.suppressions);
 
-    const recordKeys: Array<[number, number]> = [];
-    const recordTags: number[] = [];
+    const recHi = new Uint32Array(d.records.length);
+    const recLo = new Uint32Array(d.records.length);
+    const recTags = new Uint8Array(d.records.length);
+    let n = 0;
     for (const r of d.records) {
       const address = normaliseAddress(r.address);
       if (address === '') continue;
-      const tag = (r.type !== 'user' ? TAG_RECORD : 0) | (r.emailEnabled ? TAG_EMAIL_ENABLED : 0);
+      const tag = recordTag(r.type, r.emailEnabled);
       if (tag === 0) continue;
-      recordKeys.push(keyedHash64(key, address));
-      recordTags.push(tag);
+      const [hi, lo] = keyedHash64(key, address);
+      recHi[n] = hi;
+      recLo[n] = lo;
+      recTags[n] = tag;
+      n++;
     }
-    const combined = buildTaggedMembershipFilter(recordKeys, recordTags);
+    const combined = buildShardedTaggedFilter(
+      recHi.subarray(0, n),
+      recLo.subarray(0, n),
+      recTags.subarray(0, n),
+    );
 
-    const outboundKeys: Array<[number, number]> = [];
-    const threadIndexes: string[] = [];
-    const smart: Array<{ subject: string; recipients: string[] }> = [];
-    for (const o of d.outbound) {
-      const id = normaliseMessageId(o.messageId);
-      if (id !== '') outboundKeys.push(keyedHash64(key, id));
-      if (o.threadIndex) {
-        const root = threadIndexRootHash(key, o.threadIndex);
-        if (root) threadIndexes.push(root);
-      }
-      if (d.smartMatch && o.subject !== undefined && o.to && o.to.length > 0) {
-        const subject = smartMatchSubject(d.token, o.subject);
-        const recipients = sortedUnique(
-          o.to
-            .map((a) => normaliseAddress(a))
-            .filter((a) => a !== '')
-            .map((a) => keyedHash(key, a)),
-        );
-        if (subject !== '' && recipients.length > 0)
-          smart.push({ subject: keyedHash(key, subject), recipients });
-      }
-    }
-    smart.sort((a, b) => {
-      const x = a.subject + a.recipients.join(',');
-      const y = b.subject + b.recipients.join(',');
-      return x < y ? -1 : x > y ? 1 : 0;
-    });
-
+    const out = new OutboundAccumulator(key, d.smartMatch, d.token);
+    for (const o of d.outbound) out.add(o);
     deployments[d.id] = {
       token: { ...d.token },
       maxMessageBytes: d.maxMessageBytes,
       attachmentPolicy: d.attachmentPolicy,
       smartMatch: d.smartMatch,
-      suppressedAddresses: sortedUnique(suppressedAddresses),
-      suppressedDomains: sortedUnique(suppressedDomains),
-      records: withTagMask(combined, TAG_RECORD),
-      emailEnabled: withTagMask(combined, TAG_EMAIL_ENABLED),
-      outbound: buildMembershipFilter(outboundKeys),
-      threadIndexes: sortedUnique(threadIndexes),
-      smart: smart.filter(
-        (s, i) =>
-          i === 0 ||
-          s.subject !== smart[i - 1]?.subject ||
-          s.recipients.join() !== smart[i - 1]?.recipients.join(),
-      ),
+      suppressedAddresses,
+      suppressedDomains,
+      ...recordFilterViews(combined),
+      outbound: out.filter(),
+      threadIndexes: out.threadIndexes(),
+      smart: out.smart(),
     };
   }
 
@@ -233,6 +224,101 @@ export function buildSnapshot(input: SnapshotInput): RoutingSnapshot {
   return snapshot;
 }
 
+/** Keyed hashes of suppression entries: `a@x.com` (an address), `@x.com` or `x.com` (a domain). */
+export function hashSuppressions(
+  key: string,
+  entries: Iterable<string>,
+): { suppressedAddresses: string[]; suppressedDomains: string[] } {
+  const suppressedAddresses: string[] = [];
+  const suppressedDomains: string[] = [];
+  for (const entry of entries) {
+    const e = entry.trim().toLowerCase();
+    if (e === '' || e === '@') continue;
+    if (e.startsWith('@')) suppressedDomains.push(keyedHash(key, e.slice(1)));
+    else if (!e.includes('@')) suppressedDomains.push(keyedHash(key, e));
+    else suppressedAddresses.push(keyedHash(key, normaliseAddress(e)));
+  }
+  return {
+    suppressedAddresses: sortedUnique(suppressedAddresses),
+    suppressedDomains: sortedUnique(suppressedDomains),
+  };
+}
+
+/**
+ * Collects a deployment's outbound mail one message at a time (central reads them from D1 in
+ * pages): Message-ID keys in typed arrays, Thread-Index roots, smart-match entries.
+ */
+export class OutboundAccumulator {
+  private hi = new Uint32Array(1024);
+  private lo = new Uint32Array(1024);
+  private n = 0;
+  private roots = new Set<string>();
+  private entries: Array<{ subject: string; recipients: string[] }> = [];
+  constructor(
+    private readonly key: string,
+    private readonly smartMatch: boolean,
+    /** Tracking tokens of this format are removed from subjects before hashing (as Dynamics does). */
+    private readonly token: TokenFormat,
+  ) {}
+
+  add(o: { messageId: string; threadIndex?: string; subject?: string; to?: string[] }): void {
+    const key = this.key;
+    const id = normaliseMessageId(o.messageId);
+    if (id !== '') {
+      if (this.n === this.hi.length) {
+        const hi = new Uint32Array(this.n * 2);
+        const lo = new Uint32Array(this.n * 2);
+        hi.set(this.hi);
+        lo.set(this.lo);
+        this.hi = hi;
+        this.lo = lo;
+      }
+      const [h, l] = keyedHash64(key, id);
+      this.hi[this.n] = h;
+      this.lo[this.n] = l;
+      this.n++;
+    }
+    if (o.threadIndex) {
+      const root = threadIndexRootHash(key, o.threadIndex);
+      if (root) this.roots.add(root);
+    }
+    if (this.smartMatch && o.subject !== undefined && o.to && o.to.length > 0) {
+      const subject = smartMatchSubject(this.token, o.subject);
+      const recipients = sortedUnique(
+        o.to
+          .map((a) => normaliseAddress(a))
+          .filter((a) => a !== '')
+          .map((a) => keyedHash(key, a)),
+      );
+      if (subject !== '' && recipients.length > 0)
+        this.entries.push({ subject: keyedHash(key, subject), recipients });
+    }
+  }
+
+  filter(): Uint8Array {
+    return buildMembershipFilterTyped(this.hi.subarray(0, this.n), this.lo.subarray(0, this.n));
+  }
+
+  threadIndexes(): string[] {
+    return [...this.roots].sort();
+  }
+
+  smart(): Array<{ subject: string; recipients: string[] }> {
+    const smart = this.entries;
+    smart.sort((a, b) => {
+      const x = a.subject + a.recipients.join(',');
+      const y = b.subject + b.recipients.join(',');
+      return x < y ? -1 : x > y ? 1 : 0;
+    });
+    return smart.filter(
+      (s, i) =>
+        i === 0 ||
+        s.subject !== smart[i - 1]?.subject ||
+        s.recipients.join() !== smart[i - 1]?.recipients.join(),
+    );
+  }
+}
+
 /** The ETag of a snapshot: a hash of its encoding with an empty etag field. */
 export function snapshotEtag(s: RoutingSnapshot): string {
   return sha256Hex(encodeSnapshot({ ...s, etag: '' })).slice(0, 32);
@@ -241,16 +327,18 @@ export function snapshotEtag(s: RoutingSnapshot): string {
 // Binary format, little-endian:
 //   "CRS" u8 formatVersion(1)
 //   u32 jsonLength, JSON (UTF-8) of everything but the filters
-//   per deployment in the JSON's `order`: records filter, emailEnabled filter, outbound filter,
-//     each as u32 length + bytes; a length of 0xFFFFFFFF means "the records filter's cells with
-//     this flags byte" (u8 follows) — the two record filters share their cells.
+//   per deployment in the JSON's `order`: records filter, emailEnabled filter, (format 2:)
+//     emailEnabledRecipients filter, outbound filter, each as u32 length + bytes; a length of
+//     0xFFFFFFFF means "the records filter's cells with this flags byte" (u8 follows) — the record
+//     filters share their cells. Format 1 (no recipients filter) is still read.
 //   u32 u32: SipHash (zero key) of everything before, as a corruption check.
 const MAGIC = [0x43, 0x52, 0x53];
-const FORMAT_VERSION = 1;
+const FORMAT_VERSION = 2;
 const SHARED = 0xffffffff;
 const ZERO_KEY = '00000000000000000000000000000000';
 
-interface JsonDeployment {
+/** The JSON section of one deployment: everything but its filters. */
+export interface JsonDeployment {
   token: TokenFormat;
   maxMessageBytes: number;
   attachmentPolicy: AttachmentPolicy;
@@ -304,12 +392,14 @@ export function encodeSnapshot(s: RoutingSnapshot): Uint8Array {
     const d = s.deployments[id] as DeploymentSnapshot;
     blobs.push(d.records);
     size += 4 + d.records.length;
-    if (sameCells(d.records, d.emailEnabled)) {
-      blobs.push(d.emailEnabled[3] as number);
-      size += 5;
-    } else {
-      blobs.push(d.emailEnabled);
-      size += 4 + d.emailEnabled.length;
+    for (const view of [d.emailEnabled, d.emailEnabledRecipients]) {
+      if (sameCells(d.records, view)) {
+        blobs.push(view[3] as number);
+        size += 5;
+      } else {
+        blobs.push(view);
+        size += 4 + view.length;
+      }
     }
     blobs.push(d.outbound);
     size += 4 + d.outbound.length;
@@ -338,6 +428,72 @@ export function encodeSnapshot(s: RoutingSnapshot): Uint8Array {
   return out;
 }
 
+/** One deployment's built part: its JSON section, its combined (tagged) record filter, its outbound filter. */
+export interface DeploymentPart {
+  id: string;
+  meta: JsonDeployment;
+  /** Tagged record filter (plain or sharded) as built; the three views are written as flags. */
+  records: Uint8Array;
+  outbound: Uint8Array;
+}
+
+/**
+ * Encodes a region's snapshot from built deployment parts without copying their filters into
+ * views: the records filter is written once and the emailEnabled and recipients views as shared
+ * references (flags only). `etag` is chosen by the caller (central hashes the parts' hashes).
+ */
+export function encodeAssembledSnapshot(
+  header: Omit<RoutingSnapshot, 'deployments'>,
+  parts: DeploymentPart[],
+): Uint8Array {
+  const sorted = [...parts].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const order = sorted.map((p) => p.id);
+  if (order.includes('__proto__')) throw new Error('deployment id "__proto__" is reserved');
+  const json = new TextEncoder().encode(
+    JSON.stringify({
+      version: header.version,
+      etag: header.etag,
+      region: header.region,
+      builtAt: header.builtAt,
+      hashKey: header.hashKey,
+      rulesEnabled: header.rulesEnabled,
+      egress: header.egress,
+      mailboxes: header.mailboxes,
+      order,
+      deployments: Object.fromEntries(sorted.map((p) => [p.id, p.meta])),
+    }),
+  );
+  let size = 8 + json.length + 8;
+  for (const p of sorted) size += 4 + p.records.length + 10 + 4 + p.outbound.length;
+  const out = new Uint8Array(size);
+  const view = new DataView(out.buffer);
+  out.set(MAGIC, 0);
+  out[3] = FORMAT_VERSION;
+  view.setUint32(4, json.length, true);
+  out.set(json, 8);
+  let o = 8 + json.length;
+  for (const p of sorted) {
+    if (((p.records[3] as number) & 1) !== 1) throw new Error('a part needs a tagged record filter');
+    const flags = tagMaskFlags(TAG_RECORD);
+    view.setUint32(o, p.records.length, true);
+    out.set(p.records, o + 4);
+    out[o + 4 + 3] = flags;
+    o += 4 + p.records.length;
+    for (const f of [tagMaskFlags(TAG_EMAIL_ENABLED), tagMaskFlags(3, true)]) {
+      view.setUint32(o, SHARED, true);
+      out[o + 4] = f;
+      o += 5;
+    }
+    view.setUint32(o, p.outbound.length, true);
+    out.set(p.outbound, o + 4);
+    o += 4 + p.outbound.length;
+  }
+  const [hi, lo] = checksum(out.subarray(0, o));
+  view.setUint32(o, hi, true);
+  view.setUint32(o + 4, lo, true);
+  return out;
+}
+
 function checksum(bytes: Uint8Array): [number, number] {
   const hex = keyedHashBytes(ZERO_KEY, bytes);
   return [Number.parseInt(hex.slice(0, 8), 16), Number.parseInt(hex.slice(8), 16)];
@@ -358,7 +514,8 @@ export function decodeSnapshot(bytes: Uint8Array): RoutingSnapshot {
   if (!(bytes instanceof Uint8Array)) fail('payload is not bytes');
   if (bytes.length < 16) fail(`payload is truncated (${bytes.length} bytes)`);
   if (bytes[0] !== MAGIC[0] || bytes[1] !== MAGIC[1] || bytes[2] !== MAGIC[2]) fail('bad magic');
-  if (bytes[3] !== FORMAT_VERSION) fail(`unsupported format version ${bytes[3]}`);
+  const format = bytes[3];
+  if (format !== FORMAT_VERSION && format !== 1) fail(`unsupported format version ${bytes[3]}`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const end = bytes.length - 8;
   const [hi, lo] = checksum(bytes.subarray(0, end));
@@ -417,7 +574,8 @@ export function decodeSnapshot(bytes: Uint8Array): RoutingSnapshot {
       return copy;
     }
     if (o + 4 + length > end) fail(`${what} filter overruns the payload`);
-    const blob = bytes.slice(o + 4, o + 4 + length);
+    // A view, not a copy: the filters share the payload's buffer (10 M records are ~14 MB).
+    const blob = bytes.subarray(o + 4, o + 4 + length);
     o += 4 + length;
     return blob;
   };
@@ -447,10 +605,13 @@ export function decodeSnapshot(bytes: Uint8Array): RoutingSnapshot {
     }
     const records = readBlob(`deployment "${id}" records`);
     const emailEnabled = readBlob(`deployment "${id}" emailEnabled`, records);
+    const emailEnabledRecipients =
+      format === 1 ? emailEnabled : readBlob(`deployment "${id}" emailEnabledRecipients`, records);
     const outbound = readBlob(`deployment "${id}" outbound`);
     for (const [what, f] of [
       ['records', records],
       ['emailEnabled', emailEnabled],
+      ['emailEnabledRecipients', emailEnabledRecipients],
       ['outbound', outbound],
     ] as const) {
       const problem = validateMembershipFilter(f);
@@ -465,6 +626,7 @@ export function decodeSnapshot(bytes: Uint8Array): RoutingSnapshot {
       suppressedDomains: d.suppressedDomains,
       records,
       emailEnabled,
+      emailEnabledRecipients,
       outbound,
       threadIndexes: d.threadIndexes,
       smart: d.smart,

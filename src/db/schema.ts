@@ -20,6 +20,8 @@ export const deployments = sqliteTable(
     /** `regional`: attachments stay in the region's R2; `inline`: sent to central with the item. */
     attachmentPolicy: text('attachment_policy').notNull().default('regional'),
     smartMatch: integer('smart_match', { mode: 'boolean' }).notNull().default(false),
+    /** Days activities, dispositions and raw messages are kept; null keeps them for ever. */
+    retentionDays: integer('retention_days'),
     createdAt: integer('created_at').notNull().default(now),
     updatedAt: integer('updated_at').notNull().default(now),
   },
@@ -39,6 +41,11 @@ export const regions = sqliteTable('regions', {
   lastHeartbeatAt: integer('last_heartbeat_at'),
   edgeSnapshotVersion: integer('edge_snapshot_version'),
   queueDepth: integer('queue_depth'),
+  /** The assembled snapshot in R2 (`SNAPSHOTS` bucket): its key, ETag, config version and size. */
+  publishedKey: text('published_key'),
+  publishedEtag: text('published_etag'),
+  publishedVersion: integer('published_version'),
+  publishedBytes: integer('published_bytes'),
   createdAt: integer('created_at').notNull().default(now),
   updatedAt: integer('updated_at').notNull().default(now),
 });
@@ -72,9 +79,30 @@ export const records = sqliteTable(
     name: text('name'),
     emails: text('emails', { mode: 'json' }).$type<string[]>().notNull(),
     emailEnabled: integer('email_enabled', { mode: 'boolean' }).notNull().default(true),
+    /** Id of the last full sync that carried this record (`record_syncs`); null: never synced. */
+    syncId: text('sync_id'),
     updatedAt: integer('updated_at').notNull().default(now),
   },
   (t) => [primaryKey({ columns: [t.deployment, t.type, t.id] })],
+);
+
+/**
+ * Full syncs of a deployment's records (a nightly CRM export): records posted with `?sync=<id>`
+ * are stamped with the id; completing the sync removes every record not stamped with it. A sync
+ * that never completes removes nothing.
+ */
+export const recordSyncs = sqliteTable(
+  'record_syncs',
+  {
+    id: text('id').primaryKey(),
+    deployment: text('deployment').notNull(),
+    status: text('status').notNull().default('open'),
+    received: integer('received').notNull().default(0),
+    removed: integer('removed').notNull().default(0),
+    startedAt: integer('started_at').notNull(),
+    completedAt: integer('completed_at'),
+  },
+  (t) => [index('record_syncs_deployment').on(t.deployment, t.startedAt)],
 );
 
 /** One row per (record, address): exact lookups for party resolution and false-positive checks. */
@@ -86,11 +114,54 @@ export const recordEmails = sqliteTable(
     type: text('type').notNull(),
     recordId: text('record_id').notNull(),
     emailEnabled: integer('email_enabled', { mode: 'boolean' }).notNull().default(true),
+    /**
+     * keyedHash64 of the address (unsigned high and low words), computed once at write: snapshot
+     * parts read these in hash ranges (one range per filter shard) instead of hashing addresses.
+     * Null on rows written before the column existed (hashed on the next build).
+     */
+    hashHi: integer('hash_hi'),
+    hashLo: integer('hash_lo'),
   },
   (t) => [
     primaryKey({ columns: [t.deployment, t.type, t.recordId, t.address] }),
     index('record_emails_address').on(t.deployment, t.address),
+    index('record_emails_hash').on(t.deployment, t.hashHi),
   ],
+);
+
+/**
+ * Built snapshot part of a deployment (record filter shards, outbound filter, suppressions),
+ * kept in R2 so that a region's snapshot is an assembly of parts, not a rebuild. `dataVersion`
+ * moves on every change; the part is current when `builtVersion` equals it.
+ */
+export const snapshotParts = sqliteTable('snapshot_parts', {
+  deployment: text('deployment').primaryKey(),
+  dataVersion: integer('data_version').notNull().default(1),
+  builtVersion: integer('built_version').notNull().default(0),
+  /** Last change (ms): the debounce waits for a quiet period after it. */
+  changedAt: integer('changed_at').notNull().default(0),
+  builtAt: integer('built_at').notNull().default(0),
+  /** Lease of the isolate building the part (ms); another builder waits until it passes. */
+  buildingUntil: integer('building_until').notNull().default(0),
+  shardBits: integer('shard_bits').notNull().default(0),
+  /** R2 key and key count of each record filter shard, in shard order. */
+  shards: text('shards', { mode: 'json' }).$type<Array<{ key: string; keys: number }>>(),
+  /** R2 key of the encoded part (JSON section, record filter, outbound filter) and its hash. */
+  partKey: text('part_key'),
+  partHash: text('part_hash'),
+  partBytes: integer('part_bytes'),
+  buildMs: integer('build_ms'),
+});
+
+/** Hash buckets (top 12 bits of a record address hash) changed since the part was built. */
+export const snapshotDirty = sqliteTable(
+  'snapshot_dirty',
+  {
+    deployment: text('deployment').notNull(),
+    bucket: integer('bucket').notNull(),
+    version: integer('version').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.deployment, t.bucket] })],
 );
 
 /** Addresses (`a@x.com`) and domains (`@x.com`) whose mail is never tracked. */
@@ -183,6 +254,7 @@ export const activities = sqliteTable(
     uniqueIndex('activities_dedupe').on(t.deployment, t.dedupeKey),
     index('activities_message_id').on(t.messageId),
     uniqueIndex('activities_seq').on(t.seq),
+    index('activities_received').on(t.deployment, t.receivedAt),
   ],
 );
 
@@ -205,6 +277,7 @@ export const dispositions = sqliteTable(
     index('dispositions_message').on(t.messageIdHash),
     index('dispositions_at').on(t.at),
     index('dispositions_region').on(t.region, t.reason),
+    index('dispositions_deployment_at').on(t.deployment, t.at),
   ],
 );
 
@@ -290,4 +363,34 @@ export const webhookDeliveries = sqliteTable(
     updatedAt: integer('updated_at').notNull(),
   },
   (t) => [index('webhook_deliveries_activity').on(t.activityId)],
+);
+
+/**
+ * The webhook outbox: one row per onward delivery of an activity to its deployment's CRM, written
+ * in the same D1 transaction as the activity (ingest and promotion), drained by the webhook queue
+ * (first try) and the cron (retries with backoff for 4 days). `state`: pending | delivered | failed.
+ */
+export const webhookOutbox = sqliteTable(
+  'webhook_outbox',
+  {
+    id: text('id').primaryKey(),
+    activityId: text('activity_id').notNull(),
+    deployment: text('deployment').notNull(),
+    event: text('event').notNull(),
+    state: text('state').notNull().default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: integer('next_attempt_at').notNull(),
+    /** A claimed row is not picked up by another drain before this time (ms). */
+    leaseUntil: integer('lease_until'),
+    lastStatus: integer('last_status'),
+    lastError: text('last_error'),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+    deliveredAt: integer('delivered_at'),
+  },
+  (t) => [
+    index('webhook_outbox_due').on(t.state, t.nextAttemptAt),
+    index('webhook_outbox_activity').on(t.activityId),
+    index('webhook_outbox_deployment').on(t.deployment, t.state),
+  ],
 );

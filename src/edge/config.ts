@@ -8,6 +8,8 @@ export interface EdgeSecrets {
   INBOUND_TOKEN?: string;
   /** Milliseconds after which a request to central counts as unanswered (default 30 000). */
   CENTRAL_TIMEOUT_MS?: string;
+  /** "on" enables the fault-injection wrappers of the fault suite (refused in production). */
+  FAULT_INJECTION?: string;
 }
 
 export type EdgeBindings = Cloudflare.UsEnv & EdgeSecrets;
@@ -33,6 +35,8 @@ export function readEdgeConfig(env: EdgeBindings): EdgeConfig {
   };
   if (!env.REGION) missing('REGION');
   if (!env.CENTRAL_URL) missing('CENTRAL_URL');
+  if (production && env.FAULT_INJECTION === 'on')
+    throw new Error(`edge ${env.REGION}: FAULT_INJECTION must not be on in production`);
   const inboundToken = env.INBOUND_TOKEN ?? (production ? undefined : LOCAL_INBOUND_TOKEN);
   return {
     region: env.REGION,

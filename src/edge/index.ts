@@ -6,6 +6,7 @@ import { deliverDeadLetters, deliverOutbox, type OutboxMessage, postBatch } from
 import { PLATFORM_MAX_BYTES, processMessage, receiptFor } from './pipeline.js';
 import { refreshSnapshot, snapshotVersion } from './snapshot-store.js';
 import { drainSpool, spoolDepth } from './spool.js';
+import { faultsEnabled, handleFaultRequest, withFaults } from './faults.js';
 
 type EdgeApp = { Bindings: EdgeBindings };
 
@@ -124,10 +125,15 @@ app.onError((err, c) => {
 });
 
 export default {
-  fetch: app.fetch,
+  fetch(request, env, ctx) {
+    if (faultsEnabled(env) && new URL(request.url).pathname === '/__faults')
+      return handleFaultRequest(request);
+    return app.fetch(request, withFaults(env), ctx);
+  },
 
   /** Cloudflare Email Routing. Throwing makes the sending server retry (temporary SMTP failure). */
-  async email(message, env, ctx) {
+  async email(message, bindings, ctx) {
+    const env = withFaults(bindings);
     const cfg = readEdgeConfig(env);
     const raw = await readStreamLimited(message.raw, PLATFORM_MAX_BYTES, message.rawSize);
     if (!raw) {
@@ -143,7 +149,8 @@ export default {
     if (result.reject) message.setReject(result.reject);
   },
 
-  async queue(batch, env, ctx) {
+  async queue(batch, bindings, ctx) {
+    const env = withFaults(bindings);
     const cfg = readEdgeConfig(env);
     const waitUntil = (p: Promise<unknown>) => ctx.waitUntil(p);
     if (batch.queue.endsWith('-dlq')) return deliverDeadLetters(batch, env, cfg, waitUntil);

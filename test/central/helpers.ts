@@ -1,4 +1,8 @@
 import { env, SELF } from 'cloudflare:test';
+import { keyedHash64 } from '../../src/core/keyed-hash.js';
+import { filterHas } from '../../src/core/membership-filter.js';
+import { decodeSnapshot, type RoutingSnapshot } from '../../src/core/snapshot.js';
+import { deriveEdgeCredentials, signBody } from '../../src/core/request-signature.js';
 
 export const ADMIN = 'local-admin-token';
 export const BASE = 'http://central.test';
@@ -62,4 +66,42 @@ export async function resetDatabase() {
 export async function freshBasics() {
   await resetDatabase();
   await seedBasics();
+}
+
+/** GET /api/v1/edge/snapshot as the region's edge (signed with the test edge secret). */
+export async function fetchSnapshot(
+  region: string,
+  headers: Record<string, string> = {},
+  tokenRegion = region,
+) {
+  const timestamp = Date.now();
+  const { signingKey } = await deriveEdgeCredentials('test-edge-secret', region);
+  const { token } = await deriveEdgeCredentials('test-edge-secret', tokenRegion);
+  return SELF.fetch(`${BASE}/api/v1/edge/snapshot?region=${region}`, {
+    headers: {
+      authorization: `Bearer ${token}`,
+      'x-edge-region': region,
+      'x-edge-timestamp': String(timestamp),
+      'x-edge-signature': await signBody(signingKey, timestamp, new Uint8Array()),
+      ...headers,
+    },
+  });
+}
+
+/** The region's decoded snapshot as its edge would hold it. */
+export async function edgeSnapshot(region: string): Promise<RoutingSnapshot> {
+  const res = await fetchSnapshot(region);
+  if (res.status !== 200) throw new Error(`snapshot of ${region}: ${res.status} ${await res.text()}`);
+  return decodeSnapshot(new Uint8Array(await res.arrayBuffer()));
+}
+
+/** Whether the snapshot's records filter of `deployment` holds `address` (false when the deployment is absent). */
+export function snapshotHasRecord(
+  s: RoutingSnapshot,
+  deployment: string,
+  address: string,
+  view: 'records' | 'emailEnabled' | 'emailEnabledRecipients' = 'records',
+): boolean {
+  const d = s.deployments[deployment];
+  return d ? filterHas(d[view], keyedHash64(s.hashKey, address)) : false;
 }

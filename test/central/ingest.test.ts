@@ -2,7 +2,7 @@ import { env, SELF } from 'cloudflare:test';
 import { beforeEach, describe, expect, test } from 'vitest';
 import { deriveEdgeCredentials, signBody } from '../../src/core/request-signature.js';
 import type { IngestBatch, IngestItem } from '../../src/core/wire.js';
-import { api, BASE, seedBasics } from './helpers.js';
+import { api, BASE, fetchSnapshot, seedBasics } from './helpers.js';
 
 const SECRET = 'test-edge-secret';
 
@@ -386,21 +386,6 @@ describe('POST /api/v1/ingest refuses bad credentials and stores nothing', () =>
 
 describe('GET /api/v1/edge/snapshot', () => {
   beforeEach(seedBasics);
-
-  async function fetchSnapshot(region: string, headers: Record<string, string> = {}, tokenRegion = region) {
-    const timestamp = Date.now();
-    const { signingKey } = await deriveEdgeCredentials(SECRET, region);
-    const { token } = await deriveEdgeCredentials(SECRET, tokenRegion);
-    return SELF.fetch(`${BASE}/api/v1/edge/snapshot?region=${region}`, {
-      headers: {
-        authorization: `Bearer ${token}`,
-        'x-edge-region': region,
-        'x-edge-timestamp': String(timestamp),
-        'x-edge-signature': await signBody(signingKey, timestamp, new Uint8Array()),
-        ...headers,
-      },
-    });
-  }
 
   test('serves the binary snapshot with an ETag and answers 304 to If-None-Match', async () => {
     const res = await fetchSnapshot('us');

@@ -1,6 +1,8 @@
 import { env } from 'cloudflare:test';
 import { beforeEach, describe, expect, test } from 'vitest';
-import { api, freshBasics, mintToken } from './helpers.js';
+import { keyedHash64 } from '../../src/core/keyed-hash.js';
+import { filterHas } from '../../src/core/membership-filter.js';
+import { api, edgeSnapshot, freshBasics, mintToken } from './helpers.js';
 
 const register = (body: unknown, token?: string, deployment = 'contoso') =>
   api('POST', `/api/v1/deployments/${deployment}/outbound`, { body, ...(token ? { token } : {}) });
@@ -130,13 +132,18 @@ describe('POST /api/v1/deployments/:id/outbound', () => {
     );
   });
 
-  test('registering bumps the snapshot of regions serving the deployment', async () => {
+  test('a registered Message-ID reaches the snapshot of regions serving the deployment', async () => {
     await api('PUT', '/api/v1/mailboxes/ann@contoso.example', {
       body: { region: 'eu', deployment: 'contoso', userId: 'u-ann' },
     });
-    const before = (await api('GET', '/api/v1/regions/eu')).json.snapshotVersion;
-    await register({ messageId: 'bump@x', userId: 'u-ann' });
-    expect((await api('GET', '/api/v1/regions/eu')).json.snapshotVersion).toBe(before + 1);
+    const before = await edgeSnapshot('eu');
+    await register({ messageId: '<Bump@X>', userId: 'u-ann' });
+    const after = await edgeSnapshot('eu');
+    expect(after.version).toBeGreaterThan(before.version);
+    const has = (s: typeof after) =>
+      filterHas(s.deployments.contoso!.outbound, keyedHash64(s.hashKey, 'bump@x'));
+    expect(has(before)).toBe(false);
+    expect(has(after)).toBe(true);
   });
 
   test.each([

@@ -82,6 +82,8 @@ describe('POST /api/v1/deployments/:id/promote', () => {
       egress: 'full',
       sizeBytes: message().length,
       content: [],
+      bodyHeldRegionally: false,
+      partiesHeldRegionally: false,
       receivedAt: expect.any(Number),
       ingestedAt: expect.any(Number),
       updatedAt: expect.any(Number),

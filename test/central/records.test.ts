@@ -1,6 +1,6 @@
 import { env } from 'cloudflare:test';
 import { beforeEach, describe, expect, test } from 'vitest';
-import { api, freshBasics, mintToken } from './helpers.js';
+import { api, edgeSnapshot, freshBasics, mintToken, snapshotHasRecord } from './helpers.js';
 
 const CSV_HEADER = 'type,id,name,emails,emailEnabled\r\n';
 
@@ -210,16 +210,20 @@ describe('POST /api/v1/deployments/:id/records (JSON)', () => {
     });
   });
 
-  test("writing records bumps the snapshot version of regions that route the deployment's mailboxes", async () => {
+  test("written records reach the snapshot of regions that route the deployment's mailboxes, not others", async () => {
     await api('PUT', '/api/v1/mailboxes/ann@contoso.example', {
       body: { region: 'eu', deployment: 'contoso', userId: 'u-ann' },
     });
-    const [eu, us] = [await regionVersion('eu'), await regionVersion('us')];
+    const before = await edgeSnapshot('eu');
+    const us = await edgeSnapshot('us');
     await api('POST', '/api/v1/deployments/contoso/records', {
-      body: { records: [{ type: 'contact', id: 'c-1', emails: ['x@example.com'] }] },
+      body: { records: [{ type: 'contact', id: 'c-1', emails: ['X@Example.com'] }] },
     });
-    expect(await regionVersion('eu')).toBe(eu + 1);
-    expect(await regionVersion('us')).toBe(us);
+    const after = await edgeSnapshot('eu');
+    expect(after.version).toBeGreaterThan(before.version);
+    expect(snapshotHasRecord(before, 'contoso', 'x@example.com')).toBe(false);
+    expect(snapshotHasRecord(after, 'contoso', 'x@example.com')).toBe(true);
+    expect((await edgeSnapshot('us')).etag).toBe(us.etag);
   });
 
   test('1,201 records are written in three chunks of at most 500', async () => {
@@ -480,15 +484,23 @@ describe('suppressions', () => {
     expect(res.json.error.message).toMatch(/^entries\.0: /);
   });
 
-  test('changing suppressions bumps the snapshot of regions serving the deployment', async () => {
+  test('changing suppressions reaches the snapshot of regions serving the deployment', async () => {
     await api('PUT', '/api/v1/mailboxes/ann@contoso.example', {
       body: { region: 'us', deployment: 'contoso', userId: 'u-ann' },
     });
-    const before = await regionVersion('us');
+    const before = await edgeSnapshot('us');
     await api('POST', '/api/v1/deployments/contoso/suppressions', { body: { entries: ['@spam.example'] } });
-    expect(await regionVersion('us')).toBe(before + 1);
+    const added = await edgeSnapshot('us');
+    expect(added.version).toBeGreaterThan(before.version);
+    expect(added.deployments.contoso?.suppressedDomains).toHaveLength(
+      (before.deployments.contoso?.suppressedDomains.length ?? 0) + 1,
+    );
     await api('DELETE', '/api/v1/deployments/contoso/suppressions/%40spam.example');
-    expect(await regionVersion('us')).toBe(before + 2);
+    const removed = await edgeSnapshot('us');
+    expect(removed.version).toBeGreaterThan(added.version);
+    expect(removed.deployments.contoso?.suppressedDomains).toEqual(
+      before.deployments.contoso?.suppressedDomains,
+    );
   });
 
   test("another deployment's token can neither read nor change the list", async () => {

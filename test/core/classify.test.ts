@@ -371,6 +371,18 @@ const cases: Case[] = [
     reason: 'filter:no-record-match',
   },
   {
+    name: "filter mode email-enabled: a colleague (CRM user) in To does not make a stranger's mail trackable",
+    spec: { from: 'stranger@example.net', to: 'alice@contoso.example, bob@contoso.example' },
+    filter: 'email-enabled',
+    reason: 'filter:no-record-match',
+  },
+  {
+    name: 'filter mode email-enabled: a colleague in Cc does not count either, a contact beside them does',
+    spec: { from: 'stranger@example.net', cc: 'bob@contoso.example, carol@example.org' },
+    filter: 'email-enabled',
+    reason: 'tracked:recipient-record',
+  },
+  {
     name: 'filter mode email-enabled tracks mail with an email-enabled contact in To',
     spec: { from: 'stranger@example.net', to: 'alice@contoso.example, carol@example.org' },
     filter: 'email-enabled',

@@ -1,7 +1,12 @@
 import { describe, expect, test } from 'vitest';
 import {
+  assembleShardedFilter,
   buildMembershipFilter,
+  buildShardedTaggedFilter,
   buildTaggedMembershipFilter,
+  SHARD_TARGET_KEYS,
+  shardBitsFor,
+  shardOf,
   filterHas,
   filterKeyCount,
   validateMembershipFilter,
@@ -110,5 +115,63 @@ describe('membership filter', () => {
     bad[0] = 0;
     expect(validateMembershipFilter(bad)).toMatch(/magic/);
     expect(filterHas(bad, [1, 1])).toBe(false);
+  });
+});
+
+describe('sharded membership filter', () => {
+  const split = (keys: Array<[number, number]>) => ({
+    hi: Uint32Array.from(keys, (k) => k[0]),
+    lo: Uint32Array.from(keys, (k) => k[1]),
+  });
+
+  test('shard bits grow with the key count and stay within the maximum', () => {
+    expect(shardBitsFor(0)).toBe(0);
+    expect(shardBitsFor(SHARD_TARGET_KEYS)).toBe(0);
+    expect(shardBitsFor(SHARD_TARGET_KEYS + 1)).toBe(1);
+    expect(shardBitsFor(10_000_000)).toBe(5);
+    expect(shardBitsFor(1e12)).toBe(12);
+  });
+
+  test.each([0, 1, 3])('%i shard bits: no false negatives, tags per view, FP rate ≤ 0.5 %%', (bits) => {
+    const keys = randomKeys(20_000, 40 + bits);
+    const { hi, lo } = split(keys);
+    const tags = Uint8Array.from(keys, (_, i) => (i % 3) + 1);
+    const f = buildShardedTaggedFilter(hi, lo, tags, bits);
+    expect(validateMembershipFilter(f)).toBeUndefined();
+    expect(filterKeyCount(f)).toBe(20_000);
+    const one = withTagMask(f, 1);
+    const two = withTagMask(f, 2);
+    const both = withTagMask(f, 3, true);
+    keys.forEach((k, i) => {
+      const t = (i % 3) + 1;
+      if (t & 1) expect(filterHas(one, k)).toBe(true);
+      if (t & 2) expect(filterHas(two, k)).toBe(true);
+      if (t === 3) expect(filterHas(both, k)).toBe(true);
+    });
+    // Tag 1 keys are never in the "both bits" view (the tag check is exact for a stored key).
+    expect(keys.filter((_, i) => i % 3 === 0).some((k) => filterHas(both, k))).toBe(false);
+    expect(falsePositiveRate(f, 50_000, 9)).toBeLessThanOrEqual(0.005);
+  });
+
+  test('assembling shards built separately equals building at once', () => {
+    const keys = randomKeys(5000, 77);
+    const { hi, lo } = split(keys);
+    const tags = new Uint8Array(keys.length).fill(3);
+    const whole = buildShardedTaggedFilter(hi, lo, tags, 2);
+    const shards = [0, 1, 2, 3].map((s) => {
+      const mine = keys.filter((k) => shardOf(k[0], 2) === s);
+      return buildTaggedMembershipFilter(mine, new Array(mine.length).fill(3));
+    });
+    expect(assembleShardedFilter(shards, 2)).toEqual(whole);
+  });
+
+  test('a truncated or altered sharded filter is refused', () => {
+    const keys = randomKeys(1000, 5);
+    const { hi, lo } = split(keys);
+    const f = buildShardedTaggedFilter(hi, lo, new Uint8Array(1000).fill(1), 2);
+    expect(validateMembershipFilter(f.subarray(0, f.length - 1))).toMatch(/sharded/);
+    const bad = f.slice();
+    bad[12] = 9;
+    expect(validateMembershipFilter(bad)).toMatch(/sharded/);
   });
 });

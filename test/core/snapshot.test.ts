@@ -185,3 +185,35 @@ describe('normaliseSubject', () => {
     expect(normaliseSubject(input)).toBe(expected);
   });
 });
+
+describe('assembling a snapshot from built parts', () => {
+  test('decodes to the same filters and sections as building it at once', async () => {
+    const { encodeAssembledSnapshot } = await import('../../src/core/snapshot.js');
+    const { withTagMask } = await import('../../src/core/membership-filter.js');
+    const s = buildSnapshot(contosoInput('email-enabled'));
+    const d = s.deployments.contoso!;
+    const combined = withTagMask(d.records, 3);
+    const bytes = encodeAssembledSnapshot({ ...s, etag: 'e' }, [
+      {
+        id: 'contoso',
+        meta: {
+          token: d.token,
+          maxMessageBytes: d.maxMessageBytes,
+          attachmentPolicy: d.attachmentPolicy,
+          smartMatch: d.smartMatch,
+          suppressedAddresses: d.suppressedAddresses,
+          suppressedDomains: d.suppressedDomains,
+          threadIndexes: d.threadIndexes,
+          smart: d.smart,
+        },
+        records: combined,
+        outbound: d.outbound,
+      },
+    ]);
+    const back = decodeSnapshot(bytes);
+    expect(back.deployments.contoso).toEqual(d);
+    expect(has(back.deployments.contoso!.emailEnabledRecipients, 'carol@example.org')).toBe(true);
+    expect(has(back.deployments.contoso!.emailEnabledRecipients, 'bob@contoso.example')).toBe(false);
+    expect(has(back.deployments.contoso!.emailEnabled, 'bob@contoso.example')).toBe(true);
+  });
+});

@@ -1,4 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { activityDetailSchema, activitySchema } from '../schemas.js';
 import { normaliseMessageId } from '../../core/keyed-hash.js';
 import { findActivity, queryActivities } from '../../db/queries/activities.js';
 import { listMailboxes } from '../../db/queries/mailboxes.js';
@@ -9,38 +10,8 @@ import type { Principal } from '../context.js';
 import { forbidden, notFound } from '../errors.js';
 import { mintRawLink } from '../raw-links.js';
 import { serializeActivity } from '../serializers.js';
+import { deliveriesOfActivity, serializeWebhookDelivery } from '../webhooks.js';
 import { bearerSecurity, errorResponses, jsonResponse } from './openapi-helpers.js';
-
-export const activitySchema = z
-  .object({
-    id: z.string(),
-    deployment: z.string(),
-    messageId: z.string().nullable(),
-    subject: z.string().nullable(),
-    from: z.string().nullable(),
-    fromName: z.string().nullable(),
-    parties: z.array(
-      z.object({
-        role: z.enum(['from', 'to', 'cc']),
-        address: z.string(),
-        name: z.string().optional(),
-        recordType: z.string().optional(),
-        recordId: z.string().optional(),
-      }),
-    ),
-    regarding: z.object({ type: z.string(), id: z.string() }).nullable(),
-    correlation: z.object({ method: z.string(), detail: z.string() }),
-    reason: z.string(),
-    mailboxes: z.array(z.string()),
-    regions: z.array(z.string()),
-    egress: z.string(),
-    sizeBytes: z.number(),
-    content: z.any(),
-    receivedAt: z.number(),
-    ingestedAt: z.number(),
-    updatedAt: z.number(),
-  })
-  .openapi('Activity');
 
 const listRoute = createRoute({
   method: 'get',
@@ -84,7 +55,7 @@ const contentRoute = createRoute({
         items: z.array(
           z.object({
             region: z.string(),
-            kind: z.enum(['raw', 'attachment']),
+            kind: z.enum(['raw', 'attachment', 'text', 'parties']),
             filename: z.string().nullable(),
             contentType: z.string(),
             size: z.number(),
@@ -106,7 +77,10 @@ const getRoute = createRoute({
   summary: 'Read one activity',
   security: bearerSecurity,
   request: { params: z.object({ id: z.string().min(1).max(64) }) },
-  responses: { 200: jsonResponse(activitySchema, 'the activity'), ...errorResponses },
+  responses: {
+    200: jsonResponse(activityDetailSchema, 'the activity, with its webhook deliveries'),
+    ...errorResponses,
+  },
 });
 
 /** Mailboxes a user-scoped token may see activities of. */
@@ -128,6 +102,8 @@ async function visibleActivity(db: Db, principal: Principal, id: string) {
 type StoredContent = {
   region: string;
   raw: { region: string; key: string; size: number } | null;
+  text?: { region: string; key: string; size: number };
+  parties?: { region: string; key: string; size: number };
   attachments: {
     filename?: string;
     contentType: string;
@@ -158,8 +134,13 @@ export const activityRoutes = createRouter()
   })
   .openapi(getRoute, async (c) => {
     const { id } = c.req.valid('param');
-    const row = await visibleActivity(c.get('db'), c.get('principal'), id);
-    return c.json(serializeActivity(row), 200);
+    const db = c.get('db');
+    const row = await visibleActivity(db, c.get('principal'), id);
+    const deliveries = await deliveriesOfActivity(db, row.id);
+    return c.json(
+      { ...serializeActivity(row), webhookDeliveries: deliveries.map(serializeWebhookDelivery) },
+      200,
+    );
   })
   .openapi(contentRoute, async (c) => {
     const { id } = c.req.valid('param');
@@ -176,6 +157,22 @@ export const activityRoutes = createRouter()
           filename: null,
           contentType: 'message/rfc822',
           size: copy.raw.size,
+          url: link?.url ?? null,
+          expiresAt: link?.expiresAt ?? null,
+        });
+      }
+      for (const [kind, ref, contentType] of [
+        ['text', copy.text, 'text/plain; charset=utf-8'],
+        ['parties', copy.parties, 'application/json'],
+      ] as const) {
+        if (!ref) continue;
+        const link = await mintRawLink(c.env, db, ref.region, ref.key, ttlSeconds * 1000);
+        items.push({
+          region: ref.region,
+          kind,
+          filename: null,
+          contentType,
+          size: ref.size,
           url: link?.url ?? null,
           expiresAt: link?.expiresAt ?? null,
         });

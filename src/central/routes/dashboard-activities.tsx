@@ -14,6 +14,8 @@ import { takeFlash } from '../middleware/flash.js';
 import type { DashboardEnv } from '../middleware/session.js';
 import { mintRawLink } from '../raw-links.js';
 import { ActivitiesPage, type ActivityFilters } from '../views/activities-page.js';
+import { heldRegionally } from '../serializers.js';
+import { deliveriesOfActivity } from '../webhooks.js';
 import { ActivityPage, type ContentView, type PartyView, type StoredFile } from '../views/activity-page.js';
 import { DispositionsPage, type Lookup } from '../views/dispositions-page.js';
 import { type DashboardContext, pageContext, queryText, scopeOf } from './dashboard-context.js';
@@ -133,10 +135,11 @@ export const dashboardActivityPages = new Hono<DashboardEnv>()
       p.recordType && p.recordId ? [{ type: p.recordType, id: p.recordId }] : [],
     );
     if (a.regardingType && a.regardingId) refs.push({ type: a.regardingType, id: a.regardingId });
-    const [names, routed, content] = await Promise.all([
+    const [names, routed, content, deliveries] = await Promise.all([
       recordNames(db, a.deployment, refs),
       mailboxRegions(db, a.mailboxes),
       contentViews(c, a.content),
+      deliveriesOfActivity(db, a.id),
     ]);
     const parties: PartyView[] = a.parties.map((p) => ({
       ...p,
@@ -152,6 +155,8 @@ export const dashboardActivityPages = new Hono<DashboardEnv>()
         }
         mailboxes={a.mailboxes.map((address) => ({ address, region: routed.get(address) }))}
         content={content}
+        deliveries={deliveries}
+        held={heldRegionally(a)}
       />,
     );
   })

@@ -1,7 +1,9 @@
 /** @jsxImportSource hono/jsx */
 import { Hono } from 'hono';
 import { findDeadLetter, listDeadLetters, replayDeadLetter } from '../dead-letters.js';
+import { readCentralConfig } from '../config.js';
 import { notFound } from '../errors.js';
+import { findDelivery, listFailingDeliveries, replayDelivery } from '../webhooks.js';
 import { setFlash, takeFlash } from '../middleware/flash.js';
 import type { DashboardEnv } from '../middleware/session.js';
 import { DeadLettersPage } from '../views/dead-letters-page.js';
@@ -22,7 +24,29 @@ export const dashboardDeadLetterPages = new Hono<DashboardEnv>()
       pending: filter === 'pending',
       limit: 200,
     });
-    return c.html(<DeadLettersPage page={pageContext(c)} rows={rows} filter={filter} flash={takeFlash(c)} />);
+    const deliveries = await listFailingDeliveries(c.get('db'), { deployment: scopeOf(c), limit: 200 });
+    return c.html(
+      <DeadLettersPage
+        page={pageContext(c)}
+        rows={rows}
+        filter={filter}
+        flash={takeFlash(c)}
+        deliveries={deliveries}
+      />,
+    );
+  })
+  .post('/dead-letters/webhooks/:id/replay', async (c) => {
+    const db = c.get('db');
+    const id = c.req.param('id').slice(0, 64);
+    const scope = scopeOf(c);
+    const row = await findDelivery(db, id);
+    if (!row || (scope && row.deployment !== scope)) throw notFound(`Webhook delivery ${id} does not exist.`);
+    const outcome = await replayDelivery(db, id, readCentralConfig(c.env).edgeKeySecret);
+    setFlash(c, {
+      kind: outcome === 'delivered' ? 'ok' : 'bad',
+      text: `Webhook delivery for activity ${row.activityId}: ${outcome ?? 'already delivered'}.`,
+    });
+    return c.redirect('/dead-letters#webhooks', 303);
   })
   .post('/dead-letters/replay', async (c) => {
     const db = c.get('db');

@@ -18,7 +18,13 @@ import { storeReportedDeadLetters } from '../dead-letters.js';
 import { ApiError, badRequest, describeIssues, forbidden, notFound, validationFailed } from '../errors.js';
 import { ingest } from '../ingest.js';
 import { readBodyLimited, readLimited } from '../request-body.js';
-import { getRegionSnapshot } from '../snapshot-publisher.js';
+import {
+  getRegionSnapshot,
+  publisherContext,
+  readPublishedSnapshot,
+  regionMailboxesByHash,
+} from '../snapshot-publisher.js';
+import { findRegion } from '../../db/queries/regions.js';
 import { enqueueWebhook } from '../webhooks.js';
 import { bearerSecurity, errorResponses, jsonResponse } from './openapi-helpers.js';
 
@@ -37,19 +43,19 @@ async function verifyEdgeRequest(c: Context<AppEnv>, region: string, maxBytes: n
   const timestamp = Number(c.req.header(SIGNATURE_HEADERS.timestamp));
   const signature = c.req.header(SIGNATURE_HEADERS.signature);
   if (!Number.isFinite(timestamp) || !signature)
-    throw new ApiError(401, 'bad_signature', 'missing request signature');
+    throw new ApiError('bad_signature', 'missing request signature');
   if (Math.abs(Date.now() - timestamp) > SIGNATURE_MAX_SKEW_MS)
-    throw new ApiError(401, 'stale_timestamp', 'request timestamp is outside the 5-minute window');
+    throw new ApiError('stale_timestamp', 'request timestamp is outside the 5-minute window');
   const body = await readBodyLimited(c, maxBytes, 'batch');
   const { signingKey } = await deriveEdgeCredentials(readCentralConfig(c.env).edgeKeySecret, region);
   if (!(await verifyBody(signingKey, timestamp, body, signature)))
-    throw new ApiError(401, 'bad_signature', 'request signature does not verify with the region key');
+    throw new ApiError('bad_signature', 'request signature does not verify with the region key');
   return body;
 }
 
 async function inflate(body: Uint8Array, encoding: string | undefined): Promise<Uint8Array> {
   if (!encoding || encoding === 'identity') return body;
-  if (encoding !== 'gzip') throw new ApiError(415, 'unsupported_media_type', `content-encoding ${encoding}`);
+  if (encoding !== 'gzip') throw new ApiError('unsupported_media_type', `content-encoding ${encoding}`);
   const stream = new Blob([body as Uint8Array<ArrayBuffer>])
     .stream()
     .pipeThrough(new DecompressionStream('gzip'));
@@ -104,7 +110,7 @@ export const edgeRoutes = createRouter()
     try {
       json = JSON.parse(new TextDecoder().decode(inflated));
     } catch {
-      throw new ApiError(400, 'invalid_json', 'batch body is not valid JSON');
+      throw new ApiError('invalid_json', 'batch body is not valid JSON');
     }
     const parsed = ingestBatch.safeParse(json);
     if (!parsed.success) throw validationFailed(describeIssues(parsed.error.issues));
@@ -118,17 +124,18 @@ export const edgeRoutes = createRouter()
       .onConflictDoNothing()
       .returning({ id: ingestBatches.id });
     if (fresh.length === 0)
-      throw new ApiError(409, 'replayed_batch', `batch ${batch.batchId} was already ingested`);
+      throw new ApiError('replayed_batch', `batch ${batch.batchId} was already ingested`);
     for (const r of batch.receipts)
       if (r.region !== batch.region) throw validationFailed('receipts: a receipt names another region');
-    const snapshot = await getRegionSnapshot(db, batch.region);
+    // No snapshot build on the ingest path: the mailbox names and the config version are cheap reads.
+    const mailboxByHash = await regionMailboxesByHash(db, batch.region);
     const webhookTargets: { activityId: string; deployment: string; status: string }[] = [];
     const outcome = await ingest(
       {
         db,
         region: batch.region,
         now,
-        mailboxByHash: snapshot?.mailboxByHash,
+        mailboxByHash,
         onActivity: (activityId, deployment, status) =>
           webhookTargets.push({ activityId, deployment, status }),
       },
@@ -142,7 +149,7 @@ export const edgeRoutes = createRouter()
     return c.json(
       {
         batchId: batch.batchId,
-        snapshotVersion: snapshot?.version ?? 0,
+        snapshotVersion: (await findRegion(db, batch.region))?.configVersion ?? 0,
         results: outcome.results,
         receipts: outcome.receiptsStored,
       },
@@ -153,14 +160,18 @@ export const edgeRoutes = createRouter()
     const { region } = c.req.valid('query');
     await verifyEdgeRequest(c, region, 0);
     const db = c.get('db');
-    const snapshot = await getRegionSnapshot(db, region);
+    const ctx = publisherContext(c.env, db);
+    const snapshot = await getRegionSnapshot(ctx, region);
     if (!snapshot) throw notFound(`region ${region} does not exist`);
     await recordHeartbeat(db, region, { at: Date.now() });
     const etag = `"${snapshot.etag}"`;
     if (c.req.header('if-none-match') === etag) return c.body(null, 304, { etag });
-    return c.body(snapshot.bytes as Uint8Array<ArrayBuffer>, 200, {
+    const body = await readPublishedSnapshot(ctx, snapshot);
+    if (!body) throw new ApiError('unavailable', `the snapshot of ${region} is being rebuilt`);
+    return c.body(body.body, 200, {
       etag,
       'content-type': 'application/octet-stream',
+      'content-length': String(body.size),
       'x-snapshot-version': String(snapshot.version),
     });
   });

@@ -1,50 +1,15 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { outboundInput, outboundResult } from '../schemas.js';
 import { normaliseMessageId } from '../../core/keyed-hash.js';
 import { addTokenToSubject, formatTrackingToken } from '../../core/tracking-token.js';
 import type { TokenFormat } from '../../core/types.js';
-import { bumpConfigVersion } from '../../db/queries/config-version.js';
+import { markPartChanged } from '../../db/queries/snapshot-parts.js';
 import { findDeployment } from '../../db/queries/deployments.js';
-import { regionsOfDeployment } from '../../db/queries/mailboxes.js';
 import { findOutbound, insertOutbound, issueCounter } from '../../db/queries/outbound.js';
 import { createRouter } from '../app-router.js';
 import { assertDeploymentAccess } from '../auth.js';
 import { conflict, forbidden, notFound } from '../errors.js';
-import { emailAddress } from './mailboxes.js';
 import { bearerSecurity, errorResponses, errorSchema, jsonBody, jsonResponse } from './openapi-helpers.js';
-
-const outboundInput = z
-  .object({
-    messageId: z
-      .string()
-      .max(998)
-      .refine((s) => normaliseMessageId(s).length > 0, 'must be a Message-ID')
-      .openapi({ example: '<quote-42@crm.contoso.example>' }),
-    userId: z.string().trim().min(1).max(200),
-    subject: z.string().max(10_000).optional(),
-    to: z.array(emailAddress).max(1000).optional(),
-    threadIndex: z
-      .string()
-      .trim()
-      .min(1)
-      .max(1000)
-      .optional()
-      .openapi({ description: 'Outlook Thread-Index (base64)' }),
-    regarding: z
-      .object({ type: z.string().trim().min(1).max(100), id: z.string().trim().min(1).max(200) })
-      .optional()
-      .openapi({ description: 'the CRM record the mail is about; replies inherit it' }),
-  })
-  .openapi('OutboundInput');
-
-const outboundResult = z
-  .object({
-    trackingToken: z.string().openapi({ example: 'CRM:0001001' }),
-    subject: z
-      .string()
-      .openapi({ description: 'the subject with the token appended, to send the mail with' }),
-    messageId: z.string().openapi({ description: 'the normalised Message-ID that replies are matched on' }),
-  })
-  .openapi('OutboundRegistration');
 
 const registerOutbound = createRoute({
   method: 'post',
@@ -128,6 +93,6 @@ export const outboundRoutes = createRouter().openapi(registerOutbound, async (c)
       throw conflict(`messageId ${messageId} is already registered for another user`);
     return c.json({ trackingToken: winner.trackingToken, subject: winner.subject ?? '', messageId }, 200);
   }
-  await bumpConfigVersion(db, await regionsOfDeployment(db, id));
+  await markPartChanged(db, id);
   return c.json({ trackingToken, subject, messageId }, 201);
 });

@@ -1,10 +1,23 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import {
+  importResult,
+  MAX_RECORDS_PER_REQUEST,
+  RECORD_CHUNK,
+  recordCounts,
+  recordInput,
+  recordSchema,
+  recordsBody,
+  type rowError,
+  suppressionEntry,
+  suppressionSchema,
+} from '../schemas.js';
+
 import type { Context } from 'hono';
 import { CsvError, readCsvRows } from '../../core/csv.js';
 import { RECORD_TYPES } from '../../core/types.js';
-import { bumpConfigVersion } from '../../db/queries/config-version.js';
 import { findDeployment } from '../../db/queries/deployments.js';
-import { regionsOfDeployment } from '../../db/queries/mailboxes.js';
+import { markPartChanged } from '../../db/queries/snapshot-parts.js';
+import { getHashKey } from '../hash-key.js';
 import {
   addSuppressions,
   countRecords,
@@ -19,82 +32,18 @@ import { assertDeploymentAdmin } from '../auth.js';
 import type { AppEnv } from '../context.js';
 import { ApiError, errorBody, notFound, payloadTooLarge, validationFailed } from '../errors.js';
 import { mediaType, readBodyLimited } from '../request-body.js';
-import { emailAddress } from './mailboxes.js';
 import { bearerSecurity, errorResponses, errorSchema, jsonBody, jsonResponse } from './openapi-helpers.js';
 
-/** Records per all-or-nothing chunk (one D1 transaction each). */
-export const RECORD_CHUNK = 500;
-/** Most records in one request; bigger imports are split by the client (the CLI posts 5,000 per call). */
-export const MAX_RECORDS_PER_REQUEST = 200_000;
+export { MAX_RECORDS_PER_REQUEST, RECORD_CHUNK, recordInput, suppressionEntry };
+
 /** Largest records body (JSON or CSV). */
 export const MAX_RECORDS_BODY_BYTES = 64 * 1024 * 1024;
 /** Row errors listed in an answer; `rejected` still counts them all. */
 const MAX_LISTED_ERRORS = 1000;
 
-export const recordInput = z.object({
-  type: z.enum(RECORD_TYPES),
-  id: z.string().trim().min(1).max(200),
-  name: z.string().max(500).optional(),
-  emails: z.array(emailAddress).max(20),
-  emailEnabled: z.boolean().default(true),
-});
-
-const recordsBody = z
-  .object({ records: z.array(recordInput).min(1).max(MAX_RECORDS_PER_REQUEST) })
-  .openapi('RecordsInput');
-
-const rowError = z
-  .object({
-    line: z
-      .number()
-      .optional()
-      .openapi({ description: 'CSV: physical line of the row (the header is line 1)' }),
-    index: z.number().optional().openapi({ description: 'JSON: position in `records`' }),
-    field: z.string(),
-    message: z.string(),
-  })
-  .openapi('RecordRowError');
-
-const importResult = z
-  .object({
-    created: z.number(),
-    updated: z.number(),
-    rejected: z.number().openapi({ description: 'invalid rows skipped (`onInvalid=skip`) or refused' }),
-    chunks: z.number().openapi({ description: `chunks of ${RECORD_CHUNK} records the valid rows make` }),
-    landedChunks: z.number().openapi({ description: 'chunks written (each all-or-nothing)' }),
-    errors: z.array(rowError),
-    dryRun: z.boolean(),
-  })
-  .openapi('RecordImportResult');
-
 const importFailure = errorSchema
   .extend(importResult.omit({ dryRun: true }).shape)
   .openapi('RecordImportFailure');
-
-const recordSchema = z
-  .object({
-    type: z.enum(RECORD_TYPES),
-    id: z.string(),
-    name: z.string().nullable(),
-    emails: z.array(z.string()),
-    emailEnabled: z.boolean(),
-    updatedAt: z.number(),
-  })
-  .openapi('Record');
-
-const recordCounts = z
-  .object({ user: z.number(), contact: z.number(), account: z.number(), lead: z.number(), total: z.number() })
-  .openapi('RecordCounts');
-
-export const suppressionEntry = z
-  .string()
-  .trim()
-  .max(320)
-  .regex(
-    /^([^\s@<>]+@)?[^\s@<>]+\.[^\s@<>]+$|^@[^\s@<>]+\.[^\s@<>]+$/,
-    'an address (a@x.com) or a domain (@x.com)',
-  )
-  .transform((s) => s.toLowerCase());
 
 const idParams = z.object({ id: z.string().min(1).max(63) });
 
@@ -160,12 +109,25 @@ const getRecords = createRoute({
     params: idParams,
     query: z.object({
       type: z.enum(RECORD_TYPES).optional(),
-      q: z.string().max(320).optional().openapi({ description: 'substring of the id, name or an address' }),
+      q: z.string().max(320).optional().openapi({
+        description: 'substring of the id, name or an address (a scan: use `address` for lookups)',
+      }),
+      address: z
+        .string()
+        .max(320)
+        .optional()
+        .openapi({ description: 'exact address (case and display name ignored), served by an index' }),
       limit: z.coerce.number().int().min(1).max(1000).default(100),
     }),
   },
   responses: {
-    200: jsonResponse(z.object({ items: z.array(recordSchema), counts: recordCounts }), 'records and counts'),
+    200: jsonResponse(
+      z.object({
+        items: z.array(recordSchema),
+        counts: recordCounts.optional().openapi({ description: 'left out of exact `address` lookups' }),
+      }),
+      'records and counts',
+    ),
     ...errorResponses,
   },
 });
@@ -185,8 +147,6 @@ const postSuppressions = createRoute({
     ...errorResponses,
   },
 });
-
-const suppressionSchema = z.object({ entry: z.string(), createdAt: z.number() }).openapi('Suppression');
 
 const getSuppressions = createRoute({
   method: 'get',
@@ -306,7 +266,7 @@ function jsonCandidates(text: string): Candidate[] {
   try {
     body = JSON.parse(text);
   } catch {
-    throw new ApiError(400, 'invalid_json', 'body is not valid JSON');
+    throw new ApiError('invalid_json', 'body is not valid JSON');
   }
   const records = (body as { records?: unknown } | null)?.records;
   if (!Array.isArray(records)) throw validationFailed('records: expected an array of records');
@@ -358,7 +318,6 @@ async function readCandidates(c: Context<AppEnv>): Promise<{ candidates: Candida
   const isCsv = type === 'text/csv' || type === 'application/csv';
   if (!isCsv && !/^application\/([a-z.-]+\+)?json$/.test(type))
     throw new ApiError(
-      415,
       'unsupported_media_type',
       `content-type must be application/json or text/csv, not "${type}"`,
     );
@@ -416,17 +375,17 @@ recordRoutes
     let created = 0;
     let updated = 0;
     let landedChunks = 0;
+    const hashKey = await getHashKey(db);
     if (dryRun === 'false') {
       try {
         for (let i = 0; i < valid.length; i += RECORD_CHUNK) {
-          const counts = await upsertRecordChunk(db, id, valid.slice(i, i + RECORD_CHUNK));
+          const counts = await upsertRecordChunk(db, id, valid.slice(i, i + RECORD_CHUNK), hashKey);
           created += counts.created;
           updated += counts.updated;
           landedChunks++;
         }
       } catch (err) {
         console.error(`[${c.get('requestId')}] records chunk ${landedChunks + 1} of ${chunks} failed`, err);
-        if (landedChunks) await bumpConfigVersion(db, await regionsOfDeployment(db, id));
         return c.json(
           {
             ...errorBody(
@@ -444,7 +403,6 @@ recordRoutes
           500,
         );
       }
-      if (landedChunks) await bumpConfigVersion(db, await regionsOfDeployment(db, id));
     }
     return c.json(
       {
@@ -465,10 +423,18 @@ recordRoutes
     assertDeploymentAdmin(c.get('principal'), id);
     const db = c.get('db');
     if (!(await findDeployment(db, id))) throw notFound(`deployment ${id} does not exist`);
-    const [rows, perType] = await Promise.all([listRecords(db, id, q), countRecords(db, id)]);
-    const counts = { user: 0, contact: 0, account: 0, lead: 0, total: 0 };
-    for (const t of RECORD_TYPES) counts[t] = perType[t] ?? 0;
-    counts.total = RECORD_TYPES.reduce((sum, t) => sum + counts[t], 0);
+    // An exact-address lookup answers from the index alone: counting 10 M rows per type would
+    // cost a second (`counts` is then left out; list without `address` to get it).
+    const [rows, perType] = await Promise.all([
+      listRecords(db, id, q),
+      q.address === undefined ? countRecords(db, id) : undefined,
+    ]);
+    let counts: Record<(typeof RECORD_TYPES)[number] | 'total', number> | undefined;
+    if (perType) {
+      counts = { user: 0, contact: 0, account: 0, lead: 0, total: 0 };
+      for (const t of RECORD_TYPES) counts[t] = perType[t] ?? 0;
+      counts.total = RECORD_TYPES.reduce((sum, t) => sum + (counts?.[t] ?? 0), 0);
+    }
     return c.json(
       {
         items: rows.map((r) => ({
@@ -479,7 +445,7 @@ recordRoutes
           emailEnabled: r.emailEnabled,
           updatedAt: r.updatedAt,
         })),
-        counts,
+        ...(counts ? { counts } : {}),
       },
       200,
     );
@@ -490,7 +456,7 @@ recordRoutes
     const db = c.get('db');
     if (!(await findDeployment(db, id))) throw notFound(`deployment ${id} does not exist`);
     const counts = await addSuppressions(db, id, c.req.valid('json').entries);
-    if (counts.added) await bumpConfigVersion(db, await regionsOfDeployment(db, id));
+    if (counts.added) await markPartChanged(db, id);
     return c.json(counts, 200);
   })
   .openapi(getSuppressions, async (c) => {
@@ -507,6 +473,6 @@ recordRoutes
     if (!(await findDeployment(db, id))) throw notFound(`deployment ${id} does not exist`);
     if (!(await deleteSuppression(db, id, entry)))
       throw notFound(`${entry} is not on the suppression list of ${id}`);
-    await bumpConfigVersion(db, await regionsOfDeployment(db, id));
+    await markPartChanged(db, id);
     return c.json({ deleted: entry }, 200);
   });

@@ -1,4 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { idParam, rulesSchema } from '../schemas.js';
 import { edgeMailAddress, generateRuleScript, RULE_FORMATS } from '../../core/rule-scripts.js';
 import { listMailboxes } from '../../db/queries/mailboxes.js';
 import { findRegion } from '../../db/queries/regions.js';
@@ -6,22 +7,10 @@ import { createRouter } from '../app-router.js';
 import { deploymentScope } from '../auth.js';
 import { readCentralConfig } from '../config.js';
 import { forbidden, notFound } from '../errors.js';
-import { idParam } from './deployments.js';
 import { bearerSecurity, errorResponses } from './openapi-helpers.js';
 
 /** Most mailboxes one script lists. */
 const MAX_MAILBOXES = 50_000;
-
-const rulesSchema = z
-  .object({
-    region: z.string(),
-    format: z.enum(RULE_FORMATS),
-    rulesEnabled: z.boolean(),
-    edgeAddress: z.string(),
-    mailboxes: z.array(z.string()),
-    script: z.string(),
-  })
-  .openapi('RuleScript');
 
 const rulesRoute = createRoute({
   method: 'get',

@@ -1,10 +1,13 @@
 /** @jsxImportSource hono/jsx */
 import type { FC } from 'hono/jsx';
+import type { webhookOutbox } from '../../db/schema.js';
 import type { RawLink } from '../raw-links.js';
 import { displayAddress } from './activities-page.js';
 import type { ActivityRow } from './activities-page.js';
 import { formatBytes, METHOD_TEXT, REASON_TEXT } from './format.js';
 import { Layout, type PageContext, Time } from './layout.js';
+
+export type WebhookDeliveryRow = typeof webhookOutbox.$inferSelect;
 
 export interface PartyView {
   role: string;
@@ -65,7 +68,9 @@ export const ActivityPage: FC<{
   regardingName?: string | null | undefined;
   mailboxes: MailboxSeen[];
   content: ContentView[];
-}> = ({ page, a, parties, regardingName, mailboxes, content }) => (
+  deliveries?: WebhookDeliveryRow[] | undefined;
+  held?: { body: boolean; parties: boolean } | undefined;
+}> = ({ page, a, parties, regardingName, mailboxes, content, deliveries = [], held }) => (
   <Layout title={a.subject || '(no subject)'} active="activities" page={page}>
     <p>
       <a href="/activities">← All activities</a>
@@ -181,6 +186,17 @@ export const ActivityPage: FC<{
         They stay in the region that received them; the links below are signed and expire. Opening one fetches
         it from that region's edge.
       </p>
+      {held?.body ? (
+        <p class="badge warn">
+          Body held regionally: central stores only its beginning; the whole text is in the region's store.
+        </p>
+      ) : null}
+      {held?.parties ? (
+        <p class="badge warn">
+          Recipients held regionally: more than 1000 To or Cc addresses; the whole list is in the region's
+          store.
+        </p>
+      ) : null}
       {content.length === 0 ? <p class="muted">Nothing stored for this activity.</p> : null}
       {content.map((c) => (
         <div>
@@ -201,6 +217,50 @@ export const ActivityPage: FC<{
           </ul>
         </div>
       ))}
+    </section>
+
+    <section class="panel" aria-labelledby="webhook">
+      <h2 id="webhook">Onward delivery to the CRM</h2>
+      {deliveries.length === 0 ? (
+        <p class="muted">No webhook delivery (the deployment has no webhook URL).</p>
+      ) : (
+        <table aria-label="Webhook deliveries">
+          <thead>
+            <tr>
+              <th scope="col">Event</th>
+              <th scope="col">State</th>
+              <th scope="col" class="num">
+                Attempts
+              </th>
+              <th scope="col">Last answer</th>
+              <th scope="col">Next attempt</th>
+            </tr>
+          </thead>
+          <tbody>
+            {deliveries.map((d) => (
+              <tr>
+                <td data-label="Event">{d.event}</td>
+                <td data-label="State">
+                  <span
+                    class={`badge ${d.state === 'delivered' ? 'ok' : d.state === 'failed' ? 'bad' : 'warn'}`}
+                  >
+                    {d.state}
+                  </span>
+                </td>
+                <td data-label="Attempts" class="num">
+                  {d.attempts}
+                </td>
+                <td data-label="Last answer" class="wrap-anywhere">
+                  {d.lastError ? <code>{d.lastError}</code> : d.lastStatus ? `HTTP ${d.lastStatus}` : '—'}
+                </td>
+                <td data-label="Next attempt">
+                  {d.state === 'pending' ? <Time ms={d.nextAttemptAt} /> : <span class="muted">—</span>}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
     </section>
   </Layout>
 );

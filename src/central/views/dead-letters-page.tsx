@@ -1,6 +1,7 @@
 /** @jsxImportSource hono/jsx */
 import type { FC } from 'hono/jsx';
 import type { deadLetters } from '../../db/schema.js';
+import type { WebhookDeliveryRow } from './activity-page.js';
 import { Csrf, type Flash, Layout, type PageContext, Time } from './layout.js';
 
 type DeadLetterRow = typeof deadLetters.$inferSelect;
@@ -26,7 +27,8 @@ export const DeadLettersPage: FC<{
   rows: DeadLetterRow[];
   filter: 'pending' | 'all';
   flash?: Flash | undefined;
-}> = ({ page, rows, filter, flash }) => {
+  deliveries?: WebhookDeliveryRow[] | undefined;
+}> = ({ page, rows, filter, flash, deliveries = [] }) => {
   const pending = rows.filter((r) => r.replayedAt == null).length;
   return (
     <Layout title="Dead letters" active="dead-letters" page={page} flash={flash}>
@@ -110,6 +112,60 @@ export const DeadLettersPage: FC<{
         {rows.length === 0 ? (
           <p class="muted panel">{filter === 'pending' ? 'No pending dead letters.' : 'No dead letters.'}</p>
         ) : null}
+      </div>
+
+      <h2 id="webhooks">Failing webhook deliveries</h2>
+      <p class="lead">
+        Onward deliveries of activities to a CRM webhook that failed (HTTP 410 or another 4xx but 408/429, or
+        4 days of retries) or are retrying after a failed attempt. Replay attempts one now.
+      </p>
+      <div class="table-wrap">
+        <table class="responsive" aria-label="Failing webhook deliveries">
+          <thead>
+            <tr>
+              <th scope="col">Changed</th>
+              <th scope="col">Deployment</th>
+              <th scope="col">Activity</th>
+              <th scope="col">State</th>
+              <th scope="col" class="num">
+                Attempts
+              </th>
+              <th scope="col">Last answer</th>
+              <th scope="col">Action</th>
+            </tr>
+          </thead>
+          <tbody>
+            {deliveries.map((d) => (
+              <tr>
+                <td data-label="Changed" class="nowrap">
+                  <Time ms={d.updatedAt} />
+                </td>
+                <td data-label="Deployment">{d.deployment}</td>
+                <td data-label="Activity">
+                  <a href={`/activities/${encodeURIComponent(d.activityId)}`}>{d.activityId.slice(0, 8)}…</a>
+                </td>
+                <td data-label="State">
+                  <span class={`badge ${d.state === 'failed' ? 'bad' : 'warn'}`}>{d.state}</span>
+                </td>
+                <td data-label="Attempts" class="num">
+                  {d.attempts}
+                </td>
+                <td data-label="Last answer" class="wrap-anywhere">
+                  <code>{d.lastError ?? (d.lastStatus ? `HTTP ${d.lastStatus}` : '—')}</code>
+                </td>
+                <td data-label="Action">
+                  <form method="post" action={`/dead-letters/webhooks/${encodeURIComponent(d.id)}/replay`}>
+                    <Csrf token={page.csrfToken} />
+                    <button type="submit" class="secondary">
+                      Replay<span class="visually-hidden"> webhook delivery {d.id}</span>
+                    </button>
+                  </form>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        {deliveries.length === 0 ? <p class="muted panel">No failing webhook deliveries.</p> : null}
       </div>
     </Layout>
   );

@@ -1,6 +1,8 @@
 import { and, asc, count, eq, inArray, or, type SQL, sql } from 'drizzle-orm';
+import { normaliseAddress } from '../../core/keyed-hash.js';
+import { addressHash, dirtyBucketsStatement, partChangedStatement } from './snapshot-parts.js';
 import type { Db } from '../client.js';
-import { records, suppressions } from '../schema.js';
+import { recordEmails, records, suppressions } from '../schema.js';
 
 export interface RecordInput {
   type: string;
@@ -13,21 +15,39 @@ export interface RecordInput {
 /**
  * Upserts one chunk of records in a single D1 batch: one transaction, so the chunk lands whole or
  * not at all. The chunk travels as one JSON parameter expanded with `json_each`, which keeps every
- * statement far below D1's limit of 100 bound parameters and costs four statements per chunk
- * whatever its size. The count of already-present records is read inside the same transaction.
+ * statement far below D1's limit of 100 bound parameters and costs a fixed number of statements
+ * per chunk whatever its size. Addresses are normalised and hashed once, here: the exact lookup
+ * index and the snapshot's hash-range reads use what is stored. The hash buckets of the old and
+ * the new addresses are marked dirty for the snapshot part. `syncId` stamps the records as seen
+ * by that full sync.
  */
-export async function upsertRecordChunk(db: Db, deployment: string, chunk: RecordInput[]) {
+export async function upsertRecordChunk(
+  db: Db,
+  deployment: string,
+  chunk: RecordInput[],
+  hashKey: string,
+  opts: { syncId?: string; now?: number } = {},
+) {
   if (!chunk.length) return { created: 0, updated: 0 };
   const json = JSON.stringify(
     chunk.map((r) => ({
       type: r.type,
       id: r.id,
       name: r.name ?? null,
-      emails: [...new Set(r.emails)],
+      emails: [...new Set(r.emails.map((e) => normaliseAddress(e)).filter(Boolean))],
       emailEnabled: r.emailEnabled ? 1 : 0,
     })),
   );
-  const now = Date.now();
+  const hashed = JSON.stringify(
+    chunk.flatMap((r) =>
+      [...new Set(r.emails.map((e) => normaliseAddress(e)).filter(Boolean))].map((a) => {
+        const h = addressHash(hashKey, a);
+        return { t: r.type, i: r.id, a, e: r.emailEnabled ? 1 : 0, h: h.hi, l: h.lo };
+      }),
+    ),
+  );
+  const now = opts.now ?? Date.now();
+  const inChunk = `(re.type, re.record_id) in (select json_extract(value, '$.type'), json_extract(value, '$.id') from json_each(?2))`;
   // Raw D1 statements: drizzle's batch() cannot carry raw SQL in this version.
   const d1 = db.$client;
   const [existing] = await d1.batch<{ n: number }>([
@@ -37,18 +57,20 @@ export async function upsertRecordChunk(db: Db, deployment: string, chunk: Recor
            (select json_extract(value, '$.type'), json_extract(value, '$.id') from json_each(?2))`,
       )
       .bind(deployment, json),
+    partChangedStatement(d1, deployment, now),
+    dirtyBucketsStatement(d1, deployment, inChunk, json),
     // `where true` keeps SQLite from reading ON CONFLICT as a join constraint (SQLite upsert docs, "parsing ambiguity").
     d1
       .prepare(
-        `insert into records (deployment, type, id, name, emails, email_enabled, updated_at)
+        `insert into records (deployment, type, id, name, emails, email_enabled, sync_id, updated_at)
          select ?1, json_extract(value, '$.type'), json_extract(value, '$.id'), json_extract(value, '$.name'),
-                json_extract(value, '$.emails'), json_extract(value, '$.emailEnabled'), ?3
+                json_extract(value, '$.emails'), json_extract(value, '$.emailEnabled'), ?4, ?3
          from json_each(?2) where true
          on conflict (deployment, type, id) do update set
            name = excluded.name, emails = excluded.emails, email_enabled = excluded.email_enabled,
-           updated_at = excluded.updated_at`,
+           sync_id = coalesce(excluded.sync_id, records.sync_id), updated_at = excluded.updated_at`,
       )
-      .bind(deployment, json, now),
+      .bind(deployment, json, now, opts.syncId ?? null),
     d1
       .prepare(
         `delete from record_emails where deployment = ?1 and (type, record_id) in
@@ -57,11 +79,13 @@ export async function upsertRecordChunk(db: Db, deployment: string, chunk: Recor
       .bind(deployment, json),
     d1
       .prepare(
-        `insert or ignore into record_emails (deployment, address, type, record_id, email_enabled)
-         select ?1, e.value, json_extract(r.value, '$.type'), json_extract(r.value, '$.id'), json_extract(r.value, '$.emailEnabled')
-         from json_each(?2) r, json_each(r.value, '$.emails') e`,
+        `insert or ignore into record_emails (deployment, address, type, record_id, email_enabled, hash_hi, hash_lo)
+         select ?1, json_extract(value, '$.a'), json_extract(value, '$.t'), json_extract(value, '$.i'),
+                json_extract(value, '$.e'), json_extract(value, '$.h'), json_extract(value, '$.l')
+         from json_each(?2)`,
       )
-      .bind(deployment, json),
+      .bind(deployment, hashed),
+    dirtyBucketsStatement(d1, deployment, inChunk, json),
   ]);
   const updated = existing?.results[0]?.n ?? 0;
   return { created: chunk.length - updated, updated };
@@ -69,6 +93,8 @@ export async function upsertRecordChunk(db: Db, deployment: string, chunk: Recor
 
 export interface RecordQuery {
   type?: string;
+  /** Exact address (normalised like at write): served by the record_emails address index. */
+  address?: string;
   /** Case-insensitive substring of the id, the name or an address. */
   q?: string;
   limit: number;
@@ -77,6 +103,12 @@ export interface RecordQuery {
 export function listRecords(db: Db, deployment: string, q: RecordQuery) {
   const where: SQL[] = [eq(records.deployment, deployment)];
   if (q.type) where.push(eq(records.type, q.type));
+  if (q.address !== undefined) {
+    const address = normaliseAddress(q.address);
+    where.push(
+      sql`(${records.type}, ${records.id}) in (select ${recordEmails.type}, ${recordEmails.recordId} from ${recordEmails} where ${recordEmails.deployment} = ${deployment} and ${recordEmails.address} = ${address})`,
+    );
+  }
   if (q.q) {
     const pattern = `%${q.q.toLowerCase().replace(/[%_\\]/g, (m) => `\\${m}`)}%`;
     where.push(

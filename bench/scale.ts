@@ -1,0 +1,577 @@
+// `npm run bench:scale`: a real company's data on the local network (issue 13). Writes
+// bench/results/scale.json. Everything runs against `wrangler dev` (workerd, local D1 and R2):
+//   records    — imports N records (default 10 M) through POST /api/v1/deployments/:id/records in
+//                5,000-row requests while an "edge" polls the snapshot every 30 s; import rate per
+//                million; at each checkpoint (1 M, N) the snapshot build time and the workerd
+//                process RSS sampled every 25 ms during the build; a one-record change until the
+//                snapshot holds it; the edge's load and decode of the N-record snapshot; record
+//                lookup by exact address.
+//   activities — 1 M activities written straight into central's local D1 file (node:sqlite, the
+//                rows ingest writes), then GET /api/v1/activities list / search / by Message-ID
+//                and GET /api/v1/stats p50/p95 over HTTP; bytes per activity, party and
+//                disposition measured with SQLite's dbstat in a scratch database.
+// Flags: --phase records|activities|all (default all), --records N, --activities N, --fresh.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { keyedHash64 } from '../src/core/keyed-hash.js';
+import { filterHas } from '../src/core/membership-filter.js';
+import { signBody } from '../src/core/request-signature.js';
+import { decodeSnapshot } from '../src/core/snapshot.js';
+import {
+  deriveEdgeCredentials,
+  LOCAL_ADMIN_TOKEN,
+  LOCAL_EDGE_KEY_SECRET,
+  ROOT,
+  startCentral,
+  startEdge,
+} from '../scripts/network.js';
+
+type Json = Record<string, unknown>;
+
+const args = process.argv.slice(2);
+const flag = (name: string, d?: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : d;
+};
+const PHASE = flag('phase', 'all') as 'records' | 'activities' | 'all';
+const RECORDS = Number(flag('records', '10000000'));
+const ACTIVITIES = Number(flag('activities', '1000000'));
+const CHUNK = 5000;
+const STATE = process.env.CRM_STATE_DIR ?? '/tmp/scale-state';
+const CENTRAL_PORT = Number(process.env.CENTRAL_PORT ?? 8841);
+const EDGE_EU_PORT = Number(process.env.EDGE_EU_PORT ?? 8843);
+const OUT = flag('out', join(ROOT, 'bench', 'results', 'scale.json')) as string;
+const DEP = 'bench';
+
+const log = (...a: unknown[]) => console.log(new Date().toISOString().slice(11, 19), ...a);
+const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
+function pct(values: number[], p: number) {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
+}
+
+let base = '';
+async function api(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${LOCAL_ADMIN_TOKEN}`,
+      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      ...headers,
+    },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text.slice(0, 300)}`);
+  return text ? (JSON.parse(text) as Json) : {};
+}
+
+/** GET the region's snapshot as its edge would (signed with the local edge secret). */
+async function edgeFetch(region: string, etag?: string) {
+  const { signingKey, token } = await deriveEdgeCredentials(LOCAL_EDGE_KEY_SECRET, region);
+  const ts = Date.now();
+  const sig = await signBody(signingKey, ts, new Uint8Array());
+  return fetch(`${base}/api/v1/edge/snapshot?region=${region}`, {
+    headers: {
+      authorization: `Bearer ${token}`,
+      'x-edge-region': region,
+      'x-edge-timestamp': String(ts),
+      'x-edge-signature': sig,
+      ...(etag ? { 'if-none-match': etag } : {}),
+    },
+  });
+}
+
+/** PIDs of the workerd processes under a wrangler process group. */
+function workerdPids(rootPid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(d)]);
+    } catch {
+      /* gone */
+    }
+  }
+  const out: number[] = [];
+  const walk = (p: number) => {
+    for (const c of children.get(p) ?? []) {
+      try {
+        if (readFileSync(`/proc/${c}/comm`, 'utf8').trim() === 'workerd') out.push(c);
+      } catch {
+        /* gone */
+      }
+      walk(c);
+    }
+  };
+  walk(rootPid);
+  return out;
+}
+function rssMb(pids: number[]): number {
+  let kb = 0;
+  for (const p of pids) {
+    try {
+      const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'));
+      kb += Number(m?.[1] ?? 0);
+    } catch {
+      /* gone */
+    }
+  }
+  return kb / 1024;
+}
+/** Runs `fn` while sampling the RSS of `pids` every 25 ms. */
+async function sampled<T>(pids: number[], fn: () => Promise<T>) {
+  const before = rssMb(pids);
+  let peak = before;
+  const timer = setInterval(() => {
+    peak = Math.max(peak, rssMb(pids));
+  }, 25);
+  const t0 = performance.now();
+  try {
+    const value = await fn();
+    return { value, ms: performance.now() - t0, rssBeforeMb: before, rssPeakMb: Math.max(peak, rssMb(pids)) };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+function centralDbFile(): string {
+  const dir = join(STATE, 'central', 'v3', 'd1', 'miniflare-D1DatabaseObject');
+  const f = readdirSync(dir).find((x) => x.endsWith('.sqlite') && x !== 'metadata.sqlite');
+  if (!f) throw new Error(`no D1 sqlite file under ${dir}`);
+  return join(dir, f);
+}
+
+const address = (i: number) => `contact${i}.n${(i * 7919) % 100_003}@company${i % 50_000}.example`;
+
+function loadResults(): Json {
+  return existsSync(OUT) ? (JSON.parse(readFileSync(OUT, 'utf8')) as Json) : {};
+}
+function saveResults(patch: Json) {
+  const all = {
+    ...loadResults(),
+    ...patch,
+    machine: {
+      loadAverage: loadavg().map((x) => round(x, 2)),
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model,
+      memoryGb: round(totalmem() / 2 ** 30),
+    },
+    commit: execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT }).toString().trim(),
+    at: new Date().toISOString(),
+  };
+  mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
+  writeFileSync(OUT, `${JSON.stringify(all, null, 2)}\n`);
+}
+
+async function snapshotBuild(pids: number[], label: string) {
+  // Wait out the debounce's quiet period, then the fetch that rebuilds the dirty shards.
+  await new Promise((r) => setTimeout(r, 4000));
+  const m = await sampled(pids, async () => {
+    const res = await edgeFetch('eu');
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    if (res.status !== 200)
+      throw new Error(`snapshot fetch: ${res.status} ${new TextDecoder().decode(bytes)}`);
+    return { status: res.status, bytes, version: Number(res.headers.get('x-snapshot-version')) };
+  });
+  const db = new DatabaseSync(centralDbFile(), { readOnly: true });
+  const part = db
+    .prepare('select build_ms, shard_bits, part_bytes from snapshot_parts where deployment = ?')
+    .get(DEP) as { build_ms: number; shard_bits: number; part_bytes: number } | undefined;
+  db.close();
+  const out = {
+    at: label,
+    fetchMs: round(m.ms),
+    partBuildMs: part?.build_ms,
+    shardBits: part?.shard_bits,
+    snapshotBytes: m.value.bytes.length,
+    rssBeforeMb: round(m.rssBeforeMb),
+    rssPeakMb: round(m.rssPeakMb),
+    rssDeltaMb: round(m.rssPeakMb - m.rssBeforeMb),
+  };
+  log('snapshot build', out);
+  return { ...out, bytes: m.value.bytes };
+}
+
+async function recordsPhase() {
+  rmSync(STATE, { recursive: true, force: true });
+  const central = await startCentral({ port: CENTRAL_PORT, stateDir: STATE, log: () => {} });
+  base = central.url;
+  const pids = workerdPids(central.child.pid as number);
+  log(`central on ${base}, workerd pids ${pids.join(',')}`);
+  const result: Json = { records: RECORDS, chunk: CHUNK };
+  try {
+    await api('PUT', '/api/v1/regions/eu', { name: 'EU', rulesEnabled: true });
+    await api('PUT', `/api/v1/deployments/${DEP}`, { name: 'Bench' });
+    await api('PUT', '/api/v1/mailboxes/owner@bench.example', {
+      region: 'eu',
+      deployment: DEP,
+      userId: 'u-1',
+    });
+
+    // An edge polling every 30 s during the import, as the real ones do.
+    const polls: Array<{ t: number; status: number; version: number; ms: number }> = [];
+    let etag: string | undefined;
+    const startPoller = () => {
+      let on = true;
+      const loop = (async () => {
+        while (on) {
+          const t1 = performance.now();
+          const res = await edgeFetch('eu', etag);
+          await res.arrayBuffer();
+          if (res.status === 200) etag = res.headers.get('etag') ?? undefined;
+          polls.push({
+            t: Date.now(),
+            status: res.status,
+            version: Number(res.headers.get('x-snapshot-version')),
+            ms: round(performance.now() - t1),
+          });
+          for (let i = 0; i < 300 && on; i++) await new Promise((r) => setTimeout(r, 100));
+        }
+      })();
+      return async () => {
+        on = false;
+        await loop;
+      };
+    };
+    let stopPoller = startPoller();
+
+    const perMillion: Array<{ million: number; rowsPerSec: number; maxRequestMs: number }> = [];
+    const checkpoints: Json[] = [];
+    let t0 = performance.now();
+    let maxMs = 0;
+    const inflight = new Set<Promise<void>>();
+    for (let start = 0; start < RECORDS; start += CHUNK) {
+      const n = Math.min(CHUNK, RECORDS - start);
+      const records = Array.from({ length: n }, (_, k) => ({
+        type: 'contact',
+        id: `c-${start + k}`,
+        emails: [address(start + k)],
+      }));
+      const p = (async () => {
+        const r0 = performance.now();
+        await api('POST', `/api/v1/deployments/${DEP}/records`, { records });
+        maxMs = Math.max(maxMs, performance.now() - r0);
+      })();
+      inflight.add(p);
+      void p.finally(() => inflight.delete(p));
+      if (inflight.size >= 2) await Promise.race(inflight);
+      const done = start + n;
+      if (done % 1_000_000 === 0 || done === RECORDS) {
+        await Promise.all(inflight);
+        const rows = done % 1_000_000 === 0 ? 1_000_000 : done % 1_000_000;
+        const sec = (performance.now() - t0) / 1000;
+        perMillion.push({
+          million: Math.ceil(done / 1_000_000),
+          rowsPerSec: Math.round(rows / sec),
+          maxRequestMs: Math.round(maxMs),
+        });
+        log(`records ${done}: ${Math.round(rows / sec)} rows/s, slowest request ${Math.round(maxMs)} ms`);
+        saveResults({ scaleProgress: { done, perMillion, polls: polls.length } });
+        if (done === 1_000_000 || done === RECORDS) {
+          await stopPoller();
+          const { bytes: _b, ...c } = await snapshotBuild(pids, `${done}`);
+          checkpoints.push({ records: done, ...c });
+          saveResults({ scaleProgress: { done, perMillion, checkpoints } });
+          if (done !== RECORDS) stopPoller = startPoller();
+        }
+        t0 = performance.now();
+        maxMs = 0;
+      }
+    }
+    await stopPoller();
+    const builds = polls.filter((p) => p.status === 200).length;
+    result.import = {
+      firstMillionRowsPerSec: perMillion[0]?.rowsPerSec,
+      lastMillionRowsPerSec: perMillion[perMillion.length - 1]?.rowsPerSec,
+      lastOverFirst: round(
+        (perMillion[perMillion.length - 1]?.rowsPerSec ?? 0) / (perMillion[0]?.rowsPerSec ?? 1),
+        3,
+      ),
+      perMillion,
+      edgePollsDuringImport: polls.length,
+      snapshotsServedDuringImport: builds,
+      slowestPollMs: Math.max(0, ...polls.map((p) => p.ms)),
+    };
+    result.snapshotBuild = checkpoints;
+
+    // One-record change: time from the write's answer until the region's snapshot holds it.
+    const fresh = 'one.more@change.example';
+    const w0 = performance.now();
+    await api('POST', `/api/v1/deployments/${DEP}/records`, {
+      records: [{ type: 'contact', id: 'c-one-more', emails: [fresh] }],
+    });
+    const written = performance.now();
+    let seenMs = Number.NaN;
+    let changeFetchMs = 0;
+    for (let i = 0; i < 120; i++) {
+      const f0 = performance.now();
+      const res = await edgeFetch('eu');
+      const s = decodeSnapshot(new Uint8Array(await res.arrayBuffer()));
+      changeFetchMs = performance.now() - f0;
+      if (filterHas(s.deployments[DEP]!.records, keyedHash64(s.hashKey, fresh))) {
+        seenMs = performance.now() - written;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    const db = new DatabaseSync(centralDbFile(), { readOnly: true });
+    const part = db.prepare('select build_ms from snapshot_parts where deployment = ?').get(DEP) as {
+      build_ms: number;
+    };
+    db.close();
+    result.oneRecordChange = {
+      writeMs: round(written - w0),
+      inSnapshotAfterMs: round(seenMs),
+      partRebuildMs: part.build_ms,
+      lastFetchMs: round(changeFetchMs),
+      note: 'polled once a second; includes the 3 s quiet period of the debounce. Edges then pick it up on their next refresh (≤ 30 s max age, cron, or the next ingest answer).',
+    };
+    log('one-record change', result.oneRecordChange);
+
+    // Edge: load (fetch) and decode the full snapshot; then the eu edge worker's own refresh on workerd.
+    const l0 = performance.now();
+    const res = await edgeFetch('eu');
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    const loadMs = performance.now() - l0;
+    const decodes: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const d0 = performance.now();
+      decodeSnapshot(bytes);
+      decodes.push(performance.now() - d0);
+    }
+    const edge = await startEdge({
+      region: 'eu',
+      port: EDGE_EU_PORT,
+      centralUrl: base,
+      stateDir: STATE,
+      log: () => {},
+    });
+    let edgeRefreshMs = Number.NaN;
+    try {
+      const e0 = performance.now();
+      const r = await fetch(`${edge.url}/__scheduled?cron=${encodeURIComponent('* * * * *')}`);
+      await r.text();
+      edgeRefreshMs = performance.now() - e0;
+      const health = (await (await fetch(`${edge.url}/health`)).json()) as Json;
+      result.edge = {
+        snapshotBytes: bytes.length,
+        loadMs: round(loadMs),
+        decodeMsNode: round(Math.min(...decodes)),
+        workerdRefreshMs: round(edgeRefreshMs),
+        workerdSnapshotVersion: health.snapshotVersion,
+        note: 'loadMs: HTTP fetch from central; decodeMsNode: decodeSnapshot in Node (V8, as in workerd), best of 3; workerdRefreshMs: the eu edge worker (wrangler dev) cron tick = fetch + decode + KV put + heartbeat',
+      };
+    } finally {
+      await edge.stop();
+    }
+    log('edge', result.edge);
+
+    // Lookup by exact address (index), 200 random records.
+    const lat: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      const k = Math.floor(Math.random() * RECORDS);
+      const q0 = performance.now();
+      const r = await api(
+        'GET',
+        `/api/v1/deployments/${DEP}/records?address=${encodeURIComponent(address(k).toUpperCase())}`,
+      );
+      lat.push(performance.now() - q0);
+      if ((r.items as unknown[]).length !== 1)
+        throw new Error(`lookup of ${address(k)} found ${(r.items as unknown[]).length}`);
+    }
+    const base0: number[] = [];
+    for (let i = 0; i < 100; i++) {
+      const q0 = performance.now();
+      await api('GET', '/api/v1/regions/eu');
+      base0.push(performance.now() - q0);
+    }
+    result.lookupByAddress = {
+      baselineRegionGetP50Ms: round(pct(base0, 50)),
+      baselineRegionGetP95Ms: round(pct(base0, 95)),
+      records: RECORDS,
+      p50Ms: round(pct(lat, 50)),
+      p95Ms: round(pct(lat, 95)),
+      samples: lat.length,
+    };
+    log('lookup', result.lookupByAddress);
+    saveResults({ recordsPhase: result });
+  } finally {
+    await central.stop();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const WORDS = [
+  'invoice',
+  'renewal',
+  'meeting',
+  'quote',
+  'contract',
+  'support',
+  'order',
+  'licence',
+  'project',
+  'update',
+];
+
+function activityRow(i: number, t0: number, parties: number) {
+  const from = address(i % 1_000_000);
+  const list = [{ role: 'from', address: from, recordType: 'contact', recordId: `c-${i % 1_000_000}` }];
+  for (let p = 1; p < parties; p++)
+    list.push({
+      role: p === 1 ? 'to' : 'cc',
+      address: `user${(i + p) % 5000}@bench.example`,
+      recordType: 'user',
+      recordId: `u-${(i + p) % 5000}`,
+    });
+  const mid = `m${i}.${(i * 2654435761) % 1e9}@mail.company${i % 50_000}.example`;
+  return [
+    `a-${i.toString(36).padStart(8, '0')}`,
+    DEP,
+    mid,
+    `<${mid}>`,
+    `RE: ${WORDS[i % 10]} ${WORDS[(i >> 3) % 10]} #${i % 9973}`,
+    from,
+    `Contact ${i % 1_000_000}`,
+    JSON.stringify(list),
+    'tracked:sender-record',
+    'sender-record',
+    'the sender matches an email-enabled CRM record (email-enabled filter)',
+    JSON.stringify([`user${i % 5000}@bench.example`]),
+    JSON.stringify(['eu']),
+    'metadata+subject',
+    JSON.stringify([{ region: 'eu', key: `raw/${i}.eml`, attachments: [] }]),
+    4000 + (i % 20_000),
+    t0 + i * 1000,
+    t0 + i * 1000 + 800,
+    t0 + i * 1000 + 800,
+    i + 1,
+  ];
+}
+const ACTIVITY_INSERT = `insert into activities (id, deployment, dedupe_key, message_id, subject, from_address, from_name, parties,
+  reason, correlation_method, correlation_detail, mailboxes, regions, egress, content, size_bytes, received_at, ingested_at, updated_at, seq)
+  values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+const DISPOSITION_INSERT = `insert into dispositions (id, region, reason, detail, mailbox, deployment, message_id_hash, mailbox_hash, size_bytes, at)
+  values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+
+function tableBytes(db: DatabaseSync, table: string): number {
+  const r = db
+    .prepare(
+      `select sum(pgsize) as b from dbstat where name = ?1 or name in (select name from sqlite_master where type = 'index' and tbl_name = ?1)`,
+    )
+    .get(table) as { b: number };
+  return r.b ?? 0;
+}
+
+function measureBytes() {
+  const file = join(STATE, 'bytes.sqlite');
+  rmSync(file, { force: true });
+  const db = new DatabaseSync(file);
+  for (const f of readdirSync(join(ROOT, 'migrations'))
+    .filter((x) => x.endsWith('.sql'))
+    .sort())
+    db.exec(readFileSync(join(ROOT, 'migrations', f), 'utf8').replaceAll('--> statement-breakpoint', ''));
+  const N = 100_000;
+  const t0 = Date.parse('2026-01-01');
+  const ins = db.prepare(ACTIVITY_INSERT);
+  db.exec('begin');
+  for (let i = 0; i < N; i++) ins.run(...(activityRow(i, t0, 3) as never[]));
+  db.exec('commit');
+  const three = tableBytes(db, 'activities');
+  db.exec('delete from activities; vacuum');
+  db.exec('begin');
+  for (let i = 0; i < N; i++) ins.run(...(activityRow(i, t0, 6) as never[]));
+  db.exec('commit');
+  const six = tableBytes(db, 'activities');
+  const dis = db.prepare(DISPOSITION_INSERT);
+  db.exec('begin');
+  for (let i = 0; i < N; i++)
+    dis.run(
+      `d-${i}`,
+      'eu',
+      'filter:no-record-match',
+      'neither the sender nor a To/Cc recipient matches',
+      `user${i % 5000}@bench.example`,
+      DEP,
+      (i * 2654435761).toString(16).padStart(16, '0').slice(0, 16),
+      (i % 5000).toString(16).padStart(16, '0'),
+      3000 + (i % 9000),
+      t0 + i * 500,
+    );
+  db.exec('commit');
+  const disp = tableBytes(db, 'dispositions');
+  db.close();
+  rmSync(file, { force: true });
+  return {
+    bytesPerActivity3Parties: Math.round(three / N),
+    bytesPerParty: Math.round((six - three) / N / 3),
+    bytesPerDisposition: Math.round(disp / N),
+    method:
+      'SQLite dbstat (table + its indexes) over 100,000 rows of the shapes ingest writes (egress metadata+subject, no body text), in a scratch database with the migrations applied',
+  };
+}
+
+async function activitiesPhase() {
+  const result: Json = { activities: ACTIVITIES };
+  result.bytes = measureBytes();
+  log('bytes', result.bytes);
+  if (!existsSync(join(STATE, 'central'))) rmSync(STATE, { recursive: true, force: true });
+  // Migrations + schema through a first start, then rows straight into the D1 file.
+  let central = await startCentral({ port: CENTRAL_PORT, stateDir: STATE, log: () => {} });
+  base = central.url;
+  await api('PUT', `/api/v1/deployments/${DEP}`, { name: 'Bench' });
+  await central.stop();
+  const db = new DatabaseSync(centralDbFile());
+  const have = (db.prepare('select count(*) as n from activities').get() as { n: number }).n;
+  if (have < ACTIVITIES) {
+    const t0 = Date.now() - ACTIVITIES * 1000;
+    const ins = db.prepare(ACTIVITY_INSERT.replace('insert into', 'insert or ignore into'));
+    const w0 = performance.now();
+    for (let s = have; s < ACTIVITIES; s += 100_000) {
+      db.exec('begin');
+      for (let i = s; i < Math.min(ACTIVITIES, s + 100_000); i++)
+        ins.run(...(activityRow(i, t0, 3) as never[]));
+      db.exec('commit');
+    }
+    log(`inserted ${ACTIVITIES - have} activities in ${Math.round(performance.now() - w0)} ms`);
+  }
+  db.close();
+  central = await startCentral({ port: CENTRAL_PORT, stateDir: STATE, log: () => {} });
+  base = central.url;
+  try {
+    const time = async (path: string, n = 100) => {
+      const lat: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const p = path
+          .replace('{i}', String(Math.floor(Math.random() * ACTIVITIES)))
+          .replace('{w}', WORDS[i % 10] as string);
+        const q0 = performance.now();
+        await api('GET', p);
+        lat.push(performance.now() - q0);
+      }
+      return { p50Ms: round(pct(lat, 50)), p95Ms: round(pct(lat, 95)), samples: n };
+    };
+    result.list = await time(`/api/v1/activities?deployment=${DEP}&limit=50`);
+    result.listDeepCursor = await time(`/api/v1/activities?deployment=${DEP}&limit=50&cursor={i}`);
+    result.searchCommonWord = await time(`/api/v1/activities?deployment=${DEP}&q={w}&limit=50`);
+    result.searchRareSender = await time(`/api/v1/activities?deployment=${DEP}&q=contact{i}.n&limit=50`, 30);
+    result.byMessageId = await time(`/api/v1/activities?messageId=m{i}.x`, 100);
+    result.stats = await time('/api/v1/stats', 50);
+    result.baselineRegionGet = await time('/api/v1/regions/eu', 50);
+    log('activities', result);
+    saveResults({ activitiesPhase: result });
+  } finally {
+    await central.stop();
+  }
+}
+
+if (PHASE === 'records' || PHASE === 'all') await recordsPhase();
+if (PHASE === 'activities' || PHASE === 'all') await activitiesPhase();
+log(`wrote ${OUT}`);

@@ -1,0 +1,89 @@
+// The webhook outbox: the delivery row commits with the activity (ingest and promotion); its
+// state shows on GET /api/v1/activities/:id. Delivery against a real HTTP target (503, 410, a
+// restart of central) is in the fault suite, test/faults/faults.test.ts.
+import { env } from 'cloudflare:test';
+import { beforeEach, describe, expect, test } from 'vitest';
+import { createDb } from '../../src/db/client.js';
+import { ingest } from '../../src/central/ingest.js';
+import { isPermanentWebhookStatus, webhookRetryDelaySeconds } from '../../src/central/webhooks.js';
+import type { IngestItem } from '../../src/core/wire.js';
+import { api, freshBasics } from './helpers.js';
+
+const db = () => createDb((env as unknown as { DB: D1Database }).DB);
+
+function item(deployment: string, messageId: string): IngestItem {
+  return {
+    kind: 'item',
+    id: `item-${crypto.randomUUID()}`,
+    region: 'us',
+    deployment,
+    messageId,
+    contentHash: 'b'.repeat(64),
+    receivedAt: Date.now() - 10,
+    sizeBytes: 100,
+    mailboxes: ['alice@contoso.example'],
+    reason: 'tracked:all',
+    correlation: { method: 'all', detail: 'all' },
+    egress: 'full',
+    to: [],
+    cc: [],
+    attachments: [],
+  };
+}
+
+describe('webhook outbox', () => {
+  beforeEach(freshBasics);
+
+  test('ingest writes a pending outbox row with the activity, only for deployments with a webhook URL', async () => {
+    await api('PUT', '/api/v1/deployments/contoso', {
+      body: { name: 'Contoso', webhookUrl: 'http://crm.invalid/hook' },
+    });
+    const out = await ingest(
+      { db: db(), region: 'us', now: Date.now() },
+      [item('contoso', 'hooked@customer.example'), item('fabrikam', 'plain@customer.example')],
+      [],
+    );
+    const [hooked, plain] = out.results;
+    const a = await api('GET', `/api/v1/activities/${hooked!.activityId}`);
+    expect(a.json.webhookDeliveries).toEqual([
+      expect.objectContaining({
+        event: 'activity.accepted',
+        state: 'pending',
+        attempts: 0,
+        deployment: 'contoso',
+      }),
+    ]);
+    // Every field an Activity had before is still there.
+    expect(a.json).toMatchObject({
+      id: hooked!.activityId,
+      deployment: 'contoso',
+      bodyHeldRegionally: false,
+    });
+    const b = await api('GET', `/api/v1/activities/${plain!.activityId}`);
+    expect(b.json.webhookDeliveries).toEqual([]);
+    // A later copy (merge) is its own delivery, event activity.merged.
+    await ingest(
+      { db: db(), region: 'us', now: Date.now() },
+      [item('contoso', 'hooked@customer.example')],
+      [],
+    );
+    const again = await api('GET', `/api/v1/activities/${hooked!.activityId}`);
+    expect(again.json.webhookDeliveries.map((d: { event: string }) => d.event).sort()).toEqual([
+      'activity.accepted',
+      'activity.merged',
+    ]);
+  });
+
+  test('410 and 4xx other than 408/429 are permanent; 5xx, 408 and 429 are retried with growing delays', () => {
+    for (const s of [400, 401, 403, 404, 410, 422]) expect(isPermanentWebhookStatus(s)).toBe(true);
+    for (const s of [408, 429, 500, 502, 503]) expect(isPermanentWebhookStatus(s)).toBe(false);
+    expect(webhookRetryDelaySeconds(1)).toBe(30);
+    expect(webhookRetryDelaySeconds(2)).toBe(60);
+    expect(webhookRetryDelaySeconds(50)).toBe(3600);
+    // 4 days of retries: the schedule makes well over 90 attempts in that window.
+    let t = 0;
+    let n = 0;
+    while (t < 4 * 86400) t += webhookRetryDelaySeconds(++n);
+    expect(n).toBeGreaterThan(90);
+  });
+});

@@ -1,0 +1,265 @@
+// The fault-injection suite (issue 10): every dependency of the delivery path fails in turn.
+// Each test names its fault, checks what the sender was answered during it, and after recovery
+// asserts 0 lost and 0 doubled (one activity per accepted Message-ID) and no dead letter unless
+// central rejected the item. See test/faults/harness.ts for the fault points.
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { demoMailbox, eventually, FAULT_RETRY_BUDGET, FaultNetwork, mail, sleep } from './harness.js';
+
+const net = new FaultNetwork();
+const mailbox = demoMailbox({ region: 'us', filter: 'all' });
+const run = Date.now().toString(36);
+let n = 0;
+const nextId = (tag: string) => `${tag}-${run}-${++n}@faults.example`;
+
+/** Waits until every id is stored, then checks each exactly once (a late double would show). */
+async function expectStoredOnce(ids: string[], timeoutMs = 90_000) {
+  await eventually(async () => {
+    for (const id of ids) if ((await net.activities(id)).length === 0) return undefined;
+    return true;
+  }, timeoutMs);
+  await sleep(1000);
+  for (const id of ids) expect(await net.activities(id), id).toHaveLength(1);
+}
+
+beforeAll(async () => {
+  await net.start();
+  // The edge takes its snapshot while central is up (it keeps the last good copy in KV).
+  const warm = await net.send(mail({ messageId: nextId('warm'), to: mailbox.address, subject: 'warm-up' }));
+  expect(warm.status).toBe(202);
+}, 240_000);
+
+// Whatever a failed test left behind, the next one starts with every fault cleared and central up.
+afterEach(async () => {
+  net.setProxy('pass');
+  await net.fault('clear').catch(() => {});
+  if (!net.central) await net.startCentralAgain();
+}, 120_000);
+
+afterAll(() => net.stop(), 60_000);
+
+describe('edge bindings fail', () => {
+  test('R2 put of the raw message fails: the sender gets 503 each time; its retry after recovery is tracked once, not as a loop', async () => {
+    const id = nextId('r2');
+    const raw = mail({ messageId: id, to: mailbox.address, subject: 'R2 is failing' });
+    await net.fault({ fault: 'r2-put', prefix: 'raw/' });
+    for (let i = 0; i < 3; i++) {
+      const res = await net.send(raw);
+      expect(res.status).toBe(503);
+      expect(res.json.error.code).toBe('unavailable');
+    }
+    await net.fault('clear');
+    const ok = await net.send(raw);
+    expect(ok.status).toBe(202);
+    expect(ok.json).toMatchObject({ status: 'tracked', reason: 'tracked:all' });
+    await expectStoredOnce([id]);
+  });
+
+  test('queue sendBatch fails: the sender gets 503 each time; its retries are tracked once', async () => {
+    const id = nextId('queue');
+    const raw = mail({ messageId: id, to: mailbox.address, subject: 'the queue is failing' });
+    await net.fault({ fault: 'queue-send' });
+    for (let i = 0; i < 4; i++) expect((await net.send(raw)).status).toBe(503);
+    await net.fault('clear');
+    const ok = await net.send(raw);
+    expect(ok.json).toMatchObject({ status: 'tracked' });
+    await expectStoredOnce([id]);
+  });
+});
+
+describe('central fails', () => {
+  async function outage(mode: '500' | 'hang' | 'reset', tag: string, count: number, holdMs: number) {
+    net.setProxy(mode);
+    const ids = Array.from({ length: count }, () => nextId(tag));
+    const statuses: string[] = [];
+    for (const id of ids) {
+      // Distinct subjects: identical messages in a burst would (rightly) be tossed as a loop.
+      const res = await net.send(
+        mail({ messageId: id, to: mailbox.address, subject: `${tag} outage ${id}` }),
+      );
+      statuses.push(`${res.status} ${res.json?.status}`);
+    }
+    // The sender is answered "accepted" (and tracked) although central does not take anything.
+    expect(statuses).toEqual(ids.map(() => '202 tracked'));
+    // The queue consumer tried central, failed and spooled to R2 (nothing waits in queue retries).
+    await eventually(async () => ((await net.spooled()) > 0 ? true : undefined), 30_000);
+    await sleep(holdMs);
+    expect(await net.activities(ids[0]!)).toHaveLength(0);
+    net.setProxy('pass');
+    return ids;
+  }
+
+  test('central answers 500 for a while, then recovers: all items land once, no dead letters', async () => {
+    const ids = await outage('500', 'c500', 10, 3000);
+    await expectStoredOnce(ids);
+    expect(await net.deadLettersFor(`c500-${run}`)).toEqual([]);
+  }, 180_000);
+
+  test('central times out (never answers) for a while: all items land once, no dead letters', async () => {
+    const ids = await outage('hang', 'hang', 5, 3000);
+    await expectStoredOnce(ids);
+    expect(await net.deadLettersFor(`hang-${run}`)).toEqual([]);
+  }, 180_000);
+
+  test(`central unreachable for longer than the whole retry budget (${FAULT_RETRY_BUDGET} retries): nothing dead-lettered, all land once by themselves`, async () => {
+    // Longer than the budget: with max_retries 2 and backoff of 1–2 s a retried message would be
+    // in the dead-letter queue after ~5 s; the outage lasts 20 s.
+    const ids = await outage('reset', 'down', 10, 20_000);
+    // No manual step: the edge's cron (the runner's 15 s tick) drains the spool.
+    await expectStoredOnce(ids);
+    expect(await net.deadLettersFor(`down-${run}`)).toEqual([]);
+    await eventually(async () => ((await net.spooled()) === 0 ? true : undefined), 60_000);
+  }, 180_000);
+
+  test('central process stopped, edges restarted while items are spooled: all delivered once after central returns', async () => {
+    await net.stopCentral();
+    const ids = Array.from({ length: 5 }, () => nextId('restart'));
+    for (const id of ids) {
+      const res = await net.send(mail({ messageId: id, to: mailbox.address, subject: `edge restart ${id}` }));
+      expect(res.json).toMatchObject({ status: 'tracked' });
+    }
+    await eventually(async () => ((await net.spooled()) >= 1 ? true : undefined), 30_000);
+    await net.restartEdge(); // the local queue is in memory; the spool in persisted R2 is not
+    expect(await net.spooled()).toBeGreaterThan(0);
+    await net.startCentralAgain();
+    await expectStoredOnce(ids);
+  }, 240_000);
+
+  test('a poison item (central rejects it) is a dead letter with its reason, its batch-mates land, replay after the fix lands it once', async () => {
+    // A deployment the edge's snapshot still routes but central no longer has.
+    await net.api('PUT', '/api/v1/deployments/poisonco', { name: 'Poison Co' });
+    await net.api('PUT', `/api/v1/mailboxes/${encodeURIComponent('pat@poisonco.example')}`, {
+      region: 'us',
+      deployment: 'poisonco',
+      userId: 'u-pat',
+      filter: 'all',
+    });
+    const dep = await net.api('GET', '/api/v1/deployments/poisonco');
+    const poisonTo: string = dep.json?.forwardingAddresses?.us ?? net.forwardTo;
+    // Let the edge pick up the new snapshot (a delivery answer reports the newer version).
+    await net.send(mail({ messageId: nextId('bump'), to: mailbox.address, subject: 'snapshot bump' }));
+    await eventually(
+      async () => {
+        const r = await net.send(
+          mail({ messageId: nextId('probe'), to: 'pat@poisonco.example', subject: `probe ${Date.now()}` }),
+          poisonTo,
+        );
+        return r.json?.status === 'tracked' ? true : undefined;
+      },
+      60_000,
+      2000,
+    );
+    net.setProxy('reset');
+    await net.stopCentral();
+    await net.d1(
+      "PRAGMA defer_foreign_keys = on; DELETE FROM mailboxes WHERE deployment = 'poisonco'; DELETE FROM deployments WHERE id = 'poisonco';",
+    );
+    const good = Array.from({ length: 3 }, () => nextId('mate'));
+    const poison = nextId('poison');
+    for (const id of good) {
+      const res = await net.send(mail({ messageId: id, to: mailbox.address, subject: `batch-mate ${id}` }));
+      expect(res.json).toMatchObject({ status: 'tracked' });
+    }
+    const sent = await net.send(
+      mail({ messageId: poison, to: 'pat@poisonco.example', subject: 'poison' }),
+      poisonTo,
+    );
+    expect(sent.json).toMatchObject({ status: 'tracked' });
+    await net.startCentralAgain();
+    net.setProxy('pass');
+    await expectStoredOnce(good);
+    const [letter] = await eventually(async () => {
+      const d = await net.deadLettersFor(poison);
+      return d.length ? d : undefined;
+    });
+    expect(letter!.error).toContain('unknown deployment poisonco');
+    expect(await net.deadLettersFor(poison)).toHaveLength(1);
+    expect(await net.activities(poison)).toHaveLength(0);
+    // The fix: the deployment exists again. Replay lands it once.
+    await net.api('PUT', '/api/v1/deployments/poisonco', { name: 'Poison Co' });
+    const replay = await net.api('POST', `/api/v1/dead-letters/${letter!.id}/replay`);
+    expect(replay.json).toMatchObject({ status: 'accepted' });
+    expect(await net.activities(poison)).toHaveLength(1);
+  }, 240_000);
+});
+
+describe('the CRM webhook fails', () => {
+  /** A deployment whose webhook is `path` on the target; returns a promoted activity's id. */
+  async function promoted(deployment: string, path: string, script: (number | 'hang')[]) {
+    net.webhook.scripts.set(path, script);
+    const put = await net.api('PUT', `/api/v1/deployments/${deployment}`, {
+      name: deployment,
+      webhookUrl: `${net.webhook.url}${path}`,
+    });
+    expect(put.status).toBeLessThan(300);
+    await net.api('PUT', `/api/v1/mailboxes/${encodeURIComponent(`user@${deployment}.example`)}`, {
+      region: 'us',
+      deployment,
+      userId: 'u-1',
+      filter: 'all',
+    });
+    const res = await fetch(
+      `${net.centralUrl}/api/v1/deployments/${deployment}/promote?mailbox=${encodeURIComponent(`user@${deployment}.example`)}`,
+      {
+        method: 'POST',
+        headers: { authorization: 'Bearer local-admin-token', 'content-type': 'message/rfc822' },
+        body: mail({
+          messageId: nextId(deployment),
+          to: `user@${deployment}.example`,
+          subject: `webhook ${deployment}`,
+        }),
+      },
+    );
+    const activity = (await res.json()) as { id: string };
+    expect(res.status, JSON.stringify(activity)).toBe(201);
+    return activity.id;
+  }
+
+  const deliveries = async (activityId: string) =>
+    (await net.api('GET', `/api/v1/activities/${activityId}`)).json.webhookDeliveries as {
+      state: string;
+      attempts: number;
+      lastStatus: number | null;
+    }[];
+
+  test('the target answers 503, then 200: delivered once, the state visible on the activity', async () => {
+    const id = await promoted('hook503', '/hook/503', [503, 200]);
+    const [done] = await eventually(async () => {
+      const d = await deliveries(id);
+      return d[0]?.state === 'delivered' ? d : undefined;
+    }, 120_000);
+    expect(done).toMatchObject({ state: 'delivered', attempts: 2, lastStatus: 200 });
+    const calls = net.webhook.forActivity(id);
+    expect(calls.map((c) => c.answer)).toEqual([503, 200]);
+    expect(new Set(calls.map((c) => c.delivery)).size).toBe(1);
+  }, 180_000);
+
+  test('the target answers 410: marked failed after one attempt, not retried; listed as failing; replay delivers', async () => {
+    const id = await promoted('hook410', '/hook/410', [410, 200]);
+    await eventually(async () => ((await deliveries(id))[0]?.state === 'failed' ? true : undefined), 60_000);
+    // Longer than the first retry delay (30 s) plus a cron tick: still one attempt.
+    await sleep(50_000);
+    expect(net.webhook.forActivity(id)).toHaveLength(1);
+    expect((await deliveries(id))[0]).toMatchObject({ state: 'failed', attempts: 1, lastStatus: 410 });
+    const failing = await net.api('GET', '/api/v1/webhook-deliveries');
+    const row = (failing.json.items as { id: string; activityId: string }[]).find((d) => d.activityId === id);
+    expect(row).toBeDefined();
+    const replay = await net.api('POST', `/api/v1/webhook-deliveries/${row!.id}/replay`);
+    expect(replay.json).toMatchObject({ outcome: 'delivered', delivery: { state: 'delivered' } });
+    expect(net.webhook.forActivity(id)).toHaveLength(2);
+  }, 180_000);
+
+  test('central restarts between the activity commit and the webhook delivery: still delivered once (the outbox row)', async () => {
+    // The first attempt hangs at the CRM; central is stopped meanwhile (the attempt and any
+    // queue message die with it); after its restart the cron finds the outbox row in D1.
+    const id = await promoted('hookrestart', '/hook/restart', ['hang', 200]);
+    await eventually(async () => (net.webhook.forActivity(id).length ? true : undefined), 30_000);
+    await net.stopCentral();
+    await net.startCentralAgain();
+    const [done] = await eventually(async () => {
+      const d = await deliveries(id);
+      return d[0]?.state === 'delivered' ? d : undefined;
+    }, 150_000);
+    expect(done!.state).toBe('delivered');
+    expect(net.webhook.forActivity(id).filter((c) => c.answer === 200)).toHaveLength(1);
+  }, 240_000);
+});
