@@ -10,7 +10,7 @@
 //     relay's resident size before it.
 // `npm run bench:relay` runs it alone and merges the result into bench/results/latest.json (other
 // keys untouched); `npm run bench` runs it as the `relay` stage.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -240,6 +240,16 @@ export async function benchRelay({
   }
 }
 
+function gitCommit(): string {
+  try {
+    return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
 const get = (obj: Json, path: string): unknown =>
   path.split('.').reduce((o: unknown, k) => (o == null ? undefined : (o as Json)[k]), obj);
 
@@ -284,6 +294,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     .then((relay) => {
       const merged = mergeRelayResult(values.out, relay, {
         at: started,
+        commit: process.env.BENCH_COMMIT ?? gitCommit(),
         mode: values.smoke ? 'smoke' : 'full',
         machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', loadAverageAtStart: load },
       });
