@@ -317,6 +317,8 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   // timer happy forever).
   const netServer = (server as unknown as { server: import('node:net').Server }).server;
   netServer.on('connection', (socket: Socket) => {
+    // SMTP is a dialogue of short lines: no Nagle delay on the replies.
+    socket.setNoDelay(true);
     const t = setTimeout(() => socket.destroy(), connectionTimeoutMs);
     t.unref();
     socket.once('close', () => clearTimeout(t));
