@@ -44,6 +44,10 @@ export const deploymentBody = z
       .optional(),
     attachmentPolicy: z.enum(ATTACHMENT_POLICIES).optional(),
     smartMatch: z.boolean().optional(),
+    retentionDays: z.number().int().min(1).max(36_500).nullable().optional().openapi({
+      description:
+        'days activities and dispositions are kept (null: for ever); older ones are exported as NDJSON to the ARCHIVE bucket and pruned by the cron',
+    }),
   })
   .openapi('DeploymentInput');
 
@@ -85,6 +89,7 @@ export async function saveDeployment(db: Db, id: string, body: DeploymentInput):
     maxMessageBytes: body.maxMessageBytes ?? existing?.maxMessageBytes ?? 25 * 1024 * 1024,
     attachmentPolicy: body.attachmentPolicy ?? existing?.attachmentPolicy ?? 'regional',
     smartMatch: body.smartMatch ?? existing?.smartMatch ?? false,
+    retentionDays: body.retentionDays === undefined ? (existing?.retentionDays ?? null) : body.retentionDays,
   });
   await markPartChanged(db, id);
   await bumpConfigVersion(db, 'all');

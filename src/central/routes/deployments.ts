@@ -25,6 +25,7 @@ const deploymentSchema = z
     maxMessageBytes: z.number(),
     attachmentPolicy: z.string(),
     smartMatch: z.boolean(),
+    retentionDays: z.number().nullable(),
     createdAt: z.number(),
     updatedAt: z.number(),
   })
