@@ -12,6 +12,7 @@ const DEFAULT_CENTRAL = `http://127.0.0.1:${DEFAULT_PORTS.central}`;
 const DEFAULT_TOKEN = LOCAL_ADMIN_TOKEN;
 const EDGE_PORTS = { us: DEFAULT_PORTS.us, eu: DEFAULT_PORTS.eu, apac: DEFAULT_PORTS.apac };
 const FILTERS: readonly string[] = FILTER_MODES;
+const ROUTE_HEADER = 'address,region,deployment,userId,filter';
 
 /** The reason a fetch failed (Node wraps it: `TypeError: fetch failed` with the socket error as cause). */
 const networkReason = errorCode;
@@ -34,7 +35,7 @@ interface Command {
   usage: string;
   about: string;
   options: NonNullable<ParseArgsConfig['options']>;
-  run: (cfg: Settings, values: Values, positionals: string[]) => Promise<void>;
+  run: (cfg: Settings, values: Values, positionals: string[]) => Promise<unknown>;
 }
 
 const GLOBAL_OPTIONS: NonNullable<ParseArgsConfig['options']> = {
@@ -70,6 +71,36 @@ listed. Exit status: 0 all rows imported, 2 some rows rejected, 1 error.`,
       'dry-run': { type: 'boolean' },
     },
     run: recordsImport,
+  },
+  'records sync': {
+    usage: 'crm-router records sync <file.csv> --deployment <id> [--chunk 5000] [--force]',
+    about: `Full sync from a CRM export: imports the file like "records import" (with progress), then
+removes every record of the deployment that the file did not carry. If any row is rejected the
+sync is left open and nothing is removed (--force removes anyway). An interrupted sync removes
+nothing.`,
+    options: { deployment: { type: 'string' }, chunk: { type: 'string' }, force: { type: 'boolean' } },
+    run: recordsSync,
+  },
+  'records delete': {
+    usage: 'crm-router records delete <type> <id> --deployment <id> [--deactivate] | --file <keys.csv>',
+    about: `Deletes (or with --deactivate, deactivates) a record, or every record named in a CSV file
+with the columns type,id.`,
+    options: { deployment: { type: 'string' }, deactivate: { type: 'boolean' }, file: { type: 'string' } },
+    run: recordsDelete,
+  },
+  'routes import': {
+    usage: 'crm-router routes import <routes.csv> [--chunk 5000] [--dry-run]',
+    about: `Routes many mailboxes from a CSV file with the header ${ROUTE_HEADER} (filter optional),
+with the rules of "routes add". Every row is validated first; one bad row writes nothing.
+Moving a department to another region: export, change the region column, import.`,
+    options: { chunk: { type: 'string' }, 'dry-run': { type: 'boolean' } },
+    run: routesImport,
+  },
+  'routes export': {
+    usage: 'crm-router routes export [--region <id>] [--deployment <id>] > routes.csv',
+    about: `Writes every mailbox route as CSV (${ROUTE_HEADER}) to stdout.`,
+    options: { region: { type: 'string' }, deployment: { type: 'string' } },
+    run: routesExport,
   },
   'routes add': {
     usage:
@@ -290,7 +321,7 @@ interface Rejected {
   message: string;
 }
 
-async function recordsImport(cfg: Settings, values: Values, positionals: string[]) {
+async function recordsImport(cfg: Settings, values: Values, positionals: string[], extraQuery = '') {
   const file = positionals[0];
   if (!file) throw new CliError('missing <file.csv>');
   const deployment = need(values, 'deployment');
@@ -342,7 +373,7 @@ async function recordsImport(cfg: Settings, values: Values, positionals: string[
         chunkLine += 1 + (text.match(/\r\n|\r|\n/g)?.length ?? 0);
         body.push(text);
       }
-      const query = mode === 'validate' ? '?dryRun=true&onInvalid=skip' : '?onInvalid=skip';
+      const query = (mode === 'validate' ? '?dryRun=true&onInvalid=skip' : '?onInvalid=skip') + extraQuery;
       const res = await call(cfg, 'POST', `${path}${query}`, {
         raw: `${body.join('\r\n')}\r\n`,
         contentType: 'text/csv; charset=utf-8',
@@ -420,6 +451,192 @@ async function recordsImport(cfg: Settings, values: Values, positionals: string[
     printRejected(rejected);
   }
   if (totals.rejected > 0) process.exitCode = 2;
+  return totals;
+}
+
+// ---------------------------------------------------------------------------------------------
+// records sync, records delete
+
+async function recordsSync(cfg: Settings, values: Values, positionals: string[]) {
+  const deployment = need(values, 'deployment');
+  const base = `/api/v1/deployments/${encodeURIComponent(deployment)}`;
+  const sync = (await call(cfg, 'POST', `${base}/record-syncs`)).json;
+  if (!values.json) console.error(`sync ${sync.id} started`);
+  const totals = await recordsImport(
+    cfg,
+    { ...values, json: false },
+    positionals,
+    `&sync=${encodeURIComponent(sync.id)}`,
+  );
+  if (totals.rejected > 0 && !values.force) {
+    throw new CliError(
+      `${totals.rejected} row(s) rejected: sync ${sync.id} left open, nothing removed (fix the file and sync again, or --force to remove every record not imported)`,
+      2,
+    );
+  }
+  let done = sync;
+  for (;;) {
+    done = (await call(cfg, 'POST', `${base}/record-syncs/${encodeURIComponent(sync.id)}/complete`)).json;
+    if (process.stderr.isTTY)
+      process.stderr.write(`\rremoving records not in the export: ${done.removed}\x1b[K`);
+    if (done.status === 'completed') break;
+  }
+  if (process.stderr.isTTY) process.stderr.write('\n');
+  print(values, done, `sync ${done.id} completed: ${done.received} records carried, ${done.removed} removed`);
+}
+
+async function recordsDelete(cfg: Settings, values: Values, positionals: string[]) {
+  const deployment = need(values, 'deployment');
+  const base = `/api/v1/deployments/${encodeURIComponent(deployment)}/records`;
+  const verb = values.deactivate ? 'deactivate' : 'delete';
+  const file = str(values.file);
+  if (!file) {
+    const [type, id] = positionals;
+    if (!type || !id) throw new CliError('give <type> <id>, or --file <keys.csv>');
+    const res = await call(
+      cfg,
+      'DELETE',
+      `${base}/${encodeURIComponent(type)}/${encodeURIComponent(id)}${values.deactivate ? '?deactivate=true' : ''}`,
+    );
+    print(values, res.json, `${verb}d ${type} ${id}`);
+    return;
+  }
+  let cols: string[] | undefined;
+  let batch: Array<{ type: string; id: string }> = [];
+  const totals = { requested: 0, removed: 0, notFound: 0 };
+  const flush = async () => {
+    if (!batch.length) return;
+    const res = await call(cfg, 'POST', `${base}/${verb}`, { body: { records: batch } });
+    totals.requested += res.json.requested;
+    totals.removed += res.json.removed;
+    totals.notFound += res.json.notFound;
+    batch = [];
+    if (process.stderr.isTTY)
+      process.stderr.write(`\r${verb}: ${totals.removed} of ${totals.requested}\x1b[K`);
+  };
+  for await (const row of readCsvFile(file)) {
+    if (!cols) {
+      cols = row.fields.map((f) => f.trim().toLowerCase());
+      if (!cols.includes('type') || !cols.includes('id'))
+        throw new CliError(`${file}: the header must name the columns type and id`);
+      continue;
+    }
+    batch.push({
+      type: (row.fields[cols.indexOf('type')] ?? '').trim().toLowerCase(),
+      id: (row.fields[cols.indexOf('id')] ?? '').trim(),
+    });
+    if (batch.length >= 5000) await flush();
+  }
+  await flush();
+  if (process.stderr.isTTY) process.stderr.write('\n');
+  print(values, totals, `${verb}d ${totals.removed} record(s); ${totals.notFound} not found`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// routes import, routes export
+
+async function routesImport(cfg: Settings, values: Values, positionals: string[]) {
+  const file = positionals[0];
+  if (!file) throw new CliError('missing <routes.csv>');
+  const chunk = Number(values.chunk ?? 5000);
+  if (!Number.isInteger(chunk) || chunk < 1 || chunk > 10_000)
+    throw new CliError('--chunk must be an integer from 1 to 10000');
+  let size: number;
+  try {
+    size = statSync(file).size;
+  } catch (err) {
+    throw new CliError(`cannot read ${file}: ${errorCode(err)}`);
+  }
+  // Two passes: validate every chunk first (dryRun), so that a bad row anywhere writes nothing.
+  const pass = async (dryRun: boolean) => {
+    let header: string | undefined;
+    let rows: CsvRow[] = [];
+    let bytes = 0;
+    let done = 0;
+    const totals = { created: 0, moved: 0, updated: 0 };
+    const errors: Array<{ line: number; field: string; message: string }> = [];
+    const flush = async () => {
+      if (!rows.length) return;
+      const lineMap = new Map<number, number>();
+      const body = [header as string];
+      rows.forEach((r, i) => {
+        lineMap.set(i + 2, r.line);
+        body.push(r.fields.map(formatCsvField).join(','));
+      });
+      const res = await call(cfg, 'POST', `/api/v1/mailboxes${dryRun ? '?dryRun=true' : ''}`, {
+        raw: `${body.join('\r\n')}\r\n`,
+        contentType: 'text/csv; charset=utf-8',
+        okStatuses: [400, 403],
+      });
+      if (res.status !== 200) {
+        if (!res.json?.errors) throw new CliError(res.json?.error?.message ?? res.text);
+        for (const e of res.json.errors)
+          errors.push({ line: lineMap.get(e.line) ?? e.line, field: e.field, message: e.message });
+      } else {
+        totals.created += res.json.created;
+        totals.moved += res.json.moved;
+        totals.updated += res.json.updated;
+      }
+      done += rows.length;
+      rows = [];
+      const text = `${dryRun ? 'validating' : 'routing'} ${progressBar(bytes, size)} ${done.toLocaleString('en-US')} routes`;
+      if (process.stderr.isTTY) process.stderr.write(`\r${text}\x1b[K`);
+      else process.stderr.write(`${text}\n`);
+    };
+    for await (const row of readCsvFile(file, (b) => {
+      bytes += b;
+    })) {
+      if (!header) {
+        header = row.fields.map(formatCsvField).join(',');
+        continue;
+      }
+      rows.push(row);
+      if (rows.length >= chunk) await flush();
+    }
+    if (!header) throw new CliError(`${file} is empty (a header row is required)`);
+    await flush();
+    if (process.stderr.isTTY) process.stderr.write('\n');
+    return { totals, errors, done };
+  };
+  const check = await pass(true);
+  if (check.errors.length) {
+    for (const e of check.errors) console.log(`  line ${e.line}: ${e.field}: ${e.message}`);
+    throw new CliError(`${check.errors.length} invalid row(s) in ${basename(file)}; nothing was written`, 2);
+  }
+  if (values['dry-run']) {
+    print(values, check, `${check.done} routes valid (dry run, nothing written)`);
+    return;
+  }
+  const result = await pass(false);
+  print(
+    values,
+    result.totals,
+    `${result.done} routes: created ${result.totals.created}, moved ${result.totals.moved}, updated ${result.totals.updated}`,
+  );
+}
+
+async function routesExport(cfg: Settings, values: Values) {
+  const q = new URLSearchParams({ limit: '5000' });
+  for (const k of ['region', 'deployment'] as const) {
+    const v = str(values[k]);
+    if (v) q.set(k, v);
+  }
+  const out: string[] = [ROUTE_HEADER];
+  let after: string | undefined;
+  for (;;) {
+    if (after) q.set('after', after);
+    const page = (await call(cfg, 'GET', `/api/v1/mailboxes?${q}`)).json.items as Array<
+      Record<string, string>
+    >;
+    for (const m of page)
+      out.push(
+        [m.address, m.region, m.deployment, m.userId, m.filter].map((f) => formatCsvField(f ?? '')).join(','),
+      );
+    if (page.length < 5000) break;
+    after = page[page.length - 1]?.address;
+  }
+  process.stdout.write(`${out.join('\r\n')}\r\n`);
+  if (process.stderr.isTTY) process.stderr.write(`${out.length - 1} routes\n`);
 }
 
 function printRejected(rejected: Rejected[]) {

@@ -1,6 +1,6 @@
 // Per-deployment retention (issue 13): the cron exports old activities and dispositions as NDJSON
 // per day to the ARCHIVE bucket, then deletes them, in bounded batches.
-import { createExecutionContext, createScheduledController, env } from 'cloudflare:test';
+import { createScheduledController, env } from 'cloudflare:test';
 import { beforeEach, describe, expect, test } from 'vitest';
 import worker from '../../src/central/index.js';
 import { pruneRetention } from '../../src/central/retention.js';
@@ -63,7 +63,7 @@ describe('per-deployment retention', () => {
       .bind(Date.now() - 31 * DAY, Date.now())
       .run();
     const ctrl = createScheduledController({ scheduledTime: Date.now(), cron: '* * * * *' });
-    await worker.scheduled(ctrl, env, createExecutionContext());
+    await worker.scheduled(ctrl, env);
     expect(await count('activities', 'contoso')).toBe(5);
     expect(await count('activities', 'fabrikam')).toBe(10);
     expect(await count('dispositions', 'contoso')).toBe(1);

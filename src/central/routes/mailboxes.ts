@@ -94,6 +94,10 @@ const listMailboxesRoute = createRoute({
       deployment: z.string().optional(),
       q: z.string().max(320).optional(),
       limit: z.coerce.number().int().min(1).max(5000).optional(),
+      after: z.string().max(320).optional().openapi({
+        description:
+          'only addresses after this one (the last of the previous page): export every route page by page',
+      }),
     }),
   },
   responses: { 200: jsonResponse(z.object({ items: z.array(mailboxSchema) }), 'routes'), ...errorResponses },
@@ -355,6 +359,7 @@ export const mailboxRoutes = createRouter()
       deployment: scope ?? q.deployment,
       search: q.q,
       limit: q.limit,
+      after: q.after,
     });
     return c.json({ items: rows.map(serializeMailbox) }, 200);
   });
