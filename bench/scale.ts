@@ -574,6 +574,7 @@ async function activitiesPhase() {
       }
       return { p50Ms: round(pct(lat, 50)), p95Ms: round(pct(lat, 95)), samples: n };
     };
+    saveResults({ activitiesPhase: result });
     result.list = await time(`/api/v1/activities?deployment=${DEP}&limit=50`);
     result.listDeepCursor = await time(`/api/v1/activities?deployment=${DEP}&limit=50&cursor={i}`);
     result.searchCommonWord = await time(`/api/v1/activities?deployment=${DEP}&q={w}&limit=50`);
@@ -581,7 +582,7 @@ async function activitiesPhase() {
     result.stats = await time('/api/v1/stats', 20);
     // A term that only one activity carries: the LIKE search scans every row (no text index).
     result.searchRareSender = await time(`/api/v1/activities?deployment=${DEP}&q=contact{i}.n&limit=50`, 5);
-    result.baselineRegionGet = await time('/api/v1/regions/eu', 20);
+    result.baselineDeploymentGet = await time(`/api/v1/deployments/${DEP}`, 20);
     log('activities', result);
     saveResults({ activitiesPhase: result });
   } finally {
