@@ -27,7 +27,6 @@ import {
   ROOT,
   startCentral,
   startEdge,
-  stopChild,
 } from '../scripts/network.js';
 
 type Json = Record<string, unknown>;
@@ -383,7 +382,7 @@ async function recordsPhase() {
         note: 'loadMs: HTTP fetch from central; decodeMsNode: decodeSnapshot in Node (V8, as in workerd), best of 3; workerdRefreshMs: the eu edge worker (wrangler dev) cron tick = fetch + decode + KV put + heartbeat',
       };
     } finally {
-      await stopChild(edge.child);
+      await edge.stop();
     }
     log('edge', result.edge);
 
@@ -417,7 +416,7 @@ async function recordsPhase() {
     log('lookup', result.lookupByAddress);
     saveResults({ recordsPhase: result });
   } finally {
-    await stopChild(central.child);
+    await central.stop();
   }
 }
 
@@ -543,7 +542,7 @@ async function activitiesPhase() {
   let central = await startCentral({ port: CENTRAL_PORT, stateDir: STATE, log: () => {} });
   base = central.url;
   await api('PUT', `/api/v1/deployments/${DEP}`, { name: 'Bench' });
-  await stopChild(central.child);
+  await central.stop();
   const db = new DatabaseSync(centralDbFile());
   const have = (db.prepare('select count(*) as n from activities').get() as { n: number }).n;
   if (have < ACTIVITIES) {
@@ -586,7 +585,7 @@ async function activitiesPhase() {
     log('activities', result);
     saveResults({ activitiesPhase: result });
   } finally {
-    await stopChild(central.child);
+    await central.stop();
   }
 }
 

@@ -93,9 +93,8 @@ export function checkRoute(
 export function assertRoute(principal: Principal, route: MailboxRouteInput, facts: RoutingFacts): void {
   const problem = checkRoute(principal, route, facts);
   if (!problem) return;
-  if (problem.status === 403) throw new ApiError(403, 'forbidden', problem.message);
+  if (problem.status === 403) throw new ApiError('forbidden', problem.message);
   throw new ApiError(
-    problem.status,
     problem.status === 409 ? 'conflict' : 'validation_failed',
     `${problem.field}: ${problem.message}`,
   );

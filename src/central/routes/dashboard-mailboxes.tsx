@@ -19,13 +19,8 @@ import {
   RoutesPage,
 } from '../views/routes-page.js';
 import { type DashboardContext, formFields, pageContext, queryText, scopeOf } from './dashboard-context.js';
-import {
-  csvRouteCandidates,
-  emailAddress,
-  importRoutes,
-  MAX_ROUTES_PER_REQUEST,
-  mailboxBody,
-} from './mailboxes.js';
+import { emailAddress, mailboxBody } from '../schemas.js';
+import { csvRouteCandidates, importRoutes, MAX_ROUTES_PER_REQUEST } from './mailboxes.js';
 
 const LIST_LIMIT = 500;
 

@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { FILTER_MODES } from '../../core/types.js';
+import { emailAddress, mailboxBody, mailboxSchema } from '../schemas.js';
 import { bumpConfigVersion } from '../../db/queries/config-version.js';
 import { findDeployment } from '../../db/queries/deployments.js';
 import { deleteMailbox, findMailbox, listMailboxes, upsertMailbox } from '../../db/queries/mailboxes.js';
@@ -22,34 +22,6 @@ import {
 } from '../mailbox-admin.js';
 import { mediaType, readBodyLimited } from '../request-body.js';
 import { bearerSecurity, errorResponses, errorSchema, jsonBody, jsonResponse } from './openapi-helpers.js';
-
-export const emailAddress = z
-  .string()
-  .trim()
-  .max(320)
-  .regex(/^[^\s@<>()",;:]+@[^\s@<>()",;:]+\.[^\s@<>()",;:]+$/, 'must be an e-mail address')
-  .transform((s) => s.toLowerCase());
-
-export const mailboxBody = z
-  .object({
-    region: z.string().min(1).max(32),
-    deployment: z.string().min(1).max(63),
-    userId: z.string().min(1).max(200),
-    filter: z.enum(FILTER_MODES).default('email-enabled'),
-  })
-  .openapi('MailboxRouteInput');
-
-const mailboxSchema = z
-  .object({
-    address: z.string(),
-    region: z.string(),
-    deployment: z.string(),
-    userId: z.string(),
-    filter: z.enum(FILTER_MODES),
-    createdAt: z.number(),
-    updatedAt: z.number(),
-  })
-  .openapi('MailboxRoute');
 
 const addressParam = z.object({ address: emailAddress });
 
@@ -277,8 +249,7 @@ export const mailboxRoutes = createRouter()
       const problem = checkRoute(principal, r, facts);
       if (problem)
         throw new ApiError(
-          problem.status,
-          problem.status === 403 ? 'forbidden' : 'validation_failed',
+          problem.status === 403 ? 'forbidden' : problem.status === 409 ? 'conflict' : 'validation_failed',
           `${r.address}, ${problem.field}: ${problem.message}; nothing was moved`,
         );
     }
@@ -329,7 +300,6 @@ async function readRouteCandidates(c: Context<AppEnv>): Promise<Candidate[]> {
   const isCsv = type === 'text/csv' || type === 'application/csv';
   if (!isCsv && !/^application\/([a-z.-]+\+)?json$/.test(type))
     throw new ApiError(
-      415,
       'unsupported_media_type',
       `content-type must be application/json or text/csv, not "${type}"`,
     );
@@ -345,7 +315,7 @@ async function readRouteCandidates(c: Context<AppEnv>): Promise<Candidate[]> {
     try {
       body = JSON.parse(text);
     } catch {
-      throw new ApiError(400, 'invalid_json', 'body is not valid JSON');
+      throw new ApiError('invalid_json', 'body is not valid JSON');
     }
     const routes = (body as { routes?: unknown } | null)?.routes;
     if (!Array.isArray(routes)) throw validationFailed('routes: expected an array of routes');
