@@ -322,7 +322,7 @@ async function recordsPhase() {
 }
 
 /** One-record change, edge load/decode, lookup by address: on the records imported so far. */
-async function afterImport(result: Json, target: number, pids: number[]) {
+async function afterImport(result: Json, target: number, _pids: number[]) {
   // One-record change: time from the write's answer until the region's snapshot holds it.
   const fresh = `one.more.${Date.now()}@change.example`;
   const w0 = performance.now();

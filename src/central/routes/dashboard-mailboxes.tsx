@@ -3,10 +3,10 @@
 import { Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { bumpConfigVersion } from '../../db/queries/config-version.js';
-import { findDeployment, listDeployments } from '../../db/queries/deployments.js';
+import { listDeployments } from '../../db/queries/deployments.js';
 import { deleteMailbox, findMailbox, listMailboxes } from '../../db/queries/mailboxes.js';
 import { routeMailbox } from '../mailbox-admin.js';
-import { findRegion, listRegions } from '../../db/queries/regions.js';
+import { listRegions } from '../../db/queries/regions.js';
 import { assertDeploymentAdmin } from '../auth.js';
 import { ApiError, describeIssues, notFound, validationFailed } from '../errors.js';
 import { setFlash, takeFlash } from '../middleware/flash.js';

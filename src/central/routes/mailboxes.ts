@@ -1,9 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { emailAddress, mailboxBody, mailboxSchema } from '../schemas.js';
 import { bumpConfigVersion } from '../../db/queries/config-version.js';
-import { findDeployment } from '../../db/queries/deployments.js';
-import { deleteMailbox, findMailbox, listMailboxes, upsertMailbox } from '../../db/queries/mailboxes.js';
-import { findRegion } from '../../db/queries/regions.js';
+import { deleteMailbox, findMailbox, listMailboxes } from '../../db/queries/mailboxes.js';
 import { createRouter } from '../app-router.js';
 import { assertDeploymentAdmin, deploymentScope } from '../auth.js';
 import { notFound, validationFailed } from '../errors.js';
