@@ -55,6 +55,13 @@ export interface MessageFacts {
   xFailedRecipients?: string;
   forwarding: ForwardingCandidate[];
   forwardedAsAttachment: boolean;
+  /**
+   * For a forward-as-attachment: which message/rfc822 part of the outer message this is (0-based
+   * among the message parts), so the full parse can pick the same one.
+   */
+  wrappedIndex?: number;
+  /** For a forward-as-attachment: the wrapped message's byte range `[start, end)` in the raw message. */
+  wrappedRange?: [number, number];
   envelope: { from?: string; to?: string };
   /** Cheap content fingerprint: equal for identical messages, different when the content differs. */
   fingerprint: string;

@@ -3,16 +3,17 @@
 // message's header block) and a sparse sample of the body. The body is never decoded here;
 // the edge runs the full MIME parse only for CRM-bound mail (design §2, steps 2 and 5).
 // This file assembles the parts: facts.ts (the result type), headers.ts (header blocks),
-// forward-as-attachment.ts + mime-boundary.ts (the wrapped message), forwarding.ts (forwarding
+// forward-as-attachment.ts + mime-boundary.ts (the wrapped messages), forwarding.ts (forwarding
 // mailbox candidates), mail-date.ts (Date), fingerprint.ts (the loop fingerprint).
-import { fingerprintOf } from './fingerprint.js';
 import type { MessageFacts } from './facts.js';
+import { fingerprintOf } from './fingerprint.js';
+import { forwardedMessages } from './forward-as-attachment.js';
 import { forwardingCandidates } from './forwarding.js';
-import { unwrapForwardAsAttachment } from './forward-as-attachment.js';
 import {
   addressList,
   DEFAULT_MAX_HEADER_BYTES,
   decodeEncodedWords,
+  type HeaderBlock,
   parseAddressList,
   parseContentType,
   parseMessageIds,
@@ -20,6 +21,7 @@ import {
 } from './headers.js';
 import { normaliseAddress, normaliseMessageId } from './keyed-hash.js';
 import { parseMailDate } from './mail-date.js';
+import type { WrappedMessage } from './mime-boundary.js';
 
 export type { ForwardingCandidate, ForwardingVia, MessageFacts } from './facts.js';
 export { parseMailDate };
@@ -88,51 +90,99 @@ function keyword(value: string | undefined): string | undefined {
   return k === undefined || k === '' ? undefined : k;
 }
 
+export interface ReadFactsOptions {
+  maxHeaderBytes?: number;
+  /**
+   * Whether an address is a mailbox that forwards to this forwarding address (a routed mailbox of
+   * its deployment). A message from such a mailbox carrying message/rfc822 parts is a
+   * forward-as-attachment whatever its subject (design §2, step 2): each wrapped message is then
+   * its own message. Without it, no message is read as a forward-as-attachment.
+   */
+  isForwardingMailbox?: (address: string) => boolean;
+}
+
 /**
- * Reads the facts the classifier needs from a raw message. Never throws: unusable headers give
- * facts with `malformed` set; an unexpected failure gives `malformed` with its text.
+ * Reads the facts the classifier needs from a raw message: one entry per message it carries —
+ * the message itself, or, for a forward-as-attachment by a forwarding mailbox, each wrapped
+ * message in order. Never throws: unusable headers give facts with `malformed` set; an
+ * unexpected failure gives `malformed` with its text.
  */
+export function readForwardedMessages(
+  raw: Uint8Array,
+  envelope: { from?: string; to?: string },
+  opts?: ReadFactsOptions,
+): MessageFacts[] {
+  try {
+    return readFacts(
+      raw,
+      envelope,
+      opts?.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES,
+      opts?.isForwardingMailbox,
+    );
+  } catch (e) {
+    return [
+      malformedFacts(raw, envelope, `unreadable message (${e instanceof Error ? e.message : String(e)})`),
+    ];
+  }
+}
+
+/** The first message of `readForwardedMessages` (the message itself, or the first wrapped one). */
 export function readMessageFacts(
   raw: Uint8Array,
   envelope: { from?: string; to?: string },
-  opts?: { maxHeaderBytes?: number },
+  opts?: ReadFactsOptions,
 ): MessageFacts {
-  try {
-    return readFacts(raw, envelope, opts?.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES);
-  } catch (e) {
-    return malformedFacts(
-      raw,
-      envelope,
-      `unreadable message (${e instanceof Error ? e.message : String(e)})`,
-    );
-  }
+  return readForwardedMessages(raw, envelope, opts)[0] as MessageFacts;
 }
 
 function readFacts(
   raw: Uint8Array,
   envelope: { from?: string; to?: string },
   maxHeaderBytes: number,
-): MessageFacts {
+  isForwardingMailbox: ((address: string) => boolean) | undefined,
+): MessageFacts[] {
   if (!(raw instanceof Uint8Array))
-    return malformedFacts(new Uint8Array(0), envelope, 'message is not bytes');
+    return [malformedFacts(new Uint8Array(0), envelope, 'message is not bytes')];
   const read = readHeaderBlock(raw, { maxHeaderBytes });
-  if (!read.ok) return malformedFacts(raw, envelope, read.problem);
+  if (!read.ok) return [malformedFacts(raw, envelope, read.problem)];
   const outer = read.block;
   if (outer.fields.length === 0) {
-    return malformedFacts(raw, envelope, raw.length === 0 ? 'empty message' : 'no header fields');
+    return [malformedFacts(raw, envelope, raw.length === 0 ? 'empty message' : 'no header fields')];
   }
   if (outer.invalidLines > outer.fields.length) {
-    return malformedFacts(raw, envelope, 'header block is not readable text (binary data?)');
+    return [malformedFacts(raw, envelope, 'header block is not readable text (binary data?)')];
   }
   const problems = [...new Set(outer.problems)];
   if (raw.subarray(0, outer.headerBytes).includes(0)) problems.push('NUL bytes in the header block');
 
   const outerType = parseContentType(outer.get('content-type'));
-  const unwrapped = unwrapForwardAsAttachment(raw, outer, outerType, maxHeaderBytes);
-  problems.push(...unwrapped.problems);
-  const { forwardedAsAttachment } = unwrapped;
+  const { wrapped, problems: mimeProblems } = forwardedMessages(
+    raw,
+    outer,
+    outerType,
+    maxHeaderBytes,
+    isForwardingMailbox,
+  );
+  problems.push(...mimeProblems);
+  if (wrapped.length === 0) return [factsOf(raw, envelope, outer, outer, outerType, problems)];
+  return wrapped.map((w, n) =>
+    factsOf(raw, envelope, outer, w.block, outerType, problems, { ...w, index: n }),
+  );
+}
 
-  const h = unwrapped.source;
+/** The facts of one message: the outer one, or a wrapped one (`part` set) of a forward-as-attachment. */
+function factsOf(
+  raw: Uint8Array,
+  envelope: { from?: string; to?: string },
+  outer: HeaderBlock,
+  source: HeaderBlock,
+  outerType: ReturnType<typeof parseContentType>,
+  outerProblems: string[],
+  part?: WrappedMessage & { index: number },
+): MessageFacts {
+  const problems = [...outerProblems];
+  const forwardedAsAttachment = part !== undefined;
+  const h = source;
   const contentType = forwardedAsAttachment ? parseContentType(h.get('content-type')) : outerType;
   const subject = decodeEncodedWords(h.get('subject') ?? '');
   const from = parseAddressList(h.get('from') ?? '')[0];
@@ -171,12 +221,19 @@ function readFacts(
     forwarding,
     forwardedAsAttachment,
     envelope: env,
-    fingerprint: fingerprintOf(from?.address ?? '', subject, raw, outer.bodyOffset),
+    // A wrapped message's fingerprint covers its own bytes: two messages forwarded together differ.
+    fingerprint: part
+      ? fingerprintOf(from?.address ?? '', subject, raw.subarray(part.start, part.end), 0)
+      : fingerprintOf(from?.address ?? '', subject, raw, outer.bodyOffset),
     problems,
     headerBytes: outer.headerBytes,
     bodyBytes: raw.length - outer.bodyOffset,
   };
   if (messageId) facts.messageId = messageId;
+  if (part) {
+    facts.wrappedIndex = part.index;
+    facts.wrappedRange = [part.start, part.end];
+  }
   if (from) facts.from = from;
   const sender = parseAddressList(h.get('sender') ?? '')[0];
   if (sender) facts.sender = sender;

@@ -1,7 +1,7 @@
-// MIME boundary scanning over raw bytes (RFC 2046 §5.1.1): delimiter lines, and the header block
-// of the first message/rfc822 part of a multipart body, without decoding any part.
+// MIME boundary scanning over raw bytes (RFC 2046 §5.1.1): delimiter lines, and the header blocks
+// of the message/rfc822 parts of a multipart body, without decoding any part.
 import { decodeBase64 } from './base64.js';
-import { type HeaderBlock, parseContentType, readHeaderBlock } from './headers.js';
+import { parseContentType, readHeaderBlock, type HeaderBlock } from './headers.js';
 
 const encoder = new TextEncoder();
 /** Most MIME parts examined while looking for the wrapped message of a forward-as-attachment. */
@@ -30,7 +30,7 @@ export function nextDelimiter(
   raw: Uint8Array,
   from: number,
   dash: Uint8Array,
-): { after: number; close: boolean } | undefined {
+): { at: number; after: number; close: boolean } | undefined {
   let at = from;
   while (at < raw.length) {
     const i = indexOfBytes(raw, dash, at);
@@ -45,51 +45,66 @@ export function nextDelimiter(
     if (j < raw.length && raw[j] !== 13 && raw[j] !== 10) continue;
     if (raw[j] === 13) j++;
     if (raw[j] === 10) j++;
-    return { after: j, close };
+    return { at: i, after: j, close };
   }
   return undefined;
 }
 
 export interface WrappedMessage {
-  block?: HeaderBlock;
+  block: HeaderBlock;
+  /** Byte range of the part's body (the wrapped message, possibly base64) in the raw message. */
+  start: number;
+  end: number;
+}
+
+export interface WrappedMessages {
+  messages: WrappedMessage[];
   boundaryFound: boolean;
   problem?: string;
 }
 
-/** Finds the first message/rfc822 part of a multipart body and reads its header block only. */
-export function findWrappedMessage(
+/** Most wrapped messages taken from one forward (Outlook lets users select many). */
+const MAX_WRAPPED = 50;
+
+/** Finds every message/rfc822 part of a multipart body and reads its header block only. */
+export function findWrappedMessages(
   raw: Uint8Array,
   bodyOffset: number,
   boundary: string,
   maxHeaderBytes: number,
-): WrappedMessage {
+): WrappedMessages {
   const dash = encoder.encode(`--${boundary}`);
   let delimiter = nextDelimiter(raw, bodyOffset, dash);
-  if (!delimiter) return { boundaryFound: false };
+  if (!delimiter) return { messages: [], boundaryFound: false };
+  const messages: WrappedMessage[] = [];
   for (let part = 0; part < MAX_PARTS && delimiter && !delimiter.close; part++) {
     const partHeaders = readHeaderBlock(raw, { offset: delimiter.after, maxHeaderBytes: PART_HEADER_LIMIT });
-    if (!partHeaders.ok) return { boundaryFound: true, problem: 'MIME part header block too large' };
+    if (!partHeaders.ok)
+      return { messages, boundaryFound: true, problem: 'MIME part header block too large' };
     const block = partHeaders.block;
+    const next = nextDelimiter(raw, block.bodyOffset, dash);
     const type = parseContentType(block.get('content-type')).type;
-    if (type === 'message/rfc822' || type === 'message/global') {
+    if ((type === 'message/rfc822' || type === 'message/global') && messages.length < MAX_WRAPPED) {
+      const start = block.bodyOffset;
+      // The CRLF before the next delimiter belongs to the delimiter (RFC 2046 §5.1.1).
+      let end = next ? next.at : raw.length;
+      if (end > start && raw[end - 1] === 10) end--;
+      if (end > start && raw[end - 1] === 13) end--;
       const encoding = (block.get('content-transfer-encoding') ?? '').trim().toLowerCase();
       if (encoding === 'base64') {
         // RFC 2046 §5.2.1 forbids it, but some clients base64 the attachment anyway: decode
         // only as much as a header block can span.
-        const window = raw.subarray(
-          block.bodyOffset,
-          Math.min(raw.length, block.bodyOffset + Math.ceil(maxHeaderBytes * 1.4) + 8192),
-        );
-        const decoded = decodeBase64(window);
-        const inner = readHeaderBlock(decoded, { maxHeaderBytes });
-        if (!inner.ok) return { boundaryFound: true, problem: `wrapped message: ${inner.problem}` };
-        return { boundaryFound: true, block: inner.block };
+        const window = raw.subarray(start, Math.min(end, start + Math.ceil(maxHeaderBytes * 1.4) + 8192));
+        const inner = readHeaderBlock(decodeBase64(window), { maxHeaderBytes });
+        if (!inner.ok) return { messages, boundaryFound: true, problem: `wrapped message: ${inner.problem}` };
+        if (inner.block.fields.length > 0) messages.push({ block: inner.block, start, end });
+      } else {
+        const inner = readHeaderBlock(raw, { offset: start, maxHeaderBytes });
+        if (!inner.ok) return { messages, boundaryFound: true, problem: `wrapped message: ${inner.problem}` };
+        if (inner.block.fields.length > 0) messages.push({ block: inner.block, start, end });
       }
-      const inner = readHeaderBlock(raw, { offset: block.bodyOffset, maxHeaderBytes });
-      if (!inner.ok) return { boundaryFound: true, problem: `wrapped message: ${inner.problem}` };
-      return { boundaryFound: true, block: inner.block };
     }
-    delimiter = nextDelimiter(raw, block.bodyOffset, dash);
+    delimiter = next;
   }
-  return { boundaryFound: true };
+  return { messages, boundaryFound: true };
 }

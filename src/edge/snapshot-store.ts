@@ -14,6 +14,12 @@ interface Held {
 
 let held: Held | undefined;
 let inflight: Promise<RoutingSnapshot | undefined> | undefined;
+/**
+ * When `inflight` started. A promise belongs to the request that created it: if that request's
+ * context ends first (a waitUntil cut short), the promise never settles, so it is shared only
+ * while young enough to still be running (the fetch itself times out after centralTimeoutMs).
+ */
+let inflightSince = 0;
 
 export function heldSnapshotVersion(): number | undefined {
   return held?.snapshot.version;
@@ -58,7 +64,8 @@ export async function refreshSnapshot(
   env: EdgeBindings,
   cfg: EdgeConfig,
 ): Promise<RoutingSnapshot | undefined> {
-  if (inflight) return inflight;
+  if (inflight && Date.now() - inflightSince < cfg.centralTimeoutMs + 5_000) return inflight;
+  inflightSince = Date.now();
   inflight = (async () => {
     try {
       const res = await centralFetch(cfg, `/api/v1/edge/snapshot?region=${encodeURIComponent(cfg.region)}`, {

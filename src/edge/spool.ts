@@ -18,7 +18,12 @@ export interface SpoolEntry {
 
 /** Whether this isolate may have spooled objects waiting (unknown after start ⇒ true). */
 let maybePending = true;
-let draining: Promise<DrainResult> | undefined;
+/**
+ * One drain at a time per isolate, as a time lock rather than a shared promise: a promise belongs
+ * to the request that created it and never settles if that request's context ends first (a
+ * waitUntil cut short), which would block every later drain. A stale lock simply expires.
+ */
+let drainingUntil = 0;
 
 export function spoolKey(now: number): string {
   return `${SPOOL_PREFIX}${String(now).padStart(15, '0')}-${crypto.randomUUID()}.json`;
@@ -57,20 +62,24 @@ export function isUnavailable(err: unknown): boolean {
 /**
  * Drains the spool oldest-first, combining objects into POSTs of at most `MAX_REQUEST_JSON_BYTES`,
  * until it is empty, central stops answering, or the run's bound (`maxMs`, `maxPosts`) is reached.
- * One drain at a time per isolate; concurrent callers share the running one.
+ * One drain at a time per isolate; a concurrent caller returns at once (`remaining: true`).
  */
-export function drainSpool(
+export async function drainSpool(
   env: EdgeBindings,
   cfg: EdgeConfig,
   opts: { maxMs?: number; maxPosts?: number; onlyIfPending?: boolean } = {},
 ): Promise<DrainResult> {
-  if (opts.onlyIfPending && !maybePending)
-    return Promise.resolve({ objects: 0, items: 0, receipts: 0, centralDown: false, remaining: false });
-  if (!draining)
-    draining = runDrain(env, cfg, opts.maxMs ?? 20_000, opts.maxPosts ?? 20).finally(() => {
-      draining = undefined;
-    });
-  return draining;
+  const idle = { objects: 0, items: 0, receipts: 0, centralDown: false, remaining: false };
+  if (opts.onlyIfPending && !maybePending) return idle;
+  const now = Date.now();
+  if (now < drainingUntil) return { ...idle, remaining: true };
+  const maxMs = opts.maxMs ?? 20_000;
+  drainingUntil = now + maxMs + cfg.centralTimeoutMs + 5_000;
+  try {
+    return await runDrain(env, cfg, maxMs, opts.maxPosts ?? 20);
+  } finally {
+    drainingUntil = 0;
+  }
 }
 
 async function runDrain(env: EdgeBindings, cfg: EdgeConfig, maxMs: number, maxPosts: number) {

@@ -116,7 +116,8 @@ export const promoteRoutes = createRouter().openapi(promoteRoute, async (c) => {
   const limit = Math.min(MAX_PROMOTE_BYTES, deployment.maxMessageBytes);
   const raw = await readBodyLimited(c, limit, 'message');
   if (raw.byteLength === 0) throw validationFailed('body: the message is empty');
-  const facts = readMessageFacts(raw, {});
+  // A forward-as-attachment by the promoting mailbox promotes the (first) message it wraps.
+  const facts = readMessageFacts(raw, {}, { isForwardingMailbox: (a) => a === mailbox.address });
   if (facts.malformed) throw validationFailed(`body: the message cannot be read (${facts.malformed})`);
 
   const now = Date.now();

@@ -16,7 +16,8 @@ const rulesRoute = createRoute({
   method: 'get',
   path: '/regions/{id}/rules',
   tags: ['regions'],
-  summary: "Forwarding rules for the region's routed mailboxes (Exchange PowerShell, Sieve or Gmail steps)",
+  summary:
+    "Forwarding rules for the region's routed mailboxes (Exchange PowerShell, Sieve, Gmail steps or Gmail filter XML)",
   description:
     'Each mailbox forwards to the region edge at `crm@<region>.edge.<EDGE_MAIL_DOMAIN>`. When the region’s rules are disabled, the script removes the rules instead. `Accept: text/plain` returns the script alone. Deployment and user tokens see only their own mailboxes.',
   security: bearerSecurity,
@@ -58,6 +59,7 @@ export const ruleRoutes = createRouter().openapi(rulesRoute, async (c) => {
     rulesEnabled: region.rulesEnabled,
     edgeAddress,
     mailboxes,
+    updatedAt: new Date().toISOString(),
   });
   if (
     /\btext\/plain\b/i.test(c.req.header('accept') ?? '') &&
