@@ -12,7 +12,7 @@ const HASH_KEY = '4a1f0c2b9e8d7c6b5a4f3e2d1c0b0a09';
 
 /** Region `us` of the demo data with 10,000 more contacts and 500 registered outbound messages. */
 export function realisticSnapshotInput(): SnapshotInput {
-  const deployments = DEPLOYMENTS.map((d) => {
+  const deployments = DEPLOYMENTS.map((d, index) => {
     const records = demoRecords(d.id).map((r) => ({
       address: r.emails[0] as string,
       type: r.type,
@@ -33,7 +33,7 @@ export function realisticSnapshotInput(): SnapshotInput {
       });
     return {
       id: d.id,
-      token: d.trackingToken,
+      token: { ...d.trackingToken, deploymentBase: index },
       maxMessageBytes: 25 * 1024 * 1024,
       attachmentPolicy: 'regional' as const,
       smartMatch: false,

@@ -2,18 +2,14 @@
 // sent by the traffic simulator (scripts/simulate.ts) — receipt → commit latency at a sustained
 // rate, and cross-region bytes vs. forwarding everything under two egress policies.
 import type { Region } from '../scripts/regions.js';
-import {
-  type Api,
-  createApi,
-  type Json,
-  must,
-  startSimNetwork,
-  syncSnapshots,
-} from '../scripts/sim-network.js';
+import type { CentralClient } from '../scripts/central-client.js';
+import { adminClient, startSimNetwork, syncSnapshots } from '../scripts/sim-network.js';
 import { runSimulation } from '../scripts/simulate.js';
 import { round } from './lib/stats.js';
 
 type Log = (line: string) => void;
+// biome-ignore lint/suspicious/noExplicitAny: per-run figures, a loose JSON document
+type Json = any;
 export interface Net {
   central: string;
   edges: Record<Region, string>;
@@ -89,14 +85,10 @@ export async function benchE2e({
   return result;
 }
 
-async function setEgress(api: Api, egress: string) {
+async function setEgress(api: CentralClient, egress: 'full' | 'metadata+subject' | 'metadata') {
   for (const id of REMOTE) {
-    const region = await must(api, 'GET', `/api/v1/regions/${id}`);
-    await must(api, 'PUT', `/api/v1/regions/${id}`, {
-      name: region.name,
-      rulesEnabled: region.rulesEnabled,
-      egress,
-    });
+    const region = await api.regions.get(id);
+    await api.regions.put(id, { name: region.name, rulesEnabled: region.rulesEnabled, egress });
   }
 }
 
@@ -113,11 +105,11 @@ export async function benchGeo({
   quick = false,
   log = () => {},
 }: Net & { smoke?: boolean; quick?: boolean; log?: Log }) {
-  const api = createApi(central);
-  const saved = await Promise.all(REMOTE.map((id) => must(api, 'GET', `/api/v1/regions/${id}`)));
+  const api = adminClient(central);
+  const saved = await Promise.all(REMOTE.map((id) => api.regions.get(id)));
   const runs: Record<string, Json> = {};
   try {
-    for (const egress of ['metadata+subject', 'full']) {
+    for (const egress of ['metadata+subject', 'full'] as const) {
       await setEgress(api, egress);
       await syncSnapshots(api, edges);
       const r = await runSimulation({
@@ -147,10 +139,10 @@ export async function benchGeo({
     }
   } finally {
     for (const r of saved)
-      await must(api, 'PUT', `/api/v1/regions/${r.id}`, {
+      await api.regions.put(r.id, {
         name: r.name,
         rulesEnabled: r.rulesEnabled,
-        egress: r.egress,
+        egress: r.egress as 'full' | 'metadata+subject' | 'metadata',
       });
     await syncSnapshots(api, edges).catch(() => {});
   }

@@ -27,7 +27,6 @@ import {
   ROOT,
   startCentral,
   startEdge,
-  stopChild,
 } from '../scripts/network.js';
 
 type Json = Record<string, unknown>;
@@ -72,7 +71,7 @@ async function api(method: string, path: string, body?: unknown, headers: Record
 
 /** GET the region's snapshot as its edge would (signed with the local edge secret). */
 async function edgeFetch(region: string, etag?: string) {
-  const { signingKey, token } = deriveEdgeCredentials(LOCAL_EDGE_KEY_SECRET, region);
+  const { signingKey, token } = await deriveEdgeCredentials(LOCAL_EDGE_KEY_SECRET, region);
   const ts = Date.now();
   const sig = await signBody(signingKey, ts, new Uint8Array());
   return fetch(`${base}/api/v1/edge/snapshot?region=${region}`, {
@@ -369,7 +368,7 @@ async function recordsPhase() {
         note: 'loadMs: HTTP fetch from central; decodeMsNode: decodeSnapshot in Node (V8, as in workerd), best of 3; workerdRefreshMs: the eu edge worker (wrangler dev) cron tick = fetch + decode + KV put + heartbeat',
       };
     } finally {
-      await stopChild(edge.child);
+      await edge.stop();
     }
     log('edge', result.edge);
 
@@ -403,7 +402,7 @@ async function recordsPhase() {
     log('lookup', result.lookupByAddress);
     saveResults({ recordsPhase: result });
   } finally {
-    await stopChild(central.child);
+    await central.stop();
   }
 }
 
@@ -528,7 +527,7 @@ async function activitiesPhase() {
   let central = await startCentral({ port: CENTRAL_PORT, stateDir: STATE, log: () => {} });
   base = central.url;
   await api('PUT', `/api/v1/deployments/${DEP}`, { name: 'Bench' });
-  await stopChild(central.child);
+  await central.stop();
   const db = new DatabaseSync(centralDbFile());
   const have = (db.prepare('select count(*) as n from activities').get() as { n: number }).n;
   if (have < ACTIVITIES) {
@@ -569,7 +568,7 @@ async function activitiesPhase() {
     log('activities', result);
     saveResults({ activitiesPhase: result });
   } finally {
-    await stopChild(central.child);
+    await central.stop();
   }
 }
 

@@ -1,22 +1,26 @@
 import { FILTER_MODES, type FilterMode, type RecordType } from '../src/core/types.js';
+import type { DeploymentInput, RegionInput } from './central-client.js';
 import { type Region, REGIONS } from './regions.js';
 
 // Demo data seeded on first start: two deployments, three regions, 30 routed mailboxes over all five
 // filter modes, ~200 CRM records. Tests import it to know what the network contains.
-export const DEPLOYMENTS = [
+export const DEPLOYMENTS: ({ id: string } & DeploymentInput & {
+    trackingToken: { prefix: string; userDigits: number; counterDigits: number };
+  })[] = [
   {
     id: 'contoso',
     name: 'Contoso Ltd',
-    trackingToken: { prefix: 'CRM:', deploymentBase: 0, userDigits: 3, counterDigits: 3 },
+    // No deploymentBase: central assigns the next free one (a user's deployment may hold 0).
+    trackingToken: { prefix: 'CRM:', userDigits: 3, counterDigits: 3 },
   },
   {
     id: 'fabrikam',
     name: 'Fabrikam Inc',
-    trackingToken: { prefix: 'FAB:', deploymentBase: 1, userDigits: 3, counterDigits: 4 },
+    trackingToken: { prefix: 'FAB:', userDigits: 3, counterDigits: 4 },
   },
 ];
 
-export const REGION_SETTINGS = [
+export const REGION_SETTINGS: ({ id: Region } & RegionInput)[] = [
   { id: 'us', name: 'United States (home)', rulesEnabled: true, egress: 'full' },
   { id: 'eu', name: 'Europe', rulesEnabled: true, egress: 'metadata+subject' },
   { id: 'apac', name: 'Asia-Pacific', rulesEnabled: true, egress: 'metadata+subject' },

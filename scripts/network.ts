@@ -1,15 +1,24 @@
 // Starts the local network (central + regional edges) with `wrangler dev`. Used by `npm start`,
 // `npm run start:central`, `npm run start:edges`, the e2e suite and the benchmarks, so that tests
 // exercise exactly what operators run.
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deriveEdgeCredentials } from '../src/core/request-signature.js';
 import { type Relay, startRelay } from '../src/relay/relay.js';
+import { errorCode, errorMessage } from './errors.js';
+import {
+  type GroupChild,
+  removePidFile,
+  spawnGroup,
+  stopGroup,
+  stopLeftovers,
+  writePidFile,
+} from './process-group.js';
 import { isRegion, REGIONS, type Region } from './regions.js';
-import { seedDemoData } from './seed.js';
+import { type SeedOutcome, seedDemoData } from './seed.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export { isRegion, REGIONS, type Region };
@@ -17,7 +26,7 @@ export const LOCAL_ADMIN_TOKEN = 'local-admin-token';
 export const LOCAL_INBOUND_TOKEN = 'local-inbound-token';
 export const LOCAL_EDGE_KEY_SECRET = 'local-edge-key-secret';
 
-export { deriveEdgeCredentials };
+export { deriveEdgeCredentials, errorCode, errorMessage };
 
 export interface EdgeWorker extends Worker {
   role: 'edge';
@@ -29,21 +38,25 @@ export interface Network {
   edges: Record<Region, EdgeWorker>;
   /** The SMTP ingress relay of each region, when `smtpPorts` were given. */
   relays: Partial<Record<Region, Relay>>;
-  seeded: boolean;
+  seed: SeedReport;
   stop: () => Promise<void>;
 }
 
-/** The reason of a failed fetch or spawn (Node wraps socket errors: `fetch failed` with a cause). */
-export function errorCode(err: unknown): string {
-  const e = err as {
-    cause?: { code?: string; errors?: { code?: string }[]; message?: string };
-    code?: string;
-  };
-  return e?.cause?.code ?? e?.cause?.errors?.[0]?.code ?? e?.code ?? e?.cause?.message ?? errorMessage(err);
-}
+/** What became of the demo seed: see scripts/seed.ts; `failed` when central refused a write. */
+export type SeedReport = SeedOutcome | { status: 'failed'; reason: string } | { status: 'off' };
 
-export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+/**
+ * Seeds the demo data and reports; never throws: a seed that cannot apply (central refused a
+ * write) is logged and central keeps running with what it holds.
+ */
+export async function seedOrReport(centralUrl: string, log: Log): Promise<SeedReport> {
+  try {
+    return await seedDemoData(centralUrl, LOCAL_ADMIN_TOKEN, log);
+  } catch (err) {
+    const reason = errorMessage(err);
+    log(`[seed] the demo data could not be written (${reason}); central keeps running without it`);
+    return { status: 'failed', reason };
+  }
 }
 
 export type Ports = { central: number } & Record<Region, number>;
@@ -164,40 +177,17 @@ function pipeLines(stream: NodeJS.ReadableStream, label: string, log: Log) {
   });
 }
 
-/** Spawns a child in its own process group so that stopping it also stops workerd. */
-function spawnGroup(args: string[], label: string, log: Log, extraEnv: Record<string, string> = {}) {
+/** Spawns wrangler in a process group of its own (stopping it also stops workerd), watched. */
+function spawnWrangler(args: string[], label: string, log: Log): GroupChild {
   // The pinned Node (≥ 22.12, which wrangler needs) first on PATH, whoever started this script.
   const path = [join(ROOT, 'node_modules', '.bin'), process.env.PATH].filter(Boolean).join(':');
-  const child = spawn(wranglerBin(), args, {
+  const group = spawnGroup(wranglerBin(), args, {
     cwd: ROOT,
-    env: { ...process.env, ...WRANGLER_ENV, PATH: path, ...extraEnv },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
+    env: { ...process.env, ...WRANGLER_ENV, PATH: path },
   });
-  pipeLines(child.stdout, label, log);
-  pipeLines(child.stderr, label, log);
-  return child;
-}
-
-function killGroup(child: ChildProcess, signal: NodeJS.Signals) {
-  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    /* already gone */
-  }
-}
-
-/** Stops a child's whole process group: SIGTERM, then SIGKILL after a grace period. */
-export async function stopChild(child: ChildProcess | undefined, graceMs = 5000): Promise<void> {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((res) => child.once('exit', res));
-  killGroup(child, 'SIGTERM');
-  const timer = setTimeout(() => killGroup(child, 'SIGKILL'), graceMs);
-  await exited;
-  clearTimeout(timer);
-  // workerd may outlive wrangler for a moment: make sure the group is gone.
-  killGroup(child, 'SIGKILL');
+  pipeLines(group.child.stdout as NodeJS.ReadableStream, label, log);
+  pipeLines(group.child.stderr as NodeJS.ReadableStream, label, log);
+  return group;
 }
 
 export async function waitForHealth(
@@ -222,11 +212,12 @@ export async function waitForHealth(
 
 export async function runWrangler(args: string[], log: Log = () => {}): Promise<void> {
   const lines: string[] = [];
-  const child = spawnGroup(args, 'wrangler', (l) => {
+  const group = spawnWrangler(args, 'wrangler', (l) => {
     lines.push(l);
     log(l);
   });
-  const code = await new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
+  const code = await new Promise<number | null>((res) => group.child.on('exit', (c) => res(c)));
+  group.watchdog.stdin?.end();
   if (code !== 0)
     throw new Error(`wrangler ${args.join(' ')} exited with ${code}:\n${lines.slice(-20).join('\n')}`);
 }
@@ -256,6 +247,11 @@ export interface Worker {
   stop: () => Promise<void>;
 }
 
+/** The pid file of a worker's process group (see scripts/process-group.ts). */
+export function pidFile(stateDir: string, name: string): string {
+  return join(stateDir, `${name}.pid.json`);
+}
+
 async function startWorker({
   label,
   configArgs,
@@ -273,8 +269,9 @@ async function startWorker({
   vars: Record<string, string>;
   log: Log;
 }): Promise<Worker> {
+  const pids = pidFile(stateDir, name);
   const inspector = await freePort();
-  const child = spawnGroup(
+  const group = spawnWrangler(
     [
       'dev',
       ...configArgs,
@@ -295,9 +292,20 @@ async function startWorker({
     label,
     log,
   );
+  const { child } = group;
+  writePidFile(pids, { pgid: child.pid as number, runnerPid: process.pid, startedAt: Date.now(), label });
+  const stop = async () => {
+    await stopGroup(group);
+    removePidFile(pids, child.pid);
+  };
   const url = `http://127.0.0.1:${port}`;
-  await waitForHealth(url, { child });
-  return { url, child, stop: () => stopChild(child) };
+  try {
+    await waitForHealth(url, { child });
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { url, child, stop };
 }
 
 export async function startCentral({
@@ -311,6 +319,7 @@ export async function startCentral({
   log?: Log;
   edgeKeySecret?: string;
 }): Promise<Worker & { role: 'central' }> {
+  await stopLeftovers(pidFile(stateDir, 'central'), log);
   await assertPortFree(port, 'central');
   await applyMigrations(stateDir, log);
   const worker = await startWorker({
@@ -357,6 +366,7 @@ export async function startEdge({
   /** Extra `--var`s (e.g. FAULT_INJECTION, CENTRAL_TIMEOUT_MS for the fault suite). */
   vars?: Record<string, string>;
 }): Promise<EdgeWorker> {
+  await stopLeftovers(pidFile(stateDir, `edge-${region}`), log);
   await assertPortFree(port, `edge ${region}`);
   const { signingKey, token } = await deriveEdgeCredentials(edgeKeySecret, region);
   const worker = await startWorker({
@@ -480,15 +490,7 @@ export async function startNetwork({
   }
   const central = centralResult.value;
   const edges = edgesResult.value;
-  let seeded = false;
-  if (seed) {
-    try {
-      seeded = await seedDemoData(central.url, LOCAL_ADMIN_TOKEN, log);
-    } catch (err) {
-      await Promise.all([edges.stop(), central.stop()]);
-      throw err;
-    }
-  }
+  const seeded = seed ? await seedOrReport(central.url, log) : ({ status: 'off' } as const);
   let relays: Partial<Record<Region, Relay>> = {};
   if (smtpPorts) {
     try {
@@ -504,7 +506,7 @@ export async function startNetwork({
     central,
     edges: Object.fromEntries(edges.edges.map((e) => [e.region, e])) as Record<Region, EdgeWorker>,
     relays,
-    seeded,
+    seed: seeded,
     async stop() {
       await Promise.all(Object.values(relays).map((r) => r.stop()));
       await Promise.all([edges.stop(), central.stop()]);

@@ -1,30 +1,36 @@
+// The demo data, written through the public API on a central that holds no deployment yet. It
+// never writes over data it did not create: on a central that already has deployments it leaves
+// everything as it is, and it names no tracking base number (central assigns the next free one),
+// so a deployment a user created first can never collide with it.
+import { type CentralClient, createCentralClient } from './central-client.js';
 import { DEPLOYMENTS, demoRecords, MAILBOXES, REGION_SETTINGS, SUPPRESSIONS } from './demo-data.js';
 
-async function call(base: string, token: string, method: string, path: string, body?: unknown) {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
-  return text ? JSON.parse(text) : undefined;
-}
+export type SeedOutcome =
+  /** The demo data was written now. */
+  | { status: 'seeded'; summary: string }
+  /** Written on an earlier start (the demo deployments are there). */
+  | { status: 'present' }
+  /** Central holds other deployments: nothing was written. */
+  | { status: 'skipped'; reason: string };
 
-/** Seeds the demo data through the public API, once: returns false when it was already there. */
+/** Seeds the demo data once; see {@link SeedOutcome}. Throws when central refuses a write. */
 export async function seedDemoData(
-  base: string,
+  base: string | CentralClient,
   token: string,
   log: (line: string) => void = console.log,
-): Promise<boolean> {
-  const probe = await fetch(`${base}/api/v1/deployments/contoso`, {
-    headers: { authorization: `Bearer ${token}` },
-  });
-  if (probe.ok) return false;
-  for (const r of REGION_SETTINGS) await call(base, token, 'PUT', `/api/v1/regions/${r.id}`, r);
-  for (const d of DEPLOYMENTS) await call(base, token, 'PUT', `/api/v1/deployments/${d.id}`, d);
+): Promise<SeedOutcome> {
+  const api = typeof base === 'string' ? createCentralClient({ baseUrl: base, token }) : base;
+  const existing = (await api.deployments.list()).items.map((d) => d.id);
+  if (existing.length > 0) {
+    if (DEPLOYMENTS.every((d) => existing.includes(d.id))) return { status: 'present' };
+    const reason = `central already holds deployments (${existing.join(', ')}): demo data not written`;
+    log(`[seed] ${reason}`);
+    return { status: 'skipped', reason };
+  }
+  for (const r of REGION_SETTINGS) await api.regions.put(r.id, r);
+  for (const d of DEPLOYMENTS) await api.deployments.put(d.id, d);
   for (const m of MAILBOXES)
-    await call(base, token, 'PUT', `/api/v1/mailboxes/${encodeURIComponent(m.address)}`, {
+    await api.mailboxes.put(m.address, {
       region: m.region,
       deployment: m.deployment,
       userId: m.userId,
@@ -33,14 +39,11 @@ export async function seedDemoData(
   let records = 0;
   for (const d of DEPLOYMENTS) {
     const list = demoRecords(d.id);
-    await call(base, token, 'POST', `/api/v1/deployments/${d.id}/records`, { records: list });
+    await api.records.import(d.id, list);
     records += list.length;
-    await call(base, token, 'POST', `/api/v1/deployments/${d.id}/suppressions`, {
-      entries: SUPPRESSIONS[d.id],
-    });
+    await api.suppressions.add(d.id, SUPPRESSIONS[d.id] ?? []);
   }
-  log(
-    `seeded demo data: ${DEPLOYMENTS.length} deployments, ${REGION_SETTINGS.length} regions, ${MAILBOXES.length} mailboxes, ${records} records`,
-  );
-  return true;
+  const summary = `seeded demo data: ${DEPLOYMENTS.length} deployments, ${REGION_SETTINGS.length} regions, ${MAILBOXES.length} mailboxes, ${records} records`;
+  log(summary);
+  return { status: 'seeded', summary };
 }

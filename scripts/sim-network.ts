@@ -1,6 +1,5 @@
-// Network plumbing for the traffic simulator and the benchmarks: an admin API client, snapshot
-// sync, a delay proxy that puts a real round-trip time on the edge → central path, and a private
-// local network (fresh state, free ports) whose edges reach central through those proxies.
+// Network plumbing for the traffic simulator and the benchmarks: snapshot sync, a delay proxy
+// that puts a real round-trip time on the edge → central path, and a private local network (fresh state, free ports) whose edges reach central through those proxies.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -16,43 +15,14 @@ import {
   startEdge,
   waitForHealth,
 } from './network.js';
+import { type CentralClient, createCentralClient } from './central-client.js';
 import { seedDemoData } from './seed.js';
 
 export const HOME_REGION: Region = 'us';
 
-// biome-ignore lint/suspicious/noExplicitAny: untyped JSON answers until the typed client replaces this
-export type Json = any;
-export type Api = (method: string, path: string, body?: unknown) => Promise<{ status: number; body: Json }>;
-
-/** JSON client for central's admin API. Returns `{ status, body }`; throws only on network errors. */
-export function createApi(centralUrl: string, token = LOCAL_ADMIN_TOKEN): Api {
-  return async function api(method, path, body) {
-    const res = await fetch(`${centralUrl}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${token}`,
-        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(60_000),
-    });
-    const text = await res.text();
-    let json: Json;
-    try {
-      json = text ? JSON.parse(text) : undefined;
-    } catch {
-      json = { raw: text };
-    }
-    return { status: res.status, body: json };
-  };
-}
-
-/** Like `api`, but throws on a non-2xx answer. */
-export async function must(api: Api, method: string, path: string, body?: unknown): Promise<Json> {
-  const res = await api(method, path, body);
-  if (res.status >= 300)
-    throw new Error(`${method} ${path}: HTTP ${res.status} ${JSON.stringify(res.body).slice(0, 300)}`);
-  return res.body;
+/** The admin client of a (local) central. */
+export function adminClient(centralUrl: string, token = LOCAL_ADMIN_TOKEN): CentralClient {
+  return createCentralClient({ baseUrl: centralUrl, token });
 }
 
 /**
@@ -60,15 +30,15 @@ export async function must(api: Api, method: string, path: string, body?: unknow
  * (snapshot refresh) and waits until its /health reports the version central publishes.
  */
 export async function syncSnapshots(
-  api: Api,
+  api: CentralClient,
   edges: Partial<Record<Region, string>>,
   { timeoutMs = 60_000 }: { timeoutMs?: number } = {},
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  const regions = (await must(api, 'GET', '/api/v1/regions')).items;
+  const regions = (await api.regions.list()).items;
   await Promise.all(
     Object.entries(edges).map(async ([region, url]) => {
-      const want = regions.find((r: Json) => r.id === region)?.snapshotVersion;
+      const want = regions.find((r) => r.id === region)?.snapshotVersion;
       if (want === undefined) throw new Error(`central has no region ${region}`);
       for (;;) {
         await fetch(`${url}/__scheduled?cron=${encodeURIComponent('* * * * *')}`, {

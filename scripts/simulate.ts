@@ -21,13 +21,11 @@ import {
   ROOT,
 } from './network.js';
 import type { Region } from './regions.js';
+import type { CentralClient, Stats } from './central-client.js';
 import {
-  type Api,
-  createApi,
+  adminClient,
   type DelayProxy,
   HOME_REGION,
-  type Json,
-  must,
   parseRtt,
   type SimNetwork,
   startSimNetwork,
@@ -61,8 +59,11 @@ function percentile(sorted: number[], p: number): number | null {
 }
 
 /** The routed mailboxes the traffic goes to: demo mailboxes, plus registered extras per region. */
-async function prepareMailboxes(api: Api, usersPerRegion: number, log: Log): Promise<Mailbox[]> {
-  const routed: Mailbox[] = (await must(api, 'GET', '/api/v1/mailboxes?limit=5000')).items;
+// biome-ignore lint/suspicious/noExplicitAny: the report is a loose JSON document
+type Json = any;
+
+async function prepareMailboxes(api: CentralClient, usersPerRegion: number, log: Log): Promise<Mailbox[]> {
+  const routed = (await api.mailboxes.list({ limit: 5000 })).items as Mailbox[];
   const known = new Map(routed.map((m) => [m.address.toLowerCase(), m]));
   const chosen: Mailbox[] = [];
   for (const region of REGIONS) {
@@ -82,7 +83,7 @@ async function prepareMailboxes(api: Api, usersPerRegion: number, log: Log): Pro
         filter: FILTER_CYCLE[i % FILTER_CYCLE.length] as Mailbox['filter'],
       };
       if (!known.has(m.address)) {
-        await must(api, 'PUT', `/api/v1/mailboxes/${encodeURIComponent(m.address)}`, {
+        await api.mailboxes.put(m.address, {
           region: m.region,
           deployment: m.deployment,
           userId: m.userId,
@@ -102,7 +103,7 @@ async function prepareMailboxes(api: Api, usersPerRegion: number, log: Log): Pro
  * subject). Returns undefined when central has no outbound endpoint (404/405).
  */
 async function registerOutbound(
-  api: Api,
+  api: CentralClient,
   mailboxes: Mailbox[],
   runId: string,
   rng: Rng,
@@ -119,30 +120,28 @@ async function registerOutbound(
       const to = rng.pick(contacts).emails[0] as string;
       const subject = `Quote ${runId}-${i} for ${rng.int(5, 500)} licences`;
       const messageId = `out-${runId}-${deployment}-${i}@crm.${deployment}.example`;
-      const res = await api('POST', `/api/v1/deployments/${deployment}/outbound`, {
+      const res = await api.outbound.register(deployment, {
         messageId: `<${messageId}>`,
         userId: user.userId,
         subject,
         to: [to],
       });
-      if (res.status === 404 || res.status === 405) return undefined;
-      if (res.status >= 300)
-        throw new Error(`outbound registration: HTTP ${res.status} ${JSON.stringify(res.body)}`);
-      const token = res.body?.trackingToken;
+      if (!res) return undefined;
+      const token = res.trackingToken;
       list.push({
         messageId,
         userId: user.userId,
         subject,
         to: [to],
-        trackingSubject: res.body?.subject ?? (token ? `${subject} ${token}` : subject),
+        trackingSubject: res.subject ?? (token ? `${subject} ${token}` : subject),
       });
     }
   }
   return out;
 }
 
-async function stats(api: Api, since: number): Promise<Json> {
-  return must(api, 'GET', `/api/v1/stats?since=${since}`);
+async function stats(api: CentralClient, since: number): Promise<Stats> {
+  return api.stats(since);
 }
 
 const COUNTERS = [
@@ -153,13 +152,13 @@ const COUNTERS = [
   'bytesSent',
   'crossRegionBytes',
   'forwardAllCrossRegionBytes',
-];
+] as const;
 
 /** Per-region counter deltas between two stats readings (counters are per minute at central). */
-function counterDelta(before: Json, after: Json): Record<string, Json> {
+function counterDelta(before: Stats, after: Stats): Record<string, Json> {
   const out: Record<string, Json> = {};
   for (const r of after.regions) {
-    const b = before.regions.find((x: Json) => x.region === r.region) ?? {};
+    const b: Partial<Stats['regions'][number]> = before.regions.find((x) => x.region === r.region) ?? {};
     const delta: Json = Object.fromEntries(COUNTERS.map((k) => [k, (r[k] ?? 0) - (b[k] ?? 0)]));
     delta.tossed = Object.fromEntries(
       Object.entries<number>(r.tossed ?? {})
@@ -278,7 +277,14 @@ async function sendTraffic({
 }
 
 /** Waits until central has counted (as item or receipt) every copy an edge accepted. */
-async function drain(api: Api, before: Json, since: number, expected: number, timeoutMs: number, log: Log) {
+async function drain(
+  api: CentralClient,
+  before: Stats,
+  since: number,
+  expected: number,
+  timeoutMs: number,
+  log: Log,
+) {
   const deadline = Date.now() + timeoutMs;
   let last: number | undefined;
   for (;;) {
@@ -296,11 +302,11 @@ async function drain(api: Api, before: Json, since: number, expected: number, ti
 }
 
 /** Every activity received since `since`, keyed by deployment + Message-ID. */
-async function activitiesSince(api: Api, since: number): Promise<Map<string, Json>> {
+async function activitiesSince(api: CentralClient, since: number): Promise<Map<string, Json>> {
   const found = new Map<string, Json>();
   let cursor: string | undefined;
   for (let page = 0; page < 1000; page++) {
-    const res = await must(api, 'GET', `/api/v1/activities?limit=500${cursor ? `&cursor=${cursor}` : ''}`);
+    const res = await api.activities.list({ limit: 500, cursor });
     let older = 0;
     for (const a of res.items) {
       if (a.receivedAt < since - 60_000) older++;
@@ -368,7 +374,7 @@ export async function runSimulation({
 }: SimulationOptions): Promise<Json> {
   if (!['email', 'inbound'].includes(ingress))
     throw new Error(`unknown ingress ${ingress} (email | inbound)`);
-  const api = createApi(central);
+  const api = adminClient(central);
   const runId = `${Date.now().toString(36)}${Math.floor(Math.random() * 1e4).toString(36)}`.toLowerCase();
   const health = await fetch(`${central}/health`, { signal: AbortSignal.timeout(5000) }).catch(
     () => undefined,
@@ -430,7 +436,8 @@ export async function runSimulation({
   const regionFigures: Record<Region, Json> = <Record<Region, Json>>Object.fromEntries(
     REGIONS.map((region) => {
       const d = delta[region] ?? {};
-      const l = latencyStats.regions.find((r: Json) => r.region === region)?.latencyMs ?? {};
+      const l: Partial<Stats['total']['latencyMs']> =
+        latencyStats.regions.find((r) => r.region === region)?.latencyMs ?? {};
       const own = copies.filter((c) => c.region === region);
       return [
         region,

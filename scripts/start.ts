@@ -1,17 +1,23 @@
 // npm start | npm run start:central | npm run start:edges
+//
+// Workers die with this runner whatever ends it (see scripts/process-group.ts); a start first stops
+// what an earlier run of the same state folder left behind. "ready" is printed once the demo seed
+// has run (or has been reported as not applicable): a network that says it is up is usable.
 import { join } from 'node:path';
 import {
   errorMessage,
   LOCAL_ADMIN_TOKEN,
   portsFromEnv,
   ROOT,
+  type SeedReport,
+  seedOrReport,
   smtpPortsFromEnv,
   startCentral,
   startEdges,
   startNetwork,
   startRelays,
 } from './network.js';
-import { seedDemoData } from './seed.js';
+import { onParentDeath } from './process-group.js';
 
 const mode = process.argv[2] ?? 'all';
 const ports = portsFromEnv();
@@ -32,14 +38,31 @@ async function shutdown(signal: string) {
 process.on('SIGINT', () => shutdown('SIGINT'));
 process.on('SIGTERM', () => shutdown('SIGTERM'));
 process.on('SIGHUP', () => shutdown('SIGHUP'));
+// npm killed (an IDE's stop button): this runner is re-parented and stops as if interrupted.
+onParentDeath(() => shutdown('parent process gone'));
+
+function seedLine(seed: SeedReport): string {
+  switch (seed.status) {
+    case 'seeded':
+      return 'demo data seeded';
+    case 'present':
+      return 'demo data present';
+    case 'skipped':
+      return `demo data not seeded: ${seed.reason}`;
+    case 'failed':
+      return `demo data NOT seeded (${seed.reason})`;
+    default:
+      return 'no demo data';
+  }
+}
 
 try {
   if (mode === 'central') {
     const central = await startCentral({ port: ports.central, stateDir });
     stop = central.stop;
-    await seedDemoData(central.url, LOCAL_ADMIN_TOKEN);
+    const seed = await seedOrReport(central.url, console.log);
     console.log(
-      `central ready at ${central.url} (dashboard ${central.url}/ , admin token: ${LOCAL_ADMIN_TOKEN})`,
+      `central ready at ${central.url} (dashboard ${central.url}/ , admin token: ${LOCAL_ADMIN_TOKEN}); ${seedLine(seed)}`,
     );
   } else if (mode === 'edges') {
     const edges = await startEdges({ ports, centralUrl: `http://127.0.0.1:${ports.central}`, stateDir });
@@ -56,7 +79,7 @@ try {
     stop = net.stop;
     const secs = ((Date.now() - started) / 1000).toFixed(1);
     console.log(`
-crm-edge-router local network is up (${secs} s)${net.seeded ? ', demo data seeded' : ''}
+crm-edge-router local network is up (${secs} s), ${seedLine(net.seed)}
   dashboard     ${net.central.url}/   (sign in with the admin token)
   admin token   ${LOCAL_ADMIN_TOKEN}
   central API   ${net.central.url}/api/v1   (OpenAPI: ${net.central.url}/api/v1/openapi.json)

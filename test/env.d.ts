@@ -4,3 +4,9 @@ declare namespace Cloudflare {
     EDGE_KEY_SECRET?: string;
   }
 }
+
+// Vite's `?raw` imports (test fixtures read as text inside workerd, where there is no file system).
+declare module '*.eml?raw' {
+  const text: string;
+  export default text;
+}

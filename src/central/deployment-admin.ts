@@ -1,8 +1,6 @@
 // Creating and updating CRM deployments: the rules shared by PUT /api/v1/deployments/:id and the
 // dashboard's deployment forms. Both validate with `deploymentBody` and save through
 // `saveDeployment`, so a base-number conflict is a 409 and every save bumps the config version.
-import { z } from '@hono/zod-openapi';
-import { ATTACHMENT_POLICIES } from '../core/types.js';
 import type { Db } from '../db/client.js';
 import { markPartChanged } from '../db/queries/snapshot-parts.js';
 import { bumpConfigVersion } from '../db/queries/config-version.js';
@@ -14,40 +12,9 @@ import {
   upsertDeployment,
 } from '../db/queries/deployments.js';
 import { conflict, describeIssues, validationFailed } from './errors.js';
+import { type DeploymentInput, deploymentBody, idParam, trackingTokenSchema } from './schemas.js';
 
-export const idParam = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lower-case letters, digits and dashes, at most 63 characters');
-
-export const trackingTokenSchema = z.object({
-  prefix: z
-    .string()
-    .min(1)
-    .max(20)
-    .regex(/^[^\s\d]+$/, 'no whitespace or digits')
-    .default('CRM:'),
-  deploymentBase: z.number().int().min(0).max(99999),
-  userDigits: z.number().int().min(1).max(9).default(3),
-  counterDigits: z.number().int().min(1).max(9).default(3),
-});
-
-export const deploymentBody = z
-  .object({
-    name: z.string().min(1).max(200),
-    trackingToken: trackingTokenSchema.partial({ deploymentBase: true }).optional(),
-    webhookUrl: z.string().url().max(2000).nullable().optional(),
-    maxMessageBytes: z
-      .number()
-      .int()
-      .min(1024)
-      .max(25 * 1024 * 1024)
-      .optional(),
-    attachmentPolicy: z.enum(ATTACHMENT_POLICIES).optional(),
-    smartMatch: z.boolean().optional(),
-  })
-  .openapi('DeploymentInput');
-
-export type DeploymentInput = z.infer<typeof deploymentBody>;
+export { type DeploymentInput, deploymentBody, idParam, trackingTokenSchema };
 
 /**
  * Validates an id and an unparsed body exactly as the API does, throwing a 400 whose message

@@ -1,44 +1,53 @@
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 
-/** The closed set of error codes rendered in the one JSON error envelope. */
-export type ErrorCode =
-  | 'bad_request'
-  | 'invalid_json'
-  | 'validation_failed'
-  | 'unauthorized'
-  | 'forbidden'
-  | 'not_found'
-  | 'conflict'
-  | 'payload_too_large'
-  | 'unsupported_media_type'
-  | 'rate_limited'
-  | 'bad_signature'
-  | 'stale_timestamp'
-  | 'unavailable'
-  | 'replayed_batch'
+/**
+ * The closed set of error codes rendered in the one JSON error envelope, each with the one HTTP
+ * status it is answered with. Exhaustive by construction: a new code needs its status here, and
+ * nothing else picks a status for a code (unkey's `apps/api/src/pkg/errors/http.ts` is the model).
+ */
+export const ERROR_STATUS = {
+  bad_request: 400,
+  invalid_json: 400,
+  validation_failed: 400,
+  unauthorized: 401,
+  bad_signature: 401,
+  stale_timestamp: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  replayed_batch: 409,
   /** The sender is on the deployment's suppression list (refused even when promoted by hand). */
-  | 'suppressed'
-  | 'internal';
+  suppressed: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  rate_limited: 429,
+  internal: 500,
+  unavailable: 503,
+} as const satisfies Record<string, ContentfulStatusCode>;
 
-/** The one error type: thrown anywhere, rendered by the app's onError as `{ error: { code, message, requestId } }`. */
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+/**
+ * The one error type: `new ApiError(code, message)`, its status from {@link ERROR_STATUS}; thrown
+ * anywhere, rendered by the app's onError as `{ error: { code, message, requestId } }`.
+ */
 export class ApiError extends HTTPException {
   readonly code: ErrorCode;
-  constructor(status: ContentfulStatusCode, code: ErrorCode, message: string) {
-    super(status, { message });
+  constructor(code: ErrorCode, message: string) {
+    super(ERROR_STATUS[code], { message });
     this.code = code;
   }
 }
 
-export const badRequest = (message: string) => new ApiError(400, 'bad_request', message);
-export const validationFailed = (message: string) => new ApiError(400, 'validation_failed', message);
+export const badRequest = (message: string) => new ApiError('bad_request', message);
+export const validationFailed = (message: string) => new ApiError('validation_failed', message);
 export const unauthorized = (message = 'missing or invalid credentials') =>
-  new ApiError(401, 'unauthorized', message);
-export const forbidden = (message = 'this credential may not do that') =>
-  new ApiError(403, 'forbidden', message);
-export const notFound = (message: string) => new ApiError(404, 'not_found', message);
-export const conflict = (message: string) => new ApiError(409, 'conflict', message);
-export const payloadTooLarge = (message: string) => new ApiError(413, 'payload_too_large', message);
+  new ApiError('unauthorized', message);
+export const forbidden = (message = 'this credential may not do that') => new ApiError('forbidden', message);
+export const notFound = (message: string) => new ApiError('not_found', message);
+export const conflict = (message: string) => new ApiError('conflict', message);
+export const payloadTooLarge = (message: string) => new ApiError('payload_too_large', message);
 
 export function errorBody(code: ErrorCode, message: string, requestId: string) {
   return { error: { code, message, requestId } };

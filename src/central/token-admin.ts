@@ -9,8 +9,9 @@ import type { apiTokens } from '../db/schema.js';
 import { parseScope, sha256Hex } from './auth.js';
 import type { Principal } from './context.js';
 import { forbidden, notFound, validationFailed } from './errors.js';
+import { SCOPE_HELP } from './schemas.js';
 
-export const SCOPE_HELP = 'admin, deployment:<id>, edge:<region> or user:<deployment>/<userId>';
+export { SCOPE_HELP };
 
 export type TokenRow = typeof apiTokens.$inferSelect;
 

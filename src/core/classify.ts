@@ -217,6 +217,12 @@ function decide(facts: MessageFacts, snapshot: RoutingSnapshot, options: Classif
   return decision;
 }
 
+/** Whether an address is a mailbox routed in this region's snapshot. */
+export function isRoutedMailbox(snapshot: RoutingSnapshot, address: string): boolean {
+  const a = normaliseAddress(address);
+  return a !== '' && Object.hasOwn(snapshot.mailboxes, keyedHash(snapshot.hashKey, a));
+}
+
 /** The loop-history key of a mailbox hash and a message fingerprint. */
 export function loopKey(mailboxHash: string, fingerprint: string): string {
   return `${mailboxHash}:${fingerprint}`;

@@ -13,7 +13,6 @@ import {
   readHeaderBlock,
 } from './headers.js';
 import { keyedHashBytes, normaliseAddress, normaliseMessageId } from './keyed-hash.js';
-import { normaliseSubject } from './subject.js';
 import type { MailAddress } from './types.js';
 
 export type ForwardingVia =
@@ -70,6 +69,13 @@ export interface MessageFacts {
   xFailedRecipients?: string;
   forwarding: ForwardingCandidate[];
   forwardedAsAttachment: boolean;
+  /**
+   * For a forward-as-attachment: which message/rfc822 part of the outer message this is (0-based
+   * among the message parts), so the full parse can pick the same one.
+   */
+  wrappedIndex?: number;
+  /** For a forward-as-attachment: the wrapped message's byte range `[start, end)` in the raw message. */
+  wrappedRange?: [number, number];
   envelope: { from?: string; to?: string };
   /** Cheap content fingerprint: equal for identical messages, different when the content differs. */
   fingerprint: string;
@@ -257,7 +263,7 @@ function nextDelimiter(
   raw: Uint8Array,
   from: number,
   dash: Uint8Array,
-): { after: number; close: boolean } | undefined {
+): { at: number; after: number; close: boolean } | undefined {
   let at = from;
   while (at < raw.length) {
     const i = indexOfBytes(raw, dash, at);
@@ -272,53 +278,68 @@ function nextDelimiter(
     if (j < raw.length && raw[j] !== 13 && raw[j] !== 10) continue;
     if (raw[j] === 13) j++;
     if (raw[j] === 10) j++;
-    return { after: j, close };
+    return { at: i, after: j, close };
   }
   return undefined;
 }
 
 interface WrappedMessage {
-  block?: HeaderBlock;
+  block: HeaderBlock;
+  /** Byte range of the part's body (the wrapped message, possibly base64) in the raw message. */
+  start: number;
+  end: number;
+}
+
+interface WrappedMessages {
+  messages: WrappedMessage[];
   boundaryFound: boolean;
   problem?: string;
 }
 
-/** Finds the first message/rfc822 part of a multipart body and reads its header block only. */
-function findWrappedMessage(
+/** Most wrapped messages taken from one forward (Outlook lets users select many). */
+const MAX_WRAPPED = 50;
+
+/** Finds every message/rfc822 part of a multipart body and reads its header block only. */
+function findWrappedMessages(
   raw: Uint8Array,
   bodyOffset: number,
   boundary: string,
   maxHeaderBytes: number,
-): WrappedMessage {
+): WrappedMessages {
   const dash = encoder.encode(`--${boundary}`);
   let delimiter = nextDelimiter(raw, bodyOffset, dash);
-  if (!delimiter) return { boundaryFound: false };
+  if (!delimiter) return { messages: [], boundaryFound: false };
+  const messages: WrappedMessage[] = [];
   for (let part = 0; part < MAX_PARTS && delimiter && !delimiter.close; part++) {
     const partHeaders = readHeaderBlock(raw, { offset: delimiter.after, maxHeaderBytes: PART_HEADER_LIMIT });
-    if (!partHeaders.ok) return { boundaryFound: true, problem: 'MIME part header block too large' };
+    if (!partHeaders.ok)
+      return { messages, boundaryFound: true, problem: 'MIME part header block too large' };
     const block = partHeaders.block;
+    const next = nextDelimiter(raw, block.bodyOffset, dash);
     const type = parseContentType(block.get('content-type')).type;
-    if (type === 'message/rfc822' || type === 'message/global') {
+    if ((type === 'message/rfc822' || type === 'message/global') && messages.length < MAX_WRAPPED) {
+      const start = block.bodyOffset;
+      // The CRLF before the next delimiter belongs to the delimiter (RFC 2046 §5.1.1).
+      let end = next ? next.at : raw.length;
+      if (end > start && raw[end - 1] === 10) end--;
+      if (end > start && raw[end - 1] === 13) end--;
       const encoding = (block.get('content-transfer-encoding') ?? '').trim().toLowerCase();
       if (encoding === 'base64') {
         // RFC 2046 §5.2.1 forbids it, but some clients base64 the attachment anyway: decode
         // only as much as a header block can span.
-        const window = raw.subarray(
-          block.bodyOffset,
-          Math.min(raw.length, block.bodyOffset + Math.ceil(maxHeaderBytes * 1.4) + 8192),
-        );
-        const decoded = decodeBase64(window);
-        const inner = readHeaderBlock(decoded, { maxHeaderBytes });
-        if (!inner.ok) return { boundaryFound: true, problem: `wrapped message: ${inner.problem}` };
-        return { boundaryFound: true, block: inner.block };
+        const window = raw.subarray(start, Math.min(end, start + Math.ceil(maxHeaderBytes * 1.4) + 8192));
+        const inner = readHeaderBlock(decodeBase64(window), { maxHeaderBytes });
+        if (!inner.ok) return { messages, boundaryFound: true, problem: `wrapped message: ${inner.problem}` };
+        if (inner.block.fields.length > 0) messages.push({ block: inner.block, start, end });
+      } else {
+        const inner = readHeaderBlock(raw, { offset: start, maxHeaderBytes });
+        if (!inner.ok) return { messages, boundaryFound: true, problem: `wrapped message: ${inner.problem}` };
+        if (inner.block.fields.length > 0) messages.push({ block: inner.block, start, end });
       }
-      const inner = readHeaderBlock(raw, { offset: block.bodyOffset, maxHeaderBytes });
-      if (!inner.ok) return { boundaryFound: true, problem: `wrapped message: ${inner.problem}` };
-      return { boundaryFound: true, block: inner.block };
     }
-    delimiter = nextDelimiter(raw, block.bodyOffset, dash);
+    delimiter = next;
   }
-  return { boundaryFound: true };
+  return { messages, boundaryFound: true };
 }
 
 function firstMessageId(value: string | undefined): string | undefined {
@@ -339,88 +360,106 @@ function keyword(value: string | undefined): string | undefined {
   return k === undefined || k === '' ? undefined : k;
 }
 
-/**
- * Whether a multipart/mixed message with a message/rfc822 part is a forward-as-attachment by its
- * sender (Outlook "Forward as Attachment", Exchange inbox rules): the sender received the wrapped
- * message, or the outer subject is the wrapped one's (give or take `FW:`), or there is none.
- * A message that merely carries an .eml from someone else keeps its own headers.
- */
-function isForwardOf(outer: HeaderBlock, inner: HeaderBlock): boolean {
-  const outerSubject = normaliseSubject(decodeEncodedWords(outer.get('subject') ?? ''));
-  const innerSubject = normaliseSubject(decodeEncodedWords(inner.get('subject') ?? ''));
-  if (outerSubject === '' || outerSubject === innerSubject) return true;
-  const sender = parseAddressList(outer.get('from') ?? '')[0]?.address;
-  if (!sender) return false;
-  const received = [
-    ...addressList(inner, 'to'),
-    ...addressList(inner, 'cc'),
-    ...addressList(inner, 'bcc'),
-  ].map((a) => a.address);
-  for (const name of ['delivered-to', 'x-original-to'])
-    for (const v of inner.getAll(name)) received.push(...traceAddresses(v));
-  return received.includes(sender);
+export interface ReadFactsOptions {
+  maxHeaderBytes?: number;
+  /**
+   * Whether an address is a mailbox that forwards to this forwarding address (a routed mailbox of
+   * its deployment). A message from such a mailbox carrying message/rfc822 parts is a
+   * forward-as-attachment whatever its subject (design §2, step 2): each wrapped message is then
+   * its own message. Without it, no message is read as a forward-as-attachment.
+   */
+  isForwardingMailbox?: (address: string) => boolean;
 }
 
 /**
- * Reads the facts the classifier needs from a raw message. Never throws: unusable headers give
- * facts with `malformed` set; an unexpected failure gives `malformed` with its text.
+ * Reads the facts the classifier needs from a raw message: one entry per message it carries —
+ * the message itself, or, for a forward-as-attachment by a forwarding mailbox, each wrapped
+ * message in order. Never throws: unusable headers give facts with `malformed` set; an
+ * unexpected failure gives `malformed` with its text.
  */
+export function readForwardedMessages(
+  raw: Uint8Array,
+  envelope: { from?: string; to?: string },
+  opts?: ReadFactsOptions,
+): MessageFacts[] {
+  try {
+    return readFacts(
+      raw,
+      envelope,
+      opts?.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES,
+      opts?.isForwardingMailbox,
+    );
+  } catch (e) {
+    return [
+      malformedFacts(raw, envelope, `unreadable message (${e instanceof Error ? e.message : String(e)})`),
+    ];
+  }
+}
+
+/** The first message of `readForwardedMessages` (the message itself, or the first wrapped one). */
 export function readMessageFacts(
   raw: Uint8Array,
   envelope: { from?: string; to?: string },
-  opts?: { maxHeaderBytes?: number },
+  opts?: ReadFactsOptions,
 ): MessageFacts {
-  try {
-    return readFacts(raw, envelope, opts?.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES);
-  } catch (e) {
-    return malformedFacts(
-      raw,
-      envelope,
-      `unreadable message (${e instanceof Error ? e.message : String(e)})`,
-    );
-  }
+  return readForwardedMessages(raw, envelope, opts)[0] as MessageFacts;
 }
 
 function readFacts(
   raw: Uint8Array,
   envelope: { from?: string; to?: string },
   maxHeaderBytes: number,
-): MessageFacts {
+  isForwardingMailbox: ((address: string) => boolean) | undefined,
+): MessageFacts[] {
   if (!(raw instanceof Uint8Array))
-    return malformedFacts(new Uint8Array(0), envelope, 'message is not bytes');
+    return [malformedFacts(new Uint8Array(0), envelope, 'message is not bytes')];
   const read = readHeaderBlock(raw, { maxHeaderBytes });
-  if (!read.ok) return malformedFacts(raw, envelope, read.problem);
+  if (!read.ok) return [malformedFacts(raw, envelope, read.problem)];
   const outer = read.block;
   if (outer.fields.length === 0) {
-    return malformedFacts(raw, envelope, raw.length === 0 ? 'empty message' : 'no header fields');
+    return [malformedFacts(raw, envelope, raw.length === 0 ? 'empty message' : 'no header fields')];
   }
   if (outer.invalidLines > outer.fields.length) {
-    return malformedFacts(raw, envelope, 'header block is not readable text (binary data?)');
+    return [malformedFacts(raw, envelope, 'header block is not readable text (binary data?)')];
   }
   const problems = [...new Set(outer.problems)];
   if (raw.subarray(0, outer.headerBytes).includes(0)) problems.push('NUL bytes in the header block');
 
   const outerType = parseContentType(outer.get('content-type'));
-  let source = outer;
-  let forwardedAsAttachment = false;
+  let wrapped: WrappedMessage[] = [];
   if (outerType.type.startsWith('multipart/')) {
     const boundary = outerType.params.boundary;
     if (!boundary) {
       problems.push('broken MIME boundary: multipart message without a boundary parameter');
     } else if (outerType.type === 'multipart/mixed') {
-      const wrapped = findWrappedMessage(raw, outer.bodyOffset, boundary, maxHeaderBytes);
-      if (!wrapped.boundaryFound)
-        problems.push('broken MIME boundary: the boundary never occurs in the body');
-      if (wrapped.problem) problems.push(wrapped.problem);
-      if (wrapped.block && wrapped.block.fields.length > 0 && isForwardOf(outer, wrapped.block)) {
-        source = wrapped.block;
-        forwardedAsAttachment = true;
-      }
+      const found = findWrappedMessages(raw, outer.bodyOffset, boundary, maxHeaderBytes);
+      if (!found.boundaryFound) problems.push('broken MIME boundary: the boundary never occurs in the body');
+      if (found.problem) problems.push(found.problem);
+      const forwarder = parseAddressList(outer.get('from') ?? '')[0]?.address;
+      if (found.messages.length > 0 && forwarder && isForwardingMailbox?.(forwarder))
+        wrapped = found.messages;
     } else if (!nextDelimiter(raw, outer.bodyOffset, encoder.encode(`--${boundary}`))) {
       problems.push('broken MIME boundary: the boundary never occurs in the body');
     }
   }
+  if (wrapped.length === 0) return [factsOf(raw, envelope, outer, outer, outerType, problems)];
+  return wrapped.map((w, n) =>
+    factsOf(raw, envelope, outer, w.block, outerType, problems, { ...w, index: n }),
+  );
+}
 
+/** The facts of one message: the outer one, or a wrapped one (`part` set) of a forward-as-attachment. */
+function factsOf(
+  raw: Uint8Array,
+  envelope: { from?: string; to?: string },
+  outer: HeaderBlock,
+  source: HeaderBlock,
+  outerType: ReturnType<typeof parseContentType>,
+  outerProblems: string[],
+  part?: WrappedMessage & { index: number },
+): MessageFacts {
+  const problems = [...outerProblems];
+  const forwardedAsAttachment = part !== undefined;
   const h = source;
   const contentType = forwardedAsAttachment ? parseContentType(h.get('content-type')) : outerType;
   const subject = decodeEncodedWords(h.get('subject') ?? '');
@@ -486,12 +525,19 @@ function readFacts(
     forwarding,
     forwardedAsAttachment,
     envelope: env,
-    fingerprint: fingerprintOf(from?.address ?? '', subject, raw, outer.bodyOffset),
+    // A wrapped message's fingerprint covers its own bytes: two messages forwarded together differ.
+    fingerprint: part
+      ? fingerprintOf(from?.address ?? '', subject, raw.subarray(part.start, part.end), 0)
+      : fingerprintOf(from?.address ?? '', subject, raw, outer.bodyOffset),
     problems,
     headerBytes: outer.headerBytes,
     bodyBytes: raw.length - outer.bodyOffset,
   };
   if (messageId) facts.messageId = messageId;
+  if (part) {
+    facts.wrappedIndex = part.index;
+    facts.wrappedRange = [part.start, part.end];
+  }
   if (from) facts.from = from;
   const sender = parseAddressList(h.get('sender') ?? '')[0];
   if (sender) facts.sender = sender;

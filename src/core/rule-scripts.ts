@@ -1,9 +1,11 @@
 // Generates the forwarding rules that send each routed mailbox's mail to its region's edge:
-// Exchange Online PowerShell, Sieve (RFC 5228 with the :copy extension of RFC 3894) and Gmail
-// steps. Pure: addresses are data, quoted for the target language so that no address, however
-// odd, can end a string, start a comment or add a command.
+// Exchange PowerShell (Online and on premises, with the Microsoft 365 forwarding policy and the
+// send connector to the SMTP ingress), Sieve (RFC 5228 with the :copy extension of RFC 3894),
+// Gmail steps and Gmail's filter import format (Atom with the apps namespace). Pure: addresses
+// are data, quoted for the target language so that no address, however odd, can end a string,
+// start a comment or add a command.
 
-export const RULE_FORMATS = ['exchange', 'sieve', 'gmail'] as const;
+export const RULE_FORMATS = ['exchange', 'sieve', 'gmail', 'gmail-filters'] as const;
 export type RuleFormat = (typeof RULE_FORMATS)[number];
 
 /** Name of the inbox rule / Sieve script the router installs (and removes). */
@@ -19,6 +21,8 @@ export interface RuleScriptInput {
   edgeAddress: string;
   /** Routed mailboxes of the region (plain addresses). */
   mailboxes: readonly string[];
+  /** ISO time for the Gmail filter feed's `updated` (core has no clock; central passes now). */
+  updatedAt?: string;
 }
 
 /** The edge's mail address for a region: `crm@<region>.edge.<domain>`. */
@@ -62,20 +66,81 @@ function header(input: RuleScriptInput, comment: string): string[] {
   ];
 }
 
+/** The edge address's domain (what a remote domain / send connector is scoped to). */
+function domainOfAddress(address: string): string {
+  return oneLine(address.slice(address.lastIndexOf('@') + 1));
+}
+
+/**
+ * What an Exchange administrator also needs so that the inbox rules may forward at all:
+ * Microsoft 365 blocks automatic forwarding to external domains (outbound spam policy,
+ * `AutoForwardingMode`), and Exchange Server on premises behind a firewall needs a send connector
+ * that routes the edge's domain through the SMTP ingress relay (`crm-router smtp`) as a smart host.
+ */
+function exchangeAdminSection(input: RuleScriptInput): string[] {
+  const name = powershellString(`${RULE_NAME} (${input.region})`);
+  const domain = powershellString(domainOfAddress(input.edgeAddress));
+  const space = powershellString(`SMTP:${domainOfAddress(input.edgeAddress)};1`);
+  const senders = input.mailboxes.map(powershellString).join(',');
+  const lines = [
+    '',
+    '# ---- What the administrator also needs (once per region) ----',
+    "$CrmTarget = 'ExchangeOnline'   # 'ExchangeOnline' (Microsoft 365) or 'OnPremises' (Exchange Server)",
+    "$CrmRelay = 'crm-relay.corp.example'   # OnPremises: the host running crm-router smtp (README)",
+    '$CrmRelayPort = 2525',
+  ];
+  if (input.rulesEnabled) {
+    lines.push(
+      "if ($CrmTarget -eq 'ExchangeOnline') {",
+      '  # Microsoft 365 blocks automatic forwarding to external domains by default (outbound spam policy,',
+      '  # AutoForwardingMode Automatic = Off): a policy that allows it for these mailboxes only, and a remote',
+      "  # domain for the edge's domain that allows automatic forwards.",
+      `  New-HostedOutboundSpamFilterPolicy -Name ${name} -AutoForwardingMode On -ErrorAction SilentlyContinue`,
+      `  Set-HostedOutboundSpamFilterPolicy -Identity ${name} -AutoForwardingMode On`,
+      ...(senders
+        ? [
+            `  New-HostedOutboundSpamFilterRule -Name ${name} -HostedOutboundSpamFilterPolicy ${name} -From ${senders} -ErrorAction SilentlyContinue`,
+            `  Set-HostedOutboundSpamFilterRule -Identity ${name} -From ${senders}`,
+          ]
+        : ['  # (no mailboxes: no outbound spam filter rule)']),
+      `  New-RemoteDomain -Name ${name} -DomainName ${domain} -ErrorAction SilentlyContinue`,
+      `  Set-RemoteDomain -Identity ${name} -AutoForwardEnabled $true`,
+      '} else {',
+      "  # Exchange Server on premises that cannot reach the internet: route the edge's domain through the",
+      '  # SMTP ingress relay as a smart host (crm-router smtp --tls-cert … --auth user:pass near the servers).',
+      `  New-SendConnector -Name ${name} -Usage Custom -AddressSpaces ${space} -DNSRoutingEnabled $false -SmartHosts $CrmRelay -Port $CrmRelayPort -SmartHostAuthMechanism BasicAuthRequireTLS -AuthenticationCredential (Get-Credential -Message 'crm-router smtp --auth user and password') -RequireTLS $true`,
+      `  New-RemoteDomain -Name ${name} -DomainName ${domain} -ErrorAction SilentlyContinue`,
+      `  Set-RemoteDomain -Identity ${name} -AutoForwardEnabled $true`,
+      '}',
+    );
+  } else {
+    lines.push(
+      "if ($CrmTarget -eq 'ExchangeOnline') {",
+      `  Remove-HostedOutboundSpamFilterRule -Identity ${name} -Confirm:$false -ErrorAction SilentlyContinue`,
+      `  Remove-HostedOutboundSpamFilterPolicy -Identity ${name} -Confirm:$false -ErrorAction SilentlyContinue`,
+      '} else {',
+      `  Remove-SendConnector -Identity ${name} -Confirm:$false -ErrorAction SilentlyContinue`,
+      '}',
+      `Remove-RemoteDomain -Identity ${name} -Confirm:$false -ErrorAction SilentlyContinue`,
+    );
+  }
+  return lines;
+}
+
 function exchangeScript(input: RuleScriptInput): string {
   const edge = powershellString(input.edgeAddress);
   const rule = powershellString(RULE_NAME);
   const transportRule = powershellString(`${RULE_NAME} (${input.region})`);
   const lines = [
     ...header(input, '#'),
-    '# Run in Exchange Online PowerShell after Connect-ExchangeOnline.',
+    '# Run in Exchange Online PowerShell after Connect-ExchangeOnline, or in the Exchange Management Shell on premises.',
     '',
   ];
   if (input.mailboxes.length === 0) lines.push('# No mailboxes are routed to this region.', '');
   if (input.rulesEnabled) {
     lines.push(
-      '# Exchange Online blocks automatic forwarding to external addresses by default: allow it for these',
-      '# mailboxes in the outbound anti-spam policy (Set-HostedOutboundSpamFilterPolicy -AutoForwardingMode On).',
+      '# Exchange Online blocks automatic forwarding to external addresses by default, and a server on premises',
+      '# behind a firewall needs a route to the edge: see the administrator section at the end.',
       '# Re-running is safe: an existing rule of the same name is replaced.',
       '',
     );
@@ -103,6 +168,7 @@ function exchangeScript(input: RuleScriptInput): string {
       `# Remove-TransportRule -Identity ${transportRule} -Confirm:$false`,
     );
   }
+  lines.push(...exchangeAdminSection(input));
   return `${lines.join('\r\n')}\r\n`;
 }
 
@@ -169,6 +235,55 @@ function gmailSteps(input: RuleScriptInput): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** XML character data / attribute value: `&`, `<`, `>`, `"` and `'` escaped; control characters replaced. */
+export function xmlText(s: string): string {
+  return oneLine(s).replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c] as string,
+  );
+}
+
+/**
+ * Gmail's filter export format (Settings > Filters and Blocked Addresses > Import filters): an Atom
+ * feed whose entries carry `apps:property` criteria and actions. One filter per mailbox: mail to
+ * it is forwarded to the edge (Gmail asks the user to verify the forwarding address first).
+ */
+function gmailFilters(input: RuleScriptInput): string {
+  const region = xmlText(input.region);
+  const updated = xmlText(input.updatedAt ?? '1970-01-01T00:00:00Z');
+  const header = `CRM edge router: forwarding filters for region ${input.region}${input.regionName ? ` (${input.regionName})` : ''}`;
+  const lines = [
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    `<!-- ${xmlText(header).replace(/--/g, '- -')} -->`,
+    input.rulesEnabled
+      ? '<!-- Rules are ENABLED for this region: import this file in each mailbox listed below. -->'
+      : '<!-- Rules are DISABLED for this region: delete the "CRM edge router" filters; nothing to import. -->',
+    '<feed xmlns="http://www.w3.org/2005/Atom" xmlns:apps="http://schemas.google.com/apps/2006">',
+    `  <title>${xmlText(RULE_NAME)} (${region})</title>`,
+    `  <id>tag:crm-edge-router,2024:filters:${region}</id>`,
+    `  <updated>${updated}</updated>`,
+    `  <author><name>${xmlText(RULE_NAME)}</name></author>`,
+  ];
+  if (input.rulesEnabled)
+    input.mailboxes.forEach((address, n) => {
+      lines.push(
+        '  <entry>',
+        '    <category term="filter"></category>',
+        `    <title>${xmlText(RULE_NAME)}</title>`,
+        `    <id>tag:crm-edge-router,2024:filter:${region}:${n + 1}</id>`,
+        `    <updated>${updated}</updated>`,
+        '    <content></content>',
+        `    <apps:property name="to" value="${xmlText(address)}"/>`,
+        `    <apps:property name="forwardTo" value="${xmlText(input.edgeAddress)}"/>`,
+        '    <apps:property name="sizeOperator" value="s_sl"/>',
+        '    <apps:property name="sizeUnit" value="s_smb"/>',
+        '  </entry>',
+      );
+    });
+  lines.push('</feed>');
+  return `${lines.join('\n')}\n`;
+}
+
 /** The rules (or their removal, when the region's rules are disabled) in the chosen format. */
 export function generateRuleScript(input: RuleScriptInput): string {
   switch (input.format) {
@@ -178,5 +293,7 @@ export function generateRuleScript(input: RuleScriptInput): string {
       return sieveScript(input);
     case 'gmail':
       return gmailSteps(input);
+    case 'gmail-filters':
+      return gmailFilters(input);
   }
 }

@@ -49,7 +49,10 @@ async function parseOriginal(raw: Uint8Array, facts: MessageFacts): Promise<Emai
     raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength ? (raw.buffer as ArrayBuffer) : raw;
   const outer = await PostalMime.parse(input, { forceRfc822Attachments: facts.forwardedAsAttachment });
   if (!facts.forwardedAsAttachment) return outer;
-  const wrapped = outer.attachments.find((a) => a.mimeType === 'message/rfc822');
+  // The same message/rfc822 part the header reading took this message from.
+  const wrapped = outer.attachments.filter(
+    (a) => a.mimeType === 'message/rfc822' || a.mimeType === 'message/global',
+  )[facts.wrappedIndex ?? 0];
   return wrapped ? PostalMime.parse(attachmentBytes(wrapped)) : outer;
 }
 
@@ -69,7 +72,10 @@ export async function buildIngestItems(
   const egress = snapshot.egress;
   // One after the other, not concurrently: the digest may copy its input, and the parse holds
   // the decoded attachments; overlapping them would stack both on the peak memory.
-  const digest = await crypto.subtle.digest('SHA-256', raw as Uint8Array<ArrayBuffer>);
+  // A wrapped message's own bytes: two messages forwarded together must not share a content hash
+  // (central falls back to it to deduplicate mail without a Message-ID).
+  const hashed = facts.wrappedRange ? raw.subarray(facts.wrappedRange[0], facts.wrappedRange[1]) : raw;
+  const digest = await crypto.subtle.digest('SHA-256', hashed as Uint8Array<ArrayBuffer>);
   const email = await parseOriginal(raw, facts);
   const contentHash = toHex(digest);
   const copyId = crypto.randomUUID();

@@ -1,7 +1,7 @@
 // The per-message path at the edge: header-first decision, toss with a content-free receipt, or
 // full parse + regional storage + enqueue for CRM-bound mail. This is the hottest path.
-import { classify, type Decision, type LoopHistory, type Target } from '../core/classify.js';
-import { readMessageFacts } from '../core/message-facts.js';
+import { classify, type Decision, isRoutedMailbox, type LoopHistory, type Target } from '../core/classify.js';
+import { type MessageFacts, readForwardedMessages } from '../core/message-facts.js';
 import type { TossedReason } from '../core/types.js';
 import type { Receipt } from '../core/wire.js';
 import type { EdgeBindings, EdgeConfig } from './config.js';
@@ -79,37 +79,47 @@ export async function processMessage(
 ): Promise<ProcessResult> {
   const now = opts.receivedAt ?? Date.now();
   const snapshot = await currentSnapshot(env, cfg, waitUntil);
-  const facts = readMessageFacts(raw, envelope);
-  const decision = classify(facts, snapshot, { now, loopHistory });
+  // A forward-as-attachment by a routed mailbox carries one message per message/rfc822 part
+  // (Outlook and Gmail forward several selected messages at once): each is classified and
+  // tracked on its own.
+  const messages = readForwardedMessages(raw, envelope, {
+    isForwardingMailbox: (address) => isRoutedMailbox(snapshot, address),
+  });
+  const decided: Array<{ facts: MessageFacts; decision: Decision }> = messages.map((facts) => ({
+    facts,
+    decision: classify(facts, snapshot, { now, loopHistory }),
+  }));
 
-  const bound = decision.targets.filter((t: Target) => t.crmBound);
   const receipts: Receipt[] = [];
-  for (const t of decision.targets.filter((x: Target) => !x.crmBound))
-    receipts.push(
-      receiptFor(
-        cfg,
-        { ...decision, deployment: t.deployment, mailboxHash: t.mailboxes[0]?.hash },
-        t.reason,
-        raw.byteLength,
-        now,
-        t.detail,
-      ),
-    );
-  if (decision.targets.length === 0)
-    receipts.push(receiptFor(cfg, decision, decision.reason, raw.byteLength, now));
-
   const itemIds: string[] = [];
-  if (bound.length) {
-    const items = await buildIngestItems(env, cfg, snapshot, raw, facts, bound, now);
-    await enqueueAll(env, items);
-    noteEnqueued(items.length);
-    itemIds.push(...items.map((i) => i.id));
+  for (const { facts, decision } of decided) {
+    const bound = decision.targets.filter((t: Target) => t.crmBound);
+    for (const t of decision.targets.filter((x: Target) => !x.crmBound))
+      receipts.push(
+        receiptFor(
+          cfg,
+          { ...decision, deployment: t.deployment, mailboxHash: t.mailboxes[0]?.hash },
+          t.reason,
+          raw.byteLength,
+          now,
+          t.detail,
+        ),
+      );
+    if (decision.targets.length === 0)
+      receipts.push(receiptFor(cfg, decision, decision.reason, raw.byteLength, now));
+    if (bound.length) {
+      const items = await buildIngestItems(env, cfg, snapshot, raw, facts, bound, now);
+      await enqueueAll(env, items);
+      noteEnqueued(items.length);
+      itemIds.push(...items.map((i) => i.id));
+    }
   }
   await enqueueAll(env, receipts);
   // Only a durably accepted message (stored and enqueued) counts as a loop sighting: a retry after
   // a temporary failure must not look like a loop.
-  recordSightings(decision.loopKeys, now);
+  for (const { decision } of decided) recordSightings(decision.loopKeys, now);
 
+  const decision = (decided.find((d) => d.decision.crmBound) ?? decided[0])!.decision;
   const reject =
     !decision.crmBound && decision.reason === 'oversize'
       ? `message of ${raw.byteLength} bytes exceeds the deployment's size limit (oversize)`

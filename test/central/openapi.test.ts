@@ -93,6 +93,11 @@ describe('GET /api/docs', () => {
     for (const [method, path] of CONTRACT)
       expect(res.text).toContain(`<span class="m ${method}">${method}</span> <code>${path}</code>`);
     expect(res.text).toContain('<h3>RecordsInput</h3>');
+    // The CSP names the hash of the page's one stylesheet, byte for byte.
+    const style = /<style>([^<]*)<\/style>/.exec(res.text)?.[1] ?? '';
+    const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(style)));
+    expect(csp).toContain(`'sha256-${btoa(String.fromCharCode(...digest))}'`);
+    expect(res.text).toContain('<a href="#schema-RecordsInput">RecordsInput</a>');
   });
 
   test('text from the document is escaped', async () => {

@@ -1,12 +1,14 @@
 import { describe, expect, test } from 'vitest';
-import { classify } from '../../src/core/classify.js';
-import { readMessageFacts } from '../../src/core/message-facts.js';
+import { classify, isRoutedMailbox } from '../../src/core/classify.js';
+import { readForwardedMessages, readMessageFacts } from '../../src/core/message-facts.js';
 import type { FilterMode, ReasonCode } from '../../src/core/types.js';
 import { contosoSnapshot } from './contoso-snapshot.js';
 import { fixture, mail } from './mail-builder.js';
 
 const EDGE = { from: 'relay@contoso.example', to: 'crm@us.edge.localhost' };
 const NOW = 1_710_300_000_000;
+/** As the edge reads mail: alice@contoso.example is a routed (forwarding) mailbox. */
+const ROUTED = { isForwardingMailbox: (a: string) => a === 'alice@contoso.example' };
 
 describe('message facts from real-world shapes', () => {
   test('an Outlook reply: addresses, ids, Thread-Index, date', () => {
@@ -51,7 +53,7 @@ describe('message facts from real-world shapes', () => {
   });
 
   test('an Exchange forward-as-attachment yields the wrapped message as the original', () => {
-    const f = readMessageFacts(fixture('exchange-forward-as-attachment.eml'), EDGE);
+    const f = readMessageFacts(fixture('exchange-forward-as-attachment.eml'), EDGE, ROUTED);
     expect(f.forwardedAsAttachment).toBe(true);
     expect(f.subject).toBe('RE: Contract renewal');
     expect(f.from?.address).toBe('carol@example.org');
@@ -102,7 +104,7 @@ describe('message facts from real-world shapes', () => {
     const raw = new TextEncoder().encode(
       `From: alice@contoso.example\r\nTo: crm@us.edge.localhost\r\nSubject: Fw: Inner\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\n${b64}\r\n--b--\r\n`,
     );
-    const f = readMessageFacts(raw, EDGE);
+    const f = readMessageFacts(raw, EDGE, ROUTED);
     expect(f.forwardedAsAttachment).toBe(true);
     expect(f.messageId).toBe('inner@example.org');
     expect(f.forwarding[0]).toEqual({ address: 'alice@contoso.example', via: 'forward-as-attachment' });
@@ -261,11 +263,20 @@ describe('fixtures classified against the contoso snapshot', () => {
     ['missing-message-id.eml', 'all', 'tracked:all'],
     ['x-loop.eml', 'responses', 'loop'],
     ['exchange-redirect-rule.eml', 'responses', 'tracked:thread-index'],
+    ['outlook-two-forwarded-as-attachments.eml', 'records', 'tracked:sender-record'],
+    ['gmail-two-forwarded-as-attachments.eml', 'records', 'tracked:sender-record'],
+    ['thunderbird-forward-as-attachment-typed-subject.eml', 'records', 'tracked:sender-record'],
+    ['apple-mail-forward-as-attachment.eml', 'records', 'tracked:sender-record'],
   ];
-  test.each(table)('%s under filter mode %s is %s', (name, mode, reason) => {
-    const facts = readMessageFacts(fixture(name), EDGE);
-    const d = classify(facts, contosoSnapshot(mode), { now: NOW });
-    expect(d.reason).toBe(reason);
+  test.each(table)('%s under filter mode %s is %s (every message it carries)', (name, mode, reason) => {
+    const snapshot = contosoSnapshot(mode);
+    // As the edge reads it: a forward-as-attachment is recognised by its routed sender.
+    const messages = readForwardedMessages(fixture(name), EDGE, {
+      isForwardingMailbox: (a) => isRoutedMailbox(snapshot, a),
+    });
+    expect(messages.map((facts) => classify(facts, snapshot, { now: NOW }).reason)).toEqual(
+      messages.map(() => reason),
+    );
   });
 
   test('a message without Message-ID has no Message-ID hash', () => {
@@ -273,5 +284,58 @@ describe('fixtures classified against the contoso snapshot', () => {
       now: NOW,
     });
     expect(d.messageIdHash).toBeUndefined();
+  });
+});
+
+describe('forward-as-attachment: what Outlook, Gmail, Thunderbird and Apple Mail send', () => {
+  test('Outlook: two selected messages forwarded as attachments are two messages, in order', () => {
+    const m = readForwardedMessages(fixture('outlook-two-forwarded-as-attachments.eml'), EDGE, ROUTED);
+    expect(m.map((f) => f.messageId)).toEqual(['po-4711@mail.example.org', 'delivery-q@mta.example.net']);
+    expect(m.map((f) => f.subject)).toEqual(['Purchase order 4711', 'Question about delivery dates']);
+    expect(m.map((f) => f.wrappedIndex)).toEqual([0, 1]);
+    expect(m.every((f) => f.forwarding[0]?.via === 'forward-as-attachment')).toBe(true);
+    expect(m[0]!.fingerprint).not.toBe(m[1]!.fingerprint);
+    // Each range covers its own wrapped message.
+    const text = new TextDecoder().decode(fixture('outlook-two-forwarded-as-attachments.eml'));
+    const [a, b] = m.map((f) => text.slice(f.wrappedRange![0], f.wrappedRange![1]));
+    expect(a).toMatch(/^Received: from mail\.example\.org[\s\S]*Carol\s*$/);
+    expect(b).toMatch(/^Received: from mta\.example\.net[\s\S]*Dave\s*$/);
+  });
+
+  test('Gmail: the wrapped messages follow a multipart/alternative part', () => {
+    const m = readForwardedMessages(fixture('gmail-two-forwarded-as-attachments.eml'), EDGE, ROUTED);
+    expect(m.map((f) => f.messageId)).toEqual([
+      'invoice-2024-031@billing.example.org',
+      're-site-visit@mta.example.net',
+    ]);
+  });
+
+  test('Thunderbird: a typed subject ("please log this") does not hide the forward', () => {
+    const [f, ...rest] = readForwardedMessages(
+      fixture('thunderbird-forward-as-attachment-typed-subject.eml'),
+      EDGE,
+      ROUTED,
+    );
+    expect(rest).toEqual([]);
+    expect(f).toMatchObject({
+      forwardedAsAttachment: true,
+      subject: 'Renewal terms',
+      messageId: 'renewal-terms-2024@mail.example.org',
+    });
+    expect(f!.forwarding[0]).toEqual({ address: 'alice@contoso.example', via: 'forward-as-attachment' });
+  });
+
+  test('Apple Mail: Forward as Attachment with a typed subject', () => {
+    const f = readMessageFacts(fixture('apple-mail-forward-as-attachment.eml'), EDGE, ROUTED);
+    expect(f).toMatchObject({ forwardedAsAttachment: true, subject: 'Re: Delivery schedule' });
+    expect(f.inReplyTo).toEqual(['delivery-schedule@contoso.example']);
+  });
+
+  test('the same messages from a sender that is not a forwarding mailbox keep their own headers', () => {
+    const f = readForwardedMessages(fixture('outlook-two-forwarded-as-attachments.eml'), EDGE, {
+      isForwardingMailbox: () => false,
+    });
+    expect(f).toHaveLength(1);
+    expect(f[0]).toMatchObject({ forwardedAsAttachment: false, subject: '' });
   });
 });

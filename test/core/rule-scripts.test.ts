@@ -8,6 +8,7 @@ import {
   shellWord,
   sieveString,
 } from '../../src/core/rule-scripts.js';
+import { checkPowershell } from './powershell-syntax.js';
 
 const EDGE = 'crm@eu.edge.crm-router.example';
 const base: RuleScriptInput = {
@@ -108,10 +109,10 @@ describe('generateRuleScript: exchange', () => {
         '# CRM edge router: forwarding rules for region eu (Europe), 2 mailboxes.',
         `# Edge address: ${EDGE}`,
         '# Rules are ENABLED for this region: install the rules below.',
-        '# Run in Exchange Online PowerShell after Connect-ExchangeOnline.',
+        '# Run in Exchange Online PowerShell after Connect-ExchangeOnline, or in the Exchange Management Shell on premises.',
         '',
-        '# Exchange Online blocks automatic forwarding to external addresses by default: allow it for these',
-        '# mailboxes in the outbound anti-spam policy (Set-HostedOutboundSpamFilterPolicy -AutoForwardingMode On).',
+        '# Exchange Online blocks automatic forwarding to external addresses by default, and a server on premises',
+        '# behind a firewall needs a route to the edge: see the administrator section at the end.',
         '# Re-running is safe: an existing rule of the same name is replaced.',
         '',
         "Remove-InboxRule -Mailbox 'ann@contoso.example' -Identity 'CRM edge router' -Confirm:$false -ErrorAction SilentlyContinue",
@@ -122,6 +123,28 @@ describe('generateRuleScript: exchange', () => {
         '# Alternative: one transport rule for all of them instead of per-mailbox inbox rules',
         '# (Exchange admin role; sends a Bcc copy rather than a forward-as-attachment):',
         `# New-TransportRule -Name 'CRM edge router (eu)' -SentTo 'ann@contoso.example','bob@contoso.example' -BlindCopyTo '${EDGE}'`,
+        '',
+        '# ---- What the administrator also needs (once per region) ----',
+        "$CrmTarget = 'ExchangeOnline'   # 'ExchangeOnline' (Microsoft 365) or 'OnPremises' (Exchange Server)",
+        "$CrmRelay = 'crm-relay.corp.example'   # OnPremises: the host running crm-router smtp (README)",
+        '$CrmRelayPort = 2525',
+        "if ($CrmTarget -eq 'ExchangeOnline') {",
+        '  # Microsoft 365 blocks automatic forwarding to external domains by default (outbound spam policy,',
+        '  # AutoForwardingMode Automatic = Off): a policy that allows it for these mailboxes only, and a remote',
+        "  # domain for the edge's domain that allows automatic forwards.",
+        "  New-HostedOutboundSpamFilterPolicy -Name 'CRM edge router (eu)' -AutoForwardingMode On -ErrorAction SilentlyContinue",
+        "  Set-HostedOutboundSpamFilterPolicy -Identity 'CRM edge router (eu)' -AutoForwardingMode On",
+        "  New-HostedOutboundSpamFilterRule -Name 'CRM edge router (eu)' -HostedOutboundSpamFilterPolicy 'CRM edge router (eu)' -From 'ann@contoso.example','bob@contoso.example' -ErrorAction SilentlyContinue",
+        "  Set-HostedOutboundSpamFilterRule -Identity 'CRM edge router (eu)' -From 'ann@contoso.example','bob@contoso.example'",
+        "  New-RemoteDomain -Name 'CRM edge router (eu)' -DomainName 'eu.edge.crm-router.example' -ErrorAction SilentlyContinue",
+        "  Set-RemoteDomain -Identity 'CRM edge router (eu)' -AutoForwardEnabled $true",
+        '} else {',
+        "  # Exchange Server on premises that cannot reach the internet: route the edge's domain through the",
+        '  # SMTP ingress relay as a smart host (crm-router smtp --tls-cert … --auth user:pass near the servers).',
+        "  New-SendConnector -Name 'CRM edge router (eu)' -Usage Custom -AddressSpaces 'SMTP:eu.edge.crm-router.example;1' -DNSRoutingEnabled $false -SmartHosts $CrmRelay -Port $CrmRelayPort -SmartHostAuthMechanism BasicAuthRequireTLS -AuthenticationCredential (Get-Credential -Message 'crm-router smtp --auth user and password') -RequireTLS $true",
+        "  New-RemoteDomain -Name 'CRM edge router (eu)' -DomainName 'eu.edge.crm-router.example' -ErrorAction SilentlyContinue",
+        "  Set-RemoteDomain -Identity 'CRM edge router (eu)' -AutoForwardEnabled $true",
+        '}',
         '',
       ].join('\r\n'),
     );
@@ -145,11 +168,43 @@ describe('generateRuleScript: exchange', () => {
     const { value, end } = readPowershellString(line, start);
     expect(value).toBe("x'; Remove-Mailbox -Identity boss; '\uFFFD$(calc)@x.example");
     expect(line.slice(end)).toBe(` -Name "CRM edge router" -ForwardAsAttachmentTo '${EDGE}'`);
-    // Every line is a comment, blank, or one of the two commands.
-    for (const l of script.split('\r\n'))
-      expect(
-        l === '' || l.startsWith('#') || l.startsWith('New-InboxRule ') || l.startsWith('Remove-InboxRule '),
-      ).toBe(true);
+    // The script lexes cleanly and the address is only ever a string value, never code.
+    const { problems, statements } = checkPowershell(script);
+    expect(problems).toEqual([]);
+    for (const st of statements) expect(st.code).not.toMatch(/Remove-Mailbox|calc/);
+    expect(statements.flatMap((st) => st.strings)).toContain(
+      "x'; Remove-Mailbox -Identity boss; '\uFFFD$(calc)@x.example",
+    );
+  });
+
+  test('enabled and disabled scripts, with and without mailboxes, lex cleanly and only run known cmdlets', () => {
+    const known =
+      /^(?:Remove-InboxRule|New-InboxRule|(?:New|Set|Remove)-HostedOutboundSpamFilter(?:Policy|Rule)|(?:New|Set|Remove)-RemoteDomain|(?:New|Remove)-SendConnector|\$Crm\w+ = |if \(|\} else \{|\})/;
+    for (const rulesEnabled of [true, false])
+      for (const mailboxes of [[], base.mailboxes, ["o'neil@x.example", 'a\u2019b@x.example']]) {
+        const { problems, statements } = checkPowershell(
+          generateRuleScript({ ...base, rulesEnabled, mailboxes }),
+        );
+        expect(problems).toEqual([]);
+        for (const st of statements) expect(st.text).toMatch(known);
+      }
+  });
+
+  test('disabled rules also remove the forwarding policy, remote domain and send connector', () => {
+    const script = generateRuleScript({ ...base, rulesEnabled: false });
+    expect(script).toContain("Remove-HostedOutboundSpamFilterPolicy -Identity 'CRM edge router (eu)'");
+    expect(script).toContain("Remove-SendConnector -Identity 'CRM edge router (eu)'");
+    expect(script).toContain("Remove-RemoteDomain -Identity 'CRM edge router (eu)'");
+    expect(script).not.toMatch(/New-|Set-/);
+  });
+
+  test('the checker itself catches unbalanced quoting and brackets', () => {
+    expect(checkPowershell("New-InboxRule -Name 'a").problems).toEqual([
+      'line 1: unterminated single-quoted string',
+    ]);
+    expect(checkPowershell('if ($x) {').problems).toEqual(['line 1: bracket never closed']);
+    expect(checkPowershell('New-InboxRule -Name "$(calc)"').problems[0]).toMatch(/expands \$\(/);
+    expect(checkPowershell("# it's a comment\r\nGet-Mailbox 'o''neil'").problems).toEqual([]);
   });
 });
 
@@ -227,6 +282,36 @@ describe('generateRuleScript: gmail', () => {
     );
     expect(generateRuleScript({ ...base, mailboxes: [] })).toContain(
       '# No mailboxes are routed to this region.',
+    );
+  });
+});
+
+describe('generateRuleScript: gmail-filters', () => {
+  test('is an Atom feed of one forwarding filter per mailbox, in the apps namespace', () => {
+    const xml = generateRuleScript({
+      ...base,
+      format: 'gmail-filters',
+      updatedAt: '2024-03-12T10:00:00.000Z',
+    });
+    expect(xml.startsWith('<?xml version="1.0" encoding="UTF-8"?>\n')).toBe(true);
+    expect(xml).toContain(
+      '<feed xmlns="http://www.w3.org/2005/Atom" xmlns:apps="http://schemas.google.com/apps/2006">',
+    );
+    expect(xml.match(/<entry>/g)).toHaveLength(2);
+    expect(xml).toContain('<apps:property name="to" value="ann@contoso.example"/>');
+    expect(xml).toContain(`<apps:property name="forwardTo" value="${EDGE}"/>`);
+    expect(xml).toContain('<updated>2024-03-12T10:00:00.000Z</updated>');
+  });
+
+  test('an address with markup stays one attribute value; disabled rules have no entries', () => {
+    const xml = generateRuleScript({
+      ...base,
+      format: 'gmail-filters',
+      mailboxes: ['a"/><x y="&@x.example'],
+    });
+    expect(xml).toContain('value="a&quot;/&gt;&lt;x y=&quot;&amp;@x.example"');
+    expect(generateRuleScript({ ...base, format: 'gmail-filters', rulesEnabled: false })).not.toContain(
+      '<entry>',
     );
   });
 });

@@ -1,19 +1,18 @@
 import { inject } from 'vitest';
+import { type CentralClient, createCentralClient } from '../../scripts/central-client.js';
 
 export const centralUrl = () => inject('centralUrl');
 export const edgeUrl = (region: 'us' | 'eu' | 'apac') => inject('edgeUrls')[region];
 
+/** Any central API call with the admin token (or `token`); the typed client's untyped escape hatch. */
 export async function central(method: string, path: string, body?: unknown, token = inject('adminToken')) {
-  const res = await fetch(`${centralUrl()}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, json: text ? JSON.parse(text) : undefined };
+  const { status, json } = await api(token).request(method, path, { body });
+  return { status, json };
+}
+
+/** The typed client of the e2e network's central. */
+export function api(token = inject('adminToken')): CentralClient {
+  return createCentralClient({ baseUrl: centralUrl(), token });
 }
 
 /** Sends a raw message through an edge's local Email Routing trigger. */

@@ -7,6 +7,10 @@ import worker from '../../src/edge/index.js';
 import type { ItemRef } from '../../src/edge/outbox.js';
 import { PLATFORM_MAX_BYTES, processMessage } from '../../src/edge/pipeline.js';
 import { forgetHeldSnapshot } from '../../src/edge/snapshot-store.js';
+import appleMailForward from '../fixtures/emails/apple-mail-forward-as-attachment.eml?raw';
+import gmailTwoForwards from '../fixtures/emails/gmail-two-forwarded-as-attachments.eml?raw';
+import outlookTwoForwards from '../fixtures/emails/outlook-two-forwarded-as-attachments.eml?raw';
+import thunderbirdTypedSubject from '../fixtures/emails/thunderbird-forward-as-attachment-typed-subject.eml?raw';
 
 const edgeEnv = env as unknown as EdgeBindings;
 const HASH_KEY = '000102030405060708090a0b0c0d0e0f';
@@ -395,6 +399,73 @@ describe('email() handler', () => {
       expect(body.recipients.map((r) => r.to)).toEqual(['crm@us.edge.localhost', 'copy@us.edge.localhost']);
       expect(body.recipients.every((r) => r.status === 'tracked' && r.items.length === 1)).toBe(true);
       expect(sent.filter((m) => m.kind === 'item')).toHaveLength(2);
+    });
+  });
+
+  describe('what mail clients send when forwarding as attachment', () => {
+    beforeEach(() =>
+      installSnapshot(
+        snapshotInput({
+          deployments: snapshotInput().deployments.map((d) => ({ ...d, maxMessageBytes: 1024 * 1024 })),
+        }),
+      ),
+    );
+    const forwarded = async (eml: string) => {
+      const { bindings, sent } = capturingEnv();
+      const cfg = readEdgeConfig(bindings);
+      const raw = new TextEncoder().encode(eml);
+      const result = await processMessage(
+        bindings,
+        cfg,
+        raw,
+        { from: 'alice@contoso.example', to: 'crm@us.edge.localhost' },
+        waitUntil,
+      );
+      const items = sent.filter((m): m is IngestItem => m.kind === 'item');
+      return { result, items };
+    };
+
+    test('Outlook: two messages forwarded as attachments are both tracked, each as its own message', async () => {
+      const { result, items } = await forwarded(outlookTwoForwards);
+      expect(result.status, JSON.stringify(result.decision)).toBe('tracked');
+      expect(items.map((i) => i.messageId)).toEqual([
+        'po-4711@mail.example.org',
+        'delivery-q@mta.example.net',
+      ]);
+      expect(items.map((i) => i.subject)).toEqual(['Purchase order 4711', 'Question about delivery dates']);
+      expect(items.map((i) => i.from?.address)).toEqual(['carol@example.org', 'dave@example.net']);
+      expect(items.every((i) => i.mailboxes.join() === 'alice@contoso.example')).toBe(true);
+      expect(items[1]!.text).toMatch(/second batch/);
+      expect(items[0]!.text).not.toMatch(/second batch/);
+    });
+
+    test('Gmail: two conversations forwarded as attachments are both tracked', async () => {
+      const { items } = await forwarded(gmailTwoForwards);
+      expect(items.map((i) => i.messageId)).toEqual([
+        'invoice-2024-031@billing.example.org',
+        're-site-visit@mta.example.net',
+      ]);
+      expect(items[1]!.text).toMatch(/Tuesday at 10/);
+    });
+
+    test('Thunderbird: a forward-as-attachment with a typed subject ("please log this") is a forward', async () => {
+      const { items } = await forwarded(thunderbirdTypedSubject);
+      expect(items).toHaveLength(1);
+      expect(items[0]).toMatchObject({
+        messageId: 'renewal-terms-2024@mail.example.org',
+        subject: 'Renewal terms',
+        mailboxes: ['alice@contoso.example'],
+      });
+    });
+
+    test('Apple Mail: Forward as Attachment with a typed subject tracks the wrapped message', async () => {
+      const { items } = await forwarded(appleMailForward);
+      expect(items).toHaveLength(1);
+      expect(items[0]).toMatchObject({
+        messageId: 're-delivery-schedule@mta.example.net',
+        subject: 'Re: Delivery schedule',
+        from: { address: 'dave@example.net' },
+      });
     });
   });
 });

@@ -24,10 +24,13 @@ export function missingTools(): string[] {
 }
 
 export function assertTools(): void {
+  // Postfix's master(8) starts as root and drops to the postfix user itself.
+  if (process.getuid?.() !== 0)
+    throw new Error('interop suite must run as root (it starts a private Postfix instance); see .ci/run');
   const missing = missingTools();
   if (missing.length)
     throw new Error(
-      `interop suite needs ${missing.join(', ')}: apt-get install -y postfix swaks dovecot-sieve libxml2-utils (see .ci/run)`,
+      `interop suite needs ${missing.join(', ')}: apt-get install -y postfix swaks dovecot-sieve libxml2-utils (see .ci/run; swaks needs its recommended libnet-ssleay-perl for --tls)`,
     );
 }
 

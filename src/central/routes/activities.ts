@@ -1,4 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { activityDetailSchema, activitySchema } from '../schemas.js';
 import { normaliseMessageId } from '../../core/keyed-hash.js';
 import { findActivity, queryActivities } from '../../db/queries/activities.js';
 import { listMailboxes } from '../../db/queries/mailboxes.js';
@@ -11,47 +12,6 @@ import { mintRawLink } from '../raw-links.js';
 import { serializeActivity } from '../serializers.js';
 import { deliveriesOfActivity, serializeWebhookDelivery } from '../webhooks.js';
 import { bearerSecurity, errorResponses, jsonResponse } from './openapi-helpers.js';
-
-export const activitySchema = z
-  .object({
-    id: z.string(),
-    deployment: z.string(),
-    messageId: z.string().nullable(),
-    subject: z.string().nullable(),
-    from: z.string().nullable(),
-    fromName: z.string().nullable(),
-    parties: z.array(
-      z.object({
-        role: z.enum(['from', 'to', 'cc']),
-        address: z.string(),
-        name: z.string().optional(),
-        recordType: z.string().optional(),
-        recordId: z.string().optional(),
-      }),
-    ),
-    regarding: z.object({ type: z.string(), id: z.string() }).nullable(),
-    correlation: z.object({ method: z.string(), detail: z.string() }),
-    reason: z.string(),
-    mailboxes: z.array(z.string()),
-    regions: z.array(z.string()),
-    egress: z.string(),
-    sizeBytes: z.number(),
-    content: z.any(),
-    bodyHeldRegionally: z
-      .boolean()
-      .describe(
-        "the stored body is only the beginning: the whole text is in the region's store (content link kind `text`)",
-      ),
-    partiesHeldRegionally: z
-      .boolean()
-      .describe(
-        "more than 1000 To or Cc recipients: the whole list is in the region's store (kind `parties`)",
-      ),
-    receivedAt: z.number(),
-    ingestedAt: z.number(),
-    updatedAt: z.number(),
-  })
-  .openapi('Activity');
 
 const listRoute = createRoute({
   method: 'get',
@@ -109,31 +69,6 @@ const contentRoute = createRoute({
     ...errorResponses,
   },
 });
-
-export const webhookDeliverySchema = z
-  .object({
-    id: z.string(),
-    activityId: z.string(),
-    deployment: z.string(),
-    event: z.string(),
-    state: z.enum(['pending', 'delivered', 'failed']),
-    attempts: z.number(),
-    lastStatus: z.number().nullable(),
-    lastError: z.string().nullable(),
-    nextAttemptAt: z.number().nullable(),
-    createdAt: z.number(),
-    updatedAt: z.number(),
-    deliveredAt: z.number().nullable(),
-  })
-  .openapi('WebhookDelivery');
-
-const activityDetailSchema = activitySchema
-  .extend({
-    webhookDeliveries: z
-      .array(webhookDeliverySchema)
-      .describe("onward deliveries of this activity to its deployment's CRM webhook, newest first"),
-  })
-  .openapi('ActivityDetail');
 
 const getRoute = createRoute({
   method: 'get',

@@ -17,7 +17,7 @@ import {
   RoutesPage,
 } from '../views/routes-page.js';
 import { type DashboardContext, formFields, pageContext, queryText, scopeOf } from './dashboard-context.js';
-import { emailAddress, mailboxBody } from './mailboxes.js';
+import { emailAddress, mailboxBody } from '../schemas.js';
 
 const LIST_LIMIT = 500;
 

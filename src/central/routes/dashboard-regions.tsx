@@ -37,6 +37,7 @@ async function ruleScripts(c: DashboardContext, region: typeof regions.$inferSel
       rulesEnabled: region.rulesEnabled,
       edgeAddress,
       mailboxes: rows.map((m) => m.address),
+      updatedAt: new Date().toISOString(),
     }),
   }));
 }

@@ -1,31 +1,10 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { deadLetterSchema, replayResult } from '../schemas.js';
 import { createRouter } from '../app-router.js';
 import { deploymentScope } from '../auth.js';
 import { findDeadLetter, listDeadLetters, replayDeadLetter, serializeDeadLetter } from '../dead-letters.js';
 import { forbidden, notFound } from '../errors.js';
 import { bearerSecurity, errorResponses, jsonResponse } from './openapi-helpers.js';
-
-const deadLetterSchema = z
-  .object({
-    id: z.string(),
-    region: z.string(),
-    deployment: z.string().nullable(),
-    error: z.string(),
-    attempts: z.number(),
-    createdAt: z.number(),
-    replayedAt: z.number().nullable(),
-    replayResult: z.string().nullable(),
-    messageId: z.string().nullable(),
-  })
-  .openapi('DeadLetter');
-
-const replayResult = z.object({
-  deadLetter: z.string(),
-  id: z.string(),
-  status: z.enum(['accepted', 'merged', 'rejected']),
-  reason: z.string().optional(),
-  activityId: z.string().optional(),
-});
 
 const listRoute = createRoute({
   method: 'get',

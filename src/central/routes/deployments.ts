@@ -1,4 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { deploymentSchema } from '../schemas.js';
 import { findDeployment, listDeployments } from '../../db/queries/deployments.js';
 import type { DeploymentRow } from '../../db/queries/deployments.js';
 import { createRouter } from '../app-router.js';
@@ -6,29 +7,12 @@ import { readCentralConfig } from '../config.js';
 import type { CentralBindings } from '../context.js';
 import { webhookSecret } from '../webhooks.js';
 import { assertAdmin, assertDeploymentAdmin, deploymentScope } from '../auth.js';
-import { deploymentBody, idParam, saveDeployment, trackingTokenSchema } from '../deployment-admin.js';
+import { deploymentBody, idParam, saveDeployment } from '../deployment-admin.js';
 import { notFound } from '../errors.js';
 import { serializeDeployment } from '../serializers.js';
 import { bearerSecurity, errorResponses, jsonBody, jsonResponse } from './openapi-helpers.js';
 
 export { deploymentBody, idParam };
-
-const deploymentSchema = z
-  .object({
-    id: z.string(),
-    name: z.string(),
-    trackingToken: trackingTokenSchema,
-    webhookUrl: z.string().nullable(),
-    webhookSecret: z
-      .string()
-      .openapi({ description: 'verifies `x-crm-router-signature` on webhook deliveries' }),
-    maxMessageBytes: z.number(),
-    attachmentPolicy: z.string(),
-    smartMatch: z.boolean(),
-    createdAt: z.number(),
-    updatedAt: z.number(),
-  })
-  .openapi('Deployment');
 
 const putDeployment = createRoute({
   method: 'put',

@@ -1,4 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { dispositionSchema } from '../schemas.js';
 import { keyedHash, normaliseMessageId } from '../../core/keyed-hash.js';
 import { queryDispositions } from '../../db/queries/dispositions.js';
 import { createRouter } from '../app-router.js';
@@ -6,19 +7,6 @@ import { deploymentScope } from '../auth.js';
 import { forbidden } from '../errors.js';
 import { getHashKey } from '../hash-key.js';
 import { bearerSecurity, errorResponses, jsonResponse } from './openapi-helpers.js';
-
-export const dispositionSchema = z
-  .object({
-    id: z.string(),
-    region: z.string(),
-    reason: z.string(),
-    detail: z.string().nullable(),
-    mailbox: z.string().nullable(),
-    deployment: z.string().nullable(),
-    sizeBytes: z.number(),
-    at: z.number(),
-  })
-  .openapi('Disposition');
 
 const listRoute = createRoute({
   method: 'get',

@@ -43,19 +43,19 @@ async function verifyEdgeRequest(c: Context<AppEnv>, region: string, maxBytes: n
   const timestamp = Number(c.req.header(SIGNATURE_HEADERS.timestamp));
   const signature = c.req.header(SIGNATURE_HEADERS.signature);
   if (!Number.isFinite(timestamp) || !signature)
-    throw new ApiError(401, 'bad_signature', 'missing request signature');
+    throw new ApiError('bad_signature', 'missing request signature');
   if (Math.abs(Date.now() - timestamp) > SIGNATURE_MAX_SKEW_MS)
-    throw new ApiError(401, 'stale_timestamp', 'request timestamp is outside the 5-minute window');
+    throw new ApiError('stale_timestamp', 'request timestamp is outside the 5-minute window');
   const body = await readBodyLimited(c, maxBytes, 'batch');
   const { signingKey } = await deriveEdgeCredentials(readCentralConfig(c.env).edgeKeySecret, region);
   if (!(await verifyBody(signingKey, timestamp, body, signature)))
-    throw new ApiError(401, 'bad_signature', 'request signature does not verify with the region key');
+    throw new ApiError('bad_signature', 'request signature does not verify with the region key');
   return body;
 }
 
 async function inflate(body: Uint8Array, encoding: string | undefined): Promise<Uint8Array> {
   if (!encoding || encoding === 'identity') return body;
-  if (encoding !== 'gzip') throw new ApiError(415, 'unsupported_media_type', `content-encoding ${encoding}`);
+  if (encoding !== 'gzip') throw new ApiError('unsupported_media_type', `content-encoding ${encoding}`);
   const stream = new Blob([body as Uint8Array<ArrayBuffer>])
     .stream()
     .pipeThrough(new DecompressionStream('gzip'));
@@ -110,7 +110,7 @@ export const edgeRoutes = createRouter()
     try {
       json = JSON.parse(new TextDecoder().decode(inflated));
     } catch {
-      throw new ApiError(400, 'invalid_json', 'batch body is not valid JSON');
+      throw new ApiError('invalid_json', 'batch body is not valid JSON');
     }
     const parsed = ingestBatch.safeParse(json);
     if (!parsed.success) throw validationFailed(describeIssues(parsed.error.issues));
@@ -124,7 +124,7 @@ export const edgeRoutes = createRouter()
       .onConflictDoNothing()
       .returning({ id: ingestBatches.id });
     if (fresh.length === 0)
-      throw new ApiError(409, 'replayed_batch', `batch ${batch.batchId} was already ingested`);
+      throw new ApiError('replayed_batch', `batch ${batch.batchId} was already ingested`);
     for (const r of batch.receipts)
       if (r.region !== batch.region) throw validationFailed('receipts: a receipt names another region');
     // No snapshot build on the ingest path: the mailbox names and the config version are cheap reads.
@@ -167,7 +167,7 @@ export const edgeRoutes = createRouter()
     const etag = `"${snapshot.etag}"`;
     if (c.req.header('if-none-match') === etag) return c.body(null, 304, { etag });
     const body = await readPublishedSnapshot(ctx, snapshot);
-    if (!body) throw new ApiError(503, 'unavailable', `the snapshot of ${region} is being rebuilt`);
+    if (!body) throw new ApiError('unavailable', `the snapshot of ${region} is being rebuilt`);
     return c.body(body.body, 200, {
       etag,
       'content-type': 'application/octet-stream',

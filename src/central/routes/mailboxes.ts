@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { FILTER_MODES } from '../../core/types.js';
+import { emailAddress, mailboxBody, mailboxSchema } from '../schemas.js';
 import { bumpConfigVersion } from '../../db/queries/config-version.js';
 import { findDeployment } from '../../db/queries/deployments.js';
 import { deleteMailbox, findMailbox, listMailboxes, upsertMailbox } from '../../db/queries/mailboxes.js';
@@ -9,34 +9,6 @@ import { assertDeploymentAdmin, deploymentScope } from '../auth.js';
 import { notFound, validationFailed } from '../errors.js';
 import { serializeMailbox } from '../serializers.js';
 import { bearerSecurity, errorResponses, jsonBody, jsonResponse } from './openapi-helpers.js';
-
-export const emailAddress = z
-  .string()
-  .trim()
-  .max(320)
-  .regex(/^[^\s@<>()",;:]+@[^\s@<>()",;:]+\.[^\s@<>()",;:]+$/, 'must be an e-mail address')
-  .transform((s) => s.toLowerCase());
-
-export const mailboxBody = z
-  .object({
-    region: z.string().min(1).max(32),
-    deployment: z.string().min(1).max(63),
-    userId: z.string().min(1).max(200),
-    filter: z.enum(FILTER_MODES).default('email-enabled'),
-  })
-  .openapi('MailboxRouteInput');
-
-const mailboxSchema = z
-  .object({
-    address: z.string(),
-    region: z.string(),
-    deployment: z.string(),
-    userId: z.string(),
-    filter: z.enum(FILTER_MODES),
-    createdAt: z.number(),
-    updatedAt: z.number(),
-  })
-  .openapi('MailboxRoute');
 
 const addressParam = z.object({ address: emailAddress });
 

@@ -1,8 +1,7 @@
-import { z } from '@hono/zod-openapi';
+import type { z } from '@hono/zod-openapi';
+import { errorSchema } from '../schemas.js';
 
-export const errorSchema = z
-  .object({ error: z.object({ code: z.string(), message: z.string(), requestId: z.string() }) })
-  .openapi('Error');
+export { errorSchema };
 
 export const bearerSecurity = [{ bearer: [] }];
 

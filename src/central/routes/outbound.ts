@@ -1,4 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { outboundInput, outboundResult } from '../schemas.js';
 import { normaliseMessageId } from '../../core/keyed-hash.js';
 import { addTokenToSubject, formatTrackingToken } from '../../core/tracking-token.js';
 import type { TokenFormat } from '../../core/types.js';
@@ -8,42 +9,7 @@ import { findOutbound, insertOutbound, issueCounter } from '../../db/queries/out
 import { createRouter } from '../app-router.js';
 import { assertDeploymentAccess } from '../auth.js';
 import { conflict, forbidden, notFound } from '../errors.js';
-import { emailAddress } from './mailboxes.js';
 import { bearerSecurity, errorResponses, errorSchema, jsonBody, jsonResponse } from './openapi-helpers.js';
-
-const outboundInput = z
-  .object({
-    messageId: z
-      .string()
-      .max(998)
-      .refine((s) => normaliseMessageId(s).length > 0, 'must be a Message-ID')
-      .openapi({ example: '<quote-42@crm.contoso.example>' }),
-    userId: z.string().trim().min(1).max(200),
-    subject: z.string().max(10_000).optional(),
-    to: z.array(emailAddress).max(1000).optional(),
-    threadIndex: z
-      .string()
-      .trim()
-      .min(1)
-      .max(1000)
-      .optional()
-      .openapi({ description: 'Outlook Thread-Index (base64)' }),
-    regarding: z
-      .object({ type: z.string().trim().min(1).max(100), id: z.string().trim().min(1).max(200) })
-      .optional()
-      .openapi({ description: 'the CRM record the mail is about; replies inherit it' }),
-  })
-  .openapi('OutboundInput');
-
-const outboundResult = z
-  .object({
-    trackingToken: z.string().openapi({ example: 'CRM:0001001' }),
-    subject: z
-      .string()
-      .openapi({ description: 'the subject with the token appended, to send the mail with' }),
-    messageId: z.string().openapi({ description: 'the normalised Message-ID that replies are matched on' }),
-  })
-  .openapi('OutboundRegistration');
 
 const registerOutbound = createRoute({
   method: 'post',

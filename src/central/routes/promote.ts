@@ -19,8 +19,7 @@ import { ingest, receiptStatements } from '../ingest.js';
 import { mediaType, readBodyLimited } from '../request-body.js';
 import { serializeActivity } from '../serializers.js';
 import { enqueueWebhook, type WebhookJob } from '../webhooks.js';
-import { activitySchema } from './activities.js';
-import { emailAddress } from './mailboxes.js';
+import { activitySchema, emailAddress } from '../schemas.js';
 import { bearerSecurity, errorResponses, errorSchema, jsonResponse } from './openapi-helpers.js';
 
 /** Largest message a user may promote (Exchange Online's default message size limit is 25 MB). */
@@ -113,15 +112,12 @@ export const promoteRoutes = createRouter().openapi(promoteRoute, async (c) => {
 
   const type = mediaType(c);
   if (!ACCEPTED_TYPES.has(type))
-    throw new ApiError(
-      415,
-      'unsupported_media_type',
-      `send the raw message as message/rfc822, not "${type}"`,
-    );
+    throw new ApiError('unsupported_media_type', `send the raw message as message/rfc822, not "${type}"`);
   const limit = Math.min(MAX_PROMOTE_BYTES, deployment.maxMessageBytes);
   const raw = await readBodyLimited(c, limit, 'message');
   if (raw.byteLength === 0) throw validationFailed('body: the message is empty');
-  const facts = readMessageFacts(raw, {});
+  // A forward-as-attachment by the promoting mailbox promotes the (first) message it wraps.
+  const facts = readMessageFacts(raw, {}, { isForwardingMailbox: (a) => a === mailbox.address });
   if (facts.malformed) throw validationFailed(`body: the message cannot be read (${facts.malformed})`);
 
   const now = Date.now();
@@ -148,7 +144,6 @@ export const promoteRoutes = createRouter().openapi(promoteRoute, async (c) => {
     const ctx = { db, region: mailbox.region, now, mailboxByHash: new Map([[mailboxHash, mailbox.address]]) };
     for (const statement of receiptStatements(ctx, [receipt])) await statement;
     throw new ApiError(
-      409,
       'suppressed',
       `the sender matches ${suppressedBy} on the suppression list of ${id}: suppressed mail is never tracked, not even by hand`,
     );

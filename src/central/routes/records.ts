@@ -1,4 +1,17 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import {
+  importResult,
+  MAX_RECORDS_PER_REQUEST,
+  RECORD_CHUNK,
+  recordCounts,
+  recordInput,
+  recordSchema,
+  recordsBody,
+  type rowError,
+  suppressionEntry,
+  suppressionSchema,
+} from '../schemas.js';
+
 import type { Context } from 'hono';
 import { CsvError, readCsvRows } from '../../core/csv.js';
 import { RECORD_TYPES } from '../../core/types.js';
@@ -19,82 +32,18 @@ import { assertDeploymentAdmin } from '../auth.js';
 import type { AppEnv } from '../context.js';
 import { ApiError, errorBody, notFound, payloadTooLarge, validationFailed } from '../errors.js';
 import { mediaType, readBodyLimited } from '../request-body.js';
-import { emailAddress } from './mailboxes.js';
 import { bearerSecurity, errorResponses, errorSchema, jsonBody, jsonResponse } from './openapi-helpers.js';
 
-/** Records per all-or-nothing chunk (one D1 transaction each). */
-export const RECORD_CHUNK = 500;
-/** Most records in one request; bigger imports are split by the client (the CLI posts 5,000 per call). */
-export const MAX_RECORDS_PER_REQUEST = 200_000;
+export { MAX_RECORDS_PER_REQUEST, RECORD_CHUNK, recordInput, suppressionEntry };
+
 /** Largest records body (JSON or CSV). */
 export const MAX_RECORDS_BODY_BYTES = 64 * 1024 * 1024;
 /** Row errors listed in an answer; `rejected` still counts them all. */
 const MAX_LISTED_ERRORS = 1000;
 
-export const recordInput = z.object({
-  type: z.enum(RECORD_TYPES),
-  id: z.string().trim().min(1).max(200),
-  name: z.string().max(500).optional(),
-  emails: z.array(emailAddress).max(20),
-  emailEnabled: z.boolean().default(true),
-});
-
-const recordsBody = z
-  .object({ records: z.array(recordInput).min(1).max(MAX_RECORDS_PER_REQUEST) })
-  .openapi('RecordsInput');
-
-const rowError = z
-  .object({
-    line: z
-      .number()
-      .optional()
-      .openapi({ description: 'CSV: physical line of the row (the header is line 1)' }),
-    index: z.number().optional().openapi({ description: 'JSON: position in `records`' }),
-    field: z.string(),
-    message: z.string(),
-  })
-  .openapi('RecordRowError');
-
-const importResult = z
-  .object({
-    created: z.number(),
-    updated: z.number(),
-    rejected: z.number().openapi({ description: 'invalid rows skipped (`onInvalid=skip`) or refused' }),
-    chunks: z.number().openapi({ description: `chunks of ${RECORD_CHUNK} records the valid rows make` }),
-    landedChunks: z.number().openapi({ description: 'chunks written (each all-or-nothing)' }),
-    errors: z.array(rowError),
-    dryRun: z.boolean(),
-  })
-  .openapi('RecordImportResult');
-
 const importFailure = errorSchema
   .extend(importResult.omit({ dryRun: true }).shape)
   .openapi('RecordImportFailure');
-
-const recordSchema = z
-  .object({
-    type: z.enum(RECORD_TYPES),
-    id: z.string(),
-    name: z.string().nullable(),
-    emails: z.array(z.string()),
-    emailEnabled: z.boolean(),
-    updatedAt: z.number(),
-  })
-  .openapi('Record');
-
-const recordCounts = z
-  .object({ user: z.number(), contact: z.number(), account: z.number(), lead: z.number(), total: z.number() })
-  .openapi('RecordCounts');
-
-export const suppressionEntry = z
-  .string()
-  .trim()
-  .max(320)
-  .regex(
-    /^([^\s@<>]+@)?[^\s@<>]+\.[^\s@<>]+$|^@[^\s@<>]+\.[^\s@<>]+$/,
-    'an address (a@x.com) or a domain (@x.com)',
-  )
-  .transform((s) => s.toLowerCase());
 
 const idParams = z.object({ id: z.string().min(1).max(63) });
 
@@ -160,13 +109,9 @@ const getRecords = createRoute({
     params: idParams,
     query: z.object({
       type: z.enum(RECORD_TYPES).optional(),
-      q: z
-        .string()
-        .max(320)
-        .optional()
-        .openapi({
-          description: 'substring of the id, name or an address (a scan: use `address` for lookups)',
-        }),
+      q: z.string().max(320).optional().openapi({
+        description: 'substring of the id, name or an address (a scan: use `address` for lookups)',
+      }),
       address: z
         .string()
         .max(320)
@@ -202,8 +147,6 @@ const postSuppressions = createRoute({
     ...errorResponses,
   },
 });
-
-const suppressionSchema = z.object({ entry: z.string(), createdAt: z.number() }).openapi('Suppression');
 
 const getSuppressions = createRoute({
   method: 'get',
@@ -323,7 +266,7 @@ function jsonCandidates(text: string): Candidate[] {
   try {
     body = JSON.parse(text);
   } catch {
-    throw new ApiError(400, 'invalid_json', 'body is not valid JSON');
+    throw new ApiError('invalid_json', 'body is not valid JSON');
   }
   const records = (body as { records?: unknown } | null)?.records;
   if (!Array.isArray(records)) throw validationFailed('records: expected an array of records');
@@ -375,7 +318,6 @@ async function readCandidates(c: Context<AppEnv>): Promise<{ candidates: Candida
   const isCsv = type === 'text/csv' || type === 'application/csv';
   if (!isCsv && !/^application\/([a-z.-]+\+)?json$/.test(type))
     throw new ApiError(
-      415,
       'unsupported_media_type',
       `content-type must be application/json or text/csv, not "${type}"`,
     );

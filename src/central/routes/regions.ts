@@ -1,34 +1,12 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { EGRESS_POLICIES } from '../../core/types.js';
+import { regionBody, regionSchema } from '../schemas.js';
 import { findRegion, listRegions, upsertRegion } from '../../db/queries/regions.js';
 import { createRouter } from '../app-router.js';
 import { assertAdmin } from '../auth.js';
 import { notFound } from '../errors.js';
 import { serializeRegion } from '../serializers.js';
-import { idParam } from './deployments.js';
+import { idParam } from '../schemas.js';
 import { bearerSecurity, errorResponses, jsonBody, jsonResponse } from './openapi-helpers.js';
-
-export const regionBody = z
-  .object({
-    name: z.string().min(1).max(200),
-    rulesEnabled: z.boolean(),
-    egress: z.enum(EGRESS_POLICIES).optional(),
-  })
-  .openapi('RegionInput');
-
-const regionSchema = z
-  .object({
-    id: z.string(),
-    name: z.string(),
-    rulesEnabled: z.boolean(),
-    egress: z.string(),
-    snapshotVersion: z.number(),
-    edgeSnapshotVersion: z.number().nullable(),
-    lastHeartbeatAt: z.number().nullable(),
-    edgeUrl: z.string().nullable(),
-    updatedAt: z.number(),
-  })
-  .openapi('Region');
 
 const putRegion = createRoute({
   method: 'put',

@@ -1,4 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { idParam, rulesSchema } from '../schemas.js';
 import { edgeMailAddress, generateRuleScript, RULE_FORMATS } from '../../core/rule-scripts.js';
 import { listMailboxes } from '../../db/queries/mailboxes.js';
 import { findRegion } from '../../db/queries/regions.js';
@@ -6,28 +7,17 @@ import { createRouter } from '../app-router.js';
 import { deploymentScope } from '../auth.js';
 import { readCentralConfig } from '../config.js';
 import { forbidden, notFound } from '../errors.js';
-import { idParam } from './deployments.js';
 import { bearerSecurity, errorResponses } from './openapi-helpers.js';
 
 /** Most mailboxes one script lists. */
 const MAX_MAILBOXES = 50_000;
 
-const rulesSchema = z
-  .object({
-    region: z.string(),
-    format: z.enum(RULE_FORMATS),
-    rulesEnabled: z.boolean(),
-    edgeAddress: z.string(),
-    mailboxes: z.array(z.string()),
-    script: z.string(),
-  })
-  .openapi('RuleScript');
-
 const rulesRoute = createRoute({
   method: 'get',
   path: '/regions/{id}/rules',
   tags: ['regions'],
-  summary: "Forwarding rules for the region's routed mailboxes (Exchange PowerShell, Sieve or Gmail steps)",
+  summary:
+    "Forwarding rules for the region's routed mailboxes (Exchange PowerShell, Sieve, Gmail steps or Gmail filter XML)",
   description:
     'Each mailbox forwards to the region edge at `crm@<region>.edge.<EDGE_MAIL_DOMAIN>`. When the region’s rules are disabled, the script removes the rules instead. `Accept: text/plain` returns the script alone. Deployment and user tokens see only their own mailboxes.',
   security: bearerSecurity,
@@ -69,6 +59,7 @@ export const ruleRoutes = createRouter().openapi(rulesRoute, async (c) => {
     rulesEnabled: region.rulesEnabled,
     edgeAddress,
     mailboxes,
+    updatedAt: new Date().toISOString(),
   });
   if (
     /\btext\/plain\b/i.test(c.req.header('accept') ?? '') &&

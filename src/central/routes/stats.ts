@@ -4,6 +4,7 @@ import { deploymentScope } from '../auth.js';
 import { readCentralConfig } from '../config.js';
 import { forbidden } from '../errors.js';
 import { computeStats } from '../stats.js';
+import { statsSchema } from '../schemas.js';
 import { bearerSecurity, errorResponses, jsonResponse } from './openapi-helpers.js';
 
 const statsRoute = createRoute({
@@ -15,7 +16,7 @@ const statsRoute = createRoute({
     '`since` is a time in ms since the epoch (default: the last 24 hours). Deployment-scoped tokens get figures computed from their own activities and receipts only.',
   security: bearerSecurity,
   request: { query: z.object({ since: z.coerce.number().int().nonnegative().optional() }) },
-  responses: { 200: jsonResponse(z.any(), 'stats per region and in total'), ...errorResponses },
+  responses: { 200: jsonResponse(statsSchema, 'stats per region and in total'), ...errorResponses },
 });
 
 export const statsRoutes = createRouter().openapi(statsRoute, async (c) => {

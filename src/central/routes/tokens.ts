@@ -1,41 +1,8 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { createdToken, tokenInput, tokenSchema } from '../schemas.js';
 import { createRouter } from '../app-router.js';
-import {
-  listVisibleTokens,
-  mintApiToken,
-  revokeVisibleToken,
-  SCOPE_HELP,
-  serializeToken,
-} from '../token-admin.js';
+import { listVisibleTokens, mintApiToken, revokeVisibleToken, serializeToken } from '../token-admin.js';
 import { bearerSecurity, errorResponses, jsonBody, jsonResponse } from './openapi-helpers.js';
-
-const tokenInput = z
-  .object({
-    scope: z.string().min(1).max(300).openapi({ example: 'deployment:contoso', description: SCOPE_HELP }),
-    label: z.string().trim().max(200).optional(),
-  })
-  .openapi('TokenInput');
-
-const tokenSchema = z
-  .object({
-    id: z.string(),
-    scope: z.string(),
-    label: z.string().nullable(),
-    createdAt: z.number(),
-    revokedAt: z.number().nullable(),
-    lastUsedAt: z.number().nullable(),
-  })
-  .openapi('Token');
-
-const createdToken = z
-  .object({
-    id: z.string(),
-    token: z.string().openapi({ description: 'the bearer token; shown once, stored only as a SHA-256 hash' }),
-    scope: z.string(),
-    label: z.string().nullable(),
-    createdAt: z.number(),
-  })
-  .openapi('CreatedToken');
 
 const createTokenRoute = createRoute({
   method: 'post',

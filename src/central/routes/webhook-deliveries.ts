@@ -9,7 +9,7 @@ import {
   replayDelivery,
   serializeWebhookDelivery,
 } from '../webhooks.js';
-import { webhookDeliverySchema } from './activities.js';
+import { webhookDeliverySchema } from '../schemas.js';
 import { bearerSecurity, errorResponses, jsonResponse } from './openapi-helpers.js';
 
 const listRoute = createRoute({

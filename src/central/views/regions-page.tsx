@@ -18,6 +18,7 @@ export const RULE_FORMATS = [
   { id: 'exchange', label: 'Exchange (PowerShell)' },
   { id: 'sieve', label: 'Sieve' },
   { id: 'gmail', label: 'Gmail' },
+  { id: 'gmail-filters', label: 'Gmail filters (XML)' },
 ] as const;
 
 /** The generated forwarding-rule script of one region in one format, or why there is none. */

@@ -1,0 +1,139 @@
+// What real mail clients send, through the running network: several messages forwarded as
+// attachments (Outlook, Gmail) are all tracked; a forward-as-attachment with a typed subject
+// (Thunderbird) is a forward; a reply that lost the tracking token (Outlook) is smart-matched to
+// the outbound mail registered with it.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { ROOT } from '../../scripts/network.js';
+import { central, eventually, sendMail } from './helpers.js';
+
+const run = Date.now().toString(36);
+const DEPLOYMENT = `clients${run}`;
+const FORWARDER = `alice@clients${run}.example`; // filter "all"
+const RESPONDER = `ruth@clients${run}.example`; // filter "responses"
+
+/** A fixture with this run's mailbox and unique Message-IDs (so reruns do not merge). */
+function fixture(name: string, mailbox: string): string {
+  return readFileSync(join(ROOT, 'test/fixtures/emails', name), 'utf8')
+    .replaceAll('alice@contoso.example', mailbox)
+    .replace(/^(Message-ID:\s*<)([^>]+)>/gim, (_m, head: string, id: string) => `${head}${run}.${id}>`);
+}
+
+async function forwardingAddress(): Promise<string> {
+  const res = await central('GET', `/api/v1/deployments/${DEPLOYMENT}`);
+  return res.json.forwardingAddresses?.us ?? 'crm@us.edge.localhost';
+}
+
+async function activity(messageId: string) {
+  return eventually(async () => {
+    const res = await central(
+      'GET',
+      `/api/v1/activities?messageId=${encodeURIComponent(`${run}.${messageId}`)}`,
+    );
+    return res.json.items[0] as { reason: string; mailboxes: string[]; subject: string } | undefined;
+  }, 30_000);
+}
+
+describe('mail clients through the network', () => {
+  beforeAll(async () => {
+    expect(
+      (
+        await central('PUT', `/api/v1/deployments/${DEPLOYMENT}`, {
+          name: 'Mail clients',
+          trackingToken: { prefix: 'CLI:', deploymentBase: 7, userDigits: 3, counterDigits: 3 },
+          smartMatch: true,
+        })
+      ).status,
+    ).toBe(200);
+    for (const [address, filter, userId] of [
+      [FORWARDER, 'all', 'u-alice'],
+      [RESPONDER, 'responses', 'u-ruth'],
+    ])
+      expect(
+        (
+          await central('PUT', `/api/v1/mailboxes/${encodeURIComponent(address!)}`, {
+            region: 'us',
+            deployment: DEPLOYMENT,
+            userId,
+            filter,
+          })
+        ).status,
+      ).toBe(200);
+  });
+
+  /** Sends until the edge has the new routes (it refreshes its snapshot every ≤ 30 s). */
+  async function deliver(raw: string, from: string, firstMessageId: string) {
+    const to = await forwardingAddress();
+    return eventually(
+      async () => {
+        const sent = await sendMail('us', raw, { from, to });
+        expect(sent.status).toBeLessThan(300);
+        const res = await central(
+          'GET',
+          `/api/v1/activities?messageId=${encodeURIComponent(`${run}.${firstMessageId}`)}`,
+        );
+        return res.json.items[0];
+      },
+      60_000,
+      3000,
+    );
+  }
+
+  test('Outlook: two messages forwarded as attachments are both tracked', async () => {
+    await deliver(
+      fixture('outlook-two-forwarded-as-attachments.eml', FORWARDER),
+      FORWARDER,
+      'po-4711@mail.example.org',
+    );
+    const [po, question] = [
+      await activity('po-4711@mail.example.org'),
+      await activity('delivery-q@mta.example.net'),
+    ];
+    expect(po).toMatchObject({
+      subject: 'Purchase order 4711',
+      mailboxes: [FORWARDER],
+      reason: 'tracked:all',
+    });
+    expect(question).toMatchObject({ subject: 'Question about delivery dates', mailboxes: [FORWARDER] });
+  });
+
+  test('Gmail: two conversations forwarded as attachments are both tracked', async () => {
+    await deliver(
+      fixture('gmail-two-forwarded-as-attachments.eml', FORWARDER),
+      FORWARDER,
+      'invoice-2024-031@billing.example.org',
+    );
+    expect(await activity('re-site-visit@mta.example.net')).toMatchObject({ subject: 'Re: Site visit' });
+  });
+
+  test('Thunderbird: "please log this" with the message attached tracks the attached message', async () => {
+    await deliver(
+      fixture('thunderbird-forward-as-attachment-typed-subject.eml', FORWARDER),
+      FORWARDER,
+      'renewal-terms-2024@mail.example.org',
+    );
+    expect(await activity('renewal-terms-2024@mail.example.org')).toMatchObject({
+      subject: 'Renewal terms',
+      mailboxes: [FORWARDER],
+    });
+  });
+
+  test('Outlook: a reply that lost the tracking token is smart-matched to the outbound mail', async () => {
+    const registered = await central('POST', `/api/v1/deployments/${DEPLOYMENT}/outbound`, {
+      messageId: `<quote-${run}@crm.clients.example>`,
+      userId: 'u-ruth',
+      subject: 'Quote for 40 licences',
+      to: ['carol@example.org', 'procurement@example.org'],
+    });
+    expect(registered.status).toBe(201);
+    expect(registered.json.subject).toMatch(/^Quote for 40 licences {2}CLI:7\d{6}$/);
+    const raw = fixture('outlook-reply-token-dropped.eml', RESPONDER);
+    const found = await deliver(
+      raw,
+      'carol@example.org',
+      'am0pr07mb9999c0ffee@am0pr07mb9999.eurprd07.prod.outlook.example.org',
+    );
+    expect(found).toMatchObject({ reason: 'tracked:smart-match', mailboxes: [RESPONDER] });
+  });
+});
