@@ -40,6 +40,14 @@ const PHASE = flag('phase', 'all') as 'records' | 'activities' | 'all';
 const RECORDS = Number(flag('records', '10000000'));
 const ACTIVITIES = Number(flag('activities', '1000000'));
 const CHUNK = 5000;
+/** `--deadline HH:MM` (UTC): stop importing at the next million after it and measure what was reached. */
+const DEADLINE = flag('deadline');
+function pastDeadline(): boolean {
+  if (!DEADLINE) return false;
+  const [h, m] = DEADLINE.split(':').map(Number);
+  const now = new Date();
+  return now.getUTCHours() * 60 + now.getUTCMinutes() >= (h as number) * 60 + (m as number);
+}
 const STATE = process.env.CRM_STATE_DIR ?? '/tmp/scale-state';
 const CENTRAL_PORT = Number(process.env.CENTRAL_PORT ?? 8841);
 const EDGE_EU_PORT = Number(process.env.EDGE_EU_PORT ?? 8843);
@@ -246,8 +254,9 @@ async function recordsPhase() {
     let t0 = performance.now();
     let maxMs = 0;
     const inflight = new Set<Promise<void>>();
-    for (let start = 0; start < RECORDS; start += CHUNK) {
-      const n = Math.min(CHUNK, RECORDS - start);
+    let target = RECORDS;
+    for (let start = 0; start < target; start += CHUNK) {
+      const n = Math.min(CHUNK, target - start);
       const records = Array.from({ length: n }, (_, k) => ({
         type: 'contact',
         id: `c-${start + k}`,
@@ -262,7 +271,11 @@ async function recordsPhase() {
       void p.finally(() => inflight.delete(p));
       if (inflight.size >= 2) await Promise.race(inflight);
       const done = start + n;
-      if (done % 1_000_000 === 0 || done === RECORDS) {
+      if (done % 1_000_000 === 0 && done < target && pastDeadline()) {
+        log(`deadline ${DEADLINE} passed: stopping the import at ${done}`);
+        target = done;
+      }
+      if (done % 1_000_000 === 0 || done === target) {
         await Promise.all(inflight);
         const rows = done % 1_000_000 === 0 ? 1_000_000 : done % 1_000_000;
         const sec = (performance.now() - t0) / 1000;
@@ -273,12 +286,12 @@ async function recordsPhase() {
         });
         log(`records ${done}: ${Math.round(rows / sec)} rows/s, slowest request ${Math.round(maxMs)} ms`);
         saveResults({ scaleProgress: { done, perMillion, polls: polls.length } });
-        if (done === 1_000_000 || done === RECORDS) {
+        if (done === 1_000_000 || done === target) {
           await stopPoller();
           const { bytes: _b, ...c } = await snapshotBuild(pids, `${done}`);
           checkpoints.push({ records: done, ...c });
           saveResults({ scaleProgress: { done, perMillion, checkpoints } });
-          if (done !== RECORDS) stopPoller = startPoller();
+          if (done !== target) stopPoller = startPoller();
         }
         t0 = performance.now();
         maxMs = 0;
@@ -286,6 +299,7 @@ async function recordsPhase() {
     }
     await stopPoller();
     const builds = polls.filter((p) => p.status === 200).length;
+    result.recordsImported = target;
     result.import = {
       firstMillionRowsPerSec: perMillion[0]?.rowsPerSec,
       lastMillionRowsPerSec: perMillion[perMillion.length - 1]?.rowsPerSec,
@@ -375,7 +389,7 @@ async function recordsPhase() {
     // Lookup by exact address (index), 200 random records.
     const lat: number[] = [];
     for (let i = 0; i < 200; i++) {
-      const k = Math.floor(Math.random() * RECORDS);
+      const k = Math.floor(Math.random() * target);
       const q0 = performance.now();
       const r = await api(
         'GET',
@@ -394,7 +408,7 @@ async function recordsPhase() {
     result.lookupByAddress = {
       baselineRegionGetP50Ms: round(pct(base0, 50)),
       baselineRegionGetP95Ms: round(pct(base0, 95)),
-      records: RECORDS,
+      records: target,
       p50Ms: round(pct(lat, 50)),
       p95Ms: round(pct(lat, 95)),
       samples: lat.length,
@@ -471,6 +485,7 @@ function tableBytes(db: DatabaseSync, table: string): number {
 }
 
 function measureBytes() {
+  mkdirSync(STATE, { recursive: true });
   const file = join(STATE, 'bytes.sqlite');
   rmSync(file, { force: true });
   const db = new DatabaseSync(file);

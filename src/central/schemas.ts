@@ -162,6 +162,11 @@ export const importResult = z
     landedChunks: z.number().openapi({ description: 'chunks written (each all-or-nothing)' }),
     errors: z.array(rowError),
     dryRun: z.boolean(),
+    sync: z.string().optional().openapi({ description: 'the sync the records were stamped with' }),
+    removed: z
+      .number()
+      .optional()
+      .openapi({ description: '`mode=replace`: records removed because they were not in the request' }),
   })
   .openapi('RecordImportResult');
 
@@ -172,6 +177,7 @@ export const recordSchema = z
     name: z.string().nullable(),
     emails: z.array(z.string()),
     emailEnabled: z.boolean(),
+    active: z.boolean().openapi({ description: 'false once deactivated (it then matches nothing)' }),
     updatedAt: z.number(),
   })
   .openapi('Record');

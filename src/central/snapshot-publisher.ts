@@ -41,7 +41,7 @@ import { getHashKey } from './hash-key.js';
 /** Outbound messages per deployment the snapshot carries (the newest are what replies answer). */
 const OUTBOUND_WINDOW = 200_000;
 /** Rows per D1 page when reading records or outbound mail. */
-const PAGE_ROWS = 20_000;
+const PAGE_ROWS = 50_000;
 /** A builder's lease; another isolate takes over a part whose builder vanished after this. */
 const LEASE_MS = 5 * 60_000;
 export interface SnapshotTuning {
@@ -68,6 +68,8 @@ export interface PublisherContext {
   bucket: R2Bucket;
   tuning: SnapshotTuning;
   now?: () => number;
+  /** Keys per filter shard (tests use small shards to exercise re-sharding and partial builds). */
+  shardTargetKeys?: number;
 }
 
 export function publisherContext(env: CentralBindings, db: Db): PublisherContext {
@@ -164,24 +166,41 @@ async function backfillHashes(db: Db, deployment: string, hashKey: string): Prom
   }
 }
 
-/** Reads one shard's keys from D1 in pages of a hash range and builds its filter. */
+/**
+ * Reads one shard's keys from D1 in pages of at most PAGE_ROWS distinct addresses (keyset over the
+ * covering hash index; the tags of an address held by several records are OR-ed, as the filter
+ * merges duplicates) and builds its filter.
+ */
 async function buildShard(db: Db, deployment: string, bits: number, shard: number, expected: number) {
   const d1 = db.$client;
   const span = SHARD_SPAN(bits);
   const start = shard * span;
   const end = start + span;
-  const pages = Math.max(1, Math.ceil(expected / PAGE_ROWS));
-  const step = Math.ceil(span / pages);
   const keys = new KeyBuffer(Math.ceil(expected * 1.05));
+  // One string per page (17 hex digits per key: hash high, hash low, tag) instead of a row object
+  // per record: crossing from D1 to the isolate per row costs more than SQLite's scan.
   const stmt = d1.prepare(
-    `select hash_hi, hash_lo, ((type != 'user') | (email_enabled << 1)) as tag from record_emails
-     where deployment = ?1 and hash_hi >= ?2 and hash_hi < ?3`,
+    `select group_concat(printf('%08x%08x%x', h, l, t), '') as s from (
+       select hash_hi as h, hash_lo as l, max(type != 'user') | (max(email_enabled) << 1) as t
+       from record_emails
+       where deployment = ?1 and (hash_hi, hash_lo) > (?2, ?3) and hash_hi < ?4
+       group by hash_hi, hash_lo order by hash_hi, hash_lo limit ${PAGE_ROWS})`,
   );
-  for (let from = start; from < end; from += step) {
-    const rows = await stmt
-      .bind(deployment, from, Math.min(end, from + step))
-      .raw<[number, number, number]>();
-    for (const [hi, lo, tag] of rows) if (tag) keys.push(hi, lo, tag);
+  let lastHi = start - 1;
+  let lastLo = 0xffffffff;
+  for (;;) {
+    const row = await stmt.bind(deployment, lastHi, lastLo, end).first<{ s: string | null }>();
+    const text = row?.s ?? '';
+    let n = 0;
+    for (let o = 0; o + 17 <= text.length; o += 17, n++) {
+      const hi = Number.parseInt(text.slice(o, o + 8), 16);
+      const lo = Number.parseInt(text.slice(o + 8, o + 16), 16);
+      const tag = text.charCodeAt(o + 16) - 48;
+      if (tag) keys.push(hi, lo, tag);
+      lastHi = hi;
+      lastLo = lo;
+    }
+    if (n < PAGE_ROWS) break;
   }
   const filter = buildTaggedMembershipFilterTyped(
     keys.hi.subarray(0, keys.n),
@@ -276,36 +295,47 @@ export async function buildDeploymentPart(
       .from(snapshotDirty)
       .where(and(eq(snapshotDirty.deployment, deployment), lte(snapshotDirty.version, version)))
       .all();
+    const target = ctx.shardTargetKeys ?? SHARD_TARGET_KEYS;
     let bits = current.shardBits;
     let shards = current.shards ?? [];
-    let full = !current.shards || dirty.some((d) => d.bucket < 0) || shards.length !== 1 << bits;
-    if (full || dirty.some((d) => d.bucket < 0)) await backfillHashes(db, deployment, hashKey);
-    if (!full) {
-      const total = shards.reduce((s, x) => s + x.keys, 0);
-      if (shardBitsFor(total) > bits + 0 && total > SHARD_TARGET_KEYS * (1 << bits) * 1.5) full = true;
-    }
-    if (full) {
-      const row = await d1
-        .prepare('select count(*) as n from record_emails where deployment = ?1')
-        .bind(deployment)
-        .first<{ n: number }>();
-      bits = shardBitsFor(row?.n ?? 0);
-      shards = new Array(1 << bits)
-        .fill(null)
-        .map(() => ({ key: '', keys: Math.ceil((row?.n ?? 0) / (1 << bits)) }));
-    }
-    const toBuild = full
-      ? shards.map((_, i) => i)
-      : [...new Set(dirty.map((d) => d.bucket >>> (BUCKET_BITS - bits)))].sort((a, b) => a - b);
+    // Full rebuild (fresh shard count from an exact count) on the first build, with unhashed rows,
+    // or when half the hash buckets changed (a bulk import: every shard is dirty anyway).
+    let full =
+      !current.shards ||
+      shards.length !== 1 << bits ||
+      dirty.some((d) => d.bucket < 0) ||
+      dirty.length >= (1 << BUCKET_BITS) / 2;
+    if (full) await backfillHashes(db, deployment, hashKey);
     const replaced: string[] = [];
     let records = 0;
-    for (const s of toBuild) {
-      const { filter, rows } = await buildShard(db, deployment, bits, s, shards[s]?.keys ?? 0);
-      const key = `parts/${deployment}/shards/${bits}-${s}-${version}`;
-      await bucket.put(key, filter);
-      if (shards[s]?.key) replaced.push(shards[s].key);
-      shards[s] = { key, keys: rows };
-      records += rows;
+    let rebuilt = 0;
+    for (let pass = 0; pass < 2; pass++) {
+      if (full) {
+        const row = await d1
+          .prepare('select count(*) as n from record_emails where deployment = ?1')
+          .bind(deployment)
+          .first<{ n: number }>();
+        bits = shardBitsFor(row?.n ?? 0, target);
+        replaced.push(...shards.map((x) => x.key));
+        shards = new Array(1 << bits)
+          .fill(null)
+          .map(() => ({ key: '', keys: Math.ceil((row?.n ?? 0) / (1 << bits)) }));
+      }
+      const toBuild: number[] = full
+        ? shards.map((_, i) => i)
+        : [...new Set(dirty.map((d) => d.bucket >>> (BUCKET_BITS - bits)))].sort((a, b) => a - b);
+      for (const s of toBuild) {
+        const { filter, rows } = await buildShard(db, deployment, bits, s, shards[s]?.keys ?? 0);
+        const key = `parts/${deployment}/shards/${bits}-${s}-${version}`;
+        await bucket.put(key, filter);
+        if (shards[s]?.key) replaced.push(shards[s].key);
+        shards[s] = { key, keys: rows };
+        rebuilt++;
+      }
+      records = shards.reduce((sum, x) => sum + x.keys, 0);
+      // A shard that grew past twice its target: re-shard the deployment (bounded memory).
+      if (full || !shards.some((x) => x.keys > 2 * target)) break;
+      full = true;
     }
 
     // Assemble the record filter from the shards in R2 (one shard in memory at a time plus the result).
@@ -399,7 +429,7 @@ export async function buildDeploymentPart(
         .update(regions)
         .set({ configVersion: sql`${regions.configVersion} + 1` })
         .where(inArray(regions.id, regionIds));
-    const stale = [...replaced, ...(full ? (current.shards ?? []).map((s) => s.key) : [])];
+    const stale = [...replaced];
     if (current.partKey && current.partKey !== partKey) stale.push(current.partKey);
     const keep = new Set(shards.map((s) => s.key));
     const drop = [...new Set(stale)].filter((k) => k && !keep.has(k));
@@ -408,7 +438,7 @@ export async function buildDeploymentPart(
       deployment,
       version,
       shardBits: bits,
-      rebuiltShards: toBuild.length,
+      rebuiltShards: rebuilt,
       records,
       bytes: part.length,
       ms,

@@ -631,9 +631,9 @@ function lookup(
 export const SHARD_TARGET_KEYS = 1 << 19;
 
 /** Shard bits for a key count: the fewest shards of at most {@link SHARD_TARGET_KEYS} keys each. */
-export function shardBitsFor(keyCount: number): number {
+export function shardBitsFor(keyCount: number, target = SHARD_TARGET_KEYS): number {
   let bits = 0;
-  while (bits < MAX_SHARD_BITS && keyCount > SHARD_TARGET_KEYS * (1 << bits)) bits++;
+  while (bits < MAX_SHARD_BITS && keyCount > target * (1 << bits)) bits++;
   return bits;
 }
 

@@ -4,10 +4,6 @@ import { api, edgeSnapshot, freshBasics, mintToken, snapshotHasRecord } from './
 
 const CSV_HEADER = 'type,id,name,emails,emailEnabled\r\n';
 
-async function regionVersion(id: string): Promise<number> {
-  return (await api('GET', `/api/v1/regions/${id}`)).json.snapshotVersion;
-}
-
 async function recordCount(deployment: string): Promise<number> {
   const row = await env.DB.prepare('select count(*) as n from records where deployment = ?')
     .bind(deployment)
@@ -61,6 +57,7 @@ describe('POST /api/v1/deployments/:id/records (JSON)', () => {
         name: null,
         emails: ['sales@example.com', 'info@example.com'],
         emailEnabled: false,
+        active: true,
         updatedAt: expect.any(Number),
       },
       {
@@ -69,6 +66,7 @@ describe('POST /api/v1/deployments/:id/records (JSON)', () => {
         name: 'Ann',
         emails: ['ann@example.com'],
         emailEnabled: true,
+        active: true,
         updatedAt: expect.any(Number),
       },
     ]);
@@ -291,7 +289,9 @@ describe('POST /api/v1/deployments/:id/records (CSV)', () => {
       dryRun: false,
     });
     const list = await api('GET', '/api/v1/deployments/contoso/records');
-    expect(list.json.items.map(({ updatedAt: _u, ...r }: { updatedAt: number }) => r)).toEqual([
+    expect(
+      list.json.items.map(({ updatedAt: _u, active: _a, ...r }: { updatedAt: number; active: boolean }) => r),
+    ).toEqual([
       { type: 'account', id: 'a-1', name: null, emails: ['sales@example.com'], emailEnabled: false },
       {
         type: 'contact',

@@ -4,7 +4,8 @@ import { Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { bumpConfigVersion } from '../../db/queries/config-version.js';
 import { findDeployment, listDeployments } from '../../db/queries/deployments.js';
-import { deleteMailbox, findMailbox, listMailboxes, upsertMailbox } from '../../db/queries/mailboxes.js';
+import { deleteMailbox, findMailbox, listMailboxes } from '../../db/queries/mailboxes.js';
+import { routeMailbox } from '../mailbox-admin.js';
 import { findRegion, listRegions } from '../../db/queries/regions.js';
 import { assertDeploymentAdmin } from '../auth.js';
 import { ApiError, describeIssues, notFound, validationFailed } from '../errors.js';
@@ -80,20 +81,7 @@ async function saveRoute(c: DashboardContext, input: NewRouteForm) {
     filter: input.filter || undefined,
   });
   if (!body.success) throw validationFailed(describeIssues(body.error.issues));
-  assertDeploymentAdmin(principal, body.data.deployment);
-  const existing = await findMailbox(db, address.data);
-  if (existing) assertDeploymentAdmin(principal, existing.deployment);
-  if (!(await findRegion(db, body.data.region)))
-    throw validationFailed(`region: unknown region ${body.data.region}`);
-  if (!(await findDeployment(db, body.data.deployment)))
-    throw validationFailed(`deployment: unknown deployment ${body.data.deployment}`);
-  const row = await upsertMailbox(db, { address: address.data, ...body.data });
-  await bumpConfigVersion(
-    db,
-    existing && existing.region !== body.data.region
-      ? [existing.region, body.data.region]
-      : [body.data.region],
-  );
+  const { row, existing } = await routeMailbox(db, principal, { address: address.data, ...body.data });
   return { row, existing };
 }
 

@@ -8,7 +8,19 @@ import { createRouter } from '../app-router.js';
 import { assertDeploymentAdmin, deploymentScope } from '../auth.js';
 import { notFound, validationFailed } from '../errors.js';
 import { serializeMailbox } from '../serializers.js';
-import { bearerSecurity, errorResponses, jsonBody, jsonResponse } from './openapi-helpers.js';
+import { CsvError, readCsvRows } from '../../core/csv.js';
+import type { Context } from 'hono';
+import type { AppEnv } from '../context.js';
+import { ApiError, errorBody, payloadTooLarge } from '../errors.js';
+import {
+  checkRoute,
+  type MailboxRouteInput,
+  routeMailbox,
+  routingFacts,
+  writeRoutes,
+} from '../mailbox-admin.js';
+import { mediaType, readBodyLimited } from '../request-body.js';
+import { bearerSecurity, errorResponses, errorSchema, jsonBody, jsonResponse } from './openapi-helpers.js';
 
 const addressParam = z.object({ address: emailAddress });
 
@@ -59,24 +71,234 @@ const listMailboxesRoute = createRoute({
   responses: { 200: jsonResponse(z.object({ items: z.array(mailboxSchema) }), 'routes'), ...errorResponses },
 });
 
+/** Most routes in one bulk request (5,000 users onboard in one call). */
+export const MAX_ROUTES_PER_REQUEST = 10_000;
+const MAX_ROUTES_BODY_BYTES = 4 * 1024 * 1024;
+
+const routeRowError = z
+  .object({
+    line: z.number().optional().openapi({ description: 'CSV: physical line (the header is line 1)' }),
+    index: z.number().optional().openapi({ description: 'JSON: position in `routes`' }),
+    field: z.string(),
+    message: z.string(),
+  })
+  .openapi('MailboxRowError');
+
+const bulkRouteInput = mailboxBody.extend({ address: emailAddress });
+const bulkRoutesBody = z
+  .object({ routes: z.array(bulkRouteInput).min(1).max(MAX_ROUTES_PER_REQUEST) })
+  .openapi('MailboxRoutesInput');
+const bulkResult = z
+  .object({ created: z.number(), moved: z.number(), updated: z.number(), dryRun: z.boolean() })
+  .openapi('MailboxImportResult');
+
+const postMailboxes = createRoute({
+  method: 'post',
+  path: '/mailboxes',
+  tags: ['mailboxes'],
+  summary: 'Route many mailboxes at once (CSV or JSON), all or nothing',
+  description: [
+    'JSON: `{ routes: [{ address, region, deployment, userId, filter? }] }`; CSV (`text/csv`): a header naming `address,region,deployment,userId,filter` (any order, `filter` optional).',
+    "Every row is checked with exactly the rules of `PUT /api/v1/mailboxes/:address`; one bad row makes the request a 400 (403 when a row is outside the token's deployment) listing every bad row with its line or index, and nothing is written.",
+    `At most ${MAX_ROUTES_PER_REQUEST} routes per request. Moving a department to another region is one call: send its rows with the new region (or use \`POST /api/v1/mailboxes/move\`). \`dryRun=true\` validates only.`,
+  ].join(' '),
+  security: bearerSecurity,
+  request: {
+    query: z.object({ dryRun: z.enum(['true', 'false']).default('false') }),
+    body: {
+      required: true,
+      content: {
+        'application/json': { schema: { $ref: '#/components/schemas/MailboxRoutesInput' } },
+        'text/csv': {
+          schema: {
+            type: 'string',
+            example:
+              'address,region,deployment,userId,filter\r\nann@contoso.example,eu,contoso,u-ann,email-enabled\r\n',
+          },
+        },
+      },
+    },
+  },
+  responses: {
+    200: jsonResponse(bulkResult, 'counts'),
+    ...errorResponses,
+    400: jsonResponse(
+      errorSchema.extend({ errors: z.array(routeRowError) }).or(errorSchema),
+      'invalid rows (nothing written)',
+    ),
+    403: jsonResponse(
+      errorSchema.extend({ errors: z.array(routeRowError) }).or(errorSchema),
+      "rows outside the token's deployment (nothing written)",
+    ),
+    413: jsonResponse(errorSchema, 'too many routes or too large a body'),
+    415: jsonResponse(errorSchema, 'neither JSON nor CSV'),
+  },
+});
+
+const moveMailboxes = createRoute({
+  method: 'post',
+  path: '/mailboxes/move',
+  tags: ['mailboxes'],
+  summary: 'Move mailboxes to another region in one call (a department), all or nothing',
+  description:
+    'Either `addresses` (each must be routed) or `deployment` with `search` (every route of that deployment whose address contains the text, e.g. `@sales.contoso.example`). Same rules as PUT; the routes keep their deployment, user and filter mode.',
+  security: bearerSecurity,
+  request: {
+    body: jsonBody(
+      z.object({
+        region: z.string().min(1).max(32),
+        addresses: z.array(emailAddress).min(1).max(MAX_ROUTES_PER_REQUEST).optional(),
+        deployment: z.string().min(1).max(63).optional(),
+        search: z.string().min(1).max(320).optional(),
+      }),
+    ),
+  },
+  responses: { 200: jsonResponse(bulkResult, 'counts (`moved`)'), ...errorResponses },
+});
+
 export const mailboxRoutes = createRouter()
   .openapi(putMailbox, async (c) => {
     const db = c.get('db');
     const principal = c.get('principal');
     const { address } = c.req.valid('param');
     const body = c.req.valid('json');
-    assertDeploymentAdmin(principal, body.deployment);
-    const existing = await findMailbox(db, address);
-    if (existing) assertDeploymentAdmin(principal, existing.deployment);
-    if (!(await findRegion(db, body.region))) throw validationFailed(`region: unknown region ${body.region}`);
-    if (!(await findDeployment(db, body.deployment)))
-      throw validationFailed(`deployment: unknown deployment ${body.deployment}`);
-    const row = await upsertMailbox(db, { address, ...body });
-    await bumpConfigVersion(
-      db,
-      existing && existing.region !== body.region ? [existing.region, body.region] : [body.region],
-    );
+    const { row } = await routeMailbox(db, principal, { address, ...body });
     return c.json(serializeMailbox(row), 200);
+  })
+  .openapi(postMailboxes, async (c) => {
+    const db = c.get('db');
+    const principal = c.get('principal');
+    const dryRun = c.req.valid('query').dryRun === 'true';
+    const candidates = await readRouteCandidates(c);
+    if (!candidates.length) throw validationFailed('routes: no routes in the request');
+    if (candidates.length > MAX_ROUTES_PER_REQUEST)
+      throw payloadTooLarge(
+        `${candidates.length} routes in one request; the limit is ${MAX_ROUTES_PER_REQUEST}`,
+      );
+    const errors: Array<z.infer<typeof routeRowError> & { status: number }> = [];
+    const valid: Array<{ at: Candidate['at']; route: MailboxRouteInput }> = [];
+    const seen = new Map<string, Candidate['at']>();
+    for (const cand of candidates) {
+      const fields = (cand.value as { __fields?: number }).__fields;
+      if (fields !== undefined) {
+        errors.push({
+          ...cand.at,
+          field: '(row)',
+          message: `found ${fields} fields, the header names a different number`,
+          status: 400,
+        });
+        continue;
+      }
+      const parsed = bulkRouteInput.safeParse(cand.value);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0]!;
+        errors.push({
+          ...cand.at,
+          field: String(issue.path[0] ?? '(route)'),
+          message: issue.message,
+          status: 400,
+        });
+        continue;
+      }
+      const first = seen.get(parsed.data.address);
+      if (first) {
+        const where = 'line' in first ? `line ${first.line}` : `routes.${first.index}`;
+        errors.push({ ...cand.at, field: 'address', message: `duplicate of ${where}`, status: 400 });
+        continue;
+      }
+      seen.set(parsed.data.address, cand.at);
+      valid.push({ at: cand.at, route: parsed.data });
+    }
+    const facts = await routingFacts(
+      db,
+      valid.map((v) => v.route),
+    );
+    for (const v of valid) {
+      const problem = checkRoute(principal, v.route, facts);
+      if (problem)
+        errors.push({ ...v.at, field: problem.field, message: problem.message, status: problem.status });
+    }
+    if (errors.length) {
+      errors.sort((a, b) => (a.line ?? a.index ?? 0) - (b.line ?? b.index ?? 0));
+      const status = errors.some((e) => e.status === 400) ? 400 : 403;
+      const first = errors[0]!;
+      const where = first.line !== undefined ? `line ${first.line}` : `routes.${first.index}`;
+      const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : '';
+      return c.json(
+        {
+          ...errorBody(
+            status === 400 ? 'validation_failed' : 'forbidden',
+            `${where}, ${first.field}: ${first.message}${more}; nothing was written`,
+            c.get('requestId'),
+          ),
+          errors: errors.slice(0, 1000).map(({ status: _s, ...e }) => e),
+        },
+        status,
+      );
+    }
+    const counts = dryRun
+      ? { created: 0, moved: 0, updated: 0 }
+      : await writeRoutes(
+          db,
+          valid.map((v) => v.route),
+          facts,
+        );
+    return c.json({ ...counts, dryRun }, 200);
+  })
+  .openapi(moveMailboxes, async (c) => {
+    const db = c.get('db');
+    const principal = c.get('principal');
+    const body = c.req.valid('json');
+    if (!body.addresses === !body.deployment)
+      throw validationFailed(
+        'addresses: give either `addresses` or `deployment` (with an optional `search`)',
+      );
+    const rows = body.addresses
+      ? [
+          ...(
+            await routingFacts(
+              db,
+              body.addresses.map((a) => ({ address: a, region: body.region, deployment: '' })),
+            )
+          ).existing.values(),
+        ]
+      : await listMailboxes(db, {
+          deployment: body.deployment,
+          search: body.search,
+          limit: MAX_ROUTES_PER_REQUEST + 1,
+        });
+    if (body.addresses) {
+      const found = new Set(rows.map((r) => r.address));
+      const missing = body.addresses.filter((a) => !found.has(a));
+      const scope = deploymentScope(principal);
+      const hidden = rows.filter((r) => scope && r.deployment !== scope).map((r) => r.address);
+      if (missing.length || hidden.length)
+        throw notFound(
+          `not routed: ${[...missing, ...hidden].slice(0, 20).join(', ')}${missing.length + hidden.length > 20 ? ' …' : ''}; nothing was moved`,
+        );
+    } else if (body.deployment) {
+      assertDeploymentAdmin(principal, body.deployment);
+    }
+    if (rows.length > MAX_ROUTES_PER_REQUEST)
+      throw payloadTooLarge(`more than ${MAX_ROUTES_PER_REQUEST} routes match; narrow the search`);
+    if (!rows.length) throw notFound('no routes match; nothing was moved');
+    const routes = rows.map((r) => ({
+      address: r.address,
+      region: body.region,
+      deployment: r.deployment,
+      userId: r.userId,
+      filter: r.filter,
+    }));
+    const facts = await routingFacts(db, routes);
+    for (const r of routes) {
+      const problem = checkRoute(principal, r, facts);
+      if (problem)
+        throw new ApiError(
+          problem.status === 403 ? 'forbidden' : problem.status === 409 ? 'conflict' : 'validation_failed',
+          `${r.address}, ${problem.field}: ${problem.message}; nothing was moved`,
+        );
+    }
+    return c.json({ ...(await writeRoutes(db, routes, facts)), dryRun: false }, 200);
   })
   .openapi(getMailbox, async (c) => {
     const { address } = c.req.valid('param');
@@ -107,3 +329,86 @@ export const mailboxRoutes = createRouter()
     });
     return c.json({ items: rows.map(serializeMailbox) }, 200);
   });
+
+mailboxRoutes.openAPIRegistry.register('MailboxRoutesInput', bulkRoutesBody);
+
+interface Candidate {
+  at: { line: number } | { index: number };
+  value: unknown;
+}
+
+const ROUTE_COLUMNS = ['address', 'region', 'deployment', 'userid', 'filter'] as const;
+
+async function readRouteCandidates(c: Context<AppEnv>): Promise<Candidate[]> {
+  const type = mediaType(c);
+  const isCsv = type === 'text/csv' || type === 'application/csv';
+  if (!isCsv && !/^application\/([a-z.-]+\+)?json$/.test(type))
+    throw new ApiError(
+      'unsupported_media_type',
+      `content-type must be application/json or text/csv, not "${type}"`,
+    );
+  const bytes = await readBodyLimited(c, MAX_ROUTES_BODY_BYTES, 'routes body');
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
+  } catch {
+    throw validationFailed('body: not valid UTF-8');
+  }
+  if (!isCsv) {
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw new ApiError('invalid_json', 'body is not valid JSON');
+    }
+    const routes = (body as { routes?: unknown } | null)?.routes;
+    if (!Array.isArray(routes)) throw validationFailed('routes: expected an array of routes');
+    return routes.map((value, index) => ({ at: { index }, value }));
+  }
+  const out: Candidate[] = [];
+  let columns: string[] | undefined;
+  try {
+    for (const row of readCsvRows(text)) {
+      if (!columns) {
+        const names = row.fields.map((f) => f.trim().toLowerCase());
+        for (const n of names)
+          if (!(ROUTE_COLUMNS as readonly string[]).includes(n))
+            throw validationFailed(
+              `line ${row.line}, header: unknown column "${n}" (expected address,region,deployment,userId,filter)`,
+            );
+        for (const r of ['address', 'region', 'deployment', 'userid'])
+          if (!names.includes(r))
+            throw validationFailed(
+              `line ${row.line}, header: missing column "${r === 'userid' ? 'userId' : r}"`,
+            );
+        columns = names;
+        continue;
+      }
+      const cell = (n: string) => {
+        const i = columns!.indexOf(n);
+        return i < 0 ? undefined : row.fields[i]?.trim();
+      };
+      if (row.fields.length !== columns.length) {
+        out.push({ at: { line: row.line }, value: { __fields: row.fields.length } });
+        continue;
+      }
+      const filter = cell('filter');
+      out.push({
+        at: { line: row.line },
+        value: {
+          address: cell('address'),
+          region: cell('region'),
+          deployment: cell('deployment'),
+          userId: cell('userid'),
+          ...(filter ? { filter } : {}),
+        },
+      });
+    }
+  } catch (err) {
+    if (err instanceof CsvError)
+      throw validationFailed(`line ${err.line}, csv: ${err.message.replace(/^line \d+: /, '')}`);
+    throw err;
+  }
+  if (!columns) throw validationFailed('body: the CSV has no header row');
+  return out;
+}

@@ -19,12 +19,21 @@ import { findDeployment } from '../../db/queries/deployments.js';
 import { markPartChanged } from '../../db/queries/snapshot-parts.js';
 import { getHashKey } from '../hash-key.js';
 import {
+  completeSync,
+  countSyncReceived,
+  findSync,
+  openSync,
+  serializeSync,
+  startSync,
+} from '../record-sync.js';
+import {
   addSuppressions,
   countRecords,
   deleteSuppression,
   listRecords,
   listSuppressions,
   type RecordInput,
+  removeRecordChunk,
   upsertRecordChunk,
 } from '../../db/queries/records.js';
 import { createRouter } from '../app-router.js';
@@ -67,6 +76,14 @@ const postRecords = createRoute({
     query: z.object({
       onInvalid: z.enum(['reject', 'skip']).default('reject'),
       dryRun: z.enum(['true', 'false']).default('false'),
+      sync: z.string().max(64).optional().openapi({
+        description:
+          'id of an open full sync (POST …/record-syncs): the records are stamped as carried by it',
+      }),
+      mode: z.enum(['upsert', 'replace']).default('upsert').openapi({
+        description:
+          '`replace`: this request is a whole full sync — every record of the deployment not in it is removed once it is written (nothing is removed if any row is invalid)',
+      }),
     }),
     // Plain schema objects (not zod) so that the handler, not the route validator, reads the body:
     // it must accept CSV as well and report every bad row rather than the first ten zod issues.
@@ -169,6 +186,117 @@ const deleteSuppressionRoute = createRoute({
   security: bearerSecurity,
   request: { params: z.object({ id: z.string().min(1).max(63), entry: suppressionEntry }) },
   responses: { 200: jsonResponse(z.object({ deleted: z.string() }), 'removed'), ...errorResponses },
+});
+
+const recordKey = z.object({ type: z.enum(RECORD_TYPES), id: z.string().trim().min(1).max(200) });
+const recordKeyParams = z.object({
+  id: z.string().min(1).max(63),
+  type: z.enum(RECORD_TYPES),
+  recordId: z.string().min(1).max(200),
+});
+/** Most records one bulk delete or deactivate names. */
+export const MAX_RECORD_KEYS_PER_REQUEST = 50_000;
+
+const deleteRecordRoute = createRoute({
+  method: 'delete',
+  path: '/deployments/{id}/records/{type}/{recordId}',
+  tags: ['records'],
+  summary: 'Delete one record (its addresses stop matching at the edge and in party resolution)',
+  description:
+    '`?deactivate=true` keeps the record but deactivates it: it no longer matches; writing it again reactivates it.',
+  security: bearerSecurity,
+  request: {
+    params: recordKeyParams,
+    query: z.object({ deactivate: z.enum(['true', 'false']).default('false') }),
+  },
+  responses: {
+    200: jsonResponse(
+      z.object({ deleted: recordKey.optional(), deactivated: recordKey.optional() }),
+      'the record that was deleted or deactivated',
+    ),
+    ...errorResponses,
+  },
+});
+
+const bulkRemoveBody = z
+  .object({ records: z.array(recordKey).min(1).max(MAX_RECORD_KEYS_PER_REQUEST) })
+  .openapi('RecordKeys');
+const bulkRemoveResult = z
+  .object({ requested: z.number(), removed: z.number(), notFound: z.number() })
+  .openapi('RecordRemoveResult');
+
+const bulkDeleteRoute = createRoute({
+  method: 'post',
+  path: '/deployments/{id}/records/delete',
+  tags: ['records'],
+  summary: 'Delete records in bulk (`{ records: [{ type, id }] }`)',
+  description: `At most ${MAX_RECORD_KEYS_PER_REQUEST} keys; written in all-or-nothing chunks of ${RECORD_CHUNK}. Keys that do not exist are counted in \`notFound\`.`,
+  security: bearerSecurity,
+  request: { params: idParams, body: jsonBody(bulkRemoveBody) },
+  responses: { 200: jsonResponse(bulkRemoveResult, 'counts'), ...errorResponses },
+});
+
+const bulkDeactivateRoute = createRoute({
+  method: 'post',
+  path: '/deployments/{id}/records/deactivate',
+  tags: ['records'],
+  summary: 'Deactivate records in bulk (kept, but they no longer match; writing one again reactivates it)',
+  security: bearerSecurity,
+  request: { params: idParams, body: jsonBody(bulkRemoveBody) },
+  responses: {
+    200: jsonResponse(bulkRemoveResult, 'counts (`notFound`: absent or already inactive)'),
+    ...errorResponses,
+  },
+});
+
+const syncSchema = z
+  .object({
+    id: z.string(),
+    deployment: z.string(),
+    status: z.enum(['open', 'completing', 'completed', 'superseded']),
+    received: z.number(),
+    removed: z.number(),
+    startedAt: z.number(),
+    completedAt: z.number().nullable(),
+  })
+  .openapi('RecordSync');
+
+const startSyncRoute = createRoute({
+  method: 'post',
+  path: '/deployments/{id}/record-syncs',
+  tags: ['records'],
+  summary: 'Start a full sync of the records (a nightly CRM export)',
+  description:
+    'Post the export with `POST …/records?sync=<id>` in as many requests as needed, then complete the sync: every record the sync did not carry is removed. A sync that is never completed removes nothing; starting a new sync supersedes an open one.',
+  security: bearerSecurity,
+  request: { params: idParams },
+  responses: { 201: jsonResponse(syncSchema, 'the open sync'), ...errorResponses },
+});
+
+const syncParams = z.object({ id: z.string().min(1).max(63), syncId: z.string().min(1).max(64) });
+
+const getSyncRoute = createRoute({
+  method: 'get',
+  path: '/deployments/{id}/record-syncs/{syncId}',
+  tags: ['records'],
+  summary: 'Status of a full sync',
+  security: bearerSecurity,
+  request: { params: syncParams },
+  responses: { 200: jsonResponse(syncSchema, 'the sync'), ...errorResponses },
+});
+
+const completeSyncRoute = createRoute({
+  method: 'post',
+  path: '/deployments/{id}/record-syncs/{syncId}/complete',
+  tags: ['records'],
+  summary: 'Complete a full sync: remove every record it did not carry',
+  description: `Removes in chunks of ${RECORD_CHUNK} for up to about 20 s per call; \`status: "completing"\` means call again. 409 for a superseded sync or one that is not the latest.`,
+  security: bearerSecurity,
+  request: { params: syncParams },
+  responses: {
+    200: jsonResponse(syncSchema, 'the sync (`completed`, or `completing`: call again)'),
+    ...errorResponses,
+  },
 });
 
 type RowError = z.infer<typeof rowError>;
@@ -337,10 +465,13 @@ recordRoutes.openAPIRegistry.register('RecordsInput', recordsBody);
 recordRoutes
   .openapi(postRecords, async (c) => {
     const { id } = c.req.valid('param');
-    const { onInvalid, dryRun } = c.req.valid('query');
+    const { onInvalid, dryRun, sync, mode } = c.req.valid('query');
     assertDeploymentAdmin(c.get('principal'), id);
     const db = c.get('db');
     if (!(await findDeployment(db, id))) throw notFound(`deployment ${id} does not exist`);
+    if (sync !== undefined && mode === 'replace')
+      throw validationFailed('mode: `replace` is a sync of its own; leave out `sync`');
+    if (sync !== undefined) await openSync(db, id, sync);
     const { candidates, errors } = await readCandidates(c);
     const total = candidates.length + errors.length;
     if (total === 0) throw validationFailed('records: no records in the request');
@@ -350,7 +481,7 @@ recordRoutes
     errors.sort((a, b) => rowOrder(a) - rowOrder(b));
     const chunks = Math.ceil(valid.length / RECORD_CHUNK);
     const listed = errors.slice(0, MAX_LISTED_ERRORS);
-    if (errors.length && onInvalid === 'reject') {
+    if (errors.length && (onInvalid === 'reject' || mode === 'replace')) {
       const more =
         errors.length > 1
           ? ` (and ${errors.length - 1} more invalid row${errors.length > 2 ? 's' : ''})`
@@ -375,11 +506,15 @@ recordRoutes
     let created = 0;
     let updated = 0;
     let landedChunks = 0;
+    let removed: number | undefined;
     const hashKey = await getHashKey(db);
+    const syncId = mode === 'replace' && dryRun === 'false' ? (await startSync(db, id)).id : sync;
     if (dryRun === 'false') {
       try {
         for (let i = 0; i < valid.length; i += RECORD_CHUNK) {
-          const counts = await upsertRecordChunk(db, id, valid.slice(i, i + RECORD_CHUNK), hashKey);
+          const counts = await upsertRecordChunk(db, id, valid.slice(i, i + RECORD_CHUNK), hashKey, {
+            syncId,
+          });
           created += counts.created;
           updated += counts.updated;
           landedChunks++;
@@ -403,9 +538,14 @@ recordRoutes
           500,
         );
       }
+      if (syncId) await countSyncReceived(db, syncId, valid.length);
+      if (mode === 'replace' && syncId)
+        removed = (await completeSync(db, id, syncId, Number.POSITIVE_INFINITY)).removed;
     }
     return c.json(
       {
+        ...(syncId ? { sync: syncId } : {}),
+        ...(removed !== undefined ? { removed } : {}),
         created,
         updated,
         rejected: errors.length,
@@ -416,6 +556,45 @@ recordRoutes
       },
       200,
     );
+  })
+  .openapi(deleteRecordRoute, async (c) => {
+    const { id, type, recordId } = c.req.valid('param');
+    const deactivate = c.req.valid('query').deactivate === 'true';
+    assertDeploymentAdmin(c.get('principal'), id);
+    const db = c.get('db');
+    if (!(await findDeployment(db, id))) throw notFound(`deployment ${id} does not exist`);
+    const n = await removeRecordChunk(db, id, [{ type, id: recordId }], { deactivate });
+    if (!n)
+      throw notFound(
+        `${type} ${recordId} is not ${deactivate ? 'an active record' : 'a record'} of deployment ${id}`,
+      );
+    return c.json(
+      deactivate ? { deactivated: { type, id: recordId } } : { deleted: { type, id: recordId } },
+      200,
+    );
+  })
+  .openapi(bulkDeleteRoute, async (c) =>
+    bulkRemove(c, c.req.valid('param').id, c.req.valid('json').records, false),
+  )
+  .openapi(bulkDeactivateRoute, async (c) =>
+    bulkRemove(c, c.req.valid('param').id, c.req.valid('json').records, true),
+  )
+  .openapi(startSyncRoute, async (c) => {
+    const { id } = c.req.valid('param');
+    assertDeploymentAdmin(c.get('principal'), id);
+    const db = c.get('db');
+    if (!(await findDeployment(db, id))) throw notFound(`deployment ${id} does not exist`);
+    return c.json(serializeSync(await startSync(db, id)), 201);
+  })
+  .openapi(getSyncRoute, async (c) => {
+    const { id, syncId } = c.req.valid('param');
+    assertDeploymentAdmin(c.get('principal'), id);
+    return c.json(serializeSync(await findSync(c.get('db'), id, syncId)), 200);
+  })
+  .openapi(completeSyncRoute, async (c) => {
+    const { id, syncId } = c.req.valid('param');
+    assertDeploymentAdmin(c.get('principal'), id);
+    return c.json(serializeSync(await completeSync(c.get('db'), id, syncId)), 200);
   })
   .openapi(getRecords, async (c) => {
     const { id } = c.req.valid('param');
@@ -443,6 +622,7 @@ recordRoutes
           name: r.name ?? null,
           emails: r.emails,
           emailEnabled: r.emailEnabled,
+          active: r.active,
           updatedAt: r.updatedAt,
         })),
         ...(counts ? { counts } : {}),
@@ -476,3 +656,19 @@ recordRoutes
     await markPartChanged(db, id);
     return c.json({ deleted: entry }, 200);
   });
+
+async function bulkRemove(
+  c: Context<AppEnv>,
+  id: string,
+  keys: Array<{ type: string; id: string }>,
+  deactivate: boolean,
+) {
+  assertDeploymentAdmin(c.get('principal'), id);
+  const db = c.get('db');
+  if (!(await findDeployment(db, id))) throw notFound(`deployment ${id} does not exist`);
+  const unique = [...new Map(keys.map((k) => [`${k.type}\0${k.id}`, k])).values()];
+  let removed = 0;
+  for (let i = 0; i < unique.length; i += RECORD_CHUNK)
+    removed += await removeRecordChunk(db, id, unique.slice(i, i + RECORD_CHUNK), { deactivate });
+  return c.json({ requested: unique.length, removed, notFound: unique.length - removed }, 200);
+}

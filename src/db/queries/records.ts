@@ -67,7 +67,7 @@ export async function upsertRecordChunk(
                 json_extract(value, '$.emails'), json_extract(value, '$.emailEnabled'), ?4, ?3
          from json_each(?2) where true
          on conflict (deployment, type, id) do update set
-           name = excluded.name, emails = excluded.emails, email_enabled = excluded.email_enabled,
+           name = excluded.name, emails = excluded.emails, email_enabled = excluded.email_enabled, active = 1,
            sync_id = coalesce(excluded.sync_id, records.sync_id), updated_at = excluded.updated_at`,
       )
       .bind(deployment, json, now, opts.syncId ?? null),
@@ -190,4 +190,60 @@ export async function findSuppression(
     .where(and(eq(suppressions.deployment, deployment), inArray(suppressions.entry, candidates)))
     .get();
   return row?.entry;
+}
+
+export interface RecordKey {
+  type: string;
+  id: string;
+}
+
+/**
+ * Deletes (or, with `deactivate`, deactivates) one chunk of records in one D1 batch: their hash
+ * buckets are marked dirty for the snapshot part, their addresses leave record_emails (so neither
+ * the edge nor party resolution matches them any more), and the records are removed or flagged
+ * inactive. Returns how many of the keys existed (and were active, for a deactivation).
+ */
+export async function removeRecordChunk(
+  db: Db,
+  deployment: string,
+  keys: RecordKey[],
+  opts: { deactivate?: boolean; now?: number } = {},
+): Promise<number> {
+  if (!keys.length) return 0;
+  const json = JSON.stringify(keys.map((k) => ({ type: k.type, id: k.id })));
+  const now = opts.now ?? Date.now();
+  const inChunk = `(re.type, re.record_id) in (select json_extract(value, '$.type'), json_extract(value, '$.id') from json_each(?2))`;
+  const d1 = db.$client;
+  const keysSql = `(type, id) in (select json_extract(value, '$.type'), json_extract(value, '$.id') from json_each(?2))`;
+  const results = await d1.batch<{ n: number }>([
+    partChangedStatement(d1, deployment, now),
+    dirtyBucketsStatement(d1, deployment, inChunk, json),
+    d1
+      .prepare(
+        `delete from record_emails where deployment = ?1 and (type, record_id) in
+           (select json_extract(value, '$.type'), json_extract(value, '$.id') from json_each(?2))`,
+      )
+      .bind(deployment, json),
+    opts.deactivate
+      ? d1
+          .prepare(
+            `update records set active = 0, updated_at = ?3 where deployment = ?1 and active = 1 and ${keysSql} returning 1 as n`,
+          )
+          .bind(deployment, json, now)
+      : d1
+          .prepare(`delete from records where deployment = ?1 and ${keysSql} returning 1 as n`)
+          .bind(deployment, json),
+  ]);
+  return results[3]?.results.length ?? 0;
+}
+
+/** Up to `limit` records of a deployment not stamped with `syncId` (what a completed sync removes). */
+export async function recordsOutsideSync(db: Db, deployment: string, syncId: string, limit: number) {
+  const { results } = await db.$client
+    .prepare(
+      'select type, id from records where deployment = ?1 and (sync_id is null or sync_id != ?2) limit ?3',
+    )
+    .bind(deployment, syncId, limit)
+    .all<RecordKey>();
+  return results;
 }
