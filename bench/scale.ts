@@ -20,6 +20,7 @@ import { keyedHash64 } from '../src/core/keyed-hash.js';
 import { filterHas } from '../src/core/membership-filter.js';
 import { signBody } from '../src/core/request-signature.js';
 import { decodeSnapshot } from '../src/core/snapshot.js';
+import { createCentralClient } from '../scripts/central-client.js';
 import {
   deriveEdgeCredentials,
   LOCAL_ADMIN_TOKEN,
@@ -62,19 +63,14 @@ function pct(values: number[], p: number) {
 }
 
 let base = '';
+/** An admin API call through the typed client (throws on a non-2xx answer). */
 async function api(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${LOCAL_ADMIN_TOKEN}`,
-      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-      ...headers,
-    },
-    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text.slice(0, 300)}`);
-  return text ? (JSON.parse(text) as Json) : {};
+  const client = createCentralClient({ baseUrl: base, token: LOCAL_ADMIN_TOKEN });
+  const options =
+    typeof body === 'string'
+      ? { raw: body, contentType: headers['content-type'] ?? 'application/json' }
+      : { body };
+  return ((await client.call<Json | undefined>(method, path, options)) ?? {}) as Json;
 }
 
 /** GET the region's snapshot as its edge would (signed with the local edge secret). */

@@ -136,6 +136,12 @@ export function replyForEdge(status: number, body: EdgeAnswer | undefined, regio
   };
 }
 
+/** The reason of a failed fetch (Node wraps socket errors: `fetch failed` with a cause). */
+function failureCode(err: unknown): string {
+  const e = err as { cause?: { code?: string; errors?: { code?: string }[]; message?: string } };
+  return e?.cause?.code ?? e?.cause?.errors?.[0]?.code ?? e?.cause?.message ?? String(err);
+}
+
 function smtpError(reply: SmtpReply): Error & { responseCode: number } {
   return Object.assign(new Error(reply.message), { responseCode: reply.code });
 }
@@ -289,7 +295,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
       else
         reply = {
           code: 451,
-          message: `4.3.0 ${region} unreachable (${(err as { cause?: { code?: string } }).cause?.code ?? String(err)}); try again later`,
+          message: `4.3.0 ${region} unreachable (${failureCode(err)}); try again later`,
         };
     } finally {
       clearTimeout(timer);
@@ -311,6 +317,8 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   // timer happy forever).
   const netServer = (server as unknown as { server: import('node:net').Server }).server;
   netServer.on('connection', (socket: Socket) => {
+    // SMTP is a dialogue of short lines: no Nagle delay on the replies.
+    socket.setNoDelay(true);
     const t = setTimeout(() => socket.destroy(), connectionTimeoutMs);
     t.unref();
     socket.once('close', () => clearTimeout(t));
