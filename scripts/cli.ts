@@ -14,7 +14,10 @@ import {
   type Values,
 } from './cli/common.js';
 import { promote } from './cli/promote.js';
+import { recordsDelete } from './cli/records-delete.js';
 import { recordsImport } from './cli/records-import.js';
+import { recordsSync } from './cli/records-sync.js';
+import { routesExport, routesImport } from './cli/routes-import.js';
 import { routesAdd } from './cli/routes-add.js';
 import { routesList } from './cli/routes-list.js';
 import { routesMove } from './cli/routes-move.js';
@@ -44,6 +47,10 @@ const GLOBAL_HELP = `Global options:
 
 const COMMANDS: Record<string, Command> = {
   'records import': recordsImport,
+  'records sync': recordsSync,
+  'records delete': recordsDelete,
+  'routes import': routesImport,
+  'routes export': routesExport,
   'routes add': routesAdd,
   'routes move': routesMove,
   'routes list': routesList,

@@ -52,6 +52,7 @@ export async function saveDeployment(db: Db, id: string, body: DeploymentInput):
     maxMessageBytes: body.maxMessageBytes ?? existing?.maxMessageBytes ?? 25 * 1024 * 1024,
     attachmentPolicy: body.attachmentPolicy ?? existing?.attachmentPolicy ?? 'regional',
     smartMatch: body.smartMatch ?? existing?.smartMatch ?? false,
+    retentionDays: body.retentionDays === undefined ? (existing?.retentionDays ?? null) : body.retentionDays,
   });
   await markPartChanged(db, id);
   await bumpConfigVersion(db, 'all');

@@ -43,6 +43,10 @@ export const deploymentBody = z
       .optional(),
     attachmentPolicy: z.enum(ATTACHMENT_POLICIES).optional(),
     smartMatch: z.boolean().optional(),
+    retentionDays: z.number().int().min(1).max(36_500).nullable().optional().openapi({
+      description:
+        'days activities and dispositions are kept (null: for ever); older ones are exported as NDJSON to the ARCHIVE bucket and pruned by the cron',
+    }),
   })
   .openapi('DeploymentInput');
 
@@ -60,6 +64,7 @@ export const deploymentSchema = z
     maxMessageBytes: z.number(),
     attachmentPolicy: z.string(),
     smartMatch: z.boolean(),
+    retentionDays: z.number().nullable(),
     createdAt: z.number(),
     updatedAt: z.number(),
   })

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { ROOT } from '../../scripts/network.js';
-import { central, eventually, sendMail } from './helpers.js';
+import { central, edgeUrl, eventually, sendMail } from './helpers.js';
 
 const run = Date.now().toString(36);
 const DEPLOYMENT = `clients${run}`;
@@ -152,6 +152,7 @@ describe('mail clients through the network', () => {
   });
 
   test('Outlook: a reply that lost the tracking token is smart-matched to the outbound mail', async () => {
+    const before = (await central('GET', '/api/v1/regions/us')).json.snapshotVersion as number;
     const registered = await central('POST', `/api/v1/deployments/${DEPLOYMENT}/outbound`, {
       messageId: `<quote-${run}@crm.clients.example>`,
       userId: 'u-ruth',
@@ -160,6 +161,25 @@ describe('mail clients through the network', () => {
     });
     expect(registered.status).toBe(201);
     expect(registered.json.subject).toMatch(/^Quote for 40 licences {2}CLI:7\d{6}$/);
+    // Send only once the us edge holds a snapshot built after the registration (parts are rebuilt
+    // after a quiet period, then the region's version moves): every copy tossed before that counts
+    // toward the loop check, so resending until it correlates could end as `loop`.
+    const target = await eventually(
+      async () => {
+        const v = (await central('GET', '/api/v1/regions/us')).json.snapshotVersion as number;
+        return v > before ? v : undefined;
+      },
+      60_000,
+      1000,
+    );
+    await eventually(
+      async () => {
+        const h = await (await fetch(`${edgeUrl('us')}/health`)).json();
+        return h.snapshotVersion >= target ? true : undefined;
+      },
+      60_000,
+      1000,
+    );
     // Probe replies (each with its own body) until the edge's snapshot holds the outbound mail.
     await until(
       (n) => ({
