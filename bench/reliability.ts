@@ -14,6 +14,7 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { createCentralClient } from '../scripts/central-client.js';
 import { demoMailbox } from '../scripts/demo-data.js';
 import { freePort, LOCAL_ADMIN_TOKEN, startCentral, startEdges } from '../scripts/network.js';
 import { seedDemoData } from '../scripts/seed.js';
@@ -52,12 +53,9 @@ const ports = {
   eu: Number(process.env.EDGE_EU_PORT ?? (await freePort())),
 };
 
-async function api(central: Proc, path: string) {
-  const res = await fetch(`${central.url}${path}`, {
-    headers: { authorization: `Bearer ${LOCAL_ADMIN_TOKEN}` },
-  });
-  if (!res.ok) throw new Error(`GET ${path}: ${res.status} ${await res.text()}`);
-  return res.json();
+/** An admin GET through the typed client (throws on a non-2xx answer). */
+async function api(central: Proc, path: string): Promise<unknown> {
+  return createCentralClient({ baseUrl: central.url, token: LOCAL_ADMIN_TOKEN }).call('GET', path);
 }
 
 async function activitiesFor(central: Proc, tag: string): Promise<string[]> {

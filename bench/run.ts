@@ -1,4 +1,4 @@
-// npm run bench -- [--quick] [--smoke] [--only classify,snapshot,memory,ingest,e2e,geo]
+// npm run bench -- [--quick] [--smoke] [--only classify,snapshot,memory,ingest,e2e,geo,relay]
 //   [--out bench/results] [--central URL --edges us=URL,eu=URL,apac=URL]
 //
 // Runs every benchmark and writes <out>/latest.json (nested objects: `classify.headerOnlyMsPerMsg`
@@ -15,13 +15,14 @@ import { benchClassify } from './classify.js';
 import { benchIngest } from './ingest.js';
 import { median, round } from './lib/stats.js';
 import { benchMemory } from './memory.js';
+import { benchRelay, RELAY_KEYS } from './relay.js';
 import { benchE2e, benchGeo, withNetwork } from './network.js';
 import { benchSnapshot } from './snapshot.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: the results file is a loose JSON document
 type Json = any;
 
-const STAGES = ['classify', 'snapshot', 'memory', 'ingest', 'e2e', 'geo'];
+const STAGES = ['classify', 'snapshot', 'memory', 'ingest', 'e2e', 'geo', 'relay'];
 
 /** Headline keys (design §6 and the benchmark issue) and their targets. */
 export const KEYS: [string, ('>=' | '<=')?, number?][] = [
@@ -41,6 +42,7 @@ export const KEYS: [string, ('>=' | '<=')?, number?][] = [
   ['geo.crossRegionBytesRatioFullEgress'],
   ['memory.peakBytes25MiB'],
   ['memory.ratioToSize', '<=', 4],
+  ...RELAY_KEYS,
 ];
 
 function gitCommit() {
@@ -130,7 +132,7 @@ async function main() {
   const central = values.central?.replace(/\/$/, '');
   const edges = parseEdges(values.edges);
   await stage('ingest', () => benchIngest({ central, smoke, log }));
-  if (only.includes('e2e') || only.includes('geo')) {
+  if (only.includes('e2e') || only.includes('geo') || only.includes('relay')) {
     await withNetwork({ central, edges, log }, async (net) => {
       await stage('e2e', async () => {
         // The noisiest figure (a shared 2-core machine): three runs, medians of each percentile.
@@ -154,6 +156,7 @@ async function main() {
         };
       });
       await stage('geo', () => benchGeo({ ...net, smoke, quick, log }));
+      await stage('relay', () => benchRelay({ net, smoke, log }));
     });
   }
 

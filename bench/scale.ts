@@ -20,6 +20,7 @@ import { keyedHash64 } from '../src/core/keyed-hash.js';
 import { filterHas } from '../src/core/membership-filter.js';
 import { signBody } from '../src/core/request-signature.js';
 import { decodeSnapshot } from '../src/core/snapshot.js';
+import { createCentralClient } from '../scripts/central-client.js';
 import {
   deriveEdgeCredentials,
   LOCAL_ADMIN_TOKEN,
@@ -36,7 +37,7 @@ const flag = (name: string, d?: string) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? args[i + 1] : d;
 };
-const PHASE = flag('phase', 'all') as 'records' | 'activities' | 'all';
+const PHASE = flag('phase', 'all') as 'records' | 'activities' | 'all' | 'resume';
 const RECORDS = Number(flag('records', '10000000'));
 const ACTIVITIES = Number(flag('activities', '1000000'));
 const CHUNK = 5000;
@@ -62,19 +63,14 @@ function pct(values: number[], p: number) {
 }
 
 let base = '';
+/** An admin API call through the typed client (throws on a non-2xx answer). */
 async function api(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${LOCAL_ADMIN_TOKEN}`,
-      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-      ...headers,
-    },
-    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text.slice(0, 300)}`);
-  return text ? (JSON.parse(text) as Json) : {};
+  const client = createCentralClient({ baseUrl: base, token: LOCAL_ADMIN_TOKEN });
+  const options =
+    typeof body === 'string'
+      ? { raw: body, contentType: headers['content-type'] ?? 'application/json' }
+      : { body };
+  return ((await client.call<Json | undefined>(method, path, options)) ?? {}) as Json;
 }
 
 /** GET the region's snapshot as its edge would (signed with the local edge secret). */
@@ -314,107 +310,151 @@ async function recordsPhase() {
     };
     result.snapshotBuild = checkpoints;
 
-    // One-record change: time from the write's answer until the region's snapshot holds it.
-    const fresh = 'one.more@change.example';
-    const w0 = performance.now();
-    await api('POST', `/api/v1/deployments/${DEP}/records`, {
-      records: [{ type: 'contact', id: 'c-one-more', emails: [fresh] }],
-    });
-    const written = performance.now();
-    let seenMs = Number.NaN;
-    let changeFetchMs = 0;
-    for (let i = 0; i < 120; i++) {
-      const f0 = performance.now();
-      const res = await edgeFetch('eu');
-      const s = decodeSnapshot(new Uint8Array(await res.arrayBuffer()));
-      changeFetchMs = performance.now() - f0;
-      if (filterHas(s.deployments[DEP]!.records, keyedHash64(s.hashKey, fresh))) {
-        seenMs = performance.now() - written;
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 1000));
-    }
-    const db = new DatabaseSync(centralDbFile(), { readOnly: true });
-    const part = db.prepare('select build_ms from snapshot_parts where deployment = ?').get(DEP) as {
-      build_ms: number;
-    };
-    db.close();
-    result.oneRecordChange = {
-      writeMs: round(written - w0),
-      inSnapshotAfterMs: round(seenMs),
-      partRebuildMs: part.build_ms,
-      lastFetchMs: round(changeFetchMs),
-      note: 'polled once a second; includes the 3 s quiet period of the debounce. Edges then pick it up on their next refresh (≤ 30 s max age, cron, or the next ingest answer).',
-    };
-    log('one-record change', result.oneRecordChange);
-
-    // Edge: load (fetch) and decode the full snapshot; then the eu edge worker's own refresh on workerd.
-    const l0 = performance.now();
-    const res = await edgeFetch('eu');
-    const bytes = new Uint8Array(await res.arrayBuffer());
-    const loadMs = performance.now() - l0;
-    const decodes: number[] = [];
-    for (let i = 0; i < 3; i++) {
-      const d0 = performance.now();
-      decodeSnapshot(bytes);
-      decodes.push(performance.now() - d0);
-    }
-    const edge = await startEdge({
-      region: 'eu',
-      port: EDGE_EU_PORT,
-      centralUrl: base,
-      stateDir: STATE,
-      log: () => {},
-    });
-    let edgeRefreshMs = Number.NaN;
-    try {
-      const e0 = performance.now();
-      const r = await fetch(`${edge.url}/__scheduled?cron=${encodeURIComponent('* * * * *')}`);
-      await r.text();
-      edgeRefreshMs = performance.now() - e0;
-      const health = (await (await fetch(`${edge.url}/health`)).json()) as Json;
-      result.edge = {
-        snapshotBytes: bytes.length,
-        loadMs: round(loadMs),
-        decodeMsNode: round(Math.min(...decodes)),
-        workerdRefreshMs: round(edgeRefreshMs),
-        workerdSnapshotVersion: health.snapshotVersion,
-        note: 'loadMs: HTTP fetch from central; decodeMsNode: decodeSnapshot in Node (V8, as in workerd), best of 3; workerdRefreshMs: the eu edge worker (wrangler dev) cron tick = fetch + decode + KV put + heartbeat',
-      };
-    } finally {
-      await edge.stop();
-    }
-    log('edge', result.edge);
-
-    // Lookup by exact address (index), 200 random records.
-    const lat: number[] = [];
-    for (let i = 0; i < 200; i++) {
-      const k = Math.floor(Math.random() * target);
-      const q0 = performance.now();
-      const r = await api(
-        'GET',
-        `/api/v1/deployments/${DEP}/records?address=${encodeURIComponent(address(k).toUpperCase())}`,
-      );
-      lat.push(performance.now() - q0);
-      if ((r.items as unknown[]).length !== 1)
-        throw new Error(`lookup of ${address(k)} found ${(r.items as unknown[]).length}`);
-    }
-    const base0: number[] = [];
-    for (let i = 0; i < 100; i++) {
-      const q0 = performance.now();
-      await api('GET', '/api/v1/regions/eu');
-      base0.push(performance.now() - q0);
-    }
-    result.lookupByAddress = {
-      baselineRegionGetP50Ms: round(pct(base0, 50)),
-      baselineRegionGetP95Ms: round(pct(base0, 95)),
-      records: target,
-      p50Ms: round(pct(lat, 50)),
-      p95Ms: round(pct(lat, 95)),
-      samples: lat.length,
-    };
-    log('lookup', result.lookupByAddress);
+    await afterImport(result, target, pids);
     saveResults({ recordsPhase: result });
+  } finally {
+    await central.stop();
+  }
+}
+
+/** One-record change, edge load/decode, lookup by address: on the records imported so far. */
+async function afterImport(result: Json, target: number, _pids: number[]) {
+  // One-record change: time from the write's answer until the region's snapshot holds it.
+  const fresh = `one.more.${Date.now()}@change.example`;
+  const w0 = performance.now();
+  await api('POST', `/api/v1/deployments/${DEP}/records`, {
+    records: [{ type: 'contact', id: `c-${fresh}`, emails: [fresh] }],
+  });
+  const written = performance.now();
+  let seenMs = Number.NaN;
+  let changeFetchMs = 0;
+  for (let i = 0; i < 120; i++) {
+    const f0 = performance.now();
+    const res = await edgeFetch('eu');
+    const s = decodeSnapshot(new Uint8Array(await res.arrayBuffer()));
+    changeFetchMs = performance.now() - f0;
+    if (filterHas(s.deployments[DEP]!.records, keyedHash64(s.hashKey, fresh))) {
+      seenMs = performance.now() - written;
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  const db = new DatabaseSync(centralDbFile(), { readOnly: true });
+  const part = db.prepare('select build_ms from snapshot_parts where deployment = ?').get(DEP) as {
+    build_ms: number;
+  };
+  db.close();
+  result.oneRecordChange = {
+    writeMs: round(written - w0),
+    inSnapshotAfterMs: round(seenMs),
+    partRebuildMs: part.build_ms,
+    lastFetchMs: round(changeFetchMs),
+    note: 'polled once a second; includes the 3 s quiet period of the debounce. Edges then pick it up on their next refresh (≤ 30 s max age, cron, or the next ingest answer).',
+  };
+  log('one-record change', result.oneRecordChange);
+
+  // Edge: load (fetch) and decode the full snapshot; then the eu edge worker's own refresh on workerd.
+  const l0 = performance.now();
+  const res = await edgeFetch('eu');
+  const bytes = new Uint8Array(await res.arrayBuffer());
+  const loadMs = performance.now() - l0;
+  const decodes: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const d0 = performance.now();
+    decodeSnapshot(bytes);
+    decodes.push(performance.now() - d0);
+  }
+  const edge = await startEdge({
+    region: 'eu',
+    port: EDGE_EU_PORT,
+    centralUrl: base,
+    stateDir: STATE,
+    log: () => {},
+  });
+  let edgeRefreshMs = Number.NaN;
+  try {
+    const e0 = performance.now();
+    const r = await fetch(`${edge.url}/__scheduled?cron=${encodeURIComponent('* * * * *')}`);
+    await r.text();
+    edgeRefreshMs = performance.now() - e0;
+    const health = (await (await fetch(`${edge.url}/health`)).json()) as Json;
+    result.edge = {
+      snapshotBytes: bytes.length,
+      loadMs: round(loadMs),
+      decodeMsNode: round(Math.min(...decodes)),
+      workerdRefreshMs: round(edgeRefreshMs),
+      workerdSnapshotVersion: health.snapshotVersion,
+      note: 'loadMs: HTTP fetch from central; decodeMsNode: decodeSnapshot in Node (V8, as in workerd), best of 3; workerdRefreshMs: the eu edge worker (wrangler dev) cron tick = fetch + decode + KV put + heartbeat',
+    };
+  } finally {
+    await edge.stop();
+  }
+  log('edge', result.edge);
+
+  // Lookup by exact address (index), 200 random records.
+  const lat: number[] = [];
+  for (let i = 0; i < 200; i++) {
+    const k = Math.floor(Math.random() * target);
+    const q0 = performance.now();
+    const r = await api(
+      'GET',
+      `/api/v1/deployments/${DEP}/records?address=${encodeURIComponent(address(k).toUpperCase())}`,
+    );
+    lat.push(performance.now() - q0);
+    if ((r.items as unknown[]).length !== 1)
+      throw new Error(`lookup of ${address(k)} found ${(r.items as unknown[]).length}`);
+  }
+  const base0: number[] = [];
+  for (let i = 0; i < 100; i++) {
+    const q0 = performance.now();
+    await api('GET', '/api/v1/regions/eu');
+    base0.push(performance.now() - q0);
+  }
+  result.lookupByAddress = {
+    baselineRegionGetP50Ms: round(pct(base0, 50)),
+    baselineRegionGetP95Ms: round(pct(base0, 95)),
+    records: target,
+    p50Ms: round(pct(lat, 50)),
+    p95Ms: round(pct(lat, 95)),
+    samples: lat.length,
+  };
+  log('lookup', result.lookupByAddress);
+}
+
+/**
+ * `--phase resume`: central on the state an interrupted records phase left (no wipe): the
+ * snapshot build over every record imported, then {@link afterImport}.
+ */
+async function resumePhase() {
+  const central = await startCentral({ port: CENTRAL_PORT, stateDir: STATE, log: () => {} });
+  base = central.url;
+  const pids = workerdPids(central.child.pid as number);
+  try {
+    const db = new DatabaseSync(centralDbFile(), { readOnly: true });
+    const target = (
+      db.prepare('select count(*) as n from records where deployment = ?').get(DEP) as { n: number }
+    ).n;
+    db.close();
+    log(`resuming on ${target} records`);
+    const result: Json = { records: target, resumed: true };
+    if (args.includes('--skip-build')) {
+      await afterImport(result, target, pids);
+      saveResults({ resumeAfterImport: result });
+      return;
+    }
+    // Every bucket dirty, as after an import: a full build.
+    const w = new DatabaseSync(centralDbFile());
+    w.exec(
+      `insert or replace into snapshot_dirty (deployment, bucket, version) select '${DEP}', -1, data_version from snapshot_parts where deployment = '${DEP}'`,
+    );
+    w.exec(
+      `update snapshot_parts set data_version = data_version + 1, changed_at = 0 where deployment = '${DEP}'`,
+    );
+    w.close();
+    const { bytes: _b, ...build } = await snapshotBuild(pids, `${target}`);
+    result.snapshotBuild = [{ records: target, ...build }];
+    await afterImport(result, target, pids);
+    saveResults({ resumePhase: result });
   } finally {
     await central.stop();
   }
@@ -561,7 +601,7 @@ async function activitiesPhase() {
   central = await startCentral({ port: CENTRAL_PORT, stateDir: STATE, log: () => {} });
   base = central.url;
   try {
-    const time = async (path: string, n = 100) => {
+    const time = async (path: string, n = 40) => {
       const lat: number[] = [];
       for (let i = 0; i < n; i++) {
         const p = path
@@ -573,13 +613,15 @@ async function activitiesPhase() {
       }
       return { p50Ms: round(pct(lat, 50)), p95Ms: round(pct(lat, 95)), samples: n };
     };
+    saveResults({ activitiesPhase: result });
     result.list = await time(`/api/v1/activities?deployment=${DEP}&limit=50`);
     result.listDeepCursor = await time(`/api/v1/activities?deployment=${DEP}&limit=50&cursor={i}`);
     result.searchCommonWord = await time(`/api/v1/activities?deployment=${DEP}&q={w}&limit=50`);
-    result.searchRareSender = await time(`/api/v1/activities?deployment=${DEP}&q=contact{i}.n&limit=50`, 30);
-    result.byMessageId = await time(`/api/v1/activities?messageId=m{i}.x`, 100);
-    result.stats = await time('/api/v1/stats', 50);
-    result.baselineRegionGet = await time('/api/v1/regions/eu', 50);
+    result.byMessageId = await time(`/api/v1/activities?messageId=m{i}.x`);
+    result.stats = await time('/api/v1/stats', 20);
+    // A term that only one activity carries: the LIKE search scans every row (no text index).
+    result.searchRareSender = await time(`/api/v1/activities?deployment=${DEP}&q=contact{i}.n&limit=50`, 5);
+    result.baselineDeploymentGet = await time(`/api/v1/deployments/${DEP}`, 20);
     log('activities', result);
     saveResults({ activitiesPhase: result });
   } finally {
@@ -587,6 +629,7 @@ async function activitiesPhase() {
   }
 }
 
+if (PHASE === 'resume') await resumePhase();
 if (PHASE === 'records' || PHASE === 'all') await recordsPhase();
 if (PHASE === 'activities' || PHASE === 'all') await activitiesPhase();
 log(`wrote ${OUT}`);

@@ -16,6 +16,32 @@ export type MailboxRoute = Out<typeof S.mailboxSchema>;
 export type MailboxRouteInput = In<typeof S.mailboxBody>;
 export type RecordInput = In<typeof S.recordInput>;
 export type RecordImportResult = Out<typeof S.importResult>;
+export interface RecordRemoveResult {
+  requested: number;
+  removed: number;
+  notFound: number;
+}
+export interface RecordSync {
+  id: string;
+  deployment: string;
+  status: 'open' | 'completing' | 'completed' | 'superseded';
+  received: number;
+  removed: number;
+  startedAt: number;
+  completedAt: number | null;
+}
+export interface MailboxImportResult {
+  created: number;
+  moved: number;
+  updated: number;
+  dryRun: boolean;
+}
+export interface MailboxRowError {
+  line?: number;
+  index?: number;
+  field: string;
+  message: string;
+}
 export type CrmRecord = Out<typeof S.recordSchema>;
 export type RecordCounts = Out<typeof S.recordCounts>;
 export type Activity = Out<typeof S.activitySchema>;
@@ -173,8 +199,17 @@ export function createCentralClient({
     },
 
     mailboxes: {
-      list: (q: { region?: string; deployment?: string; q?: string; limit?: number } = {}) =>
+      list: (q: { region?: string; deployment?: string; q?: string; limit?: number; after?: string } = {}) =>
         call<{ items: MailboxRoute[] }>('GET', `/api/v1/mailboxes${query(q)}`),
+      /** Bulk routes from CSV, all or nothing: the counts, or (400/403) every refused row. */
+      importCsv: async (csv: string, { dryRun = false }: { dryRun?: boolean } = {}) => {
+        const path = `/api/v1/mailboxes${query({ dryRun: dryRun || undefined })}`;
+        const answer = await request('POST', path, { raw: csv, contentType: 'text/csv; charset=utf-8' });
+        if (answer.status === 200) return { ok: true as const, result: answer.json as MailboxImportResult };
+        if ((answer.status === 400 || answer.status === 403) && Array.isArray(answer.json?.errors))
+          return { ok: false as const, errors: answer.json.errors as MailboxRowError[] };
+        throw errorOf('POST', path, answer);
+      },
       get: (address: string) => call<MailboxRoute>('GET', `/api/v1/mailboxes/${enc(address)}`),
       put: (address: string, body: MailboxRouteInput) =>
         call<MailboxRoute>('PUT', `/api/v1/mailboxes/${enc(address)}`, { body }),
@@ -192,12 +227,41 @@ export function createCentralClient({
           body: { records },
         }),
       /** CSV import of one request's rows; invalid rows skipped and listed. */
-      importCsv: (deployment: string, csv: string, { dryRun = false }: { dryRun?: boolean } = {}) =>
+      importCsv: (
+        deployment: string,
+        csv: string,
+        { dryRun = false, sync }: { dryRun?: boolean; sync?: string } = {},
+      ) =>
         call<RecordImportResult>(
           'POST',
-          `/api/v1/deployments/${enc(deployment)}/records${query({ dryRun: dryRun || undefined, onInvalid: 'skip' })}`,
+          `/api/v1/deployments/${enc(deployment)}/records${query({ dryRun: dryRun || undefined, onInvalid: 'skip', sync })}`,
           { raw: csv, contentType: 'text/csv; charset=utf-8' },
         ),
+      /** Deletes one record, or with `deactivate` keeps it inactive. */
+      remove: (deployment: string, type: string, id: string, { deactivate = false } = {}) =>
+        call<{ deleted?: { type: string; id: string }; deactivated?: { type: string; id: string } }>(
+          'DELETE',
+          `/api/v1/deployments/${enc(deployment)}/records/${enc(type)}/${enc(id)}${query({ deactivate: deactivate || undefined })}`,
+        ),
+      /** Bulk delete or deactivate (`verb`). */
+      removeMany: (
+        deployment: string,
+        verb: 'delete' | 'deactivate',
+        records: Array<{ type: string; id: string }>,
+      ) =>
+        call<RecordRemoveResult>('POST', `/api/v1/deployments/${enc(deployment)}/records/${verb}`, {
+          body: { records },
+        }),
+    },
+
+    recordSyncs: {
+      start: (deployment: string) =>
+        call<RecordSync>('POST', `/api/v1/deployments/${enc(deployment)}/record-syncs`),
+      get: (deployment: string, id: string) =>
+        call<RecordSync>('GET', `/api/v1/deployments/${enc(deployment)}/record-syncs/${enc(id)}`),
+      /** Removes what the sync did not carry; `completing` means call again. */
+      complete: (deployment: string, id: string) =>
+        call<RecordSync>('POST', `/api/v1/deployments/${enc(deployment)}/record-syncs/${enc(id)}/complete`),
     },
 
     suppressions: {

@@ -1,5 +1,5 @@
 // crm-router: the admin CLI for the central API (records import, routes, sending and promoting
-// mail, stats, tokens, rule scripts), one file per command under scripts/cli/. Run by the
+// mail, stats, tokens, rule scripts, the SMTP ingress relay), one file per command under scripts/cli/. Run by the
 // `crm-router` launcher (scripts/crm-router) with tsx.
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -14,12 +14,16 @@ import {
   type Values,
 } from './cli/common.js';
 import { promote } from './cli/promote.js';
+import { recordsDelete } from './cli/records-delete.js';
 import { recordsImport } from './cli/records-import.js';
+import { recordsSync } from './cli/records-sync.js';
+import { routesExport, routesImport } from './cli/routes-import.js';
 import { routesAdd } from './cli/routes-add.js';
 import { routesList } from './cli/routes-list.js';
 import { routesMove } from './cli/routes-move.js';
 import { rules } from './cli/rules.js';
 import { send } from './cli/send.js';
+import { smtp } from './cli/smtp.js';
 import { stats } from './cli/stats.js';
 import { tokensCreate } from './cli/tokens-create.js';
 import { tokensList } from './cli/tokens-list.js';
@@ -43,6 +47,10 @@ const GLOBAL_HELP = `Global options:
 
 const COMMANDS: Record<string, Command> = {
   'records import': recordsImport,
+  'records sync': recordsSync,
+  'records delete': recordsDelete,
+  'routes import': routesImport,
+  'routes export': routesExport,
   'routes add': routesAdd,
   'routes move': routesMove,
   'routes list': routesList,
@@ -53,6 +61,7 @@ const COMMANDS: Record<string, Command> = {
   'tokens list': tokensList,
   'tokens revoke': tokensRevoke,
   rules,
+  smtp,
 };
 
 function mainHelp() {

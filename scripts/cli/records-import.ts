@@ -54,7 +54,7 @@ function formatRate(rows: number, ms: number): string {
   return `${Math.round(rows / Math.max(ms / 1000, 0.001)).toLocaleString('en-US')} rows/s`;
 }
 
-function progressBar(done: number, total: number, width = 30): string {
+export function progressBar(done: number, total: number, width = 30): string {
   const ratio = total > 0 ? Math.min(1, done / total) : 0;
   const filled = Math.round(ratio * width);
   return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${String(Math.round(ratio * 100)).padStart(3)}%`;
@@ -66,7 +66,17 @@ interface Rejected {
   message: string;
 }
 
-async function run(cfg: Settings, values: Values, positionals: string[]) {
+async function run(cfg: Settings, values: Values, positionals: string[]): Promise<void> {
+  await importRecordsFile(cfg, values, positionals);
+}
+
+/** `records import`, also the first step of `records sync` (`sync`: stamp the rows with that sync). */
+export async function importRecordsFile(
+  cfg: Settings,
+  values: Values,
+  positionals: string[],
+  opts: { sync?: string } = {},
+) {
   const file = first(positionals, '<file.csv>');
   const deployment = need(values, 'deployment');
   const chunkSize = Number(values.chunk ?? 5000);
@@ -118,6 +128,7 @@ async function run(cfg: Settings, values: Values, positionals: string[]) {
       }
       const res = await cfg.api.records.importCsv(deployment, `${body.join('\r\n')}\r\n`, {
         dryRun: mode === 'validate',
+        sync: opts.sync,
       });
       totals.requests++;
       totals.created += res.created;
@@ -194,6 +205,7 @@ async function run(cfg: Settings, values: Values, positionals: string[]) {
     printRejected(rejected);
   }
   if (totals.rejected > 0) process.exitCode = 2;
+  return totals;
 }
 
 function printRejected(rejected: Rejected[]) {

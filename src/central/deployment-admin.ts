@@ -65,6 +65,7 @@ export async function saveDeployment(db: Db, id: string, body: DeploymentInput):
     maxMessageBytes: body.maxMessageBytes ?? existing?.maxMessageBytes ?? 25 * 1024 * 1024,
     attachmentPolicy: body.attachmentPolicy ?? existing?.attachmentPolicy ?? 'regional',
     smartMatch: body.smartMatch ?? existing?.smartMatch ?? false,
+    retentionDays: body.retentionDays === undefined ? (existing?.retentionDays ?? null) : body.retentionDays,
   });
   if (domains) {
     try {

@@ -1,7 +1,7 @@
 import { createDb } from '../db/client.js';
 import { createApp } from './app.js';
 import { readCentralConfig } from './config.js';
-import { pruneBookkeeping } from './retention.js';
+import { pruneBookkeeping, pruneRetention } from './retention.js';
 import type { CentralBindings } from './context.js';
 import { deliverOutboxRow, drainWebhookOutbox, type WebhookKick } from './webhooks.js';
 
@@ -31,6 +31,7 @@ export default {
   async scheduled(_controller, env) {
     const db = createDb(env.DB);
     await pruneBookkeeping(db, Date.now());
+    await pruneRetention(db, env.ARCHIVE, Date.now());
     await drainWebhookOutbox(db, readCentralConfig(env).edgeKeySecret);
   },
 } satisfies ExportedHandler<CentralBindings>;

@@ -64,6 +64,10 @@ export const deploymentBody = z
       description:
         'Mail domains of the deployment (admin only; replaces the list). Its tokens may route addresses in them and their subdomains; a domain, its parents and its subdomains belong to at most one deployment (409 `domain_owned_elsewhere`).',
     }),
+    retentionDays: z.number().int().min(1).max(36_500).nullable().optional().openapi({
+      description:
+        'days activities and dispositions are kept (null: for ever); older ones are exported as NDJSON to the ARCHIVE bucket and pruned by the cron',
+    }),
   })
   .openapi('DeploymentInput');
 
@@ -84,6 +88,7 @@ export const deploymentSchema = z
     smartMatch: z.boolean(),
     domains: z.array(z.string()),
     forwardingAddresses: forwardingAddressesSchema.optional(),
+    retentionDays: z.number().nullable(),
     createdAt: z.number(),
     updatedAt: z.number(),
   })

@@ -15,6 +15,7 @@ export function serializeDeployment(d: typeof deployments.$inferSelect) {
     maxMessageBytes: d.maxMessageBytes,
     attachmentPolicy: d.attachmentPolicy,
     smartMatch: d.smartMatch,
+    retentionDays: d.retentionDays ?? null,
     createdAt: d.createdAt,
     updatedAt: d.updatedAt,
   };

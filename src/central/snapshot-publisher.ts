@@ -512,7 +512,7 @@ export async function getRegionSnapshot(
 }
 
 async function publish(ctx: PublisherContext, regionId: string): Promise<PublishedSnapshot | undefined> {
-  const { db, bucket } = ctx;
+  const { db } = ctx;
   const routed = await db
     .selectDistinct({ deployment: mailboxes.deployment })
     .from(mailboxes)

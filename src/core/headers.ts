@@ -486,3 +486,10 @@ export function parseContentType(value: string | undefined): {
   }
   return { type, params };
 }
+
+/** Every address of the `name` fields of a header block (all occurrences, in order). */
+export function addressList(block: HeaderBlock, name: string): MailAddress[] {
+  const values = block.getAll(name);
+  if (values.length === 0) return [];
+  return parseAddressList(values.join(', '));
+}

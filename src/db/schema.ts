@@ -285,6 +285,8 @@ export const activities = sqliteTable(
     index('activities_message_id').on(t.messageId),
     uniqueIndex('activities_seq').on(t.seq),
     index('activities_received').on(t.deployment, t.receivedAt),
+    // A deployment's activities newest first (list, search, cursors) without sorting them all.
+    index('activities_deployment_seq').on(t.deployment, t.seq),
   ],
 );
 

@@ -68,6 +68,7 @@ export async function buildIngestItems(
   facts: MessageFacts,
   targets: Target[],
   now: number,
+  opts: { rawKey?: string } = {},
 ): Promise<IngestItem[]> {
   const egress = snapshot.egress;
   // One after the other, not concurrently: the digest may copy its input, and the parse holds
@@ -79,12 +80,14 @@ export async function buildIngestItems(
   const email = await parseOriginal(raw, facts);
   const contentHash = toHex(digest);
   const copyId = crypto.randomUUID();
-  const key = rawKey(copyId, now);
   // The raw message stays in the region; central gets a reference it can turn into a signed link.
-  await env.RAW.put(key, raw, {
-    httpMetadata: { contentType: 'message/rfc822' },
-    customMetadata: { region: cfg.region, receivedAt: String(now) },
-  });
+  // Messages forwarded together (one per wrapped part) share the copy stored for the first.
+  const key = opts.rawKey ?? rawKey(copyId, now);
+  if (!opts.rawKey)
+    await env.RAW.put(key, raw, {
+      httpMetadata: { contentType: 'message/rfc822' },
+      customMetadata: { region: cfg.region, receivedAt: String(now) },
+    });
 
   // Every attachment is stored in the region once, whatever the number of target deployments;
   // the `inline` policy additionally carries small ones in the item.

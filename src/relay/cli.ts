@@ -13,25 +13,44 @@ edge's answer (250 only after the edge accepted it; 451 4.3.0 while the edge is 
 552 5.3.4 oversize; 550 5.1.1 for an address that is not a forwarding address).
 --allow defaults to loopback only; --auth without TLS is only allowed on a loopback address.`;
 
+/** The `smtp` command's options (parseArgs form). */
+export const SMTP_OPTIONS = {
+  edge: { type: 'string' },
+  token: { type: 'string' },
+  listen: { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  allow: { type: 'string', multiple: true },
+  auth: { type: 'string' },
+  'connection-timeout': { type: 'string' },
+  'message-timeout': { type: 'string' },
+} as const;
+
+export interface SmtpValues {
+  edge?: string | undefined;
+  token?: string | undefined;
+  listen?: string | undefined;
+  'tls-cert'?: string | undefined;
+  'tls-key'?: string | undefined;
+  allow?: string[] | undefined;
+  auth?: string | undefined;
+  'connection-timeout'?: string | undefined;
+  'message-timeout'?: string | undefined;
+}
+
 /** Parses the `smtp` command's arguments into relay options (throws with the usage on a mistake). */
 export function parseRelayArgs(argv: string[]): RelayOptions & { help?: boolean } {
   const { values } = parseArgs({
     args: argv,
-    options: {
-      edge: { type: 'string' },
-      token: { type: 'string' },
-      listen: { type: 'string' },
-      'tls-cert': { type: 'string' },
-      'tls-key': { type: 'string' },
-      allow: { type: 'string', multiple: true },
-      auth: { type: 'string' },
-      'connection-timeout': { type: 'string' },
-      'message-timeout': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
+    options: { ...SMTP_OPTIONS, help: { type: 'boolean', short: 'h' } },
     allowPositionals: false,
   });
   if (values.help) return { edgeUrl: '', token: '', host: '', port: 0, help: true };
+  return relayOptionsFrom(values);
+}
+
+/** Relay options from the parsed `smtp` options. */
+export function relayOptionsFrom(values: SmtpValues): RelayOptions {
   if (!values.edge || !values.token || !values.listen) throw new Error(`missing arguments\n\n${SMTP_USAGE}`);
   const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(values.listen);
   if (!m) throw new Error(`--listen ${values.listen}: expected host:port`);

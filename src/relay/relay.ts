@@ -11,6 +11,9 @@ import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 's
 /** Email Routing's limit, advertised with the SMTP `SIZE` extension (RFC 1870). */
 export const RELAY_MAX_BYTES = 25 * 1024 * 1024;
 
+/** Messages up to this size are read whole before they are sent to the edge; larger ones stream. */
+export const STREAM_THRESHOLD = 1024 * 1024;
+
 export interface RelayOptions {
   /** The region's edge, e.g. `https://edge-eu.example.com` (its `/api/v1/inbound` is used). */
   edgeUrl: string;
@@ -136,6 +139,12 @@ export function replyForEdge(status: number, body: EdgeAnswer | undefined, regio
   };
 }
 
+/** The reason of a failed fetch (Node wraps socket errors: `fetch failed` with a cause). */
+function failureCode(err: unknown): string {
+  const e = err as { cause?: { code?: string; errors?: { code?: string }[]; message?: string } };
+  return e?.cause?.code ?? e?.cause?.errors?.[0]?.code ?? e?.cause?.message ?? String(err);
+}
+
 function smtpError(reply: SmtpReply): Error & { responseCode: number } {
   return Object.assign(new Error(reply.message), { responseCode: reply.code });
 }
@@ -242,16 +251,30 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     let bytes = 0;
     let oversize = false;
     const trace = Buffer.from(receivedHeader(session, name));
-    async function* body() {
-      yield trace;
-      // destroyOnReturn: false — stopping early must not destroy smtp-server's DATA stream.
-      for await (const chunk of stream.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
-        bytes += chunk.length;
-        if (bytes > maxBytes) {
-          oversize = true;
-          throw new Error('oversize');
-        }
-        yield chunk;
+    // destroyOnReturn: false — stopping early must not destroy smtp-server's DATA stream.
+    const chunks = (stream.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>)[
+      Symbol.asyncIterator
+    ]();
+    const count = (chunk: Buffer): Buffer => {
+      bytes += chunk.length;
+      if (bytes > maxBytes) {
+        oversize = true;
+        throw new Error('oversize');
+      }
+      return chunk;
+    };
+    // A message up to STREAM_THRESHOLD is read first and sent with its length (the edge sizes its
+    // buffer once, and a fixed-length request is cheaper for the edge than a chunked one); a
+    // larger one is streamed as it arrives, so the relay never holds it whole.
+    const head: Buffer[] = [trace];
+    let headBytes = trace.length;
+    let ended = false;
+    async function* rest() {
+      yield* head;
+      for (;;) {
+        const next = await chunks.next();
+        if (next.done) return;
+        yield count(next.value);
       }
     }
     const drained = new Promise<void>((res) => {
@@ -262,10 +285,19 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     let edgeMs = 0;
     let reply: SmtpReply;
     try {
+      while (headBytes <= STREAM_THRESHOLD) {
+        const next = await chunks.next();
+        if (next.done) {
+          ended = true;
+          break;
+        }
+        head.push(count(next.value));
+        headBytes += next.value.length;
+      }
       const res = await fetch(url, {
         method: 'POST',
         headers: { authorization: `Bearer ${opts.token}`, 'content-type': 'message/rfc822' },
-        body: body() as unknown as BodyInit,
+        body: ended ? Buffer.concat(head, headBytes) : (rest() as unknown as BodyInit),
         duplex: 'half',
         signal: abort.signal,
       } as RequestInit);
@@ -289,12 +321,14 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
       else
         reply = {
           code: 451,
-          message: `4.3.0 ${region} unreachable (${(err as { cause?: { code?: string } }).cause?.code ?? String(err)}); try again later`,
+          message: `4.3.0 ${region} unreachable (${failureCode(err)}); try again later`,
         };
     } finally {
       clearTimeout(timer);
     }
-    // smtp-server needs the DATA stream read to its end before it sends the reply.
+    // smtp-server needs the DATA stream read to its end before it sends the reply: release the
+    // iterator (it does not destroy the stream) and let the rest flow away.
+    await chunks.return?.();
     stream.resume();
     await drained;
     if (reply.code === 250 && stream.sizeExceeded)
@@ -311,6 +345,8 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   // timer happy forever).
   const netServer = (server as unknown as { server: import('node:net').Server }).server;
   netServer.on('connection', (socket: Socket) => {
+    // SMTP is a dialogue of short lines: no Nagle delay on the replies.
+    socket.setNoDelay(true);
     const t = setTimeout(() => socket.destroy(), connectionTimeoutMs);
     t.unref();
     socket.once('close', () => clearTimeout(t));

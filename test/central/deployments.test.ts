@@ -79,6 +79,7 @@ describe('PUT /api/v1/deployments/:id (updates)', () => {
       attachmentPolicy: 'inline',
       smartMatch: true,
       // Shown once: this update set the webhook URL for the first time.
+      retentionDays: null,
       webhookSecret: expect.stringMatching(/^[0-9a-f]{64}$/),
       domains: [],
       forwardingAddresses: {
@@ -169,6 +170,7 @@ describe('GET /api/v1/deployments and /api/v1/deployments/:id', () => {
         eu: expect.stringMatching(/^crm-[0-9a-f]{24}@eu\.edge\.crm-router\.example$/),
         us: expect.stringMatching(/^crm-[0-9a-f]{24}@us\.edge\.crm-router\.example$/),
       },
+      retentionDays: null,
       createdAt: expect.any(Number),
       updatedAt: expect.any(Number),
     });

@@ -243,7 +243,7 @@ describe('full sync', () => {
     ).toBe(404);
     expect(
       (
-        await api('POST', '/api/v1/deployments/fabrikam/records?sync=' + sync, {
+        await api('POST', `/api/v1/deployments/fabrikam/records?sync=${sync}`, {
           token,
           body: { records: [{ type: 'contact', id: 'x', emails: [] }] },
         })

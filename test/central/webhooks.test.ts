@@ -5,7 +5,12 @@ import { env } from 'cloudflare:test';
 import { beforeEach, describe, expect, test } from 'vitest';
 import { createDb } from '../../src/db/client.js';
 import { ingest } from '../../src/central/ingest.js';
-import { isPermanentWebhookStatus, webhookRetryDelaySeconds } from '../../src/central/webhooks.js';
+import {
+  deliverOutboxRow,
+  isPermanentWebhookStatus,
+  webhookRetryDelaySeconds,
+} from '../../src/central/webhooks.js';
+import { signedIn } from './dashboard-browser.js';
 import type { IngestItem } from '../../src/core/wire.js';
 import { api, freshBasics } from './helpers.js';
 
@@ -85,5 +90,43 @@ describe('webhook outbox', () => {
     let n = 0;
     while (t < 4 * 86400) t += webhookRetryDelaySeconds(++n);
     expect(n).toBeGreaterThan(90);
+  });
+
+  test('a delivery without an answer stays pending with its error; listed as failing (API, dashboard) and replayable', async () => {
+    // Port 9 on loopback refuses the connection: "no answer", retried, never dropped.
+    await api('PUT', '/api/v1/deployments/contoso', {
+      body: { name: 'Contoso', webhookUrl: 'http://127.0.0.1:9/hook' },
+    });
+    const out = await ingest(
+      { db: db(), region: 'us', now: Date.now() },
+      [item('contoso', 'down@crm.example')],
+      [],
+    );
+    const activityId = out.results[0]!.activityId!;
+    const [row] = (await api('GET', `/api/v1/activities/${activityId}`)).json.webhookDeliveries;
+    expect(await deliverOutboxRow(db(), row.id, 'test-edge-secret')).toBe('retry');
+    const after = (await api('GET', `/api/v1/activities/${activityId}`)).json.webhookDeliveries[0];
+    expect(after).toMatchObject({
+      state: 'pending',
+      attempts: 1,
+      lastError: expect.stringContaining('no answer'),
+    });
+    expect(after.nextAttemptAt).toBeGreaterThan(Date.now() + 20_000);
+    // Not due yet: a second attempt right away is refused.
+    expect(await deliverOutboxRow(db(), row.id, 'test-edge-secret')).toBe('not-due');
+
+    const failing = await api('GET', '/api/v1/webhook-deliveries');
+    expect(failing.json.items.map((d: { id: string }) => d.id)).toContain(row.id);
+    const b = await signedIn(undefined, '/dead-letters');
+    const page = await b.get('/dead-letters');
+    expect(page.html).toContain('Failing webhook deliveries');
+    expect(page.html).toContain(`/dead-letters/webhooks/${row.id}/replay`);
+    const detail = await b.get(`/activities/${activityId}`);
+    expect(detail.html).toContain('Onward delivery to the CRM');
+    expect(detail.html).toContain('pending');
+    const replay = await b.post(`/dead-letters/webhooks/${row.id}/replay`, {}, { csrfFrom: '/dead-letters' });
+    expect(replay.status).toBe(303);
+    const replayed = (await api('GET', `/api/v1/activities/${activityId}`)).json.webhookDeliveries[0];
+    expect(replayed.attempts).toBe(2);
   });
 });

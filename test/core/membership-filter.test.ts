@@ -90,7 +90,7 @@ describe('membership filter', () => {
       const k = keys[next() % keys.length] as [number, number];
       expect(filterHas(f, k)).toBe(true);
     }
-  });
+  }, 120_000); // a size check, not a timed test: generous for a loaded machine
 
   test('a tagged filter answers per tag bit, with shared cells', () => {
     const keys = randomKeys(3000, 9);

@@ -25,6 +25,10 @@ const REQUIRED = [
   'geo.crossRegionBytesRatioFullEgress',
   'memory.peakBytes25MiB',
   'memory.ratioToSize',
+  'relay.p50AddedMs',
+  'relay.msgPerSec',
+  'relay.peakBytes25MiB',
+  'relay.ratioToSize',
   'machine.cpus',
   'machine.memory',
 ];

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { ROOT } from '../../scripts/network.js';
-import { central, eventually, sendMail } from './helpers.js';
+import { central, edgeUrl, eventually, sendMail } from './helpers.js';
 
 const run = Date.now().toString(36);
 const DEPLOYMENT = `clients${run}`;
@@ -62,22 +62,54 @@ describe('mail clients through the network', () => {
       ).toBe(200);
   });
 
-  /** Sends until the edge has the new routes (it refreshes its snapshot every ≤ 30 s). */
-  async function deliver(raw: string, from: string, firstMessageId: string) {
+  /**
+   * Waits until the edge's snapshot has what a test needs, with probe messages that each differ
+   * (resending one message would trip the edge's loop check: identical mail from one mailbox).
+   */
+  async function until(
+    probe: (n: number) => { raw: string; from: string; messageId: string },
+    reason: string,
+  ) {
     const to = await forwardingAddress();
-    return eventually(
+    let n = 0;
+    await eventually(
       async () => {
-        const sent = await sendMail('us', raw, { from, to });
+        const p = probe(++n);
+        const sent = await sendMail('us', p.raw, { from: p.from, to });
         expect(sent.status).toBeLessThan(300);
-        const res = await central(
-          'GET',
-          `/api/v1/activities?messageId=${encodeURIComponent(`${run}.${firstMessageId}`)}`,
-        );
-        return res.json.items[0];
+        const found = await eventually(async () => {
+          const res = await central('GET', `/api/v1/activities?messageId=${encodeURIComponent(p.messageId)}`);
+          if (res.json.items[0]) return res.json.items[0];
+          const receipts = await central(
+            'GET',
+            `/api/v1/dispositions?messageId=${encodeURIComponent(p.messageId)}`,
+          );
+          return receipts.json.items[0];
+        }, 15_000);
+        return found.reason === reason ? found : undefined;
       },
-      60_000,
-      3000,
+      90_000,
+      2000,
     );
+  }
+
+  /** The edge routes FORWARDER (the route reached its snapshot). */
+  const routed = () =>
+    until(
+      (n) => ({
+        raw: `From: carol@example.org\r\nTo: ${FORWARDER}\r\nX-Forwarded-To: ${FORWARDER}\r\nSubject: probe ${n}\r\nMessage-ID: <probe-${run}-${n}@example.org>\r\n\r\nprobe ${n}\r\n`,
+        from: 'carol@example.org',
+        messageId: `probe-${run}-${n}@example.org`,
+      }),
+      'tracked:all',
+    );
+
+  /** Sends a fixture once and waits for the activity of its first message. */
+  async function deliver(raw: string, from: string, firstMessageId: string) {
+    await routed();
+    const sent = await sendMail('us', raw, { from, to: await forwardingAddress() });
+    expect(sent.status).toBeLessThan(300);
+    return activity(firstMessageId);
   }
 
   test('Outlook: two messages forwarded as attachments are both tracked', async () => {
@@ -120,6 +152,7 @@ describe('mail clients through the network', () => {
   });
 
   test('Outlook: a reply that lost the tracking token is smart-matched to the outbound mail', async () => {
+    const before = (await central('GET', '/api/v1/regions/us')).json.snapshotVersion as number;
     const registered = await central('POST', `/api/v1/deployments/${DEPLOYMENT}/outbound`, {
       messageId: `<quote-${run}@crm.clients.example>`,
       userId: 'u-ruth',
@@ -128,12 +161,38 @@ describe('mail clients through the network', () => {
     });
     expect(registered.status).toBe(201);
     expect(registered.json.subject).toMatch(/^Quote for 40 licences {2}CLI:7\d{6}$/);
-    const raw = fixture('outlook-reply-token-dropped.eml', RESPONDER);
-    const found = await deliver(
-      raw,
-      'carol@example.org',
-      'am0pr07mb9999c0ffee@am0pr07mb9999.eurprd07.prod.outlook.example.org',
+    // Send only once the us edge holds a snapshot built after the registration (parts are rebuilt
+    // after a quiet period, then the region's version moves): every copy tossed before that counts
+    // toward the loop check, so resending until it correlates could end as `loop`.
+    const target = await eventually(
+      async () => {
+        const v = (await central('GET', '/api/v1/regions/us')).json.snapshotVersion as number;
+        return v > before ? v : undefined;
+      },
+      60_000,
+      1000,
     );
+    await eventually(
+      async () => {
+        const h = await (await fetch(`${edgeUrl('us')}/health`)).json();
+        return h.snapshotVersion >= target ? true : undefined;
+      },
+      60_000,
+      1000,
+    );
+    // Probe replies (each with its own body) until the edge's snapshot holds the outbound mail.
+    await until(
+      (n) => ({
+        raw: `From: Carol Customer <carol@example.org>\r\nTo: ${RESPONDER}\r\nCC: procurement@example.org\r\nSubject: RE: Quote for 40 licences\r\nMessage-ID: <smprobe-${run}-${n}@example.org>\r\n\r\nprobe ${n}\r\n`,
+        from: 'carol@example.org',
+        messageId: `smprobe-${run}-${n}@example.org`,
+      }),
+      'tracked:smart-match',
+    );
+    const raw = fixture('outlook-reply-token-dropped.eml', RESPONDER);
+    const sent = await sendMail('us', raw, { from: 'carol@example.org', to: await forwardingAddress() });
+    expect(sent.status).toBeLessThan(300);
+    const found = await activity('am0pr07mb9999c0ffee@am0pr07mb9999.eurprd07.prod.outlook.example.org');
     expect(found).toMatchObject({ reason: 'tracked:smart-match', mailboxes: [RESPONDER] });
   });
 });

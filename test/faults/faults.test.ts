@@ -263,3 +263,89 @@ describe('the CRM webhook fails', () => {
     expect(net.webhook.forActivity(id).filter((c) => c.answer === 200)).toHaveLength(1);
   }, 240_000);
 });
+
+describe('oversized items', () => {
+  const japanese = (chars: number) => '日本語のテキストです。'.repeat(Math.ceil(chars / 11)).slice(0, chars);
+  const tracked = async (raw: string) => {
+    const res = await net.send(new TextEncoder().encode(raw));
+    expect(res.status, JSON.stringify(res.json)).toBe(202);
+    expect(res.json.status).toBe('tracked');
+    return res;
+  };
+  const activityOf = async (messageId: string) => {
+    const [a] = await eventually(async () => {
+      const found = await net.activities(messageId);
+      return found.length ? found : undefined;
+    });
+    return (await net.api('GET', `/api/v1/activities/${a!.id}`)).json;
+  };
+
+  // The demo deployments keep the default size limit, 25 MiB (the platform's).
+
+  test('45,000 Japanese characters under full egress: tracked once, the body complete (not held regionally)', async () => {
+    const id = nextId('cjk');
+    await tracked(
+      mail({ messageId: id, to: mailbox.address, subject: `日本語 ${id}`, body: japanese(45_000) }),
+    );
+    const a = await activityOf(id);
+    expect(a.bodyHeldRegionally).toBe(false);
+    expect(await net.activities(id)).toHaveLength(1);
+  });
+
+  test('500 Cc recipients: tracked once with every recipient', async () => {
+    const id = nextId('cc');
+    const cc = Array.from({ length: 500 }, (_, i) => `cc${i}@customers.example`);
+    await tracked(
+      mail({ messageId: id, to: mailbox.address, subject: `cc ${id}`, headers: [`Cc: ${cc.join(', ')}`] }),
+    );
+    const a = await activityOf(id);
+    expect(a.parties.filter((p: { role: string }) => p.role === 'cc')).toHaveLength(500);
+    expect(a.partiesHeldRegionally).toBe(false);
+  });
+
+  test('a 24 MiB message with 20 attachments: tracked once, every attachment stored and linked', async () => {
+    const id = nextId('big');
+    const boundary = 'faults-boundary';
+    const parts = Array.from({ length: 20 }, (_, i) => {
+      const bytes = new Uint8Array(900 * 1024).map((_, k) => (k * 31 + i) & 0xff);
+      const b64 = Buffer.from(bytes).toString('base64').replace(/.{76}/g, '$&\r\n');
+      return [
+        `--${boundary}`,
+        `Content-Type: application/octet-stream; name="file-${i}.bin"`,
+        `Content-Disposition: attachment; filename="file-${i}.bin"`,
+        'Content-Transfer-Encoding: base64',
+        '',
+        b64,
+      ].join('\r\n');
+    });
+    const raw = [
+      'From: Customer <customer@faults.example>',
+      `To: ${mailbox.address}`,
+      `Subject: big ${id}`,
+      `Message-ID: <${id}>`,
+      `X-Forwarded-To: ${mailbox.address}`,
+      'MIME-Version: 1.0',
+      `Content-Type: multipart/mixed; boundary="${boundary}"`,
+      '',
+      `--${boundary}`,
+      'Content-Type: text/plain; charset=utf-8',
+      '',
+      'Twenty files attached.',
+      ...parts,
+      `--${boundary}--`,
+      '',
+    ].join('\r\n');
+    expect(raw.length).toBeGreaterThan(24 * 1024 * 1024 - 1024 * 1024);
+    await tracked(raw);
+    const a = await activityOf(id);
+    const files = a.content.flatMap((c: { attachments: unknown[] }) => c.attachments);
+    expect(files).toHaveLength(20);
+    for (const f of files as { size: number }[]) expect(f.size).toBe(900 * 1024);
+    const links = await net.api('GET', `/api/v1/activities/${a.id}/content`);
+    const one = (links.json.items as { kind: string; url: string | null }[]).find(
+      (l) => l.kind === 'attachment',
+    );
+    const fetched = await fetch(one!.url!);
+    expect((await fetched.arrayBuffer()).byteLength).toBe(900 * 1024);
+  }, 120_000);
+});

@@ -11,7 +11,9 @@ import {
   suppressionCounts,
 } from '../../db/queries/dashboard.js';
 import { findDeployment, listDeployments } from '../../db/queries/deployments.js';
-import { assertAdmin } from '../auth.js';
+import { assertAdmin, assertDeploymentAdmin } from '../auth.js';
+import { listRecords, removeRecordChunk } from '../../db/queries/records.js';
+import { RecordsPage } from '../views/records-page.js';
 import { parseDeploymentInput, saveDeployment } from '../deployment-admin.js';
 import { ApiError, conflict, notFound } from '../errors.js';
 import { setFlash, takeFlash } from '../middleware/flash.js';
@@ -119,6 +121,40 @@ export const dashboardDeploymentPages = new Hono<DashboardEnv>()
         status: err.status as ContentfulStatusCode,
       });
     }
+  })
+  .get('/deployments/:id/records', async (c) => {
+    const id = c.req.param('id');
+    assertDeploymentAdmin(c.get('principal'), id);
+    const db = c.get('db');
+    if (!(await findDeployment(db, id))) throw notFound(`deployment ${id} does not exist`);
+    const address = (c.req.query('address') ?? '').trim().slice(0, 320);
+    const rows = address ? await listRecords(db, id, { address, limit: 100 }) : undefined;
+    return c.html(
+      <RecordsPage
+        page={pageContext(c)}
+        deployment={id}
+        address={address}
+        rows={rows}
+        flash={takeFlash(c)}
+      />,
+    );
+  })
+  .post('/deployments/:id/records/remove', async (c) => {
+    const id = c.req.param('id');
+    assertDeploymentAdmin(c.get('principal'), id);
+    const db = c.get('db');
+    if (!(await findDeployment(db, id))) throw notFound(`deployment ${id} does not exist`);
+    const f = await formFields(c);
+    const key = { type: (f.type ?? '').slice(0, 20), id: (f.id ?? '').slice(0, 200) };
+    const deactivate = f.action === 'deactivate';
+    const n = await removeRecordChunk(db, id, [key], { deactivate });
+    if (!n)
+      throw notFound(`${key.type} ${key.id} is not ${deactivate ? 'an active record' : 'a record'} of ${id}`);
+    setFlash(c, { kind: 'ok', text: `${deactivate ? 'Deactivated' : 'Deleted'} ${key.type} ${key.id}.` });
+    return c.redirect(
+      `/deployments/${encodeURIComponent(id)}/records?address=${encodeURIComponent(f.address ?? '')}`,
+      303,
+    );
   })
   .get('/deployments/:id/edit', async (c) => {
     assertAdmin(c.get('principal'));

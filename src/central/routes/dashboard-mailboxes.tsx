@@ -3,15 +3,16 @@
 import { Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { bumpConfigVersion } from '../../db/queries/config-version.js';
-import { findDeployment, listDeployments } from '../../db/queries/deployments.js';
+import { listDeployments } from '../../db/queries/deployments.js';
 import { deleteMailbox, findMailbox, listMailboxes } from '../../db/queries/mailboxes.js';
 import { routeMailbox } from '../mailbox-admin.js';
-import { findRegion, listRegions } from '../../db/queries/regions.js';
+import { listRegions } from '../../db/queries/regions.js';
 import { assertDeploymentAdmin } from '../auth.js';
 import { ApiError, describeIssues, notFound, validationFailed } from '../errors.js';
 import { setFlash, takeFlash } from '../middleware/flash.js';
 import type { DashboardEnv } from '../middleware/session.js';
 import {
+  type ImportResult,
   type NewRouteForm,
   RouteDeleteConfirmPage,
   type RouteFilters,
@@ -19,12 +20,19 @@ import {
 } from '../views/routes-page.js';
 import { type DashboardContext, formFields, pageContext, queryText, scopeOf } from './dashboard-context.js';
 import { emailAddress, mailboxBody } from '../schemas.js';
+import { csvRouteCandidates, importRoutes, MAX_ROUTES_PER_REQUEST } from './mailboxes.js';
 
 const LIST_LIMIT = 500;
 
 async function renderRoutes(
   c: DashboardContext,
-  opts: { form?: NewRouteForm; formError?: string; status?: ContentfulStatusCode } = {},
+  opts: {
+    form?: NewRouteForm;
+    formError?: string;
+    status?: ContentfulStatusCode;
+    importResult?: ImportResult;
+    importCsv?: string;
+  } = {},
 ) {
   const db = c.get('db');
   const scope = scopeOf(c);
@@ -62,6 +70,8 @@ async function renderRoutes(
       filters={filters}
       form={form}
       formError={opts.formError}
+      importResult={opts.importResult}
+      importCsv={opts.importCsv}
       flash={takeFlash(c)}
     />,
     opts.status ?? 200,
@@ -116,6 +126,38 @@ export const dashboardMailboxPages = new Hono<DashboardEnv>()
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;
       return renderRoutes(c, { form: input, formError: err.message, status: err.status });
+    }
+  })
+  .post('/routes/import', async (c) => {
+    const csv = ((await formFields(c)).csv ?? '').slice(0, 4_000_000);
+    try {
+      const candidates = csvRouteCandidates(csv);
+      if (!candidates.length) throw validationFailed('the CSV has no rows after its header');
+      if (candidates.length > MAX_ROUTES_PER_REQUEST)
+        throw validationFailed(`${candidates.length} routes; at most ${MAX_ROUTES_PER_REQUEST} per import`);
+      const outcome = await importRoutes(c.get('db'), c.get('principal'), candidates, false);
+      if ('errors' in outcome)
+        return renderRoutes(c, {
+          status: outcome.status,
+          importCsv: csv,
+          importResult: {
+            ok: false,
+            text: `${outcome.errors.length} row(s) refused; nothing was imported.`,
+            errors: outcome.errors.slice(0, 200),
+          },
+        });
+      setFlash(c, {
+        kind: 'ok',
+        text: `Imported ${candidates.length} route(s): ${outcome.created} created, ${outcome.moved} moved, ${outcome.updated} updated.`,
+      });
+      return c.redirect('/routes', 303);
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+      return renderRoutes(c, {
+        status: err.status,
+        importCsv: csv,
+        importResult: { ok: false, text: err.message },
+      });
     }
   })
   .get('/routes/delete', async (c) => {

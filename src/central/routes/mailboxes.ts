@@ -1,17 +1,15 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { emailAddress, mailboxBody, mailboxSchema } from '../schemas.js';
 import { bumpConfigVersion } from '../../db/queries/config-version.js';
-import { findDeployment } from '../../db/queries/deployments.js';
-import { deleteMailbox, findMailbox, listMailboxes, upsertMailbox } from '../../db/queries/mailboxes.js';
-import { findRegion } from '../../db/queries/regions.js';
+import { deleteMailbox, findMailbox, listMailboxes } from '../../db/queries/mailboxes.js';
 import { createRouter } from '../app-router.js';
 import { assertDeploymentAdmin, deploymentScope } from '../auth.js';
-import type { Principal } from '../context.js';
 import { notFound, validationFailed } from '../errors.js';
 import { serializeMailbox } from '../serializers.js';
 import { CsvError, readCsvRows } from '../../core/csv.js';
 import type { Context } from 'hono';
-import type { AppEnv } from '../context.js';
+import type { AppEnv, Principal } from '../context.js';
+import type { Db } from '../../db/client.js';
 import { ApiError, errorBody, payloadTooLarge } from '../errors.js';
 import {
   checkRoute,
@@ -67,6 +65,10 @@ const listMailboxesRoute = createRoute({
       deployment: z.string().optional(),
       q: z.string().max(320).optional(),
       limit: z.coerce.number().int().min(1).max(5000).optional(),
+      after: z.string().max(320).optional().openapi({
+        description:
+          'only addresses after this one (the last of the previous page): export every route page by page',
+      }),
     }),
   },
   responses: { 200: jsonResponse(z.object({ items: z.array(mailboxSchema) }), 'routes'), ...errorResponses },
@@ -184,58 +186,9 @@ export const mailboxRoutes = createRouter()
       throw payloadTooLarge(
         `${candidates.length} routes in one request; the limit is ${MAX_ROUTES_PER_REQUEST}`,
       );
-    const errors: Array<z.infer<typeof routeRowError> & { status: number }> = [];
-    const valid: Array<{ at: Candidate['at']; route: MailboxRouteInput }> = [];
-    const seen = new Map<string, Candidate['at']>();
-    for (const cand of candidates) {
-      const fields = (cand.value as { __fields?: number }).__fields;
-      if (fields !== undefined) {
-        errors.push({
-          ...cand.at,
-          field: '(row)',
-          message: `found ${fields} fields, the header names a different number`,
-          status: 400,
-        });
-        continue;
-      }
-      // zod's safeParse of this extended schema throws on null: refuse non-objects here (found by
-      // test/central/fuzz-api.test.ts: {"routes":[null]} was a 500).
-      if (cand.value === null || typeof cand.value !== 'object' || Array.isArray(cand.value)) {
-        errors.push({ ...cand.at, field: '(route)', message: 'expected an object', status: 400 });
-        continue;
-      }
-      const parsed = bulkRouteInput.safeParse(cand.value);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0]!;
-        errors.push({
-          ...cand.at,
-          field: String(issue.path[0] ?? '(route)'),
-          message: issue.message,
-          status: 400,
-        });
-        continue;
-      }
-      const first = seen.get(parsed.data.address);
-      if (first) {
-        const where = 'line' in first ? `line ${first.line}` : `routes.${first.index}`;
-        errors.push({ ...cand.at, field: 'address', message: `duplicate of ${where}`, status: 400 });
-        continue;
-      }
-      seen.set(parsed.data.address, cand.at);
-      valid.push({ at: cand.at, route: parsed.data });
-    }
-    const facts = await routingFacts(
-      db,
-      valid.map((v) => v.route),
-    );
-    for (const v of valid) {
-      const problem = checkRoute(principal, v.route, facts);
-      if (problem)
-        errors.push({ ...v.at, field: problem.field, message: problem.message, status: problem.status });
-    }
-    if (errors.length) {
-      errors.sort((a, b) => (a.line ?? a.index ?? 0) - (b.line ?? b.index ?? 0));
-      const status = errors.some((e) => e.status === 400) ? 400 : 403;
+    const outcome = await importRoutes(db, principal, candidates, dryRun);
+    if ('errors' in outcome) {
+      const { errors, status } = outcome;
       const first = errors[0]!;
       const where = first.line !== undefined ? `line ${first.line}` : `routes.${first.index}`;
       const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : '';
@@ -246,19 +199,12 @@ export const mailboxRoutes = createRouter()
             `${where}, ${first.field}: ${first.message}${more}; nothing was written`,
             c.get('requestId'),
           ),
-          errors: errors.slice(0, 1000).map(({ status: _s, ...e }) => e),
+          errors: errors.slice(0, 1000),
         },
         status,
       );
     }
-    const counts = dryRun
-      ? { created: 0, moved: 0, updated: 0 }
-      : await writeRoutes(
-          db,
-          valid.map((v) => v.route),
-          facts,
-        );
-    return c.json({ ...counts, dryRun }, 200);
+    return c.json(outcome, 200);
   })
   .openapi(moveMailboxes, async (c) => {
     const db = c.get('db');
@@ -342,13 +288,14 @@ export const mailboxRoutes = createRouter()
       ...(principal.kind === 'user' ? { userId: principal.userId } : {}),
       search: q.q,
       limit: q.limit,
+      after: q.after,
     });
     return c.json({ items: rows.map(serializeMailbox) }, 200);
   });
 
 mailboxRoutes.openAPIRegistry.register('MailboxRoutesInput', bulkRoutesBody);
 
-interface Candidate {
+export interface Candidate {
   at: { line: number } | { index: number };
   value: unknown;
 }
@@ -381,6 +328,11 @@ async function readRouteCandidates(c: Context<AppEnv>): Promise<Candidate[]> {
     if (!Array.isArray(routes)) throw validationFailed('routes: expected an array of routes');
     return routes.map((value, index) => ({ at: { index }, value }));
   }
+  return csvRouteCandidates(text);
+}
+
+/** The candidate routes of a CSV text (header `address,region,deployment,userId,filter`); throws a 400 for an unreadable file. */
+export function csvRouteCandidates(text: string): Candidate[] {
   const out: Candidate[] = [];
   let columns: string[] | undefined;
   try {
@@ -427,4 +379,83 @@ async function readRouteCandidates(c: Context<AppEnv>): Promise<Candidate[]> {
   }
   if (!columns) throw validationFailed('body: the CSV has no header row');
   return out;
+}
+
+export type RouteRowError = z.infer<typeof routeRowError>;
+
+/**
+ * Checks every candidate route (schema, duplicates, the rules of PUT) and writes them all in one
+ * transaction, or none: the API's bulk import and the dashboard's import form.
+ */
+export async function importRoutes(
+  db: Db,
+  principal: Principal,
+  candidates: Candidate[],
+  dryRun: boolean,
+): Promise<
+  | { created: number; moved: number; updated: number; dryRun: boolean }
+  | { errors: RouteRowError[]; status: 400 | 403 }
+> {
+  const errors: Array<RouteRowError & { status: number }> = [];
+  const valid: Array<{ at: Candidate['at']; route: MailboxRouteInput }> = [];
+  const seen = new Map<string, Candidate['at']>();
+  for (const cand of candidates) {
+    const fields = (cand.value as { __fields?: number } | null)?.__fields;
+    if (fields !== undefined) {
+      errors.push({
+        ...cand.at,
+        field: '(row)',
+        message: `found ${fields} fields, the header names a different number`,
+        status: 400,
+      });
+      continue;
+    }
+    // zod's safeParse of this extended schema throws on null: refuse non-objects here (found by
+    // test/central/fuzz-api.test.ts: {"routes":[null]} was a 500).
+    if (cand.value === null || typeof cand.value !== 'object' || Array.isArray(cand.value)) {
+      errors.push({ ...cand.at, field: '(route)', message: 'expected an object', status: 400 });
+      continue;
+    }
+    const parsed = bulkRouteInput.safeParse(cand.value);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      errors.push({
+        ...cand.at,
+        field: String(issue.path[0] ?? '(route)'),
+        message: issue.message,
+        status: 400,
+      });
+      continue;
+    }
+    const first = seen.get(parsed.data.address);
+    if (first) {
+      const where = 'line' in first ? `line ${first.line}` : `routes.${first.index}`;
+      errors.push({ ...cand.at, field: 'address', message: `duplicate of ${where}`, status: 400 });
+      continue;
+    }
+    seen.set(parsed.data.address, cand.at);
+    valid.push({ at: cand.at, route: parsed.data });
+  }
+  const facts = await routingFacts(
+    db,
+    valid.map((v) => v.route),
+  );
+  for (const v of valid) {
+    const problem = checkRoute(principal, v.route, facts);
+    if (problem)
+      errors.push({ ...v.at, field: problem.field, message: problem.message, status: problem.status });
+  }
+  if (errors.length) {
+    errors.sort((a, b) => (a.line ?? a.index ?? 0) - (b.line ?? b.index ?? 0));
+    const status = errors.some((e) => e.status === 400) ? 400 : 403;
+    return { errors: errors.map(({ status: _s, ...e }) => e), status };
+  }
+  const counts = dryRun
+    ? { created: 0, moved: 0, updated: 0 }
+    : await writeRoutes(
+        db,
+        valid.map((v) => v.route),
+        facts,
+      );
+  return { ...counts, dryRun };
 }

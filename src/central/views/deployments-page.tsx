@@ -256,7 +256,10 @@ const DeploymentCard: FC<{ v: DeploymentView; canEdit: boolean }> = ({ v, canEdi
           {formatCount(total)} in all:{' '}
           {RECORD_TYPES.map(
             (t) => `${formatCount(v.records[t] ?? 0)} ${t}${(v.records[t] ?? 0) === 1 ? '' : 's'}`,
-          ).join(', ')}
+          ).join(', ')}{' '}
+          (
+          <a href={`/deployments/${encodeURIComponent(d.id)}/records`}>find, delete or deactivate a record</a>
+          )
         </dd>
         <dt>Routed mailboxes</dt>
         <dd>

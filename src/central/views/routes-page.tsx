@@ -21,6 +21,12 @@ export interface RouteFilters {
   deployment: string;
 }
 
+export interface ImportResult {
+  ok: boolean;
+  text: string;
+  errors?: Array<{ line?: number | undefined; field: string; message: string }>;
+}
+
 export interface NewRouteForm {
   address: string;
   region: string;
@@ -38,8 +44,22 @@ export const RoutesPage: FC<{
   filters: RouteFilters;
   form: NewRouteForm;
   formError?: string | undefined;
+  importResult?: ImportResult | undefined;
+  importCsv?: string | undefined;
   flash?: Flash | undefined;
-}> = ({ page, rows, limit, regionIds, deploymentIds, filters, form, formError, flash }) => (
+}> = ({
+  page,
+  rows,
+  limit,
+  regionIds,
+  deploymentIds,
+  filters,
+  form,
+  formError,
+  flash,
+  importResult,
+  importCsv,
+}) => (
   <Layout title="Routes" active="routes" page={page} flash={flash}>
     <p class="lead">
       Mailboxes routed to a region's edge, the deployment they belong to and their filter mode.
@@ -85,6 +105,39 @@ export const RoutesPage: FC<{
         </div>
         <div>
           <button type="submit">Save route</button>
+        </div>
+      </form>
+    </details>
+    <details class="add panel" open={importResult !== undefined}>
+      <summary>Import routes (CSV)</summary>
+      {importResult ? (
+        <div class={`flash ${importResult.ok ? 'ok' : 'bad'}`} role={importResult.ok ? 'status' : 'alert'}>
+          <p>{importResult.text}</p>
+          {importResult.errors?.length ? (
+            <ul>
+              {importResult.errors.map((e) => (
+                <li>
+                  line {e.line ?? '?'}, {e.field}: {e.message}
+                </li>
+              ))}
+            </ul>
+          ) : null}
+        </div>
+      ) : null}
+      <form method="post" action="/routes/import" class="stack">
+        <Csrf token={page.csrfToken} />
+        <div class="field">
+          <label for="i-csv">
+            CSV with the header <code>address,region,deployment,userId,filter</code> (filter optional). Every
+            row is checked like a single route; one bad row imports nothing. Moving a department: paste its
+            rows with the new region.
+          </label>
+          <textarea id="i-csv" name="csv" rows={8} required maxlength={4_000_000}>
+            {importCsv ?? ''}
+          </textarea>
+        </div>
+        <div>
+          <button type="submit">Import routes</button>
         </div>
       </form>
     </details>

@@ -1,4 +1,4 @@
-import { and, eq, like, type SQL } from 'drizzle-orm';
+import { and, eq, gt, like, type SQL } from 'drizzle-orm';
 import type { Db } from '../client.js';
 import { mailboxes } from '../schema.js';
 
@@ -8,10 +8,18 @@ export function findMailbox(db: Db, address: string) {
 
 export function listMailboxes(
   db: Db,
-  q: { region?: string; deployment?: string; userId?: string; search?: string; limit?: number },
+  q: {
+    region?: string;
+    deployment?: string;
+    userId?: string;
+    search?: string;
+    limit?: number;
+    after?: string;
+  },
 ) {
   const where: SQL[] = [];
   if (q.userId !== undefined) where.push(eq(mailboxes.userId, q.userId));
+  if (q.after) where.push(gt(mailboxes.address, q.after));
   if (q.region) where.push(eq(mailboxes.region, q.region));
   if (q.deployment) where.push(eq(mailboxes.deployment, q.deployment));
   if (q.search) where.push(like(mailboxes.address, `%${q.search.toLowerCase()}%`));
