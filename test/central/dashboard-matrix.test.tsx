@@ -134,6 +134,27 @@ const MATRIX: Record<string, Row> = {
     },
     expect: SIGNED(303, 303, 404),
   },
+  'POST /routes/import': {
+    request: () => ({
+      path: '/routes/import',
+      fields: {
+        csv: `address,region,deployment,userId,filter\n${unique('bulk')}@contoso.example,us,contoso,u-bulk,all\n`,
+      },
+    }),
+    // A fabrikam session may not route into contoso: the import is refused whole.
+    expect: SIGNED(303, 303, 403),
+  },
+  'GET /deployments/:id/records': {
+    request: () => ({ path: '/deployments/contoso/records?address=ann%40contoso.example' }),
+    expect: SIGNED(200, 200, 403),
+  },
+  'POST /deployments/:id/records/remove': {
+    request: () => ({
+      path: '/deployments/contoso/records/remove',
+      fields: { type: 'contact', id: unique('no-such-record'), action: 'delete' },
+    }),
+    expect: SIGNED(404, 404, 403),
+  },
   'GET /regions': { request: () => ({ path: '/regions' }), expect: SIGNED(200, 200, 200) },
   'GET /regions/:id/rules': {
     request: () => ({ path: '/regions/eu/rules?enable=true' }),
