@@ -3,7 +3,7 @@
 // exercise exactly what operators run.
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { type AddressInfo, createServer } from 'node:net';
+import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deriveEdgeCredentials } from '../src/core/request-signature.js';
@@ -131,16 +131,36 @@ const WRANGLER_ENV = {
   FORCE_COLOR: '0',
 };
 
-export function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
+/**
+ * Ports handed out are taken from below Linux's ephemeral range (32768–60999): a port the OS picked
+ * for `listen(0)` is free only until it is closed, and any process that binds port 0 or opens a
+ * connection (workerd does both, many times) may be given it before our server binds it. Ports below
+ * that range are never handed out by the OS, so a free one stays free until someone asks for it.
+ */
+const PORT_RANGE = { from: 20_000, to: 32_000 } as const;
+const handedOut = new Set<number>();
+
+function tryListen(port: number): Promise<boolean> {
+  return new Promise((res) => {
     const srv = createServer();
     srv.unref();
-    srv.on('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as AddressInfo;
-      srv.close(() => res(port));
-    });
+    srv.once('error', () => res(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => res(true)));
   });
+}
+
+export async function freePort(): Promise<number> {
+  const span = PORT_RANGE.to - PORT_RANGE.from;
+  const start = Math.floor(Math.random() * span);
+  for (let i = 0; i < span; i++) {
+    const port = PORT_RANGE.from + ((start + i) % span);
+    if (handedOut.has(port)) continue;
+    if (await tryListen(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error(`no free port between ${PORT_RANGE.from} and ${PORT_RANGE.to}`);
 }
 
 /** Refuses to start on a port something else answers on (its /health would fool the wait). */

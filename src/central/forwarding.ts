@@ -98,7 +98,7 @@ export async function rotateForwardingAddresses(db: Db, id: string, now = Date.n
 }
 
 /**
- * Forwarding rules for a region's mailboxes: one script per deployment, each forwarding to that
+ * Forwarding rules for a region's mailboxes: one script in which each mailbox forwards to its own
  * deployment's address in the region (the edge accepts no other). Shared by
  * GET /api/v1/regions/:id/rules and the Regions page.
  */
@@ -109,23 +109,20 @@ export async function regionRuleScript(
     deployments: Array<Pick<DeploymentRow, 'id' | 'forwardingGeneration'>>;
   },
 ): Promise<{ script: string; forwardingAddresses: Record<string, string> }> {
-  const byDeployment = new Map<string, string[]>();
-  for (const m of input.mailboxes)
-    byDeployment.set(m.deployment, [...(byDeployment.get(m.deployment) ?? []), m.address]);
   const forwardingAddresses: Record<string, string> = {};
-  const scripts: string[] = [];
-  for (const [deployment, mailboxes] of [...byDeployment].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
-    const generation = input.deployments.find((d) => d.id === deployment)?.forwardingGeneration ?? 0;
-    const edgeAddress = await forwardingAddress(keys, deployment, input.region, generation);
-    forwardingAddresses[deployment] = edgeAddress;
-    const { deployments: _d, mailboxes: _m, ...rest } = input;
-    scripts.push(generateRuleScript({ ...rest, edgeAddress, mailboxes }));
+  const targets: Record<string, string> = {};
+  for (const id of [...new Set(input.mailboxes.map((m) => m.deployment))].sort()) {
+    const generation = input.deployments.find((d) => d.id === id)?.forwardingGeneration ?? 0;
+    forwardingAddresses[id] = await forwardingAddress(keys, id, input.region, generation);
   }
-  if (scripts.length === 0) {
-    const { deployments: _d, mailboxes: _m, ...rest } = input;
-    scripts.push(
-      generateRuleScript({ ...rest, edgeAddress: `(no mailbox routed in ${input.region})`, mailboxes: [] }),
-    );
-  }
-  return { script: scripts.join('\n'), forwardingAddresses };
+  for (const m of input.mailboxes) targets[m.address] = forwardingAddresses[m.deployment]!;
+  const { deployments: _d, mailboxes, ...rest } = input;
+  const first = Object.values(forwardingAddresses)[0];
+  const script = generateRuleScript({
+    ...rest,
+    edgeAddress: first ?? `(no mailbox routed in ${input.region})`,
+    mailboxes: mailboxes.map((m) => m.address),
+    targets,
+  });
+  return { script, forwardingAddresses };
 }

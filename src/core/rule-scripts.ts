@@ -21,8 +21,28 @@ export interface RuleScriptInput {
   edgeAddress: string;
   /** Routed mailboxes of the region (plain addresses). */
   mailboxes: readonly string[];
+  /**
+   * Where each mailbox forwards when that differs by mailbox (a region serving several deployments:
+   * each forwards to its own deployment's address); a mailbox not listed forwards to `edgeAddress`.
+   */
+  targets?: Readonly<Record<string, string>>;
   /** ISO time for the Gmail filter feed's `updated` (core has no clock; central passes now). */
   updatedAt?: string;
+}
+
+/** The address a mailbox forwards to. */
+function targetOf(input: RuleScriptInput, mailbox: string): string {
+  return input.targets?.[mailbox] ?? input.edgeAddress;
+}
+
+/** Mailboxes grouped by the address they forward to, in first-seen order. */
+function byTarget(input: RuleScriptInput): Array<[string, string[]]> {
+  const groups = new Map<string, string[]>();
+  for (const m of input.mailboxes) {
+    const t = targetOf(input, m);
+    groups.set(t, [...(groups.get(t) ?? []), m]);
+  }
+  return [...groups];
 }
 
 /** The edge's mail address for a region: `crm@<region>.edge.<domain>`. */
@@ -59,7 +79,11 @@ function header(input: RuleScriptInput, comment: string): string[] {
   const count = `${input.mailboxes.length} mailbox${input.mailboxes.length === 1 ? '' : 'es'}`;
   return [
     `${comment} CRM edge router: forwarding rules for region ${oneLine(input.region)}${name}, ${count}.`,
-    `${comment} Edge address: ${oneLine(input.edgeAddress)}`,
+    byTarget(input).length > 1
+      ? `${comment} Edge addresses: ${byTarget(input)
+          .map(([t]) => oneLine(t))
+          .join(', ')} (one per deployment; each mailbox forwards to its own, as below)`
+      : `${comment} Edge address: ${oneLine(byTarget(input)[0]?.[0] ?? input.edgeAddress)}`,
     input.rulesEnabled
       ? `${comment} Rules are ENABLED for this region: install the rules below.`
       : `${comment} Rules are DISABLED for this region: the edge drops what it receives, so remove the rules below.`,
@@ -148,14 +172,22 @@ function exchangeScript(input: RuleScriptInput): string {
       const mailbox = powershellString(address);
       lines.push(
         `Remove-InboxRule -Mailbox ${mailbox} -Identity ${rule} -Confirm:$false -ErrorAction SilentlyContinue`,
-        `New-InboxRule -Mailbox ${mailbox} -Name "${RULE_NAME}" -ForwardAsAttachmentTo ${edge}`,
+        `New-InboxRule -Mailbox ${mailbox} -Name "${RULE_NAME}" -ForwardAsAttachmentTo ${powershellString(targetOf(input, address))}`,
       );
     }
+    const groups = byTarget(input);
     lines.push(
       '',
-      '# Alternative: one transport rule for all of them instead of per-mailbox inbox rules',
+      groups.length > 1
+        ? '# Alternative: one transport rule per forwarding address instead of per-mailbox inbox rules'
+        : '# Alternative: one transport rule for all of them instead of per-mailbox inbox rules',
       '# (Exchange admin role; sends a Bcc copy rather than a forward-as-attachment):',
-      `# New-TransportRule -Name ${transportRule} -SentTo ${input.mailboxes.map(powershellString).join(',') || "''"} -BlindCopyTo ${edge}`,
+      ...(groups.length
+        ? groups.map(
+            ([target, boxes], n) =>
+              `# New-TransportRule -Name ${groups.length > 1 ? powershellString(`${RULE_NAME} (${input.region}) ${n + 1}`) : transportRule} -SentTo ${boxes.map(powershellString).join(',')} -BlindCopyTo ${powershellString(target)}`,
+          )
+        : [`# New-TransportRule -Name ${transportRule} -SentTo '' -BlindCopyTo ${edge}`]),
     );
   } else {
     for (const address of input.mailboxes)
@@ -172,6 +204,25 @@ function exchangeScript(input: RuleScriptInput): string {
   return `${lines.join('\r\n')}\r\n`;
 }
 
+/**
+ * One redirect when every mailbox forwards to the same address; otherwise (a region serving several
+ * deployments) one script for all of them that picks the address by the envelope recipient (RFC 5228
+ * `envelope`, the mailbox the message is delivered to), so `require` stays at the top, once.
+ */
+function sieveRedirects(input: RuleScriptInput): string[] {
+  const groups = byTarget(input);
+  if (groups.length <= 1)
+    return ['require ["copy"];', `redirect :copy ${sieveString(groups[0]?.[0] ?? input.edgeAddress)};`];
+  return [
+    'require ["copy", "envelope"];',
+    ...groups.flatMap(([target, boxes], n) => [
+      `${n === 0 ? 'if' : 'elsif'} envelope :is "to" [${boxes.map(sieveString).join(', ')}] {`,
+      `  redirect :copy ${sieveString(target)};`,
+      '}',
+    ]),
+  ];
+}
+
 function sieveScript(input: RuleScriptInput): string {
   const lines = [...header(input, '#')];
   if (input.rulesEnabled) {
@@ -185,8 +236,7 @@ function sieveScript(input: RuleScriptInput): string {
       ...(input.mailboxes.length === 0 ? ['#   (no mailboxes are routed to this region)'] : []),
       '# :copy (RFC 3894) keeps the message in the mailbox; the edge finds the mailbox from Delivered-To / X-Original-To.',
       '',
-      'require ["copy"];',
-      `redirect :copy ${sieveString(input.edgeAddress)};`,
+      ...sieveRedirects(input),
     );
   } else {
     lines.push(
@@ -231,7 +281,9 @@ function gmailSteps(input: RuleScriptInput): string {
   }
   lines.push('', 'Mailboxes:');
   if (input.mailboxes.length === 0) lines.push('  (none are routed to this region)');
-  for (const a of input.mailboxes) lines.push(`  - ${oneLine(a)}`);
+  const several = byTarget(input).length > 1;
+  for (const a of input.mailboxes)
+    lines.push(several ? `  - ${oneLine(a)} → ${oneLine(targetOf(input, a))}` : `  - ${oneLine(a)}`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -274,7 +326,7 @@ function gmailFilters(input: RuleScriptInput): string {
         `    <updated>${updated}</updated>`,
         '    <content></content>',
         `    <apps:property name="to" value="${xmlText(address)}"/>`,
-        `    <apps:property name="forwardTo" value="${xmlText(input.edgeAddress)}"/>`,
+        `    <apps:property name="forwardTo" value="${xmlText(targetOf(input, address))}"/>`,
         '    <apps:property name="sizeOperator" value="s_sl"/>',
         '    <apps:property name="sizeUnit" value="s_smb"/>',
         '  </entry>',

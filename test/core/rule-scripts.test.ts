@@ -315,3 +315,39 @@ describe('generateRuleScript: gmail-filters', () => {
     );
   });
 });
+
+describe('a region serving several deployments', () => {
+  const targets = {
+    'ann@contoso.example': 'crm-aaaaaaaaaaaaaaaaaaaaaaaa@eu.edge.crm-router.example',
+    'fritz@fabrikam.example': 'crm-bbbbbbbbbbbbbbbbbbbbbbbb@eu.edge.crm-router.example',
+  };
+  const input = (format: 'sieve' | 'exchange' | 'gmail-filters') =>
+    generateRuleScript({
+      format,
+      region: 'eu',
+      rulesEnabled: true,
+      edgeAddress: targets['ann@contoso.example'],
+      mailboxes: Object.keys(targets),
+      targets,
+    });
+
+  test('Sieve: one require at the top, each mailbox redirected to its own address by envelope', () => {
+    const script = input('sieve');
+    expect(script.match(/^require /gm)).toHaveLength(1);
+    expect(script).toContain('require ["copy", "envelope"];');
+    expect(script).toContain(
+      'envelope :is "to" ["fritz@fabrikam.example"] {\r\n  redirect :copy "crm-bbbbbbbbbbbbbbbbbbbbbbbb@eu.edge.crm-router.example";',
+    );
+  });
+
+  test('Exchange and Gmail filters: every mailbox forwards to its own address', () => {
+    const exchange = input('exchange');
+    expect(exchange).toContain(
+      `New-InboxRule -Mailbox 'fritz@fabrikam.example' -Name "CRM edge router" -ForwardAsAttachmentTo 'crm-bbbbbbbbbbbbbbbbbbbbbbbb@eu.edge.crm-router.example'`,
+    );
+    const xml = input('gmail-filters');
+    expect(xml.match(/<feed /g)).toHaveLength(1);
+    expect(xml).toContain('value="crm-aaaaaaaaaaaaaaaaaaaaaaaa@eu.edge.crm-router.example"');
+    expect(xml).toContain('value="crm-bbbbbbbbbbbbbbbbbbbbbbbb@eu.edge.crm-router.example"');
+  });
+});

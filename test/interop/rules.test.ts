@@ -23,8 +23,9 @@ interface Rules {
   script: string;
 }
 
+/** One deployment's rules for a region: what its administrator installs (one forwarding address). */
 async function rules(region: string, format: string): Promise<Rules> {
-  const res = await central('GET', `/api/v1/regions/${region}/rules?format=${format}`);
+  const res = await central('GET', `/api/v1/regions/${region}/rules?format=${format}&deployment=contoso`);
   expect(res.status).toBe(200);
   return res.json as Rules;
 }
@@ -122,6 +123,48 @@ describe('generated rules under real mail software', () => {
     transcript.push(`$ sieve-test apac-disabled.sieve (rules disabled)\n${output.trim()}\n`);
     expect(output).not.toMatch(/redirect message to/);
     expect(output).toMatch(/store message in folder: INBOX/);
+  });
+
+  test('a region serving two deployments: one Sieve script, each mailbox redirected to its own deployment', async () => {
+    // What an admin's view of a shared region generates (the Regions page, GET …/rules without
+    // ?deployment=): concatenating two scripts put a second `require` mid-file, which sievec refuses.
+    const targets = {
+      'ann@contoso.example': 'crm-aaaaaaaaaaaaaaaaaaaaaaaa@eu.edge.crm-router.example',
+      'fritz@fabrikam.example': 'crm-bbbbbbbbbbbbbbbbbbbbbbbb@eu.edge.crm-router.example',
+    };
+    const script = generateRuleScript({
+      format: 'sieve',
+      region: 'eu',
+      rulesEnabled: true,
+      edgeAddress: targets['ann@contoso.example'],
+      mailboxes: Object.keys(targets),
+      targets,
+    });
+    const file = join(dir, 'eu-shared.sieve');
+    writeFileSync(file, script);
+    await run(TOOLS.sievec, [file, join(dir, 'eu-shared.svbin')]);
+    chownSync(join(dir, 'eu-shared.svbin'), NOBODY.uid, NOBODY.gid);
+    for (const [mailbox, target] of Object.entries(targets)) {
+      const message = join(dir, `eu-shared-${mailbox}.eml`);
+      writeFileSync(message, `From: carol@example.org\r\nTo: ${mailbox}\r\nSubject: x\r\n\r\nHi\r\n`);
+      chownSync(message, NOBODY.uid, NOBODY.gid);
+      const executed = await run(TOOLS.sieveTest, [
+        '-o',
+        'mail_uid=nobody',
+        '-o',
+        'mail_gid=nogroup',
+        '-o',
+        `mail_home=${dir}`,
+        '-a',
+        mailbox,
+        file,
+        message,
+      ]);
+      const output = `${executed.stdout}${executed.stderr}`;
+      transcript.push(`$ sieve-test -a ${mailbox} eu-shared.sieve\n${output.trim()}\n`);
+      expect(output).toContain(`redirect message to: <${target}>`);
+      expect(output.match(/redirect message to/g)).toHaveLength(1);
+    }
   });
 
   test.each(REGIONS)(
