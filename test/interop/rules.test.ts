@@ -34,6 +34,17 @@ describe('generated rules under real mail software', () => {
   const dir = mkdtempSync(join(tmpdir(), 'crm-interop-rules-'));
   const transcript: string[] = [];
 
+  /** Pigeonhole's sieve-test as the unprivileged mail user; stdout and stderr together. */
+  async function sieveTest(file: string, message: string, mailbox?: string): Promise<string> {
+    const executed = await run(TOOLS.sieveTest, [
+      ...['-o', 'mail_uid=nobody', '-o', 'mail_gid=nogroup', '-o', `mail_home=${dir}`],
+      ...(mailbox ? ['-a', mailbox] : []),
+      file,
+      message,
+    ]);
+    return `${executed.stdout}${executed.stderr}`;
+  }
+
   beforeAll(() => {
     assertTools();
     // sieve-test drops privileges to mail_uid; the files must be readable (and the binary
@@ -69,19 +80,7 @@ describe('generated rules under real mail software', () => {
         `From: Carol Customer <carol@example.org>\r\nTo: ${mailbox}\r\nSubject: Quote\r\nMessage-ID: <sieve-${region}@example.org>\r\nDate: Tue, 12 Mar 2024 09:00:00 +0000\r\n\r\nHello.\r\n`,
       );
       chownSync(message, NOBODY.uid, NOBODY.gid);
-      const executed = await run(TOOLS.sieveTest, [
-        '-o',
-        'mail_uid=nobody',
-        '-o',
-        'mail_gid=nogroup',
-        '-o',
-        `mail_home=${dir}`,
-        '-a',
-        mailbox,
-        file,
-        message,
-      ]);
-      const output = `${executed.stdout}${executed.stderr}`;
+      const output = await sieveTest(file, message, mailbox);
       transcript.push(`$ sieve-test -a ${mailbox} ${region}.sieve ${region}.eml\n${output.trim()}\n`);
       expect(output).toContain(`redirect message to: <${edgeAddress}>`);
       expect(output).toMatch(/preserve implicit keep/);
@@ -109,17 +108,7 @@ describe('generated rules under real mail software', () => {
       message,
       'From: carol@example.org\r\nTo: arjun@contoso.example\r\nSubject: x\r\n\r\nHi\r\n',
     );
-    const executed = await run(TOOLS.sieveTest, [
-      '-o',
-      'mail_uid=nobody',
-      '-o',
-      'mail_gid=nogroup',
-      '-o',
-      `mail_home=${dir}`,
-      file,
-      message,
-    ]);
-    const output = `${executed.stdout}${executed.stderr}`;
+    const output = await sieveTest(file, message);
     transcript.push(`$ sieve-test apac-disabled.sieve (rules disabled)\n${output.trim()}\n`);
     expect(output).not.toMatch(/redirect message to/);
     expect(output).toMatch(/store message in folder: INBOX/);
@@ -148,19 +137,7 @@ describe('generated rules under real mail software', () => {
       const message = join(dir, `eu-shared-${mailbox}.eml`);
       writeFileSync(message, `From: carol@example.org\r\nTo: ${mailbox}\r\nSubject: x\r\n\r\nHi\r\n`);
       chownSync(message, NOBODY.uid, NOBODY.gid);
-      const executed = await run(TOOLS.sieveTest, [
-        '-o',
-        'mail_uid=nobody',
-        '-o',
-        'mail_gid=nogroup',
-        '-o',
-        `mail_home=${dir}`,
-        '-a',
-        mailbox,
-        file,
-        message,
-      ]);
-      const output = `${executed.stdout}${executed.stderr}`;
+      const output = await sieveTest(file, message, mailbox);
       transcript.push(`$ sieve-test -a ${mailbox} eu-shared.sieve\n${output.trim()}\n`);
       expect(output).toContain(`redirect message to: <${target}>`);
       expect(output.match(/redirect message to/g)).toHaveLength(1);
