@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import type { AppEnv } from './context.js';
 import { readStreamLimited } from '../core/stream-limit.js';
-import { payloadTooLarge } from './errors.js';
+import { ApiError, payloadTooLarge, validationFailed } from './errors.js';
 
 /**
  * Reads a request body up to `limit` bytes. A declared Content-Length over the limit is refused
@@ -30,4 +30,28 @@ export async function readLimited(
 /** The media type of the request without parameters, lower case (`''` when absent). */
 export function mediaType(c: Context<AppEnv>): string {
   return (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+}
+
+/**
+ * A bulk body that may be JSON or CSV (records, mailbox routes): the media type checked first (415),
+ * the bytes read within `limit` (413), then decoded as strict UTF-8 (400).
+ */
+export async function readJsonOrCsvText(
+  c: Context<AppEnv>,
+  limit: number,
+  what: string,
+): Promise<{ isCsv: boolean; text: string }> {
+  const type = mediaType(c);
+  const isCsv = type === 'text/csv' || type === 'application/csv';
+  if (!isCsv && !/^application\/([a-z.-]+\+)?json$/.test(type))
+    throw new ApiError(
+      'unsupported_media_type',
+      `content-type must be application/json or text/csv, not "${type}"`,
+    );
+  const bytes = await readBodyLimited(c, limit, what);
+  try {
+    return { isCsv, text: new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes) };
+  } catch {
+    throw validationFailed('body: not valid UTF-8');
+  }
 }

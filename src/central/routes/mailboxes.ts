@@ -18,7 +18,7 @@ import {
   routingFacts,
   writeRoutes,
 } from '../mailbox-admin.js';
-import { mediaType, readBodyLimited } from '../request-body.js';
+import { readJsonOrCsvText } from '../request-body.js';
 import { bearerSecurity, errorResponses, errorSchema, jsonBody, jsonResponse } from './openapi-helpers.js';
 
 const addressParam = z.object({ address: emailAddress });
@@ -303,20 +303,7 @@ export interface Candidate {
 const ROUTE_COLUMNS = ['address', 'region', 'deployment', 'userid', 'filter'] as const;
 
 async function readRouteCandidates(c: Context<AppEnv>): Promise<Candidate[]> {
-  const type = mediaType(c);
-  const isCsv = type === 'text/csv' || type === 'application/csv';
-  if (!isCsv && !/^application\/([a-z.-]+\+)?json$/.test(type))
-    throw new ApiError(
-      'unsupported_media_type',
-      `content-type must be application/json or text/csv, not "${type}"`,
-    );
-  const bytes = await readBodyLimited(c, MAX_ROUTES_BODY_BYTES, 'routes body');
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
-  } catch {
-    throw validationFailed('body: not valid UTF-8');
-  }
+  const { isCsv, text } = await readJsonOrCsvText(c, MAX_ROUTES_BODY_BYTES, 'routes body');
   if (!isCsv) {
     let body: unknown;
     try {

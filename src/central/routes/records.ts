@@ -41,7 +41,7 @@ import { assertDeploymentAdmin } from '../auth.js';
 import type { AppEnv } from '../context.js';
 import { ApiError, errorBody, notFound, payloadTooLarge, validationFailed } from '../errors.js';
 import { MAX_RECORDS_BODY_BYTES } from '../body-limits.js';
-import { mediaType, readBodyLimited } from '../request-body.js';
+import { readJsonOrCsvText } from '../request-body.js';
 import { bearerSecurity, errorResponses, errorSchema, jsonBody, jsonResponse } from './openapi-helpers.js';
 
 export { MAX_RECORDS_BODY_BYTES, MAX_RECORDS_PER_REQUEST, RECORD_CHUNK, recordInput, suppressionEntry };
@@ -440,20 +440,7 @@ function rowOrder(e: RowError): number {
 }
 
 async function readCandidates(c: Context<AppEnv>): Promise<{ candidates: Candidate[]; errors: RowError[] }> {
-  const type = mediaType(c);
-  const isCsv = type === 'text/csv' || type === 'application/csv';
-  if (!isCsv && !/^application\/([a-z.-]+\+)?json$/.test(type))
-    throw new ApiError(
-      'unsupported_media_type',
-      `content-type must be application/json or text/csv, not "${type}"`,
-    );
-  const bytes = await readBodyLimited(c, MAX_RECORDS_BODY_BYTES, 'records body');
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
-  } catch {
-    throw validationFailed('body: not valid UTF-8');
-  }
+  const { isCsv, text } = await readJsonOrCsvText(c, MAX_RECORDS_BODY_BYTES, 'records body');
   return isCsv ? csvCandidates(text) : { candidates: jsonCandidates(text), errors: [] };
 }
 
