@@ -1,10 +1,12 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { eq, sql } from 'drizzle-orm';
 import { deploymentSchema, forwardingAddressesSchema } from '../schemas.js';
 import type { DeploymentRow } from '../../db/queries/deployments.js';
-import { findDeployment, listDeployments } from '../../db/queries/deployments.js';
+import {
+  bumpWebhookSecretGeneration,
+  findDeployment,
+  listDeployments,
+} from '../../db/queries/deployments.js';
 import { listDeploymentDomains } from '../../db/queries/domains.js';
-import { deployments } from '../../db/schema.js';
 import { createRouter } from '../app-router.js';
 import { assertAdmin, assertDeploymentAdmin, deploymentScope } from '../auth.js';
 import { readCentralConfig } from '../config.js';
@@ -175,15 +177,7 @@ export const deploymentRoutes = createRouter()
     const { id } = c.req.valid('param');
     assertAdmin(c.get('principal'));
     const db = c.get('db');
-    const row = await db
-      .update(deployments)
-      .set({
-        webhookSecretGeneration: sql`${deployments.webhookSecretGeneration} + 1`,
-        updatedAt: Date.now(),
-      })
-      .where(eq(deployments.id, id))
-      .returning()
-      .get();
+    const row = await bumpWebhookSecretGeneration(db, id, Date.now());
     if (!row) throw notFound(`deployment ${id} does not exist`);
     return c.json(
       {

@@ -1,6 +1,7 @@
-import { and, eq, gt, like, type SQL } from 'drizzle-orm';
+import { and, eq, gt, inArray, like, type SQL } from 'drizzle-orm';
 import type { Db } from '../client.js';
 import { mailboxes } from '../schema.js';
+import { chunk, queryInChunks } from './statements.js';
 
 export function findMailbox(db: Db, address: string) {
   return db.select().from(mailboxes).where(eq(mailboxes.address, address)).get();
@@ -54,4 +55,63 @@ export async function regionsOfDeployment(db: Db, deployment: string): Promise<s
     .where(eq(mailboxes.deployment, deployment))
     .all();
   return rows.map((r) => r.region);
+}
+
+/** Deployments with at least one mailbox routed in the region. */
+export async function deploymentsRoutedIn(db: Db, region: string): Promise<string[]> {
+  const rows = await db
+    .selectDistinct({ deployment: mailboxes.deployment })
+    .from(mailboxes)
+    .where(eq(mailboxes.region, region))
+    .all();
+  return rows.map((r) => r.deployment);
+}
+
+/** The region's routed mailboxes, in no particular order. */
+export function mailboxesInRegion(db: Db, region: string) {
+  return db.select().from(mailboxes).where(eq(mailboxes.region, region)).all();
+}
+
+/** The mailbox rows of these addresses (those that are routed). */
+export function findMailboxes(db: Db, addresses: readonly string[]) {
+  return queryInChunks(addresses, (part) =>
+    db.select().from(mailboxes).where(inArray(mailboxes.address, part)).all(),
+  );
+}
+
+/** Routes per statement of a bulk write (each route travels inside one JSON parameter). */
+const ROUTES_PER_STATEMENT = 200;
+
+/**
+ * Statements: upsert routes, `ROUTES_PER_STATEMENT` per statement (the routes travel as one JSON
+ * parameter expanded with `json_each`, so the 100-parameter limit does not bound the chunk).
+ * Run them in one `d1.batch()`: one transaction.
+ */
+export function upsertRoutesStatements(
+  db: Db,
+  routes: Array<{ address: string; region: string; deployment: string; userId: string; filter: string }>,
+  now: number,
+): D1PreparedStatement[] {
+  return chunk(routes, ROUTES_PER_STATEMENT).map((part) =>
+    db.$client
+      .prepare(
+        `insert into mailboxes (address, region, deployment, user_id, filter, created_at, updated_at)
+           select json_extract(value, '$.address'), json_extract(value, '$.region'), json_extract(value, '$.deployment'),
+                  json_extract(value, '$.userId'), json_extract(value, '$.filter'), ?2, ?2
+           from json_each(?1) where true
+           on conflict (address) do update set region = excluded.region, deployment = excluded.deployment,
+             user_id = excluded.user_id, filter = excluded.filter, updated_at = excluded.updated_at`,
+      )
+      .bind(JSON.stringify(part), now),
+  );
+}
+
+/** Upserts routes in one transaction (see {@link upsertRoutesStatements}). */
+export async function upsertRoutes(
+  db: Db,
+  routes: Parameters<typeof upsertRoutesStatements>[1],
+  now: number,
+): Promise<void> {
+  const statements = upsertRoutesStatements(db, routes, now);
+  if (statements.length) await db.$client.batch(statements);
 }
