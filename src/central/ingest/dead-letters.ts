@@ -1,0 +1,76 @@
+import type { DeadLetterReport } from '../../core/wire.js';
+import type { Db } from '../../db/client.js';
+import {
+  type DeadLetterRow,
+  deadLetterInsertStatements,
+  findDeadLetter,
+  recordDeadLetterReplay,
+} from '../../db/queries/dead-letters.js';
+import { runBatch } from '../../db/queries/statements.js';
+import { ingest } from './ingest.js';
+
+export { findDeadLetter, listDeadLetters } from '../../db/queries/dead-letters.js';
+
+/** The deployment a dead-lettered item names, when it names one. */
+export function itemDeployment(item: unknown): string | null {
+  return item && typeof item === 'object' && typeof (item as { deployment?: unknown }).deployment === 'string'
+    ? (item as { deployment: string }).deployment
+    : null;
+}
+
+/** Stores dead letters an edge reported (idempotent on id), in one transaction of chunked INSERTs. */
+export async function storeReportedDeadLetters(
+  db: Db,
+  region: string,
+  reports: DeadLetterReport[],
+  now: number,
+) {
+  const rows = reports.map((d) => ({
+    id: d.id,
+    region,
+    deployment: itemDeployment(d.item),
+    item: d.item ?? null,
+    error: d.error,
+    attempts: d.attempts,
+    createdAt: now,
+  }));
+  await runBatch(db, deadLetterInsertStatements(db, rows));
+}
+
+export function serializeDeadLetter(d: DeadLetterRow) {
+  const item = d.item as { messageId?: string; subject?: string; kind?: string } | null;
+  return {
+    id: d.id,
+    region: d.region,
+    deployment: d.deployment ?? null,
+    error: d.error,
+    attempts: d.attempts,
+    createdAt: d.createdAt,
+    replayedAt: d.replayedAt ?? null,
+    replayResult: d.replayResult ?? null,
+    messageId: typeof item?.messageId === 'string' ? item.messageId : null,
+  };
+}
+
+/**
+ * Replays a dead letter: its stored item goes through ingestion again (deduplicating like any
+ * other copy). A still-invalid item stays a dead letter with the new error recorded.
+ */
+export async function replayDeadLetter(db: Db, id: string, now = Date.now()) {
+  const dl = await findDeadLetter(db, id);
+  if (!dl) return undefined;
+  const outcome = await ingest({ db, region: dl.region, now }, [dl.item], [], {
+    deadLetterRejected: false,
+    edgeTraffic: false,
+  });
+  const result = outcome.results[0] ?? { id, status: 'rejected' as const, reason: 'nothing to replay' };
+  const ok = result.status !== 'rejected';
+  await recordDeadLetterReplay(db, id, {
+    replayedAt: ok ? now : null,
+    replayResult: ok
+      ? `${result.status}${result.activityId ? ` as ${result.activityId}` : ''}`
+      : `rejected: ${result.reason ?? ''}`,
+    attempts: dl.attempts + 1,
+  });
+  return { deadLetter: id, ...result };
+}
