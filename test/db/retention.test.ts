@@ -2,14 +2,7 @@
 // takes the activity's delivery rows with it.
 import { describe, expect } from 'vitest';
 import * as Retention from '../../src/db/queries/retention.js';
-import {
-  activities,
-  dispositions,
-  ingestBatches,
-  latencySamples,
-  webhookDeliveries,
-  webhookOutbox,
-} from '../../src/db/schema.js';
+import { schema } from '../../src/db/client.js';
 import { activityRow, dbTest as test, ids, insertActivities } from './fixtures.js';
 
 const outbox = (id: string, activityId: string, state: string) => ({
@@ -36,7 +29,7 @@ describe('retention queries', () => {
       activityRow({ id: 'other', receivedAt: 1, deployment: 'fabrikam' }),
     ]);
     await db
-      .insert(webhookOutbox)
+      .insert(schema.webhookOutbox)
       .values([outbox('o1', 'old-pending', 'pending'), outbox('o2', 'old-delivered', 'delivered')]);
     const ids = async (limit: number) =>
       (await Retention.expiredActivities(db, 'contoso', 100, limit)).map((r) => r.id);
@@ -53,21 +46,23 @@ describe('retention queries', () => {
       [...gone, 'kept'].map((id) => activityRow({ id })),
     );
     await db
-      .insert(webhookOutbox)
+      .insert(schema.webhookOutbox)
       .values([outbox('o-gone', 'gone7', 'delivered'), outbox('o-kept', 'kept', 'delivered')]);
-    await db.insert(webhookDeliveries).values([
+    await db.insert(schema.webhookDeliveries).values([
       { id: 'w-gone', activityId: 'gone149', deployment: 'contoso', status: 'ok', updatedAt: 0 },
       { id: 'w-kept', activityId: 'kept', deployment: 'contoso', status: 'ok', updatedAt: 0 },
     ]);
     await Retention.deleteActivities(db, gone);
-    expect((await db.select({ id: activities.id }).from(activities).all()).map((r) => r.id)).toEqual([
-      'kept',
-    ]);
-    expect((await db.select({ id: webhookOutbox.id }).from(webhookOutbox).all()).map((r) => r.id)).toEqual([
-      'o-kept',
-    ]);
     expect(
-      (await db.select({ id: webhookDeliveries.id }).from(webhookDeliveries).all()).map((r) => r.id),
+      (await db.select({ id: schema.activities.id }).from(schema.activities).all()).map((r) => r.id),
+    ).toEqual(['kept']);
+    expect(
+      (await db.select({ id: schema.webhookOutbox.id }).from(schema.webhookOutbox).all()).map((r) => r.id),
+    ).toEqual(['o-kept']);
+    expect(
+      (await db.select({ id: schema.webhookDeliveries.id }).from(schema.webhookDeliveries).all()).map(
+        (r) => r.id,
+      ),
     ).toEqual(['w-kept']);
   });
 
@@ -81,8 +76,9 @@ describe('retention queries', () => {
       deployment: 'contoso',
       at: 1_000 - i,
     }));
-    for (let i = 0; i < rows.length; i += 9) await db.insert(dispositions).values(rows.slice(i, i + 9));
-    await db.insert(dispositions).values([
+    for (let i = 0; i < rows.length; i += 9)
+      await db.insert(schema.dispositions).values(rows.slice(i, i + 9));
+    await db.insert(schema.dispositions).values([
       { id: 'late', region: 'us', reason: 'no-route', deployment: 'contoso', at: 5_000 },
       { id: 'theirs', region: 'us', reason: 'no-route', deployment: 'fabrikam', at: 1 },
     ]);
@@ -97,21 +93,23 @@ describe('retention queries', () => {
       expired.map((d) => d.id),
     );
     expect(
-      (await db.select({ id: dispositions.id }).from(dispositions).all()).map((r) => r.id).sort(),
+      (await db.select({ id: schema.dispositions.id }).from(schema.dispositions).all())
+        .map((r) => r.id)
+        .sort(),
     ).toEqual(['late', 'theirs']);
   });
 
   test('pruneBookkeepingRows drops samples and batch ids before their cutoffs only', async ({ db }) => {
-    await db.insert(latencySamples).values([
+    await db.insert(schema.latencySamples).values([
       { region: 'us', at: 99, ms: 1 },
       { region: 'us', at: 100, ms: 2 },
     ]);
-    await db.insert(ingestBatches).values([
+    await db.insert(schema.ingestBatches).values([
       { id: 'b-old', region: 'us', receivedAt: 49 },
       { id: 'b-new', region: 'us', receivedAt: 50 },
     ]);
     await Retention.pruneBookkeepingRows(db, 100, 50);
-    expect((await db.select().from(latencySamples).all()).map((r) => r.at)).toEqual([100]);
-    expect((await db.select().from(ingestBatches).all()).map((r) => r.id)).toEqual(['b-new']);
+    expect((await db.select().from(schema.latencySamples).all()).map((r) => r.at)).toEqual([100]);
+    expect((await db.select().from(schema.ingestBatches).all()).map((r) => r.id)).toEqual(['b-new']);
   });
 });

@@ -23,7 +23,7 @@ import type { Party } from '../../db/schema.js';
 import { itemDeployment } from './dead-letters.js';
 import { describeIssues } from '../http/errors.js';
 import { itemClaimProblem, type RegionClaims, receiptClaimProblem } from './ingest-claims.js';
-import { emptyTotals, type TrafficTotals } from '../services/stats.js';
+import { addTotals, emptyTotals, type TrafficTotals } from '../services/stats.js';
 
 const RECORD_ORDER: RecordType[] = ['user', 'contact', 'account', 'lead'];
 
@@ -167,17 +167,11 @@ function recheck(
 
 /** Stores receipts as dispositions (idempotent on receipt id) and returns how many were new. */
 export function receiptStatements(ctx: IngestContext, receipts: Receipt[]) {
+  // The receipt's fields as they are (absent ones stored as null), in the batch's signed region.
   const rows = receipts.map((r) => ({
-    id: r.id,
+    ...r,
     region: ctx.region,
-    reason: r.reason,
-    detail: r.detail ?? null,
-    deployment: r.deployment ?? null,
-    mailboxHash: r.mailboxHash ?? null,
     mailbox: (r.mailboxHash && ctx.mailboxByHash?.get(r.mailboxHash)) || null,
-    messageIdHash: r.messageIdHash ?? null,
-    sizeBytes: r.sizeBytes,
-    at: r.at,
   }));
   return dispositionInsertStatements(ctx.db, rows);
 }
@@ -193,19 +187,15 @@ function counterStatements(ctx: IngestContext, items: IngestItem[], receipts: Re
     }
     return row;
   };
-  for (const i of items) {
-    const row = bucket(i.receivedAt);
-    row.received += 1;
-    row.receivedBytes += i.sizeBytes;
-    row.crmBound += 1;
-    row.crmBoundBytes += i.sizeBytes;
-  }
-  for (const r of receipts) {
-    const row = bucket(r.at);
-    row.received += 1;
-    row.receivedBytes += r.sizeBytes;
-    row.tossed[r.reason] = (row.tossed[r.reason] ?? 0) + 1;
-  }
+  for (const i of items)
+    addTotals(bucket(i.receivedAt), {
+      received: 1,
+      receivedBytes: i.sizeBytes,
+      crmBound: 1,
+      crmBoundBytes: i.sizeBytes,
+    });
+  for (const r of receipts)
+    addTotals(bucket(r.at), { received: 1, receivedBytes: r.sizeBytes, tossed: { [r.reason]: 1 } });
   if (bytesSent > 0) bucket(ctx.now).bytesSent += bytesSent;
   return edgeCounterStatements(ctx.db, [...perMinute.values()]);
 }

@@ -32,6 +32,16 @@ export const emptyTotals = (): TrafficTotals => ({
   bytesSent: 0,
 });
 
+/** Adds counts to totals (tossed reasons summed by reason). */
+export function addTotals(t: TrafficTotals, d: Partial<TrafficTotals>): void {
+  t.received += d.received ?? 0;
+  t.receivedBytes += d.receivedBytes ?? 0;
+  t.crmBound += d.crmBound ?? 0;
+  t.crmBoundBytes += d.crmBoundBytes ?? 0;
+  t.bytesSent += d.bytesSent ?? 0;
+  for (const [k, v] of Object.entries(d.tossed ?? {})) t.tossed[k] = (t.tossed[k] ?? 0) + v;
+}
+
 export interface RegionStats extends TrafficTotals {
   region: string;
   name: string;
@@ -98,33 +108,26 @@ function latencySummary(sorted: number[]): RegionStats['latencyMs'] {
 const bytesRatio = (crossRegion: number, forwardAll: number) =>
   forwardAll > 0 ? crossRegion / forwardAll : null;
 
-function point(t: Traffic, minute: number) {
+/** Adds counts to a region's traffic and to its minute in the series. */
+function addTraffic(out: Map<string, Traffic>, region: string, minute: number, d: Partial<TrafficTotals>) {
+  const t = out.get(region) ?? emptyTraffic();
+  out.set(region, t);
+  addTotals(t, d);
   let p = t.series.get(minute);
   if (!p) {
     p = { minute, received: 0, crmBound: 0, bytesSent: 0 };
     t.series.set(minute, p);
   }
-  return p;
+  p.received += d.received ?? 0;
+  p.crmBound += d.crmBound ?? 0;
+  p.bytesSent += d.bytesSent ?? 0;
 }
 
 /** Router-wide traffic from the edges' counters. */
 async function counterTraffic(db: Db, since: number): Promise<Map<string, Traffic>> {
-  const rows = await edgeCountersSince(db, Math.floor(since / 60000));
   const out = new Map<string, Traffic>();
-  for (const r of rows) {
-    const t = out.get(r.region) ?? emptyTraffic();
-    t.received += r.received;
-    t.receivedBytes += r.receivedBytes;
-    t.crmBound += r.crmBound;
-    t.crmBoundBytes += r.crmBoundBytes;
-    t.bytesSent += r.bytesSent;
-    for (const [k, v] of Object.entries(r.tossed)) t.tossed[k] = (t.tossed[k] ?? 0) + v;
-    const p = point(t, r.minute);
-    p.received += r.received;
-    p.crmBound += r.crmBound;
-    p.bytesSent += r.bytesSent;
-    out.set(r.region, t);
-  }
+  for (const r of await edgeCountersSince(db, Math.floor(since / 60000)))
+    addTraffic(out, r.region, r.minute, r);
   return out;
 }
 
@@ -134,27 +137,19 @@ async function counterTraffic(db: Db, since: number): Promise<Map<string, Traffi
  */
 async function deploymentTraffic(db: Db, since: number, deployment: string): Promise<Map<string, Traffic>> {
   const out = new Map<string, Traffic>();
-  const acts = await deploymentActivityTraffic(db, deployment, since);
-  for (const a of acts) {
-    const t = out.get(a.region) ?? emptyTraffic();
-    t.received += a.n;
-    t.receivedBytes += a.bytes;
-    t.crmBound += a.n;
-    t.crmBoundBytes += a.bytes;
-    const p = point(t, a.minute);
-    p.crmBound += a.n;
-    p.received += a.n;
-    out.set(a.region, t);
-  }
-  const disp = await deploymentDispositionTraffic(db, deployment, since);
-  for (const d of disp) {
-    const t = out.get(d.region) ?? emptyTraffic();
-    t.received += d.n;
-    t.receivedBytes += d.bytes;
-    t.tossed[d.reason] = (t.tossed[d.reason] ?? 0) + d.n;
-    point(t, d.minute).received += d.n;
-    out.set(d.region, t);
-  }
+  for (const a of await deploymentActivityTraffic(db, deployment, since))
+    addTraffic(out, a.region, a.minute, {
+      received: a.n,
+      receivedBytes: a.bytes,
+      crmBound: a.n,
+      crmBoundBytes: a.bytes,
+    });
+  for (const d of await deploymentDispositionTraffic(db, deployment, since))
+    addTraffic(out, d.region, d.minute, {
+      received: d.n,
+      receivedBytes: d.bytes,
+      tossed: { [d.reason]: d.n },
+    });
   return out;
 }
 

@@ -1,4 +1,4 @@
-import { and, desc, eq, isNull, type SQL } from 'drizzle-orm';
+import { and, desc, eq, isNull } from 'drizzle-orm';
 import type { Db } from '../client.js';
 import { deadLetters } from '../schema.js';
 import { chunk } from './statements.js';
@@ -20,14 +20,16 @@ export function listDeadLetters(
   db: Db,
   q: { deployment?: string; region?: string; pending?: boolean; limit: number },
 ) {
-  const where: SQL[] = [];
-  if (q.deployment) where.push(eq(deadLetters.deployment, q.deployment));
-  if (q.region) where.push(eq(deadLetters.region, q.region));
-  if (q.pending) where.push(isNull(deadLetters.replayedAt));
   return db
     .select()
     .from(deadLetters)
-    .where(where.length ? and(...where) : undefined)
+    .where(
+      and(
+        q.deployment ? eq(deadLetters.deployment, q.deployment) : undefined,
+        q.region ? eq(deadLetters.region, q.region) : undefined,
+        q.pending ? isNull(deadLetters.replayedAt) : undefined,
+      ),
+    )
     .orderBy(desc(deadLetters.createdAt))
     .limit(q.limit)
     .all();

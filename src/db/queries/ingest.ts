@@ -1,7 +1,9 @@
 // Ingestion's reads and statements (src/central/ingest.ts decides, these touch D1). Lookups take
 // one deployment and any number of keys (chunked under D1's 100-parameter limit); the statement
 // builders return drizzle statements for the ingest batch's single `batch()` (one transaction).
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { and, eq, inArray, type SQL, sql } from 'drizzle-orm';
+import type { SelectResultFields } from 'drizzle-orm/query-builders/select.types';
+import type { SelectedFields, SQLiteColumn, SQLiteTable } from 'drizzle-orm/sqlite-core';
 import type { Db } from '../client.js';
 import {
   activities,
@@ -14,61 +16,59 @@ import {
 } from '../schema.js';
 import { chunk, queryInChunks } from './statements.js';
 
+/** The rows of `table` in `deployment` whose `key` is among `keys` (any number: chunked). */
+function inDeployment<F extends SelectedFields>(
+  db: Db,
+  fields: F,
+  table: SQLiteTable,
+  where: { deployment: SQLiteColumn; key: SQLiteColumn | SQL },
+  deployment: string,
+  keys: readonly string[],
+): Promise<SelectResultFields<F>[]> {
+  return queryInChunks(
+    keys,
+    (part) =>
+      db
+        .select(fields)
+        .from(table)
+        .where(and(eq(where.deployment, deployment), inArray(where.key as SQL, part)))
+        .all() as Promise<SelectResultFields<F>[]>,
+  );
+}
+
 /** Every record address row of the deployment among `addresses` (an address may belong to several records). */
 export function recordMatches(db: Db, deployment: string, addresses: readonly string[]) {
-  return queryInChunks(addresses, (part) =>
-    db
-      .select({
-        address: recordEmails.address,
-        type: recordEmails.type,
-        recordId: recordEmails.recordId,
-        emailEnabled: recordEmails.emailEnabled,
-      })
-      .from(recordEmails)
-      .where(and(eq(recordEmails.deployment, deployment), inArray(recordEmails.address, part)))
-      .all(),
+  const { address, type, recordId, emailEnabled } = recordEmails;
+  const scope = { deployment: recordEmails.deployment, key: address };
+  return inDeployment(
+    db,
+    { address, type, recordId, emailEnabled },
+    recordEmails,
+    scope,
+    deployment,
+    addresses,
   );
 }
 
 /** The deployment's registered outbound messages among `messageIds`, with their regarding record. */
 export function outboundByMessageIds(db: Db, deployment: string, messageIds: readonly string[]) {
-  return queryInChunks(messageIds, (part) =>
-    db
-      .select({
-        messageId: outbound.messageId,
-        regardingType: outbound.regardingType,
-        regardingId: outbound.regardingId,
-      })
-      .from(outbound)
-      .where(and(eq(outbound.deployment, deployment), inArray(outbound.messageId, part)))
-      .all(),
-  );
+  const { messageId, regardingType, regardingId } = outbound;
+  const scope = { deployment: outbound.deployment, key: messageId };
+  return inDeployment(db, { messageId, regardingType, regardingId }, outbound, scope, deployment, messageIds);
 }
 
 /** The deployment's outbound messages whose tracking token is among `lowerTokens` (compared case-insensitively). */
 export function outboundByTrackingTokens(db: Db, deployment: string, lowerTokens: readonly string[]) {
-  return queryInChunks(lowerTokens, (part) =>
-    db
-      .select({
-        token: outbound.trackingToken,
-        regardingType: outbound.regardingType,
-        regardingId: outbound.regardingId,
-      })
-      .from(outbound)
-      .where(and(eq(outbound.deployment, deployment), inArray(sql`lower(${outbound.trackingToken})`, part)))
-      .all(),
-  );
+  const { trackingToken: token, regardingType, regardingId } = outbound;
+  const scope = { deployment: outbound.deployment, key: sql`lower(${token})` };
+  return inDeployment(db, { token, regardingType, regardingId }, outbound, scope, deployment, lowerTokens);
 }
 
 /** Content fingerprints of the deployment's activities with these dedupe keys. */
 export function activityFingerprints(db: Db, deployment: string, dedupeKeys: readonly string[]) {
-  return queryInChunks(dedupeKeys, (part) =>
-    db
-      .select({ dedupeKey: activities.dedupeKey, fingerprint: activities.fingerprint })
-      .from(activities)
-      .where(and(eq(activities.deployment, deployment), inArray(activities.dedupeKey, part)))
-      .all(),
-  );
+  const { dedupeKey, fingerprint } = activities;
+  const scope = { deployment: activities.deployment, key: dedupeKey };
+  return inDeployment(db, { dedupeKey, fingerprint }, activities, scope, deployment, dedupeKeys);
 }
 
 /** Set union of two JSON arrays in one statement, so concurrent merges cannot lose an element. */
@@ -142,10 +142,6 @@ export function edgeCounterStatements(db: Db, rows: (typeof edgeCounters.$inferI
 
 /** Records a batch id; false when it was seen before (a replayed batch). */
 export async function claimBatchId(db: Db, row: typeof ingestBatches.$inferInsert): Promise<boolean> {
-  const fresh = await db
-    .insert(ingestBatches)
-    .values(row)
-    .onConflictDoNothing()
-    .returning({ id: ingestBatches.id });
-  return fresh.length > 0;
+  const insert = db.insert(ingestBatches).values(row).onConflictDoNothing();
+  return (await insert.returning({ id: ingestBatches.id })).length > 0;
 }

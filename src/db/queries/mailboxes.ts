@@ -47,24 +47,29 @@ export function deleteMailbox(db: Db, address: string) {
   return db.delete(mailboxes).where(eq(mailboxes.address, address));
 }
 
-/** Regions whose snapshot carries this deployment (those with at least one of its mailboxes). */
-export async function regionsOfDeployment(db: Db, deployment: string): Promise<string[]> {
+/** Distinct values of one column of the mailboxes whose other column equals `value`. */
+async function distinctOf(
+  db: Db,
+  column: 'region' | 'deployment',
+  where: 'region' | 'deployment',
+  value: string,
+) {
   const rows = await db
-    .selectDistinct({ region: mailboxes.region })
+    .selectDistinct({ v: mailboxes[column] })
     .from(mailboxes)
-    .where(eq(mailboxes.deployment, deployment))
+    .where(eq(mailboxes[where], value))
     .all();
-  return rows.map((r) => r.region);
+  return rows.map((r) => r.v);
+}
+
+/** Regions whose snapshot carries this deployment (those with at least one of its mailboxes). */
+export function regionsOfDeployment(db: Db, deployment: string): Promise<string[]> {
+  return distinctOf(db, 'region', 'deployment', deployment);
 }
 
 /** Deployments with at least one mailbox routed in the region. */
-export async function deploymentsRoutedIn(db: Db, region: string): Promise<string[]> {
-  const rows = await db
-    .selectDistinct({ deployment: mailboxes.deployment })
-    .from(mailboxes)
-    .where(eq(mailboxes.region, region))
-    .all();
-  return rows.map((r) => r.deployment);
+export function deploymentsRoutedIn(db: Db, region: string): Promise<string[]> {
+  return distinctOf(db, 'deployment', 'region', region);
 }
 
 /** The region's routed mailboxes, in no particular order. */

@@ -23,12 +23,9 @@ export async function insertSupersedingSync(
 }
 
 /** The deployment's sync `id` (another deployment's sync is not found). */
-export function findSyncOf(db: Db, deployment: string, id: string) {
-  return db
-    .select()
-    .from(recordSyncs)
-    .where(and(eq(recordSyncs.deployment, deployment), eq(recordSyncs.id, id)))
-    .get();
+export async function findSyncOf(db: Db, deployment: string, id: string): Promise<RecordSyncRow | undefined> {
+  const row = await db.select().from(recordSyncs).where(eq(recordSyncs.id, id)).get();
+  return row?.deployment === deployment ? row : undefined;
 }
 
 /** The id of the deployment's most recently started sync. */

@@ -128,12 +128,10 @@ export function partRowsOf(db: Db, deploymentIds: readonly string[]) {
 }
 
 export async function suppressionEntries(db: Db, deployment: string): Promise<string[]> {
-  const rows = await db
-    .select({ entry: suppressions.entry })
-    .from(suppressions)
-    .where(eq(suppressions.deployment, deployment))
-    .all();
-  return rows.map((r) => r.entry);
+  const where = eq(suppressions.deployment, deployment);
+  return (await db.select({ entry: suppressions.entry }).from(suppressions).where(where).all()).map(
+    (r) => r.entry,
+  );
 }
 
 /** A keyset position in a deployment's outbound mail, newest first. */
