@@ -64,6 +64,27 @@ describe('edge bindings fail', () => {
     expect(ok.json).toMatchObject({ status: 'tracked' });
     await expectStoredOnce([id]);
   });
+
+  test(`spool writes fail while central is unreachable, past both queues' retry budgets (${FAULT_RETRY_BUDGET} each): nothing is dropped, all land once after recovery`, async () => {
+    // Neither central nor the spool takes anything: the main queue's retries run out (→ DLQ), then
+    // the DLQ's. A DLQ has nothing behind it, so its consumer hands such messages back to the main
+    // queue. (The accept journal would hand them over only after 10 minutes — and production has
+    // no journal — so landing within this test's minutes is the requeue's doing.)
+    await net.fault({ fault: 'r2-put', prefix: 'spool/' });
+    net.setProxy('reset');
+    const ids = Array.from({ length: 3 }, () => nextId('nospool'));
+    for (const id of ids) {
+      const res = await net.send(mail({ messageId: id, to: mailbox.address, subject: `no spool ${id}` }));
+      expect(res.json).toMatchObject({ status: 'tracked' });
+    }
+    // Retries of 1–2 s: both budgets (3 attempts each) are spent well within 20 s.
+    await sleep(20_000);
+    expect(await net.spooled()).toBe(0);
+    await net.fault('clear');
+    net.setProxy('pass');
+    await expectStoredOnce(ids, 150_000);
+    expect(await net.deadLettersFor(`nospool-${run}`)).toEqual([]);
+  }, 240_000);
 });
 
 describe('central fails', () => {
@@ -122,6 +143,25 @@ describe('central fails', () => {
     expect(await net.spooled()).toBeGreaterThan(0);
     await net.startCentralAgain();
     await expectStoredOnce(ids);
+  }, 240_000);
+
+  test('edge restarted while its consumer still waits on a hung central (the local queue is lost with it): all delivered once after central answers', async () => {
+    // The consumer gives a hung central CENTRAL_TIMEOUT_MS (2 s) before it spools a batch; the edge
+    // is restarted at once after the last acceptance, so what was accepted last is still in the
+    // in-memory queue (or in flight) when the process goes — only the accept journal has it.
+    net.setProxy('hang');
+    const ids = Array.from({ length: 5 }, () => nextId('live'));
+    for (const id of ids) {
+      const res = await net.send(
+        mail({ messageId: id, to: mailbox.address, subject: `restart in flight ${id}` }),
+      );
+      expect(res.json).toMatchObject({ status: 'tracked' });
+    }
+    await net.restartEdge();
+    net.setProxy('pass');
+    await expectStoredOnce(ids);
+    expect(await net.deadLettersFor(`live-${run}`)).toEqual([]);
+    await eventually(async () => ((await net.journaled()) === 0 ? true : undefined), 60_000);
   }, 240_000);
 
   test('a poison item (central rejects it) is a dead letter with its reason, its batch-mates land, replay after the fix lands it once', async () => {
