@@ -5,6 +5,7 @@ import { SELF } from 'cloudflare:test';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { deriveEdgeCredentials, signBody } from '../../src/core/request-signature.js';
 import { api, BASE, freshBasics, mintToken } from './helpers.js';
+import { gzip } from './edge-batch.js';
 
 const SECRET = 'test-edge-secret';
 
@@ -62,13 +63,6 @@ async function edgeHeaders(as: Credential, body: Uint8Array) {
     'x-edge-timestamp': String(timestamp),
     'x-edge-signature': await signBody(signingKey, timestamp, body),
   };
-}
-
-async function gzip(data: Uint8Array): Promise<Uint8Array> {
-  const stream = new Blob([data as Uint8Array<ArrayBuffer>])
-    .stream()
-    .pipeThrough(new CompressionStream('gzip'));
-  return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
 const DEPLOYMENT_READERS: Credential[] = ['admin', 'ownDeployment', 'ownUser', 'otherUser'];
