@@ -1,6 +1,6 @@
 import { env } from 'cloudflare:test';
 import { beforeEach, describe, expect, test } from 'vitest';
-import { api, freshBasics, mintToken } from './helpers.js';
+import { api, expectError, freshBasics, mintToken } from './helpers.js';
 
 function message(n: number, subject: string, from = 'buyer@customer.example'): string {
   return [
@@ -148,12 +148,7 @@ describe('GET /api/v1/activities/:id', () => {
 
   test('an unknown id is a 404', async () => {
     const res = await api('GET', '/api/v1/activities/nope');
-    expect(res.status).toBe(404);
-    expect(res.json.error).toEqual({
-      code: 'not_found',
-      message: 'activity nope does not exist',
-      requestId: expect.any(String),
-    });
+    expectError(res, 404, 'not_found', 'activity nope does not exist');
   });
 
   test("another deployment's token and another user's token get 404, and the activity is unchanged", async () => {

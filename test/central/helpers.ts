@@ -1,4 +1,5 @@
 import { env, SELF } from 'cloudflare:test';
+import { expect } from 'vitest';
 import { keyedHash64 } from '../../src/core/keyed-hash.js';
 import { filterHas } from '../../src/core/membership-filter.js';
 import { decodeSnapshot, type RoutingSnapshot } from '../../src/core/snapshot.js';
@@ -103,4 +104,15 @@ export function snapshotHasRecord(
 ): boolean {
   const d = s.deployments[deployment];
   return d ? filterHas(d[view], keyedHash64(s.hashKey, address)) : false;
+}
+
+/** Asserts an error answer: its status and its body `{ error: { code, message, requestId } }`. */
+export function expectError(
+  res: { status: number; json: any },
+  status: number,
+  code: string,
+  message: string,
+) {
+  expect(res.status).toBe(status);
+  expect(res.json.error).toEqual({ code, message, requestId: expect.any(String) });
 }
