@@ -1,6 +1,6 @@
 import { env } from 'cloudflare:test';
 import { beforeEach, describe, expect, test } from 'vitest';
-import { api, expectError, freshBasics, mintToken } from './helpers.js';
+import { api, expectError, freshBasics, mintToken, routeMailboxes } from './helpers.js';
 
 function message(n: number, subject: string, from = 'buyer@customer.example'): string {
   return [
@@ -29,15 +29,11 @@ const ids = (res: { json: { items: { messageId: string }[] } }) => res.json.item
 describe('GET /api/v1/activities', () => {
   beforeEach(async () => {
     await freshBasics();
-    await api('PUT', '/api/v1/mailboxes/ann@contoso.example', {
-      body: { region: 'us', deployment: 'contoso', userId: 'u-ann' },
-    });
-    await api('PUT', '/api/v1/mailboxes/bob@contoso.example', {
-      body: { region: 'eu', deployment: 'contoso', userId: 'u-bob' },
-    });
-    await api('PUT', '/api/v1/mailboxes/fay@fabrikam.example', {
-      body: { region: 'eu', deployment: 'fabrikam', userId: 'u-fay' },
-    });
+    await routeMailboxes(
+      ['ann@contoso.example', 'us', 'contoso', 'u-ann'],
+      ['bob@contoso.example', 'eu', 'contoso', 'u-bob'],
+      ['fay@fabrikam.example', 'eu', 'fabrikam', 'u-fay'],
+    );
     await promote('contoso', 'ann@contoso.example', message(1, 'Invoice March'));
     await promote('contoso', 'bob@contoso.example', message(2, 'Quote request'));
     await promote('contoso', 'ann@contoso.example', message(3, 'Delivery date', 'carol@supplier.example'));
@@ -131,12 +127,10 @@ describe('GET /api/v1/activities', () => {
 describe('GET /api/v1/activities/:id', () => {
   beforeEach(async () => {
     await freshBasics();
-    await api('PUT', '/api/v1/mailboxes/ann@contoso.example', {
-      body: { region: 'us', deployment: 'contoso', userId: 'u-ann' },
-    });
-    await api('PUT', '/api/v1/mailboxes/bob@contoso.example', {
-      body: { region: 'us', deployment: 'contoso', userId: 'u-bob' },
-    });
+    await routeMailboxes(
+      ['ann@contoso.example', 'us', 'contoso', 'u-ann'],
+      ['bob@contoso.example', 'us', 'contoso', 'u-bob'],
+    );
   });
 
   test('reads one activity', async () => {

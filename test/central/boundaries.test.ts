@@ -8,7 +8,7 @@ import type { IngestBatch } from '../../src/core/wire.js';
 import { safeNext } from '../../src/central/dashboard/middleware/session.js';
 import { Browser, csrfOf } from './dashboard-browser.js';
 import { EDGE_SECRET, itemMaker, sendBatch } from './edge-batch.js';
-import { api, BASE, freshBasics, mintToken } from './helpers.js';
+import { api, BASE, freshTenants, mintToken } from './helpers.js';
 
 /** Posts a batch signed with `region`'s real credentials. */
 async function signedBatch(region: string, parts: Partial<IngestBatch>) {
@@ -39,13 +39,7 @@ const route = (address: string, body: Record<string, string>, token?: string) =>
   api('PUT', `/api/v1/mailboxes/${encodeURIComponent(address)}`, { body, ...(token ? { token } : {}) });
 
 beforeEach(async () => {
-  await freshBasics();
-  await api('PUT', '/api/v1/deployments/contoso', {
-    body: { name: 'Contoso', domains: ['contoso.example'] },
-  });
-  await api('PUT', '/api/v1/deployments/fabrikam', {
-    body: { name: 'Fabrikam', domains: ['fabrikam.example'] },
-  });
+  await freshTenants();
   await route('bob@contoso.example', { region: 'eu', deployment: 'contoso', userId: 'u-bob', filter: 'all' });
   await route('ann@contoso.example', { region: 'us', deployment: 'contoso', userId: 'u-ann', filter: 'all' });
   await route('fay@fabrikam.example', {

@@ -68,6 +68,16 @@ export async function freshBasics() {
   await seedBasics();
 }
 
+/** {@link freshBasics}, with contoso owning the domain contoso.example and fabrikam fabrikam.example. */
+export async function freshTenants() {
+  await freshBasics();
+  for (const [id, name] of [
+    ['contoso', 'Contoso'],
+    ['fabrikam', 'Fabrikam'],
+  ] as const)
+    await api('PUT', `/api/v1/deployments/${id}`, { body: { name, domains: [`${id}.example`] } });
+}
+
 /** GET /api/v1/edge/snapshot as the region's edge (signed with the test edge secret). */
 export async function fetchSnapshot(
   region: string,
@@ -115,4 +125,13 @@ export function expectError(
 ) {
   expect(res.status).toBe(status);
   expect(res.json.error).toEqual({ code, message, requestId: expect.any(String) });
+}
+
+/** Routes mailboxes through the API as admin, each `[address, region, deployment, userId, filter?]`. */
+export async function routeMailboxes(...routes: Array<[string, string, string, string, string?]>) {
+  for (const [address, region, deployment, userId, filter] of routes) {
+    const body = { region, deployment, userId, ...(filter ? { filter } : {}) };
+    const res = await api('PUT', `/api/v1/mailboxes/${address}`, { body });
+    if (res.status !== 200) throw new Error(`routing ${address} failed: ${res.status} ${res.text}`);
+  }
 }

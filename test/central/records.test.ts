@@ -1,6 +1,14 @@
 import { env } from 'cloudflare:test';
 import { beforeEach, describe, expect, test } from 'vitest';
-import { api, edgeSnapshot, expectError, freshBasics, mintToken, snapshotHasRecord } from './helpers.js';
+import {
+  api,
+  edgeSnapshot,
+  expectError,
+  freshBasics,
+  mintToken,
+  routeMailboxes,
+  snapshotHasRecord,
+} from './helpers.js';
 
 const CSV_HEADER = 'type,id,name,emails,emailEnabled\r\n';
 
@@ -177,9 +185,7 @@ describe('POST /api/v1/deployments/:id/records (JSON)', () => {
   });
 
   test("written records reach the snapshot of regions that route the deployment's mailboxes, not others", async () => {
-    await api('PUT', '/api/v1/mailboxes/ann@contoso.example', {
-      body: { region: 'eu', deployment: 'contoso', userId: 'u-ann' },
-    });
+    await routeMailboxes(['ann@contoso.example', 'eu', 'contoso', 'u-ann']);
     const before = await edgeSnapshot('eu');
     const us = await edgeSnapshot('us');
     await postRecords([{ type: 'contact', id: 'c-1', emails: ['X@Example.com'] }]);
@@ -421,9 +427,7 @@ describe('suppressions', () => {
   });
 
   test('changing suppressions reaches the snapshot of regions serving the deployment', async () => {
-    await api('PUT', '/api/v1/mailboxes/ann@contoso.example', {
-      body: { region: 'us', deployment: 'contoso', userId: 'u-ann' },
-    });
+    await routeMailboxes(['ann@contoso.example', 'us', 'contoso', 'u-ann']);
     const before = await edgeSnapshot('us');
     await api('POST', '/api/v1/deployments/contoso/suppressions', { body: { entries: ['@spam.example'] } });
     const added = await edgeSnapshot('us');
