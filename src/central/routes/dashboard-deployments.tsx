@@ -11,12 +11,17 @@ import {
   suppressionCounts,
 } from '../../db/queries/dashboard.js';
 import { findDeployment, listDeployments } from '../../db/queries/deployments.js';
+import { domainsByDeployment, listDeploymentDomains } from '../../db/queries/domains.js';
 import { assertAdmin, assertDeploymentAdmin } from '../auth.js';
 import { listRecords, removeRecordChunk } from '../../db/queries/records.js';
+import { listRecordSyncs } from '../../db/queries/record-syncs.js';
+import { completeSync, startSync } from '../record-sync.js';
 import { RecordsPage } from '../views/records-page.js';
+import { SyncsPage } from '../views/syncs-page.js';
 import { parseDeploymentInput, saveDeployment } from '../deployment-admin.js';
 import { ApiError, conflict, notFound } from '../errors.js';
 import { setFlash, takeFlash } from '../middleware/flash.js';
+import type { Flash } from '../views/layout.js';
 import type { DashboardEnv } from '../middleware/session.js';
 import {
   DeploymentEditPage,
@@ -32,9 +37,10 @@ async function renderDeployments(
 ) {
   const db = c.get('db');
   const scope = scopeOf(c);
-  const [rows, records, mailboxes, suppressions, activities] = await Promise.all([
+  const [rows, records, domains, mailboxes, suppressions, activities] = await Promise.all([
     listDeployments(db),
     recordCounts(db, scope),
+    domainsByDeployment(db, scope),
     mailboxCountsByDeployment(db, scope),
     suppressionCounts(db, scope),
     activityCounts(db, scope),
@@ -44,6 +50,7 @@ async function renderDeployments(
     .map((row) => ({
       row,
       records: records.get(row.id) ?? {},
+      domains: domains.get(row.id) ?? [],
       mailboxes: mailboxes.get(row.id) ?? 0,
       suppressions: suppressions.get(row.id) ?? 0,
       activities: activities.get(row.id) ?? 0,
@@ -75,6 +82,7 @@ function formValues(f: Record<string, string>, id: string): DeploymentFormValues
     maxMessageBytes: text('maxMessageBytes', 20).trim(),
     attachmentPolicy: text('attachmentPolicy', 20),
     smartMatch: f.smartMatch === 'on' || f.smartMatch === 'true',
+    domains: f.domains === undefined ? undefined : f.domains.slice(0, 30_000),
   };
 }
 
@@ -97,7 +105,29 @@ function bodyOf(v: DeploymentFormValues) {
     maxMessageBytes: num(v.maxMessageBytes),
     attachmentPolicy: v.attachmentPolicy,
     smartMatch: v.smartMatch,
+    // Left out when the form had no such field (domains unchanged); an empty field removes them all.
+    domains: v.domains === undefined ? undefined : v.domains.split(/[\s,;]+/).filter(Boolean),
   };
+}
+
+/** The deployment of a `/deployments/:id/…` page the session may manage (403, or 404 when it does not exist). */
+async function managedDeployment(c: DashboardContext): Promise<string> {
+  const id = c.req.param('id') ?? '';
+  assertDeploymentAdmin(c.get('principal'), id);
+  if (!(await findDeployment(c.get('db'), id))) throw notFound(`deployment ${id} does not exist`);
+  return id;
+}
+
+async function renderSyncs(
+  c: DashboardContext,
+  id: string,
+  opts: { flash?: Flash; status?: ContentfulStatusCode } = {},
+) {
+  const rows = await listRecordSyncs(c.get('db'), id);
+  return c.html(
+    <SyncsPage page={pageContext(c)} deployment={id} rows={rows} flash={opts.flash ?? takeFlash(c)} />,
+    opts.status ?? 200,
+  );
 }
 
 export const dashboardDeploymentPages = new Hono<DashboardEnv>()
@@ -156,12 +186,41 @@ export const dashboardDeploymentPages = new Hono<DashboardEnv>()
       303,
     );
   })
+  .get('/deployments/:id/syncs', async (c) => renderSyncs(c, await managedDeployment(c)))
+  .post('/deployments/:id/syncs', async (c) => {
+    const id = await managedDeployment(c);
+    const sync = await startSync(c.get('db'), id);
+    setFlash(c, {
+      kind: 'ok',
+      text: `Started full sync ${sync.id}: post the export's records with ?sync=${sync.id}, then complete it.`,
+    });
+    return c.redirect(`/deployments/${encodeURIComponent(id)}/syncs`, 303);
+  })
+  .post('/deployments/:id/syncs/:syncId/complete', async (c) => {
+    const id = await managedDeployment(c);
+    const syncId = c.req.param('syncId').slice(0, 100);
+    try {
+      const done = await completeSync(c.get('db'), id, syncId);
+      setFlash(c, {
+        kind: 'ok',
+        text:
+          done.status === 'completed'
+            ? `Completed full sync ${syncId}: ${done.received} record(s) carried, ${done.removed} removed.`
+            : `Full sync ${syncId} is still completing (${done.removed} removed so far): complete it again.`,
+      });
+      return c.redirect(`/deployments/${encodeURIComponent(id)}/syncs`, 303);
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+      return renderSyncs(c, id, { flash: { kind: 'bad', text: err.message }, status: err.status });
+    }
+  })
   .get('/deployments/:id/edit', async (c) => {
     assertAdmin(c.get('principal'));
     const id = c.req.param('id').slice(0, 100);
     const row = await findDeployment(c.get('db'), id);
     if (!row) throw notFound(`deployment ${id} does not exist`);
-    return c.html(<DeploymentEditPage page={pageContext(c)} values={formValuesOf(row)} />);
+    const domains = await listDeploymentDomains(c.get('db'), id);
+    return c.html(<DeploymentEditPage page={pageContext(c)} values={formValuesOf(row, domains)} />);
   })
   .post('/deployments/:id/edit', async (c) => {
     assertAdmin(c.get('principal'));

@@ -11,6 +11,7 @@ type DeploymentRow = typeof deployments.$inferSelect;
 export interface DeploymentView {
   row: DeploymentRow;
   records: Record<string, number>;
+  domains: string[];
   mailboxes: number;
   suppressions: number;
   activities: number;
@@ -45,9 +46,11 @@ export interface DeploymentFormValues {
   maxMessageBytes: string;
   attachmentPolicy: string;
   smartMatch: boolean;
+  /** One domain a line (commas and spaces also separate); undefined when the form did not carry the field. */
+  domains?: string | undefined;
 }
 
-export function formValuesOf(d: DeploymentRow): DeploymentFormValues {
+export function formValuesOf(d: DeploymentRow, domains: string[]): DeploymentFormValues {
   return {
     id: d.id,
     name: d.name,
@@ -59,6 +62,7 @@ export function formValuesOf(d: DeploymentRow): DeploymentFormValues {
     maxMessageBytes: String(d.maxMessageBytes),
     attachmentPolicy: d.attachmentPolicy,
     smartMatch: d.smartMatch,
+    domains: domains.join('\n'),
   };
 }
 
@@ -73,6 +77,7 @@ export const EMPTY_DEPLOYMENT_FORM: DeploymentFormValues = {
   maxMessageBytes: String(25 * 1024 * 1024),
   attachmentPolicy: 'regional',
   smartMatch: false,
+  domains: '',
 };
 
 /**
@@ -208,6 +213,15 @@ const DeploymentForm: FC<{
             Smart match
           </label>
         </div>
+        <div class="field">
+          <label for={`${f}-domains`}>
+            Mail domains, one a line (its tokens may route addresses in them and their subdomains; a domain
+            belongs to one deployment)
+          </label>
+          <textarea id={`${f}-domains`} name="domains" rows={3} maxlength={30000} class="mono">
+            {values.domains ?? ''}
+          </textarea>
+        </div>
         <div>
           <button type="submit">{mode === 'new' ? 'Create deployment' : 'Save deployment'}</button>
         </div>
@@ -241,6 +255,14 @@ const DeploymentCard: FC<{ v: DeploymentView; canEdit: boolean }> = ({ v, canEdi
         <dd class="wrap-anywhere">
           {d.webhookUrl ?? <span class="muted">none (activities are kept at central)</span>}
         </dd>
+        <dt>Mail domains</dt>
+        <dd class="wrap-anywhere">
+          {v.domains.length ? (
+            v.domains.join(', ')
+          ) : (
+            <span class="muted">none (only an admin can route its mailboxes)</span>
+          )}
+        </dd>
         <dt>Size limit</dt>
         <dd>{formatBytes(d.maxMessageBytes)} per message</dd>
         <dt>Attachments</dt>
@@ -259,7 +281,7 @@ const DeploymentCard: FC<{ v: DeploymentView; canEdit: boolean }> = ({ v, canEdi
           ).join(', ')}{' '}
           (
           <a href={`/deployments/${encodeURIComponent(d.id)}/records`}>find, delete or deactivate a record</a>
-          )
+          ; <a href={`/deployments/${encodeURIComponent(d.id)}/syncs`}>full syncs</a>)
         </dd>
         <dt>Routed mailboxes</dt>
         <dd>

@@ -17,8 +17,9 @@ export const RecordsPage: FC<{
     <p class="lead">
       Find a CRM record of <strong>{deployment}</strong> by one of its addresses, then delete it (it is gone
       from the snapshot and from party resolution) or deactivate it (kept, but it matches nothing until the
-      CRM writes it again). Full syncs and bulk deletes: <code>crm-router records sync</code> and{' '}
-      <code>crm-router records delete --file</code>.
+      CRM writes it again). Full syncs:{' '}
+      <a href={`/deployments/${encodeURIComponent(deployment)}/syncs`}>their state, start and complete</a>, or{' '}
+      <code>crm-router records sync</code>; bulk deletes: <code>crm-router records delete --file</code>.
     </p>
     <search aria-label="Find a record">
       <form
