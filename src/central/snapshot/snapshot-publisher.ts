@@ -409,6 +409,7 @@ export async function buildDeploymentPart(
       maxMessageBytes: dep.maxMessageBytes,
       attachmentPolicy: dep.attachmentPolicy as AttachmentPolicy,
       smartMatch: dep.smartMatch,
+      ...(dep.retentionDays ? { retentionDays: dep.retentionDays } : {}),
       ...hashSuppressions(
         hashKey,
         supp.map((s) => s.entry),
