@@ -86,7 +86,9 @@ describe('dashboard: bulk routes and records', () => {
 
   const syncs = (deployment = 'contoso') => api('GET', `/api/v1/deployments/${deployment}/records?limit=100`);
   const syncIdsOf = (html: string) =>
-    [...html.matchAll(/<td class="mono">(sync_[0-9a-f]+)<\/td>/g)].map((m) => m[1] as string);
+    [...html.matchAll(/<td data-label="Sync" class="mono">(sync_[0-9a-f]+)<\/td>/g)].map(
+      (m) => m[1] as string,
+    );
 
   test('the syncs page starts a full sync, lists it with its counts, and completes it', async () => {
     await api('POST', '/api/v1/deployments/contoso/records', {
@@ -123,7 +125,11 @@ describe('dashboard: bulk routes and records', () => {
     expect(done.status).toBe(303);
     const after = await b.get('/deployments/contoso/syncs');
     expect(after.html).toContain(`Completed full sync ${id}: 2 record(s) carried, 1 removed.`);
-    expect(after.html).toMatch(new RegExp(`${id}</td><td>completed</td><td>2</td><td>1</td>`));
+    expect(after.html).toMatch(
+      new RegExp(
+        `${id}</td><td data-label="State">completed</td><td data-label="Records carried" class="num">2</td><td data-label="Removed" class="num">1</td>`,
+      ),
+    );
     expect(after.html).not.toContain('/complete"');
     expect((await syncs()).json.items.map((r: { id: string }) => r.id).sort()).toEqual(['new1', 'new2']);
     expect((await syncs('fabrikam')).json.items.map((r: { id: string }) => r.id)).toEqual(['theirs']);

@@ -4,7 +4,8 @@
 import type { FC } from 'hono/jsx';
 import type { RecordSync } from '../../services/record-sync.js';
 import { formatCount } from './format.js';
-import { Csrf, type Flash, Layout, type PageContext, Time } from './layout.js';
+import { DataTable, PostButton } from './components.js';
+import { type Flash, Layout, type PageContext, Time } from './layout.js';
 
 const STATE_TEXT: Record<string, string> = {
   open: 'open — receiving records',
@@ -30,57 +31,36 @@ export const SyncsPage: FC<{
         record of {deployment} the sync did not carry is removed. A sync never completed removes nothing;
         starting a new one supersedes an open one.
       </p>
-      <form method="post" action={base} class="inline panel">
-        <Csrf token={page.csrfToken} />
-        <button type="submit">Start a full sync</button>
-      </form>
-      {rows.length === 0 ? (
-        <p class="muted">No full syncs yet.</p>
-      ) : (
-        <table>
-          <thead>
-            <tr>
-              <th>Sync</th>
-              <th>State</th>
-              <th>Records carried</th>
-              <th>Removed</th>
-              <th>Started</th>
-              <th>Completed</th>
-              <th>Actions</th>
-            </tr>
-          </thead>
-          <tbody>
-            {rows.map((s) => (
-              <tr>
-                <td class="mono">{s.id}</td>
-                <td>{STATE_TEXT[s.status] ?? s.status}</td>
-                <td>{formatCount(s.received)}</td>
-                <td>{formatCount(s.removed)}</td>
-                <td>
-                  <Time ms={s.startedAt} />
-                </td>
-                <td>
-                  <Time ms={s.completedAt} />
-                </td>
-                <td>
-                  {s === latest && (s.status === 'open' || s.status === 'completing') ? (
-                    <form
-                      method="post"
-                      action={`${base}/${encodeURIComponent(s.id)}/complete`}
-                      class="inline"
-                    >
-                      <Csrf token={page.csrfToken} />
-                      <button type="submit" class="danger">
-                        Complete {s.id}: remove the records it did not carry
-                      </button>
-                    </form>
-                  ) : null}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      <PostButton action={base} csrf={page.csrfToken} formClass="inline panel">
+        Start a full sync
+      </PostButton>
+      <DataTable
+        label={`Full syncs of ${deployment}`}
+        rows={rows}
+        empty="No full syncs yet."
+        columns={[
+          { label: 'Sync', class: 'mono', cell: (s) => s.id },
+          { label: 'State', cell: (s) => STATE_TEXT[s.status] ?? s.status },
+          { label: 'Records carried', class: 'num', cell: (s) => formatCount(s.received) },
+          { label: 'Removed', class: 'num', cell: (s) => formatCount(s.removed) },
+          { label: 'Started', class: 'nowrap', cell: (s) => <Time ms={s.startedAt} /> },
+          { label: 'Completed', class: 'nowrap', cell: (s) => <Time ms={s.completedAt} /> },
+          {
+            label: 'Actions',
+            cell: (s) =>
+              s === latest && (s.status === 'open' || s.status === 'completing') ? (
+                <PostButton
+                  action={`${base}/${encodeURIComponent(s.id)}/complete`}
+                  csrf={page.csrfToken}
+                  class="danger"
+                  formClass="inline"
+                >
+                  Complete {s.id}: remove the records it did not carry
+                </PostButton>
+              ) : null,
+          },
+        ]}
+      />
     </Layout>
   );
 };
