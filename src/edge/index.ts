@@ -6,6 +6,7 @@ import { deliverDeadLetters, deliverOutbox, type OutboxMessage, postBatch } from
 import { PLATFORM_MAX_BYTES, type ProcessResult, processMessage, receiptFor } from './pipeline.js';
 import { expireRawCopies } from './raw-expiry.js';
 import { currentSnapshot, refreshSnapshot, snapshotVersion } from './snapshot-store.js';
+import { journalDepth, recoverJournal } from './journal.js';
 import { drainSpool, spoolDepth } from './spool.js';
 import { faultsEnabled, handleFaultRequest, withFaults } from './faults.js';
 
@@ -30,6 +31,7 @@ app.get('/health', async (c) => {
     region: cfg.region,
     snapshotVersion: (await snapshotVersion(c.env)) ?? null,
     spooled: await spoolDepth(c.env),
+    journaled: await journalDepth(c.env),
   });
 });
 
@@ -178,6 +180,10 @@ export default {
    */
   async scheduled(_controller, env, ctx) {
     const cfg = readEdgeConfig(env);
+    // What an earlier process accepted and its in-memory queue lost goes to the spool first.
+    await recoverJournal(env, cfg).catch((err) =>
+      console.error(`journal recovery ${cfg.region} failed`, err),
+    );
     const snapshot =
       (await refreshSnapshot(env, cfg)) ??
       (await currentSnapshot(env, cfg, (p) => ctx.waitUntil(p)).catch(() => undefined));

@@ -6,7 +6,7 @@
 // the filter shards whose hash buckets it touched. Rebuilds are debounced: a changed part is
 // rebuilt once its changes have been quiet for `SNAPSHOT_QUIET_MS`, or during a continuous import
 // at most once per `SNAPSHOT_MAX_STALE_MS`; until then edges keep getting the previous snapshot.
-import { and, asc, desc, eq, gt, inArray, lt, lte, or, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, lt, lte, or, sql } from 'drizzle-orm';
 import { keyedHash, normaliseAddress } from '../../core/keyed-hash.js';
 import {
   assembleShardedFilter,

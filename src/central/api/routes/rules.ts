@@ -7,7 +7,6 @@ import { listMailboxes } from '../../../db/queries/mailboxes.js';
 import { findRegion } from '../../../db/queries/regions.js';
 import { createRouter } from '../../http/app-router.js';
 import { deploymentScope } from '../../http/auth.js';
-import { readCentralConfig } from '../../config.js';
 import { forbidden, notFound } from '../../http/errors.js';
 import { bearerSecurity, errorResponses } from './openapi-helpers.js';
 
