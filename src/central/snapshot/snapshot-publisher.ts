@@ -349,6 +349,7 @@ export async function buildDeploymentPart(
       maxMessageBytes: dep.maxMessageBytes,
       attachmentPolicy: dep.attachmentPolicy as AttachmentPolicy,
       smartMatch: dep.smartMatch,
+      ...(dep.retentionDays ? { retentionDays: dep.retentionDays } : {}),
       ...hashSuppressions(hashKey, supp),
       threadIndexes: out.threadIndexes(),
       smart: out.smart(),
