@@ -141,7 +141,13 @@ function rssMb(pids: number[]): number {
  * isolate's heap (JS heap + ArrayBuffers) as often as the isolate answers.
  */
 async function sampled<T>(pids: number[], fn: () => Promise<T>, inspectorPort?: number) {
-  const heap = inspectorPort ? await isolateHeap(inspectorPort) : undefined;
+  // A failing inspector costs the heap figures (NaN), not the run.
+  const heap = inspectorPort
+    ? await isolateHeap(inspectorPort).catch((err) => {
+        log(`inspector unavailable: ${String(err)}`);
+        return undefined;
+      })
+    : undefined;
   await heap?.gc();
   const heapBefore = (await heap?.mb()) ?? Number.NaN;
   let heapPeak = heapBefore;
@@ -195,7 +201,8 @@ async function isolateHeap(inspectorPort: number) {
   }>;
   const target = targets.find((t) => t.webSocketDebuggerUrl);
   if (!target) throw new Error('no inspector target for central');
-  const ws = new WebSocket(target.webSocketDebuggerUrl);
+  // The inspector proxy of wrangler dev wants a local Origin (a browser's DevTools sends one).
+  const ws = new WebSocket(target.webSocketDebuggerUrl, { headers: { origin: 'http://localhost' } } as never);
   await new Promise((resolve, reject) => {
     ws.addEventListener('open', resolve, { once: true });
     ws.addEventListener('error', reject, { once: true });
