@@ -630,10 +630,13 @@ const ACTIVITY_INSERT = `insert into activities (id, deployment, dedupe_key, mes
 const DISPOSITION_INSERT = `insert into dispositions (id, region, reason, detail, mailbox, deployment, message_id_hash, mailbox_hash, size_bytes, at)
   values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
+/** Bytes of a table, its indexes and, for activities, its full-text index (the FTS5 shadow tables). */
 function tableBytes(db: DatabaseSync, table: string): number {
   const r = db
     .prepare(
-      `select sum(pgsize) as b from dbstat where name = ?1 or name in (select name from sqlite_master where type = 'index' and tbl_name = ?1)`,
+      `select sum(pgsize) as b from dbstat where name = ?1
+         or name in (select name from sqlite_master where type = 'index' and tbl_name = ?1)
+         or name in (select name from sqlite_master where type = 'table' and name like ?1 || '!_fts!_%' escape '!')`,
     )
     .get(table) as { b: number };
   return r.b ?? 0;
@@ -684,7 +687,7 @@ function measureBytes() {
     bytesPerParty: Math.round((six - three) / N / 3),
     bytesPerDisposition: Math.round(disp / N),
     method:
-      'SQLite dbstat (table + its indexes) over 100,000 rows of the shapes ingest writes (egress metadata+subject, no body text), in a scratch database with the migrations applied',
+      'SQLite dbstat (table + its indexes + its FTS5 index) over 100,000 rows of the shapes ingest writes (egress metadata+subject, no body text), in a scratch database with the migrations applied',
   };
 }
 
