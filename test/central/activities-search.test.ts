@@ -3,7 +3,7 @@
 // copies and retention deletes by triggers.
 import { env } from 'cloudflare:test';
 import { beforeEach, describe, expect, test } from 'vitest';
-import { pruneRetention } from '../../src/central/retention.js';
+import { pruneRetention } from '../../src/central/services/retention.js';
 import { createDb } from '../../src/db/client.js';
 import { api, freshBasics } from './helpers.js';
 
