@@ -8,9 +8,9 @@
 // at most once per `SNAPSHOT_MAX_STALE_MS`; until then edges keep getting the previous snapshot.
 import { keyedHash, normaliseAddress } from '../../core/keyed-hash.js';
 import {
-  assembleShardedFilter,
   buildTaggedMembershipFilterTyped,
   SHARD_TARGET_KEYS,
+  ShardedFilterWriter,
   shardBitsFor,
 } from '../../core/membership-filter.js';
 import {
@@ -169,6 +169,16 @@ async function backfillHashes(db: Db, deployment: string, hashKey: string): Prom
   }
 }
 
+/** The unsigned 32-bit value of the 8 lower-case hex digits of `s` at `o` (no substring per key). */
+function hexWord(s: string, o: number): number {
+  let v = 0;
+  for (let i = o; i < o + 8; i++) {
+    const c = s.charCodeAt(i);
+    v = v * 16 + (c <= 57 ? c - 48 : c - 87);
+  }
+  return v;
+}
+
 /**
  * Reads one shard's keys from D1 in pages of at most PAGE_ROWS distinct addresses (keyset over the
  * covering hash index; the tags of an address held by several records are OR-ed, as the filter
@@ -186,8 +196,8 @@ async function buildShard(db: Db, deployment: string, bits: number, shard: numbe
     const text = await readPage(lastHi, lastLo, end);
     let n = 0;
     for (let o = 0; o + 17 <= text.length; o += 17, n++) {
-      const hi = Number.parseInt(text.slice(o, o + 8), 16);
-      const lo = Number.parseInt(text.slice(o + 8, o + 16), 16);
+      const hi = hexWord(text, o);
+      const lo = hexWord(text, o + 8);
       const tag = text.charCodeAt(o + 16) - 48;
       if (tag) keys.push(hi, lo, tag);
       lastHi = hi;
@@ -208,16 +218,39 @@ async function sha256(bytes: Uint8Array): Promise<string> {
   return [...digest].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-function encodePart(meta: JsonDeployment, records: Uint8Array, outboundFilter: Uint8Array): Uint8Array {
+/**
+ * Encodes a part (u32 JSON length, JSON, u32 record filter length, sharded record filter, u32
+ * outbound filter length, outbound filter) whose record filter is assembled from the shards kept
+ * in R2, straight into the part's buffer.
+ */
+async function encodePartFromShards(
+  bucket: R2Bucket,
+  meta: JsonDeployment,
+  shards: Array<{ key: string }>,
+  bits: number,
+  outboundFilter: Uint8Array,
+): Promise<Uint8Array> {
+  const sizes: number[] = [];
+  for (const s of shards) {
+    const head = await bucket.head(s.key);
+    if (!head) throw new Error(`snapshot shard ${s.key} is missing from R2`);
+    sizes.push(head.size);
+  }
+  const writer = new ShardedFilterWriter(bits, sizes);
   const json = new TextEncoder().encode(JSON.stringify(meta));
-  const out = new Uint8Array(12 + json.length + records.length + outboundFilter.length);
+  const out = new Uint8Array(12 + json.length + writer.bytes + outboundFilter.length);
   const v = new DataView(out.buffer);
   v.setUint32(0, json.length, true);
   out.set(json, 4);
   let o = 4 + json.length;
-  v.setUint32(o, records.length, true);
-  out.set(records, o + 4);
-  o += 4 + records.length;
+  v.setUint32(o, writer.bytes, true);
+  for (let i = 0; i < shards.length; i++) {
+    const obj = await bucket.get((shards[i] as { key: string }).key);
+    if (!obj) throw new Error(`snapshot shard ${shards[i]?.key} is missing from R2`);
+    writer.write(out, o + 4, i, new Uint8Array(await obj.arrayBuffer()));
+  }
+  writer.finish(out, o + 4);
+  o += 4 + writer.bytes;
   v.setUint32(o, outboundFilter.length, true);
   out.set(outboundFilter, o + 4);
   return out;
@@ -308,16 +341,6 @@ export async function buildDeploymentPart(
       full = true;
     }
 
-    // Assemble the record filter from the shards in R2 (one shard in memory at a time plus the result).
-    const shardBytes: Uint8Array[] = [];
-    for (const s of shards) {
-      const obj = await bucket.get(s.key);
-      if (!obj) throw new Error(`snapshot shard ${s.key} is missing from R2`);
-      shardBytes.push(new Uint8Array(await obj.arrayBuffer()));
-    }
-    const recordFilter = assembleShardedFilter(shardBytes, bits);
-    shardBytes.length = 0;
-
     const supp = await suppressionEntries(db, deployment);
     const token = {
       prefix: dep.tokenPrefix,
@@ -349,11 +372,15 @@ export async function buildDeploymentPart(
       maxMessageBytes: dep.maxMessageBytes,
       attachmentPolicy: dep.attachmentPolicy as AttachmentPolicy,
       smartMatch: dep.smartMatch,
+      ...(dep.retentionDays ? { retentionDays: dep.retentionDays } : {}),
       ...hashSuppressions(hashKey, supp),
       threadIndexes: out.threadIndexes(),
       smart: out.smart(),
     };
-    const part = encodePart(meta, recordFilter, out.filter());
+    // The part is written in one buffer of its final size: the record filter's shards are copied
+    // into it from R2 one at a time (one shard and the part in memory, not every shard, an
+    // assembled filter and a copy of it in the part).
+    const part = await encodePartFromShards(bucket, meta, shards, bits, out.filter());
     const partHash = (await sha256(part)).slice(0, 32);
     const partKey = `parts/${deployment}/part-${version}-${partHash}`;
     await bucket.put(partKey, part);

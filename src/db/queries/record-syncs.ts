@@ -54,3 +54,14 @@ export async function updateSync(
 ): Promise<void> {
   await db.update(recordSyncs).set(fields).where(eq(recordSyncs.id, id));
 }
+
+/** A deployment's full syncs, newest first (the `record_syncs_deployment` index). */
+export async function listRecordSyncs(db: Db, deployment: string, limit = 50) {
+  return db
+    .select()
+    .from(recordSyncs)
+    .where(eq(recordSyncs.deployment, deployment))
+    .orderBy(desc(recordSyncs.startedAt))
+    .limit(limit)
+    .all();
+}
