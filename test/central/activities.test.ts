@@ -1,28 +1,17 @@
 import { env } from 'cloudflare:test';
 import { beforeEach, describe, expect, test } from 'vitest';
-import { api, expectError, freshBasics, mintToken, routeMailboxes } from './helpers.js';
+import {
+  api,
+  expectError,
+  freshBasics,
+  mintToken,
+  plainMessage,
+  promoteRaw,
+  routeMailboxes,
+} from './helpers.js';
 
-function message(n: number, subject: string, from = 'buyer@customer.example'): string {
-  return [
-    `From: ${from}`,
-    'To: ann@contoso.example',
-    `Subject: ${subject}`,
-    `Message-ID: <m${n}@customer.example>`,
-    'Content-Type: text/plain',
-    '',
-    'body',
-    '',
-  ].join('\r\n');
-}
-
-async function promote(deployment: string, mailbox: string, raw: string) {
-  const res = await api('POST', `/api/v1/deployments/${deployment}/promote?mailbox=${mailbox}`, {
-    raw,
-    headers: { 'content-type': 'message/rfc822' },
-  });
-  if (res.status !== 201) throw new Error(`promote failed: ${res.status} ${res.text}`);
-  return res.json;
-}
+const message = plainMessage;
+const promote = promoteRaw;
 
 const ids = (res: { json: { items: { messageId: string }[] } }) => res.json.items.map((a) => a.messageId);
 

@@ -138,3 +138,33 @@ export async function routeMailboxes(...routes: Array<[string, string, string, s
     if (res.status !== 200) throw new Error(`routing ${address} failed: ${res.status} ${res.text}`);
   }
 }
+
+/** A small plain-text message to ann@contoso.example, Message-ID `<m<n>@customer.example>`. */
+export function plainMessage(
+  n: number,
+  subject: string,
+  from = 'buyer@customer.example',
+  cc?: string,
+): string {
+  return [
+    `From: ${from}`,
+    'To: ann@contoso.example',
+    ...(cc ? [`Cc: ${cc}`] : []),
+    `Subject: ${subject}`,
+    `Message-ID: <m${n}@customer.example>`,
+    'Content-Type: text/plain',
+    '',
+    'body',
+    '',
+  ].join('\r\n');
+}
+
+/** Promotes a raw message for a mailbox as admin (throws unless 201) and returns the activity. */
+export async function promoteRaw(deployment: string, mailbox: string, raw: string) {
+  const res = await api('POST', `/api/v1/deployments/${deployment}/promote?mailbox=${mailbox}`, {
+    raw,
+    headers: { 'content-type': 'message/rfc822' },
+  });
+  if (res.status !== 201) throw new Error(`promote failed: ${res.status} ${res.text}`);
+  return res.json;
+}
