@@ -26,17 +26,6 @@ const importResult = (counts: Record<string, unknown>) => ({
   ...counts,
 });
 
-/** The answer of an import refused as a whole (400): the first error named in the message, every invalid row listed, nothing written. */
-const refusedImport = (message: string, errors: unknown[]) => ({
-  error: { code: 'validation_failed', message, requestId: expect.any(String) },
-  created: 0,
-  updated: 0,
-  rejected: errors.length,
-  chunks: 1,
-  landedChunks: 0,
-  errors,
-});
-
 /** POST /api/v1/deployments/contoso/records as admin with a JSON body of records (and a query string). */
 const postRecords = (records: unknown[], query = '') =>
   api('POST', `/api/v1/deployments/contoso/records${query}`, { body: { records } });
@@ -46,6 +35,28 @@ async function recordCount(deployment: string): Promise<number> {
     .bind(deployment)
     .first<{ n: number }>();
   return row?.n ?? 0;
+}
+
+/**
+ * Asserts an import refused as a whole: a 400 validation_failed whose message names the first
+ * error, every invalid row listed, and nothing written.
+ */
+async function expectRefusedImport(
+  res: { status: number; json: unknown },
+  message: string,
+  errors: unknown[],
+) {
+  expect(res.status).toBe(400);
+  expect(res.json).toEqual({
+    error: { code: 'validation_failed', message, requestId: expect.any(String) },
+    created: 0,
+    updated: 0,
+    rejected: errors.length,
+    chunks: 1,
+    landedChunks: 0,
+    errors,
+  });
+  expect(await recordCount('contoso')).toBe(0);
 }
 
 describe('POST /api/v1/deployments/:id/records (JSON)', () => {
@@ -108,17 +119,14 @@ describe('POST /api/v1/deployments/:id/records (JSON)', () => {
       { type: 'contact', id: 'c-2', emails: ['ok2@example.com', 'not-an-address'] },
       { type: 'robot', id: 'r-1', emails: [] },
     ]);
-    expect(res.status).toBe(400);
-    expect(res.json).toEqual(
-      refusedImport(
-        'records.1, emails: "not-an-address" is not an e-mail address (and 1 more invalid row); nothing was written',
-        [
-          { index: 1, field: 'emails', message: '"not-an-address" is not an e-mail address' },
-          { index: 2, field: 'type', message: '"robot" is not one of user, contact, account, lead' },
-        ],
-      ),
+    await expectRefusedImport(
+      res,
+      'records.1, emails: "not-an-address" is not an e-mail address (and 1 more invalid row); nothing was written',
+      [
+        { index: 1, field: 'emails', message: '"not-an-address" is not an e-mail address' },
+        { index: 2, field: 'type', message: '"robot" is not one of user, contact, account, lead' },
+      ],
     );
-    expect(await recordCount('contoso')).toBe(0);
   });
 
   test('a duplicate type and id within one request is a 400 naming both rows', async () => {
@@ -270,20 +278,17 @@ describe('POST /api/v1/deployments/:id/records (CSV)', () => {
   test('invalid rows make a 400 that names each line and field, and nothing is written', async () => {
     const csv = `${CSV_HEADER}contact,c-1,Ann,ann@example.com,true\r\nrobot,r-1,,,\r\ncontact,c-2,,"bad address",true\r\ncontact,c-1,Dup,dup@example.com,true\r\ncontact,c-3,,c3@example.com,maybe\r\ncontact,c-4\r\n`;
     const res = await postCsv(csv);
-    expect(res.status).toBe(400);
-    expect(res.json).toEqual(
-      refusedImport(
-        'line 3, type: "robot" is not one of user, contact, account, lead (and 4 more invalid rows); nothing was written',
-        [
-          { line: 3, field: 'type', message: '"robot" is not one of user, contact, account, lead' },
-          { line: 4, field: 'emails', message: '"bad address" is not an e-mail address' },
-          { line: 5, field: 'id', message: 'duplicate of line 2 (contact c-1)' },
-          { line: 6, field: 'emailEnabled', message: '"maybe" is not true/false/yes/no/1/0' },
-          { line: 7, field: '(row)', message: 'expected 5 fields as in the header, found 2' },
-        ],
-      ),
+    await expectRefusedImport(
+      res,
+      'line 3, type: "robot" is not one of user, contact, account, lead (and 4 more invalid rows); nothing was written',
+      [
+        { line: 3, field: 'type', message: '"robot" is not one of user, contact, account, lead' },
+        { line: 4, field: 'emails', message: '"bad address" is not an e-mail address' },
+        { line: 5, field: 'id', message: 'duplicate of line 2 (contact c-1)' },
+        { line: 6, field: 'emailEnabled', message: '"maybe" is not true/false/yes/no/1/0' },
+        { line: 7, field: '(row)', message: 'expected 5 fields as in the header, found 2' },
+      ],
     );
-    expect(await recordCount('contoso')).toBe(0);
   });
 
   test('a line number counts the line breaks inside quoted fields', async () => {
