@@ -6,7 +6,7 @@
 // the filter shards whose hash buckets it touched. Rebuilds are debounced: a changed part is
 // rebuilt once its changes have been quiet for `SNAPSHOT_QUIET_MS`, or during a continuous import
 // at most once per `SNAPSHOT_MAX_STALE_MS`; until then edges keep getting the previous snapshot.
-import { and, asc, desc, eq, gt, inArray, lt, lte, or, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, lt, lte, or, sql } from 'drizzle-orm';
 import { keyedHash, normaliseAddress } from '../core/keyed-hash.js';
 import {
   assembleShardedFilter,
@@ -16,26 +16,21 @@ import {
 } from '../core/membership-filter.js';
 import {
   type DeploymentPart,
+  deploymentSnapshotOf,
   encodeAssembledSnapshot,
   hashForwarding,
   hashSuppressions,
   type JsonDeployment,
   type MailboxRoute,
   OutboundAccumulator,
+  type RoutingSnapshot,
 } from '../core/snapshot.js';
 import type { AttachmentPolicy, EgressPolicy, FilterMode } from '../core/types.js';
 import type { Db } from '../db/client.js';
 import { regionsOfDeployment } from '../db/queries/mailboxes.js';
+import { listSuppressions } from '../db/queries/records.js';
 import { addressHash, BUCKET_BITS } from '../db/queries/snapshot-parts.js';
-import {
-  deployments,
-  mailboxes,
-  outbound,
-  regions,
-  snapshotDirty,
-  snapshotParts,
-  suppressions,
-} from '../db/schema.js';
+import { deployments, mailboxes, outbound, regions, snapshotDirty, snapshotParts } from '../db/schema.js';
 import type { CentralBindings } from './context.js';
 import { type ForwardingKeys, forwardingKeys, snapshotForwarding } from './forwarding.js';
 import { getHashKey } from './hash-key.js';
@@ -246,6 +241,124 @@ function decodePart(id: string, bytes: Uint8Array): DeploymentPart {
   return { id, meta, records, outbound: bytes.subarray(o + 4, o + 4 + ol) };
 }
 
+/**
+ * Everything of a deployment's part but its record filter, read fresh from D1: settings, the
+ * hashed suppression list, and the outbound window (newest first) as filter, Thread-Index roots
+ * and smart-match entries. The part builder wraps it with the record filter; a promotion
+ * classifies with it as it is (a promotion never consults the record filter).
+ */
+export async function deploymentSettings(
+  db: Db,
+  hashKey: string,
+  dep: typeof deployments.$inferSelect,
+): Promise<{ meta: JsonDeployment; outbound: Uint8Array }> {
+  const deployment = dep.id;
+  const supp = await listSuppressions(db, deployment);
+  const token = {
+    prefix: dep.tokenPrefix,
+    deploymentBase: dep.tokenBase,
+    userDigits: dep.tokenUserDigits,
+    counterDigits: dep.tokenCounterDigits,
+  };
+  const out = new OutboundAccumulator(hashKey, dep.smartMatch, token);
+  // Newest first (keyset pages over created_at, message_id): past the window it is the oldest
+  // registrations that stop correlating by In-Reply-To, never the replies people wait for.
+  let after: { createdAt: number; messageId: string } | undefined;
+  let read = 0;
+  while (read < OUTBOUND_WINDOW) {
+    const page = await db
+      .select({
+        messageId: outbound.messageId,
+        threadIndex: outbound.threadIndex,
+        subject: outbound.subject,
+        to: outbound.to,
+        createdAt: outbound.createdAt,
+      })
+      .from(outbound)
+      .where(
+        and(
+          eq(outbound.deployment, deployment),
+          after
+            ? or(
+                lt(outbound.createdAt, after.createdAt),
+                and(eq(outbound.createdAt, after.createdAt), lt(outbound.messageId, after.messageId)),
+              )
+            : undefined,
+        ),
+      )
+      .orderBy(desc(outbound.createdAt), desc(outbound.messageId))
+      .limit(Math.min(5000, OUTBOUND_WINDOW - read))
+      .all();
+    for (const o of page)
+      out.add({
+        messageId: o.messageId,
+        threadIndex: o.threadIndex ?? undefined,
+        subject: o.subject ?? undefined,
+        to: o.to ?? undefined,
+      });
+    read += page.length;
+    if (page.length < 5000) break;
+    const last = page[page.length - 1]!;
+    after = { createdAt: last.createdAt, messageId: last.messageId };
+  }
+  const meta: JsonDeployment = {
+    token,
+    maxMessageBytes: dep.maxMessageBytes,
+    attachmentPolicy: dep.attachmentPolicy as AttachmentPolicy,
+    smartMatch: dep.smartMatch,
+    ...hashSuppressions(
+      hashKey,
+      supp.map((s) => s.entry),
+    ),
+    threadIndexes: out.threadIndexes(),
+    smart: out.smart(),
+  };
+  return { meta, outbound: out.filter() };
+}
+
+/** The record filter of a promotion's view: empty, since a promotion bypasses the filter modes. */
+const NO_RECORDS = buildTaggedMembershipFilterTyped(
+  new Uint32Array(0),
+  new Uint32Array(0),
+  new Uint8Array(0),
+);
+
+/**
+ * What a manual promotion classifies with (`classify(…, { promoted: true })`): the snapshot the
+ * promoting mailbox's region carries for the deployment, narrowed to that one mailbox, built from
+ * D1 at the time of the promotion by the part builder's own {@link deploymentSettings} (so a
+ * suppression added a moment ago counts). The record filter stays empty: building it is the heavy
+ * part of a snapshot and a promotion never consults it (docs/decisions.md).
+ */
+export async function promotionSnapshot(
+  db: Db,
+  dep: typeof deployments.$inferSelect,
+  mailbox: { address: string; userId: string; filter: string; region: string },
+  region: { rulesEnabled: boolean; egress: string } | undefined,
+  now: number,
+): Promise<RoutingSnapshot> {
+  const hashKey = await getHashKey(db);
+  const { meta, outbound: outboundFilter } = await deploymentSettings(db, hashKey, dep);
+  return {
+    version: 0,
+    etag: '',
+    region: mailbox.region,
+    builtAt: now,
+    hashKey,
+    rulesEnabled: region?.rulesEnabled ?? false,
+    egress: (region?.egress ?? 'metadata+subject') as EgressPolicy,
+    mailboxes: {
+      [keyedHash(hashKey, normaliseAddress(mailbox.address))]: {
+        deployment: dep.id,
+        userId: mailbox.userId,
+        filter: mailbox.filter as FilterMode,
+      },
+    },
+    forwarding: {},
+    deployments: { [dep.id]: deploymentSnapshotOf(meta, NO_RECORDS, outboundFilter) },
+  };
+}
+
 export interface PartBuildStats {
   deployment: string;
   version: number;
@@ -352,71 +465,8 @@ export async function buildDeploymentPart(
     const recordFilter = assembleShardedFilter(shardBytes, bits);
     shardBytes.length = 0;
 
-    const supp = await db
-      .select({ entry: suppressions.entry })
-      .from(suppressions)
-      .where(eq(suppressions.deployment, deployment))
-      .all();
-    const token = {
-      prefix: dep.tokenPrefix,
-      deploymentBase: dep.tokenBase,
-      userDigits: dep.tokenUserDigits,
-      counterDigits: dep.tokenCounterDigits,
-    };
-    const out = new OutboundAccumulator(hashKey, dep.smartMatch, token);
-    // Newest first (keyset pages over created_at, message_id): past the window it is the oldest
-    // registrations that stop correlating by In-Reply-To, never the replies people wait for.
-    let after: { createdAt: number; messageId: string } | undefined;
-    let read = 0;
-    while (read < OUTBOUND_WINDOW) {
-      const page = await db
-        .select({
-          messageId: outbound.messageId,
-          threadIndex: outbound.threadIndex,
-          subject: outbound.subject,
-          to: outbound.to,
-          createdAt: outbound.createdAt,
-        })
-        .from(outbound)
-        .where(
-          and(
-            eq(outbound.deployment, deployment),
-            after
-              ? or(
-                  lt(outbound.createdAt, after.createdAt),
-                  and(eq(outbound.createdAt, after.createdAt), lt(outbound.messageId, after.messageId)),
-                )
-              : undefined,
-          ),
-        )
-        .orderBy(desc(outbound.createdAt), desc(outbound.messageId))
-        .limit(Math.min(5000, OUTBOUND_WINDOW - read))
-        .all();
-      for (const o of page)
-        out.add({
-          messageId: o.messageId,
-          threadIndex: o.threadIndex ?? undefined,
-          subject: o.subject ?? undefined,
-          to: o.to ?? undefined,
-        });
-      read += page.length;
-      if (page.length < 5000) break;
-      const last = page[page.length - 1]!;
-      after = { createdAt: last.createdAt, messageId: last.messageId };
-    }
-    const meta: JsonDeployment = {
-      token,
-      maxMessageBytes: dep.maxMessageBytes,
-      attachmentPolicy: dep.attachmentPolicy as AttachmentPolicy,
-      smartMatch: dep.smartMatch,
-      ...hashSuppressions(
-        hashKey,
-        supp.map((s) => s.entry),
-      ),
-      threadIndexes: out.threadIndexes(),
-      smart: out.smart(),
-    };
-    const part = encodePart(meta, recordFilter, out.filter());
+    const { meta, outbound: outboundFilter } = await deploymentSettings(db, hashKey, dep);
+    const part = encodePart(meta, recordFilter, outboundFilter);
     const partHash = (await sha256(part)).slice(0, 32);
     const partKey = `parts/${deployment}/part-${version}-${partHash}`;
     await bucket.put(partKey, part);

@@ -138,6 +138,30 @@ export function recordFilterViews(
   };
 }
 
+/**
+ * A deployment's snapshot from its JSON section, its combined (tagged) record filter and its
+ * outbound filter: what the edge decodes, what buildSnapshot builds, and what a promotion at
+ * central classifies with.
+ */
+export function deploymentSnapshotOf(
+  meta: JsonDeployment,
+  records: Uint8Array,
+  outbound: Uint8Array,
+): DeploymentSnapshot {
+  return {
+    token: meta.token,
+    maxMessageBytes: meta.maxMessageBytes,
+    attachmentPolicy: meta.attachmentPolicy,
+    smartMatch: meta.smartMatch,
+    suppressedAddresses: meta.suppressedAddresses,
+    suppressedDomains: meta.suppressedDomains,
+    ...recordFilterViews(records),
+    outbound,
+    threadIndexes: meta.threadIndexes,
+    smart: meta.smart,
+  };
+}
+
 /** Bytes of the conversation root at the start of an Outlook Thread-Index ([MS-OXOMSG] 2.2.1.3). */
 export const THREAD_INDEX_ROOT_BYTES = 22;
 
@@ -213,18 +237,20 @@ export function buildSnapshot(input: SnapshotInput): RoutingSnapshot {
 
     const out = new OutboundAccumulator(key, d.smartMatch, d.token);
     for (const o of d.outbound) out.add(o);
-    deployments[d.id] = {
-      token: { ...d.token },
-      maxMessageBytes: d.maxMessageBytes,
-      attachmentPolicy: d.attachmentPolicy,
-      smartMatch: d.smartMatch,
-      suppressedAddresses,
-      suppressedDomains,
-      ...recordFilterViews(combined),
-      outbound: out.filter(),
-      threadIndexes: out.threadIndexes(),
-      smart: out.smart(),
-    };
+    deployments[d.id] = deploymentSnapshotOf(
+      {
+        token: { ...d.token },
+        maxMessageBytes: d.maxMessageBytes,
+        attachmentPolicy: d.attachmentPolicy,
+        smartMatch: d.smartMatch,
+        suppressedAddresses,
+        suppressedDomains,
+        threadIndexes: out.threadIndexes(),
+        smart: out.smart(),
+      },
+      combined,
+      out.filter(),
+    );
   }
 
   const snapshot: RoutingSnapshot = {
