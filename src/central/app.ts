@@ -1,27 +1,27 @@
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { createDb } from '../db/client.js';
-import { createRouter } from './app-router.js';
-import { requireAuth } from './auth.js';
-import { requestBodyLimits } from './body-limits.js';
-import { ApiError, type ErrorCode, errorBody } from './errors.js';
-import { activityRoutes } from './routes/activities.js';
-import { deploymentRoutes } from './routes/deployments.js';
-import { dashboardRoutes } from './routes/dashboard.js';
-import { dispositionRoutes } from './routes/dispositions.js';
-import { edgeRoutes } from './routes/edge.js';
-import { healthRoutes } from './routes/health.js';
-import { mailboxRoutes } from './routes/mailboxes.js';
-import { createOpenApiRoutes, OPENAPI_PATH } from './routes/openapi.js';
-import { recordRoutes } from './routes/records.js';
-import { statsRoutes } from './routes/stats.js';
-import { deadLetterRoutes } from './routes/dead-letters.js';
-import { webhookDeliveryRoutes } from './routes/webhook-deliveries.js';
-import { regionRoutes } from './routes/regions.js';
-import { tokenRoutes } from './routes/tokens.js';
-import { outboundRoutes } from './routes/outbound.js';
-import { promoteRoutes } from './routes/promote.js';
-import { ruleRoutes } from './routes/rules.js';
+import { createRouter } from './http/app-router.js';
+import { requireAuth } from './http/auth.js';
+import { requestBodyLimits } from './http/body-limits.js';
+import { ApiError, type ErrorCode, errorBody } from './http/errors.js';
+import { activityRoutes } from './api/routes/activities.js';
+import { deploymentRoutes } from './api/routes/deployments.js';
+import { dashboardRoutes } from './dashboard/index.js';
+import { dispositionRoutes } from './api/routes/dispositions.js';
+import { edgeRoutes } from './ingest/edge-routes.js';
+import { healthRoutes } from './api/routes/health.js';
+import { mailboxRoutes } from './api/routes/mailboxes.js';
+import { createOpenApiRoutes, OPENAPI_PATH } from './api/routes/openapi.js';
+import { recordRoutes } from './api/routes/records.js';
+import { statsRoutes } from './api/routes/stats.js';
+import { deadLetterRoutes } from './api/routes/dead-letters.js';
+import { webhookDeliveryRoutes } from './api/routes/webhook-deliveries.js';
+import { regionRoutes } from './api/routes/regions.js';
+import { tokenRoutes } from './api/routes/tokens.js';
+import { outboundRoutes } from './api/routes/outbound.js';
+import { promoteRoutes } from './api/routes/promote.js';
+import { ruleRoutes } from './api/routes/rules.js';
 
 const STATUS_CODES: Record<number, ErrorCode> = {
   400: 'bad_request',

@@ -1,9 +1,9 @@
 import { createDb } from '../db/client.js';
 import { createApp } from './app.js';
 import { readCentralConfig } from './config.js';
-import { pruneBookkeeping, pruneRetention } from './retention.js';
+import { pruneBookkeeping, pruneRetention } from './services/retention.js';
 import type { CentralBindings } from './context.js';
-import { deliverOutboxRow, drainWebhookOutbox, type WebhookKick } from './webhooks.js';
+import { deliverOutboxRow, drainWebhookOutbox, type WebhookKick } from './delivery/webhooks.js';
 
 const app = createApp();
 

@@ -10,6 +10,11 @@ export interface EdgeSecrets {
   CENTRAL_TIMEOUT_MS?: string;
   /** "on" enables the fault-injection wrappers of the fault suite (refused in production). */
   FAULT_INJECTION?: string;
+  /**
+   * The accept journal (src/edge/journal.ts): "on" or "off"; by default on wherever the queue is
+   * not durable, i.e. everywhere but production.
+   */
+  ACCEPT_JOURNAL?: string;
 }
 
 export type EdgeBindings = Cloudflare.UsEnv & EdgeSecrets;
@@ -23,6 +28,8 @@ export interface EdgeConfig {
   inboundToken: string;
   production: boolean;
   centralTimeoutMs: number;
+  /** Whether accepted items are also journaled in R2 until settled (local queues are in memory). */
+  acceptJournal: boolean;
 }
 
 const LOCAL_INBOUND_TOKEN = 'local-inbound-token';
@@ -47,5 +54,6 @@ export function readEdgeConfig(env: EdgeBindings): EdgeConfig {
     inboundToken: inboundToken ?? missing('INBOUND_TOKEN'),
     production,
     centralTimeoutMs: Number(env.CENTRAL_TIMEOUT_MS) > 0 ? Number(env.CENTRAL_TIMEOUT_MS) : 30_000,
+    acceptJournal: env.ACCEPT_JOURNAL ? env.ACCEPT_JOURNAL === 'on' : !production,
   };
 }

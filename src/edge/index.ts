@@ -5,6 +5,7 @@ import { type EdgeBindings, readEdgeConfig } from './config.js';
 import { deliverDeadLetters, deliverOutbox, type OutboxMessage, postBatch } from './outbox.js';
 import { PLATFORM_MAX_BYTES, type ProcessResult, processMessage, receiptFor } from './pipeline.js';
 import { refreshSnapshot, snapshotVersion } from './snapshot-store.js';
+import { journalDepth, recoverJournal } from './journal.js';
 import { drainSpool, spoolDepth } from './spool.js';
 import { faultsEnabled, handleFaultRequest, withFaults } from './faults.js';
 
@@ -29,6 +30,7 @@ app.get('/health', async (c) => {
     region: cfg.region,
     snapshotVersion: (await snapshotVersion(c.env)) ?? null,
     spooled: await spoolDepth(c.env),
+    journaled: await journalDepth(c.env),
   });
 });
 
@@ -177,6 +179,10 @@ export default {
    */
   async scheduled(_controller, env, ctx) {
     const cfg = readEdgeConfig(env);
+    // What an earlier process accepted and its in-memory queue lost goes to the spool first.
+    await recoverJournal(env, cfg).catch((err) =>
+      console.error(`journal recovery ${cfg.region} failed`, err),
+    );
     await refreshSnapshot(env, cfg);
     const drained = await drainSpool(env, cfg).catch((err) => {
       console.error(`spool drain ${cfg.region} failed`, err);

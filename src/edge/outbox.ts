@@ -9,6 +9,7 @@ import { backlogEstimate, noteSettled } from './backlog.js';
 import { centralFetch, gzip } from './central-client.js';
 import type { EdgeBindings, EdgeConfig } from './config.js';
 import { heldSnapshotVersion, noteCentralVersion } from './snapshot-store.js';
+import { settleJournal } from './journal.js';
 import { drainSpool, spool } from './spool.js';
 
 /**
@@ -186,10 +187,21 @@ export async function deliverOutbox(
           if (retried.has(r))
             r.message.retry({ delaySeconds: retryDelaySeconds(r.message.attempts, r.message.id) });
           else r.message.ack();
+        await settleJournal(
+          env,
+          cfg,
+          items.filter((r) => !retried.has(r)).map((r) => r.body.id),
+        );
         continue;
       }
     }
     for (const r of group) r.message.ack();
+    // Central answered for each item or the spool holds it: the journal entries are done.
+    await settleJournal(
+      env,
+      cfg,
+      items.map((r) => r.body.id),
+    );
     noteSettled(group.length);
     if (answer) {
       delivered = true;

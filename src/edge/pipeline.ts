@@ -8,6 +8,7 @@ import type { Receipt } from '../core/wire.js';
 import type { EdgeBindings, EdgeConfig } from './config.js';
 import { noteEnqueued } from './backlog.js';
 import { enqueueAll } from './enqueue.js';
+import { journalItems } from './journal.js';
 import { buildIngestItems } from './ingest-item.js';
 import { currentSnapshot } from './snapshot-store.js';
 
@@ -129,6 +130,8 @@ export async function processMessage(
     if (bound.length) {
       const items = await buildIngestItems(env, cfg, snapshot, raw, facts, bound, now, { rawKey: storedRaw });
       storedRaw ??= items[0]?.raw?.key;
+      // Journal first (where the queue is not durable): an item is never only in process memory.
+      await journalItems(env, cfg, items);
       await enqueueAll(env, items);
       noteEnqueued(items.length);
       itemIds.push(...items.map((i) => i.id));

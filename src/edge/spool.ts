@@ -160,14 +160,17 @@ async function runDrain(env: EdgeBindings, cfg: EdgeConfig, maxMs: number, maxPo
   return result;
 }
 
-/** How many spool objects wait (for health and tests); bounded listing. */
-export async function spoolDepth(env: EdgeBindings, max = 1000): Promise<number> {
+/** How many objects under `prefix` (bounded listing: stops counting past `max`). */
+export async function countObjects(bucket: R2Bucket, prefix: string, max = 1000): Promise<number> {
   let n = 0;
   let cursor: string | undefined;
   do {
-    const listing = await env.RAW.list({ prefix: SPOOL_PREFIX, limit: 1000, ...(cursor ? { cursor } : {}) });
+    const listing = await bucket.list({ prefix, limit: 1000, ...(cursor ? { cursor } : {}) });
     n += listing.objects.length;
     cursor = listing.truncated && 'cursor' in listing ? listing.cursor : undefined;
   } while (cursor && n < max);
   return n;
 }
+
+/** How many spool objects wait (for health and tests). */
+export const spoolDepth = (env: EdgeBindings, max = 1000) => countObjects(env.RAW, SPOOL_PREFIX, max);

@@ -5,7 +5,7 @@ import { beforeEach, describe, expect, test } from 'vitest';
 import { decodeSnapshot, forwardingDeployment } from '../../src/core/snapshot.js';
 import { deriveEdgeCredentials, signBody } from '../../src/core/request-signature.js';
 import type { IngestBatch, IngestItem } from '../../src/core/wire.js';
-import { safeNext } from '../../src/central/middleware/session.js';
+import { safeNext } from '../../src/central/dashboard/middleware/session.js';
 import { Browser, csrfOf } from './dashboard-browser.js';
 import { api, BASE, freshBasics, mintToken } from './helpers.js';
 

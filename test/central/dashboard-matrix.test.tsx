@@ -4,7 +4,7 @@
 import { env } from 'cloudflare:test';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { deriveEdgeCredentials } from '../../src/core/request-signature.js';
-import { dashboardRoutes } from '../../src/central/routes/dashboard.js';
+import { dashboardRoutes } from '../../src/central/dashboard/index.js';
 import { Browser, csrfOf } from './dashboard-browser.js';
 import { api, freshBasics, mintToken } from './helpers.js';
 

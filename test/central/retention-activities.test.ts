@@ -3,7 +3,7 @@
 import { createScheduledController, env } from 'cloudflare:test';
 import { beforeEach, describe, expect, test } from 'vitest';
 import worker from '../../src/central/index.js';
-import { pruneRetention } from '../../src/central/retention.js';
+import { pruneRetention } from '../../src/central/services/retention.js';
 import { createDb } from '../../src/db/client.js';
 import { api, freshBasics, mintToken } from './helpers.js';
 

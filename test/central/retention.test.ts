@@ -1,7 +1,7 @@
 import { createScheduledController, env } from 'cloudflare:test';
 import { describe, expect, test } from 'vitest';
 import worker from '../../src/central/index.js';
-import { BATCH_ID_RETENTION_MS, LATENCY_RETENTION_MS } from '../../src/central/retention.js';
+import { BATCH_ID_RETENTION_MS, LATENCY_RETENTION_MS } from '../../src/central/services/retention.js';
 
 describe('central cron', () => {
   test('prunes latency samples and seen batch ids past their retention, keeping recent ones', async () => {

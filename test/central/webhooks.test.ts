@@ -4,12 +4,12 @@
 import { env } from 'cloudflare:test';
 import { beforeEach, describe, expect, test } from 'vitest';
 import { createDb } from '../../src/db/client.js';
-import { ingest } from '../../src/central/ingest.js';
+import { ingest } from '../../src/central/ingest/ingest.js';
 import {
   deliverOutboxRow,
   isPermanentWebhookStatus,
   webhookRetryDelaySeconds,
-} from '../../src/central/webhooks.js';
+} from '../../src/central/delivery/webhooks.js';
 import { signedIn } from './dashboard-browser.js';
 import type { IngestItem } from '../../src/core/wire.js';
 import { api, freshBasics } from './helpers.js';

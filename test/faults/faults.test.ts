@@ -124,6 +124,25 @@ describe('central fails', () => {
     await expectStoredOnce(ids);
   }, 240_000);
 
+  test('edge restarted while its consumer still waits on a hung central (the local queue is lost with it): all delivered once after central answers', async () => {
+    // The consumer gives a hung central CENTRAL_TIMEOUT_MS (2 s) before it spools a batch; the edge
+    // is restarted at once after the last acceptance, so what was accepted last is still in the
+    // in-memory queue (or in flight) when the process goes — only the accept journal has it.
+    net.setProxy('hang');
+    const ids = Array.from({ length: 5 }, () => nextId('live'));
+    for (const id of ids) {
+      const res = await net.send(
+        mail({ messageId: id, to: mailbox.address, subject: `restart in flight ${id}` }),
+      );
+      expect(res.json).toMatchObject({ status: 'tracked' });
+    }
+    await net.restartEdge();
+    net.setProxy('pass');
+    await expectStoredOnce(ids);
+    expect(await net.deadLettersFor(`live-${run}`)).toEqual([]);
+    await eventually(async () => ((await net.journaled()) === 0 ? true : undefined), 60_000);
+  }, 240_000);
+
   test('a poison item (central rejects it) is a dead letter with its reason, its batch-mates land, replay after the fix lands it once', async () => {
     // A deployment the edge's snapshot still routes but central no longer has.
     await net.api('PUT', '/api/v1/deployments/poisonco', { name: 'Poison Co' });

@@ -254,8 +254,17 @@ export class FaultNetwork {
   }
 
   async spooled(): Promise<number> {
+    return (await this.health()).spooled;
+  }
+
+  /** Accepted items the edge's accept journal still holds (not yet handed to central or the spool). */
+  async journaled(): Promise<number> {
+    return (await this.health()).journaled ?? Number.NaN;
+  }
+
+  private async health() {
     const res = await fetch(`${this.edgeUrl}/health`);
-    return ((await res.json()) as { spooled: number }).spooled;
+    return (await res.json()) as { spooled: number; journaled?: number };
   }
 
   /** Activities whose Message-ID is one of `ids` (normalised), one entry per stored activity. */

@@ -1,4 +1,4 @@
-// Write side of snapshot parts: statements that record what changed (src/central/snapshot-publisher.ts
+// Write side of snapshot parts: statements that record what changed (src/central/snapshot/snapshot-publisher.ts
 // rebuilds from them).
 import { keyedHash64, normaliseAddress } from '../../core/keyed-hash.js';
 import type { Db } from '../client.js';

@@ -1,0 +1,95 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { deadLetterSchema, replayResult } from '../schemas.js';
+import { createRouter } from '../../http/app-router.js';
+import { deploymentScope } from '../../http/auth.js';
+import {
+  findDeadLetter,
+  listDeadLetters,
+  replayDeadLetter,
+  serializeDeadLetter,
+} from '../../ingest/dead-letters.js';
+import { forbidden, notFound } from '../../http/errors.js';
+import { bearerSecurity, errorResponses, jsonResponse } from './openapi-helpers.js';
+
+const listRoute = createRoute({
+  method: 'get',
+  path: '/dead-letters',
+  tags: ['dead letters'],
+  summary: 'Items that could not be ingested',
+  security: bearerSecurity,
+  request: {
+    query: z.object({
+      region: z.string().max(32).optional(),
+      pending: z.enum(['true', 'false']).optional(),
+      limit: z.coerce.number().int().min(1).max(1000).default(100),
+    }),
+  },
+  responses: {
+    200: jsonResponse(z.object({ items: z.array(deadLetterSchema) }), 'dead letters'),
+    ...errorResponses,
+  },
+});
+
+const replayRoute = createRoute({
+  method: 'post',
+  path: '/dead-letters/{id}/replay',
+  tags: ['dead letters'],
+  summary: 'Replay one dead letter through ingestion',
+  security: bearerSecurity,
+  request: { params: z.object({ id: z.string().min(1).max(64) }) },
+  responses: { 200: jsonResponse(replayResult, 'the ingestion result'), ...errorResponses },
+});
+
+const replayAllRoute = createRoute({
+  method: 'post',
+  path: '/dead-letters/replay',
+  tags: ['dead letters'],
+  summary: 'Replay every pending dead letter this token may see',
+  security: bearerSecurity,
+  responses: {
+    200: jsonResponse(z.object({ results: z.array(replayResult) }), 'results'),
+    ...errorResponses,
+  },
+});
+
+export const deadLetterRoutes = createRouter()
+  .openapi(listRoute, async (c) => {
+    const principal = c.get('principal');
+    if (principal.kind === 'user') throw forbidden('user tokens may not read dead letters');
+    const q = c.req.valid('query');
+    const rows = await listDeadLetters(c.get('db'), {
+      deployment: deploymentScope(principal),
+      region: q.region,
+      pending: q.pending === 'true',
+      limit: q.limit,
+    });
+    return c.json({ items: rows.map(serializeDeadLetter) }, 200);
+  })
+  .openapi(replayAllRoute, async (c) => {
+    const principal = c.get('principal');
+    if (principal.kind === 'user') throw forbidden('user tokens may not replay dead letters');
+    const db = c.get('db');
+    const rows = await listDeadLetters(db, {
+      deployment: deploymentScope(principal),
+      pending: true,
+      limit: 500,
+    });
+    const results = [];
+    for (const row of rows) {
+      const r = await replayDeadLetter(db, row.id);
+      if (r) results.push(r);
+    }
+    return c.json({ results }, 200);
+  })
+  .openapi(replayRoute, async (c) => {
+    const principal = c.get('principal');
+    if (principal.kind === 'user') throw forbidden('user tokens may not replay dead letters');
+    const { id } = c.req.valid('param');
+    const db = c.get('db');
+    const scope = deploymentScope(principal);
+    const row = await findDeadLetter(db, id);
+    if (!row || (scope && row.deployment !== scope)) throw notFound(`dead letter ${id} does not exist`);
+    const result = await replayDeadLetter(db, id);
+    if (!result) throw notFound(`dead letter ${id} does not exist`);
+    return c.json(result, 200);
+  });

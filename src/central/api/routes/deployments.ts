@@ -1,0 +1,198 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { eq, sql } from 'drizzle-orm';
+import { deploymentSchema, forwardingAddressesSchema } from '../schemas.js';
+import type { DeploymentRow } from '../../../db/queries/deployments.js';
+import { findDeployment, listDeployments } from '../../../db/queries/deployments.js';
+import { listDeploymentDomains } from '../../../db/queries/domains.js';
+import { deployments } from '../../../db/schema.js';
+import { createRouter } from '../../http/app-router.js';
+import { assertAdmin, assertDeploymentAdmin, deploymentScope } from '../../http/auth.js';
+import { readCentralConfig } from '../../config.js';
+import type { Principal } from '../../context.js';
+import type { Db } from '../../../db/client.js';
+import { deploymentBody, idParam, saveDeployment } from '../../services/deployment-admin.js';
+import { notFound } from '../../http/errors.js';
+import {
+  currentForwardingAddresses,
+  FORWARDING_GRACE_MS,
+  forwardingKeys,
+  rotateForwardingAddresses,
+} from '../../services/forwarding.js';
+import { serializeDeployment } from '../serializers.js';
+import { webhookSecret } from '../../delivery/webhooks.js';
+import { bearerSecurity, errorResponses, jsonBody, jsonResponse } from './openapi-helpers.js';
+
+export { deploymentBody, idParam };
+
+const putDeployment = createRoute({
+  method: 'put',
+  path: '/deployments/{id}',
+  tags: ['deployments'],
+  summary: 'Create or update a CRM deployment (admin only)',
+  security: bearerSecurity,
+  request: { params: z.object({ id: idParam }), body: jsonBody(deploymentBody) },
+  responses: {
+    200: jsonResponse(deploymentSchema, 'the deployment'),
+    409: jsonResponse(
+      z.any(),
+      'the deployment base number is used by another deployment, or a domain belongs to another deployment (`domain_owned_elsewhere`)',
+    ),
+    ...errorResponses,
+  },
+});
+
+const getDeployment = createRoute({
+  method: 'get',
+  path: '/deployments/{id}',
+  tags: ['deployments'],
+  summary: 'Read a deployment, with its forwarding addresses',
+  security: bearerSecurity,
+  request: { params: z.object({ id: idParam }) },
+  responses: { 200: jsonResponse(deploymentSchema, 'the deployment'), ...errorResponses },
+});
+
+const listDeploymentsRoute = createRoute({
+  method: 'get',
+  path: '/deployments',
+  tags: ['deployments'],
+  summary: 'List the deployments this token may see',
+  security: bearerSecurity,
+  responses: {
+    200: jsonResponse(z.object({ items: z.array(deploymentSchema) }), 'deployments'),
+    ...errorResponses,
+  },
+});
+
+const rotateForwardingRoute = createRoute({
+  method: 'post',
+  path: '/deployments/{id}/forwarding-addresses/rotate',
+  tags: ['deployments'],
+  summary: 'Issue new forwarding addresses (the previous ones keep working for 7 days)',
+  security: bearerSecurity,
+  request: { params: z.object({ id: idParam }) },
+  responses: {
+    200: jsonResponse(
+      z.object({
+        forwardingAddresses: forwardingAddressesSchema,
+        previousValidUntil: z
+          .number()
+          .openapi({ description: 'epoch ms: the previous addresses stop working then' }),
+      }),
+      'the new forwarding addresses',
+    ),
+    ...errorResponses,
+  },
+});
+
+const rotateWebhookSecretRoute = createRoute({
+  method: 'post',
+  path: '/deployments/{id}/webhook-secret/rotate',
+  tags: ['deployments'],
+  summary: 'Issue a new webhook signing secret (admin only; shown once, the old one stops at once)',
+  security: bearerSecurity,
+  request: { params: z.object({ id: idParam }) },
+  responses: {
+    200: jsonResponse(z.object({ webhookSecret: z.string() }), 'the new secret (shown once)'),
+    ...errorResponses,
+  },
+});
+
+/** The deployment as a principal may see it: forwarding addresses for admins and its deployment tokens only. */
+async function present(db: Db, env: Parameters<typeof forwardingKeys>[0], p: Principal, row: DeploymentRow) {
+  const withAddresses = p.kind === 'admin' || (p.kind === 'deployment' && p.deployment === row.id);
+  const { webhookUrl, ...rest } = serializeDeployment(row);
+  return {
+    ...rest,
+    ...(withAddresses ? { webhookUrl } : {}),
+    domains: await listDeploymentDomains(db, row.id),
+    ...(withAddresses
+      ? { forwardingAddresses: await currentForwardingAddresses(db, forwardingKeys(env), row) }
+      : {}),
+  };
+}
+
+export const deploymentRoutes = createRouter()
+  .openapi(putDeployment, async (c) => {
+    const principal = c.get('principal');
+    assertAdmin(principal);
+    const db = c.get('db');
+    const { id } = c.req.valid('param');
+    const body = c.req.valid('json');
+    const before = await findDeployment(db, id);
+    const row = await saveDeployment(db, id, body);
+    // The secret is shown once: when the webhook URL is first set.
+    const firstWebhook = !before?.webhookUrl && row.webhookUrl;
+    return c.json(
+      {
+        ...(await present(db, c.env, principal, row)),
+        ...(firstWebhook
+          ? {
+              webhookSecret: await webhookSecret(
+                readCentralConfig(c.env).edgeKeySecret,
+                row.id,
+                row.webhookSecretGeneration,
+              ),
+            }
+          : {}),
+      },
+      200,
+    );
+  })
+  .openapi(getDeployment, async (c) => {
+    const { id } = c.req.valid('param');
+    const principal = c.get('principal');
+    assertDeploymentAdmin(principal, id);
+    const db = c.get('db');
+    const row = await findDeployment(db, id);
+    if (!row) throw notFound(`deployment ${id} does not exist`);
+    return c.json(await present(db, c.env, principal, row), 200);
+  })
+  .openapi(listDeploymentsRoute, async (c) => {
+    const principal = c.get('principal');
+    const scope = deploymentScope(principal);
+    const db = c.get('db');
+    const rows = (await listDeployments(db)).filter((r) => !scope || r.id === scope);
+    const items = [];
+    for (const r of rows) items.push(await present(db, c.env, principal, r));
+    return c.json({ items }, 200);
+  })
+  .openapi(rotateForwardingRoute, async (c) => {
+    const { id } = c.req.valid('param');
+    assertDeploymentAdmin(c.get('principal'), id);
+    const db = c.get('db');
+    const now = Date.now();
+    const row = await rotateForwardingAddresses(db, id, now);
+    if (!row) throw notFound(`deployment ${id} does not exist`);
+    return c.json(
+      {
+        forwardingAddresses: await currentForwardingAddresses(db, forwardingKeys(c.env), row),
+        previousValidUntil: now + FORWARDING_GRACE_MS,
+      },
+      200,
+    );
+  })
+  .openapi(rotateWebhookSecretRoute, async (c) => {
+    const { id } = c.req.valid('param');
+    assertAdmin(c.get('principal'));
+    const db = c.get('db');
+    const row = await db
+      .update(deployments)
+      .set({
+        webhookSecretGeneration: sql`${deployments.webhookSecretGeneration} + 1`,
+        updatedAt: Date.now(),
+      })
+      .where(eq(deployments.id, id))
+      .returning()
+      .get();
+    if (!row) throw notFound(`deployment ${id} does not exist`);
+    return c.json(
+      {
+        webhookSecret: await webhookSecret(
+          readCentralConfig(c.env).edgeKeySecret,
+          row.id,
+          row.webhookSecretGeneration,
+        ),
+      },
+      200,
+    );
+  });

@@ -1,0 +1,65 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { dispositionSchema } from '../schemas.js';
+import { keyedHash, normaliseMessageId } from '../../../core/keyed-hash.js';
+import { queryDispositions } from '../../../db/queries/dispositions.js';
+import { createRouter } from '../../http/app-router.js';
+import { deploymentScope } from '../../http/auth.js';
+import { forbidden } from '../../http/errors.js';
+import { getHashKey } from '../../services/hash-key.js';
+import { bearerSecurity, errorResponses, jsonResponse } from './openapi-helpers.js';
+
+const listRoute = createRoute({
+  method: 'get',
+  path: '/dispositions',
+  tags: ['dispositions'],
+  summary: 'Receipts for mail that an edge tossed or rejected (content-free)',
+  security: bearerSecurity,
+  request: {
+    query: z.object({
+      messageId: z.string().max(1000).optional(),
+      region: z.string().max(32).optional(),
+      reason: z.string().max(64).optional(),
+      deployment: z.string().max(63).optional(),
+      limit: z.coerce.number().int().min(1).max(1000).default(100),
+    }),
+  },
+  responses: {
+    200: jsonResponse(z.object({ items: z.array(dispositionSchema) }), 'receipts, newest first'),
+    ...errorResponses,
+  },
+});
+
+export const dispositionRoutes = createRouter().openapi(listRoute, async (c) => {
+  const q = c.req.valid('query');
+  const db = c.get('db');
+  const principal = c.get('principal');
+  if (principal.kind === 'user') throw forbidden('user tokens may not read dispositions');
+  const scope = deploymentScope(principal);
+  if (scope && q.deployment && q.deployment !== scope)
+    throw forbidden(`this token may not read deployment ${q.deployment}`);
+  const messageIdHash = q.messageId
+    ? keyedHash(await getHashKey(db), normaliseMessageId(q.messageId))
+    : undefined;
+  const rows = await queryDispositions(db, {
+    messageIdHash,
+    region: q.region,
+    reason: q.reason,
+    deployment: scope ?? q.deployment,
+    limit: q.limit,
+  });
+  return c.json(
+    {
+      items: rows.map((r) => ({
+        id: r.id,
+        region: r.region,
+        reason: r.reason,
+        detail: r.detail ?? null,
+        mailbox: r.mailbox ?? null,
+        deployment: r.deployment ?? null,
+        sizeBytes: r.sizeBytes,
+        at: r.at,
+      })),
+    },
+    200,
+  );
+});

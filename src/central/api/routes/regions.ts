@@ -1,0 +1,66 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { regionBody, regionSchema } from '../schemas.js';
+import { findRegion, listRegions, upsertRegion } from '../../../db/queries/regions.js';
+import { createRouter } from '../../http/app-router.js';
+import { assertAdmin } from '../../http/auth.js';
+import { notFound } from '../../http/errors.js';
+import { serializeRegion } from '../serializers.js';
+import { idParam } from '../schemas.js';
+import { bearerSecurity, errorResponses, jsonBody, jsonResponse } from './openapi-helpers.js';
+
+const putRegion = createRoute({
+  method: 'put',
+  path: '/regions/{id}',
+  tags: ['regions'],
+  summary: 'Create or update a region (rules on/off, egress policy)',
+  security: bearerSecurity,
+  request: { params: z.object({ id: idParam }), body: jsonBody(regionBody) },
+  responses: { 200: jsonResponse(regionSchema, 'the region'), ...errorResponses },
+});
+
+const getRegion = createRoute({
+  method: 'get',
+  path: '/regions/{id}',
+  tags: ['regions'],
+  summary: 'Read a region',
+  security: bearerSecurity,
+  request: { params: z.object({ id: idParam }) },
+  responses: { 200: jsonResponse(regionSchema, 'the region'), ...errorResponses },
+});
+
+const listRegionsRoute = createRoute({
+  method: 'get',
+  path: '/regions',
+  tags: ['regions'],
+  summary: 'List regions',
+  security: bearerSecurity,
+  responses: { 200: jsonResponse(z.object({ items: z.array(regionSchema) }), 'regions'), ...errorResponses },
+});
+
+export const regionRoutes = createRouter()
+  .openapi(putRegion, async (c) => {
+    assertAdmin(c.get('principal'));
+    const { id } = c.req.valid('param');
+    const body = c.req.valid('json');
+    const db = c.get('db');
+    const existing = await findRegion(db, id);
+    const row = await upsertRegion(db, {
+      id,
+      name: body.name,
+      rulesEnabled: body.rulesEnabled,
+      egress: body.egress ?? existing?.egress ?? 'metadata+subject',
+    });
+    return c.json(serializeRegion(row), 200);
+  })
+  .openapi(getRegion, async (c) => {
+    if (c.get('principal').kind === 'edge') assertAdmin(c.get('principal'));
+    const { id } = c.req.valid('param');
+    const row = await findRegion(c.get('db'), id);
+    if (!row) throw notFound(`region ${id} does not exist`);
+    return c.json(serializeRegion(row), 200);
+  })
+  .openapi(listRegionsRoute, async (c) => {
+    if (c.get('principal').kind === 'edge') assertAdmin(c.get('principal'));
+    const rows = await listRegions(c.get('db'));
+    return c.json({ items: rows.map(serializeRegion) }, 200);
+  });

@@ -1,0 +1,63 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { createdToken, tokenInput, tokenSchema } from '../schemas.js';
+import { createRouter } from '../../http/app-router.js';
+import {
+  listVisibleTokens,
+  mintApiToken,
+  revokeVisibleToken,
+  serializeToken,
+} from '../../services/token-admin.js';
+import { bearerSecurity, errorResponses, jsonBody, jsonResponse } from './openapi-helpers.js';
+
+const createTokenRoute = createRoute({
+  method: 'post',
+  path: '/tokens',
+  tags: ['tokens'],
+  summary: 'Mint an API token',
+  description:
+    'Admins may mint any scope. A `deployment:<id>` token may mint `deployment:<id>` and `user:<id>/<userId>` tokens of its own deployment only. The scope must name an existing deployment or region.',
+  security: bearerSecurity,
+  request: { body: jsonBody(tokenInput) },
+  responses: {
+    201: jsonResponse(createdToken, 'the new token (plaintext shown only here)'),
+    ...errorResponses,
+  },
+});
+
+const listTokensRoute = createRoute({
+  method: 'get',
+  path: '/tokens',
+  tags: ['tokens'],
+  summary: 'List tokens (never their plaintext); deployment tokens see their deployment’s tokens',
+  security: bearerSecurity,
+  responses: { 200: jsonResponse(z.object({ items: z.array(tokenSchema) }), 'tokens'), ...errorResponses },
+});
+
+const revokeTokenRoute = createRoute({
+  method: 'delete',
+  path: '/tokens/{id}',
+  tags: ['tokens'],
+  summary: 'Revoke a token (it is refused with 401 from then on); revoking twice is harmless',
+  security: bearerSecurity,
+  request: { params: z.object({ id: z.string().min(1).max(64) }) },
+  responses: { 200: jsonResponse(tokenSchema, 'the revoked token'), ...errorResponses },
+});
+
+export const tokenRoutes = createRouter()
+  .openapi(createTokenRoute, async (c) => {
+    const { scope, label } = c.req.valid('json');
+    const { row, token } = await mintApiToken(c.get('db'), c.get('principal'), scope, label);
+    return c.json(
+      { id: row.id, token, scope: row.scope, label: row.label ?? null, createdAt: row.createdAt },
+      201,
+    );
+  })
+  .openapi(listTokensRoute, async (c) => {
+    const rows = await listVisibleTokens(c.get('db'), c.get('principal'));
+    return c.json({ items: rows.map(serializeToken) }, 200);
+  })
+  .openapi(revokeTokenRoute, async (c) => {
+    const { id } = c.req.valid('param');
+    const row = await revokeVisibleToken(c.get('db'), c.get('principal'), id);
+    return c.json(serializeToken(row), 200);
+  });

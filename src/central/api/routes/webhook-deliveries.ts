@@ -1,0 +1,71 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { createRouter } from '../../http/app-router.js';
+import { deploymentScope } from '../../http/auth.js';
+import { readCentralConfig } from '../../config.js';
+import { forbidden, notFound } from '../../http/errors.js';
+import {
+  findDelivery,
+  listFailingDeliveries,
+  replayDelivery,
+  serializeWebhookDelivery,
+} from '../../delivery/webhooks.js';
+import { webhookDeliverySchema } from '../schemas.js';
+import { bearerSecurity, errorResponses, jsonResponse } from './openapi-helpers.js';
+
+const listRoute = createRoute({
+  method: 'get',
+  path: '/webhook-deliveries',
+  tags: ['webhooks'],
+  summary:
+    'Failing webhook deliveries: failed (4xx/410, or 4 days of retries), or retrying after a failed attempt',
+  security: bearerSecurity,
+  request: { query: z.object({ limit: z.coerce.number().int().min(1).max(1000).default(100) }) },
+  responses: {
+    200: jsonResponse(z.object({ items: z.array(webhookDeliverySchema) }), 'deliveries, newest change first'),
+    ...errorResponses,
+  },
+});
+
+const replayRoute = createRoute({
+  method: 'post',
+  path: '/webhook-deliveries/{id}/replay',
+  tags: ['webhooks'],
+  summary: 'Attempt a failed or retrying delivery now (restarts its 4-day retry window)',
+  security: bearerSecurity,
+  request: { params: z.object({ id: z.string().min(1).max(64) }) },
+  responses: {
+    200: jsonResponse(
+      z.object({
+        outcome: z.enum(['delivered', 'failed', 'retry', 'not-due']),
+        delivery: webhookDeliverySchema,
+      }),
+      'the attempt and the delivery after it',
+    ),
+    ...errorResponses,
+  },
+});
+
+export const webhookDeliveryRoutes = createRouter()
+  .openapi(listRoute, async (c) => {
+    const principal = c.get('principal');
+    if (principal.kind === 'user' || principal.kind === 'edge')
+      throw forbidden('this token may not read webhook deliveries');
+    const rows = await listFailingDeliveries(c.get('db'), {
+      deployment: deploymentScope(principal),
+      limit: c.req.valid('query').limit,
+    });
+    return c.json({ items: rows.map(serializeWebhookDelivery) }, 200);
+  })
+  .openapi(replayRoute, async (c) => {
+    const principal = c.get('principal');
+    if (principal.kind === 'user' || principal.kind === 'edge')
+      throw forbidden('this token may not replay webhook deliveries');
+    const { id } = c.req.valid('param');
+    const db = c.get('db');
+    const scope = deploymentScope(principal);
+    const row = await findDelivery(db, id);
+    if (!row || (scope && row.deployment !== scope)) throw notFound(`webhook delivery ${id} does not exist`);
+    const outcome = await replayDelivery(db, id, readCentralConfig(c.env).edgeKeySecret);
+    if (!outcome) throw notFound(`webhook delivery ${id} was already delivered`);
+    return c.json({ outcome, delivery: serializeWebhookDelivery((await findDelivery(db, id))!) }, 200);
+  });

@@ -1,0 +1,472 @@
+// The public API's zod schemas: request bodies and answers of central's routes. The routes
+// declare them (validation, OpenAPI) and the typed client (scripts/central-client.ts) takes its
+// request and response types from them, so a field renamed here breaks the CLI, the seeder and the
+// simulator at compile time. Platform-free on purpose: zod and core only, no bindings, no database.
+import { z } from '@hono/zod-openapi';
+import { normaliseMessageId } from '../../core/keyed-hash.js';
+import { RULE_FORMATS } from '../../core/rule-scripts.js';
+import { ATTACHMENT_POLICIES, EGRESS_POLICIES, FILTER_MODES, RECORD_TYPES } from '../../core/types.js';
+
+export const errorSchema = z
+  .object({ error: z.object({ code: z.string(), message: z.string(), requestId: z.string() }) })
+  .openapi('Error');
+
+// ---------------------------------------------------------------------------------------------
+// deployments
+
+export const idParam = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lower-case letters, digits and dashes, at most 63 characters');
+
+export const trackingTokenSchema = z.object({
+  prefix: z
+    .string()
+    .min(1)
+    .max(20)
+    .regex(/^[^\s\d]+$/, 'no whitespace or digits')
+    .default('CRM:'),
+  deploymentBase: z.number().int().min(0).max(99999),
+  userDigits: z.number().int().min(1).max(9).default(3),
+  counterDigits: z.number().int().min(1).max(9).default(3),
+});
+
+/** A mail domain a deployment owns (lower-cased; no trailing dot). */
+export const domainName = z
+  .string()
+  .trim()
+  .max(253)
+  .regex(
+    /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/i,
+    'must be a domain name such as contoso.example',
+  )
+  .transform((s) => s.toLowerCase());
+
+export const forwardingAddressesSchema = z.record(z.string(), z.string()).openapi({
+  description:
+    'One unguessable forwarding address per region (`{ "<region>": "<address>" }`): the rule scripts forward there, and the edge accepts mail only for these (anything else is refused as `unknown-recipient`). Admin and deployment tokens only.',
+  example: { eu: 'crm-3f9c0e1a2b4d5e6f7a8b9c0d@eu.edge.crm-router.example' },
+});
+
+export const deploymentBody = z
+  .object({
+    name: z.string().min(1).max(200),
+    trackingToken: trackingTokenSchema.partial({ deploymentBase: true }).optional(),
+    webhookUrl: z.string().url().max(2000).nullable().optional(),
+    maxMessageBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(25 * 1024 * 1024)
+      .optional(),
+    attachmentPolicy: z.enum(ATTACHMENT_POLICIES).optional(),
+    smartMatch: z.boolean().optional(),
+    domains: z.array(domainName).max(100).optional().openapi({
+      description:
+        'Mail domains of the deployment (admin only; replaces the list). Its tokens may route addresses in them and their subdomains; a domain, its parents and its subdomains belong to at most one deployment (409 `domain_owned_elsewhere`).',
+    }),
+    retentionDays: z.number().int().min(1).max(36_500).nullable().optional().openapi({
+      description:
+        'days activities and dispositions are kept (null: for ever); older ones are exported as NDJSON to the ARCHIVE bucket and pruned by the cron',
+    }),
+  })
+  .openapi('DeploymentInput');
+
+export type DeploymentInput = z.infer<typeof deploymentBody>;
+
+export const deploymentSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    trackingToken: trackingTokenSchema,
+    webhookUrl: z.string().nullable().optional().openapi({ description: 'admin and deployment tokens only' }),
+    webhookSecret: z.string().optional().openapi({
+      description:
+        'verifies `x-crm-router-signature` on webhook deliveries; returned to admins once, when the webhook URL is first set (rotate for a new one)',
+    }),
+    maxMessageBytes: z.number(),
+    attachmentPolicy: z.string(),
+    smartMatch: z.boolean(),
+    domains: z.array(z.string()),
+    forwardingAddresses: forwardingAddressesSchema.optional(),
+    retentionDays: z.number().nullable(),
+    createdAt: z.number(),
+    updatedAt: z.number(),
+  })
+  .openapi('Deployment');
+
+// ---------------------------------------------------------------------------------------------
+// regions
+
+export const regionBody = z
+  .object({
+    name: z.string().min(1).max(200),
+    rulesEnabled: z.boolean(),
+    egress: z.enum(EGRESS_POLICIES).optional(),
+  })
+  .openapi('RegionInput');
+
+export const regionSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    rulesEnabled: z.boolean(),
+    egress: z.string(),
+    snapshotVersion: z.number(),
+    edgeSnapshotVersion: z.number().nullable(),
+    lastHeartbeatAt: z.number().nullable(),
+    edgeUrl: z.string().nullable(),
+    updatedAt: z.number(),
+  })
+  .openapi('Region');
+
+// ---------------------------------------------------------------------------------------------
+// mailboxes
+
+export const emailAddress = z
+  .string()
+  .trim()
+  .max(320)
+  .regex(/^[^\s@<>()",;:]+@[^\s@<>()",;:]+\.[^\s@<>()",;:]+$/, 'must be an e-mail address')
+  .transform((s) => s.toLowerCase());
+
+export const mailboxBody = z
+  .object({
+    region: z.string().min(1).max(32),
+    deployment: z.string().min(1).max(63),
+    userId: z.string().min(1).max(200),
+    filter: z.enum(FILTER_MODES).default('email-enabled'),
+  })
+  .openapi('MailboxRouteInput');
+
+export const mailboxSchema = z
+  .object({
+    address: z.string(),
+    region: z.string(),
+    deployment: z.string(),
+    userId: z.string(),
+    filter: z.enum(FILTER_MODES),
+    createdAt: z.number(),
+    updatedAt: z.number(),
+  })
+  .openapi('MailboxRoute');
+
+// ---------------------------------------------------------------------------------------------
+// records and suppressions
+
+/** Records per all-or-nothing chunk (one D1 transaction each). */
+export const RECORD_CHUNK = 500;
+/**
+ * Most records in one request (with MAX_RECORDS_BODY_BYTES, 16 MiB, in body-limits.ts): what an
+ * isolate holds once parsed. Bigger imports are split by the client (the CLI posts 5,000 per call).
+ */
+export const MAX_RECORDS_PER_REQUEST = 50_000;
+
+export const recordInput = z.object({
+  type: z.enum(RECORD_TYPES),
+  id: z.string().trim().min(1).max(200),
+  name: z.string().max(500).optional(),
+  emails: z.array(emailAddress).max(20),
+  emailEnabled: z.boolean().default(true),
+});
+
+export const recordsBody = z
+  .object({ records: z.array(recordInput).min(1).max(MAX_RECORDS_PER_REQUEST) })
+  .openapi('RecordsInput');
+
+export const rowError = z
+  .object({
+    line: z
+      .number()
+      .optional()
+      .openapi({ description: 'CSV: physical line of the row (the header is line 1)' }),
+    index: z.number().optional().openapi({ description: 'JSON: position in `records`' }),
+    field: z.string(),
+    message: z.string(),
+  })
+  .openapi('RecordRowError');
+
+export const importResult = z
+  .object({
+    created: z.number(),
+    updated: z.number(),
+    rejected: z.number().openapi({ description: 'invalid rows skipped (`onInvalid=skip`) or refused' }),
+    chunks: z.number().openapi({ description: `chunks of ${RECORD_CHUNK} records the valid rows make` }),
+    landedChunks: z.number().openapi({ description: 'chunks written (each all-or-nothing)' }),
+    errors: z.array(rowError),
+    dryRun: z.boolean(),
+    sync: z.string().optional().openapi({ description: 'the sync the records were stamped with' }),
+    removed: z
+      .number()
+      .optional()
+      .openapi({ description: '`mode=replace`: records removed because they were not in the request' }),
+  })
+  .openapi('RecordImportResult');
+
+export const recordSchema = z
+  .object({
+    type: z.enum(RECORD_TYPES),
+    id: z.string(),
+    name: z.string().nullable(),
+    emails: z.array(z.string()),
+    emailEnabled: z.boolean(),
+    active: z.boolean().openapi({ description: 'false once deactivated (it then matches nothing)' }),
+    updatedAt: z.number(),
+  })
+  .openapi('Record');
+
+export const recordCounts = z
+  .object({ user: z.number(), contact: z.number(), account: z.number(), lead: z.number(), total: z.number() })
+  .openapi('RecordCounts');
+
+export const suppressionEntry = z
+  .string()
+  .trim()
+  .max(320)
+  .regex(
+    /^([^\s@<>]+@)?[^\s@<>]+\.[^\s@<>]+$|^@[^\s@<>]+\.[^\s@<>]+$/,
+    'an address (a@x.com) or a domain (@x.com)',
+  )
+  .transform((s) => s.toLowerCase());
+
+export const suppressionSchema = z
+  .object({ entry: z.string(), createdAt: z.number() })
+  .openapi('Suppression');
+
+// ---------------------------------------------------------------------------------------------
+// activities, receipts, dead letters
+
+export const activitySchema = z
+  .object({
+    id: z.string(),
+    deployment: z.string(),
+    messageId: z.string().nullable(),
+    subject: z.string().nullable(),
+    from: z.string().nullable(),
+    fromName: z.string().nullable(),
+    parties: z.array(
+      z.object({
+        role: z.enum(['from', 'to', 'cc']),
+        address: z.string(),
+        name: z.string().optional(),
+        recordType: z.string().optional(),
+        recordId: z.string().optional(),
+      }),
+    ),
+    regarding: z.object({ type: z.string(), id: z.string() }).nullable(),
+    correlation: z.object({ method: z.string(), detail: z.string() }),
+    reason: z.string(),
+    mailboxes: z.array(z.string()),
+    regions: z.array(z.string()),
+    egress: z.string(),
+    sizeBytes: z.number(),
+    content: z.any(),
+    bodyHeldRegionally: z
+      .boolean()
+      .describe(
+        "the stored body is only the beginning: the whole text is in the region's store (content link kind `text`)",
+      ),
+    partiesHeldRegionally: z
+      .boolean()
+      .describe(
+        "more than 1000 To or Cc recipients: the whole list is in the region's store (kind `parties`)",
+      ),
+    receivedAt: z.number(),
+    ingestedAt: z.number(),
+    updatedAt: z.number(),
+  })
+  .openapi('Activity');
+
+export const webhookDeliverySchema = z
+  .object({
+    id: z.string(),
+    activityId: z.string(),
+    deployment: z.string(),
+    event: z.string(),
+    state: z.enum(['pending', 'delivered', 'failed']),
+    attempts: z.number(),
+    lastStatus: z.number().nullable(),
+    lastError: z.string().nullable(),
+    nextAttemptAt: z.number().nullable(),
+    createdAt: z.number(),
+    updatedAt: z.number(),
+    deliveredAt: z.number().nullable(),
+  })
+  .openapi('WebhookDelivery');
+
+export const activityDetailSchema = activitySchema
+  .extend({
+    webhookDeliveries: z
+      .array(webhookDeliverySchema)
+      .describe("onward deliveries of this activity to its deployment's CRM webhook, newest first"),
+  })
+  .openapi('ActivityDetail');
+
+export const dispositionSchema = z
+  .object({
+    id: z.string(),
+    region: z.string(),
+    reason: z.string(),
+    detail: z.string().nullable(),
+    mailbox: z.string().nullable(),
+    deployment: z.string().nullable(),
+    sizeBytes: z.number(),
+    at: z.number(),
+  })
+  .openapi('Disposition');
+
+export const deadLetterSchema = z
+  .object({
+    id: z.string(),
+    region: z.string(),
+    deployment: z.string().nullable(),
+    error: z.string(),
+    attempts: z.number(),
+    createdAt: z.number(),
+    replayedAt: z.number().nullable(),
+    replayResult: z.string().nullable(),
+    messageId: z.string().nullable(),
+  })
+  .openapi('DeadLetter');
+
+export const replayResult = z.object({
+  deadLetter: z.string(),
+  id: z.string(),
+  status: z.enum(['accepted', 'merged', 'rejected']),
+  reason: z.string().optional(),
+  activityId: z.string().optional(),
+});
+
+// ---------------------------------------------------------------------------------------------
+// outbound mail, rule scripts, tokens
+
+export const outboundInput = z
+  .object({
+    messageId: z
+      .string()
+      .max(998)
+      .refine((s) => normaliseMessageId(s).length > 0, 'must be a Message-ID')
+      .openapi({ example: '<quote-42@crm.contoso.example>' }),
+    userId: z.string().trim().min(1).max(200),
+    subject: z.string().max(10_000).optional(),
+    to: z.array(emailAddress).max(1000).optional(),
+    threadIndex: z
+      .string()
+      .trim()
+      .min(1)
+      .max(1000)
+      .optional()
+      .openapi({ description: 'Outlook Thread-Index (base64)' }),
+    regarding: z
+      .object({ type: z.string().trim().min(1).max(100), id: z.string().trim().min(1).max(200) })
+      .optional()
+      .openapi({ description: 'the CRM record the mail is about; replies inherit it' }),
+  })
+  .openapi('OutboundInput');
+
+export const outboundResult = z
+  .object({
+    trackingToken: z.string().openapi({ example: 'CRM:0001001' }),
+    subject: z
+      .string()
+      .openapi({ description: 'the subject with the token appended, to send the mail with' }),
+    messageId: z.string().openapi({ description: 'the normalised Message-ID that replies are matched on' }),
+  })
+  .openapi('OutboundRegistration');
+
+export const rulesSchema = z
+  .object({
+    region: z.string(),
+    format: z.enum(RULE_FORMATS),
+    rulesEnabled: z.boolean(),
+    edgeAddress: z.string(),
+    mailboxes: z.array(z.string()),
+    script: z.string(),
+  })
+  .openapi('RuleScript');
+
+export const SCOPE_HELP = 'admin, deployment:<id>, edge:<region> or user:<deployment>/<userId>';
+
+export const tokenInput = z
+  .object({
+    scope: z.string().min(1).max(300).openapi({ example: 'deployment:contoso', description: SCOPE_HELP }),
+    label: z.string().trim().max(200).optional(),
+  })
+  .openapi('TokenInput');
+
+export const tokenSchema = z
+  .object({
+    id: z.string(),
+    scope: z.string(),
+    label: z.string().nullable(),
+    createdAt: z.number(),
+    revokedAt: z.number().nullable(),
+    lastUsedAt: z.number().nullable(),
+  })
+  .openapi('Token');
+
+export const createdToken = z
+  .object({
+    id: z.string(),
+    token: z.string().openapi({ description: 'the bearer token; shown once, stored only as a SHA-256 hash' }),
+    scope: z.string(),
+    label: z.string().nullable(),
+    createdAt: z.number(),
+  })
+  .openapi('CreatedToken');
+
+// ---------------------------------------------------------------------------------------------
+// stats
+
+const latencySchema = z.object({
+  p50: z.number().nullable(),
+  p95: z.number().nullable(),
+  p99: z.number().nullable(),
+  samples: z.number(),
+});
+
+const trafficFields = {
+  received: z.number(),
+  receivedBytes: z.number(),
+  crmBound: z.number(),
+  crmBoundBytes: z.number(),
+  tossed: z.record(z.string(), z.number()),
+  bytesSent: z.number(),
+  crossRegionBytes: z
+    .number()
+    .openapi({ description: 'bytes that crossed regions to reach central (0 for the home region)' }),
+  forwardAllCrossRegionBytes: z
+    .number()
+    .openapi({ description: 'what forwarding every message to central would have sent across regions' }),
+  crossRegionBytesRatio: z.number().nullable(),
+  hopsPerCrmBound: z.number(),
+  hopsSaved: z.number(),
+  latencyMs: latencySchema,
+};
+
+export const regionStatsSchema = z
+  .object({
+    region: z.string(),
+    name: z.string(),
+    rulesEnabled: z.boolean(),
+    egress: z.string(),
+    healthy: z.boolean(),
+    lastHeartbeatAt: z.number().nullable(),
+    snapshotVersion: z.number(),
+    edgeSnapshotVersion: z.number().nullable(),
+    snapshotVersionLag: z.number().nullable(),
+    queueDepth: z.number().nullable(),
+    ...trafficFields,
+    series: z.array(
+      z.object({ minute: z.number(), received: z.number(), crmBound: z.number(), bytesSent: z.number() }),
+    ),
+  })
+  .openapi('RegionStats');
+
+export const statsSchema = z
+  .object({
+    since: z.number(),
+    homeRegion: z.string(),
+    regions: z.array(regionStatsSchema),
+    total: z.object(trafficFields),
+  })
+  .openapi('Stats');

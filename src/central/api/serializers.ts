@@ -1,0 +1,82 @@
+import type { FilterMode } from '../../core/types.js';
+import type { activities, deployments, mailboxes, regions } from '../../db/schema.js';
+
+export function serializeDeployment(d: typeof deployments.$inferSelect) {
+  return {
+    id: d.id,
+    name: d.name,
+    trackingToken: {
+      prefix: d.tokenPrefix,
+      deploymentBase: d.tokenBase,
+      userDigits: d.tokenUserDigits,
+      counterDigits: d.tokenCounterDigits,
+    },
+    webhookUrl: d.webhookUrl ?? null,
+    maxMessageBytes: d.maxMessageBytes,
+    attachmentPolicy: d.attachmentPolicy,
+    smartMatch: d.smartMatch,
+    retentionDays: d.retentionDays ?? null,
+    createdAt: d.createdAt,
+    updatedAt: d.updatedAt,
+  };
+}
+
+export function serializeRegion(r: typeof regions.$inferSelect) {
+  return {
+    id: r.id,
+    name: r.name,
+    rulesEnabled: r.rulesEnabled,
+    egress: r.egress,
+    snapshotVersion: r.configVersion,
+    edgeSnapshotVersion: r.edgeSnapshotVersion ?? null,
+    lastHeartbeatAt: r.lastHeartbeatAt ?? null,
+    edgeUrl: r.edgeUrl ?? null,
+    updatedAt: r.updatedAt,
+  };
+}
+
+export function serializeMailbox(m: typeof mailboxes.$inferSelect) {
+  return {
+    address: m.address,
+    region: m.region,
+    deployment: m.deployment,
+    userId: m.userId,
+    filter: m.filter as FilterMode,
+    createdAt: m.createdAt,
+    updatedAt: m.updatedAt,
+  };
+}
+
+/** Whether some part of the activity is held only in a region (body text, recipients). */
+export function heldRegionally(a: typeof activities.$inferSelect) {
+  const copies = (Array.isArray(a.content) ? a.content : []) as { text?: unknown; parties?: unknown }[];
+  return { body: copies.some((c) => c?.text), parties: copies.some((c) => c?.parties) };
+}
+
+export function serializeActivity(a: typeof activities.$inferSelect) {
+  const held = heldRegionally(a);
+  return {
+    id: a.id,
+    deployment: a.deployment,
+    messageId: a.messageId ?? null,
+    subject: a.subject ?? null,
+    from: a.fromAddress ?? null,
+    fromName: a.fromName ?? null,
+    parties: a.parties,
+    regarding: a.regardingType && a.regardingId ? { type: a.regardingType, id: a.regardingId } : null,
+    correlation: { method: a.correlationMethod, detail: a.correlationDetail },
+    reason: a.reason,
+    mailboxes: a.mailboxes,
+    regions: a.regions,
+    egress: a.egress,
+    sizeBytes: a.sizeBytes,
+    content: a.content ?? null,
+    /** True when the body text stored here is only its beginning: the whole body is in the region's store. */
+    bodyHeldRegionally: held.body,
+    /** True when more recipients than listed in `parties` are in the region's store. */
+    partiesHeldRegionally: held.parties,
+    receivedAt: a.receivedAt,
+    ingestedAt: a.ingestedAt,
+    updatedAt: a.updatedAt,
+  };
+}

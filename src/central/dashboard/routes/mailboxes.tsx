@@ -1,0 +1,176 @@
+/** @jsxImportSource hono/jsx */
+// The Routes pages: the same validation and semantics as PUT/DELETE /api/v1/mailboxes/:address.
+import { Hono } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { bumpConfigVersion } from '../../../db/queries/config-version.js';
+import { listDeployments } from '../../../db/queries/deployments.js';
+import { deleteMailbox, findMailbox, listMailboxes } from '../../../db/queries/mailboxes.js';
+import { routeMailbox } from '../../services/mailbox-admin.js';
+import { listRegions } from '../../../db/queries/regions.js';
+import { assertDeploymentAdmin } from '../../http/auth.js';
+import { ApiError, describeIssues, notFound, validationFailed } from '../../http/errors.js';
+import { setFlash, takeFlash } from '../middleware/flash.js';
+import type { DashboardEnv } from '../middleware/session.js';
+import {
+  type ImportResult,
+  type NewRouteForm,
+  RouteDeleteConfirmPage,
+  type RouteFilters,
+  RoutesPage,
+} from '../views/routes-page.js';
+import { type DashboardContext, formFields, pageContext, queryText, scopeOf } from '../context.js';
+import { emailAddress, mailboxBody } from '../../api/schemas.js';
+import { csvRouteCandidates, importRoutes, MAX_ROUTES_PER_REQUEST } from '../../api/routes/mailboxes.js';
+
+const LIST_LIMIT = 500;
+
+async function renderRoutes(
+  c: DashboardContext,
+  opts: {
+    form?: NewRouteForm;
+    formError?: string;
+    status?: ContentfulStatusCode;
+    importResult?: ImportResult;
+    importCsv?: string;
+  } = {},
+) {
+  const db = c.get('db');
+  const scope = scopeOf(c);
+  const filters: RouteFilters = {
+    q: queryText(c, 'q', 320),
+    region: queryText(c, 'region', 32),
+    deployment: scope ?? queryText(c, 'deployment', 63),
+  };
+  const [rows, regionRows, deploymentRows] = await Promise.all([
+    listMailboxes(db, {
+      region: filters.region || undefined,
+      deployment: filters.deployment || undefined,
+      search: filters.q || undefined,
+      limit: LIST_LIMIT,
+    }),
+    listRegions(db),
+    listDeployments(db),
+  ]);
+  const deploymentIds = deploymentRows.map((d) => d.id).filter((id) => !scope || id === scope);
+  const regionIds = regionRows.map((r) => r.id);
+  const form: NewRouteForm = opts.form ?? {
+    address: '',
+    region: regionIds[0] ?? '',
+    deployment: scope ?? deploymentIds[0] ?? '',
+    userId: '',
+    filter: 'email-enabled',
+  };
+  return c.html(
+    <RoutesPage
+      page={pageContext(c)}
+      rows={rows}
+      limit={LIST_LIMIT}
+      regionIds={regionIds}
+      deploymentIds={deploymentIds}
+      filters={filters}
+      form={form}
+      formError={opts.formError}
+      importResult={opts.importResult}
+      importCsv={opts.importCsv}
+      flash={takeFlash(c)}
+    />,
+    opts.status ?? 200,
+  );
+}
+
+/** Routes a mailbox exactly as PUT /api/v1/mailboxes/:address does; throws ApiError on refusal. */
+async function saveRoute(c: DashboardContext, input: NewRouteForm) {
+  const db = c.get('db');
+  const principal = c.get('principal');
+  const address = emailAddress.safeParse(input.address);
+  if (!address.success) throw validationFailed(`address: ${describeIssues(address.error.issues)}`);
+  const body = mailboxBody.safeParse({
+    region: input.region,
+    deployment: input.deployment,
+    userId: input.userId.trim(),
+    filter: input.filter || undefined,
+  });
+  if (!body.success) throw validationFailed(describeIssues(body.error.issues));
+  const { row, existing } = await routeMailbox(db, principal, { address: address.data, ...body.data });
+  return { row, existing };
+}
+
+async function visibleRoute(c: DashboardContext, address: string) {
+  const parsed = emailAddress.safeParse(address);
+  const row = parsed.success ? await findMailbox(c.get('db'), parsed.data) : undefined;
+  const scope = scopeOf(c);
+  if (!row || (scope && row.deployment !== scope)) throw notFound(`Mailbox ${address} is not routed.`);
+  return row;
+}
+
+export const dashboardMailboxPages = new Hono<DashboardEnv>()
+  .get('/routes', (c) => renderRoutes(c))
+  .post('/routes/save', async (c) => {
+    const f = await formFields(c);
+    const input: NewRouteForm = {
+      address: (f.address ?? '').slice(0, 400),
+      region: f.region ?? '',
+      deployment: f.deployment ?? '',
+      userId: (f.userId ?? '').slice(0, 300),
+      filter: f.filter ?? '',
+    };
+    try {
+      const { row, existing } = await saveRoute(c, input);
+      const what = !existing
+        ? `Added the route for ${row.address} (${row.region}, filter ${row.filter}).`
+        : existing.region !== row.region
+          ? `Moved ${row.address} from ${existing.region} to ${row.region} (filter ${row.filter}).`
+          : `Saved ${row.address}: region ${row.region}, filter ${row.filter}.`;
+      setFlash(c, { kind: 'ok', text: what });
+      return c.redirect(`/routes?q=${encodeURIComponent(row.address)}`, 303);
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+      return renderRoutes(c, { form: input, formError: err.message, status: err.status });
+    }
+  })
+  .post('/routes/import', async (c) => {
+    const csv = ((await formFields(c)).csv ?? '').slice(0, 4_000_000);
+    try {
+      const candidates = csvRouteCandidates(csv);
+      if (!candidates.length) throw validationFailed('the CSV has no rows after its header');
+      if (candidates.length > MAX_ROUTES_PER_REQUEST)
+        throw validationFailed(`${candidates.length} routes; at most ${MAX_ROUTES_PER_REQUEST} per import`);
+      const outcome = await importRoutes(c.get('db'), c.get('principal'), candidates, false);
+      if ('errors' in outcome)
+        return renderRoutes(c, {
+          status: outcome.status,
+          importCsv: csv,
+          importResult: {
+            ok: false,
+            text: `${outcome.errors.length} row(s) refused; nothing was imported.`,
+            errors: outcome.errors.slice(0, 200),
+          },
+        });
+      setFlash(c, {
+        kind: 'ok',
+        text: `Imported ${candidates.length} route(s): ${outcome.created} created, ${outcome.moved} moved, ${outcome.updated} updated.`,
+      });
+      return c.redirect('/routes', 303);
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+      return renderRoutes(c, {
+        status: err.status,
+        importCsv: csv,
+        importResult: { ok: false, text: err.message },
+      });
+    }
+  })
+  .get('/routes/delete', async (c) => {
+    const row = await visibleRoute(c, c.req.query('address') ?? '');
+    assertDeploymentAdmin(c.get('principal'), row.deployment);
+    return c.html(<RouteDeleteConfirmPage page={pageContext(c)} row={row} />);
+  })
+  .post('/routes/delete', async (c) => {
+    const row = await visibleRoute(c, (await formFields(c)).address ?? '');
+    assertDeploymentAdmin(c.get('principal'), row.deployment);
+    const db = c.get('db');
+    await deleteMailbox(db, row.address);
+    await bumpConfigVersion(db, [row.region]);
+    setFlash(c, { kind: 'ok', text: `Deleted the route for ${row.address}.` });
+    return c.redirect('/routes', 303);
+  });

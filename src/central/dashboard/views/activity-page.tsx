@@ -1,0 +1,266 @@
+/** @jsxImportSource hono/jsx */
+import type { FC } from 'hono/jsx';
+import type { webhookOutbox } from '../../../db/schema.js';
+import type { RawLink } from '../../ingest/raw-links.js';
+import { displayAddress } from './activities-page.js';
+import type { ActivityRow } from './activities-page.js';
+import { formatBytes, METHOD_TEXT, REASON_TEXT } from './format.js';
+import { Layout, type PageContext, Time } from './layout.js';
+
+export type WebhookDeliveryRow = typeof webhookOutbox.$inferSelect;
+
+export interface PartyView {
+  role: string;
+  address: string;
+  name?: string | undefined;
+  recordType?: string | undefined;
+  recordId?: string | undefined;
+  recordName?: string | null | undefined;
+}
+
+export interface StoredFile {
+  label: string;
+  contentType?: string | undefined;
+  size: number;
+  /** Undefined when the content was not stored in the region or the edge URL is not known yet. */
+  link?: RawLink | undefined;
+  problem?: string | undefined;
+}
+
+export interface ContentView {
+  region: string;
+  raw?: StoredFile | undefined;
+  attachments: StoredFile[];
+}
+
+export interface MailboxSeen {
+  address: string;
+  region?: string | undefined;
+}
+
+const FileLink: FC<{ file: StoredFile }> = ({ file }) => (
+  <>
+    {file.link ? (
+      <a href={file.link.url} rel="noreferrer noopener" class="wrap-anywhere">
+        {file.label}
+      </a>
+    ) : (
+      <span class="wrap-anywhere">{file.label}</span>
+    )}{' '}
+    <span class="muted">
+      ({formatBytes(file.size)}
+      {file.contentType ? `, ${file.contentType}` : ''})
+    </span>{' '}
+    {file.link ? (
+      <span class="muted">
+        link expires <Time ms={file.link.expiresAt} />
+      </span>
+    ) : file.problem ? (
+      <span class="muted">{file.problem}</span>
+    ) : null}
+  </>
+);
+
+export const ActivityPage: FC<{
+  page: PageContext;
+  a: ActivityRow;
+  parties: PartyView[];
+  regardingName?: string | null | undefined;
+  mailboxes: MailboxSeen[];
+  content: ContentView[];
+  deliveries?: WebhookDeliveryRow[] | undefined;
+  held?: { body: boolean; parties: boolean } | undefined;
+}> = ({ page, a, parties, regardingName, mailboxes, content, deliveries = [], held }) => (
+  <Layout title={a.subject || '(no subject)'} active="activities" page={page}>
+    <p>
+      <a href="/activities">← All activities</a>
+    </p>
+    <dl class="facts panel">
+      <dt>Message-ID</dt>
+      <dd class="mono wrap-anywhere">{a.messageId ?? '(none: deduplicated by content hash)'}</dd>
+      <dt>From</dt>
+      <dd class="wrap-anywhere">{displayAddress(a.fromAddress, a.fromName)}</dd>
+      <dt>Deployment</dt>
+      <dd>{a.deployment}</dd>
+      <dt>Received at the edge</dt>
+      <dd>
+        <Time ms={a.receivedAt} />
+      </dd>
+      <dt>Committed at central</dt>
+      <dd>
+        <Time ms={a.ingestedAt} />
+      </dd>
+      <dt>Size</dt>
+      <dd>{formatBytes(a.sizeBytes)}</dd>
+      <dt>Egress policy</dt>
+      <dd>{a.egress}</dd>
+      <dt>Activity id</dt>
+      <dd class="mono">{a.id}</dd>
+    </dl>
+
+    <section class="panel why" aria-labelledby="why">
+      <h2 id="why">Why tracked</h2>
+      <dl class="facts">
+        <dt>Reason</dt>
+        <dd>
+          <code>{a.reason}</code> — {REASON_TEXT[a.reason] ?? ''}
+        </dd>
+        <dt>Correlation method</dt>
+        <dd>
+          <code>{a.correlationMethod}</code> — {METHOD_TEXT[a.correlationMethod] ?? ''}
+        </dd>
+        <dt>Detail</dt>
+        <dd class="wrap-anywhere">{a.correlationDetail || '—'}</dd>
+      </dl>
+    </section>
+
+    <section class="panel" aria-labelledby="regarding">
+      <h2 id="regarding">Regarding</h2>
+      {a.regardingType && a.regardingId ? (
+        <p>
+          {a.regardingType} <code>{a.regardingId}</code>
+          {regardingName ? ` — ${regardingName}` : ''}
+        </p>
+      ) : (
+        <p class="muted">No regarding record (it does not reply to a CRM message that names one).</p>
+      )}
+    </section>
+
+    <section aria-labelledby="parties">
+      <h2 id="parties">Parties</h2>
+      <div class="table-wrap">
+        <table class="responsive" aria-labelledby="parties">
+          <thead>
+            <tr>
+              <th scope="col">Role</th>
+              <th scope="col">Address</th>
+              <th scope="col">Resolved record</th>
+            </tr>
+          </thead>
+          <tbody>
+            {parties.map((p) => (
+              <tr>
+                <td data-label="Role">{p.role}</td>
+                <td data-label="Address" class="wrap-anywhere">
+                  {displayAddress(p.address, p.name)}
+                </td>
+                <td data-label="Resolved record">
+                  {p.recordType && p.recordId ? (
+                    <>
+                      {p.recordType} <code>{p.recordId}</code>
+                      {p.recordName ? ` — ${p.recordName}` : ''}
+                    </>
+                  ) : (
+                    <span class="muted">no CRM record</span>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </section>
+
+    <section class="panel" aria-labelledby="seen">
+      <h2 id="seen">Seen by</h2>
+      <dl class="facts">
+        <dt>Mailboxes</dt>
+        <dd>
+          <ul class="tossed">
+            {mailboxes.map((m) => (
+              <li class="wrap-anywhere">
+                {m.address}
+                {m.region ? <span class="muted"> (routed to {m.region})</span> : null}
+              </li>
+            ))}
+          </ul>
+        </dd>
+        <dt>Regions</dt>
+        <dd>{a.regions.join(', ')}</dd>
+      </dl>
+    </section>
+
+    <section class="panel" aria-labelledby="stored">
+      <h2 id="stored">Raw message and attachments</h2>
+      <p class="muted">
+        They stay in the region that received them; the links below are signed and expire. Opening one fetches
+        it from that region's edge.
+      </p>
+      {held?.body ? (
+        <p class="badge warn">
+          Body held regionally: central stores only its beginning; the whole text is in the region's store.
+        </p>
+      ) : null}
+      {held?.parties ? (
+        <p class="badge warn">
+          Recipients held regionally: more than 1000 To or Cc addresses; the whole list is in the region's
+          store.
+        </p>
+      ) : null}
+      {content.length === 0 ? <p class="muted">Nothing stored for this activity.</p> : null}
+      {content.map((c) => (
+        <div>
+          <h3>Region {c.region}</h3>
+          <ul>
+            {c.raw ? (
+              <li>
+                <FileLink file={c.raw} />
+              </li>
+            ) : (
+              <li class="muted">no raw message stored</li>
+            )}
+            {c.attachments.map((f) => (
+              <li>
+                <FileLink file={f} />
+              </li>
+            ))}
+          </ul>
+        </div>
+      ))}
+    </section>
+
+    <section class="panel" aria-labelledby="webhook">
+      <h2 id="webhook">Onward delivery to the CRM</h2>
+      {deliveries.length === 0 ? (
+        <p class="muted">No webhook delivery (the deployment has no webhook URL).</p>
+      ) : (
+        <table aria-label="Webhook deliveries">
+          <thead>
+            <tr>
+              <th scope="col">Event</th>
+              <th scope="col">State</th>
+              <th scope="col" class="num">
+                Attempts
+              </th>
+              <th scope="col">Last answer</th>
+              <th scope="col">Next attempt</th>
+            </tr>
+          </thead>
+          <tbody>
+            {deliveries.map((d) => (
+              <tr>
+                <td data-label="Event">{d.event}</td>
+                <td data-label="State">
+                  <span
+                    class={`badge ${d.state === 'delivered' ? 'ok' : d.state === 'failed' ? 'bad' : 'warn'}`}
+                  >
+                    {d.state}
+                  </span>
+                </td>
+                <td data-label="Attempts" class="num">
+                  {d.attempts}
+                </td>
+                <td data-label="Last answer" class="wrap-anywhere">
+                  {d.lastError ? <code>{d.lastError}</code> : d.lastStatus ? `HTTP ${d.lastStatus}` : '—'}
+                </td>
+                <td data-label="Next attempt">
+                  {d.state === 'pending' ? <Time ms={d.nextAttemptAt} /> : <span class="muted">—</span>}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  </Layout>
+);

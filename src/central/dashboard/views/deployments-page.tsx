@@ -1,0 +1,339 @@
+/** @jsxImportSource hono/jsx */
+import type { FC } from 'hono/jsx';
+import { formatTrackingToken } from '../../../core/tracking-token.js';
+import { ATTACHMENT_POLICIES, RECORD_TYPES } from '../../../core/types.js';
+import type { deployments } from '../../../db/schema.js';
+import { formatBytes, formatCount } from './format.js';
+import { Csrf, type Flash, Layout, type PageContext, Time } from './layout.js';
+
+type DeploymentRow = typeof deployments.$inferSelect;
+
+export interface DeploymentView {
+  row: DeploymentRow;
+  records: Record<string, number>;
+  mailboxes: number;
+  suppressions: number;
+  activities: number;
+}
+
+function exampleToken(d: DeploymentRow): string {
+  try {
+    return formatTrackingToken(
+      {
+        prefix: d.tokenPrefix,
+        deploymentBase: d.tokenBase,
+        userDigits: d.tokenUserDigits,
+        counterDigits: d.tokenCounterDigits,
+      },
+      1,
+      1,
+    );
+  } catch {
+    return '(invalid format)';
+  }
+}
+
+/** The fields of the create/edit form, as entered (strings, so a refused form shows what was typed). */
+export interface DeploymentFormValues {
+  id: string;
+  name: string;
+  prefix: string;
+  base: string;
+  userDigits: string;
+  counterDigits: string;
+  webhookUrl: string;
+  maxMessageBytes: string;
+  attachmentPolicy: string;
+  smartMatch: boolean;
+}
+
+export function formValuesOf(d: DeploymentRow): DeploymentFormValues {
+  return {
+    id: d.id,
+    name: d.name,
+    prefix: d.tokenPrefix,
+    base: String(d.tokenBase),
+    userDigits: String(d.tokenUserDigits),
+    counterDigits: String(d.tokenCounterDigits),
+    webhookUrl: d.webhookUrl ?? '',
+    maxMessageBytes: String(d.maxMessageBytes),
+    attachmentPolicy: d.attachmentPolicy,
+    smartMatch: d.smartMatch,
+  };
+}
+
+export const EMPTY_DEPLOYMENT_FORM: DeploymentFormValues = {
+  id: '',
+  name: '',
+  prefix: 'CRM:',
+  base: '',
+  userDigits: '3',
+  counterDigits: '3',
+  webhookUrl: '',
+  maxMessageBytes: String(25 * 1024 * 1024),
+  attachmentPolicy: 'regional',
+  smartMatch: false,
+};
+
+/**
+ * The create (`mode="new"`, with an id field) or edit form; the same rules as
+ * PUT /api/v1/deployments/:id (deployment-admin.ts).
+ */
+const DeploymentForm: FC<{
+  mode: 'new' | 'edit';
+  csrfToken: string;
+  values: DeploymentFormValues;
+  error?: string | undefined;
+}> = ({ mode, csrfToken, values, error }) => {
+  const f = mode === 'new' ? 'n' : 'e';
+  const action = mode === 'new' ? '/deployments' : `/deployments/${encodeURIComponent(values.id)}/edit`;
+  return (
+    <>
+      {error ? (
+        <div class="flash bad" role="alert">
+          {error}
+        </div>
+      ) : null}
+      <form method="post" action={action} class="stack">
+        <Csrf token={csrfToken} />
+        {mode === 'new' ? (
+          <div class="field">
+            <label for={`${f}-id`}>Id (lower-case letters, digits and dashes)</label>
+            <input
+              id={`${f}-id`}
+              name="id"
+              type="text"
+              required
+              maxlength={63}
+              value={values.id}
+              class="mono"
+            />
+          </div>
+        ) : null}
+        <div class="field">
+          <label for={`${f}-name`}>Name</label>
+          <input id={`${f}-name`} name="name" type="text" required maxlength={200} value={values.name} />
+        </div>
+        <div class="field">
+          <label for={`${f}-prefix`}>Tracking-token prefix</label>
+          <input
+            id={`${f}-prefix`}
+            name="prefix"
+            type="text"
+            required
+            maxlength={20}
+            value={values.prefix}
+            class="mono"
+          />
+        </div>
+        <div class="field">
+          <label for={`${f}-base`}>
+            Tracking-token base number{mode === 'new' ? ' (empty: the next free one)' : ''}
+          </label>
+          <input
+            id={`${f}-base`}
+            name="base"
+            type="number"
+            min={0}
+            max={99999}
+            required={mode === 'edit'}
+            value={values.base}
+          />
+        </div>
+        <div class="field">
+          <label for={`${f}-user-digits`}>User digits</label>
+          <input
+            id={`${f}-user-digits`}
+            name="userDigits"
+            type="number"
+            min={1}
+            max={9}
+            required
+            value={values.userDigits}
+          />
+        </div>
+        <div class="field">
+          <label for={`${f}-counter-digits`}>Counter digits</label>
+          <input
+            id={`${f}-counter-digits`}
+            name="counterDigits"
+            type="number"
+            min={1}
+            max={9}
+            required
+            value={values.counterDigits}
+          />
+        </div>
+        <div class="field">
+          <label for={`${f}-webhook`}>Webhook URL (empty: none)</label>
+          <input
+            id={`${f}-webhook`}
+            name="webhookUrl"
+            type="url"
+            maxlength={2000}
+            value={values.webhookUrl}
+          />
+        </div>
+        <div class="field">
+          <label for={`${f}-max-bytes`}>Max message bytes</label>
+          <input
+            id={`${f}-max-bytes`}
+            name="maxMessageBytes"
+            type="number"
+            min={1024}
+            max={25 * 1024 * 1024}
+            required
+            value={values.maxMessageBytes}
+          />
+        </div>
+        <div class="field">
+          <label for={`${f}-attachments`}>Attachment policy</label>
+          <select id={`${f}-attachments`} name="attachmentPolicy">
+            {ATTACHMENT_POLICIES.map((p) => (
+              <option value={p} selected={p === values.attachmentPolicy}>
+                {p}
+              </option>
+            ))}
+          </select>
+        </div>
+        <div class="field">
+          <label for={`${f}-smart-match`}>
+            <input
+              id={`${f}-smart-match`}
+              name="smartMatch"
+              type="checkbox"
+              value="on"
+              checked={values.smartMatch}
+            />{' '}
+            Smart match
+          </label>
+        </div>
+        <div>
+          <button type="submit">{mode === 'new' ? 'Create deployment' : 'Save deployment'}</button>
+        </div>
+      </form>
+    </>
+  );
+};
+
+const DeploymentCard: FC<{ v: DeploymentView; canEdit: boolean }> = ({ v, canEdit }) => {
+  const d = v.row;
+  const total = Object.values(v.records).reduce((a, b) => a + b, 0);
+  return (
+    <section class="card" aria-labelledby={`d-${d.id}`}>
+      <header>
+        <h2 id={`d-${d.id}`}>
+          {d.name} <span class="muted">({d.id})</span>
+        </h2>
+        {canEdit ? (
+          <a href={`/deployments/${encodeURIComponent(d.id)}/edit`}>
+            Edit<span class="visually-hidden"> deployment {d.id}</span>
+          </a>
+        ) : null}
+      </header>
+      <dl class="facts">
+        <dt>Tracking token</dt>
+        <dd>
+          prefix <code>{d.tokenPrefix}</code>, base {d.tokenBase}, {d.tokenUserDigits} user digits,{' '}
+          {d.tokenCounterDigits} counter digits — e.g. <code>{exampleToken(d)}</code>
+        </dd>
+        <dt>Webhook</dt>
+        <dd class="wrap-anywhere">
+          {d.webhookUrl ?? <span class="muted">none (activities are kept at central)</span>}
+        </dd>
+        <dt>Size limit</dt>
+        <dd>{formatBytes(d.maxMessageBytes)} per message</dd>
+        <dt>Attachments</dt>
+        <dd>
+          {d.attachmentPolicy === 'inline'
+            ? 'inline — sent to central with the item when small enough'
+            : 'regional — stay in the receiving region, fetched through signed links'}
+        </dd>
+        <dt>Smart match</dt>
+        <dd>{d.smartMatch ? 'on' : 'off'}</dd>
+        <dt>Records</dt>
+        <dd>
+          {formatCount(total)} in all:{' '}
+          {RECORD_TYPES.map(
+            (t) => `${formatCount(v.records[t] ?? 0)} ${t}${(v.records[t] ?? 0) === 1 ? '' : 's'}`,
+          ).join(', ')}{' '}
+          (
+          <a href={`/deployments/${encodeURIComponent(d.id)}/records`}>find, delete or deactivate a record</a>
+          )
+        </dd>
+        <dt>Routed mailboxes</dt>
+        <dd>
+          <a href={`/routes?deployment=${encodeURIComponent(d.id)}`}>{formatCount(v.mailboxes)}</a>
+        </dd>
+        <dt>Suppressions</dt>
+        <dd>{formatCount(v.suppressions)}</dd>
+        <dt>Activities</dt>
+        <dd>
+          <a href={`/activities?deployment=${encodeURIComponent(d.id)}`}>{formatCount(v.activities)}</a>
+        </dd>
+        <dt>Updated</dt>
+        <dd>
+          <Time ms={d.updatedAt} />
+        </dd>
+      </dl>
+    </section>
+  );
+};
+
+export const DeploymentsPage: FC<{
+  page: PageContext;
+  views: DeploymentView[];
+  /** Admins only: edit links and the "New deployment" form. */
+  canEdit: boolean;
+  newForm?: DeploymentFormValues | undefined;
+  newFormError?: string | undefined;
+  flash?: Flash | undefined;
+}> = ({ page, views, canEdit, newForm, newFormError, flash }) => (
+  <Layout title="Deployments" active="deployments" page={page} flash={flash}>
+    <p class="lead">
+      CRM deployments this router serves.{' '}
+      {canEdit
+        ? 'Create and edit them here or with PUT /api/v1/deployments/:id.'
+        : 'An admin changes them (PUT /api/v1/deployments/:id).'}
+    </p>
+    <p>
+      <a href="/deployments/tokens">Manage API tokens</a> — mint and revoke the tokens that sign in here and
+      call the API.
+    </p>
+    {canEdit ? (
+      <details class="add panel" open={newFormError !== undefined}>
+        <summary>New deployment</summary>
+        <DeploymentForm
+          mode="new"
+          csrfToken={page.csrfToken}
+          values={newForm ?? EMPTY_DEPLOYMENT_FORM}
+          error={newFormError}
+        />
+      </details>
+    ) : null}
+    <div class="grid">
+      {views.map((v) => (
+        <DeploymentCard v={v} canEdit={canEdit} />
+      ))}
+    </div>
+    {views.length === 0 ? <p class="muted">No deployments yet.</p> : null}
+  </Layout>
+);
+
+/** `/deployments/:id/edit` (admins only). */
+export const DeploymentEditPage: FC<{
+  page: PageContext;
+  values: DeploymentFormValues;
+  error?: string | undefined;
+}> = ({ page, values, error }) => (
+  <Layout title={`Edit deployment ${values.id}`} active="deployments" page={page}>
+    <p class="lead">
+      <a href="/deployments">Deployments</a> › {values.id}. The same rules as PUT /api/v1/deployments/:id: the
+      base number must not be used by another deployment; edges pick up the change with the next configuration
+      version.
+    </p>
+    <section class="panel" aria-label={`Edit deployment ${values.id}`}>
+      <DeploymentForm mode="edit" csrfToken={page.csrfToken} values={values} error={error} />
+    </section>
+  </Layout>
+);

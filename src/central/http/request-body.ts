@@ -1,0 +1,57 @@
+import type { Context } from 'hono';
+import type { AppEnv } from '../context.js';
+import { readStreamLimited } from '../../core/stream-limit.js';
+import { ApiError, payloadTooLarge, validationFailed } from './errors.js';
+
+/**
+ * Reads a request body up to `limit` bytes. A declared Content-Length over the limit is refused
+ * before reading; an undeclared one is counted while streaming, so an oversize body is never
+ * buffered whole.
+ */
+export async function readBodyLimited(c: Context<AppEnv>, limit: number, what: string): Promise<Uint8Array> {
+  const declared = Number(c.req.header('content-length') ?? 0);
+  if (declared > limit) throw payloadTooLarge(`${what} is ${declared} bytes; the limit is ${limit} bytes`);
+  const stream = c.req.raw.body;
+  if (!stream) return new Uint8Array();
+  return readLimited(stream, limit, what);
+}
+
+/** Reads a stream up to `limit` bytes; more is a 413 naming `what`. */
+export async function readLimited(
+  stream: ReadableStream<Uint8Array>,
+  limit: number,
+  what: string,
+): Promise<Uint8Array> {
+  const bytes = await readStreamLimited(stream, limit);
+  if (!bytes) throw payloadTooLarge(`${what} exceeds the limit of ${limit} bytes`);
+  return bytes;
+}
+
+/** The media type of the request without parameters, lower case (`''` when absent). */
+export function mediaType(c: Context<AppEnv>): string {
+  return (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+}
+
+/**
+ * A bulk body that may be JSON or CSV (records, mailbox routes): the media type checked first (415),
+ * the bytes read within `limit` (413), then decoded as strict UTF-8 (400).
+ */
+export async function readJsonOrCsvText(
+  c: Context<AppEnv>,
+  limit: number,
+  what: string,
+): Promise<{ isCsv: boolean; text: string }> {
+  const type = mediaType(c);
+  const isCsv = type === 'text/csv' || type === 'application/csv';
+  if (!isCsv && !/^application\/([a-z.-]+\+)?json$/.test(type))
+    throw new ApiError(
+      'unsupported_media_type',
+      `content-type must be application/json or text/csv, not "${type}"`,
+    );
+  const bytes = await readBodyLimited(c, limit, what);
+  try {
+    return { isCsv, text: new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes) };
+  } catch {
+    throw validationFailed('body: not valid UTF-8');
+  }
+}

@@ -1,0 +1,190 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { deriveEdgeCredentials, verifyBody } from '../../core/request-signature.js';
+import {
+  MAX_BATCH_BYTES,
+  SIGNATURE_HEADERS,
+  SIGNATURE_MAX_SKEW_MS,
+  ingestBatch,
+  ingestResponse,
+} from '../../core/wire.js';
+import { recordHeartbeat } from '../../db/queries/regions.js';
+import { ingestBatches } from '../../db/schema.js';
+import { createRouter } from '../http/app-router.js';
+import { assertEdge } from '../http/auth.js';
+import { readCentralConfig } from '../config.js';
+import type { AppEnv } from '../context.js';
+import { storeReportedDeadLetters } from './dead-letters.js';
+import {
+  ApiError,
+  badRequest,
+  describeIssues,
+  forbidden,
+  notFound,
+  validationFailed,
+} from '../http/errors.js';
+import { ingest } from './ingest.js';
+import { deadLetterClaimProblem, loadRegionClaims } from './ingest-claims.js';
+import { readBodyLimited, readLimited } from '../http/request-body.js';
+import {
+  getRegionSnapshot,
+  publisherContext,
+  readPublishedSnapshot,
+  regionMailboxesByHash,
+} from '../snapshot/snapshot-publisher.js';
+import { findRegion } from '../../db/queries/regions.js';
+import { enqueueWebhook } from '../delivery/webhooks.js';
+import { bearerSecurity, errorResponses, jsonResponse } from '../api/routes/openapi-helpers.js';
+
+/** Largest accepted batch after decompression (a gzip bomb is refused, not inflated). */
+const MAX_INFLATED_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Verifies an edge request: edge-scoped bearer token (checked by requireAuth), region header
+ * matching the token, timestamp within ±5 minutes, HMAC-SHA-256 over `timestamp.body` with the
+ * region's key. Returns the raw (still compressed) body.
+ */
+async function verifyEdgeRequest(c: Context<AppEnv>, region: string, maxBytes: number): Promise<Uint8Array> {
+  assertEdge(c.get('principal'), region);
+  const claimed = c.req.header(SIGNATURE_HEADERS.region);
+  if (claimed !== region) throw forbidden(`${SIGNATURE_HEADERS.region} does not match the token's region`);
+  const timestamp = Number(c.req.header(SIGNATURE_HEADERS.timestamp));
+  const signature = c.req.header(SIGNATURE_HEADERS.signature);
+  if (!Number.isFinite(timestamp) || !signature)
+    throw new ApiError('bad_signature', 'missing request signature');
+  if (Math.abs(Date.now() - timestamp) > SIGNATURE_MAX_SKEW_MS)
+    throw new ApiError('stale_timestamp', 'request timestamp is outside the 5-minute window');
+  const body = await readBodyLimited(c, maxBytes, 'batch');
+  const { signingKey } = await deriveEdgeCredentials(readCentralConfig(c.env).edgeKeySecret, region);
+  if (!(await verifyBody(signingKey, timestamp, body, signature)))
+    throw new ApiError('bad_signature', 'request signature does not verify with the region key');
+  return body;
+}
+
+async function inflate(body: Uint8Array, encoding: string | undefined): Promise<Uint8Array> {
+  if (!encoding || encoding === 'identity') return body;
+  if (encoding !== 'gzip') throw new ApiError('unsupported_media_type', `content-encoding ${encoding}`);
+  const stream = new Blob([body as Uint8Array<ArrayBuffer>])
+    .stream()
+    .pipeThrough(new DecompressionStream('gzip'));
+  try {
+    return await readLimited(stream, MAX_INFLATED_BYTES, 'inflated batch');
+  } catch (err) {
+    if (err instanceof ApiError) throw err;
+    throw badRequest('batch is not valid gzip');
+  }
+}
+
+const ingestRoute = createRoute({
+  method: 'post',
+  path: '/ingest',
+  tags: ['edge'],
+  summary: 'Ingest a signed, gzip-compressed batch of items and receipts from an edge',
+  description:
+    'Edge scope only. Headers: `x-edge-region`, `x-edge-timestamp` (ms), `x-edge-signature` = hex HMAC-SHA-256 over `timestamp + "." + body` with the region key; `content-encoding: gzip`. Body: `IngestBatch` JSON.',
+  security: bearerSecurity,
+  responses: {
+    200: jsonResponse(ingestResponse, 'per-item results and the current snapshot version'),
+    409: jsonResponse(z.any(), 'batch id already ingested (replay)'),
+    413: jsonResponse(z.any(), 'batch too large'),
+    ...errorResponses,
+  },
+});
+
+const snapshotRoute = createRoute({
+  method: 'get',
+  path: '/edge/snapshot',
+  tags: ['edge'],
+  summary: "The region's routing snapshot (binary), or 304 when `If-None-Match` matches",
+  security: bearerSecurity,
+  request: { query: z.object({ region: z.string().min(1).max(32) }) },
+  responses: {
+    200: {
+      description: 'the encoded snapshot',
+      content: { 'application/octet-stream': { schema: z.any() } },
+    },
+    304: { description: 'not modified' },
+    ...errorResponses,
+  },
+});
+
+export const edgeRoutes = createRouter()
+  .openapi(ingestRoute, async (c) => {
+    const principal = c.get('principal');
+    if (principal.kind !== 'edge') throw forbidden('this endpoint needs an edge token');
+    const raw = await verifyEdgeRequest(c, principal.region, MAX_BATCH_BYTES);
+    const inflated = await inflate(raw, c.req.header('content-encoding'));
+    let json: unknown;
+    try {
+      json = JSON.parse(new TextDecoder().decode(inflated));
+    } catch {
+      throw new ApiError('invalid_json', 'batch body is not valid JSON');
+    }
+    const parsed = ingestBatch.safeParse(json);
+    if (!parsed.success) throw validationFailed(describeIssues(parsed.error.issues));
+    const batch = parsed.data;
+    if (batch.region !== principal.region) throw forbidden('batch region does not match the edge token');
+    const db = c.get('db');
+    const now = Date.now();
+    const fresh = await db
+      .insert(ingestBatches)
+      .values({ id: batch.batchId, region: batch.region, receivedAt: now, items: batch.items.length })
+      .onConflictDoNothing()
+      .returning({ id: ingestBatches.id });
+    if (fresh.length === 0)
+      throw new ApiError('replayed_batch', `batch ${batch.batchId} was already ingested`);
+    const claims = await loadRegionClaims(db, batch.region);
+    // No snapshot build on the ingest path: the mailbox names and the config version are cheap reads.
+    const mailboxByHash = await regionMailboxesByHash(db, batch.region);
+    const webhookTargets: { activityId: string; deployment: string; status: string }[] = [];
+    const outcome = await ingest(
+      {
+        db,
+        region: batch.region,
+        now,
+        mailboxByHash,
+        claims,
+        onActivity: (activityId, deployment, status) =>
+          webhookTargets.push({ activityId, deployment, status }),
+      },
+      batch.items,
+      batch.receipts,
+      { bytesSent: raw.byteLength },
+    );
+    const deadLetterReports = (batch.deadLetters ?? []).filter((d) => {
+      const problem = deadLetterClaimProblem(d.item, claims);
+      if (problem) outcome.results.push({ id: d.id, status: 'rejected', reason: problem });
+      return !problem;
+    });
+    if (deadLetterReports.length) await storeReportedDeadLetters(db, batch.region, deadLetterReports, now);
+    if (batch.heartbeat) await recordHeartbeat(db, batch.region, { at: now, ...batch.heartbeat });
+    c.executionCtx.waitUntil(enqueueWebhook(c.env, db, webhookTargets));
+    return c.json(
+      {
+        batchId: batch.batchId,
+        snapshotVersion: (await findRegion(db, batch.region))?.configVersion ?? 0,
+        results: outcome.results,
+        receipts: outcome.receiptsStored,
+      },
+      200,
+    );
+  })
+  .openapi(snapshotRoute, async (c) => {
+    const { region } = c.req.valid('query');
+    await verifyEdgeRequest(c, region, 0);
+    const db = c.get('db');
+    const ctx = publisherContext(c.env, db);
+    const snapshot = await getRegionSnapshot(ctx, region);
+    if (!snapshot) throw notFound(`region ${region} does not exist`);
+    await recordHeartbeat(db, region, { at: Date.now() });
+    const etag = `"${snapshot.etag}"`;
+    if (c.req.header('if-none-match') === etag) return c.body(null, 304, { etag });
+    const body = await readPublishedSnapshot(ctx, snapshot);
+    if (!body) throw new ApiError('unavailable', `the snapshot of ${region} is being rebuilt`);
+    return c.body(body.body, 200, {
+      etag,
+      'content-type': 'application/octet-stream',
+      'content-length': String(body.size),
+      'x-snapshot-version': String(snapshot.version),
+    });
+  });

@@ -1,0 +1,86 @@
+// Creating and updating CRM deployments: the rules shared by PUT /api/v1/deployments/:id and the
+// dashboard's deployment forms. Both validate with `deploymentBody` and save through
+// `saveDeployment`, so a base-number conflict is a 409 and every save bumps the config version.
+import type { Db } from '../../db/client.js';
+import { markPartChanged } from '../../db/queries/snapshot-parts.js';
+import { bumpConfigVersion } from '../../db/queries/config-version.js';
+import {
+  type DeploymentRow,
+  findDeployment,
+  findDeploymentByBase,
+  nextFreeTokenBase,
+  upsertDeployment,
+} from '../../db/queries/deployments.js';
+import { overlappingDomains, replaceDeploymentDomains } from '../../db/queries/domains.js';
+import { ApiError, conflict, describeIssues, validationFailed } from '../http/errors.js';
+import { type DeploymentInput, deploymentBody, idParam, trackingTokenSchema } from '../api/schemas.js';
+
+export { type DeploymentInput, deploymentBody, idParam, trackingTokenSchema };
+
+/**
+ * Validates an id and an unparsed body exactly as the API does, throwing a 400 whose message
+ * names the offending field (`trackingToken.deploymentBase: …`).
+ */
+export function parseDeploymentInput(id: unknown, input: unknown): { id: string; body: DeploymentInput } {
+  const idResult = idParam.safeParse(id);
+  if (!idResult.success)
+    throw validationFailed(describeIssues(idResult.error.issues.map((i) => ({ ...i, path: ['id'] }))));
+  const bodyResult = deploymentBody.safeParse(input);
+  if (!bodyResult.success) throw validationFailed(describeIssues(bodyResult.error.issues));
+  return { id: idResult.data, body: bodyResult.data };
+}
+
+/**
+ * Creates or updates a deployment from a validated body. Fields left out keep their current value
+ * (or the default for a new deployment); a missing base number takes the next free one; a base
+ * number held by another deployment is a 409 and changes nothing.
+ */
+export async function saveDeployment(db: Db, id: string, body: DeploymentInput): Promise<DeploymentRow> {
+  const existing = await findDeployment(db, id);
+  const domains = body.domains === undefined ? undefined : [...new Set(body.domains)].sort();
+  if (domains) {
+    const taken = await overlappingDomains(db, id, domains);
+    if (taken.length)
+      throw new ApiError(
+        'domain_owned_elsewhere',
+        `domains: ${taken
+          .slice(0, 5)
+          .map((t) => `${t.domain} belongs to deployment ${t.deployment}`)
+          .join('; ')} (a domain, its subdomains and its parents belong to at most one deployment)`,
+      );
+  }
+  let base = body.trackingToken?.deploymentBase ?? existing?.tokenBase;
+  if (base === undefined) base = await nextFreeTokenBase(db);
+  const holder = await findDeploymentByBase(db, base);
+  if (holder && holder.id !== id)
+    throw conflict(`trackingToken.deploymentBase ${base} is already used by deployment ${holder.id}`);
+  const row = await upsertDeployment(db, {
+    id,
+    name: body.name,
+    tokenPrefix: body.trackingToken?.prefix ?? existing?.tokenPrefix ?? 'CRM:',
+    tokenBase: base,
+    tokenUserDigits: body.trackingToken?.userDigits ?? existing?.tokenUserDigits ?? 3,
+    tokenCounterDigits: body.trackingToken?.counterDigits ?? existing?.tokenCounterDigits ?? 3,
+    webhookUrl: body.webhookUrl === undefined ? (existing?.webhookUrl ?? null) : body.webhookUrl,
+    maxMessageBytes: body.maxMessageBytes ?? existing?.maxMessageBytes ?? 25 * 1024 * 1024,
+    attachmentPolicy: body.attachmentPolicy ?? existing?.attachmentPolicy ?? 'regional',
+    smartMatch: body.smartMatch ?? existing?.smartMatch ?? false,
+    retentionDays: body.retentionDays === undefined ? (existing?.retentionDays ?? null) : body.retentionDays,
+  });
+  if (domains) {
+    try {
+      await replaceDeploymentDomains(db, id, domains);
+    } catch (err) {
+      // Two admins claiming one domain at once: the primary key decides, the loser gets the 409.
+      if (/UNIQUE|constraint/i.test(String(err)))
+        throw new ApiError(
+          'domain_owned_elsewhere',
+          'domains: a domain was just claimed by another deployment',
+        );
+      throw err;
+    }
+  }
+  await markPartChanged(db, id);
+  await bumpConfigVersion(db, 'all');
+  return row;
+}

@@ -1,0 +1,659 @@
+// Snapshot publishing in bounded memory (issue 13). Each deployment's part — record filter shards,
+// outbound filter, suppressions and settings — is built once per change of that deployment and
+// kept in R2 (`SNAPSHOTS`); a region's snapshot is an assembly of the parts of the deployments
+// routed there, also kept in R2 and served from there. Records are read from D1 in pages of a hash
+// range (their keyed hash is stored at write) straight into typed arrays; a change rebuilds only
+// the filter shards whose hash buckets it touched. Rebuilds are debounced: a changed part is
+// rebuilt once its changes have been quiet for `SNAPSHOT_QUIET_MS`, or during a continuous import
+// at most once per `SNAPSHOT_MAX_STALE_MS`; until then edges keep getting the previous snapshot.
+import { and, desc, eq, inArray, lt, lte, or, sql } from 'drizzle-orm';
+import { keyedHash, normaliseAddress } from '../../core/keyed-hash.js';
+import {
+  assembleShardedFilter,
+  buildTaggedMembershipFilterTyped,
+  SHARD_TARGET_KEYS,
+  shardBitsFor,
+} from '../../core/membership-filter.js';
+import {
+  type DeploymentPart,
+  deploymentSnapshotOf,
+  encodeAssembledSnapshot,
+  hashForwarding,
+  hashSuppressions,
+  type JsonDeployment,
+  type MailboxRoute,
+  OutboundAccumulator,
+  type RoutingSnapshot,
+} from '../../core/snapshot.js';
+import type { AttachmentPolicy, EgressPolicy, FilterMode } from '../../core/types.js';
+import type { Db } from '../../db/client.js';
+import { regionsOfDeployment } from '../../db/queries/mailboxes.js';
+import { listSuppressions } from '../../db/queries/records.js';
+import { addressHash, BUCKET_BITS } from '../../db/queries/snapshot-parts.js';
+import { deployments, mailboxes, outbound, regions, snapshotDirty, snapshotParts } from '../../db/schema.js';
+import type { CentralBindings } from '../context.js';
+import { type ForwardingKeys, forwardingKeys, snapshotForwarding } from '../services/forwarding.js';
+import { getHashKey } from '../services/hash-key.js';
+
+/** Outbound messages per deployment the snapshot carries, newest first (the newest are what replies answer). */
+export const OUTBOUND_WINDOW = 200_000;
+/** Rows per D1 page when reading records or outbound mail. */
+const PAGE_ROWS = 50_000;
+/** A builder's lease; another isolate takes over a part whose builder vanished after this. */
+const LEASE_MS = 5 * 60_000;
+export interface SnapshotTuning {
+  quietMs: number;
+  maxStaleMs: number;
+}
+
+export function snapshotTuning(env: Pick<CentralBindings, 'SNAPSHOT_QUIET_MS' | 'SNAPSHOT_MAX_STALE_MS'>) {
+  const num = (v: string | undefined, d: number) =>
+    v !== undefined && v !== '' && Number.isFinite(Number(v)) ? Number(v) : d;
+  return { quietMs: num(env.SNAPSHOT_QUIET_MS, 3000), maxStaleMs: num(env.SNAPSHOT_MAX_STALE_MS, 300_000) };
+}
+
+export interface PublishedSnapshot {
+  region: string;
+  version: number;
+  etag: string;
+  key: string;
+  bytes: number;
+}
+
+export interface PublisherContext {
+  db: Db;
+  bucket: R2Bucket;
+  tuning: SnapshotTuning;
+  /** Derives the forwarding addresses every region snapshot carries (design §4). */
+  forwarding: ForwardingKeys;
+  now?: () => number;
+  /** Keys per filter shard (tests use small shards to exercise re-sharding and partial builds). */
+  shardTargetKeys?: number;
+}
+
+export function publisherContext(env: CentralBindings, db: Db): PublisherContext {
+  return { db, bucket: env.SNAPSHOTS, tuning: snapshotTuning(env), forwarding: forwardingKeys(env) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Write side: what changed.
+
+// ---------------------------------------------------------------------------------------------
+// Building a deployment's part.
+
+interface PartRow {
+  deployment: string;
+  dataVersion: number;
+  builtVersion: number;
+  changedAt: number;
+  builtAt: number;
+  shardBits: number;
+  shards: Array<{ key: string; keys: number }> | null;
+  partKey: string | null;
+  partHash: string | null;
+}
+
+/** Whether the debounce lets a dirty part be rebuilt now. */
+export function mayRebuild(
+  p: Pick<PartRow, 'dataVersion' | 'builtVersion' | 'changedAt' | 'builtAt' | 'partKey'>,
+  now: number,
+  t: SnapshotTuning,
+): boolean {
+  if (p.builtVersion >= p.dataVersion && p.partKey) return false;
+  if (!p.partKey) return true;
+  return now - p.changedAt >= t.quietMs || now - p.builtAt >= t.maxStaleMs;
+}
+
+/** Growable pair of typed arrays for keys and tags. */
+class KeyBuffer {
+  hi: Uint32Array;
+  lo: Uint32Array;
+  tags: Uint8Array;
+  n = 0;
+  constructor(capacity: number) {
+    const c = Math.max(1024, capacity);
+    this.hi = new Uint32Array(c);
+    this.lo = new Uint32Array(c);
+    this.tags = new Uint8Array(c);
+  }
+  push(hi: number, lo: number, tag: number) {
+    if (this.n === this.hi.length) {
+      const c = this.n * 2;
+      const h = new Uint32Array(c);
+      const l = new Uint32Array(c);
+      const t = new Uint8Array(c);
+      h.set(this.hi);
+      l.set(this.lo);
+      t.set(this.tags);
+      this.hi = h;
+      this.lo = l;
+      this.tags = t;
+    }
+    this.hi[this.n] = hi;
+    this.lo[this.n] = lo;
+    this.tags[this.n] = tag;
+    this.n++;
+  }
+}
+
+const SHARD_SPAN = (bits: number) => 2 ** (32 - bits);
+
+/** Hashes record_emails rows written before hashes were stored (bounded batches). */
+async function backfillHashes(db: Db, deployment: string, hashKey: string): Promise<number> {
+  const d1 = db.$client;
+  let done = 0;
+  for (;;) {
+    const { results } = await d1
+      .prepare(
+        'select rowid as r, address from record_emails where deployment = ?1 and hash_hi is null limit 2000',
+      )
+      .bind(deployment)
+      .all<{ r: number; address: string }>();
+    if (!results.length) return done;
+    const rows = results.map((x) => {
+      const h = addressHash(hashKey, x.address);
+      return { r: x.r, hi: h.hi, lo: h.lo };
+    });
+    await d1
+      .prepare(
+        `update record_emails set hash_hi = json_extract(j.value, '$.hi'), hash_lo = json_extract(j.value, '$.lo')
+         from json_each(?1) j where record_emails.rowid = json_extract(j.value, '$.r')`,
+      )
+      .bind(JSON.stringify(rows))
+      .run();
+    done += rows.length;
+  }
+}
+
+/**
+ * Reads one shard's keys from D1 in pages of at most PAGE_ROWS distinct addresses (keyset over the
+ * covering hash index; the tags of an address held by several records are OR-ed, as the filter
+ * merges duplicates) and builds its filter.
+ */
+async function buildShard(db: Db, deployment: string, bits: number, shard: number, expected: number) {
+  const d1 = db.$client;
+  const span = SHARD_SPAN(bits);
+  const start = shard * span;
+  const end = start + span;
+  const keys = new KeyBuffer(Math.ceil(expected * 1.05));
+  // One string per page (17 hex digits per key: hash high, hash low, tag) instead of a row object
+  // per record: crossing from D1 to the isolate per row costs more than SQLite's scan.
+  const stmt = d1.prepare(
+    `select group_concat(printf('%08x%08x%x', h, l, t), '') as s from (
+       select hash_hi as h, hash_lo as l, max(type != 'user') | (max(email_enabled) << 1) as t
+       from record_emails
+       where deployment = ?1 and (hash_hi, hash_lo) > (?2, ?3) and hash_hi < ?4
+       group by hash_hi, hash_lo order by hash_hi, hash_lo limit ${PAGE_ROWS})`,
+  );
+  let lastHi = start - 1;
+  let lastLo = 0xffffffff;
+  for (;;) {
+    const row = await stmt.bind(deployment, lastHi, lastLo, end).first<{ s: string | null }>();
+    const text = row?.s ?? '';
+    let n = 0;
+    for (let o = 0; o + 17 <= text.length; o += 17, n++) {
+      const hi = Number.parseInt(text.slice(o, o + 8), 16);
+      const lo = Number.parseInt(text.slice(o + 8, o + 16), 16);
+      const tag = text.charCodeAt(o + 16) - 48;
+      if (tag) keys.push(hi, lo, tag);
+      lastHi = hi;
+      lastLo = lo;
+    }
+    if (n < PAGE_ROWS) break;
+  }
+  const filter = buildTaggedMembershipFilterTyped(
+    keys.hi.subarray(0, keys.n),
+    keys.lo.subarray(0, keys.n),
+    keys.tags.subarray(0, keys.n),
+  );
+  return { filter, rows: keys.n };
+}
+
+async function sha256(bytes: Uint8Array): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>));
+  return [...digest].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+function encodePart(meta: JsonDeployment, records: Uint8Array, outboundFilter: Uint8Array): Uint8Array {
+  const json = new TextEncoder().encode(JSON.stringify(meta));
+  const out = new Uint8Array(12 + json.length + records.length + outboundFilter.length);
+  const v = new DataView(out.buffer);
+  v.setUint32(0, json.length, true);
+  out.set(json, 4);
+  let o = 4 + json.length;
+  v.setUint32(o, records.length, true);
+  out.set(records, o + 4);
+  o += 4 + records.length;
+  v.setUint32(o, outboundFilter.length, true);
+  out.set(outboundFilter, o + 4);
+  return out;
+}
+
+function decodePart(id: string, bytes: Uint8Array): DeploymentPart {
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const jl = v.getUint32(0, true);
+  const meta = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + jl))) as JsonDeployment;
+  let o = 4 + jl;
+  const rl = v.getUint32(o, true);
+  const records = bytes.subarray(o + 4, o + 4 + rl);
+  o += 4 + rl;
+  const ol = v.getUint32(o, true);
+  return { id, meta, records, outbound: bytes.subarray(o + 4, o + 4 + ol) };
+}
+
+/**
+ * Everything of a deployment's part but its record filter, read fresh from D1: settings, the
+ * hashed suppression list, and the outbound window (newest first) as filter, Thread-Index roots
+ * and smart-match entries. The part builder wraps it with the record filter; a promotion
+ * classifies with it as it is (a promotion never consults the record filter).
+ */
+export async function deploymentSettings(
+  db: Db,
+  hashKey: string,
+  dep: typeof deployments.$inferSelect,
+): Promise<{ meta: JsonDeployment; outbound: Uint8Array }> {
+  const deployment = dep.id;
+  const supp = await listSuppressions(db, deployment);
+  const token = {
+    prefix: dep.tokenPrefix,
+    deploymentBase: dep.tokenBase,
+    userDigits: dep.tokenUserDigits,
+    counterDigits: dep.tokenCounterDigits,
+  };
+  const out = new OutboundAccumulator(hashKey, dep.smartMatch, token);
+  // Newest first (keyset pages over created_at, message_id): past the window it is the oldest
+  // registrations that stop correlating by In-Reply-To, never the replies people wait for.
+  let after: { createdAt: number; messageId: string } | undefined;
+  let read = 0;
+  while (read < OUTBOUND_WINDOW) {
+    const page = await db
+      .select({
+        messageId: outbound.messageId,
+        threadIndex: outbound.threadIndex,
+        subject: outbound.subject,
+        to: outbound.to,
+        createdAt: outbound.createdAt,
+      })
+      .from(outbound)
+      .where(
+        and(
+          eq(outbound.deployment, deployment),
+          after
+            ? or(
+                lt(outbound.createdAt, after.createdAt),
+                and(eq(outbound.createdAt, after.createdAt), lt(outbound.messageId, after.messageId)),
+              )
+            : undefined,
+        ),
+      )
+      .orderBy(desc(outbound.createdAt), desc(outbound.messageId))
+      .limit(Math.min(5000, OUTBOUND_WINDOW - read))
+      .all();
+    for (const o of page)
+      out.add({
+        messageId: o.messageId,
+        threadIndex: o.threadIndex ?? undefined,
+        subject: o.subject ?? undefined,
+        to: o.to ?? undefined,
+      });
+    read += page.length;
+    if (page.length < 5000) break;
+    const last = page[page.length - 1]!;
+    after = { createdAt: last.createdAt, messageId: last.messageId };
+  }
+  const meta: JsonDeployment = {
+    token,
+    maxMessageBytes: dep.maxMessageBytes,
+    attachmentPolicy: dep.attachmentPolicy as AttachmentPolicy,
+    smartMatch: dep.smartMatch,
+    ...hashSuppressions(
+      hashKey,
+      supp.map((s) => s.entry),
+    ),
+    threadIndexes: out.threadIndexes(),
+    smart: out.smart(),
+  };
+  return { meta, outbound: out.filter() };
+}
+
+/** The record filter of a promotion's view: empty, since a promotion bypasses the filter modes. */
+const NO_RECORDS = buildTaggedMembershipFilterTyped(
+  new Uint32Array(0),
+  new Uint32Array(0),
+  new Uint8Array(0),
+);
+
+/**
+ * What a manual promotion classifies with (`classify(…, { promoted: true })`): the snapshot the
+ * promoting mailbox's region carries for the deployment, narrowed to that one mailbox, built from
+ * D1 at the time of the promotion by the part builder's own {@link deploymentSettings} (so a
+ * suppression added a moment ago counts). The record filter stays empty: building it is the heavy
+ * part of a snapshot and a promotion never consults it (docs/decisions.md).
+ */
+export async function promotionSnapshot(
+  db: Db,
+  dep: typeof deployments.$inferSelect,
+  mailbox: { address: string; userId: string; filter: string; region: string },
+  region: { rulesEnabled: boolean; egress: string } | undefined,
+  now: number,
+): Promise<RoutingSnapshot> {
+  const hashKey = await getHashKey(db);
+  const { meta, outbound: outboundFilter } = await deploymentSettings(db, hashKey, dep);
+  return {
+    version: 0,
+    etag: '',
+    region: mailbox.region,
+    builtAt: now,
+    hashKey,
+    rulesEnabled: region?.rulesEnabled ?? false,
+    egress: (region?.egress ?? 'metadata+subject') as EgressPolicy,
+    mailboxes: {
+      [keyedHash(hashKey, normaliseAddress(mailbox.address))]: {
+        deployment: dep.id,
+        userId: mailbox.userId,
+        filter: mailbox.filter as FilterMode,
+      },
+    },
+    forwarding: {},
+    deployments: { [dep.id]: deploymentSnapshotOf(meta, NO_RECORDS, outboundFilter) },
+  };
+}
+
+export interface PartBuildStats {
+  deployment: string;
+  version: number;
+  shardBits: number;
+  rebuiltShards: number;
+  records: number;
+  bytes: number;
+  ms: number;
+}
+
+/**
+ * Builds a deployment's part if it is dirty, the debounce allows it and no other isolate holds the
+ * lease. Returns what was built, or undefined when nothing was (current, debounced, or leased).
+ */
+export async function buildDeploymentPart(
+  ctx: PublisherContext,
+  deployment: string,
+  opts: { force?: boolean } = {},
+): Promise<PartBuildStats | undefined> {
+  const { db, bucket } = ctx;
+  const d1 = db.$client;
+  const now = ctx.now?.() ?? Date.now();
+  await d1
+    .prepare('insert or ignore into snapshot_parts (deployment, changed_at) values (?1, ?2)')
+    .bind(deployment, now)
+    .run();
+  const current = (await db
+    .select()
+    .from(snapshotParts)
+    .where(eq(snapshotParts.deployment, deployment))
+    .get()) as PartRow;
+  if (!opts.force && !mayRebuild(current, now, ctx.tuning)) return undefined;
+  const lease = await d1
+    .prepare(
+      'update snapshot_parts set building_until = ?2 where deployment = ?1 and building_until < ?3 returning data_version as v',
+    )
+    .bind(deployment, now + LEASE_MS, now)
+    .first<{ v: number }>();
+  if (!lease) return undefined;
+  const started = Date.now();
+  try {
+    const version = lease.v;
+    const hashKey = await getHashKey(db);
+    const dep = await db.select().from(deployments).where(eq(deployments.id, deployment)).get();
+    if (!dep) return undefined;
+
+    // Which shards to rebuild: the dirty buckets' shards, or all of them (first build, unhashed
+    // rows, or a deployment that outgrew its shard count).
+    const dirty = await db
+      .select({ bucket: snapshotDirty.bucket })
+      .from(snapshotDirty)
+      .where(and(eq(snapshotDirty.deployment, deployment), lte(snapshotDirty.version, version)))
+      .all();
+    const target = ctx.shardTargetKeys ?? SHARD_TARGET_KEYS;
+    let bits = current.shardBits;
+    let shards = current.shards ?? [];
+    // Full rebuild (fresh shard count from an exact count) on the first build, with unhashed rows,
+    // or when half the hash buckets changed (a bulk import: every shard is dirty anyway).
+    let full =
+      !current.shards ||
+      shards.length !== 1 << bits ||
+      dirty.some((d) => d.bucket < 0) ||
+      dirty.length >= (1 << BUCKET_BITS) / 2;
+    if (full) await backfillHashes(db, deployment, hashKey);
+    const replaced: string[] = [];
+    let records = 0;
+    let rebuilt = 0;
+    for (let pass = 0; pass < 2; pass++) {
+      if (full) {
+        const row = await d1
+          .prepare('select count(*) as n from record_emails where deployment = ?1')
+          .bind(deployment)
+          .first<{ n: number }>();
+        bits = shardBitsFor(row?.n ?? 0, target);
+        replaced.push(...shards.map((x) => x.key));
+        shards = new Array(1 << bits)
+          .fill(null)
+          .map(() => ({ key: '', keys: Math.ceil((row?.n ?? 0) / (1 << bits)) }));
+      }
+      const toBuild: number[] = full
+        ? shards.map((_, i) => i)
+        : [...new Set(dirty.map((d) => d.bucket >>> (BUCKET_BITS - bits)))].sort((a, b) => a - b);
+      for (const s of toBuild) {
+        const { filter, rows } = await buildShard(db, deployment, bits, s, shards[s]?.keys ?? 0);
+        const key = `parts/${deployment}/shards/${bits}-${s}-${version}`;
+        await bucket.put(key, filter);
+        if (shards[s]?.key) replaced.push(shards[s].key);
+        shards[s] = { key, keys: rows };
+        rebuilt++;
+      }
+      records = shards.reduce((sum, x) => sum + x.keys, 0);
+      // A shard that grew past twice its target: re-shard the deployment (bounded memory).
+      if (full || !shards.some((x) => x.keys > 2 * target)) break;
+      full = true;
+    }
+
+    // Assemble the record filter from the shards in R2 (one shard in memory at a time plus the result).
+    const shardBytes: Uint8Array[] = [];
+    for (const s of shards) {
+      const obj = await bucket.get(s.key);
+      if (!obj) throw new Error(`snapshot shard ${s.key} is missing from R2`);
+      shardBytes.push(new Uint8Array(await obj.arrayBuffer()));
+    }
+    const recordFilter = assembleShardedFilter(shardBytes, bits);
+    shardBytes.length = 0;
+
+    const { meta, outbound: outboundFilter } = await deploymentSettings(db, hashKey, dep);
+    const part = encodePart(meta, recordFilter, outboundFilter);
+    const partHash = (await sha256(part)).slice(0, 32);
+    const partKey = `parts/${deployment}/part-${version}-${partHash}`;
+    await bucket.put(partKey, part);
+    const ms = Date.now() - started;
+    await db.batch([
+      db
+        .update(snapshotParts)
+        .set({
+          builtVersion: version,
+          builtAt: ctx.now?.() ?? Date.now(),
+          buildingUntil: 0,
+          shardBits: bits,
+          shards,
+          partKey,
+          partHash,
+          partBytes: part.length,
+          buildMs: ms,
+        })
+        .where(eq(snapshotParts.deployment, deployment)),
+      db
+        .delete(snapshotDirty)
+        .where(and(eq(snapshotDirty.deployment, deployment), lte(snapshotDirty.version, version))),
+    ]);
+    // Regions carrying the deployment reassemble with a newer version.
+    const regionIds = await regionsOfDeployment(db, deployment);
+    if (regionIds.length)
+      await db
+        .update(regions)
+        .set({ configVersion: sql`${regions.configVersion} + 1` })
+        .where(inArray(regions.id, regionIds));
+    const stale = [...replaced];
+    if (current.partKey && current.partKey !== partKey) stale.push(current.partKey);
+    const keep = new Set(shards.map((s) => s.key));
+    const drop = [...new Set(stale)].filter((k) => k && !keep.has(k));
+    if (drop.length) await bucket.delete(drop);
+    return {
+      deployment,
+      version,
+      shardBits: bits,
+      rebuiltShards: rebuilt,
+      records,
+      bytes: part.length,
+      ms,
+    };
+  } catch (err) {
+    await d1
+      .prepare('update snapshot_parts set building_until = 0 where deployment = ?1')
+      .bind(deployment)
+      .run();
+    throw err;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Assembling and serving a region's snapshot.
+
+const inflight = new Map<string, Promise<PublishedSnapshot | undefined>>();
+const mailboxCache = new Map<string, { version: number; map: Map<string, string> }>();
+
+/** keyed hash → mailbox address of a region's routes (to name the mailbox of a receipt). */
+export async function regionMailboxesByHash(db: Db, regionId: string): Promise<Map<string, string>> {
+  const region = await db
+    .select({ v: regions.configVersion })
+    .from(regions)
+    .where(eq(regions.id, regionId))
+    .get();
+  const hit = mailboxCache.get(regionId);
+  if (hit && region && hit.version === region.v) return hit.map;
+  const hashKey = await getHashKey(db);
+  const routed = await db
+    .select({ address: mailboxes.address })
+    .from(mailboxes)
+    .where(eq(mailboxes.region, regionId))
+    .all();
+  const map = new Map(routed.map((m) => [keyedHash(hashKey, m.address), m.address]));
+  if (region) mailboxCache.set(regionId, { version: region.v, map });
+  return map;
+}
+
+/**
+ * The region's current snapshot (its R2 key, ETag and version): rebuilds the parts the debounce
+ * lets through, reassembles when the region's config version moved on, else answers from the row.
+ */
+export async function getRegionSnapshot(
+  ctx: PublisherContext,
+  regionId: string,
+): Promise<PublishedSnapshot | undefined> {
+  const running = inflight.get(regionId);
+  if (running) return running;
+  const p = publish(ctx, regionId).finally(() => inflight.delete(regionId));
+  inflight.set(regionId, p);
+  return p;
+}
+
+async function publish(ctx: PublisherContext, regionId: string): Promise<PublishedSnapshot | undefined> {
+  const { db } = ctx;
+  const routed = await db
+    .selectDistinct({ deployment: mailboxes.deployment })
+    .from(mailboxes)
+    .where(eq(mailboxes.region, regionId))
+    .all();
+  for (const { deployment } of routed) await buildDeploymentPart(ctx, deployment);
+  const region = await db.select().from(regions).where(eq(regions.id, regionId)).get();
+  if (!region) return undefined;
+  if (region.publishedKey && region.publishedEtag && region.publishedVersion === region.configVersion)
+    return {
+      region: regionId,
+      version: region.publishedVersion,
+      etag: region.publishedEtag,
+      key: region.publishedKey,
+      bytes: region.publishedBytes ?? 0,
+    };
+  return assemble(ctx, regionId, region.configVersion);
+}
+
+async function assemble(
+  ctx: PublisherContext,
+  regionId: string,
+  version: number,
+): Promise<PublishedSnapshot | undefined> {
+  const { db, bucket } = ctx;
+  const region = await db.select().from(regions).where(eq(regions.id, regionId)).get();
+  if (!region) return undefined;
+  const hashKey = await getHashKey(db);
+  const routes = await db.select().from(mailboxes).where(eq(mailboxes.region, regionId)).all();
+  const depIds = [...new Set(routes.map((m) => m.deployment))].sort();
+  const partRows = depIds.length
+    ? await db.select().from(snapshotParts).where(inArray(snapshotParts.deployment, depIds)).all()
+    : [];
+  const mailboxEntries: Array<[string, MailboxRoute]> = [];
+  const seen = new Set<string>();
+  for (const m of routes) {
+    const address = normaliseAddress(m.address);
+    if (address === '') continue;
+    const hash = keyedHash(hashKey, address);
+    if (seen.has(hash)) continue;
+    seen.add(hash);
+    mailboxEntries.push([
+      hash,
+      { deployment: m.deployment, userId: m.userId, filter: m.filter as FilterMode },
+    ]);
+  }
+  mailboxEntries.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  const parts: DeploymentPart[] = [];
+  const hashes: string[] = [];
+  for (const id of depIds) {
+    const row = partRows.find((p) => p.deployment === id);
+    if (!row?.partKey) continue; // not built yet (leased by another isolate): its mailboxes answer no-route
+    const obj = await bucket.get(row.partKey);
+    if (!obj) continue;
+    parts.push(decodePart(id, new Uint8Array(await obj.arrayBuffer())));
+    hashes.push(`${id}:${row.partHash}`);
+  }
+  const header = {
+    version,
+    region: regionId,
+    builtAt: Date.now(),
+    hashKey,
+    rulesEnabled: region.rulesEnabled,
+    egress: region.egress as EgressPolicy,
+    mailboxes: Object.fromEntries(mailboxEntries),
+    // Every deployment's forwarding addresses for this region, hashed (rotated-out ones with expiry).
+    forwarding: hashForwarding(hashKey, await snapshotForwarding(db, ctx.forwarding, regionId)),
+  };
+  const etag = (
+    await sha256(new TextEncoder().encode(JSON.stringify({ ...header, builtAt: 0, parts: hashes })))
+  ).slice(0, 32);
+  const bytes = encodeAssembledSnapshot({ ...header, etag }, parts);
+  parts.length = 0;
+  const key = `regions/${regionId}/${version}-${etag}`;
+  await bucket.put(key, bytes);
+  const previous = region.publishedKey;
+  await db
+    .update(regions)
+    .set({ publishedKey: key, publishedEtag: etag, publishedVersion: version, publishedBytes: bytes.length })
+    .where(eq(regions.id, regionId));
+  if (previous && previous !== key) await bucket.delete(previous);
+  return { region: regionId, version, etag, key, bytes: bytes.length };
+}
+
+/** The bytes of a published snapshot (reassembled if its object vanished). */
+export async function readPublishedSnapshot(
+  ctx: PublisherContext,
+  s: PublishedSnapshot,
+): Promise<R2ObjectBody | undefined> {
+  const obj = await ctx.bucket.get(s.key);
+  if (obj) return obj;
+  const again = await assemble(ctx, s.region, s.version);
+  return again ? ((await ctx.bucket.get(again.key)) ?? undefined) : undefined;
+}
