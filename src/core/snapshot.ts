@@ -51,17 +51,15 @@ export interface SnapshotInput {
    * Absent: the edge accepts no mail at all.
    */
   forwarding?: Array<{ address: string; deployment: string; expiresAt?: number }>;
-  deployments: Array<{
-    id: string;
-    token: TokenFormat;
-    maxMessageBytes: number;
-    attachmentPolicy: AttachmentPolicy;
-    smartMatch: boolean;
-    /** `'a@x.com'` (one address) or `'@x.com'` (a domain and its subdomains). */
-    suppressions: string[];
-    records: Array<{ address: string; type: RecordType; emailEnabled: boolean }>;
-    outbound: Array<{ messageId: string; threadIndex?: string; subject?: string; to?: string[] }>;
-  }>;
+  deployments: Array<
+    Pick<DeploymentSnapshot, 'token' | 'maxMessageBytes' | 'attachmentPolicy' | 'smartMatch'> & {
+      id: string;
+      /** `'a@x.com'` (one address) or `'@x.com'` (a domain and its subdomains). */
+      suppressions: string[];
+      records: Array<{ address: string; type: RecordType; emailEnabled: boolean }>;
+      outbound: Array<{ messageId: string; threadIndex?: string; subject?: string; to?: string[] }>;
+    }
+  >;
 }
 
 /** A forwarding address of the region, keyed in the snapshot by its keyed hash. */
@@ -148,18 +146,7 @@ export function deploymentSnapshotOf(
   records: Uint8Array,
   outbound: Uint8Array,
 ): DeploymentSnapshot {
-  return {
-    token: meta.token,
-    maxMessageBytes: meta.maxMessageBytes,
-    attachmentPolicy: meta.attachmentPolicy,
-    smartMatch: meta.smartMatch,
-    suppressedAddresses: meta.suppressedAddresses,
-    suppressedDomains: meta.suppressedDomains,
-    ...recordFilterViews(records),
-    outbound,
-    threadIndexes: meta.threadIndexes,
-    smart: meta.smart,
-  };
+  return { ...jsonDeploymentOf(meta), ...recordFilterViews(records), outbound };
 }
 
 /** Bytes of the conversation root at the start of an Outlook Thread-Index ([MS-OXOMSG] 2.2.1.3). */
@@ -406,15 +393,23 @@ const SHARED = 0xffffffff;
 const ZERO_KEY = '00000000000000000000000000000000';
 
 /** The JSON section of one deployment: everything but its filters. */
-export interface JsonDeployment {
-  token: TokenFormat;
-  maxMessageBytes: number;
-  attachmentPolicy: AttachmentPolicy;
-  smartMatch: boolean;
-  suppressedAddresses: string[];
-  suppressedDomains: string[];
-  threadIndexes: string[];
-  smart: Array<{ subject: string; recipients: string[] }>;
+export type JsonDeployment = Omit<
+  DeploymentSnapshot,
+  'records' | 'emailEnabled' | 'emailEnabledRecipients' | 'outbound'
+>;
+
+/** The JSON section of a deployment's snapshot (its fields in the encoding's order). */
+export function jsonDeploymentOf(d: JsonDeployment): JsonDeployment {
+  return {
+    token: d.token,
+    maxMessageBytes: d.maxMessageBytes,
+    attachmentPolicy: d.attachmentPolicy,
+    smartMatch: d.smartMatch,
+    suppressedAddresses: d.suppressedAddresses,
+    suppressedDomains: d.suppressedDomains,
+    threadIndexes: d.threadIndexes,
+    smart: d.smart,
+  };
 }
 
 function sameCells(a: Uint8Array, b: Uint8Array): boolean {
@@ -428,17 +423,7 @@ export function encodeSnapshot(s: RoutingSnapshot): Uint8Array {
   const order = Object.keys(s.deployments);
   const jsonDeployments: Record<string, JsonDeployment> = {};
   for (const id of order) {
-    const d = s.deployments[id] as DeploymentSnapshot;
-    jsonDeployments[id] = {
-      token: d.token,
-      maxMessageBytes: d.maxMessageBytes,
-      attachmentPolicy: d.attachmentPolicy,
-      smartMatch: d.smartMatch,
-      suppressedAddresses: d.suppressedAddresses,
-      suppressedDomains: d.suppressedDomains,
-      threadIndexes: d.threadIndexes,
-      smart: d.smart,
-    };
+    jsonDeployments[id] = jsonDeploymentOf(s.deployments[id] as DeploymentSnapshot);
   }
   const json = new TextEncoder().encode(
     JSON.stringify({
@@ -718,20 +703,7 @@ export function decodeSnapshot(bytes: Uint8Array): RoutingSnapshot {
       const problem = validateMembershipFilter(f);
       if (problem) fail(`deployment "${id}" ${what}: ${problem}`);
     }
-    result[id] = {
-      token: d.token,
-      maxMessageBytes: d.maxMessageBytes,
-      attachmentPolicy: d.attachmentPolicy,
-      smartMatch: d.smartMatch,
-      suppressedAddresses: d.suppressedAddresses,
-      suppressedDomains: d.suppressedDomains,
-      records,
-      emailEnabled,
-      emailEnabledRecipients,
-      outbound,
-      threadIndexes: d.threadIndexes,
-      smart: d.smart,
-    };
+    result[id] = { ...jsonDeploymentOf(d), records, emailEnabled, emailEnabledRecipients, outbound };
   }
   if (o !== end) fail('trailing bytes after the filters');
   return {
