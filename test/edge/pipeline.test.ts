@@ -1,18 +1,17 @@
-import { env } from 'cloudflare:test';
 import { beforeEach, describe, expect, test } from 'vitest';
-import { buildSnapshot, encodeSnapshot, type SnapshotInput } from '../../src/core/snapshot.js';
+import type { SnapshotInput } from '../../src/core/snapshot.js';
 import type { IngestItem, Receipt } from '../../src/core/wire.js';
 import { type EdgeBindings, readEdgeConfig } from '../../src/edge/config.js';
 import worker from '../../src/edge/index.js';
 import type { ItemRef } from '../../src/edge/outbox.js';
 import { PLATFORM_MAX_BYTES, processMessage } from '../../src/edge/pipeline.js';
 import { forgetHeldSnapshot } from '../../src/edge/snapshot-store.js';
+import { capturingEnv, ctx, edgeEnv, emailMessage, installSnapshot } from './helpers.js';
 import appleMailForward from '../fixtures/emails/apple-mail-forward-as-attachment.eml?raw';
 import gmailTwoForwards from '../fixtures/emails/gmail-two-forwarded-as-attachments.eml?raw';
 import outlookTwoForwards from '../fixtures/emails/outlook-two-forwarded-as-attachments.eml?raw';
 import thunderbirdTypedSubject from '../fixtures/emails/thunderbird-forward-as-attachment-typed-subject.eml?raw';
 
-const edgeEnv = env as unknown as EdgeBindings;
 const HASH_KEY = '000102030405060708090a0b0c0d0e0f';
 /** contoso's forwarding address in region us (the envelope recipient of every test message). */
 const FWD = 'crm-0123456789abcdef01234567@us.edge.crm-router.example';
@@ -49,29 +48,6 @@ function snapshotInput(over: Partial<SnapshotInput> = {}): SnapshotInput {
     ],
     ...over,
   };
-}
-
-async function installSnapshot(input: SnapshotInput) {
-  forgetHeldSnapshot();
-  const snapshot = buildSnapshot(input);
-  await edgeEnv.SNAPSHOTS.put('snapshot:current', encodeSnapshot(snapshot), {
-    metadata: { etag: `"${snapshot.etag}"`, checkedAt: Date.now() },
-  });
-}
-
-/** The real bindings, with the queue producer recording what the edge enqueues. */
-function capturingEnv() {
-  const sent: (IngestItem | Receipt)[] = [];
-  const outbox = {
-    send: async (body: IngestItem | Receipt) => {
-      sent.push(body);
-    },
-    sendBatch: async (msgs: Iterable<{ body: IngestItem | Receipt }>) => {
-      for (const m of msgs) sent.push(m.body);
-    },
-  };
-  const bindings = { ...(env as unknown as EdgeBindings), OUTBOX: outbox as unknown as Queue };
-  return { bindings, sent };
 }
 
 function mail(headers: Record<string, string>, body = 'Hello there.') {
@@ -308,22 +284,9 @@ describe('email() handler', () => {
     forgetHeldSnapshot();
     await edgeEnv.SNAPSHOTS.delete('snapshot:current');
     const raw = mail({ From: 'a@customer.example', To: 'alice@contoso.example', Subject: 'x' });
-    let rejected: string | undefined;
-    const message = {
-      from: 'a@customer.example',
-      to: FWD,
-      raw: new Blob([raw]).stream(),
-      rawSize: raw.byteLength,
-      headers: new Headers(),
-      setReject: (r: string) => {
-        rejected = r;
-      },
-      forward: async () => ({ messageId: '' }),
-      reply: async () => ({ messageId: '' }),
-    } as unknown as ForwardableEmailMessage;
-    const ctx = { waitUntil: () => {}, passThroughOnException: () => {} } as unknown as ExecutionContext;
-    await expect(worker.email!(message, env as unknown as EdgeBindings, ctx)).rejects.toThrow(/snapshot/);
-    expect(rejected).toBeUndefined();
+    const { message, out } = emailMessage('a@customer.example', FWD, raw);
+    await expect(worker.email!(message, edgeEnv, ctx)).rejects.toThrow(/snapshot/);
+    expect(out.rejected).toBeUndefined();
   });
 
   test('a message over the 25 MiB platform limit is rejected before it is read', async () => {
@@ -347,7 +310,6 @@ describe('email() handler', () => {
         rejected = r;
       },
     } as unknown as ForwardableEmailMessage;
-    const ctx = { waitUntil: () => {}, passThroughOnException: () => {} } as unknown as ExecutionContext;
     const { bindings, sent } = capturingEnv();
     await worker.email!(message, bindings, ctx);
     expect(rejected).toMatch(/oversize/);
@@ -356,7 +318,6 @@ describe('email() handler', () => {
   });
 
   describe('POST /api/v1/inbound', () => {
-    const ctx = { waitUntil: () => {}, passThroughOnException: () => {} } as unknown as ExecutionContext;
     const inbound = (query: string, body: Uint8Array, bindings: EdgeBindings) =>
       worker.fetch!(
         new Request(`http://edge.test/api/v1/inbound?${query}`, {
