@@ -60,25 +60,25 @@ function mail(headers: Record<string, string>, body = 'Hello there.') {
 
 const waitUntil = (p: Promise<unknown>) => void p.catch(() => {});
 
+/** One message through processMessage with recording bindings, sent to contoso's forwarding address. */
+async function run(raw: Uint8Array, from?: string) {
+  const { bindings, sent } = capturingEnv();
+  const envelope = from ? { from, to: FWD } : { to: FWD };
+  const result = await processMessage(bindings, readEdgeConfig(bindings), raw, envelope, waitUntil);
+  return { result, sent };
+}
+
 describe('edge pipeline', () => {
   beforeEach(() => installSnapshot(snapshotInput()));
 
   test('mail forwarded by an all-filter mailbox is enqueued as an item and its raw copy stays in R2', async () => {
-    const { bindings, sent } = capturingEnv();
-    const cfg = readEdgeConfig(bindings);
     const raw = mail({
       From: 'Buyer <buyer@customer.example>',
       To: 'alice@contoso.example',
       Subject: 'Order 42',
       'X-Forwarded-To': 'alice@contoso.example',
     });
-    const result = await processMessage(
-      bindings,
-      cfg,
-      raw,
-      { from: 'buyer@customer.example', to: FWD },
-      waitUntil,
-    );
+    const { result, sent } = await run(raw, 'buyer@customer.example');
     expect(result).toMatchObject({ status: 'tracked', reason: 'tracked:all' });
     expect(sent).toHaveLength(1);
     const item = sent[0] as IngestItem;
@@ -99,7 +99,6 @@ describe('edge pipeline', () => {
   });
 
   test('attachments of CRM-bound mail are stored in the region and referenced, not shipped', async () => {
-    const { bindings, sent } = capturingEnv();
     const pdf = 'JVBERi0xLjQKJcfsj6IK'.repeat(40);
     const raw = new TextEncoder().encode(
       [
@@ -128,7 +127,7 @@ describe('edge pipeline', () => {
     await installSnapshot(
       snapshotInput({ deployments: [{ ...snapshotInput().deployments[0]!, maxMessageBytes: 1_000_000 }] }),
     );
-    const result = await processMessage(bindings, readEdgeConfig(bindings), raw, { to: FWD }, waitUntil);
+    const { result, sent } = await run(raw);
     expect(result.status).toBe('tracked');
     const item = sent[0] as IngestItem;
     expect(item.attachments).toHaveLength(1);
@@ -181,21 +180,13 @@ describe('edge pipeline', () => {
   });
 
   test('tossed mail leaves only a content-free receipt', async () => {
-    const { bindings, sent } = capturingEnv();
-    const cfg = readEdgeConfig(bindings);
     const raw = mail({
       From: 'friend@private.example',
       To: 'carol@contoso.example',
       Subject: 'Secret dinner plans',
       'X-Forwarded-To': 'carol@contoso.example',
     });
-    const result = await processMessage(
-      bindings,
-      cfg,
-      raw,
-      { from: 'friend@private.example', to: FWD },
-      waitUntil,
-    );
+    const { result, sent } = await run(raw, 'friend@private.example');
     expect(result).toMatchObject({ status: 'tossed', reason: 'filter:no-record-match' });
     expect(sent).toHaveLength(1);
     const receipt = sent[0] as Receipt;
@@ -213,21 +204,13 @@ describe('edge pipeline', () => {
   });
 
   test('mail for a mailbox not routed here is a no-route receipt', async () => {
-    const { bindings, sent } = capturingEnv();
     const raw = mail({ From: 'x@customer.example', To: 'stranger@elsewhere.example', Subject: 'hi' });
-    const result = await processMessage(
-      bindings,
-      readEdgeConfig(bindings),
-      raw,
-      { from: 'x@customer.example', to: FWD },
-      waitUntil,
-    );
+    const { result, sent } = await run(raw, 'x@customer.example');
     expect(result.reason).toBe('no-route');
     expect((sent[0] as Receipt).reason).toBe('no-route');
   });
 
   test('a message above the deployment size limit is rejected permanently as oversize', async () => {
-    const { bindings, sent } = capturingEnv();
     const raw = mail(
       {
         From: 'buyer@customer.example',
@@ -237,28 +220,15 @@ describe('edge pipeline', () => {
       },
       'x'.repeat(5000),
     );
-    const result = await processMessage(
-      bindings,
-      readEdgeConfig(bindings),
-      raw,
-      { from: 'buyer@customer.example', to: FWD },
-      waitUntil,
-    );
+    const { result, sent } = await run(raw, 'buyer@customer.example');
     expect(result.reason).toBe('oversize');
     expect(result.reject).toMatch(/oversize/);
     expect((sent[0] as Receipt).reason).toBe('oversize');
   });
 
   test('garbage bytes get a malformed decision instead of a crash', async () => {
-    const { bindings, sent } = capturingEnv();
     const raw = new Uint8Array(4096).map((_, i) => (i * 7919) % 256);
-    const result = await processMessage(
-      bindings,
-      readEdgeConfig(bindings),
-      raw,
-      { from: 'a@b.example', to: FWD },
-      waitUntil,
-    );
+    const { result, sent } = await run(raw, 'a@b.example');
     expect(result.status).toBe('tossed');
     expect(['malformed', 'no-route']).toContain(result.reason);
     expect(sent).toHaveLength(1);
@@ -266,14 +236,13 @@ describe('edge pipeline', () => {
 
   test('with region rules disabled everything is tossed as region-rules-disabled', async () => {
     await installSnapshot(snapshotInput({ rulesEnabled: false, version: 8 }));
-    const { bindings, sent } = capturingEnv();
     const raw = mail({
       From: 'buyer@customer.example',
       To: 'alice@contoso.example',
       Subject: 'x',
       'X-Forwarded-To': 'alice@contoso.example',
     });
-    const result = await processMessage(bindings, readEdgeConfig(bindings), raw, { to: FWD }, waitUntil);
+    const { result, sent } = await run(raw);
     expect(result.reason).toBe('region-rules-disabled');
     expect((sent[0] as Receipt).reason).toBe('region-rules-disabled');
   });
@@ -380,16 +349,8 @@ describe('email() handler', () => {
       ),
     );
     const forwarded = async (eml: string) => {
-      const { bindings, sent } = capturingEnv();
-      const cfg = readEdgeConfig(bindings);
       const raw = new TextEncoder().encode(eml);
-      const result = await processMessage(
-        bindings,
-        cfg,
-        raw,
-        { from: 'alice@contoso.example', to: FWD },
-        waitUntil,
-      );
+      const { result, sent } = await run(raw, 'alice@contoso.example');
       const items = sent.filter((m): m is IngestItem => m.kind === 'item');
       return { result, items };
     };
@@ -468,8 +429,7 @@ describe('queue limits by construction (128 KB a message, 100 messages / 256 KB 
     // The real local queue enforces the platform limits: before, this sendBatch threw every time.
     const result = await processMessage(edgeEnv, readEdgeConfig(edgeEnv), raw, { to: FWD }, waitUntil);
     expect(result.status).toBe('tracked');
-    const { bindings, sent } = capturingEnv();
-    await processMessage(bindings, readEdgeConfig(bindings), raw, { to: FWD }, waitUntil);
+    const { sent } = await run(raw);
     const ref = sent[0] as unknown as ItemRef;
     expect(ref.kind).toBe('item-ref');
     const item = (await (await edgeEnv.RAW.get(ref.ref.key))!.json()) as IngestItem;
@@ -487,8 +447,7 @@ describe('queue limits by construction (128 KB a message, 100 messages / 256 KB 
       },
       body,
     );
-    const { bindings, sent } = capturingEnv();
-    await processMessage(bindings, readEdgeConfig(bindings), raw, { to: FWD }, waitUntil);
+    const { sent } = await run(raw);
     const ref = sent[0] as unknown as ItemRef;
     const item = (await (await edgeEnv.RAW.get(ref.ref.key))!.json()) as IngestItem;
     expect(item.textRef).toBeDefined();
@@ -508,8 +467,7 @@ describe('queue limits by construction (128 KB a message, 100 messages / 256 KB 
     });
     const result = await processMessage(edgeEnv, readEdgeConfig(edgeEnv), raw, { to: FWD }, waitUntil);
     expect(result.status).toBe('tracked');
-    const { bindings, sent } = capturingEnv();
-    await processMessage(bindings, readEdgeConfig(bindings), raw, { to: FWD }, waitUntil);
+    const { sent } = await run(raw);
     const item = sent[0] as IngestItem;
     expect(item.cc).toHaveLength(500);
     expect(item.partiesRef).toBeUndefined();
