@@ -418,46 +418,37 @@ function sameCells(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-/** Encodes a snapshot into its compact binary form. */
-export function encodeSnapshot(s: RoutingSnapshot): Uint8Array {
-  const order = Object.keys(s.deployments);
-  const jsonDeployments: Record<string, JsonDeployment> = {};
-  for (const id of order) {
-    jsonDeployments[id] = jsonDeploymentOf(s.deployments[id] as DeploymentSnapshot);
-  }
-  const json = new TextEncoder().encode(
+/** A filter blob of the encoding: bytes as they are, bytes with another flags byte, or a shared reference. */
+type Blob = Uint8Array | { bytes: Uint8Array; flags: number } | number;
+
+/** The JSON section: the header fields, the deployment order and each deployment's JSON part. */
+function jsonSection(
+  header: Omit<RoutingSnapshot, 'deployments'>,
+  order: string[],
+  deployments: Record<string, JsonDeployment>,
+): Uint8Array {
+  return new TextEncoder().encode(
     JSON.stringify({
-      version: s.version,
-      etag: s.etag,
-      region: s.region,
-      builtAt: s.builtAt,
-      hashKey: s.hashKey,
-      rulesEnabled: s.rulesEnabled,
-      egress: s.egress,
-      mailboxes: s.mailboxes,
-      forwarding: s.forwarding,
+      version: header.version,
+      etag: header.etag,
+      region: header.region,
+      builtAt: header.builtAt,
+      hashKey: header.hashKey,
+      rulesEnabled: header.rulesEnabled,
+      egress: header.egress,
+      mailboxes: header.mailboxes,
+      forwarding: header.forwarding,
       order,
-      deployments: jsonDeployments,
+      deployments,
     }),
   );
-  const blobs: Array<Uint8Array | number> = [];
-  let size = 4 + 4 + json.length + 8;
-  for (const id of order) {
-    const d = s.deployments[id] as DeploymentSnapshot;
-    blobs.push(d.records);
-    size += 4 + d.records.length;
-    for (const view of [d.emailEnabled, d.emailEnabledRecipients]) {
-      if (sameCells(d.records, view)) {
-        blobs.push(view[3] as number);
-        size += 5;
-      } else {
-        blobs.push(view);
-        size += 4 + view.length;
-      }
-    }
-    blobs.push(d.outbound);
-    size += 4 + d.outbound.length;
-  }
+}
+
+/** Writes magic, format, the JSON section, the filter blobs and the checksum. */
+function writeEncoding(json: Uint8Array, blobs: Blob[]): Uint8Array {
+  let size = 8 + json.length + 8;
+  for (const blob of blobs)
+    size += typeof blob === 'number' ? 5 : 4 + (blob instanceof Uint8Array ? blob : blob.bytes).length;
   const out = new Uint8Array(size);
   const view = new DataView(out.buffer);
   out.set(MAGIC, 0);
@@ -471,15 +462,33 @@ export function encodeSnapshot(s: RoutingSnapshot): Uint8Array {
       out[o + 4] = blob;
       o += 5;
     } else {
-      view.setUint32(o, blob.length, true);
-      out.set(blob, o + 4);
-      o += 4 + blob.length;
+      const bytes = blob instanceof Uint8Array ? blob : blob.bytes;
+      view.setUint32(o, bytes.length, true);
+      out.set(bytes, o + 4);
+      if (!(blob instanceof Uint8Array)) out[o + 4 + 3] = blob.flags;
+      o += 4 + bytes.length;
     }
   }
   const [hi, lo] = checksum(out.subarray(0, o));
   view.setUint32(o, hi, true);
   view.setUint32(o + 4, lo, true);
   return out;
+}
+
+/** Encodes a snapshot into its compact binary form. */
+export function encodeSnapshot(s: RoutingSnapshot): Uint8Array {
+  const order = Object.keys(s.deployments);
+  const jsonDeployments: Record<string, JsonDeployment> = {};
+  const blobs: Blob[] = [];
+  for (const id of order) {
+    const d = s.deployments[id] as DeploymentSnapshot;
+    jsonDeployments[id] = jsonDeploymentOf(d);
+    blobs.push(d.records);
+    for (const view of [d.emailEnabled, d.emailEnabledRecipients])
+      blobs.push(sameCells(d.records, view) ? (view[3] as number) : view);
+    blobs.push(d.outbound);
+  }
+  return writeEncoding(jsonSection(s, order, jsonDeployments), blobs);
 }
 
 /** One deployment's built part: its JSON section, its combined (tagged) record filter, its outbound filter. */
@@ -503,50 +512,18 @@ export function encodeAssembledSnapshot(
   const sorted = [...parts].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const order = sorted.map((p) => p.id);
   if (order.includes('__proto__')) throw new Error('deployment id "__proto__" is reserved');
-  const json = new TextEncoder().encode(
-    JSON.stringify({
-      version: header.version,
-      etag: header.etag,
-      region: header.region,
-      builtAt: header.builtAt,
-      hashKey: header.hashKey,
-      rulesEnabled: header.rulesEnabled,
-      egress: header.egress,
-      mailboxes: header.mailboxes,
-      forwarding: header.forwarding,
-      order,
-      deployments: Object.fromEntries(sorted.map((p) => [p.id, p.meta])),
-    }),
-  );
-  let size = 8 + json.length + 8;
-  for (const p of sorted) size += 4 + p.records.length + 10 + 4 + p.outbound.length;
-  const out = new Uint8Array(size);
-  const view = new DataView(out.buffer);
-  out.set(MAGIC, 0);
-  out[3] = FORMAT_VERSION;
-  view.setUint32(4, json.length, true);
-  out.set(json, 8);
-  let o = 8 + json.length;
+  const blobs: Blob[] = [];
   for (const p of sorted) {
     if (((p.records[3] as number) & 1) !== 1) throw new Error('a part needs a tagged record filter');
-    const flags = tagMaskFlags(TAG_RECORD);
-    view.setUint32(o, p.records.length, true);
-    out.set(p.records, o + 4);
-    out[o + 4 + 3] = flags;
-    o += 4 + p.records.length;
-    for (const f of [tagMaskFlags(TAG_EMAIL_ENABLED), tagMaskFlags(3, true)]) {
-      view.setUint32(o, SHARED, true);
-      out[o + 4] = f;
-      o += 5;
-    }
-    view.setUint32(o, p.outbound.length, true);
-    out.set(p.outbound, o + 4);
-    o += 4 + p.outbound.length;
+    blobs.push(
+      { bytes: p.records, flags: tagMaskFlags(TAG_RECORD) },
+      tagMaskFlags(TAG_EMAIL_ENABLED),
+      tagMaskFlags(3, true),
+      p.outbound,
+    );
   }
-  const [hi, lo] = checksum(out.subarray(0, o));
-  view.setUint32(o, hi, true);
-  view.setUint32(o + 4, lo, true);
-  return out;
+  const deployments = Object.fromEntries(sorted.map((p) => [p.id, p.meta]));
+  return writeEncoding(jsonSection(header, order, deployments), blobs);
 }
 
 function checksum(bytes: Uint8Array): [number, number] {
