@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { beforeAll, describe, expect, test } from 'vitest';
 import worker from '../../src/edge/index.js';
 import { capturingEnv, ctx, emailMessage, installSnapshot } from './helpers.js';
+import { HEADER_NAMES } from '../support/header-names.js';
 
 const FWD = 'crm-0123456789abcdef01234567@us.edge.crm-router.example';
 
@@ -14,34 +15,6 @@ const FWD = 'crm-0123456789abcdef01234567@us.edge.crm-router.example';
 const FIXTURES: string[] = Object.values(
   import.meta.glob('../fixtures/emails/*.eml', { query: '?raw', import: 'default', eager: true }),
 ) as string[];
-
-const HEADER_NAMES = [
-  'From',
-  'To',
-  'Cc',
-  'Bcc',
-  'Subject',
-  'Message-ID',
-  'In-Reply-To',
-  'References',
-  'Date',
-  'X-Forwarded-To',
-  'X-Forwarded-For',
-  'Delivered-To',
-  'X-Original-To',
-  'Resent-To',
-  'Resent-From',
-  'X-MS-Exchange-Inbox-Rules-Loop',
-  'Auto-Submitted',
-  'Precedence',
-  'List-Id',
-  'X-Loop',
-  'Thread-Index',
-  'Content-Type',
-  'Content-Transfer-Encoding',
-  'MIME-Version',
-  'Return-Path',
-];
 
 const headerValue = fc.oneof(
   fc.string({ maxLength: 80 }),
