@@ -1,45 +1,41 @@
 // Issue 11 at the edge: mail only for forwarding addresses (boundary 2), bound to that address's
 // deployment (boundary 1), and raw content never rendered on the edge's origin (boundary 8).
 import { beforeEach, describe, expect, test } from 'vitest';
-import type { SnapshotInput } from '../../src/core/snapshot.js';
 import type { IngestItem } from '../../src/core/wire.js';
 import { readEdgeConfig } from '../../src/edge/config.js';
 import worker, { signRawLink } from '../../src/edge/index.js';
 import { processMessage } from '../../src/edge/pipeline.js';
-import { capturingEnv, ctx, edgeEnv, emailMessage, installSnapshot } from './helpers.js';
+import {
+  capturingEnv,
+  ctx,
+  deploymentInput,
+  edgeEnv,
+  emailMessage,
+  installSnapshot,
+  usSnapshotInput,
+} from './helpers.js';
 
 const CONTOSO_FWD = 'crm-0123456789abcdef01234567@us.edge.crm-router.example';
 const FABRIKAM_FWD = 'crm-fedcba9876543210fedcba98@us.edge.crm-router.example';
 
-const deployment = (id: string, base: number): SnapshotInput['deployments'][number] => ({
-  id,
-  token: { prefix: 'CRM:', deploymentBase: base, userDigits: 3, counterDigits: 3 },
-  maxMessageBytes: 1_000_000,
-  attachmentPolicy: 'regional',
-  smartMatch: false,
-  suppressions: [],
-  records: [],
-  outbound: [],
-});
+const deployment = (id: string, base: number) =>
+  deploymentInput(id, { token: { prefix: 'CRM:', deploymentBase: base, userDigits: 3, counterDigits: 3 } });
 
 async function install() {
-  await installSnapshot({
-    region: 'us',
-    version: 11,
-    builtAt: 1,
-    hashKey: '000102030405060708090a0b0c0d0e0f',
-    rulesEnabled: true,
-    egress: 'full',
-    mailboxes: [
-      { address: 'ceo@contoso.example', deployment: 'contoso', userId: 'c-ceo', filter: 'all' },
-      { address: 'ann@fabrikam.example', deployment: 'fabrikam', userId: 'f-ann', filter: 'all' },
-    ],
-    forwarding: [
-      { address: CONTOSO_FWD, deployment: 'contoso' },
-      { address: FABRIKAM_FWD, deployment: 'fabrikam' },
-    ],
-    deployments: [deployment('contoso', 1), deployment('fabrikam', 2)],
-  });
+  await installSnapshot(
+    usSnapshotInput({
+      version: 11,
+      mailboxes: [
+        { address: 'ceo@contoso.example', deployment: 'contoso', userId: 'c-ceo', filter: 'all' },
+        { address: 'ann@fabrikam.example', deployment: 'fabrikam', userId: 'f-ann', filter: 'all' },
+      ],
+      forwarding: [
+        { address: CONTOSO_FWD, deployment: 'contoso' },
+        { address: FABRIKAM_FWD, deployment: 'fabrikam' },
+      ],
+      deployments: [deployment('contoso', 1), deployment('fabrikam', 2)],
+    }),
+  );
 }
 
 /** A stranger's message "forwarded by" contoso's CEO (every forwarding header forged). */

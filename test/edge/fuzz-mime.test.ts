@@ -6,7 +6,14 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, test } from 'vitest';
 import worker from '../../src/edge/index.js';
-import { capturingEnv, ctx, emailMessage, installSnapshot } from './helpers.js';
+import {
+  capturingEnv,
+  ctx,
+  deploymentInput,
+  emailMessage,
+  installSnapshot,
+  usSnapshotInput,
+} from './helpers.js';
 import { HEADER_NAMES } from '../support/header-names.js';
 
 const FWD = 'crm-0123456789abcdef01234567@us.edge.crm-router.example';
@@ -73,31 +80,24 @@ const mutated = fc
 
 describe('fuzzing the edge message path', () => {
   beforeAll(async () => {
-    await installSnapshot({
-      region: 'us',
-      version: 3,
-      builtAt: 1,
-      hashKey: '000102030405060708090a0b0c0d0e0f',
-      rulesEnabled: true,
-      egress: 'full',
-      mailboxes: [
-        { address: 'alice@contoso.example', deployment: 'contoso', userId: 'u-a', filter: 'all' },
-        { address: 'bob@contoso.example', deployment: 'contoso', userId: 'u-b', filter: 'records' },
-      ],
-      forwarding: [{ address: FWD, deployment: 'contoso' }],
-      deployments: [
-        {
-          id: 'contoso',
-          token: { prefix: 'CRM:', deploymentBase: 0, userDigits: 3, counterDigits: 3 },
-          maxMessageBytes: 1_000_000,
-          attachmentPolicy: 'regional',
-          smartMatch: true,
-          suppressions: ['@spam.example'],
-          records: [{ address: 'carol@example.org', type: 'contact', emailEnabled: true }],
-          outbound: [{ messageId: '<a@b>', subject: 'Hello', to: ['carol@example.org', 'x@y.example'] }],
-        },
-      ],
-    });
+    await installSnapshot(
+      usSnapshotInput({
+        version: 3,
+        mailboxes: [
+          { address: 'alice@contoso.example', deployment: 'contoso', userId: 'u-a', filter: 'all' },
+          { address: 'bob@contoso.example', deployment: 'contoso', userId: 'u-b', filter: 'records' },
+        ],
+        forwarding: [{ address: FWD, deployment: 'contoso' }],
+        deployments: [
+          deploymentInput('contoso', {
+            smartMatch: true,
+            suppressions: ['@spam.example'],
+            records: [{ address: 'carol@example.org', type: 'contact', emailEnabled: true }],
+            outbound: [{ messageId: '<a@b>', subject: 'Hello', to: ['carol@example.org', 'x@y.example'] }],
+          }),
+        ],
+      }),
+    );
   });
 
   test('the fixtures are there to mutate', () => {

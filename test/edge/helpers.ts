@@ -8,6 +8,41 @@ import { forgetHeldSnapshot } from '../../src/edge/snapshot-store.js';
 
 export const edgeEnv = env as unknown as EdgeBindings;
 
+export const HASH_KEY = '000102030405060708090a0b0c0d0e0f';
+
+/** A deployment of a test snapshot: the default token format, nothing suppressed, no records. */
+export function deploymentInput(
+  id: string,
+  over: Partial<SnapshotInput['deployments'][number]> = {},
+): SnapshotInput['deployments'][number] {
+  return {
+    id,
+    token: { prefix: 'CRM:', deploymentBase: 0, userDigits: 3, counterDigits: 3 },
+    maxMessageBytes: 1_000_000,
+    attachmentPolicy: 'regional',
+    smartMatch: false,
+    suppressions: [],
+    records: [],
+    outbound: [],
+    ...over,
+  };
+}
+
+/** A region us snapshot with rules on and full egress; the test names its routes and deployments. */
+export function usSnapshotInput(
+  over: Pick<SnapshotInput, 'mailboxes' | 'forwarding' | 'deployments'> & Partial<SnapshotInput>,
+): SnapshotInput {
+  return {
+    region: 'us',
+    version: 1,
+    builtAt: 1,
+    hashKey: HASH_KEY,
+    rulesEnabled: true,
+    egress: 'full',
+    ...over,
+  };
+}
+
 export const ctx = { waitUntil: () => {}, passThroughOnException: () => {} } as unknown as ExecutionContext;
 
 /** The real bindings, with the queue producer recording what the edge enqueues. */

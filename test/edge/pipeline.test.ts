@@ -6,26 +6,28 @@ import worker from '../../src/edge/index.js';
 import type { ItemRef } from '../../src/edge/outbox.js';
 import { PLATFORM_MAX_BYTES, processMessage } from '../../src/edge/pipeline.js';
 import { forgetHeldSnapshot } from '../../src/edge/snapshot-store.js';
-import { capturingEnv, ctx, edgeEnv, emailMessage, installSnapshot } from './helpers.js';
+import {
+  capturingEnv,
+  ctx,
+  deploymentInput,
+  edgeEnv,
+  emailMessage,
+  installSnapshot,
+  usSnapshotInput,
+} from './helpers.js';
 import appleMailForward from '../fixtures/emails/apple-mail-forward-as-attachment.eml?raw';
 import gmailTwoForwards from '../fixtures/emails/gmail-two-forwarded-as-attachments.eml?raw';
 import outlookTwoForwards from '../fixtures/emails/outlook-two-forwarded-as-attachments.eml?raw';
 import thunderbirdTypedSubject from '../fixtures/emails/thunderbird-forward-as-attachment-typed-subject.eml?raw';
 
-const HASH_KEY = '000102030405060708090a0b0c0d0e0f';
 /** contoso's forwarding address in region us (the envelope recipient of every test message). */
 const FWD = 'crm-0123456789abcdef01234567@us.edge.crm-router.example';
 /** A second forwarding address of contoso (e.g. the previous one, within its grace period). */
 const FWD2 = 'crm-89abcdef0123456789abcdef@us.edge.crm-router.example';
 
 function snapshotInput(over: Partial<SnapshotInput> = {}): SnapshotInput {
-  return {
-    region: 'us',
+  return usSnapshotInput({
     version: 7,
-    builtAt: 1,
-    hashKey: HASH_KEY,
-    rulesEnabled: true,
-    egress: 'full',
     mailboxes: [
       { address: 'alice@contoso.example', deployment: 'contoso', userId: 'u-alice', filter: 'all' },
       { address: 'carol@contoso.example', deployment: 'contoso', userId: 'u-carol', filter: 'records' },
@@ -35,19 +37,14 @@ function snapshotInput(over: Partial<SnapshotInput> = {}): SnapshotInput {
       { address: FWD2, deployment: 'contoso' },
     ],
     deployments: [
-      {
-        id: 'contoso',
-        token: { prefix: 'CRM:', deploymentBase: 0, userDigits: 3, counterDigits: 3 },
+      deploymentInput('contoso', {
         maxMessageBytes: 2000,
-        attachmentPolicy: 'regional',
-        smartMatch: false,
         suppressions: ['@spam.example'],
         records: [{ address: 'buyer@customer.example', type: 'contact', emailEnabled: true }],
-        outbound: [],
-      },
+      }),
     ],
     ...over,
-  };
+  });
 }
 
 function mail(headers: Record<string, string>, body = 'Hello there.') {
