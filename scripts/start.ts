@@ -19,7 +19,6 @@ import {
 } from './network.js';
 import { DEPLOYMENTS } from './demo-data.js';
 import { fetchAllForwardingAddresses } from './forwarding.js';
-import { seedDemoData } from './seed.js';
 import { onParentDeath } from './process-group.js';
 
 const mode = process.argv[2] ?? 'all';

@@ -71,9 +71,20 @@ async function parseOriginal(raw: Uint8Array, facts: MessageFacts): Promise<Emai
   return wrapped ? PostalMime.parse(attachmentBytes(wrapped)) : outer;
 }
 
-export function rawKey(itemId: string, now: number): string {
-  return `raw/${new Date(now).toISOString().slice(0, 10)}/${itemId}.eml`;
+/**
+ * Where one received copy's objects live in regional R2: `raw/<deployment>/<YYYY-MM-DD>/<copy>…`
+ * (the raw message `.eml`, attachments `/att/<n>`, a held body `.txt`, held parties
+ * `.parties.json`), so the cron expires a deployment's copies by day prefix (raw-expiry.ts). A
+ * message is bound to one deployment by its envelope recipient; should its targets ever name
+ * several, the copy goes under `raw/_shared/`, which never expires (`_` is not in deployment ids).
+ */
+export function copyPrefix(deployments: string[], copyId: string, now: number): string {
+  const owners = [...new Set(deployments)];
+  const owner = owners.length === 1 ? owners[0] : SHARED_OWNER;
+  return `raw/${owner}/${new Date(now).toISOString().slice(0, 10)}/${copyId}`;
 }
+
+export const SHARED_OWNER = '_shared';
 
 export interface BuildItemsInput {
   /** The region the items come from; with a store, its region. */
@@ -107,8 +118,13 @@ export async function buildItems(input: BuildItemsInput): Promise<IngestItem[]> 
   // The raw message stays in the region; central gets a reference it can turn into a signed link.
   // Messages forwarded together (one per wrapped part) share the copy stored for the first.
   let rawRef: IngestItem['raw'];
+  const prefix = copyPrefix(
+    targets.map((t) => t.deployment),
+    copyId,
+    now,
+  );
   if (store) {
-    const key = input.rawKey ?? rawKey(copyId, now);
+    const key = input.rawKey ?? `${prefix}.eml`;
     if (!input.rawKey)
       await store.put(key, raw, {
         contentType: 'message/rfc822',
@@ -125,7 +141,7 @@ export async function buildItems(input: BuildItemsInput): Promise<IngestItem[]> 
     await Promise.all(
       email.attachments.map(async (a, n) => {
         const bytes = bytesOf[n] as Uint8Array;
-        const attKey = `att/${copyId}/${n}`;
+        const attKey = `${prefix}/att/${n}`;
         await store.put(attKey, bytes, {
           contentType: a.mimeType,
           ...(a.filename
@@ -145,7 +161,7 @@ export async function buildItems(input: BuildItemsInput): Promise<IngestItem[]> 
     text = utf8Prefix(bytes, TEXT_INLINE_BYTES);
     if (bytes.byteLength > TEXT_INLINE_BYTES) {
       if (store) {
-        const textKey = `text/${copyId}.txt`;
+        const textKey = `${prefix}.txt`;
         await store.put(textKey, bytes, { contentType: 'text/plain; charset=utf-8' });
         textRef = { region, key: textKey, size: bytes.byteLength };
       } else text += TRUNCATED;
@@ -153,7 +169,7 @@ export async function buildItems(input: BuildItemsInput): Promise<IngestItem[]> 
   }
   let partiesRef: IngestItem['partiesRef'];
   if (store && (facts.to.length > MAX_PARTIES_PER_ROLE || facts.cc.length > MAX_PARTIES_PER_ROLE)) {
-    const partiesKey = `parties/${copyId}.json`;
+    const partiesKey = `${prefix}.parties.json`;
     const json = JSON.stringify({ to: facts.to, cc: facts.cc });
     await store.put(partiesKey, json, { contentType: 'application/json' });
     partiesRef = { region, key: partiesKey, size: encoder.encode(json).byteLength };

@@ -54,6 +54,8 @@ export interface SnapshotInput {
   deployments: Array<
     Pick<DeploymentSnapshot, 'token' | 'maxMessageBytes' | 'attachmentPolicy' | 'smartMatch'> & {
       id: string;
+      /** Days the deployment keeps mail (null/absent: for ever); the edge expires its regional copies. */
+      retentionDays?: number | null;
       /** `'a@x.com'` (one address) or `'@x.com'` (a domain and its subdomains). */
       suppressions: string[];
       records: Array<{ address: string; type: RecordType; emailEnabled: boolean }>;
@@ -80,6 +82,11 @@ export interface DeploymentSnapshot {
   maxMessageBytes: number;
   attachmentPolicy: AttachmentPolicy;
   smartMatch: boolean;
+  /**
+   * Days the deployment keeps mail; the edge's cron deletes the raw messages, attachments and held
+   * bodies it stored for the deployment once they are older (absent: kept for ever).
+   */
+  retentionDays?: number;
   /** keyedHash of suppressed addresses. */
   suppressedAddresses: string[];
   /** keyedHash of suppressed domains (`'x.com'`, without the `@`). */
@@ -230,6 +237,7 @@ export function buildSnapshot(input: SnapshotInput): RoutingSnapshot {
         maxMessageBytes: d.maxMessageBytes,
         attachmentPolicy: d.attachmentPolicy,
         smartMatch: d.smartMatch,
+        ...(d.retentionDays ? { retentionDays: d.retentionDays } : {}),
         suppressedAddresses,
         suppressedDomains,
         threadIndexes: out.threadIndexes(),
@@ -405,6 +413,7 @@ export function jsonDeploymentOf(d: JsonDeployment): JsonDeployment {
     maxMessageBytes: d.maxMessageBytes,
     attachmentPolicy: d.attachmentPolicy,
     smartMatch: d.smartMatch,
+    ...(d.retentionDays ? { retentionDays: d.retentionDays } : {}),
     suppressedAddresses: d.suppressedAddresses,
     suppressedDomains: d.suppressedDomains,
     threadIndexes: d.threadIndexes,
@@ -656,6 +665,11 @@ export function decodeSnapshot(bytes: Uint8Array): RoutingSnapshot {
     if (!ATTACHMENT_POLICIES.includes(d.attachmentPolicy))
       fail(`deployment "${id}" attachment policy unknown`);
     if (typeof d.smartMatch !== 'boolean') fail(`deployment "${id}" smartMatch missing`);
+    if (
+      d.retentionDays !== undefined &&
+      !(Number.isInteger(d.retentionDays) && d.retentionDays >= 1 && d.retentionDays <= 36_500)
+    )
+      fail(`deployment "${id}" retentionDays invalid`);
     if (!isStringArray(d.suppressedAddresses, HASH) || !isStringArray(d.suppressedDomains, HASH)) {
       fail(`deployment "${id}" suppressions malformed`);
     }

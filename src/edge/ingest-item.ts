@@ -7,7 +7,13 @@ import type { RoutingSnapshot } from '../core/snapshot.js';
 import type { IngestItem } from '../core/wire.js';
 import type { EdgeBindings, EdgeConfig } from './config.js';
 
-export { MAX_PARTIES_PER_ROLE, rawKey, TEXT_INLINE_BYTES, utf8Prefix } from '../core/ingest-item.js';
+export {
+  copyPrefix,
+  MAX_PARTIES_PER_ROLE,
+  SHARED_OWNER,
+  TEXT_INLINE_BYTES,
+  utf8Prefix,
+} from '../core/ingest-item.js';
 
 /** The region's R2 bucket as the item builder's store. */
 export function regionalStore(env: Pick<EdgeBindings, 'RAW'>, region: string): RegionalStore {
