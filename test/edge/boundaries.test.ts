@@ -5,15 +5,8 @@ import type { IngestItem } from '../../src/core/wire.js';
 import { readEdgeConfig } from '../../src/edge/config.js';
 import worker, { signRawLink } from '../../src/edge/index.js';
 import { processMessage } from '../../src/edge/pipeline.js';
-import {
-  capturingEnv,
-  ctx,
-  deploymentInput,
-  edgeEnv,
-  emailMessage,
-  installSnapshot,
-  usSnapshotInput,
-} from './helpers.js';
+import { capturingEnv, ctx, edgeEnv, emailMessage } from './helpers.js';
+import { deploymentInput, installSnapshot, usSnapshotInput } from './snapshot-input.js';
 
 const CONTOSO_FWD = 'crm-0123456789abcdef01234567@us.edge.crm-router.example';
 const FABRIKAM_FWD = 'crm-fedcba9876543210fedcba98@us.edge.crm-router.example';

@@ -6,14 +6,8 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, test } from 'vitest';
 import worker from '../../src/edge/index.js';
-import {
-  capturingEnv,
-  ctx,
-  deploymentInput,
-  emailMessage,
-  installSnapshot,
-  usSnapshotInput,
-} from './helpers.js';
+import { capturingEnv, ctx, emailMessage } from './helpers.js';
+import { deploymentInput, installSnapshot, usSnapshotInput } from './snapshot-input.js';
 import { HEADER_NAMES } from '../support/header-names.js';
 
 const FWD = 'crm-0123456789abcdef01234567@us.edge.crm-router.example';
