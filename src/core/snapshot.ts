@@ -550,6 +550,23 @@ function isStringArray(v: unknown, pattern?: RegExp): v is string[] {
 
 const HASH = /^[0-9a-f]{16}$/;
 
+/** An object keyed by hashes, each value read by `read` (undefined: malformed). */
+function hashMap<T>(
+  value: unknown,
+  what: string,
+  malformed: string,
+  read: (v: unknown) => T | undefined,
+): Record<string, T> {
+  const out: Record<string, T> = {};
+  for (const [hash, v] of Object.entries(value as Record<string, unknown>)) {
+    if (!HASH.test(hash)) fail(`${what} key is not a hash`);
+    const entry = read(v);
+    if (entry === undefined) fail(malformed);
+    out[hash] = entry;
+  }
+  return out;
+}
+
 /** Decodes a snapshot. Throws an Error naming the problem on a corrupt or truncated payload. */
 export function decodeSnapshot(bytes: Uint8Array): RoutingSnapshot {
   if (!(bytes instanceof Uint8Array)) fail('payload is not bytes');
@@ -599,40 +616,38 @@ export function decodeSnapshot(bytes: Uint8Array): RoutingSnapshot {
   if (!isStringArray(order)) fail('deployment order missing');
   if (deployments === null || typeof deployments !== 'object') fail('deployments missing');
 
-  const routes: Record<string, MailboxRoute> = {};
-  for (const [hash, route] of Object.entries(mailboxes as Record<string, unknown>)) {
+  const routes = hashMap(mailboxes, 'mailbox', 'mailbox route malformed', (route) => {
     const r = route as Partial<MailboxRoute> | null;
-    if (!HASH.test(hash)) fail('mailbox key is not a hash');
     if (
       !r ||
       typeof r.deployment !== 'string' ||
       typeof r.userId !== 'string' ||
       !FILTER_MODES.includes(r.filter as FilterMode)
-    ) {
-      fail('mailbox route malformed');
-    }
-    routes[hash] = { deployment: r.deployment, userId: r.userId, filter: r.filter as FilterMode };
-  }
+    )
+      return undefined;
+    return { deployment: r.deployment, userId: r.userId, filter: r.filter as FilterMode };
+  });
 
-  const forwardingTargets: Record<string, ForwardingTarget> = {};
-  if (forwarding !== undefined) {
-    if (forwarding === null || typeof forwarding !== 'object' || Array.isArray(forwarding))
-      fail('forwarding addresses malformed');
-    for (const [hash, target] of Object.entries(forwarding as Record<string, unknown>)) {
+  if (
+    forwarding !== undefined &&
+    (forwarding === null || typeof forwarding !== 'object' || Array.isArray(forwarding))
+  )
+    fail('forwarding addresses malformed');
+  const forwardingTargets = hashMap(
+    forwarding ?? {},
+    'forwarding',
+    'forwarding target malformed',
+    (target) => {
       const t = target as Partial<ForwardingTarget> | null;
-      if (!HASH.test(hash)) fail('forwarding key is not a hash');
       if (
         !t ||
         typeof t.deployment !== 'string' ||
         (t.expiresAt !== undefined && (typeof t.expiresAt !== 'number' || !Number.isFinite(t.expiresAt)))
       )
-        fail('forwarding target malformed');
-      forwardingTargets[hash] = {
-        deployment: t.deployment,
-        ...(t.expiresAt !== undefined ? { expiresAt: t.expiresAt } : {}),
-      };
-    }
-  }
+        return undefined;
+      return { deployment: t.deployment, ...(t.expiresAt !== undefined ? { expiresAt: t.expiresAt } : {}) };
+    },
+  );
 
   let o = 8 + jsonLength;
   const readBlob = (what: string, shareWith?: Uint8Array): Uint8Array => {
