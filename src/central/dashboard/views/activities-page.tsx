@@ -2,8 +2,8 @@
 import type { FC } from 'hono/jsx';
 import type { activities } from '../../../db/schema.js';
 import { formatBytes } from './format.js';
-import { DataTable, Field, SearchForm } from './components.js';
-import { type Flash, Layout, Options, type PageContext, Time } from './layout.js';
+import { DataTable, Field, SearchForm, SelectField } from './components.js';
+import { type Flash, Layout, type PageContext, Time } from './layout.js';
 
 export type ActivityRow = typeof activities.$inferSelect;
 
@@ -40,11 +40,14 @@ export const ActivitiesPage: FC<{
           <input id="q" name="q" type="search" value={filters.q} maxlength={500} class="wide" />
         </Field>
         {deploymentIds.length > 1 ? (
-          <Field id="deployment" label="Deployment">
-            <select id="deployment" name="deployment">
-              <Options values={deploymentIds} selected={filters.deployment} any="any deployment" />
-            </select>
-          </Field>
+          <SelectField
+            id="deployment"
+            name="deployment"
+            label="Deployment"
+            values={deploymentIds}
+            selected={filters.deployment}
+            any="any deployment"
+          />
         ) : null}
       </SearchForm>
       <DataTable

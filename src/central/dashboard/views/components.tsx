@@ -3,7 +3,7 @@
 // search form and one post form. Pages compose these instead of repeating their markup, so ids,
 // labels, the CSRF field and escaping are the same everywhere (hono/jsx escapes every child).
 import type { Child, FC, PropsWithChildren } from 'hono/jsx';
-import { Csrf } from './layout.js';
+import { Csrf, Options } from './layout.js';
 
 /** A column of a {@link DataTable}: its header (also the cell's `data-label` on phones) and cell. */
 export interface Column<T> {
@@ -118,4 +118,34 @@ export const PostButton: FC<
       {hiddenLabel ? <span class="visually-hidden"> {hiddenLabel}</span> : null}
     </button>
   </PostForm>
+);
+
+/** A labelled `<select>` of `values` (led by an "any …" choice when `any` is given). */
+export const SelectField: FC<{
+  id: string;
+  name: string;
+  label: Child;
+  values: readonly string[];
+  selected: string;
+  any?: string;
+  required?: boolean;
+}> = ({ id, name, label, values, selected, any, required }) => (
+  <Field id={id} label={label}>
+    <select id={id} name={name} required={required}>
+      <Options values={values} selected={selected} any={any} />
+    </select>
+  </Field>
+);
+
+/** A titled section (a panel unless `class` says otherwise; `""`: none), named by its heading. */
+export const Panel: FC<PropsWithChildren<{ id: string; title: Child; class?: string }>> = ({
+  id,
+  title,
+  class: className = 'panel',
+  children,
+}) => (
+  <section class={className || undefined} aria-labelledby={id}>
+    <h2 id={id}>{title}</h2>
+    {children}
+  </section>
 );

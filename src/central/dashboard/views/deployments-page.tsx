@@ -4,8 +4,8 @@ import { formatTrackingToken } from '../../../core/tracking-token.js';
 import { ATTACHMENT_POLICIES, RECORD_TYPES } from '../../../core/types.js';
 import type { deployments } from '../../../db/schema.js';
 import { formatBytes, formatCount } from './format.js';
-import { Field, FormError, PostForm } from './components.js';
-import { type Flash, Layout, Options, type PageContext, Time } from './layout.js';
+import { Field, FormError, PostForm, SelectField } from './components.js';
+import { type Flash, Layout, type PageContext, Time } from './layout.js';
 
 type DeploymentRow = typeof deployments.$inferSelect;
 
@@ -179,11 +179,13 @@ const DeploymentForm: FC<{
             value={values.maxMessageBytes}
           />
         </Field>
-        <Field id={`${f}-attachments`} label="Attachment policy">
-          <select id={`${f}-attachments`} name="attachmentPolicy">
-            <Options values={ATTACHMENT_POLICIES} selected={values.attachmentPolicy} />
-          </select>
-        </Field>
+        <SelectField
+          id={`${f}-attachments`}
+          name="attachmentPolicy"
+          label="Attachment policy"
+          values={ATTACHMENT_POLICIES}
+          selected={values.attachmentPolicy}
+        />
         <div class="field">
           <label for={`${f}-smart-match`}>
             <input

@@ -3,8 +3,8 @@ import type { FC } from 'hono/jsx';
 import { FILTER_MODES } from '../../../core/types.js';
 import type { mailboxes } from '../../../db/schema.js';
 import { formatCount } from './format.js';
-import { DataTable, Field, FormError, PostForm, SearchForm } from './components.js';
-import { type Flash, Layout, Options, type PageContext, Time } from './layout.js';
+import { DataTable, Field, FormError, PostForm, SearchForm, SelectField } from './components.js';
+import { type Flash, Layout, type PageContext, Time } from './layout.js';
 
 type MailboxRow = typeof mailboxes.$inferSelect;
 
@@ -72,19 +72,25 @@ export const RoutesPage: FC<{
         <Field id="n-address" label="Mailbox address">
           <input id="n-address" name="address" type="email" required maxlength={320} value={form.address} />
         </Field>
-        <Field id="n-deployment" label="Deployment">
-          <select id="n-deployment" name="deployment" required>
-            <Options values={deploymentIds} selected={form.deployment} />
-          </select>
-        </Field>
+        <SelectField
+          id="n-deployment"
+          name="deployment"
+          label="Deployment"
+          values={deploymentIds}
+          selected={form.deployment}
+          required
+        />
         <Field id="n-user" label="CRM user id">
           <input id="n-user" name="userId" type="text" required maxlength={200} value={form.userId} />
         </Field>
-        <Field id="n-region" label="Region">
-          <select id="n-region" name="region" required>
-            <Options values={regionIds} selected={form.region} />
-          </select>
-        </Field>
+        <SelectField
+          id="n-region"
+          name="region"
+          label="Region"
+          values={regionIds}
+          selected={form.region}
+          required
+        />
         <Field id="n-filter" label="Filter mode">
           <select id="n-filter" name="filter">
             {FILTER_MODES.map((f) => (
@@ -139,17 +145,23 @@ export const RoutesPage: FC<{
       <Field id="q" label="Mailbox address contains">
         <input id="q" name="q" type="search" value={filters.q} maxlength={320} />
       </Field>
-      <Field id="f-region" label="Region">
-        <select id="f-region" name="region">
-          <Options values={regionIds} selected={filters.region} any="any region" />
-        </select>
-      </Field>
+      <SelectField
+        id="f-region"
+        name="region"
+        label="Region"
+        values={regionIds}
+        selected={filters.region}
+        any="any region"
+      />
       {deploymentIds.length > 1 ? (
-        <Field id="f-deployment" label="Deployment">
-          <select id="f-deployment" name="deployment">
-            <Options values={deploymentIds} selected={filters.deployment} any="any deployment" />
-          </select>
-        </Field>
+        <SelectField
+          id="f-deployment"
+          name="deployment"
+          label="Deployment"
+          values={deploymentIds}
+          selected={filters.deployment}
+          any="any deployment"
+        />
       ) : null}
     </SearchForm>
 
@@ -174,30 +186,25 @@ export const RoutesPage: FC<{
               class="inline"
               hidden={{ address: m.address, deployment: m.deployment, userId: m.userId }}
             >
-              <Field
-                id={`region-${i}`}
-                label={
-                  <>
-                    <span class="visually-hidden">{m.address}: </span>Region
-                  </>
-                }
-              >
-                <select id={`region-${i}`} name="region">
-                  <Options values={regionIds} selected={m.region} />
-                </select>
-              </Field>
-              <Field
-                id={`filter-${i}`}
-                label={
-                  <>
-                    <span class="visually-hidden">{m.address}: </span>Filter
-                  </>
-                }
-              >
-                <select id={`filter-${i}`} name="filter">
-                  <Options values={FILTER_MODES} selected={m.filter} />
-                </select>
-              </Field>
+              {(
+                [
+                  ['region', 'Region', regionIds, m.region],
+                  ['filter', 'Filter', FILTER_MODES, m.filter],
+                ] as const
+              ).map(([name, label, values, selected]) => (
+                <SelectField
+                  id={`${name}-${i}`}
+                  name={name}
+                  label={
+                    <>
+                      <span class="visually-hidden">{m.address}: </span>
+                      {label}
+                    </>
+                  }
+                  values={values}
+                  selected={selected}
+                />
+              ))}
               <button type="submit" class="secondary">
                 Save<span class="visually-hidden"> {m.address}</span>
               </button>

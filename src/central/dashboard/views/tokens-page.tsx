@@ -3,8 +3,8 @@
 // token's plaintext is rendered once, in the response to the mint form, and never again.
 import type { FC } from 'hono/jsx';
 import type { TokenView } from '../../services/token-admin.js';
-import { DataTable, Field, FormError, PostButton, PostForm } from './components.js';
-import { type Flash, Layout, Options, type PageContext, Time } from './layout.js';
+import { DataTable, Field, FormError, PostButton, PostForm, SelectField } from './components.js';
+import { type Flash, Layout, type PageContext, Time } from './layout.js';
 
 export type TokenKind = 'deployment' | 'user' | 'edge' | 'admin';
 
@@ -85,20 +85,24 @@ export const TokensPage: FC<{
               ))}
             </select>
           </Field>
-          <Field id="t-deployment" label="Deployment (deployment and user tokens)">
-            <select id="t-deployment" name="deployment">
-              <Options values={deploymentIds} selected={form.deployment} />
-            </select>
-          </Field>
+          <SelectField
+            id="t-deployment"
+            name="deployment"
+            label="Deployment (deployment and user tokens)"
+            values={deploymentIds}
+            selected={form.deployment}
+          />
           <Field id="t-user" label="CRM user id (user tokens)">
             <input id="t-user" name="userId" type="text" maxlength={200} value={form.userId} />
           </Field>
           {kinds.includes('edge') ? (
-            <Field id="t-region" label="Region (edge tokens)">
-              <select id="t-region" name="region">
-                <Options values={regionIds} selected={form.region} />
-              </select>
-            </Field>
+            <SelectField
+              id="t-region"
+              name="region"
+              label="Region (edge tokens)"
+              values={regionIds}
+              selected={form.region}
+            />
           ) : null}
           <Field id="t-label" label="Label">
             <input id="t-label" name="label" type="text" maxlength={200} value={form.label} />
