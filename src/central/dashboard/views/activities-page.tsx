@@ -2,7 +2,7 @@
 import type { FC } from 'hono/jsx';
 import type { activities } from '../../../db/schema.js';
 import { formatBytes } from './format.js';
-import { DataTable, Field, SearchForm, SelectField } from './components.js';
+import { DataTable, InputField, SearchForm, SelectField } from './components.js';
 import { type Flash, Layout, type PageContext, Time } from './layout.js';
 
 export type ActivityRow = typeof activities.$inferSelect;
@@ -36,9 +36,15 @@ export const ActivitiesPage: FC<{
     <Layout title="Activities" active="activities" page={page} flash={flash}>
       <p class="lead">Tracked e-mail, newest first. Open one to see why it was tracked.</p>
       <SearchForm label="Search activities" action="/activities">
-        <Field id="q" label="Subject, address or Message-ID">
-          <input id="q" name="q" type="search" value={filters.q} maxlength={500} class="wide" />
-        </Field>
+        <InputField
+          id="q"
+          label="Subject, address or Message-ID"
+          name="q"
+          type="search"
+          value={filters.q}
+          maxlength={500}
+          class="wide"
+        />
         {deploymentIds.length > 1 ? (
           <SelectField
             id="deployment"

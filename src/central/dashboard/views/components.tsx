@@ -149,3 +149,14 @@ export const Panel: FC<PropsWithChildren<{ id: string; title: Child; class?: str
     {children}
   </section>
 );
+
+/** A labelled `<input>`: every other attribute is the input's, in the order given. */
+export const InputField: FC<{ id: string; label: Child; [attribute: string]: unknown }> = ({
+  id,
+  label,
+  ...attributes
+}) => (
+  <Field id={id} label={label}>
+    <input id={id} {...attributes} />
+  </Field>
+);

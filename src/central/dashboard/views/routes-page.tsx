@@ -3,7 +3,7 @@ import type { FC } from 'hono/jsx';
 import { FILTER_MODES } from '../../../core/types.js';
 import type { mailboxes } from '../../../db/schema.js';
 import { formatCount } from './format.js';
-import { DataTable, Field, FormError, PostForm, SearchForm, SelectField } from './components.js';
+import { DataTable, Field, FormError, InputField, PostForm, SearchForm, SelectField } from './components.js';
 import { type Flash, Layout, type PageContext, Time } from './layout.js';
 
 type MailboxRow = typeof mailboxes.$inferSelect;
@@ -69,9 +69,15 @@ export const RoutesPage: FC<{
       <summary>Add or update a route</summary>
       <FormError error={formError} />
       <PostForm action="/routes/save" csrf={page.csrfToken} class="stack">
-        <Field id="n-address" label="Mailbox address">
-          <input id="n-address" name="address" type="email" required maxlength={320} value={form.address} />
-        </Field>
+        <InputField
+          id="n-address"
+          label="Mailbox address"
+          name="address"
+          type="email"
+          required
+          maxlength={320}
+          value={form.address}
+        />
         <SelectField
           id="n-deployment"
           name="deployment"
@@ -80,9 +86,15 @@ export const RoutesPage: FC<{
           selected={form.deployment}
           required
         />
-        <Field id="n-user" label="CRM user id">
-          <input id="n-user" name="userId" type="text" required maxlength={200} value={form.userId} />
-        </Field>
+        <InputField
+          id="n-user"
+          label="CRM user id"
+          name="userId"
+          type="text"
+          required
+          maxlength={200}
+          value={form.userId}
+        />
         <SelectField
           id="n-region"
           name="region"
@@ -142,9 +154,14 @@ export const RoutesPage: FC<{
       </PostForm>
     </details>
     <SearchForm label="Search routes" action="/routes">
-      <Field id="q" label="Mailbox address contains">
-        <input id="q" name="q" type="search" value={filters.q} maxlength={320} />
-      </Field>
+      <InputField
+        id="q"
+        label="Mailbox address contains"
+        name="q"
+        type="search"
+        value={filters.q}
+        maxlength={320}
+      />
       <SelectField
         id="f-region"
         name="region"

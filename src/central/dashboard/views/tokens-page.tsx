@@ -3,7 +3,7 @@
 // token's plaintext is rendered once, in the response to the mint form, and never again.
 import type { FC } from 'hono/jsx';
 import type { TokenView } from '../../services/token-admin.js';
-import { DataTable, Field, FormError, PostButton, PostForm, SelectField } from './components.js';
+import { DataTable, Field, FormError, InputField, PostButton, PostForm, SelectField } from './components.js';
 import { type Flash, Layout, type PageContext, Time } from './layout.js';
 
 export type TokenKind = 'deployment' | 'user' | 'edge' | 'admin';
@@ -92,9 +92,14 @@ export const TokensPage: FC<{
             values={deploymentIds}
             selected={form.deployment}
           />
-          <Field id="t-user" label="CRM user id (user tokens)">
-            <input id="t-user" name="userId" type="text" maxlength={200} value={form.userId} />
-          </Field>
+          <InputField
+            id="t-user"
+            label="CRM user id (user tokens)"
+            name="userId"
+            type="text"
+            maxlength={200}
+            value={form.userId}
+          />
           {kinds.includes('edge') ? (
             <SelectField
               id="t-region"
@@ -104,9 +109,14 @@ export const TokensPage: FC<{
               selected={form.region}
             />
           ) : null}
-          <Field id="t-label" label="Label">
-            <input id="t-label" name="label" type="text" maxlength={200} value={form.label} />
-          </Field>
+          <InputField
+            id="t-label"
+            label="Label"
+            name="label"
+            type="text"
+            maxlength={200}
+            value={form.label}
+          />
           <div>
             <button type="submit">Mint token</button>
           </div>
