@@ -2,7 +2,7 @@
 import type { FC } from 'hono/jsx';
 import type { activities } from '../../../db/schema.js';
 import { formatBytes } from './format.js';
-import { DataTable, InputField, SearchForm, SelectField } from './components.js';
+import { DataTable, FilterSelect, InputField, SearchForm } from './components.js';
 import { type Flash, Layout, type PageContext, Time } from './layout.js';
 
 export type ActivityRow = typeof activities.$inferSelect;
@@ -46,13 +46,11 @@ export const ActivitiesPage: FC<{
           class="wide"
         />
         {deploymentIds.length > 1 ? (
-          <SelectField
+          <FilterSelect
             id="deployment"
             name="deployment"
-            label="Deployment"
             values={deploymentIds}
             selected={filters.deployment}
-            any="any deployment"
           />
         ) : null}
       </SearchForm>

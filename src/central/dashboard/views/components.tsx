@@ -160,3 +160,20 @@ export const InputField: FC<{ id: string; label: Child; [attribute: string]: unk
     <input id={id} {...attributes} />
   </Field>
 );
+
+/** A search form's filter on `name`: labelled "Name", its values led by "any name". */
+export const FilterSelect: FC<{ id: string; name: string; values: readonly string[]; selected: string }> = ({
+  id,
+  name,
+  values,
+  selected,
+}) => (
+  <SelectField
+    id={id}
+    name={name}
+    label={`${name.charAt(0).toUpperCase()}${name.slice(1)}`}
+    values={values}
+    selected={selected}
+    any={`any ${name}`}
+  />
+);

@@ -4,7 +4,7 @@ import { TOSSED_REASONS, TRACKED_REASONS } from '../../../core/types.js';
 import type { dispositions } from '../../../db/schema.js';
 import { type ActivityRow, displayAddress } from './activities-page.js';
 import { formatBytes, REASON_TEXT } from './format.js';
-import { DataTable, Field, SearchForm, SelectField } from './components.js';
+import { DataTable, Field, FilterSelect, SearchForm } from './components.js';
 import { type Flash, Layout, type PageContext, Time } from './layout.js';
 
 export type DispositionRow = typeof dispositions.$inferSelect;
@@ -109,21 +109,12 @@ export const DispositionsPage: FC<{
 
     <h2 id="recent">Recent receipts</h2>
     <form method="get" action="/dispositions" class="inline panel" aria-label="Filter receipts">
-      <SelectField
-        id="region"
-        name="region"
-        label="Region"
-        values={regionIds}
-        selected={filters.region}
-        any="any region"
-      />
-      <SelectField
+      <FilterSelect id="region" name="region" values={regionIds} selected={filters.region} />
+      <FilterSelect
         id="reason"
         name="reason"
-        label="Reason"
         values={[...TOSSED_REASONS, ...TRACKED_REASONS]}
         selected={filters.reason}
-        any="any reason"
       />
       <button type="submit">Filter</button>
     </form>

@@ -3,7 +3,16 @@ import type { FC } from 'hono/jsx';
 import { FILTER_MODES } from '../../../core/types.js';
 import type { mailboxes } from '../../../db/schema.js';
 import { formatCount } from './format.js';
-import { DataTable, Field, FormError, InputField, PostForm, SearchForm, SelectField } from './components.js';
+import {
+  DataTable,
+  Field,
+  FilterSelect,
+  FormError,
+  InputField,
+  PostForm,
+  SearchForm,
+  SelectField,
+} from './components.js';
 import { type Flash, Layout, type PageContext, Time } from './layout.js';
 
 type MailboxRow = typeof mailboxes.$inferSelect;
@@ -162,22 +171,13 @@ export const RoutesPage: FC<{
         value={filters.q}
         maxlength={320}
       />
-      <SelectField
-        id="f-region"
-        name="region"
-        label="Region"
-        values={regionIds}
-        selected={filters.region}
-        any="any region"
-      />
+      <FilterSelect id="f-region" name="region" values={regionIds} selected={filters.region} />
       {deploymentIds.length > 1 ? (
-        <SelectField
+        <FilterSelect
           id="f-deployment"
           name="deployment"
-          label="Deployment"
           values={deploymentIds}
           selected={filters.deployment}
-          any="any deployment"
         />
       ) : null}
     </SearchForm>
