@@ -2,8 +2,8 @@
 import type { FC } from 'hono/jsx';
 import type { activities } from '../../../db/schema.js';
 import { formatBytes } from './format.js';
-import { DataTable, FilterSelect, InputField, SearchForm } from './components.js';
-import { type Flash, Layout, type PageContext, Time } from './layout.js';
+import { DataTable, DeploymentFilter, InputField, SearchForm } from './components.js';
+import { type Flash, Layout, type PageContext } from './layout.js';
 
 export type ActivityRow = typeof activities.$inferSelect;
 
@@ -45,21 +45,14 @@ export const ActivitiesPage: FC<{
           maxlength={500}
           class="wide"
         />
-        {deploymentIds.length > 1 ? (
-          <FilterSelect
-            id="deployment"
-            name="deployment"
-            values={deploymentIds}
-            selected={filters.deployment}
-          />
-        ) : null}
+        <DeploymentFilter id="deployment" ids={deploymentIds} selected={filters.deployment} />
       </SearchForm>
       <DataTable
         label="Activities"
         rows={rows}
         empty="No activities match."
         columns={[
-          { label: 'Received', class: 'nowrap', cell: (a) => <Time ms={a.receivedAt} /> },
+          { label: 'Received', time: (a) => a.receivedAt },
           {
             label: 'Subject',
             class: 'wrap-anywhere',

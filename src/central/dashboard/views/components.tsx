@@ -3,14 +3,21 @@
 // search form and one post form. Pages compose these instead of repeating their markup, so ids,
 // labels, the CSRF field and escaping are the same everywhere (hono/jsx escapes every child).
 import type { Child, FC, PropsWithChildren } from 'hono/jsx';
-import { Csrf, Options } from './layout.js';
+import { Csrf, Options, Time } from './layout.js';
 
 /** A column of a {@link DataTable}: its header (also the cell's `data-label` on phones) and cell. */
-export interface Column<T> {
+export type Column<T> = {
   label: string;
   /** The cells' class; a `num` class right-aligns the header too. */
   class?: string;
-  cell: (row: T, index: number) => Child;
+} & (
+  | { cell: (row: T, index: number) => Child }
+  /** A time column: UTC text in a `<time>`, kept on one line. */
+  | { time: (row: T) => number | null | undefined }
+);
+
+function cellOf<T>(c: Column<T>, row: T, index: number): Child {
+  return 'time' in c ? <Time ms={c.time(row)} /> : c.cell(row, index);
 }
 
 /**
@@ -41,8 +48,8 @@ export function DataTable<T>(props: {
           {rows.map((r, i) => (
             <tr>
               {columns.map((c) => (
-                <td data-label={c.label} class={c.class}>
-                  {c.cell(r, i)}
+                <td data-label={c.label} class={'time' in c ? 'nowrap' : c.class}>
+                  {cellOf(c, r, i)}
                 </td>
               ))}
             </tr>
@@ -177,3 +184,10 @@ export const FilterSelect: FC<{ id: string; name: string; values: readonly strin
     any={`any ${name}`}
   />
 );
+
+/** The deployment filter of a search form, shown only when the session sees several deployments. */
+export const DeploymentFilter: FC<{ id: string; ids: readonly string[]; selected: string }> = ({
+  id,
+  ids,
+  selected,
+}) => (ids.length > 1 ? <FilterSelect id={id} name="deployment" values={ids} selected={selected} /> : null);

@@ -5,7 +5,7 @@ import type { dispositions } from '../../../db/schema.js';
 import { type ActivityRow, displayAddress } from './activities-page.js';
 import { formatBytes, REASON_TEXT } from './format.js';
 import { DataTable, Field, FilterSelect, SearchForm } from './components.js';
-import { type Flash, Layout, type PageContext, Time } from './layout.js';
+import { type Flash, Layout, type PageContext } from './layout.js';
 
 export type DispositionRow = typeof dispositions.$inferSelect;
 
@@ -21,7 +21,7 @@ const ReceiptTable: FC<{ rows: DispositionRow[]; label: string }> = ({ rows, lab
     rows={rows}
     empty="No receipts."
     columns={[
-      { label: 'At', class: 'nowrap', cell: (d) => <Time ms={d.at} /> },
+      { label: 'At', time: (d) => d.at },
       { label: 'Region', cell: (d) => d.region },
       {
         label: 'Decision',

@@ -5,6 +5,7 @@ import type { mailboxes } from '../../../db/schema.js';
 import { formatCount } from './format.js';
 import {
   DataTable,
+  DeploymentFilter,
   Field,
   FilterSelect,
   FormError,
@@ -13,7 +14,7 @@ import {
   SearchForm,
   SelectField,
 } from './components.js';
-import { type Flash, Layout, type PageContext, Time } from './layout.js';
+import { type Flash, Layout, type PageContext } from './layout.js';
 
 type MailboxRow = typeof mailboxes.$inferSelect;
 
@@ -172,14 +173,7 @@ export const RoutesPage: FC<{
         maxlength={320}
       />
       <FilterSelect id="f-region" name="region" values={regionIds} selected={filters.region} />
-      {deploymentIds.length > 1 ? (
-        <FilterSelect
-          id="f-deployment"
-          name="deployment"
-          values={deploymentIds}
-          selected={filters.deployment}
-        />
-      ) : null}
+      <DeploymentFilter id="f-deployment" ids={deploymentIds} selected={filters.deployment} />
     </SearchForm>
 
     <h2 id="list">
@@ -228,7 +222,7 @@ export const RoutesPage: FC<{
             </PostForm>
           ),
         },
-        { label: 'Updated', cell: (m) => <Time ms={m.updatedAt} /> },
+        { label: 'Updated', time: (m) => m.updatedAt },
         {
           label: 'Remove',
           cell: (m) => (

@@ -139,8 +139,8 @@ export const TokensPage: FC<{
           },
           { label: 'Scope', class: 'mono wrap-anywhere', cell: (t) => t.scope },
           { label: 'Label', class: 'wrap-anywhere', cell: (t) => t.label ?? <span class="muted">—</span> },
-          { label: 'Created', class: 'nowrap', cell: (t) => <Time ms={t.createdAt} /> },
-          { label: 'Last used', class: 'nowrap', cell: (t) => <Time ms={t.lastUsedAt} /> },
+          { label: 'Created', time: (t) => t.createdAt },
+          { label: 'Last used', time: (t) => t.lastUsedAt },
           {
             label: 'Status',
             cell: (t) =>
