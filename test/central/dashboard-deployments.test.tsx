@@ -161,20 +161,15 @@ describe('dashboard deployment forms', () => {
     const b = await signedIn();
     await refusedEdit(b, 'contoso', { webhookUrl: 'not a url' }, 400, ['webhookUrl:', 'value="not a url"']);
 
-    const badId = await b.post('/deployments', { ...NEW_ACME, id: 'Bad Id', base: '' });
-    expect(badId.status).toBe(400);
-    expect(badId.html).toContain('id: lower-case letters');
-    const badBase = await b.post('/deployments', { ...NEW_ACME, id: 'bad-base', base: 'abc' });
-    expect(badBase.status).toBe(400);
-    expect(badBase.html).toContain('trackingToken.deploymentBase:');
-    const badPolicy = await b.post('/deployments', {
-      ...NEW_ACME,
-      id: 'bad-policy',
-      base: '',
-      attachmentPolicy: 'x',
-    });
-    expect(badPolicy.status).toBe(400);
-    expect(badPolicy.html).toContain('attachmentPolicy:');
+    for (const [changes, text] of [
+      [{ id: 'Bad Id', base: '' }, 'id: lower-case letters'],
+      [{ id: 'bad-base', base: 'abc' }, 'trackingToken.deploymentBase:'],
+      [{ id: 'bad-policy', base: '', attachmentPolicy: 'x' }, 'attachmentPolicy:'],
+    ] as const) {
+      const res = await b.post('/deployments', { ...NEW_ACME, ...changes });
+      expect(res.status, text).toBe(400);
+      expect(res.html).toContain(text);
+    }
     for (const id of ['bad-id', 'bad-base', 'bad-policy']) expect((await deployment(id)).status).toBe(404);
   });
 
