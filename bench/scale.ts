@@ -12,7 +12,15 @@
 //                disposition measured with SQLite's dbstat in a scratch database.
 // Flags: --phase records|activities|all (default all), --records N, --activities N, --fresh.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -128,8 +136,30 @@ function rssMb(pids: number[]): number {
   }
   return kb / 1024;
 }
-/** Runs `fn` while sampling the RSS of `pids` every 25 ms. */
-async function sampled<T>(pids: number[], fn: () => Promise<T>) {
+/**
+ * Runs `fn` while sampling the RSS of `pids` every 25 ms and, with an inspector port, the central
+ * isolate's heap (JS heap + ArrayBuffers) as often as the isolate answers.
+ */
+async function sampled<T>(pids: number[], fn: () => Promise<T>, inspectorPort?: number) {
+  // A failing inspector costs the heap figures (NaN), not the run.
+  const heap = inspectorPort
+    ? await isolateHeap(inspectorPort).catch((err) => {
+        log(`inspector unavailable: ${String(err)}`);
+        return undefined;
+      })
+    : undefined;
+  await heap?.gc();
+  const heapBefore = (await heap?.mb()) ?? Number.NaN;
+  let heapPeak = heapBefore;
+  let heapSamples = 0;
+  let sampling = true;
+  const heapLoop = (async () => {
+    while (heap && sampling) {
+      heapPeak = Math.max(heapPeak, await heap.mb());
+      heapSamples++;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  })();
   const before = rssMb(pids);
   let peak = before;
   const timer = setInterval(() => {
@@ -138,10 +168,69 @@ async function sampled<T>(pids: number[], fn: () => Promise<T>) {
   const t0 = performance.now();
   try {
     const value = await fn();
-    return { value, ms: performance.now() - t0, rssBeforeMb: before, rssPeakMb: Math.max(peak, rssMb(pids)) };
+    const ms = performance.now() - t0;
+    sampling = false;
+    await heapLoop;
+    return {
+      value,
+      ms,
+      rssBeforeMb: before,
+      rssPeakMb: Math.max(peak, rssMb(pids)),
+      heapBeforeMb: heapBefore,
+      heapPeakMb: heapPeak,
+      heapSamples,
+    };
   } finally {
+    sampling = false;
     clearInterval(timer);
+    heap?.close();
   }
+}
+
+/**
+ * The central worker's V8 heap, read through wrangler's inspector (Chrome DevTools protocol,
+ * `Runtime.getHeapUsage`): `usedSize` is the isolate's JS heap, `backingStorageSize` the
+ * ArrayBuffer/typed-array memory it holds. That is the building isolate's own memory, unlike the
+ * workerd process RSS, which also carries local D1 (SQLite and its Durable Object isolate), R2 and
+ * the proxy workers of wrangler dev.
+ */
+async function isolateHeap(inspectorPort: number) {
+  const targets = (await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json()) as Array<{
+    webSocketDebuggerUrl: string;
+    title?: string;
+  }>;
+  const target = targets.find((t) => t.webSocketDebuggerUrl);
+  if (!target) throw new Error('no inspector target for central');
+  // The inspector proxy of wrangler dev wants a local Origin (a browser's DevTools sends one).
+  const ws = new WebSocket(target.webSocketDebuggerUrl, { headers: { origin: 'http://localhost' } } as never);
+  await new Promise((resolve, reject) => {
+    ws.addEventListener('open', resolve, { once: true });
+    ws.addEventListener('error', reject, { once: true });
+  });
+  let id = 0;
+  const waiting = new Map<number, (v: Json) => void>();
+  ws.addEventListener('message', (e) => {
+    const m = JSON.parse(String(e.data)) as { id?: number; result?: Json };
+    if (m.id !== undefined) waiting.get(m.id)?.(m.result ?? {});
+  });
+  const call = (method: string) =>
+    new Promise<Json>((resolve) => {
+      const n = ++id;
+      waiting.set(n, resolve);
+      ws.send(JSON.stringify({ id: n, method }));
+    });
+  return {
+    /** JS heap plus ArrayBuffer backing stores of the isolate, MB. */
+    async mb() {
+      const u = (await call('Runtime.getHeapUsage')) as { usedSize?: number; backingStorageSize?: number };
+      return ((u.usedSize ?? 0) + (u.backingStorageSize ?? 0)) / 2 ** 20;
+    },
+    /** Asks V8 for a full collection (before a measurement, so earlier garbage is not counted). */
+    async gc() {
+      await call('HeapProfiler.collectGarbage');
+    },
+    close: () => ws.close(),
+  };
 }
 
 function centralDbFile(): string {
@@ -150,6 +239,16 @@ function centralDbFile(): string {
   if (!f) throw new Error(`no D1 sqlite file under ${dir}`);
   return join(dir, f);
 }
+
+/** wrangler's own output (warnings, errors, a crashed or restarted runtime) goes to STATE/<name>.log. */
+function wranglerLog(name: string) {
+  mkdirSync(STATE, { recursive: true });
+  const file = join(STATE, `${name}.log`);
+  return (line: string) => appendFileSync(file, `${new Date().toISOString()} ${line}\n`);
+}
+
+/** Import requests wrangler's proxy answered "restarted mid-request" (retried once; the upsert is idempotent). */
+const restarts: Array<{ at: string; done: number }> = [];
 
 const address = (i: number) => `contact${i}.n${(i * 7919) % 100_003}@company${i % 50_000}.example`;
 
@@ -173,16 +272,20 @@ function saveResults(patch: Json) {
   writeFileSync(OUT, `${JSON.stringify(all, null, 2)}\n`);
 }
 
-async function snapshotBuild(pids: number[], label: string) {
+async function snapshotBuild(pids: number[], label: string, inspectorPort?: number) {
   // Wait out the debounce's quiet period, then the fetch that rebuilds the dirty shards.
   await new Promise((r) => setTimeout(r, 4000));
-  const m = await sampled(pids, async () => {
-    const res = await edgeFetch('eu');
-    const bytes = new Uint8Array(await res.arrayBuffer());
-    if (res.status !== 200)
-      throw new Error(`snapshot fetch: ${res.status} ${new TextDecoder().decode(bytes)}`);
-    return { status: res.status, bytes, version: Number(res.headers.get('x-snapshot-version')) };
-  });
+  const m = await sampled(
+    pids,
+    async () => {
+      const res = await edgeFetch('eu');
+      const bytes = new Uint8Array(await res.arrayBuffer());
+      if (res.status !== 200)
+        throw new Error(`snapshot fetch: ${res.status} ${new TextDecoder().decode(bytes)}`);
+      return { status: res.status, bytes, version: Number(res.headers.get('x-snapshot-version')) };
+    },
+    inspectorPort,
+  );
   const db = new DatabaseSync(centralDbFile(), { readOnly: true });
   const part = db
     .prepare('select build_ms, shard_bits, part_bytes from snapshot_parts where deployment = ?')
@@ -197,6 +300,9 @@ async function snapshotBuild(pids: number[], label: string) {
     rssBeforeMb: round(m.rssBeforeMb),
     rssPeakMb: round(m.rssPeakMb),
     rssDeltaMb: round(m.rssPeakMb - m.rssBeforeMb),
+    isolateHeapBeforeMb: round(m.heapBeforeMb),
+    isolateHeapPeakMb: round(m.heapPeakMb),
+    isolateHeapSamples: m.heapSamples,
   };
   log('snapshot build', out);
   return { ...out, bytes: m.value.bytes };
@@ -204,7 +310,7 @@ async function snapshotBuild(pids: number[], label: string) {
 
 async function recordsPhase() {
   rmSync(STATE, { recursive: true, force: true });
-  const central = await startCentral({ port: CENTRAL_PORT, stateDir: STATE, log: () => {} });
+  const central = await startCentral({ port: CENTRAL_PORT, stateDir: STATE, log: wranglerLog('central') });
   base = central.url;
   const pids = workerdPids(central.child.pid as number);
   log(`central on ${base}, workerd pids ${pids.join(',')}`);
@@ -260,7 +366,15 @@ async function recordsPhase() {
       }));
       const p = (async () => {
         const r0 = performance.now();
-        await api('POST', `/api/v1/deployments/${DEP}/records`, { records });
+        try {
+          await api('POST', `/api/v1/deployments/${DEP}/records`, { records });
+        } catch (err) {
+          if (!String(err).includes('restarted mid-request')) throw err;
+          restarts.push({ at: new Date().toISOString(), done: start });
+          log(`workerd restarted mid-request at ${start} (see ${STATE}/central.log); retrying the chunk`);
+          await new Promise((r) => setTimeout(r, 2000));
+          await api('POST', `/api/v1/deployments/${DEP}/records`, { records });
+        }
         maxMs = Math.max(maxMs, performance.now() - r0);
       })();
       inflight.add(p);
@@ -284,7 +398,7 @@ async function recordsPhase() {
         saveResults({ scaleProgress: { done, perMillion, polls: polls.length } });
         if (done === 1_000_000 || done === target) {
           await stopPoller();
-          const { bytes: _b, ...c } = await snapshotBuild(pids, `${done}`);
+          const { bytes: _b, ...c } = await snapshotBuild(pids, `${done}`, central.inspectorPort);
           checkpoints.push({ records: done, ...c });
           saveResults({ scaleProgress: { done, perMillion, checkpoints } });
           if (done !== target) stopPoller = startPoller();
@@ -305,6 +419,7 @@ async function recordsPhase() {
       ),
       perMillion,
       edgePollsDuringImport: polls.length,
+      workerdRestarts: restarts,
       snapshotsServedDuringImport: builds,
       slowestPollMs: Math.max(0, ...polls.map((p) => p.ms)),
     };
@@ -426,7 +541,7 @@ async function afterImport(result: Json, target: number, _pids: number[]) {
  * snapshot build over every record imported, then {@link afterImport}.
  */
 async function resumePhase() {
-  const central = await startCentral({ port: CENTRAL_PORT, stateDir: STATE, log: () => {} });
+  const central = await startCentral({ port: CENTRAL_PORT, stateDir: STATE, log: wranglerLog('central') });
   base = central.url;
   const pids = workerdPids(central.child.pid as number);
   try {
@@ -451,7 +566,7 @@ async function resumePhase() {
       `update snapshot_parts set data_version = data_version + 1, changed_at = 0 where deployment = '${DEP}'`,
     );
     w.close();
-    const { bytes: _b, ...build } = await snapshotBuild(pids, `${target}`);
+    const { bytes: _b, ...build } = await snapshotBuild(pids, `${target}`, central.inspectorPort);
     result.snapshotBuild = [{ records: target, ...build }];
     await afterImport(result, target, pids);
     saveResults({ resumePhase: result });
@@ -515,10 +630,13 @@ const ACTIVITY_INSERT = `insert into activities (id, deployment, dedupe_key, mes
 const DISPOSITION_INSERT = `insert into dispositions (id, region, reason, detail, mailbox, deployment, message_id_hash, mailbox_hash, size_bytes, at)
   values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
+/** Bytes of a table, its indexes and, for activities, its full-text index (the FTS5 shadow tables). */
 function tableBytes(db: DatabaseSync, table: string): number {
   const r = db
     .prepare(
-      `select sum(pgsize) as b from dbstat where name = ?1 or name in (select name from sqlite_master where type = 'index' and tbl_name = ?1)`,
+      `select sum(pgsize) as b from dbstat where name = ?1
+         or name in (select name from sqlite_master where type = 'index' and tbl_name = ?1)
+         or name in (select name from sqlite_master where type = 'table' and name like ?1 || '!_fts!_%' escape '!')`,
     )
     .get(table) as { b: number };
   return r.b ?? 0;
@@ -569,7 +687,7 @@ function measureBytes() {
     bytesPerParty: Math.round((six - three) / N / 3),
     bytesPerDisposition: Math.round(disp / N),
     method:
-      'SQLite dbstat (table + its indexes) over 100,000 rows of the shapes ingest writes (egress metadata+subject, no body text), in a scratch database with the migrations applied',
+      'SQLite dbstat (table + its indexes + its FTS5 index) over 100,000 rows of the shapes ingest writes (egress metadata+subject, no body text), in a scratch database with the migrations applied',
   };
 }
 

@@ -263,6 +263,8 @@ export async function applyMigrations(stateDir: string, log: Log, attempts = 3):
 /** `wrangler dev` of one worker on 127.0.0.1:`port`, state under `stateDir/<name>`, with `vars`. */
 export interface Worker {
   url: string;
+  /** wrangler's inspector (Chrome DevTools protocol) port: the bench reads the isolate's heap there. */
+  inspectorPort: number;
   child: ChildProcess;
   stop: () => Promise<void>;
 }
@@ -325,7 +327,7 @@ async function startWorker({
     await stop();
     throw err;
   }
-  return { url, child, stop };
+  return { url, inspectorPort: inspector, child, stop };
 }
 
 export async function startCentral({

@@ -501,37 +501,73 @@ export function shardOf(hi: number, bits: number): number {
 
 /** Concatenates `2^bits` plain filters (shard i holding the keys with `shardOf(hi, bits) === i`). */
 export function assembleShardedFilter(shards: Uint8Array[], bits: number): Uint8Array {
-  if (!Number.isInteger(bits) || bits < 0 || bits > MAX_SHARD_BITS) throw new Error('bad shard bits');
-  if (shards.length !== 1 << bits) throw new Error(`expected ${1 << bits} shards, got ${shards.length}`);
-  let tagged: boolean | undefined;
-  let keyCount = 0;
-  let total = 0;
-  for (const s of shards) {
-    const g = readGeometry(s);
-    if (!g) throw new Error('a shard is not a valid membership filter');
-    if (tagged !== undefined && g.tagged !== tagged)
-      throw new Error('shards mix tagged and untagged filters');
-    tagged = g.tagged;
-    keyCount += g.keyCount;
-    total += s.length;
-  }
-  const head = 12 + 4 * (shards.length + 1);
-  const out = new Uint8Array(head + total);
-  const view = new DataView(out.buffer);
-  out[0] = MAGIC0;
-  out[1] = MAGIC1;
-  out[2] = SHARDED_MAGIC2;
-  out[3] = tagged ? 1 | (3 << 4) : 0;
-  view.setUint32(4, bits, true);
-  view.setUint32(8, keyCount, true);
-  let o = 0;
+  const w = new ShardedFilterWriter(
+    bits,
+    shards.map((s) => s.length),
+  );
+  const out = new Uint8Array(w.bytes);
   shards.forEach((s, i) => {
-    view.setUint32(12 + 4 * i, o, true);
-    out.set(s, head + o);
-    o += s.length;
+    w.write(out, 0, i, s);
   });
-  view.setUint32(12 + 4 * shards.length, o, true);
+  w.finish(out, 0);
   return out;
+}
+
+/**
+ * Writes a sharded filter into a caller's buffer one shard at a time, so that a builder holds one
+ * shard and the result, never every shard at once: construct it with the shards' byte lengths,
+ * allocate `bytes` (or more, at an offset), `write` each shard, then `finish`. The layout is the
+ * one {@link assembleShardedFilter} produces.
+ */
+export class ShardedFilterWriter {
+  readonly bytes: number;
+  private readonly head: number;
+  private readonly offsets: number[];
+  private tagged: boolean | undefined;
+  private keyCount = 0;
+  private written = 0;
+  constructor(
+    readonly bits: number,
+    private readonly sizes: number[],
+  ) {
+    if (!Number.isInteger(bits) || bits < 0 || bits > MAX_SHARD_BITS) throw new Error('bad shard bits');
+    if (sizes.length !== 1 << bits) throw new Error(`expected ${1 << bits} shards, got ${sizes.length}`);
+    this.head = 12 + 4 * (sizes.length + 1);
+    this.offsets = [];
+    let o = 0;
+    for (const n of sizes) {
+      this.offsets.push(o);
+      o += n;
+    }
+    this.offsets.push(o);
+    this.bytes = this.head + o;
+  }
+  /** Copies shard `i` (a plain filter of the announced length) to its place in `out` at `at`. */
+  write(out: Uint8Array, at: number, i: number, shard: Uint8Array) {
+    if (shard.length !== this.sizes[i]) throw new Error(`shard ${i} is not ${this.sizes[i]} bytes`);
+    const g = readGeometry(shard);
+    if (!g) throw new Error('a shard is not a valid membership filter');
+    if (this.tagged !== undefined && g.tagged !== this.tagged)
+      throw new Error('shards mix tagged and untagged filters');
+    this.tagged = g.tagged;
+    this.keyCount += g.keyCount;
+    this.written++;
+    out.set(shard, at + this.head + (this.offsets[i] as number));
+  }
+  /** Writes the header once every shard is in. */
+  finish(out: Uint8Array, at: number) {
+    if (this.written !== this.sizes.length) throw new Error('not every shard was written');
+    const view = new DataView(out.buffer, out.byteOffset + at, this.head);
+    out[at] = MAGIC0;
+    out[at + 1] = MAGIC1;
+    out[at + 2] = SHARDED_MAGIC2;
+    out[at + 3] = this.tagged ? 1 | (3 << 4) : 0;
+    view.setUint32(4, this.bits, true);
+    view.setUint32(8, this.keyCount, true);
+    this.offsets.forEach((o, i) => {
+      view.setUint32(12 + 4 * i, o, true);
+    });
+  }
 }
 
 function readSharded(filter: Uint8Array): Sharded | undefined {

@@ -111,6 +111,21 @@ export const records = sqliteTable(
 );
 
 /**
+ * Rows per deployment and kind (`record:<type>`, `activity`), kept by triggers on `records` and
+ * `activities` (migration 0006): the records route and the Deployments page read counts here
+ * instead of counting 10 M rows.
+ */
+export const rowCounts = sqliteTable(
+  'row_counts',
+  {
+    deployment: text('deployment').notNull(),
+    kind: text('kind').notNull(),
+    n: integer('n').notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.deployment, t.kind] })],
+);
+
+/**
  * Full syncs of a deployment's records (a nightly CRM export): records posted with `?sync=<id>`
  * are stamped with the id; completing the sync removes every record not stamped with it. A sync
  * that never completes removes nothing.

@@ -53,7 +53,10 @@ export async function mintToken(scope: string, as: string = ADMIN): Promise<stri
  */
 export async function resetDatabase() {
   const { results } = await env.DB.prepare(
-    "select name from sqlite_master where type = 'table' and name not like 'sqlite_%' and name not like '_cf_%' and name != 'd1_migrations'",
+    // Full-text tables (and their shadow tables) follow their content table through its triggers.
+    `select t.name from sqlite_master t where t.type = 'table' and t.name not like 'sqlite_%' and t.name not like '_cf_%'
+       and t.name != 'd1_migrations' and t.sql not like 'CREATE VIRTUAL TABLE%'
+       and not exists (select 1 from sqlite_master v where v.sql like 'CREATE VIRTUAL TABLE%' and t.name like v.name || '!_%' escape '!')`,
   ).all<{ name: string }>();
   // Children first: mailboxes and deployment domains reference regions and deployments.
   const children = new Set(['mailboxes', 'deployment_domains']);

@@ -289,3 +289,61 @@ describe('GET …/records?address= (exact lookup)', () => {
     );
   });
 });
+
+describe('record counts (row_counts, kept by triggers)', () => {
+  beforeEach(freshBasics);
+
+  /** The counts the records list answers, beside a count of the rows themselves. */
+  async function counts() {
+    const listed = (await api('GET', `${R}?limit=1`)).json.counts as Record<string, number>;
+    const { results } = await env.DB.prepare(
+      'select type, count(*) as n from records where deployment = ? group by type',
+    )
+      .bind('contoso')
+      .all<{ type: string; n: number }>();
+    const counted = { user: 0, contact: 0, account: 0, lead: 0, total: 0 } as Record<string, number>;
+    for (const r of results) {
+      counted[r.type] = r.n;
+      counted.total = (counted.total ?? 0) + r.n;
+    }
+    return { listed, counted };
+  }
+
+  test('follow creates, re-sends, deletes, deactivations and a completed sync', async () => {
+    await put(
+      Array.from({ length: 30 }, (_, i) => ({
+        type: i % 3 ? 'contact' : 'lead',
+        id: `r-${i}`,
+        emails: [`r${i}@x.example`],
+      })),
+    );
+    let c = await counts();
+    expect(c.listed).toEqual({ user: 0, contact: 20, account: 0, lead: 10, total: 30 });
+    // A re-send updates, it does not count twice; another deployment's records are not counted here.
+    await put([{ type: 'contact', id: 'r-1', emails: ['again@x.example'] }]);
+    await api('POST', '/api/v1/deployments/fabrikam/records', {
+      body: { records: [{ type: 'contact', id: 'f-1', emails: ['f@x.example'] }] },
+    });
+    expect((await counts()).listed.total).toBe(30);
+    expect((await api('DELETE', `${R}/contact/r-1`)).status).toBe(200);
+    await api('POST', `${R}/delete`, {
+      body: {
+        records: [
+          { type: 'lead', id: 'r-0' },
+          { type: 'lead', id: 'r-3' },
+        ],
+      },
+    });
+    // A deactivated record is still a record (it keeps its history).
+    await api('POST', `${R}/deactivate`, { body: { records: [{ type: 'contact', id: 'r-2' }] } });
+    c = await counts();
+    expect(c.listed).toEqual({ user: 0, contact: 19, account: 0, lead: 8, total: 27 });
+    expect(c.listed).toEqual(c.counted);
+    const sync = (await api('POST', '/api/v1/deployments/contoso/record-syncs')).json.id as string;
+    await put([{ type: 'account', id: 'a-1', emails: ['a@x.example'] }], `?sync=${sync}`);
+    await api('POST', `/api/v1/deployments/contoso/record-syncs/${sync}/complete`);
+    c = await counts();
+    expect(c.listed).toEqual({ user: 0, contact: 0, account: 1, lead: 0, total: 1 });
+    expect(c.listed).toEqual(c.counted);
+  });
+});

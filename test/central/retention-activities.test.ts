@@ -122,4 +122,13 @@ describe('per-deployment retention', () => {
     }>();
     expect(left.results.map((r) => r.id)).toEqual(['p-0']);
   });
+
+  test('a full default batch (more than 100 expired rows) is pruned: the deletes stay within D1’s 100 parameters', async () => {
+    await api('PUT', '/api/v1/deployments/contoso', { body: { name: 'Contoso', retentionDays: 30 } });
+    await seedActivities('contoso', 150, 45, 'old-');
+    await seedActivities('contoso', 3, 1, 'new-');
+    const pruned = await pruneRetention(createDb(env.DB), env.ARCHIVE, Date.now());
+    expect(pruned.contoso?.activities).toBe(150);
+    expect(await count('activities', 'contoso')).toBe(3);
+  });
 });

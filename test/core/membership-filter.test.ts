@@ -5,6 +5,7 @@ import {
   buildShardedTaggedFilter,
   buildTaggedMembershipFilter,
   SHARD_TARGET_KEYS,
+  ShardedFilterWriter,
   shardBitsFor,
   shardOf,
   filterHas,
@@ -163,6 +164,34 @@ describe('sharded membership filter', () => {
       return buildTaggedMembershipFilter(mine, new Array(mine.length).fill(3));
     });
     expect(assembleShardedFilter(shards, 2)).toEqual(whole);
+  });
+
+  test('a sharded filter written shard by shard into a larger buffer equals the one assembled at once', () => {
+    const keys = randomKeys(5000, 78);
+    const shards = [0, 1, 2, 3].map((s) => {
+      const mine = keys.filter((k) => shardOf(k[0], 2) === s);
+      return buildTaggedMembershipFilter(mine, new Array(mine.length).fill(3));
+    });
+    const w = new ShardedFilterWriter(
+      2,
+      shards.map((x) => x.length),
+    );
+    const out = new Uint8Array(7 + w.bytes + 5).fill(0xee);
+    // Out of order, as a builder reading shards back from R2 might.
+    for (const i of [2, 0, 3, 1]) w.write(out, 7, i, shards[i] as Uint8Array);
+    w.finish(out, 7);
+    expect(out.subarray(7, 7 + w.bytes)).toEqual(assembleShardedFilter(shards, 2));
+    expect([...out.subarray(0, 7), ...out.subarray(7 + w.bytes)].every((b) => b === 0xee)).toBe(true);
+    for (const k of keys) expect(filterHas(out.subarray(7, 7 + w.bytes), k)).toBe(true);
+    // A missing shard or a shard of the wrong length is refused, not written as a broken filter.
+    const partial = new ShardedFilterWriter(
+      2,
+      shards.map((x) => x.length),
+    );
+    partial.write(new Uint8Array(partial.bytes), 0, 0, shards[0] as Uint8Array);
+    expect(() => partial.finish(new Uint8Array(partial.bytes), 0)).toThrow(/every shard/);
+    const short = (shards[1] as Uint8Array).subarray(1);
+    expect(() => partial.write(new Uint8Array(partial.bytes), 0, 1, short)).toThrow(/bytes/);
   });
 
   test('a truncated or altered sharded filter is refused', () => {

@@ -12,14 +12,44 @@ export interface ActivityQuery {
   limit: number;
 }
 
-/** Newest first; the cursor is the `seq` of the last item of the previous page (stable under inserts). */
+/** Shortest search term the trigram index serves; shorter ones are matched by a scan. */
+export const INDEXED_TERM_CHARS = 3;
+
+/**
+ * Newest first; the cursor is the `seq` of the last item of the previous page (stable under inserts).
+ *
+ * `q` is a case-insensitive substring of the subject, the sender, the Message-ID or the parties
+ * (`%` and `_` are dropped). A term of at least three characters is served by the trigram index
+ * `activities_fts` (migration 0005), walked newest-first by its rowid, the activity's `seq`, so a
+ * page stops after `limit` hits whether the term is rare or common; a shorter term cannot use a
+ * trigram index and is matched with LIKE while walking the activities newest-first.
+ */
 export function queryActivities(db: Db, q: ActivityQuery) {
   const where: SQL[] = [];
   if (q.deployment) where.push(eq(activities.deployment, q.deployment));
   if (q.messageId) where.push(eq(activities.messageId, q.messageId));
   if (q.cursor !== undefined) where.push(lt(activities.seq, q.cursor));
-  if (q.q) {
-    const pattern = `%${q.q.replace(/[%_]/g, '')}%`;
+  if (q.mailboxes) {
+    const list = JSON.stringify(q.mailboxes);
+    where.push(
+      sql`exists (select 1 from json_each(${activities.mailboxes}) m where m.value in (select value from json_each(${list})))`,
+    );
+  }
+  const term = q.q?.replace(/[%_]/g, '') ?? '';
+  if (q.q && [...term].length >= INDEXED_TERM_CHARS) {
+    // The index names the candidates newest first (FTS5 walks its rowids in descending order and
+    // takes the cursor as a rowid bound); the other filters apply to each candidate in the same
+    // walk, which stops at the page's size. Inside the subquery `activities` is the joined row.
+    const phrase = `"${term.replaceAll('"', '""')}"`;
+    const seqs = sql`select activities_fts.rowid from activities_fts cross join ${activities}
+      on ${activities.seq} = activities_fts.rowid
+      where activities_fts match ${phrase}
+      ${q.cursor !== undefined ? sql`and activities_fts.rowid < ${q.cursor}` : sql``}
+      ${where.length ? sql`and ${and(...where)}` : sql``}
+      order by activities_fts.rowid desc limit ${q.limit + 1}`;
+    where.push(sql`${activities.seq} in (${seqs})`);
+  } else if (q.q) {
+    const pattern = `%${term}%`;
     where.push(
       or(
         like(activities.subject, pattern),
@@ -27,12 +57,6 @@ export function queryActivities(db: Db, q: ActivityQuery) {
         like(activities.messageId, pattern),
         sql`${activities.parties} like ${pattern}`,
       ) as SQL,
-    );
-  }
-  if (q.mailboxes) {
-    const list = JSON.stringify(q.mailboxes);
-    where.push(
-      sql`exists (select 1 from json_each(${activities.mailboxes}) m where m.value in (select value from json_each(${list})))`,
     );
   }
   return db

@@ -1,25 +1,30 @@
 // Read-only aggregates the dashboard shows beside what the API already returns.
-import { and, count, eq, inArray, type SQL } from 'drizzle-orm';
+import { and, count, eq, gt, inArray, like, type SQL } from 'drizzle-orm';
 import type { Db } from '../client.js';
-import { activities, mailboxes, records, suppressions } from '../schema.js';
+import { mailboxes, records, rowCounts, suppressions } from '../schema.js';
 
 const where = (conds: (SQL | undefined)[]) => {
   const list = conds.filter((c): c is SQL => c !== undefined);
   return list.length ? and(...list) : undefined;
 };
 
-/** Records per deployment and type. */
+/** Records per deployment and type (the trigger-kept `row_counts`: no scan of the records). */
 export async function recordCounts(db: Db, deployment?: string) {
   const rows = await db
-    .select({ deployment: records.deployment, type: records.type, n: count() })
-    .from(records)
-    .where(where([deployment ? eq(records.deployment, deployment) : undefined]))
-    .groupBy(records.deployment, records.type)
+    .select({ deployment: rowCounts.deployment, kind: rowCounts.kind, n: rowCounts.n })
+    .from(rowCounts)
+    .where(
+      where([
+        deployment ? eq(rowCounts.deployment, deployment) : undefined,
+        like(rowCounts.kind, 'record:%'),
+      ]),
+    )
     .all();
   const out = new Map<string, Record<string, number>>();
   for (const r of rows) {
+    if (r.n === 0) continue;
     const m = out.get(r.deployment) ?? {};
-    m[r.type] = r.n;
+    m[r.kind.slice('record:'.length)] = r.n;
     out.set(r.deployment, m);
   }
   return out;
@@ -63,15 +68,15 @@ export async function suppressionCounts(db: Db, deployment?: string) {
   );
 }
 
+/** Activities per deployment (the trigger-kept `row_counts`). */
 export async function activityCounts(db: Db, deployment?: string) {
-  const filter = where([deployment ? eq(activities.deployment, deployment) : undefined]);
+  const filter = where([
+    deployment ? eq(rowCounts.deployment, deployment) : undefined,
+    eq(rowCounts.kind, 'activity'),
+    gt(rowCounts.n, 0),
+  ]);
   return toMap(
-    await db
-      .select({ key: activities.deployment, n: count() })
-      .from(activities)
-      .where(filter)
-      .groupBy(activities.deployment)
-      .all(),
+    await db.select({ key: rowCounts.deployment, n: rowCounts.n }).from(rowCounts).where(filter).all(),
   );
 }
 

@@ -1,9 +1,9 @@
-import { and, asc, count, eq, inArray, or, type SQL, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, like, or, type SQL, sql } from 'drizzle-orm';
 import { normaliseAddress } from '../../core/keyed-hash.js';
 import { addressHash, dirtyBucketsStatement, partChangedStatement } from './snapshot-parts.js';
 import type { Db } from '../client.js';
 import { entrySpellings, suppressionKeysFor } from '../../core/suppression.js';
-import { recordEmails, records, suppressions } from '../schema.js';
+import { recordEmails, records, rowCounts, suppressions } from '../schema.js';
 
 export interface RecordInput {
   type: string;
@@ -129,15 +129,14 @@ export function listRecords(db: Db, deployment: string, q: RecordQuery) {
     .all();
 }
 
-/** Number of records per type. */
+/** Number of records per type (from the trigger-kept `row_counts`, not a count of the rows). */
 export async function countRecords(db: Db, deployment: string): Promise<Record<string, number>> {
   const rows = await db
-    .select({ type: records.type, n: count() })
-    .from(records)
-    .where(eq(records.deployment, deployment))
-    .groupBy(records.type)
+    .select({ kind: rowCounts.kind, n: rowCounts.n })
+    .from(rowCounts)
+    .where(and(eq(rowCounts.deployment, deployment), like(rowCounts.kind, 'record:%')))
     .all();
-  return Object.fromEntries(rows.map((r) => [r.type, r.n]));
+  return Object.fromEntries(rows.map((r) => [r.kind.slice('record:'.length), r.n]));
 }
 
 export async function addSuppressions(db: Db, deployment: string, entries: string[]) {

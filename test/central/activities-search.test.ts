@@ -1,0 +1,121 @@
+// Activity search through the trigram index `activities_fts` (migration 0005, issue 13): the same
+// case-insensitive substring semantics as the scan it replaced, kept in step with inserts, merged
+// copies and retention deletes by triggers.
+import { env } from 'cloudflare:test';
+import { beforeEach, describe, expect, test } from 'vitest';
+import { pruneRetention } from '../../src/central/services/retention.js';
+import { createDb } from '../../src/db/client.js';
+import { api, freshBasics } from './helpers.js';
+
+function message(n: number, subject: string, from = 'buyer@customer.example', cc?: string): string {
+  return [
+    `From: ${from}`,
+    'To: ann@contoso.example',
+    ...(cc ? [`Cc: ${cc}`] : []),
+    `Subject: ${subject}`,
+    `Message-ID: <m${n}@customer.example>`,
+    'Content-Type: text/plain',
+    '',
+    'body',
+    '',
+  ].join('\r\n');
+}
+
+async function promote(mailbox: string, raw: string, deployment = 'contoso') {
+  const res = await api('POST', `/api/v1/deployments/${deployment}/promote?mailbox=${mailbox}`, {
+    raw,
+    headers: { 'content-type': 'message/rfc822' },
+  });
+  if (res.status !== 201) throw new Error(`promote failed: ${res.status} ${res.text}`);
+  return res.json;
+}
+
+async function search(q: string, extra = '') {
+  const res = await api('GET', `/api/v1/activities?q=${encodeURIComponent(q)}${extra}`);
+  expect(res.status).toBe(200);
+  return res.json as { items: { messageId: string; id: string }[]; nextCursor: string | null };
+}
+const ids = (r: { items: { messageId: string }[] }) => r.items.map((a) => a.messageId);
+
+/** FTS5's own consistency check of the index against its content table (throws when they differ). */
+async function indexIntact() {
+  await env.DB.prepare(
+    "insert into activities_fts (activities_fts, rank) values ('integrity-check', 1)",
+  ).run();
+}
+
+describe('GET /api/v1/activities?q= (trigram index)', () => {
+  beforeEach(async () => {
+    await freshBasics();
+    await api('PUT', '/api/v1/mailboxes/ann@contoso.example', {
+      body: { region: 'us', deployment: 'contoso', userId: 'u-ann' },
+    });
+    await api('PUT', '/api/v1/mailboxes/bob@contoso.example', {
+      body: { region: 'eu', deployment: 'contoso', userId: 'u-bob' },
+    });
+    for (let i = 1; i <= 6; i++) await promote('ann@contoso.example', message(i, `Weekly report ${i}`));
+    await promote('ann@contoso.example', message(7, 'Quote request', 'zed.quimby@rare-vendor.example'));
+    await promote('ann@contoso.example', message(8, 'Weekly report 8'));
+  });
+
+  test('a term only one activity carries is found inside a word, in any case, in each searched column', async () => {
+    expect(ids(await search('ed.quim'))).toEqual(['m7@customer.example']); // sender, mid-address
+    expect(ids(await search('RARE-VENDOR'))).toEqual(['m7@customer.example']); // parties / sender, upper case
+    expect(ids(await search('uote req'))).toEqual(['m7@customer.example']); // subject, across a space
+    expect(ids(await search('m7@customer'))).toEqual(['m7@customer.example']); // Message-ID
+    expect(await search('nowhere-at-all')).toEqual({ items: [], nextCursor: null });
+    await indexIntact();
+  });
+
+  test('a common term pages newest first with a stable cursor, as the list does', async () => {
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page = await search('weekly', `&limit=3${cursor ? `&cursor=${cursor}` : ''}`);
+      seen.push(...ids(page));
+      cursor = page.nextCursor;
+    } while (cursor);
+    expect(seen).toEqual([8, 6, 5, 4, 3, 2, 1].map((n) => `m${n}@customer.example`));
+  });
+
+  test('terms shorter than three characters, and quotes or LIKE wildcards, still search (no index, no error)', async () => {
+    expect(ids(await search('Qu'))).toEqual(['m7@customer.example']);
+    expect(ids(await search('"quote'))).toEqual([]);
+    expect(ids(await search('quo%te'))).toEqual(['m7@customer.example']);
+    expect(ids(await search('zed_quimby'))).toEqual([]);
+  });
+
+  test('the filters of the list apply to search: deployment and token scope', async () => {
+    expect(ids(await search('report', '&deployment=fabrikam'))).toEqual([]);
+    expect(ids(await search('quimby', '&deployment=contoso'))).toEqual(['m7@customer.example']);
+  });
+
+  test('an edit of the indexed columns (a merged copy adding a party) updates the index', async () => {
+    expect(ids(await search('dana.partner'))).toEqual([]);
+    // What ingest's merge of a second copy writes: the union of the parties.
+    await env.DB.prepare(
+      `update activities set parties = json_insert(parties, '$[#]', json_object('role', 'cc', 'address', 'dana.partner@elsewhere.example'))
+       where message_id = 'm7@customer.example'`,
+    ).run();
+    expect(ids(await search('dana.partner'))).toEqual(['m7@customer.example']);
+    expect(ids(await search('quimby'))).toEqual(['m7@customer.example']);
+    await env.DB.prepare(
+      "update activities set subject = 'Renamed' where message_id = 'm7@customer.example'",
+    ).run();
+    expect(ids(await search('quote req'))).toEqual([]);
+    expect(ids(await search('renamed'))).toEqual(['m7@customer.example']);
+    await indexIntact();
+  });
+
+  test('an activity pruned by retention leaves the index', async () => {
+    await env.DB.prepare(
+      "update activities set received_at = 0 where message_id = 'm7@customer.example'",
+    ).run();
+    expect(ids(await search('quimby'))).toEqual(['m7@customer.example']);
+    await api('PUT', '/api/v1/deployments/contoso', { body: { name: 'Contoso', retentionDays: 30 } });
+    await pruneRetention(createDb(env.DB), env.ARCHIVE, Date.now());
+    expect(ids(await search('quimby'))).toEqual([]);
+    expect(ids(await search('weekly'))).toHaveLength(7);
+    await indexIntact();
+  });
+});
