@@ -109,6 +109,12 @@ const MATRIX: Record<string, Row> = {
     () => ({ address: ANN, region: 'us', deployment: 'contoso', userId: 'u-ann', filter: 'all' }),
     SIGNED(303, 303, 403),
   ),
+  // ANN is routed to us already: moving it there again is a 303 for whoever may manage contoso.
+  'POST /routes/move': post(
+    '/routes/move',
+    () => ({ deployment: 'contoso', search: ANN, region: 'us' }),
+    SIGNED(303, 303, 403),
+  ),
   'GET /routes/delete': {
     request: () => ({ path: `/routes/delete?address=${encodeURIComponent(ANN)}` }),
     expect: SIGNED(200, 200, 404),

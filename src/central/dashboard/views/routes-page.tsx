@@ -46,6 +46,13 @@ export interface NewRouteForm {
   filter: string;
 }
 
+/** The "move routes" form: every route of `deployment` whose address contains `search`, to `region`. */
+export interface MoveRoutesForm {
+  deployment: string;
+  search: string;
+  region: string;
+}
+
 export const RoutesPage: FC<{
   page: PageContext;
   rows: MailboxRow[];
@@ -57,6 +64,8 @@ export const RoutesPage: FC<{
   formError?: string | undefined;
   importResult?: ImportResult | undefined;
   importCsv?: string | undefined;
+  move?: MoveRoutesForm | undefined;
+  moveError?: string | undefined;
   flash?: Flash | undefined;
 }> = ({
   page,
@@ -70,6 +79,8 @@ export const RoutesPage: FC<{
   flash,
   importResult,
   importCsv,
+  move,
+  moveError,
 }) => (
   <Layout title="Routes" active="routes" page={page} flash={flash}>
     <p class="lead">
@@ -126,6 +137,43 @@ export const RoutesPage: FC<{
           <button type="submit">Save route</button>
         </div>
       </PostForm>
+    </details>
+    <details class="add panel" open={moveError !== undefined}>
+      <summary>Move routes to another region</summary>
+      <FormError error={moveError} />
+      <PostForm action="/routes/move" csrf={page.csrfToken} class="stack">
+        <SelectField
+          id="m-deployment"
+          name="deployment"
+          label="Deployment"
+          values={deploymentIds}
+          selected={move?.deployment ?? ''}
+          required
+        />
+        <InputField
+          id="m-search"
+          label="Mailbox address contains (e.g. @sales.contoso.example; empty: every route of the deployment)"
+          name="search"
+          type="text"
+          maxlength={320}
+          value={move?.search ?? ''}
+        />
+        <SelectField
+          id="m-region"
+          name="region"
+          label="New region"
+          values={regionIds}
+          selected={move?.region ?? ''}
+          required
+        />
+        <div>
+          <button type="submit">Move routes</button>
+        </div>
+      </PostForm>
+      <p class="muted">
+        All or nothing, with the rules of a single route; the routes keep their deployment, user and filter
+        (the same as <code>POST /api/v1/mailboxes/move</code>).
+      </p>
     </details>
     <details class="add panel" open={importResult !== undefined}>
       <summary>Import routes (CSV)</summary>
