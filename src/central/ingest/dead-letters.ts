@@ -37,19 +37,9 @@ export async function storeReportedDeadLetters(
   await runBatch(db, deadLetterInsertStatements(db, rows));
 }
 
-export function serializeDeadLetter(d: DeadLetterRow) {
-  const item = d.item as { messageId?: string; subject?: string; kind?: string } | null;
-  return {
-    id: d.id,
-    region: d.region,
-    deployment: d.deployment ?? null,
-    error: d.error,
-    attempts: d.attempts,
-    createdAt: d.createdAt,
-    replayedAt: d.replayedAt ?? null,
-    replayResult: d.replayResult ?? null,
-    messageId: typeof item?.messageId === 'string' ? item.messageId : null,
-  };
+export function serializeDeadLetter({ item, ...row }: DeadLetterRow) {
+  const { messageId } = (item ?? {}) as { messageId?: unknown };
+  return { ...row, messageId: typeof messageId === 'string' ? messageId : null };
 }
 
 /**

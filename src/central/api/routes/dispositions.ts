@@ -6,6 +6,7 @@ import { createRouter } from '../../http/app-router.js';
 import { deploymentScope } from '../../http/auth.js';
 import { forbidden } from '../../http/errors.js';
 import { getHashKey } from '../../services/hash-key.js';
+import { serializeDisposition } from '../serializers.js';
 import { apiRoute, jsonResponse } from './openapi-helpers.js';
 
 const listRoute = apiRoute('get', '/dispositions', 'dispositions', {
@@ -44,16 +45,7 @@ export const dispositionRoutes = createRouter().openapi(listRoute, async (c) => 
   });
   return c.json(
     {
-      items: rows.map((r) => ({
-        id: r.id,
-        region: r.region,
-        reason: r.reason,
-        detail: r.detail ?? null,
-        mailbox: r.mailbox ?? null,
-        deployment: r.deployment ?? null,
-        sizeBytes: r.sizeBytes,
-        at: r.at,
-      })),
+      items: rows.map(serializeDisposition),
     },
     200,
   );

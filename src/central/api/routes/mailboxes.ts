@@ -18,7 +18,7 @@ import {
   routingFacts,
   writeRoutes,
 } from '../../services/mailbox-admin.js';
-import { readJsonOrCsvText } from '../../http/request-body.js';
+import { type BodyRow, jsonBodyRows, readJsonOrCsvText } from '../../http/request-body.js';
 import {
   apiRoute,
   bearerSecurity,
@@ -289,26 +289,13 @@ export const mailboxRoutes = createRouter()
 
 mailboxRoutes.openAPIRegistry.register('MailboxRoutesInput', bulkRoutesBody);
 
-export interface Candidate {
-  at: { line: number } | { index: number };
-  value: unknown;
-}
+export type Candidate = BodyRow;
 
 const ROUTE_COLUMNS = ['address', 'region', 'deployment', 'userid', 'filter'] as const;
 
 async function readRouteCandidates(c: Context<AppEnv>): Promise<Candidate[]> {
   const { isCsv, text } = await readJsonOrCsvText(c, MAX_ROUTES_BODY_BYTES, 'routes body');
-  if (!isCsv) {
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      throw new ApiError('invalid_json', 'body is not valid JSON');
-    }
-    const routes = (body as { routes?: unknown } | null)?.routes;
-    if (!Array.isArray(routes)) throw validationFailed('routes: expected an array of routes');
-    return routes.map((value, index) => ({ at: { index }, value }));
-  }
+  if (!isCsv) return jsonBodyRows(text, 'routes');
   return csvRouteCandidates(text);
 }
 

@@ -41,7 +41,7 @@ import { assertDeploymentAdmin } from '../../http/auth.js';
 import type { AppEnv } from '../../context.js';
 import { ApiError, errorBody, notFound, payloadTooLarge, validationFailed } from '../../http/errors.js';
 import { MAX_RECORDS_BODY_BYTES } from '../../http/body-limits.js';
-import { readJsonOrCsvText } from '../../http/request-body.js';
+import { type BodyRow, jsonBodyRows, readJsonOrCsvText } from '../../http/request-body.js';
 import {
   apiRoute,
   bearerSecurity,
@@ -251,11 +251,7 @@ const completeSyncRoute = apiRoute('post', '/deployments/{id}/record-syncs/{sync
 });
 
 type RowError = z.infer<typeof rowError>;
-interface Candidate {
-  /** CSV line or JSON index. */
-  at: { line: number } | { index: number };
-  value: unknown;
-}
+type Candidate = BodyRow;
 
 const BOOLEAN_WORDS: Record<string, boolean> = {
   true: true,
@@ -340,18 +336,6 @@ function csvCandidates(text: string): { candidates: Candidate[]; errors: RowErro
   return { candidates, errors };
 }
 
-function jsonCandidates(text: string): Candidate[] {
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    throw new ApiError('invalid_json', 'body is not valid JSON');
-  }
-  const records = (body as { records?: unknown } | null)?.records;
-  if (!Array.isArray(records)) throw validationFailed('records: expected an array of records');
-  return records.map((value, index) => ({ at: { index }, value }));
-}
-
 /** Validates every candidate and finds duplicates of type + id; nothing is written here. */
 function validateCandidates(candidates: Candidate[], errors: RowError[]): RecordInput[] {
   const valid: RecordInput[] = [];
@@ -394,7 +378,7 @@ function rowOrder(e: RowError): number {
 
 async function readCandidates(c: Context<AppEnv>): Promise<{ candidates: Candidate[]; errors: RowError[] }> {
   const { isCsv, text } = await readJsonOrCsvText(c, MAX_RECORDS_BODY_BYTES, 'records body');
-  return isCsv ? csvCandidates(text) : { candidates: jsonCandidates(text), errors: [] };
+  return isCsv ? csvCandidates(text) : { candidates: jsonBodyRows(text, 'records'), errors: [] };
 }
 
 export const recordRoutes = createRouter();
@@ -447,6 +431,15 @@ recordRoutes
     let removed: number | undefined;
     const hashKey = await getHashKey(db);
     const syncId = mode === 'replace' && dryRun === 'false' ? (await startSync(db, id)).id : sync;
+    /** What every answer reports: the counts so far and the refused rows. */
+    const outcome = () => ({
+      created,
+      updated,
+      rejected: errors.length,
+      chunks,
+      landedChunks,
+      errors: listed,
+    });
     if (dryRun === 'false') {
       try {
         for (let i = 0; i < valid.length; i += RECORD_CHUNK) {
@@ -466,12 +459,7 @@ recordRoutes
               `chunk ${landedChunks + 1} of ${chunks} failed to write; ${landedChunks} chunk(s) landed; re-sending the request is safe (records are upserted on type + id)`,
               c.get('requestId'),
             ),
-            created,
-            updated,
-            rejected: errors.length,
-            chunks,
-            landedChunks,
-            errors: listed,
+            ...outcome(),
           },
           500,
         );
@@ -484,12 +472,7 @@ recordRoutes
       {
         ...(syncId ? { sync: syncId } : {}),
         ...(removed !== undefined ? { removed } : {}),
-        created,
-        updated,
-        rejected: errors.length,
-        chunks,
-        landedChunks,
-        errors: listed,
+        ...outcome(),
         dryRun: dryRun === 'true',
       },
       200,
