@@ -212,7 +212,19 @@ describe('dashboard: bulk routes and records', () => {
       );
 
     const b = await signedIn(undefined, '/routes');
-    expect((await b.get('/routes')).html).toContain('Move routes to another region');
+    const routes = (await b.get('/routes')).html;
+    expect(routes).toContain('Move routes to another region');
+    // Each select posts under the name its handler reads.
+    for (const [id, name] of [
+      ['n-deployment', 'deployment'],
+      ['n-region', 'region'],
+      ['m-deployment', 'deployment'],
+      ['m-region', 'region'],
+      ['f-region', 'region'],
+      ['region-0', 'region'],
+      ['filter-0', 'filter'],
+    ])
+      expect(routes).toMatch(new RegExp(`<select id="${id}" name="${name}"`));
     const bad = await b.post('/routes/move', {
       deployment: 'contoso',
       search: '@sales.contoso.example',

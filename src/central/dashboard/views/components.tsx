@@ -127,16 +127,19 @@ export const PostButton: FC<
   </PostForm>
 );
 
-/** A labelled `<select>` of `values` (led by an "any …" choice when `any` is given). */
+/**
+ * A labelled `<select>` of `values` (led by an "any …" choice when `any` is given). Its `name` is
+ * the id's last dash-separated part unless given (`n-region` → `region`).
+ */
 export const SelectField: FC<{
   id: string;
-  name: string;
+  name?: string;
   label: Child;
   values: readonly string[];
   selected: string;
   any?: string;
   required?: boolean;
-}> = ({ id, name, label, values, selected, any, required }) => (
+}> = ({ id, name = id.slice(id.lastIndexOf('-') + 1), label, values, selected, any, required }) => (
   <Field id={id} label={label}>
     <select id={id} name={name} required={required}>
       <Options values={values} selected={selected} any={any} />

@@ -101,7 +101,6 @@ export const RoutesPage: FC<{
         />
         <SelectField
           id="n-deployment"
-          name="deployment"
           label="Deployment"
           values={deploymentIds}
           selected={form.deployment}
@@ -116,14 +115,7 @@ export const RoutesPage: FC<{
           maxlength={200}
           value={form.userId}
         />
-        <SelectField
-          id="n-region"
-          name="region"
-          label="Region"
-          values={regionIds}
-          selected={form.region}
-          required
-        />
+        <SelectField id="n-region" label="Region" values={regionIds} selected={form.region} required />
         <Field id="n-filter" label="Filter mode">
           <select id="n-filter" name="filter">
             {FILTER_MODES.map((f) => (
@@ -144,7 +136,6 @@ export const RoutesPage: FC<{
       <PostForm action="/routes/move" csrf={page.csrfToken} class="stack">
         <SelectField
           id="m-deployment"
-          name="deployment"
           label="Deployment"
           values={deploymentIds}
           selected={move?.deployment ?? ''}
@@ -160,7 +151,6 @@ export const RoutesPage: FC<{
         />
         <SelectField
           id="m-region"
-          name="region"
           label="New region"
           values={regionIds}
           selected={move?.region ?? ''}

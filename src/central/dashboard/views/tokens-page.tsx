@@ -87,7 +87,6 @@ export const TokensPage: FC<{
           </Field>
           <SelectField
             id="t-deployment"
-            name="deployment"
             label="Deployment (deployment and user tokens)"
             values={deploymentIds}
             selected={form.deployment}
@@ -103,7 +102,6 @@ export const TokensPage: FC<{
           {kinds.includes('edge') ? (
             <SelectField
               id="t-region"
-              name="region"
               label="Region (edge tokens)"
               values={regionIds}
               selected={form.region}
