@@ -8,7 +8,7 @@ import type { IngestBatch } from '../../src/core/wire.js';
 import { safeNext } from '../../src/central/dashboard/middleware/session.js';
 import { Browser, csrfOf } from './dashboard-browser.js';
 import { EDGE_SECRET, itemMaker, sendBatch } from './edge-batch.js';
-import { api, BASE, freshTenants, mintToken, postPromote, suppress } from './helpers.js';
+import { api, BASE, freshTenants, mintToken, plainMessage, postPromote, suppress } from './helpers.js';
 
 /** Posts a batch signed with `region`'s real credentials. */
 async function signedBatch(region: string, parts: Partial<IngestBatch>) {
@@ -420,11 +420,8 @@ describe('7. limits before work', () => {
 describe('8. smaller leaks and gaps', () => {
   test('promotion honours a bare-domain suppression exactly as the snapshot does', async () => {
     await suppress('contoso', ['customer.example']);
-    const res = await postPromote(
-      'contoso',
-      'ann%40contoso.example',
-      'From: buyer@mail.customer.example\r\nTo: ann@contoso.example\r\nMessage-ID: <s-1@x>\r\n\r\nhi\r\n',
-    );
+    const fromSubdomain = plainMessage(1, 'hi', 'buyer@mail.customer.example');
+    const res = await postPromote('contoso', 'ann%40contoso.example', fromSubdomain);
     expect(res.status).toBe(409);
     expect(res.json.error.code).toBe('suppressed');
   });
