@@ -138,7 +138,7 @@ function rssMb(pids: number[]): number {
 }
 /**
  * Runs `fn` while sampling the RSS of `pids` every 25 ms; with an inspector port, the central
- * isolate's heap just before (after a GC) and right after.
+ * isolate's heap just before and right after.
  */
 async function sampled<T>(pids: number[], fn: () => Promise<T>, inspectorPort?: number) {
   // A failing inspector costs the heap figures, not the run.
@@ -148,10 +148,7 @@ async function sampled<T>(pids: number[], fn: () => Promise<T>, inspectorPort?: 
         return undefined;
       })
     : undefined;
-  const heapBefore = await heap
-    ?.gc()
-    .then(() => heap.usage())
-    .catch(() => undefined);
+  const heapBefore = await heap?.usage().catch(() => undefined);
   const before = rssMb(pids);
   let peak = before;
   const timer = setInterval(() => {
@@ -182,8 +179,10 @@ async function sampled<T>(pids: number[], fn: () => Promise<T>, inspectorPort?: 
  * it, `backingStorageSize` the ArrayBuffer/typed-array memory it holds. That is the building
  * isolate's own memory, unlike the workerd process RSS, which also carries local D1 (SQLite and
  * its Durable Object isolate), R2 and wrangler's proxy workers. The inspector answers only between
- * requests (a call made during the build is answered when it ends), so the build is bracketed:
- * before it (after a full GC) and right after it (before any GC: what the build left committed).
+ * requests (a call made during the build is answered when it ends), and wrangler's proxy does not
+ * pass `HeapProfiler.collectGarbage` on, so the build is bracketed: before it and right after it
+ * (before V8 collected what the build left: an upper bound of its live memory at the end, and
+ * `committedMb` is V8's high-water of the JS heap).
  */
 async function isolateHeap(inspectorPort: number) {
   const targets = (await (
@@ -225,10 +224,6 @@ async function isolateHeap(inspectorPort: number) {
         committedMb: mb(u.totalSize),
         arrayBuffersMb: mb(u.backingStorageSize),
       };
-    },
-    /** Asks V8 for a full collection (before a measurement, so earlier garbage is not counted). */
-    async gc() {
-      await call('HeapProfiler.collectGarbage');
     },
     close: () => ws.close(),
   };
