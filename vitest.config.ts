@@ -31,7 +31,8 @@ export default defineConfig({
         ],
         test: {
           name: 'central',
-          include: ['test/central/**/*.test.{ts,tsx}'],
+          // test/db: the query functions of src/db/queries against the same migrated D1.
+          include: ['test/central/**/*.test.{ts,tsx}', 'test/db/**/*.test.ts'],
           setupFiles: ['test/central/apply-migrations.ts'],
           // A cap, not a target: on a loaded 2-core machine real D1 work (10,000-row imports,
           // sharded snapshot builds) takes many times its usual second. Speed lives in the bench.

@@ -25,8 +25,10 @@ async function run(cfg: Settings, values: Values, positionals: string[]) {
   let done = sync;
   for (;;) {
     done = await cfg.api.recordSyncs.complete(deployment, sync.id);
-    if (process.stderr.isTTY)
-      process.stderr.write(`\rremoving records not in the export: ${done.removed}\x1b[K`);
+    // Like the import's progress: one line per request without a terminal, one updated line with.
+    const text = `removing records not in the export: ${done.removed.toLocaleString('en-US')}`;
+    if (process.stderr.isTTY) process.stderr.write(`\r${text}\x1b[K`);
+    else process.stderr.write(`${text}\n`);
     if (done.status === 'completed') break;
   }
   if (process.stderr.isTTY) process.stderr.write('\n');

@@ -57,6 +57,8 @@ export interface SnapshotInput {
     maxMessageBytes: number;
     attachmentPolicy: AttachmentPolicy;
     smartMatch: boolean;
+    /** Days the deployment keeps mail (null/absent: for ever); the edge expires its regional copies. */
+    retentionDays?: number | null;
     /** `'a@x.com'` (one address) or `'@x.com'` (a domain and its subdomains). */
     suppressions: string[];
     records: Array<{ address: string; type: RecordType; emailEnabled: boolean }>;
@@ -82,6 +84,11 @@ export interface DeploymentSnapshot {
   maxMessageBytes: number;
   attachmentPolicy: AttachmentPolicy;
   smartMatch: boolean;
+  /**
+   * Days the deployment keeps mail; the edge's cron deletes the raw messages, attachments and held
+   * bodies it stored for the deployment once they are older (absent: kept for ever).
+   */
+  retentionDays?: number;
   /** keyedHash of suppressed addresses. */
   suppressedAddresses: string[];
   /** keyedHash of suppressed domains (`'x.com'`, without the `@`). */
@@ -218,6 +225,7 @@ export function buildSnapshot(input: SnapshotInput): RoutingSnapshot {
       maxMessageBytes: d.maxMessageBytes,
       attachmentPolicy: d.attachmentPolicy,
       smartMatch: d.smartMatch,
+      ...(d.retentionDays ? { retentionDays: d.retentionDays } : {}),
       suppressedAddresses,
       suppressedDomains,
       ...recordFilterViews(combined),
@@ -385,6 +393,7 @@ export interface JsonDeployment {
   maxMessageBytes: number;
   attachmentPolicy: AttachmentPolicy;
   smartMatch: boolean;
+  retentionDays?: number;
   suppressedAddresses: string[];
   suppressedDomains: string[];
   threadIndexes: string[];
@@ -408,6 +417,7 @@ export function encodeSnapshot(s: RoutingSnapshot): Uint8Array {
       maxMessageBytes: d.maxMessageBytes,
       attachmentPolicy: d.attachmentPolicy,
       smartMatch: d.smartMatch,
+      ...(d.retentionDays ? { retentionDays: d.retentionDays } : {}),
       suppressedAddresses: d.suppressedAddresses,
       suppressedDomains: d.suppressedDomains,
       threadIndexes: d.threadIndexes,
@@ -668,6 +678,11 @@ export function decodeSnapshot(bytes: Uint8Array): RoutingSnapshot {
     if (!ATTACHMENT_POLICIES.includes(d.attachmentPolicy))
       fail(`deployment "${id}" attachment policy unknown`);
     if (typeof d.smartMatch !== 'boolean') fail(`deployment "${id}" smartMatch missing`);
+    if (
+      d.retentionDays !== undefined &&
+      !(Number.isInteger(d.retentionDays) && d.retentionDays >= 1 && d.retentionDays <= 36_500)
+    )
+      fail(`deployment "${id}" retentionDays invalid`);
     if (!isStringArray(d.suppressedAddresses, HASH) || !isStringArray(d.suppressedDomains, HASH)) {
       fail(`deployment "${id}" suppressions malformed`);
     }
@@ -697,6 +712,7 @@ export function decodeSnapshot(bytes: Uint8Array): RoutingSnapshot {
       maxMessageBytes: d.maxMessageBytes,
       attachmentPolicy: d.attachmentPolicy,
       smartMatch: d.smartMatch,
+      ...(d.retentionDays !== undefined ? { retentionDays: d.retentionDays } : {}),
       suppressedAddresses: d.suppressedAddresses,
       suppressedDomains: d.suppressedDomains,
       records,

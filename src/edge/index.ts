@@ -4,7 +4,8 @@ import { readStreamLimited } from '../core/stream-limit.js';
 import { type EdgeBindings, readEdgeConfig } from './config.js';
 import { deliverDeadLetters, deliverOutbox, type OutboxMessage, postBatch } from './outbox.js';
 import { PLATFORM_MAX_BYTES, type ProcessResult, processMessage, receiptFor } from './pipeline.js';
-import { refreshSnapshot, snapshotVersion } from './snapshot-store.js';
+import { expireRawCopies } from './raw-expiry.js';
+import { currentSnapshot, refreshSnapshot, snapshotVersion } from './snapshot-store.js';
 import { journalDepth, recoverJournal } from './journal.js';
 import { drainSpool, spoolDepth } from './spool.js';
 import { faultsEnabled, handleFaultRequest, withFaults } from './faults.js';
@@ -183,7 +184,9 @@ export default {
     await recoverJournal(env, cfg).catch((err) =>
       console.error(`journal recovery ${cfg.region} failed`, err),
     );
-    await refreshSnapshot(env, cfg);
+    const snapshot =
+      (await refreshSnapshot(env, cfg)) ??
+      (await currentSnapshot(env, cfg, (p) => ctx.waitUntil(p)).catch(() => undefined));
     const drained = await drainSpool(env, cfg).catch((err) => {
       console.error(`spool drain ${cfg.region} failed`, err);
       return undefined;
@@ -191,6 +194,11 @@ export default {
     if (!drained?.objects)
       ctx.waitUntil(
         postBatch(cfg, { items: [], receipts: [] }).catch((err) => console.error('heartbeat failed', err)),
+      );
+    // The deployments' retention, applied to the copies this region holds (raw-expiry.ts).
+    if (snapshot)
+      await expireRawCopies(env.RAW, snapshot, Date.now()).catch((err) =>
+        console.error(`raw expiry ${cfg.region} failed`, err),
       );
   },
 } satisfies ExportedHandler<EdgeBindings, OutboxMessage>;

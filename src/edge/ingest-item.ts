@@ -56,9 +56,20 @@ async function parseOriginal(raw: Uint8Array, facts: MessageFacts): Promise<Emai
   return wrapped ? PostalMime.parse(attachmentBytes(wrapped)) : outer;
 }
 
-export function rawKey(itemId: string, now: number): string {
-  return `raw/${new Date(now).toISOString().slice(0, 10)}/${itemId}.eml`;
+/**
+ * Where one received copy's objects live in regional R2: `raw/<deployment>/<YYYY-MM-DD>/<copy>…`
+ * (the raw message `.eml`, attachments `/att/<n>`, a held body `.txt`, held parties
+ * `.parties.json`), so the cron expires a deployment's copies by day prefix (raw-expiry.ts). A
+ * message is bound to one deployment by its envelope recipient; should its targets ever name
+ * several, the copy goes under `raw/_shared/`, which never expires (`_` is not in deployment ids).
+ */
+export function copyPrefix(deployments: string[], copyId: string, now: number): string {
+  const owners = [...new Set(deployments)];
+  const owner = owners.length === 1 ? owners[0] : SHARED_OWNER;
+  return `raw/${owner}/${new Date(now).toISOString().slice(0, 10)}/${copyId}`;
 }
+
+export const SHARED_OWNER = '_shared';
 
 export async function buildIngestItems(
   env: EdgeBindings,
@@ -82,7 +93,12 @@ export async function buildIngestItems(
   const copyId = crypto.randomUUID();
   // The raw message stays in the region; central gets a reference it can turn into a signed link.
   // Messages forwarded together (one per wrapped part) share the copy stored for the first.
-  const key = opts.rawKey ?? rawKey(copyId, now);
+  const prefix = copyPrefix(
+    targets.map((t) => t.deployment),
+    copyId,
+    now,
+  );
+  const key = opts.rawKey ?? `${prefix}.eml`;
   if (!opts.rawKey)
     await env.RAW.put(key, raw, {
       httpMetadata: { contentType: 'message/rfc822' },
@@ -96,7 +112,7 @@ export async function buildIngestItems(
   await Promise.all(
     email.attachments.map(async (a, n) => {
       const bytes = bytesOf[n] as Uint8Array;
-      const attKey = `att/${copyId}/${n}`;
+      const attKey = `${prefix}/att/${n}`;
       await env.RAW.put(attKey, bytes, {
         httpMetadata: {
           contentType: a.mimeType,
@@ -117,14 +133,14 @@ export async function buildIngestItems(
     const bytes = encoder.encode(body);
     text = utf8Prefix(bytes, TEXT_INLINE_BYTES);
     if (bytes.byteLength > TEXT_INLINE_BYTES) {
-      const textKey = `text/${copyId}.txt`;
+      const textKey = `${prefix}.txt`;
       await env.RAW.put(textKey, bytes, { httpMetadata: { contentType: 'text/plain; charset=utf-8' } });
       textRef = { region: cfg.region, key: textKey, size: bytes.byteLength };
     }
   }
   let partiesRef: IngestItem['partiesRef'];
   if (facts.to.length > MAX_PARTIES_PER_ROLE || facts.cc.length > MAX_PARTIES_PER_ROLE) {
-    const partiesKey = `parties/${copyId}.json`;
+    const partiesKey = `${prefix}.parties.json`;
     const json = JSON.stringify({ to: facts.to, cc: facts.cc });
     await env.RAW.put(partiesKey, json, { httpMetadata: { contentType: 'application/json' } });
     partiesRef = { region: cfg.region, key: partiesKey, size: encoder.encode(json).byteLength };

@@ -10,6 +10,7 @@ import { centralFetch, gzip } from './central-client.js';
 import type { EdgeBindings, EdgeConfig } from './config.js';
 import { heldSnapshotVersion, noteCentralVersion } from './snapshot-store.js';
 import { settleJournal } from './journal.js';
+import { planBatches } from './enqueue.js';
 import { drainSpool, spool } from './spool.js';
 
 /**
@@ -109,7 +110,12 @@ type Resolved = { message: Message<OutboxMessage>; body: IngestItem | Receipt };
  * Turns item references back into items (R2 in this region). A failing read retries the message;
  * a missing object (deleted by hand) is reported to central as a dead letter, never dropped silently.
  */
-async function resolve(messages: readonly Message<OutboxMessage>[], env: EdgeBindings, cfg: EdgeConfig) {
+async function resolve(
+  messages: readonly Message<OutboxMessage>[],
+  env: EdgeBindings,
+  cfg: EdgeConfig,
+  giveBack: GiveBack,
+) {
   const resolved: Resolved[] = [];
   const missing: { message: Message<OutboxMessage>; ref: ItemRef }[] = [];
   for (const message of messages) {
@@ -124,7 +130,7 @@ async function resolve(messages: readonly Message<OutboxMessage>[], env: EdgeBin
       else missing.push({ message, ref: body });
     } catch (err) {
       console.error(`outbox ${cfg.region}: reading ${body.ref.key} failed, will retry`, err);
-      message.retry({ delaySeconds: retryDelaySeconds(message.attempts, message.id) });
+      await giveBack([message]);
     }
   }
   if (missing.length) {
@@ -148,13 +154,49 @@ async function resolve(messages: readonly Message<OutboxMessage>[], env: EdgeBin
   return resolved;
 }
 
+/** What to do with messages this run could neither deliver nor spool. */
+type GiveBack = (messages: Message<OutboxMessage>[]) => Promise<void>;
+
+/** The main queue retries them with backoff (its retries are the budget before the DLQ). */
+const retryLater: GiveBack = async (messages) => {
+  for (const m of messages) m.retry({ delaySeconds: retryDelaySeconds(m.attempts, m.id) });
+};
+
+/** Seconds a message handed back from the dead-letter queue waits in the main queue. */
+export const REQUEUE_DELAY_SECONDS = 60;
+
+/**
+ * The dead-letter queue has no queue behind it: a message that exhausts its retries is deleted.
+ * So what it cannot deliver or spool (R2 and central both failing) goes back to the main queue,
+ * with a fresh retry budget, and is acked here; only a failing send retries the DLQ message.
+ */
+function requeueTo(env: EdgeBindings): GiveBack {
+  return async (messages) => {
+    try {
+      for (const b of planBatches(messages.map((m) => ({ m, bytes: utf8Length(JSON.stringify(m.body)) }))))
+        await env.OUTBOX.sendBatch(
+          b.map(({ m }) => ({
+            body: m.body,
+            contentType: 'json' as const,
+            delaySeconds: REQUEUE_DELAY_SECONDS,
+          })),
+        );
+      for (const m of messages) m.ack();
+    } catch (err) {
+      console.error('outbox dlq: handing messages back to the main queue failed, will retry', err);
+      await retryLater(messages);
+    }
+  };
+}
+
 export async function deliverOutbox(
   batch: MessageBatch<OutboxMessage>,
   env: EdgeBindings,
   cfg: EdgeConfig,
   waitUntil: (p: Promise<unknown>) => void,
+  giveBack: GiveBack = retryLater,
 ): Promise<void> {
-  const resolved = await resolve(batch.messages, env, cfg);
+  const resolved = await resolve(batch.messages, env, cfg, giveBack);
   const groups = splitBySize(resolved, MAX_REQUEST_JSON_BYTES, (r) => utf8Length(JSON.stringify(r.body)));
   let delivered = false;
   for (const group of groups) {
@@ -183,10 +225,8 @@ export async function deliverOutbox(
       } catch (err) {
         console.error(`outbox ${cfg.region}: spool write failed, the queue retries`, err);
         const retried = new Set<Resolved>([...left, ...leftReceipts]);
-        for (const r of group)
-          if (retried.has(r))
-            r.message.retry({ delaySeconds: retryDelaySeconds(r.message.attempts, r.message.id) });
-          else r.message.ack();
+        for (const r of group) if (!retried.has(r)) r.message.ack();
+        await giveBack([...retried].map((r) => r.message));
         await settleJournal(
           env,
           cfg,
@@ -215,7 +255,7 @@ export async function deliverOutbox(
 
 /**
  * The dead-letter queue only receives messages whose spool write kept failing. Nothing is dropped
- * here either: deliver straight to central if it answers, else spool, else retry.
+ * here either: deliver straight to central if it answers, else spool, else back to the main queue.
  */
 export async function deliverDeadLetters(
   batch: MessageBatch<OutboxMessage>,
@@ -223,5 +263,5 @@ export async function deliverDeadLetters(
   cfg: EdgeConfig,
   waitUntil: (p: Promise<unknown>) => void,
 ): Promise<void> {
-  return deliverOutbox(batch, env, cfg, waitUntil);
+  return deliverOutbox(batch, env, cfg, waitUntil, requeueTo(env));
 }

@@ -392,6 +392,23 @@ describe('the dashboard in a browser', () => {
     expect(await s.page.getByText('Fabrikam Inc').isVisible()).toBe(true);
     expect(await s.page.getByText('Contoso Ltd').count()).toBe(0);
     await shot(s.page, '18-deployment-deployments');
+    // Its full syncs: start one (completing it would remove the demo records, so it is left open).
+    await s.page.getByRole('link', { name: 'full syncs' }).click();
+    await expect
+      .poll(() => s.page.getByRole('heading', { level: 1 }).textContent())
+      .toBe('Full syncs of fabrikam');
+    await s.page.getByRole('button', { name: 'Start a full sync' }).click();
+    await s.page.waitForURL((url) => url.pathname === '/deployments/fabrikam/syncs');
+    expect(await s.page.getByRole('status').textContent()).toMatch(/^Started full sync sync_[0-9a-f]{24}/);
+    expect(await s.page.getByRole('cell', { name: 'open — receiving records' }).first().isVisible()).toBe(
+      true,
+    );
+    expect(await s.page.getByRole('button', { name: /^Complete sync_/ }).count()).toBe(1);
+    await shot(s.page, '18b-deployment-syncs');
+    // Another deployment's syncs: refused for this session's cookie (asked outside the page, whose
+    // console must stay free of errors).
+    const foreign = await s.context.request.get(`${centralUrl()}/deployments/contoso/syncs`);
+    expect(foreign.status()).toBe(403);
     await nav(s.page, 'Dead letters');
     expect((await s.page.locator('main').textContent()) ?? '').not.toContain('contoso');
     await nav(s.page, 'Dispositions');

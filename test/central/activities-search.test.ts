@@ -5,30 +5,11 @@ import { env } from 'cloudflare:test';
 import { beforeEach, describe, expect, test } from 'vitest';
 import { pruneRetention } from '../../src/central/services/retention.js';
 import { createDb } from '../../src/db/client.js';
-import { api, freshBasics } from './helpers.js';
+import { api, freshBasics, plainMessage, promoteRaw } from './helpers.js';
 
-function message(n: number, subject: string, from = 'buyer@customer.example', cc?: string): string {
-  return [
-    `From: ${from}`,
-    'To: ann@contoso.example',
-    ...(cc ? [`Cc: ${cc}`] : []),
-    `Subject: ${subject}`,
-    `Message-ID: <m${n}@customer.example>`,
-    'Content-Type: text/plain',
-    '',
-    'body',
-    '',
-  ].join('\r\n');
-}
-
-async function promote(mailbox: string, raw: string, deployment = 'contoso') {
-  const res = await api('POST', `/api/v1/deployments/${deployment}/promote?mailbox=${mailbox}`, {
-    raw,
-    headers: { 'content-type': 'message/rfc822' },
-  });
-  if (res.status !== 201) throw new Error(`promote failed: ${res.status} ${res.text}`);
-  return res.json;
-}
+const message = plainMessage;
+const promote = (mailbox: string, raw: string, deployment = 'contoso') =>
+  promoteRaw(deployment, mailbox, raw);
 
 async function search(q: string, extra = '') {
   const res = await api('GET', `/api/v1/activities?q=${encodeURIComponent(q)}${extra}`);

@@ -1,43 +1,28 @@
 import { env } from 'cloudflare:test';
 import { beforeEach, describe, expect, test } from 'vitest';
-import { api, freshBasics, mintToken } from './helpers.js';
+import {
+  api,
+  expectError,
+  freshBasics,
+  mintToken,
+  plainMessage,
+  promoteRaw,
+  routeMailboxes,
+} from './helpers.js';
 
-function message(n: number, subject: string, from = 'buyer@customer.example'): string {
-  return [
-    `From: ${from}`,
-    'To: ann@contoso.example',
-    `Subject: ${subject}`,
-    `Message-ID: <m${n}@customer.example>`,
-    'Content-Type: text/plain',
-    '',
-    'body',
-    '',
-  ].join('\r\n');
-}
-
-async function promote(deployment: string, mailbox: string, raw: string) {
-  const res = await api('POST', `/api/v1/deployments/${deployment}/promote?mailbox=${mailbox}`, {
-    raw,
-    headers: { 'content-type': 'message/rfc822' },
-  });
-  if (res.status !== 201) throw new Error(`promote failed: ${res.status} ${res.text}`);
-  return res.json;
-}
+const message = plainMessage;
+const promote = promoteRaw;
 
 const ids = (res: { json: { items: { messageId: string }[] } }) => res.json.items.map((a) => a.messageId);
 
 describe('GET /api/v1/activities', () => {
   beforeEach(async () => {
     await freshBasics();
-    await api('PUT', '/api/v1/mailboxes/ann@contoso.example', {
-      body: { region: 'us', deployment: 'contoso', userId: 'u-ann' },
-    });
-    await api('PUT', '/api/v1/mailboxes/bob@contoso.example', {
-      body: { region: 'eu', deployment: 'contoso', userId: 'u-bob' },
-    });
-    await api('PUT', '/api/v1/mailboxes/fay@fabrikam.example', {
-      body: { region: 'eu', deployment: 'fabrikam', userId: 'u-fay' },
-    });
+    await routeMailboxes(
+      ['ann@contoso.example', 'us', 'contoso', 'u-ann'],
+      ['bob@contoso.example', 'eu', 'contoso', 'u-bob'],
+      ['fay@fabrikam.example', 'eu', 'fabrikam', 'u-fay'],
+    );
     await promote('contoso', 'ann@contoso.example', message(1, 'Invoice March'));
     await promote('contoso', 'bob@contoso.example', message(2, 'Quote request'));
     await promote('contoso', 'ann@contoso.example', message(3, 'Delivery date', 'carol@supplier.example'));
@@ -131,12 +116,10 @@ describe('GET /api/v1/activities', () => {
 describe('GET /api/v1/activities/:id', () => {
   beforeEach(async () => {
     await freshBasics();
-    await api('PUT', '/api/v1/mailboxes/ann@contoso.example', {
-      body: { region: 'us', deployment: 'contoso', userId: 'u-ann' },
-    });
-    await api('PUT', '/api/v1/mailboxes/bob@contoso.example', {
-      body: { region: 'us', deployment: 'contoso', userId: 'u-bob' },
-    });
+    await routeMailboxes(
+      ['ann@contoso.example', 'us', 'contoso', 'u-ann'],
+      ['bob@contoso.example', 'us', 'contoso', 'u-bob'],
+    );
   });
 
   test('reads one activity', async () => {
@@ -148,12 +131,7 @@ describe('GET /api/v1/activities/:id', () => {
 
   test('an unknown id is a 404', async () => {
     const res = await api('GET', '/api/v1/activities/nope');
-    expect(res.status).toBe(404);
-    expect(res.json.error).toEqual({
-      code: 'not_found',
-      message: 'activity nope does not exist',
-      requestId: expect.any(String),
-    });
+    expectError(res, 404, 'not_found', 'activity nope does not exist');
   });
 
   test("another deployment's token and another user's token get 404, and the activity is unchanged", async () => {

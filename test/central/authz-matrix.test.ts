@@ -4,7 +4,8 @@
 import { SELF } from 'cloudflare:test';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { deriveEdgeCredentials, signBody } from '../../src/core/request-signature.js';
-import { api, BASE, freshBasics, mintToken } from './helpers.js';
+import { api, BASE, freshTenants, mintToken } from './helpers.js';
+import { gzip } from './edge-batch.js';
 
 const SECRET = 'test-edge-secret';
 
@@ -64,17 +65,19 @@ async function edgeHeaders(as: Credential, body: Uint8Array) {
   };
 }
 
-async function gzip(data: Uint8Array): Promise<Uint8Array> {
-  const stream = new Blob([data as Uint8Array<ArrayBuffer>])
-    .stream()
-    .pipeThrough(new CompressionStream('gzip'));
-  return new Uint8Array(await new Response(stream).arrayBuffer());
-}
-
 const DEPLOYMENT_READERS: Credential[] = ['admin', 'ownDeployment', 'ownUser', 'otherUser'];
 const DEPLOYMENT_ADMINS: Credential[] = ['admin', 'ownDeployment'];
 const EVERYONE: Credential[] = [...CREDENTIALS];
 const NON_EDGE: Credential[] = ['admin', 'ownDeployment', 'otherDeployment', 'ownUser', 'otherUser'];
+/** Admins and every deployment token (each sees its own deployment's part). */
+const ANY_DEPLOYMENT: Credential[] = ['admin', 'ownDeployment', 'otherDeployment'];
+
+/** A row whose request is the path alone (no body); a function path is read when the row runs. */
+const plain = (path: string | (() => string), allow: Credential[], status?: Row['status']): Row => ({
+  request: () => ({ path: typeof path === 'string' ? path : path() }),
+  allow,
+  ...(status ? { status } : {}),
+});
 
 /** The matrix. Keys are `METHOD path` exactly as in the OpenAPI document. */
 const MATRIX: Record<string, Row> = {
@@ -85,22 +88,16 @@ const MATRIX: Record<string, Row> = {
     request: () => ({ path: '/api/v1/deployments/contoso', json: { name: 'Contoso' } }),
     allow: ['admin'],
   },
-  'GET /api/v1/deployments/{id}': {
-    request: () => ({ path: '/api/v1/deployments/contoso' }),
-    allow: DEPLOYMENT_ADMINS,
-  },
-  'GET /api/v1/deployments': {
-    request: () => ({ path: '/api/v1/deployments' }),
-    allow: NON_EDGE,
-  },
-  'POST /api/v1/deployments/{id}/forwarding-addresses/rotate': {
-    request: () => ({ path: '/api/v1/deployments/contoso/forwarding-addresses/rotate' }),
-    allow: DEPLOYMENT_ADMINS,
-  },
-  'POST /api/v1/deployments/{id}/webhook-secret/rotate': {
-    request: () => ({ path: '/api/v1/deployments/contoso/webhook-secret/rotate' }),
-    allow: ['admin'],
-  },
+  'GET /api/v1/deployments/{id}': plain('/api/v1/deployments/contoso', DEPLOYMENT_ADMINS),
+  'GET /api/v1/deployments': plain('/api/v1/deployments', NON_EDGE),
+  'POST /api/v1/deployments/{id}/forwarding-addresses/rotate': plain(
+    '/api/v1/deployments/contoso/forwarding-addresses/rotate',
+    DEPLOYMENT_ADMINS,
+  ),
+  'POST /api/v1/deployments/{id}/webhook-secret/rotate': plain(
+    '/api/v1/deployments/contoso/webhook-secret/rotate',
+    ['admin'],
+  ),
 
   'PUT /api/v1/regions/{id}': {
     request: () => ({ path: '/api/v1/regions/eu', json: { name: 'EU', rulesEnabled: true } }),
@@ -108,10 +105,7 @@ const MATRIX: Record<string, Row> = {
   },
   'GET /api/v1/regions/{id}': { request: () => ({ path: '/api/v1/regions/eu' }), allow: NON_EDGE },
   'GET /api/v1/regions': { request: () => ({ path: '/api/v1/regions' }), allow: NON_EDGE },
-  'GET /api/v1/regions/{id}/rules': {
-    request: () => ({ path: '/api/v1/regions/us/rules?deployment=contoso' }),
-    allow: DEPLOYMENT_READERS,
-  },
+  'GET /api/v1/regions/{id}/rules': plain('/api/v1/regions/us/rules?deployment=contoso', DEPLOYMENT_READERS),
 
   'PUT /api/v1/mailboxes/{address}': {
     request: () => ({
@@ -169,10 +163,7 @@ const MATRIX: Record<string, Row> = {
     }),
     allow: DEPLOYMENT_ADMINS,
   },
-  'GET /api/v1/deployments/{id}/records': {
-    request: () => ({ path: '/api/v1/deployments/contoso/records' }),
-    allow: DEPLOYMENT_ADMINS,
-  },
+  'GET /api/v1/deployments/{id}/records': plain('/api/v1/deployments/contoso/records', DEPLOYMENT_ADMINS),
   'DELETE /api/v1/deployments/{id}/records/{type}/{recordId}': {
     request: async () => {
       const id = unique('c');
@@ -197,10 +188,10 @@ const MATRIX: Record<string, Row> = {
     }),
     allow: DEPLOYMENT_ADMINS,
   },
-  'POST /api/v1/deployments/{id}/record-syncs': {
-    request: () => ({ path: '/api/v1/deployments/contoso/record-syncs' }),
-    allow: DEPLOYMENT_ADMINS,
-  },
+  'POST /api/v1/deployments/{id}/record-syncs': plain(
+    '/api/v1/deployments/contoso/record-syncs',
+    DEPLOYMENT_ADMINS,
+  ),
   'GET /api/v1/deployments/{id}/record-syncs/{syncId}': {
     request: async () => {
       const res = await api('POST', '/api/v1/deployments/contoso/record-syncs');
@@ -223,10 +214,10 @@ const MATRIX: Record<string, Row> = {
     }),
     allow: DEPLOYMENT_ADMINS,
   },
-  'GET /api/v1/deployments/{id}/suppressions': {
-    request: () => ({ path: '/api/v1/deployments/contoso/suppressions' }),
-    allow: DEPLOYMENT_ADMINS,
-  },
+  'GET /api/v1/deployments/{id}/suppressions': plain(
+    '/api/v1/deployments/contoso/suppressions',
+    DEPLOYMENT_ADMINS,
+  ),
   'DELETE /api/v1/deployments/{id}/suppressions/{entry}': {
     request: async () => {
       const entry = `${unique('del')}@x.example`;
@@ -252,43 +243,28 @@ const MATRIX: Record<string, Row> = {
     allow: ['admin', 'ownDeployment', 'ownUser'],
   },
 
-  'GET /api/v1/activities': { request: () => ({ path: '/api/v1/activities' }), allow: NON_EDGE },
-  'GET /api/v1/activities/{id}': {
-    request: () => ({ path: `/api/v1/activities/${annActivity}` }),
-    allow: ['admin', 'ownDeployment', 'ownUser'],
-    status: { otherDeployment: 404, otherUser: 404 },
-  },
-  'GET /api/v1/activities/{id}/content': {
-    request: () => ({ path: `/api/v1/activities/${annActivity}/content` }),
-    allow: ['admin', 'ownDeployment', 'ownUser'],
-    status: { otherDeployment: 404, otherUser: 404 },
-  },
-  'GET /api/v1/dispositions': {
-    request: () => ({ path: '/api/v1/dispositions' }),
-    allow: ['admin', 'ownDeployment', 'otherDeployment'],
-  },
-  'GET /api/v1/stats': {
-    request: () => ({ path: '/api/v1/stats' }),
-    allow: ['admin', 'ownDeployment', 'otherDeployment'],
-  },
+  'GET /api/v1/activities': plain('/api/v1/activities', NON_EDGE),
+  'GET /api/v1/activities/{id}': plain(
+    () => `/api/v1/activities/${annActivity}`,
+    ['admin', 'ownDeployment', 'ownUser'],
+    { otherDeployment: 404, otherUser: 404 },
+  ),
+  'GET /api/v1/activities/{id}/content': plain(
+    () => `/api/v1/activities/${annActivity}/content`,
+    ['admin', 'ownDeployment', 'ownUser'],
+    { otherDeployment: 404, otherUser: 404 },
+  ),
+  'GET /api/v1/dispositions': plain('/api/v1/dispositions', ANY_DEPLOYMENT),
+  'GET /api/v1/stats': plain('/api/v1/stats', ANY_DEPLOYMENT),
 
-  'GET /api/v1/dead-letters': {
-    request: () => ({ path: '/api/v1/dead-letters' }),
-    allow: ['admin', 'ownDeployment', 'otherDeployment'],
-  },
-  'POST /api/v1/dead-letters/{id}/replay': {
-    request: () => ({ path: `/api/v1/dead-letters/${deadLetterId}/replay` }),
-    allow: ['admin', 'ownDeployment'],
-    status: { otherDeployment: 404 },
-  },
-  'POST /api/v1/dead-letters/replay': {
-    request: () => ({ path: '/api/v1/dead-letters/replay' }),
-    allow: ['admin', 'ownDeployment', 'otherDeployment'],
-  },
-  'GET /api/v1/webhook-deliveries': {
-    request: () => ({ path: '/api/v1/webhook-deliveries' }),
-    allow: ['admin', 'ownDeployment', 'otherDeployment'],
-  },
+  'GET /api/v1/dead-letters': plain('/api/v1/dead-letters', ANY_DEPLOYMENT),
+  'POST /api/v1/dead-letters/{id}/replay': plain(
+    () => `/api/v1/dead-letters/${deadLetterId}/replay`,
+    ['admin', 'ownDeployment'],
+    { otherDeployment: 404 },
+  ),
+  'POST /api/v1/dead-letters/replay': plain('/api/v1/dead-letters/replay', ANY_DEPLOYMENT),
+  'GET /api/v1/webhook-deliveries': plain('/api/v1/webhook-deliveries', ANY_DEPLOYMENT),
   'POST /api/v1/webhook-deliveries/{id}/replay': {
     // No delivery exists: the allowed credentials learn only that (404), the rest are refused.
     request: () => ({ path: '/api/v1/webhook-deliveries/no-such-delivery/replay' }),
@@ -300,10 +276,7 @@ const MATRIX: Record<string, Row> = {
     request: () => ({ path: '/api/v1/tokens', json: { scope: 'user:contoso/u-ann', label: 'matrix' } }),
     allow: DEPLOYMENT_ADMINS,
   },
-  'GET /api/v1/tokens': {
-    request: () => ({ path: '/api/v1/tokens' }),
-    allow: ['admin', 'ownDeployment', 'otherDeployment'],
-  },
+  'GET /api/v1/tokens': plain('/api/v1/tokens', ANY_DEPLOYMENT),
   'DELETE /api/v1/tokens/{id}': {
     request: async () => {
       const res = await api('POST', '/api/v1/tokens', { body: { scope: 'user:contoso/u-tmp' } });
@@ -355,13 +328,7 @@ describe('authorisation matrix (OpenAPI operations × credentials)', () => {
   let operations: string[] = [];
 
   beforeAll(async () => {
-    await freshBasics();
-    await api('PUT', '/api/v1/deployments/contoso', {
-      body: { name: 'Contoso', domains: ['contoso.example'] },
-    });
-    await api('PUT', '/api/v1/deployments/fabrikam', {
-      body: { name: 'Fabrikam', domains: ['fabrikam.example'] },
-    });
+    await freshTenants();
     await api('PUT', `/api/v1/mailboxes/${encodeURIComponent(ANN)}`, {
       body: { region: 'us', deployment: 'contoso', userId: 'u-ann', filter: 'all' },
     });

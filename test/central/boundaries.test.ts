@@ -4,75 +4,26 @@ import { env, SELF } from 'cloudflare:test';
 import { beforeEach, describe, expect, test } from 'vitest';
 import { decodeSnapshot, forwardingDeployment } from '../../src/core/snapshot.js';
 import { deriveEdgeCredentials, signBody } from '../../src/core/request-signature.js';
-import type { IngestBatch, IngestItem } from '../../src/core/wire.js';
+import type { IngestBatch } from '../../src/core/wire.js';
 import { safeNext } from '../../src/central/dashboard/middleware/session.js';
 import { Browser, csrfOf } from './dashboard-browser.js';
-import { api, BASE, freshBasics, mintToken } from './helpers.js';
-
-const SECRET = 'test-edge-secret';
-
-async function gzip(data: Uint8Array): Promise<Uint8Array> {
-  const stream = new Blob([data as Uint8Array<ArrayBuffer>])
-    .stream()
-    .pipeThrough(new CompressionStream('gzip'));
-  return new Uint8Array(await new Response(stream).arrayBuffer());
-}
+import { EDGE_SECRET, itemMaker, sendBatch } from './edge-batch.js';
+import { api, BASE, freshTenants, mintToken } from './helpers.js';
 
 /** Posts a batch signed with `region`'s real credentials. */
 async function signedBatch(region: string, parts: Partial<IngestBatch>) {
-  const batch: IngestBatch = {
-    batchId: crypto.randomUUID(),
-    region,
-    sentAt: Date.now(),
-    items: [],
-    receipts: [],
-    ...parts,
-  };
-  const body = await gzip(new TextEncoder().encode(JSON.stringify(batch)));
-  const timestamp = Date.now();
-  const { signingKey, token } = await deriveEdgeCredentials(SECRET, region);
-  const res = await SELF.fetch(`${BASE}/api/v1/ingest`, {
-    method: 'POST',
-    headers: {
-      authorization: `Bearer ${token}`,
-      'content-encoding': 'gzip',
-      'content-type': 'application/json',
-      'x-edge-region': region,
-      'x-edge-timestamp': String(timestamp),
-      'x-edge-signature': await signBody(signingKey, timestamp, body),
-    },
-    body: body as Uint8Array<ArrayBuffer>,
-  });
-  return {
-    status: res.status,
-    json: (await res.json()) as { results: { id: string; status: string; reason?: string }[] },
-  };
+  const { status, json } = await sendBatch({ ...parts, region });
+  return { status, json: json as { results: { id: string; status: string; reason?: string }[] } };
 }
 
-let n = 0;
-function item(over: Partial<IngestItem> = {}): IngestItem {
-  n++;
-  return {
-    kind: 'item',
-    id: `claim-${n}-${crypto.randomUUID().slice(0, 8)}`,
-    region: 'eu',
-    deployment: 'contoso',
-    messageId: `claim-${n}-${Date.now()}@customer.example`,
-    contentHash: 'b'.repeat(64),
-    receivedAt: Date.now() - 10,
-    sizeBytes: 100,
-    mailboxes: ['bob@contoso.example'],
-    reason: 'tracked:all',
-    correlation: { method: 'all', detail: 'filter mode all' },
-    egress: 'full',
-    from: { address: 'buyer@customer.example' },
-    to: [{ address: 'bob@contoso.example' }],
-    cc: [],
-    subject: 'x',
-    attachments: [],
-    ...over,
-  };
-}
+const item = itemMaker('claim', () => ({
+  region: 'eu',
+  mailboxes: ['bob@contoso.example'],
+  correlation: { method: 'all', detail: 'filter mode all' },
+  from: { address: 'buyer@customer.example' },
+  to: [{ address: 'bob@contoso.example' }],
+  subject: 'x',
+}));
 
 async function count(sql: string, ...binds: unknown[]): Promise<number> {
   return (
@@ -88,13 +39,7 @@ const route = (address: string, body: Record<string, string>, token?: string) =>
   api('PUT', `/api/v1/mailboxes/${encodeURIComponent(address)}`, { body, ...(token ? { token } : {}) });
 
 beforeEach(async () => {
-  await freshBasics();
-  await api('PUT', '/api/v1/deployments/contoso', {
-    body: { name: 'Contoso', domains: ['contoso.example'] },
-  });
-  await api('PUT', '/api/v1/deployments/fabrikam', {
-    body: { name: 'Fabrikam', domains: ['fabrikam.example'] },
-  });
+  await freshTenants();
   await route('bob@contoso.example', { region: 'eu', deployment: 'contoso', userId: 'u-bob', filter: 'all' });
   await route('ann@contoso.example', { region: 'us', deployment: 'contoso', userId: 'u-ann', filter: 'all' });
   await route('fay@fabrikam.example', {
@@ -210,7 +155,7 @@ describe('2. forwarding addresses: a stranger cannot write into a CRM', () => {
       rotated.json.forwardingAddresses,
     );
 
-    const { token, signingKey } = await deriveEdgeCredentials(SECRET, 'eu');
+    const { token, signingKey } = await deriveEdgeCredentials(EDGE_SECRET, 'eu');
     const timestamp = Date.now();
     const res = await SELF.fetch(`${BASE}/api/v1/edge/snapshot?region=eu`, {
       headers: {

@@ -174,6 +174,67 @@ describe('dashboard deployment forms', () => {
     for (const id of ['bad-id', 'bad-base', 'bad-policy']) expect((await deployment(id)).status).toBe(404);
   });
 
+  test('mail domains: set on create and edit through the API rule; a domain owned elsewhere is a 409 form error', async () => {
+    const b = await signedIn();
+    const created = await b.post('/deployments', {
+      ...NEW_ACME,
+      id: 'domains-co',
+      base: '',
+      domains: 'Domains-Co.example\nsub.other-co.example, third.example',
+    });
+    expect(created.status).toBe(303);
+    expect((await deployment('domains-co')).json.domains).toEqual([
+      'domains-co.example',
+      'sub.other-co.example',
+      'third.example',
+    ]);
+    expect((await b.get('/deployments')).html).toContain(
+      'domains-co.example, sub.other-co.example, third.example',
+    );
+    const form = await b.get('/deployments/domains-co/edit');
+    expect(form.html).toContain('<label for="e-domains">');
+    expect(form.html).toMatch(
+      /<textarea id="e-domains" name="domains"[^>]*>domains-co\.example\nsub\.other-co\.example\nthird\.example<\/textarea>/,
+    );
+
+    // contoso claiming a subdomain of a domains-co domain: the same 409 as PUT, shown on the form.
+    const before = (await deployment('contoso')).json;
+    const clash = await b.post(
+      '/deployments/contoso/edit',
+      await editFields('contoso', { name: 'Contoso renamed', domains: 'contoso.example\nx.third.example' }),
+    );
+    expect(clash.status).toBe(409);
+    expect(clash.html).toMatch(
+      /class="flash bad" role="alert">[^<]*third\.example belongs to deployment domains-co/,
+    );
+    expect(clash.html).toContain('contoso.example\nx.third.example</textarea>');
+    expect((await deployment('contoso')).json).toEqual(before);
+
+    // An invalid domain is a 400 naming the field; escaped on the page.
+    const bad = await b.post(
+      '/deployments/contoso/edit',
+      await editFields('contoso', { domains: '<b>nope</b>' }),
+    );
+    expect(bad.status).toBe(400);
+    expect(bad.html).toContain('domains.0: must be a domain name');
+    expect(bad.html).toContain('&lt;b&gt;nope&lt;/b&gt;</textarea>');
+    expect(bad.html).not.toContain('<b>nope</b>');
+    expect((await deployment('contoso')).json).toEqual(before);
+
+    // A form without the field keeps the domains; an empty field removes them all.
+    const kept = await b.post(
+      '/deployments/domains-co/edit',
+      await editFields('domains-co', { name: 'Renamed' }),
+    );
+    expect(kept.status).toBe(303);
+    expect((await deployment('domains-co')).json).toMatchObject({
+      name: 'Renamed',
+      domains: ['domains-co.example', 'sub.other-co.example', 'third.example'],
+    });
+    await b.post('/deployments/domains-co/edit', await editFields('domains-co', { domains: '' }));
+    expect((await deployment('domains-co')).json.domains).toEqual([]);
+  });
+
   test('a deployment session sees no edit controls and gets 403 on the forms', async () => {
     const b = await signedIn(await mintToken('deployment:contoso'));
     const before = (await deployment('contoso')).json;

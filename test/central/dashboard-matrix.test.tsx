@@ -155,6 +155,19 @@ const MATRIX: Record<string, Row> = {
     }),
     expect: SIGNED(404, 404, 403),
   },
+  'GET /deployments/:id/syncs': {
+    request: () => ({ path: '/deployments/contoso/syncs' }),
+    expect: SIGNED(200, 200, 403),
+  },
+  'POST /deployments/:id/syncs': {
+    request: () => ({ path: '/deployments/contoso/syncs', fields: {} }),
+    expect: SIGNED(303, 303, 403),
+  },
+  'POST /deployments/:id/syncs/:syncId/complete': {
+    // A sync that does not exist: the session may manage contoso (404) or not (403).
+    request: () => ({ path: `/deployments/contoso/syncs/${unique('sync_none')}/complete`, fields: {} }),
+    expect: SIGNED(404, 404, 403),
+  },
   'GET /regions': { request: () => ({ path: '/regions' }), expect: SIGNED(200, 200, 200) },
   'GET /regions/:id/rules': {
     request: () => ({ path: '/regions/eu/rules?enable=true' }),

@@ -1,4 +1,5 @@
-// Dashboard: bulk route import (Routes page) and record delete/deactivate (a deployment's records).
+// Dashboard: bulk route import (Routes page), record delete/deactivate (a deployment's records) and
+// full syncs (a deployment's syncs page).
 import { beforeEach, describe, expect, test } from 'vitest';
 import { signedIn } from './dashboard-browser.js';
 import { api, freshBasics, mintToken } from './helpers.js';
@@ -81,5 +82,110 @@ describe('dashboard: bulk routes and records', () => {
     );
     expect(res.status).toBe(403);
     expect((await api('GET', '/api/v1/deployments/contoso/records?type=contact')).json.items).toHaveLength(1);
+  });
+
+  const syncs = (deployment = 'contoso') => api('GET', `/api/v1/deployments/${deployment}/records?limit=100`);
+  const syncIdsOf = (html: string) =>
+    [...html.matchAll(/<td data-label="Sync" class="mono">(sync_[0-9a-f]+)<\/td>/g)].map(
+      (m) => m[1] as string,
+    );
+
+  test('the syncs page starts a full sync, lists it with its counts, and completes it', async () => {
+    await api('POST', '/api/v1/deployments/contoso/records', {
+      body: { records: [{ type: 'contact', id: 'old', emails: ['old@example.com'] }] },
+    });
+    await api('POST', '/api/v1/deployments/fabrikam/records', {
+      body: { records: [{ type: 'contact', id: 'theirs', emails: ['theirs@example.com'] }] },
+    });
+    const b = await signedIn(undefined, '/deployments/contoso/syncs');
+    const empty = await b.get('/deployments/contoso/syncs');
+    expect(empty.status).toBe(200);
+    expect(empty.html).toContain('No full syncs yet.');
+    expect((await b.get('/deployments')).html).toContain('href="/deployments/contoso/syncs"');
+
+    const started = await b.post('/deployments/contoso/syncs', {});
+    expect(started.status).toBe(303);
+    expect(started.location).toBe('/deployments/contoso/syncs');
+    const page = await b.get('/deployments/contoso/syncs');
+    const [id] = syncIdsOf(page.html);
+    expect(page.html).toContain(`Started full sync ${id}`);
+    expect(page.html).toContain('open — receiving records');
+    expect(page.html).toContain(`action="/deployments/contoso/syncs/${id}/complete"`);
+
+    const posted = await api('POST', `/api/v1/deployments/contoso/records?sync=${id}`, {
+      body: {
+        records: [
+          { type: 'contact', id: 'new1', emails: ['n1@example.com'] },
+          { type: 'lead', id: 'new2', emails: ['n2@example.com'] },
+        ],
+      },
+    });
+    expect(posted.status).toBe(200);
+    const done = await b.post(`/deployments/contoso/syncs/${id}/complete`, {});
+    expect(done.status).toBe(303);
+    const after = await b.get('/deployments/contoso/syncs');
+    expect(after.html).toContain(`Completed full sync ${id}: 2 record(s) carried, 1 removed.`);
+    expect(after.html).toMatch(
+      new RegExp(
+        `${id}</td><td data-label="State">completed</td><td data-label="Records carried" class="num">2</td><td data-label="Removed" class="num">1</td>`,
+      ),
+    );
+    expect(after.html).not.toContain('/complete"');
+    expect((await syncs()).json.items.map((r: { id: string }) => r.id).sort()).toEqual(['new1', 'new2']);
+    expect((await syncs('fabrikam')).json.items.map((r: { id: string }) => r.id)).toEqual(['theirs']);
+  });
+
+  test('completing a superseded sync is a 409 on the page and removes nothing; bad ids are escaped 404s', async () => {
+    await api('POST', '/api/v1/deployments/contoso/records', {
+      body: { records: [{ type: 'contact', id: 'keep', emails: ['keep@example.com'] }] },
+    });
+    const b = await signedIn(await mintToken('deployment:contoso'), '/deployments/contoso/syncs');
+    await b.post('/deployments/contoso/syncs', {});
+    await b.post('/deployments/contoso/syncs', {});
+    const page = await b.get('/deployments/contoso/syncs');
+    const [newer, older] = syncIdsOf(page.html);
+    expect(page.html).toContain('superseded by a newer sync (removed nothing)');
+    expect(page.html).not.toContain(`/syncs/${older}/complete"`);
+    const stale = await b.post(`/deployments/contoso/syncs/${older}/complete`, {});
+    expect(stale.status).toBe(409);
+    expect(stale.html).toContain(`sync ${older} was superseded by a newer sync; nothing was removed`);
+    expect(stale.html).toContain(`/syncs/${newer}/complete"`);
+    expect((await syncs()).json.items.map((r: { id: string }) => r.id)).toEqual(['keep']);
+
+    const evil = await b.post(`/deployments/contoso/syncs/${encodeURIComponent('<img src=x>')}/complete`, {});
+    expect(evil.status).toBe(404);
+    expect(evil.html).toContain('sync &lt;img src=x&gt; of deployment contoso does not exist');
+    expect(evil.html).not.toContain('<img src=x>');
+  });
+
+  test("another deployment's session cannot see, start or complete the syncs; forms need the CSRF field", async () => {
+    const admin = await signedIn(undefined, '/deployments/contoso/syncs');
+    await admin.post('/deployments/contoso/syncs', {});
+    const [id] = syncIdsOf((await admin.get('/deployments/contoso/syncs')).html);
+    await api('POST', '/api/v1/deployments/contoso/records', {
+      body: { records: [{ type: 'contact', id: 'not-carried', emails: ['nc@example.com'] }] },
+    });
+
+    const other = await signedIn(await mintToken('deployment:fabrikam'), '/deployments/fabrikam/syncs');
+    expect((await other.get('/deployments/contoso/syncs')).status).toBe(403);
+    expect(
+      (await other.post('/deployments/contoso/syncs', {}, { csrfFrom: '/deployments/fabrikam/syncs' }))
+        .status,
+    ).toBe(403);
+    const complete = await other.post(
+      `/deployments/contoso/syncs/${id}/complete`,
+      {},
+      { csrfFrom: '/deployments/fabrikam/syncs' },
+    );
+    expect(complete.status).toBe(403);
+    expect((await other.get('/deployments/fabrikam/syncs')).html).not.toContain(id);
+
+    const forged = await admin.post(`/deployments/contoso/syncs/${id}/complete`, {}, { csrf: false });
+    expect(forged.status).toBe(403);
+    const list = (await admin.get('/deployments/contoso/syncs')).html;
+    expect(syncIdsOf(list)).toEqual([id]);
+    expect(list).toContain('open — receiving records');
+    expect((await syncs()).json.items.map((r: { id: string }) => r.id)).toEqual(['not-carried']);
+    expect((await admin.get('/deployments/nope/syncs')).status).toBe(404);
   });
 });

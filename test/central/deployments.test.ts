@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, test } from 'vitest';
-import { api, freshBasics, mintToken } from './helpers.js';
+import { api, expectError, freshBasics, mintToken } from './helpers.js';
 
 describe('PUT /api/v1/deployments/:id', () => {
   beforeEach(freshBasics);
@@ -178,12 +178,7 @@ describe('GET /api/v1/deployments and /api/v1/deployments/:id', () => {
 
   test('an unknown deployment is a 404', async () => {
     const res = await api('GET', '/api/v1/deployments/nowhere');
-    expect(res.status).toBe(404);
-    expect(res.json.error).toEqual({
-      code: 'not_found',
-      message: 'deployment nowhere does not exist',
-      requestId: expect.any(String),
-    });
+    expectError(res, 404, 'not_found', 'deployment nowhere does not exist');
   });
 
   test("a deployment token sees its own deployment only and gets 403 for another's", async () => {

@@ -1,6 +1,6 @@
 import { env } from 'cloudflare:test';
 import { beforeEach, describe, expect, test } from 'vitest';
-import { api, freshBasics, mintToken } from './helpers.js';
+import { api, freshBasics, mintToken, routeMailboxes } from './helpers.js';
 
 async function insertDisposition(row: {
   id: string;
@@ -87,9 +87,7 @@ describe('GET /api/v1/dispositions', () => {
   });
 
   test('finds the receipt of a message by its Message-ID, with or without angle brackets', async () => {
-    await api('PUT', '/api/v1/mailboxes/ann@contoso.example', {
-      body: { region: 'us', deployment: 'contoso', userId: 'u-ann' },
-    });
+    await routeMailboxes(['ann@contoso.example', 'us', 'contoso', 'u-ann']);
     await api('POST', '/api/v1/deployments/contoso/suppressions', {
       body: { entries: ['spam@bad.example'] },
     });

@@ -1,4 +1,5 @@
 import { env, SELF } from 'cloudflare:test';
+import { expect } from 'vitest';
 import { keyedHash64 } from '../../src/core/keyed-hash.js';
 import { filterHas } from '../../src/core/membership-filter.js';
 import { decodeSnapshot, type RoutingSnapshot } from '../../src/core/snapshot.js';
@@ -70,6 +71,16 @@ export async function freshBasics() {
   await seedBasics();
 }
 
+/** {@link freshBasics}, with contoso owning the domain contoso.example and fabrikam fabrikam.example. */
+export async function freshTenants() {
+  await freshBasics();
+  for (const [id, name] of [
+    ['contoso', 'Contoso'],
+    ['fabrikam', 'Fabrikam'],
+  ] as const)
+    await api('PUT', `/api/v1/deployments/${id}`, { body: { name, domains: [`${id}.example`] } });
+}
+
 /** GET /api/v1/edge/snapshot as the region's edge (signed with the test edge secret). */
 export async function fetchSnapshot(
   region: string,
@@ -106,4 +117,54 @@ export function snapshotHasRecord(
 ): boolean {
   const d = s.deployments[deployment];
   return d ? filterHas(d[view], keyedHash64(s.hashKey, address)) : false;
+}
+
+/** Asserts an error answer: its status and its body `{ error: { code, message, requestId } }`. */
+export function expectError(
+  res: { status: number; json: any },
+  status: number,
+  code: string,
+  message: string,
+) {
+  expect(res.status).toBe(status);
+  expect(res.json.error).toEqual({ code, message, requestId: expect.any(String) });
+}
+
+/** Routes mailboxes through the API as admin, each `[address, region, deployment, userId, filter?]`. */
+export async function routeMailboxes(...routes: Array<[string, string, string, string, string?]>) {
+  for (const [address, region, deployment, userId, filter] of routes) {
+    const body = { region, deployment, userId, ...(filter ? { filter } : {}) };
+    const res = await api('PUT', `/api/v1/mailboxes/${address}`, { body });
+    if (res.status !== 200) throw new Error(`routing ${address} failed: ${res.status} ${res.text}`);
+  }
+}
+
+/** A small plain-text message to ann@contoso.example, Message-ID `<m<n>@customer.example>`. */
+export function plainMessage(
+  n: number,
+  subject: string,
+  from = 'buyer@customer.example',
+  cc?: string,
+): string {
+  return [
+    `From: ${from}`,
+    'To: ann@contoso.example',
+    ...(cc ? [`Cc: ${cc}`] : []),
+    `Subject: ${subject}`,
+    `Message-ID: <m${n}@customer.example>`,
+    'Content-Type: text/plain',
+    '',
+    'body',
+    '',
+  ].join('\r\n');
+}
+
+/** Promotes a raw message for a mailbox as admin (throws unless 201) and returns the activity. */
+export async function promoteRaw(deployment: string, mailbox: string, raw: string) {
+  const res = await api('POST', `/api/v1/deployments/${deployment}/promote?mailbox=${mailbox}`, {
+    raw,
+    headers: { 'content-type': 'message/rfc822' },
+  });
+  if (res.status !== 201) throw new Error(`promote failed: ${res.status} ${res.text}`);
+  return res.json;
 }

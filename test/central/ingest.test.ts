@@ -1,86 +1,17 @@
-import { env, SELF } from 'cloudflare:test';
+import { env } from 'cloudflare:test';
 import { beforeEach, describe, expect, test } from 'vitest';
-import { deriveEdgeCredentials, signBody } from '../../src/core/request-signature.js';
-import type { IngestBatch, IngestItem } from '../../src/core/wire.js';
-import { api, BASE, fetchSnapshot, seedBasics } from './helpers.js';
+import { itemMaker, type SendOptions, sendBatch } from './edge-batch.js';
+import { api, fetchSnapshot, seedBasics } from './helpers.js';
 
-const SECRET = 'test-edge-secret';
-
-async function gzip(data: Uint8Array): Promise<Uint8Array> {
-  const stream = new Blob([data as Uint8Array<ArrayBuffer>])
-    .stream()
-    .pipeThrough(new CompressionStream('gzip'));
-  return new Uint8Array(await new Response(stream).arrayBuffer());
-}
-
-interface SendOptions {
-  region?: string;
-  tokenRegion?: string;
-  keyRegion?: string;
-  timestamp?: number;
-  tamper?: boolean;
-  token?: string | null;
-  rawBody?: Uint8Array;
-}
-
-async function sendBatch(batch: Partial<IngestBatch> & { region?: string }, opts: SendOptions = {}) {
-  const region = opts.region ?? batch.region ?? 'us';
-  const full: IngestBatch = {
-    batchId: crypto.randomUUID(),
-    region,
-    sentAt: Date.now(),
-    items: [],
-    receipts: [],
-    ...batch,
-  };
-  const body = opts.rawBody ?? (await gzip(new TextEncoder().encode(JSON.stringify(full))));
-  const timestamp = opts.timestamp ?? Date.now();
-  const { signingKey } = await deriveEdgeCredentials(SECRET, opts.keyRegion ?? region);
-  const { token } = await deriveEdgeCredentials(SECRET, opts.tokenRegion ?? region);
-  let signature = await signBody(signingKey, timestamp, body);
-  if (opts.tamper) signature = signature.replace(/^./, (c) => (c === '0' ? '1' : '0'));
-  const headers: Record<string, string> = {
-    'content-encoding': 'gzip',
-    'content-type': 'application/json',
-    'x-edge-region': region,
-    'x-edge-timestamp': String(timestamp),
-    'x-edge-signature': signature,
-  };
-  const bearer = opts.token === undefined ? token : opts.token;
-  if (bearer) headers.authorization = `Bearer ${bearer}`;
-  const res = await SELF.fetch(`${BASE}/api/v1/ingest`, {
-    method: 'POST',
-    headers,
-    body: body as Uint8Array<ArrayBuffer>,
-  });
-  const text = await res.text();
-  return { status: res.status, json: text ? JSON.parse(text) : undefined, batchId: full.batchId };
-}
-
-let n = 0;
-function item(over: Partial<IngestItem> = {}): IngestItem {
-  n++;
-  return {
-    kind: 'item',
-    id: `item-${n}-${crypto.randomUUID().slice(0, 8)}`,
-    region: 'us',
-    deployment: 'contoso',
-    messageId: `msg-${n}@customer.example`,
-    contentHash: 'a'.repeat(64),
-    receivedAt: Date.now() - 50,
-    sizeBytes: 1234,
-    mailboxes: ['alice@contoso.example'],
-    reason: 'tracked:all',
-    correlation: { method: 'all', detail: 'mailbox filter mode is all' },
-    egress: 'full',
-    from: { address: 'buyer@customer.example', name: 'Buyer' },
-    to: [{ address: 'alice@contoso.example' }],
-    cc: [],
-    subject: 'Order',
-    attachments: [],
-    ...over,
-  };
-}
+const item = itemMaker('item', () => ({
+  contentHash: 'a'.repeat(64),
+  receivedAt: Date.now() - 50,
+  sizeBytes: 1234,
+  correlation: { method: 'all', detail: 'mailbox filter mode is all' },
+  from: { address: 'buyer@customer.example', name: 'Buyer' },
+  to: [{ address: 'alice@contoso.example' }],
+  subject: 'Order',
+}));
 
 async function countActivities(messageId: string) {
   const res = await api('GET', `/api/v1/activities?messageId=${encodeURIComponent(messageId)}`);

@@ -2,7 +2,7 @@ import { env } from 'cloudflare:test';
 import { beforeEach, describe, expect, test } from 'vitest';
 import { keyedHash64 } from '../../src/core/keyed-hash.js';
 import { filterHas } from '../../src/core/membership-filter.js';
-import { api, edgeSnapshot, freshBasics, mintToken } from './helpers.js';
+import { api, edgeSnapshot, expectError, freshBasics, mintToken, routeMailboxes } from './helpers.js';
 
 const register = (body: unknown, token?: string, deployment = 'contoso') =>
   api('POST', `/api/v1/deployments/${deployment}/outbound`, { body, ...(token ? { token } : {}) });
@@ -111,12 +111,7 @@ describe('POST /api/v1/deployments/:id/outbound', () => {
   test('the same Message-ID for another user is a 409 conflict', async () => {
     await register({ messageId: 'same@x.example', userId: 'u-ann' });
     const res = await register({ messageId: 'same@x.example', userId: 'u-bob' });
-    expect(res.status).toBe(409);
-    expect(res.json.error).toEqual({
-      code: 'conflict',
-      message: 'messageId same@x.example is already registered for another user',
-      requestId: expect.any(String),
-    });
+    expectError(res, 409, 'conflict', 'messageId same@x.example is already registered for another user');
   });
 
   test('a deployment that has run out of user numbers answers 409', async () => {
@@ -133,9 +128,7 @@ describe('POST /api/v1/deployments/:id/outbound', () => {
   });
 
   test('a registered Message-ID reaches the snapshot of regions serving the deployment', async () => {
-    await api('PUT', '/api/v1/mailboxes/ann@contoso.example', {
-      body: { region: 'eu', deployment: 'contoso', userId: 'u-ann' },
-    });
+    await routeMailboxes(['ann@contoso.example', 'eu', 'contoso', 'u-ann']);
     const before = await edgeSnapshot('eu');
     await register({ messageId: '<Bump@X>', userId: 'u-ann' });
     const after = await edgeSnapshot('eu');

@@ -1,7 +1,7 @@
 // Records that follow the CRM (issue 13): delete, deactivate, bulk, full sync, exact lookup.
 import { env } from 'cloudflare:test';
 import { beforeEach, describe, expect, test } from 'vitest';
-import { api, edgeSnapshot, freshBasics, mintToken, snapshotHasRecord } from './helpers.js';
+import { api, edgeSnapshot, freshBasics, mintToken, routeMailboxes, snapshotHasRecord } from './helpers.js';
 
 const R = '/api/v1/deployments/contoso/records';
 
@@ -15,9 +15,7 @@ async function put(
 }
 
 async function routeEu() {
-  await api('PUT', '/api/v1/mailboxes/ann@contoso.example', {
-    body: { region: 'eu', deployment: 'contoso', userId: 'u-ann' },
-  });
+  await routeMailboxes(['ann@contoso.example', 'eu', 'contoso', 'u-ann']);
 }
 
 async function ids(deployment = 'contoso'): Promise<string[]> {

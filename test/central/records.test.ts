@@ -1,8 +1,32 @@
 import { env } from 'cloudflare:test';
 import { beforeEach, describe, expect, test } from 'vitest';
-import { api, edgeSnapshot, freshBasics, mintToken, snapshotHasRecord } from './helpers.js';
+import {
+  api,
+  edgeSnapshot,
+  expectError,
+  freshBasics,
+  mintToken,
+  routeMailboxes,
+  snapshotHasRecord,
+} from './helpers.js';
 
 const CSV_HEADER = 'type,id,name,emails,emailEnabled\r\n';
+
+/** The answer of a records import: one landed chunk, nothing written or refused, unless `counts` says otherwise. */
+const importResult = (counts: Record<string, unknown>) => ({
+  created: 0,
+  updated: 0,
+  rejected: 0,
+  chunks: 1,
+  landedChunks: 1,
+  errors: [],
+  dryRun: false,
+  ...counts,
+});
+
+/** POST /api/v1/deployments/contoso/records as admin with a JSON body of records (and a query string). */
+const postRecords = (records: unknown[], query = '') =>
+  api('POST', `/api/v1/deployments/contoso/records${query}`, { body: { records } });
 
 async function recordCount(deployment: string): Promise<number> {
   const row = await env.DB.prepare('select count(*) as n from records where deployment = ?')
@@ -28,25 +52,9 @@ describe('POST /api/v1/deployments/:id/records (JSON)', () => {
     };
     const first = await api('POST', '/api/v1/deployments/contoso/records', { body });
     expect(first.status).toBe(200);
-    expect(first.json).toEqual({
-      created: 2,
-      updated: 0,
-      rejected: 0,
-      chunks: 1,
-      landedChunks: 1,
-      errors: [],
-      dryRun: false,
-    });
+    expect(first.json).toEqual(importResult({ created: 2 }));
     const again = await api('POST', '/api/v1/deployments/contoso/records', { body });
-    expect(again.json).toEqual({
-      created: 0,
-      updated: 2,
-      rejected: 0,
-      chunks: 1,
-      landedChunks: 1,
-      errors: [],
-      dryRun: false,
-    });
+    expect(again.json).toEqual(importResult({ updated: 2 }));
     const list = await api('GET', '/api/v1/deployments/contoso/records');
     expect(list.status).toBe(200);
     expect(list.json.counts).toEqual({ user: 0, contact: 1, account: 1, lead: 0, total: 2 });
@@ -73,12 +81,8 @@ describe('POST /api/v1/deployments/:id/records (JSON)', () => {
   });
 
   test('an update replaces the addresses used for party resolution', async () => {
-    await api('POST', '/api/v1/deployments/contoso/records', {
-      body: { records: [{ type: 'lead', id: 'l-1', emails: ['old@example.com'] }] },
-    });
-    await api('POST', '/api/v1/deployments/contoso/records', {
-      body: { records: [{ type: 'lead', id: 'l-1', emails: ['new@example.com'] }] },
-    });
+    await postRecords([{ type: 'lead', id: 'l-1', emails: ['old@example.com'] }]);
+    await postRecords([{ type: 'lead', id: 'l-1', emails: ['new@example.com'] }]);
     const rows = await env.DB.prepare(
       "select address from record_emails where deployment = 'contoso' and record_id = 'l-1'",
     ).all();
@@ -86,15 +90,11 @@ describe('POST /api/v1/deployments/:id/records (JSON)', () => {
   });
 
   test('a bad address makes the whole request a 400 naming the row and field, and nothing is written', async () => {
-    const res = await api('POST', '/api/v1/deployments/contoso/records', {
-      body: {
-        records: [
-          { type: 'contact', id: 'c-1', emails: ['ok@example.com'] },
-          { type: 'contact', id: 'c-2', emails: ['ok2@example.com', 'not-an-address'] },
-          { type: 'robot', id: 'r-1', emails: [] },
-        ],
-      },
-    });
+    const res = await postRecords([
+      { type: 'contact', id: 'c-1', emails: ['ok@example.com'] },
+      { type: 'contact', id: 'c-2', emails: ['ok2@example.com', 'not-an-address'] },
+      { type: 'robot', id: 'r-1', emails: [] },
+    ]);
     expect(res.status).toBe(400);
     expect(res.json).toEqual({
       error: {
@@ -117,15 +117,11 @@ describe('POST /api/v1/deployments/:id/records (JSON)', () => {
   });
 
   test('a duplicate type and id within one request is a 400 naming both rows', async () => {
-    const res = await api('POST', '/api/v1/deployments/contoso/records', {
-      body: {
-        records: [
-          { type: 'contact', id: 'c-1', emails: [] },
-          { type: 'account', id: 'c-1', emails: [] },
-          { type: 'contact', id: 'c-1', emails: ['x@example.com'] },
-        ],
-      },
-    });
+    const res = await postRecords([
+      { type: 'contact', id: 'c-1', emails: [] },
+      { type: 'account', id: 'c-1', emails: [] },
+      { type: 'contact', id: 'c-1', emails: ['x@example.com'] },
+    ]);
     expect(res.status).toBe(400);
     expect(res.json.errors).toEqual([
       { index: 2, field: 'id', message: 'duplicate of records.0 (contact c-1)' },
@@ -134,55 +130,40 @@ describe('POST /api/v1/deployments/:id/records (JSON)', () => {
   });
 
   test('onInvalid=skip writes the valid rows and lists the skipped ones', async () => {
-    const res = await api('POST', '/api/v1/deployments/contoso/records?onInvalid=skip', {
-      body: {
-        records: [
-          { type: 'contact', id: 'c-1', emails: ['ok@example.com'] },
-          { type: 'contact', id: 'c-2', emails: ['bad@'] },
-        ],
-      },
-    });
+    const res = await postRecords(
+      [
+        { type: 'contact', id: 'c-1', emails: ['ok@example.com'] },
+        { type: 'contact', id: 'c-2', emails: ['bad@'] },
+      ],
+      '?onInvalid=skip',
+    );
     expect(res.status).toBe(200);
-    expect(res.json).toEqual({
-      created: 1,
-      updated: 0,
-      rejected: 1,
-      chunks: 1,
-      landedChunks: 1,
-      errors: [{ index: 1, field: 'emails', message: '"bad@" is not an e-mail address' }],
-      dryRun: false,
-    });
+    expect(res.json).toEqual(
+      importResult({
+        created: 1,
+        rejected: 1,
+        errors: [{ index: 1, field: 'emails', message: '"bad@" is not an e-mail address' }],
+      }),
+    );
     expect(await recordCount('contoso')).toBe(1);
   });
 
   test('dryRun=true validates without writing', async () => {
-    const res = await api('POST', '/api/v1/deployments/contoso/records?dryRun=true', {
-      body: { records: [{ type: 'contact', id: 'c-1', emails: ['ok@example.com'] }] },
-    });
-    expect(res.json).toEqual({
-      created: 0,
-      updated: 0,
-      rejected: 0,
-      chunks: 1,
-      landedChunks: 0,
-      errors: [],
-      dryRun: true,
-    });
+    const res = await postRecords(
+      [{ type: 'contact', id: 'c-1', emails: ['ok@example.com'] }],
+      '?dryRun=true',
+    );
+    expect(res.json).toEqual(importResult({ landedChunks: 0, dryRun: true }));
     expect(await recordCount('contoso')).toBe(0);
   });
 
   test('a body without a records array is a 400 naming records', async () => {
     const res = await api('POST', '/api/v1/deployments/contoso/records', { body: { recs: [] } });
-    expect(res.status).toBe(400);
-    expect(res.json.error).toEqual({
-      code: 'validation_failed',
-      message: 'records: expected an array of records',
-      requestId: expect.any(String),
-    });
+    expectError(res, 400, 'validation_failed', 'records: expected an array of records');
   });
 
   test('an empty records array is a 400', async () => {
-    const res = await api('POST', '/api/v1/deployments/contoso/records', { body: { records: [] } });
+    const res = await postRecords([]);
     expect(res.status).toBe(400);
     expect(res.json.error.message).toBe('records: no records in the request');
   });
@@ -200,23 +181,14 @@ describe('POST /api/v1/deployments/:id/records (JSON)', () => {
     const res = await api('POST', '/api/v1/deployments/nowhere/records', {
       body: { records: [{ type: 'contact', id: 'c-1', emails: [] }] },
     });
-    expect(res.status).toBe(404);
-    expect(res.json.error).toEqual({
-      code: 'not_found',
-      message: 'deployment nowhere does not exist',
-      requestId: expect.any(String),
-    });
+    expectError(res, 404, 'not_found', 'deployment nowhere does not exist');
   });
 
   test("written records reach the snapshot of regions that route the deployment's mailboxes, not others", async () => {
-    await api('PUT', '/api/v1/mailboxes/ann@contoso.example', {
-      body: { region: 'eu', deployment: 'contoso', userId: 'u-ann' },
-    });
+    await routeMailboxes(['ann@contoso.example', 'eu', 'contoso', 'u-ann']);
     const before = await edgeSnapshot('eu');
     const us = await edgeSnapshot('us');
-    await api('POST', '/api/v1/deployments/contoso/records', {
-      body: { records: [{ type: 'contact', id: 'c-1', emails: ['X@Example.com'] }] },
-    });
+    await postRecords([{ type: 'contact', id: 'c-1', emails: ['X@Example.com'] }]);
     const after = await edgeSnapshot('eu');
     expect(after.version).toBeGreaterThan(before.version);
     expect(snapshotHasRecord(before, 'contoso', 'x@example.com')).toBe(false);
@@ -231,15 +203,7 @@ describe('POST /api/v1/deployments/:id/records (JSON)', () => {
       emails: [`c${i}@example.com`],
     }));
     const res = await api('POST', '/api/v1/deployments/contoso/records', { body: { records } });
-    expect(res.json).toEqual({
-      created: 1201,
-      updated: 0,
-      rejected: 0,
-      chunks: 3,
-      landedChunks: 3,
-      errors: [],
-      dryRun: false,
-    });
+    expect(res.json).toEqual(importResult({ created: 1201, chunks: 3, landedChunks: 3 }));
     expect(await recordCount('contoso')).toBe(1201);
   });
 
@@ -279,15 +243,7 @@ describe('POST /api/v1/deployments/:id/records (CSV)', () => {
     const csv = `${CSV_HEADER}contact,c-1,"Smith, Ann",ann@example.com; ann.smith@example.com,true\r\nAccount,a-1,,"sales@example.com",no\r\nlead,l-1,"Bob ""B"" Jones",,\r\n`;
     const res = await postCsv(csv);
     expect(res.status).toBe(200);
-    expect(res.json).toEqual({
-      created: 3,
-      updated: 0,
-      rejected: 0,
-      chunks: 1,
-      landedChunks: 1,
-      errors: [],
-      dryRun: false,
-    });
+    expect(res.json).toEqual(importResult({ created: 3 }));
     const list = await api('GET', '/api/v1/deployments/contoso/records');
     expect(
       list.json.items.map(({ updatedAt: _u, active: _a, ...r }: { updatedAt: number; active: boolean }) => r),
@@ -378,15 +334,13 @@ describe('POST /api/v1/deployments/:id/records (CSV)', () => {
       `${CSV_HEADER}contact,c-1,,a@example.com,\ncontact,c-2,,nope,\n`,
       '?onInvalid=skip',
     );
-    expect(res.json).toEqual({
-      created: 1,
-      updated: 0,
-      rejected: 1,
-      chunks: 1,
-      landedChunks: 1,
-      errors: [{ line: 3, field: 'emails', message: '"nope" is not an e-mail address' }],
-      dryRun: false,
-    });
+    expect(res.json).toEqual(
+      importResult({
+        created: 1,
+        rejected: 1,
+        errors: [{ line: 3, field: 'emails', message: '"nope" is not an e-mail address' }],
+      }),
+    );
   });
 
   test('10,000 CSV rows import in one call', async () => {
@@ -395,15 +349,7 @@ describe('POST /api/v1/deployments/:id/records (CSV)', () => {
       (_, i) => `contact,c-${i},Contact ${i},c${i}@example.com;alt${i}@example.com,true`,
     );
     const res = await postCsv(`${CSV_HEADER}${lines.join('\r\n')}\r\n`);
-    expect(res.json).toEqual({
-      created: 10_000,
-      updated: 0,
-      rejected: 0,
-      chunks: 20,
-      landedChunks: 20,
-      errors: [],
-      dryRun: false,
-    });
+    expect(res.json).toEqual(importResult({ created: 10_000, chunks: 20, landedChunks: 20 }));
     expect(await recordCount('contoso')).toBe(10_000);
     const emails = await env.DB.prepare(
       "select count(*) as n from record_emails where deployment = 'contoso'",
@@ -415,15 +361,11 @@ describe('POST /api/v1/deployments/:id/records (CSV)', () => {
 describe('GET /api/v1/deployments/:id/records', () => {
   beforeEach(async () => {
     await freshBasics();
-    await api('POST', '/api/v1/deployments/contoso/records', {
-      body: {
-        records: [
-          { type: 'contact', id: 'c-1', name: 'Ann Smith', emails: ['ann@example.com'] },
-          { type: 'contact', id: 'c-2', name: 'Bob', emails: ['bob@other.example'] },
-          { type: 'lead', id: 'l-1', name: 'Carol', emails: ['carol@example.com'] },
-        ],
-      },
-    });
+    await postRecords([
+      { type: 'contact', id: 'c-1', name: 'Ann Smith', emails: ['ann@example.com'] },
+      { type: 'contact', id: 'c-2', name: 'Bob', emails: ['bob@other.example'] },
+      { type: 'lead', id: 'l-1', name: 'Carol', emails: ['carol@example.com'] },
+    ]);
   });
 
   test('filters by type and searches ids, names and addresses', async () => {
@@ -485,9 +427,7 @@ describe('suppressions', () => {
   });
 
   test('changing suppressions reaches the snapshot of regions serving the deployment', async () => {
-    await api('PUT', '/api/v1/mailboxes/ann@contoso.example', {
-      body: { region: 'us', deployment: 'contoso', userId: 'u-ann' },
-    });
+    await routeMailboxes(['ann@contoso.example', 'us', 'contoso', 'u-ann']);
     const before = await edgeSnapshot('us');
     await api('POST', '/api/v1/deployments/contoso/suppressions', { body: { entries: ['@spam.example'] } });
     const added = await edgeSnapshot('us');

@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, test } from 'vitest';
-import { api, freshBasics, mintToken } from './helpers.js';
+import { api, expectError, freshBasics, mintToken } from './helpers.js';
 
 describe('PUT /api/v1/regions/:id', () => {
   beforeEach(freshBasics);
@@ -69,12 +69,7 @@ describe('GET /api/v1/regions and /api/v1/regions/:id', () => {
 
   test('an unknown region is a 404', async () => {
     const res = await api('GET', '/api/v1/regions/mars');
-    expect(res.status).toBe(404);
-    expect(res.json.error).toEqual({
-      code: 'not_found',
-      message: 'region mars does not exist',
-      requestId: expect.any(String),
-    });
+    expectError(res, 404, 'not_found', 'region mars does not exist');
   });
 
   test('deployment tokens may read regions, edge tokens may not', async () => {

@@ -5,7 +5,7 @@ import { beforeEach, describe, expect, test } from 'vitest';
 import worker from '../../src/central/index.js';
 import { pruneRetention } from '../../src/central/services/retention.js';
 import { createDb } from '../../src/db/client.js';
-import { api, freshBasics, mintToken } from './helpers.js';
+import { api, edgeSnapshot, freshBasics, mintToken } from './helpers.js';
 
 const DAY = 24 * 3600 * 1000;
 
@@ -49,6 +49,24 @@ describe('per-deployment retention', () => {
         .status,
     ).toBe(403);
     expect((await api('GET', '/api/v1/deployments/contoso')).json.retentionDays).toBe(365);
+  });
+
+  test("a deployment's retentionDays reaches its region's snapshot (the edges expire their copies by it)", async () => {
+    for (const [address, deployment] of [
+      ['ann@contoso.example', 'contoso'],
+      ['fay@fabrikam.example', 'fabrikam'],
+    ] as const)
+      await api('PUT', `/api/v1/mailboxes/${address}`, {
+        body: { region: 'us', deployment, userId: 'u', filter: 'all' },
+      });
+    await api('PUT', '/api/v1/deployments/contoso', { body: { name: 'Contoso', retentionDays: 30 } });
+    const first = await edgeSnapshot('us');
+    expect(first.deployments.contoso?.retentionDays).toBe(30);
+    expect(first.deployments.fabrikam).toBeDefined();
+    expect(first.deployments.fabrikam?.retentionDays).toBeUndefined();
+    // A change rebuilds the deployment's part; null (for ever) leaves the field out again.
+    await api('PUT', '/api/v1/deployments/contoso', { body: { name: 'Contoso', retentionDays: null } });
+    expect((await edgeSnapshot('us')).deployments.contoso?.retentionDays).toBeUndefined();
   });
 
   test('the cron exports then deletes what is past retention; newer rows and other deployments stay', async () => {
@@ -103,5 +121,14 @@ describe('per-deployment retention', () => {
       id: string;
     }>();
     expect(left.results.map((r) => r.id)).toEqual(['p-0']);
+  });
+
+  test('a full default batch (more than 100 expired rows) is pruned: the deletes stay within D1’s 100 parameters', async () => {
+    await api('PUT', '/api/v1/deployments/contoso', { body: { name: 'Contoso', retentionDays: 30 } });
+    await seedActivities('contoso', 150, 45, 'old-');
+    await seedActivities('contoso', 3, 1, 'new-');
+    const pruned = await pruneRetention(createDb(env.DB), env.ARCHIVE, Date.now());
+    expect(pruned.contoso?.activities).toBe(150);
+    expect(await count('activities', 'contoso')).toBe(3);
   });
 });

@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, test } from 'vitest';
-import { api, freshBasics, mintToken } from './helpers.js';
+import { api, freshBasics, mintToken, routeMailboxes } from './helpers.js';
 
 /** A deployment's forwarding address in eu: where its mailboxes' rules forward (design §4). */
 async function euAddress(deployment: string): Promise<string> {
@@ -15,9 +15,7 @@ describe('GET /api/v1/regions/:id/rules', () => {
       ['fay@fabrikam.example', 'fabrikam', 'u-fay'],
     ])
       await api('PUT', `/api/v1/mailboxes/${address}`, { body: { region: 'eu', deployment, userId } });
-    await api('PUT', '/api/v1/mailboxes/us-only@contoso.example', {
-      body: { region: 'us', deployment: 'contoso', userId: 'u-us' },
-    });
+    await routeMailboxes(['us-only@contoso.example', 'us', 'contoso', 'u-us']);
   });
 
   test('gives Exchange inbox rules for every mailbox routed to the region', async () => {

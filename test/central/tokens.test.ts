@@ -1,6 +1,6 @@
 import { env } from 'cloudflare:test';
 import { beforeEach, describe, expect, test } from 'vitest';
-import { api, freshBasics, mintToken } from './helpers.js';
+import { api, expectError, freshBasics, mintToken } from './helpers.js';
 
 describe('POST /api/v1/tokens', () => {
   beforeEach(freshBasics);
@@ -145,12 +145,7 @@ describe('GET /api/v1/tokens and DELETE /api/v1/tokens/:id', () => {
       lastUsedAt: expect.any(Number),
     });
     const after = await api('GET', '/api/v1/deployments/contoso', { token: minted.json.token });
-    expect(after.status).toBe(401);
-    expect(after.json.error).toEqual({
-      code: 'unauthorized',
-      message: 'unknown or revoked token',
-      requestId: expect.any(String),
-    });
+    expectError(after, 401, 'unauthorized', 'unknown or revoked token');
     const again = await api('DELETE', `/api/v1/tokens/${minted.json.id}`);
     expect(again.json.revokedAt).toBe(del.json.revokedAt);
   });

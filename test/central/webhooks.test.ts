@@ -11,30 +11,13 @@ import {
   webhookRetryDelaySeconds,
 } from '../../src/central/delivery/webhooks.js';
 import { signedIn } from './dashboard-browser.js';
-import type { IngestItem } from '../../src/core/wire.js';
+import { itemMaker } from './edge-batch.js';
 import { api, freshBasics } from './helpers.js';
 
 const db = () => createDb((env as unknown as { DB: D1Database }).DB);
 
-function item(deployment: string, messageId: string): IngestItem {
-  return {
-    kind: 'item',
-    id: `item-${crypto.randomUUID()}`,
-    region: 'us',
-    deployment,
-    messageId,
-    contentHash: 'b'.repeat(64),
-    receivedAt: Date.now() - 10,
-    sizeBytes: 100,
-    mailboxes: ['alice@contoso.example'],
-    reason: 'tracked:all',
-    correlation: { method: 'all', detail: 'all' },
-    egress: 'full',
-    to: [],
-    cc: [],
-    attachments: [],
-  };
-}
+const anyItem = itemMaker('item');
+const item = (deployment: string, messageId: string) => anyItem({ deployment, messageId });
 
 describe('webhook outbox', () => {
   beforeEach(freshBasics);

@@ -14,6 +14,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const DEPLOYMENT = 'cli-test';
 const MAILBOX = 'casey@cli-test.example';
+const ROUTES_HEADER = 'address,region,deployment,userId,filter';
 
 function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -210,6 +211,250 @@ describe('crm-router', () => {
     const json = JSON.parse((await cli(['rules', 'us', '--format', 'sieve', '--json'])).stdout);
     expect(json).toMatchObject({ region: 'us', format: 'sieve' });
     expect(json.script).toBe(run.stdout);
+  });
+
+  describe('full sync, deletes and bulk routes', () => {
+    const SYNC = 'cli-sync';
+    const OTHER = 'cli-other';
+    const ids = async (deployment: string) =>
+      (await api().records.list(deployment, { limit: 500 })).items
+        .map((r) => `${r.type}:${r.id}:${r.active}`)
+        .sort();
+    /** A token that manages only `deployment`, as a CRM's own credentials would. */
+    const scopedToken = async (deployment: string) =>
+      (await api().tokens.create({ scope: `deployment:${deployment}`, label: 'cli scoping' })).token;
+
+    beforeAll(async () => {
+      await api().deployments.put(SYNC, { name: 'CLI sync test' });
+      await api().deployments.put(OTHER, { name: 'CLI other deployment' });
+    });
+
+    test('records sync imports the export with progress, then removes what it did not carry', async () => {
+      await api().records.import(SYNC, [
+        { type: 'contact', id: 'keep', emails: ['keep@sync.example'] },
+        { type: 'contact', id: 'gone1', emails: ['gone1@sync.example'] },
+        { type: 'lead', id: 'gone2', emails: ['gone2@sync.example'] },
+      ]);
+      await api().records.import(OTHER, [{ type: 'contact', id: 'untouched', emails: ['u@other.example'] }]);
+      const rows = ['type,id,name,emails,emailEnabled', 'contact,keep,Keep,keep@sync.example,true'];
+      for (let i = 0; i < 30; i++) rows.push(`account,a${i},Account ${i},a${i}@sync.example,false`);
+      const csv = file('sync.csv', `${rows.join('\n')}\n`);
+
+      const run = await cli(['records', 'sync', csv, '--deployment', SYNC, '--chunk', '10']);
+      expect(run.code, run.stderr).toBe(0);
+      const id = /^sync (sync_[0-9a-f]{24}) started$/m.exec(run.stderr)?.[1];
+      expect(id).toBeDefined();
+      const importing = run.stderr.split('\n').filter((l) => l.startsWith('importing ['));
+      expect(importing.length).toBeGreaterThanOrEqual(4); // 31 rows in chunks of 10
+      expect(importing.at(-1)).toContain('100%');
+      expect(importing.at(-1)).toContain('31 rows');
+      expect(run.stderr).toMatch(/^removing records not in the export: 2$/m);
+      expect(run.stdout).toContain(`sync ${id} completed: 31 records carried, 2 removed`);
+
+      const left = await ids(SYNC);
+      expect(left).toHaveLength(31);
+      expect(left).toContain('contact:keep:true');
+      expect(left.some((k) => k.includes('gone'))).toBe(false);
+      expect(await ids(OTHER)).toEqual(['contact:untouched:true']);
+      expect(await api().recordSyncs.get(SYNC, id as string)).toMatchObject({
+        status: 'completed',
+        received: 31,
+        removed: 2,
+      });
+    });
+
+    test('records sync with a rejected row leaves the sync open and removes nothing (exit 2)', async () => {
+      const before = await ids(SYNC);
+      const csv = file(
+        'sync-bad.csv',
+        'type,id,name,emails,emailEnabled\ncontact,keep,Keep,keep@sync.example,true\nbogus,x,,x@sync.example,true\n',
+      );
+      const run = await cli(['records', 'sync', csv, '--deployment', SYNC]);
+      expect(run.code).toBe(2);
+      expect(run.stdout).toMatch(/line 3: type: .*bogus/);
+      const id = /^sync (sync_[0-9a-f]{24}) started$/m.exec(run.stderr)?.[1];
+      expect(run.stderr).toContain(`1 row(s) rejected: sync ${id} left open, nothing removed`);
+      expect(await ids(SYNC)).toEqual(before);
+      expect((await api().recordSyncs.get(SYNC, id as string)).status).toBe('open');
+    });
+
+    test('records sync with a token of another deployment is refused before anything is written', async () => {
+      const before = await ids(SYNC);
+      const token = await scopedToken(OTHER);
+      const csv = file('sync-scoped.csv', 'type,id,emails\ncontact,intruder,i@sync.example\n');
+      const run = await cli(['records', 'sync', csv, '--deployment', SYNC, '--token', token]);
+      expect(run.code).toBe(1);
+      expect(run.stderr).toMatch(
+        /^crm-router: POST \/api\/v1\/deployments\/cli-sync\/record-syncs: 403 forbidden: /m,
+      );
+      expect(await ids(SYNC)).toEqual(before);
+    });
+
+    test('records delete removes one record, deactivates one, and removes a CSV of keys with progress', async () => {
+      const one = await cli(['records', 'delete', 'account', 'a0', '--deployment', SYNC]);
+      expect(one.code, one.stderr).toBe(0);
+      expect(one.stdout).toContain('deleted account a0');
+      const off = await cli(['records', 'delete', 'account', 'a1', '--deployment', SYNC, '--deactivate']);
+      expect(off.code, off.stderr).toBe(0);
+      expect(off.stdout).toContain('deactivated account a1');
+
+      const keys = ['type,id', 'account,a2', 'account,a3', 'ACCOUNT, a4 ', 'account,never-existed'];
+      const run = await cli([
+        'records',
+        'delete',
+        '--file',
+        file('keys.csv', `${keys.join('\n')}\n`),
+        '--deployment',
+        SYNC,
+      ]);
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stderr.split('\n')).toContain('delete: 3 of 4');
+      expect(run.stdout).toContain('deleted 3 record(s); 1 not found');
+
+      const left = await ids(SYNC);
+      expect(left).toContain('account:a1:false');
+      for (const gone of ['a0', 'a2', 'a3', 'a4'])
+        expect(left.some((k) => k.startsWith(`account:${gone}:`))).toBe(false);
+      expect(left).toHaveLength(27);
+    });
+
+    test('records delete: a missing record is a 404; a token of another deployment a 403, nothing removed', async () => {
+      const missing = await cli(['records', 'delete', 'contact', 'nobody', '--deployment', SYNC]);
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toMatch(
+        /^crm-router: DELETE \/api\/v1\/deployments\/cli-sync\/records\/contact\/nobody: 404 not_found: /m,
+      );
+      const noKeys = await cli([
+        'records',
+        'delete',
+        '--file',
+        file('nokeys.csv', 'kind,key\nx,y\n'),
+        '--deployment',
+        SYNC,
+      ]);
+      expect(noKeys.code).toBe(1);
+      expect(noKeys.stderr).toContain('the header must name the columns type and id');
+
+      const before = await ids(SYNC);
+      const token = await scopedToken(OTHER);
+      const denied = await cli([
+        'records',
+        'delete',
+        'contact',
+        'keep',
+        '--deployment',
+        SYNC,
+        '--token',
+        token,
+      ]);
+      expect(denied.code).toBe(1);
+      expect(denied.stderr).toMatch(/403 forbidden: /);
+      const bulk = await cli([
+        'records',
+        'delete',
+        '--file',
+        file('keys2.csv', 'type,id\ncontact,keep\n'),
+        '--deployment',
+        SYNC,
+        '--token',
+        token,
+      ]);
+      expect(bulk.code).toBe(1);
+      expect(bulk.stderr).toMatch(
+        /^crm-router: POST \/api\/v1\/deployments\/cli-sync\/records\/delete: 403 forbidden: /m,
+      );
+      expect(await ids(SYNC)).toEqual(before);
+    });
+
+    const route = (n: number, region: string, deployment = SYNC) =>
+      `r${n}@cli-sync.example,${region},${deployment},u${n},all`;
+
+    test('routes import validates every chunk, then routes them, with progress', async () => {
+      const rows = [ROUTES_HEADER];
+      for (let i = 0; i < 5; i++) rows.push(route(i, i % 2 ? 'eu' : 'us'));
+      const run = await cli([
+        'routes',
+        'import',
+        file('routes.csv', `${rows.join('\r\n')}\r\n`),
+        '--chunk',
+        '2',
+      ]);
+      expect(run.code, run.stderr).toBe(0);
+      const lines = run.stderr.split('\n');
+      const validating = lines.filter((l) => l.startsWith('validating ['));
+      const routing = lines.filter((l) => l.startsWith('routing ['));
+      expect(validating).toHaveLength(3);
+      expect(routing).toHaveLength(3);
+      expect(routing.at(-1)).toContain('100%');
+      expect(routing.at(-1)).toContain('5 routes');
+      expect(run.stdout).toContain('5 routes: created 5, moved 0, updated 0');
+      expect(await api().mailboxes.get('r1@cli-sync.example')).toMatchObject({
+        region: 'eu',
+        deployment: SYNC,
+        userId: 'u1',
+        filter: 'all',
+      });
+    });
+
+    test('routes export writes the routes as CSV; re-importing it with another region moves them', async () => {
+      const run = await cli(['routes', 'export', '--deployment', SYNC]);
+      expect(run.code, run.stderr).toBe(0);
+      const lines = run.stdout.trim().split('\r\n');
+      expect(lines[0]).toBe(ROUTES_HEADER);
+      expect(lines.slice(1).sort()).toEqual([0, 1, 2, 3, 4].map((i) => route(i, i % 2 ? 'eu' : 'us')));
+
+      const moved = lines.map((l, i) => (i === 0 ? l : l.replace(/,(us|eu),/, ',apac,')));
+      const again = await cli(['routes', 'import', file('moved.csv', `${moved.join('\r\n')}\r\n`)]);
+      expect(again.code, again.stderr).toBe(0);
+      expect(again.stdout).toContain('5 routes: created 0, moved 5, updated 0');
+      const regions = (await api().mailboxes.list({ deployment: SYNC })).items.map((m) => m.region);
+      expect(regions).toEqual(['apac', 'apac', 'apac', 'apac', 'apac']);
+    });
+
+    test('routes import: one bad row writes nothing (exit 2, line-numbered); another deployment is 403', async () => {
+      const bad = [ROUTES_HEADER, route(10, 'us'), route(11, 'mars'), route(12, 'eu', 'no-such-deployment')];
+      const run = await cli([
+        'routes',
+        'import',
+        file('bad-routes.csv', `${bad.join('\n')}\n`),
+        '--chunk',
+        '2',
+      ]);
+      expect(run.code).toBe(2);
+      expect(run.stdout).toMatch(/line 3: region: .*mars/);
+      expect(run.stdout).toMatch(/line 4: deployment: unknown deployment no-such-deployment/);
+      expect(run.stderr).toContain('2 invalid row(s) in bad-routes.csv; nothing was written');
+      expect(run.stderr.split('\n').some((l) => l.startsWith('routing ['))).toBe(false);
+      const missing = await cli(['routes', 'move', 'r10@cli-sync.example', '--region', 'eu']);
+      expect(missing.stderr).toMatch(/404 not_found/);
+
+      const token = await scopedToken(OTHER);
+      const mine = [ROUTES_HEADER, route(20, 'us', OTHER), route(1, 'us', OTHER)];
+      const denied = await cli([
+        'routes',
+        'import',
+        file('steal.csv', `${mine.join('\n')}\n`),
+        '--token',
+        token,
+      ]);
+      expect(denied.code).toBe(2);
+      // The one route-claim rule (route-claims.ts): a deployment token routes only its domains, and
+      // never an address routed to another deployment.
+      expect(denied.stdout).toMatch(
+        /line 2: address: a deployment token may route only addresses in its deployment's domains/,
+      );
+      expect(denied.stdout).toMatch(
+        /line 3: address: r1@cli-sync\.example is routed to another deployment: this token may not manage deployment cli-sync/,
+      );
+      expect(await api().mailboxes.get('r1@cli-sync.example')).toMatchObject({
+        deployment: SYNC,
+        region: 'apac',
+      });
+      expect((await cli(['routes', 'move', 'r20@cli-sync.example', '--region', 'eu'])).code).toBe(1);
+      const exported = await cli(['routes', 'export', '--deployment', SYNC, '--token', token]);
+      expect(exported.code).toBe(0);
+      expect(exported.stdout.trim()).toBe(ROUTES_HEADER);
+    });
   });
 
   test('errors: the API error is printed with its code; an unreachable central is named', async () => {

@@ -1,9 +1,24 @@
 import { createExecutionContext, createMessageBatch, env, getQueueResult } from 'cloudflare:test';
 import { beforeEach, describe, expect, test } from 'vitest';
-import type { Receipt } from '../../src/core/wire.js';
+import type { IngestItem, Receipt } from '../../src/core/wire.js';
 import { type EdgeBindings, readEdgeConfig } from '../../src/edge/config.js';
 import worker from '../../src/edge/index.js';
-import { MAX_RETRY_DELAY_SECONDS, type OutboxMessage, retryDelaySeconds } from '../../src/edge/outbox.js';
+import {
+  JOURNAL_PREFIX,
+  journalDepth,
+  journalItems,
+  journalKey,
+  OTHER_BOOT_GRACE_MS,
+  recoverJournal,
+  STUCK_MS,
+  settleJournal,
+} from '../../src/edge/journal.js';
+import {
+  MAX_RETRY_DELAY_SECONDS,
+  type OutboxMessage,
+  REQUEUE_DELAY_SECONDS,
+  retryDelaySeconds,
+} from '../../src/edge/outbox.js';
 import { drainSpool, SPOOL_PREFIX, type SpoolEntry, spool } from '../../src/edge/spool.js';
 
 describe('retry backoff', () => {
@@ -111,5 +126,83 @@ describe('queue() delivery', () => {
     const result = await drainSpool(edgeEnv, readEdgeConfig(edgeEnv));
     expect(result).toMatchObject({ objects: 0, centralDown: true, remaining: true });
     expect(await spooledIds()).toEqual(before);
+  });
+});
+
+describe('the dead-letter queue hands back what it cannot deliver or spool', () => {
+  beforeEach(clearSpool);
+
+  test('central unreachable and R2 failing: acked in the DLQ, re-sent to the main queue with a delay', async () => {
+    // Before: the DLQ consumer retried until its budget ran out, and the queue deleted the message.
+    const sent: { body: unknown; delaySeconds?: number }[] = [];
+    const outbox = {
+      send: async () => {},
+      sendBatch: async (msgs: Iterable<{ body: unknown; delaySeconds?: number }>) => void sent.push(...msgs),
+    } as unknown as EdgeBindings['OUTBOX'];
+    const body = receipt(7);
+    const batch = createMessageBatch<OutboxMessage>('crm-outbox-us-dlq', [
+      { id: 'd2', timestamp: new Date(), attempts: 100, body },
+    ]);
+    const ctx = createExecutionContext();
+    await worker.queue!(batch, { ...edgeEnv, RAW: failingPuts(edgeEnv.RAW), OUTBOX: outbox }, ctx);
+    const result = await getQueueResult(batch, ctx);
+    expect(result.retryMessages).toEqual([]);
+    expect(result.explicitAcks).toEqual(['d2']);
+    expect(sent).toEqual([{ body, contentType: 'json', delaySeconds: REQUEUE_DELAY_SECONDS }]);
+  });
+
+  test('when handing back fails as well, the DLQ message is retried, not acked', async () => {
+    const outbox = {
+      sendBatch: async () => Promise.reject(new Error('injected: queue send failed')),
+    } as unknown as EdgeBindings['OUTBOX'];
+    const batch = createMessageBatch<OutboxMessage>('crm-outbox-us-dlq', [
+      { id: 'd3', timestamp: new Date(), attempts: 100, body: receipt(8) },
+    ]);
+    const ctx = createExecutionContext();
+    await worker.queue!(batch, { ...edgeEnv, RAW: failingPuts(edgeEnv.RAW), OUTBOX: outbox }, ctx);
+    const result = await getQueueResult(batch, ctx);
+    expect(result.explicitAcks).toEqual([]);
+    expect(result.retryMessages.map((r) => r.msgId)).toEqual(['d3']);
+  });
+});
+
+describe('the accept journal (where the queue is not durable)', () => {
+  const cfg = readEdgeConfig(edgeEnv);
+  const entry = (id: string) => ({ kind: 'item', id }) as unknown as IngestItem;
+
+  beforeEach(async () => {
+    await clearSpool();
+    const listing = await edgeEnv.RAW.list({ prefix: JOURNAL_PREFIX, limit: 1000 });
+    if (listing.objects.length) await edgeEnv.RAW.delete(listing.objects.map((o) => o.key));
+  });
+
+  test('is on outside production unless ACCEPT_JOURNAL says otherwise', () => {
+    expect(cfg.acceptJournal).toBe(true);
+    expect(readEdgeConfig({ ...edgeEnv, ACCEPT_JOURNAL: 'off' }).acceptJournal).toBe(false);
+  });
+
+  test('an earlier process’s entries go to the spool; this process’s young ones wait for its consumer', async () => {
+    await journalItems(edgeEnv, cfg, [entry('mine')]);
+    await edgeEnv.RAW.put(journalKey('orphan'), JSON.stringify(entry('orphan')), {
+      customMetadata: { boot: 'an-earlier-process' },
+    });
+    // Right away the orphan is within its grace (its consumer could still be finishing).
+    expect(await recoverJournal(edgeEnv, cfg)).toBe(0);
+    const later = Date.now() + OTHER_BOOT_GRACE_MS + 1000;
+    expect(await recoverJournal(edgeEnv, cfg, later)).toBe(1);
+    expect(await spooledIds()).toEqual(['orphan']);
+    expect(await journalDepth(edgeEnv)).toBe(1);
+    // Stuck for longer than any healthy round trip: handed over too.
+    expect(await recoverJournal(edgeEnv, cfg, Date.now() + STUCK_MS + 1000)).toBe(1);
+    expect(await spooledIds()).toEqual(['mine', 'orphan']);
+    expect(await journalDepth(edgeEnv)).toBe(0);
+  });
+
+  test('the consumer settles the entries of what central answered for or the spool took', async () => {
+    const id = `settle-${crypto.randomUUID().slice(0, 8)}`;
+    await journalItems(edgeEnv, cfg, [entry(id)]);
+    expect(await journalDepth(edgeEnv)).toBe(1);
+    await settleJournal(edgeEnv, cfg, [id]);
+    expect(await journalDepth(edgeEnv)).toBe(0);
   });
 });

@@ -64,6 +64,27 @@ describe('edge bindings fail', () => {
     expect(ok.json).toMatchObject({ status: 'tracked' });
     await expectStoredOnce([id]);
   });
+
+  test(`spool writes fail while central is unreachable, past both queues' retry budgets (${FAULT_RETRY_BUDGET} each): nothing is dropped, all land once after recovery`, async () => {
+    // Neither central nor the spool takes anything: the main queue's retries run out (→ DLQ), then
+    // the DLQ's. A DLQ has nothing behind it, so its consumer hands such messages back to the main
+    // queue. (The accept journal would hand them over only after 10 minutes — and production has
+    // no journal — so landing within this test's minutes is the requeue's doing.)
+    await net.fault({ fault: 'r2-put', prefix: 'spool/' });
+    net.setProxy('reset');
+    const ids = Array.from({ length: 3 }, () => nextId('nospool'));
+    for (const id of ids) {
+      const res = await net.send(mail({ messageId: id, to: mailbox.address, subject: `no spool ${id}` }));
+      expect(res.json).toMatchObject({ status: 'tracked' });
+    }
+    // Retries of 1–2 s: both budgets (3 attempts each) are spent well within 20 s.
+    await sleep(20_000);
+    expect(await net.spooled()).toBe(0);
+    await net.fault('clear');
+    net.setProxy('pass');
+    await expectStoredOnce(ids, 150_000);
+    expect(await net.deadLettersFor(`nospool-${run}`)).toEqual([]);
+  }, 240_000);
 });
 
 describe('central fails', () => {

@@ -1,5 +1,5 @@
 import type { FilterMode } from '../../core/types.js';
-import type { activities, deployments, mailboxes, regions } from '../../db/schema.js';
+import type { activities, deployments, dispositions, mailboxes, regions } from '../../db/schema.js';
 
 export function serializeDeployment(d: typeof deployments.$inferSelect) {
   return {
@@ -79,4 +79,10 @@ export function serializeActivity(a: typeof activities.$inferSelect) {
     ingestedAt: a.ingestedAt,
     updatedAt: a.updatedAt,
   };
+}
+
+/** A receipt as the API shows it (its hashes stay internal). */
+export function serializeDisposition(d: typeof dispositions.$inferSelect) {
+  const { id, region, reason, detail, mailbox, deployment, sizeBytes, at } = d;
+  return { id, region, reason, detail, mailbox, deployment, sizeBytes, at };
 }

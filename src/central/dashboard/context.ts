@@ -1,7 +1,10 @@
 import type { Context } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { deploymentScope } from '../http/auth.js';
+import { ApiError, notFound } from '../http/errors.js';
+import { takeFlash } from './middleware/flash.js';
 import type { DashboardEnv } from './middleware/session.js';
-import type { PageContext } from './views/layout.js';
+import type { Flash, PageContext } from './views/layout.js';
 
 export type DashboardContext = Context<DashboardEnv>;
 
@@ -29,4 +32,44 @@ export async function formFields(c: DashboardContext): Promise<Record<string, st
 /** A query parameter, trimmed and capped, or ''. */
 export function queryText(c: DashboardContext, name: string, max = 500): string {
   return (c.req.query(name) ?? '').trim().slice(0, max);
+}
+
+/** What every page takes from the request: the session's page context and its pending flash. */
+export function pageProps(c: DashboardContext): { page: PageContext; flash: Flash | undefined } {
+  return { page: pageContext(c), flash: takeFlash(c) };
+}
+
+/** How a page is rendered again after a refused form: what was entered, the refusal, its status. */
+export interface Refusal<F> {
+  form?: F;
+  formError?: string;
+  status?: ContentfulStatusCode;
+}
+
+/**
+ * The one form-error pattern: runs a form's action; a refusal (an ApiError, with its code's status)
+ * renders the page again through `refused`, so the message shows on the form; anything else goes
+ * on to the error page.
+ */
+export async function orRefusal(
+  action: () => Promise<Response>,
+  refused: (err: ApiError) => Response | Promise<Response>,
+): Promise<Response> {
+  try {
+    return await action();
+  } catch (err) {
+    if (!(err instanceof ApiError)) throw err;
+    return refused(err);
+  }
+}
+
+/** `row` when it exists and the session may see its deployment; else the 404 that hides it. */
+export function visibleRow<T extends { deployment: string | null }>(
+  c: DashboardContext,
+  row: T | undefined | null,
+  missing: string,
+): T {
+  const scope = scopeOf(c);
+  if (!row || (scope && row.deployment !== scope)) throw notFound(missing);
+  return row;
 }

@@ -8,7 +8,6 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { resolveToken } from '../http/auth.js';
 import { readCentralConfig } from '../config.js';
 import { ApiError } from '../http/errors.js';
-import { takeFlash } from './middleware/flash.js';
 import { dashboardSecureHeaders } from '../http/secure-headers.js';
 import {
   checkLoginCsrf,
@@ -28,7 +27,7 @@ import { LoginPage, MessagePage } from './views/login-page.js';
 import { OverviewPage, WINDOWS, type WindowKey } from './views/overview-page.js';
 import { dashboardActivityPages } from './routes/activities.js';
 import { clientKey, countEvent, retryAfterSeconds, SIGN_IN_FAILURES } from '../http/rate-limit.js';
-import { pageContext, scopeOf } from './context.js';
+import { pageProps, scopeOf } from './context.js';
 import { dashboardDeadLetterPages } from './routes/dead-letters.js';
 import { dashboardDeploymentPages } from './routes/deployments.js';
 import { dashboardMailboxPages } from './routes/mailboxes.js';
@@ -135,16 +134,7 @@ dashboardRoutes.get('/', async (c) => {
     deployment: scope,
     now,
   });
-  return c.html(
-    <OverviewPage
-      page={pageContext(c)}
-      stats={stats}
-      now={now}
-      window={window}
-      scope={scope}
-      flash={takeFlash(c)}
-    />,
-  );
+  return c.html(<OverviewPage {...pageProps(c)} stats={stats} now={now} window={window} scope={scope} />);
 });
 
 dashboardRoutes.route('/', dashboardRegionPages);

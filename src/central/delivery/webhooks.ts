@@ -5,12 +5,26 @@
 // than 408/429 ⇒ failed (not retried; replayable); anything else (5xx, 408, 429, network error,
 // timeout) ⇒ retried. A row is claimed with a lease so that the queue and the cron never deliver
 // it concurrently.
-import { and, desc, eq, inArray, isNull, lt, lte, or, sql } from 'drizzle-orm';
 import { hmacHex } from '../../core/request-signature.js';
 import type { Db } from '../../db/client.js';
-import { activities, deployments, webhookOutbox } from '../../db/schema.js';
+import { findActivity } from '../../db/queries/activities.js';
+import { findDeployment } from '../../db/queries/deployments.js';
+import {
+  claimOutboxRow,
+  dueOutboxIds,
+  finishOutboxRow,
+  type OutboxRow,
+  rearmDelivery,
+  unattemptedOutboxIds,
+} from '../../db/queries/webhook-outbox.js';
 import type { CentralBindings } from '../context.js';
 import { serializeActivity } from '../api/serializers.js';
+
+export {
+  deliveriesOfActivity,
+  findDelivery,
+  listFailingDeliveries,
+} from '../../db/queries/webhook-outbox.js';
 
 export interface WebhookJob {
   activityId: string;
@@ -29,49 +43,6 @@ const LEASE_MS = 60_000;
 const TIMEOUT_MS = 15_000;
 
 /**
- * The outbox statement for one ingested copy, run in the same `batch()` as the activity upsert:
- * inserts a pending row when the deployment has a webhook URL (none otherwise).
- */
-export function webhookOutboxStatement(
-  db: Db,
-  row: { id: string; deployment: string; dedupeKey: string; newActivityId: string; now: number },
-) {
-  return db
-    .insert(webhookOutbox)
-    .select(
-      db
-        .select({
-          id: sql<string>`${row.id}`.as('id'),
-          activityId: activities.id,
-          deployment: activities.deployment,
-          event:
-            sql<string>`case when ${activities.id} = ${row.newActivityId} then 'activity.accepted' else 'activity.merged' end`.as(
-              'event',
-            ),
-          state: sql<string>`'pending'`.as('state'),
-          attempts: sql<number>`0`.as('attempts'),
-          nextAttemptAt: sql<number>`${row.now}`.as('next_attempt_at'),
-          leaseUntil: sql<number | null>`null`.as('lease_until'),
-          lastStatus: sql<number | null>`null`.as('last_status'),
-          lastError: sql<string | null>`null`.as('last_error'),
-          createdAt: sql<number>`${row.now}`.as('created_at'),
-          updatedAt: sql<number>`${row.now}`.as('updated_at'),
-          deliveredAt: sql<number | null>`null`.as('delivered_at'),
-        })
-        .from(activities)
-        .innerJoin(deployments, eq(deployments.id, activities.deployment))
-        .where(
-          and(
-            eq(activities.deployment, row.deployment),
-            eq(activities.dedupeKey, row.dedupeKey),
-            sql`${deployments.webhookUrl} is not null and ${deployments.webhookUrl} != ''`,
-          ),
-        ),
-    )
-    .onConflictDoNothing();
-}
-
-/**
  * After a commit: asks the webhook queue to attempt the new outbox rows of these activities now.
  * Losing this kick (a crash, a restart, a queue failure) delays delivery to the next cron run;
  * the row in D1 is what guarantees it.
@@ -79,24 +50,9 @@ export function webhookOutboxStatement(
 export async function enqueueWebhook(env: CentralBindings, db: Db, jobs: WebhookJob[]): Promise<void> {
   if (!jobs.length) return;
   try {
-    const ids = [...new Set(jobs.map((j) => j.activityId))];
-    const rows: { id: string }[] = [];
-    for (let i = 0; i < ids.length; i += 90)
-      rows.push(
-        ...(await db
-          .select({ id: webhookOutbox.id })
-          .from(webhookOutbox)
-          .where(
-            and(
-              inArray(webhookOutbox.activityId, ids.slice(i, i + 90)),
-              eq(webhookOutbox.state, 'pending'),
-              eq(webhookOutbox.attempts, 0),
-            ),
-          )
-          .all()),
-      );
-    for (let i = 0; i < rows.length; i += 100)
-      await env.WEBHOOKS.sendBatch(rows.slice(i, i + 100).map((r) => ({ body: { outboxId: r.id } })));
+    const ids = await unattemptedOutboxIds(db, [...new Set(jobs.map((j) => j.activityId))]);
+    for (let i = 0; i < ids.length; i += 100)
+      await env.WEBHOOKS.sendBatch(ids.slice(i, i + 100).map((outboxId) => ({ body: { outboxId } })));
   } catch (err) {
     console.error('webhook kick failed; the cron will deliver', err);
   }
@@ -137,40 +93,24 @@ export async function deliverOutboxRow(
   edgeKeySecret: string,
   now = Date.now(),
 ): Promise<DeliveryOutcome> {
-  const claimed = await db
-    .update(webhookOutbox)
-    .set({ leaseUntil: now + LEASE_MS })
-    .where(
-      and(
-        eq(webhookOutbox.id, id),
-        eq(webhookOutbox.state, 'pending'),
-        lte(webhookOutbox.nextAttemptAt, now),
-        or(isNull(webhookOutbox.leaseUntil), lt(webhookOutbox.leaseUntil, now)),
-      ),
-    )
-    .returning();
-  const row = claimed[0];
+  const row = await claimOutboxRow(db, id, now, LEASE_MS);
   if (!row) return 'not-due';
-  const deployment = await db.select().from(deployments).where(eq(deployments.id, row.deployment)).get();
-  const activity = await db.select().from(activities).where(eq(activities.id, row.activityId)).get();
+  const deployment = await findDeployment(db, row.deployment);
+  const activity = await findActivity(db, row.activityId);
   const attempts = row.attempts + 1;
   const finish = async (
     state: 'delivered' | 'failed' | 'pending',
     fields: { lastStatus?: number | null; lastError?: string | null },
   ) => {
     const at = Date.now();
-    await db
-      .update(webhookOutbox)
-      .set({
-        state,
-        attempts,
-        leaseUntil: null,
-        updatedAt: at,
-        ...fields,
-        ...(state === 'delivered' ? { deliveredAt: at } : {}),
-        ...(state === 'pending' ? { nextAttemptAt: at + webhookRetryDelaySeconds(attempts) * 1000 } : {}),
-      })
-      .where(eq(webhookOutbox.id, id));
+    await finishOutboxRow(db, id, {
+      state,
+      attempts,
+      updatedAt: at,
+      ...fields,
+      ...(state === 'delivered' ? { deliveredAt: at } : {}),
+      ...(state === 'pending' ? { nextAttemptAt: at + webhookRetryDelaySeconds(attempts) * 1000 } : {}),
+    });
   };
   if (!deployment?.webhookUrl || !activity) {
     await finish('failed', { lastError: !activity ? 'activity no longer exists' : 'webhook URL removed' });
@@ -224,28 +164,18 @@ export async function deliverOutboxRow(
 
 /** Cron: attempts every due pending row (bounded per run), a few at a time. */
 export async function drainWebhookOutbox(db: Db, edgeKeySecret: string, now = Date.now(), limit = 100) {
-  const due = await db
-    .select({ id: webhookOutbox.id })
-    .from(webhookOutbox)
-    .where(
-      and(
-        eq(webhookOutbox.state, 'pending'),
-        lte(webhookOutbox.nextAttemptAt, now),
-        or(isNull(webhookOutbox.leaseUntil), lt(webhookOutbox.leaseUntil, now)),
-      ),
-    )
-    .orderBy(webhookOutbox.nextAttemptAt)
-    .limit(limit)
-    .all();
+  const due = await dueOutboxIds(db, now, limit);
   const outcomes: DeliveryOutcome[] = [];
   for (let i = 0; i < due.length; i += 5)
     outcomes.push(
-      ...(await Promise.all(due.slice(i, i + 5).map((r) => deliverOutboxRow(db, r.id, edgeKeySecret, now)))),
+      ...(await Promise.all(
+        due.slice(i, i + 5).map((outboxId) => deliverOutboxRow(db, outboxId, edgeKeySecret, now)),
+      )),
     );
   return outcomes;
 }
 
-export function serializeWebhookDelivery(r: typeof webhookOutbox.$inferSelect) {
+export function serializeWebhookDelivery(r: OutboxRow) {
   return {
     id: r.id,
     activityId: r.activityId,
@@ -262,45 +192,8 @@ export function serializeWebhookDelivery(r: typeof webhookOutbox.$inferSelect) {
   };
 }
 
-export function deliveriesOfActivity(db: Db, activityId: string) {
-  return db
-    .select()
-    .from(webhookOutbox)
-    .where(eq(webhookOutbox.activityId, activityId))
-    .orderBy(desc(webhookOutbox.createdAt))
-    .all();
-}
-
-/** Deliveries that failed, or are still retrying after at least one failed attempt. */
-export function listFailingDeliveries(db: Db, q: { deployment?: string; limit: number }) {
-  return db
-    .select()
-    .from(webhookOutbox)
-    .where(
-      and(
-        or(
-          eq(webhookOutbox.state, 'failed'),
-          and(eq(webhookOutbox.state, 'pending'), sql`${webhookOutbox.attempts} > 0`),
-        ),
-        q.deployment ? eq(webhookOutbox.deployment, q.deployment) : undefined,
-      ),
-    )
-    .orderBy(desc(webhookOutbox.updatedAt))
-    .limit(q.limit)
-    .all();
-}
-
-export function findDelivery(db: Db, id: string) {
-  return db.select().from(webhookOutbox).where(eq(webhookOutbox.id, id)).get();
-}
-
 /** Replay: a failed (or retrying) delivery becomes due now; the next attempt is made right away. */
 export async function replayDelivery(db: Db, id: string, edgeKeySecret: string, now = Date.now()) {
-  const updated = await db
-    .update(webhookOutbox)
-    .set({ state: 'pending', nextAttemptAt: now, leaseUntil: null, updatedAt: now, createdAt: now })
-    .where(and(eq(webhookOutbox.id, id), inArray(webhookOutbox.state, ['failed', 'pending'])))
-    .returning({ id: webhookOutbox.id });
-  if (!updated.length) return undefined;
+  if (!(await rearmDelivery(db, id, now))) return undefined;
   return deliverOutboxRow(db, id, edgeKeySecret, now);
 }

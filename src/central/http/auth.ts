@@ -1,8 +1,7 @@
-import { and, eq, isNull, lt, or } from 'drizzle-orm';
 import type { Context, MiddlewareHandler } from 'hono';
 import { deriveEdgeCredentials, timingSafeEqualHex } from '../../core/request-signature.js';
 import type { Db } from '../../db/client.js';
-import { apiTokens } from '../../db/schema.js';
+import { findActiveTokenByHash, touchTokenLastUsed } from '../../db/queries/tokens.js';
 import { LOCAL_ADMIN_TOKEN, readCentralConfig } from '../config.js';
 import type { AppEnv, CentralBindings, Principal } from '../context.js';
 import { forbidden, unauthorized } from './errors.js';
@@ -30,15 +29,7 @@ export const LAST_USED_RESOLUTION_MS = 60_000;
 
 async function noteTokenUse(db: Db, id: string, lastUsedAt: number | null, now = Date.now()) {
   if (lastUsedAt !== null && now - lastUsedAt < LAST_USED_RESOLUTION_MS) return;
-  await db
-    .update(apiTokens)
-    .set({ lastUsedAt: now })
-    .where(
-      and(
-        eq(apiTokens.id, id),
-        or(isNull(apiTokens.lastUsedAt), lt(apiTokens.lastUsedAt, now - LAST_USED_RESOLUTION_MS)),
-      ),
-    );
+  await touchTokenLastUsed(db, id, now, LAST_USED_RESOLUTION_MS);
 }
 
 /** Resolves a bearer token to a principal, or undefined when it is unknown or revoked. */
@@ -62,12 +53,7 @@ export async function resolveToken(
     const expected = await deriveEdgeCredentials(config.edgeKeySecret, region);
     return timingSafeEqualHex(expected.token, token) ? { kind: 'edge', region } : undefined;
   }
-  const hash = await sha256Hex(token);
-  const row = await db
-    .select({ id: apiTokens.id, scope: apiTokens.scope, lastUsedAt: apiTokens.lastUsedAt })
-    .from(apiTokens)
-    .where(and(eq(apiTokens.hash, hash), isNull(apiTokens.revokedAt)))
-    .get();
+  const row = await findActiveTokenByHash(db, await sha256Hex(token));
   if (!row) return undefined;
   await noteTokenUse(db, row.id, row.lastUsedAt);
   const principal = parseScope(row.scope);

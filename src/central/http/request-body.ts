@@ -55,3 +55,22 @@ export async function readJsonOrCsvText(
     throw validationFailed('body: not valid UTF-8');
   }
 }
+
+/** A row of a bulk body: where it stands (CSV line or JSON index) and its raw value. */
+export interface BodyRow {
+  at: { line: number } | { index: number };
+  value: unknown;
+}
+
+/** The rows of a JSON bulk body `{ <field>: [...] }` (400 when it is not JSON or has no such array). */
+export function jsonBodyRows(text: string, field: 'records' | 'routes'): BodyRow[] {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new ApiError('invalid_json', 'body is not valid JSON');
+  }
+  const rows = (body as Record<string, unknown> | null)?.[field];
+  if (!Array.isArray(rows)) throw validationFailed(`${field}: expected an array of ${field}`);
+  return rows.map((value, index) => ({ at: { index }, value }));
+}

@@ -9,7 +9,7 @@ import {
   ingestResponse,
 } from '../../core/wire.js';
 import { recordHeartbeat } from '../../db/queries/regions.js';
-import { ingestBatches } from '../../db/schema.js';
+import { claimBatchId } from '../../db/queries/ingest.js';
 import { createRouter } from '../http/app-router.js';
 import { assertEdge } from '../http/auth.js';
 import { readCentralConfig } from '../config.js';
@@ -126,13 +126,13 @@ export const edgeRoutes = createRouter()
     if (batch.region !== principal.region) throw forbidden('batch region does not match the edge token');
     const db = c.get('db');
     const now = Date.now();
-    const fresh = await db
-      .insert(ingestBatches)
-      .values({ id: batch.batchId, region: batch.region, receivedAt: now, items: batch.items.length })
-      .onConflictDoNothing()
-      .returning({ id: ingestBatches.id });
-    if (fresh.length === 0)
-      throw new ApiError('replayed_batch', `batch ${batch.batchId} was already ingested`);
+    const fresh = await claimBatchId(db, {
+      id: batch.batchId,
+      region: batch.region,
+      receivedAt: now,
+      items: batch.items.length,
+    });
+    if (!fresh) throw new ApiError('replayed_batch', `batch ${batch.batchId} was already ingested`);
     const claims = await loadRegionClaims(db, batch.region);
     // No snapshot build on the ingest path: the mailbox names and the config version are cheap reads.
     const mailboxByHash = await regionMailboxesByHash(db, batch.region);

@@ -2,10 +2,10 @@
 // only. Every item, receipt, raw/attachment reference and dead letter must name the batch's
 // signed region, and a deployment that has a mailbox routed in that region. Anything else is
 // answered `rejected` with the reason and stored nowhere (no activity, disposition or dead letter).
-import { eq } from 'drizzle-orm';
 import type { IngestItem, Receipt } from '../../core/wire.js';
 import type { Db } from '../../db/client.js';
-import { deployments, mailboxes } from '../../db/schema.js';
+import { allDeploymentIds } from '../../db/queries/deployments.js';
+import { deploymentsRoutedIn } from '../../db/queries/mailboxes.js';
 
 export interface RegionClaims {
   /** The region whose key signed the batch. */
@@ -20,16 +20,10 @@ export interface RegionClaims {
 }
 
 export async function loadRegionClaims(db: Db, region: string): Promise<RegionClaims> {
-  const rows = await db
-    .selectDistinct({ deployment: mailboxes.deployment })
-    .from(mailboxes)
-    .where(eq(mailboxes.region, region))
-    .all();
-  const known = await db.select({ id: deployments.id }).from(deployments).all();
   return {
     region,
-    routedDeployments: new Set(rows.map((r) => r.deployment)),
-    knownDeployments: new Set(known.map((d) => d.id)),
+    routedDeployments: new Set(await deploymentsRoutedIn(db, region)),
+    knownDeployments: await allDeploymentIds(db),
   };
 }
 

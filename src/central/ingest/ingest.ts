@@ -1,34 +1,31 @@
 // Central ingestion: validate, re-check exactly, deduplicate/merge, resolve parties, store.
 // Every statement of one batch goes to D1 in a single `batch()` (one round trip, one transaction),
 // each within D1's 100-bound-parameter limit.
-import { and, eq, inArray, type SQL, sql } from 'drizzle-orm';
-import type { BatchItem } from 'drizzle-orm/batch';
 import { normaliseMessageId, sha256Hex } from '../../core/keyed-hash.js';
 import type { RecordType } from '../../core/types.js';
 import { type IngestItem, type ItemResult, ingestItem, type Receipt } from '../../core/wire.js';
 import type { Db } from '../../db/client.js';
+import { deadLetterInsertStatements } from '../../db/queries/dead-letters.js';
+import { existingDeploymentIds } from '../../db/queries/deployments.js';
 import {
-  activities,
-  deadLetters,
-  deployments,
-  dispositions,
-  edgeCounters,
-  latencySamples,
-  outbound,
-  type Party,
-  recordEmails,
-} from '../../db/schema.js';
+  activityFingerprints,
+  activityUpsertStatement,
+  dispositionInsertStatements,
+  edgeCounterStatements,
+  latencySampleStatements,
+  outboundByMessageIds,
+  outboundByTrackingTokens,
+  recordMatches,
+} from '../../db/queries/ingest.js';
+import { runBatch, type Statement } from '../../db/queries/statements.js';
+import { webhookOutboxStatement } from '../../db/queries/webhook-outbox.js';
+import type { Party } from '../../db/schema.js';
+import { itemDeployment } from './dead-letters.js';
 import { describeIssues } from '../http/errors.js';
 import { itemClaimProblem, type RegionClaims, receiptClaimProblem } from './ingest-claims.js';
-import { webhookOutboxStatement } from '../delivery/webhooks.js';
+import { addTotals, emptyTotals, type TrafficTotals } from '../services/stats.js';
 
 const RECORD_ORDER: RecordType[] = ['user', 'contact', 'account', 'lead'];
-/** Rows per multi-row INSERT so that bound parameters stay under D1's limit of 100. */
-const chunk = <T>(xs: T[], size: number): T[][] => {
-  const out: T[][] = [];
-  for (let i = 0; i < xs.length; i += size) out.push(xs.slice(i, i + size));
-  return out;
-};
 
 interface RecordMatch {
   type: string;
@@ -53,63 +50,28 @@ export interface IngestOutcome {
   receiptsStored: number;
 }
 
-async function loadRecordMatches(db: Db, byDeployment: Map<string, Set<string>>) {
-  const matches = new Map<string, RecordMatch[]>(); // key: deployment \0 address
-  for (const [deployment, addresses] of byDeployment) {
-    for (const part of chunk([...addresses], 90)) {
-      const rows = await db
-        .select()
-        .from(recordEmails)
-        .where(and(eq(recordEmails.deployment, deployment), inArray(recordEmails.address, part)))
-        .all();
-      for (const r of rows) {
-        const key = `${deployment}\0${r.address}`;
-        const list = matches.get(key) ?? [];
-        list.push({ type: r.type, recordId: r.recordId, emailEnabled: r.emailEnabled });
-        matches.set(key, list);
-      }
-    }
-  }
-  return matches;
-}
+type Regarding = { regardingType: string | null; regardingId: string | null };
 
-async function loadOutbound(db: Db, byDeployment: Map<string, Set<string>>) {
-  const found = new Map<string, { regardingType: string | null; regardingId: string | null }>();
-  for (const [deployment, ids] of byDeployment) {
-    for (const part of chunk([...ids], 90)) {
-      const rows = await db
-        .select({
-          messageId: outbound.messageId,
-          regardingType: outbound.regardingType,
-          regardingId: outbound.regardingId,
-        })
-        .from(outbound)
-        .where(and(eq(outbound.deployment, deployment), inArray(outbound.messageId, part)))
-        .all();
-      for (const r of rows) found.set(`${deployment}\0${r.messageId}`, r);
+/** Runs a per-deployment lookup for each deployment's keys; rows keyed `deployment \0 key`. */
+async function lookupByDeployment<R>(
+  byDeployment: Map<string, Set<string>>,
+  query: (deployment: string, keys: string[]) => Promise<R[]>,
+  keyOf: (row: R) => string,
+): Promise<Map<string, R[]>> {
+  const found = new Map<string, R[]>();
+  for (const [deployment, keys] of byDeployment)
+    for (const row of await query(deployment, [...keys])) {
+      const key = `${deployment}\0${keyOf(row)}`;
+      found.set(key, [...(found.get(key) ?? []), row]);
     }
-  }
   return found;
 }
 
-/** Regarding records of issued tracking tokens (compared case-insensitively, as the edge matches them). */
-async function loadTokenRegarding(db: Db, byDeployment: Map<string, Set<string>>) {
-  const found = new Map<string, { regardingType: string | null; regardingId: string | null }>();
-  for (const [deployment, tokens] of byDeployment) {
-    for (const part of chunk([...tokens], 90)) {
-      const rows = await db
-        .select({
-          token: outbound.trackingToken,
-          regardingType: outbound.regardingType,
-          regardingId: outbound.regardingId,
-        })
-        .from(outbound)
-        .where(and(eq(outbound.deployment, deployment), inArray(sql`lower(${outbound.trackingToken})`, part)))
-        .all();
-      for (const r of rows) if (r.regardingId) found.set(`${deployment}\0${r.token.toLowerCase()}`, r);
-    }
-  }
-  return found;
+/** Adds `value` to the set of `key` in a map of sets. */
+function addTo(map: Map<string, Set<string>>, key: string, ...values: string[]) {
+  const set = map.get(key) ?? new Set<string>();
+  for (const v of values) set.add(v);
+  map.set(key, set);
 }
 
 function dedupeKeyOf(item: IngestItem): string {
@@ -136,22 +98,13 @@ export function contentFingerprint(item: Pick<IngestItem, 'from' | 'to' | 'cc' |
 /** Fingerprints of the activities the items would merge into, keyed `deployment \0 dedupeKey`. */
 async function loadFingerprints(db: Db, items: IngestItem[]) {
   const byDeployment = new Map<string, Set<string>>();
-  for (const item of items) {
-    const set = byDeployment.get(item.deployment) ?? new Set<string>();
-    set.add(dedupeKeyOf(item));
-    byDeployment.set(item.deployment, set);
-  }
-  const found = new Map<string, string | null>();
-  for (const [deployment, keys] of byDeployment)
-    for (const part of chunk([...keys], 90)) {
-      const rows = await db
-        .select({ dedupeKey: activities.dedupeKey, fingerprint: activities.fingerprint })
-        .from(activities)
-        .where(and(eq(activities.deployment, deployment), inArray(activities.dedupeKey, part)))
-        .all();
-      for (const r of rows) found.set(`${deployment}\0${r.dedupeKey}`, r.fingerprint);
-    }
-  return found;
+  for (const item of items) addTo(byDeployment, item.deployment, dedupeKeyOf(item));
+  const rows = await lookupByDeployment(
+    byDeployment,
+    (deployment, keys) => activityFingerprints(db, deployment, keys),
+    (r) => r.dedupeKey,
+  );
+  return new Map([...rows].map(([key, [first]]) => [key, first?.fingerprint ?? null]));
 }
 
 function sortMatches(list: RecordMatch[]): RecordMatch[] {
@@ -212,98 +165,53 @@ function recheck(
   }
 }
 
-/** Set union of two JSON arrays in one statement, so concurrent merges cannot lose an element. */
-const unionJson = (column: string, objects = false) =>
-  sql.raw(
-    `(select json_group_array(${objects ? 'json(value)' : 'value'}) from (select value from json_each(activities.${column}) union select value from json_each(excluded.${column})))`,
-  );
-
 /** Stores receipts as dispositions (idempotent on receipt id) and returns how many were new. */
 export function receiptStatements(ctx: IngestContext, receipts: Receipt[]) {
+  // The receipt's fields as they are (absent ones stored as null), in the batch's signed region.
   const rows = receipts.map((r) => ({
-    id: r.id,
+    ...r,
     region: ctx.region,
-    reason: r.reason,
-    detail: r.detail ?? null,
-    deployment: r.deployment ?? null,
-    mailboxHash: r.mailboxHash ?? null,
     mailbox: (r.mailboxHash && ctx.mailboxByHash?.get(r.mailboxHash)) || null,
-    messageIdHash: r.messageIdHash ?? null,
-    sizeBytes: r.sizeBytes,
-    at: r.at,
   }));
-  return chunk(rows, 9).map((part) => ctx.db.insert(dispositions).values(part).onConflictDoNothing());
+  return dispositionInsertStatements(ctx.db, rows);
 }
 
 function counterStatements(ctx: IngestContext, items: IngestItem[], receipts: Receipt[], bytesSent: number) {
-  const perMinute = new Map<number, typeof edgeCounters.$inferInsert>();
+  const perMinute = new Map<number, { region: string; minute: number } & TrafficTotals>();
   const bucket = (at: number) => {
     const minute = Math.floor(at / 60000);
     let row = perMinute.get(minute);
     if (!row) {
-      row = {
-        region: ctx.region,
-        minute,
-        received: 0,
-        receivedBytes: 0,
-        crmBound: 0,
-        crmBoundBytes: 0,
-        tossed: {},
-        bytesSent: 0,
-      };
+      row = { region: ctx.region, minute, ...emptyTotals() };
       perMinute.set(minute, row);
     }
     return row;
   };
-  for (const i of items) {
-    const row = bucket(i.receivedAt);
-    row.received! += 1;
-    row.receivedBytes! += i.sizeBytes;
-    row.crmBound! += 1;
-    row.crmBoundBytes! += i.sizeBytes;
-  }
-  for (const r of receipts) {
-    const row = bucket(r.at);
-    row.received! += 1;
-    row.receivedBytes! += r.sizeBytes;
-    const tossed = row.tossed as Record<string, number>;
-    tossed[r.reason] = (tossed[r.reason] ?? 0) + 1;
-  }
-  if (bytesSent > 0) bucket(ctx.now).bytesSent! += bytesSent;
-  return [...perMinute.values()].map((row) =>
-    ctx.db
-      .insert(edgeCounters)
-      .values(row)
-      .onConflictDoUpdate({
-        target: [edgeCounters.region, edgeCounters.minute],
-        set: {
-          received: sql`edge_counters.received + excluded.received`,
-          receivedBytes: sql`edge_counters.received_bytes + excluded.received_bytes`,
-          crmBound: sql`edge_counters.crm_bound + excluded.crm_bound`,
-          crmBoundBytes: sql`edge_counters.crm_bound_bytes + excluded.crm_bound_bytes`,
-          bytesSent: sql`edge_counters.bytes_sent + excluded.bytes_sent`,
-          tossed: sql.raw(
-            `(select json_group_object(key, total) from (select key, sum(value) as total from (select key, value from json_each(edge_counters.tossed) union all select key, value from json_each(excluded.tossed)) group by key))`,
-          ),
-        },
-      }),
-  );
+  for (const i of items)
+    addTotals(bucket(i.receivedAt), {
+      received: 1,
+      receivedBytes: i.sizeBytes,
+      crmBound: 1,
+      crmBoundBytes: i.sizeBytes,
+    });
+  for (const r of receipts)
+    addTotals(bucket(r.at), { received: 1, receivedBytes: r.sizeBytes, tossed: { [r.reason]: 1 } });
+  if (bytesSent > 0) bucket(ctx.now).bytesSent += bytesSent;
+  return edgeCounterStatements(ctx.db, [...perMinute.values()]);
 }
 
-function deadLetterStatement(ctx: IngestContext, item: unknown, error: string) {
-  const deployment =
-    item && typeof item === 'object' && typeof (item as { deployment?: unknown }).deployment === 'string'
-      ? ((item as { deployment: string }).deployment as string)
-      : null;
-  return ctx.db.insert(deadLetters).values({
-    id: crypto.randomUUID(),
-    region: ctx.region,
-    deployment,
-    item: item ?? null,
-    error,
-    attempts: 1,
-    createdAt: ctx.now,
-  });
+function deadLetterStatements(ctx: IngestContext, item: unknown, error: string) {
+  return deadLetterInsertStatements(ctx.db, [
+    {
+      id: crypto.randomUUID(),
+      region: ctx.region,
+      deployment: itemDeployment(item),
+      item: item ?? null,
+      error,
+      attempts: 1,
+      createdAt: ctx.now,
+    },
+  ]);
 }
 
 /**
@@ -323,7 +231,7 @@ export async function ingest(
 ): Promise<IngestOutcome> {
   const { db } = ctx;
   const results: ItemResult[] = [];
-  const statements: BatchItem<'sqlite'>[] = [];
+  const statements: Statement[] = [];
   const valid: IngestItem[] = [];
 
   for (const raw of rawItems) {
@@ -335,7 +243,7 @@ export async function ingest(
     if (!parsed.success) {
       const reason = `malformed: ${describeIssues(parsed.error.issues)}`;
       results.push({ id, status: 'rejected', reason });
-      if (opts.deadLetterRejected !== false) statements.push(deadLetterStatement(ctx, raw, reason));
+      if (opts.deadLetterRejected !== false) statements.push(...deadLetterStatements(ctx, raw, reason));
       continue;
     }
     const claimProblem = ctx.claims ? itemClaimProblem(parsed.data, ctx.claims) : undefined;
@@ -357,38 +265,40 @@ export async function ingest(
     keptReceipts = kept;
   }
 
-  const knownDeployments = new Set(
-    valid.length
-      ? (
-          await db
-            .select({ id: deployments.id })
-            .from(deployments)
-            .where(inArray(deployments.id, [...new Set(valid.map((i) => i.deployment))]))
-            .all()
-        ).map((d) => d.id)
-      : [],
-  );
+  const knownDeployments = await existingDeploymentIds(db, [...new Set(valid.map((i) => i.deployment))]);
 
   const addresses = new Map<string, Set<string>>();
   const outboundIds = new Map<string, Set<string>>();
   const tokens = new Map<string, Set<string>>();
   for (const item of valid) {
-    const set = addresses.get(item.deployment) ?? new Set<string>();
-    if (item.from) set.add(item.from.address);
-    for (const a of [...item.to, ...item.cc]) set.add(a.address);
-    addresses.set(item.deployment, set);
-    const ids = outboundIds.get(item.deployment) ?? new Set<string>();
-    for (const id of [...(item.inReplyTo ?? []), ...(item.references ?? [])]) ids.add(normaliseMessageId(id));
-    outboundIds.set(item.deployment, ids);
-    if (item.trackingToken) {
-      const set = tokens.get(item.deployment) ?? new Set<string>();
-      set.add(item.trackingToken.toLowerCase());
-      tokens.set(item.deployment, set);
-    }
+    addTo(
+      addresses,
+      item.deployment,
+      ...[item.from, ...item.to, ...item.cc].flatMap((a) => (a ? [a.address] : [])),
+    );
+    addTo(
+      outboundIds,
+      item.deployment,
+      ...[...(item.inReplyTo ?? []), ...(item.references ?? [])].map(normaliseMessageId),
+    );
+    if (item.trackingToken) addTo(tokens, item.deployment, item.trackingToken.toLowerCase());
   }
-  const matches = await loadRecordMatches(db, addresses);
-  const outboundFound = await loadOutbound(db, outboundIds);
-  const tokenRegarding = await loadTokenRegarding(db, tokens);
+  const matches: Map<string, RecordMatch[]> = await lookupByDeployment(
+    addresses,
+    (deployment, keys) => recordMatches(db, deployment, keys),
+    (r) => r.address,
+  );
+  const outboundFound = await lookupByDeployment(
+    outboundIds,
+    (deployment, keys) => outboundByMessageIds(db, deployment, keys),
+    (r) => r.messageId,
+  );
+  // Regarding records of issued tracking tokens (compared case-insensitively, as the edge matches them).
+  const tokenRegarding = await lookupByDeployment(
+    tokens,
+    (deployment, keys) => outboundByTrackingTokens(db, deployment, keys),
+    (r) => r.token.toLowerCase(),
+  );
 
   const existingFingerprints = await loadFingerprints(db, valid);
 
@@ -399,7 +309,7 @@ export async function ingest(
     if (!knownDeployments.has(item.deployment)) {
       const reason = `unknown deployment ${item.deployment}`;
       results.push({ id: item.id, status: 'rejected', reason });
-      if (opts.deadLetterRejected !== false) statements.push(deadLetterStatement(ctx, item, reason));
+      if (opts.deadLetterRejected !== false) statements.push(...deadLetterStatements(ctx, item, reason));
       continue;
     }
     const problem = recheck(item, matches, outboundFound);
@@ -419,14 +329,14 @@ export async function ingest(
     }
     const parties = resolveParties(item, matches);
     // The regarding record: from the outbound message this replies to, else from its tracking token.
-    const ref =
-      ([...(item.inReplyTo ?? []), ...(item.references ?? [])]
-        .map((id) => outboundFound.get(`${item.deployment}\0${normaliseMessageId(id)}`))
-        .find((o) => o?.regardingId) as
-        | { regardingType: string | null; regardingId: string | null }
-        | undefined) ??
+    const ref: Regarding | undefined =
+      [...(item.inReplyTo ?? []), ...(item.references ?? [])]
+        .map((id) => outboundFound.get(`${item.deployment}\0${normaliseMessageId(id)}`)?.[0])
+        .find((o) => o?.regardingId) ??
       (item.trackingToken
-        ? tokenRegarding.get(`${item.deployment}\0${item.trackingToken.toLowerCase()}`)
+        ? tokenRegarding
+            .get(`${item.deployment}\0${item.trackingToken.toLowerCase()}`)
+            ?.find((o) => o.regardingId)
         : undefined);
     const newId = crypto.randomUUID();
     const fingerprint = contentFingerprint(item);
@@ -452,45 +362,31 @@ export async function ingest(
           ]
         : [];
     statements.push(
-      db
-        .insert(activities)
-        .values({
-          id: newId,
-          deployment: item.deployment,
-          dedupeKey,
-          messageId: item.messageId ? normaliseMessageId(item.messageId) : null,
-          subject: item.subject ?? null,
-          fromAddress: item.from?.address ?? null,
-          fromName: item.from?.name ?? null,
-          parties,
-          regardingType: ref?.regardingType ?? null,
-          regardingId: ref?.regardingId ?? null,
-          reason: item.reason,
-          correlationMethod: item.correlation.method,
-          correlationDetail: item.correlation.detail,
-          mailboxes: [...new Set(item.mailboxes)].sort(),
-          regions: [item.region],
-          egress: item.egress,
-          bodyText: item.text ?? null,
-          content,
-          sizeBytes: item.sizeBytes,
-          fingerprint,
-          receivedAt: item.receivedAt,
-          ingestedAt: ctx.now,
-          updatedAt: ctx.now,
-          seq: sql`(select coalesce(max(seq), 0) + 1 from activities)`,
-        })
-        .onConflictDoUpdate({
-          target: [activities.deployment, activities.dedupeKey],
-          set: {
-            mailboxes: unionJson('mailboxes'),
-            regions: unionJson('regions'),
-            parties: unionJson('parties', true),
-            content: unionJson('content', true),
-            updatedAt: ctx.now,
-          },
-        })
-        .returning({ id: activities.id }),
+      activityUpsertStatement(db, {
+        id: newId,
+        deployment: item.deployment,
+        dedupeKey,
+        messageId: item.messageId ? normaliseMessageId(item.messageId) : null,
+        subject: item.subject ?? null,
+        fromAddress: item.from?.address ?? null,
+        fromName: item.from?.name ?? null,
+        parties,
+        regardingType: ref?.regardingType ?? null,
+        regardingId: ref?.regardingId ?? null,
+        reason: item.reason,
+        correlationMethod: item.correlation.method,
+        correlationDetail: item.correlation.detail,
+        mailboxes: [...new Set(item.mailboxes)].sort(),
+        regions: [item.region],
+        egress: item.egress,
+        bodyText: item.text ?? null,
+        content,
+        sizeBytes: item.sizeBytes,
+        fingerprint,
+        receivedAt: item.receivedAt,
+        ingestedAt: ctx.now,
+        updatedAt: ctx.now,
+      }),
     );
     upserts.push({ item, newId, index: statements.length - 1 });
     // The webhook outbox row commits with the activity (src/central/delivery/webhooks.ts).
@@ -508,22 +404,23 @@ export async function ingest(
 
   const edgeTraffic = opts.edgeTraffic !== false;
   if (edgeTraffic)
-    for (const part of chunk(
-      committed.map((i) => ({
-        region: ctx.region,
-        deployment: i.deployment,
-        at: ctx.now,
-        ms: Math.max(0, ctx.now - i.receivedAt),
-      })),
-      20,
-    ))
-      statements.push(db.insert(latencySamples).values(part));
+    statements.push(
+      ...latencySampleStatements(
+        db,
+        committed.map((i) => ({
+          region: ctx.region,
+          deployment: i.deployment,
+          at: ctx.now,
+          ms: Math.max(0, ctx.now - i.receivedAt),
+        })),
+      ),
+    );
   const allReceipts = [...keptReceipts, ...falsePositives];
   statements.push(...receiptStatements(ctx, allReceipts));
   if (edgeTraffic) statements.push(...counterStatements(ctx, committed, allReceipts, opts.bytesSent ?? 0));
 
   if (statements.length) {
-    const out = (await db.batch(statements as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]])) as unknown[];
+    const out = await runBatch(db, statements);
     for (const u of upserts) {
       const rows = out[u.index] as { id: string }[];
       const activityId = rows[0]?.id;
@@ -534,5 +431,3 @@ export async function ingest(
   }
   return { results, receiptsStored: allReceipts.length };
 }
-
-export type { SQL };

@@ -9,11 +9,10 @@ import { generateRuleScript, type RuleScriptInput } from '../../core/rule-script
 import type { Db } from '../../db/client.js';
 import { bumpConfigVersion } from '../../db/queries/config-version.js';
 import type { DeploymentRow } from '../../db/queries/deployments.js';
-import { listDeployments } from '../../db/queries/deployments.js';
-import { deployments, regions } from '../../db/schema.js';
+import { bumpForwardingGeneration, listDeployments } from '../../db/queries/deployments.js';
+import { listRegionIds } from '../../db/queries/regions.js';
 import { readCentralConfig } from '../config.js';
 import type { CentralBindings } from '../context.js';
-import { eq, sql } from 'drizzle-orm';
 
 /** How long rotated-out forwarding addresses keep working. */
 export const FORWARDING_GRACE_MS = 7 * 24 * 60 * 60 * 1000;
@@ -47,10 +46,9 @@ export async function currentForwardingAddresses(
   keys: ForwardingKeys,
   deployment: ForwardingRow,
 ): Promise<Record<string, string>> {
-  const rows = await db.select({ id: regions.id }).from(regions).orderBy(regions.id).all();
   const out: Record<string, string> = {};
-  for (const r of rows)
-    out[r.id] = await forwardingAddress(keys, deployment.id, r.id, deployment.forwardingGeneration);
+  for (const region of await listRegionIds(db))
+    out[region] = await forwardingAddress(keys, deployment.id, region, deployment.forwardingGeneration);
   return out;
 }
 
@@ -83,16 +81,7 @@ export async function snapshotForwarding(
 
 /** Issues new forwarding addresses for a deployment; the current ones keep working for 7 days. */
 export async function rotateForwardingAddresses(db: Db, id: string, now = Date.now()) {
-  const row = await db
-    .update(deployments)
-    .set({
-      forwardingGeneration: sql`${deployments.forwardingGeneration} + 1`,
-      forwardingRotatedAt: now,
-      updatedAt: now,
-    })
-    .where(eq(deployments.id, id))
-    .returning()
-    .get();
+  const row = await bumpForwardingGeneration(db, id, now);
   if (row) await bumpConfigVersion(db, 'all');
   return row;
 }

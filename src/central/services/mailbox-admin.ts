@@ -1,11 +1,12 @@
 // The rules for routing a mailbox, shared by PUT /api/v1/mailboxes/:address, the bulk
 // POST /api/v1/mailboxes (CSV or JSON, all-or-nothing) and POST /api/v1/mailboxes/move: one
 // implementation, so a bulk import can never route what a single PUT would refuse.
-import { inArray } from 'drizzle-orm';
 import { bumpConfigVersion } from '../../db/queries/config-version.js';
-import { upsertMailbox } from '../../db/queries/mailboxes.js';
+import { findMailboxes, upsertMailbox, upsertRoutes } from '../../db/queries/mailboxes.js';
+import { allDeploymentIds } from '../../db/queries/deployments.js';
+import { allRegionIds } from '../../db/queries/regions.js';
 import type { Db } from '../../db/client.js';
-import { deployments, mailboxes, regions } from '../../db/schema.js';
+import type { mailboxes } from '../../db/schema.js';
 import { assertDeploymentAdmin } from '../http/auth.js';
 import type { Principal } from '../context.js';
 import { domainOf, normaliseAddress } from '../../core/keyed-hash.js';
@@ -37,26 +38,18 @@ export async function routingFacts(
   routes: Array<{ address: string; region: string; deployment: string }>,
 ) {
   const addresses = [...new Set(routes.map((r) => r.address))];
-  const existing = new Map<string, MailboxRow>();
-  for (let i = 0; i < addresses.length; i += 90) {
-    const rows = await db
-      .select()
-      .from(mailboxes)
-      .where(inArray(mailboxes.address, addresses.slice(i, i + 90)))
-      .all();
-    for (const r of rows) existing.set(r.address, r);
-  }
-  const [regionRows, deploymentRows, owners] = await Promise.all([
-    db.select({ id: regions.id }).from(regions).all(),
-    db.select({ id: deployments.id }).from(deployments).all(),
+  const existing = new Map((await findMailboxes(db, addresses)).map((r) => [r.address, r]));
+  const [regions, deployments, owners] = await Promise.all([
+    allRegionIds(db),
+    allDeploymentIds(db),
     domainOwners(
       db,
       routes.map((r) => domainOf(normaliseAddress(r.address))),
     ),
   ]);
   return {
-    regions: new Set(regionRows.map((r) => r.id)),
-    deployments: new Set(deploymentRows.map((d) => d.id)),
+    regions,
+    deployments,
     existing,
     domainOwners: owners,
   } satisfies RoutingFacts;
@@ -120,9 +113,6 @@ export function assertRoute(principal: Principal, route: MailboxRouteInput, fact
   );
 }
 
-/** Routes per statement of a bulk write (the whole write is one D1 batch: one transaction). */
-const WRITE_CHUNK = 200;
-
 /**
  * Writes checked routes in one transaction and marks the snapshots of every region they leave or
  * join stale. Returns the counts of created, moved (region changed) and otherwise updated routes.
@@ -134,23 +124,7 @@ export async function writeRoutes(
   now = Date.now(),
 ) {
   if (!routes.length) return { created: 0, moved: 0, updated: 0 };
-  const d1 = db.$client;
-  const statements: D1PreparedStatement[] = [];
-  for (let i = 0; i < routes.length; i += WRITE_CHUNK) {
-    statements.push(
-      d1
-        .prepare(
-          `insert into mailboxes (address, region, deployment, user_id, filter, created_at, updated_at)
-           select json_extract(value, '$.address'), json_extract(value, '$.region'), json_extract(value, '$.deployment'),
-                  json_extract(value, '$.userId'), json_extract(value, '$.filter'), ?2, ?2
-           from json_each(?1) where true
-           on conflict (address) do update set region = excluded.region, deployment = excluded.deployment,
-             user_id = excluded.user_id, filter = excluded.filter, updated_at = excluded.updated_at`,
-        )
-        .bind(JSON.stringify(routes.slice(i, i + WRITE_CHUNK)), now),
-    );
-  }
-  await d1.batch(statements);
+  await upsertRoutes(db, routes, now);
   const touched = new Set<string>();
   let created = 0;
   let moved = 0;

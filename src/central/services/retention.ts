@@ -1,14 +1,12 @@
-import { and, asc, eq, inArray, isNotNull, lt, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
+import { deploymentsWithRetention } from '../../db/queries/deployments.js';
 import {
-  activities,
-  deployments,
-  dispositions,
-  ingestBatches,
-  latencySamples,
-  webhookDeliveries,
-  webhookOutbox,
-} from '../../db/schema.js';
+  deleteActivities,
+  deleteDispositions,
+  expiredActivities,
+  expiredDispositions,
+  pruneBookkeepingRows,
+} from '../../db/queries/retention.js';
 import { SIGNATURE_MAX_SKEW_MS } from '../../core/wire.js';
 
 /** Latency samples older than this are dropped (the dashboard looks back at most 7 days). */
@@ -18,10 +16,7 @@ export const BATCH_ID_RETENTION_MS = 2 * SIGNATURE_MAX_SKEW_MS;
 
 /** Prunes bookkeeping rows that would otherwise grow without bound (run from the cron trigger). */
 export async function pruneBookkeeping(db: Db, now: number) {
-  await db.batch([
-    db.delete(latencySamples).where(lt(latencySamples.at, now - LATENCY_RETENTION_MS)),
-    db.delete(ingestBatches).where(lt(ingestBatches.receivedAt, now - BATCH_ID_RETENTION_MS)),
-  ]);
+  await pruneBookkeepingRows(db, now - LATENCY_RETENTION_MS, now - BATCH_ID_RETENTION_MS);
 }
 
 /** Rows pruned per batch (one R2 export + one D1 transaction), and batches per cron run. */
@@ -51,88 +46,62 @@ export async function pruneRetention(
 ) {
   const batch = opts.batch ?? RETENTION_BATCH;
   let budget = opts.batches ?? RETENTION_BATCHES_PER_RUN;
-  const deps = await db
-    .select({ id: deployments.id, days: deployments.retentionDays })
-    .from(deployments)
-    .where(isNotNull(deployments.retentionDays))
-    .all();
   const pruned: Record<string, { activities: number; dispositions: number }> = {};
-  for (const d of deps) {
-    const cutoff = now - (d.days as number) * DAY_MS;
+  for (const d of await deploymentsWithRetention(db)) {
+    const cutoff = now - d.days * DAY_MS;
     const counts = { activities: 0, dispositions: 0 };
     pruned[d.id] = counts;
-    while (budget > 0) {
-      const rows = await db
-        .select()
-        .from(activities)
-        .where(
-          and(
-            eq(activities.deployment, d.id),
-            lt(activities.receivedAt, cutoff),
-            // Not while its delivery to the CRM is still pending (the outbox retries for 4 days).
-            sql`not exists (select 1 from ${webhookOutbox} o where o.activity_id = ${activities.id} and o.state = 'pending')`,
-          ),
-        )
-        .orderBy(asc(activities.receivedAt))
-        .limit(batch)
-        .all();
-      if (!rows.length) break;
-      budget--;
-      await exportByDay(
-        archive,
-        d.id,
-        'activities',
-        rows,
-        (r) => r.receivedAt,
-        (r) => r.id,
-      );
-      const ids = rows.map((r) => r.id);
-      await db.batch([
-        db.delete(webhookDeliveries).where(inArray(webhookDeliveries.activityId, ids)),
-        db.delete(webhookOutbox).where(inArray(webhookOutbox.activityId, ids)),
-        db.delete(activities).where(inArray(activities.id, ids)),
-      ]);
-      counts.activities += rows.length;
-      if (rows.length < batch) break;
-    }
-    while (budget > 0) {
-      const rows = await db
-        .select()
-        .from(dispositions)
-        .where(and(eq(dispositions.deployment, d.id), lt(dispositions.at, cutoff)))
-        .orderBy(asc(dispositions.at))
-        .limit(batch)
-        .all();
-      if (!rows.length) break;
-      budget--;
-      await exportByDay(
-        archive,
-        d.id,
-        'dispositions',
-        rows,
-        (r) => r.at,
-        (r) => r.id,
-      );
-      await db.delete(dispositions).where(
-        inArray(
-          dispositions.id,
+    for (const table of RETAINED) {
+      while (budget > 0) {
+        const rows = await table.expired(db, d.id, cutoff, batch);
+        if (!rows.length) break;
+        budget--;
+        await exportByDay(archive, d.id, table.name, rows, table.at);
+        await table.remove(
+          db,
           rows.map((r) => r.id),
-        ),
-      );
-      counts.dispositions += rows.length;
-      if (rows.length < batch) break;
+        );
+        counts[table.name] += rows.length;
+        if (rows.length < batch) break;
+      }
     }
   }
   return pruned;
 }
 
-async function exportByDay<T>(
+interface RetainedTable<T extends { id: string }> {
+  name: 'activities' | 'dispositions';
+  expired: (db: Db, deployment: string, cutoff: number, limit: number) => Promise<T[]>;
+  /** The time a row's age counts from. */
+  at: (row: T) => number;
+  remove: (db: Db, ids: string[]) => Promise<void>;
+}
+
+const retained = <T extends { id: string }>(t: RetainedTable<T>) =>
+  t as unknown as RetainedTable<{ id: string }>;
+
+/** What retention prunes, in order; a budget left over from activities goes on to dispositions. */
+const RETAINED = [
+  retained({
+    name: 'activities',
+    expired: expiredActivities,
+    at: (r) => r.receivedAt,
+    remove: deleteActivities,
+  }),
+  retained({
+    name: 'dispositions',
+    expired: expiredDispositions,
+    at: (r) => r.at,
+    remove: deleteDispositions,
+  }),
+];
+
+async function exportByDay<T extends { id: string }>(
   archive: R2Bucket,
   deployment: string,
   table: string,
   rows: T[],
   at: (r: T) => number,
-  id: (r: T) => string,
 ) {
   const byDay = new Map<string, T[]>();
   for (const r of rows) {
@@ -141,7 +110,7 @@ async function exportByDay<T>(
   }
   for (const [k, list] of byDay) {
     const body = `${list.map((r) => JSON.stringify(r)).join('\n')}\n`;
-    const key = `exports/${deployment}/${table}/${k}/${id(list[0] as T)}-${id(list[list.length - 1] as T)}.ndjson`;
+    const key = `exports/${deployment}/${table}/${k}/${(list[0] as T).id}-${(list[list.length - 1] as T).id}.ndjson`;
     await archive.put(key, body, { httpMetadata: { contentType: 'application/x-ndjson' } });
   }
 }

@@ -1,13 +1,48 @@
 // Per-region measures (design §6): traffic, cross-region bytes vs. forward-everything, hops,
 // receipt→commit latency percentiles, queue depth, heartbeat and snapshot lag.
-import { and, desc, eq, gte, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
-import { activities, dispositions, edgeCounters, latencySamples, regions } from '../../db/schema.js';
+import { listRegions } from '../../db/queries/regions.js';
+import {
+  deploymentActivityTraffic,
+  deploymentDispositionTraffic,
+  edgeCountersSince,
+  recentLatencies,
+} from '../../db/queries/stats.js';
 
 /** An edge that has not reported for this long is shown as unhealthy. */
 export const HEARTBEAT_STALE_MS = 3 * 60 * 1000;
 
-export interface RegionStats {
+/** Traffic counts: every message an edge received, those bound for the CRM, what it tossed and sent. */
+export interface TrafficTotals {
+  received: number;
+  receivedBytes: number;
+  crmBound: number;
+  crmBoundBytes: number;
+  tossed: Record<string, number>;
+  bytesSent: number;
+}
+
+/** Zero counts (a fresh counter row, a region without traffic). */
+export const emptyTotals = (): TrafficTotals => ({
+  received: 0,
+  receivedBytes: 0,
+  crmBound: 0,
+  crmBoundBytes: 0,
+  tossed: {},
+  bytesSent: 0,
+});
+
+/** Adds counts to totals (tossed reasons summed by reason). */
+export function addTotals(t: TrafficTotals, d: Partial<TrafficTotals>): void {
+  t.received += d.received ?? 0;
+  t.receivedBytes += d.receivedBytes ?? 0;
+  t.crmBound += d.crmBound ?? 0;
+  t.crmBoundBytes += d.crmBoundBytes ?? 0;
+  t.bytesSent += d.bytesSent ?? 0;
+  for (const [k, v] of Object.entries(d.tossed ?? {})) t.tossed[k] = (t.tossed[k] ?? 0) + v;
+}
+
+export interface RegionStats extends TrafficTotals {
   region: string;
   name: string;
   rulesEnabled: boolean;
@@ -18,12 +53,6 @@ export interface RegionStats {
   edgeSnapshotVersion: number | null;
   snapshotVersionLag: number | null;
   queueDepth: number | null;
-  received: number;
-  receivedBytes: number;
-  crmBound: number;
-  crmBoundBytes: number;
-  tossed: Record<string, number>;
-  bytesSent: number;
   /** Bytes that crossed regions to reach central (0 for the home region: it is in-region). */
   crossRegionBytes: number;
   /** What forwarding every message to central would have sent across regions from this region. */
@@ -61,57 +90,44 @@ function percentile(sorted: number[], p: number): number | null {
   return sorted[i] ?? null;
 }
 
-interface Traffic {
-  received: number;
-  receivedBytes: number;
-  crmBound: number;
-  crmBoundBytes: number;
-  tossed: Record<string, number>;
-  bytesSent: number;
+interface Traffic extends TrafficTotals {
   series: Map<number, { minute: number; received: number; crmBound: number; bytesSent: number }>;
 }
 
-const emptyTraffic = (): Traffic => ({
-  received: 0,
-  receivedBytes: 0,
-  crmBound: 0,
-  crmBoundBytes: 0,
-  tossed: {},
-  bytesSent: 0,
-  series: new Map(),
-});
+const emptyTraffic = (): Traffic => ({ ...emptyTotals(), series: new Map() });
 
-function point(t: Traffic, minute: number) {
+function latencySummary(sorted: number[]): RegionStats['latencyMs'] {
+  return {
+    p50: percentile(sorted, 50),
+    p95: percentile(sorted, 95),
+    p99: percentile(sorted, 99),
+    samples: sorted.length,
+  };
+}
+
+const bytesRatio = (crossRegion: number, forwardAll: number) =>
+  forwardAll > 0 ? crossRegion / forwardAll : null;
+
+/** Adds counts to a region's traffic and to its minute in the series. */
+function addTraffic(out: Map<string, Traffic>, region: string, minute: number, d: Partial<TrafficTotals>) {
+  const t = out.get(region) ?? emptyTraffic();
+  out.set(region, t);
+  addTotals(t, d);
   let p = t.series.get(minute);
   if (!p) {
     p = { minute, received: 0, crmBound: 0, bytesSent: 0 };
     t.series.set(minute, p);
   }
-  return p;
+  p.received += d.received ?? 0;
+  p.crmBound += d.crmBound ?? 0;
+  p.bytesSent += d.bytesSent ?? 0;
 }
 
 /** Router-wide traffic from the edges' counters. */
 async function counterTraffic(db: Db, since: number): Promise<Map<string, Traffic>> {
-  const rows = await db
-    .select()
-    .from(edgeCounters)
-    .where(gte(edgeCounters.minute, Math.floor(since / 60000)))
-    .all();
   const out = new Map<string, Traffic>();
-  for (const r of rows) {
-    const t = out.get(r.region) ?? emptyTraffic();
-    t.received += r.received;
-    t.receivedBytes += r.receivedBytes;
-    t.crmBound += r.crmBound;
-    t.crmBoundBytes += r.crmBoundBytes;
-    t.bytesSent += r.bytesSent;
-    for (const [k, v] of Object.entries(r.tossed)) t.tossed[k] = (t.tossed[k] ?? 0) + v;
-    const p = point(t, r.minute);
-    p.received += r.received;
-    p.crmBound += r.crmBound;
-    p.bytesSent += r.bytesSent;
-    out.set(r.region, t);
-  }
+  for (const r of await edgeCountersSince(db, Math.floor(since / 60000)))
+    addTraffic(out, r.region, r.minute, r);
   return out;
 }
 
@@ -121,43 +137,19 @@ async function counterTraffic(db: Db, since: number): Promise<Map<string, Traffi
  */
 async function deploymentTraffic(db: Db, since: number, deployment: string): Promise<Map<string, Traffic>> {
   const out = new Map<string, Traffic>();
-  const acts = await db.all<{ region: string; minute: number; n: number; bytes: number }>(sql`
-    select r.value as region, ${activities.receivedAt} / 60000 as minute, count(*) as n,
-           sum(${activities.sizeBytes}) as bytes
-    from ${activities}, json_each(${activities.regions}) r
-    where ${activities.deployment} = ${deployment} and ${activities.receivedAt} >= ${since}
-    group by region, minute`);
-  for (const a of acts) {
-    const t = out.get(a.region) ?? emptyTraffic();
-    t.received += a.n;
-    t.receivedBytes += a.bytes;
-    t.crmBound += a.n;
-    t.crmBoundBytes += a.bytes;
-    const p = point(t, a.minute);
-    p.crmBound += a.n;
-    p.received += a.n;
-    out.set(a.region, t);
-  }
-  const disp = await db
-    .select({
-      region: dispositions.region,
-      reason: dispositions.reason,
-      minute: sql<number>`${dispositions.at} / 60000`,
-      n: sql<number>`count(*)`,
-      bytes: sql<number>`sum(${dispositions.sizeBytes})`,
-    })
-    .from(dispositions)
-    .where(and(eq(dispositions.deployment, deployment), gte(dispositions.at, since)))
-    .groupBy(dispositions.region, dispositions.reason, sql`${dispositions.at} / 60000`)
-    .all();
-  for (const d of disp) {
-    const t = out.get(d.region) ?? emptyTraffic();
-    t.received += d.n;
-    t.receivedBytes += d.bytes;
-    t.tossed[d.reason] = (t.tossed[d.reason] ?? 0) + d.n;
-    point(t, d.minute).received += d.n;
-    out.set(d.region, t);
-  }
+  for (const a of await deploymentActivityTraffic(db, deployment, since))
+    addTraffic(out, a.region, a.minute, {
+      received: a.n,
+      receivedBytes: a.bytes,
+      crmBound: a.n,
+      crmBoundBytes: a.bytes,
+    });
+  for (const d of await deploymentDispositionTraffic(db, deployment, since))
+    addTraffic(out, d.region, d.minute, {
+      received: d.n,
+      receivedBytes: d.bytes,
+      tossed: { [d.reason]: d.n },
+    });
   return out;
 }
 
@@ -172,22 +164,15 @@ export async function computeStats(
 ): Promise<StatsResult> {
   const now = options.now ?? Date.now();
   const opts = { ...options, since: Math.max(options.since, now - MAX_STATS_WINDOW_MS) };
-  const regionRows = await db.select().from(regions).orderBy(regions.id).all();
+  const regionRows = await listRegions(db);
   const traffic = opts.deployment
     ? await deploymentTraffic(db, opts.since, opts.deployment)
     : await counterTraffic(db, opts.since);
-  const latencyRows = await db
-    .select({ region: latencySamples.region, ms: latencySamples.ms })
-    .from(latencySamples)
-    .where(
-      and(
-        gte(latencySamples.at, opts.since),
-        opts.deployment ? eq(latencySamples.deployment, opts.deployment) : undefined,
-      ),
-    )
-    .orderBy(desc(latencySamples.at))
-    .limit(MAX_LATENCY_SAMPLES)
-    .all();
+  const latencyRows = await recentLatencies(db, {
+    since: opts.since,
+    deployment: opts.deployment,
+    limit: MAX_LATENCY_SAMPLES,
+  });
   latencyRows.sort((a, b) => a.ms - b.ms);
   const latencyByRegion = new Map<string, number[]>();
   for (const l of latencyRows) {
@@ -222,16 +207,11 @@ export async function computeStats(
       bytesSent: t.bytesSent,
       crossRegionBytes,
       forwardAllCrossRegionBytes: forwardAll,
-      crossRegionBytesRatio: forwardAll > 0 ? crossRegionBytes / forwardAll : null,
+      crossRegionBytesRatio: bytesRatio(crossRegionBytes, forwardAll),
       // Each CRM-bound item takes one hop (edge → central); forward-everything took one per message.
       hopsPerCrmBound: t.crmBound > 0 ? 1 : 0,
       hopsSaved: home ? 0 : t.received - t.crmBound,
-      latencyMs: {
-        p50: percentile(latency, 50),
-        p95: percentile(latency, 95),
-        p99: percentile(latency, 99),
-        samples: latency.length,
-      },
+      latencyMs: latencySummary(latency),
       series: [...t.series.values()].sort((a, b) => a.minute - b.minute),
     };
   });
@@ -256,15 +236,10 @@ export async function computeStats(
       bytesSent: sum((r) => r.bytesSent),
       crossRegionBytes,
       forwardAllCrossRegionBytes: forwardAll,
-      crossRegionBytesRatio: forwardAll > 0 ? crossRegionBytes / forwardAll : null,
+      crossRegionBytesRatio: bytesRatio(crossRegionBytes, forwardAll),
       hopsPerCrmBound: sum((r) => r.crmBound) > 0 ? 1 : 0,
       hopsSaved: sum((r) => r.hopsSaved),
-      latencyMs: {
-        p50: percentile(all, 50),
-        p95: percentile(all, 95),
-        p99: percentile(all, 99),
-        samples: all.length,
-      },
+      latencyMs: latencySummary(all),
     },
   };
 }

@@ -6,7 +6,6 @@
 // the filter shards whose hash buckets it touched. Rebuilds are debounced: a changed part is
 // rebuilt once its changes have been quiet for `SNAPSHOT_QUIET_MS`, or during a continuous import
 // at most once per `SNAPSHOT_MAX_STALE_MS`; until then edges keep getting the previous snapshot.
-import { and, desc, eq, inArray, lt, lte, or, sql } from 'drizzle-orm';
 import { keyedHash, normaliseAddress } from '../../core/keyed-hash.js';
 import {
   buildTaggedMembershipFilterTyped,
@@ -27,15 +26,27 @@ import type { AttachmentPolicy, EgressPolicy, FilterMode } from '../../core/type
 import type { Db } from '../../db/client.js';
 import { regionsOfDeployment } from '../../db/queries/mailboxes.js';
 import { addressHash, BUCKET_BITS } from '../../db/queries/snapshot-parts.js';
+import { findDeployment } from '../../db/queries/deployments.js';
+import { deploymentsRoutedIn, mailboxesInRegion } from '../../db/queries/mailboxes.js';
+import { findRegion } from '../../db/queries/regions.js';
 import {
-  deployments,
-  mailboxes,
-  outbound,
-  regions,
-  snapshotDirty,
-  snapshotParts,
-  suppressions,
-} from '../../db/schema.js';
+  bumpSnapshotVersions,
+  countRecordAddresses,
+  dirtyBuckets,
+  ensurePartRow,
+  type OutboundCursor,
+  outboundPage,
+  partRowsOf,
+  recordPartBuilt,
+  recordPublished,
+  regionConfigVersion,
+  releasePartLease,
+  shardKeyReader,
+  storeRecordHashes,
+  suppressionEntries,
+  takePartLease,
+  unhashedRecordAddresses,
+} from '../../db/queries/snapshot-build.js';
 import type { CentralBindings } from '../context.js';
 import { type ForwardingKeys, forwardingKeys, snapshotForwarding } from '../services/forwarding.js';
 import { getHashKey } from '../services/hash-key.js';
@@ -145,27 +156,15 @@ const SHARD_SPAN = (bits: number) => 2 ** (32 - bits);
 
 /** Hashes record_emails rows written before hashes were stored (bounded batches). */
 async function backfillHashes(db: Db, deployment: string, hashKey: string): Promise<number> {
-  const d1 = db.$client;
   let done = 0;
   for (;;) {
-    const { results } = await d1
-      .prepare(
-        'select rowid as r, address from record_emails where deployment = ?1 and hash_hi is null limit 2000',
-      )
-      .bind(deployment)
-      .all<{ r: number; address: string }>();
+    const results = await unhashedRecordAddresses(db, deployment, 2000);
     if (!results.length) return done;
     const rows = results.map((x) => {
       const h = addressHash(hashKey, x.address);
       return { r: x.r, hi: h.hi, lo: h.lo };
     });
-    await d1
-      .prepare(
-        `update record_emails set hash_hi = json_extract(j.value, '$.hi'), hash_lo = json_extract(j.value, '$.lo')
-         from json_each(?1) j where record_emails.rowid = json_extract(j.value, '$.r')`,
-      )
-      .bind(JSON.stringify(rows))
-      .run();
+    await storeRecordHashes(db, rows);
     done += rows.length;
   }
 }
@@ -186,25 +185,15 @@ function hexWord(s: string, o: number): number {
  * merges duplicates) and builds its filter.
  */
 async function buildShard(db: Db, deployment: string, bits: number, shard: number, expected: number) {
-  const d1 = db.$client;
   const span = SHARD_SPAN(bits);
   const start = shard * span;
   const end = start + span;
   const keys = new KeyBuffer(Math.ceil(expected * 1.05));
-  // One string per page (17 hex digits per key: hash high, hash low, tag) instead of a row object
-  // per record: crossing from D1 to the isolate per row costs more than SQLite's scan.
-  const stmt = d1.prepare(
-    `select group_concat(printf('%08x%08x%x', h, l, t), '') as s from (
-       select hash_hi as h, hash_lo as l, max(type != 'user') | (max(email_enabled) << 1) as t
-       from record_emails
-       where deployment = ?1 and (hash_hi, hash_lo) > (?2, ?3) and hash_hi < ?4
-       group by hash_hi, hash_lo order by hash_hi, hash_lo limit ${PAGE_ROWS})`,
-  );
+  const readPage = shardKeyReader(db, deployment, PAGE_ROWS);
   let lastHi = start - 1;
   let lastLo = 0xffffffff;
   for (;;) {
-    const row = await stmt.bind(deployment, lastHi, lastLo, end).first<{ s: string | null }>();
-    const text = row?.s ?? '';
+    const text = await readPage(lastHi, lastLo, end);
     let n = 0;
     for (let o = 0; o + 17 <= text.length; o += 17, n++) {
       const hi = hexWord(text, o);
@@ -299,39 +288,21 @@ export async function buildDeploymentPart(
   opts: { force?: boolean } = {},
 ): Promise<PartBuildStats | undefined> {
   const { db, bucket } = ctx;
-  const d1 = db.$client;
   const now = ctx.now?.() ?? Date.now();
-  await d1
-    .prepare('insert or ignore into snapshot_parts (deployment, changed_at) values (?1, ?2)')
-    .bind(deployment, now)
-    .run();
-  const current = (await db
-    .select()
-    .from(snapshotParts)
-    .where(eq(snapshotParts.deployment, deployment))
-    .get()) as PartRow;
+  const current = (await ensurePartRow(db, deployment, now)) as PartRow;
   if (!opts.force && !mayRebuild(current, now, ctx.tuning)) return undefined;
-  const lease = await d1
-    .prepare(
-      'update snapshot_parts set building_until = ?2 where deployment = ?1 and building_until < ?3 returning data_version as v',
-    )
-    .bind(deployment, now + LEASE_MS, now)
-    .first<{ v: number }>();
-  if (!lease) return undefined;
+  const leased = await takePartLease(db, deployment, now + LEASE_MS, now);
+  if (leased === undefined) return undefined;
   const started = Date.now();
   try {
-    const version = lease.v;
+    const version = leased;
     const hashKey = await getHashKey(db);
-    const dep = await db.select().from(deployments).where(eq(deployments.id, deployment)).get();
+    const dep = await findDeployment(db, deployment);
     if (!dep) return undefined;
 
     // Which shards to rebuild: the dirty buckets' shards, or all of them (first build, unhashed
     // rows, or a deployment that outgrew its shard count).
-    const dirty = await db
-      .select({ bucket: snapshotDirty.bucket })
-      .from(snapshotDirty)
-      .where(and(eq(snapshotDirty.deployment, deployment), lte(snapshotDirty.version, version)))
-      .all();
+    const dirty = await dirtyBuckets(db, deployment, version);
     const target = ctx.shardTargetKeys ?? SHARD_TARGET_KEYS;
     let bits = current.shardBits;
     let shards = current.shards ?? [];
@@ -340,7 +311,7 @@ export async function buildDeploymentPart(
     let full =
       !current.shards ||
       shards.length !== 1 << bits ||
-      dirty.some((d) => d.bucket < 0) ||
+      dirty.some((bucket) => bucket < 0) ||
       dirty.length >= (1 << BUCKET_BITS) / 2;
     if (full) await backfillHashes(db, deployment, hashKey);
     const replaced: string[] = [];
@@ -348,19 +319,14 @@ export async function buildDeploymentPart(
     let rebuilt = 0;
     for (let pass = 0; pass < 2; pass++) {
       if (full) {
-        const row = await d1
-          .prepare('select count(*) as n from record_emails where deployment = ?1')
-          .bind(deployment)
-          .first<{ n: number }>();
-        bits = shardBitsFor(row?.n ?? 0, target);
+        const n = await countRecordAddresses(db, deployment);
+        bits = shardBitsFor(n, target);
         replaced.push(...shards.map((x) => x.key));
-        shards = new Array(1 << bits)
-          .fill(null)
-          .map(() => ({ key: '', keys: Math.ceil((row?.n ?? 0) / (1 << bits)) }));
+        shards = new Array(1 << bits).fill(null).map(() => ({ key: '', keys: Math.ceil(n / (1 << bits)) }));
       }
       const toBuild: number[] = full
         ? shards.map((_, i) => i)
-        : [...new Set(dirty.map((d) => d.bucket >>> (BUCKET_BITS - bits)))].sort((a, b) => a - b);
+        : [...new Set(dirty.map((bucket) => bucket >>> (BUCKET_BITS - bits)))].sort((a, b) => a - b);
       for (const s of toBuild) {
         const { filter, rows } = await buildShard(db, deployment, bits, s, shards[s]?.keys ?? 0);
         const key = `parts/${deployment}/shards/${bits}-${s}-${version}`;
@@ -375,11 +341,7 @@ export async function buildDeploymentPart(
       full = true;
     }
 
-    const supp = await db
-      .select({ entry: suppressions.entry })
-      .from(suppressions)
-      .where(eq(suppressions.deployment, deployment))
-      .all();
+    const supp = await suppressionEntries(db, deployment);
     const token = {
       prefix: dep.tokenPrefix,
       deploymentBase: dep.tokenBase,
@@ -389,32 +351,10 @@ export async function buildDeploymentPart(
     const out = new OutboundAccumulator(hashKey, dep.smartMatch, token);
     // Newest first (keyset pages over created_at, message_id): past the window it is the oldest
     // registrations that stop correlating by In-Reply-To, never the replies people wait for.
-    let after: { createdAt: number; messageId: string } | undefined;
+    let after: OutboundCursor | undefined;
     let read = 0;
     while (read < OUTBOUND_WINDOW) {
-      const page = await db
-        .select({
-          messageId: outbound.messageId,
-          threadIndex: outbound.threadIndex,
-          subject: outbound.subject,
-          to: outbound.to,
-          createdAt: outbound.createdAt,
-        })
-        .from(outbound)
-        .where(
-          and(
-            eq(outbound.deployment, deployment),
-            after
-              ? or(
-                  lt(outbound.createdAt, after.createdAt),
-                  and(eq(outbound.createdAt, after.createdAt), lt(outbound.messageId, after.messageId)),
-                )
-              : undefined,
-          ),
-        )
-        .orderBy(desc(outbound.createdAt), desc(outbound.messageId))
-        .limit(Math.min(5000, OUTBOUND_WINDOW - read))
-        .all();
+      const page = await outboundPage(db, deployment, after, Math.min(5000, OUTBOUND_WINDOW - read));
       for (const o of page)
         out.add({
           messageId: o.messageId,
@@ -432,10 +372,8 @@ export async function buildDeploymentPart(
       maxMessageBytes: dep.maxMessageBytes,
       attachmentPolicy: dep.attachmentPolicy as AttachmentPolicy,
       smartMatch: dep.smartMatch,
-      ...hashSuppressions(
-        hashKey,
-        supp.map((s) => s.entry),
-      ),
+      ...(dep.retentionDays ? { retentionDays: dep.retentionDays } : {}),
+      ...hashSuppressions(hashKey, supp),
       threadIndexes: out.threadIndexes(),
       smart: out.smart(),
     };
@@ -447,32 +385,18 @@ export async function buildDeploymentPart(
     const partKey = `parts/${deployment}/part-${version}-${partHash}`;
     await bucket.put(partKey, part);
     const ms = Date.now() - started;
-    await db.batch([
-      db
-        .update(snapshotParts)
-        .set({
-          builtVersion: version,
-          builtAt: ctx.now?.() ?? Date.now(),
-          buildingUntil: 0,
-          shardBits: bits,
-          shards,
-          partKey,
-          partHash,
-          partBytes: part.length,
-          buildMs: ms,
-        })
-        .where(eq(snapshotParts.deployment, deployment)),
-      db
-        .delete(snapshotDirty)
-        .where(and(eq(snapshotDirty.deployment, deployment), lte(snapshotDirty.version, version))),
-    ]);
+    await recordPartBuilt(db, deployment, version, {
+      builtAt: ctx.now?.() ?? Date.now(),
+      shardBits: bits,
+      shards,
+      partKey,
+      partHash,
+      partBytes: part.length,
+      buildMs: ms,
+    });
     // Regions carrying the deployment reassemble with a newer version.
     const regionIds = await regionsOfDeployment(db, deployment);
-    if (regionIds.length)
-      await db
-        .update(regions)
-        .set({ configVersion: sql`${regions.configVersion} + 1` })
-        .where(inArray(regions.id, regionIds));
+    await bumpSnapshotVersions(db, regionIds);
     const stale = [...replaced];
     if (current.partKey && current.partKey !== partKey) stale.push(current.partKey);
     const keep = new Set(shards.map((s) => s.key));
@@ -488,10 +412,7 @@ export async function buildDeploymentPart(
       ms,
     };
   } catch (err) {
-    await d1
-      .prepare('update snapshot_parts set building_until = 0 where deployment = ?1')
-      .bind(deployment)
-      .run();
+    await releasePartLease(db, deployment);
     throw err;
   }
 }
@@ -504,21 +425,13 @@ const mailboxCache = new Map<string, { version: number; map: Map<string, string>
 
 /** keyed hash → mailbox address of a region's routes (to name the mailbox of a receipt). */
 export async function regionMailboxesByHash(db: Db, regionId: string): Promise<Map<string, string>> {
-  const region = await db
-    .select({ v: regions.configVersion })
-    .from(regions)
-    .where(eq(regions.id, regionId))
-    .get();
+  const version = await regionConfigVersion(db, regionId);
   const hit = mailboxCache.get(regionId);
-  if (hit && region && hit.version === region.v) return hit.map;
+  if (hit && version !== undefined && hit.version === version) return hit.map;
   const hashKey = await getHashKey(db);
-  const routed = await db
-    .select({ address: mailboxes.address })
-    .from(mailboxes)
-    .where(eq(mailboxes.region, regionId))
-    .all();
+  const routed = await mailboxesInRegion(db, regionId);
   const map = new Map(routed.map((m) => [keyedHash(hashKey, m.address), m.address]));
-  if (region) mailboxCache.set(regionId, { version: region.v, map });
+  if (version !== undefined) mailboxCache.set(regionId, { version, map });
   return map;
 }
 
@@ -539,13 +452,9 @@ export async function getRegionSnapshot(
 
 async function publish(ctx: PublisherContext, regionId: string): Promise<PublishedSnapshot | undefined> {
   const { db } = ctx;
-  const routed = await db
-    .selectDistinct({ deployment: mailboxes.deployment })
-    .from(mailboxes)
-    .where(eq(mailboxes.region, regionId))
-    .all();
-  for (const { deployment } of routed) await buildDeploymentPart(ctx, deployment);
-  const region = await db.select().from(regions).where(eq(regions.id, regionId)).get();
+  for (const deployment of await deploymentsRoutedIn(db, regionId))
+    await buildDeploymentPart(ctx, deployment);
+  const region = await findRegion(db, regionId);
   if (!region) return undefined;
   if (region.publishedKey && region.publishedEtag && region.publishedVersion === region.configVersion)
     return {
@@ -564,14 +473,12 @@ async function assemble(
   version: number,
 ): Promise<PublishedSnapshot | undefined> {
   const { db, bucket } = ctx;
-  const region = await db.select().from(regions).where(eq(regions.id, regionId)).get();
+  const region = await findRegion(db, regionId);
   if (!region) return undefined;
   const hashKey = await getHashKey(db);
-  const routes = await db.select().from(mailboxes).where(eq(mailboxes.region, regionId)).all();
+  const routes = await mailboxesInRegion(db, regionId);
   const depIds = [...new Set(routes.map((m) => m.deployment))].sort();
-  const partRows = depIds.length
-    ? await db.select().from(snapshotParts).where(inArray(snapshotParts.deployment, depIds)).all()
-    : [];
+  const partRows = await partRowsOf(db, depIds);
   const mailboxEntries: Array<[string, MailboxRoute]> = [];
   const seen = new Set<string>();
   for (const m of routes) {
@@ -615,10 +522,12 @@ async function assemble(
   const key = `regions/${regionId}/${version}-${etag}`;
   await bucket.put(key, bytes);
   const previous = region.publishedKey;
-  await db
-    .update(regions)
-    .set({ publishedKey: key, publishedEtag: etag, publishedVersion: version, publishedBytes: bytes.length })
-    .where(eq(regions.id, regionId));
+  await recordPublished(db, regionId, {
+    publishedKey: key,
+    publishedEtag: etag,
+    publishedVersion: version,
+    publishedBytes: bytes.length,
+  });
   if (previous && previous !== key) await bucket.delete(previous);
   return { region: regionId, version, etag, key, bytes: bytes.length };
 }

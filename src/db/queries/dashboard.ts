@@ -1,5 +1,6 @@
 // Read-only aggregates the dashboard shows beside what the API already returns.
 import { and, count, eq, gt, inArray, like, type SQL } from 'drizzle-orm';
+import type { SQLiteColumn, SQLiteTable } from 'drizzle-orm/sqlite-core';
 import type { Db } from '../client.js';
 import { mailboxes, records, rowCounts, suppressions } from '../schema.js';
 
@@ -30,42 +31,33 @@ export async function recordCounts(db: Db, deployment?: string) {
   return out;
 }
 
-const toMap = (rows: { key: string; n: number }[]) => new Map(rows.map((r) => [r.key, r.n]));
-
-export async function mailboxCountsByRegion(db: Db, deployment?: string) {
-  const filter = where([deployment ? eq(mailboxes.deployment, deployment) : undefined]);
-  return toMap(
-    await db
-      .select({ key: mailboxes.region, n: count() })
-      .from(mailboxes)
-      .where(filter)
-      .groupBy(mailboxes.region)
-      .all(),
-  );
+/** Rows per value of `key` in `table`, only the deployment's when one is given. */
+async function countBy(
+  db: Db,
+  table: SQLiteTable,
+  key: SQLiteColumn,
+  deploymentColumn: SQLiteColumn,
+  deployment?: string,
+): Promise<Map<string, number>> {
+  const rows = await db
+    .select({ key, n: count() })
+    .from(table)
+    .where(deployment ? eq(deploymentColumn, deployment) : undefined)
+    .groupBy(key)
+    .all();
+  return new Map(rows.map((r) => [r.key as string, r.n]));
 }
 
-export async function mailboxCountsByDeployment(db: Db, deployment?: string) {
-  const filter = where([deployment ? eq(mailboxes.deployment, deployment) : undefined]);
-  return toMap(
-    await db
-      .select({ key: mailboxes.deployment, n: count() })
-      .from(mailboxes)
-      .where(filter)
-      .groupBy(mailboxes.deployment)
-      .all(),
-  );
+export function mailboxCountsByRegion(db: Db, deployment?: string) {
+  return countBy(db, mailboxes, mailboxes.region, mailboxes.deployment, deployment);
 }
 
-export async function suppressionCounts(db: Db, deployment?: string) {
-  const filter = where([deployment ? eq(suppressions.deployment, deployment) : undefined]);
-  return toMap(
-    await db
-      .select({ key: suppressions.deployment, n: count() })
-      .from(suppressions)
-      .where(filter)
-      .groupBy(suppressions.deployment)
-      .all(),
-  );
+export function mailboxCountsByDeployment(db: Db, deployment?: string) {
+  return countBy(db, mailboxes, mailboxes.deployment, mailboxes.deployment, deployment);
+}
+
+export function suppressionCounts(db: Db, deployment?: string) {
+  return countBy(db, suppressions, suppressions.deployment, suppressions.deployment, deployment);
 }
 
 /** Activities per deployment (the trigger-kept `row_counts`). */
@@ -75,9 +67,12 @@ export async function activityCounts(db: Db, deployment?: string) {
     eq(rowCounts.kind, 'activity'),
     gt(rowCounts.n, 0),
   ]);
-  return toMap(
-    await db.select({ key: rowCounts.deployment, n: rowCounts.n }).from(rowCounts).where(filter).all(),
-  );
+  const rows = await db
+    .select({ key: rowCounts.deployment, n: rowCounts.n })
+    .from(rowCounts)
+    .where(filter)
+    .all();
+  return new Map(rows.map((r) => [r.key, r.n]));
 }
 
 /** Display names of CRM records, keyed `type\0id`, for the parties of one activity. */

@@ -20,6 +20,19 @@ export async function listDeploymentDomains(db: Db, deployment: string): Promise
   return rows.map((r) => r.domain);
 }
 
+/** Every deployment's domains (or one deployment's), sorted, for the dashboard's deployment cards. */
+export async function domainsByDeployment(db: Db, deployment?: string): Promise<Map<string, string[]>> {
+  const rows = await db
+    .select()
+    .from(deploymentDomains)
+    .where(deployment === undefined ? undefined : eq(deploymentDomains.deployment, deployment))
+    .orderBy(deploymentDomains.domain)
+    .all();
+  const out = new Map<string, string[]>();
+  for (const r of rows) out.set(r.deployment, [...(out.get(r.deployment) ?? []), r.domain]);
+  return out;
+}
+
 /**
  * Owners of the given domains: for each domain, the deployment owning it or its nearest parent
  * (the most specific owned domain wins). Domains nobody owns are absent from the map.

@@ -46,3 +46,13 @@ export function recordHeartbeat(
     })
     .where(eq(regions.id, region));
 }
+
+/** Every region id, in order. */
+export async function listRegionIds(db: Db): Promise<string[]> {
+  const rows = await db.select({ id: regions.id }).from(regions).orderBy(regions.id).all();
+  return rows.map((r) => r.id);
+}
+
+export async function allRegionIds(db: Db): Promise<Set<string>> {
+  return new Set(await listRegionIds(db));
+}

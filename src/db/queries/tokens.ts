@@ -1,4 +1,4 @@
-import { asc, eq } from 'drizzle-orm';
+import { and, asc, eq, isNull, lt, or } from 'drizzle-orm';
 import type { Db } from '../client.js';
 import { apiTokens } from '../schema.js';
 
@@ -16,4 +16,31 @@ export function findToken(db: Db, id: string) {
 
 export function revokeToken(db: Db, id: string, at: number) {
   return db.update(apiTokens).set({ revokedAt: at }).where(eq(apiTokens.id, id)).returning().get();
+}
+
+/** The unrevoked token with this hash (its id, scope and when it was last used). */
+export function findActiveTokenByHash(db: Db, hash: string) {
+  return db
+    .select({ id: apiTokens.id, scope: apiTokens.scope, lastUsedAt: apiTokens.lastUsedAt })
+    .from(apiTokens)
+    .where(and(eq(apiTokens.hash, hash), isNull(apiTokens.revokedAt)))
+    .get();
+}
+
+/** Sets `lastUsedAt` to `now` unless it was written within the last `resolutionMs`. */
+export async function touchTokenLastUsed(
+  db: Db,
+  id: string,
+  now: number,
+  resolutionMs: number,
+): Promise<void> {
+  await db
+    .update(apiTokens)
+    .set({ lastUsedAt: now })
+    .where(
+      and(
+        eq(apiTokens.id, id),
+        or(isNull(apiTokens.lastUsedAt), lt(apiTokens.lastUsedAt, now - resolutionMs)),
+      ),
+    );
 }

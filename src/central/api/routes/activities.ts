@@ -1,4 +1,4 @@
-import { createRoute, z } from '@hono/zod-openapi';
+import { z } from '@hono/zod-openapi';
 import { activityDetailSchema, activitySchema } from '../schemas.js';
 import { normaliseMessageId } from '../../../core/keyed-hash.js';
 import { findActivity, queryActivities } from '../../../db/queries/activities.js';
@@ -11,14 +11,10 @@ import { forbidden, notFound } from '../../http/errors.js';
 import { mintRawLink } from '../../ingest/raw-links.js';
 import { serializeActivity } from '../serializers.js';
 import { deliveriesOfActivity, serializeWebhookDelivery } from '../../delivery/webhooks.js';
-import { bearerSecurity, errorResponses, jsonResponse } from './openapi-helpers.js';
+import { apiRoute, jsonResponse } from './openapi-helpers.js';
 
-const listRoute = createRoute({
-  method: 'get',
-  path: '/activities',
-  tags: ['activities'],
+const listRoute = apiRoute('get', '/activities', 'activities', {
   summary: 'Search and page activities (newest first; `nextCursor` is stable)',
-  security: bearerSecurity,
   request: {
     query: z.object({
       deployment: z.string().optional(),
@@ -33,18 +29,13 @@ const listRoute = createRoute({
       z.object({ items: z.array(activitySchema), nextCursor: z.string().nullable() }),
       'a page',
     ),
-    ...errorResponses,
   },
 });
 
-const contentRoute = createRoute({
-  method: 'get',
-  path: '/activities/{id}/content',
-  tags: ['activities'],
+const contentRoute = apiRoute('get', '/activities/{id}/content', 'activities', {
   summary: 'Signed, expiring links to the raw message and attachments kept in their region',
   description:
     "The raw message and attachments never leave their region: each link points at that region's edge and expires (default 15 minutes).",
-  security: bearerSecurity,
   request: {
     params: z.object({ id: z.string().min(1).max(64) }),
     query: z.object({ ttlSeconds: z.coerce.number().int().min(10).max(3600).default(900) }),
@@ -66,21 +57,13 @@ const contentRoute = createRoute({
       }),
       'links per region',
     ),
-    ...errorResponses,
   },
 });
 
-const getRoute = createRoute({
-  method: 'get',
-  path: '/activities/{id}',
-  tags: ['activities'],
+const getRoute = apiRoute('get', '/activities/{id}', 'activities', {
   summary: 'Read one activity',
-  security: bearerSecurity,
   request: { params: z.object({ id: z.string().min(1).max(64) }) },
-  responses: {
-    200: jsonResponse(activityDetailSchema, 'the activity, with its webhook deliveries'),
-    ...errorResponses,
-  },
+  responses: { 200: jsonResponse(activityDetailSchema, 'the activity, with its webhook deliveries') },
 });
 
 /** Mailboxes a user-scoped token may see activities of. */

@@ -1,4 +1,4 @@
-import { createRoute, z } from '@hono/zod-openapi';
+import { z } from '@hono/zod-openapi';
 import { deadLetterSchema, replayResult } from '../schemas.js';
 import { createRouter } from '../../http/app-router.js';
 import { deploymentScope } from '../../http/auth.js';
@@ -9,14 +9,10 @@ import {
   serializeDeadLetter,
 } from '../../ingest/dead-letters.js';
 import { forbidden, notFound } from '../../http/errors.js';
-import { bearerSecurity, errorResponses, jsonResponse } from './openapi-helpers.js';
+import { apiRoute, jsonResponse } from './openapi-helpers.js';
 
-const listRoute = createRoute({
-  method: 'get',
-  path: '/dead-letters',
-  tags: ['dead letters'],
+const listRoute = apiRoute('get', '/dead-letters', 'dead letters', {
   summary: 'Items that could not be ingested',
-  security: bearerSecurity,
   request: {
     query: z.object({
       region: z.string().max(32).optional(),
@@ -24,32 +20,18 @@ const listRoute = createRoute({
       limit: z.coerce.number().int().min(1).max(1000).default(100),
     }),
   },
-  responses: {
-    200: jsonResponse(z.object({ items: z.array(deadLetterSchema) }), 'dead letters'),
-    ...errorResponses,
-  },
+  responses: { 200: jsonResponse(z.object({ items: z.array(deadLetterSchema) }), 'dead letters') },
 });
 
-const replayRoute = createRoute({
-  method: 'post',
-  path: '/dead-letters/{id}/replay',
-  tags: ['dead letters'],
+const replayRoute = apiRoute('post', '/dead-letters/{id}/replay', 'dead letters', {
   summary: 'Replay one dead letter through ingestion',
-  security: bearerSecurity,
   request: { params: z.object({ id: z.string().min(1).max(64) }) },
-  responses: { 200: jsonResponse(replayResult, 'the ingestion result'), ...errorResponses },
+  responses: { 200: jsonResponse(replayResult, 'the ingestion result') },
 });
 
-const replayAllRoute = createRoute({
-  method: 'post',
-  path: '/dead-letters/replay',
-  tags: ['dead letters'],
+const replayAllRoute = apiRoute('post', '/dead-letters/replay', 'dead letters', {
   summary: 'Replay every pending dead letter this token may see',
-  security: bearerSecurity,
-  responses: {
-    200: jsonResponse(z.object({ results: z.array(replayResult) }), 'results'),
-    ...errorResponses,
-  },
+  responses: { 200: jsonResponse(z.object({ results: z.array(replayResult) }), 'results') },
 });
 
 export const deadLetterRoutes = createRouter()

@@ -1,10 +1,12 @@
-import { createRoute, z } from '@hono/zod-openapi';
-import { eq, sql } from 'drizzle-orm';
+import { z } from '@hono/zod-openapi';
 import { deploymentSchema, forwardingAddressesSchema } from '../schemas.js';
 import type { DeploymentRow } from '../../../db/queries/deployments.js';
-import { findDeployment, listDeployments } from '../../../db/queries/deployments.js';
+import {
+  bumpWebhookSecretGeneration,
+  findDeployment,
+  listDeployments,
+} from '../../../db/queries/deployments.js';
 import { listDeploymentDomains } from '../../../db/queries/domains.js';
-import { deployments } from '../../../db/schema.js';
 import { createRouter } from '../../http/app-router.js';
 import { assertAdmin, assertDeploymentAdmin, deploymentScope } from '../../http/auth.js';
 import { readCentralConfig } from '../../config.js';
@@ -20,16 +22,12 @@ import {
 } from '../../services/forwarding.js';
 import { serializeDeployment } from '../serializers.js';
 import { webhookSecret } from '../../delivery/webhooks.js';
-import { bearerSecurity, errorResponses, jsonBody, jsonResponse } from './openapi-helpers.js';
+import { apiRoute, jsonBody, jsonResponse } from './openapi-helpers.js';
 
 export { deploymentBody, idParam };
 
-const putDeployment = createRoute({
-  method: 'put',
-  path: '/deployments/{id}',
-  tags: ['deployments'],
+const putDeployment = apiRoute('put', '/deployments/{id}', 'deployments', {
   summary: 'Create or update a CRM deployment (admin only)',
-  security: bearerSecurity,
   request: { params: z.object({ id: idParam }), body: jsonBody(deploymentBody) },
   responses: {
     200: jsonResponse(deploymentSchema, 'the deployment'),
@@ -37,64 +35,45 @@ const putDeployment = createRoute({
       z.any(),
       'the deployment base number is used by another deployment, or a domain belongs to another deployment (`domain_owned_elsewhere`)',
     ),
-    ...errorResponses,
   },
 });
 
-const getDeployment = createRoute({
-  method: 'get',
-  path: '/deployments/{id}',
-  tags: ['deployments'],
+const getDeployment = apiRoute('get', '/deployments/{id}', 'deployments', {
   summary: 'Read a deployment, with its forwarding addresses',
-  security: bearerSecurity,
   request: { params: z.object({ id: idParam }) },
-  responses: { 200: jsonResponse(deploymentSchema, 'the deployment'), ...errorResponses },
+  responses: { 200: jsonResponse(deploymentSchema, 'the deployment') },
 });
 
-const listDeploymentsRoute = createRoute({
-  method: 'get',
-  path: '/deployments',
-  tags: ['deployments'],
+const listDeploymentsRoute = apiRoute('get', '/deployments', 'deployments', {
   summary: 'List the deployments this token may see',
-  security: bearerSecurity,
-  responses: {
-    200: jsonResponse(z.object({ items: z.array(deploymentSchema) }), 'deployments'),
-    ...errorResponses,
-  },
+  responses: { 200: jsonResponse(z.object({ items: z.array(deploymentSchema) }), 'deployments') },
 });
 
-const rotateForwardingRoute = createRoute({
-  method: 'post',
-  path: '/deployments/{id}/forwarding-addresses/rotate',
-  tags: ['deployments'],
-  summary: 'Issue new forwarding addresses (the previous ones keep working for 7 days)',
-  security: bearerSecurity,
-  request: { params: z.object({ id: idParam }) },
-  responses: {
-    200: jsonResponse(
-      z.object({
-        forwardingAddresses: forwardingAddressesSchema,
-        previousValidUntil: z
-          .number()
-          .openapi({ description: 'epoch ms: the previous addresses stop working then' }),
-      }),
-      'the new forwarding addresses',
-    ),
-    ...errorResponses,
+const rotateForwardingRoute = apiRoute(
+  'post',
+  '/deployments/{id}/forwarding-addresses/rotate',
+  'deployments',
+  {
+    summary: 'Issue new forwarding addresses (the previous ones keep working for 7 days)',
+    request: { params: z.object({ id: idParam }) },
+    responses: {
+      200: jsonResponse(
+        z.object({
+          forwardingAddresses: forwardingAddressesSchema,
+          previousValidUntil: z
+            .number()
+            .openapi({ description: 'epoch ms: the previous addresses stop working then' }),
+        }),
+        'the new forwarding addresses',
+      ),
+    },
   },
-});
+);
 
-const rotateWebhookSecretRoute = createRoute({
-  method: 'post',
-  path: '/deployments/{id}/webhook-secret/rotate',
-  tags: ['deployments'],
+const rotateWebhookSecretRoute = apiRoute('post', '/deployments/{id}/webhook-secret/rotate', 'deployments', {
   summary: 'Issue a new webhook signing secret (admin only; shown once, the old one stops at once)',
-  security: bearerSecurity,
   request: { params: z.object({ id: idParam }) },
-  responses: {
-    200: jsonResponse(z.object({ webhookSecret: z.string() }), 'the new secret (shown once)'),
-    ...errorResponses,
-  },
+  responses: { 200: jsonResponse(z.object({ webhookSecret: z.string() }), 'the new secret (shown once)') },
 });
 
 /** The deployment as a principal may see it: forwarding addresses for admins and its deployment tokens only. */
@@ -175,15 +154,7 @@ export const deploymentRoutes = createRouter()
     const { id } = c.req.valid('param');
     assertAdmin(c.get('principal'));
     const db = c.get('db');
-    const row = await db
-      .update(deployments)
-      .set({
-        webhookSecretGeneration: sql`${deployments.webhookSecretGeneration} + 1`,
-        updatedAt: Date.now(),
-      })
-      .where(eq(deployments.id, id))
-      .returning()
-      .get();
+    const row = await bumpWebhookSecretGeneration(db, id, Date.now());
     if (!row) throw notFound(`deployment ${id} does not exist`);
     return c.json(
       {

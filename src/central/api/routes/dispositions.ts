@@ -1,4 +1,4 @@
-import { createRoute, z } from '@hono/zod-openapi';
+import { z } from '@hono/zod-openapi';
 import { dispositionSchema } from '../schemas.js';
 import { keyedHash, normaliseMessageId } from '../../../core/keyed-hash.js';
 import { queryDispositions } from '../../../db/queries/dispositions.js';
@@ -6,14 +6,11 @@ import { createRouter } from '../../http/app-router.js';
 import { deploymentScope } from '../../http/auth.js';
 import { forbidden } from '../../http/errors.js';
 import { getHashKey } from '../../services/hash-key.js';
-import { bearerSecurity, errorResponses, jsonResponse } from './openapi-helpers.js';
+import { serializeDisposition } from '../serializers.js';
+import { apiRoute, jsonResponse } from './openapi-helpers.js';
 
-const listRoute = createRoute({
-  method: 'get',
-  path: '/dispositions',
-  tags: ['dispositions'],
+const listRoute = apiRoute('get', '/dispositions', 'dispositions', {
   summary: 'Receipts for mail that an edge tossed or rejected (content-free)',
-  security: bearerSecurity,
   request: {
     query: z.object({
       messageId: z.string().max(1000).optional(),
@@ -25,7 +22,6 @@ const listRoute = createRoute({
   },
   responses: {
     200: jsonResponse(z.object({ items: z.array(dispositionSchema) }), 'receipts, newest first'),
-    ...errorResponses,
   },
 });
 
@@ -49,16 +45,7 @@ export const dispositionRoutes = createRouter().openapi(listRoute, async (c) => 
   });
   return c.json(
     {
-      items: rows.map((r) => ({
-        id: r.id,
-        region: r.region,
-        reason: r.reason,
-        detail: r.detail ?? null,
-        mailbox: r.mailbox ?? null,
-        deployment: r.deployment ?? null,
-        sizeBytes: r.sizeBytes,
-        at: r.at,
-      })),
+      items: rows.map(serializeDisposition),
     },
     200,
   );

@@ -1,4 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { pingDatabase } from '../../../db/queries/health.js';
 import { createRouter } from '../../http/app-router.js';
 import { jsonResponse } from './openapi-helpers.js';
 
@@ -15,6 +16,6 @@ const health = createRoute({
 });
 
 export const healthRoutes = createRouter().openapi(health, async (c) => {
-  await c.env.DB.prepare('select 1').first();
+  await pingDatabase(c.env.DB);
   return c.json({ ok: true, role: 'central' as const, region: c.env.REGION || 'us', time: Date.now() }, 200);
 });

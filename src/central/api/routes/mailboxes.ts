@@ -18,47 +18,38 @@ import {
   routingFacts,
   writeRoutes,
 } from '../../services/mailbox-admin.js';
-import { readJsonOrCsvText } from '../../http/request-body.js';
-import { bearerSecurity, errorResponses, errorSchema, jsonBody, jsonResponse } from './openapi-helpers.js';
+import { type BodyRow, jsonBodyRows, readJsonOrCsvText } from '../../http/request-body.js';
+import {
+  apiRoute,
+  bearerSecurity,
+  errorResponses,
+  errorSchema,
+  jsonBody,
+  jsonResponse,
+} from './openapi-helpers.js';
 
 const addressParam = z.object({ address: emailAddress });
 
-const putMailbox = createRoute({
-  method: 'put',
-  path: '/mailboxes/{address}',
-  tags: ['mailboxes'],
+const putMailbox = apiRoute('put', '/mailboxes/{address}', 'mailboxes', {
   summary: 'Route a mailbox to a region and deployment (create, move, change filter mode)',
-  security: bearerSecurity,
   request: { params: addressParam, body: jsonBody(mailboxBody) },
-  responses: { 200: jsonResponse(mailboxSchema, 'the route'), ...errorResponses },
+  responses: { 200: jsonResponse(mailboxSchema, 'the route') },
 });
 
-const getMailbox = createRoute({
-  method: 'get',
-  path: '/mailboxes/{address}',
-  tags: ['mailboxes'],
+const getMailbox = apiRoute('get', '/mailboxes/{address}', 'mailboxes', {
   summary: 'Read a mailbox route',
-  security: bearerSecurity,
   request: { params: addressParam },
-  responses: { 200: jsonResponse(mailboxSchema, 'the route'), ...errorResponses },
+  responses: { 200: jsonResponse(mailboxSchema, 'the route') },
 });
 
-const deleteMailboxRoute = createRoute({
-  method: 'delete',
-  path: '/mailboxes/{address}',
-  tags: ['mailboxes'],
+const deleteMailboxRoute = apiRoute('delete', '/mailboxes/{address}', 'mailboxes', {
   summary: 'Remove a mailbox route',
-  security: bearerSecurity,
   request: { params: addressParam },
-  responses: { 200: jsonResponse(z.object({ deleted: z.string() }), 'deleted'), ...errorResponses },
+  responses: { 200: jsonResponse(z.object({ deleted: z.string() }), 'deleted') },
 });
 
-const listMailboxesRoute = createRoute({
-  method: 'get',
-  path: '/mailboxes',
-  tags: ['mailboxes'],
+const listMailboxesRoute = apiRoute('get', '/mailboxes', 'mailboxes', {
   summary: 'List and search mailbox routes',
-  security: bearerSecurity,
   request: {
     query: z.object({
       region: z.string().optional(),
@@ -71,7 +62,7 @@ const listMailboxesRoute = createRoute({
       }),
     }),
   },
-  responses: { 200: jsonResponse(z.object({ items: z.array(mailboxSchema) }), 'routes'), ...errorResponses },
+  responses: { 200: jsonResponse(z.object({ items: z.array(mailboxSchema) }), 'routes') },
 });
 
 /** Most routes in one bulk request (5,000 users onboard in one call). */
@@ -139,14 +130,10 @@ const postMailboxes = createRoute({
   },
 });
 
-const moveMailboxes = createRoute({
-  method: 'post',
-  path: '/mailboxes/move',
-  tags: ['mailboxes'],
+const moveMailboxes = apiRoute('post', '/mailboxes/move', 'mailboxes', {
   summary: 'Move mailboxes to another region in one call (a department), all or nothing',
   description:
     'Either `addresses` (each must be routed) or `deployment` with `search` (every route of that deployment whose address contains the text, e.g. `@sales.contoso.example`). Same rules as PUT; the routes keep their deployment, user and filter mode.',
-  security: bearerSecurity,
   request: {
     body: jsonBody(
       z.object({
@@ -157,7 +144,7 @@ const moveMailboxes = createRoute({
       }),
     ),
   },
-  responses: { 200: jsonResponse(bulkResult, 'counts (`moved`)'), ...errorResponses },
+  responses: { 200: jsonResponse(bulkResult, 'counts (`moved`)') },
 });
 
 /** Admins see every route, deployment tokens their deployment's, user tokens only their own mailboxes. */
@@ -295,26 +282,13 @@ export const mailboxRoutes = createRouter()
 
 mailboxRoutes.openAPIRegistry.register('MailboxRoutesInput', bulkRoutesBody);
 
-export interface Candidate {
-  at: { line: number } | { index: number };
-  value: unknown;
-}
+export type Candidate = BodyRow;
 
 const ROUTE_COLUMNS = ['address', 'region', 'deployment', 'userid', 'filter'] as const;
 
 async function readRouteCandidates(c: Context<AppEnv>): Promise<Candidate[]> {
   const { isCsv, text } = await readJsonOrCsvText(c, MAX_ROUTES_BODY_BYTES, 'routes body');
-  if (!isCsv) {
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      throw new ApiError('invalid_json', 'body is not valid JSON');
-    }
-    const routes = (body as { routes?: unknown } | null)?.routes;
-    if (!Array.isArray(routes)) throw validationFailed('routes: expected an array of routes');
-    return routes.map((value, index) => ({ at: { index }, value }));
-  }
+  if (!isCsv) return jsonBodyRows(text, 'routes');
   return csvRouteCandidates(text);
 }
 

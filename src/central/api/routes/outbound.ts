@@ -1,4 +1,4 @@
-import { createRoute, z } from '@hono/zod-openapi';
+import { z } from '@hono/zod-openapi';
 import { outboundInput, outboundResult } from '../schemas.js';
 import { normaliseMessageId } from '../../../core/keyed-hash.js';
 import { addTokenToSubject, formatTrackingToken } from '../../../core/tracking-token.js';
@@ -9,16 +9,12 @@ import { findOutbound, insertOutbound, issueCounter } from '../../../db/queries/
 import { createRouter } from '../../http/app-router.js';
 import { assertDeploymentAccess } from '../../http/auth.js';
 import { conflict, forbidden, notFound } from '../../http/errors.js';
-import { bearerSecurity, errorResponses, errorSchema, jsonBody, jsonResponse } from './openapi-helpers.js';
+import { apiRoute, errorSchema, jsonBody, jsonResponse } from './openapi-helpers.js';
 
-const registerOutbound = createRoute({
-  method: 'post',
-  path: '/deployments/{id}/outbound',
-  tags: ['outbound'],
+const registerOutbound = apiRoute('post', '/deployments/{id}/outbound', 'outbound', {
   summary: 'Register outgoing CRM mail: issue a tracking token and remember the Message-ID for replies',
   description:
     "Each user gets a stable number within the deployment on first use; the user's counter advances with every registration and wraps after the largest value `counterDigits` holds. Registering the same Message-ID again returns the token issued the first time (200) without using a new counter.",
-  security: bearerSecurity,
   request: { params: z.object({ id: z.string().min(1).max(63) }), body: jsonBody(outboundInput) },
   responses: {
     201: jsonResponse(outboundResult, 'registered; send the mail with this subject'),
@@ -27,7 +23,6 @@ const registerOutbound = createRoute({
       errorSchema,
       'the Message-ID belongs to another user, or the deployment ran out of user numbers',
     ),
-    ...errorResponses,
   },
 });
 

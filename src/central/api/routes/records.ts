@@ -41,8 +41,15 @@ import { assertDeploymentAdmin } from '../../http/auth.js';
 import type { AppEnv } from '../../context.js';
 import { ApiError, errorBody, notFound, payloadTooLarge, validationFailed } from '../../http/errors.js';
 import { MAX_RECORDS_BODY_BYTES } from '../../http/body-limits.js';
-import { readJsonOrCsvText } from '../../http/request-body.js';
-import { bearerSecurity, errorResponses, errorSchema, jsonBody, jsonResponse } from './openapi-helpers.js';
+import { type BodyRow, jsonBodyRows, readJsonOrCsvText } from '../../http/request-body.js';
+import {
+  apiRoute,
+  bearerSecurity,
+  errorResponses,
+  errorSchema,
+  jsonBody,
+  jsonResponse,
+} from './openapi-helpers.js';
 
 export { MAX_RECORDS_BODY_BYTES, MAX_RECORDS_PER_REQUEST, RECORD_CHUNK, recordInput, suppressionEntry };
 /** Row errors listed in an answer; `rejected` still counts them all. */
@@ -114,12 +121,8 @@ const postRecords = createRoute({
   },
 });
 
-const getRecords = createRoute({
-  method: 'get',
-  path: '/deployments/{id}/records',
-  tags: ['records'],
+const getRecords = apiRoute('get', '/deployments/{id}/records', 'records', {
   summary: 'List and search records, with counts per type',
-  security: bearerSecurity,
   request: {
     params: idParams,
     query: z.object({
@@ -143,47 +146,28 @@ const getRecords = createRoute({
       }),
       'records and counts',
     ),
-    ...errorResponses,
   },
 });
 
-const postSuppressions = createRoute({
-  method: 'post',
-  path: '/deployments/{id}/suppressions',
-  tags: ['suppressions'],
+const postSuppressions = apiRoute('post', '/deployments/{id}/suppressions', 'suppressions', {
   summary: 'Add suppressed addresses and @domains (never tracked, not even when promoted)',
-  security: bearerSecurity,
   request: {
     params: idParams,
     body: jsonBody(z.object({ entries: z.array(suppressionEntry).min(1).max(10_000) })),
   },
-  responses: {
-    200: jsonResponse(z.object({ added: z.number(), unchanged: z.number() }), 'counts'),
-    ...errorResponses,
-  },
+  responses: { 200: jsonResponse(z.object({ added: z.number(), unchanged: z.number() }), 'counts') },
 });
 
-const getSuppressions = createRoute({
-  method: 'get',
-  path: '/deployments/{id}/suppressions',
-  tags: ['suppressions'],
+const getSuppressions = apiRoute('get', '/deployments/{id}/suppressions', 'suppressions', {
   summary: "List a deployment's suppression entries",
-  security: bearerSecurity,
   request: { params: idParams },
-  responses: {
-    200: jsonResponse(z.object({ items: z.array(suppressionSchema) }), 'entries'),
-    ...errorResponses,
-  },
+  responses: { 200: jsonResponse(z.object({ items: z.array(suppressionSchema) }), 'entries') },
 });
 
-const deleteSuppressionRoute = createRoute({
-  method: 'delete',
-  path: '/deployments/{id}/suppressions/{entry}',
-  tags: ['suppressions'],
+const deleteSuppressionRoute = apiRoute('delete', '/deployments/{id}/suppressions/{entry}', 'suppressions', {
   summary: 'Remove one suppression entry (URL-encode it: `%40x.com` for `@x.com`)',
-  security: bearerSecurity,
   request: { params: z.object({ id: z.string().min(1).max(63), entry: suppressionEntry }) },
-  responses: { 200: jsonResponse(z.object({ deleted: z.string() }), 'removed'), ...errorResponses },
+  responses: { 200: jsonResponse(z.object({ deleted: z.string() }), 'removed') },
 });
 
 const recordKey = z.object({ type: z.enum(RECORD_TYPES), id: z.string().trim().min(1).max(200) });
@@ -195,14 +179,10 @@ const recordKeyParams = z.object({
 /** Most records one bulk delete or deactivate names. */
 export const MAX_RECORD_KEYS_PER_REQUEST = 50_000;
 
-const deleteRecordRoute = createRoute({
-  method: 'delete',
-  path: '/deployments/{id}/records/{type}/{recordId}',
-  tags: ['records'],
+const deleteRecordRoute = apiRoute('delete', '/deployments/{id}/records/{type}/{recordId}', 'records', {
   summary: 'Delete one record (its addresses stop matching at the edge and in party resolution)',
   description:
     '`?deactivate=true` keeps the record but deactivates it: it no longer matches; writing it again reactivates it.',
-  security: bearerSecurity,
   request: {
     params: recordKeyParams,
     query: z.object({ deactivate: z.enum(['true', 'false']).default('false') }),
@@ -212,7 +192,6 @@ const deleteRecordRoute = createRoute({
       z.object({ deleted: recordKey.optional(), deactivated: recordKey.optional() }),
       'the record that was deleted or deactivated',
     ),
-    ...errorResponses,
   },
 });
 
@@ -223,28 +202,17 @@ const bulkRemoveResult = z
   .object({ requested: z.number(), removed: z.number(), notFound: z.number() })
   .openapi('RecordRemoveResult');
 
-const bulkDeleteRoute = createRoute({
-  method: 'post',
-  path: '/deployments/{id}/records/delete',
-  tags: ['records'],
+const bulkDeleteRoute = apiRoute('post', '/deployments/{id}/records/delete', 'records', {
   summary: 'Delete records in bulk (`{ records: [{ type, id }] }`)',
   description: `At most ${MAX_RECORD_KEYS_PER_REQUEST} keys; written in all-or-nothing chunks of ${RECORD_CHUNK}. Keys that do not exist are counted in \`notFound\`.`,
-  security: bearerSecurity,
   request: { params: idParams, body: jsonBody(bulkRemoveBody) },
-  responses: { 200: jsonResponse(bulkRemoveResult, 'counts'), ...errorResponses },
+  responses: { 200: jsonResponse(bulkRemoveResult, 'counts') },
 });
 
-const bulkDeactivateRoute = createRoute({
-  method: 'post',
-  path: '/deployments/{id}/records/deactivate',
-  tags: ['records'],
+const bulkDeactivateRoute = apiRoute('post', '/deployments/{id}/records/deactivate', 'records', {
   summary: 'Deactivate records in bulk (kept, but they no longer match; writing one again reactivates it)',
-  security: bearerSecurity,
   request: { params: idParams, body: jsonBody(bulkRemoveBody) },
-  responses: {
-    200: jsonResponse(bulkRemoveResult, 'counts (`notFound`: absent or already inactive)'),
-    ...errorResponses,
-  },
+  responses: { 200: jsonResponse(bulkRemoveResult, 'counts (`notFound`: absent or already inactive)') },
 });
 
 const syncSchema = z
@@ -259,50 +227,31 @@ const syncSchema = z
   })
   .openapi('RecordSync');
 
-const startSyncRoute = createRoute({
-  method: 'post',
-  path: '/deployments/{id}/record-syncs',
-  tags: ['records'],
+const startSyncRoute = apiRoute('post', '/deployments/{id}/record-syncs', 'records', {
   summary: 'Start a full sync of the records (a nightly CRM export)',
   description:
     'Post the export with `POST …/records?sync=<id>` in as many requests as needed, then complete the sync: every record the sync did not carry is removed. A sync that is never completed removes nothing; starting a new sync supersedes an open one.',
-  security: bearerSecurity,
   request: { params: idParams },
-  responses: { 201: jsonResponse(syncSchema, 'the open sync'), ...errorResponses },
+  responses: { 201: jsonResponse(syncSchema, 'the open sync') },
 });
 
 const syncParams = z.object({ id: z.string().min(1).max(63), syncId: z.string().min(1).max(64) });
 
-const getSyncRoute = createRoute({
-  method: 'get',
-  path: '/deployments/{id}/record-syncs/{syncId}',
-  tags: ['records'],
+const getSyncRoute = apiRoute('get', '/deployments/{id}/record-syncs/{syncId}', 'records', {
   summary: 'Status of a full sync',
-  security: bearerSecurity,
   request: { params: syncParams },
-  responses: { 200: jsonResponse(syncSchema, 'the sync'), ...errorResponses },
+  responses: { 200: jsonResponse(syncSchema, 'the sync') },
 });
 
-const completeSyncRoute = createRoute({
-  method: 'post',
-  path: '/deployments/{id}/record-syncs/{syncId}/complete',
-  tags: ['records'],
+const completeSyncRoute = apiRoute('post', '/deployments/{id}/record-syncs/{syncId}/complete', 'records', {
   summary: 'Complete a full sync: remove every record it did not carry',
   description: `Removes in chunks of ${RECORD_CHUNK} for up to about 20 s per call; \`status: "completing"\` means call again. 409 for a superseded sync or one that is not the latest.`,
-  security: bearerSecurity,
   request: { params: syncParams },
-  responses: {
-    200: jsonResponse(syncSchema, 'the sync (`completed`, or `completing`: call again)'),
-    ...errorResponses,
-  },
+  responses: { 200: jsonResponse(syncSchema, 'the sync (`completed`, or `completing`: call again)') },
 });
 
 type RowError = z.infer<typeof rowError>;
-interface Candidate {
-  /** CSV line or JSON index. */
-  at: { line: number } | { index: number };
-  value: unknown;
-}
+type Candidate = BodyRow;
 
 const BOOLEAN_WORDS: Record<string, boolean> = {
   true: true,
@@ -387,18 +336,6 @@ function csvCandidates(text: string): { candidates: Candidate[]; errors: RowErro
   return { candidates, errors };
 }
 
-function jsonCandidates(text: string): Candidate[] {
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    throw new ApiError('invalid_json', 'body is not valid JSON');
-  }
-  const records = (body as { records?: unknown } | null)?.records;
-  if (!Array.isArray(records)) throw validationFailed('records: expected an array of records');
-  return records.map((value, index) => ({ at: { index }, value }));
-}
-
 /** Validates every candidate and finds duplicates of type + id; nothing is written here. */
 function validateCandidates(candidates: Candidate[], errors: RowError[]): RecordInput[] {
   const valid: RecordInput[] = [];
@@ -441,7 +378,7 @@ function rowOrder(e: RowError): number {
 
 async function readCandidates(c: Context<AppEnv>): Promise<{ candidates: Candidate[]; errors: RowError[] }> {
   const { isCsv, text } = await readJsonOrCsvText(c, MAX_RECORDS_BODY_BYTES, 'records body');
-  return isCsv ? csvCandidates(text) : { candidates: jsonCandidates(text), errors: [] };
+  return isCsv ? csvCandidates(text) : { candidates: jsonBodyRows(text, 'records'), errors: [] };
 }
 
 export const recordRoutes = createRouter();
@@ -494,6 +431,15 @@ recordRoutes
     let removed: number | undefined;
     const hashKey = await getHashKey(db);
     const syncId = mode === 'replace' && dryRun === 'false' ? (await startSync(db, id)).id : sync;
+    /** What every answer reports: the counts so far and the refused rows. */
+    const outcome = () => ({
+      created,
+      updated,
+      rejected: errors.length,
+      chunks,
+      landedChunks,
+      errors: listed,
+    });
     if (dryRun === 'false') {
       try {
         for (let i = 0; i < valid.length; i += RECORD_CHUNK) {
@@ -513,12 +459,7 @@ recordRoutes
               `chunk ${landedChunks + 1} of ${chunks} failed to write; ${landedChunks} chunk(s) landed; re-sending the request is safe (records are upserted on type + id)`,
               c.get('requestId'),
             ),
-            created,
-            updated,
-            rejected: errors.length,
-            chunks,
-            landedChunks,
-            errors: listed,
+            ...outcome(),
           },
           500,
         );
@@ -531,12 +472,7 @@ recordRoutes
       {
         ...(syncId ? { sync: syncId } : {}),
         ...(removed !== undefined ? { removed } : {}),
-        created,
-        updated,
-        rejected: errors.length,
-        chunks,
-        landedChunks,
-        errors: listed,
+        ...outcome(),
         dryRun: dryRun === 'true',
       },
       200,

@@ -1,4 +1,4 @@
-import { createRoute, z } from '@hono/zod-openapi';
+import { z } from '@hono/zod-openapi';
 import { regionBody, regionSchema } from '../schemas.js';
 import { findRegion, listRegions, upsertRegion } from '../../../db/queries/regions.js';
 import { createRouter } from '../../http/app-router.js';
@@ -6,35 +6,23 @@ import { assertAdmin } from '../../http/auth.js';
 import { notFound } from '../../http/errors.js';
 import { serializeRegion } from '../serializers.js';
 import { idParam } from '../schemas.js';
-import { bearerSecurity, errorResponses, jsonBody, jsonResponse } from './openapi-helpers.js';
+import { apiRoute, jsonBody, jsonResponse } from './openapi-helpers.js';
 
-const putRegion = createRoute({
-  method: 'put',
-  path: '/regions/{id}',
-  tags: ['regions'],
+const putRegion = apiRoute('put', '/regions/{id}', 'regions', {
   summary: 'Create or update a region (rules on/off, egress policy)',
-  security: bearerSecurity,
   request: { params: z.object({ id: idParam }), body: jsonBody(regionBody) },
-  responses: { 200: jsonResponse(regionSchema, 'the region'), ...errorResponses },
+  responses: { 200: jsonResponse(regionSchema, 'the region') },
 });
 
-const getRegion = createRoute({
-  method: 'get',
-  path: '/regions/{id}',
-  tags: ['regions'],
+const getRegion = apiRoute('get', '/regions/{id}', 'regions', {
   summary: 'Read a region',
-  security: bearerSecurity,
   request: { params: z.object({ id: idParam }) },
-  responses: { 200: jsonResponse(regionSchema, 'the region'), ...errorResponses },
+  responses: { 200: jsonResponse(regionSchema, 'the region') },
 });
 
-const listRegionsRoute = createRoute({
-  method: 'get',
-  path: '/regions',
-  tags: ['regions'],
+const listRegionsRoute = apiRoute('get', '/regions', 'regions', {
   summary: 'List regions',
-  security: bearerSecurity,
-  responses: { 200: jsonResponse(z.object({ items: z.array(regionSchema) }), 'regions'), ...errorResponses },
+  responses: { 200: jsonResponse(z.object({ items: z.array(regionSchema) }), 'regions') },
 });
 
 export const regionRoutes = createRouter()

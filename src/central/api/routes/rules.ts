@@ -1,4 +1,4 @@
-import { createRoute, z } from '@hono/zod-openapi';
+import { z } from '@hono/zod-openapi';
 import { idParam, rulesSchema } from '../schemas.js';
 import { RULE_FORMATS } from '../../../core/rule-scripts.js';
 import { listDeployments } from '../../../db/queries/deployments.js';
@@ -8,20 +8,16 @@ import { findRegion } from '../../../db/queries/regions.js';
 import { createRouter } from '../../http/app-router.js';
 import { deploymentScope } from '../../http/auth.js';
 import { forbidden, notFound } from '../../http/errors.js';
-import { bearerSecurity, errorResponses } from './openapi-helpers.js';
+import { apiRoute } from './openapi-helpers.js';
 
 /** Most mailboxes one script lists. */
 const MAX_MAILBOXES = 50_000;
 
-const rulesRoute = createRoute({
-  method: 'get',
-  path: '/regions/{id}/rules',
-  tags: ['regions'],
+const rulesRoute = apiRoute('get', '/regions/{id}/rules', 'regions', {
   summary:
     "Forwarding rules for the region's routed mailboxes (Exchange PowerShell, Sieve, Gmail steps or Gmail filter XML)",
   description:
     'Each mailbox forwards to the region edge at `crm@<region>.edge.<EDGE_MAIL_DOMAIN>`. When the region’s rules are disabled, the script removes the rules instead. `Accept: text/plain` returns the script alone. Deployment and user tokens see only their own mailboxes.',
-  security: bearerSecurity,
   request: {
     params: z.object({ id: idParam }),
     query: z.object({
@@ -34,7 +30,6 @@ const rulesRoute = createRoute({
       description: 'the script',
       content: { 'application/json': { schema: rulesSchema }, 'text/plain': { schema: z.string() } },
     },
-    ...errorResponses,
   },
 });
 

@@ -1,22 +1,18 @@
-import { createRoute, z } from '@hono/zod-openapi';
+import { z } from '@hono/zod-openapi';
 import { createRouter } from '../../http/app-router.js';
 import { deploymentScope } from '../../http/auth.js';
 import { readCentralConfig } from '../../config.js';
 import { forbidden } from '../../http/errors.js';
 import { computeStats } from '../../services/stats.js';
 import { statsSchema } from '../schemas.js';
-import { bearerSecurity, errorResponses, jsonResponse } from './openapi-helpers.js';
+import { apiRoute, jsonResponse } from './openapi-helpers.js';
 
-const statsRoute = createRoute({
-  method: 'get',
-  path: '/stats',
-  tags: ['stats'],
+const statsRoute = apiRoute('get', '/stats', 'stats', {
   summary: 'Per-region counters, cross-region bytes vs. forward-everything, latency percentiles, health',
   description:
     '`since` is a time in ms since the epoch (default: the last 24 hours). Deployment-scoped tokens get figures computed from their own activities and receipts only.',
-  security: bearerSecurity,
   request: { query: z.object({ since: z.coerce.number().int().nonnegative().optional() }) },
-  responses: { 200: jsonResponse(statsSchema, 'stats per region and in total'), ...errorResponses },
+  responses: { 200: jsonResponse(statsSchema, 'stats per region and in total') },
 });
 
 export const statsRoutes = createRouter().openapi(statsRoute, async (c) => {

@@ -1,4 +1,4 @@
-import { createRoute, z } from '@hono/zod-openapi';
+import { z } from '@hono/zod-openapi';
 import { createdToken, tokenInput, tokenSchema } from '../schemas.js';
 import { createRouter } from '../../http/app-router.js';
 import {
@@ -7,40 +7,25 @@ import {
   revokeVisibleToken,
   serializeToken,
 } from '../../services/token-admin.js';
-import { bearerSecurity, errorResponses, jsonBody, jsonResponse } from './openapi-helpers.js';
+import { apiRoute, jsonBody, jsonResponse } from './openapi-helpers.js';
 
-const createTokenRoute = createRoute({
-  method: 'post',
-  path: '/tokens',
-  tags: ['tokens'],
+const createTokenRoute = apiRoute('post', '/tokens', 'tokens', {
   summary: 'Mint an API token',
   description:
     'Admins may mint any scope. A `deployment:<id>` token may mint `deployment:<id>` and `user:<id>/<userId>` tokens of its own deployment only. The scope must name an existing deployment or region.',
-  security: bearerSecurity,
   request: { body: jsonBody(tokenInput) },
-  responses: {
-    201: jsonResponse(createdToken, 'the new token (plaintext shown only here)'),
-    ...errorResponses,
-  },
+  responses: { 201: jsonResponse(createdToken, 'the new token (plaintext shown only here)') },
 });
 
-const listTokensRoute = createRoute({
-  method: 'get',
-  path: '/tokens',
-  tags: ['tokens'],
+const listTokensRoute = apiRoute('get', '/tokens', 'tokens', {
   summary: 'List tokens (never their plaintext); deployment tokens see their deployment’s tokens',
-  security: bearerSecurity,
-  responses: { 200: jsonResponse(z.object({ items: z.array(tokenSchema) }), 'tokens'), ...errorResponses },
+  responses: { 200: jsonResponse(z.object({ items: z.array(tokenSchema) }), 'tokens') },
 });
 
-const revokeTokenRoute = createRoute({
-  method: 'delete',
-  path: '/tokens/{id}',
-  tags: ['tokens'],
+const revokeTokenRoute = apiRoute('delete', '/tokens/{id}', 'tokens', {
   summary: 'Revoke a token (it is refused with 401 from then on); revoking twice is harmless',
-  security: bearerSecurity,
   request: { params: z.object({ id: z.string().min(1).max(64) }) },
-  responses: { 200: jsonResponse(tokenSchema, 'the revoked token'), ...errorResponses },
+  responses: { 200: jsonResponse(tokenSchema, 'the revoked token') },
 });
 
 export const tokenRoutes = createRouter()

@@ -1,4 +1,4 @@
-import { createRoute, z } from '@hono/zod-openapi';
+import { z } from '@hono/zod-openapi';
 import { createRouter } from '../../http/app-router.js';
 import { deploymentScope } from '../../http/auth.js';
 import { readCentralConfig } from '../../config.js';
@@ -10,28 +10,19 @@ import {
   serializeWebhookDelivery,
 } from '../../delivery/webhooks.js';
 import { webhookDeliverySchema } from '../schemas.js';
-import { bearerSecurity, errorResponses, jsonResponse } from './openapi-helpers.js';
+import { apiRoute, jsonResponse } from './openapi-helpers.js';
 
-const listRoute = createRoute({
-  method: 'get',
-  path: '/webhook-deliveries',
-  tags: ['webhooks'],
+const listRoute = apiRoute('get', '/webhook-deliveries', 'webhooks', {
   summary:
     'Failing webhook deliveries: failed (4xx/410, or 4 days of retries), or retrying after a failed attempt',
-  security: bearerSecurity,
   request: { query: z.object({ limit: z.coerce.number().int().min(1).max(1000).default(100) }) },
   responses: {
     200: jsonResponse(z.object({ items: z.array(webhookDeliverySchema) }), 'deliveries, newest change first'),
-    ...errorResponses,
   },
 });
 
-const replayRoute = createRoute({
-  method: 'post',
-  path: '/webhook-deliveries/{id}/replay',
-  tags: ['webhooks'],
+const replayRoute = apiRoute('post', '/webhook-deliveries/{id}/replay', 'webhooks', {
   summary: 'Attempt a failed or retrying delivery now (restarts its 4-day retry window)',
-  security: bearerSecurity,
   request: { params: z.object({ id: z.string().min(1).max(64) }) },
   responses: {
     200: jsonResponse(
@@ -41,7 +32,6 @@ const replayRoute = createRoute({
       }),
       'the attempt and the delivery after it',
     ),
-    ...errorResponses,
   },
 });
 

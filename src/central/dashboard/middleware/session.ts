@@ -6,9 +6,7 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { hmacHex, timingSafeEqualHex } from '../../../core/request-signature.js';
-import { eq } from 'drizzle-orm';
-import type { Db } from '../../../db/client.js';
-import { revokedSessions } from '../../../db/schema.js';
+import { isSessionRevoked, revokeSessionId } from '../../../db/queries/sessions.js';
 import { resolveToken } from '../../http/auth.js';
 import { readCentralConfig } from '../../config.js';
 import type { AppEnv, CentralBindings, Principal } from '../../context.js';
@@ -181,17 +179,9 @@ export async function revokeSession(c: Context<DashboardEnv>): Promise<void> {
   const cookie = getCookie(c, sessionCookieName(c));
   const decoded = cookie ? await decodeSession(c.env, cookie) : undefined;
   if (decoded) {
-    const db = c.get('db');
-    await db
-      .insert(revokedSessions)
-      .values({ sid: decoded.sid, expiresAt: decoded.expiresAt })
-      .onConflictDoNothing();
+    await revokeSessionId(c.get('db'), decoded.sid, decoded.expiresAt);
   }
   endSession(c);
-}
-
-async function isRevoked(db: Db, sid: string): Promise<boolean> {
-  return !!(await db.select().from(revokedSessions).where(eq(revokedSessions.sid, sid)).get());
 }
 
 /** Reads the session cookie, re-resolving its token; sets `principal` and `session` when valid. */
@@ -199,7 +189,7 @@ async function loadSession(c: Context<DashboardEnv>): Promise<boolean> {
   const cookie = getCookie(c, sessionCookieName(c));
   if (!cookie) return false;
   const decoded = await decodeSession(c.env, cookie);
-  const live = decoded && !(await isRevoked(c.get('db'), decoded.sid)) ? decoded : undefined;
+  const live = decoded && !(await isSessionRevoked(c.get('db'), decoded.sid)) ? decoded : undefined;
   const principal = live ? await resolveToken(c.env, c.get('db'), live.token) : undefined;
   if (!decoded || !live || !principal || dashboardRefusal(principal)) {
     endSession(c);

@@ -8,9 +8,7 @@ import { mailboxRegions, recordNames } from '../../../db/queries/dashboard.js';
 import { listDeployments } from '../../../db/queries/deployments.js';
 import { queryDispositions } from '../../../db/queries/dispositions.js';
 import { listRegions } from '../../../db/queries/regions.js';
-import { notFound } from '../../http/errors.js';
 import { getHashKey } from '../../services/hash-key.js';
-import { takeFlash } from '../middleware/flash.js';
 import type { DashboardEnv } from '../middleware/session.js';
 import { mintRawLink } from '../../ingest/raw-links.js';
 import { ActivitiesPage, type ActivityFilters } from '../views/activities-page.js';
@@ -18,7 +16,7 @@ import { heldRegionally } from '../../api/serializers.js';
 import { deliveriesOfActivity } from '../../delivery/webhooks.js';
 import { ActivityPage, type ContentView, type PartyView, type StoredFile } from '../views/activity-page.js';
 import { DispositionsPage, type Lookup } from '../views/dispositions-page.js';
-import { type DashboardContext, pageContext, queryText, scopeOf } from '../context.js';
+import { type DashboardContext, pageContext, pageProps, queryText, scopeOf, visibleRow } from '../context.js';
 
 const PAGE_SIZE = 50;
 const REASONS: readonly string[] = [...TOSSED_REASONS, ...TRACKED_REASONS];
@@ -115,22 +113,19 @@ export const dashboardActivityPages = new Hono<DashboardEnv>()
     const deploymentIds = scope ? [scope] : (await listDeployments(db)).map((d) => d.id);
     return c.html(
       <ActivitiesPage
-        page={pageContext(c)}
+        {...pageProps(c)}
         rows={page}
         filters={filters}
         deploymentIds={deploymentIds}
         nextCursor={rows.length > PAGE_SIZE ? String(page[page.length - 1]?.seq) : undefined}
         paged={Number.isSafeInteger(cursor) && cursor > 0}
-        flash={takeFlash(c)}
       />,
     );
   })
   .get('/activities/:id', async (c) => {
     const db = c.get('db');
     const id = c.req.param('id').slice(0, 64);
-    const scope = scopeOf(c);
-    const a = await findActivity(db, id);
-    if (!a || (scope && a.deployment !== scope)) throw notFound(`Activity ${id} does not exist.`);
+    const a = visibleRow(c, await findActivity(db, id), `Activity ${id} does not exist.`);
     const refs = a.parties.flatMap((p) =>
       p.recordType && p.recordId ? [{ type: p.recordType, id: p.recordId }] : [],
     );
@@ -188,12 +183,11 @@ export const dashboardActivityPages = new Hono<DashboardEnv>()
     ]);
     return c.html(
       <DispositionsPage
-        page={pageContext(c)}
+        {...pageProps(c)}
         lookup={lookup}
         rows={rows}
         regionIds={regionRows.map((r) => r.id)}
         filters={{ region, reason: REASONS.includes(reason) ? reason : '' }}
-        flash={takeFlash(c)}
       />,
     );
   });

@@ -4,10 +4,10 @@ import { findDeadLetter, listDeadLetters, replayDeadLetter } from '../../ingest/
 import { readCentralConfig } from '../../config.js';
 import { notFound } from '../../http/errors.js';
 import { findDelivery, listFailingDeliveries, replayDelivery } from '../../delivery/webhooks.js';
-import { setFlash, takeFlash } from '../middleware/flash.js';
+import { setFlash } from '../middleware/flash.js';
 import type { DashboardEnv } from '../middleware/session.js';
 import { DeadLettersPage } from '../views/dead-letters-page.js';
-import { pageContext, scopeOf } from '../context.js';
+import { pageProps, scopeOf, visibleRow } from '../context.js';
 
 type ReplayResult = NonNullable<Awaited<ReturnType<typeof replayDeadLetter>>>;
 
@@ -25,22 +25,12 @@ export const dashboardDeadLetterPages = new Hono<DashboardEnv>()
       limit: 200,
     });
     const deliveries = await listFailingDeliveries(c.get('db'), { deployment: scopeOf(c), limit: 200 });
-    return c.html(
-      <DeadLettersPage
-        page={pageContext(c)}
-        rows={rows}
-        filter={filter}
-        flash={takeFlash(c)}
-        deliveries={deliveries}
-      />,
-    );
+    return c.html(<DeadLettersPage {...pageProps(c)} rows={rows} filter={filter} deliveries={deliveries} />);
   })
   .post('/dead-letters/webhooks/:id/replay', async (c) => {
     const db = c.get('db');
     const id = c.req.param('id').slice(0, 64);
-    const scope = scopeOf(c);
-    const row = await findDelivery(db, id);
-    if (!row || (scope && row.deployment !== scope)) throw notFound(`Webhook delivery ${id} does not exist.`);
+    const row = visibleRow(c, await findDelivery(db, id), `Webhook delivery ${id} does not exist.`);
     const outcome = await replayDelivery(db, id, readCentralConfig(c.env).edgeKeySecret);
     setFlash(c, {
       kind: outcome === 'delivered' ? 'ok' : 'bad',
@@ -67,9 +57,7 @@ export const dashboardDeadLetterPages = new Hono<DashboardEnv>()
   .post('/dead-letters/:id/replay', async (c) => {
     const db = c.get('db');
     const id = c.req.param('id').slice(0, 64);
-    const scope = scopeOf(c);
-    const row = await findDeadLetter(db, id);
-    if (!row || (scope && row.deployment !== scope)) throw notFound(`Dead letter ${id} does not exist.`);
+    visibleRow(c, await findDeadLetter(db, id), `Dead letter ${id} does not exist.`);
     const r = await replayDeadLetter(db, id);
     if (!r) throw notFound(`Dead letter ${id} does not exist.`);
     setFlash(c, {

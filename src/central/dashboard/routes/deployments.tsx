@@ -3,7 +3,6 @@
 // PUT /api/v1/deployments/:id (deployment-admin.ts), which is admin-only too — deployment sessions
 // see no edit controls and get 403 on the form posts.
 import { Hono } from 'hono';
-import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import {
   activityCounts,
   mailboxCountsByDeployment,
@@ -11,12 +10,17 @@ import {
   suppressionCounts,
 } from '../../../db/queries/dashboard.js';
 import { findDeployment, listDeployments } from '../../../db/queries/deployments.js';
+import { domainsByDeployment, listDeploymentDomains } from '../../../db/queries/domains.js';
 import { assertAdmin, assertDeploymentAdmin } from '../../http/auth.js';
 import { listRecords, removeRecordChunk } from '../../../db/queries/records.js';
+import { listRecordSyncs } from '../../../db/queries/record-syncs.js';
+import { completeSync, startSync } from '../../services/record-sync.js';
 import { RecordsPage } from '../views/records-page.js';
+import { SyncsPage } from '../views/syncs-page.js';
 import { parseDeploymentInput, saveDeployment } from '../../services/deployment-admin.js';
-import { ApiError, conflict, notFound } from '../../http/errors.js';
-import { setFlash, takeFlash } from '../middleware/flash.js';
+import { conflict, notFound } from '../../http/errors.js';
+import { setFlash } from '../middleware/flash.js';
+import type { Flash } from '../views/layout.js';
 import type { DashboardEnv } from '../middleware/session.js';
 import {
   DeploymentEditPage,
@@ -24,17 +28,24 @@ import {
   DeploymentsPage,
   formValuesOf,
 } from '../views/deployments-page.js';
-import { type DashboardContext, formFields, isAdmin, pageContext, scopeOf } from '../context.js';
+import {
+  type DashboardContext,
+  formFields,
+  isAdmin,
+  orRefusal,
+  pageContext,
+  pageProps,
+  type Refusal,
+  scopeOf,
+} from '../context.js';
 
-async function renderDeployments(
-  c: DashboardContext,
-  opts: { form?: DeploymentFormValues; formError?: string; status?: ContentfulStatusCode } = {},
-) {
+async function renderDeployments(c: DashboardContext, opts: Refusal<DeploymentFormValues> = {}) {
   const db = c.get('db');
   const scope = scopeOf(c);
-  const [rows, records, mailboxes, suppressions, activities] = await Promise.all([
+  const [rows, records, domains, mailboxes, suppressions, activities] = await Promise.all([
     listDeployments(db),
     recordCounts(db, scope),
+    domainsByDeployment(db, scope),
     mailboxCountsByDeployment(db, scope),
     suppressionCounts(db, scope),
     activityCounts(db, scope),
@@ -44,18 +55,18 @@ async function renderDeployments(
     .map((row) => ({
       row,
       records: records.get(row.id) ?? {},
+      domains: domains.get(row.id) ?? [],
       mailboxes: mailboxes.get(row.id) ?? 0,
       suppressions: suppressions.get(row.id) ?? 0,
       activities: activities.get(row.id) ?? 0,
     }));
   return c.html(
     <DeploymentsPage
-      page={pageContext(c)}
+      {...pageProps(c)}
       views={views}
       canEdit={isAdmin(c)}
       newForm={opts.form}
       newFormError={opts.formError}
-      flash={takeFlash(c)}
     />,
     opts.status ?? 200,
   );
@@ -75,6 +86,7 @@ function formValues(f: Record<string, string>, id: string): DeploymentFormValues
     maxMessageBytes: text('maxMessageBytes', 20).trim(),
     attachmentPolicy: text('attachmentPolicy', 20),
     smartMatch: f.smartMatch === 'on' || f.smartMatch === 'true',
+    domains: f.domains === undefined ? undefined : f.domains.slice(0, 30_000),
   };
 }
 
@@ -97,7 +109,33 @@ function bodyOf(v: DeploymentFormValues) {
     maxMessageBytes: num(v.maxMessageBytes),
     attachmentPolicy: v.attachmentPolicy,
     smartMatch: v.smartMatch,
+    // Left out when the form had no such field (domains unchanged); an empty field removes them all.
+    domains: v.domains === undefined ? undefined : v.domains.split(/[\s,;]+/).filter(Boolean),
   };
+}
+
+/** The deployment of a `/deployments/:id/…` page the session may manage (403, or 404 when it does not exist). */
+async function managedDeployment(c: DashboardContext): Promise<string> {
+  const id = c.req.param('id') ?? '';
+  assertDeploymentAdmin(c.get('principal'), id);
+  if (!(await findDeployment(c.get('db'), id))) throw notFound(`deployment ${id} does not exist`);
+  return id;
+}
+
+/** The deployment an `/deployments/:id/edit` page edits (admins only; 404 when it does not exist). */
+async function editedDeployment(c: DashboardContext) {
+  assertAdmin(c.get('principal'));
+  const id = (c.req.param('id') ?? '').slice(0, 100);
+  const row = await findDeployment(c.get('db'), id);
+  if (!row) throw notFound(`deployment ${id} does not exist`);
+  return row;
+}
+
+async function renderSyncs(c: DashboardContext, id: string, refusal: Refusal<never> = {}) {
+  const rows = await listRecordSyncs(c.get('db'), id);
+  const props = pageProps(c);
+  const flash: Flash | undefined = refusal.formError ? { kind: 'bad', text: refusal.formError } : props.flash;
+  return c.html(<SyncsPage {...props} flash={flash} deployment={id} rows={rows} />, refusal.status ?? 200);
 }
 
 export const dashboardDeploymentPages = new Hono<DashboardEnv>()
@@ -106,44 +144,27 @@ export const dashboardDeploymentPages = new Hono<DashboardEnv>()
     assertAdmin(c.get('principal'));
     const f = await formFields(c);
     const form = formValues(f, (f.id ?? '').trim());
-    try {
-      const { id, body } = parseDeploymentInput(form.id, bodyOf(form));
-      if (await findDeployment(c.get('db'), id))
-        throw conflict(`deployment ${id} already exists; edit it instead`);
-      await saveDeployment(c.get('db'), id, body);
-      setFlash(c, { kind: 'ok', text: `Created deployment ${id}.` });
-      return c.redirect('/deployments', 303);
-    } catch (err) {
-      if (!(err instanceof ApiError)) throw err;
-      return renderDeployments(c, {
-        form,
-        formError: err.message,
-        status: err.status as ContentfulStatusCode,
-      });
-    }
-  })
-  .get('/deployments/:id/records', async (c) => {
-    const id = c.req.param('id');
-    assertDeploymentAdmin(c.get('principal'), id);
-    const db = c.get('db');
-    if (!(await findDeployment(db, id))) throw notFound(`deployment ${id} does not exist`);
-    const address = (c.req.query('address') ?? '').trim().slice(0, 320);
-    const rows = address ? await listRecords(db, id, { address, limit: 100 }) : undefined;
-    return c.html(
-      <RecordsPage
-        page={pageContext(c)}
-        deployment={id}
-        address={address}
-        rows={rows}
-        flash={takeFlash(c)}
-      />,
+    return orRefusal(
+      async () => {
+        const { id, body } = parseDeploymentInput(form.id, bodyOf(form));
+        if (await findDeployment(c.get('db'), id))
+          throw conflict(`deployment ${id} already exists; edit it instead`);
+        await saveDeployment(c.get('db'), id, body);
+        setFlash(c, { kind: 'ok', text: `Created deployment ${id}.` });
+        return c.redirect('/deployments', 303);
+      },
+      (err) => renderDeployments(c, { form, formError: err.message, status: err.status }),
     );
   })
+  .get('/deployments/:id/records', async (c) => {
+    const id = await managedDeployment(c);
+    const address = (c.req.query('address') ?? '').trim().slice(0, 320);
+    const rows = address ? await listRecords(c.get('db'), id, { address, limit: 100 }) : undefined;
+    return c.html(<RecordsPage {...pageProps(c)} deployment={id} address={address} rows={rows} />);
+  })
   .post('/deployments/:id/records/remove', async (c) => {
-    const id = c.req.param('id');
-    assertDeploymentAdmin(c.get('principal'), id);
+    const id = await managedDeployment(c);
     const db = c.get('db');
-    if (!(await findDeployment(db, id))) throw notFound(`deployment ${id} does not exist`);
     const f = await formFields(c);
     const key = { type: (f.type ?? '').slice(0, 20), id: (f.id ?? '').slice(0, 200) };
     const deactivate = f.action === 'deactivate';
@@ -156,28 +177,51 @@ export const dashboardDeploymentPages = new Hono<DashboardEnv>()
       303,
     );
   })
+  .get('/deployments/:id/syncs', async (c) => renderSyncs(c, await managedDeployment(c)))
+  .post('/deployments/:id/syncs', async (c) => {
+    const id = await managedDeployment(c);
+    const sync = await startSync(c.get('db'), id);
+    setFlash(c, {
+      kind: 'ok',
+      text: `Started full sync ${sync.id}: post the export's records with ?sync=${sync.id}, then complete it.`,
+    });
+    return c.redirect(`/deployments/${encodeURIComponent(id)}/syncs`, 303);
+  })
+  .post('/deployments/:id/syncs/:syncId/complete', async (c) => {
+    const id = await managedDeployment(c);
+    const syncId = c.req.param('syncId').slice(0, 100);
+    return orRefusal(
+      async () => {
+        const done = await completeSync(c.get('db'), id, syncId);
+        setFlash(c, {
+          kind: 'ok',
+          text:
+            done.status === 'completed'
+              ? `Completed full sync ${syncId}: ${done.received} record(s) carried, ${done.removed} removed.`
+              : `Full sync ${syncId} is still completing (${done.removed} removed so far): complete it again.`,
+        });
+        return c.redirect(`/deployments/${encodeURIComponent(id)}/syncs`, 303);
+      },
+      (err) => renderSyncs(c, id, { formError: err.message, status: err.status }),
+    );
+  })
   .get('/deployments/:id/edit', async (c) => {
-    assertAdmin(c.get('principal'));
-    const id = c.req.param('id').slice(0, 100);
-    const row = await findDeployment(c.get('db'), id);
-    if (!row) throw notFound(`deployment ${id} does not exist`);
-    return c.html(<DeploymentEditPage page={pageContext(c)} values={formValuesOf(row)} />);
+    const row = await editedDeployment(c);
+    const id = row.id;
+    const domains = await listDeploymentDomains(c.get('db'), id);
+    return c.html(<DeploymentEditPage page={pageContext(c)} values={formValuesOf(row, domains)} />);
   })
   .post('/deployments/:id/edit', async (c) => {
-    assertAdmin(c.get('principal'));
-    const id = c.req.param('id').slice(0, 100);
-    if (!(await findDeployment(c.get('db'), id))) throw notFound(`deployment ${id} does not exist`);
+    const { id } = await editedDeployment(c);
     const form = formValues(await formFields(c), id);
-    try {
-      const parsed = parseDeploymentInput(id, bodyOf(form));
-      await saveDeployment(c.get('db'), parsed.id, parsed.body);
-      setFlash(c, { kind: 'ok', text: `Saved deployment ${id}.` });
-      return c.redirect('/deployments', 303);
-    } catch (err) {
-      if (!(err instanceof ApiError)) throw err;
-      return c.html(
-        <DeploymentEditPage page={pageContext(c)} values={form} error={err.message} />,
-        err.status as ContentfulStatusCode,
-      );
-    }
+    return orRefusal(
+      async () => {
+        const parsed = parseDeploymentInput(id, bodyOf(form));
+        await saveDeployment(c.get('db'), parsed.id, parsed.body);
+        setFlash(c, { kind: 'ok', text: `Saved deployment ${id}.` });
+        return c.redirect('/deployments', 303);
+      },
+      (err) =>
+        c.html(<DeploymentEditPage page={pageContext(c)} values={form} error={err.message} />, err.status),
+    );
   });

@@ -8,8 +8,8 @@ import { deleteMailbox, findMailbox, listMailboxes } from '../../../db/queries/m
 import { routeMailbox } from '../../services/mailbox-admin.js';
 import { listRegions } from '../../../db/queries/regions.js';
 import { assertDeploymentAdmin } from '../../http/auth.js';
-import { ApiError, describeIssues, notFound, validationFailed } from '../../http/errors.js';
-import { setFlash, takeFlash } from '../middleware/flash.js';
+import { describeIssues, validationFailed } from '../../http/errors.js';
+import { setFlash } from '../middleware/flash.js';
 import type { DashboardEnv } from '../middleware/session.js';
 import {
   type ImportResult,
@@ -18,7 +18,17 @@ import {
   type RouteFilters,
   RoutesPage,
 } from '../views/routes-page.js';
-import { type DashboardContext, formFields, pageContext, queryText, scopeOf } from '../context.js';
+import {
+  type DashboardContext,
+  formFields,
+  orRefusal,
+  pageContext,
+  pageProps,
+  queryText,
+  type Refusal,
+  scopeOf,
+  visibleRow,
+} from '../context.js';
 import { emailAddress, mailboxBody } from '../../api/schemas.js';
 import { csvRouteCandidates, importRoutes, MAX_ROUTES_PER_REQUEST } from '../../api/routes/mailboxes.js';
 
@@ -26,13 +36,7 @@ const LIST_LIMIT = 500;
 
 async function renderRoutes(
   c: DashboardContext,
-  opts: {
-    form?: NewRouteForm;
-    formError?: string;
-    status?: ContentfulStatusCode;
-    importResult?: ImportResult;
-    importCsv?: string;
-  } = {},
+  opts: Refusal<NewRouteForm> & { importResult?: ImportResult; importCsv?: string } = {},
 ) {
   const db = c.get('db');
   const scope = scopeOf(c);
@@ -62,7 +66,7 @@ async function renderRoutes(
   };
   return c.html(
     <RoutesPage
-      page={pageContext(c)}
+      {...pageProps(c)}
       rows={rows}
       limit={LIST_LIMIT}
       regionIds={regionIds}
@@ -72,7 +76,6 @@ async function renderRoutes(
       formError={opts.formError}
       importResult={opts.importResult}
       importCsv={opts.importCsv}
-      flash={takeFlash(c)}
     />,
     opts.status ?? 200,
   );
@@ -98,9 +101,7 @@ async function saveRoute(c: DashboardContext, input: NewRouteForm) {
 async function visibleRoute(c: DashboardContext, address: string) {
   const parsed = emailAddress.safeParse(address);
   const row = parsed.success ? await findMailbox(c.get('db'), parsed.data) : undefined;
-  const scope = scopeOf(c);
-  if (!row || (scope && row.deployment !== scope)) throw notFound(`Mailbox ${address} is not routed.`);
-  return row;
+  return visibleRow(c, row, `Mailbox ${address} is not routed.`);
 }
 
 export const dashboardMailboxPages = new Hono<DashboardEnv>()
@@ -114,51 +115,45 @@ export const dashboardMailboxPages = new Hono<DashboardEnv>()
       userId: (f.userId ?? '').slice(0, 300),
       filter: f.filter ?? '',
     };
-    try {
-      const { row, existing } = await saveRoute(c, input);
-      const what = !existing
-        ? `Added the route for ${row.address} (${row.region}, filter ${row.filter}).`
-        : existing.region !== row.region
-          ? `Moved ${row.address} from ${existing.region} to ${row.region} (filter ${row.filter}).`
-          : `Saved ${row.address}: region ${row.region}, filter ${row.filter}.`;
-      setFlash(c, { kind: 'ok', text: what });
-      return c.redirect(`/routes?q=${encodeURIComponent(row.address)}`, 303);
-    } catch (err) {
-      if (!(err instanceof ApiError)) throw err;
-      return renderRoutes(c, { form: input, formError: err.message, status: err.status });
-    }
+    return orRefusal(
+      async () => {
+        const { row, existing } = await saveRoute(c, input);
+        const what = !existing
+          ? `Added the route for ${row.address} (${row.region}, filter ${row.filter}).`
+          : existing.region !== row.region
+            ? `Moved ${row.address} from ${existing.region} to ${row.region} (filter ${row.filter}).`
+            : `Saved ${row.address}: region ${row.region}, filter ${row.filter}.`;
+        setFlash(c, { kind: 'ok', text: what });
+        return c.redirect(`/routes?q=${encodeURIComponent(row.address)}`, 303);
+      },
+      (err) => renderRoutes(c, { form: input, formError: err.message, status: err.status }),
+    );
   })
   .post('/routes/import', async (c) => {
     const csv = ((await formFields(c)).csv ?? '').slice(0, 4_000_000);
-    try {
-      const candidates = csvRouteCandidates(csv);
-      if (!candidates.length) throw validationFailed('the CSV has no rows after its header');
-      if (candidates.length > MAX_ROUTES_PER_REQUEST)
-        throw validationFailed(`${candidates.length} routes; at most ${MAX_ROUTES_PER_REQUEST} per import`);
-      const outcome = await importRoutes(c.get('db'), c.get('principal'), candidates, false);
-      if ('errors' in outcome)
-        return renderRoutes(c, {
-          status: outcome.status,
-          importCsv: csv,
-          importResult: {
+    const refused = (status: ContentfulStatusCode, importResult: ImportResult) =>
+      renderRoutes(c, { status, importCsv: csv, importResult });
+    return orRefusal(
+      async () => {
+        const candidates = csvRouteCandidates(csv);
+        if (!candidates.length) throw validationFailed('the CSV has no rows after its header');
+        if (candidates.length > MAX_ROUTES_PER_REQUEST)
+          throw validationFailed(`${candidates.length} routes; at most ${MAX_ROUTES_PER_REQUEST} per import`);
+        const outcome = await importRoutes(c.get('db'), c.get('principal'), candidates, false);
+        if ('errors' in outcome)
+          return refused(outcome.status, {
             ok: false,
             text: `${outcome.errors.length} row(s) refused; nothing was imported.`,
             errors: outcome.errors.slice(0, 200),
-          },
+          });
+        setFlash(c, {
+          kind: 'ok',
+          text: `Imported ${candidates.length} route(s): ${outcome.created} created, ${outcome.moved} moved, ${outcome.updated} updated.`,
         });
-      setFlash(c, {
-        kind: 'ok',
-        text: `Imported ${candidates.length} route(s): ${outcome.created} created, ${outcome.moved} moved, ${outcome.updated} updated.`,
-      });
-      return c.redirect('/routes', 303);
-    } catch (err) {
-      if (!(err instanceof ApiError)) throw err;
-      return renderRoutes(c, {
-        status: err.status,
-        importCsv: csv,
-        importResult: { ok: false, text: err.message },
-      });
-    }
+        return c.redirect('/routes', 303);
+      },
+      (err) => refused(err.status, { ok: false, text: err.message }),
+    );
   })
   .get('/routes/delete', async (c) => {
     const row = await visibleRoute(c, c.req.query('address') ?? '');

@@ -12,7 +12,6 @@ import { badRequest, forbidden, notFound } from '../../http/errors.js';
 import { setFlash } from '../middleware/flash.js';
 import type { DashboardEnv } from '../middleware/session.js';
 import { computeStats } from '../../services/stats.js';
-import { takeFlash } from '../middleware/flash.js';
 import {
   RegionRulesConfirmPage,
   RegionsPage,
@@ -20,7 +19,7 @@ import {
   RULE_FORMATS,
   type RuleScript,
 } from '../views/regions-page.js';
-import { type DashboardContext, formFields, isAdmin, pageContext, scopeOf } from '../context.js';
+import { type DashboardContext, formFields, isAdmin, pageContext, pageProps, scopeOf } from '../context.js';
 
 const WEEK_MS = 7 * 24 * 60 * 60 * 1000;
 
@@ -83,14 +82,7 @@ function parseEnable(value: string | undefined): boolean {
 
 export const dashboardRegionPages = new Hono<DashboardEnv>()
   .get('/regions', async (c) =>
-    c.html(
-      <RegionsPage
-        page={pageContext(c)}
-        views={await regionViews(c)}
-        admin={isAdmin(c)}
-        flash={takeFlash(c)}
-      />,
-    ),
+    c.html(<RegionsPage {...pageProps(c)} views={await regionViews(c)} admin={isAdmin(c)} />),
   )
   .get('/regions/:id/rules', async (c) => {
     const row = await adminRegion(c);

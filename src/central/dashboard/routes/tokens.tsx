@@ -3,11 +3,10 @@
 // The plaintext of a minted token is rendered in the response to the mint form only — never put in
 // a flash cookie or a URL.
 import { Hono } from 'hono';
-import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { listDeployments } from '../../../db/queries/deployments.js';
 import { listRegions } from '../../../db/queries/regions.js';
-import { ApiError, validationFailed } from '../../http/errors.js';
-import { setFlash, takeFlash } from '../middleware/flash.js';
+import { validationFailed } from '../../http/errors.js';
+import { setFlash } from '../middleware/flash.js';
 import type { DashboardEnv } from '../middleware/session.js';
 import {
   listVisibleTokens,
@@ -17,16 +16,11 @@ import {
   tokenRealm,
 } from '../../services/token-admin.js';
 import { type CreatedToken, type MintTokenForm, type TokenKind, TokensPage } from '../views/tokens-page.js';
-import { type DashboardContext, formFields, pageContext } from '../context.js';
+import { type DashboardContext, formFields, orRefusal, pageProps, type Refusal } from '../context.js';
 
 async function renderTokens(
   c: DashboardContext,
-  opts: {
-    form?: MintTokenForm;
-    formError?: string;
-    created?: CreatedToken;
-    status?: ContentfulStatusCode;
-  } = {},
+  opts: Refusal<MintTokenForm> & { created?: CreatedToken } = {},
 ) {
   const db = c.get('db');
   const principal = c.get('principal');
@@ -48,7 +42,7 @@ async function renderTokens(
   };
   return c.html(
     <TokensPage
-      page={pageContext(c)}
+      {...pageProps(c)}
       tokens={tokens.map(serializeToken)}
       kinds={kinds}
       deploymentIds={deploymentIds}
@@ -56,7 +50,6 @@ async function renderTokens(
       form={form}
       formError={opts.formError}
       created={opts.created}
-      flash={takeFlash(c)}
     />,
     opts.status ?? 200,
   );
@@ -83,19 +76,19 @@ export const dashboardTokenPages = new Hono<DashboardEnv>()
       userId: (f.userId ?? '').slice(0, 300),
       label: (f.label ?? '').trim().slice(0, 200),
     };
-    try {
-      if (!KINDS.includes(kind)) throw validationFailed('kind: unknown token kind');
-      const { row, token } = await mintApiToken(
-        c.get('db'),
-        c.get('principal'),
-        scopeOfForm(form),
-        form.label || undefined,
-      );
-      return renderTokens(c, { created: { id: row.id, token, scope: row.scope } });
-    } catch (err) {
-      if (!(err instanceof ApiError)) throw err;
-      return renderTokens(c, { form, formError: err.message, status: err.status as ContentfulStatusCode });
-    }
+    return orRefusal(
+      async () => {
+        if (!KINDS.includes(kind)) throw validationFailed('kind: unknown token kind');
+        const { row, token } = await mintApiToken(
+          c.get('db'),
+          c.get('principal'),
+          scopeOfForm(form),
+          form.label || undefined,
+        );
+        return renderTokens(c, { created: { id: row.id, token, scope: row.scope } });
+      },
+      (err) => renderTokens(c, { form, formError: err.message, status: err.status }),
+    );
   })
   .post('/deployments/tokens/:id/revoke', async (c) => {
     const id = c.req.param('id').slice(0, 64);

@@ -2,6 +2,7 @@
 import type { FC } from 'hono/jsx';
 import type { activities } from '../../../db/schema.js';
 import { formatBytes } from './format.js';
+import { DataTable, Field, SearchForm } from './components.js';
 import { type Flash, Layout, Options, type PageContext, Time } from './layout.js';
 
 export type ActivityRow = typeof activities.$inferSelect;
@@ -34,64 +35,38 @@ export const ActivitiesPage: FC<{
   return (
     <Layout title="Activities" active="activities" page={page} flash={flash}>
       <p class="lead">Tracked e-mail, newest first. Open one to see why it was tracked.</p>
-      <search aria-label="Search activities">
-        <form method="get" action="/activities" class="inline panel">
-          <div class="field">
-            <label for="q">Subject, address or Message-ID</label>
-            <input id="q" name="q" type="search" value={filters.q} maxlength={500} class="wide" />
-          </div>
-          {deploymentIds.length > 1 ? (
-            <div class="field">
-              <label for="deployment">Deployment</label>
-              <select id="deployment" name="deployment">
-                <Options values={deploymentIds} selected={filters.deployment} any="any deployment" />
-              </select>
-            </div>
-          ) : null}
-          <button type="submit">Search</button>
-        </form>
-      </search>
-      <div class="table-wrap">
-        <table class="responsive" aria-label="Activities">
-          <thead>
-            <tr>
-              <th scope="col">Received</th>
-              <th scope="col">Subject</th>
-              <th scope="col">From</th>
-              <th scope="col">Deployment</th>
-              <th scope="col">Why tracked</th>
-              <th scope="col">Regions</th>
-              <th scope="col" class="num">
-                Size
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {rows.map((a) => (
-              <tr>
-                <td data-label="Received" class="nowrap">
-                  <Time ms={a.receivedAt} />
-                </td>
-                <td data-label="Subject" class="wrap-anywhere">
-                  <a href={`/activities/${encodeURIComponent(a.id)}`}>{a.subject || '(no subject)'}</a>
-                </td>
-                <td data-label="From" class="wrap-anywhere">
-                  {displayAddress(a.fromAddress, a.fromName)}
-                </td>
-                <td data-label="Deployment">{a.deployment}</td>
-                <td data-label="Why tracked">
-                  <code>{a.reason}</code>
-                </td>
-                <td data-label="Regions">{a.regions.join(', ')}</td>
-                <td data-label="Size" class="num">
-                  {formatBytes(a.sizeBytes)}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-        {rows.length === 0 ? <p class="muted panel">No activities match.</p> : null}
-      </div>
+      <SearchForm label="Search activities" action="/activities">
+        <Field id="q" label="Subject, address or Message-ID">
+          <input id="q" name="q" type="search" value={filters.q} maxlength={500} class="wide" />
+        </Field>
+        {deploymentIds.length > 1 ? (
+          <Field id="deployment" label="Deployment">
+            <select id="deployment" name="deployment">
+              <Options values={deploymentIds} selected={filters.deployment} any="any deployment" />
+            </select>
+          </Field>
+        ) : null}
+      </SearchForm>
+      <DataTable
+        label="Activities"
+        rows={rows}
+        empty="No activities match."
+        columns={[
+          { label: 'Received', class: 'nowrap', cell: (a) => <Time ms={a.receivedAt} /> },
+          {
+            label: 'Subject',
+            class: 'wrap-anywhere',
+            cell: (a) => (
+              <a href={`/activities/${encodeURIComponent(a.id)}`}>{a.subject || '(no subject)'}</a>
+            ),
+          },
+          { label: 'From', class: 'wrap-anywhere', cell: (a) => displayAddress(a.fromAddress, a.fromName) },
+          { label: 'Deployment', cell: (a) => a.deployment },
+          { label: 'Why tracked', cell: (a) => <code>{a.reason}</code> },
+          { label: 'Regions', cell: (a) => a.regions.join(', ') },
+          { label: 'Size', class: 'num', cell: (a) => formatBytes(a.sizeBytes) },
+        ]}
+      />
       <div class="actions">
         {paged ? <a href={`/activities?${query({})}`}>← Newest</a> : null}
         {nextCursor ? <a href={`/activities?${query({ cursor: nextCursor })}`}>Older activities →</a> : null}

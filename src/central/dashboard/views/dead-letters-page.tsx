@@ -2,7 +2,8 @@
 import type { FC } from 'hono/jsx';
 import type { deadLetters } from '../../../db/schema.js';
 import type { WebhookDeliveryRow } from './activity-page.js';
-import { Csrf, type Flash, Layout, type PageContext, Time } from './layout.js';
+import { DataTable, PostButton } from './components.js';
+import { type Flash, Layout, type PageContext, Time } from './layout.js';
 
 type DeadLetterRow = typeof deadLetters.$inferSelect;
 
@@ -49,124 +50,102 @@ export const DeadLettersPage: FC<{
           )}
         </nav>
         {pending > 0 ? (
-          <form method="post" action="/dead-letters/replay">
-            <Csrf token={page.csrfToken} />
-            <button type="submit">Replay all pending ({pending})</button>
-          </form>
+          <PostButton action="/dead-letters/replay" csrf={page.csrfToken}>
+            Replay all pending ({pending})
+          </PostButton>
         ) : null}
       </div>
-      <div class="table-wrap">
-        <table class="responsive" aria-label="Dead letters">
-          <thead>
-            <tr>
-              <th scope="col">Created</th>
-              <th scope="col">Region</th>
-              <th scope="col">Deployment</th>
-              <th scope="col">Message-ID</th>
-              <th scope="col">Error</th>
-              <th scope="col" class="num">
-                Attempts
-              </th>
-              <th scope="col">Status</th>
-            </tr>
-          </thead>
-          <tbody>
-            {rows.map((d) => (
-              <tr>
-                <td data-label="Created" class="nowrap">
-                  <Time ms={d.createdAt} />
-                </td>
-                <td data-label="Region">{d.region}</td>
-                <td data-label="Deployment">{d.deployment ?? <span class="muted">—</span>}</td>
-                <td data-label="Message-ID" class="mono wrap-anywhere">
-                  {itemMessageId(d.item) ?? <span class="muted">—</span>}
-                </td>
-                <td data-label="Error" class="wrap-anywhere">
-                  <code>{d.error}</code>
-                  {d.replayResult && d.replayedAt == null ? (
-                    <div class="muted">last replay: {d.replayResult}</div>
-                  ) : null}
-                </td>
-                <td data-label="Attempts" class="num">
-                  {d.attempts}
-                </td>
-                <td data-label="Status">
-                  {d.replayedAt != null ? (
-                    <>
-                      <span class="badge ok">replayed</span> <Time ms={d.replayedAt} />
-                      <ReplayResult text={d.replayResult} />
-                    </>
-                  ) : (
-                    <form method="post" action={`/dead-letters/${encodeURIComponent(d.id)}/replay`}>
-                      <Csrf token={page.csrfToken} />
-                      <button type="submit" class="secondary">
-                        Replay<span class="visually-hidden"> dead letter {d.id}</span>
-                      </button>
-                    </form>
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-        {rows.length === 0 ? (
-          <p class="muted panel">{filter === 'pending' ? 'No pending dead letters.' : 'No dead letters.'}</p>
-        ) : null}
-      </div>
+      <DataTable
+        label="Dead letters"
+        rows={rows}
+        empty={filter === 'pending' ? 'No pending dead letters.' : 'No dead letters.'}
+        columns={[
+          { label: 'Created', class: 'nowrap', cell: (d) => <Time ms={d.createdAt} /> },
+          { label: 'Region', cell: (d) => d.region },
+          { label: 'Deployment', cell: (d) => d.deployment ?? <span class="muted">—</span> },
+          {
+            label: 'Message-ID',
+            class: 'mono wrap-anywhere',
+            cell: (d) => itemMessageId(d.item) ?? <span class="muted">—</span>,
+          },
+          {
+            label: 'Error',
+            class: 'wrap-anywhere',
+            cell: (d) => (
+              <>
+                <code>{d.error}</code>
+                {d.replayResult && d.replayedAt == null ? (
+                  <div class="muted">last replay: {d.replayResult}</div>
+                ) : null}
+              </>
+            ),
+          },
+          { label: 'Attempts', class: 'num', cell: (d) => d.attempts },
+          {
+            label: 'Status',
+            cell: (d) =>
+              d.replayedAt != null ? (
+                <>
+                  <span class="badge ok">replayed</span> <Time ms={d.replayedAt} />
+                  <ReplayResult text={d.replayResult} />
+                </>
+              ) : (
+                <PostButton
+                  action={`/dead-letters/${encodeURIComponent(d.id)}/replay`}
+                  csrf={page.csrfToken}
+                  class="secondary"
+                  hiddenLabel={`dead letter ${d.id}`}
+                >
+                  Replay
+                </PostButton>
+              ),
+          },
+        ]}
+      />
 
       <h2 id="webhooks">Failing webhook deliveries</h2>
       <p class="lead">
         Onward deliveries of activities to a CRM webhook that failed (HTTP 410 or another 4xx but 408/429, or
         4 days of retries) or are retrying after a failed attempt. Replay attempts one now.
       </p>
-      <div class="table-wrap">
-        <table class="responsive" aria-label="Failing webhook deliveries">
-          <thead>
-            <tr>
-              <th scope="col">Changed</th>
-              <th scope="col">Deployment</th>
-              <th scope="col">Activity</th>
-              <th scope="col">State</th>
-              <th scope="col" class="num">
-                Attempts
-              </th>
-              <th scope="col">Last answer</th>
-              <th scope="col">Action</th>
-            </tr>
-          </thead>
-          <tbody>
-            {deliveries.map((d) => (
-              <tr>
-                <td data-label="Changed" class="nowrap">
-                  <Time ms={d.updatedAt} />
-                </td>
-                <td data-label="Deployment">{d.deployment}</td>
-                <td data-label="Activity">
-                  <a href={`/activities/${encodeURIComponent(d.activityId)}`}>{d.activityId.slice(0, 8)}…</a>
-                </td>
-                <td data-label="State">
-                  <span class={`badge ${d.state === 'failed' ? 'bad' : 'warn'}`}>{d.state}</span>
-                </td>
-                <td data-label="Attempts" class="num">
-                  {d.attempts}
-                </td>
-                <td data-label="Last answer" class="wrap-anywhere">
-                  <code>{d.lastError ?? (d.lastStatus ? `HTTP ${d.lastStatus}` : '—')}</code>
-                </td>
-                <td data-label="Action">
-                  <form method="post" action={`/dead-letters/webhooks/${encodeURIComponent(d.id)}/replay`}>
-                    <Csrf token={page.csrfToken} />
-                    <button type="submit" class="secondary">
-                      Replay<span class="visually-hidden"> webhook delivery {d.id}</span>
-                    </button>
-                  </form>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-        {deliveries.length === 0 ? <p class="muted panel">No failing webhook deliveries.</p> : null}
-      </div>
+      <DataTable
+        label="Failing webhook deliveries"
+        rows={deliveries}
+        empty="No failing webhook deliveries."
+        columns={[
+          { label: 'Changed', class: 'nowrap', cell: (d) => <Time ms={d.updatedAt} /> },
+          { label: 'Deployment', cell: (d) => d.deployment },
+          {
+            label: 'Activity',
+            cell: (d) => (
+              <a href={`/activities/${encodeURIComponent(d.activityId)}`}>{d.activityId.slice(0, 8)}…</a>
+            ),
+          },
+          {
+            label: 'State',
+            cell: (d) => <span class={`badge ${d.state === 'failed' ? 'bad' : 'warn'}`}>{d.state}</span>,
+          },
+          { label: 'Attempts', class: 'num', cell: (d) => d.attempts },
+          {
+            label: 'Last answer',
+            class: 'wrap-anywhere',
+            cell: (d) => <code>{d.lastError ?? (d.lastStatus ? `HTTP ${d.lastStatus}` : '—')}</code>,
+          },
+          {
+            label: 'Action',
+            cell: (d) => (
+              <PostButton
+                action={`/dead-letters/webhooks/${encodeURIComponent(d.id)}/replay`}
+                csrf={page.csrfToken}
+                class="secondary"
+                hiddenLabel={`webhook delivery ${d.id}`}
+              >
+                Replay
+              </PostButton>
+            ),
+          },
+        ]}
+      />
     </Layout>
   );
 };

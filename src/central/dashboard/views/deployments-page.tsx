@@ -4,13 +4,15 @@ import { formatTrackingToken } from '../../../core/tracking-token.js';
 import { ATTACHMENT_POLICIES, RECORD_TYPES } from '../../../core/types.js';
 import type { deployments } from '../../../db/schema.js';
 import { formatBytes, formatCount } from './format.js';
-import { Csrf, type Flash, Layout, type PageContext, Time } from './layout.js';
+import { Field, FormError, PostForm } from './components.js';
+import { type Flash, Layout, Options, type PageContext, Time } from './layout.js';
 
 type DeploymentRow = typeof deployments.$inferSelect;
 
 export interface DeploymentView {
   row: DeploymentRow;
   records: Record<string, number>;
+  domains: string[];
   mailboxes: number;
   suppressions: number;
   activities: number;
@@ -45,9 +47,11 @@ export interface DeploymentFormValues {
   maxMessageBytes: string;
   attachmentPolicy: string;
   smartMatch: boolean;
+  /** One domain a line (commas and spaces also separate); undefined when the form did not carry the field. */
+  domains?: string | undefined;
 }
 
-export function formValuesOf(d: DeploymentRow): DeploymentFormValues {
+export function formValuesOf(d: DeploymentRow, domains: string[]): DeploymentFormValues {
   return {
     id: d.id,
     name: d.name,
@@ -59,6 +63,7 @@ export function formValuesOf(d: DeploymentRow): DeploymentFormValues {
     maxMessageBytes: String(d.maxMessageBytes),
     attachmentPolicy: d.attachmentPolicy,
     smartMatch: d.smartMatch,
+    domains: domains.join('\n'),
   };
 }
 
@@ -73,7 +78,20 @@ export const EMPTY_DEPLOYMENT_FORM: DeploymentFormValues = {
   maxMessageBytes: String(25 * 1024 * 1024),
   attachmentPolicy: 'regional',
   smartMatch: false,
+  domains: '',
 };
+
+/** A required number input (`required` false only where empty means "choose for me"). */
+const NumberInput: FC<{
+  id: string;
+  name: string;
+  min: number;
+  max: number;
+  value: string;
+  required?: boolean;
+}> = ({ required = true, ...p }) => (
+  <input id={p.id} name={p.name} type="number" min={p.min} max={p.max} required={required} value={p.value} />
+);
 
 /**
  * The create (`mode="new"`, with an id field) or edit form; the same rules as
@@ -89,16 +107,10 @@ const DeploymentForm: FC<{
   const action = mode === 'new' ? '/deployments' : `/deployments/${encodeURIComponent(values.id)}/edit`;
   return (
     <>
-      {error ? (
-        <div class="flash bad" role="alert">
-          {error}
-        </div>
-      ) : null}
-      <form method="post" action={action} class="stack">
-        <Csrf token={csrfToken} />
+      <FormError error={error} />
+      <PostForm action={action} csrf={csrfToken} class="stack">
         {mode === 'new' ? (
-          <div class="field">
-            <label for={`${f}-id`}>Id (lower-case letters, digits and dashes)</label>
+          <Field id={`${f}-id`} label="Id (lower-case letters, digits and dashes)">
             <input
               id={`${f}-id`}
               name="id"
@@ -108,14 +120,12 @@ const DeploymentForm: FC<{
               value={values.id}
               class="mono"
             />
-          </div>
+          </Field>
         ) : null}
-        <div class="field">
-          <label for={`${f}-name`}>Name</label>
+        <Field id={`${f}-name`} label="Name">
           <input id={`${f}-name`} name="name" type="text" required maxlength={200} value={values.name} />
-        </div>
-        <div class="field">
-          <label for={`${f}-prefix`}>Tracking-token prefix</label>
+        </Field>
+        <Field id={`${f}-prefix`} label="Tracking-token prefix">
           <input
             id={`${f}-prefix`}
             name="prefix"
@@ -125,47 +135,33 @@ const DeploymentForm: FC<{
             value={values.prefix}
             class="mono"
           />
-        </div>
-        <div class="field">
-          <label for={`${f}-base`}>
-            Tracking-token base number{mode === 'new' ? ' (empty: the next free one)' : ''}
-          </label>
-          <input
+        </Field>
+        <Field
+          id={`${f}-base`}
+          label={`Tracking-token base number${mode === 'new' ? ' (empty: the next free one)' : ''}`}
+        >
+          <NumberInput
             id={`${f}-base`}
             name="base"
-            type="number"
             min={0}
             max={99999}
             required={mode === 'edit'}
             value={values.base}
           />
-        </div>
-        <div class="field">
-          <label for={`${f}-user-digits`}>User digits</label>
-          <input
-            id={`${f}-user-digits`}
-            name="userDigits"
-            type="number"
-            min={1}
-            max={9}
-            required
-            value={values.userDigits}
-          />
-        </div>
-        <div class="field">
-          <label for={`${f}-counter-digits`}>Counter digits</label>
-          <input
+        </Field>
+        <Field id={`${f}-user-digits`} label="User digits">
+          <NumberInput id={`${f}-user-digits`} name="userDigits" min={1} max={9} value={values.userDigits} />
+        </Field>
+        <Field id={`${f}-counter-digits`} label="Counter digits">
+          <NumberInput
             id={`${f}-counter-digits`}
             name="counterDigits"
-            type="number"
             min={1}
             max={9}
-            required
             value={values.counterDigits}
           />
-        </div>
-        <div class="field">
-          <label for={`${f}-webhook`}>Webhook URL (empty: none)</label>
+        </Field>
+        <Field id={`${f}-webhook`} label="Webhook URL (empty: none)">
           <input
             id={`${f}-webhook`}
             name="webhookUrl"
@@ -173,29 +169,21 @@ const DeploymentForm: FC<{
             maxlength={2000}
             value={values.webhookUrl}
           />
-        </div>
-        <div class="field">
-          <label for={`${f}-max-bytes`}>Max message bytes</label>
-          <input
+        </Field>
+        <Field id={`${f}-max-bytes`} label="Max message bytes">
+          <NumberInput
             id={`${f}-max-bytes`}
             name="maxMessageBytes"
-            type="number"
             min={1024}
             max={25 * 1024 * 1024}
-            required
             value={values.maxMessageBytes}
           />
-        </div>
-        <div class="field">
-          <label for={`${f}-attachments`}>Attachment policy</label>
+        </Field>
+        <Field id={`${f}-attachments`} label="Attachment policy">
           <select id={`${f}-attachments`} name="attachmentPolicy">
-            {ATTACHMENT_POLICIES.map((p) => (
-              <option value={p} selected={p === values.attachmentPolicy}>
-                {p}
-              </option>
-            ))}
+            <Options values={ATTACHMENT_POLICIES} selected={values.attachmentPolicy} />
           </select>
-        </div>
+        </Field>
         <div class="field">
           <label for={`${f}-smart-match`}>
             <input
@@ -208,10 +196,18 @@ const DeploymentForm: FC<{
             Smart match
           </label>
         </div>
+        <Field
+          id={`${f}-domains`}
+          label="Mail domains, one a line (its tokens may route addresses in them and their subdomains; a domain belongs to one deployment)"
+        >
+          <textarea id={`${f}-domains`} name="domains" rows={3} maxlength={30000} class="mono">
+            {values.domains ?? ''}
+          </textarea>
+        </Field>
         <div>
           <button type="submit">{mode === 'new' ? 'Create deployment' : 'Save deployment'}</button>
         </div>
-      </form>
+      </PostForm>
     </>
   );
 };
@@ -241,6 +237,14 @@ const DeploymentCard: FC<{ v: DeploymentView; canEdit: boolean }> = ({ v, canEdi
         <dd class="wrap-anywhere">
           {d.webhookUrl ?? <span class="muted">none (activities are kept at central)</span>}
         </dd>
+        <dt>Mail domains</dt>
+        <dd class="wrap-anywhere">
+          {v.domains.length ? (
+            v.domains.join(', ')
+          ) : (
+            <span class="muted">none (only an admin can route its mailboxes)</span>
+          )}
+        </dd>
         <dt>Size limit</dt>
         <dd>{formatBytes(d.maxMessageBytes)} per message</dd>
         <dt>Attachments</dt>
@@ -259,7 +263,7 @@ const DeploymentCard: FC<{ v: DeploymentView; canEdit: boolean }> = ({ v, canEdi
           ).join(', ')}{' '}
           (
           <a href={`/deployments/${encodeURIComponent(d.id)}/records`}>find, delete or deactivate a record</a>
-          )
+          ; <a href={`/deployments/${encodeURIComponent(d.id)}/syncs`}>full syncs</a>)
         </dd>
         <dt>Routed mailboxes</dt>
         <dd>

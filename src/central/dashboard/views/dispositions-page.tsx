@@ -4,6 +4,7 @@ import { TOSSED_REASONS, TRACKED_REASONS } from '../../../core/types.js';
 import type { dispositions } from '../../../db/schema.js';
 import { type ActivityRow, displayAddress } from './activities-page.js';
 import { formatBytes, REASON_TEXT } from './format.js';
+import { DataTable, Field, SearchForm } from './components.js';
 import { type Flash, Layout, Options, type PageContext, Time } from './layout.js';
 
 export type DispositionRow = typeof dispositions.$inferSelect;
@@ -15,47 +16,30 @@ export interface Lookup {
 }
 
 const ReceiptTable: FC<{ rows: DispositionRow[]; label: string }> = ({ rows, label }) => (
-  <div class="table-wrap">
-    <table class="responsive" aria-label={label}>
-      <thead>
-        <tr>
-          <th scope="col">At</th>
-          <th scope="col">Region</th>
-          <th scope="col">Decision</th>
-          <th scope="col">Mailbox</th>
-          <th scope="col">Deployment</th>
-          <th scope="col" class="num">
-            Size
-          </th>
-        </tr>
-      </thead>
-      <tbody>
-        {rows.map((d) => (
-          <tr>
-            <td data-label="At" class="nowrap">
-              <Time ms={d.at} />
-            </td>
-            <td data-label="Region">{d.region}</td>
-            <td data-label="Decision">
-              <code>{d.reason}</code>
-              <div class="muted">
-                {REASON_TEXT[d.reason] ?? ''}
-                {d.detail ? ` (${d.detail})` : ''}
-              </div>
-            </td>
-            <td data-label="Mailbox" class="wrap-anywhere">
-              {d.mailbox ?? <span class="muted">—</span>}
-            </td>
-            <td data-label="Deployment">{d.deployment ?? <span class="muted">—</span>}</td>
-            <td data-label="Size" class="num nowrap">
-              {formatBytes(d.sizeBytes)}
-            </td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
-    {rows.length === 0 ? <p class="muted panel">No receipts.</p> : null}
-  </div>
+  <DataTable
+    label={label}
+    rows={rows}
+    empty="No receipts."
+    columns={[
+      { label: 'At', class: 'nowrap', cell: (d) => <Time ms={d.at} /> },
+      { label: 'Region', cell: (d) => d.region },
+      {
+        label: 'Decision',
+        cell: (d) => (
+          <>
+            <code>{d.reason}</code>
+            <div class="muted">
+              {REASON_TEXT[d.reason] ?? ''}
+              {d.detail ? ` (${d.detail})` : ''}
+            </div>
+          </>
+        ),
+      },
+      { label: 'Mailbox', class: 'wrap-anywhere', cell: (d) => d.mailbox ?? <span class="muted">—</span> },
+      { label: 'Deployment', cell: (d) => d.deployment ?? <span class="muted">—</span> },
+      { label: 'Size', class: 'num nowrap', cell: (d) => formatBytes(d.sizeBytes) },
+    ]}
+  />
 );
 
 export const DispositionsPage: FC<{
@@ -71,23 +55,19 @@ export const DispositionsPage: FC<{
       Why was this not tracked? Each edge leaves a content-free receipt for mail it tossed: the reason, the
       routed mailbox and the size — never the subject or addresses.
     </p>
-    <search aria-label="Look up a Message-ID">
-      <form method="get" action="/dispositions" class="inline panel">
-        <div class="field">
-          <label for="messageId">Message-ID</label>
-          <input
-            id="messageId"
-            name="messageId"
-            type="search"
-            class="wide"
-            maxlength={1000}
-            value={lookup?.messageId ?? ''}
-            placeholder="<id@example.com>"
-          />
-        </div>
-        <button type="submit">Look up</button>
-      </form>
-    </search>
+    <SearchForm label="Look up a Message-ID" action="/dispositions" submit="Look up">
+      <Field id="messageId" label="Message-ID">
+        <input
+          id="messageId"
+          name="messageId"
+          type="search"
+          class="wide"
+          maxlength={1000}
+          value={lookup?.messageId ?? ''}
+          placeholder="<id@example.com>"
+        />
+      </Field>
+    </SearchForm>
 
     {lookup ? (
       <section aria-labelledby="lookup">
@@ -129,14 +109,12 @@ export const DispositionsPage: FC<{
 
     <h2 id="recent">Recent receipts</h2>
     <form method="get" action="/dispositions" class="inline panel" aria-label="Filter receipts">
-      <div class="field">
-        <label for="region">Region</label>
+      <Field id="region" label="Region">
         <select id="region" name="region">
           <Options values={regionIds} selected={filters.region} any="any region" />
         </select>
-      </div>
-      <div class="field">
-        <label for="reason">Reason</label>
+      </Field>
+      <Field id="reason" label="Reason">
         <select id="reason" name="reason">
           <Options
             values={[...TOSSED_REASONS, ...TRACKED_REASONS]}
@@ -144,7 +122,7 @@ export const DispositionsPage: FC<{
             any="any reason"
           />
         </select>
-      </div>
+      </Field>
       <button type="submit">Filter</button>
     </form>
     <ReceiptTable rows={rows} label="Recent receipts" />

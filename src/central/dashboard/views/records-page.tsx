@@ -2,7 +2,8 @@
 // A deployment's records: exact lookup by address (the index), delete or deactivate a record.
 import type { FC } from 'hono/jsx';
 import type { records } from '../../../db/schema.js';
-import { Csrf, type Flash, Layout, type PageContext, Time } from './layout.js';
+import { DataTable, PostForm, SearchForm } from './components.js';
+import { type Flash, Layout, type PageContext, Time } from './layout.js';
 
 type RecordRow = typeof records.$inferSelect;
 
@@ -17,72 +18,58 @@ export const RecordsPage: FC<{
     <p class="lead">
       Find a CRM record of <strong>{deployment}</strong> by one of its addresses, then delete it (it is gone
       from the snapshot and from party resolution) or deactivate it (kept, but it matches nothing until the
-      CRM writes it again). Full syncs and bulk deletes: <code>crm-router records sync</code> and{' '}
-      <code>crm-router records delete --file</code>.
+      CRM writes it again). Full syncs:{' '}
+      <a href={`/deployments/${encodeURIComponent(deployment)}/syncs`}>their state, start and complete</a>, or{' '}
+      <code>crm-router records sync</code>; bulk deletes: <code>crm-router records delete --file</code>.
     </p>
-    <search aria-label="Find a record">
-      <form
-        method="get"
-        action={`/deployments/${encodeURIComponent(deployment)}/records`}
-        class="inline panel"
-      >
-        <label for="r-address">Address</label>
-        <input id="r-address" name="address" type="text" maxlength={320} value={address} required />
-        <button type="submit">Find</button>
-      </form>
-    </search>
+    <SearchForm
+      label="Find a record"
+      action={`/deployments/${encodeURIComponent(deployment)}/records`}
+      submit="Find"
+    >
+      <label for="r-address">Address</label>
+      <input id="r-address" name="address" type="text" maxlength={320} value={address} required />
+    </SearchForm>
     {rows === undefined ? null : rows.length === 0 ? (
       <p>
         No record of {deployment} carries {address}.
       </p>
     ) : (
-      <table>
-        <thead>
-          <tr>
-            <th>Type</th>
-            <th>Id</th>
-            <th>Name</th>
-            <th>Addresses</th>
-            <th>State</th>
-            <th>Updated</th>
-            <th>Actions</th>
-          </tr>
-        </thead>
-        <tbody>
-          {rows.map((r) => (
-            <tr>
-              <td>{r.type}</td>
-              <td>{r.id}</td>
-              <td>{r.name ?? ''}</td>
-              <td>{r.emails.join(', ')}</td>
-              <td>{r.active ? (r.emailEnabled ? 'active' : 'active, e-mail disabled') : 'inactive'}</td>
-              <td>
-                <Time ms={r.updatedAt} />
-              </td>
-              <td>
-                <form
-                  method="post"
-                  action={`/deployments/${encodeURIComponent(deployment)}/records/remove`}
-                  class="inline"
-                >
-                  <Csrf token={page.csrfToken} />
-                  <input type="hidden" name="type" value={r.type} />
-                  <input type="hidden" name="id" value={r.id} />
-                  <input type="hidden" name="address" value={address} />
-                  {r.active ? (
-                    <button type="submit" name="action" value="deactivate">
-                      Deactivate {r.type} {r.id}
-                    </button>
-                  ) : null}
-                  <button type="submit" name="action" value="delete" class="danger">
-                    Delete {r.type} {r.id}
+      <DataTable
+        label={`Records of ${deployment} carrying ${address}`}
+        rows={rows}
+        columns={[
+          { label: 'Type', cell: (r) => r.type },
+          { label: 'Id', cell: (r) => r.id },
+          { label: 'Name', cell: (r) => r.name ?? '' },
+          { label: 'Addresses', class: 'wrap-anywhere', cell: (r) => r.emails.join(', ') },
+          {
+            label: 'State',
+            cell: (r) => (r.active ? (r.emailEnabled ? 'active' : 'active, e-mail disabled') : 'inactive'),
+          },
+          { label: 'Updated', cell: (r) => <Time ms={r.updatedAt} /> },
+          {
+            label: 'Actions',
+            cell: (r) => (
+              <PostForm
+                action={`/deployments/${encodeURIComponent(deployment)}/records/remove`}
+                csrf={page.csrfToken}
+                class="inline"
+                hidden={{ type: r.type, id: r.id, address }}
+              >
+                {r.active ? (
+                  <button type="submit" name="action" value="deactivate">
+                    Deactivate {r.type} {r.id}
                   </button>
-                </form>
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+                ) : null}
+                <button type="submit" name="action" value="delete" class="danger">
+                  Delete {r.type} {r.id}
+                </button>
+              </PostForm>
+            ),
+          },
+        ]}
+      />
     )}
   </Layout>
 );

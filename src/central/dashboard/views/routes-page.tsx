@@ -3,7 +3,8 @@ import type { FC } from 'hono/jsx';
 import { FILTER_MODES } from '../../../core/types.js';
 import type { mailboxes } from '../../../db/schema.js';
 import { formatCount } from './format.js';
-import { Csrf, type Flash, Layout, Options, type PageContext, Time } from './layout.js';
+import { DataTable, Field, FormError, PostForm, SearchForm } from './components.js';
+import { type Flash, Layout, Options, type PageContext, Time } from './layout.js';
 
 type MailboxRow = typeof mailboxes.$inferSelect;
 
@@ -66,35 +67,25 @@ export const RoutesPage: FC<{
     </p>
     <details class="add panel" open={formError !== undefined}>
       <summary>Add or update a route</summary>
-      {formError ? (
-        <div class="flash bad" role="alert">
-          {formError}
-        </div>
-      ) : null}
-      <form method="post" action="/routes/save" class="stack">
-        <Csrf token={page.csrfToken} />
-        <div class="field">
-          <label for="n-address">Mailbox address</label>
+      <FormError error={formError} />
+      <PostForm action="/routes/save" csrf={page.csrfToken} class="stack">
+        <Field id="n-address" label="Mailbox address">
           <input id="n-address" name="address" type="email" required maxlength={320} value={form.address} />
-        </div>
-        <div class="field">
-          <label for="n-deployment">Deployment</label>
+        </Field>
+        <Field id="n-deployment" label="Deployment">
           <select id="n-deployment" name="deployment" required>
             <Options values={deploymentIds} selected={form.deployment} />
           </select>
-        </div>
-        <div class="field">
-          <label for="n-user">CRM user id</label>
+        </Field>
+        <Field id="n-user" label="CRM user id">
           <input id="n-user" name="userId" type="text" required maxlength={200} value={form.userId} />
-        </div>
-        <div class="field">
-          <label for="n-region">Region</label>
+        </Field>
+        <Field id="n-region" label="Region">
           <select id="n-region" name="region" required>
             <Options values={regionIds} selected={form.region} />
           </select>
-        </div>
-        <div class="field">
-          <label for="n-filter">Filter mode</label>
+        </Field>
+        <Field id="n-filter" label="Filter mode">
           <select id="n-filter" name="filter">
             {FILTER_MODES.map((f) => (
               <option value={f} selected={f === form.filter}>
@@ -102,11 +93,11 @@ export const RoutesPage: FC<{
               </option>
             ))}
           </select>
-        </div>
+        </Field>
         <div>
           <button type="submit">Save route</button>
         </div>
-      </form>
+      </PostForm>
     </details>
     <details class="add panel" open={importResult !== undefined}>
       <summary>Import routes (CSV)</summary>
@@ -124,114 +115,106 @@ export const RoutesPage: FC<{
           ) : null}
         </div>
       ) : null}
-      <form method="post" action="/routes/import" class="stack">
-        <Csrf token={page.csrfToken} />
-        <div class="field">
-          <label for="i-csv">
-            CSV with the header <code>address,region,deployment,userId,filter</code> (filter optional). Every
-            row is checked like a single route; one bad row imports nothing. Moving a department: paste its
-            rows with the new region.
-          </label>
+      <PostForm action="/routes/import" csrf={page.csrfToken} class="stack">
+        <Field
+          id="i-csv"
+          label={
+            <>
+              CSV with the header <code>address,region,deployment,userId,filter</code> (filter optional).
+              Every row is checked like a single route; one bad row imports nothing. Moving a department:
+              paste its rows with the new region.
+            </>
+          }
+        >
           <textarea id="i-csv" name="csv" rows={8} required maxlength={4_000_000}>
             {importCsv ?? ''}
           </textarea>
-        </div>
+        </Field>
         <div>
           <button type="submit">Import routes</button>
         </div>
-      </form>
+      </PostForm>
     </details>
-    <search aria-label="Search routes">
-      <form method="get" action="/routes" class="inline panel">
-        <div class="field">
-          <label for="q">Mailbox address contains</label>
-          <input id="q" name="q" type="search" value={filters.q} maxlength={320} />
-        </div>
-        <div class="field">
-          <label for="f-region">Region</label>
-          <select id="f-region" name="region">
-            <Options values={regionIds} selected={filters.region} any="any region" />
+    <SearchForm label="Search routes" action="/routes">
+      <Field id="q" label="Mailbox address contains">
+        <input id="q" name="q" type="search" value={filters.q} maxlength={320} />
+      </Field>
+      <Field id="f-region" label="Region">
+        <select id="f-region" name="region">
+          <Options values={regionIds} selected={filters.region} any="any region" />
+        </select>
+      </Field>
+      {deploymentIds.length > 1 ? (
+        <Field id="f-deployment" label="Deployment">
+          <select id="f-deployment" name="deployment">
+            <Options values={deploymentIds} selected={filters.deployment} any="any deployment" />
           </select>
-        </div>
-        {deploymentIds.length > 1 ? (
-          <div class="field">
-            <label for="f-deployment">Deployment</label>
-            <select id="f-deployment" name="deployment">
-              <Options values={deploymentIds} selected={filters.deployment} any="any deployment" />
-            </select>
-          </div>
-        ) : null}
-        <button type="submit">Search</button>
-      </form>
-    </search>
+        </Field>
+      ) : null}
+    </SearchForm>
 
     <h2 id="list">
       {formatCount(rows.length)} route{rows.length === 1 ? '' : 's'}
       {rows.length >= limit ? ` (first ${limit}; narrow the search)` : ''}
     </h2>
-    <div class="table-wrap">
-      <table class="responsive" aria-labelledby="list">
-        <thead>
-          <tr>
-            <th scope="col">Mailbox</th>
-            <th scope="col">Deployment</th>
-            <th scope="col">User</th>
-            <th scope="col">Region and filter</th>
-            <th scope="col">Updated</th>
-            <th scope="col">Remove</th>
-          </tr>
-        </thead>
-        <tbody>
-          {rows.map((m, i) => (
-            <tr>
-              <td data-label="Mailbox" class="wrap-anywhere">
-                {m.address}
-              </td>
-              <td data-label="Deployment">{m.deployment}</td>
-              <td data-label="User" class="wrap-anywhere">
-                {m.userId}
-              </td>
-              <td data-label="Region and filter">
-                <form method="post" action="/routes/save" class="inline">
-                  <Csrf token={page.csrfToken} />
-                  <input type="hidden" name="address" value={m.address} />
-                  <input type="hidden" name="deployment" value={m.deployment} />
-                  <input type="hidden" name="userId" value={m.userId} />
-                  <div class="field">
-                    <label for={`region-${i}`}>
-                      <span class="visually-hidden">{m.address}: </span>Region
-                    </label>
-                    <select id={`region-${i}`} name="region">
-                      <Options values={regionIds} selected={m.region} />
-                    </select>
-                  </div>
-                  <div class="field">
-                    <label for={`filter-${i}`}>
-                      <span class="visually-hidden">{m.address}: </span>Filter
-                    </label>
-                    <select id={`filter-${i}`} name="filter">
-                      <Options values={FILTER_MODES} selected={m.filter} />
-                    </select>
-                  </div>
-                  <button type="submit" class="secondary">
-                    Save<span class="visually-hidden"> {m.address}</span>
-                  </button>
-                </form>
-              </td>
-              <td data-label="Updated">
-                <Time ms={m.updatedAt} />
-              </td>
-              <td data-label="Remove">
-                <a href={`/routes/delete?address=${encodeURIComponent(m.address)}`}>
-                  Delete<span class="visually-hidden"> {m.address}</span>…
-                </a>
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-      {rows.length === 0 ? <p class="muted panel">No routes match.</p> : null}
-    </div>
+    <DataTable
+      labelledBy="list"
+      rows={rows}
+      empty="No routes match."
+      columns={[
+        { label: 'Mailbox', class: 'wrap-anywhere', cell: (m) => m.address },
+        { label: 'Deployment', cell: (m) => m.deployment },
+        { label: 'User', class: 'wrap-anywhere', cell: (m) => m.userId },
+        {
+          label: 'Region and filter',
+          cell: (m, i) => (
+            <PostForm
+              action="/routes/save"
+              csrf={page.csrfToken}
+              class="inline"
+              hidden={{ address: m.address, deployment: m.deployment, userId: m.userId }}
+            >
+              <Field
+                id={`region-${i}`}
+                label={
+                  <>
+                    <span class="visually-hidden">{m.address}: </span>Region
+                  </>
+                }
+              >
+                <select id={`region-${i}`} name="region">
+                  <Options values={regionIds} selected={m.region} />
+                </select>
+              </Field>
+              <Field
+                id={`filter-${i}`}
+                label={
+                  <>
+                    <span class="visually-hidden">{m.address}: </span>Filter
+                  </>
+                }
+              >
+                <select id={`filter-${i}`} name="filter">
+                  <Options values={FILTER_MODES} selected={m.filter} />
+                </select>
+              </Field>
+              <button type="submit" class="secondary">
+                Save<span class="visually-hidden"> {m.address}</span>
+              </button>
+            </PostForm>
+          ),
+        },
+        { label: 'Updated', cell: (m) => <Time ms={m.updatedAt} /> },
+        {
+          label: 'Remove',
+          cell: (m) => (
+            <a href={`/routes/delete?address=${encodeURIComponent(m.address)}`}>
+              Delete<span class="visually-hidden"> {m.address}</span>…
+            </a>
+          ),
+        },
+      ]}
+    />
   </Layout>
 );
 
@@ -241,13 +224,11 @@ export const RouteDeleteConfirmPage: FC<{ page: PageContext; row: MailboxRow }> 
       Mail forwarded by <strong>{row.address}</strong> (deployment {row.deployment}, region {row.region}) will
       no longer be tracked: its edge will toss it as <code>no-route</code> once it has refreshed its snapshot.
     </p>
-    <form method="post" action="/routes/delete" class="actions">
-      <Csrf token={page.csrfToken} />
-      <input type="hidden" name="address" value={row.address} />
+    <PostForm action="/routes/delete" csrf={page.csrfToken} class="actions" hidden={{ address: row.address }}>
       <button type="submit" class="danger">
         Yes, delete the route
       </button>
       <a href="/routes">Cancel</a>
-    </form>
+    </PostForm>
   </Layout>
 );

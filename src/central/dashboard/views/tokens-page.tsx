@@ -3,7 +3,8 @@
 // token's plaintext is rendered once, in the response to the mint form, and never again.
 import type { FC } from 'hono/jsx';
 import type { TokenView } from '../../services/token-admin.js';
-import { Csrf, type Flash, Layout, Options, type PageContext, Time } from './layout.js';
+import { DataTable, Field, FormError, PostButton, PostForm } from './components.js';
+import { type Flash, Layout, Options, type PageContext, Time } from './layout.js';
 
 export type TokenKind = 'deployment' | 'user' | 'edge' | 'admin';
 
@@ -73,15 +74,9 @@ export const TokensPage: FC<{
       ) : null}
       <details class="add panel" open={formError !== undefined || tokens.length === 0}>
         <summary>Mint a token</summary>
-        {formError ? (
-          <div class="flash bad" role="alert">
-            {formError}
-          </div>
-        ) : null}
-        <form method="post" action="/deployments/tokens" class="stack">
-          <Csrf token={page.csrfToken} />
-          <div class="field">
-            <label for="t-kind">Kind</label>
+        <FormError error={formError} />
+        <PostForm action="/deployments/tokens" csrf={page.csrfToken} class="stack">
+          <Field id="t-kind" label="Kind">
             <select id="t-kind" name="kind" required>
               {kinds.map((k) => (
                 <option value={k} selected={k === form.kind}>
@@ -89,85 +84,69 @@ export const TokensPage: FC<{
                 </option>
               ))}
             </select>
-          </div>
-          <div class="field">
-            <label for="t-deployment">Deployment (deployment and user tokens)</label>
+          </Field>
+          <Field id="t-deployment" label="Deployment (deployment and user tokens)">
             <select id="t-deployment" name="deployment">
               <Options values={deploymentIds} selected={form.deployment} />
             </select>
-          </div>
-          <div class="field">
-            <label for="t-user">CRM user id (user tokens)</label>
+          </Field>
+          <Field id="t-user" label="CRM user id (user tokens)">
             <input id="t-user" name="userId" type="text" maxlength={200} value={form.userId} />
-          </div>
+          </Field>
           {kinds.includes('edge') ? (
-            <div class="field">
-              <label for="t-region">Region (edge tokens)</label>
+            <Field id="t-region" label="Region (edge tokens)">
               <select id="t-region" name="region">
                 <Options values={regionIds} selected={form.region} />
               </select>
-            </div>
+            </Field>
           ) : null}
-          <div class="field">
-            <label for="t-label">Label</label>
+          <Field id="t-label" label="Label">
             <input id="t-label" name="label" type="text" maxlength={200} value={form.label} />
-          </div>
+          </Field>
           <div>
             <button type="submit">Mint token</button>
           </div>
-        </form>
+        </PostForm>
       </details>
-      <div class="table-wrap">
-        <table class="responsive" aria-label="API tokens">
-          <thead>
-            <tr>
-              <th scope="col">Id</th>
-              <th scope="col">Scope</th>
-              <th scope="col">Label</th>
-              <th scope="col">Created</th>
-              <th scope="col">Last used</th>
-              <th scope="col">Status</th>
-            </tr>
-          </thead>
-          <tbody>
-            {tokens.map((t) => (
-              <tr>
-                <td data-label="Id" class="mono wrap-anywhere">
-                  {t.id}
-                  {t.id === own ? <span class="muted"> (this session)</span> : null}
-                </td>
-                <td data-label="Scope" class="mono wrap-anywhere">
-                  {t.scope}
-                </td>
-                <td data-label="Label" class="wrap-anywhere">
-                  {t.label ?? <span class="muted">—</span>}
-                </td>
-                <td data-label="Created" class="nowrap">
-                  <Time ms={t.createdAt} />
-                </td>
-                <td data-label="Last used" class="nowrap">
-                  <Time ms={t.lastUsedAt} />
-                </td>
-                <td data-label="Status">
-                  {t.revokedAt != null ? (
-                    <>
-                      <span class="badge bad">revoked</span> <Time ms={t.revokedAt} />
-                    </>
-                  ) : (
-                    <form method="post" action={`/deployments/tokens/${encodeURIComponent(t.id)}/revoke`}>
-                      <Csrf token={page.csrfToken} />
-                      <button type="submit" class="secondary">
-                        Revoke<span class="visually-hidden"> token {t.id}</span>
-                      </button>
-                    </form>
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-        {tokens.length === 0 ? <p class="muted panel">No tokens yet.</p> : null}
-      </div>
+      <DataTable
+        label="API tokens"
+        rows={tokens}
+        empty="No tokens yet."
+        columns={[
+          {
+            label: 'Id',
+            class: 'mono wrap-anywhere',
+            cell: (t) => (
+              <>
+                {t.id}
+                {t.id === own ? <span class="muted"> (this session)</span> : null}
+              </>
+            ),
+          },
+          { label: 'Scope', class: 'mono wrap-anywhere', cell: (t) => t.scope },
+          { label: 'Label', class: 'wrap-anywhere', cell: (t) => t.label ?? <span class="muted">—</span> },
+          { label: 'Created', class: 'nowrap', cell: (t) => <Time ms={t.createdAt} /> },
+          { label: 'Last used', class: 'nowrap', cell: (t) => <Time ms={t.lastUsedAt} /> },
+          {
+            label: 'Status',
+            cell: (t) =>
+              t.revokedAt != null ? (
+                <>
+                  <span class="badge bad">revoked</span> <Time ms={t.revokedAt} />
+                </>
+              ) : (
+                <PostButton
+                  action={`/deployments/tokens/${encodeURIComponent(t.id)}/revoke`}
+                  csrf={page.csrfToken}
+                  class="secondary"
+                  hiddenLabel={`token ${t.id}`}
+                >
+                  Revoke
+                </PostButton>
+              ),
+          },
+        ]}
+      />
     </Layout>
   );
 };

@@ -1,0 +1,121 @@
+/** @jsxImportSource hono/jsx */
+// The dashboard's shared building blocks: one table, one form-error box, one labelled field, one
+// search form and one post form. Pages compose these instead of repeating their markup, so ids,
+// labels, the CSRF field and escaping are the same everywhere (hono/jsx escapes every child).
+import type { Child, FC, PropsWithChildren } from 'hono/jsx';
+import { Csrf } from './layout.js';
+
+/** A column of a {@link DataTable}: its header (also the cell's `data-label` on phones) and cell. */
+export interface Column<T> {
+  label: string;
+  /** The cells' class; a `num` class right-aligns the header too. */
+  class?: string;
+  cell: (row: T, index: number) => Child;
+}
+
+/**
+ * A responsive table (stacked rows on phones, `data-label` naming each cell) with an optional
+ * message when there are no rows. Named by `label` (aria-label) or by the heading `labelledBy`.
+ */
+export function DataTable<T>(props: {
+  rows: readonly T[];
+  columns: ReadonlyArray<Column<T>>;
+  label?: string;
+  labelledBy?: string;
+  empty?: string;
+}) {
+  const { rows, columns, label, labelledBy, empty } = props;
+  return (
+    <div class="table-wrap">
+      <table class="responsive" aria-label={label} aria-labelledby={labelledBy}>
+        <thead>
+          <tr>
+            {columns.map((c) => (
+              <th scope="col" class={c.class?.split(' ').includes('num') ? 'num' : undefined}>
+                {c.label}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((r, i) => (
+            <tr>
+              {columns.map((c) => (
+                <td data-label={c.label} class={c.class}>
+                  {c.cell(r, i)}
+                </td>
+              ))}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {empty !== undefined && rows.length === 0 ? <p class="muted panel">{empty}</p> : null}
+    </div>
+  );
+}
+
+/** The refusal of a submitted form (an ApiError's message), above the form it belongs to. */
+export const FormError: FC<{ error?: string | undefined }> = ({ error }) =>
+  error ? (
+    <div class="flash bad" role="alert">
+      {error}
+    </div>
+  ) : null;
+
+/** A labelled form control: `id` is the control's id, which the label points at. */
+export const Field: FC<PropsWithChildren<{ id: string; label: Child }>> = ({ id, label, children }) => (
+  <div class="field">
+    <label for={id}>{label}</label>
+    {children}
+  </div>
+);
+
+/** A GET search form in a `<search>` landmark, its fields inline, with one submit button. */
+export const SearchForm: FC<PropsWithChildren<{ label: string; action: string; submit?: string }>> = ({
+  label,
+  action,
+  submit = 'Search',
+  children,
+}) => (
+  <search aria-label={label}>
+    <form method="get" action={action} class="inline panel">
+      {children}
+      <button type="submit">{submit}</button>
+    </form>
+  </search>
+);
+
+/** A POST form carrying the session's CSRF field and `hidden` fields, around its controls. */
+export const PostForm: FC<
+  PropsWithChildren<{ action: string; csrf: string; class?: string; hidden?: Record<string, string> }>
+> = ({ action, csrf, class: className, hidden = {}, children }) => (
+  <form method="post" action={action} class={className}>
+    <Csrf token={csrf} />
+    {Object.entries(hidden).map(([name, value]) => (
+      <input type="hidden" name={name} value={value} />
+    ))}
+    {children}
+  </form>
+);
+
+/**
+ * A one-button POST form (replay, revoke, complete…). `hiddenLabel` is read out after the visible
+ * text by screen readers, naming what the button acts on in a table of many.
+ */
+export const PostButton: FC<
+  PropsWithChildren<{
+    action: string;
+    csrf: string;
+    class?: string;
+    formClass?: string;
+    hidden?: Record<string, string>;
+    hiddenLabel?: string;
+  }>
+> = ({ action, csrf, class: className, formClass, hidden, hiddenLabel, children }) => (
+  <PostForm action={action} csrf={csrf} class={formClass} hidden={hidden}>
+    <button type="submit" class={className}>
+      {children}
+      {hiddenLabel ? <span class="visually-hidden"> {hiddenLabel}</span> : null}
+    </button>
+  </PostForm>
+);

@@ -1,0 +1,37 @@
+// Shared pieces of the query modules: D1 binds at most 100 parameters per statement, so list
+// lookups and multi-row INSERTs go in chunks; statements of one write go in one `batch()`.
+import type { BatchItem } from 'drizzle-orm/batch';
+import type { Db } from '../client.js';
+
+export type Statement = BatchItem<'sqlite'>;
+
+/** Keys per `IN (…)` list, leaving room for the statement's other parameters. */
+export const IN_LIST_CHUNK = 90;
+
+/** `xs` in consecutive pieces of at most `size`. */
+export function chunk<T>(xs: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < xs.length; i += size) out.push(xs.slice(i, i + size));
+  return out;
+}
+
+/** Runs `query` on each chunk of `keys` (one after the other) and concatenates the rows. */
+export async function queryInChunks<K, R>(
+  keys: readonly K[],
+  query: (part: K[]) => Promise<R[]>,
+  size = IN_LIST_CHUNK,
+): Promise<R[]> {
+  const out: R[] = [];
+  for (const part of chunk(keys, size)) out.push(...(await query(part)));
+  return out;
+}
+
+/**
+ * Runs statements in one D1 `batch()` (one round trip, one transaction) and returns each
+ * statement's result in order; nothing is sent for an empty list.
+ */
+export async function runBatch(db: Db, statements: Statement[]): Promise<unknown[]> {
+  const [first, ...rest] = statements;
+  if (!first) return [];
+  return (await db.batch([first, ...rest])) as unknown[];
+}

@@ -1,0 +1,201 @@
+// src/db/queries/ingest.ts against a migrated D1: the lookups ingestion re-checks and resolves
+// parties with, and the statements of its one-transaction batch.
+import { describe, expect } from 'vitest';
+import * as Ingest from '../../src/db/queries/ingest.js';
+import { runBatch } from '../../src/db/queries/statements.js';
+import {
+  activities,
+  dispositions,
+  edgeCounters,
+  latencySamples,
+  outbound,
+  recordEmails,
+} from '../../src/db/schema.js';
+import { activityRow, dbTest as test, ids, insertActivities } from './fixtures.js';
+
+describe('ingest queries', () => {
+  test('recordMatches finds every record of an address, only in the asked deployment, past 100 addresses', async ({
+    db,
+  }) => {
+    const many = ids('a', 250).map((x) => `${x}@contoso.test`);
+    for (let i = 0; i < many.length; i += 20)
+      await db.insert(recordEmails).values(
+        many.slice(i, i + 20).map((address, j) => ({
+          deployment: 'contoso',
+          address,
+          type: 'contact',
+          recordId: `c${i + j}`,
+        })),
+      );
+    await db.insert(recordEmails).values([
+      {
+        deployment: 'contoso',
+        address: 'a0@contoso.test',
+        type: 'lead',
+        recordId: 'l0',
+        emailEnabled: false,
+      },
+      { deployment: 'fabrikam', address: 'a1@contoso.test', type: 'contact', recordId: 'f1' },
+    ]);
+    const rows = await Ingest.recordMatches(db, 'contoso', [...many, 'nobody@contoso.test']);
+    expect(rows).toHaveLength(251);
+    expect(
+      rows
+        .filter((r) => r.address === 'a0@contoso.test')
+        .map((r) => [r.type, r.emailEnabled])
+        .sort(),
+    ).toEqual([
+      ['contact', true],
+      ['lead', false],
+    ]);
+    expect(rows.find((r) => r.address === 'a1@contoso.test')?.recordId).toBe('c1');
+    expect(await Ingest.recordMatches(db, 'fabrikam', many)).toEqual([
+      { address: 'a1@contoso.test', type: 'contact', recordId: 'f1', emailEnabled: true },
+    ]);
+  });
+
+  test('outbound lookups: by Message-ID exactly, by tracking token case-insensitively, scoped by deployment', async ({
+    db,
+  }) => {
+    await db.insert(outbound).values([
+      {
+        deployment: 'contoso',
+        messageId: '<m1@crm>',
+        userId: 'u1',
+        trackingToken: 'CRM:0001',
+        regardingType: 'account',
+        regardingId: 'A1',
+      },
+      { deployment: 'contoso', messageId: '<m2@crm>', userId: 'u1', trackingToken: 'CRM:0002' },
+      {
+        deployment: 'fabrikam',
+        messageId: '<m3@crm>',
+        userId: 'u2',
+        trackingToken: 'CRM:0001',
+        regardingType: 'lead',
+        regardingId: 'L3',
+      },
+    ]);
+    const byId = await Ingest.outboundByMessageIds(db, 'contoso', [
+      '<m1@crm>',
+      '<m3@crm>',
+      ...ids('<x', 120),
+    ]);
+    expect(byId).toEqual([{ messageId: '<m1@crm>', regardingType: 'account', regardingId: 'A1' }]);
+    expect(await Ingest.outboundByTrackingTokens(db, 'contoso', ['crm:0001'])).toEqual([
+      { token: 'CRM:0001', regardingType: 'account', regardingId: 'A1' },
+    ]);
+    expect(await Ingest.outboundByTrackingTokens(db, 'fabrikam', ['crm:0001', 'crm:0002'])).toEqual([
+      { token: 'CRM:0001', regardingType: 'lead', regardingId: 'L3' },
+    ]);
+  });
+
+  test('activityFingerprints answers per dedupe key of one deployment, past 100 keys', async ({ db }) => {
+    await insertActivities(db, [
+      activityRow({ id: 'x1', dedupeKey: '<k1>', fingerprint: 'f1' }),
+      activityRow({ id: 'x2', dedupeKey: '<k2>', fingerprint: null }),
+      activityRow({ id: 'x3', dedupeKey: '<k1>', deployment: 'fabrikam', fingerprint: 'other' }),
+    ]);
+    const rows = await Ingest.activityFingerprints(db, 'contoso', [...ids('<n', 150), '<k1>', '<k2>']);
+    expect(rows.sort((a, b) => a.dedupeKey.localeCompare(b.dedupeKey))).toEqual([
+      { dedupeKey: '<k1>', fingerprint: 'f1' },
+      { dedupeKey: '<k2>', fingerprint: null },
+    ]);
+  });
+
+  test('activityUpsertStatement inserts, then merges a copy into the same row (unions, first id kept)', async ({
+    db,
+  }) => {
+    const first = activityRow({ id: 'new-1', dedupeKey: '<same>', mailboxes: ['a@x'], regions: ['us'] });
+    const [inserted] = await runBatch(db, [Ingest.activityUpsertStatement(db, first)]);
+    expect(inserted).toEqual([{ id: 'new-1' }]);
+    const copy = activityRow({
+      id: 'new-2',
+      dedupeKey: '<same>',
+      mailboxes: ['b@x', 'a@x'],
+      regions: ['eu'],
+      parties: [{ role: 'to', address: 'b@x' }],
+      updatedAt: 2_000,
+    });
+    const [merged] = await runBatch(db, [Ingest.activityUpsertStatement(db, copy)]);
+    expect(merged).toEqual([{ id: 'new-1' }]);
+    const other = activityRow({ id: 'new-3', dedupeKey: '<same>', deployment: 'fabrikam' });
+    expect((await runBatch(db, [Ingest.activityUpsertStatement(db, other)]))[0]).toEqual([{ id: 'new-3' }]);
+    const rows = await db.select().from(activities).orderBy(activities.seq).all();
+    expect(rows.map((r) => r.id)).toEqual(['new-1', 'new-3']);
+    const row = rows[0]!;
+    expect([...row.mailboxes].sort()).toEqual(['a@x', 'b@x']);
+    expect([...row.regions].sort()).toEqual(['eu', 'us']);
+    expect(row.parties).toEqual([{ role: 'to', address: 'b@x' }]);
+    expect(row.updatedAt).toBe(2_000);
+    expect(rows[1]!.seq).toBeGreaterThan(row.seq);
+  });
+
+  test('dispositions: 30 receipts (300 values) in chunked INSERTs, idempotent on the receipt id', async ({
+    db,
+  }) => {
+    const rows = ids('r', 30).map((id, i) => ({
+      id,
+      region: 'us',
+      reason: 'no-route',
+      deployment: 'contoso',
+      sizeBytes: i,
+      at: i,
+    }));
+    const statements = Ingest.dispositionInsertStatements(db, rows);
+    expect(statements.length).toBeGreaterThan(1);
+    await runBatch(db, statements);
+    await runBatch(db, Ingest.dispositionInsertStatements(db, [{ ...rows[0]!, reason: 'changed' }]));
+    const stored = await db.select().from(dispositions).all();
+    expect(stored).toHaveLength(30);
+    expect(stored.find((d) => d.id === 'r0')?.reason).toBe('no-route');
+  });
+
+  test('latency samples: 45 rows land whole', async ({ db }) => {
+    await runBatch(
+      db,
+      Ingest.latencySampleStatements(
+        db,
+        ids('', 45).map((_, i) => ({ region: 'us', deployment: 'contoso', at: i, ms: i })),
+      ),
+    );
+    expect(await db.select().from(latencySamples).all()).toHaveLength(45);
+  });
+
+  test('edge counters add up per region and minute, tossed reasons summed by key', async ({ db }) => {
+    const zero = { received: 0, receivedBytes: 0, crmBound: 0, crmBoundBytes: 0, bytesSent: 0 };
+    await runBatch(
+      db,
+      Ingest.edgeCounterStatements(db, [
+        { ...zero, region: 'us', minute: 7, received: 2, receivedBytes: 20, tossed: { 'no-route': 1 } },
+        { ...zero, region: 'eu', minute: 7, received: 1, tossed: {} },
+      ]),
+    );
+    await runBatch(
+      db,
+      Ingest.edgeCounterStatements(db, [
+        {
+          ...zero,
+          region: 'us',
+          minute: 7,
+          received: 3,
+          crmBound: 1,
+          bytesSent: 9,
+          tossed: { 'no-route': 2, loop: 1 },
+        },
+      ]),
+    );
+    const us = await db.select().from(edgeCounters).all();
+    const row = us.find((r) => r.region === 'us')!;
+    expect([row.received, row.receivedBytes, row.crmBound, row.bytesSent]).toEqual([5, 20, 1, 9]);
+    expect(row.tossed).toEqual({ 'no-route': 3, loop: 1 });
+    expect(us.find((r) => r.region === 'eu')?.received).toBe(1);
+  });
+
+  test('claimBatchId is true once per batch id', async ({ db }) => {
+    const row = { id: 'batch-1', region: 'us', receivedAt: 1, items: 3 };
+    expect(await Ingest.claimBatchId(db, row)).toBe(true);
+    expect(await Ingest.claimBatchId(db, { ...row, region: 'eu' })).toBe(false);
+    expect(await Ingest.claimBatchId(db, { ...row, id: 'batch-2' })).toBe(true);
+  });
+});

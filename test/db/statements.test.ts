@@ -1,0 +1,53 @@
+// The shared pieces of the query modules: chunking under D1's 100-parameter limit and one batch.
+import { env } from 'cloudflare:test';
+import { describe, expect } from 'vitest';
+import * as Statements from '../../src/db/queries/statements.js';
+import { regions } from '../../src/db/schema.js';
+import { dbTest as test } from './fixtures.js';
+
+describe('statements', () => {
+  test('D1 here refuses a statement with more than 100 bound parameters (why queries chunk)', async () => {
+    const values = Array.from({ length: 101 }, (_, i) => i);
+    const list = values.map((_, i) => `?${i + 1}`).join(',');
+    await expect(
+      env.DB.prepare(`select 1 where 1 in (${list})`)
+        .bind(...values)
+        .all(),
+    ).rejects.toThrow();
+  });
+
+  test('chunk keeps order and covers every element; queryInChunks runs one query per chunk', async () => {
+    expect(Statements.chunk([1, 2, 3, 4, 5], 2)).toEqual([[1, 2], [3, 4], [5]]);
+    expect(Statements.chunk([], 3)).toEqual([]);
+    const seen: number[][] = [];
+    const rows = await Statements.queryInChunks(
+      Array.from({ length: 2 * Statements.IN_LIST_CHUNK + 1 }, (_, i) => i),
+      async (part) => {
+        seen.push(part);
+        return part.map((x) => x * 2);
+      },
+    );
+    expect(seen.map((p) => p.length)).toEqual([Statements.IN_LIST_CHUNK, Statements.IN_LIST_CHUNK, 1]);
+    expect(rows).toEqual(Array.from({ length: 2 * Statements.IN_LIST_CHUNK + 1 }, (_, i) => i * 2));
+  });
+
+  test('runBatch returns each result in order, sends nothing for no statements, and is one transaction', async ({
+    db,
+  }) => {
+    expect(await Statements.runBatch(db, [])).toEqual([]);
+    const out = await Statements.runBatch(db, [
+      db.insert(regions).values({ id: 'apac', name: 'APAC' }).returning({ id: regions.id }),
+      db.select({ id: regions.id }).from(regions).orderBy(regions.id),
+    ]);
+    expect(out).toEqual([[{ id: 'apac' }], [{ id: 'apac' }, { id: 'eu' }, { id: 'us' }]]);
+    // A failing statement rolls back the whole batch: the first insert is not kept.
+    await expect(
+      Statements.runBatch(db, [
+        db.insert(regions).values({ id: 'sa', name: 'SA' }),
+        db.insert(regions).values({ id: 'us', name: 'duplicate' }),
+      ]),
+    ).rejects.toThrow();
+    const ids = (await db.select({ id: regions.id }).from(regions).all()).map((r) => r.id).sort();
+    expect(ids).toEqual(['apac', 'eu', 'us']);
+  });
+});
