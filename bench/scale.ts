@@ -148,7 +148,10 @@ async function sampled<T>(pids: number[], fn: () => Promise<T>, inspectorPort?: 
         return undefined;
       })
     : undefined;
-  const heapBefore = await heap?.usage().catch(() => undefined);
+  const heapBefore = await heap?.usage().catch((err) => {
+    log(`isolate heap before the build: ${String(err)}`);
+    return undefined;
+  });
   const before = rssMb(pids);
   let peak = before;
   const timer = setInterval(() => {
@@ -158,7 +161,10 @@ async function sampled<T>(pids: number[], fn: () => Promise<T>, inspectorPort?: 
   try {
     const value = await fn();
     const ms = performance.now() - t0;
-    const heapAfter = await heap?.usage().catch(() => undefined);
+    const heapAfter = await heap?.usage().catch((err) => {
+      log(`isolate heap after the build: ${String(err)}`);
+      return undefined;
+    });
     return {
       value,
       ms,
@@ -271,13 +277,17 @@ function saveResults(patch: Json) {
 async function snapshotBuild(pids: number[], label: string, inspectorPort?: number) {
   // Wait out the debounce's quiet period, then the fetch that rebuilds the dirty shards.
   await new Promise((r) => setTimeout(r, 4000));
-  const m = await sampled(pids, async () => {
-    const res = await edgeFetch('eu');
-    const bytes = new Uint8Array(await res.arrayBuffer());
-    if (res.status !== 200)
-      throw new Error(`snapshot fetch: ${res.status} ${new TextDecoder().decode(bytes)}`);
-    return { status: res.status, bytes, version: Number(res.headers.get('x-snapshot-version')) };
-  });
+  const m = await sampled(
+    pids,
+    async () => {
+      const res = await edgeFetch('eu');
+      const bytes = new Uint8Array(await res.arrayBuffer());
+      if (res.status !== 200)
+        throw new Error(`snapshot fetch: ${res.status} ${new TextDecoder().decode(bytes)}`);
+      return { status: res.status, bytes, version: Number(res.headers.get('x-snapshot-version')) };
+    },
+    inspectorPort,
+  );
   const db = new DatabaseSync(centralDbFile(), { readOnly: true });
   const part = db
     .prepare('select build_ms, shard_bits, part_bytes from snapshot_parts where deployment = ?')
