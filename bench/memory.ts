@@ -1,22 +1,20 @@
 // memory.*: peak memory of the edge code path for one CRM-bound 25 MiB message with big
-// attachments — readStreamLimited → readMessageFacts → classify → buildIngestItems (postal-mime parse,
+// attachments — readStreamLimited → readMessageFacts → classify → buildItems (postal-mime parse,
 // regional storage of raw message and attachments) — run in Node, in a child process of its own
 // (`--expose-gc`) so that nothing else is on its heap. Peak RSS comes from the kernel's high-water
 // mark (VmHWM, reset just before the run), heap + array buffers from sampling every millisecond.
 // The child runs this file with tsx and imports src directly, like every benchmark.
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { classify } from '../src/core/classify.js';
+import { buildItems } from '../src/core/ingest-item.js';
 import { readMessageFacts } from '../src/core/message-facts.js';
 import { buildSnapshot } from '../src/core/snapshot.js';
 import { readStreamLimited } from '../src/core/stream-limit.js';
-import type { Target } from '../src/core/classify.js';
-import type { MessageFacts } from '../src/core/message-facts.js';
-import type { RoutingSnapshot } from '../src/core/snapshot.js';
 import { type DemoMailbox, demoRecords, MAILBOXES } from '../scripts/demo-data.js';
 import { ROOT } from '../scripts/network.js';
 import { buildRaw, createRng } from '../scripts/traffic.js';
@@ -26,21 +24,6 @@ import { round } from './lib/stats.js';
 const SELF = fileURLToPath(import.meta.url);
 
 type Json = Record<string, number | string | undefined>;
-
-/**
- * src/edge/ingest-item.ts, loaded by URL: its types are the workers runtime's (tsconfig.edge.json
- * checks it), which cannot share one program with Node's. The signature below is its own.
- */
-type BuildIngestItems = (
-  env: { RAW: { put: () => Promise<void> } },
-  cfg: { region: string },
-  snapshot: RoutingSnapshot,
-  raw: Uint8Array,
-  facts: MessageFacts,
-  targets: Target[],
-  now: number,
-) => Promise<unknown[]>;
-const EDGE_INGEST_ITEM = new URL('../src/edge/ingest-item.ts', import.meta.url).href;
 
 export async function benchMemory({
   smoke = false,
@@ -135,14 +118,9 @@ function resetHighWaterMark() {
 async function child(file: string) {
   const snapshot = buildSnapshot(realisticSnapshotInput());
   const raw: Uint8Array = readFileSync(file);
-  const env = {
-    RAW: {
-      // R2 streams the value away; holding nothing here keeps the measurement about the edge.
-      put: async () => {},
-    },
-  };
-  const cfg = { region: 'us' };
-  const { buildIngestItems } = (await import(EDGE_INGEST_ITEM)) as { buildIngestItems: BuildIngestItems };
+  // The edge's store is R2, which streams the value away; holding nothing here keeps the
+  // measurement about the edge.
+  const store = { region: 'us', put: async () => {} };
   // Platform stand-in, like the R2 above: workerd hashes on the calling thread, in place; Node's
   // WebCrypto copies the input for its thread pool and frees the copy only when the job object is
   // collected, which would add up to one message size that the edge does not pay.
@@ -176,7 +154,18 @@ async function child(file: string) {
     const decision = classify(facts, snapshot, { now: Date.now() });
     if (!decision.crmBound) throw new Error(`not CRM-bound: ${decision.reason}`);
     const targets = decision.targets.filter((t) => t.crmBound);
-    return (await buildIngestItems(env, cfg, snapshot, bytes, facts, targets, Date.now())).length;
+    return (
+      await buildItems({
+        region: 'us',
+        store,
+        snapshot,
+        raw: bytes,
+        facts,
+        targets,
+        now: Date.now(),
+        copyId: randomUUID(),
+      })
+    ).length;
   };
   const gc = globalThis.gc as () => void;
   for (let i = 0; i < 3; i++) gc();

@@ -10,7 +10,7 @@
 //     relay's resident size before it.
 // `npm run bench:relay` runs it alone and merges the result into bench/results/latest.json (other
 // keys untouched); `npm run bench` runs it as the `relay` stage.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +18,7 @@ import { parseArgs } from 'node:util';
 import nodemailer from 'nodemailer';
 import { freePort, LOCAL_ADMIN_TOKEN, LOCAL_INBOUND_TOKEN, ROOT } from '../scripts/network.js';
 import type { Region } from '../scripts/regions.js';
+import { flattenHeadlines, gitCommit, type HeadlineKey, type TargetResult, valueAt } from './lib/results.js';
 import { median, round } from './lib/stats.js';
 import { type Net, withNetwork } from './network.js';
 
@@ -25,7 +26,7 @@ type Json = Record<string, unknown>;
 type Log = (line: string) => void;
 
 const MAILBOX = 'alice@contoso.example'; // us, filter "all": every message is CRM-bound
-export const RELAY_KEYS: [string, ('>=' | '<=')?, number?][] = [
+export const RELAY_KEYS: HeadlineKey[] = [
   ['relay.p50AddedMs', '<=', 5],
   ['relay.p99AddedMs'],
   ['relay.msgPerSec', '>=', 100],
@@ -240,35 +241,13 @@ export async function benchRelay({
   }
 }
 
-function gitCommit(): string {
-  try {
-    return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] })
-      .toString()
-      .trim();
-  } catch {
-    return 'unknown';
-  }
-}
-
-const get = (obj: Json, path: string): unknown =>
-  path.split('.').reduce((o: unknown, k) => (o == null ? undefined : (o as Json)[k]), obj);
-
 /** Puts the relay figures into an existing latest.json: its `relay` object, flat keys, targets. */
 export function mergeRelayResult(file: string, relay: Json, meta: Json): Json {
   const current: Json = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {};
   const next: Json = { ...current, relay: { ...relay, ...meta } };
-  const targets = { ...((current.targets as Json) ?? {}) };
-  for (const [key, op, bound] of RELAY_KEYS) {
-    const value = get(next, key);
-    next[key] = value;
-    if (op)
-      targets[key] = {
-        target: `${op} ${bound}`,
-        value,
-        met:
-          typeof value === 'number' && bound !== undefined && (op === '>=' ? value >= bound : value <= bound),
-      };
-  }
+  const targets = flattenHeadlines(next, RELAY_KEYS, {
+    ...((current.targets as Record<string, TargetResult>) ?? {}),
+  });
   next.targets = targets;
   writeFileSync(file, `${JSON.stringify(next, null, 2)}\n`);
   return next;
@@ -299,7 +278,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
         machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', loadAverageAtStart: load },
       });
       for (const [key, op, bound] of RELAY_KEYS)
-        log(`${key.padEnd(24)}${String(get(merged, key)).padEnd(14)}${op ? `${op} ${bound}` : ''}`);
+        log(`${key.padEnd(24)}${String(valueAt(merged, key)).padEnd(14)}${op ? `${op} ${bound}` : ''}`);
       log(`merged into ${values.out}`);
     })
     .catch((err) => {

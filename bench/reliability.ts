@@ -8,7 +8,6 @@
 // without touching any other key.
 //
 //   npx tsx bench/reliability.ts [--outage-minutes 60] [--interval-seconds 20] [--out file.json]
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -18,6 +17,7 @@ import { createCentralClient } from '../scripts/central-client.js';
 import { demoMailbox } from '../scripts/demo-data.js';
 import { freePort, LOCAL_ADMIN_TOKEN, startCentral, startEdges } from '../scripts/network.js';
 import { seedDemoData } from '../scripts/seed.js';
+import { gitCommit } from './lib/results.js';
 
 interface Proc {
   url: string;
@@ -71,14 +71,6 @@ async function activitiesFor(central: Proc, tag: string): Promise<string[]> {
     cursor = page.nextCursor;
   } while (cursor);
   return ids;
-}
-
-function gitCommit(): string | null {
-  try {
-    return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: here, encoding: 'utf8' }).trim();
-  } catch {
-    return null;
-  }
 }
 
 function mergeResults(result: Record<string, unknown>) {

@@ -4,7 +4,6 @@
 // Runs every benchmark and writes <out>/latest.json (nested objects: `classify.headerOnlyMsPerMsg`
 // is json.classify.headerOnlyMsPerMsg; the headline figures are repeated as flat dotted keys at the
 // top level). Method and machine: bench/README.md.
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -13,6 +12,7 @@ import { ROOT } from '../scripts/network.js';
 import type { Region } from '../scripts/regions.js';
 import { benchClassify } from './classify.js';
 import { benchIngest } from './ingest.js';
+import { flattenHeadlines, gitCommit, type HeadlineKey, valueAt } from './lib/results.js';
 import { median, round } from './lib/stats.js';
 import { benchMemory } from './memory.js';
 import { benchRelay, RELAY_KEYS } from './relay.js';
@@ -25,7 +25,7 @@ type Json = any;
 const STAGES = ['classify', 'snapshot', 'memory', 'ingest', 'e2e', 'geo', 'relay'];
 
 /** Headline keys (design §6 and the benchmark issue) and their targets. */
-export const KEYS: [string, ('>=' | '<=')?, number?][] = [
+export const KEYS: HeadlineKey[] = [
   ['classify.headerOnlyMsPerMsg'],
   ['classify.fullParseMsPerMsg'],
   ['classify.ratio', '>=', 10],
@@ -44,19 +44,6 @@ export const KEYS: [string, ('>=' | '<=')?, number?][] = [
   ['memory.ratioToSize', '<=', 4],
   ...RELAY_KEYS,
 ];
-
-function gitCommit() {
-  try {
-    return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] })
-      .toString()
-      .trim();
-  } catch {
-    return 'unknown';
-  }
-}
-
-const get = (obj: Json, path: string): Json =>
-  path.split('.').reduce((o: Json, k) => (o == null ? undefined : o[k]), obj);
 
 function parseEdges(spec: string | undefined): Record<Region, string> | undefined {
   if (!spec) return undefined;
@@ -160,18 +147,7 @@ async function main() {
     });
   }
 
-  const targets: Record<string, { target: string; value: unknown; met: boolean }> = {};
-  for (const [key, op, bound] of KEYS) {
-    const value = get(result, key);
-    if (value !== undefined) result[key] = value;
-    if (op)
-      targets[key] = {
-        target: `${op} ${bound}`,
-        value,
-        met:
-          typeof value === 'number' && bound !== undefined && (op === '>=' ? value >= bound : value <= bound),
-      };
-  }
+  const targets = flattenHeadlines(result, KEYS);
   result.targets = targets;
   if (Object.keys(errors).length) result.errors = errors;
   const out = resolve(values.out);
@@ -179,7 +155,7 @@ async function main() {
   writeFileSync(join(out, 'latest.json'), `${JSON.stringify(result, null, 2)}\n`);
   log('\nkey                                   value          target');
   for (const [key, op, bound] of KEYS) {
-    const v = get(result, key);
+    const v = valueAt(result, key);
     const t = targets[key];
     log(
       `${key.padEnd(38)}${String(v ?? '–').padEnd(15)}${op ? `${op} ${bound} ${t?.met ? 'met' : 'MISSED'}` : ''}`,

@@ -210,6 +210,9 @@ export function createCentralClient({
           return { ok: false as const, errors: answer.json.errors as MailboxRowError[] };
         throw errorOf('POST', path, answer);
       },
+      /** Moves routes to another region in one call, all or nothing (`addresses`, or `deployment` + `search`). */
+      move: (body: { region: string; addresses?: string[]; deployment?: string; search?: string }) =>
+        call<MailboxImportResult>('POST', '/api/v1/mailboxes/move', { body }),
       get: (address: string) => call<MailboxRoute>('GET', `/api/v1/mailboxes/${enc(address)}`),
       put: (address: string, body: MailboxRouteInput) =>
         call<MailboxRoute>('PUT', `/api/v1/mailboxes/${enc(address)}`, { body }),

@@ -172,18 +172,7 @@ function counterDelta(before: Stats, after: Stats): Record<string, Json> {
   return out;
 }
 
-/** Sends copies on a Poisson schedule at `rate` messages/s with at most `concurrency` in flight. */
-async function sendTraffic({
-  traffic,
-  edges,
-  forwarding,
-  rate,
-  durationS,
-  concurrency,
-  ingress,
-  pregenerate,
-  log,
-}: {
+interface SendTrafficOptions {
   traffic: ReturnType<typeof createTraffic>;
   edges: Record<Region, string>;
   /** `{ deployment: { region: forwarding address } }`. */
@@ -194,7 +183,11 @@ async function sendTraffic({
   ingress: string;
   pregenerate: boolean;
   log: Log;
-}) {
+}
+
+/** Sends copies on a Poisson schedule at `rate` messages/s with at most `concurrency` in flight. */
+async function sendTraffic(opts: SendTrafficOptions) {
+  const { traffic, edges, forwarding, rate, durationS, concurrency, ingress, pregenerate, log } = opts;
   const messages: TrafficMessage[] = [];
   const sendLatencies: number[] = [];
   let inflight = 0;

@@ -8,7 +8,7 @@ import { filterHas } from './membership-filter.js';
 import type { MessageFacts } from './message-facts.js';
 import { type DeploymentSnapshot, type RoutingSnapshot, threadIndexRootHash } from './snapshot.js';
 import { smartMatchSubject } from './subject.js';
-import { suppressionKeysFor } from './suppression.js';
+import { suppressingKey } from './suppression.js';
 import { findTrackingToken } from './tracking-token.js';
 import type { CorrelationMethod, FilterMode, ReasonCode } from './types.js';
 
@@ -292,15 +292,14 @@ function suppression(
   if (!sender) return undefined;
   // A routed mailbox is never suppressed (e.g. '@contoso.example' must not silence the mailbox's own mail).
   if (mailboxes.some((m) => m.address === sender)) return undefined;
-  for (const k of suppressionKeysFor(sender)) {
-    const set = k.kind === 'address' ? index.suppressedAddresses : index.suppressedDomains;
-    if (set.size > 0 && set.has(keyedHash(key, k.value))) {
-      return k.kind === 'address'
-        ? 'the sender address is on the deployment suppression list'
-        : 'the sender domain is on the deployment suppression list';
-    }
-  }
-  return undefined;
+  const k = suppressingKey(sender, (x) => {
+    const set = x.kind === 'address' ? index.suppressedAddresses : index.suppressedDomains;
+    return set.size > 0 && set.has(keyedHash(key, x.value));
+  });
+  if (!k) return undefined;
+  return k.kind === 'address'
+    ? 'the sender address is on the deployment suppression list'
+    : 'the sender domain is on the deployment suppression list';
 }
 
 /** A header keyword as it may appear in a receipt: a short token, never free text from the message. */

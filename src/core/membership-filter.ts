@@ -312,10 +312,7 @@ function tryPopulate(
     if ((count[index] as number) >> 2 !== 1) continue;
     const mh = xh[index] as number;
     const ml = xl[index] as number;
-    locate(g, mh, ml);
-    pos[0] = p0;
-    pos[1] = p1;
-    pos[2] = p2;
+    locateInto(g, mh, ml, pos);
     const slot = (count[index] as number) & 3;
     stackHi[stacked] = mh;
     stackLo[stacked] = ml;
@@ -343,10 +340,7 @@ function tryPopulate(
   for (let i = size - 1; i >= 0; i--) {
     const mh = stackHi[i] as number;
     const ml = stackLo[i] as number;
-    locate(g, mh, ml);
-    pos[0] = p0;
-    pos[1] = p1;
-    pos[2] = p2;
+    locateInto(g, mh, ml, pos);
     const slot = stackSlot[i] as number;
     const own = pos[slot] as number;
     const o1 = pos[(slot + 1) % 3] as number;
@@ -360,6 +354,14 @@ function tryPopulate(
     }
   }
   return out;
+}
+
+/** {@link locate}, with the three cells written into `pos`. */
+function locateInto(g: Geometry, hi: number, lo: number, pos: number[]): void {
+  locate(g, hi, lo);
+  pos[0] = p0;
+  pos[1] = p1;
+  pos[2] = p2;
 }
 
 function readTag(tags: Uint8Array, cell: number): number {

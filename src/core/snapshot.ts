@@ -51,19 +51,17 @@ export interface SnapshotInput {
    * Absent: the edge accepts no mail at all.
    */
   forwarding?: Array<{ address: string; deployment: string; expiresAt?: number }>;
-  deployments: Array<{
-    id: string;
-    token: TokenFormat;
-    maxMessageBytes: number;
-    attachmentPolicy: AttachmentPolicy;
-    smartMatch: boolean;
-    /** Days the deployment keeps mail (null/absent: for ever); the edge expires its regional copies. */
-    retentionDays?: number | null;
-    /** `'a@x.com'` (one address) or `'@x.com'` (a domain and its subdomains). */
-    suppressions: string[];
-    records: Array<{ address: string; type: RecordType; emailEnabled: boolean }>;
-    outbound: Array<{ messageId: string; threadIndex?: string; subject?: string; to?: string[] }>;
-  }>;
+  deployments: Array<
+    Pick<DeploymentSnapshot, 'token' | 'maxMessageBytes' | 'attachmentPolicy' | 'smartMatch'> & {
+      id: string;
+      /** Days the deployment keeps mail (null/absent: for ever); the edge expires its regional copies. */
+      retentionDays?: number | null;
+      /** `'a@x.com'` (one address) or `'@x.com'` (a domain and its subdomains). */
+      suppressions: string[];
+      records: Array<{ address: string; type: RecordType; emailEnabled: boolean }>;
+      outbound: Array<{ messageId: string; threadIndex?: string; subject?: string; to?: string[] }>;
+    }
+  >;
 }
 
 /** A forwarding address of the region, keyed in the snapshot by its keyed hash. */
@@ -145,6 +143,19 @@ export function recordFilterViews(
   };
 }
 
+/**
+ * A deployment's snapshot from its JSON section, its combined (tagged) record filter and its
+ * outbound filter: what the edge decodes, what buildSnapshot builds, and what a promotion at
+ * central classifies with.
+ */
+export function deploymentSnapshotOf(
+  meta: JsonDeployment,
+  records: Uint8Array,
+  outbound: Uint8Array,
+): DeploymentSnapshot {
+  return { ...jsonDeploymentOf(meta), ...recordFilterViews(records), outbound };
+}
+
 /** Bytes of the conversation root at the start of an Outlook Thread-Index ([MS-OXOMSG] 2.2.1.3). */
 export const THREAD_INDEX_ROOT_BYTES = 22;
 
@@ -220,19 +231,21 @@ export function buildSnapshot(input: SnapshotInput): RoutingSnapshot {
 
     const out = new OutboundAccumulator(key, d.smartMatch, d.token);
     for (const o of d.outbound) out.add(o);
-    deployments[d.id] = {
-      token: { ...d.token },
-      maxMessageBytes: d.maxMessageBytes,
-      attachmentPolicy: d.attachmentPolicy,
-      smartMatch: d.smartMatch,
-      ...(d.retentionDays ? { retentionDays: d.retentionDays } : {}),
-      suppressedAddresses,
-      suppressedDomains,
-      ...recordFilterViews(combined),
-      outbound: out.filter(),
-      threadIndexes: out.threadIndexes(),
-      smart: out.smart(),
-    };
+    deployments[d.id] = deploymentSnapshotOf(
+      {
+        token: { ...d.token },
+        maxMessageBytes: d.maxMessageBytes,
+        attachmentPolicy: d.attachmentPolicy,
+        smartMatch: d.smartMatch,
+        ...(d.retentionDays ? { retentionDays: d.retentionDays } : {}),
+        suppressedAddresses,
+        suppressedDomains,
+        threadIndexes: out.threadIndexes(),
+        smart: out.smart(),
+      },
+      combined,
+      out.filter(),
+    );
   }
 
   const snapshot: RoutingSnapshot = {
@@ -388,16 +401,24 @@ const SHARED = 0xffffffff;
 const ZERO_KEY = '00000000000000000000000000000000';
 
 /** The JSON section of one deployment: everything but its filters. */
-export interface JsonDeployment {
-  token: TokenFormat;
-  maxMessageBytes: number;
-  attachmentPolicy: AttachmentPolicy;
-  smartMatch: boolean;
-  retentionDays?: number;
-  suppressedAddresses: string[];
-  suppressedDomains: string[];
-  threadIndexes: string[];
-  smart: Array<{ subject: string; recipients: string[] }>;
+export type JsonDeployment = Omit<
+  DeploymentSnapshot,
+  'records' | 'emailEnabled' | 'emailEnabledRecipients' | 'outbound'
+>;
+
+/** The JSON section of a deployment's snapshot (its fields in the encoding's order). */
+export function jsonDeploymentOf(d: JsonDeployment): JsonDeployment {
+  return {
+    token: d.token,
+    maxMessageBytes: d.maxMessageBytes,
+    attachmentPolicy: d.attachmentPolicy,
+    smartMatch: d.smartMatch,
+    ...(d.retentionDays ? { retentionDays: d.retentionDays } : {}),
+    suppressedAddresses: d.suppressedAddresses,
+    suppressedDomains: d.suppressedDomains,
+    threadIndexes: d.threadIndexes,
+    smart: d.smart,
+  };
 }
 
 function sameCells(a: Uint8Array, b: Uint8Array): boolean {
@@ -406,57 +427,37 @@ function sameCells(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-/** Encodes a snapshot into its compact binary form. */
-export function encodeSnapshot(s: RoutingSnapshot): Uint8Array {
-  const order = Object.keys(s.deployments);
-  const jsonDeployments: Record<string, JsonDeployment> = {};
-  for (const id of order) {
-    const d = s.deployments[id] as DeploymentSnapshot;
-    jsonDeployments[id] = {
-      token: d.token,
-      maxMessageBytes: d.maxMessageBytes,
-      attachmentPolicy: d.attachmentPolicy,
-      smartMatch: d.smartMatch,
-      ...(d.retentionDays ? { retentionDays: d.retentionDays } : {}),
-      suppressedAddresses: d.suppressedAddresses,
-      suppressedDomains: d.suppressedDomains,
-      threadIndexes: d.threadIndexes,
-      smart: d.smart,
-    };
-  }
-  const json = new TextEncoder().encode(
+/** A filter blob of the encoding: bytes as they are, bytes with another flags byte, or a shared reference. */
+type Blob = Uint8Array | { bytes: Uint8Array; flags: number } | number;
+
+/** The JSON section: the header fields, the deployment order and each deployment's JSON part. */
+function jsonSection(
+  header: Omit<RoutingSnapshot, 'deployments'>,
+  order: string[],
+  deployments: Record<string, JsonDeployment>,
+): Uint8Array {
+  return new TextEncoder().encode(
     JSON.stringify({
-      version: s.version,
-      etag: s.etag,
-      region: s.region,
-      builtAt: s.builtAt,
-      hashKey: s.hashKey,
-      rulesEnabled: s.rulesEnabled,
-      egress: s.egress,
-      mailboxes: s.mailboxes,
-      forwarding: s.forwarding,
+      version: header.version,
+      etag: header.etag,
+      region: header.region,
+      builtAt: header.builtAt,
+      hashKey: header.hashKey,
+      rulesEnabled: header.rulesEnabled,
+      egress: header.egress,
+      mailboxes: header.mailboxes,
+      forwarding: header.forwarding,
       order,
-      deployments: jsonDeployments,
+      deployments,
     }),
   );
-  const blobs: Array<Uint8Array | number> = [];
-  let size = 4 + 4 + json.length + 8;
-  for (const id of order) {
-    const d = s.deployments[id] as DeploymentSnapshot;
-    blobs.push(d.records);
-    size += 4 + d.records.length;
-    for (const view of [d.emailEnabled, d.emailEnabledRecipients]) {
-      if (sameCells(d.records, view)) {
-        blobs.push(view[3] as number);
-        size += 5;
-      } else {
-        blobs.push(view);
-        size += 4 + view.length;
-      }
-    }
-    blobs.push(d.outbound);
-    size += 4 + d.outbound.length;
-  }
+}
+
+/** Writes magic, format, the JSON section, the filter blobs and the checksum. */
+function writeEncoding(json: Uint8Array, blobs: Blob[]): Uint8Array {
+  let size = 8 + json.length + 8;
+  for (const blob of blobs)
+    size += typeof blob === 'number' ? 5 : 4 + (blob instanceof Uint8Array ? blob : blob.bytes).length;
   const out = new Uint8Array(size);
   const view = new DataView(out.buffer);
   out.set(MAGIC, 0);
@@ -470,15 +471,33 @@ export function encodeSnapshot(s: RoutingSnapshot): Uint8Array {
       out[o + 4] = blob;
       o += 5;
     } else {
-      view.setUint32(o, blob.length, true);
-      out.set(blob, o + 4);
-      o += 4 + blob.length;
+      const bytes = blob instanceof Uint8Array ? blob : blob.bytes;
+      view.setUint32(o, bytes.length, true);
+      out.set(bytes, o + 4);
+      if (!(blob instanceof Uint8Array)) out[o + 4 + 3] = blob.flags;
+      o += 4 + bytes.length;
     }
   }
   const [hi, lo] = checksum(out.subarray(0, o));
   view.setUint32(o, hi, true);
   view.setUint32(o + 4, lo, true);
   return out;
+}
+
+/** Encodes a snapshot into its compact binary form. */
+export function encodeSnapshot(s: RoutingSnapshot): Uint8Array {
+  const order = Object.keys(s.deployments);
+  const jsonDeployments: Record<string, JsonDeployment> = {};
+  const blobs: Blob[] = [];
+  for (const id of order) {
+    const d = s.deployments[id] as DeploymentSnapshot;
+    jsonDeployments[id] = jsonDeploymentOf(d);
+    blobs.push(d.records);
+    for (const view of [d.emailEnabled, d.emailEnabledRecipients])
+      blobs.push(sameCells(d.records, view) ? (view[3] as number) : view);
+    blobs.push(d.outbound);
+  }
+  return writeEncoding(jsonSection(s, order, jsonDeployments), blobs);
 }
 
 /** One deployment's built part: its JSON section, its combined (tagged) record filter, its outbound filter. */
@@ -502,50 +521,18 @@ export function encodeAssembledSnapshot(
   const sorted = [...parts].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const order = sorted.map((p) => p.id);
   if (order.includes('__proto__')) throw new Error('deployment id "__proto__" is reserved');
-  const json = new TextEncoder().encode(
-    JSON.stringify({
-      version: header.version,
-      etag: header.etag,
-      region: header.region,
-      builtAt: header.builtAt,
-      hashKey: header.hashKey,
-      rulesEnabled: header.rulesEnabled,
-      egress: header.egress,
-      mailboxes: header.mailboxes,
-      forwarding: header.forwarding,
-      order,
-      deployments: Object.fromEntries(sorted.map((p) => [p.id, p.meta])),
-    }),
-  );
-  let size = 8 + json.length + 8;
-  for (const p of sorted) size += 4 + p.records.length + 10 + 4 + p.outbound.length;
-  const out = new Uint8Array(size);
-  const view = new DataView(out.buffer);
-  out.set(MAGIC, 0);
-  out[3] = FORMAT_VERSION;
-  view.setUint32(4, json.length, true);
-  out.set(json, 8);
-  let o = 8 + json.length;
+  const blobs: Blob[] = [];
   for (const p of sorted) {
     if (((p.records[3] as number) & 1) !== 1) throw new Error('a part needs a tagged record filter');
-    const flags = tagMaskFlags(TAG_RECORD);
-    view.setUint32(o, p.records.length, true);
-    out.set(p.records, o + 4);
-    out[o + 4 + 3] = flags;
-    o += 4 + p.records.length;
-    for (const f of [tagMaskFlags(TAG_EMAIL_ENABLED), tagMaskFlags(3, true)]) {
-      view.setUint32(o, SHARED, true);
-      out[o + 4] = f;
-      o += 5;
-    }
-    view.setUint32(o, p.outbound.length, true);
-    out.set(p.outbound, o + 4);
-    o += 4 + p.outbound.length;
+    blobs.push(
+      { bytes: p.records, flags: tagMaskFlags(TAG_RECORD) },
+      tagMaskFlags(TAG_EMAIL_ENABLED),
+      tagMaskFlags(3, true),
+      p.outbound,
+    );
   }
-  const [hi, lo] = checksum(out.subarray(0, o));
-  view.setUint32(o, hi, true);
-  view.setUint32(o + 4, lo, true);
-  return out;
+  const deployments = Object.fromEntries(sorted.map((p) => [p.id, p.meta]));
+  return writeEncoding(jsonSection(header, order, deployments), blobs);
 }
 
 function checksum(bytes: Uint8Array): [number, number] {
@@ -562,6 +549,23 @@ function isStringArray(v: unknown, pattern?: RegExp): v is string[] {
 }
 
 const HASH = /^[0-9a-f]{16}$/;
+
+/** An object keyed by hashes, each value read by `read` (undefined: malformed). */
+function hashMap<T>(
+  value: unknown,
+  what: string,
+  malformed: string,
+  read: (v: unknown) => T | undefined,
+): Record<string, T> {
+  const out: Record<string, T> = {};
+  for (const [hash, v] of Object.entries(value as Record<string, unknown>)) {
+    if (!HASH.test(hash)) fail(`${what} key is not a hash`);
+    const entry = read(v);
+    if (entry === undefined) fail(malformed);
+    out[hash] = entry;
+  }
+  return out;
+}
 
 /** Decodes a snapshot. Throws an Error naming the problem on a corrupt or truncated payload. */
 export function decodeSnapshot(bytes: Uint8Array): RoutingSnapshot {
@@ -612,40 +616,38 @@ export function decodeSnapshot(bytes: Uint8Array): RoutingSnapshot {
   if (!isStringArray(order)) fail('deployment order missing');
   if (deployments === null || typeof deployments !== 'object') fail('deployments missing');
 
-  const routes: Record<string, MailboxRoute> = {};
-  for (const [hash, route] of Object.entries(mailboxes as Record<string, unknown>)) {
+  const routes = hashMap(mailboxes, 'mailbox', 'mailbox route malformed', (route) => {
     const r = route as Partial<MailboxRoute> | null;
-    if (!HASH.test(hash)) fail('mailbox key is not a hash');
     if (
       !r ||
       typeof r.deployment !== 'string' ||
       typeof r.userId !== 'string' ||
       !FILTER_MODES.includes(r.filter as FilterMode)
-    ) {
-      fail('mailbox route malformed');
-    }
-    routes[hash] = { deployment: r.deployment, userId: r.userId, filter: r.filter as FilterMode };
-  }
+    )
+      return undefined;
+    return { deployment: r.deployment, userId: r.userId, filter: r.filter as FilterMode };
+  });
 
-  const forwardingTargets: Record<string, ForwardingTarget> = {};
-  if (forwarding !== undefined) {
-    if (forwarding === null || typeof forwarding !== 'object' || Array.isArray(forwarding))
-      fail('forwarding addresses malformed');
-    for (const [hash, target] of Object.entries(forwarding as Record<string, unknown>)) {
+  if (
+    forwarding !== undefined &&
+    (forwarding === null || typeof forwarding !== 'object' || Array.isArray(forwarding))
+  )
+    fail('forwarding addresses malformed');
+  const forwardingTargets = hashMap(
+    forwarding ?? {},
+    'forwarding',
+    'forwarding target malformed',
+    (target) => {
       const t = target as Partial<ForwardingTarget> | null;
-      if (!HASH.test(hash)) fail('forwarding key is not a hash');
       if (
         !t ||
         typeof t.deployment !== 'string' ||
         (t.expiresAt !== undefined && (typeof t.expiresAt !== 'number' || !Number.isFinite(t.expiresAt)))
       )
-        fail('forwarding target malformed');
-      forwardingTargets[hash] = {
-        deployment: t.deployment,
-        ...(t.expiresAt !== undefined ? { expiresAt: t.expiresAt } : {}),
-      };
-    }
-  }
+        return undefined;
+      return { deployment: t.deployment, ...(t.expiresAt !== undefined ? { expiresAt: t.expiresAt } : {}) };
+    },
+  );
 
   let o = 8 + jsonLength;
   const readBlob = (what: string, shareWith?: Uint8Array): Uint8Array => {
@@ -707,21 +709,7 @@ export function decodeSnapshot(bytes: Uint8Array): RoutingSnapshot {
       const problem = validateMembershipFilter(f);
       if (problem) fail(`deployment "${id}" ${what}: ${problem}`);
     }
-    result[id] = {
-      token: d.token,
-      maxMessageBytes: d.maxMessageBytes,
-      attachmentPolicy: d.attachmentPolicy,
-      smartMatch: d.smartMatch,
-      ...(d.retentionDays !== undefined ? { retentionDays: d.retentionDays } : {}),
-      suppressedAddresses: d.suppressedAddresses,
-      suppressedDomains: d.suppressedDomains,
-      records,
-      emailEnabled,
-      emailEnabledRecipients,
-      outbound,
-      threadIndexes: d.threadIndexes,
-      smart: d.smart,
-    };
+    result[id] = { ...jsonDeploymentOf(d), records, emailEnabled, emailEnabledRecipients, outbound };
   }
   if (o !== end) fail('trailing bytes after the filters');
   return {

@@ -33,3 +33,23 @@ export function suppressionKeysFor(sender: string): SuppressionKey[] {
 export function entrySpellings(key: SuppressionKey): string[] {
   return key.kind === 'address' ? [key.value] : [`@${key.value}`, key.value];
 }
+
+/** The rule itself: the first key of the sender (address, then domains) that the list holds. */
+export function suppressingKey(
+  sender: string,
+  listed: (key: SuppressionKey) => boolean,
+): SuppressionKey | undefined {
+  for (const k of suppressionKeysFor(sender)) if (listed(k)) return k;
+  return undefined;
+}
+
+/** The stored entry that suppresses a sender (central names it when it refuses a promotion). */
+export function suppressingEntry(entries: Iterable<string>, sender: string): string | undefined {
+  const byKey = new Map<string, string>();
+  for (const entry of entries) {
+    const k = parseSuppressionEntry(entry);
+    if (k && !byKey.has(`${k.kind}:${k.value}`)) byKey.set(`${k.kind}:${k.value}`, entry);
+  }
+  const k = suppressingKey(sender, (x) => byKey.has(`${x.kind}:${x.value}`));
+  return k ? byKey.get(`${k.kind}:${k.value}`) : undefined;
+}

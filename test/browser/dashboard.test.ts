@@ -137,9 +137,17 @@ describe('the dashboard in a browser', () => {
       ).toBe('page');
       await shot(s.page, name);
     }
-    // Demo data on the pages: 30 routes, both deployments, three regions.
+    // Demo data on the pages: 30 routes, both deployments, three regions. Other suites on this
+    // network (the CLI's route imports) add routes of their own deployments, so the page's count
+    // is checked against the API's, and the demo's share of it against 30.
+    const routes = ((await central('GET', '/api/v1/mailboxes?limit=5000')).json?.items ?? []) as {
+      deployment: string;
+    }[];
+    expect(routes.filter((r) => r.deployment === 'contoso' || r.deployment === 'fabrikam')).toHaveLength(30);
     await nav(s.page, 'Routes');
-    expect(await s.page.getByRole('heading', { name: /^30 routes$/ }).isVisible()).toBe(true);
+    expect(
+      await s.page.getByRole('heading', { name: new RegExp(`^${routes.length} routes?( |$)`) }).isVisible(),
+    ).toBe(true);
     await nav(s.page, 'Regions');
     for (const name of ['United States (home)', 'Europe', 'Asia-Pacific'])
       expect(await s.page.getByRole('heading', { level: 2, name }).first().isVisible()).toBe(true);

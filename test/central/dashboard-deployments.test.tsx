@@ -26,6 +26,25 @@ async function editFields(id: string, changes: Record<string, string> = {}) {
   return { ...fields, ...changes };
 }
 
+/**
+ * Posts the edit form of `id` with `changes`: it must be refused with `status`, the page showing each of
+ * `texts`, and the deployment must be unchanged. Returns the page.
+ */
+async function refusedEdit(
+  b: Awaited<ReturnType<typeof signedIn>>,
+  id: string,
+  changes: Record<string, string>,
+  status: number,
+  texts: string[],
+) {
+  const before = (await deployment(id)).json;
+  const res = await b.post(`/deployments/${id}/edit`, await editFields(id, changes));
+  expect(res.status).toBe(status);
+  for (const text of texts) expect(res.html).toContain(text);
+  expect((await deployment(id)).json).toEqual(before);
+  return res;
+}
+
 const NEW_ACME = {
   id: 'acme',
   name: 'Acme <b>Corp</b>',
@@ -125,18 +144,11 @@ describe('dashboard deployment forms', () => {
   test('a base number used by another deployment re-renders with the conflict and changes nothing', async () => {
     const b = await signedIn();
     const fabrikamBase = (await deployment('fabrikam')).json.trackingToken.deploymentBase;
-    const before = (await deployment('contoso')).json;
-    const res = await b.post(
-      '/deployments/contoso/edit',
-      await editFields('contoso', { base: String(fabrikamBase), name: 'Contoso renamed' }),
-    );
-    expect(res.status).toBe(409);
-    expect(res.html).toContain(
+    await refusedEdit(b, 'contoso', { base: String(fabrikamBase), name: 'Contoso renamed' }, 409, [
       `trackingToken.deploymentBase ${fabrikamBase} is already used by deployment fabrikam`,
-    );
-    expect(res.html).toContain('value="Contoso renamed"');
-    expect(res.html).toContain(`value="${fabrikamBase}"`);
-    expect((await deployment('contoso')).json).toEqual(before);
+      'value="Contoso renamed"',
+      `value="${fabrikamBase}"`,
+    ]);
 
     const create = await b.post('/deployments', { ...NEW_ACME, id: 'clash', base: String(fabrikamBase) });
     expect(create.status).toBe(409);
@@ -147,30 +159,17 @@ describe('dashboard deployment forms', () => {
 
   test('an invalid webhook URL (or id, or number) is refused naming the field', async () => {
     const b = await signedIn();
-    const before = (await deployment('contoso')).json;
-    const res = await b.post(
-      '/deployments/contoso/edit',
-      await editFields('contoso', { webhookUrl: 'not a url' }),
-    );
-    expect(res.status).toBe(400);
-    expect(res.html).toContain('webhookUrl:');
-    expect(res.html).toContain('value="not a url"');
-    expect((await deployment('contoso')).json).toEqual(before);
+    await refusedEdit(b, 'contoso', { webhookUrl: 'not a url' }, 400, ['webhookUrl:', 'value="not a url"']);
 
-    const badId = await b.post('/deployments', { ...NEW_ACME, id: 'Bad Id', base: '' });
-    expect(badId.status).toBe(400);
-    expect(badId.html).toContain('id: lower-case letters');
-    const badBase = await b.post('/deployments', { ...NEW_ACME, id: 'bad-base', base: 'abc' });
-    expect(badBase.status).toBe(400);
-    expect(badBase.html).toContain('trackingToken.deploymentBase:');
-    const badPolicy = await b.post('/deployments', {
-      ...NEW_ACME,
-      id: 'bad-policy',
-      base: '',
-      attachmentPolicy: 'x',
-    });
-    expect(badPolicy.status).toBe(400);
-    expect(badPolicy.html).toContain('attachmentPolicy:');
+    for (const [changes, text] of [
+      [{ id: 'Bad Id', base: '' }, 'id: lower-case letters'],
+      [{ id: 'bad-base', base: 'abc' }, 'trackingToken.deploymentBase:'],
+      [{ id: 'bad-policy', base: '', attachmentPolicy: 'x' }, 'attachmentPolicy:'],
+    ] as const) {
+      const res = await b.post('/deployments', { ...NEW_ACME, ...changes });
+      expect(res.status, text).toBe(400);
+      expect(res.html).toContain(text);
+    }
     for (const id of ['bad-id', 'bad-base', 'bad-policy']) expect((await deployment(id)).status).toBe(404);
   });
 
@@ -198,28 +197,23 @@ describe('dashboard deployment forms', () => {
     );
 
     // contoso claiming a subdomain of a domains-co domain: the same 409 as PUT, shown on the form.
-    const before = (await deployment('contoso')).json;
-    const clash = await b.post(
-      '/deployments/contoso/edit',
-      await editFields('contoso', { name: 'Contoso renamed', domains: 'contoso.example\nx.third.example' }),
+    const clash = await refusedEdit(
+      b,
+      'contoso',
+      { name: 'Contoso renamed', domains: 'contoso.example\nx.third.example' },
+      409,
+      ['contoso.example\nx.third.example</textarea>'],
     );
-    expect(clash.status).toBe(409);
     expect(clash.html).toMatch(
       /class="flash bad" role="alert">[^<]*third\.example belongs to deployment domains-co/,
     );
-    expect(clash.html).toContain('contoso.example\nx.third.example</textarea>');
-    expect((await deployment('contoso')).json).toEqual(before);
 
     // An invalid domain is a 400 naming the field; escaped on the page.
-    const bad = await b.post(
-      '/deployments/contoso/edit',
-      await editFields('contoso', { domains: '<b>nope</b>' }),
-    );
-    expect(bad.status).toBe(400);
-    expect(bad.html).toContain('domains.0: must be a domain name');
-    expect(bad.html).toContain('&lt;b&gt;nope&lt;/b&gt;</textarea>');
+    const bad = await refusedEdit(b, 'contoso', { domains: '<b>nope</b>' }, 400, [
+      'domains.0: must be a domain name',
+      '&lt;b&gt;nope&lt;/b&gt;</textarea>',
+    ]);
     expect(bad.html).not.toContain('<b>nope</b>');
-    expect((await deployment('contoso')).json).toEqual(before);
 
     // A form without the field keeps the domains; an empty field removes them all.
     const kept = await b.post(

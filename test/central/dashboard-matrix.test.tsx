@@ -33,6 +33,23 @@ const SIGNED = (admin: number, own: number, other: number) => ({
   otherDeployment: other,
 });
 
+/** A row requesting `path` (GET, or POST with `fields`) that expects `expect` per session. */
+const at = (path: string, expect: Row['expect']): Row => ({ request: () => ({ path }), expect });
+/** `fields` is called per request, so values such as `unique(…)` are fresh each time. */
+const post = (path: string, fields: () => Record<string, string>, expect: Row['expect']): Row => ({
+  request: () => ({ path, fields: fields() }),
+  expect,
+});
+
+/** The deployment form's fields but id, name and base. */
+const DEPLOYMENT_FORM = {
+  prefix: 'CRM:',
+  userDigits: '3',
+  counterDigits: '3',
+  maxMessageBytes: '2048000',
+  attachmentPolicy: 'regional',
+};
+
 const MATRIX: Record<string, Row> = {
   'GET /assets/app.css': {
     request: () => ({ path: '/assets/app.css' }),
@@ -55,71 +72,49 @@ const MATRIX: Record<string, Row> = {
     public: true,
     expect: SIGNED(303, 303, 303),
   },
-  'POST /logout': { request: () => ({ path: '/logout', fields: {} }), expect: SIGNED(303, 303, 303) },
-  'GET /': { request: () => ({ path: '/' }), expect: SIGNED(200, 200, 200) },
-  'GET /activities': { request: () => ({ path: '/activities' }), expect: SIGNED(200, 200, 200) },
+  'POST /logout': post('/logout', () => ({}), SIGNED(303, 303, 303)),
+  'GET /': at('/', SIGNED(200, 200, 200)),
+  'GET /activities': at('/activities', SIGNED(200, 200, 200)),
   'GET /activities/:id': {
     request: () => ({ path: `/activities/${activityId}` }),
     expect: SIGNED(200, 200, 404),
   },
-  'GET /dispositions': { request: () => ({ path: '/dispositions' }), expect: SIGNED(200, 200, 200) },
-  'GET /dead-letters': { request: () => ({ path: '/dead-letters' }), expect: SIGNED(200, 200, 200) },
-  'POST /dead-letters/webhooks/:id/replay': {
-    request: () => ({ path: '/dead-letters/webhooks/no-such-delivery/replay', fields: {} }),
-    expect: SIGNED(404, 404, 404),
-  },
-  'POST /dead-letters/replay': {
-    request: () => ({ path: '/dead-letters/replay', fields: {} }),
-    expect: SIGNED(303, 303, 303),
-  },
+  'GET /dispositions': at('/dispositions', SIGNED(200, 200, 200)),
+  'GET /dead-letters': at('/dead-letters', SIGNED(200, 200, 200)),
+  'POST /dead-letters/webhooks/:id/replay': post(
+    '/dead-letters/webhooks/no-such-delivery/replay',
+    () => ({}),
+    SIGNED(404, 404, 404),
+  ),
+  'POST /dead-letters/replay': post('/dead-letters/replay', () => ({}), SIGNED(303, 303, 303)),
   'POST /dead-letters/:id/replay': {
     request: () => ({ path: `/dead-letters/${deadLetterId}/replay`, fields: {} }),
     expect: SIGNED(303, 303, 404),
   },
-  'GET /deployments': { request: () => ({ path: '/deployments' }), expect: SIGNED(200, 200, 200) },
-  'POST /deployments': {
-    request: () => ({
-      path: '/deployments',
-      fields: {
-        id: unique('dep'),
-        name: 'New',
-        prefix: 'CRM:',
-        base: '',
-        userDigits: '3',
-        counterDigits: '3',
-        maxMessageBytes: '2048000',
-        attachmentPolicy: 'regional',
-      },
-    }),
-    expect: SIGNED(303, 403, 403),
-  },
-  'GET /deployments/:id/edit': {
-    request: () => ({ path: '/deployments/contoso/edit' }),
-    expect: SIGNED(200, 403, 403),
-  },
-  'POST /deployments/:id/edit': {
-    request: () => ({
-      path: '/deployments/contoso/edit',
-      fields: {
-        name: 'Contoso',
-        prefix: 'CRM:',
-        base: '0',
-        userDigits: '3',
-        counterDigits: '3',
-        maxMessageBytes: '2048000',
-        attachmentPolicy: 'regional',
-      },
-    }),
-    expect: SIGNED(303, 403, 403),
-  },
-  'GET /routes': { request: () => ({ path: '/routes' }), expect: SIGNED(200, 200, 200) },
-  'POST /routes/save': {
-    request: () => ({
-      path: '/routes/save',
-      fields: { address: ANN, region: 'us', deployment: 'contoso', userId: 'u-ann', filter: 'all' },
-    }),
-    expect: SIGNED(303, 303, 403),
-  },
+  'GET /deployments': at('/deployments', SIGNED(200, 200, 200)),
+  'POST /deployments': post(
+    '/deployments',
+    () => ({ id: unique('dep'), name: 'New', base: '', ...DEPLOYMENT_FORM }),
+    SIGNED(303, 403, 403),
+  ),
+  'GET /deployments/:id/edit': at('/deployments/contoso/edit', SIGNED(200, 403, 403)),
+  'POST /deployments/:id/edit': post(
+    '/deployments/contoso/edit',
+    () => ({ name: 'Contoso', base: '0', ...DEPLOYMENT_FORM }),
+    SIGNED(303, 403, 403),
+  ),
+  'GET /routes': at('/routes', SIGNED(200, 200, 200)),
+  'POST /routes/save': post(
+    '/routes/save',
+    () => ({ address: ANN, region: 'us', deployment: 'contoso', userId: 'u-ann', filter: 'all' }),
+    SIGNED(303, 303, 403),
+  ),
+  // ANN is routed to us already: moving it there again is a 303 for whoever may manage contoso.
+  'POST /routes/move': post(
+    '/routes/move',
+    () => ({ deployment: 'contoso', search: ANN, region: 'us' }),
+    SIGNED(303, 303, 403),
+  ),
   'GET /routes/delete': {
     request: () => ({ path: `/routes/delete?address=${encodeURIComponent(ANN)}` }),
     expect: SIGNED(200, 200, 404),
@@ -144,35 +139,24 @@ const MATRIX: Record<string, Row> = {
     // A fabrikam session may not route into contoso: the import is refused whole.
     expect: SIGNED(303, 303, 403),
   },
-  'GET /deployments/:id/records': {
-    request: () => ({ path: '/deployments/contoso/records?address=ann%40contoso.example' }),
-    expect: SIGNED(200, 200, 403),
-  },
-  'POST /deployments/:id/records/remove': {
-    request: () => ({
-      path: '/deployments/contoso/records/remove',
-      fields: { type: 'contact', id: unique('no-such-record'), action: 'delete' },
-    }),
-    expect: SIGNED(404, 404, 403),
-  },
-  'GET /deployments/:id/syncs': {
-    request: () => ({ path: '/deployments/contoso/syncs' }),
-    expect: SIGNED(200, 200, 403),
-  },
-  'POST /deployments/:id/syncs': {
-    request: () => ({ path: '/deployments/contoso/syncs', fields: {} }),
-    expect: SIGNED(303, 303, 403),
-  },
+  'GET /deployments/:id/records': at(
+    '/deployments/contoso/records?address=ann%40contoso.example',
+    SIGNED(200, 200, 403),
+  ),
+  'POST /deployments/:id/records/remove': post(
+    '/deployments/contoso/records/remove',
+    () => ({ type: 'contact', id: unique('no-such-record'), action: 'delete' }),
+    SIGNED(404, 404, 403),
+  ),
+  'GET /deployments/:id/syncs': at('/deployments/contoso/syncs', SIGNED(200, 200, 403)),
+  'POST /deployments/:id/syncs': post('/deployments/contoso/syncs', () => ({}), SIGNED(303, 303, 403)),
   'POST /deployments/:id/syncs/:syncId/complete': {
     // A sync that does not exist: the session may manage contoso (404) or not (403).
     request: () => ({ path: `/deployments/contoso/syncs/${unique('sync_none')}/complete`, fields: {} }),
     expect: SIGNED(404, 404, 403),
   },
-  'GET /regions': { request: () => ({ path: '/regions' }), expect: SIGNED(200, 200, 200) },
-  'GET /regions/:id/rules': {
-    request: () => ({ path: '/regions/eu/rules?enable=true' }),
-    expect: SIGNED(200, 403, 403),
-  },
+  'GET /regions': at('/regions', SIGNED(200, 200, 200)),
+  'GET /regions/:id/rules': at('/regions/eu/rules?enable=true', SIGNED(200, 403, 403)),
   'POST /regions/:id/rules': {
     request: () => ({ path: '/regions/eu/rules', fields: { enable: 'true' } }),
     expect: SIGNED(303, 403, 403),
@@ -181,17 +165,12 @@ const MATRIX: Record<string, Row> = {
     request: () => ({ path: '/regions/eu/egress', fields: { egress: 'metadata' } }),
     expect: SIGNED(303, 403, 403),
   },
-  'GET /deployments/tokens': {
-    request: () => ({ path: '/deployments/tokens' }),
-    expect: SIGNED(200, 200, 200),
-  },
-  'POST /deployments/tokens': {
-    request: () => ({
-      path: '/deployments/tokens',
-      fields: { kind: 'user', deployment: 'contoso', userId: unique('u'), label: 'matrix' },
-    }),
-    expect: SIGNED(200, 200, 403),
-  },
+  'GET /deployments/tokens': at('/deployments/tokens', SIGNED(200, 200, 200)),
+  'POST /deployments/tokens': post(
+    '/deployments/tokens',
+    () => ({ kind: 'user', deployment: 'contoso', userId: unique('u'), label: 'matrix' }),
+    SIGNED(200, 200, 403),
+  ),
   'POST /deployments/tokens/:id/revoke': {
     request: async () => {
       const res = await api('POST', '/api/v1/tokens', { body: { scope: `user:contoso/${unique('u')}` } });

@@ -188,4 +188,83 @@ describe('dashboard: bulk routes and records', () => {
     expect((await syncs()).json.items.map((r: { id: string }) => r.id)).toEqual(['not-carried']);
     expect((await admin.get('/deployments/nope/syncs')).status).toBe(404);
   });
+
+  test('the Routes page moves a department to another region in one call, all or nothing, scoped', async () => {
+    await api('PUT', '/api/v1/deployments/contoso', {
+      body: { name: 'Contoso', domains: ['contoso.example'] },
+    });
+    await api('POST', '/api/v1/mailboxes', {
+      body: {
+        routes: [
+          { address: 'a@sales.contoso.example', region: 'eu', deployment: 'contoso', userId: 'u-a' },
+          { address: 'b@sales.contoso.example', region: 'eu', deployment: 'contoso', userId: 'u-b' },
+          { address: 'c@contoso.example', region: 'eu', deployment: 'contoso', userId: 'u-c' },
+          { address: 'f@fabrikam.example', region: 'eu', deployment: 'fabrikam', userId: 'u-f' },
+        ],
+      },
+    });
+    const region = async (address: string) => (await api('GET', `/api/v1/mailboxes/${address}`)).json.region;
+    const regions = async () =>
+      Promise.all(
+        ['a@sales.contoso.example', 'b@sales.contoso.example', 'c@contoso.example', 'f@fabrikam.example'].map(
+          region,
+        ),
+      );
+
+    const b = await signedIn(undefined, '/routes');
+    const routes = (await b.get('/routes')).html;
+    expect(routes).toContain('Move routes to another region');
+    // Each select posts under the name its handler reads.
+    for (const [id, name] of [
+      ['n-deployment', 'deployment'],
+      ['n-region', 'region'],
+      ['m-deployment', 'deployment'],
+      ['m-region', 'region'],
+      ['f-region', 'region'],
+      ['region-0', 'region'],
+      ['filter-0', 'filter'],
+    ])
+      expect(routes).toMatch(new RegExp(`<select id="${id}" name="${name}"`));
+    const bad = await b.post('/routes/move', {
+      deployment: 'contoso',
+      search: '@sales.contoso.example',
+      region: 'mars',
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.html).toMatch(
+      /role="alert">a@sales\.contoso\.example, region: unknown region mars; nothing was moved/,
+    );
+    expect(bad.html).toContain('value="@sales.contoso.example"');
+    const none = await b.post('/routes/move', { deployment: 'contoso', search: '<b>x</b>', region: 'us' });
+    expect(none.status).toBe(404);
+    expect(none.html).toContain('no routes match; nothing was moved');
+    expect(none.html).toContain('value="&lt;b&gt;x&lt;/b&gt;"');
+    expect(await regions()).toEqual(['eu', 'eu', 'eu', 'eu']);
+
+    const ok = await b.post('/routes/move', {
+      deployment: 'contoso',
+      search: '@sales.contoso.example',
+      region: 'us',
+    });
+    expect(ok.status).toBe(303);
+    expect(ok.location).toBe('/routes?deployment=contoso');
+    expect((await b.get('/routes')).html).toContain('Moved 2 route(s) of contoso to us (0 already there).');
+    expect(await regions()).toEqual(['us', 'us', 'eu', 'eu']);
+
+    // A fabrikam session cannot move contoso's routes; contoso's own session can.
+    const other = await signedIn(await mintToken('deployment:fabrikam'), '/routes');
+    expect(
+      (await other.post('/routes/move', { deployment: 'contoso', search: '', region: 'eu' })).status,
+    ).toBe(403);
+    expect(await regions()).toEqual(['us', 'us', 'eu', 'eu']);
+    const own = await signedIn(await mintToken('deployment:contoso'), '/routes');
+    expect((await own.post('/routes/move', { deployment: 'contoso', search: '', region: 'us' })).status).toBe(
+      303,
+    );
+    expect(await regions()).toEqual(['us', 'us', 'us', 'eu']);
+    expect(
+      (await own.post('/routes/move', { deployment: 'contoso', region: 'eu' }, { csrf: false })).status,
+    ).toBe(403);
+    expect(await regions()).toEqual(['us', 'us', 'us', 'eu']);
+  });
 });

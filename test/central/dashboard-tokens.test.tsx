@@ -44,6 +44,12 @@ describe('dashboard API tokens page', () => {
     const deployments = await b.get('/deployments');
     expect(deployments.html).toContain('href="/deployments/tokens"');
     const page = await b.get('/deployments/tokens');
+    for (const [id, name] of [
+      ['t-kind', 'kind'],
+      ['t-deployment', 'deployment'],
+      ['t-region', 'region'],
+    ])
+      expect(page.html).toMatch(new RegExp(`<select id="${id}" name="${name}"`));
     expect(page.status).toBe(200);
     const nav = /<nav class="main"[^>]*>([\s\S]*?)<\/nav>/.exec(page.html)?.[1] ?? '';
     expect([...nav.matchAll(/<a [^>]*>([^<]*)<\/a>/g)].map((m) => m[1])).toEqual(NAV);

@@ -11,6 +11,15 @@ import { activities, apiTokens, deadLetters, dispositions, regions } from '../..
 import { ADMIN, api, seedBasics } from './helpers.js';
 import { Browser, csrfOf, NAV, signedIn } from './dashboard-browser.js';
 
+/** The fields of the Routes page's save form. */
+const routeForm = (address: string, region: string, deployment: string, userId: string, filter: string) => ({
+  address,
+  region,
+  deployment,
+  userId,
+  filter,
+});
+
 const db = createDb(env.DB);
 const XSS_SUBJECT = '<img src=x onerror=alert(1)>';
 const XSS_NAME = '<script>alert(1)</script>';
@@ -482,35 +491,20 @@ describe('dashboard pages', () => {
 
   test('routes can be added, moved, re-filtered and deleted with the API’s validation', async () => {
     const b = await signedIn();
-    const bad = await b.post('/routes/save', {
-      address: 'not an address',
-      region: 'us',
-      deployment: 'contoso',
-      userId: 'u-x',
-      filter: 'all',
-    });
+    const bad = await b.post('/routes/save', routeForm('not an address', 'us', 'contoso', 'u-x', 'all'));
     expect(bad.status).toBe(400);
     expect(bad.html).toContain('must be an e-mail address');
-    const add = await b.post('/routes/save', {
-      address: 'Dora@Contoso.example',
-      region: 'us',
-      deployment: 'contoso',
-      userId: 'u-dora',
-      filter: 'all',
-    });
+    const add = await b.post(
+      '/routes/save',
+      routeForm('Dora@Contoso.example', 'us', 'contoso', 'u-dora', 'all'),
+    );
     expect(add.status).toBe(303);
     expect((await api('GET', '/api/v1/mailboxes/dora@contoso.example')).json).toMatchObject({
       region: 'us',
       filter: 'all',
     });
     const euBefore = await db.select().from(regions).where(eq(regions.id, 'eu')).get();
-    await b.post('/routes/save', {
-      address: 'dora@contoso.example',
-      region: 'eu',
-      deployment: 'contoso',
-      userId: 'u-dora',
-      filter: 'responses',
-    });
+    await b.post('/routes/save', routeForm('dora@contoso.example', 'eu', 'contoso', 'u-dora', 'responses'));
     expect((await api('GET', '/api/v1/mailboxes/dora@contoso.example')).json).toMatchObject({
       region: 'eu',
       filter: 'responses',
@@ -604,13 +598,10 @@ describe('a deployment-scoped session', () => {
       { csrfFrom: '/dead-letters' },
     );
     expect(replay.status).toBe(404);
-    const move = await b.post('/routes/save', {
-      address: 'frank@fabrikam.example',
-      region: 'eu',
-      deployment: 'contoso',
-      userId: 'u-frank',
-      filter: 'all',
-    });
+    const move = await b.post(
+      '/routes/save',
+      routeForm('frank@fabrikam.example', 'eu', 'contoso', 'u-frank', 'all'),
+    );
     expect(move.status).toBe(403);
     expect((await api('GET', '/api/v1/mailboxes/frank@fabrikam.example')).json).toMatchObject({
       deployment: 'fabrikam',

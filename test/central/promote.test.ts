@@ -1,5 +1,9 @@
 import { env } from 'cloudflare:test';
 import { beforeEach, describe, expect, test } from 'vitest';
+import { classify } from '../../src/core/classify.js';
+import { readMessageFacts } from '../../src/core/message-facts.js';
+import { buildSnapshot } from '../../src/core/snapshot.js';
+import { DEFAULT_TOKEN_FORMAT } from '../../src/core/tracking-token.js';
 import { api, freshBasics, mintToken } from './helpers.js';
 
 function message(opts: { from?: string; messageId?: string; subject?: string; body?: string } = {}): string {
@@ -145,12 +149,104 @@ describe('POST /api/v1/deployments/:id/promote', () => {
     ]);
   });
 
+  test('an entry the edge reads as the sender address (trailing dot) refuses promotion as well', async () => {
+    // The edge's snapshot normalises the entry to buyer@customer.example and suppresses the
+    // sender; promotion must apply the same rule, not a second lookup of its own.
+    const entry = 'buyer@customer.example.';
+    const snapshot = buildSnapshot({
+      region: 'us',
+      version: 1,
+      builtAt: 0,
+      hashKey: '0123456789abcdef0123456789abcdef',
+      rulesEnabled: true,
+      egress: 'full',
+      mailboxes: [{ address: 'ann@contoso.example', deployment: 'contoso', userId: 'u-ann', filter: 'all' }],
+      deployments: [
+        {
+          id: 'contoso',
+          token: DEFAULT_TOKEN_FORMAT,
+          maxMessageBytes: 1 << 20,
+          attachmentPolicy: 'regional',
+          smartMatch: false,
+          suppressions: [entry],
+          records: [],
+          outbound: [],
+        },
+      ],
+    });
+    const facts = readMessageFacts(new TextEncoder().encode(message()), { to: 'ann@contoso.example' });
+    expect(classify(facts, snapshot, { now: 0, deployment: 'contoso' }).reason).toBe('suppressed');
+
+    await api('POST', '/api/v1/deployments/contoso/suppressions', { body: { entries: [entry] } });
+    const res = await promote(message());
+    expect(res.status).toBe(409);
+    expect(res.json.error).toMatchObject({
+      code: 'suppressed',
+      message: `the sender matches ${entry} on the suppression list of contoso: suppressed mail is never tracked, not even by hand`,
+    });
+    expect(await activityCount()).toBe(0);
+  });
+
+  test('a forward-as-attachment wrapped as message/global promotes the wrapped message with its own body', async () => {
+    const raw = [
+      'From: Ann <ann@contoso.example>',
+      'To: ann@contoso.example',
+      'Subject: FW: Order 42',
+      'Message-ID: <fw-42@contoso.example>',
+      'MIME-Version: 1.0',
+      'Content-Type: multipart/mixed; boundary="b1"',
+      '',
+      '--b1',
+      'Content-Type: text/plain; charset=utf-8',
+      '',
+      'Forwarder note, not the message.',
+      '--b1',
+      'Content-Type: message/global',
+      'Content-Disposition: attachment; filename="order.eml"',
+      '',
+      message().trimEnd(),
+      '--b1--',
+      '',
+    ].join('\r\n');
+    const res = await promote(raw);
+    expect(res.status).toBe(201);
+    expect(res.json).toMatchObject({
+      messageId: 'order-42@customer.example',
+      from: 'buyer@customer.example',
+    });
+    const text = await env.DB.prepare('select body_text from activities where id = ?')
+      .bind(res.json.id)
+      .first<{ body_text: string }>();
+    expect(text?.body_text).toContain('Please send the quote.');
+    expect(text?.body_text).not.toContain('Forwarder note');
+  });
+
   test('mail from the routed mailbox itself is not suppressed by its own domain', async () => {
     await api('POST', '/api/v1/deployments/contoso/suppressions', {
       body: { entries: ['@contoso.example'] },
     });
     const res = await promote(message({ from: 'ann@contoso.example', messageId: '<sent@contoso.example>' }));
     expect(res.status).toBe(201);
+  });
+
+  test('a promoted reply keeps the correlation the classifier finds (In-Reply-To) and names the promoter', async () => {
+    const sent = await api('POST', '/api/v1/deployments/contoso/outbound', {
+      body: { messageId: '<quote-7@contoso.example>', userId: 'u-ann', subject: 'Quote' },
+    });
+    expect(sent.status).toBeLessThan(300);
+    const reply = message({ messageId: '<reply-7@customer.example>', subject: 'RE: Quote' }).replace(
+      'MIME-Version: 1.0',
+      'In-Reply-To: <quote-7@contoso.example>\r\nMIME-Version: 1.0',
+    );
+    const res = await promote(reply);
+    expect(res.status).toBe(201);
+    expect(res.json).toMatchObject({
+      reason: 'tracked:promoted',
+      correlation: {
+        method: 'in-reply-to',
+        detail: 'In-Reply-To matches a registered outbound message; promoted by admin',
+      },
+    });
   });
 
   test('a tracking token in the subject is kept with the item', async () => {

@@ -15,32 +15,10 @@ import { buildSnapshot, decodeSnapshot, encodeSnapshot, normaliseSubject } from 
 import { findTrackingToken, formatTrackingToken } from '../../src/core/tracking-token.js';
 import { FILTER_MODES, type TokenFormat } from '../../src/core/types.js';
 import { contosoSnapshot, HASH_KEY, OUTBOUND_MESSAGE_ID, REPLY_THREAD_INDEX } from './contoso-snapshot.js';
+import { HEADER_NAMES } from '../support/header-names.js';
 
 const NOW = 1_710_300_000_000;
 const snapshots = FILTER_MODES.map((mode) => contosoSnapshot(mode));
-
-const HEADER_NAMES = [
-  'From',
-  'To',
-  'Cc',
-  'Bcc',
-  'Subject',
-  'Message-ID',
-  'In-Reply-To',
-  'References',
-  'Thread-Index',
-  'Content-Type',
-  'Auto-Submitted',
-  'Precedence',
-  'List-Id',
-  'X-Loop',
-  'Return-Path',
-  'Delivered-To',
-  'X-Forwarded-For',
-  'Resent-From',
-  'Date',
-  'X-Auto-Response-Suppress',
-];
 
 const headerValue = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 80 }),

@@ -188,7 +188,7 @@ describe('normaliseSubject', () => {
 
 describe('assembling a snapshot from built parts', () => {
   test('decodes to the same filters and sections as building it at once', async () => {
-    const { encodeAssembledSnapshot } = await import('../../src/core/snapshot.js');
+    const { encodeAssembledSnapshot, jsonDeploymentOf } = await import('../../src/core/snapshot.js');
     const { withTagMask } = await import('../../src/core/membership-filter.js');
     const s = buildSnapshot(contosoInput('email-enabled'));
     const d = s.deployments.contoso!;
@@ -196,16 +196,7 @@ describe('assembling a snapshot from built parts', () => {
     const bytes = encodeAssembledSnapshot({ ...s, etag: 'e' }, [
       {
         id: 'contoso',
-        meta: {
-          token: d.token,
-          maxMessageBytes: d.maxMessageBytes,
-          attachmentPolicy: d.attachmentPolicy,
-          smartMatch: d.smartMatch,
-          suppressedAddresses: d.suppressedAddresses,
-          suppressedDomains: d.suppressedDomains,
-          threadIndexes: d.threadIndexes,
-          smart: d.smart,
-        },
+        meta: jsonDeploymentOf(d),
         records: combined,
         outbound: d.outbound,
       },

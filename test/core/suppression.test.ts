@@ -1,7 +1,12 @@
 import { describe, expect, test } from 'vitest';
 import { classify } from '../../src/core/classify.js';
 import { readMessageFacts } from '../../src/core/message-facts.js';
-import { entrySpellings, parseSuppressionEntry, suppressionKeysFor } from '../../src/core/suppression.js';
+import {
+  entrySpellings,
+  parseSuppressionEntry,
+  suppressingEntry,
+  suppressionKeysFor,
+} from '../../src/core/suppression.js';
 import { contosoSnapshot } from './contoso-snapshot.js';
 import { mail } from './mail-builder.js';
 
@@ -19,6 +24,15 @@ describe('the one suppression rule', () => {
   test('a sender is covered by its address, its domain and every parent domain, in both spellings', () => {
     const spellings = suppressionKeysFor('a@mail.x.com').flatMap(entrySpellings);
     expect(spellings).toEqual(['a@mail.x.com', '@mail.x.com', 'mail.x.com', '@x.com', 'x.com']);
+  });
+
+  test('the entry that suppresses a sender is named as stored, the address before its domains', () => {
+    const entries = ['@x.com', 'A@Mail.X.com.', 'mail.x.com'];
+    expect(suppressingEntry(entries, 'a@mail.x.com')).toBe('A@Mail.X.com.');
+    expect(suppressingEntry(entries, 'b@mail.x.com')).toBe('mail.x.com');
+    expect(suppressingEntry(entries, 'b@deep.mail.x.com')).toBe('mail.x.com');
+    expect(suppressingEntry(entries, 'b@y.com')).toBeUndefined();
+    expect(suppressingEntry([], 'a@x.com')).toBeUndefined();
   });
 
   test('a bare-domain entry suppresses at the edge exactly as promotion checks it', () => {

@@ -455,6 +455,79 @@ describe('crm-router', () => {
       expect(exported.code).toBe(0);
       expect(exported.stdout.trim()).toBe(ROUTES_HEADER);
     });
+
+    test('routes move moves a department in one call, or several addresses; all or nothing; scoped', async () => {
+      const regions = async () =>
+        (await api().mailboxes.list({ deployment: SYNC })).items.map((m) => m.region);
+      const dept = await cli([
+        'routes',
+        'move',
+        '--deployment',
+        SYNC,
+        '--search',
+        '@cli-sync.example',
+        '--region',
+        'eu',
+      ]);
+      expect(dept.code, dept.stderr).toBe(0);
+      expect(dept.stdout).toContain('moved 5 route(s) to region eu (0 already there)');
+      expect(await regions()).toEqual(['eu', 'eu', 'eu', 'eu', 'eu']);
+
+      const two = await cli([
+        'routes',
+        'move',
+        'r0@cli-sync.example',
+        'r1@cli-sync.example',
+        '--region',
+        'us',
+      ]);
+      expect(two.code, two.stderr).toBe(0);
+      expect(two.stdout).toContain('moved 2 route(s) to region us (0 already there)');
+      expect((await api().mailboxes.get('r1@cli-sync.example')).region).toBe('us');
+
+      const missing = await cli([
+        'routes',
+        'move',
+        'r2@cli-sync.example',
+        'nobody@cli-sync.example',
+        '--region',
+        'apac',
+      ]);
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toMatch(
+        /^crm-router: POST \/api\/v1\/mailboxes\/move: 404 not_found: not routed: nobody@cli-sync\.example; nothing was moved/m,
+      );
+      expect((await api().mailboxes.get('r2@cli-sync.example')).region).toBe('eu');
+
+      const token = await scopedToken(OTHER);
+      const denied = await cli([
+        'routes',
+        'move',
+        '--deployment',
+        SYNC,
+        '--region',
+        'apac',
+        '--token',
+        token,
+      ]);
+      expect(denied.code).toBe(1);
+      expect(denied.stderr).toMatch(/POST \/api\/v1\/mailboxes\/move: 403 forbidden: /);
+      const hidden = await cli([
+        'routes',
+        'move',
+        'r3@cli-sync.example',
+        'r4@cli-sync.example',
+        '--region',
+        'apac',
+        '--token',
+        token,
+      ]);
+      expect(hidden.code).toBe(1);
+      expect(hidden.stderr).toMatch(
+        /404 not_found: not routed: r3@cli-sync\.example, r4@cli-sync\.example; nothing was moved/,
+      );
+      expect(await regions()).toEqual(['us', 'us', 'eu', 'eu', 'eu']);
+    });
   });
 
   test('errors: the API error is printed with its code; an unreachable central is named', async () => {

@@ -1,62 +1,34 @@
 // Issue 11 at the edge: mail only for forwarding addresses (boundary 2), bound to that address's
 // deployment (boundary 1), and raw content never rendered on the edge's origin (boundary 8).
-import { env } from 'cloudflare:test';
 import { beforeEach, describe, expect, test } from 'vitest';
-import { buildSnapshot, encodeSnapshot, type SnapshotInput } from '../../src/core/snapshot.js';
-import type { IngestItem, Receipt } from '../../src/core/wire.js';
-import { type EdgeBindings, readEdgeConfig } from '../../src/edge/config.js';
+import type { IngestItem } from '../../src/core/wire.js';
+import { readEdgeConfig } from '../../src/edge/config.js';
 import worker, { signRawLink } from '../../src/edge/index.js';
 import { processMessage } from '../../src/edge/pipeline.js';
-import { forgetHeldSnapshot } from '../../src/edge/snapshot-store.js';
+import { capturingEnv, ctx, edgeEnv, emailMessage } from './helpers.js';
+import { deploymentInput, installSnapshot, usSnapshotInput } from './snapshot-input.js';
 
-const edgeEnv = env as unknown as EdgeBindings;
 const CONTOSO_FWD = 'crm-0123456789abcdef01234567@us.edge.crm-router.example';
 const FABRIKAM_FWD = 'crm-fedcba9876543210fedcba98@us.edge.crm-router.example';
 
-const deployment = (id: string, base: number): SnapshotInput['deployments'][number] => ({
-  id,
-  token: { prefix: 'CRM:', deploymentBase: base, userDigits: 3, counterDigits: 3 },
-  maxMessageBytes: 1_000_000,
-  attachmentPolicy: 'regional',
-  smartMatch: false,
-  suppressions: [],
-  records: [],
-  outbound: [],
-});
+const deployment = (id: string, base: number) =>
+  deploymentInput(id, { token: { prefix: 'CRM:', deploymentBase: base, userDigits: 3, counterDigits: 3 } });
 
 async function install() {
-  forgetHeldSnapshot();
-  const snapshot = buildSnapshot({
-    region: 'us',
-    version: 11,
-    builtAt: 1,
-    hashKey: '000102030405060708090a0b0c0d0e0f',
-    rulesEnabled: true,
-    egress: 'full',
-    mailboxes: [
-      { address: 'ceo@contoso.example', deployment: 'contoso', userId: 'c-ceo', filter: 'all' },
-      { address: 'ann@fabrikam.example', deployment: 'fabrikam', userId: 'f-ann', filter: 'all' },
-    ],
-    forwarding: [
-      { address: CONTOSO_FWD, deployment: 'contoso' },
-      { address: FABRIKAM_FWD, deployment: 'fabrikam' },
-    ],
-    deployments: [deployment('contoso', 1), deployment('fabrikam', 2)],
-  });
-  await edgeEnv.SNAPSHOTS.put('snapshot:current', encodeSnapshot(snapshot), {
-    metadata: { etag: `"${snapshot.etag}"`, checkedAt: Date.now() },
-  });
-}
-
-function capturingEnv() {
-  const sent: (IngestItem | Receipt)[] = [];
-  const outbox = {
-    send: async (body: IngestItem | Receipt) => void sent.push(body),
-    sendBatch: async (msgs: Iterable<{ body: IngestItem | Receipt }>) => {
-      for (const m of msgs) sent.push(m.body);
-    },
-  };
-  return { bindings: { ...edgeEnv, OUTBOX: outbox as unknown as Queue }, sent };
+  await installSnapshot(
+    usSnapshotInput({
+      version: 11,
+      mailboxes: [
+        { address: 'ceo@contoso.example', deployment: 'contoso', userId: 'c-ceo', filter: 'all' },
+        { address: 'ann@fabrikam.example', deployment: 'fabrikam', userId: 'f-ann', filter: 'all' },
+      ],
+      forwarding: [
+        { address: CONTOSO_FWD, deployment: 'contoso' },
+        { address: FABRIKAM_FWD, deployment: 'fabrikam' },
+      ],
+      deployments: [deployment('contoso', 1), deployment('fabrikam', 2)],
+    }),
+  );
 }
 
 /** A stranger's message "forwarded by" contoso's CEO (every forwarding header forged). */
@@ -75,25 +47,6 @@ const forged = new TextEncoder().encode(
   ].join('\r\n'),
 );
 
-const ctx = { waitUntil: () => {}, passThroughOnException: () => {} } as unknown as ExecutionContext;
-
-function emailMessage(to: string, raw: Uint8Array) {
-  const out: { rejected?: string } = {};
-  const message = {
-    from: 'attacker@evil.example',
-    to,
-    raw: new Blob([raw]).stream(),
-    rawSize: raw.byteLength,
-    headers: new Headers(),
-    setReject: (r: string) => {
-      out.rejected = r;
-    },
-    forward: async () => ({ messageId: '' }),
-    reply: async () => ({ messageId: '' }),
-  } as unknown as ForwardableEmailMessage;
-  return { message, out };
-}
-
 describe('edge boundaries', () => {
   beforeEach(install);
 
@@ -104,7 +57,7 @@ describe('edge boundaries', () => {
       'ceo@contoso.example',
       'anything@us.edge.crm-router.example',
     ]) {
-      const { message, out } = emailMessage(to, forged);
+      const { message, out } = emailMessage('attacker@evil.example', to, forged);
       await worker.email!(message, bindings, ctx);
       expect(out.rejected).toMatch(/unknown-recipient/);
     }

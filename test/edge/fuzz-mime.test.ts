@@ -3,61 +3,19 @@
 // header blocks, broken multiparts, byte flips and truncations of the real fixtures) through
 // email() and POST /api/v1/inbound. With a snapshot in place nothing may throw past the handler:
 // every message is accepted, tossed with a receipt or refused with a reason.
-import { env } from 'cloudflare:test';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { buildSnapshot, encodeSnapshot } from '../../src/core/snapshot.js';
-import type { IngestItem, Receipt } from '../../src/core/wire.js';
-import type { EdgeBindings } from '../../src/edge/config.js';
 import worker from '../../src/edge/index.js';
-import { forgetHeldSnapshot } from '../../src/edge/snapshot-store.js';
+import { capturingEnv, ctx, emailMessage } from './helpers.js';
+import { deploymentInput, installSnapshot, usSnapshotInput } from './snapshot-input.js';
+import { HEADER_NAMES } from '../support/header-names.js';
 
-const edgeEnv = env as unknown as EdgeBindings;
 const FWD = 'crm-0123456789abcdef01234567@us.edge.crm-router.example';
 
 /** The real-world fixtures (test/fixtures/emails), as text. */
 const FIXTURES: string[] = Object.values(
   import.meta.glob('../fixtures/emails/*.eml', { query: '?raw', import: 'default', eager: true }),
 ) as string[];
-
-function capturingEnv() {
-  const sent: (IngestItem | Receipt)[] = [];
-  const outbox = {
-    send: async (body: IngestItem | Receipt) => void sent.push(body),
-    sendBatch: async (msgs: Iterable<{ body: IngestItem | Receipt }>) => {
-      for (const m of msgs) sent.push(m.body);
-    },
-  };
-  return { bindings: { ...edgeEnv, OUTBOX: outbox as unknown as Queue }, sent };
-}
-
-const HEADER_NAMES = [
-  'From',
-  'To',
-  'Cc',
-  'Bcc',
-  'Subject',
-  'Message-ID',
-  'In-Reply-To',
-  'References',
-  'Date',
-  'X-Forwarded-To',
-  'X-Forwarded-For',
-  'Delivered-To',
-  'X-Original-To',
-  'Resent-To',
-  'Resent-From',
-  'X-MS-Exchange-Inbox-Rules-Loop',
-  'Auto-Submitted',
-  'Precedence',
-  'List-Id',
-  'X-Loop',
-  'Thread-Index',
-  'Content-Type',
-  'Content-Transfer-Encoding',
-  'MIME-Version',
-  'Return-Path',
-];
 
 const headerValue = fc.oneof(
   fc.string({ maxLength: 80 }),
@@ -114,39 +72,26 @@ const mutated = fc
     return cut === null || !bytes.length ? bytes : bytes.subarray(0, cut % bytes.length);
   });
 
-const ctx = { waitUntil: () => {}, passThroughOnException: () => {} } as unknown as ExecutionContext;
-
 describe('fuzzing the edge message path', () => {
   beforeAll(async () => {
-    forgetHeldSnapshot();
-    const snapshot = buildSnapshot({
-      region: 'us',
-      version: 3,
-      builtAt: 1,
-      hashKey: '000102030405060708090a0b0c0d0e0f',
-      rulesEnabled: true,
-      egress: 'full',
-      mailboxes: [
-        { address: 'alice@contoso.example', deployment: 'contoso', userId: 'u-a', filter: 'all' },
-        { address: 'bob@contoso.example', deployment: 'contoso', userId: 'u-b', filter: 'records' },
-      ],
-      forwarding: [{ address: FWD, deployment: 'contoso' }],
-      deployments: [
-        {
-          id: 'contoso',
-          token: { prefix: 'CRM:', deploymentBase: 0, userDigits: 3, counterDigits: 3 },
-          maxMessageBytes: 1_000_000,
-          attachmentPolicy: 'regional',
-          smartMatch: true,
-          suppressions: ['@spam.example'],
-          records: [{ address: 'carol@example.org', type: 'contact', emailEnabled: true }],
-          outbound: [{ messageId: '<a@b>', subject: 'Hello', to: ['carol@example.org', 'x@y.example'] }],
-        },
-      ],
-    });
-    await edgeEnv.SNAPSHOTS.put('snapshot:current', encodeSnapshot(snapshot), {
-      metadata: { etag: `"${snapshot.etag}"`, checkedAt: Date.now() },
-    });
+    await installSnapshot(
+      usSnapshotInput({
+        version: 3,
+        mailboxes: [
+          { address: 'alice@contoso.example', deployment: 'contoso', userId: 'u-a', filter: 'all' },
+          { address: 'bob@contoso.example', deployment: 'contoso', userId: 'u-b', filter: 'records' },
+        ],
+        forwarding: [{ address: FWD, deployment: 'contoso' }],
+        deployments: [
+          deploymentInput('contoso', {
+            smartMatch: true,
+            suppressions: ['@spam.example'],
+            records: [{ address: 'carol@example.org', type: 'contact', emailEnabled: true }],
+            outbound: [{ messageId: '<a@b>', subject: 'Hello', to: ['carol@example.org', 'x@y.example'] }],
+          }),
+        ],
+      }),
+    );
   });
 
   test('the fixtures are there to mutate', () => {
@@ -160,23 +105,11 @@ describe('fuzzing the edge message path', () => {
         fc.constantFrom(FWD, 'crm@us.edge.localhost'),
         async (raw, to) => {
           const { bindings, sent } = capturingEnv();
-          let rejected: string | undefined;
-          const message = {
-            from: 'sender@example.net',
-            to,
-            raw: new Blob([raw as Uint8Array<ArrayBuffer>]).stream(),
-            rawSize: raw.byteLength,
-            headers: new Headers(),
-            setReject: (r: string) => {
-              rejected = r;
-            },
-            forward: async () => ({ messageId: '' }),
-            reply: async () => ({ messageId: '' }),
-          } as unknown as ForwardableEmailMessage;
+          const { message, out } = emailMessage('sender@example.net', to, raw);
           await worker.email!(message, bindings, ctx);
           // Every message leaves a trace: an item, a receipt, or a permanent refusal with a reason.
-          if (to !== FWD) expect(rejected).toMatch(/unknown-recipient/);
-          expect(sent.length > 0 || rejected !== undefined).toBe(true);
+          if (to !== FWD) expect(out.rejected).toMatch(/unknown-recipient/);
+          expect(sent.length > 0 || out.rejected !== undefined).toBe(true);
         },
       ),
       { numRuns: 150, seed: 11 },

@@ -1,32 +1,26 @@
-import { env } from 'cloudflare:test';
 import { beforeEach, describe, expect, test } from 'vitest';
-import { buildSnapshot, encodeSnapshot, type SnapshotInput } from '../../src/core/snapshot.js';
+import type { SnapshotInput } from '../../src/core/snapshot.js';
 import type { IngestItem, Receipt } from '../../src/core/wire.js';
 import { type EdgeBindings, readEdgeConfig } from '../../src/edge/config.js';
 import worker from '../../src/edge/index.js';
 import type { ItemRef } from '../../src/edge/outbox.js';
 import { PLATFORM_MAX_BYTES, processMessage } from '../../src/edge/pipeline.js';
 import { forgetHeldSnapshot } from '../../src/edge/snapshot-store.js';
+import { capturingEnv, ctx, edgeEnv, emailMessage } from './helpers.js';
+import { deploymentInput, installSnapshot, usSnapshotInput } from './snapshot-input.js';
 import appleMailForward from '../fixtures/emails/apple-mail-forward-as-attachment.eml?raw';
 import gmailTwoForwards from '../fixtures/emails/gmail-two-forwarded-as-attachments.eml?raw';
 import outlookTwoForwards from '../fixtures/emails/outlook-two-forwarded-as-attachments.eml?raw';
 import thunderbirdTypedSubject from '../fixtures/emails/thunderbird-forward-as-attachment-typed-subject.eml?raw';
 
-const edgeEnv = env as unknown as EdgeBindings;
-const HASH_KEY = '000102030405060708090a0b0c0d0e0f';
 /** contoso's forwarding address in region us (the envelope recipient of every test message). */
 const FWD = 'crm-0123456789abcdef01234567@us.edge.crm-router.example';
 /** A second forwarding address of contoso (e.g. the previous one, within its grace period). */
 const FWD2 = 'crm-89abcdef0123456789abcdef@us.edge.crm-router.example';
 
 function snapshotInput(over: Partial<SnapshotInput> = {}): SnapshotInput {
-  return {
-    region: 'us',
+  return usSnapshotInput({
     version: 7,
-    builtAt: 1,
-    hashKey: HASH_KEY,
-    rulesEnabled: true,
-    egress: 'full',
     mailboxes: [
       { address: 'alice@contoso.example', deployment: 'contoso', userId: 'u-alice', filter: 'all' },
       { address: 'carol@contoso.example', deployment: 'contoso', userId: 'u-carol', filter: 'records' },
@@ -36,42 +30,19 @@ function snapshotInput(over: Partial<SnapshotInput> = {}): SnapshotInput {
       { address: FWD2, deployment: 'contoso' },
     ],
     deployments: [
-      {
-        id: 'contoso',
-        token: { prefix: 'CRM:', deploymentBase: 0, userDigits: 3, counterDigits: 3 },
+      deploymentInput('contoso', {
         maxMessageBytes: 2000,
-        attachmentPolicy: 'regional',
-        smartMatch: false,
         suppressions: ['@spam.example'],
         records: [{ address: 'buyer@customer.example', type: 'contact', emailEnabled: true }],
-        outbound: [],
-      },
+      }),
     ],
     ...over,
-  };
-}
-
-async function installSnapshot(input: SnapshotInput) {
-  forgetHeldSnapshot();
-  const snapshot = buildSnapshot(input);
-  await edgeEnv.SNAPSHOTS.put('snapshot:current', encodeSnapshot(snapshot), {
-    metadata: { etag: `"${snapshot.etag}"`, checkedAt: Date.now() },
   });
 }
 
-/** The real bindings, with the queue producer recording what the edge enqueues. */
-function capturingEnv() {
-  const sent: (IngestItem | Receipt)[] = [];
-  const outbox = {
-    send: async (body: IngestItem | Receipt) => {
-      sent.push(body);
-    },
-    sendBatch: async (msgs: Iterable<{ body: IngestItem | Receipt }>) => {
-      for (const m of msgs) sent.push(m.body);
-    },
-  };
-  const bindings = { ...(env as unknown as EdgeBindings), OUTBOX: outbox as unknown as Queue };
-  return { bindings, sent };
+/** `mail` of a message to `mailbox` that the mailbox's rule forwarded (X-Forwarded-To). */
+function forwardedBy(mailbox: string, headers: Record<string, string>) {
+  return mail({ ...headers, To: mailbox, 'X-Forwarded-To': mailbox });
 }
 
 function mail(headers: Record<string, string>, body = 'Hello there.') {
@@ -84,25 +55,23 @@ function mail(headers: Record<string, string>, body = 'Hello there.') {
 
 const waitUntil = (p: Promise<unknown>) => void p.catch(() => {});
 
+/** One message through processMessage with recording bindings, sent to contoso's forwarding address. */
+async function run(raw: Uint8Array, from?: string) {
+  const { bindings, sent } = capturingEnv();
+  const envelope = from ? { from, to: FWD } : { to: FWD };
+  const result = await processMessage(bindings, readEdgeConfig(bindings), raw, envelope, waitUntil);
+  return { result, sent };
+}
+
 describe('edge pipeline', () => {
   beforeEach(() => installSnapshot(snapshotInput()));
 
   test('mail forwarded by an all-filter mailbox is enqueued as an item and its raw copy stays in R2', async () => {
-    const { bindings, sent } = capturingEnv();
-    const cfg = readEdgeConfig(bindings);
-    const raw = mail({
+    const raw = forwardedBy('alice@contoso.example', {
       From: 'Buyer <buyer@customer.example>',
-      To: 'alice@contoso.example',
       Subject: 'Order 42',
-      'X-Forwarded-To': 'alice@contoso.example',
     });
-    const result = await processMessage(
-      bindings,
-      cfg,
-      raw,
-      { from: 'buyer@customer.example', to: FWD },
-      waitUntil,
-    );
+    const { result, sent } = await run(raw, 'buyer@customer.example');
     expect(result).toMatchObject({ status: 'tracked', reason: 'tracked:all' });
     expect(sent).toHaveLength(1);
     const item = sent[0] as IngestItem;
@@ -123,7 +92,6 @@ describe('edge pipeline', () => {
   });
 
   test('attachments of CRM-bound mail are stored in the region and referenced, not shipped', async () => {
-    const { bindings, sent } = capturingEnv();
     const pdf = 'JVBERi0xLjQKJcfsj6IK'.repeat(40);
     const raw = new TextEncoder().encode(
       [
@@ -152,7 +120,7 @@ describe('edge pipeline', () => {
     await installSnapshot(
       snapshotInput({ deployments: [{ ...snapshotInput().deployments[0]!, maxMessageBytes: 1_000_000 }] }),
     );
-    const result = await processMessage(bindings, readEdgeConfig(bindings), raw, { to: FWD }, waitUntil);
+    const { result, sent } = await run(raw);
     expect(result.status).toBe('tracked');
     const item = sent[0] as IngestItem;
     expect(item.attachments).toHaveLength(1);
@@ -205,21 +173,11 @@ describe('edge pipeline', () => {
   });
 
   test('tossed mail leaves only a content-free receipt', async () => {
-    const { bindings, sent } = capturingEnv();
-    const cfg = readEdgeConfig(bindings);
-    const raw = mail({
+    const raw = forwardedBy('carol@contoso.example', {
       From: 'friend@private.example',
-      To: 'carol@contoso.example',
       Subject: 'Secret dinner plans',
-      'X-Forwarded-To': 'carol@contoso.example',
     });
-    const result = await processMessage(
-      bindings,
-      cfg,
-      raw,
-      { from: 'friend@private.example', to: FWD },
-      waitUntil,
-    );
+    const { result, sent } = await run(raw, 'friend@private.example');
     expect(result).toMatchObject({ status: 'tossed', reason: 'filter:no-record-match' });
     expect(sent).toHaveLength(1);
     const receipt = sent[0] as Receipt;
@@ -237,21 +195,13 @@ describe('edge pipeline', () => {
   });
 
   test('mail for a mailbox not routed here is a no-route receipt', async () => {
-    const { bindings, sent } = capturingEnv();
     const raw = mail({ From: 'x@customer.example', To: 'stranger@elsewhere.example', Subject: 'hi' });
-    const result = await processMessage(
-      bindings,
-      readEdgeConfig(bindings),
-      raw,
-      { from: 'x@customer.example', to: FWD },
-      waitUntil,
-    );
+    const { result, sent } = await run(raw, 'x@customer.example');
     expect(result.reason).toBe('no-route');
     expect((sent[0] as Receipt).reason).toBe('no-route');
   });
 
   test('a message above the deployment size limit is rejected permanently as oversize', async () => {
-    const { bindings, sent } = capturingEnv();
     const raw = mail(
       {
         From: 'buyer@customer.example',
@@ -261,28 +211,15 @@ describe('edge pipeline', () => {
       },
       'x'.repeat(5000),
     );
-    const result = await processMessage(
-      bindings,
-      readEdgeConfig(bindings),
-      raw,
-      { from: 'buyer@customer.example', to: FWD },
-      waitUntil,
-    );
+    const { result, sent } = await run(raw, 'buyer@customer.example');
     expect(result.reason).toBe('oversize');
     expect(result.reject).toMatch(/oversize/);
     expect((sent[0] as Receipt).reason).toBe('oversize');
   });
 
   test('garbage bytes get a malformed decision instead of a crash', async () => {
-    const { bindings, sent } = capturingEnv();
     const raw = new Uint8Array(4096).map((_, i) => (i * 7919) % 256);
-    const result = await processMessage(
-      bindings,
-      readEdgeConfig(bindings),
-      raw,
-      { from: 'a@b.example', to: FWD },
-      waitUntil,
-    );
+    const { result, sent } = await run(raw, 'a@b.example');
     expect(result.status).toBe('tossed');
     expect(['malformed', 'no-route']).toContain(result.reason);
     expect(sent).toHaveLength(1);
@@ -290,14 +227,13 @@ describe('edge pipeline', () => {
 
   test('with region rules disabled everything is tossed as region-rules-disabled', async () => {
     await installSnapshot(snapshotInput({ rulesEnabled: false, version: 8 }));
-    const { bindings, sent } = capturingEnv();
     const raw = mail({
       From: 'buyer@customer.example',
       To: 'alice@contoso.example',
       Subject: 'x',
       'X-Forwarded-To': 'alice@contoso.example',
     });
-    const result = await processMessage(bindings, readEdgeConfig(bindings), raw, { to: FWD }, waitUntil);
+    const { result, sent } = await run(raw);
     expect(result.reason).toBe('region-rules-disabled');
     expect((sent[0] as Receipt).reason).toBe('region-rules-disabled');
   });
@@ -308,22 +244,9 @@ describe('email() handler', () => {
     forgetHeldSnapshot();
     await edgeEnv.SNAPSHOTS.delete('snapshot:current');
     const raw = mail({ From: 'a@customer.example', To: 'alice@contoso.example', Subject: 'x' });
-    let rejected: string | undefined;
-    const message = {
-      from: 'a@customer.example',
-      to: FWD,
-      raw: new Blob([raw]).stream(),
-      rawSize: raw.byteLength,
-      headers: new Headers(),
-      setReject: (r: string) => {
-        rejected = r;
-      },
-      forward: async () => ({ messageId: '' }),
-      reply: async () => ({ messageId: '' }),
-    } as unknown as ForwardableEmailMessage;
-    const ctx = { waitUntil: () => {}, passThroughOnException: () => {} } as unknown as ExecutionContext;
-    await expect(worker.email!(message, env as unknown as EdgeBindings, ctx)).rejects.toThrow(/snapshot/);
-    expect(rejected).toBeUndefined();
+    const { message, out } = emailMessage('a@customer.example', FWD, raw);
+    await expect(worker.email!(message, edgeEnv, ctx)).rejects.toThrow(/snapshot/);
+    expect(out.rejected).toBeUndefined();
   });
 
   test('a message over the 25 MiB platform limit is rejected before it is read', async () => {
@@ -347,7 +270,6 @@ describe('email() handler', () => {
         rejected = r;
       },
     } as unknown as ForwardableEmailMessage;
-    const ctx = { waitUntil: () => {}, passThroughOnException: () => {} } as unknown as ExecutionContext;
     const { bindings, sent } = capturingEnv();
     await worker.email!(message, bindings, ctx);
     expect(rejected).toMatch(/oversize/);
@@ -356,7 +278,6 @@ describe('email() handler', () => {
   });
 
   describe('POST /api/v1/inbound', () => {
-    const ctx = { waitUntil: () => {}, passThroughOnException: () => {} } as unknown as ExecutionContext;
     const inbound = (query: string, body: Uint8Array, bindings: EdgeBindings) =>
       worker.fetch!(
         new Request(`http://edge.test/api/v1/inbound?${query}`, {
@@ -419,16 +340,8 @@ describe('email() handler', () => {
       ),
     );
     const forwarded = async (eml: string) => {
-      const { bindings, sent } = capturingEnv();
-      const cfg = readEdgeConfig(bindings);
       const raw = new TextEncoder().encode(eml);
-      const result = await processMessage(
-        bindings,
-        cfg,
-        raw,
-        { from: 'alice@contoso.example', to: FWD },
-        waitUntil,
-      );
+      const { result, sent } = await run(raw, 'alice@contoso.example');
       const items = sent.filter((m): m is IngestItem => m.kind === 'item');
       return { result, items };
     };
@@ -507,8 +420,7 @@ describe('queue limits by construction (128 KB a message, 100 messages / 256 KB 
     // The real local queue enforces the platform limits: before, this sendBatch threw every time.
     const result = await processMessage(edgeEnv, readEdgeConfig(edgeEnv), raw, { to: FWD }, waitUntil);
     expect(result.status).toBe('tracked');
-    const { bindings, sent } = capturingEnv();
-    await processMessage(bindings, readEdgeConfig(bindings), raw, { to: FWD }, waitUntil);
+    const { sent } = await run(raw);
     const ref = sent[0] as unknown as ItemRef;
     expect(ref.kind).toBe('item-ref');
     const item = (await (await edgeEnv.RAW.get(ref.ref.key))!.json()) as IngestItem;
@@ -526,8 +438,7 @@ describe('queue limits by construction (128 KB a message, 100 messages / 256 KB 
       },
       body,
     );
-    const { bindings, sent } = capturingEnv();
-    await processMessage(bindings, readEdgeConfig(bindings), raw, { to: FWD }, waitUntil);
+    const { sent } = await run(raw);
     const ref = sent[0] as unknown as ItemRef;
     const item = (await (await edgeEnv.RAW.get(ref.ref.key))!.json()) as IngestItem;
     expect(item.textRef).toBeDefined();
@@ -547,8 +458,7 @@ describe('queue limits by construction (128 KB a message, 100 messages / 256 KB 
     });
     const result = await processMessage(edgeEnv, readEdgeConfig(edgeEnv), raw, { to: FWD }, waitUntil);
     expect(result.status).toBe('tracked');
-    const { bindings, sent } = capturingEnv();
-    await processMessage(bindings, readEdgeConfig(bindings), raw, { to: FWD }, waitUntil);
+    const { sent } = await run(raw);
     const item = sent[0] as IngestItem;
     expect(item.cc).toHaveLength(500);
     expect(item.partiesRef).toBeUndefined();

@@ -16,6 +16,7 @@ import { promisify } from 'node:util';
 import { demoMailbox } from '../../scripts/demo-data.js';
 import { freePort, LOCAL_ADMIN_TOKEN, ROOT, startCentral, startEdges } from '../../scripts/network.js';
 import { seedDemoData } from '../../scripts/seed.js';
+import { eventually as poll } from '../support/eventually.js';
 
 export type ProxyMode = 'pass' | '500' | 'hang' | 'reset';
 
@@ -315,20 +316,9 @@ export function mail(h: {
   ].join('\r\n');
 }
 
-/** Polls until `check` returns a value (not undefined) or the timeout passes. */
-export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 60_000, everyMs = 500) {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-  throw new Error(`condition not met within ${timeoutMs} ms${last ? `: ${String(last)}` : ''}`);
+/** {@link poll} with the fault suite's patience: a minute, every half second. */
+export function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 60_000, everyMs = 500) {
+  return poll(check, timeoutMs, everyMs);
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

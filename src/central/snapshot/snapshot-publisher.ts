@@ -15,12 +15,14 @@ import {
 } from '../../core/membership-filter.js';
 import {
   type DeploymentPart,
+  deploymentSnapshotOf,
   encodeAssembledSnapshot,
   hashForwarding,
   hashSuppressions,
   type JsonDeployment,
   type MailboxRoute,
   OutboundAccumulator,
+  type RoutingSnapshot,
 } from '../../core/snapshot.js';
 import type { AttachmentPolicy, EgressPolicy, FilterMode } from '../../core/types.js';
 import type { Db } from '../../db/client.js';
@@ -268,6 +270,100 @@ function decodePart(id: string, bytes: Uint8Array): DeploymentPart {
   return { id, meta, records, outbound: bytes.subarray(o + 4, o + 4 + ol) };
 }
 
+/**
+ * Everything of a deployment's part but its record filter, read fresh from D1: settings, the
+ * hashed suppression list, and the outbound window (newest first) as filter, Thread-Index roots
+ * and smart-match entries. The part builder adds the record filter; a promotion classifies with
+ * it as it is (a promotion never consults the record filter).
+ */
+export async function deploymentSettings(
+  db: Db,
+  hashKey: string,
+  dep: NonNullable<Awaited<ReturnType<typeof findDeployment>>>,
+): Promise<{ meta: JsonDeployment; outbound: Uint8Array }> {
+  const deployment = dep.id;
+  const supp = await suppressionEntries(db, deployment);
+  const token = {
+    prefix: dep.tokenPrefix,
+    deploymentBase: dep.tokenBase,
+    userDigits: dep.tokenUserDigits,
+    counterDigits: dep.tokenCounterDigits,
+  };
+  const out = new OutboundAccumulator(hashKey, dep.smartMatch, token);
+  // Newest first (keyset pages over created_at, message_id): past the window it is the oldest
+  // registrations that stop correlating by In-Reply-To, never the replies people wait for.
+  let after: OutboundCursor | undefined;
+  let read = 0;
+  while (read < OUTBOUND_WINDOW) {
+    const page = await outboundPage(db, deployment, after, Math.min(5000, OUTBOUND_WINDOW - read));
+    for (const o of page)
+      out.add({
+        messageId: o.messageId,
+        threadIndex: o.threadIndex ?? undefined,
+        subject: o.subject ?? undefined,
+        to: o.to ?? undefined,
+      });
+    read += page.length;
+    if (page.length < 5000) break;
+    const last = page[page.length - 1]!;
+    after = { createdAt: last.createdAt, messageId: last.messageId };
+  }
+  const meta: JsonDeployment = {
+    token,
+    maxMessageBytes: dep.maxMessageBytes,
+    attachmentPolicy: dep.attachmentPolicy as AttachmentPolicy,
+    smartMatch: dep.smartMatch,
+    ...(dep.retentionDays ? { retentionDays: dep.retentionDays } : {}),
+    ...hashSuppressions(hashKey, supp),
+    threadIndexes: out.threadIndexes(),
+    smart: out.smart(),
+  };
+  return { meta, outbound: out.filter() };
+}
+
+/** The record filter of a promotion's view: empty, since a promotion bypasses the filter modes. */
+const NO_RECORDS = buildTaggedMembershipFilterTyped(
+  new Uint32Array(0),
+  new Uint32Array(0),
+  new Uint8Array(0),
+);
+
+/**
+ * What a manual promotion classifies with (`classify(…, { promoted: true })`): the snapshot the
+ * promoting mailbox's region carries for the deployment, narrowed to that one mailbox, built from
+ * D1 at the time of the promotion by the part builder's own {@link deploymentSettings} (so a
+ * suppression added a moment ago counts). The record filter stays empty: building it is the heavy
+ * part of a snapshot and a promotion never consults it (docs/decisions.md).
+ */
+export async function promotionSnapshot(
+  db: Db,
+  dep: NonNullable<Awaited<ReturnType<typeof findDeployment>>>,
+  mailbox: { address: string; userId: string; filter: string; region: string },
+  region: { rulesEnabled: boolean; egress: string } | undefined,
+  now: number,
+): Promise<RoutingSnapshot> {
+  const hashKey = await getHashKey(db);
+  const { meta, outbound: outboundFilter } = await deploymentSettings(db, hashKey, dep);
+  return {
+    version: 0,
+    etag: '',
+    region: mailbox.region,
+    builtAt: now,
+    hashKey,
+    rulesEnabled: region?.rulesEnabled ?? false,
+    egress: (region?.egress ?? 'metadata+subject') as EgressPolicy,
+    mailboxes: {
+      [keyedHash(hashKey, normaliseAddress(mailbox.address))]: {
+        deployment: dep.id,
+        userId: mailbox.userId,
+        filter: mailbox.filter as FilterMode,
+      },
+    },
+    forwarding: {},
+    deployments: { [dep.id]: deploymentSnapshotOf(meta, NO_RECORDS, outboundFilter) },
+  };
+}
+
 export interface PartBuildStats {
   deployment: string;
   version: number;
@@ -341,46 +437,11 @@ export async function buildDeploymentPart(
       full = true;
     }
 
-    const supp = await suppressionEntries(db, deployment);
-    const token = {
-      prefix: dep.tokenPrefix,
-      deploymentBase: dep.tokenBase,
-      userDigits: dep.tokenUserDigits,
-      counterDigits: dep.tokenCounterDigits,
-    };
-    const out = new OutboundAccumulator(hashKey, dep.smartMatch, token);
-    // Newest first (keyset pages over created_at, message_id): past the window it is the oldest
-    // registrations that stop correlating by In-Reply-To, never the replies people wait for.
-    let after: OutboundCursor | undefined;
-    let read = 0;
-    while (read < OUTBOUND_WINDOW) {
-      const page = await outboundPage(db, deployment, after, Math.min(5000, OUTBOUND_WINDOW - read));
-      for (const o of page)
-        out.add({
-          messageId: o.messageId,
-          threadIndex: o.threadIndex ?? undefined,
-          subject: o.subject ?? undefined,
-          to: o.to ?? undefined,
-        });
-      read += page.length;
-      if (page.length < 5000) break;
-      const last = page[page.length - 1]!;
-      after = { createdAt: last.createdAt, messageId: last.messageId };
-    }
-    const meta: JsonDeployment = {
-      token,
-      maxMessageBytes: dep.maxMessageBytes,
-      attachmentPolicy: dep.attachmentPolicy as AttachmentPolicy,
-      smartMatch: dep.smartMatch,
-      ...(dep.retentionDays ? { retentionDays: dep.retentionDays } : {}),
-      ...hashSuppressions(hashKey, supp),
-      threadIndexes: out.threadIndexes(),
-      smart: out.smart(),
-    };
+    const { meta, outbound: outboundFilter } = await deploymentSettings(db, hashKey, dep);
     // The part is written in one buffer of its final size: the record filter's shards are copied
     // into it from R2 one at a time (one shard and the part in memory, not every shard, an
     // assembled filter and a copy of it in the part).
-    const part = await encodePartFromShards(bucket, meta, shards, bits, out.filter());
+    const part = await encodePartFromShards(bucket, meta, shards, bits, outboundFilter);
     const partHash = (await sha256(part)).slice(0, 32);
     const partKey = `parts/${deployment}/part-${version}-${partHash}`;
     await bucket.put(partKey, part);

@@ -1,8 +1,7 @@
-import { and, asc, eq, inArray, like, or, type SQL, sql } from 'drizzle-orm';
+import { and, asc, eq, like, or, type SQL, sql } from 'drizzle-orm';
 import { normaliseAddress } from '../../core/keyed-hash.js';
 import { addressHash, dirtyBucketsStatement, partChangedStatement } from './snapshot-parts.js';
 import type { Db } from '../client.js';
-import { entrySpellings, suppressionKeysFor } from '../../core/suppression.js';
 import { recordEmails, records, rowCounts, suppressions } from '../schema.js';
 
 export interface RecordInput {
@@ -169,26 +168,6 @@ export async function deleteSuppression(db: Db, deployment: string, entry: strin
     .where(and(eq(suppressions.deployment, deployment), eq(suppressions.entry, entry)))
     .returning({ entry: suppressions.entry });
   return rows.length > 0;
-}
-
-/**
- * The suppression entry that matches an address, if any: the address itself, or `@domain` / bare
- * `domain` for its domain or any parent domain (`@x.com` covers `a@mail.x.com`) — the one rule of
- * `core/suppression.ts`, which the edge classifier uses too.
- */
-export async function findSuppression(
-  db: Db,
-  deployment: string,
-  address: string,
-): Promise<string | undefined> {
-  const candidates = suppressionKeysFor(address).flatMap(entrySpellings);
-  if (candidates.length === 0) return undefined;
-  const row = await db
-    .select({ entry: suppressions.entry })
-    .from(suppressions)
-    .where(and(eq(suppressions.deployment, deployment), inArray(suppressions.entry, candidates)))
-    .get();
-  return row?.entry;
 }
 
 export interface RecordKey {

@@ -3,7 +3,6 @@
 import { and, desc, eq, inArray, lt, lte, or, sql } from 'drizzle-orm';
 import type { Db } from '../client.js';
 import { outbound, regions, snapshotDirty, snapshotParts, suppressions } from '../schema.js';
-import { BUCKET_BITS } from './snapshot-parts.js';
 
 export type SnapshotPartRow = typeof snapshotParts.$inferSelect;
 

@@ -130,22 +130,80 @@ const postMailboxes = createRoute({
   },
 });
 
+export const moveBody = z.object({
+  region: z.string().min(1).max(32),
+  addresses: z.array(emailAddress).min(1).max(MAX_ROUTES_PER_REQUEST).optional(),
+  deployment: z.string().min(1).max(63).optional(),
+  search: z.string().min(1).max(320).optional(),
+});
+
 const moveMailboxes = apiRoute('post', '/mailboxes/move', 'mailboxes', {
   summary: 'Move mailboxes to another region in one call (a department), all or nothing',
   description:
     'Either `addresses` (each must be routed) or `deployment` with `search` (every route of that deployment whose address contains the text, e.g. `@sales.contoso.example`). Same rules as PUT; the routes keep their deployment, user and filter mode.',
   request: {
-    body: jsonBody(
-      z.object({
-        region: z.string().min(1).max(32),
-        addresses: z.array(emailAddress).min(1).max(MAX_ROUTES_PER_REQUEST).optional(),
-        deployment: z.string().min(1).max(63).optional(),
-        search: z.string().min(1).max(320).optional(),
-      }),
-    ),
+    body: jsonBody(moveBody),
   },
   responses: { 200: jsonResponse(bulkResult, 'counts (`moved`)') },
 });
+
+export type MoveRequest = z.infer<typeof moveBody>;
+
+/**
+ * Moves routes to `body.region`, all or nothing, with the rules of PUT (shared by
+ * `POST /api/v1/mailboxes/move` and the dashboard's Routes page): `addresses` (each routed and
+ * visible to the principal), or every route of `deployment` whose address contains `search`.
+ */
+export async function moveRoutes(db: Db, principal: Principal, body: MoveRequest) {
+  if (!body.addresses === !body.deployment)
+    throw validationFailed('addresses: give either `addresses` or `deployment` (with an optional `search`)');
+  const rows = body.addresses
+    ? [
+        ...(
+          await routingFacts(
+            db,
+            body.addresses.map((a) => ({ address: a, region: body.region, deployment: '' })),
+          )
+        ).existing.values(),
+      ]
+    : await listMailboxes(db, {
+        deployment: body.deployment,
+        search: body.search,
+        limit: MAX_ROUTES_PER_REQUEST + 1,
+      });
+  if (body.addresses) {
+    const found = new Set(rows.map((r) => r.address));
+    const missing = body.addresses.filter((a) => !found.has(a));
+    const scope = deploymentScope(principal);
+    const hidden = rows.filter((r) => scope && r.deployment !== scope).map((r) => r.address);
+    if (missing.length || hidden.length)
+      throw notFound(
+        `not routed: ${[...missing, ...hidden].slice(0, 20).join(', ')}${missing.length + hidden.length > 20 ? ' …' : ''}; nothing was moved`,
+      );
+  } else if (body.deployment) {
+    assertDeploymentAdmin(principal, body.deployment);
+  }
+  if (rows.length > MAX_ROUTES_PER_REQUEST)
+    throw payloadTooLarge(`more than ${MAX_ROUTES_PER_REQUEST} routes match; narrow the search`);
+  if (!rows.length) throw notFound('no routes match; nothing was moved');
+  const routes = rows.map((r) => ({
+    address: r.address,
+    region: body.region,
+    deployment: r.deployment,
+    userId: r.userId,
+    filter: r.filter,
+  }));
+  const facts = await routingFacts(db, routes);
+  for (const r of routes) {
+    const problem = checkRoute(principal, r, facts);
+    if (problem)
+      throw new ApiError(
+        problem.status === 403 ? 'forbidden' : problem.status === 409 ? 'conflict' : 'validation_failed',
+        `${r.address}, ${problem.field}: ${problem.message}; nothing was moved`,
+      );
+  }
+  return writeRoutes(db, routes, facts);
+}
 
 /** Admins see every route, deployment tokens their deployment's, user tokens only their own mailboxes. */
 export function mayReadRoute(p: Principal, row: { deployment: string; userId: string }): boolean {
@@ -194,59 +252,8 @@ export const mailboxRoutes = createRouter()
     return c.json(outcome, 200);
   })
   .openapi(moveMailboxes, async (c) => {
-    const db = c.get('db');
-    const principal = c.get('principal');
-    const body = c.req.valid('json');
-    if (!body.addresses === !body.deployment)
-      throw validationFailed(
-        'addresses: give either `addresses` or `deployment` (with an optional `search`)',
-      );
-    const rows = body.addresses
-      ? [
-          ...(
-            await routingFacts(
-              db,
-              body.addresses.map((a) => ({ address: a, region: body.region, deployment: '' })),
-            )
-          ).existing.values(),
-        ]
-      : await listMailboxes(db, {
-          deployment: body.deployment,
-          search: body.search,
-          limit: MAX_ROUTES_PER_REQUEST + 1,
-        });
-    if (body.addresses) {
-      const found = new Set(rows.map((r) => r.address));
-      const missing = body.addresses.filter((a) => !found.has(a));
-      const scope = deploymentScope(principal);
-      const hidden = rows.filter((r) => scope && r.deployment !== scope).map((r) => r.address);
-      if (missing.length || hidden.length)
-        throw notFound(
-          `not routed: ${[...missing, ...hidden].slice(0, 20).join(', ')}${missing.length + hidden.length > 20 ? ' …' : ''}; nothing was moved`,
-        );
-    } else if (body.deployment) {
-      assertDeploymentAdmin(principal, body.deployment);
-    }
-    if (rows.length > MAX_ROUTES_PER_REQUEST)
-      throw payloadTooLarge(`more than ${MAX_ROUTES_PER_REQUEST} routes match; narrow the search`);
-    if (!rows.length) throw notFound('no routes match; nothing was moved');
-    const routes = rows.map((r) => ({
-      address: r.address,
-      region: body.region,
-      deployment: r.deployment,
-      userId: r.userId,
-      filter: r.filter,
-    }));
-    const facts = await routingFacts(db, routes);
-    for (const r of routes) {
-      const problem = checkRoute(principal, r, facts);
-      if (problem)
-        throw new ApiError(
-          problem.status === 403 ? 'forbidden' : problem.status === 409 ? 'conflict' : 'validation_failed',
-          `${r.address}, ${problem.field}: ${problem.message}; nothing was moved`,
-        );
-    }
-    return c.json({ ...(await writeRoutes(db, routes, facts)), dryRun: false }, 200);
+    const moved = await moveRoutes(c.get('db'), c.get('principal'), c.req.valid('json'));
+    return c.json({ ...moved, dryRun: false }, 200);
   })
   .openapi(getMailbox, async (c) => {
     const { address } = c.req.valid('param');

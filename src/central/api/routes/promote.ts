@@ -1,31 +1,28 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import PostalMime, { type Attachment, type Email } from 'postal-mime';
-import { keyedHash, sha256Hex } from '../../../core/keyed-hash.js';
-import { type MessageFacts, readMessageFacts } from '../../../core/message-facts.js';
-import { findTrackingToken } from '../../../core/tracking-token.js';
-import type { EgressPolicy } from '../../../core/types.js';
+import { classify } from '../../../core/classify.js';
+import { buildItems } from '../../../core/ingest-item.js';
+import { readMessageFacts } from '../../../core/message-facts.js';
+import { suppressingEntry } from '../../../core/suppression.js';
 import type { IngestItem, Receipt } from '../../../core/wire.js';
 import { findActivity } from '../../../db/queries/activities.js';
 import { findDeployment } from '../../../db/queries/deployments.js';
 import { findMailbox } from '../../../db/queries/mailboxes.js';
-import { findSuppression } from '../../../db/queries/records.js';
+import { listSuppressions } from '../../../db/queries/records.js';
 import { findRegion } from '../../../db/queries/regions.js';
 import { createRouter } from '../../http/app-router.js';
 import { assertDeploymentAccess } from '../../http/auth.js';
 import type { Principal } from '../../context.js';
 import { ApiError, forbidden, notFound, validationFailed } from '../../http/errors.js';
-import { getHashKey } from '../../services/hash-key.js';
 import { ingest, receiptStatements } from '../../ingest/ingest.js';
 import { MAX_PROMOTE_BYTES } from '../../http/body-limits.js';
 import { mediaType, readBodyLimited } from '../../http/request-body.js';
 import { serializeActivity } from '../serializers.js';
+import { promotionSnapshot } from '../../snapshot/snapshot-publisher.js';
 import { enqueueWebhook, type WebhookJob } from '../../delivery/webhooks.js';
 import { activitySchema, emailAddress } from '../schemas.js';
 import { bearerSecurity, errorResponses, errorSchema, jsonResponse } from './openapi-helpers.js';
 
 export { MAX_PROMOTE_BYTES };
-/** Body text kept per activity, as on the edge (ingest items travel through 128 KB queue messages there). */
-const TEXT_BUDGET = 48 * 1024;
 const ACCEPTED_TYPES = new Set(['', 'message/rfc822', 'application/octet-stream', 'text/plain']);
 
 const promoteRoute = createRoute({
@@ -72,30 +69,6 @@ function describePrincipal(p: Principal): string {
   }
 }
 
-function attachmentSize(a: Attachment): number {
-  return typeof a.content === 'string'
-    ? new TextEncoder().encode(a.content).byteLength
-    : a.content.byteLength;
-}
-
-/** Full parse; for a forward-as-attachment the wrapped original is what gets tracked (as on the edge). */
-async function parseOriginal(raw: Uint8Array, facts: MessageFacts): Promise<Email> {
-  const outer = await PostalMime.parse(raw, { forceRfc822Attachments: facts.forwardedAsAttachment });
-  if (!facts.forwardedAsAttachment) return outer;
-  const wrapped = outer.attachments.find((a) => a.mimeType === 'message/rfc822');
-  if (!wrapped) return outer;
-  const bytes =
-    typeof wrapped.content === 'string'
-      ? new TextEncoder().encode(wrapped.content)
-      : new Uint8Array(wrapped.content);
-  return PostalMime.parse(bytes);
-}
-
-function clip(s: string | undefined, max: number): string | undefined {
-  if (s === undefined) return undefined;
-  return s.length > max ? `${s.slice(0, max)}\n[… truncated]` : s;
-}
-
 export const promoteRoutes = createRouter().openapi(promoteRoute, async (c) => {
   const { id } = c.req.valid('param');
   const { mailbox: address } = c.req.valid('query');
@@ -117,18 +90,22 @@ export const promoteRoutes = createRouter().openapi(promoteRoute, async (c) => {
   const raw = await readBodyLimited(c, limit, 'message');
   if (raw.byteLength === 0) throw validationFailed('body: the message is empty');
   // A forward-as-attachment by the promoting mailbox promotes the (first) message it wraps.
-  const facts = readMessageFacts(raw, {}, { isForwardingMailbox: (a) => a === mailbox.address });
+  const facts = readMessageFacts(
+    raw,
+    { to: mailbox.address },
+    { isForwardingMailbox: (a) => a === mailbox.address },
+  );
   if (facts.malformed) throw validationFailed(`body: the message cannot be read (${facts.malformed})`);
 
+  // The edge's rules, once: the classifier decides (suppression, correlation, tracking token) over
+  // the snapshot the mailbox's region carries for this deployment, and the edge's item builder
+  // builds the item (without a regional store: central keeps no raw copy of a promoted message).
   const now = Date.now();
   const region = await findRegion(db, mailbox.region);
-  const sender = facts.from?.address;
-  // A routed mailbox is never suppressed (as in the classifier): '@contoso.example' must not silence its own users.
-  const suppressedBy =
-    sender && sender !== mailbox.address ? await findSuppression(db, id, sender) : undefined;
-  if (suppressedBy) {
-    const hashKey = await getHashKey(db);
-    const mailboxHash = keyedHash(hashKey, mailbox.address);
+  const snapshot = await promotionSnapshot(db, deployment, mailbox, region, now);
+  const decision = classify(facts, snapshot, { now, promoted: true, deployment: id });
+  const target = decision.targets.find((t) => t.crmBound);
+  if (decision.reason === 'suppressed') {
     const receipt: Receipt = {
       kind: 'receipt',
       id: crypto.randomUUID(),
@@ -136,57 +113,43 @@ export const promoteRoutes = createRouter().openapi(promoteRoute, async (c) => {
       reason: 'suppressed',
       detail: 'promotion refused: the sender is on the deployment suppression list',
       deployment: id,
-      mailboxHash,
-      ...(facts.messageId ? { messageIdHash: keyedHash(hashKey, facts.messageId) } : {}),
+      mailboxHash: decision.mailboxHash as string,
+      ...(decision.messageIdHash ? { messageIdHash: decision.messageIdHash } : {}),
       sizeBytes: raw.byteLength,
       at: now,
     };
-    const ctx = { db, region: mailbox.region, now, mailboxByHash: new Map([[mailboxHash, mailbox.address]]) };
+    const mailboxByHash = new Map([[receipt.mailboxHash as string, mailbox.address]]);
+    const ctx = { db, region: mailbox.region, now, mailboxByHash };
     for (const statement of receiptStatements(ctx, [receipt])) await statement;
+    const entries = (await listSuppressions(db, id)).map((s) => s.entry);
+    const entry = suppressingEntry(entries, facts.from?.address ?? '') ?? 'an entry';
     throw new ApiError(
       'suppressed',
-      `the sender matches ${suppressedBy} on the suppression list of ${id}: suppressed mail is never tracked, not even by hand`,
+      `the sender matches ${entry} on the suppression list of ${id}: suppressed mail is never tracked, not even by hand`,
     );
   }
+  if (!target)
+    throw validationFailed(`body: the message could not be tracked (${decision.reason}: ${decision.detail})`);
 
-  const egress = (region?.egress ?? 'metadata+subject') as EgressPolicy;
-  const email = await parseOriginal(raw, facts);
-  const token = findTrackingToken(
-    {
-      prefix: deployment.tokenPrefix,
-      deploymentBase: deployment.tokenBase,
-      userDigits: deployment.tokenUserDigits,
-      counterDigits: deployment.tokenCounterDigits,
-    },
-    facts.subject,
-  );
-  const item: IngestItem = {
-    kind: 'item',
-    id: crypto.randomUUID(),
+  const [built] = await buildItems({
     region: mailbox.region,
-    deployment: id,
-    ...(facts.messageId ? { messageId: facts.messageId.slice(0, 998) } : {}),
-    contentHash: sha256Hex(raw),
-    receivedAt: now,
-    sizeBytes: raw.byteLength,
-    mailboxes: [mailbox.address],
-    reason: 'tracked:promoted',
-    correlation: { method: 'promoted', detail: `promoted by ${describePrincipal(principal)}` },
-    egress,
-    ...(facts.from ? { from: facts.from } : {}),
-    to: facts.to.slice(0, 1000),
-    cc: facts.cc.slice(0, 1000),
-    ...(egress !== 'metadata' ? { subject: facts.subject.slice(0, 10_000) } : {}),
-    ...(facts.date ? { date: facts.date } : {}),
-    inReplyTo: facts.inReplyTo.slice(0, 100),
-    references: facts.references.slice(0, 500),
-    ...(token ? { trackingToken: token.token } : {}),
-    ...(egress === 'full' ? { text: clip(email.text ?? '', TEXT_BUDGET) } : {}),
-    attachments: email.attachments.slice(0, 500).map((a) => ({
-      ...(a.filename ? { filename: a.filename.slice(0, 1000) } : {}),
-      contentType: a.mimeType.slice(0, 255),
-      size: attachmentSize(a),
-    })),
+    snapshot,
+    raw,
+    facts,
+    targets: [target],
+    now,
+    copyId: crypto.randomUUID(),
+  });
+  if (!built) throw validationFailed('body: the message could not be tracked (no item)');
+  // Who promoted it; a correlation the classifier found is kept (as the edge would record it).
+  const by = `promoted by ${describePrincipal(principal)}`;
+  const correlation = target.correlation;
+  const item: IngestItem = {
+    ...built,
+    correlation:
+      !correlation || correlation.method === 'promoted'
+        ? { method: 'promoted', detail: by }
+        : { method: correlation.method, detail: `${correlation.detail}; ${by}` },
   };
 
   const webhooks: WebhookJob[] = [];

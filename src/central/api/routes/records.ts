@@ -39,7 +39,7 @@ import {
 import { createRouter } from '../../http/app-router.js';
 import { assertDeploymentAdmin } from '../../http/auth.js';
 import type { AppEnv } from '../../context.js';
-import { ApiError, errorBody, notFound, payloadTooLarge, validationFailed } from '../../http/errors.js';
+import { errorBody, notFound, payloadTooLarge, validationFailed } from '../../http/errors.js';
 import { MAX_RECORDS_BODY_BYTES } from '../../http/body-limits.js';
 import { type BodyRow, jsonBodyRows, readJsonOrCsvText } from '../../http/request-body.js';
 import {

@@ -13,6 +13,7 @@ import { setFlash } from '../middleware/flash.js';
 import type { DashboardEnv } from '../middleware/session.js';
 import {
   type ImportResult,
+  type MoveRoutesForm,
   type NewRouteForm,
   RouteDeleteConfirmPage,
   type RouteFilters,
@@ -30,13 +31,24 @@ import {
   visibleRow,
 } from '../context.js';
 import { emailAddress, mailboxBody } from '../../api/schemas.js';
-import { csvRouteCandidates, importRoutes, MAX_ROUTES_PER_REQUEST } from '../../api/routes/mailboxes.js';
+import {
+  csvRouteCandidates,
+  importRoutes,
+  MAX_ROUTES_PER_REQUEST,
+  moveBody,
+  moveRoutes,
+} from '../../api/routes/mailboxes.js';
 
 const LIST_LIMIT = 500;
 
 async function renderRoutes(
   c: DashboardContext,
-  opts: Refusal<NewRouteForm> & { importResult?: ImportResult; importCsv?: string } = {},
+  opts: Refusal<NewRouteForm> & {
+    importResult?: ImportResult;
+    importCsv?: string;
+    move?: MoveRoutesForm;
+    moveError?: string;
+  } = {},
 ) {
   const db = c.get('db');
   const scope = scopeOf(c);
@@ -76,6 +88,8 @@ async function renderRoutes(
       formError={opts.formError}
       importResult={opts.importResult}
       importCsv={opts.importCsv}
+      move={opts.move}
+      moveError={opts.moveError}
     />,
     opts.status ?? 200,
   );
@@ -153,6 +167,28 @@ export const dashboardMailboxPages = new Hono<DashboardEnv>()
         return c.redirect('/routes', 303);
       },
       (err) => refused(err.status, { ok: false, text: err.message }),
+    );
+  })
+  .post('/routes/move', async (c) => {
+    const f = await formFields(c);
+    const move: MoveRoutesForm = {
+      deployment: (f.deployment ?? '').slice(0, 100),
+      search: (f.search ?? '').trim().slice(0, 400),
+      region: (f.region ?? '').slice(0, 100),
+    };
+    return orRefusal(
+      async () => {
+        // The API's own body schema and mover (POST /api/v1/mailboxes/move): the same rules.
+        const body = moveBody.safeParse({ ...move, search: move.search || undefined });
+        if (!body.success) throw validationFailed(describeIssues(body.error.issues));
+        const result = await moveRoutes(c.get('db'), c.get('principal'), body.data);
+        setFlash(c, {
+          kind: 'ok',
+          text: `Moved ${result.moved} route(s) of ${move.deployment} to ${move.region} (${result.updated} already there).`,
+        });
+        return c.redirect(`/routes?deployment=${encodeURIComponent(move.deployment)}`, 303);
+      },
+      (err) => renderRoutes(c, { move, moveError: err.message, status: err.status }),
     );
   })
   .get('/routes/delete', async (c) => {

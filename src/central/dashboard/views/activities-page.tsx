@@ -2,8 +2,8 @@
 import type { FC } from 'hono/jsx';
 import type { activities } from '../../../db/schema.js';
 import { formatBytes } from './format.js';
-import { DataTable, Field, SearchForm } from './components.js';
-import { type Flash, Layout, Options, type PageContext, Time } from './layout.js';
+import { DataTable, DeploymentFilter, InputField, SearchForm } from './components.js';
+import { type Flash, Layout, type PageContext } from './layout.js';
 
 export type ActivityRow = typeof activities.$inferSelect;
 
@@ -36,23 +36,23 @@ export const ActivitiesPage: FC<{
     <Layout title="Activities" active="activities" page={page} flash={flash}>
       <p class="lead">Tracked e-mail, newest first. Open one to see why it was tracked.</p>
       <SearchForm label="Search activities" action="/activities">
-        <Field id="q" label="Subject, address or Message-ID">
-          <input id="q" name="q" type="search" value={filters.q} maxlength={500} class="wide" />
-        </Field>
-        {deploymentIds.length > 1 ? (
-          <Field id="deployment" label="Deployment">
-            <select id="deployment" name="deployment">
-              <Options values={deploymentIds} selected={filters.deployment} any="any deployment" />
-            </select>
-          </Field>
-        ) : null}
+        <InputField
+          id="q"
+          label="Subject, address or Message-ID"
+          name="q"
+          type="search"
+          value={filters.q}
+          maxlength={500}
+          class="wide"
+        />
+        <DeploymentFilter id="deployment" ids={deploymentIds} selected={filters.deployment} />
       </SearchForm>
       <DataTable
         label="Activities"
         rows={rows}
         empty="No activities match."
         columns={[
-          { label: 'Received', class: 'nowrap', cell: (a) => <Time ms={a.receivedAt} /> },
+          { label: 'Received', time: (a) => a.receivedAt },
           {
             label: 'Subject',
             class: 'wrap-anywhere',

@@ -5,6 +5,7 @@ import type { RawLink } from '../../ingest/raw-links.js';
 import { displayAddress } from './activities-page.js';
 import type { ActivityRow } from './activities-page.js';
 import { formatBytes, METHOD_TEXT, REASON_TEXT } from './format.js';
+import { DataTable, Panel } from './components.js';
 import { Layout, type PageContext, Time } from './layout.js';
 
 export type WebhookDeliveryRow = typeof webhookOutbox.$inferSelect;
@@ -98,8 +99,7 @@ export const ActivityPage: FC<{
       <dd class="mono">{a.id}</dd>
     </dl>
 
-    <section class="panel why" aria-labelledby="why">
-      <h2 id="why">Why tracked</h2>
+    <Panel id="why" title="Why tracked" class="panel why">
       <dl class="facts">
         <dt>Reason</dt>
         <dd>
@@ -112,10 +112,9 @@ export const ActivityPage: FC<{
         <dt>Detail</dt>
         <dd class="wrap-anywhere">{a.correlationDetail || '—'}</dd>
       </dl>
-    </section>
+    </Panel>
 
-    <section class="panel" aria-labelledby="regarding">
-      <h2 id="regarding">Regarding</h2>
+    <Panel id="regarding" title="Regarding">
       {a.regardingType && a.regardingId ? (
         <p>
           {a.regardingType} <code>{a.regardingId}</code>
@@ -124,45 +123,32 @@ export const ActivityPage: FC<{
       ) : (
         <p class="muted">No regarding record (it does not reply to a CRM message that names one).</p>
       )}
-    </section>
+    </Panel>
 
-    <section aria-labelledby="parties">
-      <h2 id="parties">Parties</h2>
-      <div class="table-wrap">
-        <table class="responsive" aria-labelledby="parties">
-          <thead>
-            <tr>
-              <th scope="col">Role</th>
-              <th scope="col">Address</th>
-              <th scope="col">Resolved record</th>
-            </tr>
-          </thead>
-          <tbody>
-            {parties.map((p) => (
-              <tr>
-                <td data-label="Role">{p.role}</td>
-                <td data-label="Address" class="wrap-anywhere">
-                  {displayAddress(p.address, p.name)}
-                </td>
-                <td data-label="Resolved record">
-                  {p.recordType && p.recordId ? (
-                    <>
-                      {p.recordType} <code>{p.recordId}</code>
-                      {p.recordName ? ` — ${p.recordName}` : ''}
-                    </>
-                  ) : (
-                    <span class="muted">no CRM record</span>
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
-    </section>
+    <Panel id="parties" title="Parties" class="">
+      <DataTable
+        labelledBy="parties"
+        rows={parties}
+        columns={[
+          { label: 'Role', cell: (p) => p.role },
+          { label: 'Address', class: 'wrap-anywhere', cell: (p) => displayAddress(p.address, p.name) },
+          {
+            label: 'Resolved record',
+            cell: (p) =>
+              p.recordType && p.recordId ? (
+                <>
+                  {p.recordType} <code>{p.recordId}</code>
+                  {p.recordName ? ` — ${p.recordName}` : ''}
+                </>
+              ) : (
+                <span class="muted">no CRM record</span>
+              ),
+          },
+        ]}
+      />
+    </Panel>
 
-    <section class="panel" aria-labelledby="seen">
-      <h2 id="seen">Seen by</h2>
+    <Panel id="seen" title="Seen by">
       <dl class="facts">
         <dt>Mailboxes</dt>
         <dd>
@@ -178,10 +164,9 @@ export const ActivityPage: FC<{
         <dt>Regions</dt>
         <dd>{a.regions.join(', ')}</dd>
       </dl>
-    </section>
+    </Panel>
 
-    <section class="panel" aria-labelledby="stored">
-      <h2 id="stored">Raw message and attachments</h2>
+    <Panel id="stored" title="Raw message and attachments">
       <p class="muted">
         They stay in the region that received them; the links below are signed and expire. Opening one fetches
         it from that region's edge.
@@ -217,50 +202,42 @@ export const ActivityPage: FC<{
           </ul>
         </div>
       ))}
-    </section>
+    </Panel>
 
-    <section class="panel" aria-labelledby="webhook">
-      <h2 id="webhook">Onward delivery to the CRM</h2>
+    <Panel id="webhook" title="Onward delivery to the CRM">
       {deliveries.length === 0 ? (
         <p class="muted">No webhook delivery (the deployment has no webhook URL).</p>
       ) : (
-        <table aria-label="Webhook deliveries">
-          <thead>
-            <tr>
-              <th scope="col">Event</th>
-              <th scope="col">State</th>
-              <th scope="col" class="num">
-                Attempts
-              </th>
-              <th scope="col">Last answer</th>
-              <th scope="col">Next attempt</th>
-            </tr>
-          </thead>
-          <tbody>
-            {deliveries.map((d) => (
-              <tr>
-                <td data-label="Event">{d.event}</td>
-                <td data-label="State">
-                  <span
-                    class={`badge ${d.state === 'delivered' ? 'ok' : d.state === 'failed' ? 'bad' : 'warn'}`}
-                  >
-                    {d.state}
-                  </span>
-                </td>
-                <td data-label="Attempts" class="num">
-                  {d.attempts}
-                </td>
-                <td data-label="Last answer" class="wrap-anywhere">
-                  {d.lastError ? <code>{d.lastError}</code> : d.lastStatus ? `HTTP ${d.lastStatus}` : '—'}
-                </td>
-                <td data-label="Next attempt">
-                  {d.state === 'pending' ? <Time ms={d.nextAttemptAt} /> : <span class="muted">—</span>}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <DataTable
+          label="Webhook deliveries"
+          rows={deliveries}
+          columns={[
+            { label: 'Event', cell: (d) => d.event },
+            {
+              label: 'State',
+              cell: (d) => (
+                <span
+                  class={`badge ${d.state === 'delivered' ? 'ok' : d.state === 'failed' ? 'bad' : 'warn'}`}
+                >
+                  {d.state}
+                </span>
+              ),
+            },
+            { label: 'Attempts', class: 'num', cell: (d) => d.attempts },
+            {
+              label: 'Last answer',
+              class: 'wrap-anywhere',
+              cell: (d) =>
+                d.lastError ? <code>{d.lastError}</code> : d.lastStatus ? `HTTP ${d.lastStatus}` : '—',
+            },
+            {
+              label: 'Next attempt',
+              cell: (d) =>
+                d.state === 'pending' ? <Time ms={d.nextAttemptAt} /> : <span class="muted">—</span>,
+            },
+          ]}
+        />
       )}
-    </section>
+    </Panel>
   </Layout>
 );

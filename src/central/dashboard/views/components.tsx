@@ -3,14 +3,21 @@
 // search form and one post form. Pages compose these instead of repeating their markup, so ids,
 // labels, the CSRF field and escaping are the same everywhere (hono/jsx escapes every child).
 import type { Child, FC, PropsWithChildren } from 'hono/jsx';
-import { Csrf } from './layout.js';
+import { Csrf, Options, Time } from './layout.js';
 
 /** A column of a {@link DataTable}: its header (also the cell's `data-label` on phones) and cell. */
-export interface Column<T> {
+export type Column<T> = {
   label: string;
   /** The cells' class; a `num` class right-aligns the header too. */
   class?: string;
-  cell: (row: T, index: number) => Child;
+} & (
+  | { cell: (row: T, index: number) => Child }
+  /** A time column: UTC text in a `<time>`, kept on one line. */
+  | { time: (row: T) => number | null | undefined }
+);
+
+function cellOf<T>(c: Column<T>, row: T, index: number): Child {
+  return 'time' in c ? <Time ms={c.time(row)} /> : c.cell(row, index);
 }
 
 /**
@@ -41,8 +48,8 @@ export function DataTable<T>(props: {
           {rows.map((r, i) => (
             <tr>
               {columns.map((c) => (
-                <td data-label={c.label} class={c.class}>
-                  {c.cell(r, i)}
+                <td data-label={c.label} class={'time' in c ? 'nowrap' : c.class}>
+                  {cellOf(c, r, i)}
                 </td>
               ))}
             </tr>
@@ -119,3 +126,71 @@ export const PostButton: FC<
     </button>
   </PostForm>
 );
+
+/**
+ * A labelled `<select>` of `values` (led by an "any …" choice when `any` is given). Its `name` is
+ * the id's last dash-separated part unless given (`n-region` → `region`).
+ */
+export const SelectField: FC<{
+  id: string;
+  name?: string;
+  label: Child;
+  values: readonly string[];
+  selected: string;
+  any?: string;
+  required?: boolean;
+}> = ({ id, name = id.slice(id.lastIndexOf('-') + 1), label, values, selected, any, required }) => (
+  <Field id={id} label={label}>
+    <select id={id} name={name} required={required}>
+      <Options values={values} selected={selected} any={any} />
+    </select>
+  </Field>
+);
+
+/** A titled section (a panel unless `class` says otherwise; `""`: none), named by its heading. */
+export const Panel: FC<PropsWithChildren<{ id: string; title: Child; class?: string }>> = ({
+  id,
+  title,
+  class: className = 'panel',
+  children,
+}) => (
+  <section class={className || undefined} aria-labelledby={id}>
+    <h2 id={id}>{title}</h2>
+    {children}
+  </section>
+);
+
+/** A labelled `<input>`: every other attribute is the input's, in the order given. */
+export const InputField: FC<{ id: string; label: Child; [attribute: string]: unknown }> = ({
+  id,
+  label,
+  ...attributes
+}) => (
+  <Field id={id} label={label}>
+    <input id={id} {...attributes} />
+  </Field>
+);
+
+/** A search form's filter on `name`: labelled "Name", its values led by "any name". */
+export const FilterSelect: FC<{ id: string; name: string; values: readonly string[]; selected: string }> = ({
+  id,
+  name,
+  values,
+  selected,
+}) => (
+  <SelectField
+    id={id}
+    name={name}
+    label={`${name.charAt(0).toUpperCase()}${name.slice(1)}`}
+    values={values}
+    selected={selected}
+    any={`any ${name}`}
+  />
+);
+
+/** The deployment filter of a search form, shown only when the session sees several deployments. */
+export const DeploymentFilter: FC<{ id: string; ids: readonly string[]; selected: string }> = ({
+  id,
+  ids,
+  selected,
+}) => (ids.length > 1 ? <FilterSelect id={id} name="deployment" values={ids} selected={selected} /> : null);

@@ -60,7 +60,7 @@ export const DeadLettersPage: FC<{
         rows={rows}
         empty={filter === 'pending' ? 'No pending dead letters.' : 'No dead letters.'}
         columns={[
-          { label: 'Created', class: 'nowrap', cell: (d) => <Time ms={d.createdAt} /> },
+          { label: 'Created', time: (d) => d.createdAt },
           { label: 'Region', cell: (d) => d.region },
           { label: 'Deployment', cell: (d) => d.deployment ?? <span class="muted">—</span> },
           {
@@ -113,7 +113,7 @@ export const DeadLettersPage: FC<{
         rows={deliveries}
         empty="No failing webhook deliveries."
         columns={[
-          { label: 'Changed', class: 'nowrap', cell: (d) => <Time ms={d.updatedAt} /> },
+          { label: 'Changed', time: (d) => d.updatedAt },
           { label: 'Deployment', cell: (d) => d.deployment },
           {
             label: 'Activity',

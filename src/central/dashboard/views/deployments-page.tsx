@@ -4,8 +4,8 @@ import { formatTrackingToken } from '../../../core/tracking-token.js';
 import { ATTACHMENT_POLICIES, RECORD_TYPES } from '../../../core/types.js';
 import type { deployments } from '../../../db/schema.js';
 import { formatBytes, formatCount } from './format.js';
-import { Field, FormError, PostForm } from './components.js';
-import { type Flash, Layout, Options, type PageContext, Time } from './layout.js';
+import { Field, FormError, InputField, PostForm, SelectField } from './components.js';
+import { type Flash, Layout, type PageContext, Time } from './layout.js';
 
 type DeploymentRow = typeof deployments.$inferSelect;
 
@@ -81,18 +81,6 @@ export const EMPTY_DEPLOYMENT_FORM: DeploymentFormValues = {
   domains: '',
 };
 
-/** A required number input (`required` false only where empty means "choose for me"). */
-const NumberInput: FC<{
-  id: string;
-  name: string;
-  min: number;
-  max: number;
-  value: string;
-  required?: boolean;
-}> = ({ required = true, ...p }) => (
-  <input id={p.id} name={p.name} type="number" min={p.min} max={p.max} required={required} value={p.value} />
-);
-
 /**
  * The create (`mode="new"`, with an id field) or edit form; the same rules as
  * PUT /api/v1/deployments/:id (deployment-admin.ts).
@@ -110,80 +98,87 @@ const DeploymentForm: FC<{
       <FormError error={error} />
       <PostForm action={action} csrf={csrfToken} class="stack">
         {mode === 'new' ? (
-          <Field id={`${f}-id`} label="Id (lower-case letters, digits and dashes)">
-            <input
-              id={`${f}-id`}
-              name="id"
-              type="text"
-              required
-              maxlength={63}
-              value={values.id}
-              class="mono"
-            />
-          </Field>
-        ) : null}
-        <Field id={`${f}-name`} label="Name">
-          <input id={`${f}-name`} name="name" type="text" required maxlength={200} value={values.name} />
-        </Field>
-        <Field id={`${f}-prefix`} label="Tracking-token prefix">
-          <input
-            id={`${f}-prefix`}
-            name="prefix"
+          <InputField
+            id={`${f}-id`}
+            label="Id (lower-case letters, digits and dashes)"
+            name="id"
             type="text"
             required
-            maxlength={20}
-            value={values.prefix}
+            maxlength={63}
+            value={values.id}
             class="mono"
           />
-        </Field>
-        <Field
-          id={`${f}-base`}
-          label={`Tracking-token base number${mode === 'new' ? ' (empty: the next free one)' : ''}`}
-        >
-          <NumberInput
-            id={`${f}-base`}
-            name="base"
-            min={0}
-            max={99999}
-            required={mode === 'edit'}
-            value={values.base}
-          />
-        </Field>
-        <Field id={`${f}-user-digits`} label="User digits">
-          <NumberInput id={`${f}-user-digits`} name="userDigits" min={1} max={9} value={values.userDigits} />
-        </Field>
-        <Field id={`${f}-counter-digits`} label="Counter digits">
-          <NumberInput
-            id={`${f}-counter-digits`}
-            name="counterDigits"
-            min={1}
-            max={9}
-            value={values.counterDigits}
-          />
-        </Field>
-        <Field id={`${f}-webhook`} label="Webhook URL (empty: none)">
-          <input
-            id={`${f}-webhook`}
-            name="webhookUrl"
-            type="url"
-            maxlength={2000}
-            value={values.webhookUrl}
-          />
-        </Field>
-        <Field id={`${f}-max-bytes`} label="Max message bytes">
-          <NumberInput
-            id={`${f}-max-bytes`}
-            name="maxMessageBytes"
-            min={1024}
-            max={25 * 1024 * 1024}
-            value={values.maxMessageBytes}
-          />
-        </Field>
-        <Field id={`${f}-attachments`} label="Attachment policy">
-          <select id={`${f}-attachments`} name="attachmentPolicy">
-            <Options values={ATTACHMENT_POLICIES} selected={values.attachmentPolicy} />
-          </select>
-        </Field>
+        ) : null}
+        <InputField
+          id={`${f}-name`}
+          label="Name"
+          name="name"
+          type="text"
+          required
+          maxlength={200}
+          value={values.name}
+        />
+        <InputField
+          id={`${f}-prefix`}
+          label="Tracking-token prefix"
+          name="prefix"
+          type="text"
+          required
+          maxlength={20}
+          value={values.prefix}
+          class="mono"
+        />
+        {(
+          [
+            [
+              'base',
+              `Tracking-token base number${mode === 'new' ? ' (empty: the next free one)' : ''}`,
+              0,
+              99999,
+            ],
+            ['user-digits', 'User digits', 1, 9],
+            ['counter-digits', 'Counter digits', 1, 9],
+          ] as const
+        ).map(([key, label, min, max]) => {
+          const name = key === 'base' ? 'base' : key === 'user-digits' ? 'userDigits' : 'counterDigits';
+          return (
+            <InputField
+              id={`${f}-${key}`}
+              label={label}
+              name={name}
+              type="number"
+              min={min}
+              max={max}
+              required={key !== 'base' || mode === 'edit'}
+              value={values[name]}
+            />
+          );
+        })}
+        <InputField
+          id={`${f}-webhook`}
+          label="Webhook URL (empty: none)"
+          name="webhookUrl"
+          type="url"
+          maxlength={2000}
+          value={values.webhookUrl}
+        />
+        <InputField
+          id={`${f}-max-bytes`}
+          label="Max message bytes"
+          name="maxMessageBytes"
+          type="number"
+          min={1024}
+          max={25 * 1024 * 1024}
+          required
+          value={values.maxMessageBytes}
+        />
+        <SelectField
+          id={`${f}-attachments`}
+          name="attachmentPolicy"
+          label="Attachment policy"
+          values={ATTACHMENT_POLICIES}
+          selected={values.attachmentPolicy}
+        />
         <div class="field">
           <label for={`${f}-smart-match`}>
             <input

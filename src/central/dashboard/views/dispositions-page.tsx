@@ -4,8 +4,8 @@ import { TOSSED_REASONS, TRACKED_REASONS } from '../../../core/types.js';
 import type { dispositions } from '../../../db/schema.js';
 import { type ActivityRow, displayAddress } from './activities-page.js';
 import { formatBytes, REASON_TEXT } from './format.js';
-import { DataTable, Field, SearchForm } from './components.js';
-import { type Flash, Layout, Options, type PageContext, Time } from './layout.js';
+import { DataTable, Field, FilterSelect, SearchForm } from './components.js';
+import { type Flash, Layout, type PageContext } from './layout.js';
 
 export type DispositionRow = typeof dispositions.$inferSelect;
 
@@ -21,7 +21,7 @@ const ReceiptTable: FC<{ rows: DispositionRow[]; label: string }> = ({ rows, lab
     rows={rows}
     empty="No receipts."
     columns={[
-      { label: 'At', class: 'nowrap', cell: (d) => <Time ms={d.at} /> },
+      { label: 'At', time: (d) => d.at },
       { label: 'Region', cell: (d) => d.region },
       {
         label: 'Decision',
@@ -109,20 +109,13 @@ export const DispositionsPage: FC<{
 
     <h2 id="recent">Recent receipts</h2>
     <form method="get" action="/dispositions" class="inline panel" aria-label="Filter receipts">
-      <Field id="region" label="Region">
-        <select id="region" name="region">
-          <Options values={regionIds} selected={filters.region} any="any region" />
-        </select>
-      </Field>
-      <Field id="reason" label="Reason">
-        <select id="reason" name="reason">
-          <Options
-            values={[...TOSSED_REASONS, ...TRACKED_REASONS]}
-            selected={filters.reason}
-            any="any reason"
-          />
-        </select>
-      </Field>
+      <FilterSelect id="region" name="region" values={regionIds} selected={filters.region} />
+      <FilterSelect
+        id="reason"
+        name="reason"
+        values={[...TOSSED_REASONS, ...TRACKED_REASONS]}
+        selected={filters.reason}
+      />
       <button type="submit">Filter</button>
     </form>
     <ReceiptTable rows={rows} label="Recent receipts" />

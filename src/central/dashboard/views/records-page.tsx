@@ -3,7 +3,7 @@
 import type { FC } from 'hono/jsx';
 import type { records } from '../../../db/schema.js';
 import { DataTable, PostForm, SearchForm } from './components.js';
-import { type Flash, Layout, type PageContext, Time } from './layout.js';
+import { type Flash, Layout, type PageContext } from './layout.js';
 
 type RecordRow = typeof records.$inferSelect;
 
@@ -47,7 +47,7 @@ export const RecordsPage: FC<{
             label: 'State',
             cell: (r) => (r.active ? (r.emailEnabled ? 'active' : 'active, e-mail disabled') : 'inactive'),
           },
-          { label: 'Updated', cell: (r) => <Time ms={r.updatedAt} /> },
+          { label: 'Updated', time: (r) => r.updatedAt },
           {
             label: 'Actions',
             cell: (r) => (

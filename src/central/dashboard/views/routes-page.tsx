@@ -3,8 +3,18 @@ import type { FC } from 'hono/jsx';
 import { FILTER_MODES } from '../../../core/types.js';
 import type { mailboxes } from '../../../db/schema.js';
 import { formatCount } from './format.js';
-import { DataTable, Field, FormError, PostForm, SearchForm } from './components.js';
-import { type Flash, Layout, Options, type PageContext, Time } from './layout.js';
+import {
+  DataTable,
+  DeploymentFilter,
+  Field,
+  FilterSelect,
+  FormError,
+  InputField,
+  PostForm,
+  SearchForm,
+  SelectField,
+} from './components.js';
+import { type Flash, Layout, type PageContext } from './layout.js';
 
 type MailboxRow = typeof mailboxes.$inferSelect;
 
@@ -36,6 +46,13 @@ export interface NewRouteForm {
   filter: string;
 }
 
+/** The "move routes" form: every route of `deployment` whose address contains `search`, to `region`. */
+export interface MoveRoutesForm {
+  deployment: string;
+  search: string;
+  region: string;
+}
+
 export const RoutesPage: FC<{
   page: PageContext;
   rows: MailboxRow[];
@@ -47,6 +64,8 @@ export const RoutesPage: FC<{
   formError?: string | undefined;
   importResult?: ImportResult | undefined;
   importCsv?: string | undefined;
+  move?: MoveRoutesForm | undefined;
+  moveError?: string | undefined;
   flash?: Flash | undefined;
 }> = ({
   page,
@@ -60,6 +79,8 @@ export const RoutesPage: FC<{
   flash,
   importResult,
   importCsv,
+  move,
+  moveError,
 }) => (
   <Layout title="Routes" active="routes" page={page} flash={flash}>
     <p class="lead">
@@ -69,22 +90,32 @@ export const RoutesPage: FC<{
       <summary>Add or update a route</summary>
       <FormError error={formError} />
       <PostForm action="/routes/save" csrf={page.csrfToken} class="stack">
-        <Field id="n-address" label="Mailbox address">
-          <input id="n-address" name="address" type="email" required maxlength={320} value={form.address} />
-        </Field>
-        <Field id="n-deployment" label="Deployment">
-          <select id="n-deployment" name="deployment" required>
-            <Options values={deploymentIds} selected={form.deployment} />
-          </select>
-        </Field>
-        <Field id="n-user" label="CRM user id">
-          <input id="n-user" name="userId" type="text" required maxlength={200} value={form.userId} />
-        </Field>
-        <Field id="n-region" label="Region">
-          <select id="n-region" name="region" required>
-            <Options values={regionIds} selected={form.region} />
-          </select>
-        </Field>
+        <InputField
+          id="n-address"
+          label="Mailbox address"
+          name="address"
+          type="email"
+          required
+          maxlength={320}
+          value={form.address}
+        />
+        <SelectField
+          id="n-deployment"
+          label="Deployment"
+          values={deploymentIds}
+          selected={form.deployment}
+          required
+        />
+        <InputField
+          id="n-user"
+          label="CRM user id"
+          name="userId"
+          type="text"
+          required
+          maxlength={200}
+          value={form.userId}
+        />
+        <SelectField id="n-region" label="Region" values={regionIds} selected={form.region} required />
         <Field id="n-filter" label="Filter mode">
           <select id="n-filter" name="filter">
             {FILTER_MODES.map((f) => (
@@ -98,6 +129,41 @@ export const RoutesPage: FC<{
           <button type="submit">Save route</button>
         </div>
       </PostForm>
+    </details>
+    <details class="add panel" open={moveError !== undefined}>
+      <summary>Move routes to another region</summary>
+      <FormError error={moveError} />
+      <PostForm action="/routes/move" csrf={page.csrfToken} class="stack">
+        <SelectField
+          id="m-deployment"
+          label="Deployment"
+          values={deploymentIds}
+          selected={move?.deployment ?? ''}
+          required
+        />
+        <InputField
+          id="m-search"
+          label="Mailbox address contains (e.g. @sales.contoso.example; empty: every route of the deployment)"
+          name="search"
+          type="text"
+          maxlength={320}
+          value={move?.search ?? ''}
+        />
+        <SelectField
+          id="m-region"
+          label="New region"
+          values={regionIds}
+          selected={move?.region ?? ''}
+          required
+        />
+        <div>
+          <button type="submit">Move routes</button>
+        </div>
+      </PostForm>
+      <p class="muted">
+        All or nothing, with the rules of a single route; the routes keep their deployment, user and filter
+        (the same as <code>POST /api/v1/mailboxes/move</code>).
+      </p>
     </details>
     <details class="add panel" open={importResult !== undefined}>
       <summary>Import routes (CSV)</summary>
@@ -136,21 +202,16 @@ export const RoutesPage: FC<{
       </PostForm>
     </details>
     <SearchForm label="Search routes" action="/routes">
-      <Field id="q" label="Mailbox address contains">
-        <input id="q" name="q" type="search" value={filters.q} maxlength={320} />
-      </Field>
-      <Field id="f-region" label="Region">
-        <select id="f-region" name="region">
-          <Options values={regionIds} selected={filters.region} any="any region" />
-        </select>
-      </Field>
-      {deploymentIds.length > 1 ? (
-        <Field id="f-deployment" label="Deployment">
-          <select id="f-deployment" name="deployment">
-            <Options values={deploymentIds} selected={filters.deployment} any="any deployment" />
-          </select>
-        </Field>
-      ) : null}
+      <InputField
+        id="q"
+        label="Mailbox address contains"
+        name="q"
+        type="search"
+        value={filters.q}
+        maxlength={320}
+      />
+      <FilterSelect id="f-region" name="region" values={regionIds} selected={filters.region} />
+      <DeploymentFilter id="f-deployment" ids={deploymentIds} selected={filters.deployment} />
     </SearchForm>
 
     <h2 id="list">
@@ -174,37 +235,32 @@ export const RoutesPage: FC<{
               class="inline"
               hidden={{ address: m.address, deployment: m.deployment, userId: m.userId }}
             >
-              <Field
-                id={`region-${i}`}
-                label={
-                  <>
-                    <span class="visually-hidden">{m.address}: </span>Region
-                  </>
-                }
-              >
-                <select id={`region-${i}`} name="region">
-                  <Options values={regionIds} selected={m.region} />
-                </select>
-              </Field>
-              <Field
-                id={`filter-${i}`}
-                label={
-                  <>
-                    <span class="visually-hidden">{m.address}: </span>Filter
-                  </>
-                }
-              >
-                <select id={`filter-${i}`} name="filter">
-                  <Options values={FILTER_MODES} selected={m.filter} />
-                </select>
-              </Field>
+              {(
+                [
+                  ['region', 'Region', regionIds, m.region],
+                  ['filter', 'Filter', FILTER_MODES, m.filter],
+                ] as const
+              ).map(([name, label, values, selected]) => (
+                <SelectField
+                  id={`${name}-${i}`}
+                  name={name}
+                  label={
+                    <>
+                      <span class="visually-hidden">{m.address}: </span>
+                      {label}
+                    </>
+                  }
+                  values={values}
+                  selected={selected}
+                />
+              ))}
               <button type="submit" class="secondary">
                 Save<span class="visually-hidden"> {m.address}</span>
               </button>
             </PostForm>
           ),
         },
-        { label: 'Updated', cell: (m) => <Time ms={m.updatedAt} /> },
+        { label: 'Updated', time: (m) => m.updatedAt },
         {
           label: 'Remove',
           cell: (m) => (

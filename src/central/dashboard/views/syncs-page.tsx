@@ -5,7 +5,7 @@ import type { FC } from 'hono/jsx';
 import type { RecordSync } from '../../services/record-sync.js';
 import { formatCount } from './format.js';
 import { DataTable, PostButton } from './components.js';
-import { type Flash, Layout, type PageContext, Time } from './layout.js';
+import { type Flash, Layout, type PageContext } from './layout.js';
 
 const STATE_TEXT: Record<string, string> = {
   open: 'open — receiving records',
@@ -43,8 +43,8 @@ export const SyncsPage: FC<{
           { label: 'State', cell: (s) => STATE_TEXT[s.status] ?? s.status },
           { label: 'Records carried', class: 'num', cell: (s) => formatCount(s.received) },
           { label: 'Removed', class: 'num', cell: (s) => formatCount(s.removed) },
-          { label: 'Started', class: 'nowrap', cell: (s) => <Time ms={s.startedAt} /> },
-          { label: 'Completed', class: 'nowrap', cell: (s) => <Time ms={s.completedAt} /> },
+          { label: 'Started', time: (s) => s.startedAt },
+          { label: 'Completed', time: (s) => s.completedAt },
           {
             label: 'Actions',
             cell: (s) =>

@@ -3,8 +3,8 @@
 // token's plaintext is rendered once, in the response to the mint form, and never again.
 import type { FC } from 'hono/jsx';
 import type { TokenView } from '../../services/token-admin.js';
-import { DataTable, Field, FormError, PostButton, PostForm } from './components.js';
-import { type Flash, Layout, Options, type PageContext, Time } from './layout.js';
+import { DataTable, Field, FormError, InputField, PostButton, PostForm, SelectField } from './components.js';
+import { type Flash, Layout, type PageContext, Time } from './layout.js';
 
 export type TokenKind = 'deployment' | 'user' | 'edge' | 'admin';
 
@@ -85,24 +85,36 @@ export const TokensPage: FC<{
               ))}
             </select>
           </Field>
-          <Field id="t-deployment" label="Deployment (deployment and user tokens)">
-            <select id="t-deployment" name="deployment">
-              <Options values={deploymentIds} selected={form.deployment} />
-            </select>
-          </Field>
-          <Field id="t-user" label="CRM user id (user tokens)">
-            <input id="t-user" name="userId" type="text" maxlength={200} value={form.userId} />
-          </Field>
+          <SelectField
+            id="t-deployment"
+            label="Deployment (deployment and user tokens)"
+            values={deploymentIds}
+            selected={form.deployment}
+          />
+          <InputField
+            id="t-user"
+            label="CRM user id (user tokens)"
+            name="userId"
+            type="text"
+            maxlength={200}
+            value={form.userId}
+          />
           {kinds.includes('edge') ? (
-            <Field id="t-region" label="Region (edge tokens)">
-              <select id="t-region" name="region">
-                <Options values={regionIds} selected={form.region} />
-              </select>
-            </Field>
+            <SelectField
+              id="t-region"
+              label="Region (edge tokens)"
+              values={regionIds}
+              selected={form.region}
+            />
           ) : null}
-          <Field id="t-label" label="Label">
-            <input id="t-label" name="label" type="text" maxlength={200} value={form.label} />
-          </Field>
+          <InputField
+            id="t-label"
+            label="Label"
+            name="label"
+            type="text"
+            maxlength={200}
+            value={form.label}
+          />
           <div>
             <button type="submit">Mint token</button>
           </div>
@@ -125,8 +137,8 @@ export const TokensPage: FC<{
           },
           { label: 'Scope', class: 'mono wrap-anywhere', cell: (t) => t.scope },
           { label: 'Label', class: 'wrap-anywhere', cell: (t) => t.label ?? <span class="muted">—</span> },
-          { label: 'Created', class: 'nowrap', cell: (t) => <Time ms={t.createdAt} /> },
-          { label: 'Last used', class: 'nowrap', cell: (t) => <Time ms={t.lastUsedAt} /> },
+          { label: 'Created', time: (t) => t.createdAt },
+          { label: 'Last used', time: (t) => t.lastUsedAt },
           {
             label: 'Status',
             cell: (t) =>

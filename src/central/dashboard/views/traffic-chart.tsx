@@ -78,37 +78,13 @@ export const TrafficChart: FC<{
         {buckets.map((b, i) => {
           const x = LEFT + i * barW + 0.5;
           const w = Math.max(1, barW - 1);
-          if (metric === 'bytes') {
-            return b.bytesSent > 0 ? (
-              <rect
-                class="bar-bytes"
-                x={x}
-                y={y(b.bytesSent)}
-                width={w}
-                height={TOP + plotH - y(b.bytesSent)}
-              />
-            ) : null;
-          }
+          const bar = (cls: string, v: number) =>
+            v > 0 ? <rect class={cls} x={x} y={y(v)} width={w} height={TOP + plotH - y(v)} /> : null;
+          if (metric === 'bytes') return bar('bar-bytes', b.bytesSent);
           return (
             <>
-              {b.received > 0 ? (
-                <rect
-                  class="bar-received"
-                  x={x}
-                  y={y(b.received)}
-                  width={w}
-                  height={TOP + plotH - y(b.received)}
-                />
-              ) : null}
-              {b.crmBound > 0 ? (
-                <rect
-                  class="bar-crm"
-                  x={x}
-                  y={y(b.crmBound)}
-                  width={w}
-                  height={TOP + plotH - y(b.crmBound)}
-                />
-              ) : null}
+              {bar('bar-received', b.received)}
+              {bar('bar-crm', b.crmBound)}
             </>
           );
         })}
@@ -121,23 +97,18 @@ export const TrafficChart: FC<{
       </svg>
       <figcaption>
         <ul class="legend">
-          {metric === 'messages' ? (
-            <>
-              <li>
-                <span class="swatch received" aria-hidden="true" />
-                received
-              </li>
-              <li>
-                <span class="swatch crm" aria-hidden="true" />
-                CRM-bound
-              </li>
-            </>
-          ) : (
+          {(metric === 'messages'
+            ? [
+                ['received', 'received'],
+                ['crm', 'CRM-bound'],
+              ]
+            : [['bytes', 'bytes sent to central']]
+          ).map(([swatch, text]) => (
             <li>
-              <span class="swatch bytes" aria-hidden="true" />
-              bytes sent to central
+              <span class={`swatch ${swatch}`} aria-hidden="true" />
+              {text}
             </li>
-          )}
+          ))}
         </ul>
       </figcaption>
     </figure>

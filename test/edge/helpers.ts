@@ -1,0 +1,42 @@
+// What the edge tests share: the real bindings with a recording queue producer and an email()
+// message (the snapshots they install: ./snapshot-input.ts).
+import { env } from 'cloudflare:test';
+import type { IngestItem, Receipt } from '../../src/core/wire.js';
+import type { EdgeBindings } from '../../src/edge/config.js';
+
+export const edgeEnv = env as unknown as EdgeBindings;
+
+export const ctx = { waitUntil: () => {}, passThroughOnException: () => {} } as unknown as ExecutionContext;
+
+/** The real bindings, with the queue producer recording what the edge enqueues. */
+export function capturingEnv() {
+  const sent: (IngestItem | Receipt)[] = [];
+  const outbox = {
+    send: async (body: IngestItem | Receipt) => {
+      sent.push(body);
+    },
+    sendBatch: async (msgs: Iterable<{ body: IngestItem | Receipt }>) => {
+      for (const m of msgs) sent.push(m.body);
+    },
+  };
+  const bindings = { ...edgeEnv, OUTBOX: outbox as unknown as Queue };
+  return { bindings, sent };
+}
+
+/** A message for email(); `out.rejected` holds what it was setReject-ed with. */
+export function emailMessage(from: string, to: string, raw: Uint8Array) {
+  const out: { rejected?: string } = {};
+  const message = {
+    from,
+    to,
+    raw: new Blob([raw as Uint8Array<ArrayBuffer>]).stream(),
+    rawSize: raw.byteLength,
+    headers: new Headers(),
+    setReject: (r: string) => {
+      out.rejected = r;
+    },
+    forward: async () => ({ messageId: '' }),
+    reply: async () => ({ messageId: '' }),
+  } as unknown as ForwardableEmailMessage;
+  return { message, out };
+}
