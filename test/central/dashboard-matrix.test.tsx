@@ -148,6 +148,11 @@ const MATRIX: Record<string, Row> = {
     () => ({ type: 'contact', id: unique('no-such-record'), action: 'delete' }),
     SIGNED(404, 404, 403),
   ),
+  'POST /deployments/:id/records/remove-many': post(
+    '/deployments/contoso/records/remove-many',
+    () => ({ keys: `contact,${unique('no-such-record')}`, action: 'delete' }),
+    SIGNED(303, 303, 403),
+  ),
   'GET /deployments/:id/syncs': at('/deployments/contoso/syncs', SIGNED(200, 200, 403)),
   'POST /deployments/:id/syncs': post('/deployments/contoso/syncs', () => ({}), SIGNED(303, 303, 403)),
   'POST /deployments/:id/syncs/:syncId/complete': {

@@ -84,6 +84,67 @@ describe('dashboard: bulk routes and records', () => {
     expect((await api('GET', '/api/v1/deployments/contoso/records?type=contact')).json.items).toHaveLength(1);
   });
 
+  test('many records are deactivated, then deleted, from one form; one bad line removes nothing', async () => {
+    const records = ['a', 'b', 'c'].map((id) => ({ type: 'contact', id, emails: [`${id}@example.com`] }));
+    await api('POST', '/api/v1/deployments/contoso/records', { body: { records } });
+    const b = await signedIn(undefined, '/deployments/contoso/records');
+    const page = await b.get('/deployments/contoso/records');
+    expect(page.html).toContain('Delete or deactivate many records');
+    const list = async () =>
+      (await api('GET', '/api/v1/deployments/contoso/records?type=contact')).json.items as {
+        id: string;
+        active: boolean;
+      }[];
+    // A bad type on line 3 (after the header): 400 on the form, the text kept, nothing removed.
+    const bad = await b.post(
+      '/deployments/contoso/records/remove-many',
+      { keys: 'type,id\ncontact,a\n<b>robot</b>,b\n', action: 'delete' },
+      { csrfFrom: '/deployments/contoso/records' },
+    );
+    expect(bad.status).toBe(400);
+    expect(bad.html).toContain('line 3: type');
+    expect(bad.html).toContain('&lt;b&gt;robot&lt;/b&gt;,b');
+    expect(bad.html).not.toContain('<b>robot</b>');
+    expect((await list()).map((r) => r.id).sort()).toEqual(['a', 'b', 'c']);
+    const off = await b.post(
+      '/deployments/contoso/records/remove-many',
+      { keys: 'contact,a\ncontact,b\ncontact,a\n', action: 'deactivate' },
+      { csrfFrom: '/deployments/contoso/records' },
+    );
+    expect(off.status).toBe(303);
+    expect(
+      (await list())
+        .filter((r) => !r.active)
+        .map((r) => r.id)
+        .sort(),
+    ).toEqual(['a', 'b']);
+    const del = await b.post(
+      '/deployments/contoso/records/remove-many',
+      { keys: 'contact,a\r\ncontact,c\r\ncontact,nobody\r\n', action: 'delete' },
+      { csrfFrom: '/deployments/contoso/records' },
+    );
+    expect(del.status).toBe(303);
+    expect((await b.get('/deployments/contoso/records')).html).toContain(
+      'Deleted 2 of 3 record(s); 1 not found.',
+    );
+    expect((await list()).map((r) => r.id)).toEqual(['b']);
+  });
+
+  test("another deployment's user cannot bulk-remove the records", async () => {
+    await api('POST', '/api/v1/deployments/contoso/records', {
+      body: { records: [{ type: 'contact', id: 'c-1', emails: ['pat@example.com'] }] },
+    });
+    const token = await mintToken('deployment:fabrikam');
+    const b = await signedIn(token, '/deployments/fabrikam/records');
+    const res = await b.post(
+      '/deployments/contoso/records/remove-many',
+      { keys: 'contact,c-1', action: 'delete' },
+      { csrfFrom: '/deployments/fabrikam/records' },
+    );
+    expect(res.status).toBe(403);
+    expect((await api('GET', '/api/v1/deployments/contoso/records?type=contact')).json.items).toHaveLength(1);
+  });
+
   const syncs = (deployment = 'contoso') => api('GET', `/api/v1/deployments/${deployment}/records?limit=100`);
   const syncIdsOf = (html: string) =>
     [...html.matchAll(/<td data-label="Sync" class="mono">(sync_[0-9a-f]+)<\/td>/g)].map(

@@ -176,6 +176,23 @@ export interface RecordKey {
 }
 
 /**
+ * Deletes (or deactivates) any number of records, each key once, in all-or-nothing chunks of
+ * `chunk`: the one loop behind the bulk API and the dashboard's bulk form.
+ */
+export async function removeRecords(
+  db: Db,
+  deployment: string,
+  keys: RecordKey[],
+  opts: { deactivate?: boolean; chunk: number },
+): Promise<{ requested: number; removed: number; notFound: number }> {
+  const unique = [...new Map(keys.map((k) => [`${k.type}\0${k.id}`, k])).values()];
+  let removed = 0;
+  for (let i = 0; i < unique.length; i += opts.chunk)
+    removed += await removeRecordChunk(db, deployment, unique.slice(i, i + opts.chunk), opts);
+  return { requested: unique.length, removed, notFound: unique.length - removed };
+}
+
+/**
  * Deletes (or, with `deactivate`, deactivates) one chunk of records in one D1 batch: their hash
  * buckets are marked dirty for the snapshot part, their addresses leave record_emails (so neither
  * the edge nor party resolution matches them any more), and the records are removed or flagged

@@ -34,6 +34,7 @@ import {
   listSuppressions,
   type RecordInput,
   removeRecordChunk,
+  removeRecords,
   upsertRecordChunk,
 } from '../../../db/queries/records.js';
 import { createRouter } from '../../http/app-router.js';
@@ -176,7 +177,8 @@ const deleteRecordRoute = apiRoute('delete', '/deployments/{id}/records/{type}/{
   },
 });
 
-const bulkRemoveBody = z
+/** The keys of a bulk delete or deactivate (the API's body; the dashboard's bulk form checks its rows with it). */
+export const bulkRemoveBody = z
   .object({ records: z.array(recordKey).min(1).max(MAX_RECORD_KEYS_PER_REQUEST) })
   .openapi('RecordKeys');
 const bulkRemoveResult = z
@@ -568,9 +570,5 @@ async function bulkRemove(
   assertDeploymentAdmin(c.get('principal'), id);
   const db = c.get('db');
   if (!(await findDeployment(db, id))) throw notFound(`deployment ${id} does not exist`);
-  const unique = [...new Map(keys.map((k) => [`${k.type}\0${k.id}`, k])).values()];
-  let removed = 0;
-  for (let i = 0; i < unique.length; i += RECORD_CHUNK)
-    removed += await removeRecordChunk(db, id, unique.slice(i, i + RECORD_CHUNK), { deactivate });
-  return c.json({ requested: unique.length, removed, notFound: unique.length - removed }, 200);
+  return c.json(await removeRecords(db, id, keys, { deactivate, chunk: RECORD_CHUNK }), 200);
 }

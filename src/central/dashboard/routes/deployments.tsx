@@ -12,13 +12,16 @@ import {
 import { findDeployment, listDeployments } from '../../../db/queries/deployments.js';
 import { domainsByDeployment, listDeploymentDomains } from '../../../db/queries/domains.js';
 import { assertAdmin, assertDeploymentAdmin } from '../../http/auth.js';
-import { listRecords, removeRecordChunk } from '../../../db/queries/records.js';
+import { listRecords, removeRecordChunk, removeRecords } from '../../../db/queries/records.js';
+import { CsvError, readCsvRows } from '../../../core/csv.js';
+import { bulkRemoveBody, RECORD_CHUNK } from '../../api/routes/records.js';
 import { listRecordSyncs } from '../../../db/queries/record-syncs.js';
 import { completeSync, startSync } from '../../services/record-sync.js';
 import { RecordsPage } from '../views/records-page.js';
 import { SyncsPage } from '../views/syncs-page.js';
 import { parseDeploymentInput, saveDeployment } from '../../services/deployment-admin.js';
-import { conflict, notFound } from '../../http/errors.js';
+import { conflict, notFound, validationFailed } from '../../http/errors.js';
+import type { RecordType } from '../../../core/types.js';
 import { setFlash } from '../middleware/flash.js';
 import type { Flash } from '../views/layout.js';
 import type { DashboardEnv } from '../middleware/session.js';
@@ -177,6 +180,36 @@ export const dashboardDeploymentPages = new Hono<DashboardEnv>()
       303,
     );
   })
+  .post('/deployments/:id/records/remove-many', async (c) => {
+    const id = await managedDeployment(c);
+    const f = await formFields(c);
+    const keys = f.keys ?? '';
+    const deactivate = f.action === 'deactivate';
+    return orRefusal(
+      async () => {
+        const done = await removeRecords(c.get('db'), id, recordKeysOf(keys), {
+          deactivate,
+          chunk: RECORD_CHUNK,
+        });
+        setFlash(c, {
+          kind: 'ok',
+          text: `${deactivate ? 'Deactivated' : 'Deleted'} ${done.removed} of ${done.requested} record(s); ${done.notFound} not found${deactivate ? ' or already inactive' : ''}.`,
+        });
+        return c.redirect(`/deployments/${encodeURIComponent(id)}/records`, 303);
+      },
+      (err) =>
+        c.html(
+          <RecordsPage
+            {...pageProps(c)}
+            deployment={id}
+            address=""
+            rows={undefined}
+            bulk={{ keys, error: err.message }}
+          />,
+          err.status,
+        ),
+    );
+  })
   .get('/deployments/:id/syncs', async (c) => renderSyncs(c, await managedDeployment(c)))
   .post('/deployments/:id/syncs', async (c) => {
     const id = await managedDeployment(c);
@@ -225,3 +258,37 @@ export const dashboardDeploymentPages = new Hono<DashboardEnv>()
         c.html(<DeploymentEditPage page={pageContext(c)} values={form} error={err.message} />, err.status),
     );
   });
+
+/**
+ * The bulk form's keys: one `type,id` per line (a `type,id` header may lead), checked with the
+ * bulk API's own schema; every bad line is named, and nothing is removed when one is bad.
+ */
+function recordKeysOf(text: string): Array<{ type: RecordType; id: string }> {
+  const rows: { line: number; fields: string[] }[] = [];
+  try {
+    for (const row of readCsvRows(text)) rows.push(row);
+  } catch (err) {
+    if (err instanceof CsvError) throw validationFailed(err.message);
+    throw err;
+  }
+  if (rows[0] && rows[0].fields.map((v) => v.trim().toLowerCase()).join(',') === 'type,id') rows.shift();
+  if (!rows.length) throw validationFailed('name at least one record: one "type,id" per line');
+  const problems = rows
+    .filter((r) => r.fields.length !== 2)
+    .map((r) => `line ${r.line}: expected "type,id", got ${r.fields.length} field(s)`);
+  if (problems.length) throw validationFailed(problems.slice(0, 20).join('; '));
+  const parsed = bulkRemoveBody.safeParse({
+    records: rows.map((r) => ({ type: r.fields[0]!.trim(), id: r.fields[1]! })),
+  });
+  if (!parsed.success)
+    throw validationFailed(
+      parsed.error.issues
+        .slice(0, 20)
+        .map((i) => {
+          const row = typeof i.path[1] === 'number' ? rows[i.path[1]] : undefined;
+          return `${row ? `line ${row.line}: ${String(i.path[2] ?? 'records')}` : 'records'}: ${i.message}`;
+        })
+        .join('; '),
+    );
+  return parsed.data.records;
+}

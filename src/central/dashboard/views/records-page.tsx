@@ -2,7 +2,8 @@
 // A deployment's records: exact lookup by address (the index), delete or deactivate a record.
 import type { FC } from 'hono/jsx';
 import type { records } from '../../../db/schema.js';
-import { DataTable, PostForm, SearchForm } from './components.js';
+import { MAX_RECORD_KEYS_PER_REQUEST } from '../../api/routes/records.js';
+import { DataTable, Field, FormError, PostForm, SearchForm } from './components.js';
 import { type Flash, Layout, type PageContext } from './layout.js';
 
 type RecordRow = typeof records.$inferSelect;
@@ -13,14 +14,17 @@ export const RecordsPage: FC<{
   address: string;
   rows: RecordRow[] | undefined;
   flash?: Flash | undefined;
-}> = ({ page, deployment, address, rows, flash }) => (
+  /** The bulk form as posted, with the refusal to show (nothing was removed). */
+  bulk?: { keys: string; error: string };
+}> = ({ page, deployment, address, rows, flash, bulk }) => (
   <Layout title={`Records of ${deployment}`} active="deployments" page={page} flash={flash}>
     <p class="lead">
       Find a CRM record of <strong>{deployment}</strong> by one of its addresses, then delete it (it is gone
       from the snapshot and from party resolution) or deactivate it (kept, but it matches nothing until the
       CRM writes it again). Full syncs:{' '}
       <a href={`/deployments/${encodeURIComponent(deployment)}/syncs`}>their state, start and complete</a>, or{' '}
-      <code>crm-router records sync</code>; bulk deletes: <code>crm-router records delete --file</code>.
+      <code>crm-router records sync</code>; bulk deletes: the form below, or{' '}
+      <code>crm-router records delete --file</code>.
     </p>
     <SearchForm
       label="Find a record"
@@ -71,5 +75,26 @@ export const RecordsPage: FC<{
         ]}
       />
     )}
+    <h2 id="bulk">Delete or deactivate many records</h2>
+    <PostForm
+      action={`/deployments/${encodeURIComponent(deployment)}/records/remove-many`}
+      csrf={page.csrfToken}
+    >
+      <FormError error={bulk?.error} />
+      <Field
+        id="r-keys"
+        label={`Records, one "type,id" per line (at most ${MAX_RECORD_KEYS_PER_REQUEST.toLocaleString('en-US')})`}
+      >
+        <textarea id="r-keys" name="keys" rows={6} required>
+          {bulk?.keys ?? ''}
+        </textarea>
+      </Field>
+      <button type="submit" name="action" value="deactivate">
+        Deactivate these records
+      </button>{' '}
+      <button type="submit" name="action" value="delete" class="danger">
+        Delete these records
+      </button>
+    </PostForm>
   </Layout>
 );
