@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { ROOT } from '../../scripts/network.js';
-import { central, edgeUrl, eventually, sendMail } from './helpers.js';
+import { central, edgeHolds, eventually, sendMail } from './helpers.js';
 
 const run = Date.now().toString(36);
 const DEPLOYMENT = `clients${run}`;
@@ -172,14 +172,7 @@ describe('mail clients through the network', () => {
       60_000,
       1000,
     );
-    await eventually(
-      async () => {
-        const h = await (await fetch(`${edgeUrl('us')}/health`)).json();
-        return h.snapshotVersion >= target ? true : undefined;
-      },
-      60_000,
-      1000,
-    );
+    await edgeHolds('us', target);
     // Probe replies (each with its own body) until the edge's snapshot holds the outbound mail.
     await until(
       (n) => ({
