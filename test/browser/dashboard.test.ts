@@ -14,7 +14,9 @@ import {
   edgeHolds,
   edgeUrl,
   eventually,
+  firstListed,
   forwardMail,
+  listedFor,
   uniqueMessageId,
 } from '../e2e/helpers.js';
 import { launchBrowser } from './launch.js';
@@ -249,10 +251,7 @@ describe('the dashboard in a browser', () => {
       messageId,
     });
     expect(sent.status).toBeLessThan(300);
-    await eventually(async () => {
-      const res = await central('GET', `/api/v1/activities?messageId=${encodeURIComponent(messageId)}`);
-      return res.json.items[0];
-    }, 15_000);
+    await firstListed('activities', messageId, 15_000);
 
     const s = await open();
     await s.context.addInitScript(() => {
@@ -343,8 +342,7 @@ describe('the dashboard in a browser', () => {
     await s.page.waitForURL((url) => url.pathname === '/dead-letters');
     expect(await s.page.getByRole('status').textContent()).toMatch(/accepted as activity/);
     await shot(s.page, '16-dead-letters-replayed');
-    const act = await central('GET', `/api/v1/activities?messageId=${encodeURIComponent(messageId)}`);
-    expect(act.json.items[0]).toMatchObject({
+    expect((await listedFor('activities', messageId))[0]).toMatchObject({
       subject: 'Delivered after a dead letter replay',
       regions: ['apac'],
     });

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { demoMailbox } from '../../scripts/demo-data.js';
 import { deriveEdgeCredentials, freePort, LOCAL_EDGE_KEY_SECRET } from '../../scripts/network.js';
-import { central, edgeUrl, eventually, forwardMail, uniqueMessageId } from './helpers.js';
+import { central, edgeUrl, eventually, firstListed, forwardMail, uniqueMessageId } from './helpers.js';
 
 interface Hook {
   headers: IncomingMessage['headers'];
@@ -110,10 +110,7 @@ describe('egress policy metadata', () => {
           messageId,
           body: 'The body stays in the region.',
         });
-        const found = await eventually(async () => {
-          const res = await central('GET', `/api/v1/activities?messageId=${encodeURIComponent(messageId)}`);
-          return res.json.items[0];
-        }, 10_000);
+        const found = await firstListed('activities', messageId);
         return found.egress === 'metadata' ? found : undefined;
       },
       90_000,

@@ -28,6 +28,16 @@ export async function central(method: string, path: string, body?: unknown, toke
   return { status, json };
 }
 
+/** What central lists for a Message-ID (angle brackets and all): its activities or its dispositions. */
+export async function listedFor(kind: 'activities' | 'dispositions', messageId: string) {
+  return (await central('GET', `/api/v1/${kind}?messageId=${encodeURIComponent(messageId)}`)).json.items;
+}
+
+/** Waits until central lists an activity (or disposition) for the Message-ID; returns the first. */
+export function firstListed(kind: 'activities' | 'dispositions', messageId: string, timeoutMs = 10_000) {
+  return eventually(async () => (await listedFor(kind, messageId))[0], timeoutMs);
+}
+
 /** The typed client of the e2e network's central. */
 export function api(token = inject('adminToken')): CentralClient {
   return createCentralClient({ baseUrl: centralUrl(), token });

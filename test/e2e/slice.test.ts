@@ -6,8 +6,10 @@ import {
   edgeHealth,
   edgeHolds,
   eventually,
+  firstListed,
   forwardingAddress,
   forwardMail,
+  listedFor,
   rawMessage,
   sendMail,
   uniqueMessageId,
@@ -46,10 +48,7 @@ describe('the local network', () => {
       messageId,
     });
     expect(sent.status).toBeLessThan(300);
-    const activity = await eventually(async () => {
-      const res = await central('GET', `/api/v1/activities?messageId=${encodeURIComponent(messageId)}`);
-      return res.json.items[0];
-    }, 10_000);
+    const activity = await firstListed('activities', messageId);
     expect(activity).toMatchObject({
       deployment: mailbox.deployment,
       messageId: messageId.slice(1, -1).toLowerCase(),
@@ -73,15 +72,11 @@ describe('the local network', () => {
       to: await forwardingAddress('apac'),
     });
     expect(sent.status).toBeLessThan(300);
-    const receipt = await eventually(async () => {
-      const res = await central('GET', `/api/v1/dispositions?messageId=${encodeURIComponent(messageId)}`);
-      return res.json.items[0];
-    }, 10_000);
+    const receipt = await firstListed('dispositions', messageId);
     expect(receipt).toMatchObject({ region: 'apac', reason: 'no-route', mailbox: null });
     expect(JSON.stringify(receipt)).not.toContain('Private');
     expect(JSON.stringify(receipt)).not.toContain('unknown-customer');
-    const activities = await central('GET', `/api/v1/activities?messageId=${encodeURIComponent(messageId)}`);
-    expect(activities.json.items).toEqual([]);
+    expect(await listedFor('activities', messageId)).toEqual([]);
   });
 });
 
@@ -130,7 +125,6 @@ describe('forwarding addresses at the edge (issue 11, boundary 2)', () => {
       return res.json.items.length >= 3 ? res.json.items : undefined;
     }, 10_000);
     expect(receipt[0].deployment ?? null).toBeNull();
-    const res = await central('GET', `/api/v1/activities?messageId=${encodeURIComponent(messageId)}`);
-    expect(res.json.items).toEqual([]);
+    expect(await listedFor('activities', messageId)).toEqual([]);
   });
 });
