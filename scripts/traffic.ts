@@ -494,13 +494,23 @@ export function createTraffic({
   /** Builds the message of a category; undefined when the mailboxes cannot support it. */
   function compose(category: string): Draft | undefined {
     const id = `${runId}-${++n}`;
-    const base = {
+    /** The category's message to `mailboxes` from `from`; `more` sets what differs from a plain one. */
+    const draft = (
+      mailboxes: Mailbox[],
+      from: string,
+      subject: string,
+      more: Partial<Draft> = {},
+    ): Draft => ({
       category,
-      recipients: [] as string[],
-      signal: undefined as string | undefined,
+      mailboxes,
+      from,
+      subject,
+      recipients: [],
+      signal: undefined,
       correlated: false,
-      extra: [] as [string, string][],
-    };
+      extra: [],
+      ...more,
+    });
     let m: Draft;
     switch (category) {
       case 'record-sender': {
@@ -509,25 +519,20 @@ export function createTraffic({
         const book = bookOf(mb.deployment);
         const from =
           mb.filter === 'records' ? rng.pick(book.external).address : rng.pick(book.emailEnabledExternal);
-        m = {
-          ...base,
-          mailboxes: [mb],
+        m = draft(
+          [mb],
           from,
-          subject: `${rng.pick(['Re: order', 'Question about', 'Invoice', 'Meeting'])} ${words(rng, 3)}`,
-        };
+          `${rng.pick(['Re: order', 'Question about', 'Invoice', 'Meeting'])} ${words(rng, 3)}`,
+        );
         break;
       }
       case 'recipient-record': {
         const mb = mailboxWith(['records', 'email-enabled']);
         if (!mb) return undefined;
         const contact = rng.pick(bookOf(mb.deployment).emailEnabledExternal);
-        m = {
-          ...base,
-          mailboxes: [mb],
-          from: `${rng.pick(GIVEN)}@${rng.pick(VENDOR_DOMAINS)}`,
+        m = draft([mb], `${rng.pick(GIVEN)}@${rng.pick(VENDOR_DOMAINS)}`, `Introduction: ${words(rng, 3)}`, {
           recipients: [contact],
-          subject: `Introduction: ${words(rng, 3)}`,
-        };
+        });
         break;
       }
       case 'reply':
@@ -543,7 +548,7 @@ export function createTraffic({
         const o = rng.pick(candidates);
         const mb = mailboxes.find((x) => x.userId === o.userId && x.deployment === deployment) as Mailbox;
         const from = o.to?.[0] ?? unknownSender();
-        m = { ...base, mailboxes: [mb], from, subject: '', correlated: true };
+        m = draft([mb], from, '', { correlated: true });
         if (category === 'reply') {
           m.subject = `RE: ${o.subject}`;
           m.extra.push(['In-Reply-To', `<${o.messageId}>`], ['References', `<${o.messageId}>`]);
@@ -556,7 +561,7 @@ export function createTraffic({
       case 'all-mailbox': {
         const mb = mailboxWith(['all']);
         if (!mb) return undefined;
-        m = { ...base, mailboxes: [mb], from: unknownSender(), subject: `Lunch ${words(rng, 2)}` };
+        m = draft([mb], unknownSender(), `Lunch ${words(rng, 2)}`);
         break;
       }
       case 'multi-forward':
@@ -575,70 +580,56 @@ export function createTraffic({
             if (!mb) return undefined;
             if (!chosen.includes(mb)) chosen[0] = mb;
           }
-          m = {
-            ...base,
-            mailboxes: chosen,
-            from: rng.pick(bookOf(deployment).emailEnabledExternal),
-            subject: `Project kickoff ${words(rng, 2)}`,
-          };
+          m = draft(
+            chosen,
+            rng.pick(bookOf(deployment).emailEnabledExternal),
+            `Project kickoff ${words(rng, 2)}`,
+          );
         } else {
           const kept = chosen.filter((mb) => mb.filter !== 'all');
           if (kept.length < 2) return undefined;
-          m = { ...base, mailboxes: kept, from: unknownSender(), subject: `Party on ${words(rng, 1)}` };
+          m = draft(kept, unknownSender(), `Party on ${words(rng, 1)}`);
         }
         break;
       }
       case 'private': {
         const mb = mailboxWith(['responses', 'records', 'email-enabled', 'none']);
         if (!mb) return undefined;
-        m = { ...base, mailboxes: [mb], from: unknownSender(), subject: `Weekend ${words(rng, 2)}` };
+        m = draft([mb], unknownSender(), `Weekend ${words(rng, 2)}`);
         break;
       }
       case 'record-to-responses':
       case 'record-to-none': {
         const mb = mailboxWith([category === 'record-to-none' ? 'none' : 'responses']);
         if (!mb) return undefined;
-        m = {
-          ...base,
-          mailboxes: [mb],
-          from: rng.pick(bookOf(mb.deployment).emailEnabledExternal),
-          subject: `New request ${words(rng, 2)}`,
-        };
+        m = draft([mb], rng.pick(bookOf(mb.deployment).emailEnabledExternal), `New request ${words(rng, 2)}`);
         break;
       }
       case 'disabled-record': {
         const mb = mailboxWith(['email-enabled']);
         if (!mb || !bookOf(mb.deployment).disabledContacts.length) return undefined;
-        m = {
-          ...base,
-          mailboxes: [mb],
-          from: rng.pick(bookOf(mb.deployment).disabledContacts),
-          subject: `Hello ${words(rng, 2)}`,
-        };
+        m = draft([mb], rng.pick(bookOf(mb.deployment).disabledContacts), `Hello ${words(rng, 2)}`);
         break;
       }
       case 'auto-reply': {
         const mb = rng.pick(mailboxes);
-        m = {
-          ...base,
-          mailboxes: [mb],
-          from: rng.pick(bookOf(mb.deployment).emailEnabledExternal),
-          subject: `Automatic reply: ${words(rng, 3)}`,
-          signal: 'auto-reply',
-        };
+        m = draft(
+          [mb],
+          rng.pick(bookOf(mb.deployment).emailEnabledExternal),
+          `Automatic reply: ${words(rng, 3)}`,
+          { signal: 'auto-reply' },
+        );
         m.extra.push(['Auto-Submitted', 'auto-replied'], ['X-Auto-Response-Suppress', 'All']);
         break;
       }
       case 'bounce': {
         const mb = rng.pick(mailboxes);
-        m = {
-          ...base,
-          mailboxes: [mb],
-          from: `MAILER-DAEMON@mx${rng.int(1, 9)}.${rng.pick(VENDOR_DOMAINS)}`,
-          subject: 'Undelivered Mail Returned to Sender',
-          signal: 'bounce',
-          bounce: true,
-        };
+        m = draft(
+          [mb],
+          `MAILER-DAEMON@mx${rng.int(1, 9)}.${rng.pick(VENDOR_DOMAINS)}`,
+          'Undelivered Mail Returned to Sender',
+          { signal: 'bounce', bounce: true },
+        );
         m.extra.push(['Return-Path', '<>'], ['Auto-Submitted', 'auto-replied']);
         break;
       }
@@ -646,13 +637,7 @@ export function createTraffic({
         const mb = rng.pick(mailboxes);
         const list = rng.pick(['news', 'offers', 'community', 'release-notes']);
         const domain = rng.pick(VENDOR_DOMAINS);
-        m = {
-          ...base,
-          mailboxes: [mb],
-          from: `${list}@${domain}`,
-          subject: `${list}: ${words(rng, 4)}`,
-          signal: 'bulk',
-        };
+        m = draft([mb], `${list}@${domain}`, `${list}: ${words(rng, 4)}`, { signal: 'bulk' });
         m.extra.push(
           ['List-Id', `${list} <${list}.${domain}>`],
           ['List-Unsubscribe', `<mailto:unsubscribe@${domain}>`],
@@ -662,13 +647,9 @@ export function createTraffic({
       }
       case 'suppressed': {
         const mb = rng.pick(mailboxes);
-        m = {
-          ...base,
-          mailboxes: [mb],
-          from: `deals${rng.int(1, 99)}@spam.example`,
-          subject: `You won ${words(rng, 2)}`,
+        m = draft([mb], `deals${rng.int(1, 99)}@spam.example`, `You won ${words(rng, 2)}`, {
           signal: 'suppressed',
-        };
+        });
         break;
       }
       default:

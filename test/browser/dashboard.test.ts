@@ -11,11 +11,12 @@ import { deriveEdgeCredentials, LOCAL_EDGE_KEY_SECRET, ROOT } from '../../script
 import {
   central,
   centralUrl,
+  edgeHolds,
   edgeUrl,
   eventually,
-  forwardingAddress,
-  rawMessage,
-  sendMail,
+  firstListed,
+  forwardMail,
+  listedFor,
   uniqueMessageId,
 } from '../e2e/helpers.js';
 import { launchBrowser } from './launch.js';
@@ -198,26 +199,13 @@ describe('the dashboard in a browser', () => {
 
       // The edge refreshes its snapshot on its own schedule (≤ 30 s plus a 15 s tick locally).
       const target = (await central('GET', '/api/v1/regions/eu')).json.snapshotVersion as number;
-      await eventually(
-        async () => {
-          const health = await (await fetch(`${edgeUrl('eu')}/health`)).json();
-          return health.snapshotVersion >= target ? true : undefined;
-        },
-        90_000,
-        1000,
-      );
+      await edgeHolds('eu', target, 90_000);
       const messageId = uniqueMessageId('rules-off');
-      const sent = await sendMail(
-        'eu',
-        rawMessage({
-          from: 'Customer <someone@unknown-customer.example>',
-          to: mailbox.address,
-          subject: 'Sent while eu rules are off',
-          messageId,
-          extra: { 'X-Forwarded-To': mailbox.address },
-        }),
-        { from: 'someone@unknown-customer.example', to: await forwardingAddress('eu', mailbox.deployment) },
-      );
+      const sent = await forwardMail('eu', mailbox, {
+        from: 'Customer <someone@unknown-customer.example>',
+        subject: 'Sent while eu rules are off',
+        messageId,
+      });
       expect(sent.status).toBeLessThan(300);
 
       await nav(s.page, 'Dispositions');
@@ -247,14 +235,7 @@ describe('the dashboard in a browser', () => {
       expect((await central('GET', '/api/v1/regions/eu')).json.rulesEnabled).toBe(true);
       // Leave the network as we found it: wait until the eu edge holds the re-enabled snapshot.
       const target = (await central('GET', '/api/v1/regions/eu')).json.snapshotVersion as number;
-      await eventually(
-        async () =>
-          (await (await fetch(`${edgeUrl('eu')}/health`)).json()).snapshotVersion >= target
-            ? true
-            : undefined,
-        90_000,
-        1000,
-      );
+      await edgeHolds('eu', target, 90_000);
     }
     expect(s.dialogs).toEqual([]);
     expect(s.problems).toEqual([]);
@@ -264,22 +245,13 @@ describe('the dashboard in a browser', () => {
   test('an activity is found by search and explains why it was tracked; mail-borne markup stays text', async () => {
     const mailbox = demoMailbox({ region: 'us', filter: 'all' });
     const messageId = uniqueMessageId('xss');
-    const sent = await sendMail(
-      'us',
-      rawMessage({
-        from: `"${XSS_NAME}" <attacker@unknown-customer.example>`,
-        to: mailbox.address,
-        subject: XSS_SUBJECT,
-        messageId,
-        extra: { 'X-Forwarded-To': mailbox.address },
-      }),
-      { from: 'attacker@unknown-customer.example', to: await forwardingAddress('us', mailbox.deployment) },
-    );
+    const sent = await forwardMail('us', mailbox, {
+      from: `"${XSS_NAME}" <attacker@unknown-customer.example>`,
+      subject: XSS_SUBJECT,
+      messageId,
+    });
     expect(sent.status).toBeLessThan(300);
-    await eventually(async () => {
-      const res = await central('GET', `/api/v1/activities?messageId=${encodeURIComponent(messageId)}`);
-      return res.json.items[0];
-    }, 15_000);
+    await firstListed('activities', messageId, 15_000);
 
     const s = await open();
     await s.context.addInitScript(() => {
@@ -370,8 +342,7 @@ describe('the dashboard in a browser', () => {
     await s.page.waitForURL((url) => url.pathname === '/dead-letters');
     expect(await s.page.getByRole('status').textContent()).toMatch(/accepted as activity/);
     await shot(s.page, '16-dead-letters-replayed');
-    const act = await central('GET', `/api/v1/activities?messageId=${encodeURIComponent(messageId)}`);
-    expect(act.json.items[0]).toMatchObject({
+    expect((await listedFor('activities', messageId))[0]).toMatchObject({
       subject: 'Delivered after a dead letter replay',
       regions: ['apac'],
     });

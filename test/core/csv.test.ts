@@ -3,50 +3,38 @@ import { describe, expect, test } from 'vitest';
 import { CsvChunkReader, CsvError, type CsvRow, formatCsvField, parseCsv } from '../../src/core/csv.js';
 
 describe('parseCsv', () => {
-  test('reads a header and rows with CRLF line breaks', () => {
-    expect(parseCsv('type,id,emails\r\ncontact,c1,a@x.com\r\n')).toEqual([
-      { line: 1, fields: ['type', 'id', 'emails'] },
-      { line: 2, fields: ['contact', 'c1', 'a@x.com'] },
-    ]);
-  });
+  const row = (line: number, ...fields: string[]): CsvRow => ({ line, fields });
 
-  test('accepts LF and lone CR line breaks and a missing final line break', () => {
-    expect(parseCsv('a,b\nc,d\re,f')).toEqual([
-      { line: 1, fields: ['a', 'b'] },
-      { line: 2, fields: ['c', 'd'] },
-      { line: 3, fields: ['e', 'f'] },
-    ]);
-  });
-
-  test('quoted fields keep commas, doubled quotes and line breaks', () => {
-    expect(parseCsv('"Smith, John","say ""hi""","two\r\nlines"\nnext,row,here')).toEqual([
-      { line: 1, fields: ['Smith, John', 'say "hi"', 'two\r\nlines'] },
-      { line: 3, fields: ['next', 'row', 'here'] },
-    ]);
-  });
-
-  test('empty fields, empty quoted fields and a trailing comma are empty strings', () => {
-    expect(parseCsv('a,,""\n,\nx,')).toEqual([
-      { line: 1, fields: ['a', '', ''] },
-      { line: 2, fields: ['', ''] },
-      { line: 3, fields: ['x', ''] },
-    ]);
-  });
-
-  test('blank lines are skipped but still counted for line numbers', () => {
-    expect(parseCsv('h\r\n\r\nrow\n\n\nlast\n')).toEqual([
-      { line: 1, fields: ['h'] },
-      { line: 3, fields: ['row'] },
-      { line: 6, fields: ['last'] },
-    ]);
-  });
-
-  test('a leading byte-order mark is dropped', () => {
-    expect(parseCsv('\uFEFFtype,id\n')).toEqual([{ line: 1, fields: ['type', 'id'] }]);
-  });
-
-  test('a quote inside an unquoted field is kept literally', () => {
-    expect(parseCsv('O"Brien,x')).toEqual([{ line: 1, fields: ['O"Brien', 'x'] }]);
+  test.each<[string, string, CsvRow[]]>([
+    [
+      'reads a header and rows with CRLF line breaks',
+      'type,id,emails\r\ncontact,c1,a@x.com\r\n',
+      [row(1, 'type', 'id', 'emails'), row(2, 'contact', 'c1', 'a@x.com')],
+    ],
+    [
+      'accepts LF and lone CR line breaks and a missing final line break',
+      'a,b\nc,d\re,f',
+      [row(1, 'a', 'b'), row(2, 'c', 'd'), row(3, 'e', 'f')],
+    ],
+    [
+      'quoted fields keep commas, doubled quotes and line breaks',
+      '"Smith, John","say ""hi""","two\r\nlines"\nnext,row,here',
+      [row(1, 'Smith, John', 'say "hi"', 'two\r\nlines'), row(3, 'next', 'row', 'here')],
+    ],
+    [
+      'empty fields, empty quoted fields and a trailing comma are empty strings',
+      'a,,""\n,\nx,',
+      [row(1, 'a', '', ''), row(2, '', ''), row(3, 'x', '')],
+    ],
+    [
+      'blank lines are skipped but still counted for line numbers',
+      'h\r\n\r\nrow\n\n\nlast\n',
+      [row(1, 'h'), row(3, 'row'), row(6, 'last')],
+    ],
+    ['a leading byte-order mark is dropped', '\uFEFFtype,id\n', [row(1, 'type', 'id')]],
+    ['a quote inside an unquoted field is kept literally', 'O"Brien,x', [row(1, 'O"Brien', 'x')]],
+  ])('%s', (_name, csv, rows) => {
+    expect(parseCsv(csv)).toEqual(rows);
   });
 
   test('an unterminated quote is an error naming the line where the field starts', () => {

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import {
   decodeEncodedWords,
@@ -6,6 +7,8 @@ import {
   parseMessageIds,
   readHeaderBlock,
 } from '../../src/core/headers.js';
+import { normaliseSubject } from '../../src/core/snapshot.js';
+import { testMaps } from '../support/maps.js';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 
@@ -83,7 +86,7 @@ describe('readHeaderBlock', () => {
 });
 
 describe('decodeEncodedWords', () => {
-  test.each([
+  testMaps(decodeEncodedWords, '%j decodes to %j', [
     ['=?UTF-8?B?w6lsw6h2ZQ==?=', 'élève'],
     ['=?iso-8859-1?q?caf=E9_cr=E8me?=', 'café crème'],
     ['=?UTF-8?Q?a?= =?UTF-8?Q?b?=', 'ab'],
@@ -95,9 +98,7 @@ describe('decodeEncodedWords', () => {
     ['=?windows-1251?B?z/Do4uXy?=', 'Привет'],
     ['=?gb2312?B?xOO6ww==?=', '你好'],
     ['=?UTF-8?B?broken base64 ***?=', '=?UTF-8?B?broken base64 ***?='],
-  ])('%j decodes to %j', (input, expected) => {
-    expect(decodeEncodedWords(input)).toBe(expected);
-  });
+  ]);
 });
 
 describe('parseAddressList', () => {
@@ -172,5 +173,34 @@ describe('parseContentType', () => {
     expect(
       parseContentType('multipart/report; report-type=delivery-status; boundary=x').params['report-type'],
     ).toBe('delivery-status');
+  });
+});
+
+describe('the header parsers on arbitrary text', () => {
+  test('header parsers never throw on arbitrary text', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 200 }), (s) => {
+        parseAddressList(s);
+        decodeEncodedWords(s);
+        parseContentType(s);
+        parseMessageIds(s);
+        normaliseSubject(s);
+        const r = readHeaderBlock(bytes(s));
+        expect(r.ok).toBe(true);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  test('parsed addresses are lower-case and have a local part and a domain', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 120 }), (s) => {
+        for (const a of parseAddressList(s)) {
+          expect(a.address).toBe(a.address.toLowerCase());
+          expect(a.address).toMatch(/^.+@[^@]+$/);
+        }
+      }),
+      { numRuns: 500 },
+    );
   });
 });

@@ -10,6 +10,7 @@ import {
   normaliseMessageId,
   sha256Hex,
 } from '../../src/core/keyed-hash.js';
+import { testMaps } from '../support/maps.js';
 
 const REFERENCE_KEY = '000102030405060708090a0b0c0d0e0f';
 const sequence = (n: number) => Uint8Array.from({ length: n }, (_, i) => i);
@@ -52,24 +53,20 @@ describe('SipHash-2-4', () => {
 });
 
 describe('normalisation', () => {
-  test.each([
+  testMaps(normaliseAddress, 'the address %j normalises to %j', [
     ['  Alice@Contoso.Example ', 'alice@contoso.example'],
     ['Alice Adams <Alice@Contoso.Example>', 'alice@contoso.example'],
     ['"Adams, Alice" <alice@contoso.example>', 'alice@contoso.example'],
     ['alice@contoso.example (Alice Adams)', 'alice@contoso.example'],
     ['mailto:alice@contoso.example', 'alice@contoso.example'],
     ['<@relay.example.net:alice@contoso.example>', 'alice@contoso.example'],
-  ])('the address %j normalises to %j', (input, expected) => {
-    expect(normaliseAddress(input)).toBe(expected);
-  });
+  ]);
 
-  test.each([
+  testMaps(normaliseMessageId, 'the Message-ID %j normalises to %j', [
     [' <AbC.123@Mail.Example.com> ', 'abc.123@mail.example.com'],
     ['abc@example.com', 'abc@example.com'],
     ['<abc@\r\n example.com>', 'abc@example.com'],
-  ])('the Message-ID %j normalises to %j', (input, expected) => {
-    expect(normaliseMessageId(input)).toBe(expected);
-  });
+  ]);
 
   test('domainOf takes the part after the last @', () => {
     expect(domainOf('a@Sub.Example.COM')).toBe('sub.example.com');

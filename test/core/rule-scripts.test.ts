@@ -9,6 +9,7 @@ import {
   sieveString,
 } from '../../src/core/rule-scripts.js';
 import { checkPowershell } from './powershell-syntax.js';
+import { testMaps } from '../support/maps.js';
 
 const EDGE = 'crm@eu.edge.crm-router.example';
 const base: RuleScriptInput = {
@@ -66,13 +67,11 @@ function unshell(word: string): string {
 }
 
 describe('quoting', () => {
-  test.each([
+  testMaps(powershellString, 'PowerShell quotes %s as a verbatim string', [
     ["o'brien@x.example", "'o''brien@x.example'"],
     ['a\u2019b@x.example', "'a\u2019\u2019b@x.example'"],
     ['$(Remove-Item C:\\)@x.example', "'$(Remove-Item C:\\)@x.example'"],
-  ])('PowerShell quotes %s as a verbatim string', (value, quoted) => {
-    expect(powershellString(value)).toBe(quoted);
-  });
+  ]);
 
   test('any value survives a PowerShell, Sieve and shell round trip on one line', () => {
     fc.assert(

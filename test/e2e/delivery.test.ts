@@ -3,15 +3,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { demoMailbox } from '../../scripts/demo-data.js';
 import { deriveEdgeCredentials, freePort, LOCAL_EDGE_KEY_SECRET } from '../../scripts/network.js';
-import {
-  central,
-  edgeUrl,
-  eventually,
-  forwardingAddress,
-  rawMessage,
-  sendMail,
-  uniqueMessageId,
-} from './helpers.js';
+import { central, edgeUrl, eventually, firstListed, forwardMail, uniqueMessageId } from './helpers.js';
 
 interface Hook {
   headers: IncomingMessage['headers'];
@@ -46,7 +38,8 @@ describe('onward delivery to a CRM webhook', () => {
       webhookUrl: `http://127.0.0.1:${port}/crm/hook`,
     });
     expect(dep.status).toBe(200);
-    await central('PUT', '/api/v1/mailboxes/hank@hooked.example', {
+    const hank = { address: 'hank@hooked.example', deployment: 'hooked' };
+    await central('PUT', `/api/v1/mailboxes/${hank.address}`, {
       region: 'us',
       deployment: 'hooked',
       userId: 'u-hank',
@@ -59,34 +52,18 @@ describe('onward delivery to a CRM webhook', () => {
       async () => {
         const id = uniqueMessageId('hook-probe');
         probes.push(id);
-        await sendMail(
-          'us',
-          rawMessage({
-            from: 'x@customer.example',
-            to: 'hank@hooked.example',
-            subject: 'probe',
-            messageId: id,
-            extra: { 'X-Forwarded-To': 'hank@hooked.example' },
-          }),
-          { from: 'x@customer.example', to: await forwardingAddress('us', 'hooked') },
-        );
+        await forwardMail('us', hank, { from: 'x@customer.example', subject: 'probe', messageId: id });
         const res = await central('GET', '/api/v1/activities?deployment=hooked');
         return res.json.items[0];
       },
       70_000,
       3000,
     );
-    await sendMail(
-      'us',
-      rawMessage({
-        from: 'Buyer <buyer@customer.example>',
-        to: 'hank@hooked.example',
-        subject: 'Webhook me',
-        messageId,
-        extra: { 'X-Forwarded-To': 'hank@hooked.example' },
-      }),
-      { from: 'buyer@customer.example', to: await forwardingAddress('us', 'hooked') },
-    );
+    await forwardMail('us', hank, {
+      from: 'Buyer <buyer@customer.example>',
+      subject: 'Webhook me',
+      messageId,
+    });
     const hook = await eventually(async () => received.find((h) => h.body.includes('Webhook me')), 20_000);
     const payload = JSON.parse(hook.body);
     expect(payload).toMatchObject({
@@ -127,22 +104,13 @@ describe('egress policy metadata', () => {
     const activity = await eventually(
       async () => {
         messageId = uniqueMessageId('meta');
-        await sendMail(
-          'apac',
-          rawMessage({
-            from: 'buyer@customer.example',
-            to: mailbox.address,
-            subject: secretSubject,
-            messageId,
-            body: 'The body stays in the region.',
-            extra: { 'X-Forwarded-To': mailbox.address },
-          }),
-          { from: 'buyer@customer.example', to: await forwardingAddress('apac', mailbox.deployment) },
-        );
-        const found = await eventually(async () => {
-          const res = await central('GET', `/api/v1/activities?messageId=${encodeURIComponent(messageId)}`);
-          return res.json.items[0];
-        }, 10_000);
+        await forwardMail('apac', mailbox, {
+          from: 'buyer@customer.example',
+          subject: secretSubject,
+          messageId,
+          body: 'The body stays in the region.',
+        });
+        const found = await firstListed('activities', messageId);
         return found.egress === 'metadata' ? found : undefined;
       },
       90_000,

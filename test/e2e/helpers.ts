@@ -1,13 +1,41 @@
 import { inject } from 'vitest';
+import { eventually } from '../support/eventually.js';
 import { type CentralClient, createCentralClient } from '../../scripts/central-client.js';
 
 export const centralUrl = () => inject('centralUrl');
 export const edgeUrl = (region: 'us' | 'eu' | 'apac') => inject('edgeUrls')[region];
 
+/** An edge's /health answer (role, region, the version of the snapshot it holds). */
+export async function edgeHealth(region: 'us' | 'eu' | 'apac'): Promise<{ snapshotVersion?: number }> {
+  return (await fetch(`${edgeUrl(region)}/health`)).json();
+}
+
+/** Waits until the region's edge holds snapshot `version` or a later one; returns the one it holds. */
+export function edgeHolds(region: 'us' | 'eu' | 'apac', version: number, timeoutMs = 60_000) {
+  return eventually(
+    async () => {
+      const held = (await edgeHealth(region)).snapshotVersion ?? 0;
+      return held >= version ? held : undefined;
+    },
+    timeoutMs,
+    1000,
+  );
+}
+
 /** Any central API call with the admin token (or `token`); the typed client's untyped escape hatch. */
 export async function central(method: string, path: string, body?: unknown, token = inject('adminToken')) {
   const { status, json } = await api(token).request(method, path, { body });
   return { status, json };
+}
+
+/** What central lists for a Message-ID (angle brackets and all): its activities or its dispositions. */
+export async function listedFor(kind: 'activities' | 'dispositions', messageId: string) {
+  return (await central('GET', `/api/v1/${kind}?messageId=${encodeURIComponent(messageId)}`)).json.items;
+}
+
+/** Waits until central lists an activity (or disposition) for the Message-ID; returns the first. */
+export function firstListed(kind: 'activities' | 'dispositions', messageId: string, timeoutMs = 10_000) {
+  return eventually(async () => (await listedFor(kind, messageId))[0], timeoutMs);
 }
 
 /** The typed client of the e2e network's central. */
@@ -49,6 +77,24 @@ export async function sendMail(
   return { status: res.status, text: await res.text() };
 }
 
+/**
+ * Sends a message as `mailbox`'s forwarding rule would: to the mailbox, marked X-Forwarded-To it,
+ * through the deployment's forwarding address in `region`, from the address in its From header.
+ */
+export async function forwardMail(
+  region: 'us' | 'eu' | 'apac',
+  mailbox: { address: string; deployment: string },
+  h: { from: string; subject: string; messageId: string; extra?: Record<string, string>; body?: string },
+) {
+  const raw = rawMessage({
+    ...h,
+    to: mailbox.address,
+    extra: { 'X-Forwarded-To': mailbox.address, ...h.extra },
+  });
+  const from = /<([^<>]+)>\s*$/.exec(h.from)?.[1] ?? h.from;
+  return sendMail(region, raw, { from, to: await forwardingAddress(region, mailbox.deployment) });
+}
+
 let counter = 0;
 export function uniqueMessageId(tag = 'e2e') {
   counter++;
@@ -79,4 +125,4 @@ export function rawMessage(h: {
   return lines.join('\r\n');
 }
 
-export { eventually } from '../support/eventually.js';
+export { eventually };

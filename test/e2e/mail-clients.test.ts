@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { ROOT } from '../../scripts/network.js';
-import { central, edgeUrl, eventually, sendMail } from './helpers.js';
+import { central, edgeHolds, eventually, listedFor, sendMail } from './helpers.js';
 
 const run = Date.now().toString(36);
 const DEPLOYMENT = `clients${run}`;
@@ -27,11 +27,8 @@ async function forwardingAddress(): Promise<string> {
 
 async function activity(messageId: string) {
   return eventually(async () => {
-    const res = await central(
-      'GET',
-      `/api/v1/activities?messageId=${encodeURIComponent(`${run}.${messageId}`)}`,
-    );
-    return res.json.items[0] as { reason: string; mailboxes: string[]; subject: string } | undefined;
+    const [first] = await listedFor('activities', `${run}.${messageId}`);
+    return first as { reason: string; mailboxes: string[]; subject: string } | undefined;
   }, 30_000);
 }
 
@@ -78,13 +75,9 @@ describe('mail clients through the network', () => {
         const sent = await sendMail('us', p.raw, { from: p.from, to });
         expect(sent.status).toBeLessThan(300);
         const found = await eventually(async () => {
-          const res = await central('GET', `/api/v1/activities?messageId=${encodeURIComponent(p.messageId)}`);
-          if (res.json.items[0]) return res.json.items[0];
-          const receipts = await central(
-            'GET',
-            `/api/v1/dispositions?messageId=${encodeURIComponent(p.messageId)}`,
-          );
-          return receipts.json.items[0];
+          const [tracked] = await listedFor('activities', p.messageId);
+          if (tracked) return tracked;
+          return (await listedFor('dispositions', p.messageId))[0];
         }, 15_000);
         return found.reason === reason ? found : undefined;
       },
@@ -172,14 +165,7 @@ describe('mail clients through the network', () => {
       60_000,
       1000,
     );
-    await eventually(
-      async () => {
-        const h = await (await fetch(`${edgeUrl('us')}/health`)).json();
-        return h.snapshotVersion >= target ? true : undefined;
-      },
-      60_000,
-      1000,
-    );
+    await edgeHolds('us', target);
     // Probe replies (each with its own body) until the edge's snapshot holds the outbound mail.
     await until(
       (n) => ({

@@ -3,9 +3,13 @@ import { demoMailbox } from '../../scripts/demo-data.js';
 import {
   central,
   centralUrl,
-  edgeUrl,
+  edgeHealth,
+  edgeHolds,
   eventually,
+  firstListed,
   forwardingAddress,
+  forwardMail,
+  listedFor,
   rawMessage,
   sendMail,
   uniqueMessageId,
@@ -16,8 +20,7 @@ describe('the local network', () => {
     const c = await (await fetch(`${centralUrl()}/health`)).json();
     expect(c).toMatchObject({ ok: true, role: 'central', region: 'us' });
     for (const region of ['us', 'eu', 'apac'] as const) {
-      const e = await (await fetch(`${edgeUrl(region)}/health`)).json();
-      expect(e).toMatchObject({ ok: true, role: 'edge', region });
+      expect(await edgeHealth(region)).toMatchObject({ ok: true, role: 'edge', region });
     }
   });
 
@@ -39,22 +42,13 @@ describe('the local network', () => {
   test('a message forwarded by an all-filter mailbox becomes an activity within 10 s', async () => {
     const mailbox = demoMailbox({ region: 'eu', filter: 'all' });
     const messageId = uniqueMessageId('slice');
-    const raw = rawMessage({
+    const sent = await forwardMail('eu', mailbox, {
       from: 'Customer <someone@unknown-customer.example>',
-      to: mailbox.address,
       subject: 'Quote request',
       messageId,
-      extra: { 'X-Forwarded-To': mailbox.address },
-    });
-    const sent = await sendMail('eu', raw, {
-      from: 'someone@unknown-customer.example',
-      to: await forwardingAddress('eu', mailbox.deployment),
     });
     expect(sent.status).toBeLessThan(300);
-    const activity = await eventually(async () => {
-      const res = await central('GET', `/api/v1/activities?messageId=${encodeURIComponent(messageId)}`);
-      return res.json.items[0];
-    }, 10_000);
+    const activity = await firstListed('activities', messageId);
     expect(activity).toMatchObject({
       deployment: mailbox.deployment,
       messageId: messageId.slice(1, -1).toLowerCase(),
@@ -78,21 +72,17 @@ describe('the local network', () => {
       to: await forwardingAddress('apac'),
     });
     expect(sent.status).toBeLessThan(300);
-    const receipt = await eventually(async () => {
-      const res = await central('GET', `/api/v1/dispositions?messageId=${encodeURIComponent(messageId)}`);
-      return res.json.items[0];
-    }, 10_000);
+    const receipt = await firstListed('dispositions', messageId);
     expect(receipt).toMatchObject({ region: 'apac', reason: 'no-route', mailbox: null });
     expect(JSON.stringify(receipt)).not.toContain('Private');
     expect(JSON.stringify(receipt)).not.toContain('unknown-customer');
-    const activities = await central('GET', `/api/v1/activities?messageId=${encodeURIComponent(messageId)}`);
-    expect(activities.json.items).toEqual([]);
+    expect(await listedFor('activities', messageId)).toEqual([]);
   });
 });
 
 describe('snapshot publication', () => {
   test('a route change reaches the region edge (its /health snapshotVersion) within 60 s', async () => {
-    const before = await (await fetch(`${edgeUrl('eu')}/health`)).json();
+    const before = await edgeHealth('eu');
     const route = await central('PUT', '/api/v1/mailboxes/newcomer@contoso.example', {
       region: 'eu',
       deployment: 'contoso',
@@ -103,14 +93,7 @@ describe('snapshot publication', () => {
     const region = await central('GET', '/api/v1/regions/eu');
     const target = region.json.snapshotVersion as number;
     expect(target).toBeGreaterThan(before.snapshotVersion ?? 0);
-    const seen = await eventually(
-      async () => {
-        const h = await (await fetch(`${edgeUrl('eu')}/health`)).json();
-        return h.snapshotVersion >= target ? h.snapshotVersion : undefined;
-      },
-      60_000,
-      1000,
-    );
+    const seen = await edgeHolds('eu', target);
     expect(seen).toBeGreaterThanOrEqual(target);
     await central('DELETE', '/api/v1/mailboxes/newcomer@contoso.example');
   });
@@ -142,7 +125,6 @@ describe('forwarding addresses at the edge (issue 11, boundary 2)', () => {
       return res.json.items.length >= 3 ? res.json.items : undefined;
     }, 10_000);
     expect(receipt[0].deployment ?? null).toBeNull();
-    const res = await central('GET', `/api/v1/activities?messageId=${encodeURIComponent(messageId)}`);
-    expect(res.json.items).toEqual([]);
+    expect(await listedFor('activities', messageId)).toEqual([]);
   });
 });
