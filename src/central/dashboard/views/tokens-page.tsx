@@ -3,7 +3,7 @@
 // token's plaintext is rendered once, in the response to the mint form, and never again.
 import type { FC } from 'hono/jsx';
 import type { TokenView } from '../../services/token-admin.js';
-import { DataTable, Field, FormError, InputField, PostButton, PostForm, SelectField } from './components.js';
+import { AddPanel, DataTable, Field, InputField, PostButton, SelectField, StackForm } from './components.js';
 import { type Flash, Layout, type PageContext, Time } from './layout.js';
 
 export type TokenKind = 'deployment' | 'user' | 'edge' | 'admin';
@@ -72,10 +72,8 @@ export const TokensPage: FC<{
           />
         </section>
       ) : null}
-      <details class="add panel" open={formError !== undefined || tokens.length === 0}>
-        <summary>Mint a token</summary>
-        <FormError error={formError} />
-        <PostForm action="/deployments/tokens" csrf={page.csrfToken} class="stack">
+      <AddPanel summary="Mint a token" open={formError !== undefined || tokens.length === 0}>
+        <StackForm action="/deployments/tokens" csrf={page.csrfToken} error={formError} submit="Mint token">
           <Field id="t-kind" label="Kind">
             <select id="t-kind" name="kind" required>
               {kinds.map((k) => (
@@ -115,11 +113,8 @@ export const TokensPage: FC<{
             maxlength={200}
             value={form.label}
           />
-          <div>
-            <button type="submit">Mint token</button>
-          </div>
-        </PostForm>
-      </details>
+        </StackForm>
+      </AddPanel>
       <DataTable
         label="API tokens"
         rows={tokens}
