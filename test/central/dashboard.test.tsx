@@ -20,6 +20,9 @@ const routeForm = (address: string, region: string, deployment: string, userId: 
   filter,
 });
 
+/** A route as the API reads it back. */
+const mailbox = async (address: string) => (await api('GET', `/api/v1/mailboxes/${address}`)).json;
+
 const db = createDb(env.DB);
 const XSS_SUBJECT = '<img src=x onerror=alert(1)>';
 const XSS_NAME = '<script>alert(1)</script>';
@@ -499,13 +502,13 @@ describe('dashboard pages', () => {
       routeForm('Dora@Contoso.example', 'us', 'contoso', 'u-dora', 'all'),
     );
     expect(add.status).toBe(303);
-    expect((await api('GET', '/api/v1/mailboxes/dora@contoso.example')).json).toMatchObject({
+    expect(await mailbox('dora@contoso.example')).toMatchObject({
       region: 'us',
       filter: 'all',
     });
     const euBefore = await db.select().from(regions).where(eq(regions.id, 'eu')).get();
     await b.post('/routes/save', routeForm('dora@contoso.example', 'eu', 'contoso', 'u-dora', 'responses'));
-    expect((await api('GET', '/api/v1/mailboxes/dora@contoso.example')).json).toMatchObject({
+    expect(await mailbox('dora@contoso.example')).toMatchObject({
       region: 'eu',
       filter: 'responses',
     });
@@ -603,7 +606,7 @@ describe('a deployment-scoped session', () => {
       routeForm('frank@fabrikam.example', 'eu', 'contoso', 'u-frank', 'all'),
     );
     expect(move.status).toBe(403);
-    expect((await api('GET', '/api/v1/mailboxes/frank@fabrikam.example')).json).toMatchObject({
+    expect(await mailbox('frank@fabrikam.example')).toMatchObject({
       deployment: 'fabrikam',
       region: 'us',
     });
