@@ -136,13 +136,15 @@ export const SelectField: FC<{
   name?: string;
   label: Child;
   values: readonly string[];
+  /** The text of each value's option (default: the value itself). */
+  texts?: Readonly<Record<string, string>>;
   selected: string;
   any?: string;
   required?: boolean;
-}> = ({ id, name = id.slice(id.lastIndexOf('-') + 1), label, values, selected, any, required }) => (
+}> = ({ id, name = id.slice(id.lastIndexOf('-') + 1), label, values, texts, selected, any, required }) => (
   <Field id={id} label={label}>
     <select id={id} name={name} required={required}>
-      <Options values={values} selected={selected} any={any} />
+      <Options values={values} texts={texts} selected={selected} any={any} />
     </select>
   </Field>
 );

@@ -115,15 +115,13 @@ export const RoutesPage: FC<{
           value={form.userId}
         />
         <SelectField id="n-region" label="Region" values={regionIds} selected={form.region} required />
-        <Field id="n-filter" label="Filter mode">
-          <select id="n-filter" name="filter">
-            {FILTER_MODES.map((f) => (
-              <option value={f} selected={f === form.filter}>
-                {FILTER_TEXT[f]}
-              </option>
-            ))}
-          </select>
-        </Field>
+        <SelectField
+          id="n-filter"
+          label="Filter mode"
+          values={FILTER_MODES}
+          texts={FILTER_TEXT}
+          selected={form.filter}
+        />
       </StackForm>
     </AddPanel>
     <AddPanel summary="Move routes to another region" open={moveError !== undefined}>
