@@ -3,11 +3,11 @@ import { beforeEach, describe, expect, test } from 'vitest';
 import {
   api,
   expectError,
-  freshBasics,
+  expectInvalidField,
+  freshRoutes,
   mintToken,
   plainMessage,
   promoteRaw,
-  routeMailboxes,
 } from './helpers.js';
 
 const message = plainMessage;
@@ -17,8 +17,7 @@ const ids = (res: { json: { items: { messageId: string }[] } }) => res.json.item
 
 describe('GET /api/v1/activities', () => {
   beforeEach(async () => {
-    await freshBasics();
-    await routeMailboxes(
+    await freshRoutes(
       ['ann@contoso.example', 'us', 'contoso', 'u-ann'],
       ['bob@contoso.example', 'eu', 'contoso', 'u-bob'],
       ['fay@fabrikam.example', 'eu', 'fabrikam', 'u-fay'],
@@ -97,8 +96,7 @@ describe('GET /api/v1/activities', () => {
 
   test('a limit out of range is a 400 naming limit', async () => {
     const res = await api('GET', '/api/v1/activities?limit=0');
-    expect(res.status).toBe(400);
-    expect(res.json.error.message).toMatch(/^limit: /);
+    expectInvalidField(res, 'limit');
   });
 
   test("a deployment token sees its own activities only and gets 403 asking for another deployment's", async () => {
@@ -114,13 +112,12 @@ describe('GET /api/v1/activities', () => {
 });
 
 describe('GET /api/v1/activities/:id', () => {
-  beforeEach(async () => {
-    await freshBasics();
-    await routeMailboxes(
+  beforeEach(() =>
+    freshRoutes(
       ['ann@contoso.example', 'us', 'contoso', 'u-ann'],
       ['bob@contoso.example', 'us', 'contoso', 'u-bob'],
-    );
-  });
+    ),
+  );
 
   test('reads one activity', async () => {
     const created = await promote('contoso', 'ann@contoso.example', message(1, 'Hello'));

@@ -340,7 +340,7 @@ describe('authorisation matrix (OpenAPI operations × credentials)', () => {
       `/api/v1/deployments/contoso/promote?mailbox=${encodeURIComponent(ANN)}`,
       {
         raw: raw('matrix-activity@customer.example'),
-        headers: { 'content-type': 'message/rfc822' },
+        type: 'message/rfc822',
       },
     );
     annActivity = promoted.json.id;

@@ -8,7 +8,7 @@ import type { IngestBatch } from '../../src/core/wire.js';
 import { safeNext } from '../../src/central/dashboard/middleware/session.js';
 import { Browser, csrfOf } from './dashboard-browser.js';
 import { EDGE_SECRET, itemMaker, sendBatch } from './edge-batch.js';
-import { api, BASE, freshTenants, mintToken } from './helpers.js';
+import { api, BASE, freshTenants, mintToken, plainMessage, postPromote, suppress } from './helpers.js';
 
 /** Posts a batch signed with `region`'s real credentials. */
 async function signedBatch(region: string, parts: Partial<IngestBatch>) {
@@ -38,9 +38,12 @@ async function count(sql: string, ...binds: unknown[]): Promise<number> {
 const route = (address: string, body: Record<string, string>, token?: string) =>
   api('PUT', `/api/v1/mailboxes/${encodeURIComponent(address)}`, { body, ...(token ? { token } : {}) });
 
+/** A route body into eu with filter mode all. */
+const euAll = (deployment: string, userId = 'x') => ({ region: 'eu', deployment, userId, filter: 'all' });
+
 beforeEach(async () => {
   await freshTenants();
-  await route('bob@contoso.example', { region: 'eu', deployment: 'contoso', userId: 'u-bob', filter: 'all' });
+  await route('bob@contoso.example', euAll('contoso', 'u-bob'));
   await route('ann@contoso.example', { region: 'us', deployment: 'contoso', userId: 'u-ann', filter: 'all' });
   await route('fay@fabrikam.example', {
     region: 'us',
@@ -53,27 +56,19 @@ beforeEach(async () => {
 describe('1. a tenant cannot capture another tenant’s mail', () => {
   test("a deployment token routing another deployment's address gets 409 and routes nothing", async () => {
     const contoso = await mintToken('deployment:contoso');
-    const res = await route(
-      'ceo@fabrikam.example',
-      { region: 'eu', deployment: 'contoso', userId: 'x', filter: 'all' },
-      contoso,
-    );
+    const res = await route('ceo@fabrikam.example', euAll('contoso'), contoso);
     expect(res.status).toBe(409);
     expect(res.json.error.code).toBe('domain_owned_elsewhere');
     expect(await count("select count(*) as n from mailboxes where address = 'ceo@fabrikam.example'")).toBe(0);
     // fabrikam can still route its own address.
     const fabrikam = await mintToken('deployment:fabrikam');
-    const own = await route(
-      'ceo@fabrikam.example',
-      { region: 'eu', deployment: 'fabrikam', userId: 'f-ceo', filter: 'all' },
-      fabrikam,
-    );
+    const own = await route('ceo@fabrikam.example', euAll('fabrikam', 'f-ceo'), fabrikam);
     expect(own.status).toBe(200);
   });
 
   test('a deployment token may route only its own domains and their subdomains (else 403 domain_not_owned)', async () => {
     const contoso = await mintToken('deployment:contoso');
-    const body = { region: 'eu', deployment: 'contoso', userId: 'x', filter: 'all' };
+    const body = euAll('contoso');
     expect((await route('new@contoso.example', body, contoso)).status).toBe(200);
     expect((await route('new@sales.contoso.example', body, contoso)).status).toBe(200);
     const stranger = await route('someone@gmail.example', body, contoso);
@@ -84,20 +79,10 @@ describe('1. a tenant cannot capture another tenant’s mail', () => {
   });
 
   test('an admin routing an address of a domain owned by another deployment gets 409', async () => {
-    const res = await route('ceo@fabrikam.example', {
-      region: 'eu',
-      deployment: 'contoso',
-      userId: 'x',
-      filter: 'all',
-    });
+    const res = await route('ceo@fabrikam.example', euAll('contoso'));
     expect(res.status).toBe(409);
     // Domains nobody owns stay the admin's to route.
-    const free = await route('x@unowned.example', {
-      region: 'eu',
-      deployment: 'contoso',
-      userId: 'x',
-      filter: 'all',
-    });
+    const free = await route('x@unowned.example', euAll('contoso'));
     expect(free.status).toBe(200);
   });
 
@@ -237,11 +222,7 @@ describe('4. promotion merges only the same message', () => {
       '',
     ].join('\r\n');
   const promote = (body: string, mailbox: string, token?: string) =>
-    api('POST', `/api/v1/deployments/contoso/promote?mailbox=${encodeURIComponent(mailbox)}`, {
-      raw: body,
-      headers: { 'content-type': 'message/rfc822' },
-      ...(token ? { token } : {}),
-    });
+    postPromote('contoso', encodeURIComponent(mailbox), body, token);
 
   test('a forged message reusing a tracked Message-ID becomes its own activity; the user sees nothing of the other', async () => {
     const original = await promote(
@@ -403,7 +384,7 @@ describe('7. limits before work', () => {
       const res = await api('PUT', '/api/v1/mailboxes/x%40contoso.example', {
         token,
         raw: JSON.stringify({ region: 'eu', deployment: 'contoso', userId: 'x'.repeat(20_000) }),
-        headers: { 'content-type': 'application/json' },
+        type: 'application/json',
       });
       expect(res.status).toBe(413);
       expect(res.json.error).toMatchObject({ code: 'payload_too_large', requestId: expect.any(String) });
@@ -438,13 +419,9 @@ describe('7. limits before work', () => {
 
 describe('8. smaller leaks and gaps', () => {
   test('promotion honours a bare-domain suppression exactly as the snapshot does', async () => {
-    await api('POST', '/api/v1/deployments/contoso/suppressions', {
-      body: { entries: ['customer.example'] },
-    });
-    const res = await api('POST', '/api/v1/deployments/contoso/promote?mailbox=ann%40contoso.example', {
-      raw: 'From: buyer@mail.customer.example\r\nTo: ann@contoso.example\r\nMessage-ID: <s-1@x>\r\n\r\nhi\r\n',
-      headers: { 'content-type': 'message/rfc822' },
-    });
+    await suppress('contoso', ['customer.example']);
+    const fromSubdomain = plainMessage(1, 'hi', 'buyer@mail.customer.example');
+    const res = await postPromote('contoso', 'ann%40contoso.example', fromSubdomain);
     expect(res.status).toBe(409);
     expect(res.json.error.code).toBe('suppressed');
   });
@@ -459,12 +436,7 @@ describe('8. smaller leaks and gaps', () => {
 
   test("latency percentiles of a deployment token come from its own deployment's mail only", async () => {
     await signedBatch('eu', { items: [item()] });
-    await route('fay2@fabrikam.example', {
-      region: 'eu',
-      deployment: 'fabrikam',
-      userId: 'u-fay',
-      filter: 'all',
-    });
+    await route('fay2@fabrikam.example', euAll('fabrikam', 'u-fay'));
     await signedBatch('eu', {
       items: [
         item({ deployment: 'fabrikam', mailboxes: ['fay2@fabrikam.example'] }),

@@ -172,7 +172,7 @@ describe('fuzzing every route of the OpenAPI document', () => {
               (q.length ? `?${new URLSearchParams(q.map(([k, v]) => [k, v])).toString()}` : '');
             const res = await api(op.method, url, {
               ...(rawBody !== null && op.method !== 'GET'
-                ? { raw: rawBody, headers: { 'content-type': 'application/json' } }
+                ? { raw: rawBody, type: 'application/json' }
                 : body !== undefined && op.method !== 'GET'
                   ? { body }
                   : {}),

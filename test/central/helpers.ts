@@ -8,13 +8,25 @@ import { deriveEdgeCredentials, signBody } from '../../src/core/request-signatur
 export const ADMIN = 'local-admin-token';
 export const BASE = 'http://central.test';
 
-/** Calls the central worker (its real fetch handler) with a bearer token and an optional JSON body. */
+/**
+ * Calls the central worker (its real fetch handler) with a bearer token and an optional JSON body,
+ * or a `raw` body (with `type` as its content type).
+ */
 export async function api(
   method: string,
   path: string,
-  opts: { token?: string | null; body?: unknown; raw?: BodyInit; headers?: Record<string, string> } = {},
+  opts: {
+    token?: string | null;
+    body?: unknown;
+    raw?: BodyInit;
+    type?: string;
+    headers?: Record<string, string>;
+  } = {},
 ) {
-  const headers: Record<string, string> = { ...opts.headers };
+  const headers: Record<string, string> = {
+    ...(opts.type ? { 'content-type': opts.type } : {}),
+    ...opts.headers,
+  };
   const token = opts.token === undefined ? ADMIN : opts.token;
   if (token) headers.authorization = `Bearer ${token}`;
   let body: BodyInit | undefined = opts.raw;
@@ -130,6 +142,18 @@ export function expectError(
   expect(res.json.error).toEqual({ code, message, requestId: expect.any(String) });
 }
 
+/** A clean database with the basic regions and deployments, and the mailboxes {@link routeMailboxes} routes. */
+export async function freshRoutes(...routes: Array<[string, string, string, string, string?]>) {
+  await freshBasics();
+  await routeMailboxes(...routes);
+}
+
+/** Asserts a 400 whose message names `field` first (`field: …`). */
+export function expectInvalidField(res: Parameters<typeof expectError>[0], field: string) {
+  expect(res.status).toBe(400);
+  expect(res.json.error.message).toMatch(new RegExp(`^${field}: `));
+}
+
 /** Routes mailboxes through the API as admin, each `[address, region, deployment, userId, filter?]`. */
 export async function routeMailboxes(...routes: Array<[string, string, string, string, string?]>) {
   for (const [address, region, deployment, userId, filter] of routes) {
@@ -159,12 +183,26 @@ export function plainMessage(
   ].join('\r\n');
 }
 
+/**
+ * POST …/promote of a raw message for `mailbox` (as it stands in the query) as admin or `token`:
+ * the answer as it is.
+ */
+export function postPromote(deployment: string, mailbox: string, raw: string, token?: string) {
+  return api('POST', `/api/v1/deployments/${deployment}/promote?mailbox=${mailbox}`, {
+    raw,
+    type: 'message/rfc822',
+    token,
+  });
+}
+
+/** Adds suppression entries to a deployment as admin: the answer as it is. */
+export function suppress(deployment: string, entries: string[]) {
+  return api('POST', `/api/v1/deployments/${deployment}/suppressions`, { body: { entries } });
+}
+
 /** Promotes a raw message for a mailbox as admin (throws unless 201) and returns the activity. */
 export async function promoteRaw(deployment: string, mailbox: string, raw: string) {
-  const res = await api('POST', `/api/v1/deployments/${deployment}/promote?mailbox=${mailbox}`, {
-    raw,
-    headers: { 'content-type': 'message/rfc822' },
-  });
+  const res = await postPromote(deployment, mailbox, raw);
   if (res.status !== 201) throw new Error(`promote failed: ${res.status} ${res.text}`);
   return res.json;
 }

@@ -6,7 +6,7 @@ import { api, freshBasics, mintToken } from './helpers.js';
 
 const csv = (rows: string[]) => ['address,region,deployment,userId,filter', ...rows].join('\r\n');
 const postCsv = (text: string, token?: string) =>
-  api('POST', '/api/v1/mailboxes', { raw: text, token, headers: { 'content-type': 'text/csv' } });
+  api('POST', '/api/v1/mailboxes', { raw: text, token, type: 'text/csv' });
 
 async function routeCount(): Promise<number> {
   return (await env.DB.prepare('select count(*) as n from mailboxes').first<{ n: number }>())?.n ?? 0;
@@ -84,10 +84,7 @@ describe('POST /api/v1/mailboxes', () => {
     const header = await postCsv('address,region,deployment\r\na@x.example,eu,contoso');
     expect(header.status).toBe(400);
     expect(header.json.error.message).toMatch(/missing column "userId"/);
-    const type = await api('POST', '/api/v1/mailboxes', {
-      raw: 'x',
-      headers: { 'content-type': 'text/plain' },
-    });
+    const type = await api('POST', '/api/v1/mailboxes', { raw: 'x', type: 'text/plain' });
     expect(type.status).toBe(415);
   });
 

@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, test } from 'vitest';
-import { api, freshBasics, mintToken } from './helpers.js';
+import { api, expectInvalidField, freshBasics, freshRoutes, mintToken } from './helpers.js';
 
 const version = async (region: string): Promise<number> =>
   (await api('GET', `/api/v1/regions/${region}`)).json.snapshotVersion;
@@ -57,8 +57,7 @@ describe('PUT /api/v1/mailboxes/:address', () => {
     const res = await api('PUT', '/api/v1/mailboxes/not-an-address', {
       body: { region: 'eu', deployment: 'contoso', userId: 'u' },
     });
-    expect(res.status).toBe(400);
-    expect(res.json.error.message).toMatch(/^address: /);
+    expectInvalidField(res, 'address');
   });
 
   test("a deployment token cannot take over another deployment's mailbox", async () => {
@@ -79,17 +78,13 @@ describe('PUT /api/v1/mailboxes/:address', () => {
 });
 
 describe('GET, DELETE and list /api/v1/mailboxes', () => {
-  beforeEach(async () => {
-    await freshBasics();
-    for (const [address, region, deployment] of [
-      ['ann@contoso.example', 'eu', 'contoso'],
-      ['bob@contoso.example', 'us', 'contoso'],
-      ['fay@fabrikam.example', 'eu', 'fabrikam'],
-    ] as const)
-      await api('PUT', `/api/v1/mailboxes/${address}`, {
-        body: { region, deployment, userId: `u-${address.slice(0, 3)}` },
-      });
-  });
+  beforeEach(() =>
+    freshRoutes(
+      ['ann@contoso.example', 'eu', 'contoso', 'u-ann'],
+      ['bob@contoso.example', 'us', 'contoso', 'u-bob'],
+      ['fay@fabrikam.example', 'eu', 'fabrikam', 'u-fay'],
+    ),
+  );
 
   test('lists routes, filtered by region, deployment and a search', async () => {
     const all = await api('GET', '/api/v1/mailboxes');

@@ -14,8 +14,10 @@ async function put(
   return res.json;
 }
 
-async function routeEu() {
+/** Routes ann@contoso.example in eu (so eu's snapshot carries contoso's records), then {@link put}s the records. */
+async function putRouted(records: Parameters<typeof put>[0]) {
   await routeMailboxes(['ann@contoso.example', 'eu', 'contoso', 'u-ann']);
+  return put(records);
 }
 
 async function ids(deployment = 'contoso'): Promise<string[]> {
@@ -27,12 +29,11 @@ async function ids(deployment = 'contoso'): Promise<string[]> {
   return results.map((r) => `${r.type}/${r.id}`);
 }
 
-describe('DELETE /api/v1/deployments/:id/records/:type/:recordId', () => {
-  beforeEach(freshBasics);
+beforeEach(freshBasics);
 
+describe('DELETE /api/v1/deployments/:id/records/:type/:recordId', () => {
   test('deletes the record; its address leaves the snapshot and party lookups', async () => {
-    await routeEu();
-    await put([
+    await putRouted([
       { type: 'contact', id: 'c-1', emails: ['gone@example.com'] },
       { type: 'contact', id: 'c-2', emails: ['stays@example.com'] },
     ]);
@@ -65,8 +66,7 @@ describe('DELETE /api/v1/deployments/:id/records/:type/:recordId', () => {
   });
 
   test('?deactivate=true keeps the record inactive until it is written again', async () => {
-    await routeEu();
-    await put([{ type: 'lead', id: 'l-1', emails: ['lead@example.com'] }]);
+    await putRouted([{ type: 'lead', id: 'l-1', emails: ['lead@example.com'] }]);
     const res = await api('DELETE', `${R}/lead/l-1?deactivate=true`);
     expect(res.json).toEqual({ deactivated: { type: 'lead', id: 'l-1' } });
     const listed = await api('GET', `${R}?type=lead`);
@@ -80,8 +80,6 @@ describe('DELETE /api/v1/deployments/:id/records/:type/:recordId', () => {
 });
 
 describe('bulk delete and deactivate', () => {
-  beforeEach(freshBasics);
-
   test('POST …/records/delete removes the named records and counts the missing ones', async () => {
     await put(
       Array.from({ length: 1200 }, (_, i) => ({
@@ -100,8 +98,7 @@ describe('bulk delete and deactivate', () => {
   });
 
   test('POST …/records/deactivate flags the records and takes them out of the snapshot', async () => {
-    await routeEu();
-    await put([
+    await putRouted([
       { type: 'contact', id: 'c-1', emails: ['one@example.com'] },
       { type: 'contact', id: 'c-2', emails: ['two@example.com'] },
     ]);
@@ -144,11 +141,8 @@ describe('bulk delete and deactivate', () => {
 });
 
 describe('full sync', () => {
-  beforeEach(freshBasics);
-
   test('completing a sync removes what it did not carry; the snapshot follows', async () => {
-    await routeEu();
-    await put([
+    await putRouted([
       { type: 'contact', id: 'left', emails: ['left@example.com'] },
       { type: 'contact', id: 'stays', emails: ['old@example.com'] },
     ]);
@@ -251,8 +245,6 @@ describe('full sync', () => {
 });
 
 describe('GET …/records?address= (exact lookup)', () => {
-  beforeEach(freshBasics);
-
   test('finds every record carrying the address, ignoring case and display name', async () => {
     await put([
       { type: 'contact', id: 'c-1', emails: ['Pat@Example.com', 'pat@home.example'] },
@@ -289,8 +281,6 @@ describe('GET …/records?address= (exact lookup)', () => {
 });
 
 describe('record counts (row_counts, kept by triggers)', () => {
-  beforeEach(freshBasics);
-
   /** The counts the records list answers, beside a count of the rows themselves. */
   async function counts() {
     const listed = (await api('GET', `${R}?limit=1`)).json.counts as Record<string, number>;

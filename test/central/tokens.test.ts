@@ -1,6 +1,6 @@
 import { env } from 'cloudflare:test';
 import { beforeEach, describe, expect, test } from 'vitest';
-import { api, expectError, freshBasics, mintToken } from './helpers.js';
+import { api, expectError, expectInvalidField, freshBasics, mintToken } from './helpers.js';
 
 describe('POST /api/v1/tokens', () => {
   beforeEach(freshBasics);
@@ -89,8 +89,7 @@ describe('POST /api/v1/tokens', () => {
 
   test('a missing scope is a 400 naming scope', async () => {
     const res = await api('POST', '/api/v1/tokens', { body: { label: 'x' } });
-    expect(res.status).toBe(400);
-    expect(res.json.error.message).toMatch(/^scope: /);
+    expectInvalidField(res, 'scope');
   });
 });
 

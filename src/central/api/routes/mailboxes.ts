@@ -1,4 +1,4 @@
-import { createRoute, z } from '@hono/zod-openapi';
+import { z } from '@hono/zod-openapi';
 import { emailAddress, mailboxBody, mailboxSchema } from '../schemas.js';
 import { bumpConfigVersion } from '../../../db/queries/config-version.js';
 import { deleteMailbox, findMailbox, listMailboxes } from '../../../db/queries/mailboxes.js';
@@ -19,14 +19,7 @@ import {
   writeRoutes,
 } from '../../services/mailbox-admin.js';
 import { type BodyRow, jsonBodyRows, readJsonOrCsvText } from '../../http/request-body.js';
-import {
-  apiRoute,
-  bearerSecurity,
-  errorResponses,
-  errorSchema,
-  jsonBody,
-  jsonResponse,
-} from './openapi-helpers.js';
+import { apiRoute, errorSchema, jsonBody, jsonOrCsvRoute, jsonResponse } from './openapi-helpers.js';
 
 const addressParam = z.object({ address: emailAddress });
 
@@ -87,48 +80,36 @@ const bulkResult = z
   .object({ created: z.number(), moved: z.number(), updated: z.number(), dryRun: z.boolean() })
   .openapi('MailboxImportResult');
 
-const postMailboxes = createRoute({
-  method: 'post',
-  path: '/mailboxes',
-  tags: ['mailboxes'],
-  summary: 'Route many mailboxes at once (CSV or JSON), all or nothing',
-  description: [
-    'JSON: `{ routes: [{ address, region, deployment, userId, filter? }] }`; CSV (`text/csv`): a header naming `address,region,deployment,userId,filter` (any order, `filter` optional).',
-    "Every row is checked with exactly the rules of `PUT /api/v1/mailboxes/:address`; one bad row makes the request a 400 (403 when a row is outside the token's deployment) listing every bad row with its line or index, and nothing is written.",
-    `At most ${MAX_ROUTES_PER_REQUEST} routes per request. Moving a department to another region is one call: send its rows with the new region (or use \`POST /api/v1/mailboxes/move\`). \`dryRun=true\` validates only.`,
-  ].join(' '),
-  security: bearerSecurity,
-  request: {
-    query: z.object({ dryRun: z.enum(['true', 'false']).default('false') }),
-    body: {
-      required: true,
-      content: {
-        'application/json': { schema: { $ref: '#/components/schemas/MailboxRoutesInput' } },
-        'text/csv': {
-          schema: {
-            type: 'string',
-            example:
-              'address,region,deployment,userId,filter\r\nann@contoso.example,eu,contoso,u-ann,email-enabled\r\n',
-          },
-        },
-      },
+const postMailboxes = jsonOrCsvRoute(
+  '/mailboxes',
+  'mailboxes',
+  {
+    json: 'MailboxRoutesInput',
+    csvExample:
+      'address,region,deployment,userId,filter\r\nann@contoso.example,eu,contoso,u-ann,email-enabled\r\n',
+  },
+  {
+    summary: 'Route many mailboxes at once (CSV or JSON), all or nothing',
+    description: [
+      'JSON: `{ routes: [{ address, region, deployment, userId, filter? }] }`; CSV (`text/csv`): a header naming `address,region,deployment,userId,filter` (any order, `filter` optional).',
+      "Every row is checked with exactly the rules of `PUT /api/v1/mailboxes/:address`; one bad row makes the request a 400 (403 when a row is outside the token's deployment) listing every bad row with its line or index, and nothing is written.",
+      `At most ${MAX_ROUTES_PER_REQUEST} routes per request. Moving a department to another region is one call: send its rows with the new region (or use \`POST /api/v1/mailboxes/move\`). \`dryRun=true\` validates only.`,
+    ].join(' '),
+    request: { query: z.object({ dryRun: z.enum(['true', 'false']).default('false') }) },
+    responses: {
+      200: jsonResponse(bulkResult, 'counts'),
+      400: jsonResponse(
+        errorSchema.extend({ errors: z.array(routeRowError) }).or(errorSchema),
+        'invalid rows (nothing written)',
+      ),
+      403: jsonResponse(
+        errorSchema.extend({ errors: z.array(routeRowError) }).or(errorSchema),
+        "rows outside the token's deployment (nothing written)",
+      ),
+      413: jsonResponse(errorSchema, 'too many routes or too large a body'),
     },
   },
-  responses: {
-    200: jsonResponse(bulkResult, 'counts'),
-    ...errorResponses,
-    400: jsonResponse(
-      errorSchema.extend({ errors: z.array(routeRowError) }).or(errorSchema),
-      'invalid rows (nothing written)',
-    ),
-    403: jsonResponse(
-      errorSchema.extend({ errors: z.array(routeRowError) }).or(errorSchema),
-      "rows outside the token's deployment (nothing written)",
-    ),
-    413: jsonResponse(errorSchema, 'too many routes or too large a body'),
-    415: jsonResponse(errorSchema, 'neither JSON nor CSV'),
-  },
-});
+);
 
 export const moveBody = z.object({
   region: z.string().min(1).max(32),

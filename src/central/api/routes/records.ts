@@ -1,4 +1,4 @@
-import { createRoute, z } from '@hono/zod-openapi';
+import { z } from '@hono/zod-openapi';
 import {
   importResult,
   MAX_RECORDS_PER_REQUEST,
@@ -42,14 +42,7 @@ import type { AppEnv } from '../../context.js';
 import { errorBody, notFound, payloadTooLarge, validationFailed } from '../../http/errors.js';
 import { MAX_RECORDS_BODY_BYTES } from '../../http/body-limits.js';
 import { type BodyRow, jsonBodyRows, readJsonOrCsvText } from '../../http/request-body.js';
-import {
-  apiRoute,
-  bearerSecurity,
-  errorResponses,
-  errorSchema,
-  jsonBody,
-  jsonResponse,
-} from './openapi-helpers.js';
+import { apiRoute, errorSchema, jsonBody, jsonOrCsvRoute, jsonResponse } from './openapi-helpers.js';
 
 export { MAX_RECORDS_BODY_BYTES, MAX_RECORDS_PER_REQUEST, RECORD_CHUNK, recordInput, suppressionEntry };
 /** Row errors listed in an answer; `rejected` still counts them all. */
@@ -61,65 +54,53 @@ const importFailure = errorSchema
 
 const idParams = z.object({ id: z.string().min(1).max(63) });
 
-const postRecords = createRoute({
-  method: 'post',
-  path: '/deployments/{id}/records',
-  tags: ['records'],
-  summary: 'Bulk upsert CRM records (idempotent on type + id) from JSON or CSV',
-  description: [
-    `Every row is validated before anything is written; valid rows are then written in all-or-nothing chunks of ${RECORD_CHUNK}.`,
-    'JSON: `{ records: [{ type, id, name?, emails, emailEnabled? }] }`.',
-    'CSV (`text/csv`, RFC 4180): a header row naming the columns `type,id,name,emails,emailEnabled` (any order; `name` and `emailEnabled` optional),',
-    'addresses in `emails` separated by `;`, `emailEnabled` one of true/false/yes/no/1/0 (empty means true).',
-    'By default an invalid row (bad address, unknown type, duplicate type + id within the request) makes the request a 400 listing every bad row, and nothing is written;',
-    'with `onInvalid=skip` the invalid rows are skipped and listed and the rest is written. `dryRun=true` validates only.',
-    `At most ${MAX_RECORDS_PER_REQUEST} records and ${MAX_RECORDS_BODY_BYTES} bytes per request (else 413).`,
-  ].join(' '),
-  security: bearerSecurity,
-  request: {
-    params: idParams,
-    query: z.object({
-      onInvalid: z.enum(['reject', 'skip']).default('reject'),
-      dryRun: z.enum(['true', 'false']).default('false'),
-      sync: z.string().max(64).optional().openapi({
-        description:
-          'id of an open full sync (POST …/record-syncs): the records are stamped as carried by it',
+const postRecords = jsonOrCsvRoute(
+  '/deployments/{id}/records',
+  'records',
+  {
+    json: 'RecordsInput',
+    csvExample: 'type,id,name,emails,emailEnabled\r\ncontact,c-1,Ann,ann@x.example,true\r\n',
+  },
+  {
+    summary: 'Bulk upsert CRM records (idempotent on type + id) from JSON or CSV',
+    description: [
+      `Every row is validated before anything is written; valid rows are then written in all-or-nothing chunks of ${RECORD_CHUNK}.`,
+      'JSON: `{ records: [{ type, id, name?, emails, emailEnabled? }] }`.',
+      'CSV (`text/csv`, RFC 4180): a header row naming the columns `type,id,name,emails,emailEnabled` (any order; `name` and `emailEnabled` optional),',
+      'addresses in `emails` separated by `;`, `emailEnabled` one of true/false/yes/no/1/0 (empty means true).',
+      'By default an invalid row (bad address, unknown type, duplicate type + id within the request) makes the request a 400 listing every bad row, and nothing is written;',
+      'with `onInvalid=skip` the invalid rows are skipped and listed and the rest is written. `dryRun=true` validates only.',
+      `At most ${MAX_RECORDS_PER_REQUEST} records and ${MAX_RECORDS_BODY_BYTES} bytes per request (else 413).`,
+    ].join(' '),
+    request: {
+      params: idParams,
+      query: z.object({
+        onInvalid: z.enum(['reject', 'skip']).default('reject'),
+        dryRun: z.enum(['true', 'false']).default('false'),
+        sync: z.string().max(64).optional().openapi({
+          description:
+            'id of an open full sync (POST …/record-syncs): the records are stamped as carried by it',
+        }),
+        mode: z.enum(['upsert', 'replace']).default('upsert').openapi({
+          description:
+            '`replace`: this request is a whole full sync — every record of the deployment not in it is removed once it is written (nothing is removed if any row is invalid)',
+        }),
       }),
-      mode: z.enum(['upsert', 'replace']).default('upsert').openapi({
-        description:
-          '`replace`: this request is a whole full sync — every record of the deployment not in it is removed once it is written (nothing is removed if any row is invalid)',
-      }),
-    }),
-    // Plain schema objects (not zod) so that the handler, not the route validator, reads the body:
-    // it must accept CSV as well and report every bad row rather than the first ten zod issues.
-    body: {
-      required: true,
-      content: {
-        'application/json': { schema: { $ref: '#/components/schemas/RecordsInput' } },
-        'text/csv': {
-          schema: {
-            type: 'string',
-            example: 'type,id,name,emails,emailEnabled\r\ncontact,c-1,Ann,ann@x.example,true\r\n',
-          },
-        },
-      },
+    },
+    responses: {
+      200: jsonResponse(importResult, 'counts (and the skipped rows with `onInvalid=skip`)'),
+      400: jsonResponse(
+        importFailure.or(errorSchema),
+        'invalid rows (each listed in `errors`; nothing written) or an unreadable body',
+      ),
+      413: jsonResponse(errorSchema, 'body or record count over the limit'),
+      500: jsonResponse(
+        importFailure,
+        'a chunk failed to write; `landedChunks` says how far it got (re-sending is safe)',
+      ),
     },
   },
-  responses: {
-    200: jsonResponse(importResult, 'counts (and the skipped rows with `onInvalid=skip`)'),
-    ...errorResponses,
-    400: jsonResponse(
-      importFailure.or(errorSchema),
-      'invalid rows (each listed in `errors`; nothing written) or an unreadable body',
-    ),
-    413: jsonResponse(errorSchema, 'body or record count over the limit'),
-    415: jsonResponse(errorSchema, 'neither JSON nor CSV'),
-    500: jsonResponse(
-      importFailure,
-      'a chunk failed to write; `landedChunks` says how far it got (re-sending is safe)',
-    ),
-  },
-});
+);
 
 const getRecords = apiRoute('get', '/deployments/{id}/records', 'records', {
   summary: 'List and search records, with counts per type',
