@@ -137,29 +137,21 @@ function rssMb(pids: number[]): number {
   return kb / 1024;
 }
 /**
- * Runs `fn` while sampling the RSS of `pids` every 25 ms and, with an inspector port, the central
- * isolate's heap (JS heap + ArrayBuffers) as often as the isolate answers.
+ * Runs `fn` while sampling the RSS of `pids` every 25 ms; with an inspector port, the central
+ * isolate's heap just before and right after.
  */
 async function sampled<T>(pids: number[], fn: () => Promise<T>, inspectorPort?: number) {
-  // A failing inspector costs the heap figures (NaN), not the run.
+  // A failing inspector costs the heap figures, not the run.
   const heap = inspectorPort
     ? await isolateHeap(inspectorPort).catch((err) => {
         log(`inspector unavailable: ${String(err)}`);
         return undefined;
       })
     : undefined;
-  await heap?.gc();
-  const heapBefore = (await heap?.mb()) ?? Number.NaN;
-  let heapPeak = heapBefore;
-  let heapSamples = 0;
-  let sampling = true;
-  const heapLoop = (async () => {
-    while (heap && sampling) {
-      heapPeak = Math.max(heapPeak, await heap.mb());
-      heapSamples++;
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  })();
+  const heapBefore = await heap?.usage().catch((err) => {
+    log(`isolate heap before the build: ${String(err)}`);
+    return undefined;
+  });
   const before = rssMb(pids);
   let peak = before;
   const timer = setInterval(() => {
@@ -169,19 +161,19 @@ async function sampled<T>(pids: number[], fn: () => Promise<T>, inspectorPort?: 
   try {
     const value = await fn();
     const ms = performance.now() - t0;
-    sampling = false;
-    await heapLoop;
+    const heapAfter = await heap?.usage().catch((err) => {
+      log(`isolate heap after the build: ${String(err)}`);
+      return undefined;
+    });
     return {
       value,
       ms,
       rssBeforeMb: before,
       rssPeakMb: Math.max(peak, rssMb(pids)),
-      heapBeforeMb: heapBefore,
-      heapPeakMb: heapPeak,
-      heapSamples,
+      heapBefore,
+      heapAfter,
     };
   } finally {
-    sampling = false;
     clearInterval(timer);
     heap?.close();
   }
@@ -189,23 +181,27 @@ async function sampled<T>(pids: number[], fn: () => Promise<T>, inspectorPort?: 
 
 /**
  * The central worker's V8 heap, read through wrangler's inspector (Chrome DevTools protocol,
- * `Runtime.getHeapUsage`): `usedSize` is the isolate's JS heap, `backingStorageSize` the
- * ArrayBuffer/typed-array memory it holds. That is the building isolate's own memory, unlike the
- * workerd process RSS, which also carries local D1 (SQLite and its Durable Object isolate), R2 and
- * the proxy workers of wrangler dev.
+ * `Runtime.getHeapUsage`): `usedSize` is the isolate's JS heap, `totalSize` what V8 committed for
+ * it, `backingStorageSize` the ArrayBuffer/typed-array memory it holds. That is the building
+ * isolate's own memory, unlike the workerd process RSS, which also carries local D1 (SQLite and
+ * its Durable Object isolate), R2 and wrangler's proxy workers. The inspector answers only between
+ * requests (a call made during the build is answered when it ends), and wrangler's proxy does not
+ * pass `HeapProfiler.collectGarbage` on, so the build is bracketed: before it and right after it
+ * (before V8 collected what the build left: an upper bound of its live memory at the end, and
+ * `committedMb` is V8's high-water of the JS heap).
  */
 async function isolateHeap(inspectorPort: number) {
-  const targets = (await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json()) as Array<{
-    webSocketDebuggerUrl: string;
-    title?: string;
-  }>;
-  const target = targets.find((t) => t.webSocketDebuggerUrl);
-  if (!target) throw new Error('no inspector target for central');
-  // The inspector proxy of wrangler dev wants a local Origin (a browser's DevTools sends one).
-  const ws = new WebSocket(target.webSocketDebuggerUrl, { headers: { origin: 'http://localhost' } } as never);
+  const targets = (await (
+    await fetch(`http://127.0.0.1:${inspectorPort}/json`, { signal: AbortSignal.timeout(3000) })
+  ).json()) as Array<{ webSocketDebuggerUrl?: string }>;
+  const url = targets.find((t) => t.webSocketDebuggerUrl)?.webSocketDebuggerUrl;
+  if (!url) throw new Error('no inspector target for central');
+  // wrangler's inspector proxy wants a local Origin (a browser's DevTools sends one).
+  const ws = new WebSocket(url, { headers: { origin: 'http://localhost' } } as never);
   await new Promise((resolve, reject) => {
     ws.addEventListener('open', resolve, { once: true });
     ws.addEventListener('error', reject, { once: true });
+    setTimeout(() => reject(new Error('inspector did not open')), 5000);
   });
   let id = 0;
   const waiting = new Map<number, (v: Json) => void>();
@@ -213,21 +209,27 @@ async function isolateHeap(inspectorPort: number) {
     const m = JSON.parse(String(e.data)) as { id?: number; result?: Json };
     if (m.id !== undefined) waiting.get(m.id)?.(m.result ?? {});
   });
-  const call = (method: string) =>
-    new Promise<Json>((resolve) => {
+  const call = (method: string, timeoutMs = 120_000) =>
+    new Promise<Json>((resolve, reject) => {
       const n = ++id;
       waiting.set(n, resolve);
       ws.send(JSON.stringify({ id: n, method }));
+      setTimeout(() => reject(new Error(`${method}: no answer`)), timeoutMs);
     });
   return {
-    /** JS heap plus ArrayBuffer backing stores of the isolate, MB. */
-    async mb() {
-      const u = (await call('Runtime.getHeapUsage')) as { usedSize?: number; backingStorageSize?: number };
-      return ((u.usedSize ?? 0) + (u.backingStorageSize ?? 0)) / 2 ** 20;
-    },
-    /** Asks V8 for a full collection (before a measurement, so earlier garbage is not counted). */
-    async gc() {
-      await call('HeapProfiler.collectGarbage');
+    /** JS heap used, committed, and ArrayBuffer backing stores of the isolate, MB. */
+    async usage() {
+      const u = (await call('Runtime.getHeapUsage')) as {
+        usedSize?: number;
+        totalSize?: number;
+        backingStorageSize?: number;
+      };
+      const mb = (x?: number) => round((x ?? 0) / 2 ** 20);
+      return {
+        usedMb: mb(u.usedSize),
+        committedMb: mb(u.totalSize),
+        arrayBuffersMb: mb(u.backingStorageSize),
+      };
     },
     close: () => ws.close(),
   };
@@ -300,9 +302,8 @@ async function snapshotBuild(pids: number[], label: string, inspectorPort?: numb
     rssBeforeMb: round(m.rssBeforeMb),
     rssPeakMb: round(m.rssPeakMb),
     rssDeltaMb: round(m.rssPeakMb - m.rssBeforeMb),
-    isolateHeapBeforeMb: round(m.heapBeforeMb),
-    isolateHeapPeakMb: round(m.heapPeakMb),
-    isolateHeapSamples: m.heapSamples,
+    isolateHeapBefore: m.heapBefore,
+    isolateHeapAfter: m.heapAfter,
   };
   log('snapshot build', out);
   return { ...out, bytes: m.value.bytes };
