@@ -11,14 +11,18 @@ import { activities, apiTokens, deadLetters, dispositions, regions } from '../..
 import { ADMIN, api, seedBasics } from './helpers.js';
 import { Browser, csrfOf, NAV, signedIn } from './dashboard-browser.js';
 
-/** The fields of the Routes page's save form. */
-const routeForm = (address: string, region: string, deployment: string, userId: string, filter: string) => ({
-  address,
-  region,
-  deployment,
-  userId,
-  filter,
-});
+/** Submits the Routes page's add-or-update form, its fields in the form's order. */
+const saveRoute = (
+  b: Browser,
+  address: string,
+  region: string,
+  deployment: string,
+  userId: string,
+  filter: string,
+) => b.post('/routes/save', { address, region, deployment, userId, filter });
+
+/** A route as the API reads it back. */
+const mailbox = async (address: string) => (await api('GET', `/api/v1/mailboxes/${address}`)).json;
 
 const db = createDb(env.DB);
 const XSS_SUBJECT = '<img src=x onerror=alert(1)>';
@@ -491,21 +495,18 @@ describe('dashboard pages', () => {
 
   test('routes can be added, moved, re-filtered and deleted with the API’s validation', async () => {
     const b = await signedIn();
-    const bad = await b.post('/routes/save', routeForm('not an address', 'us', 'contoso', 'u-x', 'all'));
+    const bad = await saveRoute(b, 'not an address', 'us', 'contoso', 'u-x', 'all');
     expect(bad.status).toBe(400);
     expect(bad.html).toContain('must be an e-mail address');
-    const add = await b.post(
-      '/routes/save',
-      routeForm('Dora@Contoso.example', 'us', 'contoso', 'u-dora', 'all'),
-    );
+    const add = await saveRoute(b, 'Dora@Contoso.example', 'us', 'contoso', 'u-dora', 'all');
     expect(add.status).toBe(303);
-    expect((await api('GET', '/api/v1/mailboxes/dora@contoso.example')).json).toMatchObject({
+    expect(await mailbox('dora@contoso.example')).toMatchObject({
       region: 'us',
       filter: 'all',
     });
     const euBefore = await db.select().from(regions).where(eq(regions.id, 'eu')).get();
-    await b.post('/routes/save', routeForm('dora@contoso.example', 'eu', 'contoso', 'u-dora', 'responses'));
-    expect((await api('GET', '/api/v1/mailboxes/dora@contoso.example')).json).toMatchObject({
+    await saveRoute(b, 'dora@contoso.example', 'eu', 'contoso', 'u-dora', 'responses');
+    expect(await mailbox('dora@contoso.example')).toMatchObject({
       region: 'eu',
       filter: 'responses',
     });
@@ -598,12 +599,9 @@ describe('a deployment-scoped session', () => {
       { csrfFrom: '/dead-letters' },
     );
     expect(replay.status).toBe(404);
-    const move = await b.post(
-      '/routes/save',
-      routeForm('frank@fabrikam.example', 'eu', 'contoso', 'u-frank', 'all'),
-    );
+    const move = await saveRoute(b, 'frank@fabrikam.example', 'eu', 'contoso', 'u-frank', 'all');
     expect(move.status).toBe(403);
-    expect((await api('GET', '/api/v1/mailboxes/frank@fabrikam.example')).json).toMatchObject({
+    expect(await mailbox('frank@fabrikam.example')).toMatchObject({
       deployment: 'fabrikam',
       region: 'us',
     });

@@ -25,6 +25,17 @@ const METHODS = ['get', 'put', 'post', 'patch', 'delete', 'head', 'options'] as 
 
 const isObj = (v: Json | undefined): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/** A table's first row: one header cell a name. */
+function HeaderRow({ names }: { names: readonly string[] }) {
+  return (
+    <tr>
+      {names.map((n) => (
+        <th>{n}</th>
+      ))}
+    </tr>
+  );
+}
+
 function anchor(kind: string, name: string): string {
   return `${kind}-${name.replace(/[^A-Za-z0-9_-]/g, '-')}`;
 }
@@ -94,13 +105,7 @@ function ParametersTable({ params }: { params: Json[] }) {
   if (!rows.length) return null;
   return (
     <table>
-      <tr>
-        <th>parameter</th>
-        <th>in</th>
-        <th>required</th>
-        <th>type</th>
-        <th>description</th>
-      </tr>
+      <HeaderRow names={['parameter', 'in', 'required', 'type', 'description']} />
       {rows.map((p) => (
         <tr>
           <td>
@@ -166,11 +171,7 @@ function Operation({ path, method, op }: { path: string; method: string; op: Obj
       ) : null}
       {isObj(op.responses) ? (
         <table>
-          <tr>
-            <th>status</th>
-            <th>description</th>
-            <th>content</th>
-          </tr>
+          <HeaderRow names={['status', 'description', 'content']} />
           {Object.entries(op.responses).map(([status, r]) =>
             isObj(r) ? (
               <tr>
@@ -198,12 +199,7 @@ function SchemaSection({ name, schema }: { name: string; schema: Json }) {
       <h3>{name}</h3>
       {props ? (
         <table>
-          <tr>
-            <th>field</th>
-            <th>type</th>
-            <th>required</th>
-            <th>description</th>
-          </tr>
+          <HeaderRow names={['field', 'type', 'required', 'description']} />
           {Object.entries(props).map(([k, v]) => (
             <tr>
               <td>

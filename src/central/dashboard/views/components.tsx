@@ -136,13 +136,15 @@ export const SelectField: FC<{
   name?: string;
   label: Child;
   values: readonly string[];
+  /** The text of each value's option (default: the value itself). */
+  texts?: Readonly<Record<string, string>>;
   selected: string;
   any?: string;
   required?: boolean;
-}> = ({ id, name = id.slice(id.lastIndexOf('-') + 1), label, values, selected, any, required }) => (
+}> = ({ id, name = id.slice(id.lastIndexOf('-') + 1), label, values, texts, selected, any, required }) => (
   <Field id={id} label={label}>
     <select id={id} name={name} required={required}>
-      <Options values={values} selected={selected} any={any} />
+      <Options values={values} texts={texts} selected={selected} any={any} />
     </select>
   </Field>
 );
@@ -194,3 +196,30 @@ export const DeploymentFilter: FC<{ id: string; ids: readonly string[]; selected
   ids,
   selected,
 }) => (ids.length > 1 ? <FilterSelect id={id} name="deployment" values={ids} selected={selected} /> : null);
+
+/** A stacked POST form: its refusal above it, its fields, then one submit button. */
+export const StackForm: FC<
+  PropsWithChildren<{ action: string; csrf: string; submit: Child; error?: string | undefined }>
+> = ({ action, csrf, submit, error, children }) => (
+  <>
+    <FormError error={error} />
+    <PostForm action={action} csrf={csrf} class="stack">
+      {children}
+      <div>
+        <button type="submit">{submit}</button>
+      </div>
+    </PostForm>
+  </>
+);
+
+/** A collapsed "add" panel titled by `summary`, open when its form has something to show. */
+export const AddPanel: FC<PropsWithChildren<{ summary: Child; open: boolean }>> = ({
+  summary,
+  open,
+  children,
+}) => (
+  <details class="add panel" open={open}>
+    <summary>{summary}</summary>
+    {children}
+  </details>
+);

@@ -4,7 +4,7 @@ import { formatTrackingToken } from '../../../core/tracking-token.js';
 import { ATTACHMENT_POLICIES, RECORD_TYPES } from '../../../core/types.js';
 import type { deployments } from '../../../db/schema.js';
 import { formatBytes, formatCount } from './format.js';
-import { Field, FormError, InputField, PostForm, SelectField } from './components.js';
+import { AddPanel, Field, InputField, SelectField, StackForm } from './components.js';
 import { type Flash, Layout, type PageContext, Time } from './layout.js';
 
 type DeploymentRow = typeof deployments.$inferSelect;
@@ -94,116 +94,115 @@ const DeploymentForm: FC<{
   const f = mode === 'new' ? 'n' : 'e';
   const action = mode === 'new' ? '/deployments' : `/deployments/${encodeURIComponent(values.id)}/edit`;
   return (
-    <>
-      <FormError error={error} />
-      <PostForm action={action} csrf={csrfToken} class="stack">
-        {mode === 'new' ? (
-          <InputField
-            id={`${f}-id`}
-            label="Id (lower-case letters, digits and dashes)"
-            name="id"
-            type="text"
-            required
-            maxlength={63}
-            value={values.id}
-            class="mono"
-          />
-        ) : null}
+    <StackForm
+      action={action}
+      csrf={csrfToken}
+      error={error}
+      submit={mode === 'new' ? 'Create deployment' : 'Save deployment'}
+    >
+      {mode === 'new' ? (
         <InputField
-          id={`${f}-name`}
-          label="Name"
-          name="name"
+          id={`${f}-id`}
+          label="Id (lower-case letters, digits and dashes)"
+          name="id"
           type="text"
           required
-          maxlength={200}
-          value={values.name}
-        />
-        <InputField
-          id={`${f}-prefix`}
-          label="Tracking-token prefix"
-          name="prefix"
-          type="text"
-          required
-          maxlength={20}
-          value={values.prefix}
+          maxlength={63}
+          value={values.id}
           class="mono"
         />
-        {(
+      ) : null}
+      <InputField
+        id={`${f}-name`}
+        label="Name"
+        name="name"
+        type="text"
+        required
+        maxlength={200}
+        value={values.name}
+      />
+      <InputField
+        id={`${f}-prefix`}
+        label="Tracking-token prefix"
+        name="prefix"
+        type="text"
+        required
+        maxlength={20}
+        value={values.prefix}
+        class="mono"
+      />
+      {(
+        [
           [
-            [
-              'base',
-              `Tracking-token base number${mode === 'new' ? ' (empty: the next free one)' : ''}`,
-              0,
-              99999,
-            ],
-            ['user-digits', 'User digits', 1, 9],
-            ['counter-digits', 'Counter digits', 1, 9],
-          ] as const
-        ).map(([key, label, min, max]) => {
-          const name = key === 'base' ? 'base' : key === 'user-digits' ? 'userDigits' : 'counterDigits';
-          return (
-            <InputField
-              id={`${f}-${key}`}
-              label={label}
-              name={name}
-              type="number"
-              min={min}
-              max={max}
-              required={key !== 'base' || mode === 'edit'}
-              value={values[name]}
-            />
-          );
-        })}
-        <InputField
-          id={`${f}-webhook`}
-          label="Webhook URL (empty: none)"
-          name="webhookUrl"
-          type="url"
-          maxlength={2000}
-          value={values.webhookUrl}
-        />
-        <InputField
-          id={`${f}-max-bytes`}
-          label="Max message bytes"
-          name="maxMessageBytes"
-          type="number"
-          min={1024}
-          max={25 * 1024 * 1024}
-          required
-          value={values.maxMessageBytes}
-        />
-        <SelectField
-          id={`${f}-attachments`}
-          name="attachmentPolicy"
-          label="Attachment policy"
-          values={ATTACHMENT_POLICIES}
-          selected={values.attachmentPolicy}
-        />
-        <div class="field">
-          <label for={`${f}-smart-match`}>
-            <input
-              id={`${f}-smart-match`}
-              name="smartMatch"
-              type="checkbox"
-              value="on"
-              checked={values.smartMatch}
-            />{' '}
-            Smart match
-          </label>
-        </div>
-        <Field
-          id={`${f}-domains`}
-          label="Mail domains, one a line (its tokens may route addresses in them and their subdomains; a domain belongs to one deployment)"
-        >
-          <textarea id={`${f}-domains`} name="domains" rows={3} maxlength={30000} class="mono">
-            {values.domains ?? ''}
-          </textarea>
-        </Field>
-        <div>
-          <button type="submit">{mode === 'new' ? 'Create deployment' : 'Save deployment'}</button>
-        </div>
-      </PostForm>
-    </>
+            'base',
+            `Tracking-token base number${mode === 'new' ? ' (empty: the next free one)' : ''}`,
+            0,
+            99999,
+          ],
+          ['user-digits', 'User digits', 1, 9],
+          ['counter-digits', 'Counter digits', 1, 9],
+        ] as const
+      ).map(([key, label, min, max]) => {
+        const name = key === 'base' ? 'base' : key === 'user-digits' ? 'userDigits' : 'counterDigits';
+        return (
+          <InputField
+            id={`${f}-${key}`}
+            label={label}
+            name={name}
+            type="number"
+            min={min}
+            max={max}
+            required={key !== 'base' || mode === 'edit'}
+            value={values[name]}
+          />
+        );
+      })}
+      <InputField
+        id={`${f}-webhook`}
+        label="Webhook URL (empty: none)"
+        name="webhookUrl"
+        type="url"
+        maxlength={2000}
+        value={values.webhookUrl}
+      />
+      <InputField
+        id={`${f}-max-bytes`}
+        label="Max message bytes"
+        name="maxMessageBytes"
+        type="number"
+        min={1024}
+        max={25 * 1024 * 1024}
+        required
+        value={values.maxMessageBytes}
+      />
+      <SelectField
+        id={`${f}-attachments`}
+        name="attachmentPolicy"
+        label="Attachment policy"
+        values={ATTACHMENT_POLICIES}
+        selected={values.attachmentPolicy}
+      />
+      <div class="field">
+        <label for={`${f}-smart-match`}>
+          <input
+            id={`${f}-smart-match`}
+            name="smartMatch"
+            type="checkbox"
+            value="on"
+            checked={values.smartMatch}
+          />{' '}
+          Smart match
+        </label>
+      </div>
+      <Field
+        id={`${f}-domains`}
+        label="Mail domains, one a line (its tokens may route addresses in them and their subdomains; a domain belongs to one deployment)"
+      >
+        <textarea id={`${f}-domains`} name="domains" rows={3} maxlength={30000} class="mono">
+          {values.domains ?? ''}
+        </textarea>
+      </Field>
+    </StackForm>
   );
 };
 
@@ -300,15 +299,14 @@ export const DeploymentsPage: FC<{
       call the API.
     </p>
     {canEdit ? (
-      <details class="add panel" open={newFormError !== undefined}>
-        <summary>New deployment</summary>
+      <AddPanel summary="New deployment" open={newFormError !== undefined}>
         <DeploymentForm
           mode="new"
           csrfToken={page.csrfToken}
           values={newForm ?? EMPTY_DEPLOYMENT_FORM}
           error={newFormError}
         />
-      </details>
+      </AddPanel>
     ) : null}
     <div class="grid">
       {views.map((v) => (

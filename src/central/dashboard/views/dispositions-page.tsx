@@ -4,7 +4,7 @@ import { TOSSED_REASONS, TRACKED_REASONS } from '../../../core/types.js';
 import type { dispositions } from '../../../db/schema.js';
 import { type ActivityRow, displayAddress } from './activities-page.js';
 import { formatBytes, REASON_TEXT } from './format.js';
-import { DataTable, Field, FilterSelect, SearchForm } from './components.js';
+import { DataTable, FilterSelect, InputField, SearchForm } from './components.js';
 import { type Flash, Layout, type PageContext } from './layout.js';
 
 export type DispositionRow = typeof dispositions.$inferSelect;
@@ -56,17 +56,16 @@ export const DispositionsPage: FC<{
       routed mailbox and the size — never the subject or addresses.
     </p>
     <SearchForm label="Look up a Message-ID" action="/dispositions" submit="Look up">
-      <Field id="messageId" label="Message-ID">
-        <input
-          id="messageId"
-          name="messageId"
-          type="search"
-          class="wide"
-          maxlength={1000}
-          value={lookup?.messageId ?? ''}
-          placeholder="<id@example.com>"
-        />
-      </Field>
+      <InputField
+        id="messageId"
+        label="Message-ID"
+        name="messageId"
+        type="search"
+        class="wide"
+        maxlength={1000}
+        value={lookup?.messageId ?? ''}
+        placeholder="<id@example.com>"
+      />
     </SearchForm>
 
     {lookup ? (

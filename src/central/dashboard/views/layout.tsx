@@ -123,11 +123,13 @@ export const Time: FC<{ ms: number | null | undefined }> = ({ ms }) => {
 };
 
 /** `<option>`s for `values`, `selected` marked, led by an empty "any …" choice when `any` is given. */
-export const Options: FC<{ values: readonly string[]; selected: string; any?: string }> = ({
-  values,
-  selected,
-  any,
-}) => (
+export const Options: FC<{
+  values: readonly string[];
+  selected: string;
+  any?: string;
+  /** The text of each value's option (default: the value itself). */
+  texts?: Readonly<Record<string, string>>;
+}> = ({ values, selected, any, texts }) => (
   <>
     {any !== undefined ? (
       <option value="" selected={selected === ''}>
@@ -136,7 +138,7 @@ export const Options: FC<{ values: readonly string[]; selected: string; any?: st
     ) : null}
     {values.map((v) => (
       <option value={v} selected={v === selected}>
-        {v}
+        {texts?.[v] ?? v}
       </option>
     ))}
   </>

@@ -4,7 +4,8 @@ import { EGRESS_POLICIES } from '../../../core/types.js';
 import type { regions } from '../../../db/schema.js';
 import type { RegionStats } from '../../services/stats.js';
 import { formatBytes, formatCount } from './format.js';
-import { Csrf, type Flash, Layout, type PageContext, Time } from './layout.js';
+import { PostForm, SelectField } from './components.js';
+import { type Flash, Layout, type PageContext, Time } from './layout.js';
 
 type RegionRow = typeof regions.$inferSelect;
 
@@ -124,22 +125,18 @@ const RegionCardView: FC<{ v: RegionView; admin: boolean; csrfToken: string }> =
               {r.rulesEnabled ? `Disable rules for ${r.id}…` : `Enable rules for ${r.id}…`}
             </button>
           </form>
-          <form method="post" action={`/regions/${encodeURIComponent(r.id)}/egress`} class="inline">
-            <Csrf token={csrfToken} />
-            <div class="field">
-              <label for={`egress-${r.id}`}>Egress policy for {r.id}</label>
-              <select id={`egress-${r.id}`} name="egress">
-                {EGRESS_POLICIES.map((p) => (
-                  <option value={p} selected={p === r.egress}>
-                    {p}
-                  </option>
-                ))}
-              </select>
-            </div>
+          <PostForm action={`/regions/${encodeURIComponent(r.id)}/egress`} csrf={csrfToken} class="inline">
+            <SelectField
+              id={`egress-${r.id}`}
+              name="egress"
+              label={`Egress policy for ${r.id}`}
+              values={EGRESS_POLICIES}
+              selected={r.egress}
+            />
             <button type="submit" class="secondary">
               Save egress policy
             </button>
-          </form>
+          </PostForm>
         </div>
       ) : null}
     </section>
@@ -221,14 +218,17 @@ export const RegionRulesConfirmPage: FC<{ page: PageContext; view: RegionView; e
           Edges pick up the change with their next snapshot refresh (within about a minute).
         </p>
       </section>
-      <form method="post" action={`/regions/${encodeURIComponent(id)}/rules`} class="actions">
-        <Csrf token={page.csrfToken} />
-        <input type="hidden" name="enable" value={enable ? 'true' : 'false'} />
+      <PostForm
+        action={`/regions/${encodeURIComponent(id)}/rules`}
+        csrf={page.csrfToken}
+        class="actions"
+        hidden={{ enable: enable ? 'true' : 'false' }}
+      >
         <button type="submit" class={enable ? '' : 'danger'}>
           {enable ? `Yes, enable rules for ${id}` : `Yes, disable rules for ${id}`}
         </button>
         <a href="/regions">Cancel</a>
-      </form>
+      </PostForm>
     </Layout>
   );
 };

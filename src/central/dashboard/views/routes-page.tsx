@@ -4,14 +4,15 @@ import { FILTER_MODES } from '../../../core/types.js';
 import type { mailboxes } from '../../../db/schema.js';
 import { formatCount } from './format.js';
 import {
+  AddPanel,
   DataTable,
   DeploymentFilter,
   Field,
   FilterSelect,
-  FormError,
   InputField,
   PostForm,
   SearchForm,
+  StackForm,
   SelectField,
 } from './components.js';
 import { type Flash, Layout, type PageContext } from './layout.js';
@@ -86,10 +87,8 @@ export const RoutesPage: FC<{
     <p class="lead">
       Mailboxes routed to a region's edge, the deployment they belong to and their filter mode.
     </p>
-    <details class="add panel" open={formError !== undefined}>
-      <summary>Add or update a route</summary>
-      <FormError error={formError} />
-      <PostForm action="/routes/save" csrf={page.csrfToken} class="stack">
+    <AddPanel summary="Add or update a route" open={formError !== undefined}>
+      <StackForm action="/routes/save" csrf={page.csrfToken} error={formError} submit="Save route">
         <InputField
           id="n-address"
           label="Mailbox address"
@@ -116,24 +115,17 @@ export const RoutesPage: FC<{
           value={form.userId}
         />
         <SelectField id="n-region" label="Region" values={regionIds} selected={form.region} required />
-        <Field id="n-filter" label="Filter mode">
-          <select id="n-filter" name="filter">
-            {FILTER_MODES.map((f) => (
-              <option value={f} selected={f === form.filter}>
-                {FILTER_TEXT[f]}
-              </option>
-            ))}
-          </select>
-        </Field>
-        <div>
-          <button type="submit">Save route</button>
-        </div>
-      </PostForm>
-    </details>
-    <details class="add panel" open={moveError !== undefined}>
-      <summary>Move routes to another region</summary>
-      <FormError error={moveError} />
-      <PostForm action="/routes/move" csrf={page.csrfToken} class="stack">
+        <SelectField
+          id="n-filter"
+          label="Filter mode"
+          values={FILTER_MODES}
+          texts={FILTER_TEXT}
+          selected={form.filter}
+        />
+      </StackForm>
+    </AddPanel>
+    <AddPanel summary="Move routes to another region" open={moveError !== undefined}>
+      <StackForm action="/routes/move" csrf={page.csrfToken} error={moveError} submit="Move routes">
         <SelectField
           id="m-deployment"
           label="Deployment"
@@ -156,17 +148,13 @@ export const RoutesPage: FC<{
           selected={move?.region ?? ''}
           required
         />
-        <div>
-          <button type="submit">Move routes</button>
-        </div>
-      </PostForm>
+      </StackForm>
       <p class="muted">
         All or nothing, with the rules of a single route; the routes keep their deployment, user and filter
         (the same as <code>POST /api/v1/mailboxes/move</code>).
       </p>
-    </details>
-    <details class="add panel" open={importResult !== undefined}>
-      <summary>Import routes (CSV)</summary>
+    </AddPanel>
+    <AddPanel summary="Import routes (CSV)" open={importResult !== undefined}>
       {importResult ? (
         <div class={`flash ${importResult.ok ? 'ok' : 'bad'}`} role={importResult.ok ? 'status' : 'alert'}>
           <p>{importResult.text}</p>
@@ -181,7 +169,7 @@ export const RoutesPage: FC<{
           ) : null}
         </div>
       ) : null}
-      <PostForm action="/routes/import" csrf={page.csrfToken} class="stack">
+      <StackForm action="/routes/import" csrf={page.csrfToken} submit="Import routes">
         <Field
           id="i-csv"
           label={
@@ -196,11 +184,8 @@ export const RoutesPage: FC<{
             {importCsv ?? ''}
           </textarea>
         </Field>
-        <div>
-          <button type="submit">Import routes</button>
-        </div>
-      </PostForm>
-    </details>
+      </StackForm>
+    </AddPanel>
     <SearchForm label="Search routes" action="/routes">
       <InputField
         id="q"

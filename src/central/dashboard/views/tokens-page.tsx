@@ -3,7 +3,7 @@
 // token's plaintext is rendered once, in the response to the mint form, and never again.
 import type { FC } from 'hono/jsx';
 import type { TokenView } from '../../services/token-admin.js';
-import { DataTable, Field, FormError, InputField, PostButton, PostForm, SelectField } from './components.js';
+import { AddPanel, DataTable, InputField, PostButton, SelectField, StackForm } from './components.js';
 import { type Flash, Layout, type PageContext, Time } from './layout.js';
 
 export type TokenKind = 'deployment' | 'user' | 'edge' | 'admin';
@@ -72,19 +72,16 @@ export const TokensPage: FC<{
           />
         </section>
       ) : null}
-      <details class="add panel" open={formError !== undefined || tokens.length === 0}>
-        <summary>Mint a token</summary>
-        <FormError error={formError} />
-        <PostForm action="/deployments/tokens" csrf={page.csrfToken} class="stack">
-          <Field id="t-kind" label="Kind">
-            <select id="t-kind" name="kind" required>
-              {kinds.map((k) => (
-                <option value={k} selected={k === form.kind}>
-                  {KIND_TEXT[k]}
-                </option>
-              ))}
-            </select>
-          </Field>
+      <AddPanel summary="Mint a token" open={formError !== undefined || tokens.length === 0}>
+        <StackForm action="/deployments/tokens" csrf={page.csrfToken} error={formError} submit="Mint token">
+          <SelectField
+            id="t-kind"
+            label="Kind"
+            values={kinds}
+            texts={KIND_TEXT}
+            selected={form.kind}
+            required
+          />
           <SelectField
             id="t-deployment"
             label="Deployment (deployment and user tokens)"
@@ -115,11 +112,8 @@ export const TokensPage: FC<{
             maxlength={200}
             value={form.label}
           />
-          <div>
-            <button type="submit">Mint token</button>
-          </div>
-        </PostForm>
-      </details>
+        </StackForm>
+      </AddPanel>
       <DataTable
         label="API tokens"
         rows={tokens}
