@@ -470,3 +470,12 @@ export const statsSchema = z
     total: z.object(trafficFields),
   })
   .openapi('Stats');
+
+/** One record named by its key (type and CRM id). */
+export const recordKey = z.object({ type: z.enum(RECORD_TYPES), id: z.string().trim().min(1).max(200) });
+/** Most records one bulk delete or deactivate names. */
+export const MAX_RECORD_KEYS_PER_REQUEST = 50_000;
+/** The keys of a bulk delete or deactivate: the API's body, and the check of the dashboard's bulk form. */
+export const bulkRemoveBody = z
+  .object({ records: z.array(recordKey).min(1).max(MAX_RECORD_KEYS_PER_REQUEST) })
+  .openapi('RecordKeys');

@@ -1,10 +1,13 @@
 import { z } from '@hono/zod-openapi';
 import {
+  bulkRemoveBody,
   importResult,
+  MAX_RECORD_KEYS_PER_REQUEST,
   MAX_RECORDS_PER_REQUEST,
   RECORD_CHUNK,
   recordCounts,
   recordInput,
+  recordKey,
   recordSchema,
   recordsBody,
   type rowError,
@@ -152,14 +155,11 @@ const deleteSuppressionRoute = apiRoute('delete', '/deployments/{id}/suppression
   responses: { 200: jsonResponse(z.object({ deleted: z.string() }), 'removed') },
 });
 
-const recordKey = z.object({ type: z.enum(RECORD_TYPES), id: z.string().trim().min(1).max(200) });
 const recordKeyParams = z.object({
   id: z.string().min(1).max(63),
   type: z.enum(RECORD_TYPES),
   recordId: z.string().min(1).max(200),
 });
-/** Most records one bulk delete or deactivate names. */
-export const MAX_RECORD_KEYS_PER_REQUEST = 50_000;
 
 const deleteRecordRoute = apiRoute('delete', '/deployments/{id}/records/{type}/{recordId}', 'records', {
   summary: 'Delete one record (its addresses stop matching at the edge and in party resolution)',
@@ -177,10 +177,6 @@ const deleteRecordRoute = apiRoute('delete', '/deployments/{id}/records/{type}/{
   },
 });
 
-/** The keys of a bulk delete or deactivate (the API's body; the dashboard's bulk form checks its rows with it). */
-export const bulkRemoveBody = z
-  .object({ records: z.array(recordKey).min(1).max(MAX_RECORD_KEYS_PER_REQUEST) })
-  .openapi('RecordKeys');
 const bulkRemoveResult = z
   .object({ requested: z.number(), removed: z.number(), notFound: z.number() })
   .openapi('RecordRemoveResult');

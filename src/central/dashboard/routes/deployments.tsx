@@ -14,7 +14,7 @@ import { domainsByDeployment, listDeploymentDomains } from '../../../db/queries/
 import { assertAdmin, assertDeploymentAdmin } from '../../http/auth.js';
 import { listRecords, removeRecordChunk, removeRecords } from '../../../db/queries/records.js';
 import { CsvError, readCsvRows } from '../../../core/csv.js';
-import { bulkRemoveBody, RECORD_CHUNK } from '../../api/routes/records.js';
+import { bulkRemoveBody, RECORD_CHUNK } from '../../api/schemas.js';
 import { listRecordSyncs } from '../../../db/queries/record-syncs.js';
 import { completeSync, startSync } from '../../services/record-sync.js';
 import { RecordsPage } from '../views/records-page.js';
