@@ -4,6 +4,7 @@ import { readCentralConfig } from './config.js';
 import { pruneBookkeeping, pruneRetention } from './services/retention.js';
 import type { CentralBindings } from './context.js';
 import { deliverOutboxRow, drainWebhookOutbox, type WebhookKick } from './delivery/webhooks.js';
+import { snapshotPushEnabled } from './snapshot/edge-notice.js';
 import { isSnapshotKick, runSnapshotKick } from './snapshot/snapshot-kicks.js';
 
 const app = createApp();
@@ -37,9 +38,15 @@ export default {
     }
   },
 
-  /** Cron: prune bookkeeping rows (latency samples, seen batch ids); retry due webhook deliveries. */
+  /**
+   * Cron: prune bookkeeping rows (latency samples, seen batch ids); retry due webhook deliveries;
+   * and one snapshot-kick run, which catches a kick that was lost and the once-per-max-stale
+   * rebuild of a deployment whose import never goes quiet.
+   */
   async scheduled(_controller, env) {
     const db = createDb(env.DB);
+    if (snapshotPushEnabled(env))
+      await runSnapshotKick(env, db).catch((err) => console.error('snapshot kick run (cron) failed', err));
     await pruneBookkeeping(db, Date.now());
     await pruneRetention(db, env.ARCHIVE, Date.now());
     await drainWebhookOutbox(db, readCentralConfig(env).edgeKeySecret);

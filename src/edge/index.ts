@@ -10,7 +10,7 @@ import { type EdgeBindings, readEdgeConfig } from './config.js';
 import { deliverDeadLetters, deliverOutbox, type OutboxMessage, postBatch } from './outbox.js';
 import { PLATFORM_MAX_BYTES, type ProcessResult, processMessage, receiptFor } from './pipeline.js';
 import { expireRawCopies } from './raw-expiry.js';
-import { currentSnapshot, refreshSnapshot, snapshotVersion } from './snapshot-store.js';
+import { currentSnapshot, lastSnapshotChange, refreshSnapshot, snapshotVersion } from './snapshot-store.js';
 import { journalDepth, recoverJournal } from './journal.js';
 import { drainSpool, spoolDepth } from './spool.js';
 import { faultsEnabled, handleFaultRequest, withFaults } from './faults.js';
@@ -35,6 +35,8 @@ app.get('/health', async (c) => {
     role: 'edge',
     region: cfg.region,
     snapshotVersion: (await snapshotVersion(c.env)) ?? null,
+    // The last new snapshot this process took and what fetched it (null: none since it started).
+    lastSnapshotChange: lastSnapshotChange() ?? null,
     spooled: await spoolDepth(c.env),
     journaled: await journalDepth(c.env),
   });
@@ -76,7 +78,7 @@ app.post(SNAPSHOT_NOTICE_PATH, async (c) => {
   const held = (await snapshotVersion(c.env)) ?? null;
   if (held !== null && (notice.version as number) <= held)
     return c.json({ refreshing: false, snapshotVersion: held }, 200);
-  c.executionCtx.waitUntil(refreshSnapshot(c.env, cfg));
+  c.executionCtx.waitUntil(refreshSnapshot(c.env, cfg, 'notice'));
   return c.json({ refreshing: true, snapshotVersion: held }, 202);
 });
 
@@ -230,7 +232,7 @@ export default {
       console.error(`journal recovery ${cfg.region} failed`, err),
     );
     const snapshot =
-      (await refreshSnapshot(env, cfg)) ??
+      (await refreshSnapshot(env, cfg, 'cron')) ??
       (await currentSnapshot(env, cfg, (p) => ctx.waitUntil(p)).catch(() => undefined));
     const drained = await drainSpool(env, cfg).catch((err) => {
       console.error(`spool drain ${cfg.region} failed`, err);
