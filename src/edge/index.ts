@@ -78,7 +78,12 @@ app.post(SNAPSHOT_NOTICE_PATH, async (c) => {
   const held = (await snapshotVersion(c.env)) ?? null;
   if (held !== null && (notice.version as number) <= held)
     return c.json({ refreshing: false, snapshotVersion: held }, 200);
-  c.executionCtx.waitUntil(refreshSnapshot(c.env, cfg, 'notice'));
+  // Then a heartbeat, so central (and its dashboard) sees at once which version the edge holds.
+  c.executionCtx.waitUntil(
+    refreshSnapshot(c.env, cfg, 'notice')
+      .then((taken) => (taken ? postBatch(cfg, { items: [], receipts: [] }) : undefined))
+      .catch((err) => console.error('heartbeat after a snapshot notice failed', err)),
+  );
   return c.json({ refreshing: true, snapshotVersion: held }, 202);
 });
 

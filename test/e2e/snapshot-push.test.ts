@@ -104,6 +104,11 @@ describe('snapshot push to an idle edge', () => {
       return (h.snapshotVersion ?? 0) > (before.snapshotVersion ?? 0) ? h : undefined;
     }, 60_000);
     expect(after.lastSnapshotChange).toMatchObject({ trigger: 'notice', version: after.snapshotVersion });
+    // The heartbeat that follows the refresh: central (and its dashboard) knows the edge is current.
+    await eventually(async () => {
+      const eu = await admin('GET', '/api/v1/regions/eu');
+      return eu.edgeSnapshotVersion === after.snapshotVersion ? eu : undefined;
+    }, 30_000);
     expect(await forwarded(contact, forwarding)).toMatchObject({ status: 'tracked' });
   });
 
