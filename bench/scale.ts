@@ -491,8 +491,11 @@ async function afterImport(result: Json, target: number, _pids: number[]) {
     for (const [region, port] of [
       ['eu', EDGE_EU_PORT],
       ['us', EDGE_US_PORT],
-    ] as const)
+    ] as const) {
+      // A fresh edge state: its first tick is a full load (fetch + decode + KV put), not a 304.
+      rmSync(join(STATE, `edge-${region}`), { recursive: true, force: true });
       edges.push(await startEdge({ region, port, centralUrl: base, stateDir: STATE, log: () => {} }));
+    }
     const refreshMs: Record<string, number> = {};
     for (const edge of edges) {
       const e0 = performance.now();
