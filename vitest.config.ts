@@ -25,6 +25,10 @@ export default defineConfig({
                 EDGE_KEY_SECRET: 'test-edge-secret',
                 // No quiet period in tests: a change is in the next snapshot fetch (the debounce has its own test).
                 SNAPSHOT_QUIET_MS: '0',
+                // No background rebuilds racing a test's own snapshot fetches: the push is tested
+                // with it turned on per request (test/central/snapshot-push.test.ts) and end to end
+                // (test/e2e/snapshot-push.test.ts).
+                SNAPSHOT_PUSH: 'off',
               },
             },
           }),

@@ -335,11 +335,14 @@ export async function startCentral({
   stateDir,
   log = console.log,
   edgeKeySecret = LOCAL_EDGE_KEY_SECRET,
+  cron = true,
 }: {
   port: number;
   stateDir: string;
   log?: Log;
   edgeKeySecret?: string;
+  /** Run central's cron ticker (the bench turns it off to know which run builds a snapshot part). */
+  cron?: boolean;
 }): Promise<Worker & { role: 'central' }> {
   await stopLeftovers(pidFile(stateDir, 'central'), log);
   await assertPortFree(port, 'central');
@@ -354,7 +357,7 @@ export async function startCentral({
     log,
   });
   // Central's cron (bookkeeping, webhook retries from the outbox), as for the edges below.
-  const stopTicker = startCronTicker([worker.url]);
+  const stopTicker = cron ? startCronTicker([worker.url]) : () => {};
   return {
     role: 'central' as const,
     ...worker,

@@ -4,15 +4,26 @@ import { readCentralConfig } from './config.js';
 import { pruneBookkeeping, pruneRetention } from './services/retention.js';
 import type { CentralBindings } from './context.js';
 import { deliverOutboxRow, drainWebhookOutbox, type WebhookKick } from './delivery/webhooks.js';
+import { snapshotPushEnabled } from './snapshot/edge-notice.js';
+import { isSnapshotKick, runSnapshotKick } from './snapshot/snapshot-kicks.js';
 
 const app = createApp();
 
 export default {
   fetch: app.fetch,
 
-  /** Onward delivery to CRM webhooks: each message names a webhook outbox row to attempt now. */
+  /**
+   * Two queues: snapshot kicks (one publish run per batch, however many kicks it holds; a failing
+   * run is retried) and onward delivery to CRM webhooks (each message names a webhook outbox row
+   * to attempt now).
+   */
   async queue(batch, env) {
     const db = createDb(env.DB);
+    if (batch.messages.every((m) => isSnapshotKick(m.body))) {
+      await runSnapshotKick(env, db);
+      batch.ackAll();
+      return;
+    }
     const secret = readCentralConfig(env).edgeKeySecret;
     for (const message of batch.messages) {
       const body = message.body as Partial<WebhookKick>;
@@ -27,9 +38,15 @@ export default {
     }
   },
 
-  /** Cron: prune bookkeeping rows (latency samples, seen batch ids); retry due webhook deliveries. */
+  /**
+   * Cron: prune bookkeeping rows (latency samples, seen batch ids); retry due webhook deliveries;
+   * and one snapshot-kick run, which catches a kick that was lost and the once-per-max-stale
+   * rebuild of a deployment whose import never goes quiet.
+   */
   async scheduled(_controller, env) {
     const db = createDb(env.DB);
+    if (snapshotPushEnabled(env))
+      await runSnapshotKick(env, db).catch((err) => console.error('snapshot kick run (cron) failed', err));
     await pruneBookkeeping(db, Date.now());
     await pruneRetention(db, env.ARCHIVE, Date.now());
     await drainWebhookOutbox(db, readCentralConfig(env).edgeKeySecret);

@@ -60,3 +60,27 @@ export async function deriveEdgeCredentials(
   const mac = await hmacHex(masterSecret, `token:${region}`);
   return { signingKey, token: `edge_${region}_${mac.slice(0, 40)}` };
 }
+
+/**
+ * Central → edge "your snapshot changed" notices (docs/decisions.md, "Snapshot push"), signed with
+ * the region's signing key over `snapshot-notice.<timestamp>.<body>`: the prefix keeps a captured
+ * edge → central signature from ever verifying as a notice, and the reverse.
+ */
+export const SNAPSHOT_NOTICE_PATH = '/api/v1/edge/snapshot-changed';
+/** How far a notice's timestamp may be from the edge's clock. */
+export const SNAPSHOT_NOTICE_SKEW_MS = 5 * 60_000;
+
+export function signSnapshotNotice(signingKey: string, timestamp: number, body: string): Promise<string> {
+  return hmacHex(signingKey, `snapshot-notice.${timestamp}.${body}`);
+}
+
+export async function verifySnapshotNotice(
+  signingKey: string,
+  timestamp: number,
+  body: string,
+  signature: string,
+  now = Date.now(),
+): Promise<boolean> {
+  if (!Number.isFinite(timestamp) || Math.abs(now - timestamp) > SNAPSHOT_NOTICE_SKEW_MS) return false;
+  return timingSafeEqualHex(await signSnapshotNotice(signingKey, timestamp, body), signature.toLowerCase());
+}

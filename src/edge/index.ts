@@ -1,11 +1,16 @@
 import { Hono } from 'hono';
-import { hmacHex, timingSafeEqualHex } from '../core/request-signature.js';
+import {
+  hmacHex,
+  SNAPSHOT_NOTICE_PATH,
+  timingSafeEqualHex,
+  verifySnapshotNotice,
+} from '../core/request-signature.js';
 import { readStreamLimited } from '../core/stream-limit.js';
 import { type EdgeBindings, readEdgeConfig } from './config.js';
 import { deliverDeadLetters, deliverOutbox, type OutboxMessage, postBatch } from './outbox.js';
 import { PLATFORM_MAX_BYTES, type ProcessResult, processMessage, receiptFor } from './pipeline.js';
 import { expireRawCopies } from './raw-expiry.js';
-import { currentSnapshot, refreshSnapshot, snapshotVersion } from './snapshot-store.js';
+import { currentSnapshot, lastSnapshotChange, refreshSnapshot, snapshotVersion } from './snapshot-store.js';
 import { journalDepth, recoverJournal } from './journal.js';
 import { drainSpool, spoolDepth } from './spool.js';
 import { faultsEnabled, handleFaultRequest, withFaults } from './faults.js';
@@ -30,9 +35,51 @@ app.get('/health', async (c) => {
     role: 'edge',
     region: cfg.region,
     snapshotVersion: (await snapshotVersion(c.env)) ?? null,
+    // The last new snapshot this process took and what fetched it (null: none since it started).
+    lastSnapshotChange: lastSnapshotChange() ?? null,
     spooled: await spoolDepth(c.env),
     journaled: await journalDepth(c.env),
   });
+});
+
+/** Largest notice body the edge reads (`{"region":…,"version":…}` is a few dozen bytes). */
+const NOTICE_MAX_BYTES = 1024;
+
+/**
+ * Snapshot push: central's signed notice that this region's snapshot moved on (signed with the
+ * region's key, `x-central-timestamp` within 5 minutes). A newer version than the one held starts
+ * the same refresh a poll would, after the answer (202); an older or equal one is a no-op (200).
+ */
+app.post(SNAPSHOT_NOTICE_PATH, async (c) => {
+  const cfg = readEdgeConfig(c.env);
+  const signature = c.req.header('x-central-signature') ?? '';
+  const timestamp = Number(c.req.header('x-central-timestamp') ?? Number.NaN);
+  if (!signature || !Number.isFinite(timestamp))
+    return c.json(errorBody('unauthorized', 'missing x-central-signature or x-central-timestamp'), 401);
+  const declared = Number(c.req.header('content-length') ?? 0);
+  const bytes = c.req.raw.body
+    ? await readStreamLimited(c.req.raw.body, NOTICE_MAX_BYTES, declared)
+    : new Uint8Array();
+  if (!bytes)
+    return c.json(errorBody('payload_too_large', `a notice is at most ${NOTICE_MAX_BYTES} bytes`), 413);
+  const text = new TextDecoder().decode(bytes);
+  if (!(await verifySnapshotNotice(cfg.signingKey, timestamp, text, signature)))
+    return c.json(errorBody('unauthorized', 'bad signature, or a timestamp more than 5 minutes off'), 401);
+  let notice: { region?: unknown; version?: unknown };
+  try {
+    notice = JSON.parse(text) as typeof notice;
+  } catch {
+    return c.json(errorBody('bad_request', 'the notice is not JSON'), 400);
+  }
+  if (typeof notice?.region !== 'string' || !Number.isSafeInteger(notice.version))
+    return c.json(errorBody('bad_request', 'a notice is {"region": string, "version": integer}'), 400);
+  if (notice.region !== cfg.region)
+    return c.json(errorBody('forbidden', `this edge serves ${cfg.region}, not ${notice.region}`), 403);
+  const held = (await snapshotVersion(c.env)) ?? null;
+  if (held !== null && (notice.version as number) <= held)
+    return c.json({ refreshing: false, snapshotVersion: held }, 200);
+  c.executionCtx.waitUntil(refreshSnapshot(c.env, cfg, 'notice'));
+  return c.json({ refreshing: true, snapshotVersion: held }, 202);
 });
 
 /** Raw-mail ingress for servers that push over HTTP: body is the RFC 5322 message. */
@@ -185,7 +232,7 @@ export default {
       console.error(`journal recovery ${cfg.region} failed`, err),
     );
     const snapshot =
-      (await refreshSnapshot(env, cfg)) ??
+      (await refreshSnapshot(env, cfg, 'cron')) ??
       (await currentSnapshot(env, cfg, (p) => ctx.waitUntil(p)).catch(() => undefined));
     const drained = await drainSpool(env, cfg).catch((err) => {
       console.error(`spool drain ${cfg.region} failed`, err);

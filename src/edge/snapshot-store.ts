@@ -13,6 +13,15 @@ interface Held {
 }
 
 let held: Held | undefined;
+
+/** What made this edge fetch a snapshot: shown on /health with the last change it took. */
+export type RefreshTrigger = 'first-use' | 'max-age' | 'ingest-answer' | 'cron' | 'notice';
+let lastChange: { version: number; trigger: RefreshTrigger; at: number } | undefined;
+
+/** The last new snapshot this isolate took: its version, what fetched it, and when. */
+export function lastSnapshotChange() {
+  return lastChange;
+}
 let inflight: Promise<RoutingSnapshot | undefined> | undefined;
 /**
  * When `inflight` started. A promise belongs to the request that created it: if that request's
@@ -63,6 +72,7 @@ async function loadFromKv(env: EdgeBindings): Promise<Held | undefined> {
 export async function refreshSnapshot(
   env: EdgeBindings,
   cfg: EdgeConfig,
+  trigger: RefreshTrigger,
 ): Promise<RoutingSnapshot | undefined> {
   if (inflight && Date.now() - inflightSince < cfg.centralTimeoutMs + 5_000) return inflight;
   inflightSince = Date.now();
@@ -84,6 +94,7 @@ export async function refreshSnapshot(
       const snapshot = decodeSnapshot(bytes);
       const etag = res.headers.get('etag') ?? `"${snapshot.etag}"`;
       held = { snapshot, etag, checkedAt: now };
+      lastChange = { version: snapshot.version, trigger, at: now };
       await env.SNAPSHOTS.put(KV_KEY, bytes, { metadata: { etag, checkedAt: now } });
       return snapshot;
     } catch (err) {
@@ -108,11 +119,11 @@ export async function currentSnapshot(
 ): Promise<RoutingSnapshot> {
   if (!held) held = await loadFromKv(env);
   if (!held) {
-    const fetched = await refreshSnapshot(env, cfg);
+    const fetched = await refreshSnapshot(env, cfg, 'first-use');
     if (!fetched) throw new Error(`edge ${cfg.region}: no routing snapshot yet and central is unreachable`);
     return fetched;
   }
-  if (Date.now() - held.checkedAt > SNAPSHOT_MAX_AGE_MS) waitUntil(refreshSnapshot(env, cfg));
+  if (Date.now() - held.checkedAt > SNAPSHOT_MAX_AGE_MS) waitUntil(refreshSnapshot(env, cfg, 'max-age'));
   return held.snapshot;
 }
 
@@ -122,6 +133,6 @@ export function noteCentralVersion(
   cfg: EdgeConfig,
   version: number,
 ): Promise<unknown> | undefined {
-  if (held && version > held.snapshot.version) return refreshSnapshot(env, cfg);
+  if (held && version > held.snapshot.version) return refreshSnapshot(env, cfg, 'ingest-answer');
   return undefined;
 }

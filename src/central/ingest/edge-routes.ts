@@ -32,6 +32,7 @@ import {
   readPublishedSnapshot,
   regionMailboxesByHash,
 } from '../snapshot/snapshot-publisher.js';
+import { sendSnapshotKick } from '../snapshot/snapshot-kicks.js';
 import { findRegion } from '../../db/queries/regions.js';
 import { enqueueWebhook } from '../delivery/webhooks.js';
 import { bearerSecurity, errorResponses, jsonResponse } from '../api/routes/openapi-helpers.js';
@@ -173,7 +174,8 @@ export const edgeRoutes = createRouter()
     const { region } = c.req.valid('query');
     await verifyEdgeRequest(c, region, 0);
     const db = c.get('db');
-    const ctx = publisherContext(c.env, db);
+    // A part this poll rebuilds bumps every region carrying it: kick the push so their edges hear.
+    const ctx = publisherContext(c.env, db, () => c.executionCtx.waitUntil(sendSnapshotKick(c.env, 0)));
     const snapshot = await getRegionSnapshot(ctx, region);
     if (!snapshot) throw notFound(`region ${region} does not exist`);
     await recordHeartbeat(db, region, { at: Date.now() });

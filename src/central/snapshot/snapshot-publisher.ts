@@ -87,10 +87,25 @@ export interface PublisherContext {
   now?: () => number;
   /** Keys per filter shard (tests use small shards to exercise re-sharding and partial builds). */
   shardTargetKeys?: number;
+  /**
+   * Called once a part was rebuilt and these regions' versions bumped. An edge's poll that ran the
+   * build kicks the snapshot push here, so the other regions' edges are told too (snapshot-kicks.ts).
+   */
+  onPartBuilt?: (regionIds: string[]) => void;
 }
 
-export function publisherContext(env: CentralBindings, db: Db): PublisherContext {
-  return { db, bucket: env.SNAPSHOTS, tuning: snapshotTuning(env), forwarding: forwardingKeys(env) };
+export function publisherContext(
+  env: CentralBindings,
+  db: Db,
+  onPartBuilt?: PublisherContext['onPartBuilt'],
+): PublisherContext {
+  return {
+    db,
+    bucket: env.SNAPSHOTS,
+    tuning: snapshotTuning(env),
+    forwarding: forwardingKeys(env),
+    ...(onPartBuilt ? { onPartBuilt } : {}),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -501,6 +516,7 @@ export async function buildDeploymentPart(
     // Regions carrying the deployment reassemble with a newer version.
     const regionIds = await regionsOfDeployment(db, deployment);
     await bumpSnapshotVersions(db, regionIds);
+    if (regionIds.length) ctx.onPartBuilt?.(regionIds);
     const stale = [...replaced];
     if (current.partKey && current.partKey !== partKey) stale.push(current.partKey);
     const keep = new Set(shards.map((s) => s.key));
