@@ -10,7 +10,9 @@
 //                rows ingest writes), then GET /api/v1/activities list / search / by Message-ID
 //                and GET /api/v1/stats p50/p95 over HTTP; bytes per activity, party and
 //                disposition measured with SQLite's dbstat in a scratch database.
-// Flags: --phase records|activities|all (default all), --records N, --activities N, --fresh.
+// Flags: --phase records|activities|all|resume (default all), --records N, --activities N, --fresh;
+// with resume: --build-only (the build alone), --skip-build; --heap-gc (a full GC before each heap
+// sample during a build: the live peak instead of what the isolate holds, slower).
 import { execFileSync } from 'node:child_process';
 import {
   appendFileSync,
@@ -137,9 +139,13 @@ function rssMb(pids: number[]): number {
   }
   return kb / 1024;
 }
+/** How often the building isolate's heap is asked for during a build (ms; answered when it yields). */
+const HEAP_INTERVAL_MS = 50;
+const HEAP_GC = args.includes('--heap-gc');
+
 /**
- * Runs `fn` while sampling the RSS of `pids` every 25 ms; with an inspector port, the central
- * isolate's heap just before and right after.
+ * Runs `fn` while sampling the RSS of `pids` every 25 ms; with an inspector port, also the central
+ * isolate's heap just before, every {@link HEAP_INTERVAL_MS} during, and right after `fn`.
  */
 async function sampled<T>(pids: number[], fn: () => Promise<T>, inspectorPort?: number) {
   // A failing inspector costs the heap figures, not the run.
@@ -159,37 +165,97 @@ async function sampled<T>(pids: number[], fn: () => Promise<T>, inspectorPort?: 
     peak = Math.max(peak, rssMb(pids));
   }, 25);
   const t0 = performance.now();
+  // One Runtime.getHeapUsage in flight at a time, the next HEAP_INTERVAL_MS after the answer.
+  const samples: Array<HeapUsage & { atMs: number; rttMs: number }> = [];
+  let running = true;
+  const sampler = heap
+    ? (async () => {
+        while (running) {
+          const sent = performance.now();
+          if (HEAP_GC) await heap.collectGarbage().catch(() => undefined);
+          const u = await heap.usage().catch(() => undefined);
+          // Only what the isolate answered while the build was still running counts.
+          if (u && running)
+            samples.push({ ...u, atMs: round(sent - t0, 0), rttMs: round(performance.now() - sent, 0) });
+          await new Promise((r) => setTimeout(r, HEAP_INTERVAL_MS));
+        }
+      })()
+    : undefined;
   try {
     const value = await fn();
     const ms = performance.now() - t0;
+    running = false;
     const heapAfter = await heap?.usage().catch((err) => {
       log(`isolate heap after the build: ${String(err)}`);
       return undefined;
     });
+    await sampler;
     return {
       value,
       ms,
       rssBeforeMb: before,
       rssPeakMb: Math.max(peak, rssMb(pids)),
       heapBefore,
+      heapDuring: heap ? heapPeak(samples) : undefined,
       heapAfter,
+      partBuilds: heap?.builds ?? [],
     };
   } finally {
+    running = false;
     clearInterval(timer);
     heap?.close();
   }
 }
 
 /**
+ * The peak of the heap samples taken during a build: JS heap used, committed, ArrayBuffer backing
+ * stores (live or not yet collected), and their sum at one sample (`peakTotalMb`: used +
+ * ArrayBuffers; `peakCommittedTotalMb`: committed + ArrayBuffers, what the isolate held from
+ * the system), with the sample count and the gaps between answers.
+ */
+function heapPeak(samples: Array<HeapUsage & { atMs: number; rttMs: number }>) {
+  if (!samples.length) return { samples: 0, requestedIntervalMs: HEAP_INTERVAL_MS, gcBeforeEach: HEAP_GC };
+  const gaps = samples
+    .slice(1)
+    .map((s, i) => s.atMs + s.rttMs - ((samples[i]?.atMs ?? 0) + (samples[i]?.rttMs ?? 0)));
+  const top = (f: (s: HeapUsage) => number) => samples.reduce((a, s) => (f(s) > f(a) ? s : a));
+  const total = top((s) => s.usedMb + s.arrayBuffersMb);
+  const committedTotal = top((s) => s.committedMb + s.arrayBuffersMb);
+  return {
+    samples: samples.length,
+    requestedIntervalMs: HEAP_INTERVAL_MS,
+    gcBeforeEach: HEAP_GC,
+    medianGapMs: round(pct(gaps, 50), 0),
+    maxGapMs: round(Math.max(0, ...gaps), 0),
+    firstAtMs: samples[0]?.atMs,
+    lastAtMs: samples[samples.length - 1]?.atMs,
+    peakUsedMb: top((s) => s.usedMb).usedMb,
+    peakCommittedMb: top((s) => s.committedMb).committedMb,
+    peakArrayBuffersMb: top((s) => s.arrayBuffersMb).arrayBuffersMb,
+    peakTotalMb: round(total.usedMb + total.arrayBuffersMb),
+    peakTotalAtMs: total.atMs,
+    peakCommittedTotalMb: round(committedTotal.committedMb + committedTotal.arrayBuffersMb),
+  };
+}
+
+interface HeapUsage {
+  usedMb: number;
+  committedMb: number;
+  arrayBuffersMb: number;
+}
+
+/**
  * The central worker's V8 heap, read through wrangler's inspector (Chrome DevTools protocol,
  * `Runtime.getHeapUsage`): `usedSize` is the isolate's JS heap, `totalSize` what V8 committed for
- * it, `backingStorageSize` the ArrayBuffer/typed-array memory it holds. That is the building
- * isolate's own memory, unlike the workerd process RSS, which also carries local D1 (SQLite and
- * its Durable Object isolate), R2 and wrangler's proxy workers. The inspector answers only between
- * requests (a call made during the build is answered when it ends), and wrangler's proxy does not
- * pass `HeapProfiler.collectGarbage` on, so the build is bracketed: before it and right after it
- * (before V8 collected what the build left: an upper bound of its live memory at the end, and
- * `committedMb` is V8's high-water of the JS heap).
+ * it, `backingStorageSize` the ArrayBuffer/typed-array memory it holds (including buffers dropped
+ * but not yet collected). That is the building isolate's own memory, unlike the workerd process
+ * RSS, which also carries local D1 (SQLite and its Durable Object isolate), R2 and wrangler's proxy
+ * workers. workerd dispatches inspector messages on the isolate's thread, and that thread only
+ * picks them up when it has no local work queued; local D1 and R2 run in the same process and
+ * thread, so a build that only awaited them would answer nothing until it ended. The part builder
+ * yields to the event loop once per D1 page and per shard copied (src/central/snapshot/
+ * snapshot-publisher.ts), so the heap is sampled during the build. wrangler's proxy does not
+ * pass `HeapProfiler.collectGarbage` on, so ArrayBuffers are counted until V8 collects them.
  */
 async function isolateHeap(inspectorPort: number) {
   const targets = (await (
@@ -206,20 +272,43 @@ async function isolateHeap(inspectorPort: number) {
   });
   let id = 0;
   const waiting = new Map<number, (v: Json) => void>();
+  // The part builder's `snapshot part built {…}` console line (its phase times), which wrangler's
+  // `--log-level warn` keeps out of central.log: the inspector gets every console call.
+  const builds: Json[] = [];
   ws.addEventListener('message', (e) => {
-    const m = JSON.parse(String(e.data)) as { id?: number; result?: Json };
+    const m = JSON.parse(String(e.data)) as {
+      id?: number;
+      result?: Json;
+      method?: string;
+      params?: { type?: string; args?: Array<{ value?: unknown }> };
+    };
     if (m.id !== undefined) waiting.get(m.id)?.(m.result ?? {});
+    const text = m.method === 'Runtime.consoleAPICalled' ? m.params?.args?.[0]?.value : undefined;
+    if (typeof text === 'string' && text.startsWith('snapshot part built {'))
+      builds.push(JSON.parse(text.slice('snapshot part built '.length)) as Json);
   });
   const call = (method: string, timeoutMs = 120_000) =>
     new Promise<Json>((resolve, reject) => {
       const n = ++id;
-      waiting.set(n, resolve);
+      const timer = setTimeout(() => {
+        waiting.delete(n);
+        reject(new Error(`${method}: no answer`));
+      }, timeoutMs);
+      waiting.set(n, (v) => {
+        clearTimeout(timer);
+        waiting.delete(n);
+        resolve(v);
+      });
       ws.send(JSON.stringify({ id: n, method }));
-      setTimeout(() => reject(new Error(`${method}: no answer`)), timeoutMs);
     });
+  await call('Runtime.enable', 10_000);
   return {
+    /** The part builds the isolate logged since the connection opened (their phase times). */
+    builds,
+    /** A full GC of the isolate (`HeapProfiler.collectGarbage`). */
+    collectGarbage: () => call('HeapProfiler.collectGarbage', 5000),
     /** JS heap used, committed, and ArrayBuffer backing stores of the isolate, MB. */
-    async usage() {
+    async usage(): Promise<HeapUsage> {
       const u = (await call('Runtime.getHeapUsage')) as {
         usedSize?: number;
         totalSize?: number;
@@ -328,7 +417,9 @@ async function snapshotBuild(pids: number[], label: string, inspectorPort?: numb
     rssPeakMb: round(m.rssPeakMb),
     rssDeltaMb: round(m.rssPeakMb - m.rssBeforeMb),
     isolateHeapBefore: m.heapBefore,
+    isolateHeapDuring: m.heapDuring,
     isolateHeapAfter: m.heapAfter,
+    partBuildPhases: m.partBuilds.at(-1),
   };
   log('snapshot build', out);
   return { ...out, bytes: m.value.bytes };
@@ -645,7 +736,8 @@ async function resumePhase() {
     w.close();
     const { bytes: _b, ...build } = await snapshotBuild(pids, `${target}`, central.inspectorPort);
     result.snapshotBuild = [{ records: target, ...build }];
-    await afterImport(result, target, pids);
+    // `--build-only`: the build alone (faster iterations on the builder).
+    if (!args.includes('--build-only')) await afterImport(result, target, pids);
     saveResults({ resumePhase: result });
   } finally {
     await central.stop();

@@ -209,8 +209,15 @@ async function buildShard(db: Db, deployment: string, bits: number, shard: numbe
   const readPage = shardKeyReader(db, deployment, PAGE_ROWS);
   let lastHi = start - 1;
   let lastLo = 0xffffffff;
+  // Phase times for the build's log line. The clock of a Worker advances only across I/O, so each
+  // CPU phase ends with a yield to the event loop before it is read.
+  let d1Ms = 0;
+  let parseMs = 0;
+  let pages = 0;
   for (;;) {
+    const t0 = Date.now();
     const text = await readPage(lastHi, lastLo, end);
+    const t1 = Date.now();
     let n = 0;
     for (let o = 0; o + 17 <= text.length; o += 17, n++) {
       const hi = hexWord(text, o);
@@ -220,14 +227,23 @@ async function buildShard(db: Db, deployment: string, bits: number, shard: numbe
       lastHi = hi;
       lastLo = lo;
     }
+    // Back to the event loop once per page: local D1 and R2 answer in-process, so without this
+    // workerd never polls for outside events and the isolate serves nothing else (no request, not
+    // even its inspector) until the whole build is done (bench/README.md, "Isolate memory").
+    await new Promise((r) => setTimeout(r, 0));
+    d1Ms += t1 - t0;
+    parseMs += Date.now() - t1;
+    pages++;
     if (n < PAGE_ROWS) break;
   }
+  const t2 = Date.now();
   const filter = buildTaggedMembershipFilterTyped(
     keys.hi.subarray(0, keys.n),
     keys.lo.subarray(0, keys.n),
     keys.tags.subarray(0, keys.n),
   );
-  return { filter, rows: keys.n };
+  await new Promise((r) => setTimeout(r, 0));
+  return { filter, rows: keys.n, pages, d1Ms, parseMs, filterMs: Date.now() - t2 };
 }
 
 async function sha256(bytes: Uint8Array): Promise<string> {
@@ -265,6 +281,7 @@ async function encodePartFromShards(
     const obj = await bucket.get((shards[i] as { key: string }).key);
     if (!obj) throw new Error(`snapshot shard ${shards[i]?.key} is missing from R2`);
     writer.write(out, o + 4, i, new Uint8Array(await obj.arrayBuffer()));
+    await new Promise((r) => setTimeout(r, 0)); // to the event loop, as in buildShard
   }
   writer.finish(out, o + 4);
   o += 4 + writer.bytes;
@@ -428,6 +445,15 @@ export async function buildDeploymentPart(
     const replaced: string[] = [];
     let records = 0;
     let rebuilt = 0;
+    // Where the build's time goes (ms), logged once per build: cheap sums of Date.now() deltas.
+    const phases = {
+      prepare: Date.now() - started,
+      d1Pages: 0,
+      d1Ms: 0,
+      parseMs: 0,
+      filterMs: 0,
+      r2PutMs: 0,
+    };
     for (let pass = 0; pass < 2; pass++) {
       if (full) {
         const n = await countRecordAddresses(db, deployment);
@@ -439,9 +465,16 @@ export async function buildDeploymentPart(
         ? shards.map((_, i) => i)
         : [...new Set(dirty.map((bucket) => bucket >>> (BUCKET_BITS - bits)))].sort((a, b) => a - b);
       for (const s of toBuild) {
-        const { filter, rows } = await buildShard(db, deployment, bits, s, shards[s]?.keys ?? 0);
+        const built = await buildShard(db, deployment, bits, s, shards[s]?.keys ?? 0);
+        const { filter, rows } = built;
+        phases.d1Pages += built.pages;
+        phases.d1Ms += built.d1Ms;
+        phases.parseMs += built.parseMs;
+        phases.filterMs += built.filterMs;
         const key = `parts/${deployment}/shards/${bits}-${s}-${version}`;
+        const tPut = Date.now();
         await bucket.put(key, filter);
+        phases.r2PutMs += Date.now() - tPut;
         if (shards[s]?.key) replaced.push(shards[s].key);
         shards[s] = { key, keys: rows };
         rebuilt++;
@@ -452,15 +485,25 @@ export async function buildDeploymentPart(
       full = true;
     }
 
+    const tSettings = Date.now();
     const { meta, outbound: outboundFilter } = await deploymentSettings(db, hashKey, dep);
+    const settingsMs = Date.now() - tSettings;
     // The part is written in one buffer of its final size: the record filter's shards are copied
     // into it from R2 one at a time (one shard and the part in memory, not every shard, an
     // assembled filter and a copy of it in the part).
+    const tEncode = Date.now();
     const part = await encodePartFromShards(bucket, meta, shards, bits, outboundFilter);
+    const encodeMs = Date.now() - tEncode;
     const partHash = (await sha256(part)).slice(0, 32);
+    const hashMs = Date.now() - tEncode - encodeMs;
     const partKey = `parts/${deployment}/part-${version}-${partHash}`;
+    const tPartPut = Date.now();
     await bucket.put(partKey, part);
+    const partPutMs = Date.now() - tPartPut;
     const ms = Date.now() - started;
+    console.log(
+      `snapshot part built ${JSON.stringify({ deployment, version, ms, shards: rebuilt, records, bytes: part.length, ...phases, settingsMs, encodeMs, hashMs, partPutMs })}`,
+    );
     await recordPartBuilt(db, deployment, version, {
       builtAt: ctx.now?.() ?? Date.now(),
       shardBits: bits,
