@@ -4,6 +4,8 @@ import {
   buildMembershipFilter,
   buildShardedTaggedFilter,
   buildTaggedMembershipFilter,
+  buildTaggedMembershipFilterTyped,
+  FilterScratch,
   SHARD_TARGET_KEYS,
   ShardedFilterWriter,
   shardBitsFor,
@@ -116,6 +118,44 @@ describe('membership filter', () => {
     bad[0] = 0;
     expect(validateMembershipFilter(bad)).toMatch(/magic/);
     expect(filterHas(bad, [1, 1])).toBe(false);
+  });
+});
+
+describe('filter scratch reuse', () => {
+  test('builds through one scratch give the very bytes of fresh builds, big then small then big', () => {
+    const scratch = new FilterScratch();
+    for (const [n, seed] of [
+      [40_000, 1],
+      [3_000, 2],
+      [0, 3],
+      [1, 4],
+      [25_000, 5],
+      [40_001, 6],
+    ] as const) {
+      const keys = randomKeys(n, seed);
+      const hi = Uint32Array.from(keys, (k) => k[0]);
+      const lo = Uint32Array.from(keys, (k) => k[1]);
+      const tags = Uint8Array.from(keys, (_k, i) => 1 + (i % 3));
+      const fresh = buildTaggedMembershipFilterTyped(hi, lo, tags);
+      const reused = buildTaggedMembershipFilterTyped(hi, lo, tags, scratch);
+      expect(Buffer.from(reused).equals(Buffer.from(fresh))).toBe(true);
+      // And it still answers for every key (no stale state from the larger build before it).
+      for (let i = 0; i < n; i += 97) expect(filterHas(reused, keys[i] as [number, number])).toBe(true);
+    }
+    // One set, sized to the largest build (≈ 40 bytes a key), not one per build.
+    expect(scratch.heldBytes).toBeLessThan(40_001 * 48 + 65536 * 4);
+    expect(scratch.heldBytes).toBeGreaterThan(40_001 * 20);
+  });
+
+  test('the keys handed in are left as they were', () => {
+    const keys = randomKeys(5_000, 9);
+    const hi = Uint32Array.from(keys, (k) => k[0]);
+    const lo = Uint32Array.from(keys, (k) => k[1]);
+    const tags = new Uint8Array(5_000).fill(1);
+    const before = [hi.slice(), lo.slice()];
+    buildTaggedMembershipFilterTyped(hi, lo, tags, new FilterScratch());
+    expect(hi).toEqual(before[0]);
+    expect(lo).toEqual(before[1]);
   });
 });
 

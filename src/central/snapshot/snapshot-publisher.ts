@@ -9,6 +9,7 @@
 import { keyedHash, normaliseAddress } from '../../core/keyed-hash.js';
 import {
   buildTaggedMembershipFilterTyped,
+  FilterScratch,
   SHARD_TARGET_KEYS,
   ShardedFilterWriter,
   shardBitsFor,
@@ -149,6 +150,15 @@ class KeyBuffer {
     this.lo = new Uint32Array(c);
     this.tags = new Uint8Array(c);
   }
+  /** Empties the buffer for the next shard, keeping (and growing to) `capacity`. */
+  reset(capacity: number) {
+    this.n = 0;
+    if (this.hi.length < capacity) {
+      this.hi = new Uint32Array(capacity);
+      this.lo = new Uint32Array(capacity);
+      this.tags = new Uint8Array(capacity);
+    }
+  }
   push(hi: number, lo: number, tag: number) {
     if (this.n === this.hi.length) {
       const c = this.n * 2;
@@ -201,11 +211,25 @@ function hexWord(s: string, o: number): number {
  * covering hash index; the tags of an address held by several records are OR-ed, as the filter
  * merges duplicates) and builds its filter.
  */
-async function buildShard(db: Db, deployment: string, bits: number, shard: number, expected: number) {
+/** What a part's shard builds reuse: the key buffer and the filter's working arrays (one set per part). */
+interface ShardWork {
+  keys: KeyBuffer;
+  scratch: FilterScratch;
+}
+
+async function buildShard(
+  db: Db,
+  deployment: string,
+  bits: number,
+  shard: number,
+  expected: number,
+  work: ShardWork,
+) {
   const span = SHARD_SPAN(bits);
   const start = shard * span;
   const end = start + span;
-  const keys = new KeyBuffer(Math.ceil(expected * 1.05));
+  const keys = work.keys;
+  keys.reset(Math.ceil(expected * 1.05));
   const readPage = shardKeyReader(db, deployment, PAGE_ROWS);
   let lastHi = start - 1;
   let lastLo = 0xffffffff;
@@ -241,6 +265,7 @@ async function buildShard(db: Db, deployment: string, bits: number, shard: numbe
     keys.hi.subarray(0, keys.n),
     keys.lo.subarray(0, keys.n),
     keys.tags.subarray(0, keys.n),
+    work.scratch,
   );
   await new Promise((r) => setTimeout(r, 0));
   return { filter, rows: keys.n, pages, d1Ms, parseMs, filterMs: Date.now() - t2 };
@@ -454,6 +479,8 @@ export async function buildDeploymentPart(
       filterMs: 0,
       r2PutMs: 0,
     };
+    // One key buffer and one set of filter scratch for every shard of this build (freed with it).
+    const work: ShardWork = { keys: new KeyBuffer(0), scratch: new FilterScratch() };
     for (let pass = 0; pass < 2; pass++) {
       if (full) {
         const n = await countRecordAddresses(db, deployment);
@@ -465,7 +492,7 @@ export async function buildDeploymentPart(
         ? shards.map((_, i) => i)
         : [...new Set(dirty.map((bucket) => bucket >>> (BUCKET_BITS - bits)))].sort((a, b) => a - b);
       for (const s of toBuild) {
-        const built = await buildShard(db, deployment, bits, s, shards[s]?.keys ?? 0);
+        const built = await buildShard(db, deployment, bits, s, shards[s]?.keys ?? 0, work);
         const { filter, rows } = built;
         phases.d1Pages += built.pages;
         phases.d1Ms += built.d1Ms;
