@@ -454,10 +454,19 @@ function jsonSection(
 }
 
 /** Writes magic, format, the JSON section, the filter blobs and the checksum. */
-function writeEncoding(json: Uint8Array, blobs: Blob[]): Uint8Array {
+/** A blob of the encoding by its length only (its bytes are written later), or a shared reference. */
+type BlobSpec = number | { length: number; flags?: number };
+
+/**
+ * The encoding laid out in one buffer of its final size: the JSON section and the blobs' length
+ * prefixes are written, `at[i]` is where blob i's bytes go (undefined for a shared reference).
+ * Once the caller has written every blob's bytes, `seal()` sets the overriding flags bytes and the
+ * checksum. The one implementation of the layout: {@link writeEncoding} uses it with bytes in hand;
+ * central streams stored parts straight into it ({@link layoutAssembledSnapshot}).
+ */
+function layoutEncoding(json: Uint8Array, specs: BlobSpec[]) {
   let size = 8 + json.length + 8;
-  for (const blob of blobs)
-    size += typeof blob === 'number' ? 5 : 4 + (blob instanceof Uint8Array ? blob : blob.bytes).length;
+  for (const spec of specs) size += typeof spec === 'number' ? 5 : 4 + spec.length;
   const out = new Uint8Array(size);
   const view = new DataView(out.buffer);
   out.set(MAGIC, 0);
@@ -465,23 +474,49 @@ function writeEncoding(json: Uint8Array, blobs: Blob[]): Uint8Array {
   view.setUint32(4, json.length, true);
   out.set(json, 8);
   let o = 8 + json.length;
-  for (const blob of blobs) {
-    if (typeof blob === 'number') {
+  const at: Array<number | undefined> = [];
+  for (const spec of specs) {
+    if (typeof spec === 'number') {
       view.setUint32(o, SHARED, true);
-      out[o + 4] = blob;
+      out[o + 4] = spec;
+      at.push(undefined);
       o += 5;
     } else {
-      const bytes = blob instanceof Uint8Array ? blob : blob.bytes;
-      view.setUint32(o, bytes.length, true);
-      out.set(bytes, o + 4);
-      if (!(blob instanceof Uint8Array)) out[o + 4 + 3] = blob.flags;
-      o += 4 + bytes.length;
+      view.setUint32(o, spec.length, true);
+      at.push(o + 4);
+      o += 4 + spec.length;
     }
   }
-  const [hi, lo] = checksum(out.subarray(0, o));
-  view.setUint32(o, hi, true);
-  view.setUint32(o + 4, lo, true);
-  return out;
+  const end = o;
+  return {
+    out,
+    at,
+    seal(): Uint8Array {
+      specs.forEach((spec, i) => {
+        if (typeof spec !== 'number' && spec.flags !== undefined) out[(at[i] as number) + 3] = spec.flags;
+      });
+      const [hi, lo] = checksum(out.subarray(0, end));
+      view.setUint32(end, hi, true);
+      view.setUint32(end + 4, lo, true);
+      return out;
+    },
+  };
+}
+
+function writeEncoding(json: Uint8Array, blobs: Blob[]): Uint8Array {
+  const bytesOf = (b: Exclude<Blob, number>) => (b instanceof Uint8Array ? b : b.bytes);
+  const layout = layoutEncoding(
+    json,
+    blobs.map((b) =>
+      typeof b === 'number'
+        ? b
+        : { length: bytesOf(b).length, ...(b instanceof Uint8Array ? {} : { flags: b.flags }) },
+    ),
+  );
+  blobs.forEach((b, i) => {
+    if (typeof b !== 'number') layout.out.set(bytesOf(b), layout.at[i] as number);
+  });
+  return layout.seal();
 }
 
 /** Encodes a snapshot into its compact binary form. */
@@ -518,21 +553,67 @@ export function encodeAssembledSnapshot(
   header: Omit<RoutingSnapshot, 'deployments'>,
   parts: DeploymentPart[],
 ): Uint8Array {
+  const layout = layoutAssembledSnapshot(
+    header,
+    parts.map((p) => ({
+      id: p.id,
+      meta: p.meta,
+      recordsLength: p.records.length,
+      outboundLength: p.outbound.length,
+    })),
+  );
+  for (const p of parts) {
+    layout.out.set(p.records, layout.recordsAt(p.id));
+    layout.out.set(p.outbound, layout.outboundAt(p.id));
+  }
+  return layout.seal();
+}
+
+/** A part by its JSON section and the lengths of its two filters (bytes not in hand). */
+export interface PartLayout {
+  id: string;
+  meta: JsonDeployment;
+  recordsLength: number;
+  outboundLength: number;
+}
+
+/**
+ * {@link encodeAssembledSnapshot} laid out before the parts' filters are read: the caller writes
+ * each part's record filter at `recordsAt(id)` and its outbound filter at `outboundAt(id)` (central
+ * streams them from R2, so the snapshot is the only copy in memory), then calls `seal()`.
+ */
+export function layoutAssembledSnapshot(header: Omit<RoutingSnapshot, 'deployments'>, parts: PartLayout[]) {
   const sorted = [...parts].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const order = sorted.map((p) => p.id);
   if (order.includes('__proto__')) throw new Error('deployment id "__proto__" is reserved');
-  const blobs: Blob[] = [];
-  for (const p of sorted) {
-    if (((p.records[3] as number) & 1) !== 1) throw new Error('a part needs a tagged record filter');
-    blobs.push(
-      { bytes: p.records, flags: tagMaskFlags(TAG_RECORD) },
+  const specs: BlobSpec[] = [];
+  for (const p of sorted)
+    specs.push(
+      { length: p.recordsLength, flags: tagMaskFlags(TAG_RECORD) },
       tagMaskFlags(TAG_EMAIL_ENABLED),
       tagMaskFlags(3, true),
-      p.outbound,
+      { length: p.outboundLength },
     );
-  }
   const deployments = Object.fromEntries(sorted.map((p) => [p.id, p.meta]));
-  return writeEncoding(jsonSection(header, order, deployments), blobs);
+  const layout = layoutEncoding(jsonSection(header, order, deployments), specs);
+  const index = new Map(order.map((id, i) => [id, i * 4]));
+  const slot = (id: string, k: 0 | 3) => {
+    const i = index.get(id);
+    if (i === undefined) throw new Error(`deployment ${id} is not in this snapshot`);
+    return layout.at[i + k] as number;
+  };
+  return {
+    out: layout.out,
+    recordsAt: (id: string) => slot(id, 0),
+    outboundAt: (id: string) => slot(id, 3),
+    seal(): Uint8Array {
+      // The record filter must be tagged (its own flags byte, before seal() overrides it).
+      for (const id of order)
+        if (((layout.out[slot(id, 0) + 3] as number) & 1) !== 1)
+          throw new Error('a part needs a tagged record filter');
+      return layout.seal();
+    },
+  };
 }
 
 function checksum(bytes: Uint8Array): [number, number] {

@@ -15,9 +15,9 @@ import {
   shardBitsFor,
 } from '../../core/membership-filter.js';
 import {
-  type DeploymentPart,
   deploymentSnapshotOf,
-  encodeAssembledSnapshot,
+  layoutAssembledSnapshot,
+  type PartLayout,
   hashForwarding,
   hashSuppressions,
   type JsonDeployment,
@@ -51,6 +51,7 @@ import {
   unhashedRecordAddresses,
 } from '../../db/queries/snapshot-build.js';
 import type { CentralBindings } from '../context.js';
+import { ApiError } from '../http/errors.js';
 import { type ForwardingKeys, forwardingKeys, snapshotForwarding } from '../services/forwarding.js';
 import { getHashKey } from '../services/hash-key.js';
 
@@ -315,16 +316,59 @@ async function encodePartFromShards(
   return out;
 }
 
-function decodePart(id: string, bytes: Uint8Array): DeploymentPart {
-  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const jl = v.getUint32(0, true);
-  const meta = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + jl))) as JsonDeployment;
-  let o = 4 + jl;
-  const rl = v.getUint32(o, true);
-  const records = bytes.subarray(o + 4, o + 4 + rl);
-  o += 4 + rl;
-  const ol = v.getUint32(o, true);
-  return { id, meta, records, outbound: bytes.subarray(o + 4, o + 4 + ol) };
+/** A stored part by its layout: JSON section, and where its two filters sit in its R2 object. */
+interface StoredPart extends PartLayout {
+  key: string;
+  recordsOffset: number;
+  outboundOffset: number;
+}
+
+/** The layout of a stored part (u32 JSON length, JSON, u32 record filter length, record filter, u32 outbound length, outbound), read with three small range reads. */
+async function storedPartLayout(bucket: R2Bucket, id: string, key: string): Promise<StoredPart | undefined> {
+  const read = async (offset: number, length: number) => {
+    const obj = await bucket.get(key, { range: { offset, length } });
+    return obj ? new Uint8Array(await obj.arrayBuffer()) : undefined;
+  };
+  const u32 = (b: Uint8Array, o: number) =>
+    new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(o, true);
+  const head = await read(0, 4);
+  if (!head || head.length < 4) return undefined;
+  const jl = u32(head, 0);
+  const json = await read(4, jl + 4);
+  if (!json || json.length < jl + 4) return undefined;
+  const meta = JSON.parse(new TextDecoder().decode(json.subarray(0, jl))) as JsonDeployment;
+  const recordsLength = u32(json, jl);
+  const recordsOffset = 4 + jl + 4;
+  const tail = await read(recordsOffset + recordsLength, 4);
+  if (!tail || tail.length < 4) return undefined;
+  const outboundLength = u32(tail, 0);
+  return {
+    id,
+    key,
+    meta,
+    recordsLength,
+    outboundLength,
+    recordsOffset,
+    outboundOffset: recordsOffset + recordsLength + 4,
+  };
+}
+
+/** Streams `dst.length` bytes of an R2 object from `offset` into `dst`; false when the object is gone. */
+async function streamRange(bucket: R2Bucket, key: string, offset: number, dst: Uint8Array): Promise<boolean> {
+  if (dst.length === 0) return true;
+  const obj = await bucket.get(key, { range: { offset, length: dst.length } });
+  if (!obj) return false;
+  const reader = obj.body.getReader();
+  let o = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (o + value.length > dst.length) throw new Error(`part ${key}: more bytes than its layout says`);
+    dst.set(value, o);
+    o += value.length;
+  }
+  if (o !== dst.length) throw new Error(`part ${key}: ${o} of ${dst.length} bytes at ${offset}`);
+  return true;
 }
 
 /**
@@ -640,14 +684,16 @@ async function assemble(
     ]);
   }
   mailboxEntries.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  const parts: DeploymentPart[] = [];
+  // Each part by its JSON section and filter lengths (small range reads); the filters themselves
+  // are streamed from R2 into the snapshot's buffer below, so the snapshot is the only copy held.
+  const parts: StoredPart[] = [];
   const hashes: string[] = [];
   for (const id of depIds) {
     const row = partRows.find((p) => p.deployment === id);
     if (!row?.partKey) continue; // not built yet (leased by another isolate): its mailboxes answer no-route
-    const obj = await bucket.get(row.partKey);
-    if (!obj) continue;
-    parts.push(decodePart(id, new Uint8Array(await obj.arrayBuffer())));
+    const part = await storedPartLayout(bucket, id, row.partKey);
+    if (!part) continue;
+    parts.push(part);
     hashes.push(`${id}:${row.partHash}`);
   }
   const header = {
@@ -664,8 +710,27 @@ async function assemble(
   const etag = (
     await sha256(new TextEncoder().encode(JSON.stringify({ ...header, builtAt: 0, parts: hashes })))
   ).slice(0, 32);
-  const bytes = encodeAssembledSnapshot({ ...header, etag }, parts);
-  parts.length = 0;
+  const layout = layoutAssembledSnapshot({ ...header, etag }, parts);
+  for (const part of parts) {
+    const recordsAt = layout.recordsAt(part.id);
+    const outboundAt = layout.outboundAt(part.id);
+    const read =
+      (await streamRange(
+        bucket,
+        part.key,
+        part.recordsOffset,
+        layout.out.subarray(recordsAt, recordsAt + part.recordsLength),
+      )) &&
+      (await streamRange(
+        bucket,
+        part.key,
+        part.outboundOffset,
+        layout.out.subarray(outboundAt, outboundAt + part.outboundLength),
+      ));
+    // The part was replaced (and its object deleted) by a build since this assembly read its row.
+    if (!read) throw new ApiError('unavailable', `the snapshot of ${regionId} is being rebuilt; retry`);
+  }
+  const bytes = layout.seal();
   const key = `regions/${regionId}/${version}-${etag}`;
   await bucket.put(key, bytes);
   const previous = region.publishedKey;
