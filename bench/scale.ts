@@ -379,20 +379,27 @@ function partRow() {
 }
 
 async function snapshotBuild(pids: number[], label: string, inspectorPort?: number) {
-  // The part is rebuilt by whichever comes first once the debounce's quiet period is over: the
-  // snapshot kick that the last write queued (its consumer), or an edge's fetch (this one, every
-  // second; while the kick's run holds the build lease it answers the previous snapshot). Sampled
-  // from before either can start until the part is built at its data version.
+  // The part is rebuilt off the request path once the debounce's quiet period is over: by the
+  // snapshot kick the last import request queued, or by central's cron (ticked here once at 4 s,
+  // as production's once-a-minute tick would, for the resume phase, which marks the part dirty
+  // behind central's back). Sampled from before either can start until the part row is built at
+  // its data version; then the edge's fetch.
   const m = await sampled(
     pids,
     async () => {
       const t0 = performance.now();
+      let ticked = false;
       for (;;) {
         const p = partRow();
         if (p && p.builtVersion >= p.dataVersion) break;
         if (performance.now() - t0 > 600_000) throw new Error('the part was not built within 10 minutes');
-        if (performance.now() - t0 > 4000) await (await edgeFetch('eu')).arrayBuffer();
-        else await new Promise((r) => setTimeout(r, 100));
+        if (!ticked && performance.now() - t0 > 4000) {
+          ticked = true;
+          void fetch(`${base}/__scheduled?cron=${encodeURIComponent('* * * * *')}`)
+            .then((r) => r.arrayBuffer())
+            .catch(() => {});
+        }
+        await new Promise((r) => setTimeout(r, 100));
       }
       const res = await edgeFetch('eu');
       const bytes = new Uint8Array(await res.arrayBuffer());

@@ -10,6 +10,8 @@ import { runSnapshotKick } from '../../src/central/snapshot/snapshot-kicks.js';
 import { createDb } from '../../src/db/client.js';
 import { recordHeartbeat } from '../../src/db/queries/regions.js';
 import { eventually } from '../support/eventually.js';
+import { decodeSnapshot } from '../../src/core/snapshot.js';
+import { deriveEdgeCredentials, signBody } from '../../src/core/request-signature.js';
 import { ADMIN, api, BASE, edgeSnapshot, freshBasics, snapshotHasRecord } from './helpers.js';
 
 const pushOn = { ...env, SNAPSHOT_PUSH: 'on' } as unknown as CentralBindings;
@@ -131,5 +133,33 @@ describe('snapshot push from central', () => {
     // Give a kick, had one been queued, the time to run (batch timeout 1 s): nothing was built.
     await new Promise((r) => setTimeout(r, 3000));
     expect(await part()).toEqual(before);
+  });
+
+  test("with the push on, an edge's poll builds nothing: it gets what is published, at once", async () => {
+    await addRecord('gus@customer.example');
+    const dirty = await part();
+    const timestamp = Date.now();
+    const { signingKey, token } = await deriveEdgeCredentials('test-edge-secret', 'eu');
+    const ctx = createExecutionContext();
+    const res = await worker.fetch(
+      new Request(`${BASE}/api/v1/edge/snapshot?region=eu`, {
+        headers: {
+          authorization: `Bearer ${token}`,
+          'x-edge-region': 'eu',
+          'x-edge-timestamp': String(timestamp),
+          'x-edge-signature': await signBody(signingKey, timestamp, new Uint8Array()),
+        },
+      }),
+      pushOn,
+      ctx,
+    );
+    expect(res.status).toBe(200);
+    const served = decodeSnapshot(new Uint8Array(await res.arrayBuffer()));
+    await waitOnExecutionContext(ctx);
+    expect(snapshotHasRecord(served, 'contoso', 'gus@customer.example')).toBe(false);
+    expect(await part()).toEqual(dirty);
+    // The kick's run builds it; the next poll has it.
+    await runSnapshotKick(pushOn, db());
+    expect(snapshotHasRecord(await edgeSnapshot('eu'), 'contoso', 'gus@customer.example')).toBe(true);
   });
 });

@@ -32,7 +32,7 @@ import {
   readPublishedSnapshot,
   regionMailboxesByHash,
 } from '../snapshot/snapshot-publisher.js';
-import { sendSnapshotKick } from '../snapshot/snapshot-kicks.js';
+import { snapshotPushEnabled } from '../snapshot/edge-notice.js';
 import { findRegion } from '../../db/queries/regions.js';
 import { enqueueWebhook } from '../delivery/webhooks.js';
 import { bearerSecurity, errorResponses, jsonResponse } from '../api/routes/openapi-helpers.js';
@@ -174,8 +174,9 @@ export const edgeRoutes = createRouter()
     const { region } = c.req.valid('query');
     await verifyEdgeRequest(c, region, 0);
     const db = c.get('db');
-    // A part this poll rebuilds bumps every region carrying it: kick the push so their edges hear.
-    const ctx = publisherContext(c.env, db, () => c.executionCtx.waitUntil(sendSnapshotKick(c.env, 0)));
+    // With the snapshot push on, parts are built by the kicks' consumer, never in an edge's poll:
+    // the poll is answered with what is published (reassembled when only routes changed).
+    const ctx = publisherContext(c.env, db, { buildParts: !snapshotPushEnabled(c.env) });
     const snapshot = await getRegionSnapshot(ctx, region);
     if (!snapshot) throw notFound(`region ${region} does not exist`);
     await recordHeartbeat(db, region, { at: Date.now() });

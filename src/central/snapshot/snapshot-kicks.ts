@@ -3,8 +3,8 @@
 // (a mutating API or dashboard request) sends a kick to the `SNAPSHOT_KICKS` queue, delayed past
 // the debounce's quiet period. The consumer rebuilds the parts the debounce lets through,
 // reassembles every region whose version moved, and sends those regions' edges a signed notice
-// (edge-notice.ts). A build that an edge's poll ran instead kicks at once, so the other regions
-// carrying that deployment hear of it too.
+// (edge-notice.ts). With the push on, an edge's poll never builds (it is answered with what is
+// published), so builds run here, off the request path, and nowhere else but central's cron.
 import type { Db } from '../../db/client.js';
 import { deploymentsRoutedIn } from '../../db/queries/mailboxes.js';
 import { findRegion, listRegionIds } from '../../db/queries/regions.js';

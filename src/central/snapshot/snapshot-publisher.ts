@@ -90,23 +90,24 @@ export interface PublisherContext {
   /** Keys per filter shard (tests use small shards to exercise re-sharding and partial builds). */
   shardTargetKeys?: number;
   /**
-   * Called once a part was rebuilt and these regions' versions bumped. An edge's poll that ran the
-   * build kicks the snapshot push here, so the other regions' edges are told too (snapshot-kicks.ts).
+   * Whether publishing rebuilds dirty parts (default) or only assembles what is built. With the
+   * snapshot push on, an edge's poll does not build: the kicks' consumer does, off the request
+   * path, and the edge hears of the result by its notice (snapshot-kicks.ts).
    */
-  onPartBuilt?: (regionIds: string[]) => void;
+  buildParts?: boolean;
 }
 
 export function publisherContext(
   env: CentralBindings,
   db: Db,
-  onPartBuilt?: PublisherContext['onPartBuilt'],
+  opts: { buildParts?: boolean } = {},
 ): PublisherContext {
   return {
     db,
     bucket: env.SNAPSHOTS,
     tuning: snapshotTuning(env),
     forwarding: forwardingKeys(env),
-    ...(onPartBuilt ? { onPartBuilt } : {}),
+    ...(opts.buildParts === false ? { buildParts: false } : {}),
   };
 }
 
@@ -587,7 +588,6 @@ export async function buildDeploymentPart(
     // Regions carrying the deployment reassemble with a newer version.
     const regionIds = await regionsOfDeployment(db, deployment);
     await bumpSnapshotVersions(db, regionIds);
-    if (regionIds.length) ctx.onPartBuilt?.(regionIds);
     const stale = [...replaced];
     if (current.partKey && current.partKey !== partKey) stale.push(current.partKey);
     const keep = new Set(shards.map((s) => s.key));
@@ -634,17 +634,21 @@ export async function getRegionSnapshot(
   ctx: PublisherContext,
   regionId: string,
 ): Promise<PublishedSnapshot | undefined> {
-  const running = inflight.get(regionId);
+  // A poll that does not build never waits on a publish that does (a 10 M-record build takes 15 s
+  // alone and far longer next to an import): they are shared per region and per kind.
+  const slot = `${regionId}:${ctx.buildParts === false ? 'assemble' : 'build'}`;
+  const running = inflight.get(slot);
   if (running) return running;
-  const p = publish(ctx, regionId).finally(() => inflight.delete(regionId));
-  inflight.set(regionId, p);
+  const p = publish(ctx, regionId).finally(() => inflight.delete(slot));
+  inflight.set(slot, p);
   return p;
 }
 
 async function publish(ctx: PublisherContext, regionId: string): Promise<PublishedSnapshot | undefined> {
   const { db } = ctx;
-  for (const deployment of await deploymentsRoutedIn(db, regionId))
-    await buildDeploymentPart(ctx, deployment);
+  if (ctx.buildParts !== false)
+    for (const deployment of await deploymentsRoutedIn(db, regionId))
+      await buildDeploymentPart(ctx, deployment);
   const region = await findRegion(db, regionId);
   if (!region) return undefined;
   if (region.publishedKey && region.publishedEtag && region.publishedVersion === region.configVersion)
