@@ -162,4 +162,30 @@ describe('snapshot push from central', () => {
     await runSnapshotKick(pushOn, db());
     expect(snapshotHasRecord(await edgeSnapshot('eu'), 'contoso', 'gus@customer.example')).toBe(true);
   });
+
+  test('with the push on, a poll still builds a part that was never built (a fresh deployment is not left out)', async () => {
+    await api('PUT', '/api/v1/mailboxes/hal@fabrikam.example', {
+      body: { region: 'eu', deployment: 'fabrikam', userId: 'u-hal' },
+    });
+    await api('POST', '/api/v1/deployments/fabrikam/records', {
+      body: { records: [{ type: 'contact', id: 'h', emails: ['hal.customer@customer.example'] }] },
+    });
+    const timestamp = Date.now();
+    const { signingKey, token } = await deriveEdgeCredentials('test-edge-secret', 'eu');
+    const res = await worker.fetch(
+      new Request(`${BASE}/api/v1/edge/snapshot?region=eu`, {
+        headers: {
+          authorization: `Bearer ${token}`,
+          'x-edge-region': 'eu',
+          'x-edge-timestamp': String(timestamp),
+          'x-edge-signature': await signBody(signingKey, timestamp, new Uint8Array()),
+        },
+      }),
+      pushOn,
+      createExecutionContext(),
+    );
+    expect(res.status).toBe(200);
+    const served = decodeSnapshot(new Uint8Array(await res.arrayBuffer()));
+    expect(snapshotHasRecord(served, 'fabrikam', 'hal.customer@customer.example')).toBe(true);
+  });
 });

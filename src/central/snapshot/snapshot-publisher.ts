@@ -90,9 +90,9 @@ export interface PublisherContext {
   /** Keys per filter shard (tests use small shards to exercise re-sharding and partial builds). */
   shardTargetKeys?: number;
   /**
-   * Whether publishing rebuilds dirty parts (default) or only assembles what is built. With the
-   * snapshot push on, an edge's poll does not build: the kicks' consumer does, off the request
-   * path, and the edge hears of the result by its notice (snapshot-kicks.ts).
+   * Whether publishing rebuilds dirty parts (default) or only builds parts never built yet and
+   * assembles. With the snapshot push on, an edge's poll does not rebuild: the kicks' consumer
+   * does, off the request path, and the edge hears of the result by its notice (snapshot-kicks.ts).
    */
   buildParts?: boolean;
 }
@@ -489,6 +489,9 @@ export async function buildDeploymentPart(
   const now = ctx.now?.() ?? Date.now();
   const current = (await ensurePartRow(db, deployment, now)) as PartRow;
   if (!opts.force && !mayRebuild(current, now, ctx.tuning)) return undefined;
+  // A publish that does not build (an edge's poll with the push on) still builds a part that was
+  // never built: a region's snapshot must not leave a deployment out until the first kick has run.
+  if (ctx.buildParts === false && current.partKey) return undefined;
   const leased = await takePartLease(db, deployment, now + LEASE_MS, now);
   if (leased === undefined) return undefined;
   const started = Date.now();
@@ -646,9 +649,8 @@ export async function getRegionSnapshot(
 
 async function publish(ctx: PublisherContext, regionId: string): Promise<PublishedSnapshot | undefined> {
   const { db } = ctx;
-  if (ctx.buildParts !== false)
-    for (const deployment of await deploymentsRoutedIn(db, regionId))
-      await buildDeploymentPart(ctx, deployment);
+  for (const deployment of await deploymentsRoutedIn(db, regionId))
+    await buildDeploymentPart(ctx, deployment);
   const region = await findRegion(db, regionId);
   if (!region) return undefined;
   if (region.publishedKey && region.publishedEtag && region.publishedVersion === region.configVersion)
