@@ -432,8 +432,8 @@ async function snapshotBuild(pids: number[], label: string, inspectorPort?: numb
   return { ...out, bytes: m.value.bytes };
 }
 
-async function recordsPhase() {
-  rmSync(STATE, { recursive: true, force: true });
+/** Central on STATE without its cron ticker (builds are the kicks' and the bench's own ticks), and its workerd pids. */
+async function startBenchCentral() {
   const central = await startCentral({
     port: CENTRAL_PORT,
     stateDir: STATE,
@@ -441,7 +441,12 @@ async function recordsPhase() {
     cron: false,
   });
   base = central.url;
-  const pids = workerdPids(central.child.pid as number);
+  return { central, pids: workerdPids(central.child.pid as number) };
+}
+
+async function recordsPhase() {
+  rmSync(STATE, { recursive: true, force: true });
+  const { central, pids } = await startBenchCentral();
   log(`central on ${base}, workerd pids ${pids.join(',')}`);
   const result: Json = { records: RECORDS, chunk: CHUNK };
   try {
@@ -711,14 +716,7 @@ async function afterImport(result: Json, target: number, _pids: number[]) {
  * snapshot build over every record imported, then {@link afterImport}.
  */
 async function resumePhase() {
-  const central = await startCentral({
-    port: CENTRAL_PORT,
-    stateDir: STATE,
-    log: wranglerLog('central'),
-    cron: false,
-  });
-  base = central.url;
-  const pids = workerdPids(central.child.pid as number);
+  const { central, pids } = await startBenchCentral();
   try {
     const db = new DatabaseSync(centralDbFile(), { readOnly: true });
     const target = (

@@ -25,6 +25,24 @@ async function addRecord(address: string) {
   expect(res.status).toBe(200);
 }
 
+/** The region's edge polling its snapshot, through the worker with the push on. */
+async function pollAsEdge(region: string, ctx: ExecutionContext) {
+  const timestamp = Date.now();
+  const { signingKey, token } = await deriveEdgeCredentials('test-edge-secret', region);
+  return worker.fetch(
+    new Request(`${BASE}/api/v1/edge/snapshot?region=${region}`, {
+      headers: {
+        authorization: `Bearer ${token}`,
+        'x-edge-region': region,
+        'x-edge-timestamp': String(timestamp),
+        'x-edge-signature': await signBody(signingKey, timestamp, new Uint8Array()),
+      },
+    }),
+    pushOn,
+    ctx,
+  );
+}
+
 async function part() {
   return (await env.DB.prepare(
     'select data_version as dataVersion, built_version as builtVersion from snapshot_parts where deployment = ?',
@@ -138,21 +156,8 @@ describe('snapshot push from central', () => {
   test("with the push on, an edge's poll builds nothing: it gets what is published, at once", async () => {
     await addRecord('gus@customer.example');
     const dirty = await part();
-    const timestamp = Date.now();
-    const { signingKey, token } = await deriveEdgeCredentials('test-edge-secret', 'eu');
     const ctx = createExecutionContext();
-    const res = await worker.fetch(
-      new Request(`${BASE}/api/v1/edge/snapshot?region=eu`, {
-        headers: {
-          authorization: `Bearer ${token}`,
-          'x-edge-region': 'eu',
-          'x-edge-timestamp': String(timestamp),
-          'x-edge-signature': await signBody(signingKey, timestamp, new Uint8Array()),
-        },
-      }),
-      pushOn,
-      ctx,
-    );
+    const res = await pollAsEdge('eu', ctx);
     expect(res.status).toBe(200);
     const served = decodeSnapshot(new Uint8Array(await res.arrayBuffer()));
     await waitOnExecutionContext(ctx);
@@ -170,20 +175,7 @@ describe('snapshot push from central', () => {
     await api('POST', '/api/v1/deployments/fabrikam/records', {
       body: { records: [{ type: 'contact', id: 'h', emails: ['hal.customer@customer.example'] }] },
     });
-    const timestamp = Date.now();
-    const { signingKey, token } = await deriveEdgeCredentials('test-edge-secret', 'eu');
-    const res = await worker.fetch(
-      new Request(`${BASE}/api/v1/edge/snapshot?region=eu`, {
-        headers: {
-          authorization: `Bearer ${token}`,
-          'x-edge-region': 'eu',
-          'x-edge-timestamp': String(timestamp),
-          'x-edge-signature': await signBody(signingKey, timestamp, new Uint8Array()),
-        },
-      }),
-      pushOn,
-      createExecutionContext(),
-    );
+    const res = await pollAsEdge('eu', createExecutionContext());
     expect(res.status).toBe(200);
     const served = decodeSnapshot(new Uint8Array(await res.arrayBuffer()));
     expect(snapshotHasRecord(served, 'fabrikam', 'hal.customer@customer.example')).toBe(true);
