@@ -22,7 +22,6 @@ import { tokenRoutes } from './api/routes/tokens.js';
 import { outboundRoutes } from './api/routes/outbound.js';
 import { promoteRoutes } from './api/routes/promote.js';
 import { ruleRoutes } from './api/routes/rules.js';
-import { snapshotPushEnabled } from './snapshot/edge-notice.js';
 import { sendSnapshotKick } from './snapshot/snapshot-kicks.js';
 
 const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -55,7 +54,6 @@ export function createApp() {
     await next();
     if (READ_METHODS.has(c.req.method) || c.res.status >= 400 || c.req.path.startsWith('/api/v1/edge/'))
       return;
-    if (!snapshotPushEnabled(c.env)) return;
     c.executionCtx.waitUntil(sendSnapshotKick(c.env));
   });
 

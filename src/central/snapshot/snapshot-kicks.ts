@@ -7,7 +7,7 @@
 // published), so builds run here, off the request path, and nowhere else but central's cron.
 import type { Db } from '../../db/client.js';
 import { deploymentsRoutedIn } from '../../db/queries/mailboxes.js';
-import { findRegion, listRegionIds } from '../../db/queries/regions.js';
+import { listRegions } from '../../db/queries/regions.js';
 import { partRowsOf } from '../../db/queries/snapshot-build.js';
 import type { CentralBindings } from '../context.js';
 import { type NoticeOutcome, noticeEdges, snapshotPushEnabled } from './edge-notice.js';
@@ -56,19 +56,15 @@ export async function runSnapshotKick(
   now = () => Date.now(),
 ): Promise<KickRun> {
   const ctx = publisherContext(env, db);
-  const regions = await listRegionIds(db);
-  const before = new Map<string, number | null>();
-  for (const id of regions) before.set(id, (await findRegion(db, id))?.publishedVersion ?? null);
+  const before = new Map((await listRegions(db)).map((r) => [r.id, r.publishedVersion]));
   const routed = new Set<string>();
-  for (const id of regions) {
+  for (const id of before.keys()) {
     for (const d of await deploymentsRoutedIn(db, id)) routed.add(d);
     await getRegionSnapshot(ctx, id);
   }
-  const moved: string[] = [];
-  for (const id of regions) {
-    const after = (await findRegion(db, id))?.publishedVersion ?? null;
-    if (after !== null && after !== before.get(id)) moved.push(id);
-  }
+  const moved = (await listRegions(db))
+    .filter((r) => r.publishedVersion !== null && r.publishedVersion !== before.get(r.id))
+    .map((r) => r.id);
   const notices = moved.length ? await noticeEdges(env, db, moved) : [];
 
   const t = now();

@@ -577,7 +577,7 @@ export async function buildDeploymentPart(
     const partPutMs = Date.now() - tPartPut;
     const ms = Date.now() - started;
     console.log(
-      `snapshot part built ${JSON.stringify({ deployment, version, ms, shards: rebuilt, records, bytes: part.length, ...phases, settingsMs, encodeMs, hashMs, partPutMs })}`,
+      `snapshot part built ${JSON.stringify({ deployment, version, ms, shards: rebuilt, records, bytes: part.length, ...phases, settingsMs, encodeMs, hashMs, partPutMs, scratchBytes: work.scratch.heldBytes })}`,
     );
     await recordPartBuilt(db, deployment, version, {
       builtAt: ctx.now?.() ?? Date.now(),
