@@ -59,8 +59,10 @@ describe('npm run simulate', () => {
         expect(Number.isFinite(a[key]), `${name}.${key} = ${a[key]}`).toBe(true);
     }
     expect(Number.isFinite(report.architectures.network.latencyMs.p99)).toBe(true);
-    for (const region of ['us', 'eu', 'apac'])
-      expect(report.regions[region].copies).toBeGreaterThanOrEqual(0);
+    // Every forwarded copy is counted in exactly one region, and every message has at least one.
+    const perRegion = ['us', 'eu', 'apac'].map((region) => report.regions[region].copies as number);
+    expect(perRegion.reduce((acc, n) => acc + n, 0)).toBe(report.traffic.copies);
+    expect(report.traffic.copies).toBeGreaterThanOrEqual(report.traffic.messages);
     const md = readFileSync(join(out, 'simulate-latest.md'), 'utf8');
     expect(md).toContain('| architecture |');
   }, 120_000);

@@ -1,7 +1,7 @@
 // Central ingestion: validate, re-check exactly, deduplicate/merge, resolve parties, store.
 // Every statement of one batch goes to D1 in a single `batch()` (one round trip, one transaction),
 // each within D1's 100-bound-parameter limit.
-import { normaliseMessageId, sha256Hex } from '../../core/keyed-hash.js';
+import { keyedHash, normaliseMessageId, sha256Hex } from '../../core/keyed-hash.js';
 import type { RecordType } from '../../core/types.js';
 import { type IngestItem, type ItemResult, ingestItem, type Receipt } from '../../core/wire.js';
 import type { Db } from '../../db/client.js';
@@ -23,6 +23,7 @@ import type { Party } from '../../db/schema.js';
 import { itemDeployment } from './dead-letters.js';
 import { describeIssues } from '../http/errors.js';
 import { itemClaimProblem, type RegionClaims, receiptClaimProblem } from './ingest-claims.js';
+import { getHashKey } from '../services/hash-key.js';
 import { addTotals, emptyTotals, type TrafficTotals } from '../services/stats.js';
 
 const RECORD_ORDER: RecordType[] = ['user', 'contact', 'account', 'lead'];
@@ -322,6 +323,10 @@ export async function ingest(
         reason: 'record-false-positive',
         detail: problem,
         deployment: item.deployment,
+        // The same keyed hash an edge's receipt carries, so `GET /dispositions?messageId=` finds it.
+        ...(item.messageId
+          ? { messageIdHash: keyedHash(await getHashKey(db), normaliseMessageId(item.messageId)) }
+          : {}),
         sizeBytes: item.sizeBytes,
         at: item.receivedAt,
       });
