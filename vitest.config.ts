@@ -13,7 +13,13 @@ export default defineConfig({
   test: {
     projects: [
       {
-        test: { name: 'core', environment: 'node', include: ['test/core/**/*.test.ts'], testTimeout: 60_000 },
+        test: {
+          name: 'core',
+          environment: 'node',
+          // test/bench: the benchmarks' own logic (not their figures).
+          include: ['test/core/**/*.test.ts', 'test/bench/**/*.test.ts'],
+          testTimeout: 60_000,
+        },
       },
       {
         plugins: [

@@ -13,6 +13,7 @@ import type { Region } from '../scripts/regions.js';
 import { benchClassify } from './classify.js';
 import { benchIngest } from './ingest.js';
 import { flattenHeadlines, gitCommit, type HeadlineKey, valueAt } from './lib/results.js';
+import { compareWithBaseline, describeSpeedGuard, readBaseline } from './lib/speed-guard.js';
 import { median, round } from './lib/stats.js';
 import { benchMemory } from './memory.js';
 import { benchRelay, RELAY_KEYS } from './relay.js';
@@ -151,8 +152,12 @@ async function main() {
   result.targets = targets;
   if (Object.keys(errors).length) result.errors = errors;
   const out = resolve(values.out);
+  const file = join(out, 'latest.json');
+  // A smoke run's figures are too small to mean anything: it is not compared.
+  const guard = smoke ? undefined : compareWithBaseline(result, readBaseline(file));
+  if (guard) result.speedGuard = guard;
   mkdirSync(out, { recursive: true });
-  writeFileSync(join(out, 'latest.json'), `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
   log('\nkey                                   value          target');
   for (const [key, op, bound] of KEYS) {
     const v = valueAt(result, key);
@@ -161,7 +166,8 @@ async function main() {
       `${key.padEnd(38)}${String(v ?? '–').padEnd(15)}${op ? `${op} ${bound} ${t?.met ? 'met' : 'MISSED'}` : ''}`,
     );
   }
-  log(`\nwrote ${join(out, 'latest.json')}`);
+  if (guard) log(`\n${describeSpeedGuard(guard).join('\n')}`);
+  log(`\nwrote ${file}`);
   if (Object.keys(errors).length) process.exit(1);
 }
 
