@@ -294,9 +294,19 @@ export const activities = sqliteTable(
     updatedAt: integer('updated_at').notNull(),
     /** Monotonic sequence for stable cursors. */
     seq: integer('seq').notNull(),
+    /**
+     * Position in the changes feed (`GET /api/v1/activities/changes`): the next number on insert
+     * and again on every merge, so an activity sits at its latest change. Assigned inside the
+     * writing transaction as max + 1: D1 has one writer, so numbers rise in commit order.
+     */
+    changeSeq: integer('change_seq').notNull().default(0),
+    /** True once a later copy was merged into the activity. */
+    merged: integer('merged', { mode: 'boolean' }).notNull().default(false),
   },
   (t) => [
     uniqueIndex('activities_dedupe').on(t.deployment, t.dedupeKey),
+    uniqueIndex('activities_change_seq').on(t.changeSeq),
+    index('activities_deployment_change_seq').on(t.deployment, t.changeSeq),
     index('activities_message_id').on(t.messageId),
     uniqueIndex('activities_seq').on(t.seq),
     index('activities_received').on(t.deployment, t.receivedAt),

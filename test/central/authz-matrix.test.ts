@@ -244,6 +244,7 @@ const MATRIX: Record<string, Row> = {
   },
 
   'GET /api/v1/activities': plain('/api/v1/activities', NON_EDGE),
+  'GET /api/v1/activities/changes': plain('/api/v1/activities/changes', NON_EDGE),
   'GET /api/v1/activities/{id}': plain(
     () => `/api/v1/activities/${annActivity}`,
     ['admin', 'ownDeployment', 'ownUser'],

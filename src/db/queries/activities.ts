@@ -1,4 +1,4 @@
-import { and, desc, eq, like, lt, or, type SQL, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, like, lt, or, type SQL, sql } from 'drizzle-orm';
 import type { Db } from '../client.js';
 import { activities } from '../schema.js';
 
@@ -29,12 +29,7 @@ export function queryActivities(db: Db, q: ActivityQuery) {
   if (q.deployment) where.push(eq(activities.deployment, q.deployment));
   if (q.messageId) where.push(eq(activities.messageId, q.messageId));
   if (q.cursor !== undefined) where.push(lt(activities.seq, q.cursor));
-  if (q.mailboxes) {
-    const list = JSON.stringify(q.mailboxes);
-    where.push(
-      sql`exists (select 1 from json_each(${activities.mailboxes}) m where m.value in (select value from json_each(${list})))`,
-    );
-  }
+  if (q.mailboxes) where.push(sawAny(q.mailboxes));
   const term = q.q?.replace(/[%_]/g, '') ?? '';
   if (q.q && [...term].length >= INDEXED_TERM_CHARS) {
     // The index names the candidates newest first (FTS5 walks its rowids in descending order and
@@ -64,6 +59,37 @@ export function queryActivities(db: Db, q: ActivityQuery) {
     .from(activities)
     .where(where.length ? and(...where) : undefined)
     .orderBy(desc(activities.seq))
+    .limit(q.limit + 1)
+    .all();
+}
+
+/** Only activities that one of these mailboxes saw (user-scoped tokens). */
+function sawAny(mailboxes: string[]): SQL {
+  const list = JSON.stringify(mailboxes);
+  return sql`exists (select 1 from json_each(${activities.mailboxes}) m where m.value in (select value from json_each(${list})))`;
+}
+
+export interface ActivityChangesQuery {
+  deployment?: string;
+  mailboxes?: string[];
+  /** The `changeSeq` of the last change already read (0: from the beginning). */
+  after: number;
+  limit: number;
+}
+
+/**
+ * The changes feed: activities whose latest change (insert or merge) comes after `after`, oldest
+ * change first, `limit + 1` rows (the extra one tells whether there is more).
+ */
+export function activityChanges(db: Db, q: ActivityChangesQuery) {
+  const where: SQL[] = [gt(activities.changeSeq, q.after)];
+  if (q.deployment) where.push(eq(activities.deployment, q.deployment));
+  if (q.mailboxes) where.push(sawAny(q.mailboxes));
+  return db
+    .select()
+    .from(activities)
+    .where(and(...where))
+    .orderBy(asc(activities.changeSeq))
     .limit(q.limit + 1)
     .all();
 }

@@ -77,7 +77,10 @@ const unionJson = (column: string, objects = false) =>
     `(select json_group_array(${objects ? 'json(value)' : 'value'}) from (select value from json_each(activities.${column}) union select value from json_each(excluded.${column})))`,
   );
 
-export type ActivityInsert = Omit<typeof activities.$inferInsert, 'seq'>;
+export type ActivityInsert = Omit<typeof activities.$inferInsert, 'seq' | 'changeSeq' | 'merged'>;
+
+/** The changes feed's next position (see `activities.changeSeq`). */
+const nextChangeSeq = sql`(select coalesce(max(change_seq), 0) + 1 from activities)`;
 
 /**
  * Statement: insert the activity, or merge the copy into the deployment's activity with the same
@@ -87,10 +90,16 @@ export type ActivityInsert = Omit<typeof activities.$inferInsert, 'seq'>;
 export function activityUpsertStatement(db: Db, row: ActivityInsert) {
   return db
     .insert(activities)
-    .values({ ...row, seq: sql`(select coalesce(max(seq), 0) + 1 from activities)` })
+    .values({
+      ...row,
+      seq: sql`(select coalesce(max(seq), 0) + 1 from activities)`,
+      changeSeq: nextChangeSeq,
+    })
     .onConflictDoUpdate({
       target: [activities.deployment, activities.dedupeKey],
       set: {
+        changeSeq: nextChangeSeq,
+        merged: true,
         mailboxes: unionJson('mailboxes'),
         regions: unionJson('regions'),
         parties: unionJson('parties', true),

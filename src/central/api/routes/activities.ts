@@ -1,7 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { activityDetailSchema, activitySchema } from '../schemas.js';
 import { normaliseMessageId } from '../../../core/keyed-hash.js';
-import { findActivity, queryActivities } from '../../../db/queries/activities.js';
+import { activityChanges, findActivity, queryActivities } from '../../../db/queries/activities.js';
 import { listMailboxes } from '../../../db/queries/mailboxes.js';
 import type { Db } from '../../../db/client.js';
 import { createRouter } from '../../http/app-router.js';
@@ -28,6 +28,51 @@ const listRoute = apiRoute('get', '/activities', 'activities', {
     200: jsonResponse(
       z.object({ items: z.array(activitySchema), nextCursor: z.string().nullable() }),
       'a page',
+    ),
+  },
+});
+
+/** Most changes in one page of the feed. */
+export const MAX_CHANGES_PER_PAGE = 500;
+
+const changesRoute = apiRoute('get', '/activities/changes', 'activities', {
+  summary: 'The changes feed: activities inserted or merged since a cursor, oldest change first',
+  description: [
+    'For integrations that pull instead of receiving webhooks. Start without `cursor` (or with `0`),',
+    'then pass the `nextCursor` of each answer: it is the position of the last change read, and is',
+    'returned even when a page is empty, so polling with it never skips or repeats a committed change.',
+    '',
+    '**At least once.** Each activity appears at the position of its latest change: `inserted` when',
+    'no later copy has been merged into it yet, `merged` when one has (more parties, mailboxes,',
+    'regions or content). An activity changed again after you read it appears again, further on,',
+    'with its whole current state: consumers upsert by `activity.id`. A consumer that crashes after',
+    'writing but before saving its cursor reads some changes twice; nothing is ever skipped.',
+    'Positions rise in commit order (one writer), so a change committed after a page was read always',
+    'comes after that page’s `nextCursor`. Activities removed by retention are not announced.',
+    'Scoped like `GET /activities`: a deployment token reads its deployment, a user token the',
+    'activities of its own mailboxes.',
+  ].join('\n'),
+  request: {
+    query: z.object({
+      deployment: z.string().optional(),
+      cursor: z.coerce.number().int().min(0).optional(),
+      limit: z.coerce.number().int().min(1).max(MAX_CHANGES_PER_PAGE).default(100),
+    }),
+  },
+  responses: {
+    200: jsonResponse(
+      z.object({
+        items: z.array(
+          z.object({
+            change: z.enum(['inserted', 'merged']),
+            cursor: z.string(),
+            activity: activitySchema,
+          }),
+        ),
+        nextCursor: z.string().nullable(),
+        hasMore: z.boolean(),
+      }),
+      'a page of changes, oldest first',
     ),
   },
 });
@@ -114,6 +159,35 @@ export const activityRoutes = createRouter()
     const page = rows.slice(0, q.limit);
     const nextCursor = rows.length > q.limit ? String(page[page.length - 1]?.seq) : null;
     return c.json({ items: page.map(serializeActivity), nextCursor }, 200);
+  })
+  // Before `/activities/{id}`, which would otherwise take `changes` for an id.
+  .openapi(changesRoute, async (c) => {
+    const q = c.req.valid('query');
+    const db = c.get('db');
+    const principal = c.get('principal');
+    const scope = deploymentScope(principal);
+    if (scope && q.deployment && q.deployment !== scope)
+      throw forbidden(`this token may not read deployment ${q.deployment}`);
+    const rows = await activityChanges(db, {
+      deployment: scope ?? q.deployment,
+      mailboxes: await userMailboxes(db, principal),
+      after: q.cursor ?? 0,
+      limit: q.limit,
+    });
+    const page = rows.slice(0, q.limit);
+    const last = page[page.length - 1];
+    return c.json(
+      {
+        items: page.map((row) => ({
+          change: row.merged ? ('merged' as const) : ('inserted' as const),
+          cursor: String(row.changeSeq),
+          activity: serializeActivity(row),
+        })),
+        nextCursor: last ? String(last.changeSeq) : q.cursor !== undefined ? String(q.cursor) : null,
+        hasMore: rows.length > q.limit,
+      },
+      200,
+    );
   })
   .openapi(getRoute, async (c) => {
     const { id } = c.req.valid('param');
