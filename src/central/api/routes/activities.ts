@@ -118,6 +118,17 @@ async function userMailboxes(db: Db, p: Principal): Promise<string[] | undefined
   return rows.filter((r) => r.userId === p.userId).map((r) => r.address);
 }
 
+/**
+ * The activities a principal may list, narrowed to `deployment` if asked: a deployment token its
+ * own deployment (another one is 403), a user token its own mailboxes' activities.
+ */
+async function readableActivities(db: Db, principal: Principal, deployment: string | undefined) {
+  const scope = deploymentScope(principal);
+  if (scope && deployment && deployment !== scope)
+    throw forbidden(`this token may not read deployment ${deployment}`);
+  return { deployment: scope ?? deployment, mailboxes: await userMailboxes(db, principal) };
+}
+
 async function visibleActivity(db: Db, principal: Principal, id: string) {
   const scope = deploymentScope(principal);
   const row = await findActivity(db, id);
@@ -144,15 +155,10 @@ export const activityRoutes = createRouter()
   .openapi(listRoute, async (c) => {
     const q = c.req.valid('query');
     const db = c.get('db');
-    const principal = c.get('principal');
-    const scope = deploymentScope(principal);
-    if (scope && q.deployment && q.deployment !== scope)
-      throw forbidden(`this token may not read deployment ${q.deployment}`);
     const rows = await queryActivities(db, {
-      deployment: scope ?? q.deployment,
+      ...(await readableActivities(db, c.get('principal'), q.deployment)),
       messageId: q.messageId ? normaliseMessageId(q.messageId) : undefined,
       q: q.q,
-      mailboxes: await userMailboxes(db, principal),
       cursor: q.cursor,
       limit: q.limit,
     });
@@ -164,13 +170,8 @@ export const activityRoutes = createRouter()
   .openapi(changesRoute, async (c) => {
     const q = c.req.valid('query');
     const db = c.get('db');
-    const principal = c.get('principal');
-    const scope = deploymentScope(principal);
-    if (scope && q.deployment && q.deployment !== scope)
-      throw forbidden(`this token may not read deployment ${q.deployment}`);
     const rows = await activityChanges(db, {
-      deployment: scope ?? q.deployment,
-      mailboxes: await userMailboxes(db, principal),
+      ...(await readableActivities(db, c.get('principal'), q.deployment)),
       after: q.cursor ?? 0,
       limit: q.limit,
     });
