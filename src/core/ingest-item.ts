@@ -7,23 +7,46 @@ import PostalMime, { type Attachment, type Email } from 'postal-mime';
 import type { Target } from './classify.js';
 import type { MessageFacts } from './message-facts.js';
 import type { RoutingSnapshot } from './snapshot.js';
-import type { IngestItem } from './wire.js';
+import type { MailAddress } from './types.js';
+import {
+  type IngestItem,
+  ingestItem,
+  MAX_ADDRESS_CHARS,
+  MAX_ATTACHMENTS_PER_ITEM,
+  MAX_CONTENT_TYPE_CHARS,
+  MAX_DETAIL_CHARS,
+  MAX_FILENAME_CHARS,
+  MAX_IN_REPLY_TO,
+  MAX_MAILBOXES_PER_ITEM,
+  MAX_MESSAGE_ID_CHARS,
+  MAX_NAME_CHARS,
+  MAX_NOTE_CHARS,
+  MAX_NOTES,
+  MAX_PARTIES_PER_ROLE,
+  MAX_REFERENCES,
+  MAX_SUBJECT_CHARS,
+  MAX_TRACKING_TOKEN_CHARS,
+  MIN_ADDRESS_CHARS,
+} from './wire.js';
+
+export { MAX_PARTIES_PER_ROLE };
 
 /**
  * Inline budgets (UTF-8 bytes). An item that does not fit a queue message travels as a reference
  * (src/edge/enqueue.ts), so these only bound what central stores in D1: a longer body is held in
  * the region whole and referenced (`textRef`), with its beginning inline; more than 1000 To or Cc
- * recipients are held in the region whole (`partiesRef`). Nothing is cut without such a flag,
- * except where there is no regional store (a promotion at central): there the body is cut with a
- * visible marker and the parties list at 1000 per role.
+ * recipients, or more than 100 routed mailboxes, are held in the region whole (`partiesRef`). Every
+ * other field is fitted to the wire schema (display names cut, impossible addresses and Message-IDs
+ * left out, attachments beyond 500 left in the raw copy), and each cut is said in the item's
+ * `notes`. Without a regional store (a promotion at central) the body is cut with a visible marker
+ * and the lists at their limits.
  */
 export const TEXT_INLINE_BYTES = 256 * 1024;
-export const MAX_PARTIES_PER_ROLE = 1000;
 const INLINE_ATTACHMENT_BUDGET = 48 * 1024;
 const TRUNCATED = '\n[… truncated]';
+const ELLIPSIS = '…';
 const encoder = new TextEncoder();
 
-/** Where a region keeps the raw message and what the items reference (the edge's R2 bucket). */
 export interface RegionalStore {
   region: string;
   put(
@@ -86,6 +109,11 @@ export function copyPrefix(deployments: string[], copyId: string, now: number): 
 
 export const SHARED_OWNER = '_shared';
 
+/** How many more R2 puts one invocation may spend on attachments (the edge's subrequest budget). */
+export interface PutBudget {
+  remaining: number;
+}
+
 export interface BuildItemsInput {
   /** The region the items come from; with a store, its region. */
   region: string;
@@ -102,18 +130,110 @@ export interface BuildItemsInput {
   copyId: string;
   /** A raw copy stored already for an earlier message of the same forward. */
   rawKey?: string;
+  /**
+   * Attachment puts left to the caller's invocation, shared by every message it stores (wrapped
+   * messages, recipients). Attachments beyond it are listed without a reference: the raw copy has
+   * them. Absent: no limit.
+   */
+  attachmentPuts?: PutBudget;
+}
+
+const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+
+/** `name` cut to `MAX_NAME_CHARS` with an ellipsis that says so, never inside a surrogate pair. */
+function cutName(name: string): string {
+  let end = MAX_NAME_CHARS - ELLIPSIS.length;
+  const last = name.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end--;
+  return name.slice(0, end) + ELLIPSIS;
+}
+
+/** What fitting the parties to the wire schema cost, for the notes. */
+interface PartyCuts {
+  names: number;
+  tooLong: number;
+  tooShort: number;
+}
+
+/**
+ * An address as the wire takes it: a display name over `MAX_NAME_CHARS` is cut; an address over
+ * `MAX_ADDRESS_CHARS` cannot be a mailbox (RFC 5321 §4.5.3.1.1–2: local part 64, domain 255) and is
+ * left out, like one too short to be one (the raw copy keeps both).
+ */
+function fitAddress(a: MailAddress, cuts: PartyCuts): MailAddress | undefined {
+  if (a.address.length > MAX_ADDRESS_CHARS) {
+    cuts.tooLong++;
+    return undefined;
+  }
+  if (a.address.length < MIN_ADDRESS_CHARS) {
+    cuts.tooShort++;
+    return undefined;
+  }
+  if (a.name === undefined) return { address: a.address };
+  if (a.name.length <= MAX_NAME_CHARS) return { address: a.address, name: a.name };
+  cuts.names++;
+  return { address: a.address, name: cutName(a.name) };
+}
+
+function fitAddresses(list: MailAddress[], cuts: PartyCuts): MailAddress[] {
+  const out: MailAddress[] = [];
+  for (const a of list) {
+    if (out.length === MAX_PARTIES_PER_ROLE) break;
+    const fitted = fitAddress(a, cuts);
+    if (fitted) out.push(fitted);
+  }
+  return out;
+}
+
+function partyNotes(cuts: PartyCuts): string[] {
+  const notes: string[] = [];
+  if (cuts.names)
+    notes.push(`${plural(cuts.names, 'display name', 'display names')} cut to ${MAX_NAME_CHARS} characters`);
+  if (cuts.tooLong)
+    notes.push(
+      `${plural(cuts.tooLong, 'address', 'addresses')} over ${MAX_ADDRESS_CHARS} characters left out (RFC 5321 §4.5.3.1: no mailbox is that long); the raw copy has ${cuts.tooLong === 1 ? 'it' : 'them'}`,
+    );
+  if (cuts.tooShort)
+    notes.push(
+      `${plural(cuts.tooShort, 'address', 'addresses')} under ${MIN_ADDRESS_CHARS} characters left out; the raw copy has ${cuts.tooShort === 1 ? 'it' : 'them'}`,
+    );
+  return notes;
+}
+
+/** Message-IDs that fit the wire, at most `max`; the notes say what was left out. */
+function fitMessageIds(ids: string[], max: number, header: string, notes: string[]): string[] {
+  const fitting = ids.filter((id) => id.length > 0 && id.length <= MAX_MESSAGE_ID_CHARS);
+  if (fitting.length < ids.length)
+    notes.push(
+      `${plural(ids.length - fitting.length, 'Message-ID', 'Message-IDs')} over ${MAX_MESSAGE_ID_CHARS} characters left out of ${header}`,
+    );
+  if (fitting.length > max) notes.push(`${header}: the first ${max} of ${fitting.length} Message-IDs listed`);
+  return fitting.slice(0, max);
 }
 
 export async function buildItems(input: BuildItemsInput): Promise<IngestItem[]> {
   const { region, store, raw, facts, targets, now, copyId } = input;
   const egress = input.snapshot.egress;
+  // What this copy's items cut or hold back to fit the wire schema (issue 19): said, never silent.
+  const notes: string[] = [];
   // One after the other, not concurrently: the digest may copy its input, and the parse holds
   // the decoded attachments; overlapping them would stack both on the peak memory.
   // A wrapped message's own bytes: two messages forwarded together must not share a content hash
   // (central falls back to it to deduplicate mail without a Message-ID).
   const hashed = facts.wrappedRange ? raw.subarray(facts.wrappedRange[0], facts.wrappedRange[1]) : raw;
   const digest = await crypto.subtle.digest('SHA-256', hashed as Uint8Array<ArrayBuffer>);
-  const email = await parseOriginal(raw, facts);
+  // A message postal-mime refuses (nesting or part headers over its limits, an unknown encoding)
+  // refuses it on every retry: it becomes a headers-only item, the header facts being known.
+  let email: Email | undefined;
+  let bodyUnparsed: string | undefined;
+  try {
+    email = await parseOriginal(raw, facts);
+  } catch (err) {
+    bodyUnparsed = (err instanceof Error ? err.message : String(err)).slice(0, MAX_NOTE_CHARS);
+    notes.push(
+      `the body could not be parsed (${bodyUnparsed.slice(0, 150)}): headers only${store ? '; the raw copy is in the region' : ''}`,
+    );
+  }
   const contentHash = toHex(digest);
   // The raw message stays in the region; central gets a reference it can turn into a signed link.
   // Messages forwarded together (one per wrapped part) share the copy stored for the first.
@@ -133,13 +253,27 @@ export async function buildItems(input: BuildItemsInput): Promise<IngestItem[]> 
     rawRef = { region, key, size: raw.byteLength };
   }
 
-  // Every attachment is stored in the region once, whatever the number of target deployments;
-  // the `inline` policy additionally carries small ones in the item.
-  const bytesOf = email.attachments.map(attachmentBytes);
+  // Every listed attachment is stored in the region once, whatever the number of target
+  // deployments, as far as the invocation's put budget goes; the `inline` policy additionally
+  // carries small ones in the item. Attachments beyond the wire's cap are only in the raw copy.
+  const found = email?.attachments ?? [];
+  const listed = found.slice(0, MAX_ATTACHMENTS_PER_ITEM);
+  const attachmentsLeftOut = found.length - listed.length;
+  if (attachmentsLeftOut)
+    notes.push(
+      `${plural(attachmentsLeftOut, 'attachment', 'attachments')} beyond ${MAX_ATTACHMENTS_PER_ITEM} only in the raw copy`,
+    );
+  const bytesOf = listed.map(attachmentBytes);
   const refs = new Map<number, { region: string; key: string; size: number }>();
+  const storable = store ? Math.min(listed.length, input.attachmentPuts?.remaining ?? listed.length) : 0;
+  if (input.attachmentPuts) input.attachmentPuts.remaining -= storable;
+  if (store && storable < listed.length)
+    notes.push(
+      `${plural(listed.length - storable, 'attachment', 'attachments')} not stored on ${listed.length - storable === 1 ? 'its' : 'their'} own (the invocation's subrequest budget): only in the raw copy`,
+    );
   if (store)
     await Promise.all(
-      email.attachments.map(async (a, n) => {
+      listed.slice(0, storable).map(async (a, n) => {
         const bytes = bytesOf[n] as Uint8Array;
         const attKey = `${prefix}/att/${n}`;
         await store.put(attKey, bytes, {
@@ -155,7 +289,7 @@ export async function buildItems(input: BuildItemsInput): Promise<IngestItem[]> 
   // A body beyond the inline budget is held in the region whole; the item carries its beginning.
   let text: string | undefined;
   let textRef: IngestItem['textRef'];
-  if (egress === 'full') {
+  if (egress === 'full' && email) {
     const body = email.text ?? '';
     const bytes = encoder.encode(body);
     text = utf8Prefix(bytes, TEXT_INLINE_BYTES);
@@ -167,24 +301,51 @@ export async function buildItems(input: BuildItemsInput): Promise<IngestItem[]> 
       } else text += TRUNCATED;
     }
   }
+
+  const cuts: PartyCuts = { names: 0, tooLong: 0, tooShort: 0 };
+  const from = facts.from ? fitAddress(facts.from, cuts) : undefined;
+  const to = fitAddresses(facts.to, cuts);
+  const cc = fitAddresses(facts.cc, cuts);
+  notes.push(...partyNotes(cuts));
+  const mailboxesOf = (t: Target) =>
+    t.mailboxes
+      .map((m) => m.address)
+      .filter((a) => a.length >= MIN_ADDRESS_CHARS && a.length <= MAX_ADDRESS_CHARS);
+  const longMailboxList = targets.some((t) => mailboxesOf(t).length > MAX_MAILBOXES_PER_ITEM);
   let partiesRef: IngestItem['partiesRef'];
-  if (store && (facts.to.length > MAX_PARTIES_PER_ROLE || facts.cc.length > MAX_PARTIES_PER_ROLE)) {
+  if (
+    store &&
+    (facts.to.length > MAX_PARTIES_PER_ROLE || facts.cc.length > MAX_PARTIES_PER_ROLE || longMailboxList)
+  ) {
     const partiesKey = `${prefix}.parties.json`;
-    const json = JSON.stringify({ to: facts.to, cc: facts.cc });
+    const json = JSON.stringify({ to: facts.to, cc: facts.cc, mailboxes: targets.flatMap(mailboxesOf) });
     await store.put(partiesKey, json, { contentType: 'application/json' });
     partiesRef = { region, key: partiesKey, size: encoder.encode(json).byteLength };
   }
+  const held = partiesRef ? ', every one held in the region' : '';
+  for (const [role, list] of [
+    ['To', facts.to],
+    ['Cc', facts.cc],
+  ] as const)
+    if (list.length > MAX_PARTIES_PER_ROLE)
+      notes.push(`${list.length} ${role} recipients: the first ${MAX_PARTIES_PER_ROLE} listed${held}`);
+  const inReplyTo = fitMessageIds(facts.inReplyTo, MAX_IN_REPLY_TO, 'In-Reply-To', notes);
+  const references = fitMessageIds(facts.references, MAX_REFERENCES, 'References', notes);
+  if (facts.messageId && facts.messageId.length > MAX_MESSAGE_ID_CHARS)
+    notes.push(`the Message-ID cut to ${MAX_MESSAGE_ID_CHARS} characters`);
+  if (egress !== 'metadata' && facts.subject.length > MAX_SUBJECT_CHARS)
+    notes.push(`the subject cut to ${MAX_SUBJECT_CHARS} characters`);
 
   const items: IngestItem[] = [];
   for (const target of targets) {
     const inline =
       egress === 'full' && input.snapshot.deployments[target.deployment]?.attachmentPolicy === 'inline';
     let inlineBudget = INLINE_ATTACHMENT_BUDGET;
-    const attachments: IngestItem['attachments'] = email.attachments.map((a, n) => {
+    const attachments: IngestItem['attachments'] = listed.map((a, n) => {
       const bytes = bytesOf[n] as Uint8Array;
       const entry: IngestItem['attachments'][number] = {
-        ...(a.filename ? { filename: a.filename.slice(0, 1000) } : {}),
-        contentType: a.mimeType.slice(0, 255),
+        ...(a.filename ? { filename: a.filename.slice(0, MAX_FILENAME_CHARS) } : {}),
+        contentType: a.mimeType.slice(0, MAX_CONTENT_TYPE_CHARS),
         size: bytes.byteLength,
       };
       const ref = refs.get(n);
@@ -195,34 +356,61 @@ export async function buildItems(input: BuildItemsInput): Promise<IngestItem[]> 
       }
       return entry;
     });
+    // The forwarding candidates come first (classify.ts), so the mailboxes that forwarded this
+    // copy are listed; each colleague's own forward brings its own.
+    const mailboxes = mailboxesOf(target);
+    const itemNotes = [...notes];
+    if (mailboxes.length > MAX_MAILBOXES_PER_ITEM)
+      itemNotes.push(
+        `${mailboxes.length} routed mailboxes: the first ${MAX_MAILBOXES_PER_ITEM} listed${held}`,
+      );
     const id = targets.length > 1 ? `${copyId}-${items.length}` : copyId;
-    items.push({
+    const correlation = target.correlation ?? { method: 'all' as const, detail: target.detail };
+    const item: IngestItem = {
       kind: 'item',
       id,
       region,
       deployment: target.deployment,
-      ...(facts.messageId ? { messageId: facts.messageId.slice(0, 998) } : {}),
+      ...(facts.messageId ? { messageId: facts.messageId.slice(0, MAX_MESSAGE_ID_CHARS) } : {}),
       contentHash,
       receivedAt: now,
       sizeBytes: raw.byteLength,
-      mailboxes: target.mailboxes.map((m) => m.address),
+      mailboxes: mailboxes.slice(0, MAX_MAILBOXES_PER_ITEM),
       reason: target.reason as IngestItem['reason'],
-      correlation: target.correlation ?? { method: 'all', detail: target.detail },
+      correlation: { method: correlation.method, detail: correlation.detail.slice(0, MAX_DETAIL_CHARS) },
       egress,
-      ...(facts.from ? { from: facts.from } : {}),
-      to: facts.to.slice(0, MAX_PARTIES_PER_ROLE),
-      cc: facts.cc.slice(0, MAX_PARTIES_PER_ROLE),
+      ...(from ? { from } : {}),
+      to,
+      cc,
       ...(partiesRef ? { partiesRef } : {}),
-      ...(egress !== 'metadata' ? { subject: facts.subject.slice(0, 10000) } : {}),
+      ...(egress !== 'metadata' ? { subject: facts.subject.slice(0, MAX_SUBJECT_CHARS) } : {}),
       ...(facts.date ? { date: facts.date } : {}),
-      inReplyTo: facts.inReplyTo.slice(0, 100),
-      references: facts.references.slice(0, 500),
-      ...(target.trackingToken ? { trackingToken: target.trackingToken } : {}),
+      inReplyTo,
+      references,
+      // A token longer than any format allows was never issued: it could not match at central.
+      ...(target.trackingToken && target.trackingToken.length <= MAX_TRACKING_TOKEN_CHARS
+        ? { trackingToken: target.trackingToken }
+        : {}),
       ...(text !== undefined ? { text } : {}),
       ...(textRef ? { textRef } : {}),
       attachments,
+      ...(attachmentsLeftOut ? { attachmentsLeftOut } : {}),
+      ...(bodyUnparsed !== undefined ? { bodyUnparsed } : {}),
+      ...(itemNotes.length
+        ? { notes: [...new Set(itemNotes)].slice(0, MAX_NOTES).map((n) => n.slice(0, MAX_NOTE_CHARS)) }
+        : {}),
       ...(rawRef ? { raw: rawRef } : {}),
-    });
+    };
+    // The schema central validates with: an item it would refuse must never be answered 2xx.
+    const checked = ingestItem.safeParse(item);
+    if (!checked.success)
+      throw new Error(
+        `ingest item ${id} does not fit the wire schema: ${checked.error.issues
+          .slice(0, 5)
+          .map((i) => `${i.path.join('.')}: ${i.message}`)
+          .join('; ')}`,
+      );
+    items.push(item);
   }
   return items;
 }

@@ -5,9 +5,36 @@ import { CORRELATION_METHODS, EGRESS_POLICIES, TOSSED_REASONS, TRACKED_REASONS }
 export const MAX_BATCH_BYTES = 4 * 1024 * 1024;
 export const MAX_ITEMS_PER_BATCH = 500;
 
+// What one item may hold. The edge fits every item to these before it answers the sender
+// (src/core/ingest-item.ts): an item central refuses would be a dead letter that no replay fixes.
+/** Characters of a display name (what D1 and the dashboard keep of it). */
+export const MAX_NAME_CHARS = 500;
+/** Characters of an address: local part 64 + `@` + domain 255 (RFC 5321 §4.5.3.1.1–2), with room. */
+export const MAX_ADDRESS_CHARS = 320;
+/** The shortest address that can be one (`a@b`). */
+export const MIN_ADDRESS_CHARS = 3;
+/** Routed mailboxes named on one item; the whole list of a longer one stays in the region. */
+export const MAX_MAILBOXES_PER_ITEM = 100;
+/** To or Cc recipients listed on one item; a longer list stays in the region whole. */
+export const MAX_PARTIES_PER_ROLE = 1000;
+/** Attachments listed on one item; the rest stay in the raw copy, counted. */
+export const MAX_ATTACHMENTS_PER_ITEM = 500;
+/** A Message-ID is at most a header line (RFC 5322 §2.1.1: 998 characters). */
+export const MAX_MESSAGE_ID_CHARS = 998;
+export const MAX_IN_REPLY_TO = 100;
+export const MAX_REFERENCES = 500;
+export const MAX_SUBJECT_CHARS = 10_000;
+export const MAX_DETAIL_CHARS = 2000;
+export const MAX_TRACKING_TOKEN_CHARS = 64;
+export const MAX_FILENAME_CHARS = 1000;
+export const MAX_CONTENT_TYPE_CHARS = 255;
+/** Notes on what the edge cut or held back: a few short sentences. */
+export const MAX_NOTES = 20;
+export const MAX_NOTE_CHARS = 300;
+
 export const wireAddress = z.object({
-  address: z.string().min(3).max(320),
-  name: z.string().max(500).optional(),
+  address: z.string().min(MIN_ADDRESS_CHARS).max(MAX_ADDRESS_CHARS),
+  name: z.string().max(MAX_NAME_CHARS).optional(),
 });
 
 export const blobRef = z.object({
@@ -17,8 +44,8 @@ export const blobRef = z.object({
 });
 
 export const wireAttachment = z.object({
-  filename: z.string().max(1000).optional(),
-  contentType: z.string().max(255),
+  filename: z.string().max(MAX_FILENAME_CHARS).optional(),
+  contentType: z.string().max(MAX_CONTENT_TYPE_CHARS),
   size: z.number().int().nonnegative(),
   /** Where the attachment lives in its region (attachment policy `regional`). */
   ref: blobRef.optional(),
@@ -33,31 +60,46 @@ export const ingestItem = z.object({
   region: z.string().min(1).max(32),
   deployment: z.string().min(1).max(64),
   /** Normalised Message-ID (no angle brackets), when the message has one. */
-  messageId: z.string().min(1).max(998).optional(),
+  messageId: z.string().min(1).max(MAX_MESSAGE_ID_CHARS).optional(),
   /** SHA-256 (hex) of the raw message: the dedupe key when there is no Message-ID. */
   contentHash: z.string().regex(/^[0-9a-f]{64}$/),
   receivedAt: z.number().int().positive(),
   sizeBytes: z.number().int().nonnegative(),
   /** Routed mailboxes that forwarded this copy (plain addresses: CRM-bound mail only). */
-  mailboxes: z.array(z.string().min(3).max(320)).min(1).max(100),
+  mailboxes: z
+    .array(z.string().min(MIN_ADDRESS_CHARS).max(MAX_ADDRESS_CHARS))
+    .min(1)
+    .max(MAX_MAILBOXES_PER_ITEM),
   reason: z.enum(TRACKED_REASONS),
-  correlation: z.object({ method: z.enum(CORRELATION_METHODS), detail: z.string().max(2000) }),
+  correlation: z.object({
+    method: z.enum(CORRELATION_METHODS),
+    detail: z.string().max(MAX_DETAIL_CHARS),
+  }),
   egress: z.enum(EGRESS_POLICIES),
   from: wireAddress.optional(),
-  to: z.array(wireAddress).max(1000),
-  cc: z.array(wireAddress).max(1000),
-  subject: z.string().max(10000).optional(),
+  to: z.array(wireAddress).max(MAX_PARTIES_PER_ROLE),
+  cc: z.array(wireAddress).max(MAX_PARTIES_PER_ROLE),
+  subject: z.string().max(MAX_SUBJECT_CHARS).optional(),
   date: z.number().int().optional(),
-  inReplyTo: z.array(z.string().max(998)).max(100).optional(),
-  references: z.array(z.string().max(998)).max(500).optional(),
-  trackingToken: z.string().max(64).optional(),
+  inReplyTo: z.array(z.string().max(MAX_MESSAGE_ID_CHARS)).max(MAX_IN_REPLY_TO).optional(),
+  references: z.array(z.string().max(MAX_MESSAGE_ID_CHARS)).max(MAX_REFERENCES).optional(),
+  trackingToken: z.string().max(MAX_TRACKING_TOKEN_CHARS).optional(),
   text: z.string().optional(),
   html: z.string().optional(),
-  attachments: z.array(wireAttachment).max(500),
+  attachments: z.array(wireAttachment).max(MAX_ATTACHMENTS_PER_ITEM),
+  /** Attachments beyond `MAX_ATTACHMENTS_PER_ITEM`: not listed, only in the raw copy. */
+  attachmentsLeftOut: z.number().int().positive().optional(),
+  /** Why the full parse failed: a headers-only item (no body, no attachments; the raw copy has them). */
+  bodyUnparsed: z.string().max(MAX_NOTE_CHARS).optional(),
+  /** What the edge cut or held back so that the item fits this schema, in words (never silent). */
+  notes: z.array(z.string().max(MAX_NOTE_CHARS)).max(MAX_NOTES).optional(),
   raw: blobRef.optional(),
   /** The whole text body, held in the region when it exceeds the inline budget; `text` is then its beginning. */
   textRef: blobRef.optional(),
-  /** Every To/Cc recipient (JSON `{ to, cc }`), held in the region when there are more than 1000 of one kind. */
+  /**
+   * Every To/Cc recipient and routed mailbox (JSON `{ to, cc, mailboxes }`), held in the region when
+   * there are more than `MAX_PARTIES_PER_ROLE` of one kind or more than `MAX_MAILBOXES_PER_ITEM` mailboxes.
+   */
   partiesRef: blobRef.optional(),
 });
 export type IngestItem = z.infer<typeof ingestItem>;

@@ -8,7 +8,15 @@ import {
 import { readStreamLimited } from '../core/stream-limit.js';
 import { type EdgeBindings, readEdgeConfig } from './config.js';
 import { deliverDeadLetters, deliverOutbox, type OutboxMessage, postBatch } from './outbox.js';
-import { PLATFORM_MAX_BYTES, type ProcessResult, processMessage, receiptFor } from './pipeline.js';
+import {
+  distinctRecipients,
+  invocationPutBudget,
+  MAX_RECIPIENTS_PER_MESSAGE,
+  PLATFORM_MAX_BYTES,
+  type ProcessResult,
+  processMessage,
+  receiptFor,
+} from './pipeline.js';
 import { expireRawCopies } from './raw-expiry.js';
 import { currentSnapshot, lastSnapshotChange, refreshSnapshot, snapshotVersion } from './snapshot-store.js';
 import { journalDepth, recoverJournal } from './journal.js';
@@ -100,8 +108,17 @@ app.post('/api/v1/inbound', async (c) => {
   const raw = await readStreamLimited(c.req.raw.body, PLATFORM_MAX_BYTES, declared);
   const from = c.req.query('from');
   // `to` may repeat (an SMTP relay passes every RCPT TO): the message is processed once per
-  // distinct recipient, each binding it to that address's deployment.
-  const recipients = [...new Set((c.req.queries('to') ?? []).filter((t) => t.trim() !== ''))];
+  // distinct recipient (distinct as the forwarding-address match sees them, not as spelt), each
+  // binding it to that address's deployment.
+  const recipients = distinctRecipients(c.req.queries('to') ?? []);
+  if (recipients.length > MAX_RECIPIENTS_PER_MESSAGE)
+    return c.json(
+      errorBody(
+        'too_many_recipients',
+        `${recipients.length} distinct recipients: at most ${MAX_RECIPIENTS_PER_MESSAGE} recipients per message (RFC 5321 §4.5.3.1.8); send the rest in another request`,
+      ),
+      400,
+    );
   if (!raw) {
     await c.env.OUTBOX.send(
       receiptFor(cfg, undefined, 'oversize', declared, Date.now(), 'larger than 25 MiB'),
@@ -117,8 +134,12 @@ app.post('/api/v1/inbound', async (c) => {
       : c.json({ ...body, error: errorBody('payload_too_large', result.reject ?? '').error }, 413);
   try {
     const waitUntil = (p: Promise<unknown>) => c.executionCtx.waitUntil(p);
+    // One subrequest budget for the whole request, whatever the number of recipients.
+    const attachmentPuts = invocationPutBudget();
     if (recipients.length <= 1) {
-      const result = await processMessage(c.env, cfg, raw, { from, to: recipients[0] }, waitUntil);
+      const result = await processMessage(c.env, cfg, raw, { from, to: recipients[0] }, waitUntil, {
+        attachmentPuts,
+      });
       const body = {
         status: result.status,
         reason: result.reason,
@@ -130,7 +151,10 @@ app.post('/api/v1/inbound', async (c) => {
     }
     const results = [];
     for (const to of recipients)
-      results.push({ to, result: await processMessage(c.env, cfg, raw, { from, to }, waitUntil) });
+      results.push({
+        to,
+        result: await processMessage(c.env, cfg, raw, { from, to }, waitUntil, { attachmentPuts }),
+      });
     // A permanent refusal only when every recipient refused the message (413 if one did for its
     // size, else 400 unknown-recipient): otherwise a deployment that accepted it would lose the
     // message to the sender's bounce.

@@ -1,6 +1,7 @@
 // The per-message path at the edge: header-first decision, toss with a content-free receipt, or
 // full parse + regional storage + enqueue for CRM-bound mail. This is the hottest path.
 import { classify, type Decision, isRoutedMailbox, type LoopHistory, type Target } from '../core/classify.js';
+import type { PutBudget } from '../core/ingest-item.js';
 import { type MessageFacts, readForwardedMessages } from '../core/message-facts.js';
 import { forwardingDeployment } from '../core/snapshot.js';
 import type { TossedReason } from '../core/types.js';
@@ -14,6 +15,25 @@ import { currentSnapshot } from './snapshot-store.js';
 
 /** Email Routing's platform limit; anything larger is refused before it is read. */
 export const PLATFORM_MAX_BYTES = 25 * 1024 * 1024;
+
+export { distinctRecipients, MAX_RECIPIENTS_PER_MESSAGE } from '../core/envelope.js';
+
+/**
+ * R2 puts one invocation (an email() event, an inbound request with all its recipients) may spend
+ * on attachments. Every binding call is a subrequest: Workers allow 10,000 per invocation on the
+ * Paid plan (1,000 before 2025) and 50 on Free (developers.cloudflare.com/workers/platform/limits/
+ * #subrequests). Past the limit every call throws, on every retry: a message with more attachments
+ * than that was a temporary failure for ever. 500 (the wire's attachment cap) leaves room under
+ * 1,000 for the rest — per recipient the raw copy, a held body and party list, item references,
+ * the journal and the queue sends, for up to 100 recipients. Attachments beyond it are listed
+ * without a reference: the raw copy in the region has them.
+ */
+export const ATTACHMENT_PUTS_PER_INVOCATION = 500;
+
+/** A fresh attachment put budget for one invocation. */
+export function invocationPutBudget(): PutBudget {
+  return { remaining: ATTACHMENT_PUTS_PER_INVOCATION };
+}
 
 export interface Envelope {
   from?: string;
@@ -79,8 +99,9 @@ export async function processMessage(
   raw: Uint8Array,
   envelope: Envelope,
   waitUntil: (p: Promise<unknown>) => void,
-  opts: { receivedAt?: number } = {},
+  opts: { receivedAt?: number; attachmentPuts?: PutBudget } = {},
 ): Promise<ProcessResult> {
+  const attachmentPuts = opts.attachmentPuts ?? invocationPutBudget();
   const now = opts.receivedAt ?? Date.now();
   const snapshot = await currentSnapshot(env, cfg, waitUntil);
   // The envelope recipient must be one of the region's forwarding addresses; it binds the message
@@ -128,7 +149,10 @@ export async function processMessage(
     if (decision.targets.length === 0)
       receipts.push(receiptFor(cfg, decision, decision.reason, raw.byteLength, now));
     if (bound.length) {
-      const items = await buildIngestItems(env, cfg, snapshot, raw, facts, bound, now, { rawKey: storedRaw });
+      const items = await buildIngestItems(env, cfg, snapshot, raw, facts, bound, now, {
+        rawKey: storedRaw,
+        attachmentPuts,
+      });
       storedRaw ??= items[0]?.raw?.key;
       // Journal first (where the queue is not durable): an item is never only in process memory.
       await journalItems(env, cfg, items);

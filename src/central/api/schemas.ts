@@ -268,7 +268,13 @@ export const activitySchema = z
     partiesHeldRegionally: z
       .boolean()
       .describe(
-        "more than 1000 To or Cc recipients: the whole list is in the region's store (kind `parties`)",
+        "more than 1000 To or Cc recipients or more than 100 routed mailboxes: the whole lists are in the region's store (kind `parties`)",
+      ),
+    notes: z
+      .array(z.string())
+      .optional()
+      .describe(
+        'present when the edge had to fit a copy to the wire schema — what it cut or held back: display names cut to 500 characters, impossible addresses left out, attachments beyond 500 only in the raw copy, a body the parser refused (headers only)',
       ),
     receivedAt: z.number(),
     ingestedAt: z.number(),

@@ -53,8 +53,16 @@ export function heldRegionally(a: typeof activities.$inferSelect) {
   return { body: copies.some((c) => c?.text), parties: copies.some((c) => c?.parties) };
 }
 
+/** What the edges cut or held back of the activity's copies (issue 19), each note once. */
+export function copyNotes(a: typeof activities.$inferSelect): string[] {
+  const copies = (Array.isArray(a.content) ? a.content : []) as { notes?: unknown }[];
+  const notes = copies.flatMap((c) => (Array.isArray(c?.notes) ? c.notes : []));
+  return [...new Set(notes.filter((n): n is string => typeof n === 'string'))];
+}
+
 export function serializeActivity(a: typeof activities.$inferSelect) {
   const held = heldRegionally(a);
+  const notes = copyNotes(a);
   return {
     id: a.id,
     deployment: a.deployment,
@@ -75,6 +83,8 @@ export function serializeActivity(a: typeof activities.$inferSelect) {
     bodyHeldRegionally: held.body,
     /** True when more recipients than listed in `parties` are in the region's store. */
     partiesHeldRegionally: held.parties,
+    /** What the edge cut or held back to fit the wire (names cut, attachments left in the raw copy, an unparsed body). */
+    ...(notes.length ? { notes } : {}),
     receivedAt: a.receivedAt,
     ingestedAt: a.ingestedAt,
     updatedAt: a.updatedAt,

@@ -354,7 +354,7 @@ export async function ingest(
     if (!existingFingerprints.has(`${item.deployment}\0${dedupeKey}`))
       existingFingerprints.set(`${item.deployment}\0${dedupeKey}`, fingerprint);
     const content =
-      item.raw || item.attachments.length || item.textRef || item.partiesRef
+      item.raw || item.attachments.length || item.textRef || item.partiesRef || item.notes
         ? [
             {
               region: item.region,
@@ -363,6 +363,10 @@ export async function ingest(
               // Held in the region, not here: the whole body / every recipient (see the wire schema).
               ...(item.textRef ? { text: item.textRef } : {}),
               ...(item.partiesRef ? { parties: item.partiesRef } : {}),
+              // What the edge cut or held back to fit the wire schema (issue 19), kept with the copy.
+              ...(item.attachmentsLeftOut ? { attachmentsLeftOut: item.attachmentsLeftOut } : {}),
+              ...(item.bodyUnparsed !== undefined ? { bodyUnparsed: item.bodyUnparsed } : {}),
+              ...(item.notes ? { notes: item.notes } : {}),
             },
           ]
         : [];
