@@ -103,13 +103,9 @@ app.post('/api/v1/inbound', async (c) => {
   if (!token) return c.json(errorBody('unauthorized', 'missing bearer token'), 401);
   if (token.length !== cfg.inboundToken.length || !timingSafeEqualHex(token, cfg.inboundToken))
     return c.json(errorBody('unauthorized', 'invalid inbound token'), 401);
-  if (!c.req.raw.body) return c.json(errorBody('bad_request', 'empty body: send the raw message'), 400);
-  const declared = Number(c.req.header('content-length') ?? 0);
-  const raw = await readStreamLimited(c.req.raw.body, PLATFORM_MAX_BYTES, declared);
-  const from = c.req.query('from');
   // `to` may repeat (an SMTP relay passes every RCPT TO): the message is processed once per
   // distinct recipient (distinct as the forwarding-address match sees them, not as spelt), each
-  // binding it to that address's deployment.
+  // binding it to that address's deployment. The cap is checked before the body is read.
   const recipients = distinctRecipients(c.req.queries('to') ?? []);
   if (recipients.length > MAX_RECIPIENTS_PER_MESSAGE)
     return c.json(
@@ -119,6 +115,10 @@ app.post('/api/v1/inbound', async (c) => {
       ),
       400,
     );
+  if (!c.req.raw.body) return c.json(errorBody('bad_request', 'empty body: send the raw message'), 400);
+  const declared = Number(c.req.header('content-length') ?? 0);
+  const raw = await readStreamLimited(c.req.raw.body, PLATFORM_MAX_BYTES, declared);
+  const from = c.req.query('from');
   if (!raw) {
     await c.env.OUTBOX.send(
       receiptFor(cfg, undefined, 'oversize', declared, Date.now(), 'larger than 25 MiB'),

@@ -134,6 +134,36 @@ describe('envelope recipients (issue 19, item 4)', () => {
     );
     expect(ok.status).toBe(202);
   });
+
+  test('the recipient cap is checked before the body is read', async () => {
+    const { bindings, sent } = capturingEnv();
+    let pulled = false;
+    // A body that fails the request if anything reads it (no high-water mark: nothing pulls ahead).
+    const body = new ReadableStream<Uint8Array>(
+      {
+        pull() {
+          pulled = true;
+          throw new Error('the body was read');
+        },
+      },
+      { highWaterMark: 0 },
+    );
+    const to = Array.from({ length: 101 }, (_, i) => `to=other-${i}%40us.edge.crm-router.example`).join('&');
+    const res = await worker.fetch!(
+      new Request(`http://edge.test/api/v1/inbound?${to}`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer local-inbound-token' },
+        body,
+        duplex: 'half',
+      } as RequestInit) as unknown as Request<unknown, IncomingRequestCfProperties>,
+      bindings,
+      ctx,
+    );
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('too_many_recipients');
+    expect(pulled).toBe(false);
+    expect(sent).toHaveLength(0);
+  });
 });
 
 describe('every item the edge enqueues passes the wire schema (issue 19, item 5)', () => {
