@@ -40,6 +40,11 @@ export const ingestItem = z.object({
   sizeBytes: z.number().int().nonnegative(),
   /** Routed mailboxes that forwarded this copy (plain addresses: CRM-bound mail only). */
   mailboxes: z.array(z.string().min(3).max(320)).min(1).max(100),
+  /**
+   * The mailboxes (of `mailboxes`) whose forward this copy is: only their users get links to its
+   * raw copy (docs/decisions.md, "Raw copies per user"). Absent: none known.
+   */
+  forwardedBy: z.array(z.string().min(3).max(320)).max(100).optional(),
   reason: z.enum(TRACKED_REASONS),
   correlation: z.object({ method: z.enum(CORRELATION_METHODS), detail: z.string().max(2000) }),
   egress: z.enum(EGRESS_POLICIES),

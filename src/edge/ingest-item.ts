@@ -39,7 +39,6 @@ export function buildIngestItems(
   facts: MessageFacts,
   targets: Target[],
   now: number,
-  opts: { rawKey?: string } = {},
 ): Promise<IngestItem[]> {
   return buildItems({
     region: cfg.region,
@@ -50,6 +49,5 @@ export function buildIngestItems(
     targets,
     now,
     copyId: crypto.randomUUID(),
-    ...(opts.rawKey ? { rawKey: opts.rawKey } : {}),
   });
 }

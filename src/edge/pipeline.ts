@@ -111,7 +111,6 @@ export async function processMessage(
 
   const receipts: Receipt[] = [];
   const itemIds: string[] = [];
-  let storedRaw: string | undefined;
   for (const { facts, decision } of decided) {
     const bound = decision.targets.filter((t: Target) => t.crmBound);
     for (const t of decision.targets.filter((x: Target) => !x.crmBound))
@@ -128,8 +127,7 @@ export async function processMessage(
     if (decision.targets.length === 0)
       receipts.push(receiptFor(cfg, decision, decision.reason, raw.byteLength, now));
     if (bound.length) {
-      const items = await buildIngestItems(env, cfg, snapshot, raw, facts, bound, now, { rawKey: storedRaw });
-      storedRaw ??= items[0]?.raw?.key;
+      const items = await buildIngestItems(env, cfg, snapshot, raw, facts, bound, now);
       // Journal first (where the queue is not durable): an item is never only in process memory.
       await journalItems(env, cfg, items);
       await enqueueAll(env, items);

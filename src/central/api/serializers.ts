@@ -1,5 +1,6 @@
 import type { FilterMode } from '../../core/types.js';
 import type { activities, deployments, dispositions, mailboxes, regions } from '../../db/schema.js';
+import { visibleCopies } from '../ingest/raw-links.js';
 
 export function serializeDeployment(d: typeof deployments.$inferSelect) {
   return {
@@ -53,7 +54,11 @@ export function heldRegionally(a: typeof activities.$inferSelect) {
   return { body: copies.some((c) => c?.text), parties: copies.some((c) => c?.parties) };
 }
 
-export function serializeActivity(a: typeof activities.$inferSelect) {
+/**
+ * An activity as the API shows it; `own` (a user token's mailboxes, see `principalMailboxes`)
+ * limits `content` to the copies those mailboxes forwarded.
+ */
+export function serializeActivity(a: typeof activities.$inferSelect, own?: ReadonlySet<string>) {
   const held = heldRegionally(a);
   return {
     id: a.id,
@@ -70,7 +75,7 @@ export function serializeActivity(a: typeof activities.$inferSelect) {
     regions: a.regions,
     egress: a.egress,
     sizeBytes: a.sizeBytes,
-    content: a.content ?? null,
+    content: a.content == null ? null : visibleCopies(a.content, own),
     /** True when the body text stored here is only its beginning: the whole body is in the region's store. */
     bodyHeldRegionally: held.body,
     /** True when more recipients than listed in `parties` are in the region's store. */

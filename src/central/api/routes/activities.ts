@@ -2,13 +2,12 @@ import { z } from '@hono/zod-openapi';
 import { activityDetailSchema, activitySchema } from '../schemas.js';
 import { normaliseMessageId } from '../../../core/keyed-hash.js';
 import { findActivity, queryActivities } from '../../../db/queries/activities.js';
-import { listMailboxes } from '../../../db/queries/mailboxes.js';
 import type { Db } from '../../../db/client.js';
 import { createRouter } from '../../http/app-router.js';
 import { deploymentScope } from '../../http/auth.js';
 import type { Principal } from '../../context.js';
 import { forbidden, notFound } from '../../http/errors.js';
-import { mintRawLink } from '../../ingest/raw-links.js';
+import { mintRawLink, principalMailboxes, visibleCopies } from '../../ingest/raw-links.js';
 import { serializeActivity } from '../serializers.js';
 import { deliveriesOfActivity, serializeWebhookDelivery } from '../../delivery/webhooks.js';
 import { apiRoute, jsonResponse } from './openapi-helpers.js';
@@ -66,20 +65,13 @@ const getRoute = apiRoute('get', '/activities/{id}', 'activities', {
   responses: { 200: jsonResponse(activityDetailSchema, 'the activity, with its webhook deliveries') },
 });
 
-/** Mailboxes a user-scoped token may see activities of. */
-async function userMailboxes(db: Db, p: Principal): Promise<string[] | undefined> {
-  if (p.kind !== 'user') return undefined;
-  const rows = await listMailboxes(db, { deployment: p.deployment, limit: 5000 });
-  return rows.filter((r) => r.userId === p.userId).map((r) => r.address);
-}
-
 async function visibleActivity(db: Db, principal: Principal, id: string) {
   const scope = deploymentScope(principal);
   const row = await findActivity(db, id);
-  const mine = await userMailboxes(db, principal);
-  if (!row || (scope && row.deployment !== scope) || (mine && !row.mailboxes.some((m) => mine.includes(m))))
+  const mine = await principalMailboxes(db, principal);
+  if (!row || (scope && row.deployment !== scope) || (mine && !row.mailboxes.some((m) => mine.has(m))))
     throw notFound(`activity ${id} does not exist`);
-  return row;
+  return { row, mine };
 }
 
 type StoredContent = {
@@ -103,25 +95,26 @@ export const activityRoutes = createRouter()
     const scope = deploymentScope(principal);
     if (scope && q.deployment && q.deployment !== scope)
       throw forbidden(`this token may not read deployment ${q.deployment}`);
+    const mine = await principalMailboxes(db, principal);
     const rows = await queryActivities(db, {
       deployment: scope ?? q.deployment,
       messageId: q.messageId ? normaliseMessageId(q.messageId) : undefined,
       q: q.q,
-      mailboxes: await userMailboxes(db, principal),
+      mailboxes: mine ? [...mine] : undefined,
       cursor: q.cursor,
       limit: q.limit,
     });
     const page = rows.slice(0, q.limit);
     const nextCursor = rows.length > q.limit ? String(page[page.length - 1]?.seq) : null;
-    return c.json({ items: page.map(serializeActivity), nextCursor }, 200);
+    return c.json({ items: page.map((a) => serializeActivity(a, mine)), nextCursor }, 200);
   })
   .openapi(getRoute, async (c) => {
     const { id } = c.req.valid('param');
     const db = c.get('db');
-    const row = await visibleActivity(db, c.get('principal'), id);
+    const { row, mine } = await visibleActivity(db, c.get('principal'), id);
     const deliveries = await deliveriesOfActivity(db, row.id);
     return c.json(
-      { ...serializeActivity(row), webhookDeliveries: deliveries.map(serializeWebhookDelivery) },
+      { ...serializeActivity(row, mine), webhookDeliveries: deliveries.map(serializeWebhookDelivery) },
       200,
     );
   })
@@ -129,9 +122,9 @@ export const activityRoutes = createRouter()
     const { id } = c.req.valid('param');
     const { ttlSeconds } = c.req.valid('query');
     const db = c.get('db');
-    const row = await visibleActivity(db, c.get('principal'), id);
+    const { row, mine } = await visibleActivity(db, c.get('principal'), id);
     const items = [];
-    for (const copy of (row.content ?? []) as StoredContent[]) {
+    for (const copy of visibleCopies(row.content, mine) as StoredContent[]) {
       if (copy.raw) {
         const link = await mintRawLink(c.env, db, copy.raw.region, copy.raw.key, ttlSeconds * 1000);
         items.push({
