@@ -259,7 +259,11 @@ export const activitySchema = z
     regions: z.array(z.string()),
     egress: z.string(),
     sizeBytes: z.number(),
-    content: z.any(),
+    content: z
+      .any()
+      .describe(
+        "the copies kept in their regions (`forwardedBy`: whose forward each is); a user token sees only its own mailboxes' copies",
+      ),
     bodyHeldRegionally: z
       .boolean()
       .describe(

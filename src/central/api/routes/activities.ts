@@ -34,7 +34,7 @@ const listRoute = apiRoute('get', '/activities', 'activities', {
 const contentRoute = apiRoute('get', '/activities/{id}/content', 'activities', {
   summary: 'Signed, expiring links to the raw message and attachments kept in their region',
   description:
-    "The raw message and attachments never leave their region: each link points at that region's edge and expires (default 15 minutes).",
+    "The raw message and attachments never leave their region: each link points at that region's edge and expires (default 15 minutes). A user token gets links only to the copies its own mailboxes forwarded.",
   request: {
     params: z.object({ id: z.string().min(1).max(64) }),
     query: z.object({ ttlSeconds: z.coerce.number().int().min(10).max(3600).default(900) }),
