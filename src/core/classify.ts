@@ -54,6 +54,12 @@ export interface Target {
   correlation?: { method: CorrelationMethod; detail: string };
   /** This deployment's tracking token, when the subject carries one. */
   trackingToken?: string;
+  /**
+   * The mailboxes (of `mailboxes`) whose filter decided and whose forward this copy is: the
+   * forwarder the customer's servers named, else the routed original recipients, else the
+   * trace-header matches (see `decidingMailboxes`).
+   */
+  forwardedBy: string[];
 }
 
 export interface Decision {
@@ -426,6 +432,27 @@ function correlate(
   return undefined;
 }
 
+const RECIPIENT_VIAS: ReadonlySet<string> = new Set(['to', 'cc', 'bcc']);
+
+/**
+ * The mailboxes whose filter modes decide (docs/decisions.md, "Who forwarded"). Any sender can
+ * write trace headers and recipients, so a header-only match never raises the filter of the
+ * mailbox that actually forwarded: (1) the first of `facts.deliveredBy` (what the customer's own
+ * servers wrote: topmost Delivered-To, topmost X-Original-To, envelope sender) that is one of the
+ * matched mailboxes decides alone; (2) else the routed original recipients (To/Cc/Bcc), a trace
+ * header naming someone else cannot outrank the mailbox the message was sent to; (3) else the
+ * trace-header matches (Bcc'd or list mail). Among several, the most permissive mode wins.
+ */
+function decidingMailboxes(facts: MessageFacts, mailboxes: MailboxMatch[]): MailboxMatch[] {
+  for (const e of facts.deliveredBy ?? []) {
+    const address = normaliseAddress(e.address);
+    const forwarder = mailboxes.find((m) => m.address === address);
+    if (forwarder) return [forwarder];
+  }
+  const recipients = mailboxes.filter((m) => RECIPIENT_VIAS.has(m.via));
+  return recipients.length > 0 ? recipients : mailboxes;
+}
+
 function decideTarget(
   deployment: string,
   mailboxes: MailboxMatch[],
@@ -434,9 +461,12 @@ function decideTarget(
   options: ClassifyOptions,
   routed: (address: string) => boolean,
 ): Target {
+  const deciding = decidingMailboxes(facts, mailboxes);
+  const forwardedBy = deciding.map((m) => m.address);
   const toss = (reason: ReasonCode, detail: string, extra?: Partial<Target>): Target => ({
     deployment,
     mailboxes,
+    forwardedBy,
     crmBound: false,
     reason,
     detail,
@@ -466,6 +496,7 @@ function decideTarget(
     return {
       deployment,
       mailboxes,
+      forwardedBy,
       crmBound: true,
       reason: 'tracked:promoted',
       detail: c ? `promoted manually; ${c.detail}` : 'promoted manually (Track in CRM)',
@@ -483,8 +514,8 @@ function decideTarget(
   const loop = loopSignal(facts, mailboxes, options);
   if (loop) return toss('loop', loop, extra);
 
-  const ranked = [...mailboxes].sort((a, b) => PERMISSIVENESS[a.filter] - PERMISSIVENESS[b.filter]);
-  const modes = new Set(mailboxes.map((m) => m.filter));
+  const ranked = [...deciding].sort((a, b) => PERMISSIVENESS[a.filter] - PERMISSIVENESS[b.filter]);
+  const modes = new Set(deciding.map((m) => m.filter));
   const note = (m: MailboxMatch): string =>
     modes.size > 1
       ? ` (mailboxes disagree: the most permissive mode, ${m.filter} of ${m.address}, applies)`
@@ -505,6 +536,7 @@ function decideTarget(
     return {
       deployment,
       mailboxes,
+      forwardedBy,
       crmBound: true,
       reason: `tracked:${correlation.method}` as ReasonCode,
       detail: correlation.detail + note(active),
@@ -516,7 +548,7 @@ function decideTarget(
   let fallback: Target | undefined;
   for (const m of ranked) {
     const t = byFilterMode(m.filter, d, facts, key, routed, mailboxes);
-    const target: Target = { deployment, mailboxes, ...t, detail: t.detail + note(m), ...extra };
+    const target: Target = { deployment, mailboxes, forwardedBy, ...t, detail: t.detail + note(m), ...extra };
     if (target.crmBound) return target;
     fallback ??= target;
   }

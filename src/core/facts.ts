@@ -10,7 +10,9 @@ export type ForwardingVia =
   | 'resent-to'
   | 'resent-from'
   | 'x-ms-exchange-inbox-rules-loop'
-  | 'envelope';
+  | 'envelope'
+  /** The envelope sender (MAIL FROM) of the copy the edge received: evidence only, never a candidate. */
+  | 'envelope-from';
 
 export interface ForwardingCandidate {
   address: string;
@@ -54,6 +56,13 @@ export interface MessageFacts {
   /** X-Failed-Recipients (Exim and others put it on bounces). */
   xFailedRecipients?: string;
   forwarding: ForwardingCandidate[];
+  /**
+   * Who forwarded the copy, as the customer's own mail servers wrote it (docs/decisions.md, "Who
+   * forwarded"), strongest first: the topmost `Delivered-To` and the topmost `X-Original-To` of the
+   * outer message, then the envelope sender. The classifier takes the first that names a mailbox
+   * the message's headers also name as the forwarder; it never routes on its own.
+   */
+  deliveredBy: ForwardingCandidate[];
   forwardedAsAttachment: boolean;
   /**
    * For a forward-as-attachment: which message/rfc822 part of the outer message this is (0-based

@@ -15,6 +15,37 @@ const TRACE_HEADERS: Array<[string, ForwardingVia]> = [
   ['x-ms-exchange-inbox-rules-loop', 'x-ms-exchange-inbox-rules-loop'],
 ];
 
+/**
+ * Fields the delivering MTA prepends (RFC 9228 `Delivered-To`; Postfix's `X-Original-To`): the
+ * topmost one is the customer's server's, any below it may be the sender's own.
+ */
+const DELIVERY_HEADERS: Array<[string, ForwardingVia]> = [
+  ['delivered-to', 'delivered-to'],
+  ['x-original-to', 'x-original-to'],
+];
+
+/**
+ * What the customer's own MTAs wrote about who forwarded this copy, strongest first: the first
+ * address of the topmost `Delivered-To` and of the topmost `X-Original-To` of the outer header
+ * block, then the (normalised) envelope sender — the forwarding mailbox itself when its server
+ * forwards or submits as the mailbox (Exchange forwarding, Sieve redirect from the recipient, a
+ * forward-as-attachment sent by the user). An SRS-rewritten sender names no mailbox and is no
+ * evidence.
+ */
+export function deliveryEvidence(
+  outer: HeaderBlock,
+  envelopeFrom: string | undefined,
+): ForwardingCandidate[] {
+  const evidence: ForwardingCandidate[] = [];
+  for (const [name, via] of DELIVERY_HEADERS) {
+    const top = outer.get(name);
+    const address = top === undefined ? undefined : traceAddresses(top)[0];
+    if (address) evidence.push({ address, via });
+  }
+  if (envelopeFrom) evidence.push({ address: envelopeFrom, via: 'envelope-from' });
+  return evidence;
+}
+
 /** Addresses in a trace header (`X-Forwarded-For: a@x b@y`, `Delivered-To: a@x`, angle forms). */
 export function traceAddresses(value: string): string[] {
   if (value.includes('<') || value.includes('"')) return parseAddressList(value).map((a) => a.address);

@@ -4,6 +4,7 @@
 // one. Only here is the message fully parsed (postal-mime); the store and the id are the caller's,
 // the content hash is Web Crypto's SHA-256.
 import PostalMime, { type Attachment, type Email } from 'postal-mime';
+import { decodeBase64 } from './base64.js';
 import type { Target } from './classify.js';
 import type { MessageFacts } from './message-facts.js';
 import type { RoutingSnapshot } from './snapshot.js';
@@ -128,8 +129,6 @@ export interface BuildItemsInput {
   now: number;
   /** A fresh id (the caller draws it: core has no randomness); the items' ids derive from it. */
   copyId: string;
-  /** A raw copy stored already for an earlier message of the same forward. */
-  rawKey?: string;
   /**
    * Attachment puts left to the caller's invocation, shared by every message it stores (wrapped
    * messages, recipients). Attachments beyond it are listed without a reference: the raw copy has
@@ -211,6 +210,21 @@ function fitMessageIds(ids: string[], max: number, header: string, notes: string
   return fitting.slice(0, max);
 }
 
+/**
+ * The bytes kept as a message's raw copy: for a forward-as-attachment the wrapped message itself,
+ * never the forwarder's wrapper (its cover note and other wrapped messages are the forwarder's
+ * own; issue 19, item 9). A message/rfc822 part may not be transfer-encoded (RFC 2046 §5.2.1) but
+ * some clients base64 it anyway: a message's first line is a header field and holds a `:`, which
+ * the base64 alphabet (RFC 4648 §4) lacks, so a first line without one is decoded.
+ */
+function rawCopyBytes(raw: Uint8Array, facts: MessageFacts): Uint8Array {
+  if (!facts.wrappedRange) return raw;
+  const part = raw.subarray(facts.wrappedRange[0], facts.wrappedRange[1]);
+  const lineEnd = part.indexOf(10);
+  const firstLine = lineEnd < 0 ? part : part.subarray(0, lineEnd);
+  return firstLine.includes(58) ? part : decodeBase64(part);
+}
+
 export async function buildItems(input: BuildItemsInput): Promise<IngestItem[]> {
   const { region, store, raw, facts, targets, now, copyId } = input;
   const egress = input.snapshot.egress;
@@ -236,7 +250,6 @@ export async function buildItems(input: BuildItemsInput): Promise<IngestItem[]> 
   }
   const contentHash = toHex(digest);
   // The raw message stays in the region; central gets a reference it can turn into a signed link.
-  // Messages forwarded together (one per wrapped part) share the copy stored for the first.
   let rawRef: IngestItem['raw'];
   const prefix = copyPrefix(
     targets.map((t) => t.deployment),
@@ -244,13 +257,13 @@ export async function buildItems(input: BuildItemsInput): Promise<IngestItem[]> 
     now,
   );
   if (store) {
-    const key = input.rawKey ?? `${prefix}.eml`;
-    if (!input.rawKey)
-      await store.put(key, raw, {
-        contentType: 'message/rfc822',
-        custom: { region, receivedAt: String(now) },
-      });
-    rawRef = { region, key, size: raw.byteLength };
+    const key = `${prefix}.eml`;
+    const copy = rawCopyBytes(raw, facts);
+    await store.put(key, copy, {
+      contentType: 'message/rfc822',
+      custom: { region, receivedAt: String(now) },
+    });
+    rawRef = { region, key, size: copy.byteLength };
   }
 
   // Every listed attachment is stored in the region once, whatever the number of target
@@ -376,6 +389,7 @@ export async function buildItems(input: BuildItemsInput): Promise<IngestItem[]> 
       receivedAt: now,
       sizeBytes: raw.byteLength,
       mailboxes: mailboxes.slice(0, MAX_MAILBOXES_PER_ITEM),
+      ...(target.forwardedBy ? { forwardedBy: target.forwardedBy.slice(0, MAX_MAILBOXES_PER_ITEM) } : {}),
       reason: target.reason as IngestItem['reason'],
       correlation: { method: correlation.method, detail: correlation.detail.slice(0, MAX_DETAIL_CHARS) },
       egress,

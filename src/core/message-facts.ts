@@ -8,7 +8,7 @@
 import type { MessageFacts } from './facts.js';
 import { fingerprintOf } from './fingerprint.js';
 import { forwardedMessages } from './forward-as-attachment.js';
-import { forwardingCandidates } from './forwarding.js';
+import { deliveryEvidence, forwardingCandidates } from './forwarding.js';
 import {
   addressList,
   DEFAULT_MAX_HEADER_BYTES,
@@ -62,6 +62,7 @@ function malformedFacts(
     contentType: 'text/plain',
     xLoop: [],
     forwarding: env.to ? [{ address: env.to, via: 'envelope' }] : [],
+    deliveredBy: env.from ? [{ address: env.from, via: 'envelope-from' }] : [],
     forwardedAsAttachment: false,
     envelope: env,
     fingerprint,
@@ -156,17 +157,23 @@ function readFacts(
   if (raw.subarray(0, outer.headerBytes).includes(0)) problems.push('NUL bytes in the header block');
 
   const outerType = parseContentType(outer.get('content-type'));
+  // A forward-as-attachment is its outer From's only when the customer's servers say that mailbox
+  // sent this copy (docs/decisions.md, "Who forwarded"): anyone can write a colleague's From.
+  const delivered = deliveryEvidence(outer, normaliseEnvelope(envelope).from);
+  const forwarder = isForwardingMailbox
+    ? delivered.find((e) => isForwardingMailbox(e.address))?.address
+    : undefined;
   const { wrapped, problems: mimeProblems } = forwardedMessages(
     raw,
     outer,
     outerType,
     maxHeaderBytes,
-    isForwardingMailbox,
+    forwarder === undefined ? undefined : (address) => address === forwarder,
   );
   problems.push(...mimeProblems);
-  if (wrapped.length === 0) return [factsOf(raw, envelope, outer, outer, outerType, problems)];
+  if (wrapped.length === 0) return [factsOf(raw, envelope, outer, outer, outerType, problems, delivered)];
   return wrapped.map((w, n) =>
-    factsOf(raw, envelope, outer, w.block, outerType, problems, { ...w, index: n }),
+    factsOf(raw, envelope, outer, w.block, outerType, problems, delivered, { ...w, index: n }),
   );
 }
 
@@ -178,6 +185,7 @@ function factsOf(
   source: HeaderBlock,
   outerType: ReturnType<typeof parseContentType>,
   outerProblems: string[],
+  deliveredBy: MessageFacts['deliveredBy'],
   part?: WrappedMessage & { index: number },
 ): MessageFacts {
   const problems = [...outerProblems];
@@ -219,6 +227,7 @@ function factsOf(
     contentType: contentType.type,
     xLoop,
     forwarding,
+    deliveredBy,
     forwardedAsAttachment,
     envelope: env,
     // A wrapped message's fingerprint covers its own bytes: two messages forwarded together differ.

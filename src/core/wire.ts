@@ -70,6 +70,14 @@ export const ingestItem = z.object({
     .array(z.string().min(MIN_ADDRESS_CHARS).max(MAX_ADDRESS_CHARS))
     .min(1)
     .max(MAX_MAILBOXES_PER_ITEM),
+  /**
+   * The mailboxes (of `mailboxes`) whose forward this copy is: only their users get links to its
+   * raw copy (docs/decisions.md, "Raw copies per user"). Absent: none known.
+   */
+  forwardedBy: z
+    .array(z.string().min(MIN_ADDRESS_CHARS).max(MAX_ADDRESS_CHARS))
+    .max(MAX_MAILBOXES_PER_ITEM)
+    .optional(),
   reason: z.enum(TRACKED_REASONS),
   correlation: z.object({
     method: z.enum(CORRELATION_METHODS),

@@ -39,7 +39,7 @@ export function buildIngestItems(
   facts: MessageFacts,
   targets: Target[],
   now: number,
-  opts: { rawKey?: string; attachmentPuts?: PutBudget } = {},
+  opts: { attachmentPuts?: PutBudget } = {},
 ): Promise<IngestItem[]> {
   return buildItems({
     region: cfg.region,
@@ -50,7 +50,6 @@ export function buildIngestItems(
     targets,
     now,
     copyId: crypto.randomUUID(),
-    ...(opts.rawKey ? { rawKey: opts.rawKey } : {}),
     ...(opts.attachmentPuts ? { attachmentPuts: opts.attachmentPuts } : {}),
   });
 }

@@ -11,7 +11,7 @@ import { noteEnqueued } from './backlog.js';
 import { enqueueAll } from './enqueue.js';
 import { journalItems } from './journal.js';
 import { buildIngestItems } from './ingest-item.js';
-import { currentSnapshot } from './snapshot-store.js';
+import { currentSnapshot, mayBeNewForwardingAddress, refreshSnapshot } from './snapshot-store.js';
 
 /** Email Routing's platform limit; anything larger is refused before it is read. */
 export const PLATFORM_MAX_BYTES = 25 * 1024 * 1024;
@@ -103,10 +103,24 @@ export async function processMessage(
 ): Promise<ProcessResult> {
   const attachmentPuts = opts.attachmentPuts ?? invocationPutBudget();
   const now = opts.receivedAt ?? Date.now();
-  const snapshot = await currentSnapshot(env, cfg, waitUntil);
+  let snapshot = await currentSnapshot(env, cfg, waitUntil);
   // The envelope recipient must be one of the region's forwarding addresses; it binds the message
-  // to that address's deployment (design §4). Anything else is refused permanently.
-  const deployment = forwardingDeployment(snapshot, envelope.to, now);
+  // to that address's deployment (design §4). Anything else is refused permanently — except an
+  // address central may have issued after this snapshot (it verifies against the region key):
+  // fetch the snapshot now, and if it still lacks the address, fail temporarily so the sending
+  // server retries instead of bouncing the mail for good (issue 19, item 11).
+  let deployment = forwardingDeployment(snapshot, envelope.to, now);
+  if (deployment === undefined && (await mayBeNewForwardingAddress(snapshot, cfg, envelope.to))) {
+    const fresh = await refreshSnapshot(env, cfg, 'new-address');
+    if (fresh) {
+      snapshot = fresh;
+      deployment = forwardingDeployment(fresh, envelope.to, now);
+    }
+    if (deployment === undefined)
+      throw new Error(
+        `edge ${cfg.region}: the envelope recipient verifies as a forwarding address of this region but is not in this edge's snapshot yet (version ${snapshot.version}); temporary failure`,
+      );
+  }
   if (deployment === undefined) {
     const detail = 'the envelope recipient is not a forwarding address of this region';
     await enqueueAll(env, [receiptFor(cfg, undefined, 'unknown-recipient', raw.byteLength, now, detail)]);
@@ -132,7 +146,6 @@ export async function processMessage(
 
   const receipts: Receipt[] = [];
   const itemIds: string[] = [];
-  let storedRaw: string | undefined;
   for (const { facts, decision } of decided) {
     const bound = decision.targets.filter((t: Target) => t.crmBound);
     for (const t of decision.targets.filter((x: Target) => !x.crmBound))
@@ -149,11 +162,7 @@ export async function processMessage(
     if (decision.targets.length === 0)
       receipts.push(receiptFor(cfg, decision, decision.reason, raw.byteLength, now));
     if (bound.length) {
-      const items = await buildIngestItems(env, cfg, snapshot, raw, facts, bound, now, {
-        rawKey: storedRaw,
-        attachmentPuts,
-      });
-      storedRaw ??= items[0]?.raw?.key;
+      const items = await buildIngestItems(env, cfg, snapshot, raw, facts, bound, now, { attachmentPuts });
       // Journal first (where the queue is not durable): an item is never only in process memory.
       await journalItems(env, cfg, items);
       await enqueueAll(env, items);

@@ -1,3 +1,5 @@
+import { isVerifiedForwardingAddress } from '../core/forwarding-address.js';
+import { keyedHash, normaliseAddress } from '../core/keyed-hash.js';
 import { decodeSnapshot, type RoutingSnapshot } from '../core/snapshot.js';
 import { centralFetch } from './central-client.js';
 import type { EdgeBindings, EdgeConfig } from './config.js';
@@ -15,7 +17,7 @@ interface Held {
 let held: Held | undefined;
 
 /** What made this edge fetch a snapshot: shown on /health with the last change it took. */
-export type RefreshTrigger = 'first-use' | 'max-age' | 'ingest-answer' | 'cron' | 'notice';
+export type RefreshTrigger = 'first-use' | 'max-age' | 'ingest-answer' | 'cron' | 'notice' | 'new-address';
 let lastChange: { version: number; trigger: RefreshTrigger; at: number } | undefined;
 
 /** The last new snapshot this isolate took: its version, what fetched it, and when. */
@@ -135,4 +137,21 @@ export function noteCentralVersion(
 ): Promise<unknown> | undefined {
   if (held && version > held.snapshot.version) return refreshSnapshot(env, cfg, 'ingest-answer');
   return undefined;
+}
+
+/**
+ * Whether an envelope recipient the snapshot does not bind may be a forwarding address central
+ * issued after the snapshot was built (issue 19, item 11): it verifies against this region's
+ * signing key (src/core/forwarding-address.ts) and the snapshot has no entry for it at all. A
+ * rotated-out address keeps its entry (with its expiry) and is refused for good.
+ */
+export async function mayBeNewForwardingAddress(
+  snapshot: RoutingSnapshot,
+  cfg: Pick<EdgeConfig, 'signingKey' | 'region'>,
+  envelopeTo: string | undefined,
+): Promise<boolean> {
+  const address = normaliseAddress(envelopeTo ?? '');
+  if (address === '') return false;
+  if (Object.hasOwn(snapshot.forwarding ?? {}, keyedHash(snapshot.hashKey, address))) return false;
+  return isVerifiedForwardingAddress(cfg.signingKey, cfg.region, address);
 }

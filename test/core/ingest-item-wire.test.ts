@@ -60,6 +60,8 @@ describe('buildItems fits every item to the wire schema', () => {
               filter: 'all' as const,
               via: 'to',
             })),
+            // Every mailbox forwarded it (more than the wire lists, when there are over 100).
+            forwardedBy: Array.from({ length: mailboxCount }, (_, i) => `m${i}@contoso.example`),
             crmBound: true,
             reason: 'tracked:all',
             detail: 'd'.repeat(3000),

@@ -9,6 +9,8 @@ const EDGE = { from: 'relay@contoso.example', to: 'crm@us.edge.localhost' };
 const NOW = 1_710_300_000_000;
 /** As the edge reads mail: alice@contoso.example is a routed (forwarding) mailbox. */
 const ROUTED = { isForwardingMailbox: (a: string) => a === 'alice@contoso.example' };
+/** A forward-as-attachment as it reaches the edge: sent by the forwarder's own server, as her. */
+const SENT_BY_ALICE = { from: 'alice@contoso.example', to: 'crm@us.edge.localhost' };
 
 describe('message facts from real-world shapes', () => {
   test('an Outlook reply: addresses, ids, Thread-Index, date', () => {
@@ -53,7 +55,7 @@ describe('message facts from real-world shapes', () => {
   });
 
   test('an Exchange forward-as-attachment yields the wrapped message as the original', () => {
-    const f = readMessageFacts(fixture('exchange-forward-as-attachment.eml'), EDGE, ROUTED);
+    const f = readMessageFacts(fixture('exchange-forward-as-attachment.eml'), SENT_BY_ALICE, ROUTED);
     expect(f.forwardedAsAttachment).toBe(true);
     expect(f.subject).toBe('RE: Contract renewal');
     expect(f.from?.address).toBe('carol@example.org');
@@ -104,7 +106,7 @@ describe('message facts from real-world shapes', () => {
     const raw = new TextEncoder().encode(
       `From: alice@contoso.example\r\nTo: crm@us.edge.localhost\r\nSubject: Fw: Inner\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\n${b64}\r\n--b--\r\n`,
     );
-    const f = readMessageFacts(raw, EDGE, ROUTED);
+    const f = readMessageFacts(raw, SENT_BY_ALICE, ROUTED);
     expect(f.forwardedAsAttachment).toBe(true);
     expect(f.messageId).toBe('inner@example.org');
     expect(f.forwarding[0]).toEqual({ address: 'alice@contoso.example', via: 'forward-as-attachment' });
@@ -271,9 +273,13 @@ describe('fixtures classified against the contoso snapshot', () => {
   test.each(table)('%s under filter mode %s is %s (every message it carries)', (name, mode, reason) => {
     const snapshot = contosoSnapshot(mode);
     // As the edge reads it: a forward-as-attachment is recognised by its routed sender.
-    const messages = readForwardedMessages(fixture(name), EDGE, {
-      isForwardingMailbox: (a) => isRoutedMailbox(snapshot, a),
-    });
+    const messages = readForwardedMessages(
+      fixture(name),
+      name.includes('-as-attachment') ? SENT_BY_ALICE : EDGE,
+      {
+        isForwardingMailbox: (a) => isRoutedMailbox(snapshot, a),
+      },
+    );
     expect(messages.map((facts) => classify(facts, snapshot, { now: NOW }).reason)).toEqual(
       messages.map(() => reason),
     );
@@ -289,7 +295,11 @@ describe('fixtures classified against the contoso snapshot', () => {
 
 describe('forward-as-attachment: what Outlook, Gmail, Thunderbird and Apple Mail send', () => {
   test('Outlook: two selected messages forwarded as attachments are two messages, in order', () => {
-    const m = readForwardedMessages(fixture('outlook-two-forwarded-as-attachments.eml'), EDGE, ROUTED);
+    const m = readForwardedMessages(
+      fixture('outlook-two-forwarded-as-attachments.eml'),
+      SENT_BY_ALICE,
+      ROUTED,
+    );
     expect(m.map((f) => f.messageId)).toEqual(['po-4711@mail.example.org', 'delivery-q@mta.example.net']);
     expect(m.map((f) => f.subject)).toEqual(['Purchase order 4711', 'Question about delivery dates']);
     expect(m.map((f) => f.wrappedIndex)).toEqual([0, 1]);
@@ -303,7 +313,7 @@ describe('forward-as-attachment: what Outlook, Gmail, Thunderbird and Apple Mail
   });
 
   test('Gmail: the wrapped messages follow a multipart/alternative part', () => {
-    const m = readForwardedMessages(fixture('gmail-two-forwarded-as-attachments.eml'), EDGE, ROUTED);
+    const m = readForwardedMessages(fixture('gmail-two-forwarded-as-attachments.eml'), SENT_BY_ALICE, ROUTED);
     expect(m.map((f) => f.messageId)).toEqual([
       'invoice-2024-031@billing.example.org',
       're-site-visit@mta.example.net',
@@ -313,7 +323,7 @@ describe('forward-as-attachment: what Outlook, Gmail, Thunderbird and Apple Mail
   test('Thunderbird: a typed subject ("please log this") does not hide the forward', () => {
     const [f, ...rest] = readForwardedMessages(
       fixture('thunderbird-forward-as-attachment-typed-subject.eml'),
-      EDGE,
+      SENT_BY_ALICE,
       ROUTED,
     );
     expect(rest).toEqual([]);
@@ -326,13 +336,13 @@ describe('forward-as-attachment: what Outlook, Gmail, Thunderbird and Apple Mail
   });
 
   test('Apple Mail: Forward as Attachment with a typed subject', () => {
-    const f = readMessageFacts(fixture('apple-mail-forward-as-attachment.eml'), EDGE, ROUTED);
+    const f = readMessageFacts(fixture('apple-mail-forward-as-attachment.eml'), SENT_BY_ALICE, ROUTED);
     expect(f).toMatchObject({ forwardedAsAttachment: true, subject: 'Re: Delivery schedule' });
     expect(f.inReplyTo).toEqual(['delivery-schedule@contoso.example']);
   });
 
   test('the same messages from a sender that is not a forwarding mailbox keep their own headers', () => {
-    const f = readForwardedMessages(fixture('outlook-two-forwarded-as-attachments.eml'), EDGE, {
+    const f = readForwardedMessages(fixture('outlook-two-forwarded-as-attachments.eml'), SENT_BY_ALICE, {
       isForwardingMailbox: () => false,
     });
     expect(f).toHaveLength(1);

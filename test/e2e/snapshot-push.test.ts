@@ -40,20 +40,25 @@ async function admin(method: string, path: string, body?: unknown) {
 }
 const health = async () => (await (await fetch(`${edge.url}/health`)).json()) as Health;
 
-/** A message from `from` forwarded by ann's rule, through the edge's HTTP ingress. */
-async function forwarded(from: string, to: string) {
+/** A message from `from` forwarded by `mailbox`'s rule (ann's by default), through the edge's HTTP ingress. */
+async function forwardedWithStatus(from: string, to: string, mailbox = 'ann@push.example') {
   const raw = rawMessage({
     from,
-    to: 'ann@push.example',
+    to: mailbox,
     subject: 'push test',
     messageId: uniqueMessageId('push'),
-    extra: { 'X-Forwarded-To': 'ann@push.example' },
+    extra: { 'X-Forwarded-To': mailbox },
   });
   const res = await fetch(
     `${edge.url}/api/v1/inbound?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`,
     { method: 'POST', headers: { authorization: `Bearer ${LOCAL_INBOUND_TOKEN}` }, body: raw },
   );
-  return (await res.json()) as { status: string; reason: string };
+  return { httpStatus: res.status, ...((await res.json()) as { status: string; reason: string }) };
+}
+
+async function forwarded(from: string, to: string) {
+  const { httpStatus: _, ...body } = await forwardedWithStatus(from, to);
+  return body;
 }
 
 describe('snapshot push to an idle edge', () => {
@@ -110,6 +115,31 @@ describe('snapshot push to an idle edge', () => {
       return eu.edgeSnapshotVersion === after.snapshotVersion ? eu : undefined;
     }, 30_000);
     expect(await forwarded(contact, forwarding)).toMatchObject({ status: 'tracked' });
+  });
+
+  test('mail to a deployment created a moment ago is never refused for good (issue 19, item 11)', async () => {
+    const id = `fresh${Date.now() % 100000}`;
+    await admin('PUT', `/api/v1/deployments/${id}`, { name: 'Fresh', domains: [`${id}.example`] });
+    await admin('PUT', `/api/v1/mailboxes/bo@${id}.example`, {
+      region: 'eu',
+      deployment: id,
+      userId: 'u-bo',
+      filter: 'all',
+    });
+    const to = (
+      (await admin('GET', `/api/v1/deployments/${id}`)).forwardingAddresses as Record<string, string>
+    ).eu as string;
+    const started = Date.now();
+    const answers: number[] = [];
+    const accepted = await eventually(async () => {
+      const res = await forwardedWithStatus('buyer@customer.example', to, `bo@${id}.example`);
+      answers.push(res.httpStatus);
+      return res.httpStatus === 202 ? res : undefined;
+    }, 60_000);
+    console.log(`new deployment: accepted after ${Date.now() - started} ms, answers ${answers.join(' ')}`);
+    // Only ever "accepted" or "try later" (503: the relay answers 451): never 400 unknown-recipient.
+    expect(answers.every((s) => s === 202 || s === 503)).toBe(true);
+    expect(accepted, JSON.stringify(accepted)).toMatchObject({ status: 'tracked' });
   });
 
   test('a notice not signed by central changes nothing on the edge', async () => {

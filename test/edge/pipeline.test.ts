@@ -346,8 +346,8 @@ describe('email() handler', () => {
       expect(items.every((i) => i.mailboxes.join() === 'alice@contoso.example')).toBe(true);
       expect(items[1]!.text).toMatch(/second batch/);
       expect(items[0]!.text).not.toMatch(/second batch/);
-      // One stored copy of the forward, referenced by both; each its own content hash.
-      expect(items[0]!.raw!.key).toBe(items[1]!.raw!.key);
+      // Each its own stored copy (the wrapped message, not the forward) and its own content hash.
+      expect(items[0]!.raw!.key).not.toBe(items[1]!.raw!.key);
       expect(await edgeEnv.RAW.head(items[0]!.raw!.key)).not.toBeNull();
       expect(items[0]!.contentHash).not.toBe(items[1]!.contentHash);
     });

@@ -44,7 +44,7 @@ export const domainName = z
 export const forwardingAddressesSchema = z.record(z.string(), z.string()).openapi({
   description:
     'One unguessable forwarding address per region (`{ "<region>": "<address>" }`): the rule scripts forward there, and the edge accepts mail only for these (anything else is refused as `unknown-recipient`). Admin and deployment tokens only.',
-  example: { eu: 'crm-3f9c0e1a2b4d5e6f7a8b9c0d@eu.edge.crm-router.example' },
+  example: { eu: 'crm-99a828efe8619bcb027f4db8@eu.edge.crm-router.example' },
 });
 
 export const deploymentBody = z
@@ -259,7 +259,11 @@ export const activitySchema = z
     regions: z.array(z.string()),
     egress: z.string(),
     sizeBytes: z.number(),
-    content: z.any(),
+    content: z
+      .any()
+      .describe(
+        "the copies kept in their regions (`forwardedBy`: whose forward each is); a user token sees only its own mailboxes' copies",
+      ),
     bodyHeldRegionally: z
       .boolean()
       .describe(

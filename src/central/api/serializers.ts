@@ -1,5 +1,6 @@
 import type { FilterMode } from '../../core/types.js';
 import type { activities, deployments, dispositions, mailboxes, regions } from '../../db/schema.js';
+import { visibleCopies } from '../ingest/raw-links.js';
 
 export function serializeDeployment(d: typeof deployments.$inferSelect) {
   return {
@@ -53,16 +54,22 @@ export function heldRegionally(a: typeof activities.$inferSelect) {
   return { body: copies.some((c) => c?.text), parties: copies.some((c) => c?.parties) };
 }
 
-/** What the edges cut or held back of the activity's copies (issue 19), each note once. */
-export function copyNotes(a: typeof activities.$inferSelect): string[] {
-  const copies = (Array.isArray(a.content) ? a.content : []) as { notes?: unknown }[];
+/** What the edges cut or held back of these stored copies (issue 19), each note once. */
+function copyNotes(content: unknown): string[] {
+  const copies = (Array.isArray(content) ? content : []) as { notes?: unknown }[];
   const notes = copies.flatMap((c) => (Array.isArray(c?.notes) ? c.notes : []));
   return [...new Set(notes.filter((n): n is string => typeof n === 'string'))];
 }
 
-export function serializeActivity(a: typeof activities.$inferSelect) {
+/**
+ * An activity as the API shows it; `own` (a user token's mailboxes, see `principalMailboxes`)
+ * limits `content` to the copies those mailboxes forwarded.
+ */
+export function serializeActivity(a: typeof activities.$inferSelect, own?: ReadonlySet<string>) {
   const held = heldRegionally(a);
-  const notes = copyNotes(a);
+  const content = a.content == null ? null : visibleCopies(a.content, own);
+  // Notes of the copies the principal sees only: another user's copy is not its business.
+  const notes = copyNotes(content);
   return {
     id: a.id,
     deployment: a.deployment,
@@ -78,7 +85,7 @@ export function serializeActivity(a: typeof activities.$inferSelect) {
     regions: a.regions,
     egress: a.egress,
     sizeBytes: a.sizeBytes,
-    content: a.content ?? null,
+    content,
     /** True when the body text stored here is only its beginning: the whole body is in the region's store. */
     bodyHeldRegionally: held.body,
     /** True when more recipients than listed in `parties` are in the region's store. */

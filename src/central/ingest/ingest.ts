@@ -359,6 +359,8 @@ export async function ingest(
             {
               region: item.region,
               raw: item.raw ?? null,
+              // Whose forward this copy is: a user token gets links to its own copies only.
+              forwardedBy: [...new Set(item.forwardedBy ?? [])].sort(),
               attachments: item.attachments.map(({ contentBase64: _c, ...a }) => a),
               // Held in the region, not here: the whole body / every recipient (see the wire schema).
               ...(item.textRef ? { text: item.textRef } : {}),

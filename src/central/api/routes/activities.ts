@@ -2,13 +2,12 @@ import { z } from '@hono/zod-openapi';
 import { activityDetailSchema, activitySchema } from '../schemas.js';
 import { normaliseMessageId } from '../../../core/keyed-hash.js';
 import { activityChanges, findActivity, queryActivities } from '../../../db/queries/activities.js';
-import { listMailboxes } from '../../../db/queries/mailboxes.js';
 import type { Db } from '../../../db/client.js';
 import { createRouter } from '../../http/app-router.js';
 import { deploymentScope } from '../../http/auth.js';
 import type { Principal } from '../../context.js';
 import { forbidden, notFound } from '../../http/errors.js';
-import { mintRawLink } from '../../ingest/raw-links.js';
+import { mintRawLink, principalMailboxes, visibleCopies } from '../../ingest/raw-links.js';
 import { serializeActivity } from '../serializers.js';
 import { deliveriesOfActivity, serializeWebhookDelivery } from '../../delivery/webhooks.js';
 import { apiRoute, jsonResponse } from './openapi-helpers.js';
@@ -80,7 +79,7 @@ const changesRoute = apiRoute('get', '/activities/changes', 'activities', {
 const contentRoute = apiRoute('get', '/activities/{id}/content', 'activities', {
   summary: 'Signed, expiring links to the raw message and attachments kept in their region',
   description:
-    "The raw message and attachments never leave their region: each link points at that region's edge and expires (default 15 minutes).",
+    "The raw message and attachments never leave their region: each link points at that region's edge and expires (default 15 minutes). A user token gets links only to the copies its own mailboxes forwarded.",
   request: {
     params: z.object({ id: z.string().min(1).max(64) }),
     query: z.object({ ttlSeconds: z.coerce.number().int().min(10).max(3600).default(900) }),
@@ -111,31 +110,26 @@ const getRoute = apiRoute('get', '/activities/{id}', 'activities', {
   responses: { 200: jsonResponse(activityDetailSchema, 'the activity, with its webhook deliveries') },
 });
 
-/** Mailboxes a user-scoped token may see activities of. */
-async function userMailboxes(db: Db, p: Principal): Promise<string[] | undefined> {
-  if (p.kind !== 'user') return undefined;
-  const rows = await listMailboxes(db, { deployment: p.deployment, limit: 5000 });
-  return rows.filter((r) => r.userId === p.userId).map((r) => r.address);
-}
-
 /**
  * The activities a principal may list, narrowed to `deployment` if asked: a deployment token its
- * own deployment (another one is 403), a user token its own mailboxes' activities.
+ * own deployment (another one is 403), a user token its own mailboxes' activities (`mine`, which
+ * also decides the raw copies it sees).
  */
 async function readableActivities(db: Db, principal: Principal, deployment: string | undefined) {
   const scope = deploymentScope(principal);
   if (scope && deployment && deployment !== scope)
     throw forbidden(`this token may not read deployment ${deployment}`);
-  return { deployment: scope ?? deployment, mailboxes: await userMailboxes(db, principal) };
+  const mine = await principalMailboxes(db, principal);
+  return { deployment: scope ?? deployment, mailboxes: mine ? [...mine] : undefined, mine };
 }
 
 async function visibleActivity(db: Db, principal: Principal, id: string) {
   const scope = deploymentScope(principal);
   const row = await findActivity(db, id);
-  const mine = await userMailboxes(db, principal);
-  if (!row || (scope && row.deployment !== scope) || (mine && !row.mailboxes.some((m) => mine.includes(m))))
+  const mine = await principalMailboxes(db, principal);
+  if (!row || (scope && row.deployment !== scope) || (mine && !row.mailboxes.some((m) => mine.has(m))))
     throw notFound(`activity ${id} does not exist`);
-  return row;
+  return { row, mine };
 }
 
 type StoredContent = {
@@ -155,8 +149,9 @@ export const activityRoutes = createRouter()
   .openapi(listRoute, async (c) => {
     const q = c.req.valid('query');
     const db = c.get('db');
+    const { mine, ...scope } = await readableActivities(db, c.get('principal'), q.deployment);
     const rows = await queryActivities(db, {
-      ...(await readableActivities(db, c.get('principal'), q.deployment)),
+      ...scope,
       messageId: q.messageId ? normaliseMessageId(q.messageId) : undefined,
       q: q.q,
       cursor: q.cursor,
@@ -164,14 +159,15 @@ export const activityRoutes = createRouter()
     });
     const page = rows.slice(0, q.limit);
     const nextCursor = rows.length > q.limit ? String(page[page.length - 1]?.seq) : null;
-    return c.json({ items: page.map(serializeActivity), nextCursor }, 200);
+    return c.json({ items: page.map((a) => serializeActivity(a, mine)), nextCursor }, 200);
   })
   // Before `/activities/{id}`, which would otherwise take `changes` for an id.
   .openapi(changesRoute, async (c) => {
     const q = c.req.valid('query');
     const db = c.get('db');
+    const { mine, ...scope } = await readableActivities(db, c.get('principal'), q.deployment);
     const rows = await activityChanges(db, {
-      ...(await readableActivities(db, c.get('principal'), q.deployment)),
+      ...scope,
       after: q.cursor ?? 0,
       limit: q.limit,
     });
@@ -182,7 +178,7 @@ export const activityRoutes = createRouter()
         items: page.map((row) => ({
           change: row.merged ? ('merged' as const) : ('inserted' as const),
           cursor: String(row.changeSeq),
-          activity: serializeActivity(row),
+          activity: serializeActivity(row, mine),
         })),
         nextCursor: last ? String(last.changeSeq) : q.cursor !== undefined ? String(q.cursor) : null,
         hasMore: rows.length > q.limit,
@@ -193,10 +189,10 @@ export const activityRoutes = createRouter()
   .openapi(getRoute, async (c) => {
     const { id } = c.req.valid('param');
     const db = c.get('db');
-    const row = await visibleActivity(db, c.get('principal'), id);
+    const { row, mine } = await visibleActivity(db, c.get('principal'), id);
     const deliveries = await deliveriesOfActivity(db, row.id);
     return c.json(
-      { ...serializeActivity(row), webhookDeliveries: deliveries.map(serializeWebhookDelivery) },
+      { ...serializeActivity(row, mine), webhookDeliveries: deliveries.map(serializeWebhookDelivery) },
       200,
     );
   })
@@ -204,9 +200,9 @@ export const activityRoutes = createRouter()
     const { id } = c.req.valid('param');
     const { ttlSeconds } = c.req.valid('query');
     const db = c.get('db');
-    const row = await visibleActivity(db, c.get('principal'), id);
+    const { row, mine } = await visibleActivity(db, c.get('principal'), id);
     const items = [];
-    for (const copy of (row.content ?? []) as StoredContent[]) {
+    for (const copy of visibleCopies(row.content, mine) as StoredContent[]) {
       if (copy.raw) {
         const link = await mintRawLink(c.env, db, copy.raw.region, copy.raw.key, ttlSeconds * 1000);
         items.push({

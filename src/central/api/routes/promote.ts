@@ -16,6 +16,7 @@ import { ApiError, forbidden, notFound, validationFailed } from '../../http/erro
 import { ingest, receiptStatements } from '../../ingest/ingest.js';
 import { MAX_PROMOTE_BYTES } from '../../http/body-limits.js';
 import { mediaType, readBodyLimited } from '../../http/request-body.js';
+import { principalMailboxes } from '../../ingest/raw-links.js';
 import { serializeActivity } from '../serializers.js';
 import { promotionSnapshot } from '../../snapshot/snapshot-publisher.js';
 import { enqueueWebhook, type WebhookJob } from '../../delivery/webhooks.js';
@@ -90,9 +91,11 @@ export const promoteRoutes = createRouter().openapi(promoteRoute, async (c) => {
   const raw = await readBodyLimited(c, limit, 'message');
   if (raw.byteLength === 0) throw validationFailed('body: the message is empty');
   // A forward-as-attachment by the promoting mailbox promotes the (first) message it wraps.
+  // The promoting mailbox (authenticated by the token) is the sender of a promotion: its
+  // forward-as-attachment is its own (docs/decisions.md, "Who forwarded").
   const facts = readMessageFacts(
     raw,
-    { to: mailbox.address },
+    { from: mailbox.address, to: mailbox.address },
     { isForwardingMailbox: (a) => a === mailbox.address },
   );
   if (facts.malformed) throw validationFailed(`body: the message cannot be read (${facts.malformed})`);
@@ -170,5 +173,7 @@ export const promoteRoutes = createRouter().openapi(promoteRoute, async (c) => {
   c.executionCtx.waitUntil(enqueueWebhook(c.env, db, webhooks));
   const activity = await findActivity(db, result.activityId);
   if (!activity) throw notFound(`activity ${result.activityId} does not exist`);
-  return c.json(serializeActivity(activity), result.status === 'accepted' ? 201 : 200);
+  // A merged activity may hold other users' copies: a user token sees its own only.
+  const own = await principalMailboxes(db, principal);
+  return c.json(serializeActivity(activity, own), result.status === 'accepted' ? 201 : 200);
 });
