@@ -283,7 +283,7 @@ const QUOTED_LOCAL_PART = /^"((?:[^"\\]|\\.)*)"@([^@\s<>(),;"\\]+)$/s;
  * characters that need a quoted-pair; any other quoted-pair stands for its character alone.
  */
 function quoteContent(text: string): string {
-  return `"${text.replace(/[\\"]/g, '\\$&')}"`;
+  return text.includes('"') || text.includes('\\') ? `"${text.replace(/[\\"]/g, '\\$&')}"` : `"${text}"`;
 }
 
 function cleanAddress(candidate: string): string | undefined {
@@ -298,7 +298,10 @@ function cleanAddress(candidate: string): string | undefined {
   // A quoted local part (`"john doe"@example.com`, `"a\"b"@example.com`) keeps its spaces and its
   // escapes (RFC 5322 §3.4.1), written in the canonical form so that spellings compare equal.
   const q = a.startsWith('"') ? QUOTED_LOCAL_PART.exec(a) : null;
-  if (q) return `${quoteContent((q[1] as string).replace(/\\(.)/gs, '$1'))}@${q[2] as string}`;
+  if (q) {
+    const content = q[1] as string;
+    return `${quoteContent(content.includes('\\') ? content.replace(/\\(.)/gs, '$1') : content)}@${q[2] as string}`;
+  }
   return ADDRESS_SHAPE.test(a) ? a : undefined;
 }
 
