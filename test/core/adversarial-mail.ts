@@ -171,6 +171,19 @@ export const CPU_CASES: CpuCase[] = [
       ),
   },
   {
+    name: 'encoded-word-charsets',
+    what: 'Subject of 250 KB of encoded words, each naming a charset of its own (`=?x-1?q?a?= =?x-2?q?a?=`)',
+    prepare: () => {
+      const words: string[] = [];
+      for (let i = 0, n = 0; n < HEADER_VALUE_CHARS; i++) {
+        const w = `=?x-${i}?q?a?=`;
+        words.push(w);
+        n += w.length + 1;
+      }
+      return read(withField('Subject', words.join(' ')));
+    },
+  },
+  {
     name: 'trace-headers',
     what: 'X-Forwarded-To of 250 KB (angle form, colons after the address) and Delivered-To of 250 KB of comments',
     prepare: () =>
