@@ -2,7 +2,8 @@
 //
 // Times the core readers on the adversarial inputs of the CPU budget suite (the same generators:
 // test/core/adversarial-mail.ts) and merges the figures under `--label` into <out>/cpu.json, so a
-// run on the code before a fix (`--label before`) and one after sit side by side. Method:
+// run on the code before a fix (`--label before`, with BENCH_COMMIT naming the commit whose
+// src/core is checked out) and one after sit side by side. Method:
 // bench/README.md (`cpu.*`).
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -30,6 +31,8 @@ function main() {
   const only = values.only?.split(',');
   const file = join(resolve(values.out), 'cpu.json');
   const result: Json = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {};
+  const commit = process.env.BENCH_COMMIT ?? gitCommit();
+  const at = new Date().toISOString();
   const cases: Json = {};
   for (const c of CPU_CASES) {
     if (only && !only.includes(c.name)) continue;
@@ -46,15 +49,16 @@ function main() {
     }
     // The first call also compiles the readers: the median of the rest when there is a rest.
     const mid = (xs: number[]) => round(median(xs.length > 1 ? xs.slice(1) : xs), 2);
-    cases[c.name] = { ms: mid(cpu), wallMs: mid(wall), runsMs: cpu.map((r) => round(r, 2)) };
+    // Each case keeps the commit and time it was measured at: `--only` runs merge into a label.
+    cases[c.name] = { ms: mid(cpu), wallMs: mid(wall), runsMs: cpu.map((r) => round(r, 2)), commit, at };
     console.log(
       `${c.name.padEnd(32)} ${String(mid(cpu)).padStart(10)} ms CPU ${String(mid(wall)).padStart(10)} ms wall`,
     );
   }
   const cpu = cpus();
   result[values.label] = {
-    at: new Date().toISOString(),
-    commit: process.env.BENCH_COMMIT ?? gitCommit(),
+    at,
+    commit,
     machine: {
       cpus: cpu.length,
       model: cpu[0]?.model ?? 'unknown',
