@@ -32,9 +32,9 @@ export function threadCpuMs(): number {
 /**
  * Budgets of one call, in CPU milliseconds (threadCpuMs), measured after the fix on this 2-core
  * machine at a load average of 10 (bench/results/cpu.json): inputs of a header's size (up to the
- * 256 KiB block limit) took at most 25 ms, whole messages up to Email Routing's 25 MiB (body scans,
- * wrapped messages up to the message's header budget) at most 43 ms. The old code took 0.15–25 s
- * on the superlinear cases.
+ * 256 KiB block limit) took at most about 25 ms, whole messages up to Email Routing's 25 MiB (body
+ * scans, wrapped messages up to the message's header budget) about 40 ms. The old code took
+ * 0.13–20 s on the superlinear cases.
  */
 export const HEADER_CPU_BUDGET_MS = 50;
 export const MESSAGE_CPU_BUDGET_MS = 150;
