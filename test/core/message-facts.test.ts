@@ -275,6 +275,32 @@ describe('message facts from real-world shapes', () => {
     }
   });
 
+  test('the outer From and trace headers count once per wrapped message against the header budget', () => {
+    const forward = (traceBytes: number, wrappedCount: number) =>
+      mail({
+        from: 'Alice Adams <alice@contoso.example>',
+        to: 'crm@us.edge.localhost',
+        headers: [`X-Forwarded-To: ${'<someone@example.net>, '.repeat(Math.ceil(traceBytes / 23))}`],
+        contentType: 'multipart/mixed; boundary=fwd',
+        body: `${Array.from(
+          { length: wrappedCount },
+          (_, i) =>
+            `--fwd\r\nContent-Type: message/rfc822\r\n\r\nFrom: carol@example.org\r\nSubject: w${i}\r\nMessage-ID: <w${i}@example.org>\r\n\r\nbody\r\n`,
+        ).join('')}--fwd--\r\n`,
+      });
+    // 200 KB of trace headers read 4 times fits in 1 MiB; read 6 times it does not.
+    expect(readForwardedMessages(forward(200_000, 4), EDGE, ROUTED).map((f) => f.malformed)).toEqual([
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+    ]);
+    const over = readForwardedMessages(forward(200_000, 6), EDGE, ROUTED);
+    expect(over.map((f) => f.malformed)).toEqual([
+      `the header blocks of the message and its wrapped messages exceed ${MAX_MESSAGE_HEADER_BYTES} bytes`,
+    ]);
+  });
+
   test('binary garbage and empty input are malformed, never thrown', () => {
     const garbage = new Uint8Array(64 * 1024);
     let s = 7;
