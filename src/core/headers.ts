@@ -332,6 +332,13 @@ export function parseAddressList(value: string): MailAddress[] {
   };
   const finish = (): void => {
     endChunk();
+    if (angle === undefined && !entryHasAt) {
+      // No `@` anywhere in the entry: nothing to clean (keeps a list of junk entries cheap).
+      phrase = [];
+      chunks = [];
+      comment = '';
+      return;
+    }
     let address: string | undefined;
     let name = '';
     if (angle !== undefined) {
@@ -489,6 +496,14 @@ export function parseMessageIds(value: string): string[] {
   return ids;
 }
 
+/** The value of a hexadecimal digit's character code, or -1. */
+function hexDigit(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 65 && c <= 70) return c - 55;
+  if (c >= 97 && c <= 102) return c - 87;
+  return -1;
+}
+
 /**
  * Parses a Content-Type value: lower-case `type/subtype` (default `text/plain`, RFC 2045 §5.2)
  * and parameters with lower-case names, unquoted values, and RFC 2231 continuations and charsets
@@ -568,9 +583,14 @@ export function parseContentType(value: string | undefined): {
       }
       if (part.encoded) {
         for (let x = 0; x < text.length; x++) {
-          if (text[x] === '%' && /^[0-9a-fA-F]{2}$/.test(text.slice(x + 1, x + 3))) {
-            bytes.push(Number.parseInt(text.slice(x + 1, x + 3), 16));
+          const c = text.charCodeAt(x);
+          const hi = c === 37 ? hexDigit(text.charCodeAt(x + 1)) : -1;
+          const lo = hi >= 0 ? hexDigit(text.charCodeAt(x + 2)) : -1;
+          if (lo >= 0) {
+            bytes.push(hi * 16 + lo);
             x += 2;
+          } else if (c < 0x80) {
+            bytes.push(c);
           } else {
             for (const b of utf8.encode(text[x])) bytes.push(b);
           }
