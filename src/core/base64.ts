@@ -13,14 +13,18 @@ const TABLE = (() => {
 
 /** Decodes Base64, skipping characters outside the alphabet and stopping at padding. Never throws. */
 export function decodeBase64(input: string | Uint8Array): Uint8Array {
+  // Two loops, one per input type: a loop that handles both is several times slower per byte.
+  return typeof input === 'string' ? decodeBase64Text(input) : decodeBase64Bytes(input);
+}
+
+function decodeBase64Text(input: string): Uint8Array {
   const n = input.length;
   const out = new Uint8Array(Math.floor((n * 3) / 4) + 3);
   let acc = 0;
   let bits = 0;
   let o = 0;
-  const isString = typeof input === 'string';
   for (let i = 0; i < n; i++) {
-    const c = isString ? input.charCodeAt(i) : (input[i] as number);
+    const c = input.charCodeAt(i);
     if (c === 61) break; // '='
     const v = c < 256 ? (TABLE[c] as number) : -1;
     if (v < 0) continue;
@@ -31,7 +35,28 @@ export function decodeBase64(input: string | Uint8Array): Uint8Array {
       out[o++] = (acc >> bits) & 0xff;
     }
   }
-  return out.slice(0, o);
+  return out.subarray(0, o);
+}
+
+function decodeBase64Bytes(input: Uint8Array): Uint8Array {
+  const n = input.length;
+  const out = new Uint8Array(Math.floor((n * 3) / 4) + 3);
+  let acc = 0;
+  let bits = 0;
+  let o = 0;
+  for (let i = 0; i < n; i++) {
+    const c = input[i] as number;
+    if (c === 61) break; // '='
+    const v = TABLE[c] as number;
+    if (v < 0) continue;
+    acc = ((acc << 6) | v) & 0xffffff;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out[o++] = (acc >> bits) & 0xff;
+    }
+  }
+  return out.subarray(0, o);
 }
 
 /** Encodes bytes as standard Base64 with padding. */

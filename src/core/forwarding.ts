@@ -4,7 +4,7 @@ import type { ForwardingCandidate, ForwardingVia } from './facts.js';
 import { type HeaderBlock, parseAddressList } from './headers.js';
 import { normaliseAddress } from './keyed-hash.js';
 
-const TRACE_HEADERS: Array<[string, ForwardingVia]> = [
+export const TRACE_HEADERS: Array<[string, ForwardingVia]> = [
   ['x-forwarded-to', 'x-forwarded-to'],
   ['x-forwarded-for', 'x-forwarded-for'],
   ['delivered-to', 'delivered-to'],

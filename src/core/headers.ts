@@ -3,7 +3,7 @@
 // Content-Type (RFC 2045 §5, parameters per RFC 2231). Everything here is total: bad input gives
 // a best-effort answer and, where it matters, a problem description — never an exception.
 import { decodeBase64 } from './base64.js';
-import { decodeBytes, decodeHeaderBytes } from './charset.js';
+import { decodeBytes, decodeHeaderBytes, decodeLatin1 } from './charset.js';
 import { normaliseMessageId } from './keyed-hash.js';
 import type { MailAddress } from './types.js';
 
@@ -32,9 +32,31 @@ export interface HeaderBlock {
   unterminated: boolean;
 }
 
+/**
+ * Largest header block read (the message's own, or a wrapped message's): Email Routing and the
+ * common MTAs refuse far smaller header sections (Postfix: 100 KiB `header_size_limit`), so this
+ * only bounds what a hostile sender can make the header-first phase read.
+ */
 export const DEFAULT_MAX_HEADER_BYTES = 256 * 1024;
+/**
+ * One header budget for the whole message: its own header block, the MIME part headers met on the
+ * way to the wrapped messages of a forward-as-attachment, their header blocks, and the outer From
+ * and trace headers once more per wrapped message (each is read with them). The per-block limit
+ * alone let one message make the header-first phase read 50 wrapped blocks of 256 KiB; beyond this
+ * the message is `malformed`. A forward of 50 Microsoft 365 messages (≈ 15 KiB of headers each,
+ * under an outer block of the same size) needs about 0.8 MiB.
+ */
+export const MAX_MESSAGE_HEADER_BYTES = 1024 * 1024;
+/**
+ * Most characters of one address list read (To/Cc/trace headers): a 256 KiB header block can hold
+ * one; RFC 5321 §4.5.3.1.8 requires only 100 recipients, which fit in a few kilobytes.
+ */
+const MAX_ADDRESS_LIST_CHARS = 100_000;
 
-const FIELD_LINE = /^([!-9;-~]+)[ \t]*:/;
+/** A field-name byte (RFC 5322 §3.6.8: printable US-ASCII except `:`). */
+const isNameByte = (b: number): boolean => b >= 33 && b <= 126 && b !== 58;
+const NON_ASCII = /[\u0080-\uffff]/;
+const LINE_BREAK = /\r?\n/g;
 
 function createBlock(
   fields: HeaderField[],
@@ -70,8 +92,12 @@ function createBlock(
 
 /**
  * Reads the header block of a message (or of a MIME part at `offset`): up to the first empty line
- * (CRLF or bare LF endings), unfolding continuation lines. Bytes are read as UTF-8 where valid
- * (RFC 6532) and Latin-1 otherwise. Fails only when the block is larger than maxHeaderBytes.
+ * (CRLF or bare LF endings), unfolding continuation lines. A field's bytes are read as UTF-8 where
+ * valid (RFC 6532) and Latin-1 otherwise. Fails only when the block is larger than maxHeaderBytes.
+ *
+ * Two passes, so that the cost per line is a few byte comparisons whatever the lines' lengths:
+ * the first finds the fields' byte ranges, the second decodes the block once and slices it (a
+ * decode per line made a block of one-character continuation lines cost microseconds per line).
  */
 export function readHeaderBlock(
   raw: Uint8Array,
@@ -79,20 +105,33 @@ export function readHeaderBlock(
 ): { ok: true; block: HeaderBlock } | { ok: false; problem: string } {
   const max = opts?.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES;
   const start = Math.min(Math.max(0, Math.trunc(opts?.offset ?? 0)), raw.length);
-  let headerEnd = raw.length;
-  let bodyOffset = raw.length;
+  const n = raw.length;
+  // Line breaks are looked for only as far as the limit reaches: a 25 MiB message that is one line
+  // costs a search of `max` bytes, not of the message.
+  const searchEnd = Math.min(n, start + max + 2);
+  let headerEnd = n;
+  let bodyOffset = n;
   let unterminated = true;
-  const fields: HeaderField[] = [];
   const problems: string[] = [];
   let invalidLines = 0;
-  let current: HeaderField | undefined;
   const problem = (text: string): void => {
     if (problems.length < 20 && !problems.includes(text)) problems.push(text);
   };
+  // Per field: name start, name end, value start, value end, whether it spans several lines.
+  const spans: number[] = [];
+  let open = -1;
   let pos = start;
-  while (pos < raw.length) {
-    const nl = raw.indexOf(10, pos);
-    const lineEnd = nl < 0 ? raw.length : nl;
+  while (pos < n) {
+    // The line's end: short lines by a plain loop, the rest of a long one by the native search.
+    let nl = pos;
+    const near = Math.min(searchEnd, pos + 256);
+    while (nl < near && raw[nl] !== 10) nl++;
+    if (nl === near) {
+      const found = near < searchEnd ? raw.indexOf(10, near) : -1;
+      nl = found >= 0 && found < searchEnd ? found : -1;
+    }
+    if (nl < 0 && searchEnd < n) return { ok: false, problem: `header block exceeds ${max} bytes` };
+    const lineEnd = nl < 0 ? n : nl;
     const contentEnd = lineEnd > pos && raw[lineEnd - 1] === 13 ? lineEnd - 1 : lineEnd;
     if (contentEnd === pos && nl >= 0) {
       headerEnd = pos;
@@ -101,25 +140,28 @@ export function readHeaderBlock(
       break;
     }
     if (contentEnd - start > max) return { ok: false, problem: `header block exceeds ${max} bytes` };
-    const line = decodeHeaderBytes(raw, pos, contentEnd);
-    const first = line.charCodeAt(0);
+    const first = raw[pos] as number;
     if (first === 32 || first === 9) {
       // Continuation line (RFC 5322 §2.2.3): unfolding removes only the line break.
-      if (current) current.value += line;
-      else {
+      if (open >= 0) {
+        spans[open + 3] = contentEnd;
+        spans[open + 4] = 1;
+      } else {
         invalidLines++;
         problem('continuation line before the first header field');
       }
     } else {
-      if (current) current.value = current.value.trim();
-      current = undefined;
-      const m = FIELD_LINE.exec(line);
-      if (m) {
-        current = { name: (m[1] as string).toLowerCase(), value: line.slice(m[0].length) };
-        fields.push(current);
-      } else if (pos === start && line.startsWith('From ')) {
+      open = -1;
+      let nameEnd = pos;
+      while (nameEnd < contentEnd && isNameByte(raw[nameEnd] as number)) nameEnd++;
+      let colon = nameEnd;
+      while (colon < contentEnd && (raw[colon] === 32 || raw[colon] === 9)) colon++;
+      if (nameEnd > pos && colon < contentEnd && raw[colon] === 58) {
+        open = spans.length;
+        spans.push(pos, nameEnd, colon + 1, contentEnd, 0);
+      } else if (pos === start && decodeLatin1(raw, pos, Math.min(contentEnd, pos + 5)) === 'From ') {
         problem('mbox "From " line before the header ignored');
-      } else if (fields.length > 0) {
+      } else if (spans.length > 0) {
         // No empty line before the body: the first line that is not a field starts the body.
         headerEnd = pos;
         bodyOffset = pos;
@@ -134,7 +176,24 @@ export function readHeaderBlock(
     if (nl < 0) break;
     pos = nl + 1;
   }
-  if (current) current.value = current.value.trim();
+  const fields: HeaderField[] = [];
+  if (spans.length > 0) {
+    const textStart = spans[0] as number;
+    const text = decodeLatin1(raw, textStart, spans[spans.length - 2] as number);
+    for (let f = 0; f < spans.length; f += 5) {
+      const valueStart = spans[f + 2] as number;
+      const valueEnd = spans[f + 3] as number;
+      let value = text.slice(valueStart - textStart, valueEnd - textStart);
+      if (NON_ASCII.test(value)) value = decodeHeaderBytes(raw, valueStart, valueEnd);
+      if (spans[f + 4] === 1) value = value.replace(LINE_BREAK, '');
+      fields.push({
+        name: text
+          .slice((spans[f] as number) - textStart, (spans[f + 1] as number) - textStart)
+          .toLowerCase(),
+        value: value.trim(),
+      });
+    }
+  }
   return {
     ok: true,
     block: createBlock(fields, headerEnd - start, bodyOffset, problems, invalidLines, unterminated),
@@ -143,6 +202,7 @@ export function readHeaderBlock(
 
 // RFC 2047 §2: encoded-word = "=?" charset "?" encoding "?" encoded-text "?="
 const ENCODED_WORD = /=\?([^?\s]+)\?([bBqQ])\?([^?]*)\?=/g;
+const utf8 = new TextEncoder();
 
 function decodeQ(text: string): Uint8Array {
   const out: number[] = [];
@@ -153,7 +213,7 @@ function decodeQ(text: string): Uint8Array {
       out.push(Number.parseInt(text.slice(i + 1, i + 3), 16));
       i += 2;
     } else if (c < 0x80) out.push(c);
-    else for (const b of new TextEncoder().encode(text[i])) out.push(b);
+    else for (const b of utf8.encode(text[i])) out.push(b);
   }
   return Uint8Array.from(out);
 }
@@ -216,6 +276,15 @@ export function decodeEncodedWords(s: string): string {
 }
 
 const ADDRESS_SHAPE = /^[^@\s<>(),;]+@[^@\s<>(),;]+$/;
+const QUOTED_LOCAL_PART = /^"((?:[^"\\]|\\.)*)"@([^@\s<>(),;"\\]+)$/s;
+
+/**
+ * A quoted string's content in its canonical quoted form (RFC 5322 §3.2.4): `\` and `"` are the
+ * characters that need a quoted-pair; any other quoted-pair stands for its character alone.
+ */
+function quoteContent(text: string): string {
+  return text.includes('"') || text.includes('\\') ? `"${text.replace(/[\\"]/g, '\\$&')}"` : `"${text}"`;
+}
 
 function cleanAddress(candidate: string): string | undefined {
   let a = candidate.trim();
@@ -223,13 +292,17 @@ function cleanAddress(candidate: string): string | undefined {
   if (a.slice(0, 7).toLowerCase() === 'mailto:') a = a.slice(7);
   // Obsolete source route (RFC 5322 §4.4).
   if (a.startsWith('@') && a.includes(':')) a = a.slice(a.lastIndexOf(':') + 1);
-  while (a.endsWith('.')) a = a.slice(0, -1);
-  a = a.toLowerCase();
-  if (!ADDRESS_SHAPE.test(a)) {
-    // A quoted local part (`"john doe"@example.com`) keeps its spaces inside the quotes.
-    if (!/^"[^"]*"@[^@\s<>(),;"]+$/.test(a)) return undefined;
+  let end = a.length;
+  while (end > 0 && a.charCodeAt(end - 1) === 46) end--;
+  a = a.slice(0, end).toLowerCase();
+  // A quoted local part (`"john doe"@example.com`, `"a\"b"@example.com`) keeps its spaces and its
+  // escapes (RFC 5322 §3.4.1), written in the canonical form so that spellings compare equal.
+  const q = a.startsWith('"') ? QUOTED_LOCAL_PART.exec(a) : null;
+  if (q) {
+    const content = q[1] as string;
+    return `${quoteContent(content.includes('\\') ? content.replace(/\\(.)/gs, '$1') : content)}@${q[2] as string}`;
   }
-  return a;
+  return ADDRESS_SHAPE.test(a) ? a : undefined;
 }
 
 /**
@@ -240,12 +313,18 @@ function cleanAddress(candidate: string): string | undefined {
 export function parseAddressList(value: string): MailAddress[] {
   const result: MailAddress[] = [];
   if (typeof value !== 'string' || value.length === 0) return result;
-  const s = value.length > 100_000 ? value.slice(0, 100_000) : value;
+  const s = value.length > MAX_ADDRESS_LIST_CHARS ? value.slice(0, MAX_ADDRESS_LIST_CHARS) : value;
   let phrase: string[] = [];
   let chunks: string[] = [];
   let chunk = '';
+  // Whether the entry read so far holds an `@` (kept as a flag: searching the chunks at every `:`
+  // made a long list quadratic).
+  let entryHasAt = false;
   let angle: string | undefined;
   let comment = '';
+  // Offset of the next `>` at or after the last search (-1: none left), so that a run of unclosed
+  // `<` does not search the rest of the value once per `<`.
+  let nextClose = -2;
 
   const endChunk = (): void => {
     if (chunk !== '') chunks.push(chunk);
@@ -253,6 +332,13 @@ export function parseAddressList(value: string): MailAddress[] {
   };
   const finish = (): void => {
     endChunk();
+    if (angle === undefined && !entryHasAt) {
+      // No `@` anywhere in the entry: nothing to clean (keeps a list of junk entries cheap).
+      phrase = [];
+      chunks = [];
+      comment = '';
+      return;
+    }
     let address: string | undefined;
     let name = '';
     if (angle !== undefined) {
@@ -278,6 +364,7 @@ export function parseAddressList(value: string): MailAddress[] {
     phrase = [];
     chunks = [];
     chunk = '';
+    entryHasAt = false;
     angle = undefined;
     comment = '';
   };
@@ -295,7 +382,8 @@ export function parseAddressList(value: string): MailAddress[] {
         j++;
       }
       phrase.push(text);
-      chunk += `"${text}"`;
+      chunk += quoteContent(text);
+      if (text.includes('@')) entryHasAt = true;
       i = j + 1;
     } else if (c === '(') {
       let depth = 1;
@@ -320,7 +408,8 @@ export function parseAddressList(value: string): MailAddress[] {
       endChunk();
       i = j + 1;
     } else if (c === '<') {
-      const close = s.indexOf('>', i + 1);
+      if (nextClose !== -1 && nextClose <= i) nextClose = s.indexOf('>', i + 1);
+      const close = nextClose;
       if (close >= 0) {
         angle = s.slice(i + 1, close);
         i = close + 1;
@@ -337,7 +426,7 @@ export function parseAddressList(value: string): MailAddress[] {
     } else if (c === ';') {
       finish();
       i++;
-    } else if (c === ':' && angle === undefined && !chunks.join('').includes('@') && !chunk.includes('@')) {
+    } else if (c === ':' && angle === undefined && !entryHasAt) {
       // Group: `display-name: mailbox-list;` — the group name is not an address.
       phrase = [];
       chunks = [];
@@ -348,16 +437,31 @@ export function parseAddressList(value: string): MailAddress[] {
       endChunk();
       i++;
     } else {
+      // A word ends at a special; a `:` ends it only before its `@` (`a@b:c` is one word: the
+      // source route and odd local parts are the address cleaner's to judge).
       let j = i;
-      while (
-        j < n &&
-        !' \t\r\n"(<,;'.includes(s[j] as string) &&
-        !(s[j] === ':' && !s.slice(i, j).includes('@'))
-      ) {
+      let wordHasAt = false;
+      while (j < n) {
+        const d = s.charCodeAt(j);
+        if (
+          d === 32 ||
+          d === 9 ||
+          d === 13 ||
+          d === 10 ||
+          d === 34 ||
+          d === 40 ||
+          d === 60 ||
+          d === 44 ||
+          d === 59
+        )
+          break;
+        if (d === 64) wordHasAt = true;
+        else if (d === 58 && !wordHasAt) break;
         j++;
       }
       if (j === i) j = i + 1;
       const word = s.slice(i, j);
+      if (wordHasAt || word === '@') entryHasAt = true;
       phrase.push(word);
       chunk += word;
       i = j;
@@ -390,6 +494,14 @@ export function parseMessageIds(value: string): string[] {
     for (const token of withoutComments.split(/[\s,]+/)) if (token.includes('@')) add(token);
   }
   return ids;
+}
+
+/** The value of a hexadecimal digit's character code, or -1. */
+function hexDigit(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 65 && c <= 70) return c - 55;
+  if (c >= 97 && c <= 102) return c - 87;
+  return -1;
 }
 
 /**
@@ -471,15 +583,20 @@ export function parseContentType(value: string | undefined): {
       }
       if (part.encoded) {
         for (let x = 0; x < text.length; x++) {
-          if (text[x] === '%' && /^[0-9a-fA-F]{2}$/.test(text.slice(x + 1, x + 3))) {
-            bytes.push(Number.parseInt(text.slice(x + 1, x + 3), 16));
+          const c = text.charCodeAt(x);
+          const hi = c === 37 ? hexDigit(text.charCodeAt(x + 1)) : -1;
+          const lo = hi >= 0 ? hexDigit(text.charCodeAt(x + 2)) : -1;
+          if (lo >= 0) {
+            bytes.push(hi * 16 + lo);
             x += 2;
+          } else if (c < 0x80) {
+            bytes.push(c);
           } else {
-            for (const b of new TextEncoder().encode(text[x])) bytes.push(b);
+            for (const b of utf8.encode(text[x])) bytes.push(b);
           }
         }
       } else {
-        for (const b of new TextEncoder().encode(text)) bytes.push(b);
+        for (const b of utf8.encode(text)) bytes.push(b);
       }
     });
     params[name] = decodeBytes(Uint8Array.from(bytes), charset);

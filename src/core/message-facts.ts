@@ -13,6 +13,7 @@ import {
   addressList,
   DEFAULT_MAX_HEADER_BYTES,
   decodeEncodedWords,
+  MAX_MESSAGE_HEADER_BYTES,
   type HeaderBlock,
   parseAddressList,
   parseContentType,
@@ -21,7 +22,7 @@ import {
 } from './headers.js';
 import { normaliseAddress, normaliseMessageId } from './keyed-hash.js';
 import { parseMailDate } from './mail-date.js';
-import type { WrappedMessage } from './mime-boundary.js';
+import { boundaryProblem, type WrappedMessage } from './mime-boundary.js';
 
 export type { ForwardingCandidate, ForwardingVia, MessageFacts } from './facts.js';
 export { parseMailDate };
@@ -163,13 +164,19 @@ function readFacts(
   const forwarder = isForwardingMailbox
     ? delivered.find((e) => isForwardingMailbox(e.address))?.address
     : undefined;
-  const { wrapped, problems: mimeProblems } = forwardedMessages(
+  const {
+    wrapped,
+    problems: mimeProblems,
+    malformed,
+  } = forwardedMessages(
     raw,
     outer,
     outerType,
     maxHeaderBytes,
+    MAX_MESSAGE_HEADER_BYTES - outer.bodyOffset,
     forwarder === undefined ? undefined : (address) => address === forwarder,
   );
+  if (malformed) return [malformedFacts(raw, envelope, malformed)];
   problems.push(...mimeProblems);
   if (wrapped.length === 0) return [factsOf(raw, envelope, outer, outer, outerType, problems, delivered)];
   return wrapped.map((w, n) =>
@@ -239,6 +246,9 @@ function factsOf(
     bodyBytes: raw.length - outer.bodyOffset,
   };
   if (messageId) facts.messageId = messageId;
+  // A wrapped message's own boundary is read by the full parse if it is tracked: the same rule.
+  const boundary = part ? boundaryProblem(contentType) : undefined;
+  if (boundary) facts.malformed = boundary;
   if (part) {
     facts.wrappedIndex = part.index;
     facts.wrappedRange = [part.start, part.end];

@@ -302,6 +302,20 @@ describe('POST /api/v1/deployments/:id/promote', () => {
     expect(binary.json.error.message).toMatch(/^body: the message cannot be read/);
   });
 
+  test('a MIME boundary over 70 characters (RFC 2046 §5.1.1) is a 400 naming body, and nothing is stored', async () => {
+    const boundary = '-'.repeat(3000);
+    const raw = message({ body: '-'.repeat(400_000) }).replace(
+      'Content-Type: text/plain; charset=utf-8',
+      `Content-Type: multipart/mixed; boundary="${boundary}"`,
+    );
+    const res = await promote(raw);
+    expect(res.status).toBe(400);
+    expect(res.json.error.message).toBe(
+      'body: the message cannot be read (MIME boundary of 3000 characters (RFC 2046 allows 70))',
+    );
+    expect(await activityCount()).toBe(0);
+  });
+
   test('a JSON body is a 415', async () => {
     const res = await promote('{"a":1}', { type: 'application/json' });
     expect(res.status).toBe(415);

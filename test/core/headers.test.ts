@@ -130,6 +130,19 @@ describe('parseAddressList', () => {
       'alice@example.com,,, ,bob@example.com',
       [{ address: 'alice@example.com' }, { address: 'bob@example.com' }],
     ],
+    // Quoted local parts keep their escapes (RFC 5322 §3.2.4, §3.4.1), in the canonical form.
+    ['"a\\"b"@example.com', [{ address: '"a\\"b"@example.com' }]],
+    ['"a\\\\b"@example.com', [{ address: '"a\\\\b"@example.com' }]],
+    ['Q <"a\\"b"@example.com>', [{ address: '"a\\"b"@example.com', name: 'Q' }]],
+    ['<"a\\\\b"@example.com>', [{ address: '"a\\\\b"@example.com' }]],
+    [
+      '"a\\b"@example.com, <"a\\b"@example.com>',
+      [{ address: '"ab"@example.com' }, { address: '"ab"@example.com' }],
+    ],
+    [
+      '"john doe"@example.com, "x,y"@example.com',
+      [{ address: '"john doe"@example.com' }, { address: '"x,y"@example.com' }],
+    ],
   ])('%j parses', (input, expected) => {
     expect(parseAddressList(input)).toEqual(expected);
   });

@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { classify, isRoutedMailbox } from '../../src/core/classify.js';
-import { readForwardedMessages, readMessageFacts } from '../../src/core/message-facts.js';
+import { MAX_MESSAGE_HEADER_BYTES } from '../../src/core/headers.js';
+import { type MessageFacts, readForwardedMessages, readMessageFacts } from '../../src/core/message-facts.js';
 import type { FilterMode, ReasonCode } from '../../src/core/types.js';
 import { contosoSnapshot } from './contoso-snapshot.js';
 import { fixture, mail } from './mail-builder.js';
@@ -195,6 +196,108 @@ describe('message facts from real-world shapes', () => {
     expect(readMessageFacts(build(100 * 1024), EDGE, { maxHeaderBytes: 64 * 1024 }).malformed).toBe(
       'header block exceeds 65536 bytes',
     );
+  });
+
+  test('a boundary over 70 characters (RFC 2046 §5.1.1) is malformed; 70 is read', () => {
+    const multipart = (boundary: string) =>
+      mail({
+        contentType: `multipart/mixed; boundary="${boundary}"`,
+        body: `--${boundary}\r\nContent-Type: text/plain\r\n\r\nhello\r\n--${boundary}--\r\n`,
+      });
+    const ok = readMessageFacts(multipart('b'.repeat(70)), EDGE);
+    expect(ok.malformed).toBeUndefined();
+    expect(ok.problems).toEqual([]);
+    const long = readMessageFacts(multipart('b'.repeat(71)), EDGE);
+    expect(long.malformed).toBe('MIME boundary of 71 characters (RFC 2046 allows 70)');
+    // RFC 2231 continuations build the parameter too.
+    const continued = readMessageFacts(
+      mail({
+        contentType: `multipart/alternative; boundary*0="${'c'.repeat(40)}"; boundary*1="${'c'.repeat(40)}"`,
+      }),
+      EDGE,
+    );
+    expect(continued.malformed).toBe('MIME boundary of 80 characters (RFC 2046 allows 70)');
+    const decision = classify(long, contosoSnapshot('all'), { now: NOW });
+    expect(decision.reason).toBe('malformed');
+    expect(decision.crmBound).toBe(false);
+  });
+
+  test('a wrapped message whose own boundary is over 70 characters is malformed, its siblings are not', () => {
+    const wrapped = (subject: string, contentType: string) =>
+      `Content-Type: message/rfc822\r\n\r\nFrom: carol@example.org\r\nTo: alice@contoso.example\r\nSubject: ${subject}\r\nMessage-ID: <${subject}@example.org>\r\nContent-Type: ${contentType}\r\n\r\nbody\r\n`;
+    const raw = mail({
+      from: 'Alice Adams <alice@contoso.example>',
+      to: 'crm@us.edge.localhost',
+      contentType: 'multipart/mixed; boundary=fwd',
+      body: `--fwd\r\n${wrapped('one', `multipart/mixed; boundary="${'x'.repeat(3000)}"`)}--fwd\r\n${wrapped('two', 'text/plain')}--fwd--\r\n`,
+    });
+    const [one, two] = readForwardedMessages(raw, SENT_BY_ALICE, ROUTED);
+    expect(one?.malformed).toBe('MIME boundary of 3000 characters (RFC 2046 allows 70)');
+    expect(two?.malformed).toBeUndefined();
+    expect(two?.subject).toBe('two');
+  });
+
+  test('one header budget for the whole message: 50 wrapped 60 KiB header blocks are malformed, 50 of 15 KiB are read', () => {
+    const header = (i: number, bytes: number) => {
+      const lines = [
+        `From: carol@example.org`,
+        `To: alice@contoso.example`,
+        `Subject: wrapped ${i}`,
+        `Message-ID: <w${i}@example.org>`,
+      ];
+      const filler = `X-Filler: ${'f'.repeat(70)}`;
+      while (lines.join('\r\n').length < bytes) lines.push(filler);
+      return lines.join('\r\n');
+    };
+    const forward = (headerBytes: number, encoding?: 'base64') =>
+      mail({
+        from: 'Alice Adams <alice@contoso.example>',
+        to: 'crm@us.edge.localhost',
+        contentType: 'multipart/mixed; boundary=fwd',
+        body: `${Array.from({ length: 50 }, (_, i) => {
+          const inner = `${header(i, headerBytes)}\r\n\r\nbody ${i}\r\n`;
+          return encoding
+            ? `--fwd\r\nContent-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\n${Buffer.from(inner).toString('base64').replace(/.{76}/g, '$&\r\n')}\r\n`
+            : `--fwd\r\nContent-Type: message/rfc822\r\n\r\n${inner}`;
+        }).join('')}--fwd--\r\n`,
+      });
+    for (const encoding of [undefined, 'base64'] as const) {
+      const fits = readForwardedMessages(forward(15 * 1024, encoding), SENT_BY_ALICE, ROUTED);
+      expect(fits).toHaveLength(50);
+      expect(fits.every((f) => f.malformed === undefined)).toBe(true);
+      expect(fits[49]?.subject).toBe('wrapped 49');
+      const over = readForwardedMessages(forward(60 * 1024, encoding), SENT_BY_ALICE, ROUTED);
+      expect(over).toHaveLength(1);
+      expect(over[0]?.malformed).toBe(
+        `the header blocks of the message and its wrapped messages exceed ${MAX_MESSAGE_HEADER_BYTES} bytes`,
+      );
+      expect(classify(over[0] as MessageFacts, contosoSnapshot('all'), { now: NOW }).reason).toBe(
+        'malformed',
+      );
+    }
+  });
+
+  test('the outer From and trace headers count once per wrapped message against the header budget', () => {
+    const forward = (traceBytes: number, wrappedCount: number) =>
+      mail({
+        from: 'Alice Adams <alice@contoso.example>',
+        to: 'crm@us.edge.localhost',
+        headers: [`X-Forwarded-To: ${'<someone@example.net>, '.repeat(Math.ceil(traceBytes / 23))}`],
+        contentType: 'multipart/mixed; boundary=fwd',
+        body: `${Array.from(
+          { length: wrappedCount },
+          (_, i) =>
+            `--fwd\r\nContent-Type: message/rfc822\r\n\r\nFrom: carol@example.org\r\nSubject: w${i}\r\nMessage-ID: <w${i}@example.org>\r\n\r\nbody\r\n`,
+        ).join('')}--fwd--\r\n`,
+      });
+    // 200 KB of trace headers read 4 times fits in 1 MiB; read 6 times it does not.
+    expect(readForwardedMessages(forward(200_000, 4), SENT_BY_ALICE, ROUTED).map((f) => f.malformed)).toEqual(
+      [undefined, undefined, undefined, undefined],
+    );
+    const over = readForwardedMessages(forward(200_000, 6), SENT_BY_ALICE, ROUTED);
+    expect(over.map((f) => f.malformed)).toEqual([
+      `the header blocks of the message and its wrapped messages exceed ${MAX_MESSAGE_HEADER_BYTES} bytes`,
+    ]);
   });
 
   test('binary garbage and empty input are malformed, never thrown', () => {
