@@ -163,7 +163,13 @@ app.post('/api/v1/inbound', async (c) => {
 /** Serves a raw message or attachment through a short-lived signed link (minted by central). */
 app.get('/raw/*', async (c) => {
   const cfg = readEdgeConfig(c.env);
-  const key = decodeURIComponent(c.req.path.slice('/raw/'.length));
+  let key: string;
+  try {
+    key = decodeURIComponent(c.req.path.slice('/raw/'.length));
+  } catch {
+    // URIError: a stray `%` or an escape that is not UTF-8 (RFC 3986 §2.1); central never mints one.
+    return c.json(errorBody('bad_request', 'the object key has a malformed percent-escape'), 400);
+  }
   const exp = Number(c.req.query('exp'));
   const sig = c.req.query('sig') ?? '';
   if (!Number.isFinite(exp) || !sig) return c.json(errorBody('unauthorized', 'missing signature'), 401);
