@@ -466,3 +466,38 @@ describe('SMTP ingress relay: limits a hostile or broken client cannot pass', ()
     expect(await send(r, { auth: { user: 'exchange', pass: 'pässwörd-🔑' } })).toMatchObject({ ok: true });
   });
 });
+
+describe('SMTP ingress relay with a relay token (relay:<deployment>)', () => {
+  test("delivers for its deployment's forwarding address while active, not for another's, and stops once revoked", async () => {
+    const minted = await central('POST', '/api/v1/tokens', { scope: 'relay:contoso', label: 'e2e relay' });
+    expect(minted.status).toBe(201);
+    const { id, token } = minted.json as { id: string; token: string };
+    const r = await relay({ token });
+    // The edge knows the token once its snapshot carries it (central's push, or the next poll).
+    const accepted = await eventually(
+      async () => {
+        const res = await send(r);
+        return res.ok ? res : undefined;
+      },
+      60_000,
+      1000,
+    );
+    expect(accepted.response).toMatch(/^250 2\.0\.0 Accepted by edge us/);
+    // Another deployment's forwarding address: the edge refuses the token for it (403 → 451, mail waits).
+    const foreign = await send(r, { to: [await forwarding('us', 'fabrikam')] });
+    expect(foreign).toMatchObject({ ok: false, code: 451 });
+    expect(foreign.response).toMatch(/403 \(forbidden\)/);
+
+    expect((await central('DELETE', `/api/v1/tokens/${id}`)).status).toBe(200);
+    const refused = await eventually(
+      async () => {
+        const res = await send(r);
+        return res.ok ? undefined : res;
+      },
+      60_000,
+      1000,
+    );
+    expect(refused).toMatchObject({ ok: false, code: 451 });
+    expect(refused.response).toMatch(/401 \(unauthorized\)/);
+  });
+});
