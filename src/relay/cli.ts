@@ -1,9 +1,9 @@
-// `crm-router smtp --edge <url> --token <inbound token> --listen <host:port> [--tls-cert F --tls-key F]
+// `crm-router smtp --edge <url> --token <relay token> --listen <host:port> [--tls-cert F --tls-key F]
 //  [--allow CIDR…] [--auth user:pass]`: runs the SMTP ingress relay near a mail server.
 import { parseArgs } from 'node:util';
 import { type Relay, type RelayOptions, startRelay } from './relay.js';
 
-export const SMTP_USAGE = `crm-router smtp --edge <edge URL> --token <inbound token> --listen <host:port>
+export const SMTP_USAGE = `crm-router smtp --edge <edge URL> --token <relay token> --listen <host:port>
                 [--tls-cert FILE --tls-key FILE] [--allow CIDR ...] [--auth user:pass]
                 [--connection-timeout SECONDS] [--message-timeout SECONDS]
                 [--max-clients N] [--max-per-address N]
@@ -12,6 +12,8 @@ Runs an SMTP ingress relay: a mail server uses it as a smart host or forwarding 
 message is streamed to the edge's POST /api/v1/inbound with its envelope and answered with the
 edge's answer (250 only after the edge accepted it; 451 4.3.0 while the edge is unavailable;
 552 5.3.4 oversize; 550 5.1.1 for an address that is not a forwarding address).
+--token: a relay token (tokens create --scope relay:<deployment>), which the edge accepts for that
+deployment's forwarding addresses only, or the region's INBOUND_TOKEN (every address).
 --allow defaults to loopback only; --auth without TLS is only allowed on a loopback address.
 At most 100 recipients per transaction (452 4.5.3 beyond, RFC 5321), --max-clients connections
 at once (default 100; 421 beyond) and --max-per-address from one client address (default 50).`;

@@ -38,7 +38,7 @@ export const STREAM_THRESHOLD = 1024 * 1024;
 export interface RelayOptions {
   /** The region's edge, e.g. `https://edge-eu.example.com` (its `/api/v1/inbound` is used). */
   edgeUrl: string;
-  /** The edge's `INBOUND_TOKEN`. */
+  /** A relay token (`relay:<deployment>`) or the region's `INBOUND_TOKEN`. */
   token: string;
   host: string;
   port: number;
