@@ -1,6 +1,6 @@
 // Minting, listing and revoking API tokens: the rules shared by /api/v1/tokens and the dashboard's
-// token page. Admins manage every token; a deployment token manages `deployment:<own>` and
-// `user:<own>/*` tokens only; other principals manage none.
+// token page. Admins manage every token; a deployment token manages `deployment:<own>`,
+// `user:<own>/*` and `relay:<own>` tokens only; other principals manage none.
 import { RELAY_SCOPE_PREFIX } from '../../core/relay-token.js';
 import { bumpConfigVersion } from '../../db/queries/config-version.js';
 import { findDeployment } from '../../db/queries/deployments.js';
