@@ -1,7 +1,7 @@
 // crm-router routes import / routes export: mailbox routes in bulk as CSV.
 import { statSync } from 'node:fs';
 import { basename } from 'node:path';
-import { type CsvRow, formatCsvField } from '../../src/core/csv.js';
+import { type CsvRow, formatCsvExportField, formatCsvField } from '../../src/core/csv.js';
 import { errorCode } from '../errors.js';
 import { CliError, type Command, first, print, type Settings, str, type Values } from './common.js';
 import { progressBar, readCsvFile } from './records-import.js';
@@ -20,7 +20,9 @@ import it.`,
 
 export const routesExport: Command = {
   usage: 'crm-router routes export [--region <id>] [--deployment <id>] > routes.csv',
-  about: `Writes every mailbox route as CSV (${ROUTE_HEADER}) to stdout.`,
+  about: `Writes every mailbox route as CSV (${ROUTE_HEADER}) to stdout. A value a spreadsheet would
+run as a formula (starting with =, +, -, @, tab or CR) is written with a leading ' ("routes import"
+reads it back as it was).`,
   options: { region: { type: 'string' }, deployment: { type: 'string' } },
   run: runExport,
 };
@@ -113,7 +115,9 @@ async function runExport(cfg: Settings, values: Values) {
     ).items;
     for (const m of page)
       out.push(
-        [m.address, m.region, m.deployment, m.userId, m.filter].map((f) => formatCsvField(f ?? '')).join(','),
+        [m.address, m.region, m.deployment, m.userId, m.filter]
+          .map((f) => formatCsvExportField(f ?? ''))
+          .join(','),
       );
     if (page.length < 5000) break;
     after = page[page.length - 1]?.address;

@@ -4,7 +4,7 @@ import { type Command, need, print, type Settings, str, type Values } from './co
 export const tokensCreate: Command = {
   usage: 'crm-router tokens create --scope <scope> [--label <text>]',
   about:
-    'Mints an API token; scope: admin | deployment:<id> | edge:<region> | user:<deployment>/<userId>.\nThe token is printed once.',
+    "Mints an API token; scope: admin | deployment:<id> | edge:<region> | user:<deployment>/<userId>\n| relay:<deployment> (an SMTP relay's --token). The token is printed once.",
   options: { scope: { type: 'string' }, label: { type: 'string' } },
   run,
 };

@@ -238,3 +238,30 @@ function* scanRows(text: string, state: ScanState, final: boolean, maxBytes: num
 export function formatCsvField(value: string): string {
   return /[",\r\n]/.test(value) || /^\s|\s$/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
 }
+
+/**
+ * What a spreadsheet evaluates at the start of a cell (OWASP "CSV Injection"): a formula (`=`, `+`,
+ * `-`, `@`) and the tab and CR that some applications skip before one.
+ */
+const FORMULA_START = /^[=+\-@\t\r]/;
+
+/**
+ * A field of a CSV file the product writes for people to open (`routes export`): quoted like
+ * {@link formatCsvField}, and a value that a spreadsheet would evaluate as a formula starts with
+ * `'` (OWASP's advice), as does a value that starts with `'` itself, so that
+ * {@link readCsvExportCell} gives every value back exactly.
+ */
+export function formatCsvExportField(value: string): string {
+  return formatCsvField(FORMULA_START.test(value) || value.startsWith("'") ? `'${value}` : value);
+}
+
+/**
+ * A cell of a CSV file that may come from an export, as the value it stands for: a leading `'`
+ * before a formula character or another `'` is the export's guard and is dropped; any other
+ * apostrophe (`'abc`, `o'brien`) is the value's own.
+ */
+export function readCsvExportCell(cell: string): string {
+  return cell.startsWith("'") && (FORMULA_START.test(cell.slice(1)) || cell[1] === "'")
+    ? cell.slice(1)
+    : cell;
+}

@@ -287,12 +287,33 @@ function gmailSteps(input: RuleScriptInput): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** XML character data / attribute value: `&`, `<`, `>`, `"` and `'` escaped; control characters replaced. */
-export function xmlText(s: string): string {
+/**
+ * What XML 1.0 cannot carry at all (§2.2 Char): a surrogate on its own, U+FFFE and U+FFFF. Control
+ * characters are already replaced by {@link oneLine}.
+ */
+function xmlChars(s: string): string {
   return oneLine(s).replace(
+    /[\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g,
+    '\uFFFD',
+  );
+}
+
+/** XML character data / attribute value: `&`, `<`, `>`, `"` and `'` escaped; what XML cannot carry replaced. */
+export function xmlText(s: string): string {
+  return xmlChars(s).replace(
     /[&<>"']/g,
     (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c] as string,
   );
+}
+
+/**
+ * An XML comment. References are not read inside one, so the text goes in as it is, but `--` may
+ * not occur in it (XML 1.0 §2.5): every run of dashes is spaced out; the space before `-->` keeps
+ * a final `-` from touching it.
+ */
+export function xmlComment(s: string): string {
+  const text = xmlChars(s).replace(/-{2,}/g, (run) => run.split('').join(' '));
+  return `<!-- ${text} -->`;
 }
 
 /**
@@ -306,7 +327,7 @@ function gmailFilters(input: RuleScriptInput): string {
   const header = `CRM edge router: forwarding filters for region ${input.region}${input.regionName ? ` (${input.regionName})` : ''}`;
   const lines = [
     '<?xml version="1.0" encoding="UTF-8"?>',
-    `<!-- ${xmlText(header).replace(/--/g, '- -')} -->`,
+    xmlComment(header),
     input.rulesEnabled
       ? '<!-- Rules are ENABLED for this region: import this file in each mailbox listed below. -->'
       : '<!-- Rules are DISABLED for this region: delete the "CRM edge router" filters; nothing to import. -->',

@@ -51,6 +51,8 @@ export interface SnapshotInput {
    * Absent: the edge accepts no mail at all.
    */
   forwarding?: Array<{ address: string; deployment: string; expiresAt?: number }>;
+  /** Active relay tokens, already keyed (relayTokenKey needs WebCrypto; this builder is synchronous). */
+  relayTokens?: Record<string, RelayTokenTarget>;
   deployments: Array<
     Pick<DeploymentSnapshot, 'token' | 'maxMessageBytes' | 'attachmentPolicy' | 'smartMatch'> & {
       id: string;
@@ -69,6 +71,13 @@ export interface ForwardingTarget {
   deployment: string;
   /** Epoch ms after which a rotated-out address stops being accepted. */
   expiresAt?: number;
+}
+
+/** An active relay token of scope `relay:<deployment>` (relay-token.ts), keyed by its HMAC. */
+export interface RelayTokenTarget {
+  deployment: string;
+  /** The token's id at central: who delivered, for the edge's log. */
+  id: string;
 }
 
 export interface MailboxRoute {
@@ -120,6 +129,8 @@ export interface RoutingSnapshot {
   mailboxes: Record<string, MailboxRoute>;
   /** Keyed by keyedHash(hashKey, normalised forwarding address). */
   forwarding: Record<string, ForwardingTarget>;
+  /** Active relay tokens, keyed by relayTokenKey (relay-token.ts); absent: none. */
+  relayTokens?: Record<string, RelayTokenTarget>;
   deployments: Record<string, DeploymentSnapshot>;
 }
 
@@ -258,6 +269,7 @@ export function buildSnapshot(input: SnapshotInput): RoutingSnapshot {
     egress: input.egress,
     mailboxes: Object.fromEntries(mailboxEntries),
     forwarding,
+    ...(input.relayTokens && Object.keys(input.relayTokens).length ? { relayTokens: input.relayTokens } : {}),
     deployments,
   };
   snapshot.etag = snapshotEtag(snapshot);
@@ -447,6 +459,9 @@ function jsonSection(
       egress: header.egress,
       mailboxes: header.mailboxes,
       forwarding: header.forwarding,
+      ...(header.relayTokens && Object.keys(header.relayTokens).length
+        ? { relayTokens: header.relayTokens }
+        : {}),
       order,
       deployments,
     }),
@@ -682,6 +697,7 @@ export function decodeSnapshot(bytes: Uint8Array): RoutingSnapshot {
     egress,
     mailboxes,
     forwarding,
+    relayTokens,
     order,
     deployments,
   } = parsed;
@@ -729,6 +745,18 @@ export function decodeSnapshot(bytes: Uint8Array): RoutingSnapshot {
       return { deployment: t.deployment, ...(t.expiresAt !== undefined ? { expiresAt: t.expiresAt } : {}) };
     },
   );
+
+  const relayTargets: Record<string, RelayTokenTarget> = {};
+  if (relayTokens !== undefined) {
+    if (relayTokens === null || typeof relayTokens !== 'object' || Array.isArray(relayTokens))
+      fail('relay tokens malformed');
+    for (const [key, v] of Object.entries(relayTokens as Record<string, unknown>)) {
+      const t = v as Partial<RelayTokenTarget> | null;
+      if (!/^[0-9a-f]{64}$/.test(key) || !t || typeof t.deployment !== 'string' || typeof t.id !== 'string')
+        fail('relay token malformed');
+      relayTargets[key] = { deployment: t.deployment, id: t.id };
+    }
+  }
 
   let o = 8 + jsonLength;
   const readBlob = (what: string, shareWith?: Uint8Array): Uint8Array => {
@@ -803,6 +831,7 @@ export function decodeSnapshot(bytes: Uint8Array): RoutingSnapshot {
     egress: egress as EgressPolicy,
     mailboxes: routes,
     forwarding: forwardingTargets,
+    ...(Object.keys(relayTargets).length ? { relayTokens: relayTargets } : {}),
     deployments: result,
   };
 }

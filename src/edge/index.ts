@@ -5,6 +5,8 @@ import {
   timingSafeEqualHex,
   verifySnapshotNotice,
 } from '../core/request-signature.js';
+import { findRelayToken } from '../core/relay-token.js';
+import { forwardingDeployment, type RoutingSnapshot } from '../core/snapshot.js';
 import { readStreamLimited } from '../core/stream-limit.js';
 import { type EdgeBindings, readEdgeConfig } from './config.js';
 import { deliverDeadLetters, deliverOutbox, type OutboxMessage, postBatch } from './outbox.js';
@@ -24,6 +26,9 @@ import { drainSpool, spoolDepth } from './spool.js';
 import { faultsEnabled, handleFaultRequest, withFaults } from './faults.js';
 
 type EdgeApp = { Bindings: EdgeBindings };
+
+/** The shape of a token central mints (token-admin.ts): `crt_` and 32 random bytes in base64url. */
+const API_TOKEN_SHAPE = /^crt_[A-Za-z0-9_-]{43}$/;
 
 const errorBody = (code: string, message: string) => ({
   error: { code, message, requestId: crypto.randomUUID() },
@@ -101,8 +106,25 @@ app.post('/api/v1/inbound', async (c) => {
   const auth = c.req.header('authorization') ?? '';
   const token = /^Bearer\s+(\S+)$/i.exec(auth)?.[1];
   if (!token) return c.json(errorBody('unauthorized', 'missing bearer token'), 401);
-  if (token.length !== cfg.inboundToken.length || !timingSafeEqualHex(token, cfg.inboundToken))
-    return c.json(errorBody('unauthorized', 'invalid inbound token'), 401);
+  // INBOUND_TOKEN is the region operator's, for every address; otherwise a relay token the region's
+  // snapshot carries (relay-token.ts), for its own deployment's forwarding addresses only.
+  const operator = token.length === cfg.inboundToken.length && timingSafeEqualHex(token, cfg.inboundToken);
+  let relay: { deployment: string; id: string; snapshot: RoutingSnapshot } | undefined;
+  if (!operator) {
+    // Only what central mints (`crt_` + 43 base64url characters) is looked up.
+    if (!API_TOKEN_SHAPE.test(token)) return c.json(errorBody('unauthorized', 'invalid inbound token'), 401);
+    let snapshot: RoutingSnapshot;
+    try {
+      snapshot = await currentSnapshot(c.env, cfg, (p) => c.executionCtx.waitUntil(p));
+    } catch (err) {
+      console.error('inbound: no snapshot to check a relay token against', err);
+      c.header('retry-after', '30');
+      return c.json(errorBody('unavailable', 'temporary failure; retry later'), 503);
+    }
+    const found = await findRelayToken(snapshot, cfg.signingKey, token);
+    if (!found) return c.json(errorBody('unauthorized', 'invalid inbound token'), 401);
+    relay = { ...found, snapshot };
+  }
   // `to` may repeat (an SMTP relay passes every RCPT TO): the message is processed once per
   // distinct recipient (distinct as the forwarding-address match sees them, not as spelt), each
   // binding it to that address's deployment. The cap is checked before the body is read.
@@ -115,6 +137,23 @@ app.post('/api/v1/inbound', async (c) => {
       ),
       400,
     );
+  if (relay) {
+    const at = Date.now();
+    const foreign = recipients.length
+      ? recipients.find((to) => forwardingDeployment(relay.snapshot, to, at) !== relay.deployment)
+      : '(none)';
+    if (foreign !== undefined)
+      return c.json(
+        errorBody(
+          'forbidden',
+          `relay token ${relay.id} delivers only to forwarding addresses of deployment ${relay.deployment}, not ${foreign}`,
+        ),
+        403,
+      );
+    console.log(
+      `inbound: relay token ${relay.id} (deployment ${relay.deployment}), ${recipients.length} recipient(s)`,
+    );
+  }
   if (!c.req.raw.body) return c.json(errorBody('bad_request', 'empty body: send the raw message'), 400);
   const declared = Number(c.req.header('content-length') ?? 0);
   const raw = await readStreamLimited(c.req.raw.body, PLATFORM_MAX_BYTES, declared);
@@ -187,7 +226,13 @@ app.post('/api/v1/inbound', async (c) => {
 /** Serves a raw message or attachment through a short-lived signed link (minted by central). */
 app.get('/raw/*', async (c) => {
   const cfg = readEdgeConfig(c.env);
-  const key = decodeURIComponent(c.req.path.slice('/raw/'.length));
+  let key: string;
+  try {
+    key = decodeURIComponent(c.req.path.slice('/raw/'.length));
+  } catch {
+    // URIError: a stray `%` or an escape that is not UTF-8 (RFC 3986 §2.1); central never mints one.
+    return c.json(errorBody('bad_request', 'the object key has a malformed percent-escape'), 400);
+  }
   const exp = Number(c.req.query('exp'));
   const sig = c.req.query('sig') ?? '';
   if (!Number.isFinite(exp) || !sig) return c.json(errorBody('unauthorized', 'missing signature'), 401);

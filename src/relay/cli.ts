@@ -1,17 +1,22 @@
-// `crm-router smtp --edge <url> --token <inbound token> --listen <host:port> [--tls-cert F --tls-key F]
+// `crm-router smtp --edge <url> --token <relay token> --listen <host:port> [--tls-cert F --tls-key F]
 //  [--allow CIDR…] [--auth user:pass]`: runs the SMTP ingress relay near a mail server.
 import { parseArgs } from 'node:util';
 import { type Relay, type RelayOptions, startRelay } from './relay.js';
 
-export const SMTP_USAGE = `crm-router smtp --edge <edge URL> --token <inbound token> --listen <host:port>
+export const SMTP_USAGE = `crm-router smtp --edge <edge URL> --token <relay token> --listen <host:port>
                 [--tls-cert FILE --tls-key FILE] [--allow CIDR ...] [--auth user:pass]
                 [--connection-timeout SECONDS] [--message-timeout SECONDS]
+                [--max-clients N] [--max-per-address N]
 
 Runs an SMTP ingress relay: a mail server uses it as a smart host or forwarding target; each
 message is streamed to the edge's POST /api/v1/inbound with its envelope and answered with the
 edge's answer (250 only after the edge accepted it; 451 4.3.0 while the edge is unavailable;
 552 5.3.4 oversize; 550 5.1.1 for an address that is not a forwarding address).
---allow defaults to loopback only; --auth without TLS is only allowed on a loopback address.`;
+--token: a relay token (tokens create --scope relay:<deployment>), which the edge accepts for that
+deployment's forwarding addresses only, or the region's INBOUND_TOKEN (every address).
+--allow defaults to loopback only; --auth without TLS is only allowed on a loopback address.
+At most 100 recipients per transaction (452 4.5.3 beyond, RFC 5321), --max-clients connections
+at once (default 100; 421 beyond) and --max-per-address from one client address (default 50).`;
 
 /** The `smtp` command's options (parseArgs form). */
 export const SMTP_OPTIONS = {
@@ -24,6 +29,8 @@ export const SMTP_OPTIONS = {
   auth: { type: 'string' },
   'connection-timeout': { type: 'string' },
   'message-timeout': { type: 'string' },
+  'max-clients': { type: 'string' },
+  'max-per-address': { type: 'string' },
 } as const;
 
 export interface SmtpValues {
@@ -36,6 +43,8 @@ export interface SmtpValues {
   auth?: string | undefined;
   'connection-timeout'?: string | undefined;
   'message-timeout'?: string | undefined;
+  'max-clients'?: string | undefined;
+  'max-per-address'?: string | undefined;
 }
 
 /** Parses the `smtp` command's arguments into relay options (throws with the usage on a mistake). */
@@ -68,6 +77,14 @@ export function relayOptionsFrom(values: SmtpValues): RelayOptions {
     if (!(n > 0)) throw new Error(`--${name}: expected a positive number of seconds`);
     return n * 1000;
   };
+  const count = (v: string | undefined, name: string) => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name}: expected a positive whole number`);
+    return n;
+  };
+  const maxClients = count(values['max-clients'], 'max-clients');
+  const maxPerAddress = count(values['max-per-address'], 'max-per-address');
   return {
     edgeUrl: values.edge,
     token: values.token,
@@ -79,6 +96,8 @@ export function relayOptionsFrom(values: SmtpValues): RelayOptions {
     ...(auth ? { auth } : {}),
     connectionTimeoutMs: seconds(values['connection-timeout'], 'connection-timeout'),
     messageTimeoutMs: seconds(values['message-timeout'], 'message-timeout'),
+    ...(maxClients ? { maxClients } : {}),
+    ...(maxPerAddress ? { maxConnectionsPerAddress: maxPerAddress } : {}),
   };
 }
 

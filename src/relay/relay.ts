@@ -4,6 +4,7 @@
 // streamed to the edge's `POST /api/v1/inbound` with its envelope, and the SMTP reply is the edge's
 // answer — `250` only once the edge has accepted the message (it is then in the edge's queue or
 // R2), so the relay never holds a message the sender believes delivered.
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { BlockList, isIP, type Socket } from 'node:net';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
@@ -11,13 +12,33 @@ import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 's
 /** Email Routing's limit, advertised with the SMTP `SIZE` extension (RFC 1870). */
 export const RELAY_MAX_BYTES = 25 * 1024 * 1024;
 
+/**
+ * Recipients per transaction: RFC 5321 §4.5.3.1.8 makes 100 the least a server must accept; beyond
+ * it `452 4.5.3` (§4.5.3.1.10) tells the client to send the rest in another transaction. The edge
+ * processes a message once per recipient, so this bounds the work one DATA can cause.
+ */
+export const RELAY_MAX_RECIPIENTS = 100;
+
+/**
+ * Clients served at once; one more is answered `421` and may retry (RFC 5321 §3.8). Postfix's
+ * smtpd runs at most 100 processes by default (`default_process_limit`).
+ */
+export const RELAY_MAX_CLIENTS = 100;
+
+/**
+ * Connections from one client address at once, so one host cannot take every place: Postfix's
+ * `smtpd_client_connection_count_limit` default (50), above its 20 parallel deliveries to a
+ * destination (`default_destination_concurrency_limit`).
+ */
+export const RELAY_MAX_CONNECTIONS_PER_ADDRESS = 50;
+
 /** Messages up to this size are read whole before they are sent to the edge; larger ones stream. */
 export const STREAM_THRESHOLD = 1024 * 1024;
 
 export interface RelayOptions {
   /** The region's edge, e.g. `https://edge-eu.example.com` (its `/api/v1/inbound` is used). */
   edgeUrl: string;
-  /** The edge's `INBOUND_TOKEN`. */
+  /** A relay token (`relay:<deployment>`) or the region's `INBOUND_TOKEN`. */
   token: string;
   host: string;
   port: number;
@@ -34,6 +55,10 @@ export interface RelayOptions {
   /** Idle time before the relay closes a silent connection (default 60 s). */
   idleTimeoutMs?: number;
   maxBytes?: number;
+  /** Clients served at once (default {@link RELAY_MAX_CLIENTS}). */
+  maxClients?: number;
+  /** Connections from one client address at once (default {@link RELAY_MAX_CONNECTIONS_PER_ADDRESS}). */
+  maxConnectionsPerAddress?: number;
   /** Host name in the greeting and the Received header. */
   name?: string;
   log?: (line: string) => void;
@@ -149,6 +174,15 @@ function smtpError(reply: SmtpReply): Error & { responseCode: number } {
   return Object.assign(new Error(reply.message), { responseCode: reply.code });
 }
 
+/**
+ * Whether `given` equals `expected` in time that does not depend on where they differ or on their
+ * lengths: both are hashed to 32 bytes first (`timingSafeEqual` needs equal lengths).
+ */
+export function sameSecret(given: string, expected: string): boolean {
+  const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
+  return timingSafeEqual(digest(given), digest(expected));
+}
+
 /** The Received trace field this relay adds (RFC 5321 §4.4). */
 function receivedHeader(session: SMTPServerSession, name: string): string {
   const helo = (session.hostNameAppearsAs || 'unknown').replace(/[^\w.:[\]-]/g, '');
@@ -172,6 +206,9 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   if (opts.auth && !tls && !loopback)
     throw new Error('--auth without --tls-cert/--tls-key is only allowed on a loopback address');
   const stats: RelayStats = { accepted: 0, deferred: 0, rejected: 0 };
+  const maxPerAddress = opts.maxConnectionsPerAddress ?? RELAY_MAX_CONNECTIONS_PER_ADDRESS;
+  /** Session ids of the connections each client address has open (past `onConnect`). */
+  const byAddress = new Map<string, Set<string>>();
   let region = 'edge';
   try {
     const health = (await (
@@ -197,6 +234,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     authOptional: !opts.auth,
     authMethods: ['PLAIN', 'LOGIN'],
     disabledCommands: opts.auth ? [] : ['AUTH'],
+    maxClients: opts.maxClients ?? RELAY_MAX_CLIENTS,
     socketTimeout: opts.idleTimeoutMs ?? 60_000,
     closeTimeout: 5_000,
     logger: false,
@@ -205,20 +243,45 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
         log(`[relay] refused connection from ${session.remoteAddress} (not in --allow)`);
         return cb(smtpError({ code: 554, message: '5.7.1 Client host not allowed to use this relay' }));
       }
+      const open = byAddress.get(session.remoteAddress) ?? new Set<string>();
+      if (open.size >= maxPerAddress) {
+        log(`[relay] refused connection from ${session.remoteAddress} (${open.size} already open)`);
+        return cb(
+          smtpError({
+            code: 421,
+            message: `4.7.0 Too many connections from ${session.remoteAddress}; try again later`,
+          }),
+        );
+      }
+      open.add(session.id);
+      byAddress.set(session.remoteAddress, open);
       cb();
     },
+    onClose(session) {
+      const open = byAddress.get(session.remoteAddress);
+      if (!open?.delete(session.id)) return;
+      if (open.size === 0) byAddress.delete(session.remoteAddress);
+    },
     onAuth(auth, _session, cb) {
-      const ok =
-        opts.auth &&
-        (auth.method === 'PLAIN' || auth.method === 'LOGIN') &&
-        auth.username === opts.auth.user &&
-        auth.password === opts.auth.pass;
+      // Both halves are always compared (no early exit on a wrong user name), in constant time.
+      const userOk = sameSecret(auth.username ?? '', opts.auth?.user ?? '');
+      const passOk = sameSecret(auth.password ?? '', opts.auth?.pass ?? '');
+      const ok = opts.auth && (auth.method === 'PLAIN' || auth.method === 'LOGIN') && userOk && passOk;
       if (!ok) return cb(smtpError({ code: 535, message: '5.7.8 Authentication credentials invalid' }));
       cb(null, { user: auth.username });
     },
     onMailFrom(_address, session, cb) {
       if (opts.auth && !session.user)
         return cb(smtpError({ code: 530, message: '5.7.0 Authentication required' }));
+      cb();
+    },
+    onRcptTo(address, session, cb) {
+      // smtp-server's own `maxRecipients` answers without the enhanced code (it hides them unless
+      // every reply carries one), so the cap is here. A repeated address replaces its entry.
+      const rcpts = session.envelope.rcptTo;
+      const key = address.address.toLowerCase();
+      if (rcpts.length >= RELAY_MAX_RECIPIENTS && !rcpts.some((r) => r.address.toLowerCase() === key))
+        return cb(smtpError({ code: 452, message: '4.5.3 Too many recipients' }));
       cb();
     },
     onData(stream, session, cb) {

@@ -174,8 +174,12 @@ describe('POST /api/v1/ingest', () => {
     // Still poison: replay keeps it a dead letter and says why.
     const stillBad = await api('POST', `/api/v1/dead-letters/${letter.id}/replay`);
     expect(stillBad.json.status).toBe('rejected');
-    // Once the deployment exists, the replay goes through.
+    // Once the deployment exists and routes a mailbox in the letter's region (the claims of live
+    // ingest, ingest-claims.ts), the replay goes through.
     await api('PUT', '/api/v1/deployments/no-such-deployment', { body: { name: 'Late' } });
+    await api('PUT', '/api/v1/mailboxes/late@late.example', {
+      body: { region: 'us', deployment: 'no-such-deployment', userId: 'u-late', filter: 'all' },
+    });
     const replay = await api('POST', `/api/v1/dead-letters/${letter.id}/replay`);
     expect(replay.status).toBe(200);
     expect(replay.json).toMatchObject({ status: 'accepted', activityId: expect.any(String) });

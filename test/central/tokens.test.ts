@@ -72,11 +72,11 @@ describe('POST /api/v1/tokens', () => {
   test.each([
     [
       'root',
-      'scope: "root" is not one of admin, deployment:<id>, edge:<region> or user:<deployment>/<userId>',
+      'scope: "root" is not one of admin, deployment:<id>, edge:<region>, user:<deployment>/<userId> or relay:<deployment>',
     ],
     [
       'user:contoso/',
-      'scope: "user:contoso/" is not one of admin, deployment:<id>, edge:<region> or user:<deployment>/<userId>',
+      'scope: "user:contoso/" is not one of admin, deployment:<id>, edge:<region>, user:<deployment>/<userId> or relay:<deployment>',
     ],
     ['deployment:nowhere', 'scope: deployment nowhere does not exist'],
     ['user:nowhere/u-1', 'scope: deployment nowhere does not exist'],

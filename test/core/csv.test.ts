@@ -1,6 +1,14 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { CsvChunkReader, CsvError, type CsvRow, formatCsvField, parseCsv } from '../../src/core/csv.js';
+import {
+  CsvChunkReader,
+  CsvError,
+  type CsvRow,
+  formatCsvExportField,
+  formatCsvField,
+  parseCsv,
+  readCsvExportCell,
+} from '../../src/core/csv.js';
 
 describe('parseCsv', () => {
   const row = (line: number, ...fields: string[]): CsvRow => ({ line, fields });
@@ -136,5 +144,50 @@ describe('CsvChunkReader (the CLI streams a file through it)', () => {
         Array.from(text, (_, i) => i),
       ),
     ).toThrow('line 2: a quoted field is not closed (missing ")');
+  });
+});
+
+describe('CSV exports (OWASP CSV injection: a spreadsheet must not run a cell as a formula)', () => {
+  test.each([
+    ['=HYPERLINK("http://evil.example","x")', `"'=HYPERLINK(""http://evil.example"",""x"")"`],
+    ['+1+cmd|/C calc!A0', "'+1+cmd|/C calc!A0"],
+    ['-2+3', "'-2+3"],
+    ['@SUM(A1)', "'@SUM(A1)"],
+    ['\t=1', "'\t=1"],
+    ['\r=1', `"'\r=1"`],
+    ["'=1", "''=1"],
+    ["'", "''"],
+  ])('%j is written with a leading apostrophe: %s', (value, cell) => {
+    expect(formatCsvExportField(value)).toBe(cell);
+  });
+
+  test.each(['ann@contoso.example', "o'brien@contoso.example", 'a=b', 'eu', ''])(
+    '%j is written as it is',
+    (value) => {
+      expect(formatCsvExportField(value)).toBe(formatCsvField(value));
+    },
+  );
+
+  test('an exported cell reads back as the value it was (the export → import round trip)', () => {
+    const cell = fc.string({
+      unit: fc.constantFrom('=', '+', '-', '@', '\t', '\r', "'", 'a', ',', '"', '\n', ' '),
+      maxLength: 6,
+    });
+    fc.assert(
+      fc.property(fc.array(cell, { minLength: 2, maxLength: 4 }), (row) => {
+        const fields = row.every((f) => f === '') ? ['x', ...row.slice(1)] : row;
+        const text = fields.map(formatCsvExportField).join(',');
+        const cells = parseCsv(text)[0]?.fields ?? [];
+        // What a spreadsheet sees in each cell starts with nothing it would evaluate.
+        expect(cells.filter((c) => /^[=+\-@\t\r]/.test(c))).toEqual([]);
+        expect(parseCsv(text)[0]?.fields.map(readCsvExportCell)).toEqual(fields);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  test('a typed apostrophe before a letter is kept as it is on import', () => {
+    expect(readCsvExportCell("'abc")).toBe("'abc");
+    expect(readCsvExportCell("'=1")).toBe('=1');
   });
 });

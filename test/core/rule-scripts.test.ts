@@ -9,6 +9,7 @@ import {
   sieveString,
 } from '../../src/core/rule-scripts.js';
 import { checkPowershell } from './powershell-syntax.js';
+import { readXml } from './xml-well-formed.js';
 import { testMaps } from '../support/maps.js';
 
 const EDGE = 'crm@eu.edge.crm-router.example';
@@ -348,5 +349,68 @@ describe('a region serving several deployments', () => {
     expect(xml.match(/<feed /g)).toHaveLength(1);
     expect(xml).toContain('value="crm-aaaaaaaaaaaaaaaaaaaaaaaa@eu.edge.crm-router.example"');
     expect(xml).toContain('value="crm-bbbbbbbbbbbbbbbbbbbbbbbb@eu.edge.crm-router.example"');
+  });
+});
+
+describe('generateRuleScript: gmail-filters is well-formed XML whatever the names', () => {
+  const filters = (over: Partial<RuleScriptInput>) =>
+    generateRuleScript({ ...base, format: 'gmail-filters', ...over });
+
+  test.each<[string, Partial<RuleScriptInput>]>([
+    ['a region name with ---', { regionName: 'EU---West' }],
+    ['a region name ending in -', { regionName: 'EU-' }],
+    ['a region name that tries to close the comment', { regionName: 'x -->< <feed>' }],
+    ['a region id with --', { region: 'eu--1' }],
+    ['a lone surrogate and U+FFFE', { regionName: 'Z\uD800\uFFFE\uFFFF', mailboxes: ['a\uDC00@x.example'] }],
+  ])('%s', (_label, over) => {
+    const doc = readXml(filters(over));
+    expect(doc.elements.filter((e) => e.name === 'entry')).toHaveLength(
+      (over.mailboxes ?? base.mailboxes).length,
+    );
+  });
+
+  test('any region id, name, mailbox and target stays well-formed and its values read back', () => {
+    // Markup, comment dashes, separators and what XML cannot carry, mixed with any code point.
+    const unit = fc.oneof(
+      fc.constantFrom(
+        '-',
+        '-',
+        '>',
+        '<',
+        '&',
+        '"',
+        "'",
+        ']',
+        '\uD800',
+        '\uDC00',
+        '\uFFFE',
+        '\uFFFF',
+        '\n',
+        '\u0085',
+      ),
+      fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }),
+    );
+    const text = fc.string({ unit, maxLength: 40 });
+    fc.assert(
+      fc.property(
+        text,
+        text,
+        fc.array(text, { minLength: 1, maxLength: 3 }),
+        text,
+        (region, regionName, mailboxes, target) => {
+          const xml = filters({ region, regionName, mailboxes, edgeAddress: target });
+          const doc = readXml(xml);
+          const tos = doc.elements.filter((e) => e.name === 'apps:property' && e.attrs.name === 'to');
+          // A value keeps every XML Char; what XML cannot carry (§2.2) becomes U+FFFD, never a break.
+          const carried = (s: string) =>
+            s.replace(
+              /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]|[\t\n\r\u007f-\u009f\u2028\u2029]/gu,
+              '\uFFFD',
+            );
+          expect(tos.map((e) => e.attrs.value)).toEqual(mailboxes.map(carried));
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });

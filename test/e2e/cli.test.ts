@@ -552,3 +552,36 @@ describe('crm-router', () => {
     );
   });
 });
+
+describe('crm-router routes export (CSV injection)', () => {
+  const CSV_DEPLOYMENT = 'cli-csv';
+
+  test('a formula-like cell is exported behind an apostrophe and imported back as it was', async () => {
+    await api().deployments.put(CSV_DEPLOYMENT, { name: 'CLI CSV export' });
+    const address = '-sales@cli-csv.example';
+    const userId = '=HYPERLINK("http://evil.example","x")';
+    const plain = [
+      ROUTES_HEADER,
+      `${address},us,${CSV_DEPLOYMENT},"=HYPERLINK(""http://evil.example"",""x"")",all`,
+      `plain@cli-csv.example,us,${CSV_DEPLOYMENT},+u2,all`,
+    ];
+    const first = await cli(['routes', 'import', file('formula.csv', `${plain.join('\r\n')}\r\n`)]);
+    expect(first.code, first.stderr).toBe(0);
+    expect(await api().mailboxes.get(address)).toMatchObject({ userId, region: 'us' });
+
+    const run = await cli(['routes', 'export', '--deployment', CSV_DEPLOYMENT]);
+    expect(run.code, run.stderr).toBe(0);
+    const lines = run.stdout.trim().split('\r\n');
+    expect(lines.slice(1).sort()).toEqual([
+      `'${address},us,${CSV_DEPLOYMENT},"'=HYPERLINK(""http://evil.example"",""x"")",all`,
+      `plain@cli-csv.example,us,${CSV_DEPLOYMENT},'+u2,all`,
+    ]);
+
+    const moved = lines.map((l, i) => (i === 0 ? l : l.replace(',us,', ',eu,')));
+    const again = await cli(['routes', 'import', file('formula-moved.csv', `${moved.join('\r\n')}\r\n`)]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toContain('2 routes: created 0, moved 2, updated 0');
+    expect(await api().mailboxes.get(address)).toMatchObject({ userId, region: 'eu' });
+    expect(await api().mailboxes.get('plain@cli-csv.example')).toMatchObject({ userId: '+u2', region: 'eu' });
+  });
+});

@@ -10,7 +10,13 @@ import nodemailer from 'nodemailer';
 import { afterAll, describe, expect, test } from 'vitest';
 import { freePort, LOCAL_INBOUND_TOKEN, ROOT } from '../../scripts/network.js';
 import { parseRelayArgs } from '../../src/relay/cli.js';
-import { type Relay, type RelayOptions, replyForEdge, startRelay } from '../../src/relay/relay.js';
+import {
+  RELAY_MAX_RECIPIENTS,
+  type Relay,
+  type RelayOptions,
+  replyForEdge,
+  startRelay,
+} from '../../src/relay/relay.js';
 import { central, edgeUrl, eventually, rawMessage, uniqueMessageId } from './helpers.js';
 
 const CERT = join(ROOT, 'test/fixtures/tls/relay-test.crt');
@@ -336,5 +342,162 @@ describe('SMTP ingress relay', () => {
       auth: { user: 'exchange', pass: 'pa:ss' },
     });
     expect(() => parseRelayArgs(['--edge', 'x', '--token', 't', '--listen', 'nope'])).toThrow(/host:port/);
+  });
+});
+
+/** Opens a connection (from `localAddress`, any of 127.0.0.0/8) and resolves with the server's first reply line. */
+function greeting(
+  port: number,
+  localAddress = '127.0.0.1',
+): Promise<{ line: string; sock: import('node:net').Socket }> {
+  return new Promise((res, rej) => {
+    const sock = connect({ port, host: '127.0.0.1', localAddress });
+    let out = '';
+    sock.setEncoding('utf8');
+    sock.on('data', (d: string) => {
+      out += d;
+      const i = out.indexOf('\r\n');
+      if (i >= 0) res({ line: out.slice(0, i), sock });
+    });
+    sock.on('error', rej);
+    sock.on('close', () => res({ line: out.trim(), sock }));
+  });
+}
+
+describe('SMTP ingress relay: limits a hostile or broken client cannot pass', () => {
+  test('takes 100 RCPT TO per transaction (RFC 5321 §4.5.3.1.8) and answers 452 4.5.3 beyond; the message goes to the 100', async () => {
+    let seen: string[] = [];
+    const edge = await fakeEdge((req, res) => {
+      seen = new URL(req.url ?? '/', 'http://x').searchParams.getAll('to');
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(202, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ status: 'tracked', reason: 'tracked:all', recipients: [] }));
+      });
+    });
+    const r = await relay({ edgeUrl: edge });
+    const to = Array.from({ length: 150 }, (_, i) => `r${i}@us.edge.localhost`);
+    const transport = nodemailer.createTransport({
+      host: '127.0.0.1',
+      port: r.port,
+      secure: false,
+      ignoreTLS: true,
+    });
+    try {
+      const info = await transport.sendMail({
+        envelope: { from: 'alice.smith@northwind.example', to },
+        raw: rawMessage({
+          from: 'alice.smith@northwind.example',
+          to: MAILBOX,
+          subject: 'Many recipients',
+          messageId: uniqueMessageId('relay-rcpt'),
+        }),
+      });
+      expect(info.accepted).toHaveLength(RELAY_MAX_RECIPIENTS);
+      expect(info.rejected).toEqual(to.slice(RELAY_MAX_RECIPIENTS));
+      const errors = (info as unknown as { rejectedErrors: Array<{ response: string }> }).rejectedErrors;
+      expect(errors[0]?.response).toMatch(/^452 4\.5\.3 /);
+      expect(info.response).toMatch(/^250 /);
+    } finally {
+      transport.close();
+    }
+    expect(seen).toEqual(to.slice(0, RELAY_MAX_RECIPIENTS));
+  });
+
+  test('answers 421 to a client beyond maxClients, and serves again once one leaves', async () => {
+    const r = await relay({ maxClients: 3, maxConnectionsPerAddress: 10 });
+    const open = [];
+    for (const from of ['127.0.0.2', '127.0.0.3', '127.0.0.4']) open.push(await greeting(r.port, from));
+    expect(open.map((o) => o.line.slice(0, 4))).toEqual(['220 ', '220 ', '220 ']);
+    const refused = await greeting(r.port, '127.0.0.5');
+    expect(refused.line).toMatch(/^421 /);
+    refused.sock.destroy();
+    open[0]?.sock.destroy();
+    const again = await eventually(async () => {
+      const g = await greeting(r.port, '127.0.0.5');
+      g.sock.destroy();
+      return g.line.startsWith('220 ') ? g.line : undefined;
+    });
+    expect(again).toMatch(/^220 /);
+    for (const o of open) o.sock.destroy();
+  });
+
+  test('answers 421 4.7.0 to a client address over its connection cap; other addresses are served', async () => {
+    const r = await relay({ maxConnectionsPerAddress: 2 });
+    const first = await greeting(r.port, '127.0.0.2');
+    const second = await greeting(r.port, '127.0.0.2');
+    expect([first.line, second.line].map((l) => l.slice(0, 4))).toEqual(['220 ', '220 ']);
+    const third = await greeting(r.port, '127.0.0.2');
+    expect(third.line).toMatch(/^421 4\.7\.0 /);
+    third.sock.destroy();
+    const other = await greeting(r.port, '127.0.0.3');
+    expect(other.line).toMatch(/^220 /);
+    other.sock.destroy();
+    // A connection that ends frees its place.
+    first.sock.destroy();
+    const later = await eventually(async () => {
+      const g = await greeting(r.port, '127.0.0.2');
+      g.sock.destroy();
+      return g.line.startsWith('220 ') ? g.line : undefined;
+    });
+    expect(later).toMatch(/^220 /);
+    second.sock.destroy();
+  });
+
+  test('--max-clients and --max-per-address set the connection caps', () => {
+    const base = ['--edge', 'http://127.0.0.1:8789', '--token', 't', '--listen', '127.0.0.1:2526'];
+    expect(parseRelayArgs([...base, '--max-clients', '10', '--max-per-address', '5'])).toMatchObject({
+      maxClients: 10,
+      maxConnectionsPerAddress: 5,
+    });
+    expect(() => parseRelayArgs([...base, '--max-clients', '0'])).toThrow(/--max-clients/);
+    expect(() => parseRelayArgs([...base, '--max-per-address', '2.5'])).toThrow(/--max-per-address/);
+  });
+
+  test('AUTH accepts exactly the configured credentials (compared in constant time)', async () => {
+    const r = await relay({ auth: { user: 'exchange', pass: 'pässwörd-🔑' } });
+    for (const wrong of [
+      { user: 'exchange', pass: 'pässwörd-' },
+      { user: 'exchange', pass: 'pässwörd-🔑x' },
+      { user: 'exchangE', pass: 'pässwörd-🔑' },
+      { user: 'exchange', pass: 'pässwörd-🔐' },
+    ])
+      expect(await send(r, { auth: wrong }), JSON.stringify(wrong)).toMatchObject({ ok: false, code: 535 });
+    expect(await send(r, { auth: { user: 'exchange', pass: 'pässwörd-🔑' } })).toMatchObject({ ok: true });
+  });
+});
+
+describe('SMTP ingress relay with a relay token (relay:<deployment>)', () => {
+  test("delivers for its deployment's forwarding address while active, not for another's, and stops once revoked", async () => {
+    const minted = await central('POST', '/api/v1/tokens', { scope: 'relay:contoso', label: 'e2e relay' });
+    expect(minted.status).toBe(201);
+    const { id, token } = minted.json as { id: string; token: string };
+    const r = await relay({ token });
+    // The edge knows the token once its snapshot carries it (central's push, or the next poll).
+    const accepted = await eventually(
+      async () => {
+        const res = await send(r);
+        return res.ok ? res : undefined;
+      },
+      60_000,
+      1000,
+    );
+    expect(accepted.response).toMatch(/^250 2\.0\.0 Accepted by edge us/);
+    // Another deployment's forwarding address: the edge refuses the token for it (403 → 451, mail waits).
+    const foreign = await send(r, { to: [await forwarding('us', 'fabrikam')] });
+    expect(foreign).toMatchObject({ ok: false, code: 451 });
+    expect(foreign.response).toMatch(/403 \(forbidden\)/);
+
+    expect((await central('DELETE', `/api/v1/tokens/${id}`)).status).toBe(200);
+    const refused = await eventually(
+      async () => {
+        const res = await send(r);
+        return res.ok ? undefined : res;
+      },
+      60_000,
+      1000,
+    );
+    expect(refused).toMatchObject({ ok: false, code: 451 });
+    expect(refused.response).toMatch(/401 \(unauthorized\)/);
   });
 });

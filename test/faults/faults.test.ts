@@ -214,8 +214,15 @@ describe('central fails', () => {
     expect(letter!.error).toContain('unknown deployment poisonco');
     expect(await net.deadLettersFor(poison)).toHaveLength(1);
     expect(await net.activities(poison)).toHaveLength(0);
-    // The fix: the deployment exists again. Replay lands it once.
+    // The fix: the deployment exists again, with its route in us (replay runs the region claims of
+    // live ingest). Replay lands it once.
     await net.api('PUT', '/api/v1/deployments/poisonco', { name: 'Poison Co' });
+    await net.api('PUT', `/api/v1/mailboxes/${encodeURIComponent('pat@poisonco.example')}`, {
+      region: 'us',
+      deployment: 'poisonco',
+      userId: 'u-pat',
+      filter: 'all',
+    });
     const replay = await net.api('POST', `/api/v1/dead-letters/${letter!.id}/replay`);
     expect(replay.json).toMatchObject({ status: 'accepted' });
     expect(await net.activities(poison)).toHaveLength(1);

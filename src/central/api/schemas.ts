@@ -394,7 +394,8 @@ export const rulesSchema = z
   })
   .openapi('RuleScript');
 
-export const SCOPE_HELP = 'admin, deployment:<id>, edge:<region> or user:<deployment>/<userId>';
+export const SCOPE_HELP =
+  'admin, deployment:<id>, edge:<region>, user:<deployment>/<userId> or relay:<deployment>';
 
 export const tokenInput = z
   .object({

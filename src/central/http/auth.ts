@@ -1,4 +1,5 @@
 import type { Context, MiddlewareHandler } from 'hono';
+import { RELAY_SCOPE_PREFIX } from '../../core/relay-token.js';
 import { deriveEdgeCredentials, timingSafeEqualHex } from '../../core/request-signature.js';
 import type { Db } from '../../db/client.js';
 import { findActiveTokenByHash, touchTokenLastUsed } from '../../db/queries/tokens.js';
@@ -54,7 +55,8 @@ export async function resolveToken(
     return timingSafeEqualHex(expected.token, token) ? { kind: 'edge', region } : undefined;
   }
   const row = await findActiveTokenByHash(db, await sha256Hex(token));
-  if (!row) return undefined;
+  // A relay token (relay:<deployment>) only delivers mail to the edges: central knows no such principal.
+  if (!row || row.scope.startsWith(RELAY_SCOPE_PREFIX)) return undefined;
   await noteTokenUse(db, row.id, row.lastUsedAt);
   const principal = parseScope(row.scope);
   return principal ? { ...principal, tokenId: row.id } : undefined;

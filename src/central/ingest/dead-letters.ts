@@ -8,6 +8,7 @@ import {
 } from '../../db/queries/dead-letters.js';
 import { runBatch } from '../../db/queries/statements.js';
 import { ingest } from './ingest.js';
+import { loadRegionClaims } from './ingest-claims.js';
 
 export { findDeadLetter, listDeadLetters } from '../../db/queries/dead-letters.js';
 
@@ -44,12 +45,15 @@ export function serializeDeadLetter({ item, ...row }: DeadLetterRow) {
 
 /**
  * Replays a dead letter: its stored item goes through ingestion again (deduplicating like any
- * other copy). A still-invalid item stays a dead letter with the new error recorded.
+ * other copy), under the claims of the region that reported it, as live ingest checks them now: a
+ * deployment unknown when the letter was stored must since have a mailbox routed in that region.
+ * A still-invalid item stays a dead letter with the new error recorded.
  */
 export async function replayDeadLetter(db: Db, id: string, now = Date.now()) {
   const dl = await findDeadLetter(db, id);
   if (!dl) return undefined;
-  const outcome = await ingest({ db, region: dl.region, now }, [dl.item], [], {
+  const claims = await loadRegionClaims(db, dl.region);
+  const outcome = await ingest({ db, region: dl.region, now, claims }, [dl.item], [], {
     deadLetterRejected: false,
     edgeTraffic: false,
   });

@@ -1,6 +1,8 @@
 // Minting, listing and revoking API tokens: the rules shared by /api/v1/tokens and the dashboard's
-// token page. Admins manage every token; a deployment token manages `deployment:<own>` and
-// `user:<own>/*` tokens only; other principals manage none.
+// token page. Admins manage every token; a deployment token manages `deployment:<own>`,
+// `user:<own>/*` and `relay:<own>` tokens only; other principals manage none.
+import { RELAY_SCOPE_PREFIX } from '../../core/relay-token.js';
+import { bumpConfigVersion } from '../../db/queries/config-version.js';
 import { findDeployment } from '../../db/queries/deployments.js';
 import { findRegion } from '../../db/queries/regions.js';
 import { findToken, insertToken, listTokens, revokeToken } from '../../db/queries/tokens.js';
@@ -39,7 +41,16 @@ export function tokenRealm(p: Principal): string {
 /** Whether a token of `scope` belongs to the realm (a deployment's own and its users' tokens). */
 export function inRealm(realm: string, scope: string): boolean {
   if (realm === '*') return true;
-  return scope === `deployment:${realm}` || scope.startsWith(`user:${realm}/`);
+  return (
+    scope === `deployment:${realm}` ||
+    scope === `${RELAY_SCOPE_PREFIX}${realm}` ||
+    scope.startsWith(`user:${realm}/`)
+  );
+}
+
+/** The deployment of a `relay:<deployment>` scope, or undefined for another scope. */
+export function relayScopeDeployment(scope: string): string | undefined {
+  return scope.startsWith(RELAY_SCOPE_PREFIX) ? scope.slice(RELAY_SCOPE_PREFIX.length) : undefined;
 }
 
 function randomToken(): string {
@@ -52,12 +63,14 @@ function randomToken(): string {
 /** Mints a token of `scope` for `principal`; throws ApiError (403/422) when not allowed or invalid. */
 export async function mintApiToken(db: Db, principal: Principal, scope: string, label: string | undefined) {
   const realm = tokenRealm(principal);
-  const target = parseScope(scope);
+  // A relay token is no API principal: it is checked by the edges, against their snapshot.
+  const relay = relayScopeDeployment(scope);
+  const target = relay ? { kind: 'relay' as const, deployment: relay } : parseScope(scope);
   if (!target || (target.kind === 'user' && target.userId.length > 200))
     throw validationFailed(`scope: "${scope}" is not one of ${SCOPE_HELP}`);
   if (!inRealm(realm, scope)) throw forbidden(`a deployment:${realm} token may not mint ${scope} tokens`);
   if (
-    (target.kind === 'deployment' || target.kind === 'user') &&
+    (target.kind === 'deployment' || target.kind === 'user' || target.kind === 'relay') &&
     !(await findDeployment(db, target.deployment))
   )
     throw validationFailed(`scope: deployment ${target.deployment} does not exist`);
@@ -70,6 +83,8 @@ export async function mintApiToken(db: Db, principal: Principal, scope: string, 
     scope,
     label: label || null,
   });
+  // Every region's snapshot carries the relay tokens (any deployment's address is in every region).
+  if (relay) await bumpConfigVersion(db, 'all');
   return { row, token };
 }
 
@@ -85,5 +100,7 @@ export async function revokeVisibleToken(db: Db, principal: Principal, id: strin
   const row = await findToken(db, id);
   if (!row || !inRealm(realm, row.scope)) throw notFound(`token ${id} does not exist`);
   const revoked = row.revokedAt ? row : await revokeToken(db, id, Date.now());
+  // The edges stop accepting a relay token with the next snapshot of their region.
+  if (!row.revokedAt && relayScopeDeployment(row.scope)) await bumpConfigVersion(db, 'all');
   return revoked ?? row;
 }

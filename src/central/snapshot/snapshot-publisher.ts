@@ -24,7 +24,10 @@ import {
   type MailboxRoute,
   OutboundAccumulator,
   type RoutingSnapshot,
+  type RelayTokenTarget,
 } from '../../core/snapshot.js';
+import { RELAY_SCOPE_PREFIX, relayTokenKey } from '../../core/relay-token.js';
+import { deriveEdgeCredentials } from '../../core/request-signature.js';
 import type { AttachmentPolicy, EgressPolicy, FilterMode } from '../../core/types.js';
 import type { Db } from '../../db/client.js';
 import { regionsOfDeployment } from '../../db/queries/mailboxes.js';
@@ -32,6 +35,7 @@ import { addressHash, BUCKET_BITS } from '../../db/queries/snapshot-parts.js';
 import { findDeployment } from '../../db/queries/deployments.js';
 import { deploymentsRoutedIn, mailboxesInRegion } from '../../db/queries/mailboxes.js';
 import { findRegion } from '../../db/queries/regions.js';
+import { listActiveTokensByScopePrefix } from '../../db/queries/tokens.js';
 import {
   bumpSnapshotVersions,
   countRecordAddresses,
@@ -712,6 +716,7 @@ async function assemble(
     mailboxes: Object.fromEntries(mailboxEntries),
     // Every deployment's forwarding addresses for this region, hashed (rotated-out ones with expiry).
     forwarding: hashForwarding(hashKey, await snapshotForwarding(db, ctx.forwarding, regionId)),
+    relayTokens: await snapshotRelayTokens(db, ctx.forwarding, regionId),
   };
   const etag = (
     await sha256(new TextEncoder().encode(JSON.stringify({ ...header, builtAt: 0, parts: hashes })))
@@ -759,4 +764,25 @@ export async function readPublishedSnapshot(
   if (obj) return obj;
   const again = await assemble(ctx, s.region, s.version);
   return again ? ((await ctx.bucket.get(again.key)) ?? undefined) : undefined;
+}
+
+/**
+ * The active relay tokens as a region's snapshot carries them (relay-token.ts): keyed by the HMAC,
+ * under the region's signing key, of the SHA-256 central stores; nothing an edge could present.
+ */
+export async function snapshotRelayTokens(
+  db: Db,
+  keys: ForwardingKeys,
+  region: string,
+): Promise<Record<string, RelayTokenTarget>> {
+  const rows = await listActiveTokensByScopePrefix(db, RELAY_SCOPE_PREFIX);
+  if (rows.length === 0) return {};
+  const { signingKey } = await deriveEdgeCredentials(keys.edgeKeySecret, region);
+  const out: Record<string, RelayTokenTarget> = {};
+  for (const row of rows)
+    out[await relayTokenKey(signingKey, row.hash)] = {
+      deployment: row.scope.slice(RELAY_SCOPE_PREFIX.length),
+      id: row.id,
+    };
+  return out;
 }

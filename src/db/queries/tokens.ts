@@ -1,4 +1,4 @@
-import { and, asc, eq, isNull, lt, or } from 'drizzle-orm';
+import { and, asc, eq, isNull, like, lt, or } from 'drizzle-orm';
 import type { Db } from '../client.js';
 import { apiTokens } from '../schema.js';
 
@@ -16,6 +16,16 @@ export function findToken(db: Db, id: string) {
 
 export function revokeToken(db: Db, id: string, at: number) {
   return db.update(apiTokens).set({ revokedAt: at }).where(eq(apiTokens.id, id)).returning().get();
+}
+
+/** The unrevoked tokens whose scope starts with `prefix` (the relay tokens a snapshot carries). */
+export function listActiveTokensByScopePrefix(db: Db, prefix: string) {
+  return db
+    .select({ id: apiTokens.id, hash: apiTokens.hash, scope: apiTokens.scope })
+    .from(apiTokens)
+    .where(and(like(apiTokens.scope, `${prefix}%`), isNull(apiTokens.revokedAt)))
+    .orderBy(asc(apiTokens.id))
+    .all();
 }
 
 /** The unrevoked token with this hash (its id, scope and when it was last used). */

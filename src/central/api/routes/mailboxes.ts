@@ -6,7 +6,7 @@ import { createRouter } from '../../http/app-router.js';
 import { assertDeploymentAdmin, deploymentScope } from '../../http/auth.js';
 import { notFound, validationFailed } from '../../http/errors.js';
 import { serializeMailbox } from '../serializers.js';
-import { CsvError, readCsvRows } from '../../../core/csv.js';
+import { CsvError, readCsvExportCell, readCsvRows } from '../../../core/csv.js';
 import type { Context } from 'hono';
 import type { AppEnv, Principal } from '../../context.js';
 import type { Db } from '../../../db/client.js';
@@ -303,7 +303,9 @@ export function csvRouteCandidates(text: string): Candidate[] {
       }
       const cell = (n: string) => {
         const i = columns!.indexOf(n);
-        return i < 0 ? undefined : row.fields[i]?.trim();
+        const v = i < 0 ? undefined : row.fields[i]?.trim();
+        // A file from `routes export` guards formula-like cells with `'` (csv.ts); it reads back as written.
+        return v === undefined ? undefined : readCsvExportCell(v);
       };
       if (row.fields.length !== columns.length) {
         out.push({ at: { line: row.line }, value: { __fields: row.fields.length } });

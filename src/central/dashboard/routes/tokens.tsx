@@ -32,7 +32,8 @@ async function renderTokens(
   ]);
   const deploymentIds = deploymentRows.map((d) => d.id).filter((id) => realm === '*' || id === realm);
   const regionIds = regionRows.map((r) => r.id);
-  const kinds: TokenKind[] = realm === '*' ? ['deployment', 'user', 'edge', 'admin'] : ['deployment', 'user'];
+  const kinds: TokenKind[] =
+    realm === '*' ? ['deployment', 'user', 'relay', 'edge', 'admin'] : ['deployment', 'user', 'relay'];
   const form: MintTokenForm = opts.form ?? {
     kind: 'deployment',
     deployment: deploymentIds[0] ?? '',
@@ -55,12 +56,13 @@ async function renderTokens(
   );
 }
 
-const KINDS: readonly string[] = ['deployment', 'user', 'edge', 'admin'];
+const KINDS: readonly string[] = ['deployment', 'user', 'relay', 'edge', 'admin'];
 
 function scopeOfForm(f: MintTokenForm): string {
   if (f.kind === 'admin') return 'admin';
   if (f.kind === 'edge') return `edge:${f.region}`;
   if (f.kind === 'user') return `user:${f.deployment}/${f.userId.trim()}`;
+  if (f.kind === 'relay') return `relay:${f.deployment}`;
   return `deployment:${f.deployment}`;
 }
 

@@ -6,7 +6,7 @@ import type { TokenView } from '../../services/token-admin.js';
 import { AddPanel, DataTable, InputField, PostButton, SelectField, StackForm } from './components.js';
 import { type Flash, Layout, type PageContext, Time } from './layout.js';
 
-export type TokenKind = 'deployment' | 'user' | 'edge' | 'admin';
+export type TokenKind = 'deployment' | 'user' | 'relay' | 'edge' | 'admin';
 
 export interface MintTokenForm {
   kind: TokenKind;
@@ -25,6 +25,7 @@ export interface CreatedToken {
 const KIND_TEXT: Record<TokenKind, string> = {
   deployment: 'Deployment — manages a deployment (deployment:<id>)',
   user: 'User — Track-in-CRM API for one CRM user (user:<deployment>/<user id>)',
+  relay: "Relay — a customer's SMTP relay, for its deployment's forwarding addresses (relay:<deployment>)",
   edge: 'Edge — an edge worker of a region (edge:<region>)',
   admin: 'Admin — everything (admin)',
 };
@@ -84,7 +85,7 @@ export const TokensPage: FC<{
           />
           <SelectField
             id="t-deployment"
-            label="Deployment (deployment and user tokens)"
+            label="Deployment (deployment, user and relay tokens)"
             values={deploymentIds}
             selected={form.deployment}
           />
