@@ -109,6 +109,19 @@ export function copyPrefix(deployments: string[], copyId: string, now: number): 
 
 export const SHARED_OWNER = '_shared';
 
+/**
+ * One raw copy for every item built from the same received bytes in one invocation: its key is
+ * `copyPrefix(deployments, copyId)` + `.eml`, so its owner is the one deployment whose items will
+ * reference it, or `_shared` when several will (raw-expiry.ts never deletes those: no single
+ * deployment's retention may remove what another still references). `ref` is set once stored.
+ */
+export interface SharedRawCopy {
+  /** Every deployment whose items will reference the copy. */
+  deployments: string[];
+  copyId: string;
+  ref?: { region: string; key: string; size: number };
+}
+
 /** How many more R2 puts one invocation may spend on attachments (the edge's subrequest budget). */
 export interface PutBudget {
   remaining: number;
@@ -128,8 +141,12 @@ export interface BuildItemsInput {
   now: number;
   /** A fresh id (the caller draws it: core has no randomness); the items' ids derive from it. */
   copyId: string;
-  /** A raw copy stored already for an earlier message of the same forward. */
-  rawKey?: string;
+  /**
+   * The raw copy every item of the caller's invocation references (the messages of one forward, a
+   * message's envelope recipients): stored by the first build, referenced by the rest. Absent: this
+   * build stores its own under `copyId`.
+   */
+  rawCopy?: SharedRawCopy;
   /**
    * Attachment puts left to the caller's invocation, shared by every message it stores (wrapped
    * messages, recipients). Attachments beyond it are listed without a reference: the raw copy has
@@ -236,7 +253,7 @@ export async function buildItems(input: BuildItemsInput): Promise<IngestItem[]> 
   }
   const contentHash = toHex(digest);
   // The raw message stays in the region; central gets a reference it can turn into a signed link.
-  // Messages forwarded together (one per wrapped part) share the copy stored for the first.
+  // Items of one invocation share one copy (SharedRawCopy): stored by the first build only.
   let rawRef: IngestItem['raw'];
   const prefix = copyPrefix(
     targets.map((t) => t.deployment),
@@ -244,13 +261,17 @@ export async function buildItems(input: BuildItemsInput): Promise<IngestItem[]> 
     now,
   );
   if (store) {
-    const key = input.rawKey ?? `${prefix}.eml`;
-    if (!input.rawKey)
+    const shared = input.rawCopy;
+    rawRef = shared?.ref;
+    if (!rawRef) {
+      const key = `${shared ? copyPrefix(shared.deployments, shared.copyId, now) : prefix}.eml`;
       await store.put(key, raw, {
         contentType: 'message/rfc822',
         custom: { region, receivedAt: String(now) },
       });
-    rawRef = { region, key, size: raw.byteLength };
+      rawRef = { region, key, size: raw.byteLength };
+      if (shared) shared.ref = rawRef;
+    }
   }
 
   // Every listed attachment is stored in the region once, whatever the number of target
