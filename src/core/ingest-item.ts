@@ -98,8 +98,9 @@ async function parseOriginal(raw: Uint8Array, facts: MessageFacts): Promise<Emai
  * Where one received copy's objects live in regional R2: `raw/<deployment>/<YYYY-MM-DD>/<copy>…`
  * (the raw message `.eml`, attachments `/att/<n>`, a held body `.txt`, held parties
  * `.parties.json`), so the cron expires a deployment's copies by day prefix (raw-expiry.ts). A
- * message is bound to one deployment by its envelope recipient; should its targets ever name
- * several, the copy goes under `raw/_shared/`, which never expires (`_` is not in deployment ids).
+ * message is bound to one deployment by its envelope recipient; a copy several deployments
+ * reference (one raw copy for an inbound request's recipients, SharedRawCopy) goes under
+ * `raw/_shared/`, which never expires (`_` is not in deployment ids).
  */
 export function copyPrefix(deployments: string[], copyId: string, now: number): string {
   const owners = [...new Set(deployments)];

@@ -24,8 +24,8 @@ export { distinctRecipients, MAX_RECIPIENTS_PER_MESSAGE } from '../core/envelope
  * Paid plan (1,000 before 2025) and 50 on Free (developers.cloudflare.com/workers/platform/limits/
  * #subrequests). Past the limit every call throws, on every retry: a message with more attachments
  * than that was a temporary failure for ever. 500 (the wire's attachment cap) leaves room under
- * 1,000 for the rest — per recipient the raw copy, a held body and party list, item references,
- * the journal and the queue sends, for up to 100 recipients. Attachments beyond it are listed
+ * 1,000 for the rest — the raw copy (one per invocation), per recipient a held body and party
+ * list, item references, the journal and the queue sends, for up to 100 recipients. Attachments beyond it are listed
  * without a reference: the raw copy in the region has them.
  */
 export const ATTACHMENT_PUTS_PER_INVOCATION = 500;
