@@ -121,6 +121,8 @@ export interface SharedRawCopy {
   deployments: string[];
   copyId: string;
   ref?: { region: string; key: string; size: number };
+  /** Each message's parsed content (the outer one, wrapped ones), once parsed and stored. */
+  messages?: Map<string, MessageContent>;
 }
 
 /** How many more R2 puts one invocation may spend on attachments (the edge's subrequest budget). */
@@ -229,10 +231,37 @@ function fitMessageIds(ids: string[], max: number, header: string, notes: string
   return fitting.slice(0, max);
 }
 
-export async function buildItems(input: BuildItemsInput): Promise<IngestItem[]> {
-  const { region, store, raw, facts, targets, now, copyId } = input;
-  const egress = input.snapshot.egress;
-  // What this copy's items cut or hold back to fit the wire schema (issue 19): said, never silent.
+type BlobRef = { region: string; key: string; size: number };
+
+/**
+ * What one message's full parse leaves for its items, whatever their targets and recipients: its
+ * hash, its attachments (stored in the region, the few small enough to inline kept as base64), its
+ * body (inline beginning, the whole held in the region) and what that cost, in notes. Kept per
+ * message in a SharedRawCopy so an inbound request's recipients parse and store it once.
+ */
+interface MessageContent {
+  contentHash: string;
+  bodyUnparsed?: string;
+  attachments: IngestItem['attachments'];
+  /** Base64 of the attachments a deployment with the `inline` policy carries (greedy, in order). */
+  inline: Map<number, string>;
+  attachmentsLeftOut: number;
+  text?: string;
+  textRef?: BlobRef;
+  notes: string[];
+}
+
+/** The message `facts` describes within the received bytes: the outer one, or a wrapped part. */
+function messageIdentity(facts: MessageFacts): string {
+  return facts.forwardedAsAttachment ? `w${facts.wrappedIndex ?? 0}` : 'm';
+}
+
+async function messageContent(
+  input: BuildItemsInput,
+  prefix: string,
+  rawRef: BlobRef | undefined,
+): Promise<MessageContent> {
+  const { region, store, raw, facts } = input;
   const notes: string[] = [];
   // One after the other, not concurrently: the digest may copy its input, and the parse holds
   // the decoded attachments; overlapping them would stack both on the peak memory.
@@ -249,35 +278,14 @@ export async function buildItems(input: BuildItemsInput): Promise<IngestItem[]> 
   } catch (err) {
     bodyUnparsed = (err instanceof Error ? err.message : String(err)).slice(0, MAX_NOTE_CHARS);
     notes.push(
-      `the body could not be parsed (${bodyUnparsed.slice(0, 150)}): headers only${store ? '; the raw copy is in the region' : ''}`,
+      `the body could not be parsed (${bodyUnparsed.slice(0, 150)}): headers only${rawRef ? '; the raw copy is in the region' : ''}`,
     );
-  }
-  const contentHash = toHex(digest);
-  // The raw message stays in the region; central gets a reference it can turn into a signed link.
-  // Items of one invocation share one copy (SharedRawCopy): stored by the first build only.
-  let rawRef: IngestItem['raw'];
-  const prefix = copyPrefix(
-    targets.map((t) => t.deployment),
-    copyId,
-    now,
-  );
-  if (store) {
-    const shared = input.rawCopy;
-    rawRef = shared?.ref;
-    if (!rawRef) {
-      const key = `${shared ? copyPrefix(shared.deployments, shared.copyId, now) : prefix}.eml`;
-      await store.put(key, raw, {
-        contentType: 'message/rfc822',
-        custom: { region, receivedAt: String(now) },
-      });
-      rawRef = { region, key, size: raw.byteLength };
-      if (shared) shared.ref = rawRef;
-    }
   }
 
   // Every listed attachment is stored in the region once, whatever the number of target
-  // deployments, as far as the invocation's put budget goes; the `inline` policy additionally
-  // carries small ones in the item. Attachments beyond the wire's cap are only in the raw copy.
+  // deployments and recipients, as far as the invocation's put budget goes; the `inline` policy
+  // additionally carries small ones in the item. Attachments beyond the wire's cap are only in the
+  // raw copy.
   const found = email?.attachments ?? [];
   const listed = found.slice(0, MAX_ATTACHMENTS_PER_ITEM);
   const attachmentsLeftOut = found.length - listed.length;
@@ -286,7 +294,7 @@ export async function buildItems(input: BuildItemsInput): Promise<IngestItem[]> 
       `${plural(attachmentsLeftOut, 'attachment', 'attachments')} beyond ${MAX_ATTACHMENTS_PER_ITEM} only in the raw copy`,
     );
   const bytesOf = listed.map(attachmentBytes);
-  const refs = new Map<number, { region: string; key: string; size: number }>();
+  const refs = new Map<number, BlobRef>();
   const storable = store ? Math.min(listed.length, input.attachmentPuts?.remaining ?? listed.length) : 0;
   if (input.attachmentPuts) input.attachmentPuts.remaining -= storable;
   if (store && storable < listed.length)
@@ -307,11 +315,30 @@ export async function buildItems(input: BuildItemsInput): Promise<IngestItem[]> 
         refs.set(n, { region, key: attKey, size: bytes.byteLength });
       }),
     );
+  const inline = new Map<number, string>();
+  let inlineBudget = INLINE_ATTACHMENT_BUDGET;
+  const inlining =
+    input.snapshot.egress === 'full' &&
+    Object.values(input.snapshot.deployments).some((d) => d.attachmentPolicy === 'inline');
+  const attachments: IngestItem['attachments'] = listed.map((a, n) => {
+    const bytes = bytesOf[n] as Uint8Array;
+    if (inlining && bytes.byteLength <= inlineBudget) {
+      inline.set(n, base64(bytes));
+      inlineBudget -= bytes.byteLength;
+    }
+    const ref = refs.get(n);
+    return {
+      ...(a.filename ? { filename: a.filename.slice(0, MAX_FILENAME_CHARS) } : {}),
+      contentType: a.mimeType.slice(0, MAX_CONTENT_TYPE_CHARS),
+      size: bytes.byteLength,
+      ...(ref ? { ref } : {}),
+    };
+  });
 
   // A body beyond the inline budget is held in the region whole; the item carries its beginning.
   let text: string | undefined;
-  let textRef: IngestItem['textRef'];
-  if (egress === 'full' && email) {
+  let textRef: BlobRef | undefined;
+  if (input.snapshot.egress === 'full' && email) {
     const body = email.text ?? '';
     const bytes = encoder.encode(body);
     text = utf8Prefix(bytes, TEXT_INLINE_BYTES);
@@ -323,6 +350,56 @@ export async function buildItems(input: BuildItemsInput): Promise<IngestItem[]> 
       } else text += TRUNCATED;
     }
   }
+  return {
+    contentHash: toHex(digest),
+    ...(bodyUnparsed !== undefined ? { bodyUnparsed } : {}),
+    attachments,
+    inline,
+    attachmentsLeftOut,
+    ...(text !== undefined ? { text } : {}),
+    ...(textRef ? { textRef } : {}),
+    notes,
+  };
+}
+
+export async function buildItems(input: BuildItemsInput): Promise<IngestItem[]> {
+  const { region, store, raw, facts, targets, now, copyId } = input;
+  const egress = input.snapshot.egress;
+  // The raw message stays in the region; central gets a reference it can turn into a signed link.
+  // Items of one invocation share one copy (SharedRawCopy): stored by the first build only, and
+  // so are each message's attachments and held body, under the copy's prefix.
+  const shared = input.rawCopy;
+  const prefix = copyPrefix(
+    targets.map((t) => t.deployment),
+    copyId,
+    now,
+  );
+  const sharedPrefix = shared ? copyPrefix(shared.deployments, shared.copyId, now) : prefix;
+  let rawRef: IngestItem['raw'] = shared?.ref;
+  if (store && !rawRef) {
+    const key = `${sharedPrefix}.eml`;
+    await store.put(key, raw, {
+      contentType: 'message/rfc822',
+      custom: { region, receivedAt: String(now) },
+    });
+    rawRef = { region, key, size: raw.byteLength };
+    if (shared) shared.ref = rawRef;
+  }
+  if (!store) rawRef = undefined;
+  const identity = messageIdentity(facts);
+  let content = shared?.messages?.get(identity);
+  if (!content) {
+    // Each message of a forward its own objects, under the copy's prefix.
+    const contentPrefix = identity === 'm' ? sharedPrefix : `${sharedPrefix}/${identity}`;
+    content = await messageContent(input, shared ? contentPrefix : prefix, rawRef);
+    if (shared) {
+      shared.messages ??= new Map();
+      shared.messages.set(identity, content);
+    }
+  }
+  // What this copy's items cut or hold back to fit the wire schema (issue 19): said, never silent.
+  const notes: string[] = [...content.notes];
+  const { contentHash, bodyUnparsed, attachmentsLeftOut, text, textRef } = content;
 
   const cuts: PartyCuts = { names: 0, tooLong: 0, tooShort: 0 };
   const from = facts.from ? fitAddress(facts.from, cuts) : undefined;
@@ -362,21 +439,9 @@ export async function buildItems(input: BuildItemsInput): Promise<IngestItem[]> 
   for (const target of targets) {
     const inline =
       egress === 'full' && input.snapshot.deployments[target.deployment]?.attachmentPolicy === 'inline';
-    let inlineBudget = INLINE_ATTACHMENT_BUDGET;
-    const attachments: IngestItem['attachments'] = listed.map((a, n) => {
-      const bytes = bytesOf[n] as Uint8Array;
-      const entry: IngestItem['attachments'][number] = {
-        ...(a.filename ? { filename: a.filename.slice(0, MAX_FILENAME_CHARS) } : {}),
-        contentType: a.mimeType.slice(0, MAX_CONTENT_TYPE_CHARS),
-        size: bytes.byteLength,
-      };
-      const ref = refs.get(n);
-      if (ref) entry.ref = ref;
-      if (inline && bytes.byteLength <= inlineBudget) {
-        entry.contentBase64 = base64(bytes);
-        inlineBudget -= bytes.byteLength;
-      }
-      return entry;
+    const attachments: IngestItem['attachments'] = content.attachments.map((a, n) => {
+      const contentBase64 = inline ? content.inline.get(n) : undefined;
+      return contentBase64 === undefined ? { ...a } : { ...a, contentBase64 };
     });
     // The forwarding candidates come first (classify.ts), so the mailboxes that forwarded this
     // copy are listed; each colleague's own forward brings its own.

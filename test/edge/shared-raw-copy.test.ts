@@ -32,13 +32,16 @@ function install() {
         { address: 'nina@northwind.example', deployment: 'northwind', userId: 'u-nina', filter: 'none' },
       ],
       forwarding: FORWARDING,
-      deployments: DEPLOYMENTS.map((d) => deploymentInput(d, { retentionDays: 1 })),
+      // Contoso carries small attachments in its items as well (attachment policy `inline`).
+      deployments: DEPLOYMENTS.map((d) =>
+        deploymentInput(d, { retentionDays: 1, attachmentPolicy: d === 'contoso' ? 'inline' : 'regional' }),
+      ),
     }),
   );
 }
 
 let n = 0;
-function message() {
+function message(body = ['', 'Hello all.']) {
   n++;
   return new TextEncoder().encode(
     [
@@ -46,12 +49,31 @@ function message() {
       'From: buyer@customer.example',
       'To: alice@contoso.example, bob@fabrikam.example, nina@northwind.example',
       `Subject: One message, many forwarding addresses ${n}`,
-      '',
-      'Hello all.',
+      ...body,
       '',
     ].join('\r\n'),
   );
 }
+
+/** Two attachments and a body over the inline budget (held in the region as `.txt`). */
+const WITH_CONTENT = [
+  'MIME-Version: 1.0',
+  'Content-Type: multipart/mixed; boundary="b"',
+  '',
+  '--b',
+  'Content-Type: text/plain',
+  '',
+  'x'.repeat(300 * 1024),
+  ...[0, 1].flatMap((i) => [
+    '--b',
+    `Content-Type: application/pdf; name="a${i}.pdf"`,
+    `Content-Disposition: attachment; filename="a${i}.pdf"`,
+    'Content-Transfer-Encoding: base64',
+    '',
+    'JVBERi0xLjQK',
+  ]),
+  '--b--',
+];
 
 /** The real bindings, the queue recorded and every R2 put's key counted. */
 function countingEnv() {
@@ -169,6 +191,27 @@ describe('one raw copy per inbound request', () => {
     expect(sent.filter((m) => m.kind === 'receipt' && m.reason === 'filter:none')).toHaveLength(2);
     expect(rawPuts(puts)).toHaveLength(1);
     expect(items[0]!.raw?.key).toMatch(/^raw\/contoso\//);
+  });
+
+  test("attachments and a held body are stored once too, however many recipients reference them; inline ones only in the inline deployment's items", async () => {
+    const { bindings, sent, puts } = countingEnv();
+    const to = FORWARDING.filter((f) => f.deployment !== 'northwind').map((f) => f.address);
+    expect((await inbound(to, message(WITH_CONTENT), bindings)).status).toBe(202);
+    const items = await itemsOf(sent);
+    expect(items).toHaveLength(6);
+    const content = puts.filter((k) => /\/att\/\d+$|\.txt$/.test(k)).sort();
+    expect(content).toHaveLength(3);
+    for (const item of items) {
+      expect(item.attachments.map((a) => a.ref?.key)).toEqual(content.filter((k) => k.includes('/att/')));
+      expect(item.textRef?.key).toBe(content.find((k) => k.endsWith('.txt')));
+      expect(item.attachments.map((a) => a.contentBase64)).toEqual(
+        item.deployment === 'contoso' ? ['JVBERi0xLjQK', 'JVBERi0xLjQK'] : [undefined, undefined],
+      );
+    }
+    for (const key of content) {
+      expect(key).toMatch(/^raw\/_shared\//);
+      expect((await openRaw(key)).status).toBe(200);
+    }
   });
 
   test('nobody tracks it: no raw put at all', async () => {
