@@ -96,7 +96,8 @@ async function parseOriginal(raw: Uint8Array, facts: MessageFacts): Promise<Emai
 
 /**
  * Where one received copy's objects live in regional R2: `raw/<deployment>/<YYYY-MM-DD>/<copy>…`
- * (the raw message `.eml`, attachments `/att/<n>`, a held body `.txt`, held parties
+ * (the raw message `.eml`, attachments `/att/<n>`, a held body `.txt` — those of the i-th
+ * message forwarded as an attachment under `/w<i>/att/<n>` and `/w<i>.txt` — held parties
  * `.parties.json`), so the cron expires a deployment's copies by day prefix (raw-expiry.ts). A
  * message is bound to one deployment by its envelope recipient; a copy several deployments
  * reference (one raw copy for an inbound request's recipients, SharedRawCopy) goes under
