@@ -97,10 +97,12 @@ async function parseOriginal(raw: Uint8Array, facts: MessageFacts): Promise<Emai
 
 /**
  * Where one received copy's objects live in regional R2: `raw/<deployment>/<YYYY-MM-DD>/<copy>…`
- * (the raw message `.eml`, attachments `/att/<n>`, a held body `.txt`, held parties
+ * (the raw message `.eml`, attachments `/att/<n>`, a held body `.txt` — those of the i-th
+ * message forwarded as an attachment under `/w<i>/att/<n>` and `/w<i>.txt` — held parties
  * `.parties.json`), so the cron expires a deployment's copies by day prefix (raw-expiry.ts). A
- * message is bound to one deployment by its envelope recipient; should its targets ever name
- * several, the copy goes under `raw/_shared/`, which never expires (`_` is not in deployment ids).
+ * message is bound to one deployment by its envelope recipient; a copy several deployments
+ * reference (one raw copy for an inbound request's recipients, SharedRawCopy) goes under
+ * `raw/_shared/`, which never expires (`_` is not in deployment ids).
  */
 export function copyPrefix(deployments: string[], copyId: string, now: number): string {
   const owners = [...new Set(deployments)];
@@ -109,6 +111,22 @@ export function copyPrefix(deployments: string[], copyId: string, now: number): 
 }
 
 export const SHARED_OWNER = '_shared';
+
+/**
+ * One raw copy for every item built from the same received bytes in one invocation: its key is
+ * `copyPrefix(deployments, copyId)` + `.eml`, so its owner is the one deployment whose items will
+ * reference it, or `_shared` when several will (raw-expiry.ts never deletes those: no single
+ * deployment's retention may remove what another still references). `ref` is set once stored.
+ */
+export interface SharedRawCopy {
+  /** Every deployment whose items will reference the copy. */
+  deployments: string[];
+  copyId: string;
+  /** Each message's stored raw copy (the outer one, wrapped ones), once stored. */
+  refs?: Map<string, { region: string; key: string; size: number }>;
+  /** Each message's parsed content (the outer one, wrapped ones), once parsed and stored. */
+  messages?: Map<string, MessageContent>;
+}
 
 /** How many more R2 puts one invocation may spend on attachments (the edge's subrequest budget). */
 export interface PutBudget {
@@ -129,6 +147,12 @@ export interface BuildItemsInput {
   now: number;
   /** A fresh id (the caller draws it: core has no randomness); the items' ids derive from it. */
   copyId: string;
+  /**
+   * The raw copy every item of the caller's invocation references (the messages of one forward, a
+   * message's envelope recipients): stored by the first build, referenced by the rest. Absent: this
+   * build stores its own under `copyId`.
+   */
+  rawCopy?: SharedRawCopy;
   /**
    * Attachment puts left to the caller's invocation, shared by every message it stores (wrapped
    * messages, recipients). Attachments beyond it are listed without a reference: the raw copy has
@@ -210,6 +234,8 @@ function fitMessageIds(ids: string[], max: number, header: string, notes: string
   return fitting.slice(0, max);
 }
 
+type BlobRef = { region: string; key: string; size: number };
+
 /**
  * The bytes kept as a message's raw copy: for a forward-as-attachment the wrapped message itself,
  * never the forwarder's wrapper (its cover note and other wrapped messages are the forwarder's
@@ -225,10 +251,35 @@ function rawCopyBytes(raw: Uint8Array, facts: MessageFacts): Uint8Array {
   return firstLine.includes(58) ? part : decodeBase64(part);
 }
 
-export async function buildItems(input: BuildItemsInput): Promise<IngestItem[]> {
-  const { region, store, raw, facts, targets, now, copyId } = input;
-  const egress = input.snapshot.egress;
-  // What this copy's items cut or hold back to fit the wire schema (issue 19): said, never silent.
+/**
+ * What one message's full parse leaves for its items, whatever their targets and recipients: its
+ * hash, its attachments (stored in the region, the few small enough to inline kept as base64), its
+ * body (inline beginning, the whole held in the region) and what that cost, in notes. Kept per
+ * message in a SharedRawCopy so an inbound request's recipients parse and store it once.
+ */
+interface MessageContent {
+  contentHash: string;
+  bodyUnparsed?: string;
+  attachments: IngestItem['attachments'];
+  /** Base64 of the attachments a deployment with the `inline` policy carries (greedy, in order). */
+  inline: Map<number, string>;
+  attachmentsLeftOut: number;
+  text?: string;
+  textRef?: BlobRef;
+  notes: string[];
+}
+
+/** The message `facts` describes within the received bytes: the outer one, or a wrapped part. */
+function messageIdentity(facts: MessageFacts): string {
+  return facts.forwardedAsAttachment ? `w${facts.wrappedIndex ?? 0}` : 'm';
+}
+
+async function messageContent(
+  input: BuildItemsInput,
+  prefix: string,
+  rawRef: BlobRef | undefined,
+): Promise<MessageContent> {
+  const { region, store, raw, facts } = input;
   const notes: string[] = [];
   // One after the other, not concurrently: the digest may copy its input, and the parse holds
   // the decoded attachments; overlapping them would stack both on the peak memory.
@@ -245,30 +296,14 @@ export async function buildItems(input: BuildItemsInput): Promise<IngestItem[]> 
   } catch (err) {
     bodyUnparsed = (err instanceof Error ? err.message : String(err)).slice(0, MAX_NOTE_CHARS);
     notes.push(
-      `the body could not be parsed (${bodyUnparsed.slice(0, 150)}): headers only${store ? '; the raw copy is in the region' : ''}`,
+      `the body could not be parsed (${bodyUnparsed.slice(0, 150)}): headers only${rawRef ? '; the raw copy is in the region' : ''}`,
     );
-  }
-  const contentHash = toHex(digest);
-  // The raw message stays in the region; central gets a reference it can turn into a signed link.
-  let rawRef: IngestItem['raw'];
-  const prefix = copyPrefix(
-    targets.map((t) => t.deployment),
-    copyId,
-    now,
-  );
-  if (store) {
-    const key = `${prefix}.eml`;
-    const copy = rawCopyBytes(raw, facts);
-    await store.put(key, copy, {
-      contentType: 'message/rfc822',
-      custom: { region, receivedAt: String(now) },
-    });
-    rawRef = { region, key, size: copy.byteLength };
   }
 
   // Every listed attachment is stored in the region once, whatever the number of target
-  // deployments, as far as the invocation's put budget goes; the `inline` policy additionally
-  // carries small ones in the item. Attachments beyond the wire's cap are only in the raw copy.
+  // deployments and recipients, as far as the invocation's put budget goes; the `inline` policy
+  // additionally carries small ones in the item. Attachments beyond the wire's cap are only in the
+  // raw copy.
   const found = email?.attachments ?? [];
   const listed = found.slice(0, MAX_ATTACHMENTS_PER_ITEM);
   const attachmentsLeftOut = found.length - listed.length;
@@ -277,7 +312,7 @@ export async function buildItems(input: BuildItemsInput): Promise<IngestItem[]> 
       `${plural(attachmentsLeftOut, 'attachment', 'attachments')} beyond ${MAX_ATTACHMENTS_PER_ITEM} only in the raw copy`,
     );
   const bytesOf = listed.map(attachmentBytes);
-  const refs = new Map<number, { region: string; key: string; size: number }>();
+  const refs = new Map<number, BlobRef>();
   const storable = store ? Math.min(listed.length, input.attachmentPuts?.remaining ?? listed.length) : 0;
   if (input.attachmentPuts) input.attachmentPuts.remaining -= storable;
   if (store && storable < listed.length)
@@ -298,11 +333,30 @@ export async function buildItems(input: BuildItemsInput): Promise<IngestItem[]> 
         refs.set(n, { region, key: attKey, size: bytes.byteLength });
       }),
     );
+  const inline = new Map<number, string>();
+  let inlineBudget = INLINE_ATTACHMENT_BUDGET;
+  const inlining =
+    input.snapshot.egress === 'full' &&
+    Object.values(input.snapshot.deployments).some((d) => d.attachmentPolicy === 'inline');
+  const attachments: IngestItem['attachments'] = listed.map((a, n) => {
+    const bytes = bytesOf[n] as Uint8Array;
+    if (inlining && bytes.byteLength <= inlineBudget) {
+      inline.set(n, base64(bytes));
+      inlineBudget -= bytes.byteLength;
+    }
+    const ref = refs.get(n);
+    return {
+      ...(a.filename ? { filename: a.filename.slice(0, MAX_FILENAME_CHARS) } : {}),
+      contentType: a.mimeType.slice(0, MAX_CONTENT_TYPE_CHARS),
+      size: bytes.byteLength,
+      ...(ref ? { ref } : {}),
+    };
+  });
 
   // A body beyond the inline budget is held in the region whole; the item carries its beginning.
   let text: string | undefined;
-  let textRef: IngestItem['textRef'];
-  if (egress === 'full' && email) {
+  let textRef: BlobRef | undefined;
+  if (input.snapshot.egress === 'full' && email) {
     const body = email.text ?? '';
     const bytes = encoder.encode(body);
     text = utf8Prefix(bytes, TEXT_INLINE_BYTES);
@@ -314,6 +368,58 @@ export async function buildItems(input: BuildItemsInput): Promise<IngestItem[]> 
       } else text += TRUNCATED;
     }
   }
+  return {
+    contentHash: toHex(digest),
+    ...(bodyUnparsed !== undefined ? { bodyUnparsed } : {}),
+    attachments,
+    inline,
+    attachmentsLeftOut,
+    ...(text !== undefined ? { text } : {}),
+    ...(textRef ? { textRef } : {}),
+    notes,
+  };
+}
+
+export async function buildItems(input: BuildItemsInput): Promise<IngestItem[]> {
+  const { region, store, raw, facts, targets, now, copyId } = input;
+  const egress = input.snapshot.egress;
+  // The raw message stays in the region; central gets a reference it can turn into a signed link.
+  // Items of one invocation share one copy of each message (SharedRawCopy): stored by the first
+  // build only, and so are its attachments and held body. Each message of a forward has its own
+  // objects under the copy's prefix, its raw copy included: the wrapped message, never the
+  // forwarder's wrapper (issue 19, item 9).
+  const shared = input.rawCopy;
+  const prefix = copyPrefix(
+    targets.map((t) => t.deployment),
+    copyId,
+    now,
+  );
+  const sharedPrefix = shared ? copyPrefix(shared.deployments, shared.copyId, now) : prefix;
+  const identity = messageIdentity(facts);
+  const messagePrefix = identity === 'm' ? sharedPrefix : `${sharedPrefix}/${identity}`;
+  let rawRef: IngestItem['raw'] = shared?.refs?.get(identity);
+  if (store && !rawRef) {
+    const key = `${messagePrefix}.eml`;
+    const copy = rawCopyBytes(raw, facts);
+    await store.put(key, copy, {
+      contentType: 'message/rfc822',
+      custom: { region, receivedAt: String(now) },
+    });
+    rawRef = { region, key, size: copy.byteLength };
+    if (shared) (shared.refs ??= new Map()).set(identity, rawRef);
+  }
+  if (!store) rawRef = undefined;
+  let content = shared?.messages?.get(identity);
+  if (!content) {
+    content = await messageContent(input, shared ? messagePrefix : prefix, rawRef);
+    if (shared) {
+      shared.messages ??= new Map();
+      shared.messages.set(identity, content);
+    }
+  }
+  // What this copy's items cut or hold back to fit the wire schema (issue 19): said, never silent.
+  const notes: string[] = [...content.notes];
+  const { contentHash, bodyUnparsed, attachmentsLeftOut, text, textRef } = content;
 
   const cuts: PartyCuts = { names: 0, tooLong: 0, tooShort: 0 };
   const from = facts.from ? fitAddress(facts.from, cuts) : undefined;
@@ -353,21 +459,9 @@ export async function buildItems(input: BuildItemsInput): Promise<IngestItem[]> 
   for (const target of targets) {
     const inline =
       egress === 'full' && input.snapshot.deployments[target.deployment]?.attachmentPolicy === 'inline';
-    let inlineBudget = INLINE_ATTACHMENT_BUDGET;
-    const attachments: IngestItem['attachments'] = listed.map((a, n) => {
-      const bytes = bytesOf[n] as Uint8Array;
-      const entry: IngestItem['attachments'][number] = {
-        ...(a.filename ? { filename: a.filename.slice(0, MAX_FILENAME_CHARS) } : {}),
-        contentType: a.mimeType.slice(0, MAX_CONTENT_TYPE_CHARS),
-        size: bytes.byteLength,
-      };
-      const ref = refs.get(n);
-      if (ref) entry.ref = ref;
-      if (inline && bytes.byteLength <= inlineBudget) {
-        entry.contentBase64 = base64(bytes);
-        inlineBudget -= bytes.byteLength;
-      }
-      return entry;
+    const attachments: IngestItem['attachments'] = content.attachments.map((a, n) => {
+      const contentBase64 = inline ? content.inline.get(n) : undefined;
+      return contentBase64 === undefined ? { ...a } : { ...a, contentBase64 };
     });
     // The forwarding candidates come first (classify.ts), so the mailboxes that forwarded this
     // copy are listed; each colleague's own forward brings its own.

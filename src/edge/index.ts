@@ -12,10 +12,10 @@ import { type EdgeBindings, readEdgeConfig } from './config.js';
 import { deliverDeadLetters, deliverOutbox, type OutboxMessage, postBatch } from './outbox.js';
 import {
   distinctRecipients,
-  invocationPutBudget,
   MAX_RECIPIENTS_PER_MESSAGE,
   PLATFORM_MAX_BYTES,
   type ProcessResult,
+  processForRecipients,
   processMessage,
   receiptFor,
 } from './pipeline.js';
@@ -173,12 +173,8 @@ app.post('/api/v1/inbound', async (c) => {
       : c.json({ ...body, error: errorBody('payload_too_large', result.reject ?? '').error }, 413);
   try {
     const waitUntil = (p: Promise<unknown>) => c.executionCtx.waitUntil(p);
-    // One subrequest budget for the whole request, whatever the number of recipients.
-    const attachmentPuts = invocationPutBudget();
     if (recipients.length <= 1) {
-      const result = await processMessage(c.env, cfg, raw, { from, to: recipients[0] }, waitUntil, {
-        attachmentPuts,
-      });
+      const result = await processMessage(c.env, cfg, raw, { from, to: recipients[0] }, waitUntil);
       const body = {
         status: result.status,
         reason: result.reason,
@@ -188,12 +184,8 @@ app.post('/api/v1/inbound', async (c) => {
       if (result.reject) return rejection(result, body);
       return c.json(body, 202);
     }
-    const results = [];
-    for (const to of recipients)
-      results.push({
-        to,
-        result: await processMessage(c.env, cfg, raw, { from, to }, waitUntil, { attachmentPuts }),
-      });
+    // One raw copy and one subrequest budget for the whole request, whatever the recipients.
+    const results = await processForRecipients(c.env, cfg, raw, from, recipients, waitUntil);
     // A permanent refusal only when every recipient refused the message (413 if one did for its
     // size, else 400 unknown-recipient): otherwise a deployment that accepted it would lose the
     // message to the sender's bounce.

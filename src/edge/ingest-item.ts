@@ -1,7 +1,7 @@
 // The edge's side of the one item builder (src/core/ingest-item.ts): the region's R2 bucket is
 // where the raw message, attachments, long bodies and long party lists stay.
 import type { Target } from '../core/classify.js';
-import { buildItems, type PutBudget, type RegionalStore } from '../core/ingest-item.js';
+import { buildItems, type PutBudget, type RegionalStore, type SharedRawCopy } from '../core/ingest-item.js';
 import type { MessageFacts } from '../core/message-facts.js';
 import type { RoutingSnapshot } from '../core/snapshot.js';
 import type { IngestItem } from '../core/wire.js';
@@ -39,7 +39,7 @@ export function buildIngestItems(
   facts: MessageFacts,
   targets: Target[],
   now: number,
-  opts: { attachmentPuts?: PutBudget } = {},
+  opts: { rawCopy?: SharedRawCopy; attachmentPuts?: PutBudget } = {},
 ): Promise<IngestItem[]> {
   return buildItems({
     region: cfg.region,
@@ -50,6 +50,7 @@ export function buildIngestItems(
     targets,
     now,
     copyId: crypto.randomUUID(),
+    ...(opts.rawCopy ? { rawCopy: opts.rawCopy } : {}),
     ...(opts.attachmentPuts ? { attachmentPuts: opts.attachmentPuts } : {}),
   });
 }

@@ -1,9 +1,9 @@
 // The per-message path at the edge: header-first decision, toss with a content-free receipt, or
 // full parse + regional storage + enqueue for CRM-bound mail. This is the hottest path.
 import { classify, type Decision, isRoutedMailbox, type LoopHistory, type Target } from '../core/classify.js';
-import type { PutBudget } from '../core/ingest-item.js';
+import type { PutBudget, SharedRawCopy } from '../core/ingest-item.js';
 import { type MessageFacts, readForwardedMessages } from '../core/message-facts.js';
-import { forwardingDeployment } from '../core/snapshot.js';
+import { forwardingDeployment, type RoutingSnapshot } from '../core/snapshot.js';
 import type { TossedReason } from '../core/types.js';
 import type { Receipt } from '../core/wire.js';
 import type { EdgeBindings, EdgeConfig } from './config.js';
@@ -24,8 +24,8 @@ export { distinctRecipients, MAX_RECIPIENTS_PER_MESSAGE } from '../core/envelope
  * Paid plan (1,000 before 2025) and 50 on Free (developers.cloudflare.com/workers/platform/limits/
  * #subrequests). Past the limit every call throws, on every retry: a message with more attachments
  * than that was a temporary failure for ever. 500 (the wire's attachment cap) leaves room under
- * 1,000 for the rest — per recipient the raw copy, a held body and party list, item references,
- * the journal and the queue sends, for up to 100 recipients. Attachments beyond it are listed
+ * 1,000 for the rest — the raw copy (one per invocation), per recipient a held body and party
+ * list, item references, the journal and the queue sends, for up to 100 recipients. Attachments beyond it are listed
  * without a reference: the raw copy in the region has them.
  */
 export const ATTACHMENT_PUTS_PER_INVOCATION = 500;
@@ -89,20 +89,28 @@ export function receiptFor(
   };
 }
 
+/** One message as decided for one envelope recipient, before anything is stored or enqueued. */
+export interface DecidedMessage {
+  envelope: Envelope;
+  /** Set when the envelope recipient is no forwarding address of the region (nothing classified). */
+  unknownRecipient?: true;
+  snapshot: RoutingSnapshot;
+  /** One per message (a forward-as-attachment carries several), each with its decision. */
+  decided: Array<{ facts: MessageFacts; decision: Decision }>;
+}
+
 /**
- * Classifies one message and acts on the decision. Throws on internal failure (no snapshot, R2 or
- * queue unavailable) so that the sending server gets a temporary failure and retries.
+ * Binds the message to the envelope recipient's deployment and classifies it (design §2, steps
+ * 2–3). Pure but for reading the snapshot: nothing is stored, enqueued or counted yet.
  */
-export async function processMessage(
+export async function decideMessage(
   env: EdgeBindings,
   cfg: EdgeConfig,
   raw: Uint8Array,
   envelope: Envelope,
   waitUntil: (p: Promise<unknown>) => void,
-  opts: { receivedAt?: number; attachmentPuts?: PutBudget } = {},
-): Promise<ProcessResult> {
-  const attachmentPuts = opts.attachmentPuts ?? invocationPutBudget();
-  const now = opts.receivedAt ?? Date.now();
+  now: number,
+): Promise<DecidedMessage> {
   let snapshot = await currentSnapshot(env, cfg, waitUntil);
   // The envelope recipient must be one of the region's forwarding addresses; it binds the message
   // to that address's deployment (design §4). Anything else is refused permanently — except an
@@ -121,7 +129,93 @@ export async function processMessage(
         `edge ${cfg.region}: the envelope recipient verifies as a forwarding address of this region but is not in this edge's snapshot yet (version ${snapshot.version}); temporary failure`,
       );
   }
-  if (deployment === undefined) {
+  if (deployment === undefined) return { envelope, unknownRecipient: true, snapshot, decided: [] };
+  // A forward-as-attachment by a routed mailbox (of the bound deployment) carries one message per
+  // message/rfc822 part (Outlook and Gmail forward several selected messages at once): each is
+  // classified and tracked on its own.
+  const messages = readForwardedMessages(raw, envelope, {
+    isForwardingMailbox: (address) => isRoutedMailbox(snapshot, address, deployment),
+  });
+  return {
+    envelope,
+    snapshot,
+    decided: messages.map((facts) => ({
+      facts,
+      decision: classify(facts, snapshot, { now, loopHistory, deployment }),
+    })),
+  };
+}
+
+/** The deployments whose items the decided messages will reference a raw copy from. */
+function trackingDeployments(messages: DecidedMessage[]): string[] {
+  const out = new Set<string>();
+  for (const m of messages)
+    for (const { decision } of m.decided)
+      for (const t of decision.targets) if (t.crmBound) out.add(t.deployment);
+  return [...out];
+}
+
+/** A raw copy shared by every item of `messages` (one put per invocation, whatever they number). */
+export function sharedRawCopy(messages: DecidedMessage[]): SharedRawCopy {
+  return { deployments: trackingDeployments(messages), copyId: crypto.randomUUID() };
+}
+
+/**
+ * Classifies one message and acts on the decision. Throws on internal failure (no snapshot, R2 or
+ * queue unavailable) so that the sending server gets a temporary failure and retries.
+ */
+export async function processMessage(
+  env: EdgeBindings,
+  cfg: EdgeConfig,
+  raw: Uint8Array,
+  envelope: Envelope,
+  waitUntil: (p: Promise<unknown>) => void,
+  opts: { receivedAt?: number; attachmentPuts?: PutBudget } = {},
+): Promise<ProcessResult> {
+  const now = opts.receivedAt ?? Date.now();
+  const decided = await decideMessage(env, cfg, raw, envelope, waitUntil, now);
+  return actOnMessage(env, cfg, raw, decided, now, {
+    attachmentPuts: opts.attachmentPuts ?? invocationPutBudget(),
+    rawCopy: sharedRawCopy([decided]),
+  });
+}
+
+/**
+ * One message for each of its envelope recipients (an inbound request's `to`s): every recipient's
+ * decision first, then each acted on, all items referencing one raw copy stored once, owned by the
+ * deployments that track the message (a recipient whose deployment tosses it owns nothing).
+ */
+export async function processForRecipients(
+  env: EdgeBindings,
+  cfg: EdgeConfig,
+  raw: Uint8Array,
+  from: string | undefined,
+  recipients: string[],
+  waitUntil: (p: Promise<unknown>) => void,
+  opts: { receivedAt?: number } = {},
+): Promise<Array<{ to: string; result: ProcessResult }>> {
+  const now = opts.receivedAt ?? Date.now();
+  const decided: DecidedMessage[] = [];
+  for (const to of recipients) decided.push(await decideMessage(env, cfg, raw, { from, to }, waitUntil, now));
+  // One subrequest budget and one raw copy for the whole invocation.
+  const shared = { attachmentPuts: invocationPutBudget(), rawCopy: sharedRawCopy(decided) };
+  const out = [];
+  for (const d of decided)
+    out.push({ to: d.envelope.to ?? '', result: await actOnMessage(env, cfg, raw, d, now, shared) });
+  return out;
+}
+
+/** Stores and enqueues what the decision says: items for CRM-bound targets, receipts for the rest. */
+async function actOnMessage(
+  env: EdgeBindings,
+  cfg: EdgeConfig,
+  raw: Uint8Array,
+  message: DecidedMessage,
+  now: number,
+  opts: { attachmentPuts: PutBudget; rawCopy: SharedRawCopy },
+): Promise<ProcessResult> {
+  const { snapshot, decided } = message;
+  if (message.unknownRecipient) {
     const detail = 'the envelope recipient is not a forwarding address of this region';
     await enqueueAll(env, [receiptFor(cfg, undefined, 'unknown-recipient', raw.byteLength, now, detail)]);
     return {
@@ -133,16 +227,6 @@ export async function processMessage(
       itemIds: [],
     };
   }
-  // A forward-as-attachment by a routed mailbox (of the bound deployment) carries one message per
-  // message/rfc822 part (Outlook and Gmail forward several selected messages at once): each is
-  // classified and tracked on its own.
-  const messages = readForwardedMessages(raw, envelope, {
-    isForwardingMailbox: (address) => isRoutedMailbox(snapshot, address, deployment),
-  });
-  const decided: Array<{ facts: MessageFacts; decision: Decision }> = messages.map((facts) => ({
-    facts,
-    decision: classify(facts, snapshot, { now, loopHistory, deployment }),
-  }));
 
   const receipts: Receipt[] = [];
   const itemIds: string[] = [];
@@ -162,7 +246,7 @@ export async function processMessage(
     if (decision.targets.length === 0)
       receipts.push(receiptFor(cfg, decision, decision.reason, raw.byteLength, now));
     if (bound.length) {
-      const items = await buildIngestItems(env, cfg, snapshot, raw, facts, bound, now, { attachmentPuts });
+      const items = await buildIngestItems(env, cfg, snapshot, raw, facts, bound, now, opts);
       // Journal first (where the queue is not durable): an item is never only in process memory.
       await journalItems(env, cfg, items);
       await enqueueAll(env, items);

@@ -55,7 +55,7 @@ export function heldRegionally(a: typeof activities.$inferSelect) {
 }
 
 /** What the edges cut or held back of these stored copies (issue 19), each note once. */
-function copyNotes(content: unknown): string[] {
+export function copyNotes(content: unknown): string[] {
   const copies = (Array.isArray(content) ? content : []) as { notes?: unknown }[];
   const notes = copies.flatMap((c) => (Array.isArray(c?.notes) ? c.notes : []));
   return [...new Set(notes.filter((n): n is string => typeof n === 'string'))];

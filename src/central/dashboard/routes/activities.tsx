@@ -12,7 +12,7 @@ import { getHashKey } from '../../services/hash-key.js';
 import type { DashboardEnv } from '../middleware/session.js';
 import { mintRawLink } from '../../ingest/raw-links.js';
 import { ActivitiesPage, type ActivityFilters } from '../views/activities-page.js';
-import { heldRegionally } from '../../api/serializers.js';
+import { copyNotes, heldRegionally } from '../../api/serializers.js';
 import { deliveriesOfActivity } from '../../delivery/webhooks.js';
 import { ActivityPage, type ContentView, type PartyView, type StoredFile } from '../views/activity-page.js';
 import { DispositionsPage, type Lookup } from '../views/dispositions-page.js';
@@ -152,6 +152,7 @@ export const dashboardActivityPages = new Hono<DashboardEnv>()
         content={content}
         deliveries={deliveries}
         held={heldRegionally(a)}
+        notes={copyNotes(a.content)}
       />,
     );
   })

@@ -71,7 +71,9 @@ export const ActivityPage: FC<{
   content: ContentView[];
   deliveries?: WebhookDeliveryRow[] | undefined;
   held?: { body: boolean; parties: boolean } | undefined;
-}> = ({ page, a, parties, regardingName, mailboxes, content, deliveries = [], held }) => (
+  /** What the edges cut or could not parse of the activity's copies (the API's `notes`). */
+  notes?: string[] | undefined;
+}> = ({ page, a, parties, regardingName, mailboxes, content, deliveries = [], held, notes = [] }) => (
   <Layout title={a.subject || '(no subject)'} active="activities" page={page}>
     <p>
       <a href="/activities">← All activities</a>
@@ -203,6 +205,19 @@ export const ActivityPage: FC<{
         </div>
       ))}
     </Panel>
+
+    {notes.length ? (
+      <Panel id="notes" title="What the edge cut or could not parse">
+        <p class="muted">
+          Cut or left out to fit central's limits; where the edge stored a raw copy, it has them whole.
+        </p>
+        <ul>
+          {notes.map((n) => (
+            <li>{n}</li>
+          ))}
+        </ul>
+      </Panel>
+    ) : null}
 
     <Panel id="webhook" title="Onward delivery to the CRM">
       {deliveries.length === 0 ? (
