@@ -16,12 +16,24 @@ export default defineConfig({
         test: { name: 'core', environment: 'node', include: ['test/core/**/*.test.ts'], testTimeout: 60_000 },
       },
       {
+        // The scripts' own rules (the deploy check) in Node, without starting any worker.
+        test: {
+          name: 'scripts',
+          environment: 'node',
+          include: ['test/scripts/**/*.test.ts'],
+          testTimeout: 60_000,
+        },
+      },
+      {
         plugins: [
           cloudflareTest({
             wrangler: { configPath: './wrangler.toml' },
             miniflare: {
               bindings: {
                 TEST_MIGRATIONS: migrations,
+                // The local-development marker (wrangler.toml says production): local secrets are
+                // honoured for loopback requests only, so tests call http://central.localhost.
+                ENVIRONMENT: 'development',
                 EDGE_KEY_SECRET: 'test-edge-secret',
                 // No quiet period in tests: a change is in the next snapshot fetch (the debounce has its own test).
                 SNAPSHOT_QUIET_MS: '0',
@@ -49,6 +61,8 @@ export default defineConfig({
             wrangler: { configPath: './wrangler.edge.toml', environment: 'us' },
             miniflare: {
               bindings: {
+                // The local-development marker, as for central: tests call http://edge.localhost.
+                ENVIRONMENT: 'development',
                 EDGE_SIGNING_KEY: 'test-signing-key-us',
                 EDGE_TOKEN: 'test-edge-token-us',
                 CENTRAL_URL: 'http://central.test',

@@ -5,8 +5,9 @@ import {
   timingSafeEqualHex,
   verifySnapshotNotice,
 } from '../core/request-signature.js';
+import { isLoopbackUrl } from '../core/deploy-mode.js';
 import { readStreamLimited } from '../core/stream-limit.js';
-import { type EdgeBindings, readEdgeConfig } from './config.js';
+import { type EdgeBindings, edgeRefusal, readEdgeConfig } from './config.js';
 import { deliverDeadLetters, deliverOutbox, type OutboxMessage, postBatch } from './outbox.js';
 import { PLATFORM_MAX_BYTES, type ProcessResult, processMessage, receiptFor } from './pipeline.js';
 import { expireRawCopies } from './raw-expiry.js';
@@ -27,6 +28,13 @@ export async function signRawLink(signingKey: string, key: string, exp: number):
 }
 
 const app = new Hono<EdgeApp>();
+
+// Fail closed: no route runs on a configuration the edge cannot serve with (src/edge/config.ts).
+app.use('*', async (c, next) => {
+  const refusal = edgeRefusal(c.env, c.req.url);
+  if (refusal) return c.json(errorBody('misconfigured', refusal), 503);
+  await next();
+});
 
 app.get('/health', async (c) => {
   const cfg = readEdgeConfig(c.env);
@@ -195,7 +203,7 @@ app.onError((err, c) => {
 
 export default {
   fetch(request, env, ctx) {
-    if (faultsEnabled(env) && new URL(request.url).pathname === '/__faults')
+    if (faultsEnabled(env) && isLoopbackUrl(request.url) && new URL(request.url).pathname === '/__faults')
       return handleFaultRequest(request);
     return app.fetch(request, withFaults(env), ctx);
   },

@@ -242,7 +242,7 @@ describe('dashboard sign-in', () => {
   });
 
   test('over HTTPS the session cookie is Secure and host-only (__Host- prefix)', async () => {
-    const b = new Browser('https://central.test');
+    const b = new Browser('https://central.localhost');
     const res = await b.signIn(ADMIN);
     expect(res.status).toBe(303);
     const cookie = b.lastSetCookies.find((c) => c.startsWith('__Host-crm_session='));
