@@ -64,8 +64,9 @@ describe('webhook outbox', () => {
     ]);
   });
 
-  test('410 and 4xx other than 408/429 are permanent; 5xx, 408 and 429 are retried with growing delays', () => {
-    for (const s of [400, 401, 403, 404, 410, 422]) expect(isPermanentWebhookStatus(s)).toBe(true);
+  test('redirects, 410 and 4xx other than 408/429 are permanent; 5xx, 408 and 429 are retried with growing delays', () => {
+    for (const s of [301, 302, 307, 308, 400, 401, 403, 404, 410, 422])
+      expect(isPermanentWebhookStatus(s)).toBe(true);
     for (const s of [408, 429, 500, 502, 503]) expect(isPermanentWebhookStatus(s)).toBe(false);
     expect(webhookRetryDelaySeconds(1)).toBe(30);
     expect(webhookRetryDelaySeconds(2)).toBe(60);

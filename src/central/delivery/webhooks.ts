@@ -83,8 +83,12 @@ export function webhookRetryDelaySeconds(attempts: number): number {
   return Math.min(3600, 30 * 2 ** Math.min(Math.max(0, attempts - 1), 10));
 }
 
-/** 410 Gone and every 4xx but 408 and 429 are permanent: the CRM will not take it by retrying. */
+/**
+ * A redirect (never followed), 410 Gone and every 4xx but 408 and 429 are permanent: the CRM will
+ * not take it by retrying.
+ */
 export function isPermanentWebhookStatus(status: number): boolean {
+  if (status >= 300 && status < 400) return true;
   return status === 410 || (status >= 400 && status < 500 && status !== 408 && status !== 429);
 }
 
@@ -170,7 +174,7 @@ export async function deliverOutboxRow(
     await finish('delivered', { lastStatus: status, lastError: null });
     return 'delivered';
   }
-  if (status !== undefined && (isPermanentWebhookStatus(status) || (status >= 300 && status < 400))) {
+  if (status !== undefined && isPermanentWebhookStatus(status)) {
     await finish('failed', { lastStatus: status, lastError: error ?? null });
     return 'failed';
   }
