@@ -22,12 +22,24 @@ export default defineConfig({
         },
       },
       {
+        // The scripts' own rules (the deploy check) in Node, without starting any worker.
+        test: {
+          name: 'scripts',
+          environment: 'node',
+          include: ['test/scripts/**/*.test.ts'],
+          testTimeout: 60_000,
+        },
+      },
+      {
         plugins: [
           cloudflareTest({
             wrangler: { configPath: './wrangler.toml' },
             miniflare: {
               bindings: {
                 TEST_MIGRATIONS: migrations,
+                // The local-development marker (wrangler.toml says production): local secrets are
+                // honoured for loopback requests only, so tests call http://central.localhost.
+                ENVIRONMENT: 'development',
                 EDGE_KEY_SECRET: 'test-edge-secret',
                 // No quiet period in tests: a change is in the next snapshot fetch (the debounce has its own test).
                 SNAPSHOT_QUIET_MS: '0',
@@ -44,6 +56,8 @@ export default defineConfig({
           // test/db: the query functions of src/db/queries against the same migrated D1.
           include: ['test/central/**/*.test.{ts,tsx}', 'test/db/**/*.test.ts'],
           setupFiles: ['test/central/apply-migrations.ts'],
+          // A real HTTP server on loopback as a tenant's CRM endpoint (webhook delivery tests).
+          globalSetup: ['test/support/crm-receiver.ts'],
           // A cap, not a target: on a loaded 2-core machine real D1 work (10,000-row imports,
           // sharded snapshot builds) takes many times its usual second. Speed lives in the bench.
           testTimeout: 60_000,
@@ -55,6 +69,8 @@ export default defineConfig({
             wrangler: { configPath: './wrangler.edge.toml', environment: 'us' },
             miniflare: {
               bindings: {
+                // The local-development marker, as for central: tests call http://edge.localhost.
+                ENVIRONMENT: 'development',
                 EDGE_SIGNING_KEY: 'test-signing-key-us',
                 EDGE_TOKEN: 'test-edge-token-us',
                 CENTRAL_URL: 'http://central.test',

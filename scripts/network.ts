@@ -6,6 +6,13 @@ import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import {
+  DEVELOPMENT,
+  LOCAL_ADMIN_TOKEN,
+  LOCAL_EDGE_KEY_SECRET,
+  LOCAL_INBOUND_TOKEN,
+  MARKER_VAR,
+} from '../src/core/deploy-mode.js';
 import { deriveEdgeCredentials } from '../src/core/request-signature.js';
 import { type Relay, startRelay } from '../src/relay/relay.js';
 import { errorCode, errorMessage } from './errors.js';
@@ -22,9 +29,14 @@ import { type SeedOutcome, seedDemoData } from './seed.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export { isRegion, REGIONS, type Region };
-export const LOCAL_ADMIN_TOKEN = 'local-admin-token';
-export const LOCAL_INBOUND_TOKEN = 'local-inbound-token';
-export const LOCAL_EDGE_KEY_SECRET = 'local-edge-key-secret';
+export { LOCAL_ADMIN_TOKEN, LOCAL_EDGE_KEY_SECRET, LOCAL_INBOUND_TOKEN };
+
+/**
+ * What every locally started worker runs with: the local-development marker (the committed configs
+ * say production; src/core/deploy-mode.ts). Such a worker answers loopback requests only, which is
+ * all `wrangler dev --ip 127.0.0.1` receives.
+ */
+const LOCAL_DEVELOPMENT_VARS = { [MARKER_VAR]: DEVELOPMENT };
 
 export { deriveEdgeCredentials, errorCode, errorMessage };
 
@@ -197,13 +209,22 @@ function pipeLines(stream: NodeJS.ReadableStream, label: string, log: Log) {
   });
 }
 
-/** Spawns wrangler in a process group of its own (stopping it also stops workerd), watched. */
-function spawnWrangler(args: string[], label: string, log: Log): GroupChild {
+/**
+ * Spawns wrangler in a process group of its own (stopping it also stops workerd), watched. `secrets`
+ * also go into wrangler's environment, where `wrangler dev` looks for a config's `secrets.required`
+ * (it warns about each one it does not find there; a `.dev.vars` file takes precedence).
+ */
+function spawnWrangler(
+  args: string[],
+  label: string,
+  log: Log,
+  secrets: Record<string, string> = {},
+): GroupChild {
   // The pinned Node (≥ 22.12, which wrangler needs) first on PATH, whoever started this script.
   const path = [join(ROOT, 'node_modules', '.bin'), process.env.PATH].filter(Boolean).join(':');
   const group = spawnGroup(wranglerBin(), args, {
     cwd: ROOT,
-    env: { ...process.env, ...WRANGLER_ENV, PATH: path },
+    env: { ...process.env, ...WRANGLER_ENV, ...secrets, PATH: path },
   });
   pipeLines(group.child.stdout as NodeJS.ReadableStream, label, log);
   pipeLines(group.child.stderr as NodeJS.ReadableStream, label, log);
@@ -281,6 +302,7 @@ async function startWorker({
   stateDir,
   name,
   vars,
+  secrets,
   log,
 }: {
   label: string;
@@ -289,6 +311,7 @@ async function startWorker({
   stateDir: string;
   name: string;
   vars: Record<string, string>;
+  secrets: Record<string, string>;
   log: Log;
 }): Promise<Worker> {
   const pids = pidFile(stateDir, name);
@@ -309,10 +332,15 @@ async function startWorker({
       '--show-interactive-dev-session=false',
       '--log-level',
       'warn',
-      ...Object.entries(vars).flatMap(([k, v]) => ['--var', `${k}:${v}`]),
+      // Secrets as `--var`s too: they reach the worker even where a `.dev.vars` hides the environment.
+      ...Object.entries({ ...vars, ...secrets, ...LOCAL_DEVELOPMENT_VARS }).flatMap(([k, v]) => [
+        '--var',
+        `${k}:${v}`,
+      ]),
     ],
     label,
     log,
+    secrets,
   );
   const { child } = group;
   writePidFile(pids, { pgid: child.pid as number, runnerPid: process.pid, startedAt: Date.now(), label });
@@ -353,7 +381,8 @@ export async function startCentral({
     port,
     stateDir,
     name: 'central',
-    vars: { EDGE_KEY_SECRET: edgeKeySecret },
+    vars: {},
+    secrets: { ADMIN_TOKEN: LOCAL_ADMIN_TOKEN, EDGE_KEY_SECRET: edgeKeySecret },
     log,
   });
   // Central's cron (bookkeeping, webhook retries from the outbox), as for the edges below.
@@ -403,11 +432,9 @@ export async function startEdge({
     vars: {
       CENTRAL_URL: centralUrl,
       PUBLIC_URL: `http://127.0.0.1:${port}`,
-      EDGE_SIGNING_KEY: signingKey,
-      EDGE_TOKEN: token,
-      INBOUND_TOKEN: inboundToken,
       ...vars,
     },
+    secrets: { EDGE_SIGNING_KEY: signingKey, EDGE_TOKEN: token, INBOUND_TOKEN: inboundToken },
     log,
   });
   return { role: 'edge' as const, region, ...worker };

@@ -1,6 +1,7 @@
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { createDb } from '../db/client.js';
+import { centralRefusal } from './config.js';
 import { createRouter } from './http/app-router.js';
 import { requireAuth } from './http/auth.js';
 import { requestBodyLimits } from './http/body-limits.js';
@@ -43,6 +44,9 @@ export function createApp() {
 
   app.use('*', async (c, next) => {
     c.set('requestId', c.req.header('cf-ray') ?? crypto.randomUUID());
+    // Fail closed: no route runs on a configuration central cannot serve with (src/central/config.ts).
+    const refusal = centralRefusal(c.env, c.req.url);
+    if (refusal) throw new ApiError('misconfigured', refusal);
     c.set('db', createDb(c.env.DB));
     await next();
     c.header('x-request-id', c.get('requestId'));

@@ -24,12 +24,12 @@ export default {
       batch.ackAll();
       return;
     }
-    const secret = readCentralConfig(env).edgeKeySecret;
+    const config = readCentralConfig(env);
     for (const message of batch.messages) {
       const body = message.body as Partial<WebhookKick>;
       try {
         // Retries are the cron's (the row keeps its schedule); the queue only makes the first try.
-        if (typeof body.outboxId === 'string') await deliverOutboxRow(db, body.outboxId, secret);
+        if (typeof body.outboxId === 'string') await deliverOutboxRow(db, body.outboxId, config);
         message.ack();
       } catch (err) {
         console.error('webhook delivery failed', err);
@@ -49,6 +49,6 @@ export default {
       await runSnapshotKick(env, db).catch((err) => console.error('snapshot kick run (cron) failed', err));
     await pruneBookkeeping(db, Date.now());
     await pruneRetention(db, env.ARCHIVE, Date.now());
-    await drainWebhookOutbox(db, readCentralConfig(env).edgeKeySecret);
+    await drainWebhookOutbox(db, readCentralConfig(env));
   },
 } satisfies ExportedHandler<CentralBindings>;

@@ -31,13 +31,20 @@ export async function signBody(secret: string, timestamp: number, body: Uint8Arr
   return hmacHex(secret, message);
 }
 
-/** Constant-time comparison of two hex strings. */
-export function timingSafeEqualHex(a: string, b: string): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+/**
+ * Constant-time string equality, the one comparison of secrets, tokens, signatures and MACs in
+ * central and the edges: the time depends on the longer length only, never on where the strings
+ * differ (`===` stops at the first difference and so leaks a guessed prefix through timing).
+ */
+export function timingSafeEqual(a: string, b: string): boolean {
+  const n = Math.max(a.length, b.length);
+  let diff = a.length ^ b.length;
+  for (let i = 0; i < n; i++) diff |= (a.charCodeAt(i) | 0) ^ (b.charCodeAt(i) | 0);
   return diff === 0;
 }
+
+/** The former name, for hex signatures and MACs: the same comparison. */
+export const timingSafeEqualHex = timingSafeEqual;
 
 export async function verifyBody(
   secret: string,

@@ -1,7 +1,8 @@
 // Fault injection for the fault suite (test/faults): wrappers around the real R2 and queue
-// bindings that fail on command. Active only when FAULT_INJECTION = "on", which readEdgeConfig
-// refuses in production; otherwise `withFaults` returns the bindings untouched and `/__faults`
+// bindings that fail on command. Active only when FAULT_INJECTION = "on", which only a local
+// development edge honours (readEdgeConfig refuses it elsewhere); otherwise `withFaults` returns the bindings untouched and `/__faults`
 // does not exist.
+import { isLocalDevelopment } from '../core/deploy-mode.js';
 import type { EdgeBindings } from './config.js';
 
 export type FaultName = 'r2-put' | 'queue-send';
@@ -16,7 +17,7 @@ interface Fault {
 const active = new Map<FaultName, Fault>();
 
 export function faultsEnabled(env: { FAULT_INJECTION?: string; ENVIRONMENT?: string }): boolean {
-  return env.FAULT_INJECTION === 'on' && env.ENVIRONMENT !== 'production';
+  return env.FAULT_INJECTION === 'on' && isLocalDevelopment(env);
 }
 
 function take(name: FaultName, key?: string): boolean {

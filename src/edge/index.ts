@@ -2,13 +2,14 @@ import { Hono } from 'hono';
 import {
   hmacHex,
   SNAPSHOT_NOTICE_PATH,
-  timingSafeEqualHex,
+  timingSafeEqual,
   verifySnapshotNotice,
 } from '../core/request-signature.js';
+import { isLoopbackUrl } from '../core/deploy-mode.js';
 import { findRelayToken } from '../core/relay-token.js';
 import { forwardingDeployment, type RoutingSnapshot } from '../core/snapshot.js';
 import { readStreamLimited } from '../core/stream-limit.js';
-import { type EdgeBindings, readEdgeConfig } from './config.js';
+import { type EdgeBindings, edgeRefusal, readEdgeConfig } from './config.js';
 import { deliverDeadLetters, deliverOutbox, type OutboxMessage, postBatch } from './outbox.js';
 import {
   distinctRecipients,
@@ -40,6 +41,13 @@ export async function signRawLink(signingKey: string, key: string, exp: number):
 }
 
 const app = new Hono<EdgeApp>();
+
+// Fail closed: no route runs on a configuration the edge cannot serve with (src/edge/config.ts).
+app.use('*', async (c, next) => {
+  const refusal = edgeRefusal(c.env, c.req.url);
+  if (refusal) return c.json(errorBody('misconfigured', refusal), 503);
+  await next();
+});
 
 app.get('/health', async (c) => {
   const cfg = readEdgeConfig(c.env);
@@ -108,7 +116,7 @@ app.post('/api/v1/inbound', async (c) => {
   if (!token) return c.json(errorBody('unauthorized', 'missing bearer token'), 401);
   // INBOUND_TOKEN is the region operator's, for every address; otherwise a relay token the region's
   // snapshot carries (relay-token.ts), for its own deployment's forwarding addresses only.
-  const operator = token.length === cfg.inboundToken.length && timingSafeEqualHex(token, cfg.inboundToken);
+  const operator = timingSafeEqual(token, cfg.inboundToken);
   let relay: { deployment: string; id: string; snapshot: RoutingSnapshot } | undefined;
   if (!operator) {
     // Only what central mints (`crt_` + 43 base64url characters) is looked up.
@@ -229,7 +237,7 @@ app.get('/raw/*', async (c) => {
   const sig = c.req.query('sig') ?? '';
   if (!Number.isFinite(exp) || !sig) return c.json(errorBody('unauthorized', 'missing signature'), 401);
   if (exp < Date.now()) return c.json(errorBody('forbidden', 'link expired'), 403);
-  if (!timingSafeEqualHex(await signRawLink(cfg.signingKey, key, exp), sig))
+  if (!timingSafeEqual(await signRawLink(cfg.signingKey, key, exp), sig))
     return c.json(errorBody('forbidden', 'bad link signature'), 403);
   const object = await c.env.RAW.get(key);
   if (!object) return c.json(errorBody('not_found', 'no such object in this region'), 404);
@@ -256,7 +264,7 @@ app.onError((err, c) => {
 
 export default {
   fetch(request, env, ctx) {
-    if (faultsEnabled(env) && new URL(request.url).pathname === '/__faults')
+    if (faultsEnabled(env) && isLoopbackUrl(request.url) && new URL(request.url).pathname === '/__faults')
       return handleFaultRequest(request);
     return app.fetch(request, withFaults(env), ctx);
   },

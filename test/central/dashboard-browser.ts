@@ -19,7 +19,7 @@ export class Browser {
   lastSetCookies: string[] = [];
   /** `csrfFrom`: the page whose CSRF field `post` uses by default. */
   constructor(
-    readonly base = 'http://central.test',
+    readonly base = 'http://central.localhost',
     readonly csrfFrom = '/regions',
   ) {}
 

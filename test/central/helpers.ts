@@ -6,7 +6,7 @@ import { decodeSnapshot, type RoutingSnapshot } from '../../src/core/snapshot.js
 import { deriveEdgeCredentials, signBody } from '../../src/core/request-signature.js';
 
 export const ADMIN = 'local-admin-token';
-export const BASE = 'http://central.test';
+export const BASE = 'http://central.localhost';
 
 /**
  * Calls the central worker (its real fetch handler) with a bearer token and an optional JSON body,

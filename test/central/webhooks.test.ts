@@ -15,6 +15,8 @@ import { itemMaker } from './edge-batch.js';
 import { api, freshBasics } from './helpers.js';
 
 const db = () => createDb((env as unknown as { DB: D1Database }).DB);
+/** A development central's delivery settings (loopback receivers allowed). */
+const DEV = { edgeKeySecret: 'test-edge-secret', production: false };
 
 const anyItem = itemMaker('item');
 const item = (deployment: string, messageId: string) => anyItem({ deployment, messageId });
@@ -24,7 +26,7 @@ describe('webhook outbox', () => {
 
   test('ingest writes a pending outbox row with the activity, only for deployments with a webhook URL', async () => {
     await api('PUT', '/api/v1/deployments/contoso', {
-      body: { name: 'Contoso', webhookUrl: 'http://crm.invalid/hook' },
+      body: { name: 'Contoso', webhookUrl: 'https://crm.invalid/hook' },
     });
     const out = await ingest(
       { db: db(), region: 'us', now: Date.now() },
@@ -62,8 +64,9 @@ describe('webhook outbox', () => {
     ]);
   });
 
-  test('410 and 4xx other than 408/429 are permanent; 5xx, 408 and 429 are retried with growing delays', () => {
-    for (const s of [400, 401, 403, 404, 410, 422]) expect(isPermanentWebhookStatus(s)).toBe(true);
+  test('redirects, 410 and 4xx other than 408/429 are permanent; 5xx, 408 and 429 are retried with growing delays', () => {
+    for (const s of [301, 302, 307, 308, 400, 401, 403, 404, 410, 422])
+      expect(isPermanentWebhookStatus(s)).toBe(true);
     for (const s of [408, 429, 500, 502, 503]) expect(isPermanentWebhookStatus(s)).toBe(false);
     expect(webhookRetryDelaySeconds(1)).toBe(30);
     expect(webhookRetryDelaySeconds(2)).toBe(60);
@@ -87,7 +90,7 @@ describe('webhook outbox', () => {
     );
     const activityId = out.results[0]!.activityId!;
     const [row] = (await api('GET', `/api/v1/activities/${activityId}`)).json.webhookDeliveries;
-    expect(await deliverOutboxRow(db(), row.id, 'test-edge-secret')).toBe('retry');
+    expect(await deliverOutboxRow(db(), row.id, DEV)).toBe('retry');
     const after = (await api('GET', `/api/v1/activities/${activityId}`)).json.webhookDeliveries[0];
     expect(after).toMatchObject({
       state: 'pending',
@@ -96,7 +99,7 @@ describe('webhook outbox', () => {
     });
     expect(after.nextAttemptAt).toBeGreaterThan(Date.now() + 20_000);
     // Not due yet: a second attempt right away is refused.
-    expect(await deliverOutboxRow(db(), row.id, 'test-edge-secret')).toBe('not-due');
+    expect(await deliverOutboxRow(db(), row.id, DEV)).toBe('not-due');
 
     const failing = await api('GET', '/api/v1/webhook-deliveries');
     expect(failing.json.items.map((d: { id: string }) => d.id)).toContain(row.id);

@@ -84,7 +84,7 @@ describe('envelope recipients (issue 19, item 4)', () => {
 
   const inbound = (query: string, body: Uint8Array, bindings: EdgeBindings) =>
     worker.fetch!(
-      new Request(`http://edge.test/api/v1/inbound?${query}`, {
+      new Request(`http://edge.localhost/api/v1/inbound?${query}`, {
         method: 'POST',
         headers: { authorization: 'Bearer local-inbound-token' },
         body,
@@ -150,7 +150,7 @@ describe('envelope recipients (issue 19, item 4)', () => {
     );
     const to = Array.from({ length: 101 }, (_, i) => `to=other-${i}%40us.edge.crm-router.example`).join('&');
     const res = await worker.fetch!(
-      new Request(`http://edge.test/api/v1/inbound?${to}`, {
+      new Request(`http://edge.localhost/api/v1/inbound?${to}`, {
         method: 'POST',
         headers: { authorization: 'Bearer local-inbound-token' },
         body,

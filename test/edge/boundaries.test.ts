@@ -76,7 +76,7 @@ describe('edge boundaries', () => {
     const { bindings, sent } = capturingEnv();
     for (const query of ['?to=crm%40us.edge.localhost', '']) {
       const res = await worker.fetch!(
-        new Request(`http://edge.test/api/v1/inbound${query}`, {
+        new Request(`http://edge.localhost/api/v1/inbound${query}`, {
           method: 'POST',
           headers: { authorization: `Bearer ${readEdgeConfig(bindings).inboundToken}` },
           body: forged,
@@ -128,7 +128,7 @@ describe('edge boundaries', () => {
     const exp = Date.now() + 60_000;
     const sig = await signRawLink(readEdgeConfig(edgeEnv).signingKey, key, exp);
     const res = await worker.fetch!(
-      new Request(`http://edge.test/raw/${encodeURIComponent(key)}?exp=${exp}&sig=${sig}`) as Request<
+      new Request(`http://edge.localhost/raw/${encodeURIComponent(key)}?exp=${exp}&sig=${sig}`) as Request<
         unknown,
         IncomingRequestCfProperties
       >,

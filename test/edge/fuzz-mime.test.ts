@@ -121,7 +121,7 @@ describe('fuzzing the edge message path', () => {
       fc.asyncProperty(fc.oneof(generated, mutated), async (raw) => {
         const { bindings } = capturingEnv();
         const res = await worker.fetch!(
-          new Request(`http://edge.test/api/v1/inbound?to=${encodeURIComponent(FWD)}`, {
+          new Request(`http://edge.localhost/api/v1/inbound?to=${encodeURIComponent(FWD)}`, {
             method: 'POST',
             headers: { authorization: 'Bearer local-inbound-token' },
             body: raw as Uint8Array<ArrayBuffer>,

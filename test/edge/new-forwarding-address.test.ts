@@ -34,7 +34,7 @@ async function staleSnapshot(extra: Array<{ address: string; deployment: string;
 const inbound = (to: string, bindings: ReturnType<typeof capturingEnv>['bindings']) =>
   worker.fetch!(
     new Request(
-      `http://edge.test/api/v1/inbound?from=buyer%40customer.example&to=${encodeURIComponent(to)}`,
+      `http://edge.localhost/api/v1/inbound?from=buyer%40customer.example&to=${encodeURIComponent(to)}`,
       {
         method: 'POST',
         headers: { authorization: `Bearer ${readEdgeConfig(bindings).inboundToken}` },

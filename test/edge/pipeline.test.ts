@@ -272,7 +272,7 @@ describe('email() handler', () => {
   describe('POST /api/v1/inbound', () => {
     const inbound = (query: string, body: Uint8Array, bindings: EdgeBindings) =>
       worker.fetch!(
-        new Request(`http://edge.test/api/v1/inbound?${query}`, {
+        new Request(`http://edge.localhost/api/v1/inbound?${query}`, {
           method: 'POST',
           headers: { authorization: 'Bearer local-inbound-token' },
           body,

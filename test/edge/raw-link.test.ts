@@ -6,7 +6,7 @@ import { ctx, edgeEnv } from './helpers.js';
 
 const get = (path: string) =>
   worker.fetch!(
-    new Request(`http://edge.test${path}`) as Request<unknown, IncomingRequestCfProperties>,
+    new Request(`http://edge.localhost${path}`) as Request<unknown, IncomingRequestCfProperties>,
     edgeEnv,
     ctx,
   );

@@ -57,7 +57,7 @@ async function inbound(token: string, to: string[]) {
   const { bindings, sent } = capturingEnv();
   const query = to.map((t) => `to=${encodeURIComponent(t)}`).join('&');
   const res = await worker.fetch!(
-    new Request(`http://edge.test/api/v1/inbound?from=buyer%40customer.example&${query}`, {
+    new Request(`http://edge.localhost/api/v1/inbound?from=buyer%40customer.example&${query}`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}` },
       body: raw,

@@ -105,7 +105,7 @@ async function itemsOf(sent: (IngestItem | Receipt)[]): Promise<IngestItem[]> {
 async function inbound(to: string[], raw: Uint8Array, bindings: EdgeBindings) {
   const query = ['from=buyer@customer.example', ...to.map((t) => `to=${encodeURIComponent(t)}`)].join('&');
   return worker.fetch!(
-    new Request(`http://edge.test/api/v1/inbound?${query}`, {
+    new Request(`http://edge.localhost/api/v1/inbound?${query}`, {
       method: 'POST',
       headers: { authorization: 'Bearer local-inbound-token' },
       body: raw,
@@ -121,7 +121,7 @@ async function openRaw(key: string) {
   const sig = await signRawLink(readEdgeConfig(edgeEnv).signingKey, key, exp);
   const path = key.split('/').map(encodeURIComponent).join('/');
   return worker.fetch!(
-    new Request(`http://edge.test/raw/${path}?exp=${exp}&sig=${sig}`) as unknown as Request<
+    new Request(`http://edge.localhost/raw/${path}?exp=${exp}&sig=${sig}`) as unknown as Request<
       unknown,
       IncomingRequestCfProperties
     >,

@@ -22,7 +22,7 @@ async function notice(
   const text = opts.raw ?? JSON.stringify(body);
   const timestamp = opts.timestamp ?? Date.now();
   const signature = opts.signature ?? (await signSnapshotNotice(opts.key ?? KEY, timestamp, text));
-  const res = await SELF.fetch(`http://edge.test${SNAPSHOT_NOTICE_PATH}`, {
+  const res = await SELF.fetch(`http://edge.localhost${SNAPSHOT_NOTICE_PATH}`, {
     method: 'POST',
     headers: {
       'content-type': 'application/json',
@@ -55,7 +55,7 @@ describe('snapshot notice from central', () => {
     const forged = await notice({ region: 'us', version: 99 }, { key: 'test-signing-key-eu' });
     expect(forged.status).toBe(401);
     expect(forged.json.error?.code).toBe('unauthorized');
-    const res = await SELF.fetch(`http://edge.test${SNAPSHOT_NOTICE_PATH}`, {
+    const res = await SELF.fetch(`http://edge.localhost${SNAPSHOT_NOTICE_PATH}`, {
       method: 'POST',
       body: '{"region":"us","version":99}',
     });

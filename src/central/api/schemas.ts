@@ -6,6 +6,7 @@ import { z } from '@hono/zod-openapi';
 import { normaliseMessageId } from '../../core/keyed-hash.js';
 import { RULE_FORMATS } from '../../core/rule-scripts.js';
 import { ATTACHMENT_POLICIES, EGRESS_POLICIES, FILTER_MODES, RECORD_TYPES } from '../../core/types.js';
+import { webhookUrlProblem } from '../delivery/webhook-url.js';
 
 export const errorSchema = z
   .object({ error: z.object({ code: z.string(), message: z.string(), requestId: z.string() }) })
@@ -51,7 +52,19 @@ export const deploymentBody = z
   .object({
     name: z.string().min(1).max(200),
     trackingToken: trackingTokenSchema.partial({ deploymentBase: true }).optional(),
-    webhookUrl: z.string().url().max(2000).nullable().optional(),
+    webhookUrl: z
+      .string()
+      .superRefine((url, ctx) => {
+        // The rule a development central applies; saveDeployment applies the deployment's own.
+        const problem = webhookUrlProblem(url, { production: false });
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .nullable()
+      .optional()
+      .openapi({
+        description:
+          'https, to a public domain name (no IP address, no local or internal name); redirects are not followed. A local development central also delivers to loopback receivers over http.',
+      }),
     maxMessageBytes: z
       .number()
       .int()
@@ -295,7 +308,10 @@ export const webhookDeliverySchema = z
     state: z.enum(['pending', 'delivered', 'failed']),
     attempts: z.number(),
     lastStatus: z.number().nullable(),
-    lastError: z.string().nullable(),
+    lastError: z.string().nullable().optional().openapi({
+      description:
+        "why the last attempt failed, in central's words (never the CRM's answer); admin and deployment tokens only",
+    }),
     nextAttemptAt: z.number().nullable(),
     createdAt: z.number(),
     updatedAt: z.number(),

@@ -78,6 +78,9 @@ dashboardRoutes.get('/login', async (c) => {
   return c.html(<LoginPage csrfToken={await loginCsrfToken(c)} next={next} local={local} />);
 });
 
+/** The one answer to a token that cannot sign in, whatever the reason. */
+const SIGN_IN_REFUSED = 'Unknown or revoked token. The dashboard takes admin and deployment tokens only.';
+
 dashboardRoutes.post('/login', async (c) => {
   // The body is at most LOGIN_BODY_LIMIT bytes (requestBodyLimits, before anything reads it).
   const body = await c.req.parseBody();
@@ -108,12 +111,12 @@ dashboardRoutes.post('/login', async (c) => {
   }
   const token = field('token').trim();
   const principal = token ? await resolveToken(c.env, db, token) : undefined;
-  if (!principal) {
+  // A token that exists but may not sign in (user, edge) is answered and counted exactly like an
+  // unknown one: the form must not tell a guesser which of its tokens are real.
+  if (!principal || dashboardRefusal(principal)) {
     await countEvent(db, limitKey, SIGN_IN_FAILURES);
-    return again('Unknown or revoked token.', 401);
+    return again(SIGN_IN_REFUSED, 401);
   }
-  const refusal = dashboardRefusal(principal);
-  if (refusal) return again(refusal, 403);
   await startSession(c, token);
   return c.redirect(next, 303);
 });

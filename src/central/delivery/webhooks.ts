@@ -1,10 +1,12 @@
 // Onward delivery of activities to each deployment's CRM webhook, through the webhook outbox
 // (`webhook_outbox`): ingestion writes the row in the same D1 transaction as the activity, the
 // webhook queue makes the first attempt right away, and the cron retries what is due with
-// exponential backoff (30 s doubling to 1 h) for 4 days. 2xx ⇒ delivered; 410 or any 4xx other
-// than 408/429 ⇒ failed (not retried; replayable); anything else (5xx, 408, 429, network error,
-// timeout) ⇒ retried. A row is claimed with a lease so that the queue and the cron never deliver
-// it concurrently.
+// exponential backoff (30 s doubling to 1 h) for 4 days. 2xx ⇒ delivered; a redirect (never
+// followed: the tenant chose the URL, not where it points next), 410 or any 4xx other than 408/429
+// ⇒ failed (not retried; replayable); anything else (5xx, 408, 429, network error, timeout) ⇒
+// retried. The CRM's answer body is never read: a row keeps the status and a fixed phrase of ours,
+// since a tenant (or an endpoint's redirect target) must not read answers back through central. A
+// row is claimed with a lease so that the queue and the cron never deliver it concurrently.
 import { hmacHex } from '../../core/request-signature.js';
 import type { Db } from '../../db/client.js';
 import { findActivity } from '../../db/queries/activities.js';
@@ -19,6 +21,7 @@ import {
 } from '../../db/queries/webhook-outbox.js';
 import type { CentralBindings } from '../context.js';
 import { serializeActivity } from '../api/serializers.js';
+import { type WebhookUrlPolicy, webhookUrlProblem } from './webhook-url.js';
 
 export {
   deliveriesOfActivity,
@@ -41,6 +44,11 @@ export interface WebhookKick {
 export const WEBHOOK_RETRY_WINDOW_MS = 4 * 24 * 60 * 60 * 1000;
 const LEASE_MS = 60_000;
 const TIMEOUT_MS = 15_000;
+
+/** What a delivery needs of central's configuration (a CentralConfig is one). */
+export interface DeliveryConfig extends WebhookUrlPolicy {
+  edgeKeySecret: string;
+}
 
 /**
  * After a commit: asks the webhook queue to attempt the new outbox rows of these activities now.
@@ -75,8 +83,12 @@ export function webhookRetryDelaySeconds(attempts: number): number {
   return Math.min(3600, 30 * 2 ** Math.min(Math.max(0, attempts - 1), 10));
 }
 
-/** 410 Gone and every 4xx but 408 and 429 are permanent: the CRM will not take it by retrying. */
+/**
+ * A redirect (never followed), 410 Gone and every 4xx but 408 and 429 are permanent: the CRM will
+ * not take it by retrying.
+ */
 export function isPermanentWebhookStatus(status: number): boolean {
+  if (status >= 300 && status < 400) return true;
   return status === 410 || (status >= 400 && status < 500 && status !== 408 && status !== 429);
 }
 
@@ -90,7 +102,7 @@ export type DeliveryOutcome = 'delivered' | 'failed' | 'retry' | 'not-due';
 export async function deliverOutboxRow(
   db: Db,
   id: string,
-  edgeKeySecret: string,
+  config: DeliveryConfig,
   now = Date.now(),
 ): Promise<DeliveryOutcome> {
   const row = await claimOutboxRow(db, id, now, LEASE_MS);
@@ -116,6 +128,12 @@ export async function deliverOutboxRow(
     await finish('failed', { lastError: !activity ? 'activity no longer exists' : 'webhook URL removed' });
     return 'failed';
   }
+  // Checked again here: a URL stored under an older rule (or by a development central) is not sent to.
+  const refused = webhookUrlProblem(deployment.webhookUrl, config);
+  if (refused) {
+    await finish('failed', { lastStatus: null, lastError: `webhook URL refused: ${refused}` });
+    return 'failed';
+  }
   const body = JSON.stringify({
     event: row.event,
     delivery: row.id,
@@ -123,7 +141,7 @@ export async function deliverOutboxRow(
   });
   const timestamp = Date.now();
   const signature = await hmacHex(
-    await webhookSecret(edgeKeySecret, row.deployment, deployment.webhookSecretGeneration),
+    await webhookSecret(config.edgeKeySecret, row.deployment, deployment.webhookSecretGeneration),
     `${timestamp}.${body}`,
   );
   let status: number | undefined;
@@ -138,13 +156,19 @@ export async function deliverOutboxRow(
         'x-crm-router-delivery': row.id,
       },
       body,
+      redirect: 'manual',
       signal: AbortSignal.timeout(TIMEOUT_MS),
     });
     status = res.status;
-    if (!res.ok) error = `HTTP ${res.status}: ${(await res.text().catch(() => '')).slice(0, 300)}`;
-    else await res.body?.cancel();
+    await res.body?.cancel();
+    if (status >= 300 && status < 400)
+      error = `the CRM answered with a redirect (HTTP ${status}); redirects are not followed`;
+    else if (!res.ok) error = `the CRM answered HTTP ${status}`;
   } catch (err) {
-    error = `no answer: ${(err as Error).message}`.slice(0, 500);
+    error =
+      (err as Error).name === 'TimeoutError'
+        ? `no answer within ${TIMEOUT_MS / 1000} s`
+        : 'no answer (the connection failed)';
   }
   if (status !== undefined && status >= 200 && status < 300) {
     await finish('delivered', { lastStatus: status, lastError: null });
@@ -163,19 +187,23 @@ export async function deliverOutboxRow(
 }
 
 /** Cron: attempts every due pending row (bounded per run), a few at a time. */
-export async function drainWebhookOutbox(db: Db, edgeKeySecret: string, now = Date.now(), limit = 100) {
+export async function drainWebhookOutbox(db: Db, config: DeliveryConfig, now = Date.now(), limit = 100) {
   const due = await dueOutboxIds(db, now, limit);
   const outcomes: DeliveryOutcome[] = [];
   for (let i = 0; i < due.length; i += 5)
     outcomes.push(
       ...(await Promise.all(
-        due.slice(i, i + 5).map((outboxId) => deliverOutboxRow(db, outboxId, edgeKeySecret, now)),
+        due.slice(i, i + 5).map((outboxId) => deliverOutboxRow(db, outboxId, config, now)),
       )),
     );
   return outcomes;
 }
 
-export function serializeWebhookDelivery(r: OutboxRow) {
+/**
+ * A delivery as the API shows it. `lastError` (our own phrase, never the CRM's answer) only with
+ * `withError`: user tokens see the state of a delivery, not why it failed.
+ */
+export function serializeWebhookDelivery(r: OutboxRow, { withError = true }: { withError?: boolean } = {}) {
   return {
     id: r.id,
     activityId: r.activityId,
@@ -184,7 +212,7 @@ export function serializeWebhookDelivery(r: OutboxRow) {
     state: r.state as 'pending' | 'delivered' | 'failed',
     attempts: r.attempts,
     lastStatus: r.lastStatus ?? null,
-    lastError: r.lastError ?? null,
+    ...(withError ? { lastError: r.lastError ?? null } : {}),
     nextAttemptAt: r.state === 'pending' ? r.nextAttemptAt : null,
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
@@ -193,7 +221,7 @@ export function serializeWebhookDelivery(r: OutboxRow) {
 }
 
 /** Replay: a failed (or retrying) delivery becomes due now; the next attempt is made right away. */
-export async function replayDelivery(db: Db, id: string, edgeKeySecret: string, now = Date.now()) {
+export async function replayDelivery(db: Db, id: string, config: DeliveryConfig, now = Date.now()) {
   if (!(await rearmDelivery(db, id, now))) return undefined;
-  return deliverOutboxRow(db, id, edgeKeySecret, now);
+  return deliverOutboxRow(db, id, config, now);
 }

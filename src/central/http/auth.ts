@@ -1,9 +1,9 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { RELAY_SCOPE_PREFIX } from '../../core/relay-token.js';
-import { deriveEdgeCredentials, timingSafeEqualHex } from '../../core/request-signature.js';
+import { deriveEdgeCredentials, timingSafeEqual } from '../../core/request-signature.js';
 import type { Db } from '../../db/client.js';
 import { findActiveTokenByHash, touchTokenLastUsed } from '../../db/queries/tokens.js';
-import { LOCAL_ADMIN_TOKEN, readCentralConfig } from '../config.js';
+import { readCentralConfig } from '../config.js';
 import type { AppEnv, CentralBindings, Principal } from '../context.js';
 import { forbidden, unauthorized } from './errors.js';
 
@@ -41,18 +41,12 @@ export async function resolveToken(
 ): Promise<Principal | undefined> {
   const config = readCentralConfig(env);
   if (!token) return undefined;
-  if (!config.production && token === LOCAL_ADMIN_TOKEN) return { kind: 'admin' };
-  if (
-    config.adminToken &&
-    token.length === config.adminToken.length &&
-    timingSafeEqualHex(token, config.adminToken)
-  )
-    return { kind: 'admin' };
+  if (timingSafeEqual(token, config.adminToken)) return { kind: 'admin' };
   const edge = /^edge_([a-z0-9-]{1,32})_[0-9a-f]{40}$/.exec(token);
   if (edge) {
     const region = edge[1] as string;
     const expected = await deriveEdgeCredentials(config.edgeKeySecret, region);
-    return timingSafeEqualHex(expected.token, token) ? { kind: 'edge', region } : undefined;
+    return timingSafeEqual(expected.token, token) ? { kind: 'edge', region } : undefined;
   }
   const row = await findActiveTokenByHash(db, await sha256Hex(token));
   // A relay token (relay:<deployment>) only delivers mail to the edges: central knows no such principal.

@@ -12,6 +12,7 @@ import {
   upsertDeployment,
 } from '../../db/queries/deployments.js';
 import { overlappingDomains, replaceDeploymentDomains } from '../../db/queries/domains.js';
+import { type WebhookUrlPolicy, webhookUrlProblem } from '../delivery/webhook-url.js';
 import { ApiError, conflict, describeIssues, validationFailed } from '../http/errors.js';
 import { type DeploymentInput, deploymentBody, idParam, trackingTokenSchema } from '../api/schemas.js';
 
@@ -33,9 +34,19 @@ export function parseDeploymentInput(id: unknown, input: unknown): { id: string;
 /**
  * Creates or updates a deployment from a validated body. Fields left out keep their current value
  * (or the default for a new deployment); a missing base number takes the next free one; a base
- * number held by another deployment is a 409 and changes nothing.
+ * number held by another deployment is a 409 and changes nothing; a webhook URL this central may
+ * not deliver to (`policy`: production or local development) is a 400 naming `webhookUrl`.
  */
-export async function saveDeployment(db: Db, id: string, body: DeploymentInput): Promise<DeploymentRow> {
+export async function saveDeployment(
+  db: Db,
+  id: string,
+  body: DeploymentInput,
+  policy: WebhookUrlPolicy,
+): Promise<DeploymentRow> {
+  if (body.webhookUrl) {
+    const problem = webhookUrlProblem(body.webhookUrl, policy);
+    if (problem) throw validationFailed(`webhookUrl: ${problem}`);
+  }
   const existing = await findDeployment(db, id);
   const domains = body.domains === undefined ? undefined : [...new Set(body.domains)].sort();
   if (domains) {

@@ -189,10 +189,16 @@ export const activityRoutes = createRouter()
   .openapi(getRoute, async (c) => {
     const { id } = c.req.valid('param');
     const db = c.get('db');
-    const { row, mine } = await visibleActivity(db, c.get('principal'), id);
+    const principal = c.get('principal');
+    const { row, mine } = await visibleActivity(db, principal, id);
     const deliveries = await deliveriesOfActivity(db, row.id);
+    // User tokens see the state of a delivery, never its error (as GET /webhook-deliveries refuses them).
+    const withError = principal.kind !== 'user';
     return c.json(
-      { ...serializeActivity(row, mine), webhookDeliveries: deliveries.map(serializeWebhookDelivery) },
+      {
+        ...serializeActivity(row, mine),
+        webhookDeliveries: deliveries.map((d) => serializeWebhookDelivery(d, { withError })),
+      },
       200,
     );
   })

@@ -98,7 +98,7 @@ export const deploymentRoutes = createRouter()
     const { id } = c.req.valid('param');
     const body = c.req.valid('json');
     const before = await findDeployment(db, id);
-    const row = await saveDeployment(db, id, body);
+    const row = await saveDeployment(db, id, body, readCentralConfig(c.env));
     // The secret is shown once: when the webhook URL is first set.
     const firstWebhook = !before?.webhookUrl && row.webhookUrl;
     return c.json(

@@ -44,7 +44,7 @@ export const webhookDeliveryRoutes = createRouter()
       deployment: deploymentScope(principal),
       limit: c.req.valid('query').limit,
     });
-    return c.json({ items: rows.map(serializeWebhookDelivery) }, 200);
+    return c.json({ items: rows.map((r) => serializeWebhookDelivery(r)) }, 200);
   })
   .openapi(replayRoute, async (c) => {
     const principal = c.get('principal');
@@ -55,7 +55,7 @@ export const webhookDeliveryRoutes = createRouter()
     const scope = deploymentScope(principal);
     const row = await findDelivery(db, id);
     if (!row || (scope && row.deployment !== scope)) throw notFound(`webhook delivery ${id} does not exist`);
-    const outcome = await replayDelivery(db, id, readCentralConfig(c.env).edgeKeySecret);
+    const outcome = await replayDelivery(db, id, readCentralConfig(c.env));
     if (!outcome) throw notFound(`webhook delivery ${id} was already delivered`);
     return c.json({ outcome, delivery: serializeWebhookDelivery((await findDelivery(db, id))!) }, 200);
   });

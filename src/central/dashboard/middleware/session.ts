@@ -5,7 +5,7 @@
 // POST; sign-in itself is protected by a pre-session nonce cookie in the same way.
 import type { Context, MiddlewareHandler } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
-import { hmacHex, timingSafeEqualHex } from '../../../core/request-signature.js';
+import { hmacHex, timingSafeEqual } from '../../../core/request-signature.js';
 import { isSessionRevoked, revokeSessionId } from '../../../db/queries/sessions.js';
 import { resolveToken } from '../../http/auth.js';
 import { readCentralConfig } from '../../config.js';
@@ -131,7 +131,7 @@ export async function decodeSession(
   const [, expText, sid, sealedText, mac] = parts as [string, string, string, string, string];
   const keys = await sessionKeys(env);
   const expected = await hmacHex(keys.mac, parts.slice(0, 4).join('.'));
-  if (!timingSafeEqualHex(expected, mac.toLowerCase())) return undefined;
+  if (!timingSafeEqual(expected, mac.toLowerCase())) return undefined;
   const expiresAt = Number(expText);
   if (!Number.isSafeInteger(expiresAt) || expiresAt <= now) return undefined;
   const box = fromB64url(sealedText);
@@ -256,7 +256,7 @@ export function requireCsrf(
     if (c.req.method === 'GET' || c.req.method === 'HEAD') return next();
     const sent = await formField(c, CSRF_FIELD);
     const expected = c.get('session')?.csrfToken;
-    if (!expected || !sent || !originMatches(c) || !timingSafeEqualHex(expected, sent.toLowerCase()))
+    if (!expected || !sent || !originMatches(c) || !timingSafeEqual(expected, sent.toLowerCase()))
       return onRefused(c);
     return next();
   };
@@ -275,5 +275,5 @@ export async function loginCsrfToken(c: Context<DashboardEnv>): Promise<string> 
 export async function checkLoginCsrf(c: Context<DashboardEnv>, sent: string | undefined): Promise<boolean> {
   const nonce = getCookie(c, loginCookieName(c));
   if (!nonce || !sent || !originMatches(c)) return false;
-  return timingSafeEqualHex(await csrfFor(c.env, `login:${nonce}`), sent.toLowerCase());
+  return timingSafeEqual(await csrfFor(c.env, `login:${nonce}`), sent.toLowerCase());
 }

@@ -19,6 +19,7 @@ import { listRecordSyncs } from '../../../db/queries/record-syncs.js';
 import { completeSync, startSync } from '../../services/record-sync.js';
 import { RecordsPage } from '../views/records-page.js';
 import { SyncsPage } from '../views/syncs-page.js';
+import { readCentralConfig } from '../../config.js';
 import { parseDeploymentInput, saveDeployment } from '../../services/deployment-admin.js';
 import { conflict, notFound, validationFailed } from '../../http/errors.js';
 import type { RecordType } from '../../../core/types.js';
@@ -152,7 +153,7 @@ export const dashboardDeploymentPages = new Hono<DashboardEnv>()
         const { id, body } = parseDeploymentInput(form.id, bodyOf(form));
         if (await findDeployment(c.get('db'), id))
           throw conflict(`deployment ${id} already exists; edit it instead`);
-        await saveDeployment(c.get('db'), id, body);
+        await saveDeployment(c.get('db'), id, body, readCentralConfig(c.env));
         setFlash(c, { kind: 'ok', text: `Created deployment ${id}.` });
         return c.redirect('/deployments', 303);
       },
@@ -250,7 +251,7 @@ export const dashboardDeploymentPages = new Hono<DashboardEnv>()
     return orRefusal(
       async () => {
         const parsed = parseDeploymentInput(id, bodyOf(form));
-        await saveDeployment(c.get('db'), parsed.id, parsed.body);
+        await saveDeployment(c.get('db'), parsed.id, parsed.body, readCentralConfig(c.env));
         setFlash(c, { kind: 'ok', text: `Saved deployment ${id}.` });
         return c.redirect('/deployments', 303);
       },
