@@ -8,7 +8,7 @@ import { type EdgeBindings, readEdgeConfig } from '../../src/edge/config.js';
 import worker from '../../src/edge/index.js';
 import type { ItemRef } from '../../src/edge/outbox.js';
 import { MAX_RECIPIENTS_PER_MESSAGE, processMessage } from '../../src/edge/pipeline.js';
-import { capturingEnv, ctx, edgeEnv } from './helpers.js';
+import { capturingEnv, ctx, edgeEnv, postInbound } from './helpers.js';
 import { deploymentInput, installSnapshot, usSnapshotInput } from './snapshot-input.js';
 
 const FWD = 'crm-0123456789abcdef01234567@us.edge.crm-router.example';
@@ -82,16 +82,7 @@ function multipart(boundary: string, parts: string[]) {
 describe('envelope recipients (issue 19, item 4)', () => {
   beforeEach(install);
 
-  const inbound = (query: string, body: Uint8Array, bindings: EdgeBindings) =>
-    worker.fetch!(
-      new Request(`http://edge.localhost/api/v1/inbound?${query}`, {
-        method: 'POST',
-        headers: { authorization: 'Bearer local-inbound-token' },
-        body,
-      }) as unknown as Request<unknown, IncomingRequestCfProperties>,
-      bindings,
-      ctx,
-    );
+  const inbound = postInbound;
 
   test('five spellings of one forwarding address are one recipient: one stored, queued copy and no loop sighting', async () => {
     const { bindings, sent } = capturingEnv();

@@ -3,6 +3,7 @@
 import { env } from 'cloudflare:test';
 import type { IngestItem, Receipt } from '../../src/core/wire.js';
 import type { EdgeBindings } from '../../src/edge/config.js';
+import worker from '../../src/edge/index.js';
 
 export const edgeEnv = env as unknown as EdgeBindings;
 
@@ -39,4 +40,17 @@ export function emailMessage(from: string, to: string, raw: Uint8Array) {
     reply: async () => ({ messageId: '' }),
   } as unknown as ForwardableEmailMessage;
   return { message, out };
+}
+
+/** `POST /api/v1/inbound?<query>` of the raw message, with the local inbound token. */
+export function postInbound(query: string, body: Uint8Array, bindings: EdgeBindings) {
+  return worker.fetch!(
+    new Request(`http://edge.localhost/api/v1/inbound?${query}`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer local-inbound-token' },
+      body,
+    }) as unknown as Request<unknown, IncomingRequestCfProperties>,
+    bindings,
+    ctx,
+  );
 }

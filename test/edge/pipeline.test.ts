@@ -6,7 +6,7 @@ import worker from '../../src/edge/index.js';
 import type { ItemRef } from '../../src/edge/outbox.js';
 import { PLATFORM_MAX_BYTES, processMessage } from '../../src/edge/pipeline.js';
 import { forgetHeldSnapshot } from '../../src/edge/snapshot-store.js';
-import { capturingEnv, ctx, edgeEnv, emailMessage } from './helpers.js';
+import { capturingEnv, ctx, edgeEnv, postInbound, emailMessage } from './helpers.js';
 import { deploymentInput, installSnapshot, usSnapshotInput } from './snapshot-input.js';
 import appleMailForward from '../fixtures/emails/apple-mail-forward-as-attachment.eml?raw';
 import gmailTwoForwards from '../fixtures/emails/gmail-two-forwarded-as-attachments.eml?raw';
@@ -270,16 +270,7 @@ describe('email() handler', () => {
   });
 
   describe('POST /api/v1/inbound', () => {
-    const inbound = (query: string, body: Uint8Array, bindings: EdgeBindings) =>
-      worker.fetch!(
-        new Request(`http://edge.localhost/api/v1/inbound?${query}`, {
-          method: 'POST',
-          headers: { authorization: 'Bearer local-inbound-token' },
-          body,
-        }) as unknown as Request<unknown, IncomingRequestCfProperties>,
-        bindings,
-        ctx,
-      );
+    const inbound = postInbound;
 
     test('the ?from=&to= form processes the message once for its one recipient', async () => {
       const { bindings, sent } = capturingEnv();
