@@ -406,7 +406,10 @@ export async function buildItems(input: BuildItemsInput): Promise<IngestItem[]> 
       custom: { region, receivedAt: String(now) },
     });
     rawRef = { region, key, size: copy.byteLength };
-    if (shared) (shared.refs ??= new Map()).set(identity, rawRef);
+    if (shared) {
+      shared.refs ??= new Map();
+      shared.refs.set(identity, rawRef);
+    }
   }
   if (!store) rawRef = undefined;
   let content = shared?.messages?.get(identity);
