@@ -23,9 +23,6 @@ import { tokenRoutes } from './api/routes/tokens.js';
 import { outboundRoutes } from './api/routes/outbound.js';
 import { promoteRoutes } from './api/routes/promote.js';
 import { ruleRoutes } from './api/routes/rules.js';
-import { sendSnapshotKick } from './snapshot/snapshot-kicks.js';
-
-const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 const STATUS_CODES: Record<number, ErrorCode> = {
   400: 'bad_request',
@@ -50,15 +47,6 @@ export function createApp() {
     c.set('db', createDb(c.env.DB));
     await next();
     c.header('x-request-id', c.get('requestId'));
-  });
-
-  // Snapshot push: an accepted change (any mutating request but the edges' own) kicks a rebuild,
-  // after the debounce's quiet period, and the notice to the edges that follows it.
-  app.use('*', async (c, next) => {
-    await next();
-    if (READ_METHODS.has(c.req.method) || c.res.status >= 400 || c.req.path.startsWith('/api/v1/edge/'))
-      return;
-    c.executionCtx.waitUntil(sendSnapshotKick(c.env));
   });
 
   // Body limits come first: nothing reads a body (not even to check a token) beyond its route's limit.

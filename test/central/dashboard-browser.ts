@@ -17,6 +17,8 @@ export const NAV = [
 export class Browser {
   readonly cookies = new Map<string, string>();
   lastSetCookies: string[] = [];
+  /** How requests reach central (default: the test worker, `SELF`). */
+  fetcher: (url: string, init: RequestInit) => Promise<Response> = (url, init) => SELF.fetch(url, init);
   /** `csrfFrom`: the page whose CSRF field `post` uses by default. */
   constructor(
     readonly base = 'http://central.localhost',
@@ -32,7 +34,7 @@ export class Browser {
     const h: Record<string, string> = { ...headers };
     if (this.cookies.size) h.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
     if (body) h['content-type'] = 'application/x-www-form-urlencoded';
-    const res = await SELF.fetch(`${this.base}${path}`, {
+    const res = await this.fetcher(`${this.base}${path}`, {
       method,
       headers: h,
       body: body ? new URLSearchParams(body).toString() : undefined,

@@ -23,6 +23,8 @@ export interface SendOptions {
   tamper?: boolean;
   token?: string | null;
   rawBody?: Uint8Array;
+  /** How the request reaches central (default: the test worker, `SELF`). */
+  fetcher?: (url: string, init: RequestInit) => Promise<Response>;
 }
 
 /** Posts a batch as the region's edge (its real derived token and signing key). */
@@ -51,7 +53,7 @@ export async function sendBatch(batch: Partial<IngestBatch> & { region?: string 
   };
   const bearer = opts.token === undefined ? token : opts.token;
   if (bearer) headers.authorization = `Bearer ${bearer}`;
-  const res = await SELF.fetch(`${BASE}/api/v1/ingest`, {
+  const res = await (opts.fetcher ?? ((url, init) => SELF.fetch(url, init)))(`${BASE}/api/v1/ingest`, {
     method: 'POST',
     headers,
     body: body as Uint8Array<ArrayBuffer>,

@@ -12,6 +12,8 @@ import { recordHeartbeat } from '../../src/db/queries/regions.js';
 import { eventually } from '../support/eventually.js';
 import { decodeSnapshot } from '../../src/core/snapshot.js';
 import { deriveEdgeCredentials, signBody } from '../../src/core/request-signature.js';
+import { Browser } from './dashboard-browser.js';
+import { itemMaker, sendBatch } from './edge-batch.js';
 import { ADMIN, api, BASE, edgeSnapshot, freshBasics, snapshotHasRecord } from './helpers.js';
 
 const pushOn = { ...env, SNAPSHOT_PUSH: 'on' } as unknown as CentralBindings;
@@ -41,6 +43,44 @@ async function pollAsEdge(region: string, ctx: ExecutionContext) {
     pushOn,
     ctx,
   );
+}
+
+/**
+ * The real kick queue, with every message sent to it recorded on the way, and requests through the
+ * worker with it (each answered once its waitUntil work, where kicks are sent, is done).
+ */
+function recorder() {
+  const kicks: Array<{ kind: string; what?: string }> = [];
+  const recording = {
+    ...pushOn,
+    SNAPSHOT_QUIET_MS: '0',
+    SNAPSHOT_KICKS: {
+      send: (body: { kind: string }, options?: QueueSendOptions) => {
+        kicks.push(body);
+        return env.SNAPSHOT_KICKS.send(body, options);
+      },
+      sendBatch: (batch: Iterable<MessageSendRequest<{ kind: string }>>, options?: QueueSendBatchOptions) => {
+        for (const m of batch) kicks.push(m.body);
+        return env.SNAPSHOT_KICKS.sendBatch(batch, options);
+      },
+    },
+  } as unknown as CentralBindings;
+  const fetcher = async (url: string, init: RequestInit) => {
+    const ctx = createExecutionContext();
+    const res = await worker.fetch(new Request(url, init), recording, ctx);
+    const body = await res.arrayBuffer();
+    await waitOnExecutionContext(ctx);
+    return new Response(res.status === 204 ? null : body, { status: res.status, headers: res.headers });
+  };
+  const call = async (method: string, path: string, body?: unknown, token = ADMIN) => {
+    const res = await fetcher(`${BASE}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    return res.status;
+  };
+  return { kicks, fetcher, call };
 }
 
 async function part() {
@@ -128,44 +168,90 @@ describe('snapshot push from central', () => {
   });
 
   test('a refused change and a read queue no kick; an accepted change queues one', async () => {
-    // The real kick queue, with every message sent to it recorded on the way.
-    const kicks: unknown[] = [];
-    const recording = {
-      ...pushOn,
-      SNAPSHOT_QUIET_MS: '0',
-      SNAPSHOT_KICKS: {
-        send: (body: unknown, options?: QueueSendOptions) => {
-          kicks.push(body);
-          return env.SNAPSHOT_KICKS.send(body, options);
-        },
-        sendBatch: (batch: Iterable<MessageSendRequest>, options?: QueueSendBatchOptions) => {
-          for (const m of batch) kicks.push(m.body);
-          return env.SNAPSHOT_KICKS.sendBatch(batch, options);
-        },
-      },
-    } as unknown as CentralBindings;
-    const send = async (method: 'GET' | 'POST', token: string) => {
-      const ctx = createExecutionContext();
-      const res = await worker.fetch(
-        new Request(`${BASE}${R}`, {
-          method,
-          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-          ...(method === 'POST'
-            ? { body: JSON.stringify({ records: [{ type: 'contact', id: 'g', emails: ['g@x.example'] }] }) }
-            : {}),
-        }),
-        recording,
-        ctx,
-      );
-      // Kicks are sent in waitUntil: once the context is done, every kick of the request is sent.
-      await waitOnExecutionContext(ctx);
-      return res.status;
-    };
-    expect(await send('POST', 'wrong-token')).toBe(401);
-    expect(await send('GET', ADMIN)).toBe(200);
+    const { kicks, call } = recorder();
+    const records = { records: [{ type: 'contact', id: 'g', emails: ['g@x.example'] }] };
+    expect(await call('POST', R, records, 'wrong-token')).toBe(401);
+    expect(await call('GET', R)).toBe(200);
     expect(kicks).toEqual([]);
-    expect(await send('POST', ADMIN)).toBe(200);
-    expect(kicks).toEqual([expect.objectContaining({ kind: 'snapshot-kick' })]);
+    expect(await call('POST', R, records)).toBe(200);
+    expect(kicks).toEqual([expect.objectContaining({ kind: 'snapshot-kick', what: 'records' })]);
+  });
+
+  test('an ingest batch and a heartbeat queue no kick', async () => {
+    const { kicks, fetcher } = recorder();
+    const item = itemMaker('no-kick', () => ({ mailboxes: ['bob@contoso.example'] }));
+    const batch = await sendBatch({ region: 'us', items: [item()] }, { fetcher });
+    expect(batch.status).toBe(200);
+    expect(batch.json.results).toHaveLength(1);
+    const heartbeat = await sendBatch(
+      { region: 'eu', heartbeat: { queueDepth: 0, edgeUrl: 'http://127.0.0.1:9' } },
+      { fetcher },
+    );
+    expect(heartbeat.status).toBe(200);
+    expect(kicks).toEqual([]);
+  });
+
+  const changes: Array<[string, 'PUT' | 'POST' | 'DELETE', string, unknown?]> = [
+    [
+      'routes',
+      'PUT',
+      '/api/v1/mailboxes/cy@contoso.example',
+      { region: 'eu', deployment: 'contoso', userId: 'u-cy' },
+    ],
+    ['routes', 'DELETE', '/api/v1/mailboxes/bob@contoso.example'],
+    ['records', 'POST', R, { records: [{ type: 'contact', id: 'k', emails: ['kim@customer.example'] }] }],
+    [
+      'suppressions',
+      'POST',
+      '/api/v1/deployments/contoso/suppressions',
+      { entries: ['noreply@customer.example'] },
+    ],
+    [
+      'outbound',
+      'POST',
+      '/api/v1/deployments/contoso/outbound',
+      { messageId: '<kick-1@crm.contoso.example>', userId: 'u-ann', subject: 'Offer' },
+    ],
+    ['region', 'PUT', '/api/v1/regions/eu', { name: 'EU', rulesEnabled: false }],
+    ['deployment', 'PUT', '/api/v1/deployments/contoso', { name: 'Contoso', smartMatch: true }],
+    ['forwarding', 'POST', '/api/v1/deployments/contoso/forwarding-addresses/rotate'],
+    ['relay-tokens', 'POST', '/api/v1/tokens', { scope: 'relay:contoso', label: 'relay' }],
+  ];
+  test.each(changes)('a change of %s (%s %s) queues exactly one kick', async (what, method, path, body) => {
+    const { kicks, call } = recorder();
+    expect(await call(method, path, body)).toBeLessThan(300);
+    expect(kicks).toEqual([expect.objectContaining({ kind: 'snapshot-kick', what })]);
+  });
+
+  test('minting a token no snapshot carries queues no kick; revoking a relay token queues one', async () => {
+    const { kicks, call, fetcher } = recorder();
+    expect(await call('POST', '/api/v1/tokens', { scope: 'user:contoso/u-ann' })).toBe(201);
+    expect(kicks).toEqual([]);
+    const relay = await fetcher(`${BASE}/api/v1/tokens`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ scope: 'relay:contoso' }),
+    });
+    const { id } = (await relay.json()) as { id: string };
+    kicks.length = 0;
+    expect(await call('DELETE', `/api/v1/tokens/${id}`)).toBe(200);
+    expect(kicks).toEqual([expect.objectContaining({ what: 'relay-tokens' })]);
+  });
+
+  test("the dashboard's route form queues a kick as the API does; signing in does not", async () => {
+    const { kicks, fetcher } = recorder();
+    const b = new Browser(undefined, '/routes');
+    b.fetcher = fetcher;
+    expect((await b.signIn(ADMIN)).status).toBe(303);
+    expect(kicks).toEqual([]);
+    const res = await b.post('/routes/save', {
+      address: 'dee@contoso.example',
+      region: 'eu',
+      deployment: 'contoso',
+      userId: 'u-dee',
+    });
+    expect(res.status).toBe(303);
+    expect(kicks).toEqual([expect.objectContaining({ what: 'routes' })]);
   });
 
   test("with the push on, an edge's poll builds nothing: it gets what is published, at once", async () => {

@@ -4,6 +4,7 @@
 import type { Db } from '../../db/client.js';
 import { markPartChanged } from '../../db/queries/snapshot-parts.js';
 import { bumpConfigVersion } from '../../db/queries/config-version.js';
+import { type ChangeSite, configChanged } from '../snapshot/config-changed.js';
 import {
   type DeploymentRow,
   findDeployment,
@@ -39,6 +40,7 @@ export function parseDeploymentInput(id: unknown, input: unknown): { id: string;
  */
 export async function saveDeployment(
   db: Db,
+  site: ChangeSite,
   id: string,
   body: DeploymentInput,
   policy: WebhookUrlPolicy,
@@ -93,5 +95,6 @@ export async function saveDeployment(
   }
   await markPartChanged(db, id);
   await bumpConfigVersion(db, 'all');
+  configChanged(site, 'deployment');
   return row;
 }

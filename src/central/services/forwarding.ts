@@ -13,6 +13,7 @@ import { deriveEdgeCredentials, hmacHex } from '../../core/request-signature.js'
 import { generateRuleScript, type RuleScriptInput } from '../../core/rule-scripts.js';
 import type { Db } from '../../db/client.js';
 import { bumpConfigVersion } from '../../db/queries/config-version.js';
+import { type ChangeSite, configChanged } from '../snapshot/config-changed.js';
 import type { DeploymentRow } from '../../db/queries/deployments.js';
 import { bumpForwardingGeneration, listDeployments } from '../../db/queries/deployments.js';
 import { listRegionIds } from '../../db/queries/regions.js';
@@ -107,9 +108,11 @@ export async function snapshotForwarding(
 }
 
 /** Issues new forwarding addresses for a deployment; the current ones keep working for 7 days. */
-export async function rotateForwardingAddresses(db: Db, id: string, now = Date.now()) {
+export async function rotateForwardingAddresses(db: Db, site: ChangeSite, id: string, now = Date.now()) {
   const row = await bumpForwardingGeneration(db, id, now);
-  if (row) await bumpConfigVersion(db, 'all');
+  if (!row) return row;
+  await bumpConfigVersion(db, 'all');
+  configChanged(site, 'forwarding');
   return row;
 }
 

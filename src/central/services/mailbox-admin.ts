@@ -2,7 +2,8 @@
 // POST /api/v1/mailboxes (CSV or JSON, all-or-nothing) and POST /api/v1/mailboxes/move: one
 // implementation, so a bulk import can never route what a single PUT would refuse.
 import { bumpConfigVersion } from '../../db/queries/config-version.js';
-import { findMailboxes, upsertMailbox, upsertRoutes } from '../../db/queries/mailboxes.js';
+import { type ChangeSite, configChanged } from '../snapshot/config-changed.js';
+import { deleteMailbox, findMailboxes, upsertMailbox, upsertRoutes } from '../../db/queries/mailboxes.js';
 import { allDeploymentIds } from '../../db/queries/deployments.js';
 import { allRegionIds } from '../../db/queries/regions.js';
 import type { Db } from '../../db/client.js';
@@ -119,6 +120,7 @@ export function assertRoute(principal: Principal, route: MailboxRouteInput, fact
  */
 export async function writeRoutes(
   db: Db,
+  site: ChangeSite,
   routes: MailboxRouteInput[],
   facts: RoutingFacts,
   now = Date.now(),
@@ -138,6 +140,7 @@ export async function writeRoutes(
     }
   }
   await bumpConfigVersion(db, [...touched]);
+  configChanged(site, 'routes');
   return { created, moved, updated: routes.length - created - moved };
 }
 
@@ -147,6 +150,7 @@ export async function writeRoutes(
  */
 export async function routeMailbox(
   db: Db,
+  site: ChangeSite,
   principal: Principal,
   route: MailboxRouteInput,
 ): Promise<{ row: MailboxRow; existing?: MailboxRow }> {
@@ -158,5 +162,16 @@ export async function routeMailbox(
     db,
     existing && existing.region !== route.region ? [existing.region, route.region] : [route.region],
   );
+  configChanged(site, 'routes');
   return { row, existing };
+}
+
+/**
+ * Deletes a route (DELETE /api/v1/mailboxes/:address and the dashboard's form; the caller has
+ * checked the principal may) and marks its region's snapshot stale.
+ */
+export async function unrouteMailbox(db: Db, site: ChangeSite, row: { address: string; region: string }) {
+  await deleteMailbox(db, row.address);
+  await bumpConfigVersion(db, [row.region]);
+  configChanged(site, 'routes');
 }

@@ -4,6 +4,7 @@
 // nothing, and starting a newer sync supersedes an open one (completing the older is then a 409).
 import type { Db } from '../../db/client.js';
 import { recordsOutsideSync, removeRecordChunk } from '../../db/queries/records.js';
+import { type ChangeSite, configChanged } from '../snapshot/config-changed.js';
 import {
   addSyncReceived,
   findSyncOf,
@@ -56,9 +57,11 @@ export async function countSyncReceived(db: Db, id: string, n: number) {
 /**
  * Completes a sync: removes the records it did not carry, `SYNC_REMOVE_CHUNK` per transaction,
  * until none is left or `budgetMs` has passed (then the status is `completing`: call again).
+ * `site`: where the removal is recorded as a change (null: the caller records its own, once).
  */
 export async function completeSync(
   db: Db,
+  site: ChangeSite | null,
   deployment: string,
   id: string,
   budgetMs = 20_000,
@@ -72,6 +75,7 @@ export async function completeSync(
   if (latest && latest !== id) throw conflict(`sync ${id} is not the latest sync of ${deployment}`);
   await updateSync(db, id, { status: 'completing' });
   let removed = row.removed;
+  let recorded = false;
   for (;;) {
     const keys = await recordsOutsideSync(db, deployment, id, SYNC_REMOVE_CHUNK);
     if (!keys.length) {
@@ -79,7 +83,13 @@ export async function completeSync(
       await updateSync(db, id, done);
       return { ...row, ...done };
     }
-    removed += await removeRecordChunk(db, deployment, keys);
+    const n = await removeRecordChunk(db, deployment, keys);
+    // One kick per call: the first chunk that removes anything records the change.
+    if (n && site && !recorded) {
+      configChanged(site, 'records');
+      recorded = true;
+    }
+    removed += n;
     await updateSync(db, id, { removed });
     if (Date.now() - started > budgetMs) return { ...row, status: 'completing', removed };
   }

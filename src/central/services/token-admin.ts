@@ -3,6 +3,7 @@
 // `user:<own>/*` and `relay:<own>` tokens only; other principals manage none.
 import { RELAY_SCOPE_PREFIX } from '../../core/relay-token.js';
 import { bumpConfigVersion } from '../../db/queries/config-version.js';
+import { type ChangeSite, configChanged } from '../snapshot/config-changed.js';
 import { findDeployment } from '../../db/queries/deployments.js';
 import { findRegion } from '../../db/queries/regions.js';
 import { findToken, insertToken, listTokens, revokeToken } from '../../db/queries/tokens.js';
@@ -61,7 +62,13 @@ function randomToken(): string {
 }
 
 /** Mints a token of `scope` for `principal`; throws ApiError (403/422) when not allowed or invalid. */
-export async function mintApiToken(db: Db, principal: Principal, scope: string, label: string | undefined) {
+export async function mintApiToken(
+  db: Db,
+  site: ChangeSite,
+  principal: Principal,
+  scope: string,
+  label: string | undefined,
+) {
   const realm = tokenRealm(principal);
   // A relay token is no API principal: it is checked by the edges, against their snapshot.
   const relay = relayScopeDeployment(scope);
@@ -84,7 +91,10 @@ export async function mintApiToken(db: Db, principal: Principal, scope: string, 
     label: label || null,
   });
   // Every region's snapshot carries the relay tokens (any deployment's address is in every region).
-  if (relay) await bumpConfigVersion(db, 'all');
+  if (relay) {
+    await bumpConfigVersion(db, 'all');
+    configChanged(site, 'relay-tokens');
+  }
   return { row, token };
 }
 
@@ -95,12 +105,20 @@ export async function listVisibleTokens(db: Db, principal: Principal): Promise<T
 }
 
 /** Revokes a token `principal` may see (404 otherwise); revoking twice is harmless. */
-export async function revokeVisibleToken(db: Db, principal: Principal, id: string): Promise<TokenRow> {
+export async function revokeVisibleToken(
+  db: Db,
+  site: ChangeSite,
+  principal: Principal,
+  id: string,
+): Promise<TokenRow> {
   const realm = tokenRealm(principal);
   const row = await findToken(db, id);
   if (!row || !inRealm(realm, row.scope)) throw notFound(`token ${id} does not exist`);
   const revoked = row.revokedAt ? row : await revokeToken(db, id, Date.now());
   // The edges stop accepting a relay token with the next snapshot of their region.
-  if (!row.revokedAt && relayScopeDeployment(row.scope)) await bumpConfigVersion(db, 'all');
+  if (!row.revokedAt && relayScopeDeployment(row.scope)) {
+    await bumpConfigVersion(db, 'all');
+    configChanged(site, 'relay-tokens');
+  }
   return revoked ?? row;
 }

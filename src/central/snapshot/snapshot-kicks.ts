@@ -1,6 +1,6 @@
 // Snapshot kicks (docs/decisions.md, "Snapshot push"). Builds used to happen only when an edge
-// fetched its snapshot, so an idle edge saw a change at its next poll. Now every accepted change
-// (a mutating API or dashboard request) sends a kick to the `SNAPSHOT_KICKS` queue, delayed past
+// fetched its snapshot, so an idle edge saw a change at its next poll. Now every snapshot-relevant
+// change (config-changed.ts, called by the use case that writes it) sends a kick to the `SNAPSHOT_KICKS` queue, delayed past
 // the debounce's quiet period. The consumer rebuilds the parts the debounce lets through,
 // reassembles every region whose version moved, and sends those regions' edges a signed notice
 // (edge-notice.ts). With the push on, an edge's poll never builds (it is answered with what is
@@ -16,6 +16,8 @@ import { getRegionSnapshot, publisherContext, snapshotTuning } from './snapshot-
 export interface SnapshotKick {
   kind: 'snapshot-kick';
   at: number;
+  /** What changed (config-changed.ts); absent on a consumer's re-kick. */
+  what?: string;
 }
 
 /** Queue's own limit on a message delay. */
@@ -27,9 +29,13 @@ export function kickDelaySeconds(env: Pick<CentralBindings, 'SNAPSHOT_QUIET_MS' 
 }
 
 /** Sends a kick (never throws: a lost kick only means the edges see the change at their next poll). */
-export async function sendSnapshotKick(env: CentralBindings, delaySeconds = kickDelaySeconds(env)) {
+export async function sendSnapshotKick(
+  env: CentralBindings,
+  delaySeconds = kickDelaySeconds(env),
+  what?: string,
+) {
   if (!snapshotPushEnabled(env)) return;
-  const kick: SnapshotKick = { kind: 'snapshot-kick', at: Date.now() };
+  const kick: SnapshotKick = { kind: 'snapshot-kick', at: Date.now(), ...(what ? { what } : {}) };
   try {
     await env.SNAPSHOT_KICKS.send(kick, { delaySeconds: Math.max(0, Math.round(delaySeconds)) });
   } catch (err) {

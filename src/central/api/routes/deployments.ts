@@ -13,6 +13,7 @@ import { readCentralConfig } from '../../config.js';
 import type { Principal } from '../../context.js';
 import type { Db } from '../../../db/client.js';
 import { deploymentBody, idParam, saveDeployment } from '../../services/deployment-admin.js';
+import { changeSite } from '../../snapshot/config-changed.js';
 import { notFound } from '../../http/errors.js';
 import {
   currentForwardingAddresses,
@@ -98,7 +99,7 @@ export const deploymentRoutes = createRouter()
     const { id } = c.req.valid('param');
     const body = c.req.valid('json');
     const before = await findDeployment(db, id);
-    const row = await saveDeployment(db, id, body, readCentralConfig(c.env));
+    const row = await saveDeployment(db, changeSite(c), id, body, readCentralConfig(c.env));
     // The secret is shown once: when the webhook URL is first set.
     const firstWebhook = !before?.webhookUrl && row.webhookUrl;
     return c.json(
@@ -140,7 +141,7 @@ export const deploymentRoutes = createRouter()
     assertDeploymentAdmin(c.get('principal'), id);
     const db = c.get('db');
     const now = Date.now();
-    const row = await rotateForwardingAddresses(db, id, now);
+    const row = await rotateForwardingAddresses(db, changeSite(c), id, now);
     if (!row) throw notFound(`deployment ${id} does not exist`);
     return c.json(
       {

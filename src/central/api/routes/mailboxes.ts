@@ -1,7 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { emailAddress, mailboxBody, mailboxSchema } from '../schemas.js';
-import { bumpConfigVersion } from '../../../db/queries/config-version.js';
-import { deleteMailbox, findMailbox, listMailboxes } from '../../../db/queries/mailboxes.js';
+import { type ChangeSite, changeSite } from '../../snapshot/config-changed.js';
+import { findMailbox, listMailboxes } from '../../../db/queries/mailboxes.js';
 import { createRouter } from '../../http/app-router.js';
 import { assertDeploymentAdmin, deploymentScope } from '../../http/auth.js';
 import { notFound, validationFailed } from '../../http/errors.js';
@@ -15,6 +15,7 @@ import {
   checkRoute,
   type MailboxRouteInput,
   routeMailbox,
+  unrouteMailbox,
   routingFacts,
   writeRoutes,
 } from '../../services/mailbox-admin.js';
@@ -135,7 +136,7 @@ export type MoveRequest = z.infer<typeof moveBody>;
  * `POST /api/v1/mailboxes/move` and the dashboard's Routes page): `addresses` (each routed and
  * visible to the principal), or every route of `deployment` whose address contains `search`.
  */
-export async function moveRoutes(db: Db, principal: Principal, body: MoveRequest) {
+export async function moveRoutes(db: Db, site: ChangeSite, principal: Principal, body: MoveRequest) {
   if (!body.addresses === !body.deployment)
     throw validationFailed('addresses: give either `addresses` or `deployment` (with an optional `search`)');
   const rows = body.addresses
@@ -183,7 +184,7 @@ export async function moveRoutes(db: Db, principal: Principal, body: MoveRequest
         `${r.address}, ${problem.field}: ${problem.message}; nothing was moved`,
       );
   }
-  return writeRoutes(db, routes, facts);
+  return writeRoutes(db, site, routes, facts);
 }
 
 /** Admins see every route, deployment tokens their deployment's, user tokens only their own mailboxes. */
@@ -199,7 +200,7 @@ export const mailboxRoutes = createRouter()
     const principal = c.get('principal');
     const { address } = c.req.valid('param');
     const body = c.req.valid('json');
-    const { row } = await routeMailbox(db, principal, { address, ...body });
+    const { row } = await routeMailbox(db, changeSite(c), principal, { address, ...body });
     return c.json(serializeMailbox(row), 200);
   })
   .openapi(postMailboxes, async (c) => {
@@ -212,7 +213,7 @@ export const mailboxRoutes = createRouter()
       throw payloadTooLarge(
         `${candidates.length} routes in one request; the limit is ${MAX_ROUTES_PER_REQUEST}`,
       );
-    const outcome = await importRoutes(db, principal, candidates, dryRun);
+    const outcome = await importRoutes(db, changeSite(c), principal, candidates, dryRun);
     if ('errors' in outcome) {
       const { errors, status } = outcome;
       const first = errors[0]!;
@@ -233,7 +234,7 @@ export const mailboxRoutes = createRouter()
     return c.json(outcome, 200);
   })
   .openapi(moveMailboxes, async (c) => {
-    const moved = await moveRoutes(c.get('db'), c.get('principal'), c.req.valid('json'));
+    const moved = await moveRoutes(c.get('db'), changeSite(c), c.get('principal'), c.req.valid('json'));
     return c.json({ ...moved, dryRun: false }, 200);
   })
   .openapi(getMailbox, async (c) => {
@@ -248,8 +249,7 @@ export const mailboxRoutes = createRouter()
     const row = await findMailbox(db, address);
     if (!row || !mayReadRoute(c.get('principal'), row)) throw notFound(`mailbox ${address} is not routed`);
     assertDeploymentAdmin(c.get('principal'), row.deployment);
-    await deleteMailbox(db, address);
-    await bumpConfigVersion(db, [row.region]);
+    await unrouteMailbox(db, changeSite(c), row);
     return c.json({ deleted: address }, 200);
   })
   .openapi(listMailboxesRoute, async (c) => {
@@ -340,6 +340,7 @@ export type RouteRowError = z.infer<typeof routeRowError>;
  */
 export async function importRoutes(
   db: Db,
+  site: ChangeSite,
   principal: Principal,
   candidates: Candidate[],
   dryRun: boolean,
@@ -405,6 +406,7 @@ export async function importRoutes(
     ? { created: 0, moved: 0, updated: 0 }
     : await writeRoutes(
         db,
+        site,
         valid.map((v) => v.route),
         facts,
       );

@@ -4,6 +4,7 @@ import { normaliseMessageId } from '../../../core/keyed-hash.js';
 import { addTokenToSubject, formatTrackingToken } from '../../../core/tracking-token.js';
 import type { TokenFormat } from '../../../core/types.js';
 import { markPartChanged } from '../../../db/queries/snapshot-parts.js';
+import { changeSite, configChanged } from '../../snapshot/config-changed.js';
 import { findDeployment } from '../../../db/queries/deployments.js';
 import { findOutbound, insertOutbound, issueCounter } from '../../../db/queries/outbound.js';
 import { createRouter } from '../../http/app-router.js';
@@ -89,5 +90,6 @@ export const outboundRoutes = createRouter().openapi(registerOutbound, async (c)
     return c.json({ trackingToken: winner.trackingToken, subject: winner.subject ?? '', messageId }, 200);
   }
   await markPartChanged(db, id);
+  configChanged(changeSite(c), 'outbound');
   return c.json({ trackingToken, subject, messageId }, 201);
 });

@@ -20,6 +20,8 @@ import { CsvError, readCsvRows } from '../../../core/csv.js';
 import { RECORD_TYPES } from '../../../core/types.js';
 import { findDeployment } from '../../../db/queries/deployments.js';
 import { markPartChanged } from '../../../db/queries/snapshot-parts.js';
+import { removeManyRecords, removeRecord } from '../../services/config-writes.js';
+import { changeSite, configChanged } from '../../snapshot/config-changed.js';
 import { getHashKey } from '../../services/hash-key.js';
 import {
   completeSync,
@@ -36,8 +38,6 @@ import {
   listRecords,
   listSuppressions,
   type RecordInput,
-  removeRecordChunk,
-  removeRecords,
   upsertRecordChunk,
 } from '../../../db/queries/records.js';
 import { createRouter } from '../../http/app-router.js';
@@ -409,6 +409,7 @@ recordRoutes
     let landedChunks = 0;
     let removed: number | undefined;
     const hashKey = await getHashKey(db);
+    const site = changeSite(c);
     const syncId = mode === 'replace' && dryRun === 'false' ? (await startSync(db, id)).id : sync;
     /** What every answer reports: the counts so far and the refused rows. */
     const outcome = () => ({
@@ -430,6 +431,7 @@ recordRoutes
           landedChunks++;
         }
       } catch (err) {
+        if (landedChunks) configChanged(site, 'records');
         console.error(`[${c.get('requestId')}] records chunk ${landedChunks + 1} of ${chunks} failed`, err);
         return c.json(
           {
@@ -445,7 +447,8 @@ recordRoutes
       }
       if (syncId) await countSyncReceived(db, syncId, valid.length);
       if (mode === 'replace' && syncId)
-        removed = (await completeSync(db, id, syncId, Number.POSITIVE_INFINITY)).removed;
+        removed = (await completeSync(db, null, id, syncId, Number.POSITIVE_INFINITY)).removed;
+      if (valid.length || removed) configChanged(site, 'records');
     }
     return c.json(
       {
@@ -463,7 +466,7 @@ recordRoutes
     assertDeploymentAdmin(c.get('principal'), id);
     const db = c.get('db');
     if (!(await findDeployment(db, id))) throw notFound(`deployment ${id} does not exist`);
-    const n = await removeRecordChunk(db, id, [{ type, id: recordId }], { deactivate });
+    const n = await removeRecord(db, changeSite(c), id, { type, id: recordId }, { deactivate });
     if (!n)
       throw notFound(
         `${type} ${recordId} is not ${deactivate ? 'an active record' : 'a record'} of deployment ${id}`,
@@ -494,7 +497,7 @@ recordRoutes
   .openapi(completeSyncRoute, async (c) => {
     const { id, syncId } = c.req.valid('param');
     assertDeploymentAdmin(c.get('principal'), id);
-    return c.json(serializeSync(await completeSync(c.get('db'), id, syncId)), 200);
+    return c.json(serializeSync(await completeSync(c.get('db'), changeSite(c), id, syncId)), 200);
   })
   .openapi(getRecords, async (c) => {
     const { id } = c.req.valid('param');
@@ -536,7 +539,10 @@ recordRoutes
     const db = c.get('db');
     if (!(await findDeployment(db, id))) throw notFound(`deployment ${id} does not exist`);
     const counts = await addSuppressions(db, id, c.req.valid('json').entries);
-    if (counts.added) await markPartChanged(db, id);
+    if (counts.added) {
+      await markPartChanged(db, id);
+      configChanged(changeSite(c), 'suppressions');
+    }
     return c.json(counts, 200);
   })
   .openapi(getSuppressions, async (c) => {
@@ -554,6 +560,7 @@ recordRoutes
     if (!(await deleteSuppression(db, id, entry)))
       throw notFound(`${entry} is not on the suppression list of ${id}`);
     await markPartChanged(db, id);
+    configChanged(changeSite(c), 'suppressions');
     return c.json({ deleted: entry }, 200);
   });
 
@@ -566,5 +573,8 @@ async function bulkRemove(
   assertDeploymentAdmin(c.get('principal'), id);
   const db = c.get('db');
   if (!(await findDeployment(db, id))) throw notFound(`deployment ${id} does not exist`);
-  return c.json(await removeRecords(db, id, keys, { deactivate, chunk: RECORD_CHUNK }), 200);
+  return c.json(
+    await removeManyRecords(db, changeSite(c), id, keys, { deactivate, chunk: RECORD_CHUNK }),
+    200,
+  );
 }

@@ -1,6 +1,8 @@
 import { z } from '@hono/zod-openapi';
 import { regionBody, regionSchema } from '../schemas.js';
-import { findRegion, listRegions, upsertRegion } from '../../../db/queries/regions.js';
+import { findRegion, listRegions } from '../../../db/queries/regions.js';
+import { saveRegion } from '../../services/config-writes.js';
+import { changeSite } from '../../snapshot/config-changed.js';
 import { createRouter } from '../../http/app-router.js';
 import { assertAdmin } from '../../http/auth.js';
 import { notFound } from '../../http/errors.js';
@@ -32,7 +34,7 @@ export const regionRoutes = createRouter()
     const body = c.req.valid('json');
     const db = c.get('db');
     const existing = await findRegion(db, id);
-    const row = await upsertRegion(db, {
+    const row = await saveRegion(db, changeSite(c), {
       id,
       name: body.name,
       rulesEnabled: body.rulesEnabled,

@@ -1,3 +1,4 @@
+import { changeSite } from '../../snapshot/config-changed.js';
 import { z } from '@hono/zod-openapi';
 import { createdToken, tokenInput, tokenSchema } from '../schemas.js';
 import { createRouter } from '../../http/app-router.js';
@@ -31,7 +32,7 @@ const revokeTokenRoute = apiRoute('delete', '/tokens/{id}', 'tokens', {
 export const tokenRoutes = createRouter()
   .openapi(createTokenRoute, async (c) => {
     const { scope, label } = c.req.valid('json');
-    const { row, token } = await mintApiToken(c.get('db'), c.get('principal'), scope, label);
+    const { row, token } = await mintApiToken(c.get('db'), changeSite(c), c.get('principal'), scope, label);
     return c.json(
       { id: row.id, token, scope: row.scope, label: row.label ?? null, createdAt: row.createdAt },
       201,
@@ -43,6 +44,6 @@ export const tokenRoutes = createRouter()
   })
   .openapi(revokeTokenRoute, async (c) => {
     const { id } = c.req.valid('param');
-    const row = await revokeVisibleToken(c.get('db'), c.get('principal'), id);
+    const row = await revokeVisibleToken(c.get('db'), changeSite(c), c.get('principal'), id);
     return c.json(serializeToken(row), 200);
   });

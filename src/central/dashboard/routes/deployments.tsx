@@ -12,7 +12,9 @@ import {
 import { findDeployment, listDeployments } from '../../../db/queries/deployments.js';
 import { domainsByDeployment, listDeploymentDomains } from '../../../db/queries/domains.js';
 import { assertAdmin, assertDeploymentAdmin } from '../../http/auth.js';
-import { listRecords, removeRecordChunk, removeRecords } from '../../../db/queries/records.js';
+import { listRecords } from '../../../db/queries/records.js';
+import { removeManyRecords, removeRecord } from '../../services/config-writes.js';
+import { changeSite } from '../../snapshot/config-changed.js';
 import { CsvError, readCsvRows } from '../../../core/csv.js';
 import { bulkRemoveBody, RECORD_CHUNK } from '../../api/schemas.js';
 import { listRecordSyncs } from '../../../db/queries/record-syncs.js';
@@ -153,7 +155,7 @@ export const dashboardDeploymentPages = new Hono<DashboardEnv>()
         const { id, body } = parseDeploymentInput(form.id, bodyOf(form));
         if (await findDeployment(c.get('db'), id))
           throw conflict(`deployment ${id} already exists; edit it instead`);
-        await saveDeployment(c.get('db'), id, body, readCentralConfig(c.env));
+        await saveDeployment(c.get('db'), changeSite(c), id, body, readCentralConfig(c.env));
         setFlash(c, { kind: 'ok', text: `Created deployment ${id}.` });
         return c.redirect('/deployments', 303);
       },
@@ -172,7 +174,7 @@ export const dashboardDeploymentPages = new Hono<DashboardEnv>()
     const f = await formFields(c);
     const key = { type: (f.type ?? '').slice(0, 20), id: (f.id ?? '').slice(0, 200) };
     const deactivate = f.action === 'deactivate';
-    const n = await removeRecordChunk(db, id, [key], { deactivate });
+    const n = await removeRecord(db, changeSite(c), id, key, { deactivate });
     if (!n)
       throw notFound(`${key.type} ${key.id} is not ${deactivate ? 'an active record' : 'a record'} of ${id}`);
     setFlash(c, { kind: 'ok', text: `${deactivate ? 'Deactivated' : 'Deleted'} ${key.type} ${key.id}.` });
@@ -188,7 +190,7 @@ export const dashboardDeploymentPages = new Hono<DashboardEnv>()
     const deactivate = f.action === 'deactivate';
     return orRefusal(
       async () => {
-        const done = await removeRecords(c.get('db'), id, recordKeysOf(keys), {
+        const done = await removeManyRecords(c.get('db'), changeSite(c), id, recordKeysOf(keys), {
           deactivate,
           chunk: RECORD_CHUNK,
         });
@@ -226,7 +228,7 @@ export const dashboardDeploymentPages = new Hono<DashboardEnv>()
     const syncId = c.req.param('syncId').slice(0, 100);
     return orRefusal(
       async () => {
-        const done = await completeSync(c.get('db'), id, syncId);
+        const done = await completeSync(c.get('db'), changeSite(c), id, syncId);
         setFlash(c, {
           kind: 'ok',
           text:
@@ -251,7 +253,7 @@ export const dashboardDeploymentPages = new Hono<DashboardEnv>()
     return orRefusal(
       async () => {
         const parsed = parseDeploymentInput(id, bodyOf(form));
-        await saveDeployment(c.get('db'), parsed.id, parsed.body, readCentralConfig(c.env));
+        await saveDeployment(c.get('db'), changeSite(c), parsed.id, parsed.body, readCentralConfig(c.env));
         setFlash(c, { kind: 'ok', text: `Saved deployment ${id}.` });
         return c.redirect('/deployments', 303);
       },

@@ -2,10 +2,10 @@
 // The Routes pages: the same validation and semantics as PUT/DELETE /api/v1/mailboxes/:address.
 import { Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { bumpConfigVersion } from '../../../db/queries/config-version.js';
+import { changeSite } from '../../snapshot/config-changed.js';
 import { listDeployments } from '../../../db/queries/deployments.js';
-import { deleteMailbox, findMailbox, listMailboxes } from '../../../db/queries/mailboxes.js';
-import { routeMailbox } from '../../services/mailbox-admin.js';
+import { findMailbox, listMailboxes } from '../../../db/queries/mailboxes.js';
+import { routeMailbox, unrouteMailbox } from '../../services/mailbox-admin.js';
 import { listRegions } from '../../../db/queries/regions.js';
 import { assertDeploymentAdmin } from '../../http/auth.js';
 import { describeIssues, validationFailed } from '../../http/errors.js';
@@ -108,7 +108,10 @@ async function saveRoute(c: DashboardContext, input: NewRouteForm) {
     filter: input.filter || undefined,
   });
   if (!body.success) throw validationFailed(describeIssues(body.error.issues));
-  const { row, existing } = await routeMailbox(db, principal, { address: address.data, ...body.data });
+  const { row, existing } = await routeMailbox(db, changeSite(c), principal, {
+    address: address.data,
+    ...body.data,
+  });
   return { row, existing };
 }
 
@@ -153,7 +156,7 @@ export const dashboardMailboxPages = new Hono<DashboardEnv>()
         if (!candidates.length) throw validationFailed('the CSV has no rows after its header');
         if (candidates.length > MAX_ROUTES_PER_REQUEST)
           throw validationFailed(`${candidates.length} routes; at most ${MAX_ROUTES_PER_REQUEST} per import`);
-        const outcome = await importRoutes(c.get('db'), c.get('principal'), candidates, false);
+        const outcome = await importRoutes(c.get('db'), changeSite(c), c.get('principal'), candidates, false);
         if ('errors' in outcome)
           return refused(outcome.status, {
             ok: false,
@@ -181,7 +184,7 @@ export const dashboardMailboxPages = new Hono<DashboardEnv>()
         // The API's own body schema and mover (POST /api/v1/mailboxes/move): the same rules.
         const body = moveBody.safeParse({ ...move, search: move.search || undefined });
         if (!body.success) throw validationFailed(describeIssues(body.error.issues));
-        const result = await moveRoutes(c.get('db'), c.get('principal'), body.data);
+        const result = await moveRoutes(c.get('db'), changeSite(c), c.get('principal'), body.data);
         setFlash(c, {
           kind: 'ok',
           text: `Moved ${result.moved} route(s) of ${move.deployment} to ${move.region} (${result.updated} already there).`,
@@ -200,8 +203,7 @@ export const dashboardMailboxPages = new Hono<DashboardEnv>()
     const row = await visibleRoute(c, (await formFields(c)).address ?? '');
     assertDeploymentAdmin(c.get('principal'), row.deployment);
     const db = c.get('db');
-    await deleteMailbox(db, row.address);
-    await bumpConfigVersion(db, [row.region]);
+    await unrouteMailbox(db, changeSite(c), row);
     setFlash(c, { kind: 'ok', text: `Deleted the route for ${row.address}.` });
     return c.redirect('/routes', 303);
   });

@@ -5,7 +5,9 @@ import { EGRESS_POLICIES } from '../../../core/types.js';
 import { mailboxCountsByRegion } from '../../../db/queries/dashboard.js';
 import { listMailboxes } from '../../../db/queries/mailboxes.js';
 import { listDeployments } from '../../../db/queries/deployments.js';
-import { findRegion, listRegions, upsertRegion } from '../../../db/queries/regions.js';
+import { findRegion, listRegions } from '../../../db/queries/regions.js';
+import { saveRegion } from '../../services/config-writes.js';
+import { changeSite } from '../../snapshot/config-changed.js';
 import type { regions } from '../../../db/schema.js';
 import { readCentralConfig } from '../../config.js';
 import { badRequest, forbidden, notFound } from '../../http/errors.js';
@@ -94,8 +96,8 @@ export const dashboardRegionPages = new Hono<DashboardEnv>()
   .post('/regions/:id/rules', async (c) => {
     const row = await adminRegion(c);
     const enable = parseEnable((await formFields(c)).enable);
-    // The same write as PUT /api/v1/regions/:id: upsertRegion bumps the region's snapshot version.
-    const updated = await upsertRegion(c.get('db'), {
+    // The same write as PUT /api/v1/regions/:id: saveRegion bumps the region's snapshot version.
+    const updated = await saveRegion(c.get('db'), changeSite(c), {
       id: row.id,
       name: row.name,
       rulesEnabled: enable,
@@ -112,7 +114,7 @@ export const dashboardRegionPages = new Hono<DashboardEnv>()
     const egress = (await formFields(c)).egress ?? '';
     if (!(EGRESS_POLICIES as readonly string[]).includes(egress))
       throw badRequest(`egress must be one of ${EGRESS_POLICIES.join(', ')}`);
-    const updated = await upsertRegion(c.get('db'), {
+    const updated = await saveRegion(c.get('db'), changeSite(c), {
       id: row.id,
       name: row.name,
       rulesEnabled: row.rulesEnabled,

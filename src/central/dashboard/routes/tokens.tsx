@@ -2,6 +2,7 @@
 // API tokens page (a sub-page of Deployments): the same rules as /api/v1/tokens (token-admin.ts).
 // The plaintext of a minted token is rendered in the response to the mint form only — never put in
 // a flash cookie or a URL.
+import { changeSite } from '../../snapshot/config-changed.js';
 import { Hono } from 'hono';
 import { listDeployments } from '../../../db/queries/deployments.js';
 import { listRegions } from '../../../db/queries/regions.js';
@@ -83,6 +84,7 @@ export const dashboardTokenPages = new Hono<DashboardEnv>()
         if (!KINDS.includes(kind)) throw validationFailed('kind: unknown token kind');
         const { row, token } = await mintApiToken(
           c.get('db'),
+          changeSite(c),
           c.get('principal'),
           scopeOfForm(form),
           form.label || undefined,
@@ -94,7 +96,7 @@ export const dashboardTokenPages = new Hono<DashboardEnv>()
   })
   .post('/deployments/tokens/:id/revoke', async (c) => {
     const id = c.req.param('id').slice(0, 64);
-    const row = await revokeVisibleToken(c.get('db'), c.get('principal'), id);
+    const row = await revokeVisibleToken(c.get('db'), changeSite(c), c.get('principal'), id);
     setFlash(c, { kind: 'ok', text: `Revoked token ${row.id} (${row.scope}).` });
     return c.redirect('/deployments/tokens', 303);
   });
