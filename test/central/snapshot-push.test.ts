@@ -252,6 +252,26 @@ describe('snapshot push from central', () => {
     });
     expect(res.status).toBe(303);
     expect(kicks).toEqual([expect.objectContaining({ what: 'routes' })]);
+    kicks.length = 0;
+    expect((await b.post('/regions/eu/egress', { egress: 'full' }, { csrfFrom: '/regions' })).status).toBe(
+      303,
+    );
+    expect(kicks).toEqual([expect.objectContaining({ what: 'region' })]);
+    // A refused form changes nothing and kicks nothing.
+    kicks.length = 0;
+    expect(
+      (await b.post('/regions/eu/egress', { egress: 'everything' }, { csrfFrom: '/regions' })).status,
+    ).toBe(400);
+    expect(kicks).toEqual([]);
+  });
+
+  test('deleting a record kicks; deleting one that is not there does not', async () => {
+    await addRecord('rex@customer.example');
+    const { kicks, call } = recorder();
+    expect(await call('DELETE', `${R}/contact/nobody`)).toBe(404);
+    expect(kicks).toEqual([]);
+    expect(await call('DELETE', `${R}/contact/rex@customer.example`)).toBe(200);
+    expect(kicks).toEqual([expect.objectContaining({ what: 'records' })]);
   });
 
   test("with the push on, an edge's poll builds nothing: it gets what is published, at once", async () => {
