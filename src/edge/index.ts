@@ -1,10 +1,6 @@
 import { Hono } from 'hono';
-import {
-  hmacHex,
-  SNAPSHOT_NOTICE_PATH,
-  timingSafeEqual,
-  verifySnapshotNotice,
-} from '../core/request-signature.js';
+import { rawLinkProblem } from '../core/raw-link.js';
+import { SNAPSHOT_NOTICE_PATH, timingSafeEqual, verifySnapshotNotice } from '../core/request-signature.js';
 import { isLoopbackUrl } from '../core/deploy-mode.js';
 import { findRelayToken } from '../core/relay-token.js';
 import { forwardingDeployment, type RoutingSnapshot } from '../core/snapshot.js';
@@ -34,11 +30,6 @@ const API_TOKEN_SHAPE = /^crt_[A-Za-z0-9_-]{43}$/;
 const errorBody = (code: string, message: string) => ({
   error: { code, message, requestId: crypto.randomUUID() },
 });
-
-/** Signed, expiring link to a raw message or attachment kept in this region (`exp` in ms). */
-export async function signRawLink(signingKey: string, key: string, exp: number): Promise<string> {
-  return hmacHex(signingKey, `raw:${key}:${exp}`);
-}
 
 const app = new Hono<EdgeApp>();
 
@@ -233,12 +224,13 @@ app.get('/raw/*', async (c) => {
     // URIError: a stray `%` or an escape that is not UTF-8 (RFC 3986 §2.1); central never mints one.
     return c.json(errorBody('bad_request', 'the object key has a malformed percent-escape'), 400);
   }
-  const exp = Number(c.req.query('exp'));
-  const sig = c.req.query('sig') ?? '';
-  if (!Number.isFinite(exp) || !sig) return c.json(errorBody('unauthorized', 'missing signature'), 401);
-  if (exp < Date.now()) return c.json(errorBody('forbidden', 'link expired'), 403);
-  if (!timingSafeEqual(await signRawLink(cfg.signingKey, key, exp), sig))
-    return c.json(errorBody('forbidden', 'bad link signature'), 403);
+  const problem = await rawLinkProblem(
+    { signingKey: cfg.signingKey, key, exp: Number(c.req.query('exp')), sig: c.req.query('sig') ?? '' },
+    Date.now(),
+  );
+  if (problem === 'unsigned') return c.json(errorBody('unauthorized', 'missing signature'), 401);
+  if (problem === 'expired') return c.json(errorBody('forbidden', 'link expired'), 403);
+  if (problem === 'bad-signature') return c.json(errorBody('forbidden', 'bad link signature'), 403);
   const object = await c.env.RAW.get(key);
   if (!object) return c.json(errorBody('not_found', 'no such object in this region'), 404);
   const headers = new Headers();
