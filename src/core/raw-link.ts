@@ -1,7 +1,7 @@
 // Signed, expiring links to raw messages and attachments that stay in their region's R2 bucket.
 // Central mints them (src/central/ingest/raw-links.ts) with the region's signing key, derived from
 // its master secret; the edge serves `GET /raw/<key>?exp=<ms>&sig=<hex>` after checking them
-// (src/edge/index.ts). sig = hex HMAC-SHA-256(region signing key, `raw:<key>:<exp>`).
+// (src/edge/http/app.ts). sig = hex HMAC-SHA-256(region signing key, `raw:<key>:<exp>`).
 import { hmacHex, timingSafeEqual } from './request-signature.js';
 
 /** The signature of a link to `key` valid until `exp` (ms since the epoch). */
