@@ -3,39 +3,19 @@ import { createApp } from './app.js';
 import { readCentralConfig } from './config.js';
 import { pruneBookkeeping, pruneRetention } from './services/retention.js';
 import type { CentralBindings } from './context.js';
-import { deliverOutboxRow, drainWebhookOutbox, type WebhookKick } from './delivery/webhooks.js';
+import { drainWebhookOutbox } from './delivery/webhooks.js';
+import { consumeQueue } from './queues.js';
 import { snapshotPushEnabled } from './snapshot/edge-notice.js';
-import { isSnapshotKick, runSnapshotKick } from './snapshot/snapshot-kicks.js';
+import { runSnapshotKick } from './snapshot/snapshot-kicks.js';
 
 const app = createApp();
 
 export default {
   fetch: app.fetch,
 
-  /**
-   * Two queues: snapshot kicks (one publish run per batch, however many kicks it holds; a failing
-   * run is retried) and onward delivery to CRM webhooks (each message names a webhook outbox row
-   * to attempt now).
-   */
+  /** Two queues, told apart by name (queue-names.ts): snapshot kicks and onward webhook delivery. */
   async queue(batch, env) {
-    const db = createDb(env.DB);
-    if (batch.messages.every((m) => isSnapshotKick(m.body))) {
-      await runSnapshotKick(env, db);
-      batch.ackAll();
-      return;
-    }
-    const config = readCentralConfig(env);
-    for (const message of batch.messages) {
-      const body = message.body as Partial<WebhookKick>;
-      try {
-        // Retries are the cron's (the row keeps its schedule); the queue only makes the first try.
-        if (typeof body.outboxId === 'string') await deliverOutboxRow(db, body.outboxId, config);
-        message.ack();
-      } catch (err) {
-        console.error('webhook delivery failed', err);
-        message.retry({ delaySeconds: 30 });
-      }
-    }
+    await consumeQueue(batch, env, createDb(env.DB));
   },
 
   /**

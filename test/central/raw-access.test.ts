@@ -3,6 +3,9 @@
 // deployment's activity.
 import { env } from 'cloudflare:test';
 import { beforeEach, describe, expect, test } from 'vitest';
+import { mintRawLink } from '../../src/central/ingest/raw-links.js';
+import { rawLinkProblem } from '../../src/core/raw-link.js';
+import { deriveEdgeCredentials } from '../../src/core/request-signature.js';
 import { createDb } from '../../src/db/client.js';
 import { recordHeartbeat } from '../../src/db/queries/regions.js';
 import type { CentralBindings } from '../../src/central/context.js';
@@ -102,5 +105,25 @@ describe('raw copies of an activity, per principal', () => {
     expect(rawKeysIn((await api('GET', `/api/v1/activities/${id}/content`)).json.items)).toEqual([
       'raw/contoso/2026-01-01/legacy.eml',
     ]);
+  });
+});
+
+describe('raw links central mints', () => {
+  beforeEach(() => freshRoutes());
+
+  test("are signed with the region's key by the one rule the edge checks (src/core/raw-link.ts)", async () => {
+    await recordHeartbeat(db(), 'us', { at: Date.now(), edgeUrl: 'http://edge-us.test/' });
+    const key = 'raw/contoso/2026-01-01/a b#1.eml';
+    const link = await mintRawLink(env as unknown as CentralBindings, db(), 'us', key, 60_000, 1_000);
+    expect(link?.expiresAt).toBe(61_000);
+    const url = new URL(link!.url);
+    expect(`${url.origin}${url.pathname}`).toBe(
+      'http://edge-us.test/raw/raw/contoso/2026-01-01/a%20b%231.eml',
+    );
+    const { signingKey } = await deriveEdgeCredentials('test-edge-secret', 'us');
+    const request = { key, exp: Number(url.searchParams.get('exp')), sig: url.searchParams.get('sig') ?? '' };
+    expect(await rawLinkProblem({ signingKey, ...request }, 1_000)).toBeUndefined();
+    const eu = await deriveEdgeCredentials('test-edge-secret', 'eu');
+    expect(await rawLinkProblem({ signingKey: eu.signingKey, ...request }, 1_000)).toBe('bad-signature');
   });
 });

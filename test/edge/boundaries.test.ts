@@ -3,7 +3,8 @@
 import { beforeEach, describe, expect, test } from 'vitest';
 import type { IngestItem } from '../../src/core/wire.js';
 import { readEdgeConfig } from '../../src/edge/config.js';
-import worker, { signRawLink } from '../../src/edge/index.js';
+import { signRawLink } from '../../src/core/raw-link.js';
+import worker from '../../src/edge/index.js';
 import { processMessage } from '../../src/edge/pipeline.js';
 import { capturingEnv, ctx, edgeEnv, emailMessage } from './helpers.js';
 import { deploymentInput, installSnapshot, usSnapshotInput } from './snapshot-input.js';

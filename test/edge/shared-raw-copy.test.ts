@@ -6,7 +6,8 @@
 import { beforeEach, describe, expect, test } from 'vitest';
 import type { IngestItem, Receipt } from '../../src/core/wire.js';
 import { type EdgeBindings, readEdgeConfig } from '../../src/edge/config.js';
-import worker, { signRawLink } from '../../src/edge/index.js';
+import { signRawLink } from '../../src/core/raw-link.js';
+import worker from '../../src/edge/index.js';
 import type { ItemRef } from '../../src/edge/outbox.js';
 import { expireRawCopies } from '../../src/edge/raw-expiry.js';
 import { capturingEnv, ctx, edgeEnv } from './helpers.js';

@@ -1,7 +1,7 @@
-// Signed, expiring links to raw messages and attachments that stay in their region's R2 bucket.
-// The edge serves `GET /raw/<key>?exp=<ms>&sig=<hex>` where sig = HMAC-SHA-256(region signing key,
-// `raw:<key>:<exp>`) (see src/edge/index.ts); central holds the master secret the key derives from.
-import { deriveEdgeCredentials, hmacHex } from '../../core/request-signature.js';
+// Raw links minted for a region (the rule: src/core/raw-link.ts; central holds the master secret
+// the region's signing key derives from) and who may see which stored copies.
+import { rawLinkUrl, signRawLink } from '../../core/raw-link.js';
+import { deriveEdgeCredentials } from '../../core/request-signature.js';
 import type { Db } from '../../db/client.js';
 import { listMailboxes } from '../../db/queries/mailboxes.js';
 import { findRegion } from '../../db/queries/regions.js';
@@ -32,9 +32,8 @@ export async function mintRawLink(
   if (!row?.edgeUrl) return undefined;
   const { signingKey } = await deriveEdgeCredentials(readCentralConfig(env).edgeKeySecret, region);
   const expiresAt = now + ttlMs;
-  const sig = await hmacHex(signingKey, `raw:${key}:${expiresAt}`);
-  const path = key.split('/').map(encodeURIComponent).join('/');
-  return { url: `${row.edgeUrl.replace(/\/+$/, '')}/raw/${path}?exp=${expiresAt}&sig=${sig}`, expiresAt };
+  const sig = await signRawLink(signingKey, key, expiresAt);
+  return { url: rawLinkUrl(row.edgeUrl, key, expiresAt, sig), expiresAt };
 }
 
 /**
