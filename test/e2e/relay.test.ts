@@ -104,6 +104,20 @@ async function fakeEdge(handler: Parameters<typeof createServer>[1]): Promise<st
   return `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
 }
 
+/** A fake edge that tracks everything and records the `to`s of the last request. */
+async function recordingEdge() {
+  const seen = { to: [] as string[] };
+  const edge = await fakeEdge((req, res) => {
+    seen.to = new URL(req.url ?? '/', 'http://x').searchParams.getAll('to');
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(202, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ status: 'tracked', reason: 'tracked:all', recipients: [] }));
+    });
+  });
+  return { edge, seen };
+}
+
 describe('SMTP ingress relay', () => {
   test('answers 250 only once the edge has accepted the message, and the activity appears at central', async () => {
     const r = await relay();
@@ -128,19 +142,11 @@ describe('SMTP ingress relay', () => {
   });
 
   test('passes every RCPT TO to the edge, which answers per recipient', async () => {
-    let seen: string[] = [];
-    const edge = await fakeEdge((req, res) => {
-      seen = new URL(req.url ?? '/', 'http://x').searchParams.getAll('to');
-      req.resume();
-      req.on('end', () => {
-        res.writeHead(202, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ status: 'tracked', reason: 'tracked:all', recipients: [] }));
-      });
-    });
+    const { edge, seen } = await recordingEdge();
     const r = await relay({ edgeUrl: edge });
     const res = await send(r, { to: ['one@us.edge.localhost', 'two@us.edge.localhost'] });
     expect(res.ok).toBe(true);
-    expect(seen).toEqual(['one@us.edge.localhost', 'two@us.edge.localhost']);
+    expect(seen.to).toEqual(['one@us.edge.localhost', 'two@us.edge.localhost']);
   });
 
   test('answers 451 4.3.0 when the edge cannot be reached', async () => {
@@ -366,15 +372,7 @@ function greeting(
 
 describe('SMTP ingress relay: limits a hostile or broken client cannot pass', () => {
   test('takes 100 RCPT TO per transaction (RFC 5321 §4.5.3.1.8) and answers 452 4.5.3 beyond; the message goes to the 100', async () => {
-    let seen: string[] = [];
-    const edge = await fakeEdge((req, res) => {
-      seen = new URL(req.url ?? '/', 'http://x').searchParams.getAll('to');
-      req.resume();
-      req.on('end', () => {
-        res.writeHead(202, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ status: 'tracked', reason: 'tracked:all', recipients: [] }));
-      });
-    });
+    const { edge, seen } = await recordingEdge();
     const r = await relay({ edgeUrl: edge });
     const to = Array.from({ length: 150 }, (_, i) => `r${i}@us.edge.localhost`);
     const transport = nodemailer.createTransport({
@@ -401,7 +399,7 @@ describe('SMTP ingress relay: limits a hostile or broken client cannot pass', ()
     } finally {
       transport.close();
     }
-    expect(seen).toEqual(to.slice(0, RELAY_MAX_RECIPIENTS));
+    expect(seen.to).toEqual(to.slice(0, RELAY_MAX_RECIPIENTS));
   });
 
   test('answers 421 to a client beyond maxClients, and serves again once one leaves', async () => {

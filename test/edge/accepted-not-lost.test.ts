@@ -3,12 +3,11 @@
 // with (item 5); a CRM-bound message the full parse refuses is a headers-only item, and a message
 // with more attachments than the invocation's subrequests stays within them (item 6).
 import { beforeEach, describe, expect, test } from 'vitest';
-import { ingestItem, type IngestItem, type Receipt } from '../../src/core/wire.js';
+import { ingestItem, type IngestItem } from '../../src/core/wire.js';
 import { type EdgeBindings, readEdgeConfig } from '../../src/edge/config.js';
 import worker from '../../src/edge/index.js';
-import type { ItemRef } from '../../src/edge/outbox.js';
 import { MAX_RECIPIENTS_PER_MESSAGE, processMessage } from '../../src/edge/pipeline.js';
-import { capturingEnv, ctx, edgeEnv, postInbound } from './helpers.js';
+import { capturingEnv, ctx, edgeEnv, itemsOf, postInbound } from './helpers.js';
 import { deploymentInput, installSnapshot, usSnapshotInput } from './snapshot-input.js';
 
 const FWD = 'crm-0123456789abcdef01234567@us.edge.crm-router.example';
@@ -51,16 +50,6 @@ function message(headers: Record<string, string>, body = 'Hello there.') {
 }
 
 const waitUntil = (p: Promise<unknown>) => void p.catch(() => {});
-
-/** What the edge enqueued, item references read back from R2. */
-async function itemsOf(sent: (IngestItem | Receipt)[]): Promise<IngestItem[]> {
-  const out: IngestItem[] = [];
-  for (const m of sent as (IngestItem | Receipt | ItemRef)[]) {
-    if (m.kind === 'item') out.push(m);
-    if (m.kind === 'item-ref') out.push((await (await edgeEnv.RAW.get(m.ref.key))!.json()) as IngestItem);
-  }
-  return out;
-}
 
 async function run(raw: Uint8Array, bindings?: EdgeBindings) {
   const captured = capturingEnv();

@@ -2,6 +2,7 @@
 // message (the snapshots they install: ./snapshot-input.ts).
 import { env } from 'cloudflare:test';
 import type { IngestItem, Receipt } from '../../src/core/wire.js';
+import type { ItemRef } from '../../src/edge/outbox.js';
 import type { EdgeBindings } from '../../src/edge/config.js';
 import worker from '../../src/edge/index.js';
 
@@ -53,4 +54,14 @@ export function postInbound(query: string, body: Uint8Array, bindings: EdgeBindi
     bindings,
     ctx,
   );
+}
+
+/** What the edge enqueued as items, item references read back from R2. */
+export async function itemsOf(sent: (IngestItem | Receipt)[]): Promise<IngestItem[]> {
+  const out: IngestItem[] = [];
+  for (const m of sent as (IngestItem | Receipt | ItemRef)[]) {
+    if (m.kind === 'item') out.push(m);
+    if (m.kind === 'item-ref') out.push((await (await edgeEnv.RAW.get(m.ref.key))!.json()) as IngestItem);
+  }
+  return out;
 }

@@ -4,13 +4,11 @@
 // whose items reference it, or `_shared` when several do — a deployment that tossed the message
 // references nothing and owns nothing.
 import { beforeEach, describe, expect, test } from 'vitest';
-import type { IngestItem, Receipt } from '../../src/core/wire.js';
 import { type EdgeBindings, readEdgeConfig } from '../../src/edge/config.js';
 import { signRawLink } from '../../src/core/raw-link.js';
 import worker from '../../src/edge/index.js';
-import type { ItemRef } from '../../src/edge/outbox.js';
 import { expireRawCopies } from '../../src/edge/raw-expiry.js';
-import { capturingEnv, ctx, edgeEnv } from './helpers.js';
+import { capturingEnv, ctx, edgeEnv, itemsOf } from './helpers.js';
 import { deploymentInput, installSnapshot, usSnapshotInput } from './snapshot-input.js';
 
 const DAY = 24 * 3600 * 1000;
@@ -92,15 +90,6 @@ function countingEnv() {
     },
   });
   return { bindings: { ...bindings, RAW } as EdgeBindings, sent, puts };
-}
-
-async function itemsOf(sent: (IngestItem | Receipt)[]): Promise<IngestItem[]> {
-  const out: IngestItem[] = [];
-  for (const m of sent as (IngestItem | Receipt | ItemRef)[]) {
-    if (m.kind === 'item') out.push(m);
-    if (m.kind === 'item-ref') out.push((await (await edgeEnv.RAW.get(m.ref.key))!.json()) as IngestItem);
-  }
-  return out;
 }
 
 async function inbound(to: string[], raw: Uint8Array, bindings: EdgeBindings) {
