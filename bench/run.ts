@@ -4,7 +4,7 @@
 // Runs every benchmark and writes <out>/latest.json (nested objects: `classify.headerOnlyMsPerMsg`
 // is json.classify.headerOnlyMsPerMsg; the headline figures are repeated as flat dotted keys at the
 // top level). Method and machine: bench/README.md.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -12,7 +12,13 @@ import { ROOT } from '../scripts/network.js';
 import type { Region } from '../scripts/regions.js';
 import { benchClassify } from './classify.js';
 import { benchIngest } from './ingest.js';
-import { flattenHeadlines, gitCommit, type HeadlineKey, valueAt } from './lib/results.js';
+import {
+  carryOverSeparateSections,
+  flattenHeadlines,
+  gitCommit,
+  type HeadlineKey,
+  valueAt,
+} from './lib/results.js';
 import { compareWithBaseline, describeSpeedGuard, readBaseline } from './lib/speed-guard.js';
 import { median, round } from './lib/stats.js';
 import { benchMemory } from './memory.js';
@@ -155,6 +161,8 @@ async function main() {
   const file = join(out, 'latest.json');
   // A smoke run's figures are too small to mean anything: it is not compared.
   const guard = smoke ? undefined : compareWithBaseline(result, readBaseline(file));
+  // What other commands merged into the file they replace is kept (bench:reliability's hour-long run).
+  if (!smoke && existsSync(file)) carryOverSeparateSections(result, JSON.parse(readFileSync(file, 'utf8')));
   if (guard) result.speedGuard = guard;
   mkdirSync(out, { recursive: true });
   writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);

@@ -50,3 +50,21 @@ export function flattenHeadlines(
   }
   return targets;
 }
+
+/**
+ * Sections that another command merges into the results file (`npm run bench:reliability`, an
+ * hour-long outage run) and `npm run bench` does not measure: carried over from the file it
+ * replaces, each with the commit and time of its own run inside it.
+ */
+export const SEPARATE_SECTIONS = ['reliability'] as const;
+
+/** Copies the separate sections (and their flat dotted keys) of `previous` into `result`. */
+export function carryOverSeparateSections(result: Record<string, unknown>, previous: unknown): void {
+  if (!previous || typeof previous !== 'object') return;
+  const prev = previous as Record<string, unknown>;
+  for (const section of SEPARATE_SECTIONS) {
+    if (result[section] !== undefined || prev[section] === undefined) continue;
+    result[section] = prev[section];
+    for (const key of Object.keys(prev)) if (key.startsWith(`${section}.`)) result[key] = prev[key];
+  }
+}
