@@ -56,8 +56,9 @@ export default defineConfig({
           // test/db: the query functions of src/db/queries against the same migrated D1.
           include: ['test/central/**/*.test.{ts,tsx}', 'test/db/**/*.test.ts'],
           setupFiles: ['test/central/apply-migrations.ts'],
-          // A real HTTP server on loopback as a tenant's CRM endpoint (webhook delivery tests).
-          globalSetup: ['test/support/crm-receiver.ts'],
+          // Real HTTP servers on loopback: a tenant's CRM endpoint (webhook delivery tests), and the
+          // HubSpot and Dynamics 365 fakes (fakes/) for the connector contract suites.
+          globalSetup: ['test/support/crm-receiver.ts', 'test/support/crm-fakes.ts'],
           // A cap, not a target: on a loaded 2-core machine real D1 work (10,000-row imports,
           // sharded snapshot builds) takes many times its usual second. Speed lives in the bench.
           testTimeout: 60_000,
