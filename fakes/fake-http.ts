@@ -19,6 +19,8 @@ export interface FaultRule {
 }
 
 export interface FakeRequest {
+  /** Absolute URL of this tenant's root (`http://host/t/<name>`), for links in answers. */
+  base: string;
   method: string;
   path: string;
   query: URLSearchParams;
@@ -130,6 +132,7 @@ export async function startFake<T extends FakeTenant>(
         });
       }
       const answer = await options.handle(tenant, {
+        base: `http://${req.headers.host ?? '127.0.0.1'}${m ? `/t/${m[1]}` : ''}`,
         method,
         path,
         query: url.searchParams,
