@@ -17,6 +17,7 @@ import {
   startNetwork,
   startRelays,
 } from './network.js';
+import { HUBSPOT_FAKE_DEFAULT_PORT, HUBSPOT_FAKE_TOKEN, startHubspotFake } from '../fakes/hubspot.js';
 import { DEPLOYMENTS } from './demo-data.js';
 import { fetchAllForwardingAddresses } from './forwarding.js';
 import { onParentDeath } from './process-group.js';
@@ -79,6 +80,18 @@ try {
   } else {
     const net = await startNetwork({ ports, stateDir, smtpPorts });
     stop = net.stop;
+    // The HubSpot fake (fakes/hubspot.ts) for the README's connector quick start; a busy port only
+    // costs that demo, never the network.
+    const hubspotPort = Number(process.env.HUBSPOT_FAKE_PORT ?? HUBSPOT_FAKE_DEFAULT_PORT);
+    const hubspot = await startHubspotFake(hubspotPort).catch((err: unknown) => {
+      console.log(`HubSpot fake not started on port ${hubspotPort}: ${errorMessage(err)}`);
+      return undefined;
+    });
+    if (hubspot)
+      stop = async () => {
+        await hubspot.close();
+        await net.stop();
+      };
     const secs = ((Date.now() - started) / 1000).toFixed(1);
     // Where mail goes: each deployment's forwarding address per region (the edges accept no other).
     const forwarding = await fetchAllForwardingAddresses(
@@ -98,7 +111,9 @@ crm-edge-router local network is up (${secs} s), ${seedLine(net.seed)}
   dashboard     ${net.central.url}/   (sign in with the admin token)
   admin token   ${LOCAL_ADMIN_TOKEN}
   central API   ${net.central.url}/api/v1   (OpenAPI: ${net.central.url}/api/v1/openapi.json)
-${Object.values(net.edges)
+${hubspot ? `  HubSpot fake  ${hubspot.url}   (token ${HUBSPOT_FAKE_TOKEN}; state: GET ${hubspot.url}/__fake/state)\n` : ''}${Object.values(
+  net.edges,
+)
   .map(
     (e) =>
       `  edge ${e.region.padEnd(8)}${e.url}   (mail: POST ${e.url}/cdn-cgi/handler/email?from=…&to=…; SMTP 127.0.0.1:${net.relays[e.region]?.port})`,

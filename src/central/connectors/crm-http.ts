@@ -33,7 +33,7 @@ export function parseRetryAfter(value: string | null, now: number): number {
   return Math.min(Math.max(ms, 0), MAX_RETRY_AFTER_MS);
 }
 
-/** The CRM's own words from an error body: HubSpot's `message`, OData's `error.message`. */
+/** The CRM's own words from a JSON error body: HubSpot's `message`, OData's `error.message`, OAuth's `error_description`. */
 export function crmMessage(body: unknown, fallback: string): string {
   if (body && typeof body === 'object') {
     const b = body as {
@@ -46,7 +46,8 @@ export function crmMessage(body: unknown, fallback: string): string {
       return b.error.message.slice(0, MAX_DETAIL_CHARS);
     if (typeof b.error_description === 'string') return b.error_description.slice(0, MAX_DETAIL_CHARS);
   }
-  if (typeof body === 'string' && body.trim()) return body.trim().slice(0, MAX_DETAIL_CHARS);
+  // A body that is not the CRM's JSON error is never quoted: the base URL is the tenant's to set,
+  // and an arbitrary server's page must not reach a dead letter (as for webhooks, docs/decisions.md).
   return fallback;
 }
 
