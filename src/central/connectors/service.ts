@@ -13,7 +13,12 @@ import {
   updateConnector,
   upsertConnector,
 } from '../../db/queries/connectors.js';
-import { type DeploymentRow, findDeployment, upsertDeployment } from '../../db/queries/deployments.js';
+import {
+  type DeploymentRow,
+  findDeployment,
+  listDeployments,
+  upsertDeployment,
+} from '../../db/queries/deployments.js';
 import { type WebhookUrlPolicy, webhookUrlProblem } from '../delivery/webhook-url.js';
 import { notFound, validationFailed } from '../http/errors.js';
 import { type AdapterRegistry, adapterFor } from './registry.js';
@@ -366,7 +371,7 @@ export async function connectorView(db: Db, connector: EffectiveConnector, { ful
   const status = await connectorStatus(db, connector, { withError: full });
   if (!full) return { kind: connector.kind, status };
   const names = new Set(connector.row?.secretNames ?? []);
-  const secrets = Object.fromEntries(
+  const secrets: Record<string, 'set' | 'not set'> = Object.fromEntries(
     (CONNECTOR_FIELDS[connector.kind]?.secrets ?? []).map((n) => [n, names.has(n) ? 'set' : 'not set']),
   );
   return { kind: connector.kind, settings: connector.settings, secrets, status };
@@ -406,4 +411,20 @@ export async function noteConnectorState(
     createdAt: now,
     ...fields,
   });
+}
+
+/**
+ * Every connector's kind and status by deployment (`GET /api/v1/stats`, the Overview page), or the
+ * one of `deployment` when the principal is confined to it.
+ */
+export async function connectorsHealth(db: Db, deployment?: string) {
+  const deployments = deployment
+    ? [await findDeployment(db, deployment)].filter((d): d is DeploymentRow => !!d)
+    : await listDeployments(db);
+  const out: Record<string, { kind: ConnectorKind } & Awaited<ReturnType<typeof connectorStatus>>> = {};
+  for (const d of deployments) {
+    const connector = await loadConnector(db, d);
+    if (connector) out[d.id] = { kind: connector.kind, ...(await connectorStatus(db, connector)) };
+  }
+  return out;
 }
