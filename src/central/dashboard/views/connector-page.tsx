@@ -4,7 +4,7 @@
 // only as "set" / "not set"), and the "Test connection" button whose answer says what failed.
 import type { FC } from 'hono/jsx';
 import type { connectorStatus } from '../../connectors/service.js';
-import { CONNECTOR_KINDS, type ConnectorKind } from '../../connectors/types.js';
+import type { ConnectorKind } from '../../connectors/types.js';
 import { Field, PostButton, StackForm } from './components.js';
 import { formatCount, formatMs } from './format.js';
 import { type Flash, Layout, type PageContext, Time } from './layout.js';
