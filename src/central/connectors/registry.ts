@@ -1,5 +1,6 @@
-// Connector kind → adapter. An adapter is added here with one line once its module exists; a kind
-// without an adapter is refused by PUT …/connector (400) and its rows fail with a readable reason.
+// Connector kind → adapter. A kind without an adapter is refused by PUT …/connector (400) and its rows fail with a readable reason.
+import { dynamics365Adapter } from './dynamics365.js';
+import { hubspotAdapter } from './hubspot.js';
 import type { ConnectorAdapter, ConnectorKind } from './types.js';
 import { webhookAdapter } from './webhook.js';
 
@@ -7,6 +8,8 @@ export type AdapterRegistry = Partial<Record<ConnectorKind, ConnectorAdapter>>;
 
 export const connectorAdapters: AdapterRegistry = {
   webhook: webhookAdapter,
+  hubspot: hubspotAdapter,
+  dynamics365: dynamics365Adapter,
 };
 
 export function adapterFor(kind: string, registry: AdapterRegistry = connectorAdapters) {
