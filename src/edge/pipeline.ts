@@ -7,7 +7,6 @@ import { forwardingDeployment, type RoutingSnapshot } from '../core/snapshot.js'
 import type { TossedReason } from '../core/types.js';
 import type { Receipt } from '../core/wire.js';
 import type { EdgeBindings, EdgeConfig } from './config.js';
-import { noteEnqueued } from './backlog.js';
 import { enqueueAll } from './enqueue.js';
 import { journalItems } from './journal.js';
 import { buildIngestItems } from './ingest-item.js';
@@ -250,7 +249,6 @@ async function actOnMessage(
       // Journal first (where the queue is not durable): an item is never only in process memory.
       await journalItems(env, cfg, items);
       await enqueueAll(env, items);
-      noteEnqueued(items.length);
       itemIds.push(...items.map((i) => i.id));
     }
   }

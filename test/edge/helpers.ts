@@ -2,7 +2,7 @@
 // message (the snapshots they install: ./snapshot-input.ts).
 import { env } from 'cloudflare:test';
 import type { IngestItem, Receipt } from '../../src/core/wire.js';
-import type { ItemRef } from '../../src/edge/outbox.js';
+import type { ItemRef } from '../../src/edge/queue-messages.js';
 import type { EdgeBindings } from '../../src/edge/config.js';
 import worker from '../../src/edge/index.js';
 

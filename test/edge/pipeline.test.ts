@@ -3,7 +3,7 @@ import type { SnapshotInput } from '../../src/core/snapshot.js';
 import type { IngestItem, Receipt } from '../../src/core/wire.js';
 import { readEdgeConfig } from '../../src/edge/config.js';
 import worker from '../../src/edge/index.js';
-import type { ItemRef } from '../../src/edge/outbox.js';
+import type { ItemRef } from '../../src/edge/queue-messages.js';
 import { PLATFORM_MAX_BYTES, processMessage } from '../../src/edge/pipeline.js';
 import { forgetHeldSnapshot } from '../../src/edge/snapshot-store.js';
 import { capturingEnv, ctx, edgeEnv, postInbound, emailMessage } from './helpers.js';

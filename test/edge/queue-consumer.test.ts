@@ -15,10 +15,10 @@ import {
 } from '../../src/edge/journal.js';
 import {
   MAX_RETRY_DELAY_SECONDS,
-  type OutboxMessage,
   REQUEUE_DELAY_SECONDS,
   retryDelaySeconds,
-} from '../../src/edge/outbox.js';
+} from '../../src/edge/queue-consumer.js';
+import type { QueueMessage } from '../../src/edge/queue-messages.js';
 import { drainSpool, SPOOL_PREFIX, type SpoolEntry, spool } from '../../src/edge/spool.js';
 
 describe('retry backoff', () => {
@@ -83,7 +83,7 @@ describe('queue() delivery', () => {
     // Fault: central unreachable (http://central.test does not resolve). Before the spool, the
     // messages were retried until the queue's budget ran out and then dead-lettered.
     const bodies = [receipt(1), receipt(2)];
-    const batch = createMessageBatch<OutboxMessage>('crm-outbox-us', [
+    const batch = createMessageBatch<QueueMessage>('crm-outbox-us', [
       { id: 'm1', timestamp: new Date(), attempts: 1, body: bodies[0]! },
       { id: 'm2', timestamp: new Date(), attempts: 100, body: bodies[1]! },
     ]);
@@ -97,7 +97,7 @@ describe('queue() delivery', () => {
 
   test('when the spool write fails too, the messages are retried (never acked unsaved)', async () => {
     // Fault: central unreachable and R2 put failing.
-    const batch = createMessageBatch<OutboxMessage>('crm-outbox-us', [
+    const batch = createMessageBatch<QueueMessage>('crm-outbox-us', [
       { id: 'm1', timestamp: new Date(), attempts: 1, body: receipt(3) },
     ]);
     const ctx = createExecutionContext();
@@ -110,7 +110,7 @@ describe('queue() delivery', () => {
 
   test('the dead-letter queue consumer spools as well instead of dropping', async () => {
     const body = receipt(4);
-    const batch = createMessageBatch<OutboxMessage>('crm-outbox-us-dlq', [
+    const batch = createMessageBatch<QueueMessage>('crm-outbox-us-dlq', [
       { id: 'd1', timestamp: new Date(), attempts: 100, body },
     ]);
     const ctx = createExecutionContext();
@@ -140,7 +140,7 @@ describe('the dead-letter queue hands back what it cannot deliver or spool', () 
       sendBatch: async (msgs: Iterable<{ body: unknown; delaySeconds?: number }>) => void sent.push(...msgs),
     } as unknown as EdgeBindings['OUTBOX'];
     const body = receipt(7);
-    const batch = createMessageBatch<OutboxMessage>('crm-outbox-us-dlq', [
+    const batch = createMessageBatch<QueueMessage>('crm-outbox-us-dlq', [
       { id: 'd2', timestamp: new Date(), attempts: 100, body },
     ]);
     const ctx = createExecutionContext();
@@ -155,7 +155,7 @@ describe('the dead-letter queue hands back what it cannot deliver or spool', () 
     const outbox = {
       sendBatch: async () => Promise.reject(new Error('injected: queue send failed')),
     } as unknown as EdgeBindings['OUTBOX'];
-    const batch = createMessageBatch<OutboxMessage>('crm-outbox-us-dlq', [
+    const batch = createMessageBatch<QueueMessage>('crm-outbox-us-dlq', [
       { id: 'd3', timestamp: new Date(), attempts: 100, body: receipt(8) },
     ]);
     const ctx = createExecutionContext();
