@@ -134,6 +134,8 @@ describe('the dead-letter queue hands back what it cannot deliver or spool', () 
 
   test('central unreachable and R2 failing: acked in the DLQ, re-sent to the main queue with a delay', async () => {
     // Before: the DLQ consumer retried until its budget ran out, and the queue deleted the message.
+    // A stub producer: what was sent, with which delay, is what this test checks, and a local
+    // queue shows neither to a test.
     const sent: { body: unknown; delaySeconds?: number }[] = [];
     const outbox = {
       send: async () => {},
@@ -152,6 +154,7 @@ describe('the dead-letter queue hands back what it cannot deliver or spool', () 
   });
 
   test('when handing back fails as well, the DLQ message is retried, not acked', async () => {
+    // A stub producer that fails: a local queue cannot be made to refuse a send.
     const outbox = {
       sendBatch: async () => Promise.reject(new Error('injected: queue send failed')),
     } as unknown as EdgeBindings['OUTBOX'];
