@@ -1,6 +1,11 @@
 import { createExecutionContext, createMessageBatch, env, getQueueResult } from 'cloudflare:test';
-import { beforeEach, describe, expect, test } from 'vitest';
-import type { IngestItem, Receipt } from '../../src/core/wire.js';
+import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
+import {
+  type IngestBatch,
+  type IngestItem,
+  MAX_RECEIPTS_PER_BATCH,
+  type Receipt,
+} from '../../src/core/wire.js';
 import { type EdgeBindings, readEdgeConfig } from '../../src/edge/config.js';
 import worker from '../../src/edge/index.js';
 import {
@@ -207,5 +212,56 @@ describe('the accept journal (where the queue is not durable)', () => {
     expect(await journalDepth(edgeEnv)).toBe(1);
     await settleJournal(edgeEnv, cfg, [id]);
     expect(await journalDepth(edgeEnv)).toBe(0);
+  });
+});
+
+describe('a spool drain packs objects into batches central takes (packBySize on the listing)', () => {
+  const cfg = readEdgeConfig(edgeEnv);
+  const posted: IngestBatch[] = [];
+  /** Central, which cannot run in the edge project: answers every batch, records what it got. */
+  function fakeCentral() {
+    posted.length = 0;
+    vi.spyOn(globalThis, 'fetch').mockImplementation(async (_input, init) => {
+      const gunzipped = new Blob([init!.body as Uint8Array<ArrayBuffer>])
+        .stream()
+        .pipeThrough(new DecompressionStream('gzip'));
+      const batch = (await new Response(gunzipped).json()) as IngestBatch;
+      posted.push(batch);
+      return Response.json({
+        batchId: batch.batchId,
+        snapshotVersion: 0,
+        results: [],
+        receipts: batch.receipts.length,
+      });
+    });
+  }
+  beforeEach(clearSpool);
+  afterEach(() => vi.restoreAllMocks());
+
+  test('three objects of 800 receipts: two posts within the receipt limit (1,600 + 800), all deleted', async () => {
+    for (let o = 0; o < 3; o++)
+      await spool(
+        edgeEnv,
+        [],
+        Array.from({ length: 800 }, (_, k) => receipt(o * 1000 + k)),
+      );
+    fakeCentral();
+    const result = await drainSpool(edgeEnv, cfg);
+    expect(posted.map((b) => b.receipts.length)).toEqual([1600, 800]);
+    for (const b of posted) expect(b.receipts.length).toBeLessThanOrEqual(MAX_RECEIPTS_PER_BATCH);
+    expect(result).toMatchObject({ objects: 3, receipts: 2400, centralDown: false, remaining: false });
+    expect(await spooledIds()).toEqual([]);
+  });
+
+  test('objects without their counts in the metadata go one per post, never over a limit unseen', async () => {
+    for (let o = 0; o < 2; o++)
+      await edgeEnv.RAW.put(
+        `${SPOOL_PREFIX}00000000000000${o}-x.json`,
+        JSON.stringify({ spooledAt: 1, items: [], receipts: [receipt(o)] } satisfies SpoolEntry),
+      );
+    fakeCentral();
+    const result = await drainSpool(edgeEnv, cfg);
+    expect(posted.map((b) => b.receipts.length)).toEqual([1, 1]);
+    expect(result).toMatchObject({ objects: 2, receipts: 2 });
   });
 });
