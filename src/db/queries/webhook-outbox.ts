@@ -1,5 +1,5 @@
-// The webhook outbox (src/central/webhooks.ts delivers from it): one row per delivery of an
-// activity to its deployment's CRM, written in the same D1 batch as the activity.
+// The webhook outbox (src/central/delivery/webhooks.ts delivers from it): one row per delivery of
+// an activity to its deployment's CRM, written in the same D1 batch as the activity.
 import { and, desc, eq, inArray, isNull, lt, lte, or, sql } from 'drizzle-orm';
 import type { Db } from '../client.js';
 import { activities, deployments, webhookOutbox } from '../schema.js';
