@@ -8,8 +8,8 @@ import type { TossedReason } from '../core/types.js';
 import type { Receipt } from '../core/wire.js';
 import type { EdgeBindings, EdgeConfig } from './config.js';
 import { enqueueAll } from './enqueue.js';
-import { journalItems } from './journal.js';
 import { buildIngestItems } from './ingest-item.js';
+import { journalItems } from './journal.js';
 import { currentSnapshot, mayBeNewForwardingAddress, refreshSnapshot } from './snapshot-store.js';
 
 /** Email Routing's platform limit; anything larger is refused before it is read. */

@@ -2,9 +2,9 @@
 // message (the snapshots they install: ./snapshot-input.ts).
 import { env } from 'cloudflare:test';
 import type { IngestItem, Receipt } from '../../src/core/wire.js';
-import type { ItemRef } from '../../src/edge/queue-messages.js';
 import type { EdgeBindings } from '../../src/edge/config.js';
 import worker from '../../src/edge/index.js';
+import type { ItemRef } from '../../src/edge/queue-messages.js';
 
 export const edgeEnv = env as unknown as EdgeBindings;
 

@@ -3,15 +3,15 @@ import type { SnapshotInput } from '../../src/core/snapshot.js';
 import type { IngestItem, Receipt } from '../../src/core/wire.js';
 import { readEdgeConfig } from '../../src/edge/config.js';
 import worker from '../../src/edge/index.js';
-import type { ItemRef } from '../../src/edge/queue-messages.js';
 import { PLATFORM_MAX_BYTES, processMessage } from '../../src/edge/pipeline.js';
+import type { ItemRef } from '../../src/edge/queue-messages.js';
 import { forgetHeldSnapshot } from '../../src/edge/snapshot-store.js';
-import { capturingEnv, ctx, edgeEnv, postInbound, emailMessage } from './helpers.js';
-import { deploymentInput, installSnapshot, usSnapshotInput } from './snapshot-input.js';
 import appleMailForward from '../fixtures/emails/apple-mail-forward-as-attachment.eml?raw';
 import gmailTwoForwards from '../fixtures/emails/gmail-two-forwarded-as-attachments.eml?raw';
 import outlookTwoForwards from '../fixtures/emails/outlook-two-forwarded-as-attachments.eml?raw';
 import thunderbirdTypedSubject from '../fixtures/emails/thunderbird-forward-as-attachment-typed-subject.eml?raw';
+import { capturingEnv, ctx, edgeEnv, emailMessage, postInbound } from './helpers.js';
+import { deploymentInput, installSnapshot, usSnapshotInput } from './snapshot-input.js';
 
 /** contoso's forwarding address in region us (the envelope recipient of every test message). */
 const FWD = 'crm-0123456789abcdef01234567@us.edge.crm-router.example';

@@ -3,8 +3,8 @@
 // src/edge/index.ts.)
 import { Hono } from 'hono';
 import { rawLinkProblem } from '../../core/raw-link.js';
-import { SNAPSHOT_NOTICE_PATH, timingSafeEqual, verifySnapshotNotice } from '../../core/request-signature.js';
 import { findRelayToken } from '../../core/relay-token.js';
+import { SNAPSHOT_NOTICE_PATH, timingSafeEqual, verifySnapshotNotice } from '../../core/request-signature.js';
 import { forwardingDeployment, type RoutingSnapshot } from '../../core/snapshot.js';
 import { readStreamLimited } from '../../core/stream-limit.js';
 import { postBatch } from '../central-batch.js';
