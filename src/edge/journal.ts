@@ -48,8 +48,9 @@ export async function journalItems(env: EdgeBindings, cfg: EdgeConfig, items: In
 }
 
 /**
- * Removes the entries of items central answered for or the spool now holds. Best effort: an entry
- * left behind is handed to the spool later and merged by central, never lost or doubled.
+ * Removes the entries of items central answered for or the spool now holds, or that were never
+ * accepted (their enqueue failed: the sender retries). Best effort: an entry left behind is handed
+ * to the spool later and merged by central into its activity.
  */
 export async function settleJournal(env: EdgeBindings, cfg: EdgeConfig, itemIds: string[]): Promise<void> {
   if (!cfg.acceptJournal || itemIds.length === 0) return;
