@@ -105,6 +105,7 @@ function requeueTo(env: EdgeBindings): GiveBack {
         { delaySeconds: REQUEUE_DELAY_SECONDS },
       );
       for (const m of messages) m.ack();
+      console.warn(`delivery dlq: handed ${messages.length} message(s) back to the main queue`);
     } catch (err) {
       console.error('delivery dlq: handing messages back to the main queue failed, will retry', err);
       await retryLater(messages);
