@@ -51,15 +51,16 @@ async function expectStoredOnce(ids: string[], timeoutMs = 90_000) {
 
 beforeAll(async () => {
   await net.start();
+  // The edge takes its snapshot while central is up (it keeps the last good copy in KV).
+  const warm = await net.send(mail({ messageId: nextId('warm'), to: mailbox.address, subject: 'warm-up' }));
+  expect(warm.status).toBe(202);
+  // The CRM endpoint `expectStoredOnce` counts deliveries at.
   const deployment = await net.api('GET', `/api/v1/deployments/${mailbox.deployment}`);
   const hooked = await net.api('PUT', `/api/v1/deployments/${mailbox.deployment}`, {
     name: deployment.json.name,
     webhookUrl: `${net.webhook.url}${STORED_ONCE_PATH}`,
   });
   expect(hooked.status).toBe(200);
-  // The edge takes its snapshot while central is up (it keeps the last good copy in KV).
-  const warm = await net.send(mail({ messageId: nextId('warm'), to: mailbox.address, subject: 'warm-up' }));
-  expect(warm.status).toBe(202);
 }, 240_000);
 
 // Whatever a failed test left behind, the next one starts with every fault cleared and central up.
