@@ -2,8 +2,10 @@
 import { z } from 'zod';
 import { CORRELATION_METHODS, EGRESS_POLICIES, TOSSED_REASONS, TRACKED_REASONS } from './types.js';
 
+/** One edge → central batch (`POST /api/v1/ingest`): request bytes, items, receipts. */
 export const MAX_BATCH_BYTES = 4 * 1024 * 1024;
 export const MAX_ITEMS_PER_BATCH = 500;
+export const MAX_RECEIPTS_PER_BATCH = MAX_ITEMS_PER_BATCH * 4;
 
 // What one item may hold. The edge fits every item to these before it answers the sender
 // (src/core/ingest-item.ts): an item central refuses would be a dead letter that no replay fixes.
@@ -158,7 +160,7 @@ export const ingestBatch = z.object({
   sentAt: z.number().int().positive(),
   /** Items are validated one by one so that one poison item does not sink its batch. */
   items: z.array(z.unknown()).max(MAX_ITEMS_PER_BATCH),
-  receipts: z.array(receipt).max(MAX_ITEMS_PER_BATCH * 4),
+  receipts: z.array(receipt).max(MAX_RECEIPTS_PER_BATCH),
   counters: z.array(counters).max(1000).optional(),
   heartbeat: heartbeat.optional(),
   deadLetters: z.array(deadLetterReport).max(MAX_ITEMS_PER_BATCH).optional(),

@@ -1,13 +1,16 @@
-// The edge worker's entry points: HTTP (http/app.ts), Cloudflare Email Routing, the outbox queue
-// and the cron.
+// The edge worker's entry points: HTTP (http/app.ts), Cloudflare Email Routing, the delivery
+// queue and its dead-letter queue (queue-consumer.ts), and the cron.
 import { isLoopbackUrl } from '../core/deploy-mode.js';
 import { readStreamLimited } from '../core/stream-limit.js';
+import { postBatch } from './central-batch.js';
 import { type EdgeBindings, readEdgeConfig } from './config.js';
+import { enqueueAll } from './enqueue.js';
 import { faultsEnabled, handleFaultRequest, withFaults } from './faults.js';
 import { app } from './http/app.js';
 import { recoverJournal } from './journal.js';
-import { deliverDeadLetters, deliverOutbox, type OutboxMessage, postBatch } from './outbox.js';
 import { PLATFORM_MAX_BYTES, processMessage, receiptFor } from './pipeline.js';
+import { deliverDeadLetters, deliverQueueBatch } from './queue-consumer.js';
+import type { QueueMessage } from './queue-messages.js';
 import { expireRawCopies } from './raw-expiry.js';
 import { currentSnapshot, refreshSnapshot } from './snapshot-store.js';
 import { drainSpool } from './spool.js';
@@ -25,9 +28,9 @@ export default {
     const cfg = readEdgeConfig(env);
     const raw = await readStreamLimited(message.raw, PLATFORM_MAX_BYTES, message.rawSize);
     if (!raw) {
-      await env.OUTBOX.send(
+      await enqueueAll(env, [
         receiptFor(cfg, undefined, 'oversize', message.rawSize, Date.now(), 'larger than 25 MiB'),
-      );
+      ]);
       message.setReject(`message exceeds ${PLATFORM_MAX_BYTES} bytes (oversize)`);
       return;
     }
@@ -42,7 +45,7 @@ export default {
     const cfg = readEdgeConfig(env);
     const waitUntil = (p: Promise<unknown>) => ctx.waitUntil(p);
     if (batch.queue.endsWith('-dlq')) return deliverDeadLetters(batch, env, cfg, waitUntil);
-    return deliverOutbox(batch, env, cfg, waitUntil);
+    return deliverQueueBatch(batch, env, cfg, waitUntil);
   },
 
   /**
@@ -72,4 +75,4 @@ export default {
         console.error(`raw expiry ${cfg.region} failed`, err),
       );
   },
-} satisfies ExportedHandler<EdgeBindings, OutboxMessage>;
+} satisfies ExportedHandler<EdgeBindings, QueueMessage>;

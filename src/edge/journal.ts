@@ -11,8 +11,9 @@
 // A handed-over item that was delivered after all is merged by central (items are idempotent:
 // deployment + Message-ID), so the journal can double a delivery attempt, never an activity.
 import type { IngestItem } from '../core/wire.js';
+import { batchShare, CENTRAL_BATCH_LIMITS } from './central-batch.js';
 import type { EdgeBindings, EdgeConfig } from './config.js';
-import { MAX_REQUEST_JSON_BYTES, splitBySize } from './outbox.js';
+import { packBySize } from './queue-messages.js';
 import { countObjects, spool } from './spool.js';
 
 export const JOURNAL_PREFIX = 'journal/';
@@ -20,6 +21,7 @@ export const JOURNAL_PREFIX = 'journal/';
 export const OTHER_BOOT_GRACE_MS = 5_000;
 /** Longer than any healthy queue round trip: an entry this old is handed to the spool. */
 export const STUCK_MS = 10 * 60 * 1000;
+/** Entries handed over per run: one batch's worth of items keeps a cron run short. */
 const RECOVER_MAX = 500;
 
 let boot: string | undefined;
@@ -46,8 +48,9 @@ export async function journalItems(env: EdgeBindings, cfg: EdgeConfig, items: In
 }
 
 /**
- * Removes the entries of items central answered for or the spool now holds. Best effort: an entry
- * left behind is handed to the spool later and merged by central, never lost or doubled.
+ * Removes the entries of items central answered for or the spool now holds, or that were never
+ * accepted (their enqueue failed: the sender retries). Best effort: an entry left behind is handed
+ * to the spool later and merged by central into its activity.
  */
 export async function settleJournal(env: EdgeBindings, cfg: EdgeConfig, itemIds: string[]): Promise<void> {
   if (!cfg.acceptJournal || itemIds.length === 0) return;
@@ -96,7 +99,7 @@ export async function recoverJournal(env: EdgeBindings, cfg: EdgeConfig, now = D
   }
   if (items.length === 0) return 0;
   // Throws on failure: the entries stay for the next run.
-  for (const group of splitBySize(items, MAX_REQUEST_JSON_BYTES)) await spool(env, group, []);
+  for (const group of packBySize(items, CENTRAL_BATCH_LIMITS, batchShare)) await spool(env, group, []);
   await env.RAW.delete(found);
   console.log(
     `journal ${cfg.region}: ${items.length} accepted item(s) of an earlier process handed to the spool`,

@@ -7,10 +7,9 @@ import { forwardingDeployment, type RoutingSnapshot } from '../core/snapshot.js'
 import type { TossedReason } from '../core/types.js';
 import type { Receipt } from '../core/wire.js';
 import type { EdgeBindings, EdgeConfig } from './config.js';
-import { noteEnqueued } from './backlog.js';
 import { enqueueAll } from './enqueue.js';
-import { journalItems } from './journal.js';
 import { buildIngestItems } from './ingest-item.js';
+import { journalItems, settleJournal } from './journal.js';
 import { currentSnapshot, mayBeNewForwardingAddress, refreshSnapshot } from './snapshot-store.js';
 
 /** Email Routing's platform limit; anything larger is refused before it is read. */
@@ -249,8 +248,18 @@ async function actOnMessage(
       const items = await buildIngestItems(env, cfg, snapshot, raw, facts, bound, now, opts);
       // Journal first (where the queue is not durable): an item is never only in process memory.
       await journalItems(env, cfg, items);
-      await enqueueAll(env, items);
-      noteEnqueued(items.length);
+      try {
+        await enqueueAll(env, items);
+      } catch (err) {
+        // Not accepted: the sender retries, with items of new ids. Left in the journal, these would
+        // reach central later as copies nobody accepted (and the CRM as one more delivery each).
+        await settleJournal(
+          env,
+          cfg,
+          items.map((i) => i.id),
+        );
+        throw err;
+      }
       itemIds.push(...items.map((i) => i.id));
     }
   }

@@ -5,8 +5,9 @@
 // restart, since local R2 is persisted under the state folder — loses nothing. Central deduplicates
 // items (deployment + Message-ID) and receipts (receipt id), so a re-sent object never doubles.
 import type { IngestItem, Receipt } from '../core/wire.js';
+import { CENTRAL_BATCH_LIMITS, isUnavailable, postBatch } from './central-batch.js';
 import type { EdgeBindings, EdgeConfig } from './config.js';
-import { CentralAnswerError, MAX_REQUEST_JSON_BYTES, postBatch, utf8Length } from './outbox.js';
+import { packBySize } from './queue-messages.js';
 
 export const SPOOL_PREFIX = 'spool/';
 
@@ -53,14 +54,8 @@ export interface DrainResult {
   remaining: boolean;
 }
 
-/** Answers that mean "central is not taking anything right now": stop this run, keep everything. */
-export function isUnavailable(err: unknown): boolean {
-  if (!(err instanceof CentralAnswerError)) return true; // network error, timeout, bad answer body
-  return err.status >= 500 || err.status === 408 || err.status === 429;
-}
-
 /**
- * Drains the spool oldest-first, combining objects into POSTs of at most `MAX_REQUEST_JSON_BYTES`,
+ * Drains the spool oldest-first, combining objects into batches within `CENTRAL_BATCH_LIMITS`,
  * until it is empty, central stops answering, or the run's bound (`maxMs`, `maxPosts`) is reached.
  * One drain at a time per isolate; a concurrent caller returns at once (`remaining: true`).
  */
@@ -82,6 +77,12 @@ export async function drainSpool(
   }
 }
 
+/** A count from object metadata, or `whenUnknown` for a missing or unreadable one. */
+function countOr(value: string | undefined, whenUnknown: number): number {
+  const n = Number(value);
+  return value !== undefined && Number.isSafeInteger(n) && n >= 0 ? n : whenUnknown;
+}
+
 async function runDrain(env: EdgeBindings, cfg: EdgeConfig, maxMs: number, maxPosts: number) {
   const started = Date.now();
   const result: DrainResult = { objects: 0, items: 0, receipts: 0, centralDown: false, remaining: false };
@@ -89,9 +90,14 @@ async function runDrain(env: EdgeBindings, cfg: EdgeConfig, maxMs: number, maxPo
   let posts = 0;
   let cursor: string | undefined;
   while (Date.now() - started < maxMs && posts < maxPosts) {
-    const listing = await env.RAW.list({ prefix: SPOOL_PREFIX, limit: 200, ...(cursor ? { cursor } : {}) });
-    const keys = listing.objects.map((o) => o.key).filter((k) => !skipped.has(k));
-    if (keys.length === 0) {
+    const listing = await env.RAW.list({
+      prefix: SPOOL_PREFIX,
+      limit: 200,
+      include: ['customMetadata'],
+      ...(cursor ? { cursor } : {}),
+    });
+    const waiting = listing.objects.filter((o) => !skipped.has(o.key));
+    if (waiting.length === 0) {
       if (listing.truncated && 'cursor' in listing) {
         cursor = listing.cursor;
         continue;
@@ -99,36 +105,24 @@ async function runDrain(env: EdgeBindings, cfg: EdgeConfig, maxMs: number, maxPo
       if (skipped.size === 0) maybePending = false;
       return result;
     }
-    // Gather objects (oldest first) into one request within the size bound.
+    // The oldest objects that fit one batch, sized by their listing (bytes, and the item and
+    // receipt counts `spool()` wrote as metadata; an object without them goes alone).
+    const [first = []] = packBySize(waiting, CENTRAL_BATCH_LIMITS, (o) => ({
+      bytes: o.size,
+      items: countOr(o.customMetadata?.items, CENTRAL_BATCH_LIMITS.items),
+      receipts: countOr(o.customMetadata?.receipts, CENTRAL_BATCH_LIMITS.receipts),
+    }));
     const group: { key: string; entry: SpoolEntry }[] = [];
-    let bytes = 0;
-    let itemCount = 0;
-    let receiptCount = 0;
-    for (const key of keys) {
+    for (const { key } of first) {
       const object = await env.RAW.get(key);
       if (!object) continue; // deleted by a concurrent drain in another isolate
-      const text = await object.text();
-      let entry: SpoolEntry;
       try {
-        entry = JSON.parse(text) as SpoolEntry;
+        group.push({ key, entry: (await object.json()) as SpoolEntry });
       } catch {
         // Unreadable object: keep it for an operator (never delete what was not delivered).
         console.error(`spool ${cfg.region}: ${key} is not valid JSON; left in place`);
         skipped.add(key);
-        continue;
       }
-      const size = utf8Length(text);
-      if (
-        group.length > 0 &&
-        (bytes + size > MAX_REQUEST_JSON_BYTES ||
-          itemCount + entry.items.length > 500 ||
-          receiptCount + entry.receipts.length > 2000)
-      )
-        break;
-      group.push({ key, entry });
-      bytes += size;
-      itemCount += entry.items.length;
-      receiptCount += entry.receipts.length;
     }
     if (group.length === 0) continue;
     posts++;

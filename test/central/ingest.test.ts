@@ -1,5 +1,8 @@
 import { env } from 'cloudflare:test';
-import { beforeEach, describe, expect, test } from 'vitest';
+import { beforeEach, describe, expect, inject, test } from 'vitest';
+import { drainWebhookOutbox } from '../../src/central/delivery/webhooks.js';
+import { createDb } from '../../src/db/client.js';
+import { eventually } from '../support/eventually.js';
 import { itemMaker, type SendOptions, sendBatch } from './edge-batch.js';
 import { api, fetchSnapshot, seedBasics } from './helpers.js';
 
@@ -113,16 +116,47 @@ describe('POST /api/v1/ingest', () => {
     expect(activities[0]!.regions.sort()).toEqual(['eu', 'us']);
   });
 
-  test('the same items delivered twice (a queue redelivery) double nothing', async () => {
+  test('the same items delivered twice (a queue redelivery) double nothing: one activity, one delivery to the CRM', async () => {
+    // Counted where it matters, at the CRM's endpoint: the activity count alone rests on D1's unique
+    // index and could not show a second webhook delivery of the same copy.
+    const path = `/hook/redelivery-${crypto.randomUUID()}`;
+    await env.DB.prepare('update deployments set webhook_url = ? where id = ?')
+      .bind(`${inject('crmReceiver')}${path}`, 'contoso')
+      .run();
     const items = [item(), item()];
     await sendBatch({ items });
     const again = await sendBatch({ items });
     expect(again.json.results.map((r: { status: string }) => r.status)).toEqual(['merged', 'merged']);
+    const activityIds: string[] = [];
     for (const it of items) {
       const acts = await countActivities(it.messageId!);
       expect(acts).toHaveLength(1);
       expect(acts[0]!.mailboxes).toEqual(['alice@contoso.example']);
+      activityIds.push(acts[0]!.id);
     }
+    // Every delivery row of both activities settled (the webhook queue's consumer or this drain),
+    // then what the receiver got.
+    const db = createDb((env as unknown as { DB: D1Database }).DB);
+    await eventually(async () => {
+      await drainWebhookOutbox(db, { edgeKeySecret: 'test-edge-secret', production: false });
+      for (const id of activityIds) {
+        const rows = (await api('GET', `/api/v1/activities/${id}`)).json.webhookDeliveries as {
+          state: string;
+        }[];
+        if (rows.length === 0 || rows.some((r) => r.state !== 'delivered')) return undefined;
+      }
+      return true;
+    }, 30_000);
+    const received = (
+      (await (await fetch(`${inject('crmReceiver')}/deliveries`)).json()) as {
+        path: string;
+        event: string;
+        activityId: string;
+      }[]
+    ).filter((d) => d.path === path);
+    expect(received.map((d) => `${d.activityId} ${d.event}`).sort()).toEqual(
+      activityIds.map((id) => `${id} activity.accepted`).sort(),
+    );
   });
 
   test('racing batches carrying the same message end in one activity with every mailbox', async () => {

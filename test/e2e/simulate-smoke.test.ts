@@ -59,6 +59,18 @@ describe('npm run simulate', () => {
         expect(Number.isFinite(a[key]), `${name}.${key} = ${a[key]}`).toBe(true);
     }
     expect(Number.isFinite(report.architectures.network.latencyMs.p99)).toBe(true);
+    // What the report is for, on this run's own traffic: central held everything the edges
+    // accepted, every CRM-bound message was captured, and only CRM-bound items crossed regions
+    // (fewer bytes than forwarding every copy to the home region).
+    const { network, forwardEverything, homeRegionOnly } = report.architectures;
+    expect(report.traffic.drained).toBe(true);
+    expect(report.traffic.groundTruthCrm).toBeGreaterThan(0);
+    expect(network.captured).toBe(report.traffic.groundTruthCrm);
+    expect(network.captureRate).toBe(1);
+    expect(homeRegionOnly.captured).toBeLessThanOrEqual(network.captured);
+    expect(homeRegionOnly.crossRegionBytes).toBe(0);
+    expect(forwardEverything.crossRegionMessages).toBeGreaterThan(0);
+    expect(network.crossRegionBytes).toBeLessThan(forwardEverything.crossRegionBytes);
     // Every forwarded copy is counted in exactly one region, and every message has at least one.
     const perRegion = ['us', 'eu', 'apac'].map((region) => report.regions[region].copies as number);
     expect(perRegion.reduce((acc, n) => acc + n, 0)).toBe(report.traffic.copies);

@@ -9,12 +9,17 @@ import {
   type EdgeWorker,
   freePort,
   LOCAL_ADMIN_TOKEN,
+  LOCAL_EDGE_KEY_SECRET,
   LOCAL_INBOUND_TOKEN,
   startCentral,
   startEdge,
   type Worker,
 } from '../../scripts/network.js';
-import { SNAPSHOT_NOTICE_PATH, signSnapshotNotice } from '../../src/core/request-signature.js';
+import {
+  deriveEdgeCredentials,
+  SNAPSHOT_NOTICE_PATH,
+  signSnapshotNotice,
+} from '../../src/core/request-signature.js';
 import { eventually } from '../support/eventually.js';
 import { rawMessage, uniqueMessageId } from './helpers.js';
 
@@ -94,11 +99,14 @@ describe('snapshot push to an idle edge', () => {
       (await admin('GET', '/api/v1/deployments/push')).forwardingAddresses as Record<string, string>
     ).eu as string;
     const contact = `new.contact.${Date.now()}@customer.example`;
-    // Before: a stranger to the CRM, tossed by the edge (its receipt's answer may refresh the edge:
-    // let that settle before the change).
+    // Before: a stranger to the CRM, tossed by the edge. Its receipt's answer may refresh the
+    // edge: the baseline is taken once the edge holds the version central publishes for eu now.
     expect(await forwarded(contact, forwarding)).toMatchObject({ status: 'tossed' });
-    await new Promise((r) => setTimeout(r, 5000));
-    const before = await health();
+    const before = await eventually(async () => {
+      const published = (await admin('GET', '/api/v1/regions/eu')).snapshotVersion as number;
+      const h = await health();
+      return h.snapshotVersion === published ? h : undefined;
+    }, 30_000);
     expect(before.snapshotVersion).not.toBeNull();
 
     await admin('POST', '/api/v1/deployments/push/records', {
@@ -155,7 +163,25 @@ describe('snapshot push to an idle edge', () => {
       body,
     });
     expect(res.status).toBe(401);
-    await new Promise((r) => setTimeout(r, 2000));
+    expect(await res.json()).toMatchObject({ error: { code: 'unauthorized' } });
+    // The edge starts a refresh only on the path that answers 202 `refreshing` (http/app.ts), so
+    // the 401 itself says none was started; the held snapshot is the same.
     expect((await health()).lastSnapshotChange).toEqual(before.lastSnapshotChange);
+    // Causally after, the same notice signed with the region's key is taken (what the forged
+    // one would have been, had the signature not been checked).
+    const signed = await fetch(`${edge.url}${SNAPSHOT_NOTICE_PATH}`, {
+      method: 'POST',
+      headers: {
+        'x-central-timestamp': String(timestamp),
+        'x-central-signature': await signSnapshotNotice(
+          (await deriveEdgeCredentials(LOCAL_EDGE_KEY_SECRET, 'eu')).signingKey,
+          timestamp,
+          body,
+        ),
+      },
+      body,
+    });
+    expect(signed.status).toBe(202);
+    expect(await signed.json()).toMatchObject({ refreshing: true });
   });
 });

@@ -1,27 +1,40 @@
-// What the edge tests share: the real bindings with a recording queue producer and an email()
+// What the edge tests share: the real bindings with a recording real queue producer and an email()
 // message (the snapshots they install: ./snapshot-input.ts).
 import { env } from 'cloudflare:test';
 import type { IngestItem, Receipt } from '../../src/core/wire.js';
-import type { ItemRef } from '../../src/edge/outbox.js';
 import type { EdgeBindings } from '../../src/edge/config.js';
 import worker from '../../src/edge/index.js';
+import type { ItemRef } from '../../src/edge/queue-messages.js';
 
 export const edgeEnv = env as unknown as EdgeBindings;
 
 export const ctx = { waitUntil: () => {}, passThroughOnException: () => {} } as unknown as ExecutionContext;
 
-/** The real bindings, with the queue producer recording what the edge enqueues. */
+/**
+ * The real bindings, with the real queue producer (wrangler.edge.toml's OUTBOX, a local Cloudflare
+ * Queue: its message and batch limits apply) recording what the edge enqueues on the way through.
+ * The messages are really delivered: this file's queue consumer takes them, finds central
+ * unreachable (CENTRAL_URL is http://central.test) and spools them to R2 under `spool/`, so a test
+ * that lists the whole bucket must not use it.
+ */
 export function capturingEnv() {
   const sent: (IngestItem | Receipt)[] = [];
-  const outbox = {
-    send: async (body: IngestItem | Receipt) => {
+  const queue = edgeEnv.OUTBOX;
+  const recording = {
+    send: async (body: IngestItem | Receipt, options?: QueueSendOptions) => {
+      await queue.send(body, options);
       sent.push(body);
     },
-    sendBatch: async (msgs: Iterable<{ body: IngestItem | Receipt }>) => {
-      for (const m of msgs) sent.push(m.body);
+    sendBatch: async (
+      msgs: Iterable<MessageSendRequest<IngestItem | Receipt>>,
+      options?: QueueSendBatchOptions,
+    ) => {
+      const list = [...msgs];
+      await queue.sendBatch(list, options);
+      sent.push(...list.map((m) => m.body));
     },
   };
-  const bindings = { ...edgeEnv, OUTBOX: outbox as unknown as Queue };
+  const bindings = { ...edgeEnv, OUTBOX: recording as unknown as Queue };
   return { bindings, sent };
 }
 

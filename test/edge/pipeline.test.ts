@@ -3,15 +3,16 @@ import type { SnapshotInput } from '../../src/core/snapshot.js';
 import type { IngestItem, Receipt } from '../../src/core/wire.js';
 import { readEdgeConfig } from '../../src/edge/config.js';
 import worker from '../../src/edge/index.js';
-import type { ItemRef } from '../../src/edge/outbox.js';
+import { JOURNAL_PREFIX } from '../../src/edge/journal.js';
 import { PLATFORM_MAX_BYTES, processMessage } from '../../src/edge/pipeline.js';
+import type { ItemRef } from '../../src/edge/queue-messages.js';
 import { forgetHeldSnapshot } from '../../src/edge/snapshot-store.js';
-import { capturingEnv, ctx, edgeEnv, postInbound, emailMessage } from './helpers.js';
-import { deploymentInput, installSnapshot, usSnapshotInput } from './snapshot-input.js';
 import appleMailForward from '../fixtures/emails/apple-mail-forward-as-attachment.eml?raw';
 import gmailTwoForwards from '../fixtures/emails/gmail-two-forwarded-as-attachments.eml?raw';
 import outlookTwoForwards from '../fixtures/emails/outlook-two-forwarded-as-attachments.eml?raw';
 import thunderbirdTypedSubject from '../fixtures/emails/thunderbird-forward-as-attachment-typed-subject.eml?raw';
+import { capturingEnv, ctx, edgeEnv, emailMessage, postInbound } from './helpers.js';
+import { deploymentInput, installSnapshot, usSnapshotInput } from './snapshot-input.js';
 
 /** contoso's forwarding address in region us (the envelope recipient of every test message). */
 const FWD = 'crm-0123456789abcdef01234567@us.edge.crm-router.example';
@@ -134,6 +135,26 @@ describe('edge pipeline', () => {
     const stored = await edgeEnv.RAW.get(att!.ref!.key);
     expect(stored?.size).toBe(att!.size);
     expect(JSON.stringify(item)).not.toContain(pdf.slice(0, 40));
+  });
+
+  test('a failed enqueue leaves no accept-journal entry behind: nothing was accepted, the sender retries', async () => {
+    // Before: the entries of a refused attempt stayed, and the cron handed them to the spool ten
+    // minutes later: central got copies the sender had been told were not taken (a second
+    // delivery to the CRM per failed attempt). A stub producer: a local queue cannot be made to fail.
+    const failing = {
+      send: async () => Promise.reject(new Error('injected: queue send failed')),
+      sendBatch: async () => Promise.reject(new Error('injected: queue sendBatch failed')),
+    } as unknown as Queue;
+    const journalKeys = async () =>
+      (await edgeEnv.RAW.list({ prefix: JOURNAL_PREFIX, limit: 1000 })).objects.map((o) => o.key);
+    const before = new Set(await journalKeys());
+    const raw = forwardedBy('alice@contoso.example', { From: 'buyer@customer.example', Subject: 'Refused' });
+    const env2 = { ...edgeEnv, OUTBOX: failing };
+    await expect(processMessage(env2, readEdgeConfig(env2), raw, { to: FWD }, waitUntil)).rejects.toThrow(
+      /injected/,
+    );
+    // Only the consumer removes entries meanwhile (it never adds one): any new key is this attempt's.
+    expect((await journalKeys()).filter((k) => !before.has(k))).toEqual([]);
   });
 
   test('retries after a failed enqueue are not counted as a loop: the 4th try is tracked, once', async () => {

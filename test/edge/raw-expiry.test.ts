@@ -78,6 +78,8 @@ describe('regional copies follow the deployment retention', () => {
       metadata: { etag: `"${s.etag}"`, checkedAt: Date.now() },
     });
     const sent: IngestItem[] = [];
+    // A stub producer, not the real queue (test/edge/helpers.ts): the real one's consumer would
+    // spool what it cannot deliver into this bucket, whose whole listing a later test checks.
     const bindings = {
       ...edgeEnv,
       OUTBOX: {

@@ -94,6 +94,9 @@ export class FaultNetwork {
   edges: { edges: Proc[]; stop: () => Promise<void> } | undefined;
   proxy!: Server;
   mode: ProxyMode = 'pass';
+  /** Edge → central batches (`POST /api/v1/ingest`) the proxy refused, hung or failed: each one a
+   * try of the edge's during an outage, what a test waits for instead of a fixed time. */
+  refusedBatches = 0;
   configPath = faultsConfig();
   forwardTo = 'crm@us.edge.localhost';
   webhook = new WebhookTarget();
@@ -182,6 +185,8 @@ export class FaultNetwork {
   private async startProxy() {
     this.proxy = createServer(async (req, res) => {
       const body = await readBody(req);
+      if (this.mode !== 'pass' && req.method === 'POST' && req.url === '/api/v1/ingest')
+        this.refusedBatches++;
       if (this.mode === 'reset') return void req.socket.destroy();
       if (this.mode === 'hang') return void this.held.push(res);
       if (this.mode === '500')
@@ -321,5 +326,4 @@ export function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 6
   return poll(check, timeoutMs, everyMs);
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export { demoMailbox };

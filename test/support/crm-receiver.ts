@@ -1,6 +1,8 @@
 // Global setup of the central project: a real HTTP server on loopback standing in for a tenant's
 // CRM endpoint (workerd's fetch reaches it like any host), for the webhook and connector tests. It
-// records every path it is asked for, so a test can prove a redirect target was never fetched.
+// records every path it is asked for (`GET /hits`), so a test can prove a redirect target was never
+// fetched, and every delivery it received (`GET /deliveries`: path, the `x-crm-router-delivery`
+// id, the body's event and activity id), so a test counts what the CRM got, not what D1 holds.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { TestProject } from 'vitest/node';
@@ -8,14 +10,36 @@ import { CRM_ANSWER_SECRET, INTERNAL_SECRET } from './crm-answers.js';
 
 export default async function setup(project: TestProject) {
   const hits: string[] = [];
-  const server = createServer((req, res) => {
+  const deliveries: {
+    path: string;
+    delivery: string | null;
+    event: string | null;
+    activityId: string | null;
+  }[] = [];
+  const server = createServer(async (req, res) => {
     const path = req.url ?? '/';
-    if (path === '/hits') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(hits));
+    if (path === '/hits' || path === '/deliveries') {
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify(path === '/hits' ? hits : deliveries));
       return;
     }
     hits.push(path);
-    req.resume();
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    let body: { event?: string; activity?: { id?: string } } = {};
+    try {
+      body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    } catch {
+      // Not a webhook body (a test's probe): recorded by path only.
+    }
+    const delivery = req.headers['x-crm-router-delivery'];
+    deliveries.push({
+      path,
+      delivery: typeof delivery === 'string' ? delivery : null,
+      event: body.event ?? null,
+      activityId: body.activity?.id ?? null,
+    });
     const { port } = server.address() as AddressInfo;
     if (path.startsWith('/redirect'))
       res.writeHead(302, { location: `http://127.0.0.1:${port}/internal` }).end(CRM_ANSWER_SECRET);

@@ -18,7 +18,7 @@ import {
   recordMatches,
 } from '../../db/queries/ingest.js';
 import { runBatch, type Statement } from '../../db/queries/statements.js';
-import { webhookOutboxStatement } from '../../db/queries/webhook-outbox.js';
+import { webhookDeliveryId, webhookOutboxStatement } from '../../db/queries/webhook-outbox.js';
 import type { Party } from '../../db/schema.js';
 import { itemDeployment } from './dead-letters.js';
 import { describeIssues } from '../http/errors.js';
@@ -403,7 +403,7 @@ export async function ingest(
     // The webhook outbox row commits with the activity (src/central/delivery/webhooks.ts).
     statements.push(
       webhookOutboxStatement(db, {
-        id: newId,
+        id: webhookDeliveryId(item),
         deployment: item.deployment,
         dedupeKey,
         newActivityId: newId,

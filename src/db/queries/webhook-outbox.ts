@@ -1,6 +1,8 @@
 // The webhook outbox (src/central/delivery/webhooks.ts delivers from it): one row per delivery of an
 // activity to its deployment's CRM, written in the same D1 batch as the activity.
 import { and, desc, eq, inArray, isNull, lt, lte, or, sql } from 'drizzle-orm';
+import { sha256Hex } from '../../core/keyed-hash.js';
+import type { IngestItem } from '../../core/wire.js';
 import type { Db } from '../client.js';
 import { activities, connectors, deployments, webhookOutbox } from '../schema.js';
 import { queryInChunks } from './statements.js';
@@ -8,11 +10,23 @@ import { queryInChunks } from './statements.js';
 export type OutboxRow = typeof webhookOutbox.$inferSelect;
 
 /**
+ * The delivery row id of one ingested copy, derived from the edge's item id: a copy that arrives
+ * again (a queue redelivery, a spool re-send, a journal hand-over — all keep the item id) meets its
+ * own row and adds no second delivery to the CRM. Region and deployment are part of it, so two
+ * edges' item ids never meet. Also the CRM's dedupe key (`x-crm-router-delivery`).
+ */
+export function webhookDeliveryId(item: Pick<IngestItem, 'region' | 'deployment' | 'id'>): string {
+  const key = `webhook\0${item.region}\0${item.deployment}\0${item.id}`;
+  return sha256Hex(new TextEncoder().encode(key)).slice(0, 32);
+}
+
+/**
  * Statement for one ingested copy, run in the same `batch()` as the activity upsert: inserts a
  * pending row for the activity the copy landed in (found by its dedupe key) when the deployment
  * has a delivery target: a webhook URL, or a connector of another kind (src/central/connectors);
- * none otherwise. The event is `activity.accepted` when the copy created the
- * activity (its id is `newActivityId`), else `activity.merged`.
+ * none otherwise. The event is `activity.accepted` when the copy created the activity (its id is
+ * `newActivityId`), else `activity.merged`. A row of the same id (the copy delivered again, see
+ * `webhookDeliveryId`) is left as it is.
  */
 export function webhookOutboxStatement(
   db: Db,

@@ -3,13 +3,14 @@
 // src/edge/index.ts.)
 import { Hono } from 'hono';
 import { rawLinkProblem } from '../../core/raw-link.js';
-import { SNAPSHOT_NOTICE_PATH, timingSafeEqual, verifySnapshotNotice } from '../../core/request-signature.js';
 import { findRelayToken } from '../../core/relay-token.js';
+import { SNAPSHOT_NOTICE_PATH, timingSafeEqual, verifySnapshotNotice } from '../../core/request-signature.js';
 import { forwardingDeployment, type RoutingSnapshot } from '../../core/snapshot.js';
 import { readStreamLimited } from '../../core/stream-limit.js';
+import { postBatch } from '../central-batch.js';
 import { type EdgeBindings, edgeRefusal, readEdgeConfig } from '../config.js';
+import { enqueueAll } from '../enqueue.js';
 import { journalDepth } from '../journal.js';
-import { postBatch } from '../outbox.js';
 import {
   distinctRecipients,
   MAX_RECIPIENTS_PER_MESSAGE,
@@ -150,9 +151,9 @@ app.post('/api/v1/inbound', async (c) => {
   const raw = await readStreamLimited(c.req.raw.body, PLATFORM_MAX_BYTES, declared);
   const from = c.req.query('from');
   if (!raw) {
-    await c.env.OUTBOX.send(
+    await enqueueAll(c.env, [
       receiptFor(cfg, undefined, 'oversize', declared, Date.now(), 'larger than 25 MiB'),
-    );
+    ]);
     return edgeError(c, 'payload_too_large', `message exceeds ${PLATFORM_MAX_BYTES} bytes (oversize)`);
   }
   const rejection = (result: ProcessResult, body: object) =>

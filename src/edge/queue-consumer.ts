@@ -1,48 +1,24 @@
-// Queue consumer: delivers items and receipts to central in signed, gzip-compressed batches and
-// acks per item from central's answer. Whatever central does not take — unreachable, timeout, 5xx,
-// 429, any other non-answer — goes to the regional spool (src/edge/spool.ts) on the first failure
-// and is acked; only a failing spool write retries the queue message. So "central down" never
-// exhausts the queue's retries and never makes an item a dead letter; dead letters are items
-// central answered `rejected` (central stores those itself, replayable from the dashboard).
-import { type IngestBatch, ingestResponse, type IngestItem, type Receipt } from '../core/wire.js';
-import { backlogEstimate, noteSettled } from './backlog.js';
-import { centralFetch, gzip } from './central-client.js';
+// The queue consumer: delivers the delivery queue's items and receipts to central in batches
+// (central-batch.ts) and acks per item from central's answer. Whatever central does not take —
+// unreachable, timeout, 5xx, 429, any other non-answer — goes to the regional spool (spool.ts) on
+// the first failure and is acked; only a failing spool write retries the queue message. So
+// "central down" never exhausts the queue's retries and never makes an item a dead letter; dead
+// letters are items central answered `rejected` (central stores those itself, replayable from the
+// dashboard).
+import type { IngestItem, IngestResponse, Receipt } from '../core/wire.js';
+import { noteSettled } from './backlog.js';
+import { batchShare, CENTRAL_BATCH_LIMITS, postBatch } from './central-batch.js';
 import type { EdgeBindings, EdgeConfig } from './config.js';
-import { heldSnapshotVersion, noteCentralVersion } from './snapshot-store.js';
+import { sendMessages } from './enqueue.js';
 import { settleJournal } from './journal.js';
-import { planBatches } from './enqueue.js';
+import { type ItemRef, jsonBytes, packBySize, type QueueMessage } from './queue-messages.js';
+import { noteCentralVersion } from './snapshot-store.js';
 import { drainSpool, spool } from './spool.js';
 
-/**
- * An item too large for a queue message (128 KB) waits in the region's R2 under `ref.key`; the
- * consumer, in the same region, reads it back before posting to central.
- */
-export interface ItemRef {
-  kind: 'item-ref';
-  id: string;
-  deployment: string;
-  ref: { region: string; key: string; size: number };
-}
-
-export type OutboxMessage = IngestItem | Receipt | ItemRef;
-
-/** Keep each POST well under central's 4 MiB limit (UTF-8 bytes of the JSON before gzip). */
-export const MAX_REQUEST_JSON_BYTES = 3 * 1024 * 1024;
 /** Retry delays (only used when the spool itself cannot be written) are capped at 30 s. */
 export const MAX_RETRY_DELAY_SECONDS = 30;
-
-const encoder = new TextEncoder();
-export const utf8Length = (s: string): number => encoder.encode(s).byteLength;
-
-/** Central answered, but not 2xx. */
-export class CentralAnswerError extends Error {
-  constructor(
-    readonly status: number,
-    body: string,
-  ) {
-    super(`central answered ${status}: ${body.slice(0, 500)}`);
-  }
-}
+/** Seconds a message handed back from the dead-letter queue waits in the main queue. */
+export const REQUEUE_DELAY_SECONDS = 60;
 
 /**
  * Exponential backoff with jitter, computed from the attempt count and the message id so that a
@@ -57,67 +33,20 @@ export function retryDelaySeconds(attempts: number, id: string): number {
   return Math.max(1, Math.round(base * jitter));
 }
 
-/** Groups values so that each group's JSON stays within `max` UTF-8 bytes (a lone value may exceed it). */
-export function splitBySize<T>(values: T[], max: number, sizeOf = (v: T) => utf8Length(JSON.stringify(v))) {
-  const groups: T[][] = [];
-  let current: T[] = [];
-  let size = 0;
-  for (const v of values) {
-    const s = sizeOf(v);
-    if (current.length && size + s > max) {
-      groups.push(current);
-      current = [];
-      size = 0;
-    }
-    current.push(v);
-    size += s;
-  }
-  if (current.length) groups.push(current);
-  return groups;
-}
-
-export async function postBatch(
-  cfg: EdgeConfig,
-  parts: Pick<IngestBatch, 'items' | 'receipts' | 'deadLetters' | 'heartbeat'>,
-) {
-  const batch: IngestBatch = {
-    batchId: crypto.randomUUID(),
-    region: cfg.region,
-    sentAt: Date.now(),
-    items: parts.items,
-    receipts: parts.receipts,
-    ...(parts.deadLetters ? { deadLetters: parts.deadLetters } : {}),
-    heartbeat: {
-      queueDepth: backlogEstimate(),
-      ...parts.heartbeat,
-      ...(heldSnapshotVersion() !== undefined ? { snapshotVersion: heldSnapshotVersion() } : {}),
-      ...(cfg.publicUrl ? { edgeUrl: cfg.publicUrl } : {}),
-    },
-  };
-  const body = await gzip(encoder.encode(JSON.stringify(batch)));
-  const res = await centralFetch(cfg, '/api/v1/ingest', {
-    method: 'POST',
-    body,
-    headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
-  });
-  if (!res.ok) throw new CentralAnswerError(res.status, await res.text());
-  return ingestResponse.parse(await res.json());
-}
-
-type Resolved = { message: Message<OutboxMessage>; body: IngestItem | Receipt };
+type Resolved = { message: Message<QueueMessage>; body: IngestItem | Receipt };
 
 /**
  * Turns item references back into items (R2 in this region). A failing read retries the message;
  * a missing object (deleted by hand) is reported to central as a dead letter, never dropped silently.
  */
 async function resolve(
-  messages: readonly Message<OutboxMessage>[],
+  messages: readonly Message<QueueMessage>[],
   env: EdgeBindings,
   cfg: EdgeConfig,
   giveBack: GiveBack,
 ) {
   const resolved: Resolved[] = [];
-  const missing: { message: Message<OutboxMessage>; ref: ItemRef }[] = [];
+  const missing: { message: Message<QueueMessage>; ref: ItemRef }[] = [];
   for (const message of messages) {
     const body = message.body;
     if (body.kind !== 'item-ref') {
@@ -129,7 +58,7 @@ async function resolve(
       if (object) resolved.push({ message, body: (await object.json()) as IngestItem });
       else missing.push({ message, ref: body });
     } catch (err) {
-      console.error(`outbox ${cfg.region}: reading ${body.ref.key} failed, will retry`, err);
+      console.error(`delivery ${cfg.region}: reading ${body.ref.key} failed, will retry`, err);
       await giveBack([message]);
     }
   }
@@ -155,15 +84,12 @@ async function resolve(
 }
 
 /** What to do with messages this run could neither deliver nor spool. */
-type GiveBack = (messages: Message<OutboxMessage>[]) => Promise<void>;
+type GiveBack = (messages: Message<QueueMessage>[]) => Promise<void>;
 
 /** The main queue retries them with backoff (its retries are the budget before the DLQ). */
 const retryLater: GiveBack = async (messages) => {
   for (const m of messages) m.retry({ delaySeconds: retryDelaySeconds(m.attempts, m.id) });
 };
-
-/** Seconds a message handed back from the dead-letter queue waits in the main queue. */
-export const REQUEUE_DELAY_SECONDS = 60;
 
 /**
  * The dead-letter queue has no queue behind it: a message that exhausts its retries is deleted.
@@ -173,43 +99,41 @@ export const REQUEUE_DELAY_SECONDS = 60;
 function requeueTo(env: EdgeBindings): GiveBack {
   return async (messages) => {
     try {
-      for (const b of planBatches(messages.map((m) => ({ m, bytes: utf8Length(JSON.stringify(m.body)) }))))
-        await env.OUTBOX.sendBatch(
-          b.map(({ m }) => ({
-            body: m.body,
-            contentType: 'json' as const,
-            delaySeconds: REQUEUE_DELAY_SECONDS,
-          })),
-        );
+      await sendMessages(
+        env.OUTBOX,
+        messages.map((m) => ({ body: m.body, bytes: jsonBytes(m.body) })),
+        { delaySeconds: REQUEUE_DELAY_SECONDS },
+      );
       for (const m of messages) m.ack();
+      console.warn(`delivery dlq: handed ${messages.length} message(s) back to the main queue`);
     } catch (err) {
-      console.error('outbox dlq: handing messages back to the main queue failed, will retry', err);
+      console.error('delivery dlq: handing messages back to the main queue failed, will retry', err);
       await retryLater(messages);
     }
   };
 }
 
-export async function deliverOutbox(
-  batch: MessageBatch<OutboxMessage>,
+export async function deliverQueueBatch(
+  batch: MessageBatch<QueueMessage>,
   env: EdgeBindings,
   cfg: EdgeConfig,
   waitUntil: (p: Promise<unknown>) => void,
   giveBack: GiveBack = retryLater,
 ): Promise<void> {
   const resolved = await resolve(batch.messages, env, cfg, giveBack);
-  const groups = splitBySize(resolved, MAX_REQUEST_JSON_BYTES, (r) => utf8Length(JSON.stringify(r.body)));
+  const groups = packBySize(resolved, CENTRAL_BATCH_LIMITS, (r) => batchShare(r.body));
   let delivered = false;
   for (const group of groups) {
     const items = group.filter((r): r is Resolved & { body: IngestItem } => r.body.kind === 'item');
     const receipts = group.filter((r): r is Resolved & { body: Receipt } => r.body.kind !== 'item');
-    let answer: Awaited<ReturnType<typeof postBatch>> | undefined;
+    let answer: IngestResponse | undefined;
     try {
       answer = await postBatch(cfg, {
         items: items.map((r) => r.body),
         receipts: receipts.map((r) => r.body),
       });
     } catch (err) {
-      console.error(`outbox ${cfg.region}: central did not take ${group.length} messages; spooling`, err);
+      console.error(`delivery ${cfg.region}: central did not take ${group.length} messages; spooling`, err);
     }
     // accepted, merged and rejected are all final answers (central dead-letters rejected items).
     const answered = new Set(answer?.results.map((r) => r.id) ?? []);
@@ -223,7 +147,7 @@ export async function deliverOutbox(
           leftReceipts.map((r) => r.body),
         );
       } catch (err) {
-        console.error(`outbox ${cfg.region}: spool write failed, the queue retries`, err);
+        console.error(`delivery ${cfg.region}: spool write failed, the queue retries`, err);
         const retried = new Set<Resolved>([...left, ...leftReceipts]);
         for (const r of group) if (!retried.has(r)) r.message.ack();
         await giveBack([...retried].map((r) => r.message));
@@ -258,10 +182,10 @@ export async function deliverOutbox(
  * here either: deliver straight to central if it answers, else spool, else back to the main queue.
  */
 export async function deliverDeadLetters(
-  batch: MessageBatch<OutboxMessage>,
+  batch: MessageBatch<QueueMessage>,
   env: EdgeBindings,
   cfg: EdgeConfig,
   waitUntil: (p: Promise<unknown>) => void,
 ): Promise<void> {
-  return deliverOutbox(batch, env, cfg, waitUntil, requeueTo(env));
+  return deliverQueueBatch(batch, env, cfg, waitUntil, requeueTo(env));
 }

@@ -1,6 +1,11 @@
 import { createExecutionContext, createMessageBatch, env, getQueueResult } from 'cloudflare:test';
-import { beforeEach, describe, expect, test } from 'vitest';
-import type { IngestItem, Receipt } from '../../src/core/wire.js';
+import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
+import {
+  type IngestBatch,
+  type IngestItem,
+  MAX_RECEIPTS_PER_BATCH,
+  type Receipt,
+} from '../../src/core/wire.js';
 import { type EdgeBindings, readEdgeConfig } from '../../src/edge/config.js';
 import worker from '../../src/edge/index.js';
 import {
@@ -15,10 +20,10 @@ import {
 } from '../../src/edge/journal.js';
 import {
   MAX_RETRY_DELAY_SECONDS,
-  type OutboxMessage,
   REQUEUE_DELAY_SECONDS,
   retryDelaySeconds,
-} from '../../src/edge/outbox.js';
+} from '../../src/edge/queue-consumer.js';
+import type { QueueMessage } from '../../src/edge/queue-messages.js';
 import { drainSpool, SPOOL_PREFIX, type SpoolEntry, spool } from '../../src/edge/spool.js';
 
 describe('retry backoff', () => {
@@ -83,7 +88,7 @@ describe('queue() delivery', () => {
     // Fault: central unreachable (http://central.test does not resolve). Before the spool, the
     // messages were retried until the queue's budget ran out and then dead-lettered.
     const bodies = [receipt(1), receipt(2)];
-    const batch = createMessageBatch<OutboxMessage>('crm-outbox-us', [
+    const batch = createMessageBatch<QueueMessage>('crm-outbox-us', [
       { id: 'm1', timestamp: new Date(), attempts: 1, body: bodies[0]! },
       { id: 'm2', timestamp: new Date(), attempts: 100, body: bodies[1]! },
     ]);
@@ -97,7 +102,7 @@ describe('queue() delivery', () => {
 
   test('when the spool write fails too, the messages are retried (never acked unsaved)', async () => {
     // Fault: central unreachable and R2 put failing.
-    const batch = createMessageBatch<OutboxMessage>('crm-outbox-us', [
+    const batch = createMessageBatch<QueueMessage>('crm-outbox-us', [
       { id: 'm1', timestamp: new Date(), attempts: 1, body: receipt(3) },
     ]);
     const ctx = createExecutionContext();
@@ -110,7 +115,7 @@ describe('queue() delivery', () => {
 
   test('the dead-letter queue consumer spools as well instead of dropping', async () => {
     const body = receipt(4);
-    const batch = createMessageBatch<OutboxMessage>('crm-outbox-us-dlq', [
+    const batch = createMessageBatch<QueueMessage>('crm-outbox-us-dlq', [
       { id: 'd1', timestamp: new Date(), attempts: 100, body },
     ]);
     const ctx = createExecutionContext();
@@ -134,13 +139,15 @@ describe('the dead-letter queue hands back what it cannot deliver or spool', () 
 
   test('central unreachable and R2 failing: acked in the DLQ, re-sent to the main queue with a delay', async () => {
     // Before: the DLQ consumer retried until its budget ran out, and the queue deleted the message.
+    // A stub producer: what was sent, with which delay, is what this test checks, and a local
+    // queue shows neither to a test.
     const sent: { body: unknown; delaySeconds?: number }[] = [];
     const outbox = {
       send: async () => {},
       sendBatch: async (msgs: Iterable<{ body: unknown; delaySeconds?: number }>) => void sent.push(...msgs),
     } as unknown as EdgeBindings['OUTBOX'];
     const body = receipt(7);
-    const batch = createMessageBatch<OutboxMessage>('crm-outbox-us-dlq', [
+    const batch = createMessageBatch<QueueMessage>('crm-outbox-us-dlq', [
       { id: 'd2', timestamp: new Date(), attempts: 100, body },
     ]);
     const ctx = createExecutionContext();
@@ -152,10 +159,11 @@ describe('the dead-letter queue hands back what it cannot deliver or spool', () 
   });
 
   test('when handing back fails as well, the DLQ message is retried, not acked', async () => {
+    // A stub producer that fails: a local queue cannot be made to refuse a send.
     const outbox = {
       sendBatch: async () => Promise.reject(new Error('injected: queue send failed')),
     } as unknown as EdgeBindings['OUTBOX'];
-    const batch = createMessageBatch<OutboxMessage>('crm-outbox-us-dlq', [
+    const batch = createMessageBatch<QueueMessage>('crm-outbox-us-dlq', [
       { id: 'd3', timestamp: new Date(), attempts: 100, body: receipt(8) },
     ]);
     const ctx = createExecutionContext();
@@ -204,5 +212,56 @@ describe('the accept journal (where the queue is not durable)', () => {
     expect(await journalDepth(edgeEnv)).toBe(1);
     await settleJournal(edgeEnv, cfg, [id]);
     expect(await journalDepth(edgeEnv)).toBe(0);
+  });
+});
+
+describe('a spool drain packs objects into batches central takes (packBySize on the listing)', () => {
+  const cfg = readEdgeConfig(edgeEnv);
+  const posted: IngestBatch[] = [];
+  /** Central, which cannot run in the edge project: answers every batch, records what it got. */
+  function fakeCentral() {
+    posted.length = 0;
+    vi.spyOn(globalThis, 'fetch').mockImplementation(async (_input, init) => {
+      const gunzipped = new Blob([init!.body as Uint8Array<ArrayBuffer>])
+        .stream()
+        .pipeThrough(new DecompressionStream('gzip'));
+      const batch = (await new Response(gunzipped).json()) as IngestBatch;
+      posted.push(batch);
+      return Response.json({
+        batchId: batch.batchId,
+        snapshotVersion: 0,
+        results: [],
+        receipts: batch.receipts.length,
+      });
+    });
+  }
+  beforeEach(clearSpool);
+  afterEach(() => vi.restoreAllMocks());
+
+  test('three objects of 800 receipts: two posts within the receipt limit (1,600 + 800), all deleted', async () => {
+    for (let o = 0; o < 3; o++)
+      await spool(
+        edgeEnv,
+        [],
+        Array.from({ length: 800 }, (_, k) => receipt(o * 1000 + k)),
+      );
+    fakeCentral();
+    const result = await drainSpool(edgeEnv, cfg);
+    expect(posted.map((b) => b.receipts.length)).toEqual([1600, 800]);
+    for (const b of posted) expect(b.receipts.length).toBeLessThanOrEqual(MAX_RECEIPTS_PER_BATCH);
+    expect(result).toMatchObject({ objects: 3, receipts: 2400, centralDown: false, remaining: false });
+    expect(await spooledIds()).toEqual([]);
+  });
+
+  test('objects without their counts in the metadata go one per post, never over a limit unseen', async () => {
+    for (let o = 0; o < 2; o++)
+      await edgeEnv.RAW.put(
+        `${SPOOL_PREFIX}00000000000000${o}-x.json`,
+        JSON.stringify({ spooledAt: 1, items: [], receipts: [receipt(o)] } satisfies SpoolEntry),
+      );
+    fakeCentral();
+    const result = await drainSpool(edgeEnv, cfg);
+    expect(posted.map((b) => b.receipts.length)).toEqual([1, 1]);
+    expect(result).toMatchObject({ objects: 2, receipts: 2 });
   });
 });
