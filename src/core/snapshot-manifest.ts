@@ -135,7 +135,7 @@ export function decodeManifest(bytes: Uint8Array): SnapshotManifest {
   if (bytes.length > MAX_MANIFEST_BYTES) fail(`larger than ${MAX_MANIFEST_BYTES} bytes`);
   let parsed: unknown;
   try {
-    parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes));
   } catch (e) {
     fail(`unreadable (${e instanceof Error ? e.message : String(e)})`);
   }
@@ -185,7 +185,7 @@ export function checkPart(name: string, bytes: Uint8Array): Uint8Array {
 export function decodeMetaPart(id: string, bytes: Uint8Array): JsonDeployment {
   let meta: JsonDeployment;
   try {
-    meta = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    meta = JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes));
   } catch (e) {
     fail(`deployment "${id}" JSON section unreadable (${e instanceof Error ? e.message : String(e)})`);
   }
