@@ -5,9 +5,8 @@ import { readEdgeConfig } from '../../src/edge/config.js';
 import worker from '../../src/edge/index.js';
 import type { ItemRef } from '../../src/edge/outbox.js';
 import { PLATFORM_MAX_BYTES, processMessage } from '../../src/edge/pipeline.js';
-import { forgetHeldSnapshot } from '../../src/edge/snapshot-store.js';
 import { capturingEnv, ctx, edgeEnv, postInbound, emailMessage } from './helpers.js';
-import { deploymentInput, installSnapshot, usSnapshotInput } from './snapshot-input.js';
+import { deploymentInput, installSnapshot, removeSnapshot, usSnapshotInput } from './snapshot-input.js';
 import appleMailForward from '../fixtures/emails/apple-mail-forward-as-attachment.eml?raw';
 import gmailTwoForwards from '../fixtures/emails/gmail-two-forwarded-as-attachments.eml?raw';
 import outlookTwoForwards from '../fixtures/emails/outlook-two-forwarded-as-attachments.eml?raw';
@@ -233,8 +232,7 @@ describe('edge pipeline', () => {
 
 describe('email() handler', () => {
   test('without any snapshot and with central unreachable it throws, so the sender retries', async () => {
-    forgetHeldSnapshot();
-    await edgeEnv.SNAPSHOTS.delete('snapshot:current');
+    await removeSnapshot();
     const raw = mail({ From: 'a@customer.example', To: 'alice@contoso.example', Subject: 'x' });
     const { message, out } = emailMessage('a@customer.example', FWD, raw);
     await expect(worker.email!(message, edgeEnv, ctx)).rejects.toThrow(/snapshot/);
