@@ -738,8 +738,13 @@ function lookup(
   return all ? (t & tagMask) === tagMask : (t & tagMask) !== 0;
 }
 
-/** Keys per shard a sharded filter aims at (bounds the memory of building one shard: ~50 B/key). */
-export const SHARD_TARGET_KEYS = 1 << 19;
+/**
+ * Keys per shard a sharded filter aims at. A shard is what a one-record change sends to each
+ * region (issue 21: ≤ 64 KB per change at 10 M records): 2^15 keys make shards of ≤ 47 KB (10 M
+ * records: 512 shards of ≈ 30 KB) and bound the memory of building one (~50 B/key). Smaller shards
+ * cost space: 1.53 bytes per key at 31 k keys a shard against 1.43 at 500 k (docs/decisions.md).
+ */
+export const SHARD_TARGET_KEYS = 1 << 15;
 
 /** Shard bits for a key count: the fewest shards of at most {@link SHARD_TARGET_KEYS} keys each. */
 export function shardBitsFor(keyCount: number, target = SHARD_TARGET_KEYS): number {
