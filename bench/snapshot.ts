@@ -174,7 +174,7 @@ function regionInput(records: number, extra = 0): SnapshotInput {
 export async function benchSnapshotIsolates({
   smoke = false,
   log = () => {},
-  records = smoke ? 20_000 : 200_000,
+  records = smoke ? 20_000 : 1_000_000,
   isolates = smoke ? 4 : 20,
   coldRuns = smoke ? 3 : 9,
 }: {
