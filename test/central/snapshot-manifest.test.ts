@@ -1,7 +1,9 @@
 // The snapshot as edges fetch it since issue 21: the region's manifest (ETag / 304) and its parts
 // by content hash. Assembled from its parts, the manifest is the whole snapshot, byte for byte; a
 // one-record change names one new part; a superseded part is gone.
-import { SELF } from 'cloudflare:test';
+import { env, SELF } from 'cloudflare:test';
+import { runSnapshotKick } from '../../src/central/snapshot/snapshot-kicks.js';
+import { createDb } from '../../src/db/client.js';
 import { beforeEach, describe, expect, test } from 'vitest';
 import { deriveEdgeCredentials, signBody } from '../../src/core/request-signature.js';
 import { decodeSnapshot, encodeSnapshot } from '../../src/core/snapshot.js';
@@ -95,6 +97,13 @@ describe('snapshot manifest and parts', () => {
       'not_found',
       `snapshot part ${superseded} is not in the current manifest of eu`,
     );
+  });
+
+  test("a kick that publishes a region splits its manifest, so the noticed edge's fetch is answered from R2", async () => {
+    await runSnapshotKick(env, createDb(env.DB));
+    const listed = await env.SNAPSHOTS.list({ prefix: 'regions/eu/' });
+    expect(listed.objects.some((o) => o.key.endsWith('.manifest'))).toBe(true);
+    expect(listed.objects.some((o) => o.key.startsWith('regions/eu/parts/'))).toBe(true);
   });
 
   test('a malformed part name is refused; another region cannot read this one', async () => {
