@@ -3,7 +3,13 @@
 // addresses that are not records, and a check that every record address is found.
 import { keyedHash64 } from '../src/core/keyed-hash.js';
 import { filterHas } from '../src/core/membership-filter.js';
-import { buildSnapshot, decodeSnapshot, encodeSnapshot, type SnapshotInput } from '../src/core/snapshot.js';
+import {
+  buildSnapshot,
+  decodeSnapshot,
+  encodeSnapshot,
+  type RoutingSnapshot,
+  type SnapshotInput,
+} from '../src/core/snapshot.js';
 import { MAILBOXES } from '../scripts/demo-data.js';
 import { median, round } from './lib/stats.js';
 
@@ -85,4 +91,230 @@ export async function benchSnapshot({
     `snapshot: ${records} records → ${result.bytes} bytes in ${result.buildMs} ms, FPR ${(result.falsePositiveRate * 100).toFixed(3)} %, 0 false negatives`,
   );
   return result;
+}
+
+// ---------------------------------------------------------------------------------------------
+// snapshot.oneChangeBytesPerRegion, snapshot.coldClassifyMs (design §6; issue 21): the region
+// snapshot as the edges take it — a manifest and content-addressed parts, one copy per region in
+// its R2 bucket, record shards loaded per message. The edge's own store (src/edge/snapshot-store.ts)
+// runs here, once per modelled isolate: each isolate is a separate instance of the module (its
+// own memory: held manifest, eager parts, shard LRU), all sharing the region's bucket (an
+// in-memory R2) and one counter of cross-region bytes (src/edge/cross-region.ts). Central is the
+// core splitter's output served as central's routes serve it; every request to it is counted.
+
+/** The R2 operations the snapshot store uses, in memory (Node has no R2). */
+class MemoryBucket {
+  private objects = new Map<
+    string,
+    { bytes: Uint8Array; etag: string; customMetadata: Record<string, string> }
+  >();
+  private serial = 0;
+  async get(key: string) {
+    const o = this.objects.get(key);
+    if (!o) return null;
+    return {
+      key,
+      etag: o.etag,
+      size: o.bytes.length,
+      customMetadata: o.customMetadata,
+      arrayBuffer: async () => o.bytes.slice().buffer,
+    };
+  }
+  async put(
+    key: string,
+    value: Uint8Array,
+    opts: { customMetadata?: Record<string, string>; onlyIf?: { etagMatches?: string } } = {},
+  ) {
+    const previous = this.objects.get(key);
+    if (opts.onlyIf?.etagMatches !== undefined && previous?.etag !== opts.onlyIf.etagMatches) return null;
+    const etag = `e${++this.serial}`;
+    this.objects.set(key, { bytes: value.slice(), etag, customMetadata: opts.customMetadata ?? {} });
+    return { key, etag };
+  }
+  /** Bytes held under a prefix (the region's copy). */
+  bytesUnder(prefix: string) {
+    let n = 0;
+    for (const [k, o] of this.objects) if (k.startsWith(prefix)) n += o.bytes.length;
+    return n;
+  }
+}
+
+function regionInput(records: number, extra = 0): SnapshotInput {
+  const input: SnapshotInput = {
+    region: 'eu',
+    version: 1 + extra,
+    builtAt: 1_790_000_000_000,
+    hashKey: HASH_KEY,
+    rulesEnabled: true,
+    egress: 'metadata+subject',
+    mailboxes: [
+      { address: 'carol@contoso.example', deployment: 'contoso', userId: 'u-carol', filter: 'records' },
+    ],
+    forwarding: [{ address: 'fwd@eu.bench.example', deployment: 'contoso' }],
+    deployments: [
+      {
+        id: 'contoso',
+        token: { prefix: 'CRM:', deploymentBase: 0, userDigits: 3, counterDigits: 3 },
+        maxMessageBytes: 25 * 1024 * 1024,
+        attachmentPolicy: 'regional',
+        smartMatch: false,
+        suppressions: ['@spam.example'],
+        records: Array.from({ length: records + extra }, (_, i) => ({
+          address: recordAddress(i),
+          type: 'contact' as const,
+          emailEnabled: true,
+        })),
+        outbound: [],
+      },
+    ],
+  };
+  return input;
+}
+
+export async function benchSnapshotIsolates({
+  smoke = false,
+  log = () => {},
+  records = smoke ? 20_000 : 1_000_000,
+  isolates = smoke ? 4 : 20,
+  coldRuns = smoke ? 3 : 9,
+}: {
+  smoke?: boolean;
+  log?: (line: string) => void;
+  records?: number;
+  isolates?: number;
+  coldRuns?: number;
+} = {}) {
+  const { splitSnapshot, encodeManifest } = await import('../src/core/snapshot-manifest.js');
+  const { classify } = await import('../src/core/classify.js');
+  const { readMessageFacts } = await import('../src/core/message-facts.js');
+  const { takeCrossRegionCounts } = await import('../src/edge/cross-region.js');
+  // The store's surface used here (its module's types need the edge's generated binding types).
+  interface Store {
+    refreshSnapshot(env: never, cfg: never, trigger: string): Promise<unknown>;
+    noteCentralVersion(
+      env: never,
+      cfg: never,
+      version: number,
+      trigger: string,
+    ): Promise<unknown> | undefined;
+    currentSnapshot(
+      env: never,
+      cfg: never,
+      waitUntil: (p: Promise<unknown>) => void,
+    ): Promise<RoutingSnapshot>;
+    classifyWithShards<T>(env: never, cfg: never, run: () => T): Promise<T>;
+    heldSnapshotVersion(): number | undefined;
+    heldSnapshotBytes(): { shards: number; eager: number };
+  }
+  let instances = 0;
+  // A fresh module instance is a fresh isolate's memory.
+  const isolate = async (): Promise<Store> => import(`../src/edge/snapshot-store.ts?isolate=${++instances}`);
+
+  const central = {
+    manifest: new Uint8Array() as Uint8Array<ArrayBuffer>,
+    etag: '',
+    parts: new Map<string, Uint8Array>(),
+    requests: 0,
+  };
+  const publish = (extra: number) => {
+    const s = buildSnapshot(regionInput(records, extra));
+    const whole = encodeSnapshot(s).length;
+    const { manifest, parts } = splitSnapshot(s);
+    central.manifest = encodeManifest(manifest) as Uint8Array<ArrayBuffer>;
+    central.etag = `"${s.etag}"`;
+    central.parts = parts;
+    return { whole, version: s.version, shards: manifest.deployments.contoso?.records.shards.length ?? 0 };
+  };
+  const realFetch = globalThis.fetch;
+  globalThis.fetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
+    const req = new Request(input, init);
+    const url = new URL(req.url);
+    central.requests++;
+    if (url.pathname === '/api/v1/edge/snapshot/manifest')
+      return req.headers.get('if-none-match') === central.etag
+        ? new Response(null, { status: 304 })
+        : new Response(central.manifest, { headers: { etag: central.etag } });
+    const part = central.parts.get(url.pathname.split('/').pop() ?? '');
+    return part ? new Response(part as Uint8Array<ArrayBuffer>) : new Response('{}', { status: 404 });
+  }) as typeof fetch;
+  try {
+    const bucket = new MemoryBucket();
+    const env = { RAW: bucket } as never;
+    const cfg = {
+      region: 'eu',
+      centralUrl: 'http://central.bench',
+      signingKey: 'bench-signing-key',
+      token: 'bench-token',
+      centralTimeoutMs: 30_000,
+    } as never;
+    const tBuild = performance.now();
+    const first = publish(0);
+    const buildMs = performance.now() - tBuild;
+    // The region's first load (once per region, not per isolate).
+    takeCrossRegionCounts();
+    central.requests = 0;
+    const pool: Store[] = [];
+    for (let i = 0; i < isolates; i++) pool.push(await isolate());
+    for (const s of pool) await s.refreshSnapshot(env, cfg, 'cron');
+    const firstLoad = takeCrossRegionCounts().snapshot;
+    const firstLoadRequests = central.requests;
+
+    // One record added: central publishes, one isolate hears the notice, the rest refresh on
+    // their own (max-age, ingest answers): what crosses between the region and central.
+    const next = publish(1);
+    central.requests = 0;
+    await pool[0]?.noteCentralVersion(env, cfg, next.version, 'notice');
+    for (const s of pool.slice(1)) await s.refreshSnapshot(env, cfg, 'max-age');
+    const change = takeCrossRegionCounts().snapshot;
+    const changeRequests = central.requests;
+    for (const s of pool)
+      if (s.heldSnapshotVersion() !== next.version) throw new Error('an isolate did not take the change');
+
+    // A cold isolate's first classification: region copy warm, isolate memory empty.
+    const raw = new TextEncoder().encode(
+      `From: ${recordAddress(4242)}\r\nTo: carol@contoso.example\r\nX-Forwarded-To: carol@contoso.example\r\nSubject: order\r\nMessage-ID: <cold@bench.example>\r\n\r\nhello\r\n`,
+    );
+    const coldTimes: number[] = [];
+    let held = { shards: 0, eager: 0 };
+    for (let r = 0; r < coldRuns; r++) {
+      const cold = await isolate();
+      const t = performance.now();
+      const snapshot = await cold.currentSnapshot(env, cfg, () => {});
+      const facts = readMessageFacts(raw, { from: recordAddress(4242), to: 'fwd@eu.bench.example' });
+      const decision = await cold.classifyWithShards(env, cfg, () =>
+        classify(facts, snapshot, { now: Date.now(), deployment: 'contoso' }),
+      );
+      coldTimes.push(performance.now() - t);
+      if (decision.reason !== 'tracked:sender-record')
+        throw new Error(`cold isolate decided ${decision.reason}`);
+      held = cold.heldSnapshotBytes();
+    }
+    const result = {
+      records,
+      isolates,
+      shards: next.shards,
+      wholeSnapshotBytes: next.whole,
+      buildMs: round(buildMs, 0),
+      regionFirstLoadBytes: firstLoad.fromCentral + firstLoad.toCentral,
+      regionFirstLoadRequests: firstLoadRequests,
+      oneChangeBytesPerRegion: change.fromCentral + change.toCentral,
+      oneChangeFromCentral: change.fromCentral,
+      oneChangeToCentral: change.toCentral,
+      oneChangeRequestsPerRegion: changeRequests,
+      // What the same change cost before (every isolate downloaded the whole snapshot).
+      oneChangeBytesPerRegionWholeSnapshot: isolates * next.whole,
+      manifestBytes: central.manifest.length,
+      coldClassifyMs: round(median(coldTimes), 2),
+      coldClassifyRunsMs: coldTimes.map((t) => round(t, 2)),
+      coldIsolateHeldBytes: held.shards + held.eager,
+      regionCopyBytes: bucket.bytesUnder('snapshot/'),
+    };
+    log(
+      `snapshot isolates: ${records} records, ${isolates} isolates: one change ${result.oneChangeBytesPerRegion} B and ${changeRequests} requests per region (whole-snapshot design: ${result.oneChangeBytesPerRegionWholeSnapshot} B); cold first classification ${result.coldClassifyMs} ms holding ${result.coldIsolateHeldBytes} B`,
+    );
+    void first;
+    return result;
+  } finally {
+    globalThis.fetch = realFetch;
+  }
 }

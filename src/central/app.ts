@@ -12,6 +12,7 @@ import { deploymentRoutes } from './api/routes/deployments.js';
 import { dashboardRoutes } from './dashboard/index.js';
 import { dispositionRoutes } from './api/routes/dispositions.js';
 import { edgeRoutes } from './ingest/edge-routes.js';
+import { edgeSnapshotRoutes } from './snapshot/edge-snapshot-routes.js';
 import { healthRoutes } from './api/routes/health.js';
 import { mailboxRoutes } from './api/routes/mailboxes.js';
 import { createOpenApiRoutes, OPENAPI_PATH } from './api/routes/openapi.js';
@@ -72,6 +73,7 @@ export function createApp() {
   app.route('/api/v1', deadLetterRoutes);
   app.route('/api/v1', webhookDeliveryRoutes);
   app.route('/api/v1', edgeRoutes);
+  app.route('/api/v1', edgeSnapshotRoutes);
   app.route('/', createOpenApiRoutes(app));
   app.route('/', dashboardRoutes);
 

@@ -4,7 +4,7 @@
 // message's addresses or subject: they end up in content-free disposition receipts. They may name
 // the routed mailbox, which receipts are allowed to name.
 import { keyedHash, keyedHash64, normaliseAddress } from './keyed-hash.js';
-import { filterHas } from './membership-filter.js';
+import { filterHas, ShardNotLoadedError } from './membership-filter.js';
 import type { MessageFacts } from './message-facts.js';
 import { type DeploymentSnapshot, type RoutingSnapshot, threadIndexRootHash } from './snapshot.js';
 import { smartMatchSubject } from './subject.js';
@@ -152,6 +152,8 @@ export function classify(facts: MessageFacts, snapshot: RoutingSnapshot, options
   try {
     return decide(facts, snapshot, options ?? { now: 0 });
   } catch (e) {
+    // A record filter shard the edge has not loaded yet: it loads it and classifies again.
+    if (e instanceof ShardNotLoadedError) throw e;
     return {
       crmBound: false,
       reason: 'malformed',

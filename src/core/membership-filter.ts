@@ -466,10 +466,16 @@ export function buildTaggedMembershipFilterTyped(
  * `all`, `(tag & mask) === mask` (every bit of the mask set: the intersection of the sets).
  */
 export function withTagMask(filter: Uint8Array, mask: 1 | 2 | 3, all = false): Uint8Array {
-  const tagged = isSharded(filter) ? readSharded(filter)?.tagged : readGeometry(filter)?.tagged;
+  const lazy = lazySources.get(filter);
+  const tagged = lazy
+    ? (filter[3] as number) & 1
+    : isSharded(filter)
+      ? readSharded(filter)?.tagged
+      : readGeometry(filter)?.tagged;
   if (!tagged) throw new Error('withTagMask needs a tagged membership filter');
   const copy = filter.slice();
   copy[3] = tagMaskFlags(mask, all);
+  if (lazy) lazySources.set(copy, lazy);
   return copy;
 }
 
@@ -668,6 +674,7 @@ function readSharded(filter: Uint8Array): Sharded | undefined {
 
 /** Checks that `filter` is a well-formed membership filter; returns a problem description or undefined. */
 export function validateMembershipFilter(filter: Uint8Array): string | undefined {
+  if (lazySources.has(filter)) return undefined;
   if (isSharded(filter))
     return readSharded(filter) ? undefined : 'sharded membership filter is inconsistent or truncated';
   if (filter.length < FILTER_HEADER_BYTES) return `membership filter is truncated (${filter.length} bytes)`;
@@ -679,6 +686,7 @@ export function validateMembershipFilter(filter: Uint8Array): string | undefined
 
 /** Number of distinct keys the filter was built from. */
 export function filterKeyCount(filter: Uint8Array): number {
+  if (lazySources.has(filter)) return new DataView(filter.buffer, filter.byteOffset, 12).getUint32(8, true);
   if (isSharded(filter)) return readSharded(filter)?.keyCount ?? 0;
   return readGeometry(filter)?.keyCount ?? 0;
 }
@@ -688,6 +696,16 @@ export function filterKeyCount(filter: Uint8Array): number {
  * keys. A malformed filter answers false (validate filters where they are decoded).
  */
 export function filterHas(filter: Uint8Array, key: [number, number]): boolean {
+  const lazy = lazySources.get(filter);
+  if (lazy) {
+    const i = shardOf(key[0], lazy.bits);
+    const shard = lazy.shard(i);
+    if (!shard) throw new ShardNotLoadedError(lazy.name(i));
+    const g = readGeometry(shard);
+    if (!g) throw new Error(`membership filter shard ${lazy.name(i)} is malformed`);
+    const flags = filter[3] as number;
+    return lookup(shard, g, key, (flags >> 4) & 3, (flags & ALL_BIT) !== 0);
+  }
   if (isSharded(filter)) {
     const s = readSharded(filter);
     if (!s) return false;
@@ -720,8 +738,13 @@ function lookup(
   return all ? (t & tagMask) === tagMask : (t & tagMask) !== 0;
 }
 
-/** Keys per shard a sharded filter aims at (bounds the memory of building one shard: ~50 B/key). */
-export const SHARD_TARGET_KEYS = 1 << 19;
+/**
+ * Keys per shard a sharded filter aims at. A shard is what a one-record change sends to each
+ * region (issue 21: ≤ 64 KB per change at 10 M records): 2^15 keys make shards of ≤ 47 KB (10 M
+ * records: 512 shards of ≈ 30 KB) and bound the memory of building one (~50 B/key). Smaller shards
+ * cost space: 1.53 bytes per key at 31 k keys a shard against 1.43 at 500 k (docs/decisions.md).
+ */
+export const SHARD_TARGET_KEYS = 1 << 15;
 
 /** Shard bits for a key count: the fewest shards of at most {@link SHARD_TARGET_KEYS} keys each. */
 export function shardBitsFor(keyCount: number, target = SHARD_TARGET_KEYS): number {
@@ -766,4 +789,70 @@ export function buildShardedTaggedFilter(
     shards.push(buildFilterTyped(sh.subarray(a, b), sl.subarray(a, b), st.subarray(a, b)));
   }
   return assembleShardedFilter(shards, bits);
+}
+
+// Lazy sharded filter: a sharded filter whose shards are held elsewhere (the edge's bounded cache
+// of content-addressed shards, docs/decisions.md "Snapshots by content hash"). The handle is a
+// 12-byte header ('B' 'F' 'L', flags, u32 shard bits, u32 key count); its shards come from the
+// source it was created with. A lookup whose shard is not held throws ShardNotLoadedError naming
+// it: an absent shard must never answer "not a member" (no false negatives, design §2).
+const LAZY_MAGIC2 = 0x4c; // L
+
+/** Where a lazy sharded filter finds shard `i`, and the name (content hash) of shard `i`. */
+export interface ShardSource {
+  bits: number;
+  shard(i: number): Uint8Array | undefined;
+  name(i: number): string;
+}
+
+const lazySources = new WeakMap<Uint8Array, ShardSource>();
+
+/** Thrown by {@link filterHas} when a lazy filter's shard is not held: load `shard`, then ask again. */
+export class ShardNotLoadedError extends Error {
+  constructor(readonly shard: string) {
+    super(`membership filter shard ${shard} is not loaded`);
+    this.name = 'ShardNotLoadedError';
+  }
+}
+
+/** A lazy sharded filter over `source` with the flags byte of a plain or sharded filter. */
+export function createLazyShardedFilter(source: ShardSource, flags: number, keyCount: number): Uint8Array {
+  if (!Number.isInteger(source.bits) || source.bits < 0 || source.bits > MAX_SHARD_BITS)
+    throw new Error('bad shard bits');
+  if ((flags & ~0x71) !== 0) throw new Error('bad filter flags');
+  const handle = new Uint8Array(12);
+  handle[0] = MAGIC0;
+  handle[1] = MAGIC1;
+  handle[2] = LAZY_MAGIC2;
+  handle[3] = flags;
+  const view = new DataView(handle.buffer);
+  view.setUint32(4, source.bits, true);
+  view.setUint32(8, keyCount, true);
+  lazySources.set(handle, source);
+  return handle;
+}
+
+/** Whether `filter` is a lazy sharded filter (its shards live in a {@link ShardSource}). */
+export function isLazyFilter(filter: Uint8Array): boolean {
+  return lazySources.has(filter);
+}
+
+/**
+ * The shards of a sharded filter (a plain filter is one shard at 0 bits), as views of its bytes,
+ * with its flags byte and key count: what a content-addressed snapshot stores one by one.
+ */
+export function shardsOf(filter: Uint8Array): {
+  bits: number;
+  flags: number;
+  keyCount: number;
+  shards: Uint8Array[];
+} {
+  if (isSharded(filter)) {
+    const s = readSharded(filter);
+    if (!s) throw new Error('sharded membership filter is inconsistent or truncated');
+    return { bits: s.bits, flags: filter[3] as number, keyCount: s.keyCount, shards: s.shards };
+  }
+  const g = readGeometry(filter);
+  if (!g) throw new Error('membership filter is malformed');
+  return { bits: 0, flags: filter[3] as number, keyCount: g.keyCount, shards: [filter] };
 }

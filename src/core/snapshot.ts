@@ -16,6 +16,7 @@ import {
   buildMembershipFilterTyped,
   buildShardedTaggedFilter,
   FILTER_HEADER_BYTES,
+  shardBitsFor,
   tagMaskFlags,
   validateMembershipFilter,
   withTagMask,
@@ -53,6 +54,8 @@ export interface SnapshotInput {
   forwarding?: Array<{ address: string; deployment: string; expiresAt?: number }>;
   /** Active relay tokens, already keyed (relayTokenKey needs WebCrypto; this builder is synchronous). */
   relayTokens?: Record<string, RelayTokenTarget>;
+  /** Keys per record filter shard (default SHARD_TARGET_KEYS, as central builds; tests use small shards). */
+  shardTargetKeys?: number;
   deployments: Array<
     Pick<DeploymentSnapshot, 'token' | 'maxMessageBytes' | 'attachmentPolicy' | 'smartMatch'> & {
       id: string;
@@ -238,6 +241,7 @@ export function buildSnapshot(input: SnapshotInput): RoutingSnapshot {
       recHi.subarray(0, n),
       recLo.subarray(0, n),
       recTags.subarray(0, n),
+      shardBitsFor(n, input.shardTargetKeys),
     );
 
     const out = new OutboundAccumulator(key, d.smartMatch, d.token);
@@ -663,29 +667,38 @@ function hashMap<T>(
   return out;
 }
 
-/** Decodes a snapshot. Throws an Error naming the problem on a corrupt or truncated payload. */
-export function decodeSnapshot(bytes: Uint8Array): RoutingSnapshot {
-  if (!(bytes instanceof Uint8Array)) fail('payload is not bytes');
-  if (bytes.length < 16) fail(`payload is truncated (${bytes.length} bytes)`);
-  if (bytes[0] !== MAGIC[0] || bytes[1] !== MAGIC[1] || bytes[2] !== MAGIC[2]) fail('bad magic');
-  const format = bytes[3];
-  if (format !== FORMAT_VERSION && format !== 1) fail(`unsupported format version ${bytes[3]}`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const end = bytes.length - 8;
-  const [hi, lo] = checksum(bytes.subarray(0, end));
-  if (view.getUint32(end, true) !== hi || view.getUint32(end + 4, true) !== lo) {
-    fail('checksum mismatch (truncated or altered)');
+/** Throws (corrupt routing snapshot) unless `d` is a well-formed JSON section of deployment `id`. */
+export function checkJsonDeployment(id: string, d: JsonDeployment): void {
+  if (validateTokenFormat(d.token)) fail(`deployment "${id}" token format invalid`);
+  if (typeof d.maxMessageBytes !== 'number' || !(d.maxMessageBytes >= 0))
+    fail(`deployment "${id}" size limit invalid`);
+  if (!ATTACHMENT_POLICIES.includes(d.attachmentPolicy)) fail(`deployment "${id}" attachment policy unknown`);
+  if (typeof d.smartMatch !== 'boolean') fail(`deployment "${id}" smartMatch missing`);
+  if (
+    d.retentionDays !== undefined &&
+    !(Number.isInteger(d.retentionDays) && d.retentionDays >= 1 && d.retentionDays <= 36_500)
+  )
+    fail(`deployment "${id}" retentionDays invalid`);
+  if (!isStringArray(d.suppressedAddresses, HASH) || !isStringArray(d.suppressedDomains, HASH)) {
+    fail(`deployment "${id}" suppressions malformed`);
   }
-  const jsonLength = view.getUint32(4, true);
-  if (8 + jsonLength > end) fail('JSON section overruns the payload');
-  let parsed: Record<string, unknown>;
-  try {
-    parsed = JSON.parse(
-      new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes.subarray(8, 8 + jsonLength)),
-    );
-  } catch (e) {
-    fail(`JSON section unreadable (${e instanceof Error ? e.message : String(e)})`);
+  if (!isStringArray(d.threadIndexes, HASH)) fail(`deployment "${id}" thread indexes malformed`);
+  if (
+    !Array.isArray(d.smart) ||
+    !d.smart.every((x) => x && HASH.test(x.subject) && isStringArray(x.recipients, HASH))
+  ) {
+    fail(`deployment "${id}" smart-match entries malformed`);
   }
+}
+
+/**
+ * The header of a snapshot's (or a manifest's) JSON section, checked: everything but the
+ * deployments' filters, with the deployment order and the per-deployment JSON left to the caller.
+ */
+export function readSnapshotHeader(parsed: unknown): Omit<RoutingSnapshot, 'deployments'> & {
+  order: string[];
+  deployments: object;
+} {
   if (parsed === null || typeof parsed !== 'object') fail('JSON section is not an object');
   const {
     version,
@@ -700,7 +713,7 @@ export function decodeSnapshot(bytes: Uint8Array): RoutingSnapshot {
     relayTokens,
     order,
     deployments,
-  } = parsed;
+  } = parsed as Record<string, unknown>;
   if (typeof version !== 'number' || !Number.isFinite(version)) fail('version missing');
   if (typeof etag !== 'string') fail('etag missing');
   if (typeof region !== 'string') fail('region missing');
@@ -758,6 +771,47 @@ export function decodeSnapshot(bytes: Uint8Array): RoutingSnapshot {
     }
   }
 
+  return {
+    version,
+    etag,
+    region,
+    builtAt,
+    hashKey: hashKey.toLowerCase(),
+    rulesEnabled,
+    egress: egress as EgressPolicy,
+    mailboxes: routes,
+    forwarding: forwardingTargets,
+    ...(Object.keys(relayTargets).length ? { relayTokens: relayTargets } : {}),
+    order,
+    deployments,
+  };
+}
+
+/** Decodes a snapshot. Throws an Error naming the problem on a corrupt or truncated payload. */
+export function decodeSnapshot(bytes: Uint8Array): RoutingSnapshot {
+  if (!(bytes instanceof Uint8Array)) fail('payload is not bytes');
+  if (bytes.length < 16) fail(`payload is truncated (${bytes.length} bytes)`);
+  if (bytes[0] !== MAGIC[0] || bytes[1] !== MAGIC[1] || bytes[2] !== MAGIC[2]) fail('bad magic');
+  const format = bytes[3];
+  if (format !== FORMAT_VERSION && format !== 1) fail(`unsupported format version ${bytes[3]}`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const end = bytes.length - 8;
+  const [hi, lo] = checksum(bytes.subarray(0, end));
+  if (view.getUint32(end, true) !== hi || view.getUint32(end + 4, true) !== lo) {
+    fail('checksum mismatch (truncated or altered)');
+  }
+  const jsonLength = view.getUint32(4, true);
+  if (8 + jsonLength > end) fail('JSON section overruns the payload');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(
+      new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes.subarray(8, 8 + jsonLength)),
+    );
+  } catch (e) {
+    fail(`JSON section unreadable (${e instanceof Error ? e.message : String(e)})`);
+  }
+  const header = readSnapshotHeader(parsed);
+  const { order, deployments } = header;
   let o = 8 + jsonLength;
   const readBlob = (what: string, shareWith?: Uint8Array): Uint8Array => {
     if (o + 4 > end) fail(`${what} filter is missing`);
@@ -783,27 +837,7 @@ export function decodeSnapshot(bytes: Uint8Array): RoutingSnapshot {
       ? (deployments as Record<string, JsonDeployment | undefined>)[id]
       : undefined;
     if (!d || typeof d !== 'object') fail(`deployment "${id}" missing`);
-    if (validateTokenFormat(d.token)) fail(`deployment "${id}" token format invalid`);
-    if (typeof d.maxMessageBytes !== 'number' || !(d.maxMessageBytes >= 0))
-      fail(`deployment "${id}" size limit invalid`);
-    if (!ATTACHMENT_POLICIES.includes(d.attachmentPolicy))
-      fail(`deployment "${id}" attachment policy unknown`);
-    if (typeof d.smartMatch !== 'boolean') fail(`deployment "${id}" smartMatch missing`);
-    if (
-      d.retentionDays !== undefined &&
-      !(Number.isInteger(d.retentionDays) && d.retentionDays >= 1 && d.retentionDays <= 36_500)
-    )
-      fail(`deployment "${id}" retentionDays invalid`);
-    if (!isStringArray(d.suppressedAddresses, HASH) || !isStringArray(d.suppressedDomains, HASH)) {
-      fail(`deployment "${id}" suppressions malformed`);
-    }
-    if (!isStringArray(d.threadIndexes, HASH)) fail(`deployment "${id}" thread indexes malformed`);
-    if (
-      !Array.isArray(d.smart) ||
-      !d.smart.every((x) => x && HASH.test(x.subject) && isStringArray(x.recipients, HASH))
-    ) {
-      fail(`deployment "${id}" smart-match entries malformed`);
-    }
+    checkJsonDeployment(id, d);
     const records = readBlob(`deployment "${id}" records`);
     const emailEnabled = readBlob(`deployment "${id}" emailEnabled`, records);
     const emailEnabledRecipients =
@@ -821,19 +855,8 @@ export function decodeSnapshot(bytes: Uint8Array): RoutingSnapshot {
     result[id] = { ...jsonDeploymentOf(d), records, emailEnabled, emailEnabledRecipients, outbound };
   }
   if (o !== end) fail('trailing bytes after the filters');
-  return {
-    version,
-    etag,
-    region,
-    builtAt,
-    hashKey: hashKey.toLowerCase(),
-    rulesEnabled,
-    egress: egress as EgressPolicy,
-    mailboxes: routes,
-    forwarding: forwardingTargets,
-    ...(Object.keys(relayTargets).length ? { relayTokens: relayTargets } : {}),
-    deployments: result,
-  };
+  const { order: _order, deployments: _deployments, ...rest } = header;
+  return { ...rest, deployments: result };
 }
 
 /**

@@ -10,7 +10,12 @@ import type { EdgeBindings, EdgeConfig } from './config.js';
 import { enqueueAll } from './enqueue.js';
 import { buildIngestItems } from './ingest-item.js';
 import { journalItems, settleJournal } from './journal.js';
-import { currentSnapshot, mayBeNewForwardingAddress, refreshSnapshot } from './snapshot-store.js';
+import {
+  classifyWithShards,
+  currentSnapshot,
+  mayBeNewForwardingAddress,
+  refreshSnapshot,
+} from './snapshot-store.js';
 
 /** Email Routing's platform limit; anything larger is refused before it is read. */
 export const PLATFORM_MAX_BYTES = 25 * 1024 * 1024;
@@ -135,14 +140,16 @@ export async function decideMessage(
   const messages = readForwardedMessages(raw, envelope, {
     isForwardingMailbox: (address) => isRoutedMailbox(snapshot, address, deployment),
   });
-  return {
-    envelope,
-    snapshot,
-    decided: messages.map((facts) => ({
+  // Record lookups load the filter shards they need first (a cold isolate holds none of them).
+  const decided: DecidedMessage['decided'] = [];
+  for (const facts of messages)
+    decided.push({
       facts,
-      decision: classify(facts, snapshot, { now, loopHistory, deployment }),
-    })),
-  };
+      decision: await classifyWithShards(env, cfg, () =>
+        classify(facts, snapshot, { now, loopHistory, deployment }),
+      ),
+    });
+  return { envelope, snapshot, decided };
 }
 
 /** The deployments whose items the decided messages will reference a raw copy from. */

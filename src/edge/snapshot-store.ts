@@ -1,17 +1,61 @@
+// The region's routing snapshot at the edge, as a manifest and content-addressed parts (issue 21;
+// docs/decisions.md, "Snapshots by content hash"). Three tiers:
+//   - central: `GET /api/v1/edge/snapshot/manifest` (ETag / 304) and `/parts/{name}`;
+//   - the region's R2 bucket (`RAW`, in the region's jurisdiction), under `snapshot/`: the region's
+//     current manifest under one fixed key and its parts under their names, never overwritten.
+//     Every isolate of the region reads it; the isolate that first sees a new manifest copies the
+//     parts the region lacks from central, then the manifest (so a manifest in R2 always has its
+//     parts there): each change crosses from central to a region once, not once per isolate;
+//   - this isolate's memory: the manifest, every deployment's JSON section and outbound filter,
+//     and a bounded LRU of record filter shards. Classification loads the shards a message needs
+//     (classifyWithShards): a cold isolate classifies after the manifest and one shard per lookup,
+//     not the whole snapshot, and its memory is bounded whatever the record count.
 import { isVerifiedForwardingAddress } from '../core/forwarding-address.js';
 import { keyedHash, normaliseAddress } from '../core/keyed-hash.js';
-import { decodeSnapshot, type RoutingSnapshot } from '../core/snapshot.js';
+import { ShardNotLoadedError } from '../core/membership-filter.js';
+import type { RoutingSnapshot } from '../core/snapshot.js';
+import {
+  checkPart,
+  decodeManifest,
+  eagerParts,
+  manifestParts,
+  type SnapshotManifest,
+  snapshotFromManifest,
+} from '../core/snapshot-manifest.js';
 import { centralFetch } from './central-client.js';
 import type { EdgeBindings, EdgeConfig } from './config.js';
+import { countCrossRegion } from './cross-region.js';
 
-/** Refresh at least this often (design: ≤ 60 s); the cron and the ingest answers refresh sooner. */
+/** Refresh at least this often (design: ≤ 60 s); the cron, notices and ingest answers refresh sooner. */
 export const SNAPSHOT_MAX_AGE_MS = 30_000;
-const KV_KEY = 'snapshot:current';
+/**
+ * Bytes of decoded record filter shards one isolate keeps (LRU). A shard holds ≤ 2^20 addresses
+ * (central re-shards past twice its 2^19 target), ≈ 1.5 MB; 16 MiB keeps every shard a burst of
+ * messages touches while staying far inside the 128 MB isolate limit at any record count.
+ */
+export const SHARD_CACHE_BYTES = 16 * 1024 * 1024;
+/**
+ * Shard loads one classification may wait for. A lookup needs one shard per (deployment, address)
+ * it consults: the sender and each recipient (envelope.ts caps recipients) in the bound deployment.
+ */
+const MAX_SHARD_LOADS = 1024;
+/** Where the region's copy lives in its R2 bucket. */
+const R2_MANIFEST = 'snapshot/manifest';
+const R2_PARTS = 'snapshot/parts/';
+/**
+ * Bytes of an HTTP exchange's request line and headers, beyond its body: counted with the body as
+ * cross-region bytes (a signed edge request carries ≈ 400 bytes of headers, an answer ≈ 250).
+ */
+const REQUEST_OVERHEAD_BYTES = 400;
+const RESPONSE_OVERHEAD_BYTES = 250;
 
 interface Held {
+  manifest: SnapshotManifest;
   snapshot: RoutingSnapshot;
   etag: string;
   checkedAt: number;
+  /** The deployments' JSON sections and outbound filters, by name. */
+  eager: Map<string, Uint8Array>;
 }
 
 let held: Held | undefined;
@@ -32,75 +76,201 @@ let inflight: Promise<RoutingSnapshot | undefined> | undefined;
  */
 let inflightSince = 0;
 
+/** Decoded record filter shards by name, least recently used first (Map keeps insertion order). */
+const shardCache = new Map<string, Uint8Array>();
+let shardCacheBytes = 0;
+/** Shards loaded for the classification running now (synchronous): never evicted under it. */
+let pinned: Map<string, Uint8Array> | undefined;
+
+function cachedShard(name: string): Uint8Array | undefined {
+  const pin = pinned?.get(name);
+  if (pin) return pin;
+  const bytes = shardCache.get(name);
+  if (bytes) {
+    shardCache.delete(name);
+    shardCache.set(name, bytes);
+  }
+  return bytes;
+}
+
+function cacheShard(name: string, bytes: Uint8Array) {
+  if (shardCache.has(name)) return;
+  shardCache.set(name, bytes);
+  shardCacheBytes += bytes.length;
+  for (const [n, b] of shardCache) {
+    if (shardCacheBytes <= SHARD_CACHE_BYTES) break;
+    shardCache.delete(n);
+    shardCacheBytes -= b.length;
+  }
+}
+
+/** What this isolate holds of the snapshot, in bytes (the bench's and /health's memory figure). */
+export function heldSnapshotBytes(): { shards: number; eager: number } {
+  let eager = 0;
+  for (const b of held?.eager.values() ?? []) eager += b.length;
+  return { shards: shardCacheBytes, eager };
+}
+
 export function heldSnapshotVersion(): number | undefined {
   return held?.snapshot.version;
 }
 
-/** The version this edge classifies with, reading the last good copy from KV after a restart. */
-export async function snapshotVersion(env: EdgeBindings): Promise<number | undefined> {
-  if (!held) held = await loadFromKv(env);
+/** The version this edge classifies with, reading the region's copy after a restart. */
+export async function snapshotVersion(env: EdgeBindings, cfg?: EdgeConfig): Promise<number | undefined> {
+  if (!held && cfg) held = await loadFromRegion(env, cfg).catch(() => undefined);
   return held?.snapshot.version;
 }
 
-/** Test hook: forget the in-memory copy (KV keeps the last good one). */
+/** Test and bench hook: forget this isolate's memory (the region's R2 copy stays). */
 export function forgetHeldSnapshot(): void {
   held = undefined;
+  shardCache.clear();
+  shardCacheBytes = 0;
 }
 
-async function loadFromKv(env: EdgeBindings): Promise<Held | undefined> {
-  const { value, metadata } = await env.SNAPSHOTS.getWithMetadata<{ etag: string; checkedAt: number }>(
-    KV_KEY,
-    {
-      type: 'arrayBuffer',
-    },
+/** A counted GET to central (every byte of it crosses the region boundary). */
+async function centralGet(cfg: EdgeConfig, path: string, headers: Record<string, string> = {}) {
+  countCrossRegion('snapshot', 'toCentral', REQUEST_OVERHEAD_BYTES + path.length);
+  const res = await centralFetch(cfg, path, { headers });
+  const body = res.status === 304 ? new Uint8Array() : new Uint8Array(await res.arrayBuffer());
+  countCrossRegion('snapshot', 'fromCentral', RESPONSE_OVERHEAD_BYTES + body.length);
+  return { res, body };
+}
+
+/** A part from the region's R2 copy, else from central (then kept in R2 for the region). */
+async function readPart(env: EdgeBindings, cfg: EdgeConfig, name: string): Promise<Uint8Array> {
+  const stored = await env.RAW.get(R2_PARTS + name);
+  if (stored) {
+    const bytes = new Uint8Array(await stored.arrayBuffer());
+    try {
+      return checkPart(name, bytes);
+    } catch (err) {
+      console.error('snapshot part in R2 is corrupt; fetching it again', err);
+    }
+  }
+  const { res, body } = await centralGet(
+    cfg,
+    `/api/v1/edge/snapshot/parts/${name}?region=${encodeURIComponent(cfg.region)}`,
   );
-  if (!value || !metadata) return undefined;
+  if (!res.ok)
+    throw new Error(
+      `snapshot part ${name}: central answered ${res.status} (superseded: the manifest is refreshed)`,
+    );
+  checkPart(name, body);
+  await env.RAW.put(R2_PARTS + name, body);
+  return body;
+}
+
+/** Makes a manifest this isolate's snapshot: its eager parts loaded (carried over by name), shards lazy. */
+async function adopt(
+  env: EdgeBindings,
+  cfg: EdgeConfig,
+  manifest: SnapshotManifest,
+  etag: string,
+  checkedAt: number,
+): Promise<Held> {
+  const eager = new Map<string, Uint8Array>();
+  for (const name of eagerParts(manifest))
+    eager.set(name, held?.eager.get(name) ?? (await readPart(env, cfg, name)));
+  const snapshot = snapshotFromManifest(manifest, (n) => eager.get(n), cachedShard);
+  return { manifest, snapshot, etag, checkedAt, eager };
+}
+
+interface RegionCopy {
+  manifest: SnapshotManifest;
+  etag: string;
+  checkedAt: number;
+  /** The R2 object's own etag (for the conditional replace). */
+  objectEtag: string;
+}
+
+async function readRegionCopy(env: EdgeBindings): Promise<RegionCopy | undefined> {
+  const obj = await env.RAW.get(R2_MANIFEST);
+  if (!obj) return undefined;
   try {
     return {
-      snapshot: decodeSnapshot(new Uint8Array(value)),
-      etag: metadata.etag,
-      checkedAt: metadata.checkedAt,
+      manifest: decodeManifest(new Uint8Array(await obj.arrayBuffer())),
+      etag: obj.customMetadata?.etag ?? '',
+      checkedAt: Number(obj.customMetadata?.checkedAt ?? 0),
+      objectEtag: obj.etag,
     };
   } catch (err) {
-    console.error('stored snapshot is corrupt; ignoring it', err);
+    console.error("the region's snapshot manifest is corrupt; ignoring it", err);
     return undefined;
   }
 }
 
+async function loadFromRegion(env: EdgeBindings, cfg: EdgeConfig): Promise<Held | undefined> {
+  const copy = await readRegionCopy(env);
+  return copy ? adopt(env, cfg, copy.manifest, copy.etag, copy.checkedAt) : undefined;
+}
+
 /**
- * Fetches the region's snapshot from central (`If-None-Match`), keeps it in memory and as the last
- * good copy in KV. Returns undefined when central is unreachable: the caller keeps the old copy.
+ * Brings this isolate (and the region's copy) to central's current manifest. The region's copy
+ * answers first: when another isolate checked central less than SNAPSHOT_MAX_AGE_MS ago, or
+ * already holds `atLeast`, nothing crosses to central. Otherwise central is asked with the newest
+ * ETag the region holds; a new manifest's missing parts (those the region's previous manifest did
+ * not name) are copied into R2, then the manifest. Returns undefined when central is unreachable:
+ * the caller keeps the old copy.
  */
 export async function refreshSnapshot(
   env: EdgeBindings,
   cfg: EdgeConfig,
   trigger: RefreshTrigger,
+  atLeast?: number,
 ): Promise<RoutingSnapshot | undefined> {
   if (inflight && Date.now() - inflightSince < cfg.centralTimeoutMs + 5_000) return inflight;
   inflightSince = Date.now();
   inflight = (async () => {
     try {
-      const res = await centralFetch(cfg, `/api/v1/edge/snapshot?region=${encodeURIComponent(cfg.region)}`, {
-        headers: held ? { 'if-none-match': held.etag } : {},
-      });
       const now = Date.now();
+      const copy = await readRegionCopy(env);
+      const take = async (manifest: SnapshotManifest, etag: string, checkedAt: number) => {
+        if (held?.etag === etag) {
+          held = { ...held, checkedAt };
+          return held.snapshot;
+        }
+        held = await adopt(env, cfg, manifest, etag, checkedAt);
+        lastChange = { version: manifest.version, trigger, at: now };
+        return held.snapshot;
+      };
+      if (
+        copy &&
+        (atLeast !== undefined
+          ? copy.manifest.version >= atLeast
+          : trigger !== 'new-address' && now - copy.checkedAt < SNAPSHOT_MAX_AGE_MS)
+      )
+        return take(copy.manifest, copy.etag, copy.checkedAt);
+      const known = copy?.etag ?? held?.etag;
+      const { res, body } = await centralGet(
+        cfg,
+        `/api/v1/edge/snapshot/manifest?region=${encodeURIComponent(cfg.region)}`,
+        known ? { 'if-none-match': known } : {},
+      );
+      if (res.status === 304 && copy) {
+        await putRegionManifest(env, copy, encodeManifestBytes(copy.manifest), copy.etag, now);
+        return take(copy.manifest, copy.etag, now);
+      }
       if (res.status === 304 && held) {
         held = { ...held, checkedAt: now };
         return held.snapshot;
       }
       if (!res.ok) {
-        console.error(`snapshot fetch: central answered ${res.status}: ${await res.text()}`);
+        console.error(
+          `snapshot manifest fetch: central answered ${res.status}: ${new TextDecoder().decode(body)}`,
+        );
         return undefined;
       }
-      const bytes = new Uint8Array(await res.arrayBuffer());
-      const snapshot = decodeSnapshot(bytes);
-      const etag = res.headers.get('etag') ?? `"${snapshot.etag}"`;
-      held = { snapshot, etag, checkedAt: now };
-      lastChange = { version: snapshot.version, trigger, at: now };
-      await env.SNAPSHOTS.put(KV_KEY, bytes, { metadata: { etag, checkedAt: now } });
-      return snapshot;
+      const manifest = decodeManifest(body);
+      const etag = res.headers.get('etag') ?? `"${manifest.etag}"`;
+      // The region's copy has every part its manifest names; copy the others from central.
+      const inRegion = new Set(copy ? manifestParts(copy.manifest) : []);
+      for (const name of manifestParts(manifest)) if (!inRegion.has(name)) await readPart(env, cfg, name);
+      if (!copy || manifest.version >= copy.manifest.version)
+        await putRegionManifest(env, copy, body, etag, now);
+      return take(manifest, etag, now);
     } catch (err) {
-      console.error('snapshot fetch failed (central unreachable?)', err);
+      console.error('snapshot refresh failed (central unreachable?)', err);
       return undefined;
     } finally {
       inflight = undefined;
@@ -109,17 +279,45 @@ export async function refreshSnapshot(
   return inflight;
 }
 
+function encodeManifestBytes(m: SnapshotManifest): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(m));
+}
+
 /**
- * The snapshot to classify with: memory, else the last good copy in KV, else a fetch. Refreshes in
- * the background when stale. Throws only when no snapshot exists at all (the message is then
- * refused temporarily and the sending server retries).
+ * Replaces the region's manifest only if it is still the one this isolate read (R2 conditional
+ * put on its etag): of two isolates racing with a new version, one writes and the other's next
+ * read takes it.
+ */
+async function putRegionManifest(
+  env: EdgeBindings,
+  previous: RegionCopy | undefined,
+  bytes: Uint8Array,
+  etag: string,
+  checkedAt: number,
+) {
+  const written = await env.RAW.put(R2_MANIFEST, bytes, {
+    customMetadata: { etag, checkedAt: String(checkedAt) },
+    ...(previous ? { onlyIf: { etagMatches: previous.objectEtag } } : {}),
+  });
+  if (!written) console.log('snapshot manifest: another isolate of the region wrote it first');
+}
+
+/**
+ * The snapshot to classify with: memory, else the region's copy, else central. Refreshes in the
+ * background when stale. Throws only when no snapshot exists at all (the message is then refused
+ * temporarily and the sending server retries). Its record filters are lazy: classify through
+ * {@link classifyWithShards}.
  */
 export async function currentSnapshot(
   env: EdgeBindings,
   cfg: EdgeConfig,
   waitUntil: (p: Promise<unknown>) => void,
 ): Promise<RoutingSnapshot> {
-  if (!held) held = await loadFromKv(env);
+  if (!held)
+    held = await loadFromRegion(env, cfg).catch((err) => {
+      console.error("the region's snapshot copy could not be read", err);
+      return undefined;
+    });
   if (!held) {
     const fetched = await refreshSnapshot(env, cfg, 'first-use');
     if (!fetched) throw new Error(`edge ${cfg.region}: no routing snapshot yet and central is unreachable`);
@@ -129,13 +327,42 @@ export async function currentSnapshot(
   return held.snapshot;
 }
 
-/** Called with the version central reports in each ingest answer. */
+/**
+ * Runs a (synchronous) classification, loading each record filter shard it asks for and running it
+ * again, until it needs none it lacks. A shard that cannot be loaded throws (temporary failure:
+ * the sender retries), never "not a record" (design §2: no false negatives).
+ */
+export async function classifyWithShards<T>(env: EdgeBindings, cfg: EdgeConfig, run: () => T): Promise<T> {
+  const pins = new Map<string, Uint8Array>();
+  for (;;) {
+    pinned = pins;
+    let missing: string;
+    try {
+      return run();
+    } catch (err) {
+      if (!(err instanceof ShardNotLoadedError)) throw err;
+      missing = err.shard;
+    } finally {
+      pinned = undefined;
+    }
+    if (pins.has(missing) || pins.size >= MAX_SHARD_LOADS)
+      throw new Error(
+        `edge ${cfg.region}: record filter shard ${missing} asked for again; temporary failure`,
+      );
+    const bytes = shardCache.get(missing) ?? (await readPart(env, cfg, missing));
+    cacheShard(missing, bytes);
+    pins.set(missing, bytes);
+  }
+}
+
+/** Called with the version central reports in each ingest answer (and in a notice). */
 export function noteCentralVersion(
   env: EdgeBindings,
   cfg: EdgeConfig,
   version: number,
+  trigger: RefreshTrigger = 'ingest-answer',
 ): Promise<unknown> | undefined {
-  if (held && version > held.snapshot.version) return refreshSnapshot(env, cfg, 'ingest-answer');
+  if (held && version > held.snapshot.version) return refreshSnapshot(env, cfg, trigger, version);
   return undefined;
 }
 

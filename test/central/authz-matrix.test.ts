@@ -357,6 +357,28 @@ const MATRIX: Record<string, Row> = {
     }),
     allow: ['edge:us'],
   },
+  'GET /api/v1/edge/snapshot/manifest': {
+    request: async (as) => ({
+      path: '/api/v1/edge/snapshot/manifest?region=us',
+      headers: await edgeHeaders(as, new Uint8Array()),
+    }),
+    allow: ['edge:us'],
+  },
+  'GET /api/v1/edge/snapshot/parts/{name}': {
+    request: async (as) => {
+      // A part the region's current manifest names (fetched as the us edge).
+      const manifest = await api('GET', '/api/v1/edge/snapshot/manifest?region=us', {
+        token: (await deriveEdgeCredentials(SECRET, 'us')).token,
+        headers: await edgeHeaders('edge:us', new Uint8Array()),
+      });
+      const name = (Object.values(manifest.json.deployments)[0] as { meta: string }).meta;
+      return {
+        path: `/api/v1/edge/snapshot/parts/${name}?region=us`,
+        headers: await edgeHeaders(as, new Uint8Array()),
+      };
+    },
+    allow: ['edge:us'],
+  },
 };
 
 const METHOD_OF = (key: string) => key.split(' ')[0] as string;

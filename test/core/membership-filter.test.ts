@@ -169,7 +169,7 @@ describe('sharded membership filter', () => {
     expect(shardBitsFor(0)).toBe(0);
     expect(shardBitsFor(SHARD_TARGET_KEYS)).toBe(0);
     expect(shardBitsFor(SHARD_TARGET_KEYS + 1)).toBe(1);
-    expect(shardBitsFor(10_000_000)).toBe(5);
+    expect(shardBitsFor(10_000_000)).toBe(9);
     expect(shardBitsFor(1e12)).toBe(12);
   });
 

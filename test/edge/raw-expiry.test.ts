@@ -3,13 +3,13 @@
 // deployment's days once they are older than the retentionDays central puts in the snapshot.
 import { env } from 'cloudflare:test';
 import { beforeEach, describe, expect, test } from 'vitest';
-import { buildSnapshot, encodeSnapshot, type SnapshotInput } from '../../src/core/snapshot.js';
+import { buildSnapshot, type SnapshotInput } from '../../src/core/snapshot.js';
+import { installBuilt } from './snapshot-input.js';
 import type { IngestItem } from '../../src/core/wire.js';
 import { type EdgeBindings, readEdgeConfig } from '../../src/edge/config.js';
 import { copyPrefix } from '../../src/edge/ingest-item.js';
 import { processMessage } from '../../src/edge/pipeline.js';
 import { expireRawCopies } from '../../src/edge/raw-expiry.js';
-import { forgetHeldSnapshot } from '../../src/edge/snapshot-store.js';
 
 const edgeEnv = env as unknown as EdgeBindings;
 const DAY = 24 * 3600 * 1000;
@@ -72,11 +72,7 @@ beforeEach(async () => {
 
 describe('regional copies follow the deployment retention', () => {
   test("a received message's raw copy, attachment and held body are stored under raw/<deployment>/<day>/", async () => {
-    forgetHeldSnapshot();
-    const s = snapshot(30);
-    await edgeEnv.SNAPSHOTS.put('snapshot:current', encodeSnapshot(s), {
-      metadata: { etag: `"${s.etag}"`, checkedAt: Date.now() },
-    });
+    const s = await installBuilt(snapshot(30));
     const sent: IngestItem[] = [];
     // A stub producer, not the real queue (test/edge/helpers.ts): the real one's consumer would
     // spool what it cannot deliver into this bucket, whose whole listing a later test checks.

@@ -1,5 +1,6 @@
 // The edge tests' snapshots: a region us input from a few fields, installed as the edge's current one.
-import { buildSnapshot, encodeSnapshot, type SnapshotInput } from '../../src/core/snapshot.js';
+import { buildSnapshot, type RoutingSnapshot, type SnapshotInput } from '../../src/core/snapshot.js';
+import { encodeManifest, splitSnapshot } from '../../src/core/snapshot-manifest.js';
 import { forgetHeldSnapshot } from '../../src/edge/snapshot-store.js';
 import { edgeEnv } from './helpers.js';
 
@@ -38,12 +39,28 @@ export function usSnapshotInput(
   };
 }
 
-/** Builds the snapshot and makes it the edge's current one (as a fetch from central would). */
-export async function installSnapshot(input: SnapshotInput) {
+/**
+ * Makes a built snapshot the region's current one, as a fetch from central would leave it: its
+ * manifest and parts in the region's R2 copy (`snapshot/`), this isolate's memory forgotten.
+ */
+export async function installBuilt(snapshot: RoutingSnapshot, checkedAt = Date.now()) {
   forgetHeldSnapshot();
-  const snapshot = buildSnapshot(input);
-  await edgeEnv.SNAPSHOTS.put('snapshot:current', encodeSnapshot(snapshot), {
-    metadata: { etag: `"${snapshot.etag}"`, checkedAt: Date.now() },
+  const { manifest, parts } = splitSnapshot(snapshot);
+  for (const [name, bytes] of parts) await edgeEnv.RAW.put(`snapshot/parts/${name}`, bytes);
+  await edgeEnv.RAW.put('snapshot/manifest', encodeManifest(manifest), {
+    customMetadata: { etag: `"${snapshot.etag}"`, checkedAt: String(checkedAt) },
   });
   return snapshot;
+}
+
+/** Builds the snapshot and makes it the edge's current one (as a fetch from central would). */
+export async function installSnapshot(input: SnapshotInput) {
+  return installBuilt(buildSnapshot(input));
+}
+
+/** The region holds no snapshot at all (a fresh edge). */
+export async function removeSnapshot() {
+  forgetHeldSnapshot();
+  const listed = await edgeEnv.RAW.list({ prefix: 'snapshot/' });
+  if (listed.objects.length) await edgeEnv.RAW.delete(listed.objects.map((o) => o.key));
 }

@@ -45,7 +45,11 @@ const MAX_INFLATED_BYTES = 32 * 1024 * 1024;
  * matching the token, timestamp within ±5 minutes, HMAC-SHA-256 over `timestamp.body` with the
  * region's key. Returns the raw (still compressed) body.
  */
-async function verifyEdgeRequest(c: Context<AppEnv>, region: string, maxBytes: number): Promise<Uint8Array> {
+export async function verifyEdgeRequest(
+  c: Context<AppEnv>,
+  region: string,
+  maxBytes: number,
+): Promise<Uint8Array> {
   assertEdge(c.get('principal'), region);
   const claimed = c.req.header(SIGNATURE_HEADERS.region);
   if (claimed !== region) throw forbidden(`${SIGNATURE_HEADERS.region} does not match the token's region`);

@@ -11,7 +11,12 @@ import { listRegions } from '../../db/queries/regions.js';
 import { partRowsOf } from '../../db/queries/snapshot-build.js';
 import type { CentralBindings } from '../context.js';
 import { type NoticeOutcome, noticeEdges, snapshotPushEnabled } from './edge-notice.js';
-import { getRegionSnapshot, publisherContext, snapshotTuning } from './snapshot-publisher.js';
+import {
+  getRegionSnapshot,
+  publisherContext,
+  readPublishedManifest,
+  snapshotTuning,
+} from './snapshot-publisher.js';
 
 export interface SnapshotKick {
   kind: 'snapshot-kick';
@@ -66,7 +71,10 @@ export async function runSnapshotKick(
   const routed = new Set<string>();
   for (const id of before.keys()) {
     for (const d of await deploymentsRoutedIn(db, id)) routed.add(d);
-    await getRegionSnapshot(ctx, id);
+    const published = await getRegionSnapshot(ctx, id);
+    // Split into manifest and parts here, off the request path, so that the edge the notice
+    // wakes is answered from R2 (docs/decisions.md, "Snapshots by content hash").
+    if (published && published.version !== before.get(id)) await readPublishedManifest(ctx, published);
   }
   const moved = (await listRegions(db))
     .filter((r) => r.publishedVersion !== null && r.publishedVersion !== before.get(r.id))

@@ -25,7 +25,9 @@ import {
   OutboundAccumulator,
   type RoutingSnapshot,
   type RelayTokenTarget,
+  decodeSnapshot,
 } from '../../core/snapshot.js';
+import { encodeManifest, isPartName, splitSnapshot } from '../../core/snapshot-manifest.js';
 import { RELAY_SCOPE_PREFIX, relayTokenKey } from '../../core/relay-token.js';
 import { deriveEdgeCredentials } from '../../core/request-signature.js';
 import type { AttachmentPolicy, EgressPolicy, FilterMode } from '../../core/types.js';
@@ -751,8 +753,84 @@ async function assemble(
     publishedVersion: version,
     publishedBytes: bytes.length,
   });
-  if (previous && previous !== key) await bucket.delete(previous);
+  if (previous && previous !== key) await bucket.delete([previous, manifestKeyOf(previous)]);
   return { region: regionId, version, etag, key, bytes: bytes.length };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The published snapshot as a manifest and content-addressed parts (docs/decisions.md,
+// "Snapshots by content hash"): what edges fetch, one changed part at a time.
+
+/** The R2 key of a published snapshot's manifest (deleted with the snapshot). */
+function manifestKeyOf(snapshotKey: string): string {
+  return `${snapshotKey}.manifest`;
+}
+
+/** The R2 key of a region's part: per region, so that a region's superseded parts can be dropped alone. */
+export function regionPartKey(region: string, name: string): string {
+  return `regions/${region}/parts/${name}`;
+}
+
+const manifestsInflight = new Map<string, Promise<Uint8Array | undefined>>();
+
+/**
+ * The manifest of a published snapshot (encoded). Split once per published version from the
+ * assembled snapshot by the one splitter (core/snapshot-manifest.ts): the parts it names are put
+ * under the region's prefix first (those already there are kept: same name, same bytes), then the
+ * manifest, so a manifest in R2 always has its parts there. Parts the previous manifest named and
+ * this one does not are deleted; an edge still reading the previous one gets 404 for such a part
+ * and fetches the manifest again.
+ */
+export async function readPublishedManifest(
+  ctx: PublisherContext,
+  s: PublishedSnapshot,
+): Promise<Uint8Array | undefined> {
+  const key = manifestKeyOf(s.key);
+  const stored = await ctx.bucket.get(key);
+  if (stored) return new Uint8Array(await stored.arrayBuffer());
+  const running = manifestsInflight.get(key);
+  if (running) return running;
+  const p = splitPublished(ctx, s, key).finally(() => manifestsInflight.delete(key));
+  manifestsInflight.set(key, p);
+  return p;
+}
+
+async function splitPublished(
+  ctx: PublisherContext,
+  s: PublishedSnapshot,
+  key: string,
+): Promise<Uint8Array | undefined> {
+  const { bucket } = ctx;
+  const body = await readPublishedSnapshot(ctx, s);
+  if (!body) return undefined;
+  const { manifest, parts } = splitSnapshot(decodeSnapshot(new Uint8Array(await body.arrayBuffer())));
+  const listed = await bucket.list({ prefix: `regions/${s.region}/parts/` });
+  const held = new Set(listed.objects.map((o) => o.key));
+  let cursor = listed.truncated ? listed.cursor : undefined;
+  while (cursor) {
+    const more = await bucket.list({ prefix: `regions/${s.region}/parts/`, cursor });
+    for (const o of more.objects) held.add(o.key);
+    cursor = more.truncated ? more.cursor : undefined;
+  }
+  for (const [name, bytes] of parts) {
+    const partKey = regionPartKey(s.region, name);
+    if (held.has(partKey)) continue;
+    await bucket.put(partKey, bytes);
+    await new Promise((r) => setTimeout(r, 0)); // to the event loop, as in buildShard
+  }
+  const encoded = encodeManifest(manifest);
+  await bucket.put(key, encoded);
+  const current = new Set(parts.keys());
+  const superseded = [...held].filter((k) => !current.has(k.slice(k.lastIndexOf('/') + 1)));
+  // R2 deletes at most 1,000 keys per call.
+  for (let i = 0; i < superseded.length; i += 1000) await bucket.delete(superseded.slice(i, i + 1000));
+  return encoded;
+}
+
+/** A part of the region's current manifest, or undefined (superseded, or never one of its parts). */
+export async function readRegionPart(ctx: PublisherContext, region: string, name: string) {
+  if (!isPartName(name)) return undefined;
+  return (await ctx.bucket.get(regionPartKey(region, name))) ?? undefined;
 }
 
 /** The bytes of a published snapshot (reassembled if its object vanished). */

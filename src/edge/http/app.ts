@@ -44,7 +44,7 @@ app.get('/health', async (c) => {
     ok: true,
     role: 'edge',
     region: cfg.region,
-    snapshotVersion: (await snapshotVersion(c.env)) ?? null,
+    snapshotVersion: (await snapshotVersion(c.env, cfg)) ?? null,
     // The last new snapshot this process took and what fetched it (null: none since it started).
     lastSnapshotChange: lastSnapshotChange() ?? null,
     spooled: await spoolDepth(c.env),
@@ -84,12 +84,12 @@ app.post(SNAPSHOT_NOTICE_PATH, async (c) => {
     return edgeError(c, 'bad_request', 'a notice is {"region": string, "version": integer}');
   if (notice.region !== cfg.region)
     return edgeError(c, 'forbidden', `this edge serves ${cfg.region}, not ${notice.region}`);
-  const held = (await snapshotVersion(c.env)) ?? null;
+  const held = (await snapshotVersion(c.env, cfg)) ?? null;
   if (held !== null && (notice.version as number) <= held)
     return c.json({ refreshing: false, snapshotVersion: held }, 200);
   // Then a heartbeat, so central (and its dashboard) sees at once which version the edge holds.
   c.executionCtx.waitUntil(
-    refreshSnapshot(c.env, cfg, 'notice')
+    refreshSnapshot(c.env, cfg, 'notice', notice.version as number)
       .then((taken) => (taken ? postBatch(cfg, { items: [], receipts: [] }) : undefined))
       .catch((err) => console.error('heartbeat after a snapshot notice failed', err)),
   );
