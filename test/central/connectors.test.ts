@@ -55,6 +55,7 @@ function fakeCrm() {
   const calls: DeliveryInput[] = [];
   const pages = new Map<string, PullPage>();
   let failPullAt: string | undefined;
+  let poisonAt: string | undefined;
   const adapter: ConnectorAdapter = {
     kind: 'tryton',
     async test(ctx) {
@@ -81,6 +82,19 @@ function fakeCrm() {
       }
       const page = pages.get(key);
       if (!page) throw new Error(`no page for cursor ${key}`);
+      if (poisonAt === key) {
+        poisonAt = undefined;
+        // The page arrives, but applying it fails half-way (as a D1 write can): a record that
+        // throws when read, ahead of the page's deletions.
+        const broken = {
+          type: 'contact' as const,
+          id: 'p-broken',
+          get emails(): string[] {
+            throw new Error('D1_ERROR: simulated write failure');
+          },
+        };
+        return { ...page, upserts: [broken, ...page.upserts] };
+      }
       return page;
     },
   };
@@ -91,6 +105,9 @@ function fakeCrm() {
     pages,
     failOnce(cursor: string) {
       failPullAt = cursor;
+    },
+    poisonOnce(cursor: string) {
+      poisonAt = cursor;
     },
   };
 }
@@ -468,6 +485,18 @@ describe('record sync', () => {
         .map((r) => r.id)
         .sort();
     expect(await ids()).toEqual(['old-1', 'old-2', 'p-1']);
+    // The page comes but fails to apply: its deletion is not made and the cursor does not move.
+    crm.poisonOnce('c1');
+    const d = site();
+    const broken = await runConnectorSync(db(), d.site, DEV, 'contoso', { adapters: crm.adapters });
+    await waitOnExecutionContext(d.ctx);
+    expect(broken).toMatchObject({ pages: 0, deleted: 0 });
+    expect(broken.error).toMatch(/^sync: the tryton connector failed inside central/);
+    expect(await ids()).toEqual(['old-1', 'old-2', 'p-1']);
+    const cursor = await env.DB.prepare('select sync_cursor from connectors where deployment = ?')
+      .bind('contoso')
+      .first<{ sync_cursor: string }>();
+    expect(cursor!.sync_cursor).toBe('c1');
     // Resumed from c1 (not from the start): p-2 lands, old-1 (confirmed deleted) goes, old-2 stays.
     const c = site();
     const resumed = await runConnectorSync(db(), c.site, DEV, 'contoso', { adapters: crm.adapters });
