@@ -5,7 +5,7 @@
 // (test/support/crm-receiver.ts); kinds whose adapters live elsewhere are stood in for by a small
 // adapter handed to the services through their `adapters` parameter.
 import { createExecutionContext, env, waitOnExecutionContext } from 'cloudflare:test';
-import { beforeEach, describe, expect, inject, test } from 'vitest';
+import { beforeEach, describe, expect, inject, test, vi } from 'vitest';
 import { decryptSecrets } from '../../src/central/connectors/secrets.js';
 import { saveConnector } from '../../src/central/connectors/service.js';
 import { runConnectorSync } from '../../src/central/connectors/sync.js';
@@ -378,6 +378,44 @@ describe('delivery through the connector', () => {
     expect((await api('GET', `/api/v1/activities/${activityId}`)).json.webhookDeliveries[0].state).toBe(
       'delivered',
     );
+  });
+
+  test('an adapter that fails with a secret in its error leaks it into no log line, row or answer', async () => {
+    const crm = fakeCrm();
+    await connectTryton(crm);
+    crm.adapter.deliver = async (ctx) => {
+      throw new Error(`login failed for ${ctx.secrets.username} with ${ctx.secrets.password}`);
+    };
+    const logged: unknown[] = [];
+    const spies = (['log', 'info', 'warn', 'error', 'debug'] as const).map((level) =>
+      vi.spyOn(console, level).mockImplementation((...args: unknown[]) => {
+        logged.push(...args);
+      }),
+    );
+    try {
+      const { activityId, deliveryId } = await ingestOne('leaky@customer.example');
+      expect(await deliverOutboxRow(db(), deliveryId, DEV, Date.now(), { adapters: crm.adapters })).toBe(
+        'retry',
+      );
+      const answers = [
+        await api('GET', `/api/v1/activities/${activityId}`),
+        await api('GET', '/api/v1/deployments/contoso/connector'),
+        await api('GET', '/api/v1/webhook-deliveries'),
+        await api('GET', '/api/v1/stats'),
+      ];
+      for (const a of answers) expect(a.text).not.toContain(PASSWORD);
+      expect(answers[1]!.json.status.lastError).toBe(
+        "the tryton connector failed inside central (Error); see central's log",
+      );
+      const rows = await env.DB.prepare('select * from webhook_outbox').all();
+      expect(JSON.stringify(rows.results)).not.toContain(PASSWORD);
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
+    expect(logged.length).toBeGreaterThan(0);
+    expect(
+      logged.map((a) => (a instanceof Error ? `${a.message} ${a.stack}` : String(a))).join('\n'),
+    ).not.toContain(PASSWORD);
   });
 
   test('crmObject is stored on the activity and shown; a later copy updates the same object', async () => {
