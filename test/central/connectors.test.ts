@@ -9,7 +9,12 @@ import { beforeEach, describe, expect, inject, test, vi } from 'vitest';
 import { decryptSecrets } from '../../src/central/connectors/secrets.js';
 import { saveConnector } from '../../src/central/connectors/service.js';
 import { runConnectorSync } from '../../src/central/connectors/sync.js';
-import type { ConnectorAdapter, DeliveryInput, PullPage } from '../../src/central/connectors/types.js';
+import {
+  type ConnectorAdapter,
+  ConnectorError,
+  type DeliveryInput,
+  type PullPage,
+} from '../../src/central/connectors/types.js';
 import { webhookAdapter } from '../../src/central/connectors/webhook.js';
 import { deliverOutboxRow, drainWebhookOutbox } from '../../src/central/delivery/webhooks.js';
 import { ingest } from '../../src/central/ingest/ingest.js';
@@ -78,7 +83,7 @@ function fakeCrm() {
       const key = cursor ?? 'start';
       if (failPullAt === key) {
         failPullAt = undefined;
-        throw Object.assign(new Error('connection reset by the CRM'), { name: 'ConnectorError' });
+        throw new ConnectorError('connection reset by the CRM');
       }
       const page = pages.get(key);
       if (!page) throw new Error(`no page for cursor ${key}`);
