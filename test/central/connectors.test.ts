@@ -8,7 +8,7 @@ import { createExecutionContext, env, waitOnExecutionContext } from 'cloudflare:
 import { beforeEach, describe, expect, inject, test, vi } from 'vitest';
 import { decryptSecrets } from '../../src/central/connectors/secrets.js';
 import { saveConnector } from '../../src/central/connectors/service.js';
-import { runConnectorSync } from '../../src/central/connectors/sync.js';
+import { runConnectorSync, runDueSyncs, SYNC_INTERVAL_MS } from '../../src/central/connectors/sync.js';
 import {
   type ConnectorAdapter,
   ConnectorError,
@@ -561,6 +561,46 @@ describe('record sync', () => {
       .bind('contoso', 'sent-from-crm@tryton.contoso.example')
       .first<{ user_id: string }>();
     expect(outbound?.user_id).toBe('u-ann');
+  });
+});
+
+describe('record sync on the cron', () => {
+  beforeEach(freshBasics);
+
+  test('the cron continues a sync under way, then starts the next incremental one a minute after it completed', async () => {
+    const crm = fakeCrm();
+    await connectTryton(crm);
+    crm.pages.set('start', {
+      upserts: [{ type: 'contact', id: 'cron-1', emails: ['cron1@customer.example'] }],
+      deleted: [],
+      outbound: [],
+      nextCursor: 'k1',
+      done: true,
+    });
+    crm.pages.set('k1', {
+      upserts: [{ type: 'lead', id: 'cron-2', emails: ['cron2@customer.example'] }],
+      deleted: [],
+      outbound: [],
+      nextCursor: 'k2',
+      done: true,
+    });
+    const run = async (now: number) => {
+      const ctx = createExecutionContext();
+      const results = await runDueSyncs(db(), { env: env as never, ctx }, DEV, {
+        adapters: crm.adapters,
+        now,
+      });
+      await waitOnExecutionContext(ctx);
+      return results;
+    };
+    expect(await run(Date.now())).toEqual([expect.objectContaining({ pages: 1, upserted: 1, done: true })]);
+    // Within the interval nothing is due; after it, the sync goes on from the stored cursor.
+    expect(await run(Date.now())).toEqual([]);
+    expect(await run(Date.now() + SYNC_INTERVAL_MS + 1000)).toEqual([
+      expect.objectContaining({ pages: 1, upserted: 1, done: true }),
+    ]);
+    const records = (await api('GET', '/api/v1/deployments/contoso/records')).json.items as { id: string }[];
+    expect(records.map((r) => r.id).sort()).toEqual(['cron-1', 'cron-2']);
   });
 });
 
