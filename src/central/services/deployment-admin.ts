@@ -15,7 +15,7 @@ import {
 import { overlappingDomains, replaceDeploymentDomains } from '../../db/queries/domains.js';
 import { type WebhookUrlPolicy, webhookUrlProblem } from '../delivery/webhook-url.js';
 import { ApiError, conflict, describeIssues, validationFailed } from '../http/errors.js';
-import { type DeploymentInput, deploymentBody, idParam, trackingTokenSchema } from '../api/schemas.js';
+import { type DeploymentInput, deploymentBody, idParam, trackingTokenSchema } from '../contract/schemas.js';
 
 export { type DeploymentInput, deploymentBody, idParam, trackingTokenSchema };
 

@@ -20,18 +20,6 @@ export const SYNC_REMOVE_CHUNK = 500;
 
 export type RecordSync = RecordSyncRow;
 
-export function serializeSync(s: RecordSync) {
-  return {
-    id: s.id,
-    deployment: s.deployment,
-    status: s.status as 'open' | 'completing' | 'completed' | 'superseded',
-    received: s.received,
-    removed: s.removed,
-    startedAt: s.startedAt,
-    completedAt: s.completedAt ?? null,
-  };
-}
-
 export async function startSync(db: Db, deployment: string, now = Date.now()): Promise<RecordSync> {
   const id = `sync_${[...crypto.getRandomValues(new Uint8Array(12))].map((b) => b.toString(16).padStart(2, '0')).join('')}`;
   return insertSupersedingSync(db, deployment, id, now);

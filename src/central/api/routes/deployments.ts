@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi';
-import { deploymentSchema, forwardingAddressesSchema } from '../schemas.js';
+import { deploymentSchema, forwardingAddressesSchema } from '../../contract/schemas.js';
 import type { DeploymentRow } from '../../../db/queries/deployments.js';
 import {
   bumpWebhookSecretGeneration,
@@ -21,9 +21,9 @@ import {
   forwardingKeys,
   rotateForwardingAddresses,
 } from '../../services/forwarding.js';
-import { serializeDeployment } from '../serializers.js';
+import { serializeDeployment } from '../../contract/serializers.js';
 import { webhookSecret } from '../../delivery/webhooks.js';
-import { apiRoute, jsonBody, jsonResponse } from './openapi-helpers.js';
+import { apiRoute, jsonBody, jsonResponse } from '../../contract/openapi-helpers.js';
 
 export { deploymentBody, idParam };
 

@@ -1,13 +1,13 @@
 import { z } from '@hono/zod-openapi';
-import { dispositionSchema } from '../schemas.js';
+import { dispositionSchema } from '../../contract/schemas.js';
 import { keyedHash, normaliseMessageId } from '../../../core/keyed-hash.js';
 import { queryDispositions } from '../../../db/queries/dispositions.js';
 import { createRouter } from '../../http/app-router.js';
 import { deploymentScope } from '../../http/auth.js';
 import { forbidden } from '../../http/errors.js';
 import { getHashKey } from '../../services/hash-key.js';
-import { serializeDisposition } from '../serializers.js';
-import { apiRoute, jsonResponse } from './openapi-helpers.js';
+import { serializeDisposition } from '../../contract/serializers.js';
+import { apiRoute, jsonResponse } from '../../contract/openapi-helpers.js';
 
 const listRoute = apiRoute('get', '/dispositions', 'dispositions', {
   summary: 'Receipts for mail that an edge tossed or rejected (content-free)',

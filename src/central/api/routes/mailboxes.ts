@@ -1,11 +1,11 @@
 import { z } from '@hono/zod-openapi';
-import { emailAddress, mailboxBody, mailboxSchema } from '../schemas.js';
+import { emailAddress, mailboxBody, mailboxSchema } from '../../contract/schemas.js';
 import { type ChangeSite, changeSite } from '../../snapshot/config-changed.js';
 import { findMailbox, listMailboxes } from '../../../db/queries/mailboxes.js';
 import { createRouter } from '../../http/app-router.js';
 import { assertDeploymentAdmin, deploymentScope } from '../../http/auth.js';
 import { notFound, validationFailed } from '../../http/errors.js';
-import { serializeMailbox } from '../serializers.js';
+import { serializeMailbox } from '../../contract/serializers.js';
 import { CsvError, readCsvExportCell, readCsvRows } from '../../../core/csv.js';
 import type { Context } from 'hono';
 import type { AppEnv, Principal } from '../../context.js';
@@ -20,7 +20,13 @@ import {
   writeRoutes,
 } from '../../services/mailbox-admin.js';
 import { type BodyRow, jsonBodyRows, readJsonOrCsvText } from '../../http/request-body.js';
-import { apiRoute, errorSchema, jsonBody, jsonOrCsvRoute, jsonResponse } from './openapi-helpers.js';
+import {
+  apiRoute,
+  errorSchema,
+  jsonBody,
+  jsonOrCsvRoute,
+  jsonResponse,
+} from '../../contract/openapi-helpers.js';
 
 const addressParam = z.object({ address: emailAddress });
 

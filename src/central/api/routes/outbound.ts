@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi';
-import { outboundInput, outboundResult } from '../schemas.js';
+import { outboundInput, outboundResult } from '../../contract/schemas.js';
 import { normaliseMessageId } from '../../../core/keyed-hash.js';
 import { addTokenToSubject, formatTrackingToken } from '../../../core/tracking-token.js';
 import type { TokenFormat } from '../../../core/types.js';
@@ -10,7 +10,7 @@ import { findOutbound, insertOutbound, issueCounter } from '../../../db/queries/
 import { createRouter } from '../../http/app-router.js';
 import { assertDeploymentAccess } from '../../http/auth.js';
 import { conflict, forbidden, notFound } from '../../http/errors.js';
-import { apiRoute, errorSchema, jsonBody, jsonResponse } from './openapi-helpers.js';
+import { apiRoute, errorSchema, jsonBody, jsonResponse } from '../../contract/openapi-helpers.js';
 
 const registerOutbound = apiRoute('post', '/deployments/{id}/outbound', 'outbound', {
   summary: 'Register outgoing CRM mail: issue a tracking token and remember the Message-ID for replies',

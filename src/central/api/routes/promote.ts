@@ -17,11 +17,11 @@ import { ingest, receiptStatements } from '../../ingest/ingest.js';
 import { MAX_PROMOTE_BYTES } from '../../http/body-limits.js';
 import { mediaType, readBodyLimited } from '../../http/request-body.js';
 import { principalMailboxes } from '../../ingest/raw-links.js';
-import { serializeActivity } from '../serializers.js';
+import { serializeActivity } from '../../contract/serializers.js';
 import { promotionSnapshot } from '../../snapshot/snapshot-publisher.js';
 import { enqueueWebhook, type WebhookJob } from '../../delivery/webhooks.js';
-import { activitySchema, emailAddress } from '../schemas.js';
-import { bearerSecurity, errorResponses, errorSchema, jsonResponse } from './openapi-helpers.js';
+import { activitySchema, emailAddress } from '../../contract/schemas.js';
+import { bearerSecurity, errorResponses, errorSchema, jsonResponse } from '../../contract/openapi-helpers.js';
 
 export { MAX_PROMOTE_BYTES };
 const ACCEPTED_TYPES = new Set(['', 'message/rfc822', 'application/octet-stream', 'text/plain']);

@@ -13,7 +13,7 @@ import {
   type rowError,
   suppressionEntry,
   suppressionSchema,
-} from '../schemas.js';
+} from '../../contract/schemas.js';
 
 import type { Context } from 'hono';
 import { CsvError, readCsvRows } from '../../../core/csv.js';
@@ -28,9 +28,9 @@ import {
   countSyncReceived,
   findSync,
   openSync,
-  serializeSync,
   startSync,
 } from '../../services/record-sync.js';
+import { serializeSync } from '../../contract/serializers.js';
 import {
   addSuppressions,
   countRecords,
@@ -46,7 +46,13 @@ import type { AppEnv } from '../../context.js';
 import { errorBody, notFound, payloadTooLarge, validationFailed } from '../../http/errors.js';
 import { MAX_RECORDS_BODY_BYTES } from '../../http/body-limits.js';
 import { type BodyRow, jsonBodyRows, readJsonOrCsvText } from '../../http/request-body.js';
-import { apiRoute, errorSchema, jsonBody, jsonOrCsvRoute, jsonResponse } from './openapi-helpers.js';
+import {
+  apiRoute,
+  errorSchema,
+  jsonBody,
+  jsonOrCsvRoute,
+  jsonResponse,
+} from '../../contract/openapi-helpers.js';
 
 export { MAX_RECORDS_BODY_BYTES, MAX_RECORDS_PER_REQUEST, RECORD_CHUNK, recordInput, suppressionEntry };
 /** Row errors listed in an answer; `rejected` still counts them all. */

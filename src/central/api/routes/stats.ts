@@ -4,8 +4,8 @@ import { deploymentScope } from '../../http/auth.js';
 import { readCentralConfig } from '../../config.js';
 import { forbidden } from '../../http/errors.js';
 import { computeStats } from '../../services/stats.js';
-import { statsSchema } from '../schemas.js';
-import { apiRoute, jsonResponse } from './openapi-helpers.js';
+import { statsSchema } from '../../contract/schemas.js';
+import { apiRoute, jsonResponse } from '../../contract/openapi-helpers.js';
 
 const statsRoute = apiRoute('get', '/stats', 'stats', {
   summary: 'Per-region counters, cross-region bytes vs. forward-everything, latency percentiles, health',

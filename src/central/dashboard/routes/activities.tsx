@@ -12,7 +12,7 @@ import { getHashKey } from '../../services/hash-key.js';
 import type { DashboardEnv } from '../middleware/session.js';
 import { mintRawLink } from '../../ingest/raw-links.js';
 import { ActivitiesPage, type ActivityFilters } from '../views/activities-page.js';
-import { copyNotes, heldRegionally } from '../../api/serializers.js';
+import { copyNotes, heldRegionally } from '../../contract/serializers.js';
 import { deliveriesOfActivity } from '../../delivery/webhooks.js';
 import { ActivityPage, type ContentView, type PartyView, type StoredFile } from '../views/activity-page.js';
 import { DispositionsPage, type Lookup } from '../views/dispositions-page.js';

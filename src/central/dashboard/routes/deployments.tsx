@@ -16,7 +16,7 @@ import { listRecords } from '../../../db/queries/records.js';
 import { removeManyRecords, removeRecord } from '../../services/config-writes.js';
 import { changeSite } from '../../snapshot/config-changed.js';
 import { CsvError, readCsvRows } from '../../../core/csv.js';
-import { bulkRemoveBody, RECORD_CHUNK } from '../../api/schemas.js';
+import { bulkRemoveBody, RECORD_CHUNK } from '../../contract/schemas.js';
 import { listRecordSyncs } from '../../../db/queries/record-syncs.js';
 import { completeSync, startSync } from '../../services/record-sync.js';
 import { RecordsPage } from '../views/records-page.js';

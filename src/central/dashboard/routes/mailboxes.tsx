@@ -30,7 +30,7 @@ import {
   scopeOf,
   visibleRow,
 } from '../context.js';
-import { emailAddress, mailboxBody } from '../../api/schemas.js';
+import { emailAddress, mailboxBody } from '../../contract/schemas.js';
 import {
   csvRouteCandidates,
   importRoutes,

@@ -13,9 +13,9 @@ import {
   listVisibleTokens,
   mintApiToken,
   revokeVisibleToken,
-  serializeToken,
   tokenRealm,
 } from '../../services/token-admin.js';
+import { serializeToken } from '../../contract/serializers.js';
 import { type CreatedToken, type MintTokenForm, type TokenKind, TokensPage } from '../views/tokens-page.js';
 import { type DashboardContext, formFields, orRefusal, pageProps, type Refusal } from '../context.js';
 
