@@ -1,10 +1,11 @@
-import type { FilterMode } from '../../core/types.js';
+import type { FilterMode, RecordType } from '../../core/types.js';
 import type {
   activities,
   apiTokens,
   deployments,
   dispositions,
   mailboxes,
+  records,
   recordSyncs,
   regions,
   webhookOutbox,
@@ -160,5 +161,17 @@ export function serializeWebhookDelivery(
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
     deliveredAt: r.deliveredAt ?? null,
+  };
+}
+
+export function serializeRecord(r: typeof records.$inferSelect) {
+  return {
+    type: r.type as RecordType,
+    id: r.id,
+    name: r.name ?? null,
+    emails: r.emails,
+    emailEnabled: r.emailEnabled,
+    active: r.active,
+    updatedAt: r.updatedAt,
   };
 }

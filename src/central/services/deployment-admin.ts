@@ -14,10 +14,27 @@ import {
 } from '../../db/queries/deployments.js';
 import { overlappingDomains, replaceDeploymentDomains } from '../../db/queries/domains.js';
 import { type WebhookUrlPolicy, webhookUrlProblem } from '../delivery/webhook-url.js';
-import { ApiError, conflict, describeIssues, validationFailed } from '../http/errors.js';
+import { ApiError, conflict, describeIssues, notFound, validationFailed } from '../http/errors.js';
 import { type DeploymentInput, deploymentBody, idParam, trackingTokenSchema } from '../contract/schemas.js';
 
 export { type DeploymentInput, deploymentBody, idParam, trackingTokenSchema };
+
+// Reads of deployments, for both front ends.
+export { findDeployment, listDeployments } from '../../db/queries/deployments.js';
+export { domainsByDeployment, listDeploymentDomains } from '../../db/queries/domains.js';
+export {
+  activityCounts,
+  mailboxCountsByDeployment,
+  recordCounts,
+  suppressionCounts,
+} from '../../db/queries/dashboard.js';
+
+/** The deployment `id`, or a 404 naming it. */
+export async function requireDeployment(db: Db, id: string): Promise<DeploymentRow> {
+  const row = await findDeployment(db, id);
+  if (!row) throw notFound(`deployment ${id} does not exist`);
+  return row;
+}
 
 /**
  * Validates an id and an unparsed body exactly as the API does, throwing a 400 whose message

@@ -15,6 +15,8 @@ import {
 } from '../../db/queries/record-syncs.js';
 import { conflict, notFound } from '../http/errors.js';
 
+export { listRecordSyncs } from '../../db/queries/record-syncs.js';
+
 /** Records removed per D1 batch when a sync completes. */
 export const SYNC_REMOVE_CHUNK = 500;
 

@@ -1,7 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { regionBody, regionSchema } from '../../contract/schemas.js';
-import { findRegion, listRegions } from '../../../db/queries/regions.js';
-import { saveRegion } from '../../services/config-writes.js';
+import { findRegion, listRegions, saveRegion } from '../../services/regions.js';
 import { changeSite } from '../../snapshot/config-changed.js';
 import { createRouter } from '../../http/app-router.js';
 import { assertAdmin } from '../../http/auth.js';
