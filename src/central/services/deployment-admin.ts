@@ -6,6 +6,8 @@ import { markPartChanged } from '../../db/queries/snapshot-parts.js';
 import { bumpConfigVersion } from '../../db/queries/config-version.js';
 import { type ChangeSite, configChanged } from '../snapshot/config-changed.js';
 import {
+  bumpForwardingGeneration,
+  bumpWebhookSecretGeneration,
   type DeploymentRow,
   findDeployment,
   findDeploymentByBase,
@@ -28,6 +30,25 @@ export {
   recordCounts,
   suppressionCounts,
 } from '../../db/queries/dashboard.js';
+
+/**
+ * Issues new forwarding addresses for a deployment; the current ones keep working for 7 days
+ * (FORWARDING_GRACE_MS in forwarding.ts). Every region's snapshot carries them.
+ */
+export async function rotateForwardingAddresses(db: Db, site: ChangeSite, id: string, now = Date.now()) {
+  const row = await bumpForwardingGeneration(db, id, now);
+  if (!row) return row;
+  await bumpConfigVersion(db, 'all');
+  configChanged(site, 'forwarding');
+  return row;
+}
+
+/** A new webhook signing secret for deployment `id` (the old one stops verifying), or a 404. */
+export async function rotateWebhookSecret(db: Db, id: string, now = Date.now()): Promise<DeploymentRow> {
+  const row = await bumpWebhookSecretGeneration(db, id, now);
+  if (!row) throw notFound(`deployment ${id} does not exist`);
+  return row;
+}
 
 /** The deployment `id`, or a 404 naming it. */
 export async function requireDeployment(db: Db, id: string): Promise<DeploymentRow> {

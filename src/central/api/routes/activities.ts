@@ -1,7 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { activityDetailSchema, activitySchema } from '../../contract/schemas.js';
 import { normaliseMessageId } from '../../../core/keyed-hash.js';
-import { activityChanges, findActivity, queryActivities } from '../../../db/queries/activities.js';
 import type { Db } from '../../../db/client.js';
 import { createRouter } from '../../http/app-router.js';
 import { deploymentScope } from '../../http/auth.js';
@@ -10,6 +9,7 @@ import { forbidden, notFound } from '../../http/errors.js';
 import { mintRawLink, principalMailboxes, visibleCopies } from '../../ingest/raw-links.js';
 import { serializeActivity } from '../../contract/serializers.js';
 import { deliveriesOfActivity } from '../../delivery/webhooks.js';
+import { activityChanges, findActivity, queryActivities } from '../../services/activities.js';
 import { serializeWebhookDelivery } from '../../contract/serializers.js';
 import { apiRoute, jsonResponse } from '../../contract/openapi-helpers.js';
 
