@@ -33,7 +33,8 @@ module.exports = {
         'Hono, drizzle or Node built-in modules.',
       from: { path: '^src/core/' },
       to: {
-        path: '^(cloudflare:|node:|node_modules/(hono|@hono|drizzle-orm|drizzle-kit|wrangler|@cloudflare)/)',
+        // Resolved (node_modules/hono/…) or not (cloudflare:workers exists only inside workerd).
+        path: '^(cloudflare:|(node_modules/)?(hono|@hono|drizzle-orm|drizzle-kit|wrangler|@cloudflare)(/|$))',
       },
     },
     {
