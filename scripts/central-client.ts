@@ -1,8 +1,8 @@
 // The one HTTP client for central's API, used by the CLI, the seeder, the simulator, the
 // benchmarks and the e2e suite. Request and response types come from the zod schemas the routes
-// declare (src/central/api/schemas.ts): a field renamed there breaks every caller at compile time.
+// declare (src/central/contract/schemas.ts): a field renamed there breaks every caller at compile time.
 import type { z } from 'zod';
-import type * as S from '../src/central/api/schemas.js';
+import type * as S from '../src/central/contract/schemas.js';
 import { errorCode } from './errors.js';
 
 type In<T extends z.ZodType> = z.input<T>;

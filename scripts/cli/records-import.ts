@@ -2,7 +2,7 @@
 import { createReadStream, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { CsvChunkReader, CsvError, type CsvRow, formatCsvField } from '../../src/core/csv.js';
-import { MAX_RECORDS_PER_REQUEST } from '../../src/central/api/schemas.js';
+import { MAX_RECORDS_PER_REQUEST } from '../../src/central/contract/schemas.js';
 import { errorCode } from '../errors.js';
 import { CliError, type Command, first, need, type Settings, type Values } from './common.js';
 

@@ -5,7 +5,7 @@
 // CRM's answer into a `DeliveryResult`. Record and outbound pulls are incremental from a cursor
 // the adapter alone understands; the framework stores it and applies what comes back through the
 // same record store as the CSV sync.
-import type { serializeActivity } from '../api/serializers.js';
+import type { serializeActivity } from '../contract/serializers.js';
 
 export const CONNECTOR_KINDS = ['webhook', 'hubspot', 'dynamics365', 'tryton'] as const;
 export type ConnectorKind = (typeof CONNECTOR_KINDS)[number];

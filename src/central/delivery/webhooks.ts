@@ -16,12 +16,11 @@ import {
   claimOutboxRow,
   dueOutboxIds,
   finishOutboxRow,
-  type OutboxRow,
   rearmDelivery,
   unattemptedOutboxIds,
 } from '../../db/queries/webhook-outbox.js';
 import type { CentralBindings } from '../context.js';
-import { serializeActivity } from '../api/serializers.js';
+import { serializeActivity } from '../contract/serializers.js';
 import type { AdapterRegistry } from '../connectors/registry.js';
 import { adapterFor } from '../connectors/registry.js';
 import {
@@ -302,27 +301,6 @@ export async function drainWebhookOutbox(
       )),
     );
   return outcomes;
-}
-
-/**
- * A delivery as the API shows it. `lastError` (our own phrase, never the CRM's answer) only with
- * `withError`: user tokens see the state of a delivery, not why it failed.
- */
-export function serializeWebhookDelivery(r: OutboxRow, { withError = true }: { withError?: boolean } = {}) {
-  return {
-    id: r.id,
-    activityId: r.activityId,
-    deployment: r.deployment,
-    event: r.event,
-    state: r.state as 'pending' | 'delivered' | 'failed',
-    attempts: r.attempts,
-    lastStatus: r.lastStatus ?? null,
-    ...(withError ? { lastError: r.lastError ?? null } : {}),
-    nextAttemptAt: r.state === 'pending' ? r.nextAttemptAt : null,
-    createdAt: r.createdAt,
-    updatedAt: r.updatedAt,
-    deliveredAt: r.deliveredAt ?? null,
-  };
 }
 
 /** Replay: a failed (or retrying) delivery becomes due now; the next attempt is made right away. */

@@ -30,7 +30,8 @@ export const ROUTE_BODY_LIMITS: ReadonlyArray<readonly [string, RegExp, number]>
   ['POST', /^\/api\/v1\/deployments\/[^/]+\/records$/, MAX_RECORDS_BODY_BYTES],
   // Bulk record deletes and deactivations name records by type and id, at most a records body.
   ['POST', /^\/api\/v1\/deployments\/[^/]+\/records\/(delete|deactivate)$/, MAX_RECORDS_BODY_BYTES],
-  // Bulk mailbox routes (CSV or JSON) and moves: MAX_ROUTES_BODY_BYTES in api/routes/mailboxes.ts.
+  // Bulk mailbox routes (CSV or JSON) and moves: MAX_ROUTES_BODY_BYTES in api/routes/mailboxes.ts
+  // (10,000 routes, MAX_ROUTES_PER_REQUEST in contract/schemas.ts).
   ['POST', /^\/api\/v1\/mailboxes(\/move)?$/, 4 * MiB],
   ['POST', /^\/api\/v1\/deployments\/[^/]+\/promote$/, MAX_PROMOTE_BYTES],
   // 10,000 entries of up to 320 characters.

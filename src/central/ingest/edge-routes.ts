@@ -35,7 +35,7 @@ import {
 import { snapshotPushEnabled } from '../snapshot/edge-notice.js';
 import { findRegion } from '../../db/queries/regions.js';
 import { enqueueWebhook } from '../delivery/webhooks.js';
-import { bearerSecurity, errorResponses, jsonResponse } from '../api/routes/openapi-helpers.js';
+import { bearerSecurity, errorResponses, jsonResponse } from '../contract/openapi-helpers.js';
 
 /** Largest accepted batch after decompression (a gzip bomb is refused, not inflated). */
 const MAX_INFLATED_BYTES = 32 * 1024 * 1024;

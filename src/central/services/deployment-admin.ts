@@ -6,6 +6,8 @@ import { markPartChanged } from '../../db/queries/snapshot-parts.js';
 import { bumpConfigVersion } from '../../db/queries/config-version.js';
 import { type ChangeSite, configChanged } from '../snapshot/config-changed.js';
 import {
+  bumpForwardingGeneration,
+  bumpWebhookSecretGeneration,
   type DeploymentRow,
   findDeployment,
   findDeploymentByBase,
@@ -14,10 +16,46 @@ import {
 } from '../../db/queries/deployments.js';
 import { overlappingDomains, replaceDeploymentDomains } from '../../db/queries/domains.js';
 import { type WebhookUrlPolicy, webhookUrlProblem } from '../delivery/webhook-url.js';
-import { ApiError, conflict, describeIssues, validationFailed } from '../http/errors.js';
-import { type DeploymentInput, deploymentBody, idParam, trackingTokenSchema } from '../api/schemas.js';
+import { ApiError, conflict, describeIssues, notFound, validationFailed } from '../http/errors.js';
+import { type DeploymentInput, deploymentBody, idParam, trackingTokenSchema } from '../contract/schemas.js';
 
 export { type DeploymentInput, deploymentBody, idParam, trackingTokenSchema };
+
+// Reads of deployments, for both front ends.
+export { findDeployment, listDeployments } from '../../db/queries/deployments.js';
+export { domainsByDeployment, listDeploymentDomains } from '../../db/queries/domains.js';
+export {
+  activityCounts,
+  mailboxCountsByDeployment,
+  recordCounts,
+  suppressionCounts,
+} from '../../db/queries/dashboard.js';
+
+/**
+ * Issues new forwarding addresses for a deployment; the current ones keep working for 7 days
+ * (FORWARDING_GRACE_MS in forwarding.ts). Every region's snapshot carries them.
+ */
+export async function rotateForwardingAddresses(db: Db, site: ChangeSite, id: string, now = Date.now()) {
+  const row = await bumpForwardingGeneration(db, id, now);
+  if (!row) return row;
+  await bumpConfigVersion(db, 'all');
+  configChanged(site, 'forwarding');
+  return row;
+}
+
+/** A new webhook signing secret for deployment `id` (the old one stops verifying), or a 404. */
+export async function rotateWebhookSecret(db: Db, id: string, now = Date.now()): Promise<DeploymentRow> {
+  const row = await bumpWebhookSecretGeneration(db, id, now);
+  if (!row) throw notFound(`deployment ${id} does not exist`);
+  return row;
+}
+
+/** The deployment `id`, or a 404 naming it. */
+export async function requireDeployment(db: Db, id: string): Promise<DeploymentRow> {
+  const row = await findDeployment(db, id);
+  if (!row) throw notFound(`deployment ${id} does not exist`);
+  return row;
+}
 
 /**
  * Validates an id and an unparsed body exactly as the API does, throwing a 400 whose message

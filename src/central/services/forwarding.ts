@@ -12,10 +12,8 @@ import { FORWARDING_ID_HEX, forwardingAddressOf } from '../../core/forwarding-ad
 import { deriveEdgeCredentials, hmacHex } from '../../core/request-signature.js';
 import { generateRuleScript, type RuleScriptInput } from '../../core/rule-scripts.js';
 import type { Db } from '../../db/client.js';
-import { bumpConfigVersion } from '../../db/queries/config-version.js';
-import { type ChangeSite, configChanged } from '../snapshot/config-changed.js';
 import type { DeploymentRow } from '../../db/queries/deployments.js';
-import { bumpForwardingGeneration, listDeployments } from '../../db/queries/deployments.js';
+import { listDeployments } from '../../db/queries/deployments.js';
 import { listRegionIds } from '../../db/queries/regions.js';
 import { readCentralConfig } from '../config.js';
 import type { CentralBindings } from '../context.js';
@@ -105,15 +103,6 @@ export async function snapshotForwarding(
       await add(d.id, old, d.forwardingRotatedAt);
   }
   return out;
-}
-
-/** Issues new forwarding addresses for a deployment; the current ones keep working for 7 days. */
-export async function rotateForwardingAddresses(db: Db, site: ChangeSite, id: string, now = Date.now()) {
-  const row = await bumpForwardingGeneration(db, id, now);
-  if (!row) return row;
-  await bumpConfigVersion(db, 'all');
-  configChanged(site, 'forwarding');
-  return row;
 }
 
 /**

@@ -8,12 +8,15 @@ import { allDeploymentIds } from '../../db/queries/deployments.js';
 import { allRegionIds } from '../../db/queries/regions.js';
 import type { Db } from '../../db/client.js';
 import type { mailboxes } from '../../db/schema.js';
-import { assertDeploymentAdmin } from '../http/auth.js';
+import { assertDeploymentAdmin, deploymentScope } from '../http/auth.js';
 import type { Principal } from '../context.js';
 import { domainOf, normaliseAddress } from '../../core/keyed-hash.js';
 import { domainOwners } from '../../db/queries/domains.js';
 import { ApiError, type ErrorCode } from '../http/errors.js';
 import { routeClaimRefusal } from './route-claims.js';
+
+// Reads of routes, for both front ends.
+export { findMailbox, listMailboxes } from '../../db/queries/mailboxes.js';
 
 export interface MailboxRouteInput {
   address: string;
@@ -167,11 +170,25 @@ export async function routeMailbox(
 }
 
 /**
- * Deletes a route (DELETE /api/v1/mailboxes/:address and the dashboard's form; the caller has
- * checked the principal may) and marks its region's snapshot stale.
+ * Deletes a route (DELETE /api/v1/mailboxes/:address and the dashboard's form) when the principal
+ * manages its deployment, and marks its region's snapshot stale. The caller has found the route
+ * visible to the principal.
  */
-export async function unrouteMailbox(db: Db, site: ChangeSite, row: { address: string; region: string }) {
+export async function unrouteMailbox(
+  db: Db,
+  site: ChangeSite,
+  principal: Principal,
+  row: { address: string; region: string; deployment: string },
+) {
+  assertDeploymentAdmin(principal, row.deployment);
   await deleteMailbox(db, row.address);
   await bumpConfigVersion(db, [row.region]);
   configChanged(site, 'routes');
+}
+
+/** Admins see every route, deployment tokens their deployment's, user tokens only their own mailboxes. */
+export function mayReadRoute(p: Principal, row: { deployment: string; userId: string }): boolean {
+  const scope = deploymentScope(p);
+  if (scope && row.deployment !== scope) return false;
+  return p.kind !== 'user' || p.userId === row.userId;
 }

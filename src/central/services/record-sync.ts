@@ -15,22 +15,12 @@ import {
 } from '../../db/queries/record-syncs.js';
 import { conflict, notFound } from '../http/errors.js';
 
+export { listRecordSyncs } from '../../db/queries/record-syncs.js';
+
 /** Records removed per D1 batch when a sync completes. */
 export const SYNC_REMOVE_CHUNK = 500;
 
 export type RecordSync = RecordSyncRow;
-
-export function serializeSync(s: RecordSync) {
-  return {
-    id: s.id,
-    deployment: s.deployment,
-    status: s.status as 'open' | 'completing' | 'completed' | 'superseded',
-    received: s.received,
-    removed: s.removed,
-    startedAt: s.startedAt,
-    completedAt: s.completedAt ?? null,
-  };
-}
 
 export async function startSync(db: Db, deployment: string, now = Date.now()): Promise<RecordSync> {
   const id = `sync_${[...crypto.getRandomValues(new Uint8Array(12))].map((b) => b.toString(16).padStart(2, '0')).join('')}`;

@@ -12,25 +12,14 @@ import type { apiTokens } from '../../db/schema.js';
 import { parseScope, sha256Hex } from '../http/auth.js';
 import type { Principal } from '../context.js';
 import { forbidden, notFound, validationFailed } from '../http/errors.js';
-import { SCOPE_HELP } from '../api/schemas.js';
+import { SCOPE_HELP } from '../contract/schemas.js';
+import type { serializeToken } from '../contract/serializers.js';
 
 export { SCOPE_HELP };
 
-export type TokenRow = typeof apiTokens.$inferSelect;
-
-/** A token as shown to its managers: never its plaintext or hash. */
-export function serializeToken(t: TokenRow) {
-  return {
-    id: t.id,
-    scope: t.scope,
-    label: t.label ?? null,
-    createdAt: t.createdAt,
-    revokedAt: t.revokedAt ?? null,
-    lastUsedAt: t.lastUsedAt ?? null,
-  };
-}
-
 export type TokenView = ReturnType<typeof serializeToken>;
+
+export type TokenRow = typeof apiTokens.$inferSelect;
 
 /** The deployment whose tokens a principal manages, `'*'` for admins; others manage none. */
 export function tokenRealm(p: Principal): string {

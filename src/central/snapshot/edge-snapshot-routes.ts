@@ -4,7 +4,7 @@
 // deployed before the manifest.
 import { createRoute, z } from '@hono/zod-openapi';
 import { recordHeartbeat } from '../../db/queries/regions.js';
-import { bearerSecurity, errorResponses } from '../api/routes/openapi-helpers.js';
+import { bearerSecurity, errorResponses } from '../contract/openapi-helpers.js';
 import { createRouter } from '../http/app-router.js';
 import { ApiError, notFound } from '../http/errors.js';
 import { verifyEdgeRequest } from '../ingest/edge-routes.js';

@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi';
-import { deadLetterSchema, replayResult } from '../schemas.js';
+import { deadLetterSchema, replayResult } from '../../contract/schemas.js';
 import { createRouter } from '../../http/app-router.js';
 import { deploymentScope } from '../../http/auth.js';
 import {
@@ -9,7 +9,7 @@ import {
   serializeDeadLetter,
 } from '../../ingest/dead-letters.js';
 import { forbidden, notFound } from '../../http/errors.js';
-import { apiRoute, jsonResponse } from './openapi-helpers.js';
+import { apiRoute, jsonResponse } from '../../contract/openapi-helpers.js';
 
 const listRoute = apiRoute('get', '/dead-letters', 'dead letters', {
   summary: 'Items that could not be ingested',

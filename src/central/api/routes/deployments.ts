@@ -1,29 +1,31 @@
 import { z } from '@hono/zod-openapi';
-import { deploymentSchema, forwardingAddressesSchema } from '../schemas.js';
+import { deploymentSchema, forwardingAddressesSchema } from '../../contract/schemas.js';
 import type { DeploymentRow } from '../../../db/queries/deployments.js';
-import {
-  bumpWebhookSecretGeneration,
-  findDeployment,
-  listDeployments,
-} from '../../../db/queries/deployments.js';
-import { listDeploymentDomains } from '../../../db/queries/domains.js';
 import { createRouter } from '../../http/app-router.js';
 import { assertAdmin, assertDeploymentAdmin, deploymentScope } from '../../http/auth.js';
 import { readCentralConfig } from '../../config.js';
 import type { Principal } from '../../context.js';
 import type { Db } from '../../../db/client.js';
-import { deploymentBody, idParam, saveDeployment } from '../../services/deployment-admin.js';
+import {
+  deploymentBody,
+  findDeployment,
+  idParam,
+  listDeploymentDomains,
+  listDeployments,
+  rotateForwardingAddresses,
+  rotateWebhookSecret,
+  saveDeployment,
+} from '../../services/deployment-admin.js';
 import { changeSite } from '../../snapshot/config-changed.js';
 import { notFound } from '../../http/errors.js';
 import {
   currentForwardingAddresses,
   FORWARDING_GRACE_MS,
   forwardingKeys,
-  rotateForwardingAddresses,
 } from '../../services/forwarding.js';
-import { serializeDeployment } from '../serializers.js';
+import { serializeDeployment } from '../../contract/serializers.js';
 import { webhookSecret } from '../../delivery/webhooks.js';
-import { apiRoute, jsonBody, jsonResponse } from './openapi-helpers.js';
+import { apiRoute, jsonBody, jsonResponse } from '../../contract/openapi-helpers.js';
 
 export { deploymentBody, idParam };
 
@@ -155,8 +157,7 @@ export const deploymentRoutes = createRouter()
     const { id } = c.req.valid('param');
     assertAdmin(c.get('principal'));
     const db = c.get('db');
-    const row = await bumpWebhookSecretGeneration(db, id, Date.now());
-    if (!row) throw notFound(`deployment ${id} does not exist`);
+    const row = await rotateWebhookSecret(db, id);
     return c.json(
       {
         webhookSecret: await webhookSecret(

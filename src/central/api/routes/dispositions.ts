@@ -1,13 +1,11 @@
 import { z } from '@hono/zod-openapi';
-import { dispositionSchema } from '../schemas.js';
-import { keyedHash, normaliseMessageId } from '../../../core/keyed-hash.js';
-import { queryDispositions } from '../../../db/queries/dispositions.js';
+import { dispositionSchema } from '../../contract/schemas.js';
 import { createRouter } from '../../http/app-router.js';
 import { deploymentScope } from '../../http/auth.js';
 import { forbidden } from '../../http/errors.js';
-import { getHashKey } from '../../services/hash-key.js';
-import { serializeDisposition } from '../serializers.js';
-import { apiRoute, jsonResponse } from './openapi-helpers.js';
+import { messageIdHashOf, queryDispositions } from '../../services/activities.js';
+import { serializeDisposition } from '../../contract/serializers.js';
+import { apiRoute, jsonResponse } from '../../contract/openapi-helpers.js';
 
 const listRoute = apiRoute('get', '/dispositions', 'dispositions', {
   summary: 'Receipts for mail that an edge tossed or rejected (content-free)',
@@ -33,9 +31,7 @@ export const dispositionRoutes = createRouter().openapi(listRoute, async (c) => 
   const scope = deploymentScope(principal);
   if (scope && q.deployment && q.deployment !== scope)
     throw forbidden(`this token may not read deployment ${q.deployment}`);
-  const messageIdHash = q.messageId
-    ? keyedHash(await getHashKey(db), normaliseMessageId(q.messageId))
-    : undefined;
+  const messageIdHash = q.messageId ? await messageIdHashOf(db, q.messageId) : undefined;
   const rows = await queryDispositions(db, {
     messageIdHash,
     region: q.region,

@@ -1,7 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { pingDatabase } from '../../../db/queries/health.js';
 import { createRouter } from '../../http/app-router.js';
-import { jsonResponse } from './openapi-helpers.js';
+import { jsonResponse } from '../../contract/openapi-helpers.js';
+import { pingDatabase } from '../../services/health.js';
 
 const health = createRoute({
   method: 'get',

@@ -1,5 +1,5 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
-import { API_REFERENCE_CSS, renderApiReference } from '../../dashboard/views/api-reference-page.js';
+import { API_REFERENCE_CSS, renderApiReference } from '../api-reference-page.js';
 import { createRouter } from '../../http/app-router.js';
 import type { AppEnv } from '../../context.js';
 

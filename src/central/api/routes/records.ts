@@ -1,4 +1,14 @@
 import { z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { RECORD_TYPES } from '../../../core/types.js';
+import type { AppEnv } from '../../context.js';
+import {
+  apiRoute,
+  errorSchema,
+  jsonBody,
+  jsonOrCsvRoute,
+  jsonResponse,
+} from '../../contract/openapi-helpers.js';
 import {
   bulkRemoveBody,
   importResult,
@@ -6,51 +16,31 @@ import {
   MAX_RECORDS_PER_REQUEST,
   RECORD_CHUNK,
   recordCounts,
-  recordInput,
   recordKey,
   recordSchema,
   recordsBody,
-  type rowError,
   suppressionEntry,
   suppressionSchema,
-} from '../schemas.js';
-
-import type { Context } from 'hono';
-import { CsvError, readCsvRows } from '../../../core/csv.js';
-import { RECORD_TYPES } from '../../../core/types.js';
-import { findDeployment } from '../../../db/queries/deployments.js';
-import { markPartChanged } from '../../../db/queries/snapshot-parts.js';
-import { removeManyRecords, removeRecord } from '../../services/config-writes.js';
-import { changeSite, configChanged } from '../../snapshot/config-changed.js';
-import { getHashKey } from '../../services/hash-key.js';
-import {
-  completeSync,
-  countSyncReceived,
-  findSync,
-  openSync,
-  serializeSync,
-  startSync,
-} from '../../services/record-sync.js';
-import {
-  addSuppressions,
-  countRecords,
-  deleteSuppression,
-  listRecords,
-  listSuppressions,
-  type RecordInput,
-  upsertRecordChunk,
-} from '../../../db/queries/records.js';
+} from '../../contract/schemas.js';
+import { serializeRecord, serializeSync } from '../../contract/serializers.js';
 import { createRouter } from '../../http/app-router.js';
 import { assertDeploymentAdmin } from '../../http/auth.js';
-import type { AppEnv } from '../../context.js';
-import { errorBody, notFound, payloadTooLarge, validationFailed } from '../../http/errors.js';
 import { MAX_RECORDS_BODY_BYTES } from '../../http/body-limits.js';
-import { type BodyRow, jsonBodyRows, readJsonOrCsvText } from '../../http/request-body.js';
-import { apiRoute, errorSchema, jsonBody, jsonOrCsvRoute, jsonResponse } from './openapi-helpers.js';
-
-export { MAX_RECORDS_BODY_BYTES, MAX_RECORDS_PER_REQUEST, RECORD_CHUNK, recordInput, suppressionEntry };
-/** Row errors listed in an answer; `rejected` still counts them all. */
-const MAX_LISTED_ERRORS = 1000;
+import { errorBody, notFound } from '../../http/errors.js';
+import { jsonBodyRows, readJsonOrCsvText } from '../../http/request-body.js';
+import { requireDeployment } from '../../services/deployment-admin.js';
+import { completeSync, findSync, startSync } from '../../services/record-sync.js';
+import {
+  addSuppressionEntries,
+  csvRecordCandidates,
+  importRecords,
+  listRecordsWithCounts,
+  listSuppressions,
+  removeManyRecords,
+  removeRecord,
+  removeSuppression,
+} from '../../services/records.js';
+import { changeSite } from '../../snapshot/config-changed.js';
 
 const importFailure = errorSchema
   .extend(importResult.omit({ dryRun: true }).shape)
@@ -229,135 +219,9 @@ const completeSyncRoute = apiRoute('post', '/deployments/{id}/record-syncs/{sync
   responses: { 200: jsonResponse(syncSchema, 'the sync (`completed`, or `completing`: call again)') },
 });
 
-type RowError = z.infer<typeof rowError>;
-type Candidate = BodyRow;
-
-const BOOLEAN_WORDS: Record<string, boolean> = {
-  true: true,
-  false: false,
-  yes: true,
-  no: false,
-  '1': true,
-  '0': false,
-};
-const CSV_COLUMNS = ['type', 'id', 'name', 'emails', 'emailenabled'] as const;
-const REQUIRED_COLUMNS = ['type', 'id', 'emails'] as const;
-
-function describeRow(e: RowError): string {
-  const where = e.line !== undefined ? `line ${e.line}` : `records.${e.index}`;
-  return `${where}, ${e.field}: ${e.message}`;
-}
-
-/** Turns CSV text into candidate records, or throws a 400 for a file that cannot be read at all. */
-function csvCandidates(text: string): { candidates: Candidate[]; errors: RowError[] } {
-  const candidates: Candidate[] = [];
-  const errors: RowError[] = [];
-  let columns: (typeof CSV_COLUMNS)[number][] | undefined;
-  try {
-    for (const row of readCsvRows(text)) {
-      if (!columns) {
-        const names = row.fields.map((f) => f.trim().toLowerCase());
-        for (const n of names)
-          if (!(CSV_COLUMNS as readonly string[]).includes(n))
-            throw validationFailed(
-              `line ${row.line}, header: unknown column "${n}" (expected type,id,name,emails,emailEnabled)`,
-            );
-        for (const r of REQUIRED_COLUMNS)
-          if (!names.includes(r)) throw validationFailed(`line ${row.line}, header: missing column "${r}"`);
-        const dup = names.find((n, i) => names.indexOf(n) !== i);
-        if (dup) throw validationFailed(`line ${row.line}, header: column "${dup}" appears twice`);
-        columns = names as (typeof CSV_COLUMNS)[number][];
-        continue;
-      }
-      if (row.fields.length !== columns.length) {
-        errors.push({
-          line: row.line,
-          field: '(row)',
-          message: `expected ${columns.length} fields as in the header, found ${row.fields.length}`,
-        });
-        continue;
-      }
-      const cell = (name: (typeof CSV_COLUMNS)[number]) => {
-        const i = columns!.indexOf(name);
-        return i < 0 ? undefined : (row.fields[i] as string);
-      };
-      const enabledText = cell('emailenabled')?.trim().toLowerCase() ?? '';
-      const enabled = enabledText === '' ? true : BOOLEAN_WORDS[enabledText];
-      if (enabled === undefined) {
-        errors.push({
-          line: row.line,
-          field: 'emailEnabled',
-          message: `"${enabledText}" is not true/false/yes/no/1/0`,
-        });
-        continue;
-      }
-      const name = cell('name')?.trim();
-      candidates.push({
-        at: { line: row.line },
-        value: {
-          type: cell('type')?.trim().toLowerCase(),
-          id: cell('id'),
-          ...(name ? { name } : {}),
-          emails: (cell('emails') ?? '')
-            .split(';')
-            .map((e) => e.trim())
-            .filter(Boolean),
-          emailEnabled: enabled,
-        },
-      });
-    }
-  } catch (err) {
-    if (err instanceof CsvError)
-      throw validationFailed(`line ${err.line}, csv: ${err.message.replace(/^line \d+: /, '')}`);
-    throw err;
-  }
-  if (!columns) throw validationFailed('body: the CSV has no header row');
-  return { candidates, errors };
-}
-
-/** Validates every candidate and finds duplicates of type + id; nothing is written here. */
-function validateCandidates(candidates: Candidate[], errors: RowError[]): RecordInput[] {
-  const valid: RecordInput[] = [];
-  const seen = new Map<string, Candidate['at']>();
-  for (const cand of candidates) {
-    const parsed = recordInput.safeParse(cand.value);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      const [head, sub] = issue.path;
-      let message = issue.message;
-      if (head === 'type') {
-        message = `${JSON.stringify((cand.value as { type?: unknown }).type ?? null)} is not one of ${RECORD_TYPES.join(', ')}`;
-      } else if (head === 'emails' && typeof sub === 'number') {
-        const bad = (cand.value as { emails?: unknown[] }).emails?.[sub];
-        message = `${JSON.stringify(bad)} ${issue.message.replace(/^must be/, 'is not')}`;
-      }
-      errors.push({ ...cand.at, field: head === undefined ? '(record)' : String(head), message });
-      continue;
-    }
-    const key = `${parsed.data.type}\0${parsed.data.id}`;
-    const first = seen.get(key);
-    if (first) {
-      const where = 'line' in first ? `line ${first.line}` : `records.${first.index}`;
-      errors.push({
-        ...cand.at,
-        field: 'id',
-        message: `duplicate of ${where} (${parsed.data.type} ${parsed.data.id})`,
-      });
-      continue;
-    }
-    seen.set(key, cand.at);
-    valid.push(parsed.data);
-  }
-  return valid;
-}
-
-function rowOrder(e: RowError): number {
-  return e.line ?? e.index ?? 0;
-}
-
-async function readCandidates(c: Context<AppEnv>): Promise<{ candidates: Candidate[]; errors: RowError[] }> {
+async function readCandidates(c: Context<AppEnv>) {
   const { isCsv, text } = await readJsonOrCsvText(c, MAX_RECORDS_BODY_BYTES, 'records body');
-  return isCsv ? csvCandidates(text) : { candidates: jsonBodyRows(text, 'records'), errors: [] };
+  return isCsv ? csvRecordCandidates(text) : { candidates: jsonBodyRows(text, 'records'), errors: [] };
 }
 
 export const recordRoutes = createRouter();
@@ -369,93 +233,36 @@ recordRoutes
     const { onInvalid, dryRun, sync, mode } = c.req.valid('query');
     assertDeploymentAdmin(c.get('principal'), id);
     const db = c.get('db');
-    if (!(await findDeployment(db, id))) throw notFound(`deployment ${id} does not exist`);
-    if (sync !== undefined && mode === 'replace')
-      throw validationFailed('mode: `replace` is a sync of its own; leave out `sync`');
-    if (sync !== undefined) await openSync(db, id, sync);
-    const { candidates, errors } = await readCandidates(c);
-    const total = candidates.length + errors.length;
-    if (total === 0) throw validationFailed('records: no records in the request');
-    if (total > MAX_RECORDS_PER_REQUEST)
-      throw payloadTooLarge(`${total} records in one request; the limit is ${MAX_RECORDS_PER_REQUEST}`);
-    const valid = validateCandidates(candidates, errors);
-    errors.sort((a, b) => rowOrder(a) - rowOrder(b));
-    const chunks = Math.ceil(valid.length / RECORD_CHUNK);
-    const listed = errors.slice(0, MAX_LISTED_ERRORS);
-    if (errors.length && (onInvalid === 'reject' || mode === 'replace')) {
-      const more =
-        errors.length > 1
-          ? ` (and ${errors.length - 1} more invalid row${errors.length > 2 ? 's' : ''})`
-          : '';
+    await requireDeployment(db, id);
+    const outcome = await importRecords(
+      db,
+      changeSite(c),
+      id,
+      { onInvalid, dryRun: dryRun === 'true', sync, mode },
+      () => readCandidates(c),
+    );
+    if (outcome.kind === 'refused')
       return c.json(
-        {
-          ...errorBody(
-            'validation_failed',
-            `${describeRow(errors[0]!)}${more}; nothing was written`,
-            c.get('requestId'),
-          ),
-          created: 0,
-          updated: 0,
-          rejected: errors.length,
-          chunks,
-          landedChunks: 0,
-          errors: listed,
-        },
+        { ...errorBody('validation_failed', outcome.message, c.get('requestId')), ...outcome.counts },
         400,
       );
-    }
-    let created = 0;
-    let updated = 0;
-    let landedChunks = 0;
-    let removed: number | undefined;
-    const hashKey = await getHashKey(db);
-    const site = changeSite(c);
-    const syncId = mode === 'replace' && dryRun === 'false' ? (await startSync(db, id)).id : sync;
-    /** What every answer reports: the counts so far and the refused rows. */
-    const outcome = () => ({
-      created,
-      updated,
-      rejected: errors.length,
-      chunks,
-      landedChunks,
-      errors: listed,
-    });
-    if (dryRun === 'false') {
-      try {
-        for (let i = 0; i < valid.length; i += RECORD_CHUNK) {
-          const counts = await upsertRecordChunk(db, id, valid.slice(i, i + RECORD_CHUNK), hashKey, {
-            syncId,
-          });
-          created += counts.created;
-          updated += counts.updated;
-          landedChunks++;
-        }
-      } catch (err) {
-        if (landedChunks) configChanged(site, 'records');
-        console.error(`[${c.get('requestId')}] records chunk ${landedChunks + 1} of ${chunks} failed`, err);
-        return c.json(
-          {
-            ...errorBody(
-              'internal',
-              `chunk ${landedChunks + 1} of ${chunks} failed to write; ${landedChunks} chunk(s) landed; re-sending the request is safe (records are upserted on type + id)`,
-              c.get('requestId'),
-            ),
-            ...outcome(),
-          },
-          500,
-        );
-      }
-      if (syncId) await countSyncReceived(db, syncId, valid.length);
-      if (mode === 'replace' && syncId)
-        removed = (await completeSync(db, null, id, syncId, Number.POSITIVE_INFINITY)).removed;
-      if (valid.length || removed) configChanged(site, 'records');
+    if (outcome.kind === 'failed') {
+      const { chunks, landedChunks } = outcome.counts;
+      console.error(
+        `[${c.get('requestId')}] records chunk ${landedChunks + 1} of ${chunks} failed`,
+        outcome.cause,
+      );
+      return c.json(
+        { ...errorBody('internal', outcome.message, c.get('requestId')), ...outcome.counts },
+        500,
+      );
     }
     return c.json(
       {
-        ...(syncId ? { sync: syncId } : {}),
-        ...(removed !== undefined ? { removed } : {}),
-        ...outcome(),
-        dryRun: dryRun === 'true',
+        ...(outcome.sync ? { sync: outcome.sync } : {}),
+        ...(outcome.removed !== undefined ? { removed: outcome.removed } : {}),
+        ...outcome.counts,
+        dryRun: outcome.dryRun,
       },
       200,
     );
@@ -465,7 +272,7 @@ recordRoutes
     const deactivate = c.req.valid('query').deactivate === 'true';
     assertDeploymentAdmin(c.get('principal'), id);
     const db = c.get('db');
-    if (!(await findDeployment(db, id))) throw notFound(`deployment ${id} does not exist`);
+    await requireDeployment(db, id);
     const n = await removeRecord(db, changeSite(c), id, { type, id: recordId }, { deactivate });
     if (!n)
       throw notFound(
@@ -486,7 +293,7 @@ recordRoutes
     const { id } = c.req.valid('param');
     assertDeploymentAdmin(c.get('principal'), id);
     const db = c.get('db');
-    if (!(await findDeployment(db, id))) throw notFound(`deployment ${id} does not exist`);
+    await requireDeployment(db, id);
     return c.json(serializeSync(await startSync(db, id)), 201);
   })
   .openapi(getSyncRoute, async (c) => {
@@ -504,63 +311,30 @@ recordRoutes
     const q = c.req.valid('query');
     assertDeploymentAdmin(c.get('principal'), id);
     const db = c.get('db');
-    if (!(await findDeployment(db, id))) throw notFound(`deployment ${id} does not exist`);
-    // An exact-address lookup answers from the index alone: counting 10 M rows per type would
-    // cost a second (`counts` is then left out; list without `address` to get it).
-    const [rows, perType] = await Promise.all([
-      listRecords(db, id, q),
-      q.address === undefined ? countRecords(db, id) : undefined,
-    ]);
-    let counts: Record<(typeof RECORD_TYPES)[number] | 'total', number> | undefined;
-    if (perType) {
-      counts = { user: 0, contact: 0, account: 0, lead: 0, total: 0 };
-      for (const t of RECORD_TYPES) counts[t] = perType[t] ?? 0;
-      counts.total = RECORD_TYPES.reduce((sum, t) => sum + (counts?.[t] ?? 0), 0);
-    }
-    return c.json(
-      {
-        items: rows.map((r) => ({
-          type: r.type as (typeof RECORD_TYPES)[number],
-          id: r.id,
-          name: r.name ?? null,
-          emails: r.emails,
-          emailEnabled: r.emailEnabled,
-          active: r.active,
-          updatedAt: r.updatedAt,
-        })),
-        ...(counts ? { counts } : {}),
-      },
-      200,
-    );
+    await requireDeployment(db, id);
+    const { rows, counts } = await listRecordsWithCounts(db, id, q);
+    return c.json({ items: rows.map(serializeRecord), ...(counts ? { counts } : {}) }, 200);
   })
   .openapi(postSuppressions, async (c) => {
     const { id } = c.req.valid('param');
     assertDeploymentAdmin(c.get('principal'), id);
     const db = c.get('db');
-    if (!(await findDeployment(db, id))) throw notFound(`deployment ${id} does not exist`);
-    const counts = await addSuppressions(db, id, c.req.valid('json').entries);
-    if (counts.added) {
-      await markPartChanged(db, id);
-      configChanged(changeSite(c), 'suppressions');
-    }
-    return c.json(counts, 200);
+    await requireDeployment(db, id);
+    return c.json(await addSuppressionEntries(db, changeSite(c), id, c.req.valid('json').entries), 200);
   })
   .openapi(getSuppressions, async (c) => {
     const { id } = c.req.valid('param');
     assertDeploymentAdmin(c.get('principal'), id);
     const db = c.get('db');
-    if (!(await findDeployment(db, id))) throw notFound(`deployment ${id} does not exist`);
+    await requireDeployment(db, id);
     return c.json({ items: await listSuppressions(db, id) }, 200);
   })
   .openapi(deleteSuppressionRoute, async (c) => {
     const { id, entry } = c.req.valid('param');
     assertDeploymentAdmin(c.get('principal'), id);
     const db = c.get('db');
-    if (!(await findDeployment(db, id))) throw notFound(`deployment ${id} does not exist`);
-    if (!(await deleteSuppression(db, id, entry)))
-      throw notFound(`${entry} is not on the suppression list of ${id}`);
-    await markPartChanged(db, id);
-    configChanged(changeSite(c), 'suppressions');
+    await requireDeployment(db, id);
+    await removeSuppression(db, changeSite(c), id, entry);
     return c.json({ deleted: entry }, 200);
   });
 
@@ -572,7 +346,7 @@ async function bulkRemove(
 ) {
   assertDeploymentAdmin(c.get('principal'), id);
   const db = c.get('db');
-  if (!(await findDeployment(db, id))) throw notFound(`deployment ${id} does not exist`);
+  await requireDeployment(db, id);
   return c.json(
     await removeManyRecords(db, changeSite(c), id, keys, { deactivate, chunk: RECORD_CHUNK }),
     200,

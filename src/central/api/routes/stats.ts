@@ -6,8 +6,8 @@ import { forbidden } from '../../http/errors.js';
 import { connectorsHealth } from '../../connectors/service.js';
 import { connectorStatusSchema } from '../connector-schemas.js';
 import { computeStats } from '../../services/stats.js';
-import { statsSchema } from '../schemas.js';
-import { apiRoute, jsonResponse } from './openapi-helpers.js';
+import { statsSchema } from '../../contract/schemas.js';
+import { apiRoute, jsonResponse } from '../../contract/openapi-helpers.js';
 
 const statsRoute = apiRoute('get', '/stats', 'stats', {
   summary: 'Per-region counters, cross-region bytes vs. forward-everything, latency percentiles, health',

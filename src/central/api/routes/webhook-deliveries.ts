@@ -3,14 +3,10 @@ import { createRouter } from '../../http/app-router.js';
 import { deploymentScope } from '../../http/auth.js';
 import { readCentralConfig } from '../../config.js';
 import { forbidden, notFound } from '../../http/errors.js';
-import {
-  findDelivery,
-  listFailingDeliveries,
-  replayDelivery,
-  serializeWebhookDelivery,
-} from '../../delivery/webhooks.js';
-import { webhookDeliverySchema } from '../schemas.js';
-import { apiRoute, jsonResponse } from './openapi-helpers.js';
+import { findDelivery, listFailingDeliveries, replayDelivery } from '../../delivery/webhooks.js';
+import { serializeWebhookDelivery } from '../../contract/serializers.js';
+import { webhookDeliverySchema } from '../../contract/schemas.js';
+import { apiRoute, jsonResponse } from '../../contract/openapi-helpers.js';
 
 const listRoute = apiRoute('get', '/webhook-deliveries', 'webhooks', {
   summary:

@@ -2,17 +2,21 @@
 // Activities (search, detail with "Why tracked") and Dispositions ("why was this not tracked?").
 import { Hono } from 'hono';
 import { TOSSED_REASONS, TRACKED_REASONS } from '../../../core/types.js';
-import { keyedHash, normaliseMessageId } from '../../../core/keyed-hash.js';
-import { findActivity, queryActivities } from '../../../db/queries/activities.js';
-import { mailboxRegions, recordNames } from '../../../db/queries/dashboard.js';
-import { listDeployments } from '../../../db/queries/deployments.js';
-import { queryDispositions } from '../../../db/queries/dispositions.js';
-import { listRegions } from '../../../db/queries/regions.js';
-import { getHashKey } from '../../services/hash-key.js';
+import { normaliseMessageId } from '../../../core/keyed-hash.js';
+import {
+  findActivity,
+  mailboxRegions,
+  messageIdHashOf,
+  queryActivities,
+  queryDispositions,
+  recordNames,
+} from '../../services/activities.js';
+import { listDeployments } from '../../services/deployment-admin.js';
+import { listRegions } from '../../services/regions.js';
 import type { DashboardEnv } from '../middleware/session.js';
 import { mintRawLink } from '../../ingest/raw-links.js';
 import { ActivitiesPage, type ActivityFilters } from '../views/activities-page.js';
-import { copyNotes, heldRegionally } from '../../api/serializers.js';
+import { copyNotes, heldRegionally } from '../../contract/serializers.js';
 import { deliveriesOfActivity } from '../../delivery/webhooks.js';
 import { ActivityPage, type ContentView, type PartyView, type StoredFile } from '../views/activity-page.js';
 import { DispositionsPage, type Lookup } from '../views/dispositions-page.js';
@@ -166,7 +170,7 @@ export const dashboardActivityPages = new Hono<DashboardEnv>()
     if (messageId) {
       const normalised = normaliseMessageId(messageId);
       // Receipts carry only a keyed hash of the Message-ID (as GET /api/v1/dispositions looks them up).
-      const hash = keyedHash(await getHashKey(db), normalised);
+      const hash = await messageIdHashOf(db, normalised);
       const [receipts, acts] = await Promise.all([
         queryDispositions(db, { messageIdHash: hash, deployment: scope, limit: 100 }),
         queryActivities(db, { messageId: normalised, deployment: scope, limit: 10 }),

@@ -14,7 +14,7 @@ import {
 } from '../../connectors/service.js';
 import { runConnectorSync, startConnectorSync } from '../../connectors/sync.js';
 import { CONNECTOR_KINDS, type ConnectorKind } from '../../connectors/types.js';
-import { findDeployment } from '../../../db/queries/deployments.js';
+import { findDeployment } from '../../services/deployment-admin.js';
 import { assertDeploymentAdmin } from '../../http/auth.js';
 import { conflict, notFound, validationFailed } from '../../http/errors.js';
 import { changeSite } from '../../snapshot/config-changed.js';

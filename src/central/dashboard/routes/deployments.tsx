@@ -3,29 +3,28 @@
 // PUT /api/v1/deployments/:id (deployment-admin.ts), which is admin-only too — deployment sessions
 // see no edit controls and get 403 on the form posts.
 import { Hono } from 'hono';
-import {
-  activityCounts,
-  mailboxCountsByDeployment,
-  recordCounts,
-  suppressionCounts,
-} from '../../../db/queries/dashboard.js';
-import { findDeployment, listDeployments } from '../../../db/queries/deployments.js';
-import { domainsByDeployment, listDeploymentDomains } from '../../../db/queries/domains.js';
 import { assertAdmin, assertDeploymentAdmin } from '../../http/auth.js';
-import { listRecords } from '../../../db/queries/records.js';
-import { removeManyRecords, removeRecord } from '../../services/config-writes.js';
+import { listRecords, recordKeysOfText, removeManyRecords, removeRecord } from '../../services/records.js';
 import { changeSite } from '../../snapshot/config-changed.js';
-import { CsvError, readCsvRows } from '../../../core/csv.js';
-import { bulkRemoveBody, RECORD_CHUNK } from '../../api/schemas.js';
-import { listRecordSyncs } from '../../../db/queries/record-syncs.js';
-import { completeSync, startSync } from '../../services/record-sync.js';
+import { RECORD_CHUNK } from '../../contract/schemas.js';
+import { completeSync, listRecordSyncs, startSync } from '../../services/record-sync.js';
 import { RecordsPage } from '../views/records-page.js';
 import { SyncsPage } from '../views/syncs-page.js';
 import { readCentralConfig } from '../../config.js';
 import { connectorsHealth } from '../../connectors/service.js';
-import { parseDeploymentInput, saveDeployment } from '../../services/deployment-admin.js';
+import {
+  activityCounts,
+  domainsByDeployment,
+  findDeployment,
+  listDeployments,
+  listDeploymentDomains,
+  mailboxCountsByDeployment,
+  parseDeploymentInput,
+  recordCounts,
+  saveDeployment,
+  suppressionCounts,
+} from '../../services/deployment-admin.js';
 import { conflict, notFound, validationFailed } from '../../http/errors.js';
-import type { RecordType } from '../../../core/types.js';
 import { setFlash } from '../middleware/flash.js';
 import type { Flash } from '../views/layout.js';
 import type { DashboardEnv } from '../middleware/session.js';
@@ -193,7 +192,7 @@ export const dashboardDeploymentPages = new Hono<DashboardEnv>()
     const deactivate = f.action === 'deactivate';
     return orRefusal(
       async () => {
-        const done = await removeManyRecords(c.get('db'), changeSite(c), id, recordKeysOf(keys), {
+        const done = await removeManyRecords(c.get('db'), changeSite(c), id, recordKeysOfText(keys), {
           deactivate,
           chunk: RECORD_CHUNK,
         });
@@ -264,37 +263,3 @@ export const dashboardDeploymentPages = new Hono<DashboardEnv>()
         c.html(<DeploymentEditPage page={pageContext(c)} values={form} error={err.message} />, err.status),
     );
   });
-
-/**
- * The bulk form's keys: one `type,id` per line (a `type,id` header may lead), checked with the
- * bulk API's own schema; every bad line is named, and nothing is removed when one is bad.
- */
-function recordKeysOf(text: string): Array<{ type: RecordType; id: string }> {
-  const rows: { line: number; fields: string[] }[] = [];
-  try {
-    for (const row of readCsvRows(text)) rows.push(row);
-  } catch (err) {
-    if (err instanceof CsvError) throw validationFailed(err.message);
-    throw err;
-  }
-  if (rows[0] && rows[0].fields.map((v) => v.trim().toLowerCase()).join(',') === 'type,id') rows.shift();
-  if (!rows.length) throw validationFailed('name at least one record: one "type,id" per line');
-  const problems = rows
-    .filter((r) => r.fields.length !== 2)
-    .map((r) => `line ${r.line}: expected "type,id", got ${r.fields.length} field(s)`);
-  if (problems.length) throw validationFailed(problems.slice(0, 20).join('; '));
-  const parsed = bulkRemoveBody.safeParse({
-    records: rows.map((r) => ({ type: r.fields[0]!.trim(), id: r.fields[1]! })),
-  });
-  if (!parsed.success)
-    throw validationFailed(
-      parsed.error.issues
-        .slice(0, 20)
-        .map((i) => {
-          const row = typeof i.path[1] === 'number' ? rows[i.path[1]] : undefined;
-          return `${row ? `line ${row.line}: ${String(i.path[2] ?? 'records')}` : 'records'}: ${i.message}`;
-        })
-        .join('; '),
-    );
-  return parsed.data.records;
-}

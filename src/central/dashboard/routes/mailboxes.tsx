@@ -3,10 +3,9 @@
 import { Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { changeSite } from '../../snapshot/config-changed.js';
-import { listDeployments } from '../../../db/queries/deployments.js';
-import { findMailbox, listMailboxes } from '../../../db/queries/mailboxes.js';
-import { routeMailbox, unrouteMailbox } from '../../services/mailbox-admin.js';
-import { listRegions } from '../../../db/queries/regions.js';
+import { listDeployments } from '../../services/deployment-admin.js';
+import { findMailbox, listMailboxes, routeMailbox, unrouteMailbox } from '../../services/mailbox-admin.js';
+import { listRegions } from '../../services/regions.js';
 import { assertDeploymentAdmin } from '../../http/auth.js';
 import { describeIssues, validationFailed } from '../../http/errors.js';
 import { setFlash } from '../middleware/flash.js';
@@ -30,14 +29,8 @@ import {
   scopeOf,
   visibleRow,
 } from '../context.js';
-import { emailAddress, mailboxBody } from '../../api/schemas.js';
-import {
-  csvRouteCandidates,
-  importRoutes,
-  MAX_ROUTES_PER_REQUEST,
-  moveBody,
-  moveRoutes,
-} from '../../api/routes/mailboxes.js';
+import { emailAddress, MAX_ROUTES_PER_REQUEST, mailboxBody, moveBody } from '../../contract/schemas.js';
+import { csvRouteCandidates, importRoutes, moveRoutes } from '../../services/route-import.js';
 
 const LIST_LIMIT = 500;
 
@@ -181,7 +174,7 @@ export const dashboardMailboxPages = new Hono<DashboardEnv>()
     };
     return orRefusal(
       async () => {
-        // The API's own body schema and mover (POST /api/v1/mailboxes/move): the same rules.
+        // The API's body schema and mover (POST /api/v1/mailboxes/move): the same rules.
         const body = moveBody.safeParse({ ...move, search: move.search || undefined });
         if (!body.success) throw validationFailed(describeIssues(body.error.issues));
         const result = await moveRoutes(c.get('db'), changeSite(c), c.get('principal'), body.data);
@@ -201,9 +194,7 @@ export const dashboardMailboxPages = new Hono<DashboardEnv>()
   })
   .post('/routes/delete', async (c) => {
     const row = await visibleRoute(c, (await formFields(c)).address ?? '');
-    assertDeploymentAdmin(c.get('principal'), row.deployment);
-    const db = c.get('db');
-    await unrouteMailbox(db, changeSite(c), row);
+    await unrouteMailbox(c.get('db'), changeSite(c), c.get('principal'), row);
     setFlash(c, { kind: 'ok', text: `Deleted the route for ${row.address}.` });
     return c.redirect('/routes', 303);
   });

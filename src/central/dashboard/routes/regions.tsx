@@ -2,11 +2,9 @@
 import { Hono } from 'hono';
 import { forwardingKeys, regionRuleScript } from '../../services/forwarding.js';
 import { EGRESS_POLICIES } from '../../../core/types.js';
-import { mailboxCountsByRegion } from '../../../db/queries/dashboard.js';
-import { listMailboxes } from '../../../db/queries/mailboxes.js';
-import { listDeployments } from '../../../db/queries/deployments.js';
-import { findRegion, listRegions } from '../../../db/queries/regions.js';
-import { saveRegion } from '../../services/config-writes.js';
+import { listDeployments } from '../../services/deployment-admin.js';
+import { listMailboxes } from '../../services/mailbox-admin.js';
+import { findRegion, listRegions, mailboxCountsByRegion, saveRegion } from '../../services/regions.js';
 import { changeSite } from '../../snapshot/config-changed.js';
 import type { regions } from '../../../db/schema.js';
 import { readCentralConfig } from '../../config.js';

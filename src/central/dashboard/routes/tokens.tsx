@@ -4,8 +4,8 @@
 // a flash cookie or a URL.
 import { changeSite } from '../../snapshot/config-changed.js';
 import { Hono } from 'hono';
-import { listDeployments } from '../../../db/queries/deployments.js';
-import { listRegions } from '../../../db/queries/regions.js';
+import { listDeployments } from '../../services/deployment-admin.js';
+import { listRegions } from '../../services/regions.js';
 import { validationFailed } from '../../http/errors.js';
 import { setFlash } from '../middleware/flash.js';
 import type { DashboardEnv } from '../middleware/session.js';
@@ -13,9 +13,9 @@ import {
   listVisibleTokens,
   mintApiToken,
   revokeVisibleToken,
-  serializeToken,
   tokenRealm,
 } from '../../services/token-admin.js';
+import { serializeToken } from '../../contract/serializers.js';
 import { type CreatedToken, type MintTokenForm, type TokenKind, TokensPage } from '../views/tokens-page.js';
 import { type DashboardContext, formFields, orRefusal, pageProps, type Refusal } from '../context.js';
 

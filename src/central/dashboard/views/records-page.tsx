@@ -2,7 +2,7 @@
 // A deployment's records: exact lookup by address (the index), delete or deactivate a record.
 import type { FC } from 'hono/jsx';
 import type { records } from '../../../db/schema.js';
-import { MAX_RECORD_KEYS_PER_REQUEST } from '../../api/schemas.js';
+import { MAX_RECORD_KEYS_PER_REQUEST } from '../../contract/schemas.js';
 import { DataTable, Field, FormError, PostForm, SearchForm } from './components.js';
 import { type Flash, Layout, type PageContext } from './layout.js';
 

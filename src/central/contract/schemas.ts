@@ -512,3 +512,35 @@ export const MAX_RECORD_KEYS_PER_REQUEST = 50_000;
 export const bulkRemoveBody = z
   .object({ records: z.array(recordKey).min(1).max(MAX_RECORD_KEYS_PER_REQUEST) })
   .openapi('RecordKeys');
+
+/** Most routes in one bulk request (5,000 users onboard in one call). */
+export const MAX_ROUTES_PER_REQUEST = 10_000;
+
+export const routeRowError = z
+  .object({
+    line: z.number().optional().openapi({ description: 'CSV: physical line (the header is line 1)' }),
+    index: z.number().optional().openapi({ description: 'JSON: position in `routes`' }),
+    field: z.string(),
+    message: z.string(),
+  })
+  .openapi('MailboxRowError');
+
+// A plain object over the shape: zod throws on null for `.extend` of an `.openapi()` schema (fuzz-api.test.ts).
+export const bulkRouteInput = z.object({ ...mailboxBody.shape, address: emailAddress });
+export const bulkRoutesBody = z
+  .object({ routes: z.array(bulkRouteInput).min(1).max(MAX_ROUTES_PER_REQUEST) })
+  .openapi('MailboxRoutesInput');
+export const bulkResult = z
+  .object({ created: z.number(), moved: z.number(), updated: z.number(), dryRun: z.boolean() })
+  .openapi('MailboxImportResult');
+
+export const moveBody = z.object({
+  region: z.string().min(1).max(32),
+  addresses: z.array(emailAddress).min(1).max(MAX_ROUTES_PER_REQUEST).optional(),
+  deployment: z.string().min(1).max(63).optional(),
+  search: z.string().min(1).max(320).optional(),
+});
+
+export type MoveRequest = z.infer<typeof moveBody>;
+
+export type RouteRowError = z.infer<typeof routeRowError>;

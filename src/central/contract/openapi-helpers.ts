@@ -1,5 +1,5 @@
 import { createRoute, type RouteConfig, type z } from '@hono/zod-openapi';
-import { errorSchema } from '../schemas.js';
+import { errorSchema } from './schemas.js';
 
 export { errorSchema };
 

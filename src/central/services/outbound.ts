@@ -1,5 +1,6 @@
-// Registering outgoing CRM mail (POST …/outbound, and the connectors' pull of mail sent from the
-// CRM): a tracking token per Message-ID, remembered so that replies correlate.
+// Outbound registration: a tracking token issued for outgoing CRM mail and its Message-ID
+// remembered, so replies correlate at the edge (POST /api/v1/deployments/:id/outbound, and the
+// connectors' pull of mail sent from the CRM).
 import { normaliseMessageId } from '../../core/keyed-hash.js';
 import { addTokenToSubject, formatTrackingToken } from '../../core/tracking-token.js';
 import type { TokenFormat } from '../../core/types.js';
@@ -8,6 +9,8 @@ import type { DeploymentRow } from '../../db/queries/deployments.js';
 import { findOutbound, insertOutbound, issueCounter } from '../../db/queries/outbound.js';
 import { markPartChanged } from '../../db/queries/snapshot-parts.js';
 import { conflict } from '../http/errors.js';
+import { type ChangeSite, configChanged } from '../snapshot/config-changed.js';
+import { requireDeployment } from './deployment-admin.js';
 
 export interface OutboundRegistration {
   messageId: string;
@@ -82,4 +85,17 @@ export async function registerOutbound(db: Db, deployment: DeploymentRow, body: 
   }
   await markPartChanged(db, id);
   return { created: true, trackingToken, subject, messageId };
+}
+
+/** POST …/outbound: 201 when newly registered, 200 when the same user registered it before. */
+export async function registerOutboundMail(
+  db: Db,
+  site: ChangeSite,
+  id: string,
+  body: OutboundRegistration,
+): Promise<{ status: 200 | 201; trackingToken: string; subject: string; messageId: string }> {
+  const deployment = await requireDeployment(db, id);
+  const { created, ...answer } = await registerOutbound(db, deployment, body);
+  if (created) configChanged(site, 'outbound');
+  return { status: created ? 201 : 200, ...answer };
 }

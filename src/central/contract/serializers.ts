@@ -1,5 +1,15 @@
-import type { FilterMode } from '../../core/types.js';
-import type { activities, deployments, dispositions, mailboxes, regions } from '../../db/schema.js';
+import type { FilterMode, RecordType } from '../../core/types.js';
+import type {
+  activities,
+  apiTokens,
+  deployments,
+  dispositions,
+  mailboxes,
+  records,
+  recordSyncs,
+  regions,
+  webhookOutbox,
+} from '../../db/schema.js';
 import { visibleCopies } from '../ingest/raw-links.js';
 
 export function serializeDeployment(d: typeof deployments.$inferSelect) {
@@ -103,4 +113,66 @@ export function serializeActivity(a: typeof activities.$inferSelect, own?: Reado
 export function serializeDisposition(d: typeof dispositions.$inferSelect) {
   const { id, region, reason, detail, mailbox, deployment, sizeBytes, at } = d;
   return { id, region, reason, detail, mailbox, deployment, sizeBytes, at };
+}
+
+export function serializeSync(s: typeof recordSyncs.$inferSelect) {
+  return {
+    id: s.id,
+    deployment: s.deployment,
+    status: s.status as 'open' | 'completing' | 'completed' | 'superseded',
+    received: s.received,
+    removed: s.removed,
+    startedAt: s.startedAt,
+    completedAt: s.completedAt ?? null,
+  };
+}
+
+/** A token as shown to its managers: never its plaintext or hash. */
+export function serializeToken(t: typeof apiTokens.$inferSelect) {
+  return {
+    id: t.id,
+    scope: t.scope,
+    label: t.label ?? null,
+    createdAt: t.createdAt,
+    revokedAt: t.revokedAt ?? null,
+    lastUsedAt: t.lastUsedAt ?? null,
+  };
+}
+
+export type TokenView = ReturnType<typeof serializeToken>;
+
+/**
+ * A delivery as the API shows it. `lastError` (our own phrase, never the CRM's answer) only with
+ * `withError`: user tokens see the state of a delivery, not why it failed.
+ */
+export function serializeWebhookDelivery(
+  r: typeof webhookOutbox.$inferSelect,
+  { withError = true }: { withError?: boolean } = {},
+) {
+  return {
+    id: r.id,
+    activityId: r.activityId,
+    deployment: r.deployment,
+    event: r.event,
+    state: r.state as 'pending' | 'delivered' | 'failed',
+    attempts: r.attempts,
+    lastStatus: r.lastStatus ?? null,
+    ...(withError ? { lastError: r.lastError ?? null } : {}),
+    nextAttemptAt: r.state === 'pending' ? r.nextAttemptAt : null,
+    createdAt: r.createdAt,
+    updatedAt: r.updatedAt,
+    deliveredAt: r.deliveredAt ?? null,
+  };
+}
+
+export function serializeRecord(r: typeof records.$inferSelect) {
+  return {
+    type: r.type as RecordType,
+    id: r.id,
+    name: r.name ?? null,
+    emails: r.emails,
+    emailEnabled: r.emailEnabled,
+    active: r.active,
+    updatedAt: r.updatedAt,
+  };
 }

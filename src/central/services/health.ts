@@ -1,0 +1,2 @@
+// Central's liveness: the database answers.
+export { pingDatabase } from '../../db/queries/health.js';
