@@ -15,6 +15,28 @@ export function chunk<T>(xs: readonly T[], size: number): T[][] {
   return out;
 }
 
+/**
+ * Rows as JSON arrays of at most `bytes` characters each (a row longer than that alone), for
+ * statements that take many rows as one bound value (`json_each(?)`) instead of 100 parameters.
+ */
+export function jsonChunks(rows: readonly unknown[], bytes: number): string[] {
+  const out: string[] = [];
+  let part: string[] = [];
+  let size = 2;
+  for (const row of rows) {
+    const text = JSON.stringify(row);
+    if (part.length && size + text.length + 1 > bytes) {
+      out.push(`[${part.join(',')}]`);
+      part = [];
+      size = 2;
+    }
+    part.push(text);
+    size += text.length + 1;
+  }
+  if (part.length) out.push(`[${part.join(',')}]`);
+  return out;
+}
+
 /** Runs `query` on each chunk of `keys` (one after the other) and concatenates the rows. */
 export async function queryInChunks<K, R>(
   keys: readonly K[],

@@ -19,7 +19,7 @@ import { mediaType, readBodyLimited } from '../../http/request-body.js';
 import { principalMailboxes } from '../../ingest/raw-links.js';
 import { serializeActivity } from '../serializers.js';
 import { promotionSnapshot } from '../../snapshot/snapshot-publisher.js';
-import { enqueueWebhook, type WebhookJob } from '../../delivery/webhooks.js';
+import { enqueueWebhook } from '../../delivery/webhooks.js';
 import { activitySchema, emailAddress } from '../schemas.js';
 import { bearerSecurity, errorResponses, errorSchema, jsonResponse } from './openapi-helpers.js';
 
@@ -155,22 +155,14 @@ export const promoteRoutes = createRouter().openapi(promoteRoute, async (c) => {
         : { method: correlation.method, detail: `${correlation.detail}; ${by}` },
   };
 
-  const webhooks: WebhookJob[] = [];
-  const outcome = await ingest(
-    {
-      db,
-      region: mailbox.region,
-      now,
-      onActivity: (activityId, dep, status) => webhooks.push({ activityId, deployment: dep, status }),
-    },
-    [item],
-    [],
-    { deadLetterRejected: false, edgeTraffic: false },
-  );
+  const outcome = await ingest({ db, region: mailbox.region, now }, [item], [], {
+    deadLetterRejected: false,
+    edgeTraffic: false,
+  });
   const result = outcome.results[0];
   if (!result || result.status === 'rejected' || !result.activityId)
     throw validationFailed(`body: the message could not be tracked (${result?.reason ?? 'no result'})`);
-  c.executionCtx.waitUntil(enqueueWebhook(c.env, db, webhooks));
+  c.executionCtx.waitUntil(enqueueWebhook(c.env, outcome.outboxIds));
   const activity = await findActivity(db, result.activityId);
   if (!activity) throw notFound(`activity ${result.activityId} does not exist`);
   // A merged activity may hold other users' copies: a user token sees its own only.
