@@ -87,7 +87,7 @@ async function postBatch(central: string, creds: Credentials, items: IngestItem[
 }
 
 /** Items per second over `batches` sequential batches of `size` items (one edge consumer: one in flight). */
-async function measure(
+export async function measure(
   central: string,
   creds: Credentials,
   rng: Rng,

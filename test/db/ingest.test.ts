@@ -103,12 +103,15 @@ describe('ingest queries', () => {
     ]);
   });
 
-  test('activityUpsertStatement inserts, then merges a copy into the same row (unions, first id kept)', async ({
+  test('activityUpsertStatements inserts, then merges a copy into the same row (unions, first id kept)', async ({
     db,
   }) => {
+    const upsert = async (row: Ingest.ActivityInsert) =>
+      Ingest.landedIds(await runBatch(db, Ingest.activityUpsertStatements(db, [row])));
     const first = activityRow({ id: 'new-1', dedupeKey: '<same>', mailboxes: ['a@x'], regions: ['us'] });
-    const [inserted] = await runBatch(db, [Ingest.activityUpsertStatement(db, first)]);
-    expect(inserted).toEqual([{ id: 'new-1' }]);
+    expect(await upsert(first)).toEqual(['new-1']);
+    const changeSeq = async () => (await db.select().from(activities).all())[0]!.changeSeq;
+    const inserted = await changeSeq();
     const copy = activityRow({
       id: 'new-2',
       dedupeKey: '<same>',
@@ -117,10 +120,11 @@ describe('ingest queries', () => {
       parties: [{ role: 'to', address: 'b@x' }],
       updatedAt: 2_000,
     });
-    const [merged] = await runBatch(db, [Ingest.activityUpsertStatement(db, copy)]);
-    expect(merged).toEqual([{ id: 'new-1' }]);
+    expect(await upsert(copy)).toEqual(['new-1']);
+    // The merge moved the activity to the newest position of the changes feed.
+    expect(await changeSeq()).toBeGreaterThan(inserted);
     const other = activityRow({ id: 'new-3', dedupeKey: '<same>', deployment: 'fabrikam' });
-    expect((await runBatch(db, [Ingest.activityUpsertStatement(db, other)]))[0]).toEqual([{ id: 'new-3' }]);
+    expect(await upsert(other)).toEqual(['new-3']);
     const rows = await db.select().from(activities).orderBy(activities.seq).all();
     expect(rows.map((r) => r.id)).toEqual(['new-1', 'new-3']);
     const row = rows[0]!;
@@ -128,7 +132,38 @@ describe('ingest queries', () => {
     expect([...row.regions].sort()).toEqual(['eu', 'us']);
     expect(row.parties).toEqual([{ role: 'to', address: 'b@x' }]);
     expect(row.updatedAt).toBe(2_000);
+    expect(row.merged).toBe(true);
     expect(rows[1]!.seq).toBeGreaterThan(row.seq);
+  });
+
+  test('activityUpsertStatements: 300 rows of one batch, copies of one message among them, land in order with distinct positions', async ({
+    db,
+  }) => {
+    await insertActivities(db, [activityRow({ id: 'old', dedupeKey: '<k7>' })]);
+    const rows = ids('n', 300).map((id, i) =>
+      activityRow({
+        id,
+        dedupeKey: `<k${i % 150}>`,
+        content: i === 3 ? null : [{ region: 'us', raw: null }],
+        // Two rows above the statement's JSON budget: the rows go in more than one statement.
+        bodyText: i % 150 === 0 ? 'x'.repeat(Ingest.ACTIVITY_JSON_BYTES / 2) : null,
+      }),
+    );
+    const statements = Ingest.activityUpsertStatements(db, rows);
+    expect(statements.length).toBeGreaterThan(1);
+    const landed = Ingest.landedIds(await runBatch(db, statements));
+    // Row i and row i + 150 are one message: the later copy lands in the first's activity; <k7> was stored before.
+    expect(landed).toEqual(rows.map((_, i) => (i % 150 === 7 ? 'old' : rows[i % 150]!.id)));
+    const stored = await db.select().from(activities).all();
+    expect(stored).toHaveLength(150);
+    expect(new Set(stored.map((r) => r.seq)).size).toBe(150);
+    expect(new Set(stored.map((r) => r.changeSeq)).size).toBe(150);
+    expect(stored.find((r) => r.id === 'n3')?.content).toEqual([{ region: 'us', raw: null }]);
+    expect(stored.find((r) => r.id === 'n4')?.bodyText).toBeNull();
+    // Every copy moved its activity: the last copies (rows 150–299) hold the newest positions, in order.
+    const byPosition = [...stored].sort((a, b) => a.changeSeq - b.changeSeq).map((r) => r.id);
+    expect(byPosition).toEqual(rows.slice(0, 150).map((r, i) => (i === 7 ? 'old' : r.id)));
+    expect(stored.every((r) => r.merged)).toBe(true);
   });
 
   test('dispositions: 30 receipts (300 values) in chunked INSERTs, idempotent on the receipt id', async ({

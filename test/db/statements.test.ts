@@ -16,6 +16,23 @@ describe('statements', () => {
     ).rejects.toThrow();
   });
 
+  test('jsonChunks keeps order, counts UTF-8 bytes (D1 caps a bound value in bytes) and sends an oversized row alone', () => {
+    const wide = 'é'.repeat(300); // 600 bytes, 300 UTF-16 units
+    const parts = Statements.jsonChunks(
+      [
+        [1, wide],
+        [2, wide],
+        [3, 'x'.repeat(2000)],
+        [4, 'y'],
+      ],
+      1000,
+    );
+    expect(parts.map((p) => JSON.parse(p).map((r: unknown[]) => r[0]))).toEqual([[1], [2], [3], [4]]);
+    for (const p of parts.filter((p) => !p.includes('xxx')))
+      expect(new TextEncoder().encode(p).byteLength).toBeLessThanOrEqual(1000);
+    expect(Statements.jsonChunks([], 1000)).toEqual([]);
+  });
+
   test('chunk keeps order and covers every element; queryInChunks runs one query per chunk', async () => {
     expect(Statements.chunk([1, 2, 3, 4, 5], 2)).toEqual([[1, 2], [3, 4], [5]]);
     expect(Statements.chunk([], 3)).toEqual([]);

@@ -17,7 +17,6 @@ import {
   dueOutboxIds,
   finishOutboxRow,
   rearmDelivery,
-  unattemptedOutboxIds,
 } from '../../db/queries/webhook-outbox.js';
 import type { CentralBindings } from '../context.js';
 import { serializeActivity } from '../contract/serializers.js';
@@ -40,12 +39,6 @@ export {
   listFailingDeliveries,
 } from '../../db/queries/webhook-outbox.js';
 
-export interface WebhookJob {
-  activityId: string;
-  deployment: string;
-  status: string;
-}
-
 /** Queue message of the webhook queue: the outbox row to attempt. */
 export interface WebhookKick {
   outboxId: string;
@@ -61,6 +54,8 @@ const LEASE_MS = 60_000;
 const MERGE_WAIT_MS = 5_000;
 /** A raw message fetched from its region for a CRM waits this long for the edge. */
 const RAW_FETCH_TIMEOUT_MS = 15_000;
+/** Messages per `sendBatch` (Cloudflare Queues: at most 100 messages per batch). */
+const QUEUE_SEND_BATCH = 100;
 
 /** What a delivery needs of central's configuration (a CentralConfig is one). */
 export type DeliveryConfig = ConnectorConfig;
@@ -73,16 +68,16 @@ export interface DeliveryDeps {
 }
 
 /**
- * After a commit: asks the webhook queue to attempt the new outbox rows of these activities now.
- * Losing this kick (a crash, a restart, a queue failure) delays delivery to the next cron run;
- * the row in D1 is what guarantees it.
+ * After a commit: asks the webhook queue to attempt these new outbox rows (as ingest wrote them)
+ * now. Losing this kick (a crash, a restart, a queue failure) delays delivery to the next cron
+ * run; the row in D1 is what guarantees it.
  */
-export async function enqueueWebhook(env: CentralBindings, db: Db, jobs: WebhookJob[]): Promise<void> {
-  if (!jobs.length) return;
+export async function enqueueWebhook(env: CentralBindings, outboxIds: readonly string[]): Promise<void> {
   try {
-    const ids = await unattemptedOutboxIds(db, [...new Set(jobs.map((j) => j.activityId))]);
-    for (let i = 0; i < ids.length; i += 100)
-      await env.WEBHOOKS.sendBatch(ids.slice(i, i + 100).map((outboxId) => ({ body: { outboxId } })));
+    for (let i = 0; i < outboxIds.length; i += QUEUE_SEND_BATCH)
+      await env.WEBHOOKS.sendBatch(
+        outboxIds.slice(i, i + QUEUE_SEND_BATCH).map((outboxId) => ({ body: { outboxId } })),
+      );
   } catch (err) {
     console.error('webhook kick failed; the cron will deliver', err);
   }

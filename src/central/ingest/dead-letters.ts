@@ -1,23 +1,10 @@
 import type { DeadLetterReport } from '../../core/wire.js';
 import type { Db } from '../../db/client.js';
-import {
-  type DeadLetterRow,
-  deadLetterInsertStatements,
-  findDeadLetter,
-  recordDeadLetterReplay,
-} from '../../db/queries/dead-letters.js';
+import { type DeadLetterRow, deadLetterInsertStatements } from '../../db/queries/dead-letters.js';
 import { runBatch } from '../../db/queries/statements.js';
-import { ingest } from './ingest.js';
-import { loadRegionClaims } from './ingest-claims.js';
+import { itemDeployment } from './plan.js';
 
 export { findDeadLetter, listDeadLetters } from '../../db/queries/dead-letters.js';
-
-/** The deployment a dead-lettered item names, when it names one. */
-export function itemDeployment(item: unknown): string | null {
-  return item && typeof item === 'object' && typeof (item as { deployment?: unknown }).deployment === 'string'
-    ? (item as { deployment: string }).deployment
-    : null;
-}
 
 /** Stores dead letters an edge reported (idempotent on id), in one transaction of chunked INSERTs. */
 export async function storeReportedDeadLetters(
@@ -41,30 +28,4 @@ export async function storeReportedDeadLetters(
 export function serializeDeadLetter({ item, ...row }: DeadLetterRow) {
   const { messageId } = (item ?? {}) as { messageId?: unknown };
   return { ...row, messageId: typeof messageId === 'string' ? messageId : null };
-}
-
-/**
- * Replays a dead letter: its stored item goes through ingestion again (deduplicating like any
- * other copy), under the claims of the region that reported it, as live ingest checks them now: a
- * deployment unknown when the letter was stored must since have a mailbox routed in that region.
- * A still-invalid item stays a dead letter with the new error recorded.
- */
-export async function replayDeadLetter(db: Db, id: string, now = Date.now()) {
-  const dl = await findDeadLetter(db, id);
-  if (!dl) return undefined;
-  const claims = await loadRegionClaims(db, dl.region);
-  const outcome = await ingest({ db, region: dl.region, now, claims }, [dl.item], [], {
-    deadLetterRejected: false,
-    edgeTraffic: false,
-  });
-  const result = outcome.results[0] ?? { id, status: 'rejected' as const, reason: 'nothing to replay' };
-  const ok = result.status !== 'rejected';
-  await recordDeadLetterReplay(db, id, {
-    replayedAt: ok ? now : null,
-    replayResult: ok
-      ? `${result.status}${result.activityId ? ` as ${result.activityId}` : ''}`
-      : `rejected: ${result.reason ?? ''}`,
-    attempts: dl.attempts + 1,
-  });
-  return { deadLetter: id, ...result };
 }

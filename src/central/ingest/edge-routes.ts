@@ -141,17 +141,8 @@ export const edgeRoutes = createRouter()
     const claims = await loadRegionClaims(db, batch.region);
     // No snapshot build on the ingest path: the mailbox names and the config version are cheap reads.
     const mailboxByHash = await regionMailboxesByHash(db, batch.region);
-    const webhookTargets: { activityId: string; deployment: string; status: string }[] = [];
     const outcome = await ingest(
-      {
-        db,
-        region: batch.region,
-        now,
-        mailboxByHash,
-        claims,
-        onActivity: (activityId, deployment, status) =>
-          webhookTargets.push({ activityId, deployment, status }),
-      },
+      { db, region: batch.region, now, mailboxByHash, claims },
       batch.items,
       batch.receipts,
       { bytesSent: raw.byteLength },
@@ -163,7 +154,7 @@ export const edgeRoutes = createRouter()
     });
     if (deadLetterReports.length) await storeReportedDeadLetters(db, batch.region, deadLetterReports, now);
     if (batch.heartbeat) await recordHeartbeat(db, batch.region, { at: now, ...batch.heartbeat });
-    c.executionCtx.waitUntil(enqueueWebhook(c.env, db, webhookTargets));
+    c.executionCtx.waitUntil(enqueueWebhook(c.env, outcome.outboxIds));
     return c.json(
       {
         batchId: batch.batchId,

@@ -13,7 +13,7 @@ import { findMailbox } from '../../db/queries/mailboxes.js';
 import { listSuppressions } from '../../db/queries/records.js';
 import { findRegion } from '../../db/queries/regions.js';
 import type { CentralBindings, Principal } from '../context.js';
-import { enqueueWebhook, type WebhookJob } from '../delivery/webhooks.js';
+import { enqueueWebhook } from '../delivery/webhooks.js';
 import { MAX_PROMOTE_BYTES } from '../http/body-limits.js';
 import { ApiError, forbidden, notFound, validationFailed } from '../http/errors.js';
 import { ingest, receiptStatements } from '../ingest/ingest.js';
@@ -98,22 +98,14 @@ export async function promoteMessage(
   if (!built) throw validationFailed('body: the message could not be tracked (no item)');
   const item = promotedItem(built, target, principal);
 
-  const webhooks: WebhookJob[] = [];
-  const outcome = await ingest(
-    {
-      db,
-      region: mailbox.region,
-      now,
-      onActivity: (activityId, dep, status) => webhooks.push({ activityId, deployment: dep, status }),
-    },
-    [item],
-    [],
-    { deadLetterRejected: false, edgeTraffic: false },
-  );
+  const outcome = await ingest({ db, region: mailbox.region, now }, [item], [], {
+    deadLetterRejected: false,
+    edgeTraffic: false,
+  });
   const result = outcome.results[0];
   if (!result || result.status === 'rejected' || !result.activityId)
     throw validationFailed(`body: the message could not be tracked (${result?.reason ?? 'no result'})`);
-  site.waitUntil(enqueueWebhook(site.env, db, webhooks));
+  site.waitUntil(enqueueWebhook(site.env, outcome.outboxIds));
   const activity = await findActivity(db, result.activityId);
   if (!activity) throw notFound(`activity ${result.activityId} does not exist`);
   return { activity, own: await principalMailboxes(db, principal), status: result.status };

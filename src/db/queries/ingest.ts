@@ -1,7 +1,7 @@
 // Ingestion's reads and statements (src/central/ingest.ts decides, these touch D1). Lookups take
 // one deployment and any number of keys (chunked under D1's 100-parameter limit); the statement
 // builders return drizzle statements for the ingest batch's single `batch()` (one transaction).
-import { and, eq, inArray, type SQL, sql } from 'drizzle-orm';
+import { and, eq, getTableColumns, inArray, type SQL, sql } from 'drizzle-orm';
 import type { SelectResultFields } from 'drizzle-orm/query-builders/select.types';
 import type { SelectedFields, SQLiteColumn, SQLiteTable } from 'drizzle-orm/sqlite-core';
 import type { Db } from '../client.js';
@@ -14,7 +14,7 @@ import {
   outbound,
   recordEmails,
 } from '../schema.js';
-import { chunk, queryInChunks } from './statements.js';
+import { chunk, jsonChunks, queryInChunks } from './statements.js';
 
 /** The rows of `table` in `deployment` whose `key` is among `keys` (any number: chunked). */
 function inDeployment<F extends SelectedFields>(
@@ -79,35 +79,99 @@ const unionJson = (column: string, objects = false) =>
 
 export type ActivityInsert = Omit<typeof activities.$inferInsert, 'seq' | 'changeSeq' | 'merged'>;
 
-/** The changes feed's next position (see `activities.changeSeq`). */
-const nextChangeSeq = sql`(select coalesce(max(change_seq), 0) + 1 from activities)`;
+/**
+ * Bytes of activity rows per statement: they travel as one JSON bound value, which D1 caps at
+ * 2 MB ("Maximum string, BLOB or table row size"); a row alone is smaller than that (the wire
+ * schema bounds an item's inlined text at 256 KiB).
+ */
+export const ACTIVITY_JSON_BYTES = 1_000_000;
+
+/** The fields an activity row carries in the JSON value, in this order (`value ->> index`). */
+const ACTIVITY_FIELDS = [
+  'id',
+  'deployment',
+  'dedupeKey',
+  'messageId',
+  'subject',
+  'fromAddress',
+  'fromName',
+  'parties',
+  'regardingType',
+  'regardingId',
+  'reason',
+  'correlationMethod',
+  'correlationDetail',
+  'mailboxes',
+  'regions',
+  'egress',
+  'bodyText',
+  'content',
+  'sizeBytes',
+  'fingerprint',
+  'receivedAt',
+  'ingestedAt',
+  'updatedAt',
+] as const satisfies readonly (keyof ActivityInsert)[];
+const JSON_FIELDS = new Set<string>(['parties', 'mailboxes', 'regions', 'content']);
+
+/** The SELECT list of an activity upsert, in the table's column order (drizzle's INSERT column list). */
+const activitySelectList = sql.raw(
+  Object.keys(getTableColumns(activities))
+    .map((key) => {
+      if (key === 'seq') return '(select coalesce(max(seq), 0) from activities) + r.key + 1';
+      if (key === 'changeSeq') return '(select coalesce(max(change_seq), 0) from activities) + r.key + 1';
+      if (key === 'merged') return '0';
+      const at = (ACTIVITY_FIELDS as readonly string[]).indexOf(key);
+      if (at < 0) throw new Error(`activity column ${key} has no place in the upsert`);
+      return JSON_FIELDS.has(key) ? `json(r.value ->> ${at})` : `r.value ->> ${at}`;
+    })
+    .join(', '),
+);
 
 /**
- * Statement: insert the activity, or merge the copy into the deployment's activity with the same
- * dedupe key (union of mailboxes, regions, parties and content). Returns the id of the row it
- * landed in: the new id when it was inserted, the existing one when merged.
+ * Statements: insert the activities, or merge each copy into the deployment's activity with the
+ * same dedupe key (union of mailboxes, regions, parties and content), rows passed as JSON so that
+ * a whole batch is a few statements whatever D1's 100-parameter limit. Each row takes the next
+ * `seq` and `change_seq` (the changes feed's position) from its place in the statement: existing
+ * max + its index + 1, distinct for every row, and a merge moves the activity to its copy's
+ * position. Each statement returns `{ id, changeSeq }` per row: the id of the row it landed in
+ * (the new id when inserted, the existing one when merged); see `landedIds`.
  */
-export function activityUpsertStatement(db: Db, row: ActivityInsert) {
-  return db
-    .insert(activities)
-    .values({
-      ...row,
-      seq: sql`(select coalesce(max(seq), 0) + 1 from activities)`,
-      changeSeq: nextChangeSeq,
-    })
-    .onConflictDoUpdate({
-      target: [activities.deployment, activities.dedupeKey],
-      set: {
-        changeSeq: nextChangeSeq,
-        merged: true,
-        mailboxes: unionJson('mailboxes'),
-        regions: unionJson('regions'),
-        parties: unionJson('parties', true),
-        content: unionJson('content', true),
-        updatedAt: row.updatedAt,
-      },
-    })
-    .returning({ id: activities.id });
+export function activityUpsertStatements(db: Db, rows: readonly ActivityInsert[]) {
+  const values = rows.map((row) =>
+    ACTIVITY_FIELDS.map((key) => {
+      const value = row[key] ?? null;
+      return JSON_FIELDS.has(key) && value !== null ? JSON.stringify(value) : value;
+    }),
+  );
+  return jsonChunks(values, ACTIVITY_JSON_BYTES).map((part) =>
+    db
+      .insert(activities)
+      // `where true`: SQLite's parser needs it before an upsert's ON CONFLICT (sqlite.org/lang_upsert.html).
+      .select(sql`select ${activitySelectList} from json_each(${part}) r where true`)
+      .onConflictDoUpdate({
+        target: [activities.deployment, activities.dedupeKey],
+        set: {
+          changeSeq: sql`excluded.change_seq`,
+          merged: true,
+          mailboxes: unionJson('mailboxes'),
+          regions: unionJson('regions'),
+          parties: unionJson('parties', true),
+          content: unionJson('content', true),
+          updatedAt: sql`excluded.updated_at`,
+        },
+      })
+      .returning({ id: activities.id, changeSeq: activities.changeSeq }),
+  );
+}
+
+/** The activity id each row of `activityUpsertStatements` landed in, in the order of its rows. */
+export function landedIds(results: readonly unknown[]): string[] {
+  return results.flatMap((rows) =>
+    [...(rows as { id: string; change_seq: number }[])]
+      .sort((a, b) => a.change_seq - b.change_seq)
+      .map((r) => r.id),
+  );
 }
 
 /** Rows per disposition INSERT: 10 bound values each, so 9 rows stay under 100 parameters. */

@@ -15,6 +15,30 @@ export function chunk<T>(xs: readonly T[], size: number): T[][] {
   return out;
 }
 
+/**
+ * Rows as JSON arrays of at most `bytes` UTF-8 bytes each (a row longer than that alone), for
+ * statements that take many rows as one bound value (`json_each(?)`) instead of 100 parameters.
+ */
+export function jsonChunks(rows: readonly unknown[], bytes: number): string[] {
+  const encoder = new TextEncoder();
+  const out: string[] = [];
+  let part: string[] = [];
+  let size = 2;
+  for (const row of rows) {
+    const text = JSON.stringify(row);
+    const length = encoder.encode(text).byteLength;
+    if (part.length && size + length + 1 > bytes) {
+      out.push(`[${part.join(',')}]`);
+      part = [];
+      size = 2;
+    }
+    part.push(text);
+    size += length + 1;
+  }
+  if (part.length) out.push(`[${part.join(',')}]`);
+  return out;
+}
+
 /** Runs `query` on each chunk of `keys` (one after the other) and concatenates the rows. */
 export async function queryInChunks<K, R>(
   keys: readonly K[],

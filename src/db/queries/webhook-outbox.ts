@@ -5,9 +5,12 @@ import { sha256Hex } from '../../core/keyed-hash.js';
 import type { IngestItem } from '../../core/wire.js';
 import type { Db } from '../client.js';
 import { activities, connectors, deployments, webhookOutbox } from '../schema.js';
-import { queryInChunks } from './statements.js';
+import { jsonChunks } from './statements.js';
 
 export type OutboxRow = typeof webhookOutbox.$inferSelect;
+
+/** Outbox rows per statement, as JSON (about 150 bytes each; see `jsonChunks`). */
+const OUTBOX_JSON_BYTES = 500_000;
 
 /**
  * The delivery row id of one ingested copy, derived from the edge's item id: a copy that arrives
@@ -21,69 +24,37 @@ export function webhookDeliveryId(item: Pick<IngestItem, 'region' | 'deployment'
 }
 
 /**
- * Statement for one ingested copy, run in the same `batch()` as the activity upsert: inserts a
- * pending row for the activity the copy landed in (found by its dedupe key) when the deployment
- * has a delivery target: a webhook URL, or a connector of another kind (src/central/connectors);
- * none otherwise. The event is `activity.accepted` when the copy created the activity (its id is
+ * Statements for ingested copies, run in the same `batch()` after their activities' upserts:
+ * each copy gets a pending row `id` for the activity it landed in (found by its dedupe key) when
+ * the deployment has a delivery target (a webhook URL, or a connector of another kind), none
+ * otherwise. The event is `activity.accepted` when the copy created the activity (its id is
  * `newActivityId`), else `activity.merged`. A row of the same id (the copy delivered again, see
- * `webhookDeliveryId`) is left as it is.
+ * `webhookDeliveryId`) is left as it is. Each statement returns the ids of the rows it wrote
+ * (`{ id }`), which the webhook queue is kicked with.
  */
-export function webhookOutboxStatement(
+export function webhookOutboxStatements(
   db: Db,
-  row: { id: string; deployment: string; dedupeKey: string; newActivityId: string; now: number },
+  rows: readonly { id: string; deployment: string; dedupeKey: string; newActivityId: string }[],
+  now: number,
 ) {
-  return db
-    .insert(webhookOutbox)
-    .select(
-      db
-        .select({
-          id: sql<string>`${row.id}`.as('id'),
-          activityId: activities.id,
-          deployment: activities.deployment,
-          event:
-            sql<string>`case when ${activities.id} = ${row.newActivityId} then 'activity.accepted' else 'activity.merged' end`.as(
-              'event',
-            ),
-          state: sql<string>`'pending'`.as('state'),
-          attempts: sql<number>`0`.as('attempts'),
-          nextAttemptAt: sql<number>`${row.now}`.as('next_attempt_at'),
-          leaseUntil: sql<number | null>`null`.as('lease_until'),
-          lastStatus: sql<number | null>`null`.as('last_status'),
-          lastError: sql<string | null>`null`.as('last_error'),
-          lastOutcome: sql<string | null>`null`.as('last_outcome'),
-          createdAt: sql<number>`${row.now}`.as('created_at'),
-          updatedAt: sql<number>`${row.now}`.as('updated_at'),
-          deliveredAt: sql<number | null>`null`.as('delivered_at'),
-        })
-        .from(activities)
-        .innerJoin(deployments, eq(deployments.id, activities.deployment))
-        .where(
-          and(
-            eq(activities.deployment, row.deployment),
-            eq(activities.dedupeKey, row.dedupeKey),
-            sql`((${deployments.webhookUrl} is not null and ${deployments.webhookUrl} != '') or exists (select 1 from ${connectors} where ${connectors.deployment} = ${deployments.id} and ${connectors.kind} != 'webhook'))`,
-          ),
-        ),
-    )
-    .onConflictDoNothing();
-}
-
-/** Ids of the not yet attempted pending rows of these activities (what the webhook queue is kicked with). */
-export async function unattemptedOutboxIds(db: Db, activityIds: readonly string[]): Promise<string[]> {
-  const rows = await queryInChunks(activityIds, (part) =>
+  const values = rows.map((r) => [r.id, r.deployment, r.dedupeKey, r.newActivityId]);
+  return jsonChunks(values, OUTBOX_JSON_BYTES).map((part) =>
     db
-      .select({ id: webhookOutbox.id })
-      .from(webhookOutbox)
-      .where(
-        and(
-          inArray(webhookOutbox.activityId, part),
-          eq(webhookOutbox.state, 'pending'),
-          eq(webhookOutbox.attempts, 0),
-        ),
+      .insert(webhookOutbox)
+      // In the table's column order (drizzle's INSERT column list).
+      .select(
+        sql`select r.value ->> 0, a.id, a.deployment,
+          case when a.id = r.value ->> 3 then 'activity.accepted' else 'activity.merged' end,
+          'pending', 0, ${now}, null, null, null, null, ${now}, ${now}, null
+        from json_each(${part}) r
+        join ${activities} a on a.deployment = r.value ->> 1 and a.dedupe_key = r.value ->> 2
+        join ${deployments} d on d.id = a.deployment
+        where (d.webhook_url is not null and d.webhook_url != '')
+          or exists (select 1 from ${connectors} c where c.deployment = d.id and c.kind != 'webhook')`,
       )
-      .all(),
+      .onConflictDoNothing()
+      .returning({ id: webhookOutbox.id }),
   );
-  return rows.map((r) => r.id);
 }
 
 /** Pending, due and not leased (or its lease ran out). */

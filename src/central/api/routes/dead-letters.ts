@@ -2,12 +2,8 @@ import { z } from '@hono/zod-openapi';
 import { deadLetterSchema, replayResult } from '../../contract/schemas.js';
 import { createRouter } from '../../http/app-router.js';
 import { deploymentScope } from '../../http/auth.js';
-import {
-  findDeadLetter,
-  listDeadLetters,
-  replayDeadLetter,
-  serializeDeadLetter,
-} from '../../ingest/dead-letters.js';
+import { findDeadLetter, listDeadLetters, serializeDeadLetter } from '../../ingest/dead-letters.js';
+import { replayDeadLetter } from '../../ingest/replay.js';
 import { forbidden, notFound } from '../../http/errors.js';
 import { apiRoute, jsonResponse } from '../../contract/openapi-helpers.js';
 

@@ -1,6 +1,7 @@
 /** @jsxImportSource hono/jsx */
 import { Hono } from 'hono';
-import { findDeadLetter, listDeadLetters, replayDeadLetter } from '../../ingest/dead-letters.js';
+import { findDeadLetter, listDeadLetters } from '../../ingest/dead-letters.js';
+import { replayDeadLetter } from '../../ingest/replay.js';
 import { readCentralConfig } from '../../config.js';
 import { notFound } from '../../http/errors.js';
 import { findDelivery, listFailingDeliveries, replayDelivery } from '../../delivery/webhooks.js';

@@ -24,7 +24,7 @@ import {
   saveDeployment,
   suppressionCounts,
 } from '../../services/deployment-admin.js';
-import { conflict, notFound, validationFailed } from '../../http/errors.js';
+import { conflict, notFound } from '../../http/errors.js';
 import { setFlash } from '../middleware/flash.js';
 import type { Flash } from '../views/layout.js';
 import type { DashboardEnv } from '../middleware/session.js';
