@@ -109,7 +109,10 @@ function builtInProperties(): Record<ObjectType, Map<string, PropertyDef>> {
     fieldType: 'date',
     ...extra,
   });
-  const common = [dt('hs_createdate', { readOnly: true }), str('hs_object_id', { readOnly: true })];
+  const common = [
+    dt('hs_createdate', { readOnly: true }),
+    { name: 'hs_object_id', type: 'number', fieldType: 'number', readOnly: true },
+  ];
   return {
     contacts: defs([
       ...common,
@@ -344,8 +347,9 @@ interface Filter {
 function matches(o: HsObject, f: Filter, defs: Map<string, PropertyDef>): boolean {
   const name = f.propertyName as string;
   const v = name === 'hs_object_id' ? o.id : o.properties[name];
-  const isDate = defs.get(name)?.type === 'datetime';
-  const cmp = (a: string, b: string) => (isDate ? toMs(a) - toMs(b) : a < b ? -1 : a > b ? 1 : 0);
+  const type = defs.get(name)?.type;
+  const cmp = (a: string, b: string) =>
+    type === 'datetime' ? toMs(a) - toMs(b) : type === 'number' ? Number(a) - Number(b) : a < b ? -1 : a > b ? 1 : 0;
   const value = String(f.value ?? '');
   switch (f.operator) {
     case 'HAS_PROPERTY':
@@ -376,7 +380,13 @@ function matches(o: HsObject, f: Filter, defs: Map<string, PropertyDef>): boolea
 }
 
 function search(t: HubspotTenant, type: ObjectType, body: unknown): FakeAnswer {
-  const b = (body ?? {}) as { filterGroups?: unknown; limit?: unknown; after?: unknown; properties?: unknown };
+  const b = (body ?? {}) as {
+    filterGroups?: unknown;
+    limit?: unknown;
+    after?: unknown;
+    properties?: unknown;
+    sorts?: unknown;
+  };
   const limit = b.limit === undefined ? 10 : b.limit;
   if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > SEARCH_MAX_LIMIT)
     return err(400, `limit must be an integer from 1 to ${SEARCH_MAX_LIMIT}`);
@@ -400,9 +410,30 @@ function search(t: HubspotTenant, type: ObjectType, body: unknown): FakeAnswer {
   // The documented cap: a query cannot page past its 10,000th result.
   if (offset >= SEARCH_CAP) return err(400, `Cannot page beyond ${SEARCH_CAP} results`);
   const defs = t.properties[type];
+  const sorts = (b.sorts ?? []) as unknown[];
+  // "You can only use one sorting rule per search."
+  if (!Array.isArray(sorts) || sorts.length > 1) return err(400, 'sorts takes at most one sorting rule');
+  const sort = sorts[0] as { propertyName?: unknown; direction?: unknown } | string | undefined;
+  const sortBy = typeof sort === 'string' ? sort : sort?.propertyName;
+  if (sort !== undefined && (typeof sortBy !== 'string' || !defs.has(sortBy)))
+    return err(400, `sort on unknown property ${String(sortBy)}`);
+  if (typeof sort === 'object' && sort.direction !== undefined && !['ASCENDING', 'DESCENDING'].includes(String(sort.direction)))
+    return err(400, 'direction is ASCENDING or DESCENDING');
+  const descending = typeof sort === 'object' && sort.direction === 'DESCENDING';
   const all = [...t.objects[type].values()].filter(
     (o) => !o.archived && (groups.length === 0 || groups.some((g) => (g.filters ?? []).every((f) => matches(o, f, defs)))),
   );
+  if (typeof sortBy === 'string') {
+    const kind = defs.get(sortBy)?.type;
+    const key = (o: HsObject) => {
+      const v = sortBy === 'hs_object_id' ? o.id : (o.properties[sortBy] ?? '');
+      return kind === 'number' ? Number(v) : kind === 'datetime' ? toMs(v) : v;
+    };
+    all.sort((x, y) => {
+      const [p, q] = [key(x), key(y)];
+      return (p < q ? -1 : p > q ? 1 : 0) * (descending ? -1 : 1);
+    });
+  }
   const page = all.slice(offset, offset + limit);
   const wanted = Array.isArray(b.properties) ? (b.properties as string[]) : ['hs_object_id'];
   const next = offset + limit < all.length ? { next: { after: String(offset + limit) } } : undefined;
