@@ -44,7 +44,9 @@ export function readCsdl(xml: string) {
     const [, name, inner] = m as unknown as [string, string, string];
     const key = /<PropertyRef Name="(\w+)"/.exec(inner)?.[1] ?? '';
     const properties = new Map<string, PropertyDef>();
-    for (const p of inner.matchAll(/<Property Name="(\w+)" Type="([\w.]+)"(?: MaxLength="(\d+)")?\s*(\/>|>([\s\S]*?)<\/Property>)/g)) {
+    for (const p of inner.matchAll(
+      /<Property Name="(\w+)" Type="([\w.]+)"(?: MaxLength="(\d+)")?\s*(\/>|>([\s\S]*?)<\/Property>)/g,
+    )) {
       const allowed = /fixture\.AllowedValues" String="([^"]+)"/.exec(p[5] ?? '')?.[1]?.split(' ');
       properties.set(p[1] as string, {
         type: p[2] as string,
@@ -99,7 +101,12 @@ function createTenant(): DynamicsTenant {
   };
 }
 
-const odataError = (status: number, code: string, message: string, headers?: Record<string, string>): FakeAnswer => ({
+const odataError = (
+  status: number,
+  code: string,
+  message: string,
+  headers?: Record<string, string>,
+): FakeAnswer => ({
   status,
   body: { error: { code, message } },
   ...(headers ? { headers } : {}),
@@ -110,7 +117,13 @@ function table(t: DynamicsTenant, entity: string) {
   return t.tables.get(entity) as Map<string, Row>;
 }
 
-function write(t: DynamicsTenant, entity: string, id: string, fields: Record<string, unknown>, row?: Row): Row {
+function write(
+  t: DynamicsTenant,
+  entity: string,
+  id: string,
+  fields: Record<string, unknown>,
+  row?: Row,
+): Row {
   const key = (CSDL.entities.get(entity) as EntityDef).key;
   const now = new Date().toISOString();
   const r: Row = row ?? { fields: { [key]: id, createdon: now }, version: 0 };
@@ -142,7 +155,8 @@ function checkValue(entity: string, name: string, def: PropertyDef, value: unkno
       if (typeof value !== 'string' || !GUID.test(value)) return `A GUID is expected for ${where}`;
       break;
     case 'Edm.DateTimeOffset':
-      if (typeof value !== 'string' || Number.isNaN(Date.parse(value))) return `A DateTimeOffset is expected for ${where}`;
+      if (typeof value !== 'string' || Number.isNaN(Date.parse(value)))
+        return `A DateTimeOffset is expected for ${where}`;
       break;
   }
   return undefined;
@@ -151,15 +165,18 @@ function checkValue(entity: string, name: string, def: PropertyDef, value: unkno
 /** Checks a written body (create, update, deep insert); returns the first violation. */
 function validateBody(t: DynamicsTenant, entity: string, body: unknown): string | undefined {
   const def = CSDL.entities.get(entity) as EntityDef;
-  if (!body || typeof body !== 'object' || Array.isArray(body)) return `The body for ${entity} must be a JSON object`;
+  if (!body || typeof body !== 'object' || Array.isArray(body))
+    return `The body for ${entity} must be a JSON object`;
   for (const [key, value] of Object.entries(body as Record<string, unknown>)) {
     if (key.endsWith('@odata.bind')) {
       const navName = key.slice(0, -'@odata.bind'.length);
       const nav = def.navigations.get(navName);
-      if (!nav) return `An undeclared property '${navName}' which only has property annotations in the payload but no property value was found in the payload. In OData, only declared navigation properties and declared named streams can be represented as properties without values.`;
+      if (!nav)
+        return `An undeclared property '${navName}' which only has property annotations in the payload but no property value was found in the payload. In OData, only declared navigation properties and declared named streams can be represented as properties without values.`;
       if (nav.collection) return `'${navName}' is a collection: bind its members with deep insert or $ref`;
       const m = typeof value === 'string' ? /^\/?(\w+)\(([^)]+)\)$/.exec(value) : null;
-      if (!m) return `Invalid @odata.bind value '${String(value)}' for '${navName}': expected /<entityset>(<id>)`;
+      if (!m)
+        return `Invalid @odata.bind value '${String(value)}' for '${navName}': expected /<entityset>(<id>)`;
       const targetEntity = CSDL.sets.get(m[1] as string);
       if (!targetEntity) return `Resource not found for the segment '${m[1]}'.`;
       if (targetEntity !== nav.target)
@@ -171,7 +188,8 @@ function validateBody(t: DynamicsTenant, entity: string, body: unknown): string 
     }
     const nav = def.navigations.get(key);
     if (nav) {
-      if (!nav.collection || !Array.isArray(value)) return `'${key}' takes an array of ${nav.target} records (deep insert)`;
+      if (!nav.collection || !Array.isArray(value))
+        return `'${key}' takes an array of ${nav.target} records (deep insert)`;
       for (const child of value) {
         const bad = validateBody(t, nav.target, child);
         if (bad) return bad;
@@ -240,7 +258,9 @@ function evaluate(row: Row, c: Clause, type: string): boolean {
   if (c.literal === null) return c.op === 'eq' ? v === null : c.op === 'ne' ? v !== null : false;
   if (v === null) return c.op === 'ne';
   const [a, b] =
-    type === 'Edm.DateTimeOffset' ? [Date.parse(String(v)), Date.parse(String(c.literal))] : [v as number, c.literal as number];
+    type === 'Edm.DateTimeOffset'
+      ? [Date.parse(String(v)), Date.parse(String(c.literal))]
+      : [v as number, c.literal as number];
   switch (c.op) {
     case 'eq':
       return a === b;
@@ -262,23 +282,55 @@ function evaluate(row: Row, c: Clause, type: string): boolean {
 function token(t: DynamicsTenant, req: FakeRequest): FakeAnswer {
   const form = new URLSearchParams(req.rawBody);
   if (!(req.headers['content-type'] ?? '').includes('application/x-www-form-urlencoded'))
-    return { status: 400, body: { error: 'invalid_request', error_description: 'AADSTS900144: The request body must be form-urlencoded.' } };
+    return {
+      status: 400,
+      body: {
+        error: 'invalid_request',
+        error_description: 'AADSTS900144: The request body must be form-urlencoded.',
+      },
+    };
   if (form.get('grant_type') !== 'client_credentials')
-    return { status: 400, body: { error: 'unsupported_grant_type', error_description: 'AADSTS70003: grant_type must be client_credentials.' } };
+    return {
+      status: 400,
+      body: {
+        error: 'unsupported_grant_type',
+        error_description: 'AADSTS70003: grant_type must be client_credentials.',
+      },
+    };
   if (form.get('client_id') !== t.clientId)
     return {
       status: 400,
-      body: { error: 'unauthorized_client', error_description: `AADSTS700016: Application with identifier '${form.get('client_id')}' was not found in the directory.` },
+      body: {
+        error: 'unauthorized_client',
+        error_description: `AADSTS700016: Application with identifier '${form.get('client_id')}' was not found in the directory.`,
+      },
     };
   if (form.get('client_secret') !== t.clientSecret)
-    return { status: 401, body: { error: 'invalid_client', error_description: 'AADSTS7000215: Invalid client secret provided.' } };
+    return {
+      status: 401,
+      body: { error: 'invalid_client', error_description: 'AADSTS7000215: Invalid client secret provided.' },
+    };
   const scope = form.get('scope') ?? '';
   if (!/^https?:\/\/.+\/\.default$/.test(scope))
-    return { status: 400, body: { error: 'invalid_scope', error_description: `AADSTS70011: The provided value for scope '${scope}' is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier.` } };
+    return {
+      status: 400,
+      body: {
+        error: 'invalid_scope',
+        error_description: `AADSTS70011: The provided value for scope '${scope}' is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier.`,
+      },
+    };
   const access = `fake-${crypto.randomUUID()}`;
   t.tokens.set(access, Date.now() + t.tokenLifetimeS * 1000);
   t.tokensIssued++;
-  return { status: 200, body: { token_type: 'Bearer', expires_in: t.tokenLifetimeS, ext_expires_in: t.tokenLifetimeS, access_token: access } };
+  return {
+    status: 200,
+    body: {
+      token_type: 'Bearer',
+      expires_in: t.tokenLifetimeS,
+      ext_expires_in: t.tokenLifetimeS,
+      access_token: access,
+    },
+  };
 }
 
 function pageSize(req: FakeRequest): number {
@@ -310,7 +362,11 @@ function list(t: DynamicsTenant, req: FakeRequest, set: string, entity: string):
     const gone = (t.tombstones.get(entity) ?? []).filter((d) => d.version > since && d.version <= snapshot);
     items = [
       ...changed.map(project),
-      ...gone.map((d) => ({ '@odata.context': `${req.base}${API}/$metadata#${set}/$deletedEntity`, id: d.id, reason: 'deleted' })),
+      ...gone.map((d) => ({
+        '@odata.context': `${req.base}${API}/$metadata#${set}/$deletedEntity`,
+        id: d.id,
+        reason: 'deleted',
+      })),
     ];
   } else {
     let rows = [...table(t, entity).values()].filter((r) => r.version <= snapshot);
@@ -324,13 +380,18 @@ function list(t: DynamicsTenant, req: FakeRequest, set: string, entity: string):
     if (orderby) {
       const [name, dir] = orderby.split(/\s+/) as [string, string | undefined];
       if (!def.properties.has(name)) return invalid(`Could not find a property named '${name}' to order by`);
-      rows.sort((a, b) => String(a.fields[name]).localeCompare(String(b.fields[name])) * (dir === 'desc' ? -1 : 1));
+      rows.sort(
+        (a, b) => String(a.fields[name]).localeCompare(String(b.fields[name])) * (dir === 'desc' ? -1 : 1),
+      );
     }
     items = rows.map(project);
   }
   const size = pageSize(req);
   const page = items.slice(offset, offset + size);
-  const body: Record<string, unknown> = { '@odata.context': `${req.base}${API}/$metadata#${set}`, value: page };
+  const body: Record<string, unknown> = {
+    '@odata.context': `${req.base}${API}/$metadata#${set}`,
+    value: page,
+  };
   const keep = new URLSearchParams(q);
   keep.delete('$skiptoken');
   if (offset + size < items.length) {
@@ -356,7 +417,11 @@ function upsert(t: DynamicsTenant, req: FakeRequest, entity: string, id: string)
   if (entity === 'email' && existing && existing.fields.statecode !== 0) {
     const onlyState = Object.keys(body).every((k) => k === 'statecode' || k === 'statuscode');
     if (!onlyState)
-      return odataError(400, '0x80043b09', 'This email is closed: a completed or canceled activity is read-only. Reopen it first.');
+      return odataError(
+        400,
+        '0x80043b09',
+        'This email is closed: a completed or canceled activity is read-only. Reopen it first.',
+      );
   }
   const fields: Record<string, unknown> = {};
   let parties: Record<string, unknown>[] | undefined;
@@ -378,16 +443,29 @@ function upsert(t: DynamicsTenant, req: FakeRequest, entity: string, id: string)
 
 function handle(t: DynamicsTenant, req: FakeRequest): FakeAnswer {
   if (req.method === 'POST' && req.path.endsWith('/token')) return token(t, req);
-  if (!req.path.startsWith(`${API}/`)) return odataError(404, '0x8006088a', `Resource not found: ${req.path}`);
+  if (!req.path.startsWith(`${API}/`))
+    return odataError(404, '0x8006088a', `Resource not found: ${req.path}`);
   const bearer = /^Bearer (.+)$/.exec(String(req.headers.authorization ?? ''))?.[1];
   const expiresAt = bearer ? t.tokens.get(bearer) : undefined;
   if (expiresAt === undefined || expiresAt <= Date.now())
-    return odataError(401, '0x80072182', expiresAt === undefined ? 'The access token is missing or invalid.' : 'The access token has expired.', {
-      'www-authenticate': `Bearer error="invalid_token", error_description="${expiresAt === undefined ? 'invalid' : 'The access token expired'}"`,
-    });
+    return odataError(
+      401,
+      '0x80072182',
+      expiresAt === undefined ? 'The access token is missing or invalid.' : 'The access token has expired.',
+      {
+        'www-authenticate': `Bearer error="invalid_token", error_description="${expiresAt === undefined ? 'invalid' : 'The access token expired'}"`,
+      },
+    );
   const rest = req.path.slice(API.length + 1);
   if (req.method === 'GET' && rest === 'WhoAmI')
-    return { status: 200, body: { UserId: '00000000-0000-0000-0000-0000000000aa', BusinessUnitId: '00000000-0000-0000-0000-0000000000bb', OrganizationId: '00000000-0000-0000-0000-0000000000cc' } };
+    return {
+      status: 200,
+      body: {
+        UserId: '00000000-0000-0000-0000-0000000000aa',
+        BusinessUnitId: '00000000-0000-0000-0000-0000000000bb',
+        OrganizationId: '00000000-0000-0000-0000-0000000000cc',
+      },
+    };
   const m = /^(\w+)(?:\(([^)]+)\))?$/.exec(rest);
   const entity = m ? CSDL.sets.get(m[1] as string) : undefined;
   if (!m || !entity) return odataError(404, '0x8006088a', `Resource not found for the segment '${rest}'.`);
@@ -453,5 +531,7 @@ export function startDynamicsFake(port = 0) {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const fake = await startDynamicsFake(Number(process.argv[2] ?? 0));
-  console.log(`Dynamics 365 fake at ${fake.url} (client ${DYNAMICS_FAKE_CLIENT_ID} / ${DYNAMICS_FAKE_CLIENT_SECRET})`);
+  console.log(
+    `Dynamics 365 fake at ${fake.url} (client ${DYNAMICS_FAKE_CLIENT_ID} / ${DYNAMICS_FAKE_CLIENT_SECRET})`,
+  );
 }

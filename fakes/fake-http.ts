@@ -105,7 +105,8 @@ export async function startFake<T extends FakeTenant>(
       }
       if (path.startsWith('/__fake/')) {
         const name = path.slice('/__fake/'.length);
-        if (req.method === 'GET' && name === 'state') return send(res, { status: 200, body: options.state(tenant) });
+        if (req.method === 'GET' && name === 'state')
+          return send(res, { status: 200, body: options.state(tenant) });
         if (req.method === 'GET' && name === 'log') return send(res, { status: 200, body: tenant.log });
         if (req.method === 'POST' && name === 'faults') {
           tenant.faults.push(...((body as { rules?: FaultRule[] })?.rules ?? []));

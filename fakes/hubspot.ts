@@ -109,7 +109,10 @@ function builtInProperties(): Record<ObjectType, Map<string, PropertyDef>> {
     fieldType: 'date',
     ...extra,
   });
-  const common = [dt('hs_createdate', { readOnly: true }), str('hs_object_id', { readOnly: true })];
+  const common = [
+    dt('hs_createdate', { readOnly: true }),
+    { name: 'hs_object_id', type: 'number', fieldType: 'number', readOnly: true },
+  ];
   return {
     contacts: defs([
       ...common,
@@ -189,10 +192,18 @@ function isObjectType(s: string): s is ObjectType {
 
 /** datetime values: ms since the epoch or ISO 8601 (both accepted by HubSpot). */
 function toMs(v: string): number {
-  return /^\d+$/.test(v) ? Number(v) : Date.parse(v);
+  let ms = parsedDates.get(v);
+  if (ms === undefined) {
+    ms = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
+    // Bounded: a search over 100,000 objects parses each date once, not once per query.
+    if (parsedDates.size > 1_000_000) parsedDates.clear();
+    parsedDates.set(v, ms);
+  }
+  return ms;
 }
+const parsedDates = new Map<string, number>();
 
-function touch(t: HubspotTenant, type: ObjectType, o: HsObject, at = Date.now()) {
+function touch(type: ObjectType, o: HsObject, at = Date.now()) {
   const iso = new Date(at).toISOString();
   o.updatedAt = iso;
   o.properties[LAST_MODIFIED[type]] = iso;
@@ -208,7 +219,7 @@ function putObject(t: HubspotTenant, type: ObjectType, props: Record<string, str
     updatedAt: iso,
     archived: false,
   };
-  touch(t, type, o, at);
+  touch(type, o, at);
   if (type === 'emails') deriveEmailAddresses(o);
   t.objects[type].set(id, o);
   return o;
@@ -237,7 +248,8 @@ function validateProperties(
   props: unknown,
   creating: boolean,
 ): FakeAnswer | undefined {
-  if (!props || typeof props !== 'object' || Array.isArray(props)) return err(400, 'properties must be an object');
+  if (!props || typeof props !== 'object' || Array.isArray(props))
+    return err(400, 'properties must be an object');
   const defs = t.properties[type];
   const errors: string[] = [];
   for (const [name, value] of Object.entries(props as Record<string, unknown>)) {
@@ -286,7 +298,7 @@ function upsertEmails(t: HubspotTenant, body: unknown): FakeAnswer {
     let o: HsObject;
     if (existing) {
       Object.assign(existing.properties, props);
-      touch(t, 'emails', existing);
+      touch('emails', existing);
       deriveEmailAddresses(existing);
       o = existing;
     } else o = putObject(t, 'emails', props);
@@ -323,7 +335,10 @@ function associateDefault(t: HubspotTenant, from: string, to: string, body: unkn
     results.push({
       from: { id: email.id },
       to: { id: target.id },
-      associationSpec: { associationCategory: 'HUBSPOT_DEFINED', associationTypeId: to === 'contacts' ? 198 : 186 },
+      associationSpec: {
+        associationCategory: 'HUBSPOT_DEFINED',
+        associationTypeId: to === 'contacts' ? 198 : 186,
+      },
     });
   }
   const now = new Date().toISOString();
@@ -344,8 +359,17 @@ interface Filter {
 function matches(o: HsObject, f: Filter, defs: Map<string, PropertyDef>): boolean {
   const name = f.propertyName as string;
   const v = name === 'hs_object_id' ? o.id : o.properties[name];
-  const isDate = defs.get(name)?.type === 'datetime';
-  const cmp = (a: string, b: string) => (isDate ? toMs(a) - toMs(b) : a < b ? -1 : a > b ? 1 : 0);
+  const type = defs.get(name)?.type;
+  const cmp = (a: string, b: string) =>
+    type === 'datetime'
+      ? toMs(a) - toMs(b)
+      : type === 'number'
+        ? Number(a) - Number(b)
+        : a < b
+          ? -1
+          : a > b
+            ? 1
+            : 0;
   const value = String(f.value ?? '');
   switch (f.operator) {
     case 'HAS_PROPERTY':
@@ -371,12 +395,18 @@ function matches(o: HsObject, f: Filter, defs: Map<string, PropertyDef>): boolea
     case 'NOT_IN':
       return v == null || !(f.values as string[]).includes(v);
     default:
-      return v != null && v.toLowerCase().split(/\W+/).includes(value.toLowerCase());
+      return (v ?? '').toLowerCase().split(/\W+/).includes(value.toLowerCase());
   }
 }
 
 function search(t: HubspotTenant, type: ObjectType, body: unknown): FakeAnswer {
-  const b = (body ?? {}) as { filterGroups?: unknown; limit?: unknown; after?: unknown; properties?: unknown };
+  const b = (body ?? {}) as {
+    filterGroups?: unknown;
+    limit?: unknown;
+    after?: unknown;
+    properties?: unknown;
+    sorts?: unknown;
+  };
   const limit = b.limit === undefined ? 10 : b.limit;
   if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > SEARCH_MAX_LIMIT)
     return err(400, `limit must be an integer from 1 to ${SEARCH_MAX_LIMIT}`);
@@ -391,18 +421,47 @@ function search(t: HubspotTenant, type: ObjectType, body: unknown): FakeAnswer {
     for (const f of g.filters) {
       if (typeof f.propertyName !== 'string' || !t.properties[type].has(f.propertyName))
         return err(400, `filter on unknown property ${String(f.propertyName)}`);
-      if (!OPERATORS.includes(f.operator as string)) return err(400, `unknown operator ${String(f.operator)}`);
+      if (!OPERATORS.includes(f.operator as string))
+        return err(400, `unknown operator ${String(f.operator)}`);
     }
   }
   if (total > MAX_FILTERS) return err(400, `at most ${MAX_FILTERS} filters in all`);
   const offset = b.after === undefined ? 0 : Number(b.after);
-  if (!Number.isInteger(offset) || offset < 0) return err(400, 'after must be a paging token from a previous page');
+  if (!Number.isInteger(offset) || offset < 0)
+    return err(400, 'after must be a paging token from a previous page');
   // The documented cap: a query cannot page past its 10,000th result.
   if (offset >= SEARCH_CAP) return err(400, `Cannot page beyond ${SEARCH_CAP} results`);
   const defs = t.properties[type];
+  const sorts = (b.sorts ?? []) as unknown[];
+  // "You can only use one sorting rule per search."
+  if (!Array.isArray(sorts) || sorts.length > 1) return err(400, 'sorts takes at most one sorting rule');
+  const sort = sorts[0] as { propertyName?: unknown; direction?: unknown } | string | undefined;
+  const sortBy = typeof sort === 'string' ? sort : sort?.propertyName;
+  if (sort !== undefined && (typeof sortBy !== 'string' || !defs.has(sortBy)))
+    return err(400, `sort on unknown property ${String(sortBy)}`);
+  if (
+    typeof sort === 'object' &&
+    sort.direction !== undefined &&
+    !['ASCENDING', 'DESCENDING'].includes(String(sort.direction))
+  )
+    return err(400, 'direction is ASCENDING or DESCENDING');
+  const descending = typeof sort === 'object' && sort.direction === 'DESCENDING';
   const all = [...t.objects[type].values()].filter(
-    (o) => !o.archived && (groups.length === 0 || groups.some((g) => (g.filters ?? []).every((f) => matches(o, f, defs)))),
+    (o) =>
+      !o.archived &&
+      (groups.length === 0 || groups.some((g) => (g.filters ?? []).every((f) => matches(o, f, defs)))),
   );
+  if (typeof sortBy === 'string') {
+    const kind = defs.get(sortBy)?.type;
+    const key = (o: HsObject) => {
+      const v = sortBy === 'hs_object_id' ? o.id : (o.properties[sortBy] ?? '');
+      return kind === 'number' ? Number(v) : kind === 'datetime' ? toMs(v) : v;
+    };
+    all.sort((x, y) => {
+      const [p, q] = [key(x), key(y)];
+      return (p < q ? -1 : p > q ? 1 : 0) * (descending ? -1 : 1);
+    });
+  }
   const page = all.slice(offset, offset + limit);
   const wanted = Array.isArray(b.properties) ? (b.properties as string[]) : ['hs_object_id'];
   const next = offset + limit < all.length ? { next: { after: String(offset + limit) } } : undefined;
@@ -442,9 +501,12 @@ function createProperty(t: HubspotTenant, type: ObjectType, body: unknown): Fake
   const p = (body ?? {}) as Record<string, unknown>;
   for (const k of ['name', 'label', 'type', 'fieldType', 'groupName'])
     if (typeof p[k] !== 'string' || !p[k]) return err(400, `${k} is required`);
-  if (!PROPERTY_TYPES.includes(p.type as string)) return err(400, `type must be one of ${PROPERTY_TYPES.join(', ')}`);
-  if (!FIELD_TYPES.includes(p.fieldType as string)) return err(400, `fieldType must be one of ${FIELD_TYPES.join(', ')}`);
-  if (!/^[a-z][a-z0-9_]*$/.test(p.name as string)) return err(400, 'name must be lower case letters, digits, _');
+  if (!PROPERTY_TYPES.includes(p.type as string))
+    return err(400, `type must be one of ${PROPERTY_TYPES.join(', ')}`);
+  if (!FIELD_TYPES.includes(p.fieldType as string))
+    return err(400, `fieldType must be one of ${FIELD_TYPES.join(', ')}`);
+  if (!/^[a-z][a-z0-9_]*$/.test(p.name as string))
+    return err(400, 'name must be lower case letters, digits, _');
   if (t.properties[type].has(p.name as string))
     return err(409, `A property named '${String(p.name)}' already exists.`, 'OBJECT_ALREADY_EXISTS');
   const def: PropertyDef = {
@@ -469,7 +531,11 @@ function handle(t: HubspotTenant, req: FakeRequest): FakeAnswer {
   const seg = req.path.split('/').filter(Boolean);
   const denied = (scope: string) =>
     t.missingScopes.includes(scope)
-      ? err(403, `This app hasn't been granted all required scopes to make this call. Missing: ${scope}`, 'MISSING_SCOPES')
+      ? err(
+          403,
+          `This app hasn't been granted all required scopes to make this call. Missing: ${scope}`,
+          'MISSING_SCOPES',
+        )
       : undefined;
   // /crm/v3/objects/:type[/search | /batch/upsert | /:id]
   if (seg[0] === 'crm' && seg[1] === 'v3' && seg[2] === 'objects' && seg[3] && isObjectType(seg[3])) {
@@ -482,13 +548,17 @@ function handle(t: HubspotTenant, req: FakeRequest): FakeAnswer {
     if (req.method === 'GET' && seg.length === 4) {
       const archived = req.query.get('archived') === 'true';
       const wanted = (req.query.get('properties') ?? 'hs_object_id').split(',');
-      const items = [...t.objects[type].values()].filter((o) => o.archived === archived).map((o) => shape(o, wanted));
+      const items = [...t.objects[type].values()]
+        .filter((o) => o.archived === archived)
+        .map((o) => shape(o, wanted));
       const page = listPage(items, req.query, LIST_MAX_LIMIT);
       return page ? { status: 200, body: page } : err(400, `limit must be 1 to ${LIST_MAX_LIMIT}`);
     }
     if (req.method === 'GET' && seg.length === 5) {
       const o = t.objects[type].get(seg[4] as string);
-      return o && !o.archived ? { status: 200, body: shape(o, Object.keys(o.properties)) } : err(404, 'Object not found', 'OBJECT_NOT_FOUND');
+      return o && !o.archived
+        ? { status: 200, body: shape(o, Object.keys(o.properties)) }
+        : err(404, 'Object not found', 'OBJECT_NOT_FOUND');
     }
   }
   // /crm/v3/properties/:type[/:name]
@@ -496,7 +566,9 @@ function handle(t: HubspotTenant, req: FakeRequest): FakeAnswer {
     const type = seg[3];
     if (req.method === 'GET' && seg[4]) {
       const def = t.properties[type].get(seg[4]);
-      return def ? { status: 200, body: def } : err(404, `Unable to find property ${seg[4]}`, 'OBJECT_NOT_FOUND');
+      return def
+        ? { status: 200, body: def }
+        : err(404, `Unable to find property ${seg[4]}`, 'OBJECT_NOT_FOUND');
     }
     if (req.method === 'POST' && seg.length === 4) return createProperty(t, type, req.body);
   }
@@ -545,10 +617,17 @@ function seed(t: HubspotTenant, body: SeedBody): FakeAnswer {
   if (body.bulkContacts) {
     const { count, from, to } = body.bulkContacts;
     for (let i = 0; i < count; i++)
-      putObject(t, 'contacts', { email: `bulk${i}@example.test` }, from + Math.floor(((to - from) * i) / count));
+      putObject(
+        t,
+        'contacts',
+        { email: `bulk${i}@example.test` },
+        from + Math.floor(((to - from) * i) / count),
+      );
   }
   for (const c of body.companies ?? [])
-    ids.companies?.push(putObject(t, 'companies', { name: c.name, ...(c.domain ? { domain: c.domain } : {}) }, c.modifiedAt).id);
+    ids.companies?.push(
+      putObject(t, 'companies', { name: c.name, ...(c.domain ? { domain: c.domain } : {}) }, c.modifiedAt).id,
+    );
   for (const o of body.owners ?? []) {
     const id = String(t.nextId++);
     const at = new Date(o.updatedAt ?? Date.now()).toISOString();
@@ -588,7 +667,7 @@ function control(t: HubspotTenant, name: string, body: unknown): FakeAnswer | un
         const o = t.objects[type].get(id);
         if (o) {
           Object.assign(o.properties, (b.properties as Record<string, string>) ?? {});
-          touch(t, type, o, b.at as number | undefined);
+          touch(type, o, b.at as number | undefined);
         }
       }
       return { status: 204 };
@@ -609,7 +688,10 @@ function state(t: HubspotTenant) {
     companies: t.objects.companies.size,
     owners: t.owners.size,
     customProperties: Object.fromEntries(
-      OBJECT_TYPES.map((type) => [type, [...t.properties[type].values()].filter((p) => p.groupName).map((p) => p.name)]),
+      OBJECT_TYPES.map((type) => [
+        type,
+        [...t.properties[type].values()].filter((p) => p.groupName).map((p) => p.name),
+      ]),
     ),
   };
 }

@@ -323,7 +323,28 @@ describe('HubSpot connector (fixture-verified against fakes/hubspot.ts)', () => 
     const log = await fakeControl<{ path: string; status: number }[]>(base, 'log');
     expect(log.filter((l) => l.status >= 400)).toEqual([]);
     expect(pages.at(-1)?.progress?.done).toBe(count);
+    // The first window [0, runTo) held them all: it was halved before any of it was read.
+    const after = JSON.parse(pages[0]?.nextCursor ?? '{}') as {
+      window?: { from: number; to: number };
+      runTo: number;
+    };
+    expect(after.window).toBeDefined();
+    expect([after.window?.from, after.window?.to]).not.toEqual([0, after.runTo]);
   }, 180_000);
+
+  it('contacts modified while a window is paged shift no unread contact past the reader', async () => {
+    const t0 = Date.now() - 86_400_000;
+    await fakeControl(base, 'seed', { bulkContacts: { count: 450, from: t0, to: t0 + 450_000 } });
+    ctx.clock.now = Date.now() - 3_600_000;
+    const one = await hubspotAdapter.pull?.(ctx, undefined);
+    if (!one) throw new Error('no pull');
+    expect(one.upserts).toHaveLength(200);
+    // Ten contacts of the first page change now: they leave the window being paged (and belong to the next run).
+    await fakeControl(base, 'touch', { type: 'contacts', ids: one.upserts.slice(0, 10).map((r) => r.id) });
+    const rest = await pullAll(ctx, one.nextCursor);
+    const seen = new Set([...one.upserts, ...rest.pages.flatMap((p) => p.upserts)].map((r) => r.id));
+    expect(seen.size).toBe(450);
+  });
 
   it('outgoing emails with a Message-ID are registered as outbound; incoming ones are not', async () => {
     const ids = await seedRecords();

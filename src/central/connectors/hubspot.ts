@@ -58,7 +58,10 @@ type Wire<T> = T extends Date
         ? { [K in keyof T as K extends `_${infer R}` ? R : K]: Wire<T[K]> }
         : T;
 
-type SearchRequest = Omit<Wire<PublicObjectSearchRequest>, 'sorts'>;
+/** `sorts` as HubSpot's search guide documents it (the SDK's model says `string[]`). */
+type SearchRequest = Omit<Wire<PublicObjectSearchRequest>, 'sorts' | 'after'> & {
+  sorts: { propertyName: string; direction: 'ASCENDING' | 'DESCENDING' }[];
+};
 type SearchResponse = Wire<CollectionResponseWithTotalSimplePublicObjectForwardPaging>;
 type ListResponse = Wire<CollectionResponseSimplePublicObjectWithAssociationsForwardPaging>;
 type OwnersResponse = Wire<CollectionResponsePublicOwnerForwardPaging>;
@@ -268,8 +271,8 @@ export interface HubspotCursor {
   /** The current run's upper bound (ms), fixed when the run starts. */
   runTo: number;
   step: number;
-  /** Search steps: the window being paged, [from, to), and the page after which to continue. */
-  window?: { from: number; to: number; after?: string };
+  /** Search steps: the window being read, [from, to), and the last object id read in it. */
+  window?: { from: number; to: number; afterId?: string };
   /** List steps: the page after which to continue. */
   after?: string;
   /** Records seen in this run (progress). */
@@ -350,17 +353,22 @@ async function searchPage(ctx: ConnectorContext, cursor: HubspotCursor, step: Se
     ];
     if (step === 'emails')
       filters.push({ propertyName: 'hs_email_direction', operator: 'EQ', value: 'EMAIL' });
+    // Keyset paging by id, never `after` offsets: an object modified meanwhile leaves the window
+    // (its new date is past the run) and would shift every later one back by a place under an
+    // offset, so one would go unread, for good. Each query also starts at its first result, so
+    // none pages towards the 10,000 cap.
+    if (window.afterId) filters.push({ propertyName: 'hs_object_id', operator: 'GT', value: window.afterId });
     const body: SearchRequest = {
       filterGroups: [{ filters }],
+      sorts: [{ propertyName: 'hs_object_id', direction: 'ASCENDING' }],
       properties: SEARCH_PROPERTIES[step],
       limit: SEARCH_PAGE_SIZE,
-      ...(window.after ? { after: window.after } : {}),
     };
     const answer = await call(ctx, 'POST', `/crm/v3/objects/${step}/search`, body);
     if (!answer.ok) throw new CrmPullError(answer.result);
     const res = answer.body as SearchResponse;
     // The cap is per query: a window holding more is halved (by time) until each half fits.
-    if (!window.after && res.total > HUBSPOT_SEARCH_RESULT_CAP) {
+    if (!window.afterId && res.total > HUBSPOT_SEARCH_RESULT_CAP) {
       if (window.to - window.from <= 1)
         throw new CrmPullError({
           outcome: 'refused',
@@ -369,9 +377,9 @@ async function searchPage(ctx: ConnectorContext, cursor: HubspotCursor, step: Se
       window = { from: window.from, to: window.from + Math.floor((window.to - window.from) / 2) };
       continue;
     }
-    const next = res.paging?.next?.after;
+    const last = res.results.at(-1)?.id;
     let nextCursor: HubspotCursor;
-    if (next) nextCursor = { ...cursor, window: { ...window, after: next } };
+    if (res.paging?.next && last) nextCursor = { ...cursor, window: { ...window, afterId: last } };
     else if (window.to >= cursor.runTo) nextCursor = advance(cursor, step);
     else nextCursor = { ...cursor, window: { from: window.to, to: cursor.runTo } };
     nextCursor.seen += res.results.length;
