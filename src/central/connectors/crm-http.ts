@@ -1,7 +1,7 @@
 // What every CRM adapter does with HTTP: one request with a deadline, and one classification of
 // the answer into a `DeliveryResult` (types.ts): 401/403 pause, 429 waits for `Retry-After`, 5xx
 // and timeouts back off, any other 4xx is a permanent refusal carrying the CRM's own reason.
-import type { DeliveryResult } from './types.js';
+import { ConnectorError, type DeliveryResult } from './types.js';
 
 /** A CRM that has not answered in this long is treated as a timeout (retried with back-off). */
 export const CRM_REQUEST_TIMEOUT_MS = 15_000;
@@ -17,10 +17,11 @@ export type CrmAnswer =
   | { ok: false; result: Exclude<DeliveryResult, { outcome: 'delivered' }> };
 
 /** Thrown by `pull` when the CRM's answer stops a sync; `result` says whether to pause or retry. */
-export class CrmPullError extends Error {
+export class CrmPullError extends ConnectorError {
   constructor(readonly result: Exclude<DeliveryResult, { outcome: 'delivered' }>) {
+    // The detail is ours or the CRM's JSON error message (never a raw body, never a secret): an
+    // admin reads it as the connector's lastError.
     super(result.detail);
-    this.name = 'CrmPullError';
   }
 }
 
