@@ -2,6 +2,7 @@
 // and the cron.
 import { isLoopbackUrl } from '../core/deploy-mode.js';
 import { readStreamLimited } from '../core/stream-limit.js';
+import { canaryDue, sendCanary } from './canary.js';
 import { type EdgeBindings, readEdgeConfig } from './config.js';
 import { faultsEnabled, handleFaultRequest, withFaults } from './faults.js';
 import { app } from './http/app.js';
@@ -64,7 +65,18 @@ export default {
     });
     if (!drained?.objects)
       ctx.waitUntil(
-        postBatch(cfg, { items: [], receipts: [] }).catch((err) => console.error('heartbeat failed', err)),
+        postBatch(cfg, { items: [], receipts: [] }, 'heartbeat').catch((err) =>
+          console.error('heartbeat failed', err),
+        ),
+      );
+    // Every few minutes a signed canary through the ingress to central (src/edge/canary.ts).
+    if (canaryDue(Date.now()))
+      ctx.waitUntil(
+        sendCanary(env, cfg, ctx)
+          .then((r) => {
+            if (r.status !== 202) console.error(`canary ${cfg.region}: ingress answered ${r.status}`, r.body);
+          })
+          .catch((err) => console.error(`canary ${cfg.region} failed`, err)),
       );
     // The deployments' retention, applied to the copies this region holds (raw-expiry.ts).
     if (snapshot)

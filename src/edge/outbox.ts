@@ -4,10 +4,22 @@
 // and is acked; only a failing spool write retries the queue message. So "central down" never
 // exhausts the queue's retries and never makes an item a dead letter; dead letters are items
 // central answered `rejected` (central stores those itself, replayable from the dashboard).
-import { type IngestBatch, ingestResponse, type IngestItem, type Receipt } from '../core/wire.js';
+import {
+  type CanaryReport,
+  type IngestBatch,
+  ingestResponse,
+  type IngestItem,
+  type Receipt,
+} from '../core/wire.js';
 import { backlogEstimate, noteSettled } from './backlog.js';
 import { centralFetch, gzip } from './central-client.js';
 import type { EdgeBindings, EdgeConfig } from './config.js';
+import {
+  type CrossRegionKind,
+  reportedCounts,
+  restoreCrossRegionCounts,
+  takeCrossRegionCounts,
+} from './cross-region.js';
 import { heldSnapshotVersion, noteCentralVersion } from './snapshot-store.js';
 import { settleJournal } from './journal.js';
 import { planBatches } from './enqueue.js';
@@ -24,7 +36,7 @@ export interface ItemRef {
   ref: { region: string; key: string; size: number };
 }
 
-export type OutboxMessage = IngestItem | Receipt | ItemRef;
+export type OutboxMessage = IngestItem | Receipt | ItemRef | CanaryReport;
 
 /** Keep each POST well under central's 4 MiB limit (UTF-8 bytes of the JSON before gzip). */
 export const MAX_REQUEST_JSON_BYTES = 3 * 1024 * 1024;
@@ -76,9 +88,30 @@ export function splitBySize<T>(values: T[], max: number, sizeOf = (v: T) => utf8
   return groups;
 }
 
+/**
+ * Posts a batch to central; its bytes count as cross-region traffic of `kind`. Every batch carries
+ * a heartbeat, and the heartbeat carries the cross-region counts taken since the last one (put
+ * back when central did not take the batch, so each byte is reported once).
+ */
 export async function postBatch(
   cfg: EdgeConfig,
-  parts: Pick<IngestBatch, 'items' | 'receipts' | 'deadLetters' | 'heartbeat'>,
+  parts: Pick<IngestBatch, 'items' | 'receipts' | 'deadLetters' | 'heartbeat' | 'canaries'>,
+  kind: CrossRegionKind,
+) {
+  const taken = takeCrossRegionCounts();
+  try {
+    return await postBatchCounted(cfg, parts, kind, reportedCounts(taken));
+  } catch (err) {
+    restoreCrossRegionCounts(taken);
+    throw err;
+  }
+}
+
+async function postBatchCounted(
+  cfg: EdgeConfig,
+  parts: Pick<IngestBatch, 'items' | 'receipts' | 'deadLetters' | 'heartbeat' | 'canaries'>,
+  kind: CrossRegionKind,
+  crossRegion: ReturnType<typeof reportedCounts>,
 ) {
   const batch: IngestBatch = {
     batchId: crypto.randomUUID(),
@@ -87,15 +120,17 @@ export async function postBatch(
     items: parts.items,
     receipts: parts.receipts,
     ...(parts.deadLetters ? { deadLetters: parts.deadLetters } : {}),
+    ...(parts.canaries?.length ? { canaries: parts.canaries } : {}),
     heartbeat: {
       queueDepth: backlogEstimate(),
       ...parts.heartbeat,
       ...(heldSnapshotVersion() !== undefined ? { snapshotVersion: heldSnapshotVersion() } : {}),
       ...(cfg.publicUrl ? { edgeUrl: cfg.publicUrl } : {}),
+      ...(crossRegion ? { crossRegion } : {}),
     },
   };
   const body = await gzip(encoder.encode(JSON.stringify(batch)));
-  const res = await centralFetch(cfg, '/api/v1/ingest', {
+  const res = await centralFetch(cfg, '/api/v1/ingest', kind, {
     method: 'POST',
     body,
     headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
@@ -104,7 +139,7 @@ export async function postBatch(
   return ingestResponse.parse(await res.json());
 }
 
-type Resolved = { message: Message<OutboxMessage>; body: IngestItem | Receipt };
+type Resolved = { message: Message<OutboxMessage>; body: IngestItem | Receipt | CanaryReport };
 
 /**
  * Turns item references back into items (R2 in this region). A failing read retries the message;
@@ -135,16 +170,20 @@ async function resolve(
   }
   if (missing.length) {
     try {
-      await postBatch(cfg, {
-        items: [],
-        receipts: [],
-        deadLetters: missing.map(({ ref, message }) => ({
-          id: ref.id,
-          item: ref,
-          error: `item body ${ref.ref.key} is missing from the region's store`,
-          attempts: message.attempts,
-        })),
-      });
+      await postBatch(
+        cfg,
+        {
+          items: [],
+          receipts: [],
+          deadLetters: missing.map(({ ref, message }) => ({
+            id: ref.id,
+            item: ref,
+            error: `item body ${ref.ref.key} is missing from the region's store`,
+            attempts: message.attempts,
+          })),
+        },
+        'ingest',
+      );
       for (const m of missing) m.message.ack();
     } catch {
       for (const m of missing)
@@ -201,13 +240,20 @@ export async function deliverOutbox(
   let delivered = false;
   for (const group of groups) {
     const items = group.filter((r): r is Resolved & { body: IngestItem } => r.body.kind === 'item');
-    const receipts = group.filter((r): r is Resolved & { body: Receipt } => r.body.kind !== 'item');
+    const receipts = group.filter((r): r is Resolved & { body: Receipt } => r.body.kind === 'receipt');
+    // Canaries are never spooled or retried: one that cannot get through now shows as a stale canary.
+    const canaries = group.filter((r): r is Resolved & { body: CanaryReport } => r.body.kind === 'canary');
     let answer: Awaited<ReturnType<typeof postBatch>> | undefined;
     try {
-      answer = await postBatch(cfg, {
-        items: items.map((r) => r.body),
-        receipts: receipts.map((r) => r.body),
-      });
+      answer = await postBatch(
+        cfg,
+        {
+          items: items.map((r) => r.body),
+          receipts: receipts.map((r) => r.body),
+          canaries: canaries.map((r) => r.body),
+        },
+        canaries.length === group.length ? 'canary' : 'ingest',
+      );
     } catch (err) {
       console.error(`outbox ${cfg.region}: central did not take ${group.length} messages; spooling`, err);
     }

@@ -80,9 +80,14 @@ export async function refreshSnapshot(
   inflightSince = Date.now();
   inflight = (async () => {
     try {
-      const res = await centralFetch(cfg, `/api/v1/edge/snapshot?region=${encodeURIComponent(cfg.region)}`, {
-        headers: held ? { 'if-none-match': held.etag } : {},
-      });
+      const res = await centralFetch(
+        cfg,
+        `/api/v1/edge/snapshot?region=${encodeURIComponent(cfg.region)}`,
+        'snapshot',
+        {
+          headers: held ? { 'if-none-match': held.etag } : {},
+        },
+      );
       const now = Date.now();
       if (res.status === 304 && held) {
         held = { ...held, checkedAt: now };
