@@ -7,7 +7,7 @@ import { hmacHex, timingSafeEqual } from './request-signature.js';
 
 /** The marker's header (an `X-` field: RFC 6648 discourages new ones, but it never leaves us). */
 export const CANARY_HEADER = 'x-crm-edge-canary';
-/** How often each edge sends one (its cron runs every minute; every fifth minute sends). */
+/** How often each edge sends one (its own cron trigger, CANARY_CRON in src/edge/canary.ts). */
 export const CANARY_INTERVAL_MS = 5 * 60_000;
 /** A canary older than three intervals means mail stopped getting through: not healthy. */
 export const CANARY_STALE_MS = 3 * CANARY_INTERVAL_MS;

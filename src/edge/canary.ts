@@ -1,16 +1,14 @@
-// The region's canary (src/core/canary.ts): every CANARY_INTERVAL_MS the cron sends a signed
+// The region's canary (src/core/canary.ts): every CANARY_INTERVAL_MS a cron of its own sends a signed
 // synthetic message through this edge's own HTTP ingress (`POST /api/v1/inbound`, the route a
 // relay uses), so it takes the path real mail takes from there: ingress, pipeline, outbox queue,
 // the signed POST to central. Central records its round trip; a canary that does not arrive leaves
 // the region's canary stale, and a stale canary is never shown healthy.
-import { CANARY_INTERVAL_MS, canaryMessage } from '../core/canary.js';
+import { canaryMessage } from '../core/canary.js';
 import type { EdgeBindings, EdgeConfig } from './config.js';
 import { app } from './http/app.js';
 
-/** Whether this cron minute sends the canary (the cron fires every minute, on every isolate alike). */
-export function canaryDue(now: number): boolean {
-  return Math.floor(now / 60_000) % Math.round(CANARY_INTERVAL_MS / 60_000) === 0;
-}
+/** The canary's own cron trigger (wrangler.edge.toml), every CANARY_INTERVAL_MS (5 minutes). */
+export const CANARY_CRON = '*/5 * * * *';
 
 /**
  * Sends one canary through the ingress. The request goes to the loopback origin in-process (a

@@ -2,7 +2,7 @@
 // and the cron.
 import { isLoopbackUrl } from '../core/deploy-mode.js';
 import { readStreamLimited } from '../core/stream-limit.js';
-import { canaryDue, sendCanary } from './canary.js';
+import { CANARY_CRON, sendCanary } from './canary.js';
 import { type EdgeBindings, readEdgeConfig } from './config.js';
 import { faultsEnabled, handleFaultRequest, withFaults } from './faults.js';
 import { app } from './http/app.js';
@@ -50,8 +50,15 @@ export default {
    * Cron: refresh the snapshot, send a heartbeat (so central sees a quiet edge as alive) and drain
    * the spool (bounded work per run; the first POST of the drain is the probe of central).
    */
-  async scheduled(_controller, env, ctx) {
+  async scheduled(controller, env, ctx) {
     const cfg = readEdgeConfig(env);
+    // The canary's cron: one signed synthetic message through the ingress to central, nothing else.
+    if (controller.cron === CANARY_CRON) {
+      const sent = await sendCanary(env, cfg, ctx);
+      if (sent.status !== 202)
+        console.error(`canary ${cfg.region}: ingress answered ${sent.status}`, sent.body);
+      return;
+    }
     // What an earlier process accepted and its in-memory queue lost goes to the spool first.
     await recoverJournal(env, cfg).catch((err) =>
       console.error(`journal recovery ${cfg.region} failed`, err),
@@ -68,15 +75,6 @@ export default {
         postBatch(cfg, { items: [], receipts: [] }, 'heartbeat').catch((err) =>
           console.error('heartbeat failed', err),
         ),
-      );
-    // Every few minutes a signed canary through the ingress to central (src/edge/canary.ts).
-    if (canaryDue(Date.now()))
-      ctx.waitUntil(
-        sendCanary(env, cfg, ctx)
-          .then((r) => {
-            if (r.status !== 202) console.error(`canary ${cfg.region}: ingress answered ${r.status}`, r.body);
-          })
-          .catch((err) => console.error(`canary ${cfg.region} failed`, err)),
       );
     // The deployments' retention, applied to the copies this region holds (raw-expiry.ts).
     if (snapshot)
