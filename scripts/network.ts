@@ -440,16 +440,27 @@ export async function startEdge({
   return { role: 'edge' as const, region, ...worker };
 }
 
+/** How often the local stand-in fires the edges' canary cron (CANARY_CRON, src/edge/canary.ts). */
+const CANARY_TICK_MS = 5 * 60_000;
+
 /**
- * Local stand-in for the edges' cron trigger (`wrangler dev` does not run crons by itself): hits
- * each edge's `/__scheduled` every `intervalMs` — snapshot refresh and heartbeat.
+ * Local stand-in for the edges' cron triggers (`wrangler dev` does not run crons by itself): hits
+ * each edge's `/__scheduled` every `intervalMs` — snapshot refresh and heartbeat — and with the
+ * canary's cron every CANARY_TICK_MS.
  */
 export function startCronTicker(urls: string[], intervalMs = 15_000): () => void {
+  let lastCanary = 0;
   const tick = () => {
+    const crons = ['* * * * *'];
+    if (Date.now() - lastCanary >= CANARY_TICK_MS) {
+      lastCanary = Date.now();
+      crons.push('*/5 * * * *');
+    }
     for (const url of urls)
-      fetch(`${url}/__scheduled?cron=${encodeURIComponent('* * * * *')}`, {
-        signal: AbortSignal.timeout(10_000),
-      }).catch(() => {});
+      for (const cron of crons)
+        fetch(`${url}/__scheduled?cron=${encodeURIComponent(cron)}`, {
+          signal: AbortSignal.timeout(10_000),
+        }).catch(() => {});
   };
   const timer = setInterval(tick, intervalMs);
   timer.unref();

@@ -182,6 +182,8 @@ interface SendTrafficOptions {
   concurrency: number;
   ingress: string;
   pregenerate: boolean;
+  /** Called once per message, as the first byte of its first copy is about to leave the sender. */
+  onFirstByte?: ((message: TrafficMessage, at: number) => void) | undefined;
   log: Log;
 }
 
@@ -194,6 +196,7 @@ async function sendTraffic(opts: SendTrafficOptions) {
   let failures = 0;
   const failureSamples: string[] = [];
   const waiters: (() => void)[] = [];
+  const firstBytes = new WeakSet<TrafficMessage>();
   const release = () => {
     inflight--;
     waiters.shift()?.();
@@ -208,6 +211,10 @@ async function sendTraffic(opts: SendTrafficOptions) {
         : `${edges[copy.region]}/cdn-cgi/handler/email?${envelope}`;
     const headers: Record<string, string> =
       ingress === 'inbound' ? { authorization: `Bearer ${LOCAL_INBOUND_TOKEN}` } : {};
+    if (!firstBytes.has(message)) {
+      firstBytes.add(message);
+      opts.onFirstByte?.(message, Date.now());
+    }
     const t = performance.now();
     try {
       const res = await fetch(url, {
@@ -346,6 +353,8 @@ export interface SimulationOptions {
   checkCaptures?: boolean;
   ingress?: string;
   pregenerate?: boolean;
+  /** See SendTrafficOptions.onFirstByte (the bench's sender → queryable probe). */
+  onFirstByte?: (message: TrafficMessage, at: number) => void;
   log?: Log;
 }
 
@@ -370,6 +379,7 @@ export async function runSimulation({
   checkCaptures = true,
   ingress = 'email',
   pregenerate = false,
+  onFirstByte,
   log = console.log,
 }: SimulationOptions): Promise<Json> {
   if (!['email', 'inbound'].includes(ingress))
@@ -424,6 +434,7 @@ export async function runSimulation({
     concurrency,
     ingress,
     pregenerate,
+    onFirstByte,
     log,
   });
   const accepted = sent.messages

@@ -139,11 +139,32 @@ export const counters = z.object({
 });
 export type Counters = z.infer<typeof counters>;
 
+/** Kinds of cross-region traffic (design §6, `crossRegion.byKind`). */
+export const CROSS_REGION_KINDS = ['ingest', 'snapshot', 'notice', 'heartbeat', 'spool', 'canary'] as const;
+export type CrossRegionKind = (typeof CROSS_REGION_KINDS)[number];
+const byteCount = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+/** Bytes per kind and direction an edge counted since its last heartbeat (kinds it has none of left out). */
+export const crossRegionCounts = z.partialRecord(
+  z.enum(CROSS_REGION_KINDS),
+  z.object({ toCentral: byteCount, fromCentral: byteCount }),
+);
+
 export const heartbeat = z.object({
   snapshotVersion: z.number().int().nonnegative().optional(),
   queueDepth: z.number().int().nonnegative().optional(),
   edgeUrl: z.string().url().optional(),
+  crossRegion: crossRegionCounts.optional(),
 });
+
+/** A verified canary (src/core/canary.ts) on its way to central: its marker, never its message. */
+export const canaryReport = z.object({
+  kind: z.literal('canary'),
+  id: z.string().uuid(),
+  region: z.string().min(1).max(32),
+  sentAt: z.number().int().positive(),
+  signature: z.string().regex(/^[0-9a-f]{64}$/),
+});
+export type CanaryReport = z.infer<typeof canaryReport>;
 
 export const deadLetterReport = z.object({
   id: z.string().min(8).max(64),
@@ -164,6 +185,7 @@ export const ingestBatch = z.object({
   counters: z.array(counters).max(1000).optional(),
   heartbeat: heartbeat.optional(),
   deadLetters: z.array(deadLetterReport).max(MAX_ITEMS_PER_BATCH).optional(),
+  canaries: z.array(canaryReport).max(MAX_ITEMS_PER_BATCH).optional(),
 });
 export type IngestBatch = z.infer<typeof ingestBatch>;
 

@@ -364,6 +364,31 @@ export const edgeCounters = sqliteTable(
   (t) => [primaryKey({ columns: [t.region, t.minute] })],
 );
 
+/**
+ * Cross-region bytes per region, minute and kind (design §6, `crossRegion`), summed on upsert: what
+ * the edges report with their heartbeats and what central counts of its own pushes to a region.
+ */
+export const crossRegionCounters = sqliteTable(
+  'cross_region_counters',
+  {
+    region: text('region').notNull(),
+    minute: integer('minute').notNull(),
+    kind: text('kind').notNull(),
+    toCentral: integer('to_central').notNull().default(0),
+    fromCentral: integer('from_central').notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.region, t.minute, t.kind] })],
+);
+
+/** Each region's last canary that reached central (src/core/canary.ts): one row per region. */
+export const regionCanaries = sqliteTable('region_canaries', {
+  region: text('region').primaryKey(),
+  /** The edge's send time → central's commit of the canary, ms. */
+  roundTripMs: integer('round_trip_ms').notNull(),
+  sentAt: integer('sent_at').notNull(),
+  at: integer('at').notNull(),
+});
+
 /** Receipt (at the edge) → commit (at central) latency, one row per committed item. */
 export const latencySamples = sqliteTable(
   'latency_samples',

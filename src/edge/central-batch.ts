@@ -6,6 +6,7 @@
 import {
   type IngestBatch,
   type IngestItem,
+  type CanaryReport,
   type IngestResponse,
   ingestResponse,
   MAX_ITEMS_PER_BATCH,
@@ -15,6 +16,12 @@ import {
 import { backlogEstimate } from './backlog.js';
 import { centralFetch, gzip } from './central-client.js';
 import type { EdgeConfig } from './config.js';
+import {
+  type CrossRegionKind,
+  reportedCounts,
+  restoreCrossRegionCounts,
+  takeCrossRegionCounts,
+} from './cross-region.js';
 import { jsonBytes } from './queue-messages.js';
 import { heldSnapshotVersion } from './snapshot-store.js';
 
@@ -33,9 +40,12 @@ export const CENTRAL_BATCH_LIMITS = {
 } as const;
 
 /** The share of `CENTRAL_BATCH_LIMITS` one item or receipt takes. */
-export function batchShare(value: IngestItem | Receipt) {
-  const item = value.kind === 'item';
-  return { bytes: jsonBytes(value), items: item ? 1 : 0, receipts: item ? 0 : 1 };
+export function batchShare(value: IngestItem | Receipt | CanaryReport) {
+  return {
+    bytes: jsonBytes(value),
+    items: value.kind === 'item' ? 1 : 0,
+    receipts: value.kind === 'receipt' ? 1 : 0,
+  };
 }
 
 /** Central answered, but not 2xx. */
@@ -61,11 +71,29 @@ export function isUnavailable(err: unknown): boolean {
 /**
  * Posts one batch (an empty one is a heartbeat) and returns central's answer: one result per
  * item (accepted, merged or rejected — all final). Throws `CentralAnswerError` on a non-2xx
- * answer and anything else when central did not answer.
+ * answer and anything else when central did not answer. Its bytes count as cross-region traffic
+ * of `kind`; the heartbeat carries the cross-region counts taken since the last one (put back when
+ * central did not take the batch, so each byte is reported once).
  */
 export async function postBatch(
   cfg: EdgeConfig,
-  parts: Pick<IngestBatch, 'items' | 'receipts' | 'deadLetters' | 'heartbeat'>,
+  parts: Pick<IngestBatch, 'items' | 'receipts' | 'deadLetters' | 'heartbeat' | 'canaries'>,
+  kind: CrossRegionKind,
+): Promise<IngestResponse> {
+  const taken = takeCrossRegionCounts();
+  try {
+    return await postBatchCounted(cfg, parts, kind, reportedCounts(taken));
+  } catch (err) {
+    restoreCrossRegionCounts(taken);
+    throw err;
+  }
+}
+
+async function postBatchCounted(
+  cfg: EdgeConfig,
+  parts: Pick<IngestBatch, 'items' | 'receipts' | 'deadLetters' | 'heartbeat' | 'canaries'>,
+  kind: CrossRegionKind,
+  crossRegion: ReturnType<typeof reportedCounts>,
 ): Promise<IngestResponse> {
   const batch: IngestBatch = {
     batchId: crypto.randomUUID(),
@@ -74,15 +102,17 @@ export async function postBatch(
     items: parts.items,
     receipts: parts.receipts,
     ...(parts.deadLetters ? { deadLetters: parts.deadLetters } : {}),
+    ...(parts.canaries?.length ? { canaries: parts.canaries } : {}),
     heartbeat: {
       queueDepth: backlogEstimate(),
       ...parts.heartbeat,
       ...(heldSnapshotVersion() !== undefined ? { snapshotVersion: heldSnapshotVersion() } : {}),
       ...(cfg.publicUrl ? { edgeUrl: cfg.publicUrl } : {}),
+      ...(crossRegion ? { crossRegion } : {}),
     },
   };
   const body = await gzip(new TextEncoder().encode(JSON.stringify(batch)));
-  const res = await centralFetch(cfg, '/api/v1/ingest', {
+  const res = await centralFetch(cfg, '/api/v1/ingest', kind, {
     method: 'POST',
     body,
     headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },

@@ -2,8 +2,9 @@
 // byte that crosses between this region and central, whoever moves it. Counted where the bytes
 // move (the central client, the snapshot fetch, the notice handler) and reported to central with
 // the heartbeat, which takes the counts so that each byte is reported once.
-export const CROSS_REGION_KINDS = ['ingest', 'snapshot', 'notice', 'heartbeat', 'spool', 'canary'] as const;
-export type CrossRegionKind = (typeof CROSS_REGION_KINDS)[number];
+import { CROSS_REGION_KINDS, type CrossRegionKind } from '../core/wire.js';
+
+export { CROSS_REGION_KINDS, type CrossRegionKind };
 export type CrossRegionDirection = 'toCentral' | 'fromCentral';
 export type CrossRegionCounts = Record<CrossRegionKind, { toCentral: number; fromCentral: number }>;
 
@@ -36,4 +37,12 @@ export function restoreCrossRegionCounts(taken: CrossRegionCounts): void {
     counts[k].toCentral += taken[k].toCentral;
     counts[k].fromCentral += taken[k].fromCentral;
   }
+}
+
+/** What a heartbeat carries: the kinds with bytes, none when nothing crossed. */
+export function reportedCounts(taken: CrossRegionCounts): Partial<CrossRegionCounts> | undefined {
+  const out: Partial<CrossRegionCounts> = {};
+  for (const k of CROSS_REGION_KINDS)
+    if (taken[k].toCentral || taken[k].fromCentral) out[k] = { ...taken[k] };
+  return Object.keys(out).length ? out : undefined;
 }

@@ -3,6 +3,8 @@
 import { isLoopbackUrl } from '../core/deploy-mode.js';
 import { readStreamLimited } from '../core/stream-limit.js';
 import { postBatch } from './central-batch.js';
+
+import { CANARY_CRON, sendCanary } from './canary.js';
 import { type EdgeBindings, readEdgeConfig } from './config.js';
 import { enqueueAll } from './enqueue.js';
 import { faultsEnabled, handleFaultRequest, withFaults } from './faults.js';
@@ -52,8 +54,15 @@ export default {
    * Cron: refresh the snapshot, send a heartbeat (so central sees a quiet edge as alive) and drain
    * the spool (bounded work per run; the first POST of the drain is the probe of central).
    */
-  async scheduled(_controller, env, ctx) {
+  async scheduled(controller, env, ctx) {
     const cfg = readEdgeConfig(env);
+    // The canary's cron: one signed synthetic message through the ingress to central, nothing else.
+    if (controller.cron === CANARY_CRON) {
+      const sent = await sendCanary(env, cfg, ctx);
+      if (sent.status !== 202)
+        console.error(`canary ${cfg.region}: ingress answered ${sent.status}`, sent.body);
+      return;
+    }
     // What an earlier process accepted and its in-memory queue lost goes to the spool first.
     await recoverJournal(env, cfg).catch((err) =>
       console.error(`journal recovery ${cfg.region} failed`, err),
@@ -67,7 +76,9 @@ export default {
     });
     if (!drained?.objects)
       ctx.waitUntil(
-        postBatch(cfg, { items: [], receipts: [] }).catch((err) => console.error('heartbeat failed', err)),
+        postBatch(cfg, { items: [], receipts: [] }, 'heartbeat').catch((err) =>
+          console.error('heartbeat failed', err),
+        ),
       );
     // The deployments' retention, applied to the copies this region holds (raw-expiry.ts).
     if (snapshot)

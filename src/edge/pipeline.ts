@@ -1,5 +1,6 @@
 // The per-message path at the edge: header-first decision, toss with a content-free receipt, or
 // full parse + regional storage + enqueue for CRM-bound mail. This is the hottest path.
+import { readCanaryMarker, verifyCanary } from '../core/canary.js';
 import { classify, type Decision, isRoutedMailbox, type LoopHistory, type Target } from '../core/classify.js';
 import type { PutBudget, SharedRawCopy } from '../core/ingest-item.js';
 import { type MessageFacts, readForwardedMessages } from '../core/message-facts.js';
@@ -45,7 +46,8 @@ export interface Envelope {
 }
 
 export interface ProcessResult {
-  status: 'tracked' | 'tossed';
+  /** `canary`: this region's own signed canary (src/core/canary.ts), reported to central, never an item. */
+  status: 'tracked' | 'tossed' | 'canary';
   reason: string;
   detail: string;
   decision?: Decision;
@@ -179,11 +181,30 @@ export async function processMessage(
   opts: { receivedAt?: number; attachmentPuts?: PutBudget } = {},
 ): Promise<ProcessResult> {
   const now = opts.receivedAt ?? Date.now();
+  const canary = await reportCanary(env, cfg, raw, now);
+  if (canary) return canary;
   const decided = await decideMessage(env, cfg, raw, envelope, waitUntil, now);
   return actOnMessage(env, cfg, raw, decided, now, {
     attachmentPuts: opts.attachmentPuts ?? invocationPutBudget(),
     rawCopy: sharedRawCopy([decided]),
   });
+}
+
+/**
+ * This region's canary, when the message carries a marker signed with the region's key: its marker
+ * goes to the outbox (no item, no raw copy, no receipt). A marker that does not verify (forged by a
+ * sender, another region's, too old) is ignored and the message is classified like any other.
+ */
+async function reportCanary(
+  env: EdgeBindings,
+  cfg: EdgeConfig,
+  raw: Uint8Array,
+  now: number,
+): Promise<ProcessResult | undefined> {
+  const marker = readCanaryMarker(raw);
+  if (!marker || !(await verifyCanary(cfg.signingKey, cfg.region, marker, now))) return undefined;
+  await env.OUTBOX.send({ kind: 'canary', ...marker }, { contentType: 'json' });
+  return { status: 'canary', reason: 'canary', detail: `canary ${marker.id}`, itemIds: [] };
 }
 
 /**

@@ -5,7 +5,7 @@
 // "central down" never exhausts the queue's retries and never makes an item a dead letter; dead
 // letters are items central answered `rejected` (central stores those itself, replayable from the
 // dashboard).
-import type { IngestItem, IngestResponse, Receipt } from '../core/wire.js';
+import type { CanaryReport, IngestItem, IngestResponse, Receipt } from '../core/wire.js';
 import { noteSettled } from './backlog.js';
 import { batchShare, CENTRAL_BATCH_LIMITS, postBatch } from './central-batch.js';
 import type { EdgeBindings, EdgeConfig } from './config.js';
@@ -33,7 +33,7 @@ export function retryDelaySeconds(attempts: number, id: string): number {
   return Math.max(1, Math.round(base * jitter));
 }
 
-type Resolved = { message: Message<QueueMessage>; body: IngestItem | Receipt };
+type Resolved = { message: Message<QueueMessage>; body: IngestItem | Receipt | CanaryReport };
 
 /**
  * Turns item references back into items (R2 in this region). A failing read retries the message;
@@ -64,16 +64,20 @@ async function resolve(
   }
   if (missing.length) {
     try {
-      await postBatch(cfg, {
-        items: [],
-        receipts: [],
-        deadLetters: missing.map(({ ref, message }) => ({
-          id: ref.id,
-          item: ref,
-          error: `item body ${ref.ref.key} is missing from the region's store`,
-          attempts: message.attempts,
-        })),
-      });
+      await postBatch(
+        cfg,
+        {
+          items: [],
+          receipts: [],
+          deadLetters: missing.map(({ ref, message }) => ({
+            id: ref.id,
+            item: ref,
+            error: `item body ${ref.ref.key} is missing from the region's store`,
+            attempts: message.attempts,
+          })),
+        },
+        'ingest',
+      );
       for (const m of missing) m.message.ack();
     } catch {
       for (const m of missing)
@@ -125,13 +129,20 @@ export async function deliverQueueBatch(
   let delivered = false;
   for (const group of groups) {
     const items = group.filter((r): r is Resolved & { body: IngestItem } => r.body.kind === 'item');
-    const receipts = group.filter((r): r is Resolved & { body: Receipt } => r.body.kind !== 'item');
+    const receipts = group.filter((r): r is Resolved & { body: Receipt } => r.body.kind === 'receipt');
+    // Canaries are never spooled or retried: one that cannot get through now shows as a stale canary.
+    const canaries = group.filter((r): r is Resolved & { body: CanaryReport } => r.body.kind === 'canary');
     let answer: IngestResponse | undefined;
     try {
-      answer = await postBatch(cfg, {
-        items: items.map((r) => r.body),
-        receipts: receipts.map((r) => r.body),
-      });
+      answer = await postBatch(
+        cfg,
+        {
+          items: items.map((r) => r.body),
+          receipts: receipts.map((r) => r.body),
+          canaries: canaries.map((r) => r.body),
+        },
+        canaries.length === group.length ? 'canary' : 'ingest',
+      );
     } catch (err) {
       console.error(`delivery ${cfg.region}: central did not take ${group.length} messages; spooling`, err);
     }

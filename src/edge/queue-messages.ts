@@ -1,7 +1,7 @@
 // What travels on the edge's delivery queue, and the one rule that packs values into groups by
 // size (queue sends, central batches, spool drains and journal hand-overs all use it). The bottom
 // of the delivery line: imports nothing of the edge.
-import type { IngestItem, Receipt } from '../core/wire.js';
+import type { CanaryReport, IngestItem, Receipt } from '../core/wire.js';
 
 /**
  * An item too large for a queue message (128 KB, Cloudflare Queues' limit) waits in the region's
@@ -15,7 +15,7 @@ export interface ItemRef {
 }
 
 /** The body of one message on the edge's delivery queue (and its dead-letter queue). */
-export type QueueMessage = IngestItem | Receipt | ItemRef;
+export type QueueMessage = IngestItem | Receipt | ItemRef | CanaryReport;
 
 const encoder = new TextEncoder();
 export const utf8Length = (s: string): number => encoder.encode(s).byteLength;

@@ -24,7 +24,6 @@ import {
 } from '../core/snapshot-manifest.js';
 import { centralFetch } from './central-client.js';
 import type { EdgeBindings, EdgeConfig } from './config.js';
-import { countCrossRegion } from './cross-region.js';
 
 /** Refresh at least this often (design: ≤ 60 s); the cron, notices and ingest answers refresh sooner. */
 export const SNAPSHOT_MAX_AGE_MS = 30_000;
@@ -42,12 +41,6 @@ const MAX_SHARD_LOADS = 1024;
 /** Where the region's copy lives in its R2 bucket. */
 const R2_MANIFEST = 'snapshot/manifest';
 const R2_PARTS = 'snapshot/parts/';
-/**
- * Bytes of an HTTP exchange's request line and headers, beyond its body: counted with the body as
- * cross-region bytes (a signed edge request carries ≈ 400 bytes of headers, an answer ≈ 250).
- */
-const REQUEST_OVERHEAD_BYTES = 400;
-const RESPONSE_OVERHEAD_BYTES = 250;
 
 interface Held {
   manifest: SnapshotManifest;
@@ -130,10 +123,9 @@ export function forgetHeldSnapshot(): void {
 
 /** A counted GET to central (every byte of it crosses the region boundary). */
 async function centralGet(cfg: EdgeConfig, path: string, headers: Record<string, string> = {}) {
-  countCrossRegion('snapshot', 'toCentral', REQUEST_OVERHEAD_BYTES + path.length);
-  const res = await centralFetch(cfg, path, { headers });
+  // centralFetch counts the request and the answer as cross-region traffic of kind `snapshot`.
+  const res = await centralFetch(cfg, path, 'snapshot', { headers });
   const body = res.status === 304 ? new Uint8Array() : new Uint8Array(await res.arrayBuffer());
-  countCrossRegion('snapshot', 'fromCentral', RESPONSE_OVERHEAD_BYTES + body.length);
   return { res, body };
 }
 

@@ -129,7 +129,7 @@ async function runDrain(env: EdgeBindings, cfg: EdgeConfig, maxMs: number, maxPo
     const items = group.flatMap((g) => g.entry.items);
     const receipts = group.flatMap((g) => g.entry.receipts);
     try {
-      const answer = await postBatch(cfg, { items, receipts });
+      const answer = await postBatch(cfg, { items, receipts }, 'spool');
       const answered = new Set(answer.results.map((r) => r.id));
       const unanswered = items.filter((i) => !answered.has(i.id));
       // Central answers every item; should it not, those items go back to the spool (never dropped).

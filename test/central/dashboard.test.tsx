@@ -144,6 +144,9 @@ beforeAll(async () => {
     .update(regions)
     .set({ lastHeartbeatAt: now - 10 * 60 * 1000, edgeUrl: 'http://127.0.0.1:9789/' })
     .where(eq(regions.id, 'eu'));
+  await env.DB.prepare('insert into region_canaries (region, round_trip_ms, sent_at, at) values (?, ?, ?, ?)')
+    .bind('us', 340, now - 120_340, now - 120_000)
+    .run();
   fixture.contosoActivity = await insertActivity({
     deployment: 'contoso',
     subject: XSS_SUBJECT,
@@ -366,8 +369,10 @@ describe('dashboard pages', () => {
     };
     expect(card('eu')).toContain('unhealthy — no heartbeat for 10 min');
     expect(card('eu')).not.toContain('healthy — heartbeat');
-    expect(card('us')).toMatch(/healthy — heartbeat \d+ s ago/);
+    expect(card('us')).toMatch(/healthy — heartbeat \d+ s ago, canary 2 min ago/);
+    expect(card('us')).toContain('round trip 340 ms, 2 min ago');
     expect(card('apac')).toContain('unhealthy — no heartbeat ever received');
+    expect(card('eu')).toContain('All cross-region traffic');
     expect(res.html).toContain('2 regions are unhealthy: apac, eu.');
     expect(res.html.indexOf('id="region-us"')).toBeLessThan(res.html.indexOf('id="region-apac"'));
     expect(card('us')).toContain('<svg class="chart"');
@@ -375,6 +380,27 @@ describe('dashboard pages', () => {
     expect(card('eu')).toContain('if everything were forwarded to central');
     expect(card('eu')).toContain('p50');
     expect(card('us')).toContain('central runs in this region');
+  });
+
+  test('a region whose heartbeat is live but whose canary stopped coming through is unhealthy, never fine', async () => {
+    const b = await signedIn();
+    const card = (html: string, id: string) => {
+      const start = html.indexOf(`id="region-${id}"`);
+      return html.slice(start, html.indexOf('</section>', start));
+    };
+    const setCanaryAge = (ms: number) =>
+      env.DB.prepare("update region_canaries set at = ? where region = 'us'")
+        .bind(Date.now() - ms)
+        .run();
+    await setCanaryAge(20 * 60_000);
+    try {
+      const res = await b.get('/');
+      expect(card(res.html, 'us')).toContain('unhealthy — no canary came through for 20 min');
+      expect(card(res.html, 'us')).toContain('stale');
+      expect(res.html).toContain('3 regions are unhealthy: apac, eu, us.');
+    } finally {
+      await setCanaryAge(120_000);
+    }
   });
 
   test('mail-borne text (subject, display name, file name) is rendered escaped', async () => {

@@ -457,6 +457,26 @@ const latencySchema = z.object({
   samples: z.number(),
 });
 
+const crossRegionDirections = z.object({ toCentral: z.number(), fromCentral: z.number() });
+
+const crossRegionSchema = z
+  .object({
+    bytesToCentral: z.number(),
+    bytesFromCentral: z.number(),
+    byKind: z.object({
+      ingest: crossRegionDirections,
+      snapshot: crossRegionDirections,
+      notice: crossRegionDirections,
+      heartbeat: crossRegionDirections,
+      spool: crossRegionDirections,
+      canary: crossRegionDirections,
+    }),
+  })
+  .openapi('CrossRegionBytes', {
+    description:
+      'every byte between the region and central in both directions, by kind: HTTP request and answer heads and bodies as sent (compressed bodies compressed), reported by the edges with their heartbeats, notices counted by central (0 for the home region)',
+  });
+
 const trafficFields = {
   received: z.number(),
   receivedBytes: z.number(),
@@ -474,6 +494,7 @@ const trafficFields = {
   hopsPerCrmBound: z.number(),
   hopsSaved: z.number(),
   latencyMs: latencySchema,
+  crossRegion: crossRegionSchema,
 };
 
 export const regionStatsSchema = z
@@ -489,6 +510,10 @@ export const regionStatsSchema = z
     snapshotVersionLag: z.number().nullable(),
     queueDepth: z.number().nullable(),
     ...trafficFields,
+    canary: z.object({ lastRoundTripMs: z.number().nullable(), at: z.number().nullable() }).openapi({
+      description:
+        "the region's last canary (a signed synthetic message through its ingress, edge and central every 5 minutes, never delivered to a CRM): edge send → central commit in ms, and when central recorded it; a region whose canary is older than 15 minutes is not healthy",
+    }),
     series: z.array(
       z.object({ minute: z.number(), received: z.number(), crmBound: z.number(), bytesSent: z.number() }),
     ),

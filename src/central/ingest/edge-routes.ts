@@ -35,6 +35,7 @@ import {
 import { snapshotPushEnabled } from '../snapshot/edge-notice.js';
 import { findRegion } from '../../db/queries/regions.js';
 import { enqueueWebhook } from '../delivery/webhooks.js';
+import { recordCanaries, recordCrossRegionBytes } from '../services/stats.js';
 import { bearerSecurity, errorResponses, jsonResponse } from '../contract/openapi-helpers.js';
 
 /** Largest accepted batch after decompression (a gzip bomb is refused, not inflated). */
@@ -153,7 +154,22 @@ export const edgeRoutes = createRouter()
       return !problem;
     });
     if (deadLetterReports.length) await storeReportedDeadLetters(db, batch.region, deadLetterReports, now);
-    if (batch.heartbeat) await recordHeartbeat(db, batch.region, { at: now, ...batch.heartbeat });
+    if (batch.heartbeat) {
+      const { crossRegion, ...heartbeat } = batch.heartbeat;
+      await recordHeartbeat(db, batch.region, { at: now, ...heartbeat });
+      if (crossRegion) await recordCrossRegionBytes(db, batch.region, now, crossRegion);
+    }
+    if (batch.canaries?.length) {
+      const refused = await recordCanaries(
+        db,
+        readCentralConfig(c.env).edgeKeySecret,
+        batch.region,
+        batch.canaries,
+        now,
+      );
+      if (refused.length)
+        console.warn(`ingest ${batch.region}: canaries ${refused.join(', ')} did not verify`);
+    }
     c.executionCtx.waitUntil(enqueueWebhook(c.env, outcome.outboxIds));
     return c.json(
       {

@@ -1,16 +1,87 @@
-// Per-region measures (design §6): traffic, cross-region bytes vs. forward-everything, hops,
-// receipt→commit latency percentiles, queue depth, heartbeat and snapshot lag.
+// Per-region measures (design §6): traffic, cross-region bytes vs. forward-everything and in both
+// directions by kind, hops, receipt→commit latency percentiles, queue depth, heartbeat, snapshot
+// lag and the canary.
+import { CANARY_STALE_MS, type CanaryMarker, verifyCanary } from '../../core/canary.js';
+import { deriveEdgeCredentials } from '../../core/request-signature.js';
+import { CROSS_REGION_KINDS, type CrossRegionKind } from '../../core/wire.js';
 import type { Db } from '../../db/client.js';
 import { listRegions } from '../../db/queries/regions.js';
 import {
+  addCrossRegionBytes,
+  crossRegionBytesSince,
   deploymentActivityTraffic,
   deploymentDispositionTraffic,
   edgeCountersSince,
+  listCanaries,
   recentLatencies,
+  recordCanary,
 } from '../../db/queries/stats.js';
 
 /** An edge that has not reported for this long is shown as unhealthy. */
 export const HEARTBEAT_STALE_MS = 3 * 60 * 1000;
+export { CANARY_STALE_MS };
+
+/** Cross-region bytes of a region (or all), both directions, by kind (design §6, `crossRegion`). */
+export interface CrossRegionBytes {
+  bytesToCentral: number;
+  bytesFromCentral: number;
+  byKind: Record<CrossRegionKind, { toCentral: number; fromCentral: number }>;
+}
+
+const emptyCrossRegion = (): CrossRegionBytes => ({
+  bytesToCentral: 0,
+  bytesFromCentral: 0,
+  byKind: Object.fromEntries(
+    CROSS_REGION_KINDS.map((k) => [k, { toCentral: 0, fromCentral: 0 }]),
+  ) as CrossRegionBytes['byKind'],
+});
+
+function addCrossRegion(t: CrossRegionBytes, kind: CrossRegionKind, toCentral: number, fromCentral: number) {
+  t.bytesToCentral += toCentral;
+  t.bytesFromCentral += fromCentral;
+  t.byKind[kind].toCentral += toCentral;
+  t.byKind[kind].fromCentral += fromCentral;
+}
+
+/** Adds the cross-region bytes a region's heartbeat reported, or central counted itself, to `now`'s minute. */
+export function recordCrossRegionBytes(
+  db: Db,
+  region: string,
+  now: number,
+  byKind: Partial<Record<CrossRegionKind, { toCentral: number; fromCentral: number }>>,
+): Promise<void> {
+  return addCrossRegionBytes(db, region, Math.floor(now / 60_000), byKind);
+}
+
+/**
+ * Records the round trip of a region's canaries (edge send → central commit). Each marker is
+ * verified again with the region's key (the batch is signed too; this keeps the rule in one place,
+ * src/core/canary.ts). Returns the ids of markers that did not verify: they are recorded nowhere.
+ */
+export async function recordCanaries(
+  db: Db,
+  edgeKeySecret: string,
+  region: string,
+  canaries: CanaryMarker[],
+  now: number,
+): Promise<string[]> {
+  if (!canaries.length) return [];
+  const { signingKey } = await deriveEdgeCredentials(edgeKeySecret, region);
+  const refused: string[] = [];
+  let latest: CanaryMarker | undefined;
+  for (const c of canaries) {
+    if (!(await verifyCanary(signingKey, region, c, now))) refused.push(c.id);
+    else if (!latest || c.sentAt > latest.sentAt) latest = c;
+  }
+  if (latest)
+    await recordCanary(db, {
+      region,
+      roundTripMs: Math.max(0, now - latest.sentAt),
+      sentAt: latest.sentAt,
+      at: now,
+    });
+  return refused;
+}
 
 /** Traffic counts: every message an edge received, those bound for the CRM, what it tossed and sent. */
 export interface TrafficTotals {
@@ -61,6 +132,10 @@ export interface RegionStats extends TrafficTotals {
   hopsPerCrmBound: number;
   hopsSaved: number;
   latencyMs: { p50: number | null; p95: number | null; p99: number | null; samples: number };
+  /** Every byte between the region and central, both directions, by kind (0 for the home region). */
+  crossRegion: CrossRegionBytes;
+  /** The region's last canary that reached central (both null: none yet). */
+  canary: { lastRoundTripMs: number | null; at: number | null };
   series: { minute: number; received: number; crmBound: number; bytesSent: number }[];
 }
 
@@ -80,6 +155,7 @@ export interface StatsResult {
     | 'edgeSnapshotVersion'
     | 'snapshotVersionLag'
     | 'queueDepth'
+    | 'canary'
     | 'series'
   >;
 }
@@ -174,6 +250,15 @@ export async function computeStats(
     limit: MAX_LATENCY_SAMPLES,
   });
   latencyRows.sort((a, b) => a.ms - b.ms);
+  const crossRegion = new Map<string, CrossRegionBytes>();
+  // Router-wide, like latency: the bytes are the edges' and central's, not one tenant's.
+  for (const row of await crossRegionBytesSince(db, Math.floor(opts.since / 60_000))) {
+    if (!(CROSS_REGION_KINDS as readonly string[]).includes(row.kind)) continue;
+    const t = crossRegion.get(row.region) ?? emptyCrossRegion();
+    crossRegion.set(row.region, t);
+    addCrossRegion(t, row.kind as CrossRegionKind, row.toCentral, row.fromCentral);
+  }
+  const canaries = new Map((await listCanaries(db)).map((c) => [c.region, c]));
   const latencyByRegion = new Map<string, number[]>();
   for (const l of latencyRows) {
     const list = latencyByRegion.get(l.region) ?? [];
@@ -187,12 +272,16 @@ export async function computeStats(
     const latency = latencyByRegion.get(r.id) ?? [];
     const crossRegionBytes = home ? 0 : t.bytesSent;
     const forwardAll = home ? 0 : t.receivedBytes;
+    const canary = canaries.get(r.id);
+    const heartbeatFresh = r.lastHeartbeatAt !== null && now - r.lastHeartbeatAt < HEARTBEAT_STALE_MS;
+    // Healthy means mail got through lately: a live heartbeat and a canary within three intervals.
+    const canaryFresh = canary !== undefined && now - canary.at < CANARY_STALE_MS;
     return {
       region: r.id,
       name: r.name,
       rulesEnabled: r.rulesEnabled,
       egress: r.egress,
-      healthy: r.lastHeartbeatAt !== null && now - r.lastHeartbeatAt < HEARTBEAT_STALE_MS,
+      healthy: heartbeatFresh && canaryFresh,
       lastHeartbeatAt: r.lastHeartbeatAt ?? null,
       snapshotVersion: r.configVersion,
       edgeSnapshotVersion: r.edgeSnapshotVersion ?? null,
@@ -212,6 +301,9 @@ export async function computeStats(
       hopsPerCrmBound: t.crmBound > 0 ? 1 : 0,
       hopsSaved: home ? 0 : t.received - t.crmBound,
       latencyMs: latencySummary(latency),
+      // Central's own region: nothing between its edge and central crosses a region.
+      crossRegion: home ? emptyCrossRegion() : (crossRegion.get(r.id) ?? emptyCrossRegion()),
+      canary: { lastRoundTripMs: canary?.roundTripMs ?? null, at: canary?.at ?? null },
       series: [...t.series.values()].sort((a, b) => a.minute - b.minute),
     };
   });
@@ -223,6 +315,15 @@ export async function computeStats(
     for (const [k, v] of Object.entries(r.tossed)) tossed[k] = (tossed[k] ?? 0) + v;
   const crossRegionBytes = sum((r) => r.crossRegionBytes);
   const forwardAll = sum((r) => r.forwardAllCrossRegionBytes);
+  const allCrossRegion = emptyCrossRegion();
+  for (const r of regionStats)
+    for (const k of CROSS_REGION_KINDS)
+      addCrossRegion(
+        allCrossRegion,
+        k,
+        r.crossRegion.byKind[k].toCentral,
+        r.crossRegion.byKind[k].fromCentral,
+      );
   return {
     since: opts.since,
     homeRegion: opts.homeRegion,
@@ -240,6 +341,7 @@ export async function computeStats(
       hopsPerCrmBound: sum((r) => r.crmBound) > 0 ? 1 : 0,
       hopsSaved: sum((r) => r.hopsSaved),
       latencyMs: latencySummary(all),
+      crossRegion: allCrossRegion,
     },
   };
 }

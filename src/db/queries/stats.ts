@@ -1,7 +1,14 @@
 // The reads behind the per-region measures (src/central/stats.ts aggregates them).
 import { and, desc, eq, gte, sql } from 'drizzle-orm';
 import type { Db } from '../client.js';
-import { activities, dispositions, edgeCounters, latencySamples } from '../schema.js';
+import {
+  activities,
+  crossRegionCounters,
+  dispositions,
+  edgeCounters,
+  latencySamples,
+  regionCanaries,
+} from '../schema.js';
 
 /** The edges' per-minute counters from `sinceMinute` (minutes since the epoch) on. */
 export function edgeCountersSince(db: Db, sinceMinute: number) {
@@ -51,4 +58,65 @@ export function recentLatencies(db: Db, q: { since: number; deployment?: string;
     .orderBy(desc(latencySamples.at))
     .limit(q.limit)
     .all();
+}
+
+/** Adds cross-region bytes of one region and minute, per kind (summed with what is there). */
+export async function addCrossRegionBytes(
+  db: Db,
+  region: string,
+  minute: number,
+  byKind: Record<string, { toCentral: number; fromCentral: number } | undefined>,
+): Promise<void> {
+  const rows = Object.entries(byKind)
+    .filter((e): e is [string, { toCentral: number; fromCentral: number }] => e[1] !== undefined)
+    .map(([kind, c]) => ({ region, minute, kind, toCentral: c.toCentral, fromCentral: c.fromCentral }));
+  if (!rows.length) return;
+  await db
+    .insert(crossRegionCounters)
+    .values(rows)
+    .onConflictDoUpdate({
+      target: [crossRegionCounters.region, crossRegionCounters.minute, crossRegionCounters.kind],
+      set: {
+        toCentral: sql`cross_region_counters.to_central + excluded.to_central`,
+        fromCentral: sql`cross_region_counters.from_central + excluded.from_central`,
+      },
+    })
+    .run();
+}
+
+/** Cross-region bytes per region and kind from `sinceMinute` (minutes since the epoch) on. */
+export function crossRegionBytesSince(db: Db, sinceMinute: number) {
+  return db
+    .select({
+      region: crossRegionCounters.region,
+      kind: crossRegionCounters.kind,
+      toCentral: sql<number>`sum(${crossRegionCounters.toCentral})`,
+      fromCentral: sql<number>`sum(${crossRegionCounters.fromCentral})`,
+    })
+    .from(crossRegionCounters)
+    .where(gte(crossRegionCounters.minute, sinceMinute))
+    .groupBy(crossRegionCounters.region, crossRegionCounters.kind)
+    .all();
+}
+
+/** Records a region's canary, unless a later-sent one is already recorded (reports may overtake). */
+export async function recordCanary(db: Db, row: typeof regionCanaries.$inferInsert): Promise<void> {
+  await db
+    .insert(regionCanaries)
+    .values(row)
+    .onConflictDoUpdate({
+      target: regionCanaries.region,
+      set: {
+        roundTripMs: sql`excluded.round_trip_ms`,
+        sentAt: sql`excluded.sent_at`,
+        at: sql`excluded.at`,
+      },
+      setWhere: sql`excluded.sent_at > ${regionCanaries.sentAt}`,
+    })
+    .run();
+}
+
+/** Every region's last canary. */
+export function listCanaries(db: Db) {
+  return db.select().from(regionCanaries).all();
 }

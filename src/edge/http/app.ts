@@ -90,7 +90,7 @@ app.post(SNAPSHOT_NOTICE_PATH, async (c) => {
   // Then a heartbeat, so central (and its dashboard) sees at once which version the edge holds.
   c.executionCtx.waitUntil(
     refreshSnapshot(c.env, cfg, 'notice', notice.version as number)
-      .then((taken) => (taken ? postBatch(cfg, { items: [], receipts: [] }) : undefined))
+      .then((taken) => (taken ? postBatch(cfg, { items: [], receipts: [] }, 'heartbeat') : undefined))
       .catch((err) => console.error('heartbeat after a snapshot notice failed', err)),
   );
   return c.json({ refreshing: true, snapshotVersion: held }, 202);

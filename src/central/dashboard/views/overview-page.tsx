@@ -1,6 +1,12 @@
 /** @jsxImportSource hono/jsx */
 import type { FC } from 'hono/jsx';
-import { HEARTBEAT_STALE_MS, type RegionStats, type StatsResult } from '../../services/stats.js';
+import {
+  CANARY_STALE_MS,
+  type CrossRegionBytes,
+  HEARTBEAT_STALE_MS,
+  type RegionStats,
+  type StatsResult,
+} from '../../services/stats.js';
 import { formatBytes, formatCount, formatDuration, formatMs, formatPercent } from './format.js';
 import { type Flash, Layout, type PageContext, Time } from './layout.js';
 import { TrafficChart } from './traffic-chart.js';
@@ -14,16 +20,70 @@ export const WINDOWS = {
 } as const;
 export type WindowKey = keyof typeof WINDOWS;
 
-/** The health badge: an edge that has not reported recently is never shown as fine. */
+/**
+ * The health badge: an edge that has not reported recently, or whose canary has not come through
+ * recently, is never shown as fine.
+ */
 export const HealthBadge: FC<{ region: RegionStats; now: number }> = ({ region, now }) => {
-  if (region.healthy && region.lastHeartbeatAt != null)
+  if (region.healthy && region.lastHeartbeatAt != null && region.canary.at != null)
     return (
-      <span class="badge ok">healthy — heartbeat {formatDuration(now - region.lastHeartbeatAt)} ago</span>
+      <span class="badge ok">
+        healthy — heartbeat {formatDuration(now - region.lastHeartbeatAt)} ago, canary{' '}
+        {formatDuration(now - region.canary.at)} ago
+      </span>
     );
   if (region.lastHeartbeatAt == null)
     return <span class="badge bad">unhealthy — no heartbeat ever received</span>;
+  if (now - region.lastHeartbeatAt >= HEARTBEAT_STALE_MS)
+    return (
+      <span class="badge bad">
+        unhealthy — no heartbeat for {formatDuration(now - region.lastHeartbeatAt)}
+      </span>
+    );
+  if (region.canary.at == null) return <span class="badge bad">unhealthy — no canary ever came through</span>;
   return (
-    <span class="badge bad">unhealthy — no heartbeat for {formatDuration(now - region.lastHeartbeatAt)}</span>
+    <span class="badge bad">
+      unhealthy — no canary came through for {formatDuration(now - region.canary.at)}
+    </span>
+  );
+};
+
+/** Every byte between the region(s) and central, both ways, by kind, next to forward-everything. */
+const AllTraffic: FC<{ c: CrossRegionBytes; forwardAll: number; label: string }> = ({
+  c,
+  forwardAll,
+  label,
+}) => {
+  const total = c.bytesToCentral + c.bytesFromCentral;
+  const kinds = Object.entries(c.byKind).filter(([, v]) => v.toCentral || v.fromCentral);
+  return (
+    <>
+      {formatBytes(c.bytesToCentral)} to central + {formatBytes(c.bytesFromCentral)} from central ={' '}
+      {formatBytes(total)} vs. {formatBytes(forwardAll)} if everything were forwarded (ratio{' '}
+      {formatPercent(forwardAll > 0 ? total / forwardAll : null)})
+      {kinds.length ? (
+        <table class="cross-region" aria-label={label}>
+          <thead>
+            <tr>
+              <th scope="col">kind</th>
+              <th scope="col">to central</th>
+              <th scope="col">from central</th>
+            </tr>
+          </thead>
+          <tbody>
+            {kinds.map(([kind, v]) => (
+              <tr>
+                <th scope="row">
+                  <code>{kind}</code>
+                </th>
+                <td>{formatBytes(v.toCentral)}</td>
+                <td>{formatBytes(v.fromCentral)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : null}
+    </>
   );
 };
 
@@ -71,6 +131,18 @@ const TrafficFacts: FC<{ t: Traffic; home?: boolean; region?: string }> = ({ t, 
         </>
       )}
     </dd>
+    <dt>All cross-region traffic</dt>
+    <dd>
+      {home ? (
+        'none: central runs in this region'
+      ) : (
+        <AllTraffic
+          c={t.crossRegion}
+          forwardAll={t.forwardAllCrossRegionBytes}
+          label={`Cross-region bytes by kind${region ? ` of ${region}` : ''}`}
+        />
+      )}
+    </dd>
     <dt>Hops saved</dt>
     <dd>
       {formatCount(t.hopsSaved)} (hops per CRM-bound message: {t.hopsPerCrmBound})
@@ -111,6 +183,21 @@ const RegionCard: FC<{ r: RegionStats; since: number; now: number; home: boolean
       <dt>Last heartbeat</dt>
       <dd>
         <Time ms={r.lastHeartbeatAt} />
+      </dd>
+      <dt>Canary</dt>
+      <dd>
+        {r.canary.at == null ? (
+          <span class="muted">none came through yet</span>
+        ) : (
+          <>
+            round trip {formatMs(r.canary.lastRoundTripMs)}, {formatDuration(now - r.canary.at)} ago{' '}
+            {now - r.canary.at < CANARY_STALE_MS ? (
+              <span class="badge ok">fresh</span>
+            ) : (
+              <span class="badge bad">stale</span>
+            )}
+          </>
+        )}
       </dd>
       <dt>Snapshot version</dt>
       <dd>
@@ -180,7 +267,8 @@ export const OverviewPage: FC<{
           {unhealthy.length === 1
             ? `One region is unhealthy: ${unhealthy[0]?.region}. Its edge has`
             : `${unhealthy.length} regions are unhealthy: ${unhealthy.map((r) => r.region).join(', ')}. Their edges have`}{' '}
-          not reported within the last {formatDuration(HEARTBEAT_STALE_MS)}.
+          not reported within the last {formatDuration(HEARTBEAT_STALE_MS)}, or no canary came through within
+          the last {formatDuration(CANARY_STALE_MS)}.
         </div>
       ) : null}
       <section class="panel" aria-labelledby="total">
