@@ -7,6 +7,7 @@ import { requireAuth } from './http/auth.js';
 import { requestBodyLimits } from './http/body-limits.js';
 import { ApiError, type ErrorCode, errorBody } from './http/errors.js';
 import { activityRoutes } from './api/routes/activities.js';
+import { connectorRoutes } from './api/routes/connectors.js';
 import { deploymentRoutes } from './api/routes/deployments.js';
 import { dashboardRoutes } from './dashboard/index.js';
 import { dispositionRoutes } from './api/routes/dispositions.js';
@@ -57,6 +58,7 @@ export function createApp() {
   app.use('/api/v1/*', (c, next) => (c.req.path === OPENAPI_PATH ? next() : auth(c, next)));
   app.route('/', healthRoutes);
   app.route('/api/v1', deploymentRoutes);
+  app.route('/api/v1', connectorRoutes);
   app.route('/api/v1', regionRoutes);
   app.route('/api/v1', mailboxRoutes);
   app.route('/api/v1', activityRoutes);

@@ -3,6 +3,7 @@ import { createApp } from './app.js';
 import { readCentralConfig } from './config.js';
 import { pruneBookkeeping, pruneRetention } from './services/retention.js';
 import type { CentralBindings } from './context.js';
+import { runDueSyncs } from './connectors/sync.js';
 import { drainWebhookOutbox } from './delivery/webhooks.js';
 import { consumeQueue } from './queues.js';
 import { snapshotPushEnabled } from './snapshot/edge-notice.js';
@@ -19,16 +20,24 @@ export default {
   },
 
   /**
-   * Cron: prune bookkeeping rows (latency samples, seen batch ids); retry due webhook deliveries;
-   * and one snapshot-kick run, which catches a kick that was lost and the once-per-max-stale
+   * Cron: prune bookkeeping rows (latency samples, seen batch ids); retry due deliveries; continue
+   * and start connector record syncs (src/central/connectors/sync.ts); and one snapshot-kick run, which catches a kick that was lost and the once-per-max-stale
    * rebuild of a deployment whose import never goes quiet.
    */
-  async scheduled(_controller, env) {
+  async scheduled(_controller, env, ctx?: ExecutionContext) {
     const db = createDb(env.DB);
     if (snapshotPushEnabled(env))
       await runSnapshotKick(env, db).catch((err) => console.error('snapshot kick run (cron) failed', err));
     await pruneBookkeeping(db, Date.now());
     await pruneRetention(db, env.ARCHIVE, Date.now());
-    await drainWebhookOutbox(db, readCentralConfig(env));
+    const config = readCentralConfig(env);
+    await drainWebhookOutbox(db, config, Date.now(), undefined, { env });
+    // Tests call scheduled() without a context: the snapshot kicks then run inline.
+    const waitUntil = ctx
+      ? (p: Promise<unknown>) => ctx.waitUntil(p)
+      : (p: Promise<unknown>) => void p.catch(() => {});
+    await runDueSyncs(db, { env, ctx: { waitUntil } }, config).catch((err) =>
+      console.error('connector sync run (cron) failed', (err as Error)?.name),
+    );
   },
 } satisfies ExportedHandler<CentralBindings>;

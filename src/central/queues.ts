@@ -53,7 +53,7 @@ async function consumeWebhookKicks(batch: MessageBatch, env: CentralBindings, db
     }
     try {
       // Retries are the cron's (the row keeps its schedule); the queue only makes the first try.
-      await deliverOutboxRow(db, message.body.outboxId, config);
+      await deliverOutboxRow(db, message.body.outboxId, config, Date.now(), { env });
       message.ack();
     } catch (err) {
       console.error('webhook delivery failed', err);

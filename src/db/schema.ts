@@ -302,6 +302,8 @@ export const activities = sqliteTable(
     changeSeq: integer('change_seq').notNull().default(0),
     /** True once a later copy was merged into the activity. */
     merged: integer('merged', { mode: 'boolean' }).notNull().default(false),
+    /** The CRM object the activity became (`{ kind, id, url? }`), once a connector delivered it. */
+    crmObject: text('crm_object', { mode: 'json' }).$type<{ kind: string; id: string; url?: string }>(),
   },
   (t) => [
     uniqueIndex('activities_dedupe').on(t.deployment, t.dedupeKey),
@@ -458,6 +460,12 @@ export const webhookOutbox = sqliteTable(
     leaseUntil: integer('lease_until'),
     lastStatus: integer('last_status'),
     lastError: text('last_error'),
+    /**
+     * How the last attempt ended (the adapter's classification: `unauthorized`, `rate-limited`,
+     * `retry`, `refused`, or `config` when central could not attempt it): the connector's errors
+     * are counted by it.
+     */
+    lastOutcome: text('last_outcome'),
     createdAt: integer('created_at').notNull(),
     updatedAt: integer('updated_at').notNull(),
     deliveredAt: integer('delivered_at'),
@@ -466,5 +474,39 @@ export const webhookOutbox = sqliteTable(
     index('webhook_outbox_due').on(t.state, t.nextAttemptAt),
     index('webhook_outbox_activity').on(t.activityId),
     index('webhook_outbox_deployment').on(t.deployment, t.state),
+    // A connector's health: its latest deliveries (last delivery, lag p50/p99) without a scan.
+    index('webhook_outbox_delivered').on(t.deployment, t.deliveredAt),
   ],
 );
+
+/**
+ * A deployment's CRM connector (design §4, "CRM connectors"), when it has one: its kind, settings
+ * and encrypted secrets (src/central/connectors/secrets.ts), and the state of its delivery and
+ * record sync. A deployment with a `webhookUrl` and no row delivers as the kind `webhook`; the
+ * webhook kind keeps its URL in `deployments.webhook_url` (one place for it).
+ */
+export const connectors = sqliteTable('connectors', {
+  deployment: text('deployment').primaryKey(),
+  kind: text('kind').notNull(),
+  settings: text('settings', { mode: 'json' }).$type<Record<string, unknown>>().notNull(),
+  /** AES-GCM ciphertext of the secrets' JSON (`v1.<iv>.<ciphertext>`, base64); never returned. */
+  secrets: text('secrets'),
+  /** Names of the secrets that are set (what the API and the form may say about them). */
+  secretNames: text('secret_names', { mode: 'json' }).$type<string[]>().notNull(),
+  /** `ok` | `syncing` | `paused` | `failing`. */
+  state: text('state').notNull().default('ok'),
+  /** Why deliveries stopped (a 401/403 of the CRM): cleared by a PUT or a successful test. */
+  pauseReason: text('pause_reason'),
+  /** The adapter's cursor after the last applied page of the record and outbound pull. */
+  syncCursor: text('sync_cursor'),
+  /** The sync under way (`POST …/connector/sync` answers its id), null when none is. */
+  syncId: text('sync_id'),
+  syncDone: integer('sync_done').notNull().default(0),
+  syncTotal: integer('sync_total'),
+  syncStartedAt: integer('sync_started_at'),
+  lastSyncAt: integer('last_sync_at'),
+  lastError: text('last_error'),
+  lastErrorAt: integer('last_error_at'),
+  createdAt: integer('created_at').notNull(),
+  updatedAt: integer('updated_at').notNull(),
+});

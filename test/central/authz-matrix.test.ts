@@ -2,7 +2,7 @@
 // credential, with the status each must get. The operations come from the live document, so an
 // endpoint without a row here fails the test: a new route cannot ship without its row.
 import { SELF } from 'cloudflare:test';
-import { beforeAll, describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, inject, test } from 'vitest';
 import { deriveEdgeCredentials, signBody } from '../../src/core/request-signature.js';
 import { api, BASE, freshTenants, mintToken } from './helpers.js';
 import { gzip } from './edge-batch.js';
@@ -51,6 +51,12 @@ const raw = (messageId: string) =>
   `From: buyer@customer.example\r\nTo: ${ANN}\r\nSubject: Matrix\r\nDate: Thu, 26 Nov 2026 10:00:00 +0000\r\nMessage-ID: <${messageId}>\r\n\r\nhello\r\n`;
 
 let annActivity = '';
+
+/** Contoso delivers to the loopback CRM receiver (the connector rows need one to read, test, sync). */
+const connectContoso = () =>
+  api('PUT', '/api/v1/deployments/contoso/connector', {
+    body: { kind: 'webhook', settings: { url: `${inject('crmReceiver')}/ok` } },
+  });
 let deadLetterId = '';
 
 /** Signed edge request for a credential's own region (non-edge credentials get the us signature). */
@@ -98,6 +104,37 @@ const MATRIX: Record<string, Row> = {
     '/api/v1/deployments/contoso/webhook-secret/rotate',
     ['admin'],
   ),
+  'PUT /api/v1/deployments/{id}/connector': {
+    request: () => ({
+      path: '/api/v1/deployments/contoso/connector',
+      json: { kind: 'webhook', settings: { url: `${inject('crmReceiver')}/ok` } },
+    }),
+    allow: DEPLOYMENT_ADMINS,
+  },
+  'GET /api/v1/deployments/{id}/connector': {
+    request: async () => {
+      await connectContoso();
+      return { path: '/api/v1/deployments/contoso/connector' };
+    },
+    // User tokens of the deployment read its kind and status (without settings and errors).
+    allow: DEPLOYMENT_READERS,
+  },
+  'POST /api/v1/deployments/{id}/connector/test': {
+    request: async () => {
+      await connectContoso();
+      return { path: '/api/v1/deployments/contoso/connector/test' };
+    },
+    allow: DEPLOYMENT_ADMINS,
+  },
+  'POST /api/v1/deployments/{id}/connector/sync': {
+    request: async () => {
+      await connectContoso();
+      return { path: '/api/v1/deployments/contoso/connector/sync' };
+    },
+    // Allowed, but the webhook kind holds no records to sync.
+    allow: [],
+    status: { admin: 409, ownDeployment: 409 },
+  },
 
   'PUT /api/v1/regions/{id}': {
     request: () => ({ path: '/api/v1/regions/eu', json: { name: 'EU', rulesEnabled: true } }),

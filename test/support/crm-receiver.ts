@@ -1,5 +1,5 @@
 // Global setup of the central project: a real HTTP server on loopback standing in for a tenant's
-// CRM endpoint (workerd's fetch reaches it like any host), for the webhook delivery tests. It
+// CRM endpoint (workerd's fetch reaches it like any host), for the webhook and connector tests. It
 // records every path it is asked for, so a test can prove a redirect target was never fetched.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -22,6 +22,13 @@ export default async function setup(project: TestProject) {
     else if (path.startsWith('/internal')) res.writeHead(200).end(INTERNAL_SECRET);
     else if (path.startsWith('/error')) res.writeHead(500).end(CRM_ANSWER_SECRET);
     else if (path.startsWith('/gone')) res.writeHead(410).end(CRM_ANSWER_SECRET);
+    // Connector faults (test/central/connectors.test.ts): refused credentials, a rate limit with
+    // its Retry-After, a permanent refusal of the payload.
+    else if (path.startsWith('/unauthorized')) res.writeHead(401).end(CRM_ANSWER_SECRET);
+    else if (path.startsWith('/forbidden')) res.writeHead(403).end(CRM_ANSWER_SECRET);
+    else if (path.startsWith('/rate-limited'))
+      res.writeHead(429, { 'retry-after': '120' }).end(CRM_ANSWER_SECRET);
+    else if (path.startsWith('/unprocessable')) res.writeHead(422).end(CRM_ANSWER_SECRET);
     else res.writeHead(200).end('ok');
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

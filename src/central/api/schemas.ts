@@ -293,6 +293,12 @@ export const activitySchema = z
       .describe(
         'present when the edge had to fit a copy to the wire schema — what it cut or held back: display names cut to 500 characters, impossible addresses left out, attachments beyond 500 only in the raw copy, a body the parser refused (headers only)',
       ),
+    crmObject: z
+      .object({ kind: z.string(), id: z.string(), url: z.string().optional() })
+      .optional()
+      .describe(
+        "the CRM object the activity became, once its deployment's connector delivered it (`url`: open it in the CRM)",
+      ),
     receivedAt: z.number(),
     ingestedAt: z.number(),
     updatedAt: z.number(),

@@ -92,6 +92,7 @@ export function serializeActivity(a: typeof activities.$inferSelect, own?: Reado
     partiesHeldRegionally: held.parties,
     /** What the edge cut or held back to fit the wire (names cut, attachments left in the raw copy, an unparsed body). */
     ...(notes.length ? { notes } : {}),
+    ...(a.crmObject ? { crmObject: a.crmObject } : {}),
     receivedAt: a.receivedAt,
     ingestedAt: a.ingestedAt,
     updatedAt: a.updatedAt,

@@ -55,6 +55,8 @@ export interface DeliveryInput {
   loadRaw(): Promise<Uint8Array | undefined>;
   /** The CRM object an earlier delivery of this activity made: update it, never make a second. */
   existing?: CrmObjectRef;
+  /** The outbox event: `activity.accepted` (a new activity) or `activity.merged` (a later copy). */
+  event?: 'activity.accepted' | 'activity.merged';
 }
 
 /**

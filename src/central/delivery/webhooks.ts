@@ -1,15 +1,16 @@
-// Onward delivery of activities to each deployment's CRM webhook, through the webhook outbox
+// Onward delivery of activities to each deployment's CRM connector, through the webhook outbox
 // (`webhook_outbox`): ingestion writes the row in the same D1 transaction as the activity, the
 // webhook queue makes the first attempt right away, and the cron retries what is due with
-// exponential backoff (30 s doubling to 1 h) for 4 days. 2xx ⇒ delivered; a redirect (never
-// followed: the tenant chose the URL, not where it points next), 410 or any 4xx other than 408/429
-// ⇒ failed (not retried; replayable); anything else (5xx, 408, 429, network error, timeout) ⇒
-// retried. The CRM's answer body is never read: a row keeps the status and a fixed phrase of ours,
-// since a tenant (or an endpoint's redirect target) must not read answers back through central. A
-// row is claimed with a lease so that the queue and the cron never deliver it concurrently.
-import { hmacHex } from '../../core/request-signature.js';
+// exponential backoff (30 s doubling to 1 h) for 4 days. One delivery path, several targets: the
+// row is handed to its deployment's connector (src/central/connectors: the signed webhook, HubSpot,
+// Dynamics 365, Tryton), whose adapter speaks the CRM's protocol and classifies its answer:
+// delivered; `unauthorized` (401/403) pauses the connector, its rows wait unattempted until a PUT
+// or a passing test resumes it; `rate-limited` waits the CRM's Retry-After; `retry` backs off;
+// `refused` fails the row with the CRM's reason (never a secret), replayable. A row is claimed with
+// a lease so that the queue and the cron never deliver it concurrently.
 import type { Db } from '../../db/client.js';
 import { findActivity } from '../../db/queries/activities.js';
+import { earlierPendingDelivery, setActivityCrmObject } from '../../db/queries/connectors.js';
 import { findDeployment } from '../../db/queries/deployments.js';
 import {
   claimOutboxRow,
@@ -21,7 +22,18 @@ import {
 } from '../../db/queries/webhook-outbox.js';
 import type { CentralBindings } from '../context.js';
 import { serializeActivity } from '../api/serializers.js';
-import { type WebhookUrlPolicy, webhookUrlProblem } from './webhook-url.js';
+import type { AdapterRegistry } from '../connectors/registry.js';
+import { adapterFor } from '../connectors/registry.js';
+import {
+  adapterFailure,
+  type ConnectorConfig,
+  connectorContext,
+  loadConnector,
+  noteConnectorState,
+  settingsUrlProblem,
+} from '../connectors/service.js';
+import type { ConnectorContext, DeliveryInput, DeliveryResult } from '../connectors/types.js';
+import { mintRawLink } from '../ingest/raw-links.js';
 
 export {
   deliveriesOfActivity,
@@ -40,14 +52,25 @@ export interface WebhookKick {
   outboxId: string;
 }
 
+export { isPermanentWebhookStatus, webhookSecret } from '../connectors/webhook.js';
+
 /** Retries stop this long after the activity was committed (the row is then `failed`). */
 export const WEBHOOK_RETRY_WINDOW_MS = 4 * 24 * 60 * 60 * 1000;
+/** Longer than any one attempt (an adapter's token fetch plus its CRM call, 15 s each). */
 const LEASE_MS = 60_000;
-const TIMEOUT_MS = 15_000;
+/** A later copy waiting for the first delivery of its activity looks again this much later. */
+const MERGE_WAIT_MS = 5_000;
+/** A raw message fetched from its region for a CRM waits this long for the edge. */
+const RAW_FETCH_TIMEOUT_MS = 15_000;
 
 /** What a delivery needs of central's configuration (a CentralConfig is one). */
-export interface DeliveryConfig extends WebhookUrlPolicy {
-  edgeKeySecret: string;
+export type DeliveryConfig = ConnectorConfig;
+
+/** What a delivery may use beyond D1: the bindings (raw copies in the regions) and the adapters. */
+export interface DeliveryDeps {
+  env?: CentralBindings;
+  /** The connector registry (tests may pass their own; production uses the default). */
+  adapters?: AdapterRegistry;
 }
 
 /**
@@ -66,44 +89,59 @@ export async function enqueueWebhook(env: CentralBindings, db: Db, jobs: Webhook
   }
 }
 
-/**
- * The key a deployment's CRM uses to verify webhook signatures: derived from the central secret and
- * the deployment's secret generation (never stored). Shown to admins only, once: when the webhook
- * URL is first set and on rotation (POST /api/v1/deployments/:id/webhook-secret/rotate).
- */
-export function webhookSecret(edgeKeySecret: string, deployment: string, generation = 0): Promise<string> {
-  return hmacHex(
-    edgeKeySecret,
-    generation === 0 ? `webhook:${deployment}` : `webhook:${deployment}:${generation}`,
-  );
-}
-
 /** Backoff after the n-th failed attempt: 30 s, 60 s, 2 min, … capped at 1 hour. */
 export function webhookRetryDelaySeconds(attempts: number): number {
   return Math.min(3600, 30 * 2 ** Math.min(Math.max(0, attempts - 1), 10));
 }
 
-/**
- * A redirect (never followed), 410 Gone and every 4xx but 408 and 429 are permanent: the CRM will
- * not take it by retrying.
- */
-export function isPermanentWebhookStatus(status: number): boolean {
-  if (status >= 300 && status < 400) return true;
-  return status === 410 || (status >= 400 && status < 500 && status !== 408 && status !== 429);
-}
-
 export type DeliveryOutcome = 'delivered' | 'failed' | 'retry' | 'not-due';
 
 /**
- * Claims one outbox row (pending, due, lease free) and attempts it. Signed like edge requests:
- * `x-crm-router-signature` = hex HMAC-SHA-256 over `timestamp.body` with the deployment's webhook
- * secret; `x-crm-router-delivery` is the outbox row id, stable across retries (for dedupe).
+ * What the egress policy under which the activity was stored lets leave for the CRM: the body text
+ * only under `full`; the raw message only under `full`, fetched from the region that holds it.
+ */
+function deliveryContent(
+  activity: NonNullable<Awaited<ReturnType<typeof findActivity>>>,
+  deps: DeliveryDeps,
+  db: Db,
+): Pick<DeliveryInput, 'content' | 'loadRaw'> {
+  const full = activity.egress === 'full';
+  const copies = (Array.isArray(activity.content) ? activity.content : []) as {
+    region?: unknown;
+    key?: unknown;
+  }[];
+  const stored = copies.find((c) => typeof c?.region === 'string' && typeof c?.key === 'string');
+  return {
+    content: full && activity.bodyText ? { text: activity.bodyText } : {},
+    async loadRaw() {
+      if (!full || !stored || !deps.env) return undefined;
+      const link = await mintRawLink(deps.env, db, stored.region as string, stored.key as string);
+      if (!link) return undefined;
+      try {
+        const res = await fetch(link.url, { signal: AbortSignal.timeout(RAW_FETCH_TIMEOUT_MS) });
+        if (!res.ok) {
+          await res.body?.cancel();
+          return undefined;
+        }
+        return new Uint8Array(await res.arrayBuffer());
+      } catch {
+        return undefined;
+      }
+    },
+  };
+}
+
+/**
+ * Claims one outbox row (pending, due, lease free) and hands it to its deployment's connector. The
+ * adapter gets the outbox row id as its idempotency key and, for a later copy of an activity that
+ * is already in the CRM, the CRM object to update (`existing`).
  */
 export async function deliverOutboxRow(
   db: Db,
   id: string,
   config: DeliveryConfig,
   now = Date.now(),
+  deps: DeliveryDeps = {},
 ): Promise<DeliveryOutcome> {
   const row = await claimOutboxRow(db, id, now, LEASE_MS);
   if (!row) return 'not-due';
@@ -112,7 +150,8 @@ export async function deliverOutboxRow(
   const attempts = row.attempts + 1;
   const finish = async (
     state: 'delivered' | 'failed' | 'pending',
-    fields: { lastStatus?: number | null; lastError?: string | null },
+    fields: { lastStatus?: number | null; lastError?: string | null; lastOutcome?: string | null },
+    nextAttemptAt?: number,
   ) => {
     const at = Date.now();
     await finishOutboxRow(db, id, {
@@ -121,79 +160,145 @@ export async function deliverOutboxRow(
       updatedAt: at,
       ...fields,
       ...(state === 'delivered' ? { deliveredAt: at } : {}),
-      ...(state === 'pending' ? { nextAttemptAt: at + webhookRetryDelaySeconds(attempts) * 1000 } : {}),
+      ...(state === 'pending'
+        ? { nextAttemptAt: nextAttemptAt ?? at + webhookRetryDelaySeconds(attempts) * 1000 }
+        : {}),
     });
   };
-  if (!deployment?.webhookUrl || !activity) {
-    await finish('failed', { lastError: !activity ? 'activity no longer exists' : 'webhook URL removed' });
-    return 'failed';
-  }
-  // Checked again here: a URL stored under an older rule (or by a development central) is not sent to.
-  const refused = webhookUrlProblem(deployment.webhookUrl, config);
-  if (refused) {
-    await finish('failed', { lastStatus: null, lastError: `webhook URL refused: ${refused}` });
-    return 'failed';
-  }
-  const body = JSON.stringify({
-    event: row.event,
-    delivery: row.id,
-    activity: serializeActivity(activity),
-  });
-  const timestamp = Date.now();
-  const signature = await hmacHex(
-    await webhookSecret(config.edgeKeySecret, row.deployment, deployment.webhookSecretGeneration),
-    `${timestamp}.${body}`,
-  );
-  let status: number | undefined;
-  let error: string | undefined;
-  try {
-    const res = await fetch(deployment.webhookUrl, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        'x-crm-router-timestamp': String(timestamp),
-        'x-crm-router-signature': signature,
-        'x-crm-router-delivery': row.id,
-      },
-      body,
-      redirect: 'manual',
-      signal: AbortSignal.timeout(TIMEOUT_MS),
+  /** Gives the row back untouched (not an attempt): it is due again at `at`. */
+  const release = (at: number) =>
+    finishOutboxRow(db, id, {
+      state: row.state,
+      attempts: row.attempts,
+      updatedAt: row.updatedAt,
+      nextAttemptAt: at,
     });
-    status = res.status;
-    await res.body?.cancel();
-    if (status >= 300 && status < 400)
-      error = `the CRM answered with a redirect (HTTP ${status}); redirects are not followed`;
-    else if (!res.ok) error = `the CRM answered HTTP ${status}`;
+  const connector = deployment && (await loadConnector(db, deployment));
+  if (!activity || !connector || (connector.kind === 'webhook' && !connector.settings.url)) {
+    await finish('failed', {
+      lastError: !activity ? 'activity no longer exists' : 'webhook URL removed',
+      lastOutcome: 'config',
+    });
+    return 'failed';
+  }
+  if (connector.row?.state === 'paused') {
+    await release(row.nextAttemptAt);
+    return 'not-due';
+  }
+  const adapter = adapterFor(connector.kind, deps.adapters);
+  if (!adapter) {
+    await finish('failed', {
+      lastError: `no adapter for the connector kind ${connector.kind} in this central`,
+      lastOutcome: 'config',
+    });
+    return 'failed';
+  }
+  // Checked again here: a URL stored under an older rule (or by a development central) is not called.
+  const refused = settingsUrlProblem(connector.kind, connector.settings, config);
+  if (refused) {
+    await finish('failed', {
+      lastStatus: null,
+      lastError:
+        connector.kind === 'webhook'
+          ? `webhook URL refused: ${refused.replace(/^settings\.url: /, '')}`
+          : `${refused} (central does not call it)`,
+      lastOutcome: 'config',
+    });
+    return 'failed';
+  }
+  // A later copy updates the object the first delivery makes: it waits for that delivery rather
+  // than racing it into a second object. The webhook kind sends both (its receiver dedupes).
+  if (connector.kind !== 'webhook' && !activity.crmObject) {
+    const earlier = await earlierPendingDelivery(db, row);
+    if (earlier !== undefined) {
+      await release(Math.max(earlier, now) + MERGE_WAIT_MS);
+      return 'not-due';
+    }
+  }
+  let ctx: ConnectorContext;
+  let result: DeliveryResult;
+  try {
+    ctx = await connectorContext(db, config, connector);
   } catch (err) {
-    error =
-      (err as Error).name === 'TimeoutError'
-        ? `no answer within ${TIMEOUT_MS / 1000} s`
-        : 'no answer (the connection failed)';
+    // The stored secrets no longer decrypt: every delivery would fail the same way until they are set again.
+    const detail = adapterFailure(adapter, err);
+    await noteConnectorState(db, connector, { state: 'paused', error: detail });
+    await finish('pending', { lastError: detail, lastOutcome: 'unauthorized' }, Date.now());
+    return 'retry';
   }
-  if (status !== undefined && status >= 200 && status < 300) {
-    await finish('delivered', { lastStatus: status, lastError: null });
-    return 'delivered';
+  try {
+    result = await adapter.deliver(ctx, {
+      deliveryId: row.id,
+      event: row.event === 'activity.merged' ? 'activity.merged' : 'activity.accepted',
+      activity: serializeActivity(activity),
+      ...deliveryContent(activity, deps, db),
+      ...(activity.crmObject ? { existing: activity.crmObject as DeliveryInput['existing'] } : {}),
+    });
+  } catch (err) {
+    console.error(
+      `connector ${connector.kind} of ${row.deployment}: delivery ${row.id} threw`,
+      (err as Error)?.name,
+    );
+    result = { outcome: 'retry', detail: adapterFailure(adapter, err) };
   }
-  if (status !== undefined && isPermanentWebhookStatus(status)) {
-    await finish('failed', { lastStatus: status, lastError: error ?? null });
-    return 'failed';
+  const status = 'status' in result ? (result.status ?? null) : null;
+  switch (result.outcome) {
+    case 'delivered':
+      if (result.crmObject) await setActivityCrmObject(db, activity.id, result.crmObject);
+      await finish('delivered', { lastStatus: status, lastError: null, lastOutcome: 'delivered' });
+      if (connector.row?.state === 'failing') await noteConnectorState(db, connector, { state: 'ok' });
+      return 'delivered';
+    case 'unauthorized':
+      // No endless retries: the connector pauses (visible on its status) and its rows wait, due,
+      // for the PUT or passing test that resumes it. This row stays due at once.
+      await noteConnectorState(db, connector, {
+        state: 'paused',
+        error: `the CRM refused the credentials (HTTP ${result.status}): ${result.detail}`,
+      });
+      await finish(
+        'pending',
+        { lastStatus: status, lastError: result.detail, lastOutcome: 'unauthorized' },
+        Date.now(),
+      );
+      return 'retry';
+    case 'refused':
+      await finish('failed', { lastStatus: status, lastError: result.detail, lastOutcome: 'refused' });
+      return 'failed';
+    case 'rate-limited':
+    case 'retry': {
+      if (Date.now() - row.createdAt > WEBHOOK_RETRY_WINDOW_MS) {
+        await finish('failed', {
+          lastStatus: status,
+          lastError: `gave up after 4 days: ${result.detail}`,
+          lastOutcome: result.outcome,
+        });
+        return 'failed';
+      }
+      await noteConnectorState(db, connector, { state: 'failing', error: result.detail });
+      await finish(
+        'pending',
+        { lastStatus: status, lastError: result.detail, lastOutcome: result.outcome },
+        result.outcome === 'rate-limited' ? Date.now() + result.retryAfterMs : undefined,
+      );
+      return 'retry';
+    }
   }
-  if (Date.now() - row.createdAt > WEBHOOK_RETRY_WINDOW_MS) {
-    await finish('failed', { lastStatus: status ?? null, lastError: `gave up after 4 days: ${error}` });
-    return 'failed';
-  }
-  await finish('pending', { lastStatus: status ?? null, lastError: error ?? null });
-  return 'retry';
 }
 
 /** Cron: attempts every due pending row (bounded per run), a few at a time. */
-export async function drainWebhookOutbox(db: Db, config: DeliveryConfig, now = Date.now(), limit = 100) {
+export async function drainWebhookOutbox(
+  db: Db,
+  config: DeliveryConfig,
+  now = Date.now(),
+  limit = 100,
+  deps: DeliveryDeps = {},
+) {
   const due = await dueOutboxIds(db, now, limit);
   const outcomes: DeliveryOutcome[] = [];
   for (let i = 0; i < due.length; i += 5)
     outcomes.push(
       ...(await Promise.all(
-        due.slice(i, i + 5).map((outboxId) => deliverOutboxRow(db, outboxId, config, now)),
+        due.slice(i, i + 5).map((outboxId) => deliverOutboxRow(db, outboxId, config, now, deps)),
       )),
     );
   return outcomes;
@@ -221,7 +326,13 @@ export function serializeWebhookDelivery(r: OutboxRow, { withError = true }: { w
 }
 
 /** Replay: a failed (or retrying) delivery becomes due now; the next attempt is made right away. */
-export async function replayDelivery(db: Db, id: string, config: DeliveryConfig, now = Date.now()) {
+export async function replayDelivery(
+  db: Db,
+  id: string,
+  config: DeliveryConfig,
+  now = Date.now(),
+  deps: DeliveryDeps = {},
+) {
   if (!(await rearmDelivery(db, id, now))) return undefined;
-  return deliverOutboxRow(db, id, config, now);
+  return deliverOutboxRow(db, id, config, now, deps);
 }

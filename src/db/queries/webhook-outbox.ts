@@ -1,8 +1,8 @@
-// The webhook outbox (src/central/webhooks.ts delivers from it): one row per delivery of an
+// The webhook outbox (src/central/delivery/webhooks.ts delivers from it): one row per delivery of an
 // activity to its deployment's CRM, written in the same D1 batch as the activity.
 import { and, desc, eq, inArray, isNull, lt, lte, or, sql } from 'drizzle-orm';
 import type { Db } from '../client.js';
-import { activities, deployments, webhookOutbox } from '../schema.js';
+import { activities, connectors, deployments, webhookOutbox } from '../schema.js';
 import { queryInChunks } from './statements.js';
 
 export type OutboxRow = typeof webhookOutbox.$inferSelect;
@@ -10,7 +10,8 @@ export type OutboxRow = typeof webhookOutbox.$inferSelect;
 /**
  * Statement for one ingested copy, run in the same `batch()` as the activity upsert: inserts a
  * pending row for the activity the copy landed in (found by its dedupe key) when the deployment
- * has a webhook URL, none otherwise. The event is `activity.accepted` when the copy created the
+ * has a delivery target: a webhook URL, or a connector of another kind (src/central/connectors);
+ * none otherwise. The event is `activity.accepted` when the copy created the
  * activity (its id is `newActivityId`), else `activity.merged`.
  */
 export function webhookOutboxStatement(
@@ -35,6 +36,7 @@ export function webhookOutboxStatement(
           leaseUntil: sql<number | null>`null`.as('lease_until'),
           lastStatus: sql<number | null>`null`.as('last_status'),
           lastError: sql<string | null>`null`.as('last_error'),
+          lastOutcome: sql<string | null>`null`.as('last_outcome'),
           createdAt: sql<number>`${row.now}`.as('created_at'),
           updatedAt: sql<number>`${row.now}`.as('updated_at'),
           deliveredAt: sql<number | null>`null`.as('delivered_at'),
@@ -45,7 +47,7 @@ export function webhookOutboxStatement(
           and(
             eq(activities.deployment, row.deployment),
             eq(activities.dedupeKey, row.dedupeKey),
-            sql`${deployments.webhookUrl} is not null and ${deployments.webhookUrl} != ''`,
+            sql`((${deployments.webhookUrl} is not null and ${deployments.webhookUrl} != '') or exists (select 1 from ${connectors} where ${connectors.deployment} = ${deployments.id} and ${connectors.kind} != 'webhook'))`,
           ),
         ),
     )
@@ -98,7 +100,7 @@ export function finishOutboxRow(
   db: Db,
   id: string,
   fields: Pick<OutboxRow, 'state' | 'attempts' | 'updatedAt'> &
-    Partial<Pick<OutboxRow, 'lastStatus' | 'lastError' | 'deliveredAt' | 'nextAttemptAt'>>,
+    Partial<Pick<OutboxRow, 'lastStatus' | 'lastError' | 'lastOutcome' | 'deliveredAt' | 'nextAttemptAt'>>,
 ) {
   return db
     .update(webhookOutbox)
@@ -106,12 +108,20 @@ export function finishOutboxRow(
     .where(eq(webhookOutbox.id, id));
 }
 
-/** Ids of the due rows, soonest first. */
+/**
+ * Ids of the due rows, soonest first. Rows of a paused connector are left where they are: they
+ * become due again, with nothing lost, when the connector is resumed.
+ */
 export async function dueOutboxIds(db: Db, now: number, limit: number): Promise<string[]> {
   const rows = await db
     .select({ id: webhookOutbox.id })
     .from(webhookOutbox)
-    .where(dueAt(now))
+    .where(
+      and(
+        dueAt(now),
+        sql`not exists (select 1 from ${connectors} where ${connectors.deployment} = ${webhookOutbox.deployment} and ${connectors.state} = 'paused')`,
+      ),
+    )
     .orderBy(webhookOutbox.nextAttemptAt)
     .limit(limit)
     .all();

@@ -1,15 +1,11 @@
 import { z } from '@hono/zod-openapi';
 import { outboundInput, outboundResult } from '../schemas.js';
-import { normaliseMessageId } from '../../../core/keyed-hash.js';
-import { addTokenToSubject, formatTrackingToken } from '../../../core/tracking-token.js';
-import type { TokenFormat } from '../../../core/types.js';
-import { markPartChanged } from '../../../db/queries/snapshot-parts.js';
 import { changeSite, configChanged } from '../../snapshot/config-changed.js';
 import { findDeployment } from '../../../db/queries/deployments.js';
-import { findOutbound, insertOutbound, issueCounter } from '../../../db/queries/outbound.js';
 import { createRouter } from '../../http/app-router.js';
 import { assertDeploymentAccess } from '../../http/auth.js';
-import { conflict, forbidden, notFound } from '../../http/errors.js';
+import { forbidden, notFound } from '../../http/errors.js';
+import { registerOutbound as registerOutboundMail } from '../../services/outbound-registration.js';
 import { apiRoute, errorSchema, jsonBody, jsonResponse } from './openapi-helpers.js';
 
 const registerOutbound = apiRoute('post', '/deployments/{id}/outbound', 'outbound', {
@@ -37,59 +33,7 @@ export const outboundRoutes = createRouter().openapi(registerOutbound, async (c)
   const db = c.get('db');
   const deployment = await findDeployment(db, id);
   if (!deployment) throw notFound(`deployment ${id} does not exist`);
-  const messageId = normaliseMessageId(body.messageId);
-
-  const existing = await findOutbound(db, id, messageId);
-  if (existing) {
-    if (existing.userId !== body.userId)
-      throw conflict(`messageId ${messageId} is already registered for another user`);
-    return c.json({ trackingToken: existing.trackingToken, subject: existing.subject ?? '', messageId }, 200);
-  }
-
-  const format: TokenFormat = {
-    prefix: deployment.tokenPrefix,
-    deploymentBase: deployment.tokenBase,
-    userDigits: deployment.tokenUserDigits,
-    counterDigits: deployment.tokenCounterDigits,
-  };
-  const issued = await issueCounter(
-    db,
-    id,
-    body.userId,
-    10 ** format.userDigits - 1,
-    10 ** format.counterDigits - 1,
-  );
-  if (!issued)
-    throw conflict(
-      `deployment ${id} has no free user number: trackingToken.userDigits ${format.userDigits} allows ${10 ** format.userDigits - 1} users`,
-    );
-  let trackingToken: string;
-  try {
-    trackingToken = formatTrackingToken(format, issued.userNumber, issued.counter);
-  } catch (err) {
-    throw conflict(`cannot issue a token for ${body.userId}: ${(err as Error).message}`);
-  }
-  const subject = addTokenToSubject(body.subject ?? '', trackingToken);
-  const inserted = await insertOutbound(db, {
-    deployment: id,
-    messageId,
-    userId: body.userId,
-    subject,
-    to: body.to ?? null,
-    trackingToken,
-    threadIndex: body.threadIndex ?? null,
-    regardingType: body.regarding?.type ?? null,
-    regardingId: body.regarding?.id ?? null,
-    createdAt: Date.now(),
-  });
-  if (!inserted) {
-    // A concurrent call registered the same Message-ID first: answer with its token.
-    const winner = await findOutbound(db, id, messageId);
-    if (!winner || winner.userId !== body.userId)
-      throw conflict(`messageId ${messageId} is already registered for another user`);
-    return c.json({ trackingToken: winner.trackingToken, subject: winner.subject ?? '', messageId }, 200);
-  }
-  await markPartChanged(db, id);
-  configChanged(changeSite(c), 'outbound');
-  return c.json({ trackingToken, subject, messageId }, 201);
+  const { created, ...answer } = await registerOutboundMail(db, deployment, body);
+  if (created) configChanged(changeSite(c), 'outbound');
+  return c.json(answer, created ? 201 : 200);
 });

@@ -3,6 +3,8 @@ import { createRouter } from '../../http/app-router.js';
 import { deploymentScope } from '../../http/auth.js';
 import { readCentralConfig } from '../../config.js';
 import { forbidden } from '../../http/errors.js';
+import { connectorsHealth } from '../../connectors/service.js';
+import { connectorStatusSchema } from '../connector-schemas.js';
 import { computeStats } from '../../services/stats.js';
 import { statsSchema } from '../schemas.js';
 import { apiRoute, jsonResponse } from './openapi-helpers.js';
@@ -12,17 +14,27 @@ const statsRoute = apiRoute('get', '/stats', 'stats', {
   description:
     '`since` is a time in ms since the epoch (default: the last 24 hours). Deployment-scoped tokens get figures computed from their own activities and receipts only.',
   request: { query: z.object({ since: z.coerce.number().int().nonnegative().optional() }) },
-  responses: { 200: jsonResponse(statsSchema, 'stats per region and in total') },
+  responses: {
+    200: jsonResponse(
+      statsSchema.extend({
+        connectors: z
+          .record(z.string(), connectorStatusSchema.extend({ kind: z.string() }))
+          .openapi({ description: "each deployment's CRM connector: kind and status (GET …/connector)" }),
+      }),
+      'stats per region and in total, and the connectors per deployment',
+    ),
+  },
 });
 
 export const statsRoutes = createRouter().openapi(statsRoute, async (c) => {
   const principal = c.get('principal');
   if (principal.kind === 'user') throw forbidden('user tokens may not read stats');
   const { since } = c.req.valid('query');
+  const scope = deploymentScope(principal);
   const stats = await computeStats(c.get('db'), {
     since: since ?? Date.now() - 24 * 3600 * 1000,
     homeRegion: readCentralConfig(c.env).homeRegion,
-    deployment: deploymentScope(principal),
+    deployment: scope,
   });
-  return c.json(stats, 200);
+  return c.json({ ...stats, connectors: await connectorsHealth(c.get('db'), scope) }, 200);
 });

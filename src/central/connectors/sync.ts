@@ -1,0 +1,200 @@
+// Records and outbound mail follow the CRM: a connector whose adapter can `pull` is asked for what
+// changed since its stored cursor, page by page. Each page goes through the same validation
+// (`recordInput`) and record store (`upsertRecordChunk`, `removeManyRecords`) as the CSV import,
+// and its outbound mail through the outbound registration; the cursor is stored after the page is
+// applied, so an interrupted sync resumes where it stopped and nothing is deleted that a page did
+// not confirm. Work is bounded per invocation (Workers allow 50 subrequests per invocation on the
+// free plan, 1,000 on paid, and 30 s of CPU): the rest continues on the next cron run.
+import { RECORD_CHUNK, recordInput } from '../api/schemas.js';
+import type { Db } from '../../db/client.js';
+import { connectorsOfKinds, findConnector, updateConnector } from '../../db/queries/connectors.js';
+import { findDeployment } from '../../db/queries/deployments.js';
+import { type RecordInput, upsertRecordChunk } from '../../db/queries/records.js';
+import { removeManyRecords } from '../services/config-writes.js';
+import { getHashKey } from '../services/hash-key.js';
+import { registerOutbound } from '../services/outbound-registration.js';
+import { type ChangeSite, configChanged } from '../snapshot/config-changed.js';
+import { type AdapterRegistry, adapterFor, connectorAdapters } from './registry.js';
+import { adapterFailure, type ConnectorConfig, connectorContext, loadConnector } from './service.js';
+import type { PullPage } from './types.js';
+
+/** Pages one invocation applies per connector (each page: a few CRM calls and a few D1 batches). */
+export const SYNC_PAGES_PER_RUN = 5;
+/** Connectors one cron run syncs: the rest wait for the next minute. */
+export const SYNC_CONNECTORS_PER_RUN = 10;
+/** A connector with nothing under way pulls again this long after its last completed sync (one cron tick). */
+export const SYNC_INTERVAL_MS = 60_000;
+
+export function pullingKinds(registry: AdapterRegistry = connectorAdapters): string[] {
+  return Object.values(registry)
+    .filter((a) => a?.pull)
+    .map((a) => a!.kind);
+}
+
+/** Starts a sync (or answers the one under way): its id, shown as `status.sync` until it completes. */
+export async function startConnectorSync(db: Db, deployment: string, now = Date.now()): Promise<string> {
+  const row = await findConnector(db, deployment);
+  if (row?.syncId) return row.syncId;
+  const syncId = crypto.randomUUID();
+  await updateConnector(db, deployment, {
+    syncId,
+    syncDone: 0,
+    syncTotal: null,
+    syncStartedAt: now,
+    updatedAt: now,
+  });
+  return syncId;
+}
+
+export interface SyncRunResult {
+  pages: number;
+  upserted: number;
+  deleted: number;
+  rejected: number;
+  outbound: number;
+  /** True when the CRM said there is nothing more now (the sync completed). */
+  done: boolean;
+  error?: string;
+}
+
+/**
+ * Applies up to `maxPages` pages of a deployment's connector from its stored cursor. Invalid records
+ * are skipped and counted (the rest of the page lands); a page that fails to apply stops the run
+ * without moving the cursor, so the next run asks for the same page again.
+ */
+export async function runConnectorSync(
+  db: Db,
+  site: ChangeSite,
+  config: ConnectorConfig,
+  deploymentId: string,
+  { adapters, maxPages = SYNC_PAGES_PER_RUN }: { adapters?: AdapterRegistry; maxPages?: number } = {},
+): Promise<SyncRunResult> {
+  const result: SyncRunResult = { pages: 0, upserted: 0, deleted: 0, rejected: 0, outbound: 0, done: false };
+  const deployment = await findDeployment(db, deploymentId);
+  const connector = deployment && (await loadConnector(db, deployment));
+  const adapter = connector && adapterFor(connector.kind, adapters);
+  if (!deployment || !connector?.row || !adapter?.pull) return { ...result, done: true };
+  let row = connector.row;
+  const syncId = row.syncId ?? (await startConnectorSync(db, deploymentId));
+  let recordsChanged = false;
+  let outboundChanged = false;
+  try {
+    const ctx = await connectorContext(db, config, connector);
+    const hashKey = await getHashKey(db);
+    for (let i = 0; i < maxPages; i++) {
+      const page: PullPage = await adapter.pull(ctx, row.syncCursor ?? undefined);
+      const applied = await applyPage(db, site, deployment, page, hashKey);
+      // Deletions record their change themselves (removeManyRecords).
+      recordsChanged ||= applied.upserted > 0;
+      outboundChanged ||= applied.outbound > 0;
+      result.pages++;
+      result.upserted += applied.upserted;
+      result.deleted += applied.deleted;
+      result.rejected += applied.rejected;
+      result.outbound += applied.outbound;
+      const now = Date.now();
+      const done = page.progress?.done ?? row.syncDone + page.upserts.length + page.deleted.length;
+      // The cursor moves only now, after the page's writes landed.
+      const fields = {
+        syncCursor: page.nextCursor,
+        syncDone: done,
+        syncTotal: page.progress?.total ?? row.syncTotal,
+        updatedAt: now,
+        ...(page.done ? { syncId: null, lastSyncAt: now } : { syncId }),
+        ...(applied.rejected
+          ? {
+              lastError: `sync: ${applied.rejected} record(s) from the CRM refused: ${applied.firstProblem}`,
+              lastErrorAt: now,
+            }
+          : {}),
+      };
+      await updateConnector(db, deploymentId, fields);
+      row = { ...row, ...fields };
+      if (page.done) {
+        result.done = true;
+        break;
+      }
+    }
+  } catch (err) {
+    result.error = `sync: ${adapterFailureOrDetail(adapter, err)}`;
+    await updateConnector(db, deploymentId, {
+      lastError: result.error,
+      lastErrorAt: Date.now(),
+      updatedAt: Date.now(),
+    });
+  } finally {
+    if (recordsChanged) configChanged(site, 'records');
+    if (outboundChanged) configChanged(site, 'outbound');
+  }
+  return result;
+}
+
+/** An adapter error that carries its own admin-readable detail (a `SyncError`), or the generic phrase. */
+function adapterFailureOrDetail(adapter: Parameters<typeof adapterFailure>[0], err: unknown): string {
+  if (err instanceof Error && err.name === 'ConnectorError') return err.message;
+  return adapterFailure(adapter, err);
+}
+
+async function applyPage(
+  db: Db,
+  site: ChangeSite,
+  deployment: NonNullable<Awaited<ReturnType<typeof findDeployment>>>,
+  page: PullPage,
+  hashKey: string,
+) {
+  const valid: RecordInput[] = [];
+  let rejected = 0;
+  let firstProblem = '';
+  for (const r of page.upserts) {
+    const parsed = recordInput.safeParse(r);
+    if (parsed.success) valid.push(parsed.data);
+    else {
+      rejected++;
+      const issue = parsed.error.issues[0]!;
+      firstProblem ||= `${r.type} ${r.id}, ${issue.path.join('.') || 'record'}: ${issue.message}`;
+    }
+  }
+  let upserted = 0;
+  for (let i = 0; i < valid.length; i += RECORD_CHUNK) {
+    const counts = await upsertRecordChunk(db, deployment.id, valid.slice(i, i + RECORD_CHUNK), hashKey);
+    upserted += counts.created + counts.updated;
+  }
+  let deleted = 0;
+  if (page.deleted.length)
+    deleted = (await removeManyRecords(db, site, deployment.id, page.deleted, { chunk: RECORD_CHUNK }))
+      .removed;
+  let outbound = 0;
+  for (const o of page.outbound) {
+    try {
+      if ((await registerOutbound(db, deployment, o)).created) outbound++;
+    } catch {
+      // A Message-ID registered for another user, or no free user number: the mail stays untracked.
+      rejected++;
+      firstProblem ||= `outbound ${o.messageId}: not registered`;
+    }
+  }
+  return { upserted, deleted, rejected, outbound, firstProblem };
+}
+
+/**
+ * Cron: continues every sync under way and starts the next incremental one of each pulling
+ * connector whose last sync is older than {@link SYNC_INTERVAL_MS}; at most
+ * {@link SYNC_CONNECTORS_PER_RUN} connectors per run, those waiting longest first.
+ */
+export async function runDueSyncs(
+  db: Db,
+  site: ChangeSite,
+  config: ConnectorConfig,
+  { adapters, now = Date.now() }: { adapters?: AdapterRegistry; now?: number } = {},
+) {
+  const rows = await connectorsOfKinds(db, pullingKinds(adapters));
+  const due = rows
+    .filter(
+      (r) => r.state !== 'paused' && (r.syncId || !r.lastSyncAt || now - r.lastSyncAt >= SYNC_INTERVAL_MS),
+    )
+    .sort((a, b) => (a.lastSyncAt ?? 0) - (b.lastSyncAt ?? 0))
+    .slice(0, SYNC_CONNECTORS_PER_RUN);
+  const results: SyncRunResult[] = [];
+  for (const r of due) results.push(await runConnectorSync(db, site, config, r.deployment, { adapters }));
+  return results;
+}
