@@ -580,13 +580,17 @@ function laterOf(a: string | null, b: string | undefined): string | null {
 
 async function pull(ctx: ConnectorContext, cursorText: string | undefined): Promise<PullPage> {
   const client = clientFor(ctx);
-  if (typeof client === 'string') throw new Error(client);
+  if (typeof client === 'string') throw Object.assign(new Error(client), { name: 'ConnectorError' });
   const cursor = parseCursor(cursorText);
   try {
     if (cursor.phase === 'deletions') return await pullDeletions(ctx, client, cursor);
     return await pullChanges(ctx, client, cursor);
   } catch (err) {
-    throw err instanceof TrytonError ? new Error(err.failure.detail) : err;
+    if (!(err instanceof TrytonError)) throw err;
+    // The sync shows a ConnectorError's message as the connector's lastError (connectors/sync.ts).
+    const e = new Error(err.failure.detail);
+    e.name = 'ConnectorError';
+    throw e;
   }
 }
 
@@ -653,7 +657,7 @@ async function pullChanges(ctx: ConnectorContext, client: TrytonClient, cursor: 
     for (const m of mechanisms) {
       max = laterOf(laterOf(max, isoOf(m.create_date)), isoOf(m.write_date));
       const value = m.value?.trim().toLowerCase();
-      if (!m.active || !value || !value.includes('@')) continue;
+      if (!m.active || !value?.includes('@')) continue;
       const list = emails.get(m.party) ?? [];
       if (!list.includes(value) && list.length < MAX_EMAILS_PER_RECORD) list.push(value);
       emails.set(m.party, list);
