@@ -5,11 +5,16 @@
 // (test/support/crm-receiver.ts); kinds whose adapters live elsewhere are stood in for by a small
 // adapter handed to the services through their `adapters` parameter.
 import { createExecutionContext, env, waitOnExecutionContext } from 'cloudflare:test';
-import { beforeEach, describe, expect, inject, test } from 'vitest';
+import { beforeEach, describe, expect, inject, test, vi } from 'vitest';
 import { decryptSecrets } from '../../src/central/connectors/secrets.js';
 import { saveConnector } from '../../src/central/connectors/service.js';
-import { runConnectorSync } from '../../src/central/connectors/sync.js';
-import type { ConnectorAdapter, DeliveryInput, PullPage } from '../../src/central/connectors/types.js';
+import { runConnectorSync, runDueSyncs, SYNC_INTERVAL_MS } from '../../src/central/connectors/sync.js';
+import {
+  type ConnectorAdapter,
+  ConnectorError,
+  type DeliveryInput,
+  type PullPage,
+} from '../../src/central/connectors/types.js';
 import { webhookAdapter } from '../../src/central/connectors/webhook.js';
 import { deliverOutboxRow, drainWebhookOutbox } from '../../src/central/delivery/webhooks.js';
 import { ingest } from '../../src/central/ingest/ingest.js';
@@ -55,6 +60,7 @@ function fakeCrm() {
   const calls: DeliveryInput[] = [];
   const pages = new Map<string, PullPage>();
   let failPullAt: string | undefined;
+  let poisonAt: string | undefined;
   const adapter: ConnectorAdapter = {
     kind: 'tryton',
     async test(ctx) {
@@ -77,10 +83,23 @@ function fakeCrm() {
       const key = cursor ?? 'start';
       if (failPullAt === key) {
         failPullAt = undefined;
-        throw Object.assign(new Error('connection reset by the CRM'), { name: 'ConnectorError' });
+        throw new ConnectorError('connection reset by the CRM');
       }
       const page = pages.get(key);
       if (!page) throw new Error(`no page for cursor ${key}`);
+      if (poisonAt === key) {
+        poisonAt = undefined;
+        // The page arrives, but applying it fails half-way (as a D1 write can): a record that
+        // throws when read, ahead of the page's deletions.
+        const broken = {
+          type: 'contact' as const,
+          id: 'p-broken',
+          get emails(): string[] {
+            throw new Error('D1_ERROR: simulated write failure');
+          },
+        };
+        return { ...page, upserts: [broken, ...page.upserts] };
+      }
       return page;
     },
   };
@@ -91,6 +110,9 @@ function fakeCrm() {
     pages,
     failOnce(cursor: string) {
       failPullAt = cursor;
+    },
+    poisonOnce(cursor: string) {
+      poisonAt = cursor;
     },
   };
 }
@@ -369,6 +391,44 @@ describe('delivery through the connector', () => {
     );
   });
 
+  test('an adapter that fails with a secret in its error leaks it into no log line, row or answer', async () => {
+    const crm = fakeCrm();
+    await connectTryton(crm);
+    crm.adapter.deliver = async (ctx) => {
+      throw new Error(`login failed for ${ctx.secrets.username} with ${ctx.secrets.password}`);
+    };
+    const logged: unknown[] = [];
+    const spies = (['log', 'info', 'warn', 'error', 'debug'] as const).map((level) =>
+      vi.spyOn(console, level).mockImplementation((...args: unknown[]) => {
+        logged.push(...args);
+      }),
+    );
+    try {
+      const { activityId, deliveryId } = await ingestOne('leaky@customer.example');
+      expect(await deliverOutboxRow(db(), deliveryId, DEV, Date.now(), { adapters: crm.adapters })).toBe(
+        'retry',
+      );
+      const answers = [
+        await api('GET', `/api/v1/activities/${activityId}`),
+        await api('GET', '/api/v1/deployments/contoso/connector'),
+        await api('GET', '/api/v1/webhook-deliveries'),
+        await api('GET', '/api/v1/stats'),
+      ];
+      for (const a of answers) expect(a.text).not.toContain(PASSWORD);
+      expect(answers[1]!.json.status.lastError).toBe(
+        "the tryton connector failed inside central (Error); see central's log",
+      );
+      const rows = await env.DB.prepare('select * from webhook_outbox').all();
+      expect(JSON.stringify(rows.results)).not.toContain(PASSWORD);
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
+    expect(logged.length).toBeGreaterThan(0);
+    expect(
+      logged.map((a) => (a instanceof Error ? `${a.message} ${a.stack}` : String(a))).join('\n'),
+    ).not.toContain(PASSWORD);
+  });
+
   test('crmObject is stored on the activity and shown; a later copy updates the same object', async () => {
     const crm = fakeCrm();
     await connectTryton(crm);
@@ -474,6 +534,18 @@ describe('record sync', () => {
         .map((r) => r.id)
         .sort();
     expect(await ids()).toEqual(['old-1', 'old-2', 'p-1']);
+    // The page comes but fails to apply: its deletion is not made and the cursor does not move.
+    crm.poisonOnce('c1');
+    const d = site();
+    const broken = await runConnectorSync(db(), d.site, DEV, 'contoso', { adapters: crm.adapters });
+    await waitOnExecutionContext(d.ctx);
+    expect(broken).toMatchObject({ pages: 0, deleted: 0 });
+    expect(broken.error).toMatch(/^sync: the tryton connector failed inside central/);
+    expect(await ids()).toEqual(['old-1', 'old-2', 'p-1']);
+    const cursor = await env.DB.prepare('select sync_cursor from connectors where deployment = ?')
+      .bind('contoso')
+      .first<{ sync_cursor: string }>();
+    expect(cursor!.sync_cursor).toBe('c1');
     // Resumed from c1 (not from the start): p-2 lands, old-1 (confirmed deleted) goes, old-2 stays.
     const c = site();
     const resumed = await runConnectorSync(db(), c.site, DEV, 'contoso', { adapters: crm.adapters });
@@ -495,6 +567,46 @@ describe('record sync', () => {
       .bind('contoso', 'sent-from-crm@tryton.contoso.example')
       .first<{ user_id: string }>();
     expect(outbound?.user_id).toBe('u-ann');
+  });
+});
+
+describe('record sync on the cron', () => {
+  beforeEach(freshBasics);
+
+  test('the cron continues a sync under way, then starts the next incremental one a minute after it completed', async () => {
+    const crm = fakeCrm();
+    await connectTryton(crm);
+    crm.pages.set('start', {
+      upserts: [{ type: 'contact', id: 'cron-1', emails: ['cron1@customer.example'] }],
+      deleted: [],
+      outbound: [],
+      nextCursor: 'k1',
+      done: true,
+    });
+    crm.pages.set('k1', {
+      upserts: [{ type: 'lead', id: 'cron-2', emails: ['cron2@customer.example'] }],
+      deleted: [],
+      outbound: [],
+      nextCursor: 'k2',
+      done: true,
+    });
+    const run = async (now: number) => {
+      const ctx = createExecutionContext();
+      const results = await runDueSyncs(db(), { env: env as never, ctx }, DEV, {
+        adapters: crm.adapters,
+        now,
+      });
+      await waitOnExecutionContext(ctx);
+      return results;
+    };
+    expect(await run(Date.now())).toEqual([expect.objectContaining({ pages: 1, upserted: 1, done: true })]);
+    // Within the interval nothing is due; after it, the sync goes on from the stored cursor.
+    expect(await run(Date.now())).toEqual([]);
+    expect(await run(Date.now() + SYNC_INTERVAL_MS + 1000)).toEqual([
+      expect.objectContaining({ pages: 1, upserted: 1, done: true }),
+    ]);
+    const records = (await api('GET', '/api/v1/deployments/contoso/records')).json.items as { id: string }[];
+    expect(records.map((r) => r.id).sort()).toEqual(['cron-1', 'cron-2']);
   });
 });
 

@@ -2,7 +2,7 @@
 // every kind of session. The routes come from the router itself, so a page or form without a row
 // fails the test.
 import { env } from 'cloudflare:test';
-import { beforeAll, describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, inject, test } from 'vitest';
 import { deriveEdgeCredentials } from '../../src/core/request-signature.js';
 import { dashboardRoutes } from '../../src/central/dashboard/index.js';
 import { Browser, csrfOf } from './dashboard-browser.js';
@@ -26,6 +26,12 @@ const unique = (tag: string) => `${tag}-${Date.now().toString(36)}-${++n}`;
 const ANN = 'ann@contoso.example';
 let activityId = '';
 let deadLetterId = '';
+
+/** Contoso delivers to the loopback CRM receiver (a connector to test and sync). */
+const connectContoso = () =>
+  api('PUT', '/api/v1/deployments/contoso/connector', {
+    body: { kind: 'webhook', settings: { url: `${inject('crmReceiver')}/ok` } },
+  });
 
 const SIGNED = (admin: number, own: number, other: number) => ({
   admin,
@@ -159,6 +165,27 @@ const MATRIX: Record<string, Row> = {
     // A sync that does not exist: the session may manage contoso (404) or not (403).
     request: () => ({ path: `/deployments/contoso/syncs/${unique('sync_none')}/complete`, fields: {} }),
     expect: SIGNED(404, 404, 403),
+  },
+  'GET /deployments/:id/connector': at('/deployments/contoso/connector', SIGNED(200, 200, 403)),
+  'POST /deployments/:id/connector': post(
+    '/deployments/contoso/connector',
+    () => ({ kind: 'webhook', 'webhook.url': `${inject('crmReceiver')}/ok` }),
+    SIGNED(303, 303, 403),
+  ),
+  'POST /deployments/:id/connector/test': {
+    request: async () => {
+      await connectContoso();
+      return { path: '/deployments/contoso/connector/test', fields: {} };
+    },
+    expect: SIGNED(200, 200, 403),
+  },
+  'POST /deployments/:id/connector/sync': {
+    request: async () => {
+      await connectContoso();
+      return { path: '/deployments/contoso/connector/sync', fields: {} };
+    },
+    // The webhook kind holds no records: the page says so (409) to those who may manage contoso.
+    expect: SIGNED(409, 409, 403),
   },
   'GET /regions': at('/regions', SIGNED(200, 200, 200)),
   'GET /regions/:id/rules': at('/regions/eu/rules?enable=true', SIGNED(200, 403, 403)),

@@ -129,7 +129,7 @@ export async function runConnectorSync(
   return result;
 }
 
-/** An adapter error that carries its own admin-readable detail (a `SyncError`), or the generic phrase. */
+/** An adapter's {@link ConnectorError} in its own words; any other error by the generic phrase. */
 function adapterFailureOrDetail(adapter: Parameters<typeof adapterFailure>[0], err: unknown): string {
   if (err instanceof Error && err.name === 'ConnectorError') return err.message;
   return adapterFailure(adapter, err);

@@ -118,3 +118,12 @@ export interface ConnectorAdapter {
   /** Absent for kinds that hold no records (the webhook). `cursor` undefined ⇒ a first full sync. */
   pull?(ctx: ConnectorContext, cursor: string | undefined): Promise<PullPage>;
 }
+
+/**
+ * What an adapter throws from `pull` when the CRM's failure is worth an admin's reading: its message
+ * becomes the connector's `lastError` as it is, so it must name what failed and never a secret.
+ * Any other error is reported by its class only ("the <kind> connector failed inside central").
+ */
+export class ConnectorError extends Error {
+  override name = 'ConnectorError';
+}

@@ -21,6 +21,7 @@ import {
   startSession,
 } from './middleware/session.js';
 import { computeStats } from '../services/stats.js';
+import { connectorsHealth } from '../connectors/service.js';
 import { APP_CSS } from './views/assets/app-css.js';
 import { APP_JS } from './views/assets/app-js.js';
 import { LoginPage, MessagePage } from './views/login-page.js';
@@ -29,6 +30,7 @@ import { dashboardActivityPages } from './routes/activities.js';
 import { clientKey, countEvent, retryAfterSeconds, SIGN_IN_FAILURES } from '../http/rate-limit.js';
 import { pageProps, scopeOf } from './context.js';
 import { dashboardDeadLetterPages } from './routes/dead-letters.js';
+import { dashboardConnectorPages } from './routes/connector.js';
 import { dashboardDeploymentPages } from './routes/deployments.js';
 import { dashboardMailboxPages } from './routes/mailboxes.js';
 import { dashboardRegionPages } from './routes/regions.js';
@@ -137,13 +139,24 @@ dashboardRoutes.get('/', async (c) => {
     deployment: scope,
     now,
   });
-  return c.html(<OverviewPage {...pageProps(c)} stats={stats} now={now} window={window} scope={scope} />);
+  const connectors = await connectorsHealth(c.get('db'), scope);
+  return c.html(
+    <OverviewPage
+      {...pageProps(c)}
+      stats={stats}
+      now={now}
+      window={window}
+      scope={scope}
+      connectors={connectors}
+    />,
+  );
 });
 
 dashboardRoutes.route('/', dashboardRegionPages);
 dashboardRoutes.route('/', dashboardMailboxPages);
 dashboardRoutes.route('/', dashboardActivityPages);
 dashboardRoutes.route('/', dashboardDeadLetterPages);
+dashboardRoutes.route('/', dashboardConnectorPages);
 dashboardRoutes.route('/', dashboardDeploymentPages);
 dashboardRoutes.route('/', dashboardTokenPages);
 

@@ -55,7 +55,7 @@ export const webhookDeliveryRoutes = createRouter()
     const scope = deploymentScope(principal);
     const row = await findDelivery(db, id);
     if (!row || (scope && row.deployment !== scope)) throw notFound(`webhook delivery ${id} does not exist`);
-    const outcome = await replayDelivery(db, id, readCentralConfig(c.env));
+    const outcome = await replayDelivery(db, id, readCentralConfig(c.env), Date.now(), { env: c.env });
     if (!outcome) throw notFound(`webhook delivery ${id} was already delivered`);
     return c.json({ outcome, delivery: serializeWebhookDelivery((await findDelivery(db, id))!) }, 200);
   });

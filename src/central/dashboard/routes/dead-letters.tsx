@@ -31,7 +31,7 @@ export const dashboardDeadLetterPages = new Hono<DashboardEnv>()
     const db = c.get('db');
     const id = c.req.param('id').slice(0, 64);
     const row = visibleRow(c, await findDelivery(db, id), `Webhook delivery ${id} does not exist.`);
-    const outcome = await replayDelivery(db, id, readCentralConfig(c.env));
+    const outcome = await replayDelivery(db, id, readCentralConfig(c.env), Date.now(), { env: c.env });
     setFlash(c, {
       kind: outcome === 'delivered' ? 'ok' : 'bad',
       text: `Webhook delivery for activity ${row.activityId}: ${outcome ?? 'already delivered'}.`,

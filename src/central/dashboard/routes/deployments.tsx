@@ -22,6 +22,7 @@ import { completeSync, startSync } from '../../services/record-sync.js';
 import { RecordsPage } from '../views/records-page.js';
 import { SyncsPage } from '../views/syncs-page.js';
 import { readCentralConfig } from '../../config.js';
+import { connectorsHealth } from '../../connectors/service.js';
 import { parseDeploymentInput, saveDeployment } from '../../services/deployment-admin.js';
 import { conflict, notFound, validationFailed } from '../../http/errors.js';
 import type { RecordType } from '../../../core/types.js';
@@ -48,13 +49,14 @@ import {
 async function renderDeployments(c: DashboardContext, opts: Refusal<DeploymentFormValues> = {}) {
   const db = c.get('db');
   const scope = scopeOf(c);
-  const [rows, records, domains, mailboxes, suppressions, activities] = await Promise.all([
+  const [rows, records, domains, mailboxes, suppressions, activities, connectors] = await Promise.all([
     listDeployments(db),
     recordCounts(db, scope),
     domainsByDeployment(db, scope),
     mailboxCountsByDeployment(db, scope),
     suppressionCounts(db, scope),
     activityCounts(db, scope),
+    connectorsHealth(db, scope),
   ]);
   const views = rows
     .filter((d) => !scope || d.id === scope)
@@ -65,6 +67,7 @@ async function renderDeployments(c: DashboardContext, opts: Refusal<DeploymentFo
       mailboxes: mailboxes.get(row.id) ?? 0,
       suppressions: suppressions.get(row.id) ?? 0,
       activities: activities.get(row.id) ?? 0,
+      connector: connectors[row.id] && { kind: connectors[row.id]!.kind, status: connectors[row.id]! },
     }));
   return c.html(
     <DeploymentsPage

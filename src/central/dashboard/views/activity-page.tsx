@@ -220,6 +220,20 @@ export const ActivityPage: FC<{
     ) : null}
 
     <Panel id="webhook" title="Onward delivery to the CRM">
+      {a.crmObject ? (
+        <p>
+          In the CRM: {a.crmObject.kind} object <code>{a.crmObject.id}</code>
+          {/* Only a web URL becomes a link: the CRM's answer is not trusted with a javascript: URL. */}
+          {a.crmObject.url && /^https?:\/\//i.test(a.crmObject.url) ? (
+            <>
+              {' — '}
+              <a href={a.crmObject.url} rel="noopener noreferrer" target="_blank">
+                open in CRM
+              </a>
+            </>
+          ) : null}
+        </p>
+      ) : null}
       {deliveries.length === 0 ? (
         <p class="muted">No webhook delivery (the deployment has no webhook URL).</p>
       ) : (

@@ -6,6 +6,7 @@ import type { deployments } from '../../../db/schema.js';
 import { formatBytes, formatCount } from './format.js';
 import { AddPanel, Field, InputField, SelectField, StackForm } from './components.js';
 import { type Flash, Layout, type PageContext, Time } from './layout.js';
+import { ConnectorFacts, type ConnectorStatusView } from './connector-page.js';
 
 type DeploymentRow = typeof deployments.$inferSelect;
 
@@ -16,6 +17,8 @@ export interface DeploymentView {
   mailboxes: number;
   suppressions: number;
   activities: number;
+  /** Its CRM connector's kind and health, when it delivers somewhere. */
+  connector?: { kind: string; status: ConnectorStatusView } | undefined;
 }
 
 function exampleToken(d: DeploymentRow): string {
@@ -231,6 +234,14 @@ const DeploymentCard: FC<{ v: DeploymentView; canEdit: boolean }> = ({ v, canEdi
         <dd class="wrap-anywhere">
           {d.webhookUrl ?? <span class="muted">none (activities are kept at central)</span>}
         </dd>
+        <dt>CRM connector</dt>
+        <dd>
+          <a href={`/deployments/${encodeURIComponent(d.id)}/connector`}>
+            {v.connector ? 'configure, test or sync' : 'connect a CRM'}
+            <span class="visually-hidden"> for deployment {d.id}</span>
+          </a>
+        </dd>
+        {v.connector ? <ConnectorFacts kind={v.connector.kind} status={v.connector.status} /> : null}
         <dt>Mail domains</dt>
         <dd class="wrap-anywhere">
           {v.domains.length ? (

@@ -4,6 +4,8 @@ import { HEARTBEAT_STALE_MS, type RegionStats, type StatsResult } from '../../se
 import { formatBytes, formatCount, formatDuration, formatMs, formatPercent } from './format.js';
 import { type Flash, Layout, type PageContext, Time } from './layout.js';
 import { TrafficChart } from './traffic-chart.js';
+import { DataTable } from './components.js';
+import type { ConnectorStatusView } from './connector-page.js';
 
 export const WINDOWS = {
   '1h': { label: 'Last hour', ms: 60 * 60 * 1000 },
@@ -152,7 +154,9 @@ export const OverviewPage: FC<{
   window: WindowKey;
   scope?: string | undefined;
   flash?: Flash | undefined;
-}> = ({ page, stats, now, window, scope, flash }) => {
+  /** Each deployment's CRM connector and its health. */
+  connectors?: Record<string, { kind: string } & ConnectorStatusView> | undefined;
+}> = ({ page, stats, now, window, scope, flash, connectors = {} }) => {
   const unhealthy = stats.regions.filter((r) => !r.healthy);
   return (
     <Layout title="Overview" active="overview" page={page} flash={flash}>
@@ -191,6 +195,45 @@ export const OverviewPage: FC<{
         ))}
       </div>
       {stats.regions.length === 0 ? <p>No regions yet. Create one with PUT /api/v1/regions/:id.</p> : null}
+      <section class="panel" aria-labelledby="connectors">
+        <h2 id="connectors">CRM connectors</h2>
+        <DataTable
+          labelledBy="connectors"
+          rows={Object.entries(connectors)}
+          empty="No deployment delivers to a CRM yet (Deployments › connect a CRM)."
+          columns={[
+            {
+              label: 'Deployment',
+              cell: ([id]) => <a href={`/deployments/${encodeURIComponent(id)}/connector`}>{id}</a>,
+            },
+            { label: 'Kind', cell: ([, c]) => c.kind },
+            {
+              label: 'State',
+              cell: ([, c]) => (
+                <strong class={c.state === 'ok' ? 'ok' : c.state === 'syncing' ? undefined : 'bad'}>
+                  {c.state}
+                </strong>
+              ),
+            },
+            { label: 'Last delivery', time: ([, c]) => c.lastDeliveryAt },
+            { label: 'Last sync', time: ([, c]) => c.lastSyncAt },
+            { label: 'Backlog', class: 'num', cell: ([, c]) => formatCount(c.backlog) },
+            {
+              label: 'Lag p50 / p99',
+              class: 'num',
+              cell: ([, c]) =>
+                c.lagMsP50 !== undefined ? `${formatMs(c.lagMsP50)} / ${formatMs(c.lagMsP99)}` : '—',
+            },
+            {
+              label: 'Errors',
+              cell: ([, c]) =>
+                Object.entries(c.errors)
+                  .map(([reason, n]) => `${formatCount(n)} ${reason}`)
+                  .join(', ') || 'none',
+            },
+          ]}
+        />
+      </section>
     </Layout>
   );
 };
