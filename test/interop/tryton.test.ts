@@ -353,6 +353,13 @@ describe('Tryton connector: deliver', () => {
     });
     expect(await attachmentsOn(party)).toEqual([]);
   });
+
+  it('a pull that cannot log in fails with the reason an admin reads as the sync error', async () => {
+    await expect(trytonAdapter.pull!(ctxFor({ password: 'wrong' }), undefined)).rejects.toMatchObject({
+      name: 'ConnectorError',
+      message: 'Tryton refused the login "admin" on database "crm" (bad credentials)',
+    });
+  });
 });
 
 /**

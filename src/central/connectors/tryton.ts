@@ -14,15 +14,16 @@
 // Tryton 6.0 keeps no deletion log and exposes no e-mail model over RPC: a delivery is the raw
 // message as an `ir.attachment` plus an `ir.note` on each matched party; deletions are found by
 // comparing the ids the record store knows with Tryton's and confirmed one read later.
-import type {
-  ConnectorAdapter,
-  ConnectorContext,
-  CrmObjectRef,
-  DeliveryInput,
-  DeliveryResult,
-  PulledRecord,
-  PullPage,
-  TestResult,
+import {
+  type ConnectorAdapter,
+  type ConnectorContext,
+  ConnectorError,
+  type CrmObjectRef,
+  type DeliveryInput,
+  type DeliveryResult,
+  type PulledRecord,
+  type PullPage,
+  type TestResult,
 } from './types.js';
 
 /** Parties per pull page: one `search` + two `read`s of this size stay well under Tryton's 2 GiB request cap and a Worker's 30 s. */
@@ -580,17 +581,14 @@ function laterOf(a: string | null, b: string | undefined): string | null {
 
 async function pull(ctx: ConnectorContext, cursorText: string | undefined): Promise<PullPage> {
   const client = clientFor(ctx);
-  if (typeof client === 'string') throw Object.assign(new Error(client), { name: 'ConnectorError' });
+  if (typeof client === 'string') throw new ConnectorError(client);
   const cursor = parseCursor(cursorText);
   try {
     if (cursor.phase === 'deletions') return await pullDeletions(ctx, client, cursor);
     return await pullChanges(ctx, client, cursor);
   } catch (err) {
-    if (!(err instanceof TrytonError)) throw err;
-    // The sync shows a ConnectorError's message as the connector's lastError (connectors/sync.ts).
-    const e = new Error(err.failure.detail);
-    e.name = 'ConnectorError';
-    throw e;
+    // A ConnectorError's message is the connector's lastError as it is (types.ts): no secret in it.
+    throw err instanceof TrytonError ? new ConnectorError(err.failure.detail) : err;
   }
 }
 
