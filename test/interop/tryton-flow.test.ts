@@ -128,6 +128,7 @@ describe('a deployment connected to a live Tryton', () => {
     const tracked = await forwardUntil('tracked', 120_000);
     expect(tracked.answer.reason).toBe('tracked:sender-record');
 
+    const trackedAt = Date.now();
     const delivered = await eventually(async () => {
       const res = await central(
         'GET',
@@ -137,6 +138,9 @@ describe('a deployment connected to a live Tryton', () => {
       return a?.crmObject?.kind === 'tryton' ? a : undefined;
     }, 90_000);
     const atts = await attachmentsOn(partyId);
+    console.log(
+      `edge answer → crmObject on the activity: ${Date.now() - trackedAt} ms (one message, 250 ms polling)`,
+    );
     expect(atts).toHaveLength(1);
     expect(delivered.crmObject!.id).toBe(`${partyId}:${atts[0]!.id}`);
     expect(atts[0]!.name).toBe(`Order ${stamp}.eml`);
