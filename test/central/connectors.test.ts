@@ -250,16 +250,22 @@ describe('connector API', () => {
       .bind('contoso')
       .first<{ secrets: string }>();
     expect((await decryptSecrets('test-edge-secret', 'contoso', again!.secrets)).password).toBe(PASSWORD);
-    // Without an adapter for the kind in this central, the API refuses it (400) rather than store a dead target.
-    const refused = await api('PUT', '/api/v1/deployments/contoso/connector', {
-      body: {
+    // Without an adapter for the kind in this central, it is refused (the API's 400) rather than
+    // stored as a dead target. An empty registry: every kind may have its adapter in the default one.
+    const refused = await saveConnector(
+      db(),
+      DEV,
+      deployment,
+      {
         kind: 'tryton',
         settings: { url: 'https://tryton.contoso.example', database: 'crm' },
         secrets: { username: 'admin', password: PASSWORD },
       },
-    });
-    expect(refused.status).toBe(400);
-    expect(refused.text).not.toContain(PASSWORD);
+      {},
+    ).catch((err: Error) => err);
+    expect(refused).toBeInstanceOf(Error);
+    expect((refused as Error).message).toMatch(/kind: "tryton" has no adapter in this central/);
+    expect((refused as Error).message).not.toContain(PASSWORD);
   });
 
   test('Test connection says what failed, in words, without the CRM answer body', async () => {

@@ -2,6 +2,7 @@
 import { dynamics365Adapter } from './dynamics365.js';
 import { hubspotAdapter } from './hubspot.js';
 import type { ConnectorAdapter, ConnectorKind } from './types.js';
+import { trytonAdapter } from './tryton.js';
 import { webhookAdapter } from './webhook.js';
 
 export type AdapterRegistry = Partial<Record<ConnectorKind, ConnectorAdapter>>;
@@ -10,6 +11,7 @@ export const connectorAdapters: AdapterRegistry = {
   webhook: webhookAdapter,
   hubspot: hubspotAdapter,
   dynamics365: dynamics365Adapter,
+  tryton: trytonAdapter,
 };
 
 export function adapterFor(kind: string, registry: AdapterRegistry = connectorAdapters) {

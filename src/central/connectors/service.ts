@@ -19,6 +19,7 @@ import {
   listDeployments,
   upsertDeployment,
 } from '../../db/queries/deployments.js';
+import { activeRecordIdsAfter } from '../../db/queries/records.js';
 import { type WebhookUrlPolicy, webhookUrlProblem } from '../delivery/webhook-url.js';
 import { notFound, validationFailed } from '../http/errors.js';
 import { type AdapterRegistry, adapterFor } from './registry.js';
@@ -173,6 +174,8 @@ export async function connectorContext(
     secrets,
     cache: connectorCache(connector.deployment, now),
     now,
+    knownRecordIds: (type, after, limit) =>
+      activeRecordIdsAfter(db, connector.deployment, type, after, limit),
   };
 }
 

@@ -28,6 +28,13 @@ export interface ConnectorContext {
   cache: ConnectorCache;
   /** Injected so tests can move time (token expiry) without sleeping. */
   now(): number;
+  /**
+   * The record store's ids of one type for this deployment, ascending (string order), after
+   * `after`, at most `limit`: for CRMs that keep no deletion log (Tryton), whose adapter finds
+   * deletions by comparing these with the CRM's ids and confirming each. Optional: without it
+   * such an adapter reports no deletions.
+   */
+  knownRecordIds?(type: PulledRecord['type'], after: string | undefined, limit: number): Promise<string[]>;
 }
 
 export interface ConnectorCache {

@@ -242,3 +242,23 @@ export async function recordsOutsideSync(db: Db, deployment: string, syncId: str
     .all<RecordKey>();
   return results;
 }
+
+/**
+ * Ids of a deployment's active records of one type after `after`, ascending, at most `limit`: what
+ * a connector whose CRM keeps no deletion log compares with the CRM (connectors/tryton.ts).
+ */
+export async function activeRecordIdsAfter(
+  db: Db,
+  deployment: string,
+  type: string,
+  after: string | undefined,
+  limit: number,
+): Promise<string[]> {
+  const { results } = await db.$client
+    .prepare(
+      'select id from records where deployment = ?1 and type = ?2 and active = 1 and id > ?3 order by id limit ?4',
+    )
+    .bind(deployment, type, after ?? '', limit)
+    .all<{ id: string }>();
+  return results.map((r) => r.id);
+}
