@@ -1,11 +1,11 @@
 // classify.*: the edge's header-first decision (readMessageFacts + classify against a realistic
 // snapshot) vs. a full MIME parse (PostalMime.parse) of the same messages.
 import PostalMime from 'postal-mime';
+import { DEPLOYMENTS, type DemoMailbox, demoRecords, MAILBOXES } from '../scripts/demo-data.js';
+import { type AttachmentSpec, buildRaw, createRng } from '../scripts/traffic.js';
 import { classify } from '../src/core/classify.js';
 import { readMessageFacts } from '../src/core/message-facts.js';
 import { buildSnapshot, type SnapshotInput } from '../src/core/snapshot.js';
-import { DEPLOYMENTS, type DemoMailbox, demoRecords, MAILBOXES } from '../scripts/demo-data.js';
-import { type AttachmentSpec, buildRaw, createRng } from '../scripts/traffic.js';
 import { median, round } from './lib/stats.js';
 
 const HASH_KEY = '4a1f0c2b9e8d7c6b5a4f3e2d1c0b0a09';

@@ -10,10 +10,10 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { parseArgs } from 'node:util';
-import { deriveEdgeCredentials } from '../src/core/request-signature.js';
 import { freePort, LOCAL_ADMIN_TOKEN, LOCAL_EDGE_KEY_SECRET, startCentral } from '../scripts/network.js';
 import { seedDemoData } from '../scripts/seed.js';
 import { createRng } from '../scripts/traffic.js';
+import { deriveEdgeCredentials } from '../src/core/request-signature.js';
 import { measure } from './ingest.js';
 import { median, round } from './lib/stats.js';
 

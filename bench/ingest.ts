@@ -6,12 +6,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { deriveEdgeCredentials, signBody } from '../src/core/request-signature.js';
-import type { IngestItem } from '../src/core/wire.js';
 import { type DemoMailbox, demoRecords, MAILBOXES } from '../scripts/demo-data.js';
 import { freePort, LOCAL_ADMIN_TOKEN, LOCAL_EDGE_KEY_SECRET, startCentral } from '../scripts/network.js';
 import { seedDemoData } from '../scripts/seed.js';
 import { createRng, type Rng } from '../scripts/traffic.js';
+import { deriveEdgeCredentials, signBody } from '../src/core/request-signature.js';
+import type { IngestItem } from '../src/core/wire.js';
 import { median, round } from './lib/stats.js';
 
 type Credentials = { signingKey: string; token: string };

@@ -10,14 +10,14 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type DemoMailbox, demoRecords, MAILBOXES } from '../scripts/demo-data.js';
+import { ROOT } from '../scripts/network.js';
+import { buildRaw, createRng } from '../scripts/traffic.js';
 import { classify } from '../src/core/classify.js';
 import { buildItems } from '../src/core/ingest-item.js';
 import { readMessageFacts } from '../src/core/message-facts.js';
 import { buildSnapshot } from '../src/core/snapshot.js';
 import { readStreamLimited } from '../src/core/stream-limit.js';
-import { type DemoMailbox, demoRecords, MAILBOXES } from '../scripts/demo-data.js';
-import { ROOT } from '../scripts/network.js';
-import { buildRaw, createRng } from '../scripts/traffic.js';
 import { realisticSnapshotInput } from './classify.js';
 import { round } from './lib/stats.js';
 

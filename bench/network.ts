@@ -2,8 +2,9 @@
 // sent by the traffic simulator (scripts/simulate.ts) — sender → queryable and receipt → commit
 // latency at a sustained rate, and cross-region bytes vs. forwarding everything under two egress
 // policies, both the ingest bodies alone and every kind in both directions (GET /api/v1/stats).
-import type { Region } from '../scripts/regions.js';
+
 import type { CentralClient, Stats } from '../scripts/central-client.js';
+import type { Region } from '../scripts/regions.js';
 import { adminClient, startSimNetwork, syncSnapshots } from '../scripts/sim-network.js';
 import { runSimulation } from '../scripts/simulate.js';
 import type { TrafficMessage } from '../scripts/traffic.js';

@@ -24,8 +24,8 @@ import {
 import { compareWithBaseline, describeSpeedGuard, readBaseline } from './lib/speed-guard.js';
 import { median, round } from './lib/stats.js';
 import { benchMemory } from './memory.js';
-import { benchRelay, RELAY_KEYS } from './relay.js';
 import { benchE2e, benchGeo, withNetwork } from './network.js';
+import { benchRelay, RELAY_KEYS } from './relay.js';
 import { benchSnapshot, benchSnapshotIsolates } from './snapshot.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: the results file is a loose JSON document

@@ -26,10 +26,6 @@ import {
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { keyedHash64 } from '../src/core/keyed-hash.js';
-import { filterHas } from '../src/core/membership-filter.js';
-import { signBody } from '../src/core/request-signature.js';
-import { decodeSnapshot } from '../src/core/snapshot.js';
 import { createCentralClient } from '../scripts/central-client.js';
 import {
   deriveEdgeCredentials,
@@ -39,6 +35,10 @@ import {
   startCentral,
   startEdge,
 } from '../scripts/network.js';
+import { keyedHash64 } from '../src/core/keyed-hash.js';
+import { filterHas } from '../src/core/membership-filter.js';
+import { signBody } from '../src/core/request-signature.js';
+import { decodeSnapshot } from '../src/core/snapshot.js';
 
 type Json = Record<string, unknown>;
 

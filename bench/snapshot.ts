@@ -1,6 +1,8 @@
 // snapshot.*: a region snapshot carrying 1,000,000 CRM record addresses — encoded size, build
 // time (keyed hashing + filter construction + encoding), false-positive rate over 1,000,000
 // addresses that are not records, and a check that every record address is found.
+
+import { MAILBOXES } from '../scripts/demo-data.js';
 import { keyedHash64 } from '../src/core/keyed-hash.js';
 import { filterHas } from '../src/core/membership-filter.js';
 import {
@@ -10,7 +12,6 @@ import {
   type RoutingSnapshot,
   type SnapshotInput,
 } from '../src/core/snapshot.js';
-import { MAILBOXES } from '../scripts/demo-data.js';
 import { median, round } from './lib/stats.js';
 
 const HASH_KEY = '9c8b7a6f5e4d3c2b1a09f8e7d6c5b4a3';

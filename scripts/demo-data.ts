@@ -1,6 +1,6 @@
 import { FILTER_MODES, type FilterMode, type RecordType } from '../src/core/types.js';
 import type { DeploymentInput, RegionInput } from './central-client.js';
-import { type Region, REGIONS } from './regions.js';
+import { REGIONS, type Region } from './regions.js';
 
 // Demo data seeded on first start: two deployments, three regions, 30 routed mailboxes over all five
 // filter modes, ~200 CRM records. Tests import it to know what the network contains.

@@ -28,8 +28,7 @@ import { isRegion, REGIONS, type Region } from './regions.js';
 import { type SeedOutcome, seedDemoData } from './seed.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-export { isRegion, REGIONS, type Region };
-export { LOCAL_ADMIN_TOKEN, LOCAL_EDGE_KEY_SECRET, LOCAL_INBOUND_TOKEN };
+export { isRegion, LOCAL_ADMIN_TOKEN, LOCAL_EDGE_KEY_SECRET, LOCAL_INBOUND_TOKEN, REGIONS, type Region };
 
 /**
  * What every locally started worker runs with: the local-development marker (the committed configs

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type CentralClient, createCentralClient } from './central-client.js';
 import {
   freePort,
   LOCAL_ADMIN_TOKEN,
@@ -15,7 +16,6 @@ import {
   startEdge,
   waitForHealth,
 } from './network.js';
-import { type CentralClient, createCentralClient } from './central-client.js';
 import { seedDemoData } from './seed.js';
 
 export const HOME_REGION: Region = 'us';

@@ -10,6 +10,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import type { CentralClient, Stats } from './central-client.js';
 import { demoRecords, MAILBOXES } from './demo-data.js';
 import { fetchAllForwardingAddresses } from './forwarding.js';
 import {
@@ -23,7 +24,6 @@ import {
   ROOT,
 } from './network.js';
 import type { Region } from './regions.js';
-import type { CentralClient, Stats } from './central-client.js';
 import {
   adminClient,
   type DelayProxy,

@@ -4,6 +4,9 @@
 // what an earlier run of the same state folder left behind. "ready" is printed once the demo seed
 // has run (or has been reported as not applicable): a network that says it is up is usable.
 import { join } from 'node:path';
+import { HUBSPOT_FAKE_DEFAULT_PORT, HUBSPOT_FAKE_TOKEN, startHubspotFake } from '../fakes/hubspot.js';
+import { DEPLOYMENTS } from './demo-data.js';
+import { fetchAllForwardingAddresses } from './forwarding.js';
 import {
   errorMessage,
   LOCAL_ADMIN_TOKEN,
@@ -17,9 +20,6 @@ import {
   startNetwork,
   startRelays,
 } from './network.js';
-import { HUBSPOT_FAKE_DEFAULT_PORT, HUBSPOT_FAKE_TOKEN, startHubspotFake } from '../fakes/hubspot.js';
-import { DEPLOYMENTS } from './demo-data.js';
-import { fetchAllForwardingAddresses } from './forwarding.js';
 import { onParentDeath } from './process-group.js';
 
 const mode = process.argv[2] ?? 'all';

@@ -2,8 +2,8 @@
 // helpers and the error the CLI prints as is.
 import type { ParseArgsConfig } from 'node:util';
 import {
-  CentralError,
   type CentralClient,
+  CentralError,
   CentralUnreachable,
   createCentralClient,
 } from '../central-client.js';

@@ -1,8 +1,8 @@
 // crm-router records import: streams a CSV file through the core CSV reader and posts it in chunks.
 import { createReadStream, statSync } from 'node:fs';
 import { basename } from 'node:path';
-import { CsvChunkReader, CsvError, type CsvRow, formatCsvField } from '../../src/core/csv.js';
 import { MAX_RECORDS_PER_REQUEST } from '../../src/central/contract/schemas.js';
+import { CsvChunkReader, CsvError, type CsvRow, formatCsvField } from '../../src/core/csv.js';
 import { errorCode } from '../errors.js';
 import { CliError, type Command, first, need, type Settings, type Values } from './common.js';
 

@@ -1,30 +1,30 @@
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { createDb } from '../db/client.js';
+import { activityRoutes } from './api/routes/activities.js';
+import { connectorRoutes } from './api/routes/connectors.js';
+import { deadLetterRoutes } from './api/routes/dead-letters.js';
+import { deploymentRoutes } from './api/routes/deployments.js';
+import { dispositionRoutes } from './api/routes/dispositions.js';
+import { healthRoutes } from './api/routes/health.js';
+import { mailboxRoutes } from './api/routes/mailboxes.js';
+import { createOpenApiRoutes, OPENAPI_PATH } from './api/routes/openapi.js';
+import { outboundRoutes } from './api/routes/outbound.js';
+import { promoteRoutes } from './api/routes/promote.js';
+import { recordRoutes } from './api/routes/records.js';
+import { regionRoutes } from './api/routes/regions.js';
+import { ruleRoutes } from './api/routes/rules.js';
+import { statsRoutes } from './api/routes/stats.js';
+import { tokenRoutes } from './api/routes/tokens.js';
+import { webhookDeliveryRoutes } from './api/routes/webhook-deliveries.js';
 import { centralRefusal } from './config.js';
+import { dashboardRoutes } from './dashboard/index.js';
 import { createRouter } from './http/app-router.js';
 import { requireAuth } from './http/auth.js';
 import { requestBodyLimits } from './http/body-limits.js';
 import { ApiError, type ErrorCode, errorBody } from './http/errors.js';
-import { activityRoutes } from './api/routes/activities.js';
-import { connectorRoutes } from './api/routes/connectors.js';
-import { deploymentRoutes } from './api/routes/deployments.js';
-import { dashboardRoutes } from './dashboard/index.js';
-import { dispositionRoutes } from './api/routes/dispositions.js';
 import { edgeRoutes } from './ingest/edge-routes.js';
 import { edgeSnapshotRoutes } from './snapshot/edge-snapshot-routes.js';
-import { healthRoutes } from './api/routes/health.js';
-import { mailboxRoutes } from './api/routes/mailboxes.js';
-import { createOpenApiRoutes, OPENAPI_PATH } from './api/routes/openapi.js';
-import { recordRoutes } from './api/routes/records.js';
-import { statsRoutes } from './api/routes/stats.js';
-import { deadLetterRoutes } from './api/routes/dead-letters.js';
-import { webhookDeliveryRoutes } from './api/routes/webhook-deliveries.js';
-import { regionRoutes } from './api/routes/regions.js';
-import { tokenRoutes } from './api/routes/tokens.js';
-import { outboundRoutes } from './api/routes/outbound.js';
-import { promoteRoutes } from './api/routes/promote.js';
-import { ruleRoutes } from './api/routes/rules.js';
 
 const STATUS_CODES: Record<number, ErrorCode> = {
   400: 'bad_request',

@@ -1,11 +1,11 @@
 import { createDb } from '../db/client.js';
 import { createApp } from './app.js';
 import { readCentralConfig } from './config.js';
-import { pruneBookkeeping, pruneRetention } from './services/retention.js';
-import type { CentralBindings } from './context.js';
 import { runDueSyncs } from './connectors/sync.js';
+import type { CentralBindings } from './context.js';
 import { drainWebhookOutbox } from './delivery/webhooks.js';
 import { consumeQueue } from './queues.js';
+import { pruneBookkeeping, pruneRetention } from './services/retention.js';
 import { snapshotPushEnabled } from './snapshot/edge-notice.js';
 import { runSnapshotKick } from './snapshot/snapshot-kicks.js';
 

@@ -2,13 +2,14 @@
 // mailbox that carries message/rfc822 parts forwards those messages (Outlook "Forward as
 // Attachment", several at once; Exchange inbox rules). Each wrapped message is then classified on
 // its own headers; a message from anyone else that carries an .eml keeps its own.
+
+import { TRACE_HEADERS } from './forwarding.js';
 import {
   type HeaderBlock,
   MAX_MESSAGE_HEADER_BYTES,
   parseAddressList,
   type parseContentType,
 } from './headers.js';
-import { TRACE_HEADERS } from './forwarding.js';
 import { boundaryProblem, findWrappedMessages, nextDelimiter, type WrappedMessage } from './mime-boundary.js';
 
 const encoder = new TextEncoder();

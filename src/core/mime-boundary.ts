@@ -1,7 +1,7 @@
 // MIME boundary scanning over raw bytes (RFC 2046 §5.1.1): delimiter lines, and the header blocks
 // of the message/rfc822 parts of a multipart body, without decoding any part.
 import { decodeBase64 } from './base64.js';
-import { parseContentType, readHeaderBlock, type HeaderBlock } from './headers.js';
+import { type HeaderBlock, parseContentType, readHeaderBlock } from './headers.js';
 
 const encoder = new TextEncoder();
 /** Most MIME parts examined while looking for the wrapped message of a forward-as-attachment. */

@@ -22,8 +22,8 @@ import {
   deploymentSnapshotOf,
   type JsonDeployment,
   jsonDeploymentOf,
-  readSnapshotHeader,
   type RoutingSnapshot,
+  readSnapshotHeader,
 } from './snapshot.js';
 
 /** Format of the manifest's JSON; a reader refuses any other. */

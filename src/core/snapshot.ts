@@ -4,12 +4,12 @@
 // are membership filters over keyed hashes (no false negatives; central re-checks exactly).
 import { decodeBase64 } from './base64.js';
 import {
-  normaliseAddress,
-  normaliseMessageId,
   isHashKey,
   keyedHash,
   keyedHash64,
   keyedHashBytes,
+  normaliseAddress,
+  normaliseMessageId,
   sha256Hex,
 } from './keyed-hash.js';
 import {

@@ -4,9 +4,9 @@
 // refused the request: a permanent answer). Built on central-client.ts; used by the queue
 // consumer, the spool drain, the journal hand-over and the heartbeats.
 import {
+  type CanaryReport,
   type IngestBatch,
   type IngestItem,
-  type CanaryReport,
   type IngestResponse,
   ingestResponse,
   MAX_ITEMS_PER_BATCH,

@@ -2,9 +2,8 @@
 // queue and its dead-letter queue (queue-consumer.ts), and the cron.
 import { isLoopbackUrl } from '../core/deploy-mode.js';
 import { readStreamLimited } from '../core/stream-limit.js';
-import { postBatch } from './central-batch.js';
-
 import { CANARY_CRON, sendCanary } from './canary.js';
+import { postBatch } from './central-batch.js';
 import { type EdgeBindings, readEdgeConfig } from './config.js';
 import { enqueueAll } from './enqueue.js';
 import { faultsEnabled, handleFaultRequest, withFaults } from './faults.js';

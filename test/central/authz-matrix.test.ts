@@ -4,8 +4,8 @@
 import { SELF } from 'cloudflare:test';
 import { beforeAll, describe, expect, inject, test } from 'vitest';
 import { deriveEdgeCredentials, signBody } from '../../src/core/request-signature.js';
-import { api, BASE, freshTenants, mintToken } from './helpers.js';
 import { gzip } from './edge-batch.js';
+import { api, BASE, freshTenants, mintToken } from './helpers.js';
 
 const SECRET = 'test-edge-secret';
 

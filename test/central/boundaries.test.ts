@@ -2,10 +2,10 @@
 // would. Every test here failed before its fix.
 import { env, SELF } from 'cloudflare:test';
 import { beforeEach, describe, expect, test } from 'vitest';
-import { decodeSnapshot, forwardingDeployment } from '../../src/core/snapshot.js';
-import { deriveEdgeCredentials, signBody } from '../../src/core/request-signature.js';
-import type { IngestBatch } from '../../src/core/wire.js';
 import { safeNext } from '../../src/central/dashboard/middleware/session.js';
+import { deriveEdgeCredentials, signBody } from '../../src/core/request-signature.js';
+import { decodeSnapshot, forwardingDeployment } from '../../src/core/snapshot.js';
+import type { IngestBatch } from '../../src/core/wire.js';
 import { Browser, csrfOf } from './dashboard-browser.js';
 import { EDGE_SECRET, itemMaker, sendBatch } from './edge-batch.js';
 import { api, BASE, freshTenants, mintToken, plainMessage, postPromote, suppress } from './helpers.js';

@@ -2,11 +2,11 @@
 // GET /api/v1/stats gives them; a canary is recorded and never becomes an activity or a delivery.
 import { env } from 'cloudflare:test';
 import { beforeEach, describe, expect, inject, test } from 'vitest';
+import type { CentralBindings } from '../../src/central/context.js';
+import { noticeEdges } from '../../src/central/snapshot/edge-notice.js';
 import { CANARY_STALE_MS, signCanary } from '../../src/core/canary.js';
 import { deriveEdgeCredentials } from '../../src/core/request-signature.js';
 import type { CanaryReport } from '../../src/core/wire.js';
-import type { CentralBindings } from '../../src/central/context.js';
-import { noticeEdges } from '../../src/central/snapshot/edge-notice.js';
 import { createDb } from '../../src/db/client.js';
 import { EDGE_SECRET, itemMaker, sendBatch } from './edge-batch.js';
 import { api, freshBasics, routeMailboxes } from './helpers.js';

@@ -2,9 +2,9 @@
 // The dashboard's activity page says what the edges cut or could not parse of the activity's copies
 // (issue 19: the items' `notes`), as the API does, mail-borne text escaped.
 import { beforeAll, describe, expect, test } from 'vitest';
+import { signedIn } from './dashboard-browser.js';
 import { itemMaker, sendBatch } from './edge-batch.js';
 import { api, seedBasics } from './helpers.js';
-import { signedIn } from './dashboard-browser.js';
 
 const item = itemMaker('noted', () => ({
   contentHash: 'c'.repeat(64),

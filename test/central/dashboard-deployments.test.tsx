@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, test } from 'vitest';
-import { ADMIN, api, mintToken, seedBasics } from './helpers.js';
 import { NAV, signedIn as signIn } from './dashboard-browser.js';
+import { ADMIN, api, mintToken, seedBasics } from './helpers.js';
 
 /** Forms here post with the CSRF field of the tokens page. */
 const signedIn = (token = ADMIN) => signIn(token, '/deployments/tokens');

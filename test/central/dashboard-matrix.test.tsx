@@ -3,8 +3,8 @@
 // fails the test.
 import { env } from 'cloudflare:test';
 import { beforeAll, describe, expect, inject, test } from 'vitest';
-import { deriveEdgeCredentials } from '../../src/core/request-signature.js';
 import { dashboardRoutes } from '../../src/central/dashboard/index.js';
+import { deriveEdgeCredentials } from '../../src/core/request-signature.js';
 import { Browser, csrfOf } from './dashboard-browser.js';
 import { api, freshBasics, mintToken } from './helpers.js';
 

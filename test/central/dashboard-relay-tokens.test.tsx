@@ -1,8 +1,8 @@
 // The dashboard's token page mints relay tokens (relay:<deployment>) through the same service as
 // POST /api/v1/tokens; a deployment's own session mints only its own deployment's.
 import { describe, expect, test } from 'vitest';
-import { api, freshBasics, mintToken } from './helpers.js';
 import { signedIn } from './dashboard-browser.js';
+import { api, freshBasics, mintToken } from './helpers.js';
 
 const PLAINTEXT = /crt_[A-Za-z0-9_-]{43}/;
 

@@ -2,8 +2,8 @@
 // The dashboard's API-token page (/deployments/tokens): list, mint (plaintext shown once), revoke.
 import { env } from 'cloudflare:test';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { ADMIN, api, mintToken, seedBasics } from './helpers.js';
 import { Browser, NAV, signedIn as signIn } from './dashboard-browser.js';
+import { ADMIN, api, mintToken, seedBasics } from './helpers.js';
 
 /** Forms here post with the CSRF field of the tokens page. */
 const signedIn = (token = ADMIN) => signIn(token, '/deployments/tokens');

@@ -2,14 +2,14 @@
 import { env } from 'cloudflare:test';
 import { eq, sql } from 'drizzle-orm';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { keyedHash, normaliseMessageId } from '../../src/core/keyed-hash.js';
-import { deriveEdgeCredentials, hmacHex } from '../../src/core/request-signature.js';
 import { sha256Hex } from '../../src/central/http/auth.js';
 import { getHashKey } from '../../src/central/services/hash-key.js';
+import { keyedHash, normaliseMessageId } from '../../src/core/keyed-hash.js';
+import { deriveEdgeCredentials, hmacHex } from '../../src/core/request-signature.js';
 import { createDb } from '../../src/db/client.js';
 import { activities, apiTokens, deadLetters, dispositions, regions } from '../../src/db/schema.js';
-import { ADMIN, api, seedBasics } from './helpers.js';
 import { Browser, csrfOf, NAV, signedIn } from './dashboard-browser.js';
+import { ADMIN, api, seedBasics } from './helpers.js';
 
 /** Submits the Routes page's add-or-update form, its fields in the form's order. */
 const saveRoute = (

@@ -3,9 +3,9 @@
 // and a central missing its secrets answers every request with the same clear error.
 import { createExecutionContext, env, waitOnExecutionContext } from 'cloudflare:test';
 import { describe, expect, test } from 'vitest';
-import centralToml from '../../wrangler.toml?raw';
-import worker from '../../src/central/index.js';
 import type { CentralBindings } from '../../src/central/context.js';
+import worker from '../../src/central/index.js';
+import centralToml from '../../wrangler.toml?raw';
 import { ADMIN } from './helpers.js';
 
 /** ENVIRONMENT as the committed wrangler.toml sets it (undefined when it sets none). */

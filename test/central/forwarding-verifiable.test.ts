@@ -3,15 +3,15 @@
 // pre-issue-19 address of each generation as an alias, and lists retired generations as expired.
 import { env } from 'cloudflare:test';
 import { beforeEach, describe, expect, test } from 'vitest';
-import { isVerifiedForwardingAddress } from '../../src/core/forwarding-address.js';
-import { deriveEdgeCredentials } from '../../src/core/request-signature.js';
-import { forwardingDeployment } from '../../src/core/snapshot.js';
 import type { CentralBindings } from '../../src/central/context.js';
 import {
   forwardingKeys,
   legacyForwardingAddress,
   snapshotForwarding,
 } from '../../src/central/services/forwarding.js';
+import { isVerifiedForwardingAddress } from '../../src/core/forwarding-address.js';
+import { deriveEdgeCredentials } from '../../src/core/request-signature.js';
+import { forwardingDeployment } from '../../src/core/snapshot.js';
 import { createDb } from '../../src/db/client.js';
 import { EDGE_SECRET } from './edge-batch.js';
 import { api, edgeSnapshot, freshBasics } from './helpers.js';

@@ -2,8 +2,8 @@ import { env, SELF } from 'cloudflare:test';
 import { expect } from 'vitest';
 import { keyedHash64 } from '../../src/core/keyed-hash.js';
 import { filterHas } from '../../src/core/membership-filter.js';
-import { decodeSnapshot, type RoutingSnapshot } from '../../src/core/snapshot.js';
 import { deriveEdgeCredentials, signBody } from '../../src/core/request-signature.js';
+import { decodeSnapshot, type RoutingSnapshot } from '../../src/core/snapshot.js';
 
 export const ADMIN = 'local-admin-token';
 export const BASE = 'http://central.localhost';

@@ -1,7 +1,6 @@
 // src/central/ingest/plan.ts without D1: what a batch looks up, and what each item becomes given
 // what the lookups found (rejection, record-false-positive, or the activity row and its key).
 import { describe, expect, test } from 'vitest';
-import type { IngestItem } from '../../src/core/wire.js';
 import {
   contentFingerprint,
   dedupeKeyOf,
@@ -13,6 +12,7 @@ import {
   scoped,
   screen,
 } from '../../src/central/ingest/plan.js';
+import type { IngestItem } from '../../src/core/wire.js';
 import { itemMaker } from './edge-batch.js';
 
 const item = itemMaker('plan', () => ({

@@ -3,12 +3,12 @@
 // deployment's activity.
 import { env } from 'cloudflare:test';
 import { beforeEach, describe, expect, test } from 'vitest';
+import type { CentralBindings } from '../../src/central/context.js';
 import { mintRawLink } from '../../src/central/ingest/raw-links.js';
 import { rawLinkProblem } from '../../src/core/raw-link.js';
 import { deriveEdgeCredentials } from '../../src/core/request-signature.js';
 import { createDb } from '../../src/db/client.js';
 import { recordHeartbeat } from '../../src/db/queries/regions.js';
-import type { CentralBindings } from '../../src/central/context.js';
 import { itemMaker, sendBatch } from './edge-batch.js';
 import { api, freshRoutes, mintToken } from './helpers.js';
 

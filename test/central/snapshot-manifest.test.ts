@@ -2,9 +2,8 @@
 // by content hash. Assembled from its parts, the manifest is the whole snapshot, byte for byte; a
 // one-record change names one new part; a superseded part is gone.
 import { env, SELF } from 'cloudflare:test';
-import { runSnapshotKick } from '../../src/central/snapshot/snapshot-kicks.js';
-import { createDb } from '../../src/db/client.js';
 import { beforeEach, describe, expect, test } from 'vitest';
+import { runSnapshotKick } from '../../src/central/snapshot/snapshot-kicks.js';
 import { deriveEdgeCredentials, signBody } from '../../src/core/request-signature.js';
 import { decodeSnapshot, encodeSnapshot } from '../../src/core/snapshot.js';
 import {
@@ -14,6 +13,7 @@ import {
   type SnapshotManifest,
   snapshotFromManifest,
 } from '../../src/core/snapshot-manifest.js';
+import { createDb } from '../../src/db/client.js';
 import { api, BASE, expectError, fetchSnapshot, freshBasics } from './helpers.js';
 
 /** A signed edge GET to central as the region's edge. */

@@ -2,8 +2,8 @@
 // the debounce, and the assembled region snapshot.
 import { env } from 'cloudflare:test';
 import { beforeEach, describe, expect, test } from 'vitest';
-import { createDb } from '../../src/db/client.js';
 import { buildDeploymentPart, type PublisherContext } from '../../src/central/snapshot/snapshot-publisher.js';
+import { createDb } from '../../src/db/client.js';
 import { api, edgeSnapshot, freshBasics, snapshotHasRecord } from './helpers.js';
 
 const R = '/api/v1/deployments/contoso/records';

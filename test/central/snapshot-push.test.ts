@@ -4,14 +4,14 @@
 // test/e2e/snapshot-push.test.ts.)
 import { createExecutionContext, env, waitOnExecutionContext } from 'cloudflare:test';
 import { beforeEach, describe, expect, test } from 'vitest';
-import worker from '../../src/central/index.js';
 import type { CentralBindings } from '../../src/central/context.js';
+import worker from '../../src/central/index.js';
 import { runSnapshotKick } from '../../src/central/snapshot/snapshot-kicks.js';
+import { deriveEdgeCredentials, signBody } from '../../src/core/request-signature.js';
+import { decodeSnapshot } from '../../src/core/snapshot.js';
 import { createDb } from '../../src/db/client.js';
 import { recordHeartbeat } from '../../src/db/queries/regions.js';
 import { eventually } from '../support/eventually.js';
-import { decodeSnapshot } from '../../src/core/snapshot.js';
-import { deriveEdgeCredentials, signBody } from '../../src/core/request-signature.js';
 import { Browser } from './dashboard-browser.js';
 import { itemMaker, sendBatch } from './edge-batch.js';
 import { ADMIN, api, BASE, edgeSnapshot, freshBasics, snapshotHasRecord } from './helpers.js';

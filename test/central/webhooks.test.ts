@@ -3,13 +3,13 @@
 // restart of central) is in the fault suite, test/faults/faults.test.ts.
 import { env } from 'cloudflare:test';
 import { beforeEach, describe, expect, test } from 'vitest';
-import { createDb } from '../../src/db/client.js';
-import { ingest } from '../../src/central/ingest/ingest.js';
 import {
   deliverOutboxRow,
   isPermanentWebhookStatus,
   webhookRetryDelaySeconds,
 } from '../../src/central/delivery/webhooks.js';
+import { ingest } from '../../src/central/ingest/ingest.js';
+import { createDb } from '../../src/db/client.js';
 import { signedIn } from './dashboard-browser.js';
 import { itemMaker } from './edge-batch.js';
 import { api, freshBasics } from './helpers.js';

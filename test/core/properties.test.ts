@@ -7,8 +7,8 @@ import { readMessageFacts } from '../../src/core/message-facts.js';
 import { buildSnapshot, decodeSnapshot, encodeSnapshot, normaliseSubject } from '../../src/core/snapshot.js';
 import { findTrackingToken, formatTrackingToken } from '../../src/core/tracking-token.js';
 import { FILTER_MODES, type TokenFormat } from '../../src/core/types.js';
-import { contosoSnapshot, HASH_KEY, OUTBOUND_MESSAGE_ID, REPLY_THREAD_INDEX } from './contoso-snapshot.js';
 import { HEADER_NAMES } from '../support/header-names.js';
+import { contosoSnapshot, HASH_KEY, OUTBOUND_MESSAGE_ID, REPLY_THREAD_INDEX } from './contoso-snapshot.js';
 
 const NOW = 1_710_300_000_000;
 const snapshots = FILTER_MODES.map((mode) => contosoSnapshot(mode));

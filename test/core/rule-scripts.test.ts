@@ -8,9 +8,9 @@ import {
   shellWord,
   sieveString,
 } from '../../src/core/rule-scripts.js';
+import { testMaps } from '../support/maps.js';
 import { checkPowershell } from './powershell-syntax.js';
 import { readXml } from './xml-well-formed.js';
-import { testMaps } from '../support/maps.js';
 
 const EDGE = 'crm@eu.edge.crm-router.example';
 const base: RuleScriptInput = {

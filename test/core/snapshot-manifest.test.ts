@@ -6,6 +6,12 @@ import { describe, expect, test } from 'vitest';
 import { keyedHash64, normaliseAddress } from '../../src/core/keyed-hash.js';
 import { filterHas, ShardNotLoadedError } from '../../src/core/membership-filter.js';
 import {
+  buildSnapshot,
+  encodeSnapshot,
+  type RoutingSnapshot,
+  type SnapshotInput,
+} from '../../src/core/snapshot.js';
+import {
   decodeManifest,
   encodeManifest,
   manifestParts,
@@ -13,14 +19,8 @@ import {
   snapshotFromManifest,
   splitSnapshot,
 } from '../../src/core/snapshot-manifest.js';
-import {
-  buildSnapshot,
-  encodeSnapshot,
-  type RoutingSnapshot,
-  type SnapshotInput,
-} from '../../src/core/snapshot.js';
-import type { RecordType } from '../../src/core/types.js';
 import { DEFAULT_TOKEN_FORMAT } from '../../src/core/tracking-token.js';
+import type { RecordType } from '../../src/core/types.js';
 import { HASH_KEY } from './contoso-snapshot.js';
 
 type Rec = { address: string; type: RecordType; emailEnabled: boolean };

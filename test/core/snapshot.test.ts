@@ -10,8 +10,8 @@ import {
   threadIndexRootHash,
 } from '../../src/core/snapshot.js';
 import { DEFAULT_TOKEN_FORMAT } from '../../src/core/tracking-token.js';
-import { contosoInput, HASH_KEY, OUTBOUND_THREAD_ROOT, REPLY_THREAD_INDEX } from './contoso-snapshot.js';
 import { testMaps } from '../support/maps.js';
+import { contosoInput, HASH_KEY, OUTBOUND_THREAD_ROOT, REPLY_THREAD_INDEX } from './contoso-snapshot.js';
 
 const has = (filter: Uint8Array, value: string) => filterHas(filter, keyedHash64(HASH_KEY, value));
 

@@ -1,14 +1,14 @@
 import { describe, expect, test } from 'vitest';
+import { smartMatchSubject } from '../../src/core/subject.js';
 import {
   addTokenToSubject,
   DEFAULT_TOKEN_FORMAT,
   findTrackingToken,
-  removeTrackingTokens,
   formatTrackingToken,
   nextCounter,
+  removeTrackingTokens,
   validateTokenFormat,
 } from '../../src/core/tracking-token.js';
-import { smartMatchSubject } from '../../src/core/subject.js';
 import type { TokenFormat } from '../../src/core/types.js';
 
 const fmt = (f: Partial<TokenFormat>): TokenFormat => ({ ...DEFAULT_TOKEN_FORMAT, ...f });

@@ -2,7 +2,7 @@
 import { describe, expect } from 'vitest';
 import * as DeadLetters from '../../src/db/queries/dead-letters.js';
 import { runBatch } from '../../src/db/queries/statements.js';
-import { dbTest as test, ids } from './fixtures.js';
+import { ids, dbTest as test } from './fixtures.js';
 
 describe('dead-letter queries', () => {
   test('50 dead letters (350 values) are stored in chunks, once however often reported', async ({ db }) => {

@@ -11,7 +11,7 @@ import {
   outbound,
   recordEmails,
 } from '../../src/db/schema.js';
-import { activityRow, dbTest as test, ids, insertActivities } from './fixtures.js';
+import { activityRow, ids, insertActivities, dbTest as test } from './fixtures.js';
 
 describe('ingest queries', () => {
   test('recordMatches finds every record of an address, only in the asked deployment, past 100 addresses', async ({

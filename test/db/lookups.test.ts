@@ -6,7 +6,7 @@ import * as Deployments from '../../src/db/queries/deployments.js';
 import * as Mailboxes from '../../src/db/queries/mailboxes.js';
 import { allRegionIds, listRegionIds } from '../../src/db/queries/regions.js';
 import { deployments } from '../../src/db/schema.js';
-import { dbTest as test, ids } from './fixtures.js';
+import { ids, dbTest as test } from './fixtures.js';
 
 const route = (address: string, region: string, deployment: string, filter = 'email-enabled') => ({
   address,

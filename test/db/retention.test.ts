@@ -1,9 +1,9 @@
 // src/db/queries/retention.ts against a migrated D1: what retention may prune, and that deleting
 // takes the activity's delivery rows with it.
 import { describe, expect } from 'vitest';
-import * as Retention from '../../src/db/queries/retention.js';
 import { schema } from '../../src/db/client.js';
-import { activityRow, dbTest as test, ids, insertActivities } from './fixtures.js';
+import * as Retention from '../../src/db/queries/retention.js';
+import { activityRow, ids, insertActivities, dbTest as test } from './fixtures.js';
 
 const outbox = (id: string, activityId: string, state: string) => ({
   id,

@@ -1,8 +1,8 @@
 // src/db/queries/snapshot-build.ts against a migrated D1: the hash-ordered shard pages, the build
 // lease, the dirty buckets a build covers, and the newest-first outbound pages.
 import { describe, expect } from 'vitest';
-import * as Build from '../../src/db/queries/snapshot-build.js';
 import { findRegion } from '../../src/db/queries/regions.js';
+import * as Build from '../../src/db/queries/snapshot-build.js';
 import { outbound, recordEmails, snapshotDirty, suppressions } from '../../src/db/schema.js';
 import { dbTest as test } from './fixtures.js';
 

@@ -3,7 +3,7 @@
 import { describe, expect } from 'vitest';
 import * as Stats from '../../src/db/queries/stats.js';
 import { dispositions, edgeCounters, latencySamples } from '../../src/db/schema.js';
-import { activityRow, dbTest as test, insertActivities } from './fixtures.js';
+import { activityRow, insertActivities, dbTest as test } from './fixtures.js';
 
 const MIN = 60_000;
 

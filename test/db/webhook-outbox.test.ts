@@ -4,7 +4,7 @@ import { describe, expect } from 'vitest';
 import { runBatch } from '../../src/db/queries/statements.js';
 import * as Outbox from '../../src/db/queries/webhook-outbox.js';
 import { webhookOutbox } from '../../src/db/schema.js';
-import { activityRow, dbTest as test, insertActivities } from './fixtures.js';
+import { activityRow, insertActivities, dbTest as test } from './fixtures.js';
 
 type OutboxInsert = typeof webhookOutbox.$inferInsert;
 const outboxRow = (over: Partial<OutboxInsert> & { id: string }): OutboxInsert => ({

@@ -1,6 +1,6 @@
 import { inject } from 'vitest';
-import { eventually } from '../support/eventually.js';
 import { type CentralClient, createCentralClient } from '../../scripts/central-client.js';
+import { eventually } from '../support/eventually.js';
 
 export const centralUrl = () => inject('centralUrl');
 export const edgeUrl = (region: 'us' | 'eu' | 'apac') => inject('edgeUrls')[region];

@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { demoMailbox } from '../../scripts/demo-data.js';
-import { freePort, LOCAL_ADMIN_TOKEN, ROOT, startCentral, startEdges } from '../../scripts/network.js';
 import { fetchForwardingAddresses } from '../../scripts/forwarding.js';
+import { freePort, LOCAL_ADMIN_TOKEN, ROOT, startCentral, startEdges } from '../../scripts/network.js';
 import { seedDemoData } from '../../scripts/seed.js';
 import { rawMessage } from './helpers.js';
 

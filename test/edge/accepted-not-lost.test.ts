@@ -3,7 +3,7 @@
 // with (item 5); a CRM-bound message the full parse refuses is a headers-only item, and a message
 // with more attachments than the invocation's subrequests stays within them (item 6).
 import { beforeEach, describe, expect, test } from 'vitest';
-import { ingestItem, type IngestItem } from '../../src/core/wire.js';
+import { type IngestItem, ingestItem } from '../../src/core/wire.js';
 import { type EdgeBindings, readEdgeConfig } from '../../src/edge/config.js';
 import worker from '../../src/edge/index.js';
 import { MAX_RECIPIENTS_PER_MESSAGE, processMessage } from '../../src/edge/pipeline.js';

@@ -1,9 +1,9 @@
 // Issue 11 at the edge: mail only for forwarding addresses (boundary 2), bound to that address's
 // deployment (boundary 1), and raw content never rendered on the edge's origin (boundary 8).
 import { beforeEach, describe, expect, test } from 'vitest';
+import { signRawLink } from '../../src/core/raw-link.js';
 import type { IngestItem } from '../../src/core/wire.js';
 import { readEdgeConfig } from '../../src/edge/config.js';
-import { signRawLink } from '../../src/core/raw-link.js';
 import worker from '../../src/edge/index.js';
 import { processMessage } from '../../src/edge/pipeline.js';
 import { capturingEnv, ctx, edgeEnv, emailMessage } from './helpers.js';

@@ -1,8 +1,8 @@
 import { beforeEach, describe, expect, test } from 'vitest';
 import { canaryMessage, readCanaryMarker } from '../../src/core/canary.js';
 import { CANARY_CRON, sendCanary } from '../../src/edge/canary.js';
-import worker from '../../src/edge/index.js';
 import { readEdgeConfig } from '../../src/edge/config.js';
+import worker from '../../src/edge/index.js';
 import { capturingEnv, ctx, edgeEnv, postInbound } from './helpers.js';
 import { installSnapshot, usSnapshotInput } from './snapshot-input.js';
 

@@ -4,10 +4,10 @@
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { headerBytes, requestLineBytes, STATUS_LINE_BYTES } from '../../src/core/http-bytes.js';
 import { type IngestBatch, SIGNATURE_HEADERS } from '../../src/core/wire.js';
+import { postBatch } from '../../src/edge/central-batch.js';
 import { centralFetch } from '../../src/edge/central-client.js';
 import { readEdgeConfig } from '../../src/edge/config.js';
 import { takeCrossRegionCounts } from '../../src/edge/cross-region.js';
-import { postBatch } from '../../src/edge/central-batch.js';
 import { edgeEnv } from './helpers.js';
 
 const cfg = { ...readEdgeConfig(edgeEnv), centralUrl: 'http://central.example' };

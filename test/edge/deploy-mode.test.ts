@@ -2,9 +2,9 @@
 // edges, which never take the public `local-inbound-token`; an edge without its secrets answers
 // every request with the same clear error; a development edge answers loopback requests only.
 import { describe, expect, test } from 'vitest';
-import edgeToml from '../../wrangler.edge.toml?raw';
 import type { EdgeBindings } from '../../src/edge/config.js';
 import worker from '../../src/edge/index.js';
+import edgeToml from '../../wrangler.edge.toml?raw';
 import { capturingEnv, ctx } from './helpers.js';
 
 /** ENVIRONMENT as the committed `[env.us]` vars set it (undefined when they set none). */

@@ -6,9 +6,9 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, test } from 'vitest';
 import worker from '../../src/edge/index.js';
+import { HEADER_NAMES } from '../support/header-names.js';
 import { capturingEnv, ctx, emailMessage } from './helpers.js';
 import { deploymentInput, installSnapshot, usSnapshotInput } from './snapshot-input.js';
-import { HEADER_NAMES } from '../support/header-names.js';
 
 const FWD = 'crm-0123456789abcdef01234567@us.edge.crm-router.example';
 

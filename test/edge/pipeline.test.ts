@@ -6,12 +6,12 @@ import worker from '../../src/edge/index.js';
 import { JOURNAL_PREFIX } from '../../src/edge/journal.js';
 import { PLATFORM_MAX_BYTES, processMessage } from '../../src/edge/pipeline.js';
 import type { ItemRef } from '../../src/edge/queue-messages.js';
-import { deploymentInput, installSnapshot, removeSnapshot, usSnapshotInput } from './snapshot-input.js';
 import appleMailForward from '../fixtures/emails/apple-mail-forward-as-attachment.eml?raw';
 import gmailTwoForwards from '../fixtures/emails/gmail-two-forwarded-as-attachments.eml?raw';
 import outlookTwoForwards from '../fixtures/emails/outlook-two-forwarded-as-attachments.eml?raw';
 import thunderbirdTypedSubject from '../fixtures/emails/thunderbird-forward-as-attachment-typed-subject.eml?raw';
 import { capturingEnv, ctx, edgeEnv, emailMessage, postInbound } from './helpers.js';
+import { deploymentInput, installSnapshot, removeSnapshot, usSnapshotInput } from './snapshot-input.js';
 
 /** contoso's forwarding address in region us (the envelope recipient of every test message). */
 const FWD = 'crm-0123456789abcdef01234567@us.edge.crm-router.example';

@@ -4,12 +4,12 @@
 import { env } from 'cloudflare:test';
 import { beforeEach, describe, expect, test } from 'vitest';
 import { buildSnapshot, type SnapshotInput } from '../../src/core/snapshot.js';
-import { installBuilt } from './snapshot-input.js';
 import type { IngestItem } from '../../src/core/wire.js';
 import { type EdgeBindings, readEdgeConfig } from '../../src/edge/config.js';
 import { copyPrefix } from '../../src/edge/ingest-item.js';
 import { processMessage } from '../../src/edge/pipeline.js';
 import { expireRawCopies } from '../../src/edge/raw-expiry.js';
+import { installBuilt } from './snapshot-input.js';
 
 const edgeEnv = env as unknown as EdgeBindings;
 const DAY = 24 * 3600 * 1000;

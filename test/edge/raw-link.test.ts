@@ -1,7 +1,7 @@
 // GET /raw/… (signed links to regional raw copies): a path a client mangled is its mistake (4xx).
 import { describe, expect, test } from 'vitest';
-import { readEdgeConfig } from '../../src/edge/config.js';
 import { signRawLink } from '../../src/core/raw-link.js';
+import { readEdgeConfig } from '../../src/edge/config.js';
 import worker from '../../src/edge/index.js';
 import { ctx, edgeEnv } from './helpers.js';
 

@@ -4,8 +4,8 @@
 // whose items reference it, or `_shared` when several do — a deployment that tossed the message
 // references nothing and owns nothing.
 import { beforeEach, describe, expect, test } from 'vitest';
-import { type EdgeBindings, readEdgeConfig } from '../../src/edge/config.js';
 import { signRawLink } from '../../src/core/raw-link.js';
+import { type EdgeBindings, readEdgeConfig } from '../../src/edge/config.js';
 import worker from '../../src/edge/index.js';
 import { expireRawCopies } from '../../src/edge/raw-expiry.js';
 import { capturingEnv, ctx, edgeEnv, itemsOf } from './helpers.js';

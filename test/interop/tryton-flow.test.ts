@@ -2,8 +2,7 @@
 // connected to a private trytond by one PUT …/connector; its parties synced into the record store;
 // mail forwarded through an edge lands as one attachment and one note on the right party; the
 // party deleted in Tryton stops being tracked after the next sync.
-import { inject } from 'vitest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { LOCAL_INBOUND_TOKEN } from '../../scripts/network.js';
 import { central, eventually, rawMessage, uniqueMessageId } from '../e2e/helpers.js';
 import { startTryton, type Tryton } from './tryton.js';

@@ -9,7 +9,7 @@
 //
 // `dynamics-web-api` is not used: plain fetch covers the handful of calls and stays inside the
 // Workers runtime without nodejs_compat.
-import { CrmPullError, crmFetch, type CrmAnswer } from './crm-http.js';
+import { type CrmAnswer, CrmPullError, crmFetch } from './crm-http.js';
 import type {
   ConnectorAdapter,
   ConnectorContext,

@@ -9,6 +9,8 @@
 // Idempotency: a batch upsert keyed on a unique custom email property (`router_activity_id`).
 // Search-then-create is not safe here: HubSpot's search index lags writes by seconds, so a retry
 // after a lost answer would not find the object it just made and would make a second one.
+
+import type { BatchInputPublicDefaultAssociationMultiPost } from '@hubspot/api-client/lib/codegen/crm/associations/v4/models/all.js';
 import type {
   BatchInputSimplePublicObjectBatchInputUpsert,
   BatchResponseSimplePublicUpsertObject,
@@ -18,10 +20,9 @@ import type {
   CollectionResponseWithTotalSimplePublicObjectForwardPaging,
   PublicObjectSearchRequest,
 } from '@hubspot/api-client/lib/codegen/crm/objects/models/all.js';
-import type { BatchInputPublicDefaultAssociationMultiPost } from '@hubspot/api-client/lib/codegen/crm/associations/v4/models/all.js';
 import type { CollectionResponsePublicOwnerForwardPaging } from '@hubspot/api-client/lib/codegen/crm/owners/models/all.js';
 import type { PropertyCreate } from '@hubspot/api-client/lib/codegen/crm/properties/models/all.js';
-import { CrmPullError, crmFetch, type CrmAnswer } from './crm-http.js';
+import { type CrmAnswer, CrmPullError, crmFetch } from './crm-http.js';
 import type {
   ConnectorAdapter,
   ConnectorContext,

@@ -1,8 +1,8 @@
 // Connector kind → adapter. A kind without an adapter is refused by PUT …/connector (400) and its rows fail with a readable reason.
 import { dynamics365Adapter } from './dynamics365.js';
 import { hubspotAdapter } from './hubspot.js';
-import type { ConnectorAdapter, ConnectorKind } from './types.js';
 import { trytonAdapter } from './tryton.js';
+import type { ConnectorAdapter, ConnectorKind } from './types.js';
 import { webhookAdapter } from './webhook.js';
 
 export type AdapterRegistry = Partial<Record<ConnectorKind, ConnectorAdapter>>;

@@ -5,14 +5,15 @@
 // applied, so an interrupted sync resumes where it stopped and nothing is deleted that a page did
 // not confirm. Work is bounded per invocation (Workers allow 50 subrequests per invocation on the
 // free plan, 1,000 on paid, and 30 s of CPU): the rest continues on the next cron run.
-import { RECORD_CHUNK, recordInput } from '../contract/schemas.js';
+
 import type { Db } from '../../db/client.js';
 import { connectorsOfKinds, findConnector, updateConnector } from '../../db/queries/connectors.js';
 import { findDeployment } from '../../db/queries/deployments.js';
 import { type RecordInput, upsertRecordChunk } from '../../db/queries/records.js';
-import { removeManyRecords } from '../services/records.js';
+import { RECORD_CHUNK, recordInput } from '../contract/schemas.js';
 import { getHashKey } from '../services/hash-key.js';
 import { registerOutbound } from '../services/outbound.js';
+import { removeManyRecords } from '../services/records.js';
 import { type ChangeSite, configChanged } from '../snapshot/config-changed.js';
 import { type AdapterRegistry, adapterFor, connectorAdapters } from './registry.js';
 import { adapterFailure, type ConnectorConfig, connectorContext, loadConnector } from './service.js';

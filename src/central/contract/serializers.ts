@@ -5,8 +5,8 @@ import type {
   deployments,
   dispositions,
   mailboxes,
-  records,
   recordSyncs,
+  records,
   regions,
   webhookOutbox,
 } from '../../db/schema.js';

@@ -5,36 +5,36 @@
 import { type Context, Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { resolveToken } from '../http/auth.js';
 import { readCentralConfig } from '../config.js';
+import { connectorsHealth } from '../connectors/service.js';
+import { resolveToken } from '../http/auth.js';
 import { ApiError } from '../http/errors.js';
+import { clientKey, countEvent, retryAfterSeconds, SIGN_IN_FAILURES } from '../http/rate-limit.js';
 import { dashboardSecureHeaders } from '../http/secure-headers.js';
+import { computeStats } from '../services/stats.js';
+import { pageProps, scopeOf } from './context.js';
 import {
   checkLoginCsrf,
   type DashboardEnv,
   dashboardRefusal,
-  revokeSession,
   loginCsrfToken,
   requireCsrf,
   requireSession,
+  revokeSession,
   safeNext,
   startSession,
 } from './middleware/session.js';
-import { computeStats } from '../services/stats.js';
-import { connectorsHealth } from '../connectors/service.js';
-import { APP_CSS } from './views/assets/app-css.js';
-import { APP_JS } from './views/assets/app-js.js';
-import { LoginPage, MessagePage } from './views/login-page.js';
-import { OverviewPage, WINDOWS, type WindowKey } from './views/overview-page.js';
 import { dashboardActivityPages } from './routes/activities.js';
-import { clientKey, countEvent, retryAfterSeconds, SIGN_IN_FAILURES } from '../http/rate-limit.js';
-import { pageProps, scopeOf } from './context.js';
-import { dashboardDeadLetterPages } from './routes/dead-letters.js';
 import { dashboardConnectorPages } from './routes/connector.js';
+import { dashboardDeadLetterPages } from './routes/dead-letters.js';
 import { dashboardDeploymentPages } from './routes/deployments.js';
 import { dashboardMailboxPages } from './routes/mailboxes.js';
 import { dashboardRegionPages } from './routes/regions.js';
 import { dashboardTokenPages } from './routes/tokens.js';
+import { APP_CSS } from './views/assets/app-css.js';
+import { APP_JS } from './views/assets/app-js.js';
+import { LoginPage, MessagePage } from './views/login-page.js';
+import { OverviewPage, WINDOWS, type WindowKey } from './views/overview-page.js';
 
 /** Paths of signed-in pages (`/x/*` also matches `/x`). */
 const SIGNED_IN = [

@@ -18,8 +18,6 @@ import {
   finishOutboxRow,
   rearmDelivery,
 } from '../../db/queries/webhook-outbox.js';
-import type { CentralBindings } from '../context.js';
-import { serializeActivity } from '../contract/serializers.js';
 import type { AdapterRegistry } from '../connectors/registry.js';
 import { adapterFor } from '../connectors/registry.js';
 import {
@@ -31,6 +29,8 @@ import {
   settingsUrlProblem,
 } from '../connectors/service.js';
 import type { ConnectorContext, DeliveryInput, DeliveryResult } from '../connectors/types.js';
+import type { CentralBindings } from '../context.js';
+import { serializeActivity } from '../contract/serializers.js';
 import { mintRawLink } from '../ingest/raw-links.js';
 
 export {

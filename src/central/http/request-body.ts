@@ -1,6 +1,6 @@
 import type { Context } from 'hono';
-import type { AppEnv } from '../context.js';
 import { readStreamLimited } from '../../core/stream-limit.js';
+import type { AppEnv } from '../context.js';
 import { ApiError, payloadTooLarge, validationFailed } from './errors.js';
 
 /**

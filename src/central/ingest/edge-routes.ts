@@ -2,19 +2,20 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { deriveEdgeCredentials, verifyBody } from '../../core/request-signature.js';
 import {
+  ingestBatch,
+  ingestResponse,
   MAX_BATCH_BYTES,
   SIGNATURE_HEADERS,
   SIGNATURE_MAX_SKEW_MS,
-  ingestBatch,
-  ingestResponse,
 } from '../../core/wire.js';
-import { recordHeartbeat } from '../../db/queries/regions.js';
 import { claimBatchId } from '../../db/queries/ingest.js';
-import { createRouter } from '../http/app-router.js';
-import { assertEdge } from '../http/auth.js';
+import { findRegion, recordHeartbeat } from '../../db/queries/regions.js';
 import { readCentralConfig } from '../config.js';
 import type { AppEnv } from '../context.js';
-import { storeReportedDeadLetters } from './dead-letters.js';
+import { bearerSecurity, errorResponses, jsonResponse } from '../contract/openapi-helpers.js';
+import { enqueueWebhook } from '../delivery/webhooks.js';
+import { createRouter } from '../http/app-router.js';
+import { assertEdge } from '../http/auth.js';
 import {
   ApiError,
   badRequest,
@@ -23,20 +24,18 @@ import {
   notFound,
   validationFailed,
 } from '../http/errors.js';
-import { ingest } from './ingest.js';
-import { deadLetterClaimProblem, loadRegionClaims } from './ingest-claims.js';
 import { readBodyLimited, readLimited } from '../http/request-body.js';
+import { recordCanaries, recordCrossRegionBytes } from '../services/stats.js';
+import { snapshotPushEnabled } from '../snapshot/edge-notice.js';
 import {
   getRegionSnapshot,
   publisherContext,
   readPublishedSnapshot,
   regionMailboxesByHash,
 } from '../snapshot/snapshot-publisher.js';
-import { snapshotPushEnabled } from '../snapshot/edge-notice.js';
-import { findRegion } from '../../db/queries/regions.js';
-import { enqueueWebhook } from '../delivery/webhooks.js';
-import { recordCanaries, recordCrossRegionBytes } from '../services/stats.js';
-import { bearerSecurity, errorResponses, jsonResponse } from '../contract/openapi-helpers.js';
+import { storeReportedDeadLetters } from './dead-letters.js';
+import { ingest } from './ingest.js';
+import { deadLetterClaimProblem, loadRegionClaims } from './ingest-claims.js';
 
 /** Largest accepted batch after decompression (a gzip bomb is refused, not inflated). */
 const MAX_INFLATED_BYTES = 32 * 1024 * 1024;

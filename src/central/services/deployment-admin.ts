@@ -2,9 +2,7 @@
 // dashboard's deployment forms. Both validate with `deploymentBody` and save through
 // `saveDeployment`, so a base-number conflict is a 409 and every save bumps the config version.
 import type { Db } from '../../db/client.js';
-import { markPartChanged } from '../../db/queries/snapshot-parts.js';
 import { bumpConfigVersion } from '../../db/queries/config-version.js';
-import { type ChangeSite, configChanged } from '../snapshot/config-changed.js';
 import {
   bumpForwardingGeneration,
   bumpWebhookSecretGeneration,
@@ -15,21 +13,23 @@ import {
   upsertDeployment,
 } from '../../db/queries/deployments.js';
 import { overlappingDomains, replaceDeploymentDomains } from '../../db/queries/domains.js';
+import { markPartChanged } from '../../db/queries/snapshot-parts.js';
+import { type DeploymentInput, deploymentBody, idParam, trackingTokenSchema } from '../contract/schemas.js';
 import { type WebhookUrlPolicy, webhookUrlProblem } from '../delivery/webhook-url.js';
 import { ApiError, conflict, describeIssues, notFound, validationFailed } from '../http/errors.js';
-import { type DeploymentInput, deploymentBody, idParam, trackingTokenSchema } from '../contract/schemas.js';
+import { type ChangeSite, configChanged } from '../snapshot/config-changed.js';
 
-export { type DeploymentInput, deploymentBody, idParam, trackingTokenSchema };
-
-// Reads of deployments, for both front ends.
-export { findDeployment, listDeployments } from '../../db/queries/deployments.js';
-export { domainsByDeployment, listDeploymentDomains } from '../../db/queries/domains.js';
 export {
   activityCounts,
   mailboxCountsByDeployment,
   recordCounts,
   suppressionCounts,
 } from '../../db/queries/dashboard.js';
+
+// Reads of deployments, for both front ends.
+export { findDeployment, listDeployments } from '../../db/queries/deployments.js';
+export { domainsByDeployment, listDeploymentDomains } from '../../db/queries/domains.js';
+export { type DeploymentInput, deploymentBody, idParam, trackingTokenSchema };
 
 /**
  * Issues new forwarding addresses for a deployment; the current ones keep working for 7 days

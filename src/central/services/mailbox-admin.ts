@@ -1,18 +1,19 @@
 // The rules for routing a mailbox, shared by PUT /api/v1/mailboxes/:address, the bulk
 // POST /api/v1/mailboxes (CSV or JSON, all-or-nothing) and POST /api/v1/mailboxes/move: one
 // implementation, so a bulk import can never route what a single PUT would refuse.
-import { bumpConfigVersion } from '../../db/queries/config-version.js';
-import { type ChangeSite, configChanged } from '../snapshot/config-changed.js';
-import { deleteMailbox, findMailboxes, upsertMailbox, upsertRoutes } from '../../db/queries/mailboxes.js';
-import { allDeploymentIds } from '../../db/queries/deployments.js';
-import { allRegionIds } from '../../db/queries/regions.js';
-import type { Db } from '../../db/client.js';
-import type { mailboxes } from '../../db/schema.js';
-import { assertDeploymentAdmin, deploymentScope } from '../http/auth.js';
-import type { Principal } from '../context.js';
+
 import { domainOf, normaliseAddress } from '../../core/keyed-hash.js';
+import type { Db } from '../../db/client.js';
+import { bumpConfigVersion } from '../../db/queries/config-version.js';
+import { allDeploymentIds } from '../../db/queries/deployments.js';
 import { domainOwners } from '../../db/queries/domains.js';
+import { deleteMailbox, findMailboxes, upsertMailbox, upsertRoutes } from '../../db/queries/mailboxes.js';
+import { allRegionIds } from '../../db/queries/regions.js';
+import type { mailboxes } from '../../db/schema.js';
+import type { Principal } from '../context.js';
+import { assertDeploymentAdmin, deploymentScope } from '../http/auth.js';
 import { ApiError, type ErrorCode } from '../http/errors.js';
+import { type ChangeSite, configChanged } from '../snapshot/config-changed.js';
 import { routeClaimRefusal } from './route-claims.js';
 
 // Reads of routes, for both front ends.

@@ -3,8 +3,6 @@
 // bounded batches, every record the sync did not carry; a sync that never completes removes
 // nothing, and starting a newer sync supersedes an open one (completing the older is then a 409).
 import type { Db } from '../../db/client.js';
-import { recordsOutsideSync, removeRecordChunk } from '../../db/queries/records.js';
-import { type ChangeSite, configChanged } from '../snapshot/config-changed.js';
 import {
   addSyncReceived,
   findSyncOf,
@@ -13,7 +11,9 @@ import {
   type RecordSyncRow,
   updateSync,
 } from '../../db/queries/record-syncs.js';
+import { recordsOutsideSync, removeRecordChunk } from '../../db/queries/records.js';
 import { conflict, notFound } from '../http/errors.js';
+import { type ChangeSite, configChanged } from '../snapshot/config-changed.js';
 
 export { listRecordSyncs } from '../../db/queries/record-syncs.js';
 

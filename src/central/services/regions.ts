@@ -4,8 +4,8 @@ import type { Db } from '../../db/client.js';
 import { upsertRegion } from '../../db/queries/regions.js';
 import { type ChangeSite, configChanged } from '../snapshot/config-changed.js';
 
-export { findRegion, listRegions } from '../../db/queries/regions.js';
 export { mailboxCountsByRegion } from '../../db/queries/dashboard.js';
+export { findRegion, listRegions } from '../../db/queries/regions.js';
 
 /** Creates or updates a region; its edge picks the change up with its next snapshot. */
 export async function saveRegion(

@@ -1,3 +1,4 @@
+import { SIGNATURE_MAX_SKEW_MS } from '../../core/wire.js';
 import type { Db } from '../../db/client.js';
 import { deploymentsWithRetention } from '../../db/queries/deployments.js';
 import {
@@ -7,7 +8,6 @@ import {
   expiredDispositions,
   pruneBookkeepingRows,
 } from '../../db/queries/retention.js';
-import { SIGNATURE_MAX_SKEW_MS } from '../../core/wire.js';
 
 /** Latency samples older than this are dropped (the dashboard looks back at most 7 days). */
 export const LATENCY_RETENTION_MS = 8 * 24 * 3600 * 1000;

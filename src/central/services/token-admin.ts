@@ -2,18 +2,18 @@
 // token page. Admins manage every token; a deployment token manages `deployment:<own>`,
 // `user:<own>/*` and `relay:<own>` tokens only; other principals manage none.
 import { RELAY_SCOPE_PREFIX } from '../../core/relay-token.js';
+import type { Db } from '../../db/client.js';
 import { bumpConfigVersion } from '../../db/queries/config-version.js';
-import { type ChangeSite, configChanged } from '../snapshot/config-changed.js';
 import { findDeployment } from '../../db/queries/deployments.js';
 import { findRegion } from '../../db/queries/regions.js';
 import { findToken, insertToken, listTokens, revokeToken } from '../../db/queries/tokens.js';
-import type { Db } from '../../db/client.js';
 import type { apiTokens } from '../../db/schema.js';
-import { parseScope, sha256Hex } from '../http/auth.js';
 import type { Principal } from '../context.js';
-import { forbidden, notFound, validationFailed } from '../http/errors.js';
 import { SCOPE_HELP } from '../contract/schemas.js';
 import type { serializeToken } from '../contract/serializers.js';
+import { parseScope, sha256Hex } from '../http/auth.js';
+import { forbidden, notFound, validationFailed } from '../http/errors.js';
+import { type ChangeSite, configChanged } from '../snapshot/config-changed.js';
 
 export { SCOPE_HELP };
 

@@ -3,12 +3,13 @@
 // at the URL its heartbeat reported, with a signed `POST /api/v1/edge/snapshot-changed`; the edge
 // then fetches the snapshot as it would on a poll. A notice that fails is only logged: the edge's own
 // refreshes (cron, ingest answers, max age) still bring the change, later.
+
+import { headerBytes, requestLineBytes, STATUS_LINE_BYTES } from '../../core/http-bytes.js';
 import {
   deriveEdgeCredentials,
   SNAPSHOT_NOTICE_PATH,
   signSnapshotNotice,
 } from '../../core/request-signature.js';
-import { headerBytes, requestLineBytes, STATUS_LINE_BYTES } from '../../core/http-bytes.js';
 import type { Db } from '../../db/client.js';
 import { findRegion } from '../../db/queries/regions.js';
 import { readCentralConfig } from '../config.js';

@@ -14,30 +14,27 @@ import {
   ShardedFilterWriter,
   shardBitsFor,
 } from '../../core/membership-filter.js';
+import { RELAY_SCOPE_PREFIX, relayTokenKey } from '../../core/relay-token.js';
+import { deriveEdgeCredentials } from '../../core/request-signature.js';
 import {
+  decodeSnapshot,
   deploymentSnapshotOf,
-  layoutAssembledSnapshot,
-  type PartLayout,
   hashForwarding,
   hashSuppressions,
   type JsonDeployment,
+  layoutAssembledSnapshot,
   type MailboxRoute,
   OutboundAccumulator,
-  type RoutingSnapshot,
+  type PartLayout,
   type RelayTokenTarget,
-  decodeSnapshot,
+  type RoutingSnapshot,
 } from '../../core/snapshot.js';
 import { encodeManifest, isPartName, splitSnapshot } from '../../core/snapshot-manifest.js';
-import { RELAY_SCOPE_PREFIX, relayTokenKey } from '../../core/relay-token.js';
-import { deriveEdgeCredentials } from '../../core/request-signature.js';
 import type { AttachmentPolicy, EgressPolicy, FilterMode } from '../../core/types.js';
 import type { Db } from '../../db/client.js';
-import { regionsOfDeployment } from '../../db/queries/mailboxes.js';
-import { addressHash, BUCKET_BITS } from '../../db/queries/snapshot-parts.js';
 import { findDeployment } from '../../db/queries/deployments.js';
-import { deploymentsRoutedIn, mailboxesInRegion } from '../../db/queries/mailboxes.js';
+import { deploymentsRoutedIn, mailboxesInRegion, regionsOfDeployment } from '../../db/queries/mailboxes.js';
 import { findRegion } from '../../db/queries/regions.js';
-import { listActiveTokensByScopePrefix } from '../../db/queries/tokens.js';
 import {
   bumpSnapshotVersions,
   countRecordAddresses,
@@ -56,6 +53,8 @@ import {
   takePartLease,
   unhashedRecordAddresses,
 } from '../../db/queries/snapshot-build.js';
+import { addressHash, BUCKET_BITS } from '../../db/queries/snapshot-parts.js';
+import { listActiveTokensByScopePrefix } from '../../db/queries/tokens.js';
 import type { CentralBindings } from '../context.js';
 import { ApiError } from '../http/errors.js';
 import { type ForwardingKeys, forwardingKeys, snapshotForwarding } from '../services/forwarding.js';

@@ -1,8 +1,8 @@
 import { and, asc, eq, like, or, type SQL, sql } from 'drizzle-orm';
 import { normaliseAddress } from '../../core/keyed-hash.js';
-import { addressHash, dirtyBucketsStatement, partChangedStatement } from './snapshot-parts.js';
 import type { Db } from '../client.js';
 import { recordEmails, records, rowCounts, suppressions } from '../schema.js';
+import { addressHash, dirtyBucketsStatement, partChangedStatement } from './snapshot-parts.js';
 
 export interface RecordInput {
   type: string;

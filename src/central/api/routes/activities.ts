@@ -1,17 +1,16 @@
 import { z } from '@hono/zod-openapi';
-import { activityDetailSchema, activitySchema } from '../../contract/schemas.js';
 import { normaliseMessageId } from '../../../core/keyed-hash.js';
 import type { Db } from '../../../db/client.js';
+import type { Principal } from '../../context.js';
+import { apiRoute, jsonResponse } from '../../contract/openapi-helpers.js';
+import { activityDetailSchema, activitySchema } from '../../contract/schemas.js';
+import { serializeActivity, serializeWebhookDelivery } from '../../contract/serializers.js';
+import { deliveriesOfActivity } from '../../delivery/webhooks.js';
 import { createRouter } from '../../http/app-router.js';
 import { deploymentScope } from '../../http/auth.js';
-import type { Principal } from '../../context.js';
 import { forbidden, notFound } from '../../http/errors.js';
 import { mintRawLink, principalMailboxes, visibleCopies } from '../../ingest/raw-links.js';
-import { serializeActivity } from '../../contract/serializers.js';
-import { deliveriesOfActivity } from '../../delivery/webhooks.js';
 import { activityChanges, findActivity, queryActivities } from '../../services/activities.js';
-import { serializeWebhookDelivery } from '../../contract/serializers.js';
-import { apiRoute, jsonResponse } from '../../contract/openapi-helpers.js';
 
 const listRoute = apiRoute('get', '/activities', 'activities', {
   summary: 'Search and page activities (newest first; `nextCursor` is stable)',

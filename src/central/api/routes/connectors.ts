@@ -10,13 +10,13 @@ import {
 } from '../../connectors/service.js';
 import { runConnectorSync, startConnectorSync } from '../../connectors/sync.js';
 import { webhookSecret } from '../../connectors/webhook.js';
-import { findDeployment } from '../../services/deployment-admin.js';
+import { apiRoute, errorSchema, jsonBody, jsonResponse } from '../../contract/openapi-helpers.js';
 import { createRouter } from '../../http/app-router.js';
 import { assertDeploymentAccess, assertDeploymentAdmin } from '../../http/auth.js';
 import { conflict, notFound } from '../../http/errors.js';
+import { findDeployment } from '../../services/deployment-admin.js';
 import { changeSite } from '../../snapshot/config-changed.js';
 import { connectorSchema } from '../connector-schemas.js';
-import { apiRoute, errorSchema, jsonBody, jsonResponse } from '../../contract/openapi-helpers.js';
 
 const idParams = z.object({ id: z.string().min(1).max(63) });
 

@@ -1,11 +1,15 @@
 import { z } from '@hono/zod-openapi';
-import { deploymentSchema, forwardingAddressesSchema } from '../../contract/schemas.js';
+import type { Db } from '../../../db/client.js';
 import type { DeploymentRow } from '../../../db/queries/deployments.js';
-import { createRouter } from '../../http/app-router.js';
-import { assertAdmin, assertDeploymentAdmin, deploymentScope } from '../../http/auth.js';
 import { readCentralConfig } from '../../config.js';
 import type { Principal } from '../../context.js';
-import type { Db } from '../../../db/client.js';
+import { apiRoute, jsonBody, jsonResponse } from '../../contract/openapi-helpers.js';
+import { deploymentSchema, forwardingAddressesSchema } from '../../contract/schemas.js';
+import { serializeDeployment } from '../../contract/serializers.js';
+import { webhookSecret } from '../../delivery/webhooks.js';
+import { createRouter } from '../../http/app-router.js';
+import { assertAdmin, assertDeploymentAdmin, deploymentScope } from '../../http/auth.js';
+import { notFound } from '../../http/errors.js';
 import {
   deploymentBody,
   findDeployment,
@@ -16,16 +20,12 @@ import {
   rotateWebhookSecret,
   saveDeployment,
 } from '../../services/deployment-admin.js';
-import { changeSite } from '../../snapshot/config-changed.js';
-import { notFound } from '../../http/errors.js';
 import {
   currentForwardingAddresses,
   FORWARDING_GRACE_MS,
   forwardingKeys,
 } from '../../services/forwarding.js';
-import { serializeDeployment } from '../../contract/serializers.js';
-import { webhookSecret } from '../../delivery/webhooks.js';
-import { apiRoute, jsonBody, jsonResponse } from '../../contract/openapi-helpers.js';
+import { changeSite } from '../../snapshot/config-changed.js';
 
 export { deploymentBody, idParam };
 

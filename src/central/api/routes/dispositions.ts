@@ -1,11 +1,11 @@
 import { z } from '@hono/zod-openapi';
+import { apiRoute, jsonResponse } from '../../contract/openapi-helpers.js';
 import { dispositionSchema } from '../../contract/schemas.js';
+import { serializeDisposition } from '../../contract/serializers.js';
 import { createRouter } from '../../http/app-router.js';
 import { deploymentScope } from '../../http/auth.js';
 import { forbidden } from '../../http/errors.js';
 import { messageIdHashOf, queryDispositions } from '../../services/activities.js';
-import { serializeDisposition } from '../../contract/serializers.js';
-import { apiRoute, jsonResponse } from '../../contract/openapi-helpers.js';
 
 const listRoute = apiRoute('get', '/dispositions', 'dispositions', {
   summary: 'Receipts for mail that an edge tossed or rejected (content-free)',

@@ -1,6 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { createRouter } from '../../http/app-router.js';
 import { jsonResponse } from '../../contract/openapi-helpers.js';
+import { createRouter } from '../../http/app-router.js';
 import { pingDatabase } from '../../services/health.js';
 
 const health = createRoute({

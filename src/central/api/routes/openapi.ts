@@ -1,7 +1,7 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
-import { API_REFERENCE_CSS, renderApiReference } from '../api-reference-page.js';
-import { createRouter } from '../../http/app-router.js';
 import type { AppEnv } from '../../context.js';
+import { createRouter } from '../../http/app-router.js';
+import { API_REFERENCE_CSS, renderApiReference } from '../api-reference-page.js';
 
 /** Public paths: served without a bearer token. */
 export const OPENAPI_PATH = '/api/v1/openapi.json';

@@ -1,11 +1,11 @@
 import { z } from '@hono/zod-openapi';
+import { apiRoute, errorSchema, jsonBody, jsonResponse } from '../../contract/openapi-helpers.js';
 import { outboundInput, outboundResult } from '../../contract/schemas.js';
 import { createRouter } from '../../http/app-router.js';
 import { assertDeploymentAccess } from '../../http/auth.js';
 import { forbidden } from '../../http/errors.js';
 import { registerOutboundMail } from '../../services/outbound.js';
 import { changeSite } from '../../snapshot/config-changed.js';
-import { apiRoute, errorSchema, jsonBody, jsonResponse } from '../../contract/openapi-helpers.js';
 
 const registerOutboundRoute = apiRoute('post', '/deployments/{id}/outbound', 'outbound', {
   summary: 'Register outgoing CRM mail: issue a tracking token and remember the Message-ID for replies',

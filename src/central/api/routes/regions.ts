@@ -1,13 +1,12 @@
 import { z } from '@hono/zod-openapi';
-import { regionBody, regionSchema } from '../../contract/schemas.js';
-import { findRegion, listRegions, saveRegion } from '../../services/regions.js';
-import { changeSite } from '../../snapshot/config-changed.js';
+import { apiRoute, jsonBody, jsonResponse } from '../../contract/openapi-helpers.js';
+import { idParam, regionBody, regionSchema } from '../../contract/schemas.js';
+import { serializeRegion } from '../../contract/serializers.js';
 import { createRouter } from '../../http/app-router.js';
 import { assertAdmin } from '../../http/auth.js';
 import { notFound } from '../../http/errors.js';
-import { serializeRegion } from '../../contract/serializers.js';
-import { idParam } from '../../contract/schemas.js';
-import { apiRoute, jsonBody, jsonResponse } from '../../contract/openapi-helpers.js';
+import { findRegion, listRegions, saveRegion } from '../../services/regions.js';
+import { changeSite } from '../../snapshot/config-changed.js';
 
 const putRegion = apiRoute('put', '/regions/{id}', 'regions', {
   summary: 'Create or update a region (rules on/off, egress policy)',

@@ -1,14 +1,14 @@
 import { z } from '@hono/zod-openapi';
-import { idParam, rulesSchema } from '../../contract/schemas.js';
 import { RULE_FORMATS } from '../../../core/rule-scripts.js';
-import { forwardingKeys, regionRuleScript } from '../../services/forwarding.js';
-import { listDeployments } from '../../services/deployment-admin.js';
-import { listMailboxes } from '../../services/mailbox-admin.js';
-import { findRegion } from '../../services/regions.js';
+import { apiRoute } from '../../contract/openapi-helpers.js';
+import { idParam, rulesSchema } from '../../contract/schemas.js';
 import { createRouter } from '../../http/app-router.js';
 import { deploymentScope } from '../../http/auth.js';
 import { forbidden, notFound } from '../../http/errors.js';
-import { apiRoute } from '../../contract/openapi-helpers.js';
+import { listDeployments } from '../../services/deployment-admin.js';
+import { forwardingKeys, regionRuleScript } from '../../services/forwarding.js';
+import { listMailboxes } from '../../services/mailbox-admin.js';
+import { findRegion } from '../../services/regions.js';
 
 /** Most mailboxes one script lists. */
 const MAX_MAILBOXES = 50_000;

@@ -1,13 +1,13 @@
 import { z } from '@hono/zod-openapi';
+import { readCentralConfig } from '../../config.js';
+import { connectorsHealth } from '../../connectors/service.js';
+import { apiRoute, jsonResponse } from '../../contract/openapi-helpers.js';
+import { statsSchema } from '../../contract/schemas.js';
 import { createRouter } from '../../http/app-router.js';
 import { deploymentScope } from '../../http/auth.js';
-import { readCentralConfig } from '../../config.js';
 import { forbidden } from '../../http/errors.js';
-import { connectorsHealth } from '../../connectors/service.js';
-import { connectorStatusSchema } from '../connector-schemas.js';
 import { computeStats } from '../../services/stats.js';
-import { statsSchema } from '../../contract/schemas.js';
-import { apiRoute, jsonResponse } from '../../contract/openapi-helpers.js';
+import { connectorStatusSchema } from '../connector-schemas.js';
 
 const statsRoute = apiRoute('get', '/stats', 'stats', {
   summary: 'Per-region counters, cross-region bytes vs. forward-everything, latency percentiles, health',

@@ -1,10 +1,10 @@
-import { changeSite } from '../../snapshot/config-changed.js';
 import { z } from '@hono/zod-openapi';
+import { apiRoute, jsonBody, jsonResponse } from '../../contract/openapi-helpers.js';
 import { createdToken, tokenInput, tokenSchema } from '../../contract/schemas.js';
+import { serializeToken } from '../../contract/serializers.js';
 import { createRouter } from '../../http/app-router.js';
 import { listVisibleTokens, mintApiToken, revokeVisibleToken } from '../../services/token-admin.js';
-import { serializeToken } from '../../contract/serializers.js';
-import { apiRoute, jsonBody, jsonResponse } from '../../contract/openapi-helpers.js';
+import { changeSite } from '../../snapshot/config-changed.js';
 
 const createTokenRoute = apiRoute('post', '/tokens', 'tokens', {
   summary: 'Mint an API token',

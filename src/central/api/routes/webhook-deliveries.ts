@@ -1,12 +1,12 @@
 import { z } from '@hono/zod-openapi';
+import { readCentralConfig } from '../../config.js';
+import { apiRoute, jsonResponse } from '../../contract/openapi-helpers.js';
+import { webhookDeliverySchema } from '../../contract/schemas.js';
+import { serializeWebhookDelivery } from '../../contract/serializers.js';
+import { findDelivery, listFailingDeliveries, replayDelivery } from '../../delivery/webhooks.js';
 import { createRouter } from '../../http/app-router.js';
 import { deploymentScope } from '../../http/auth.js';
-import { readCentralConfig } from '../../config.js';
 import { forbidden, notFound } from '../../http/errors.js';
-import { findDelivery, listFailingDeliveries, replayDelivery } from '../../delivery/webhooks.js';
-import { serializeWebhookDelivery } from '../../contract/serializers.js';
-import { webhookDeliverySchema } from '../../contract/schemas.js';
-import { apiRoute, jsonResponse } from '../../contract/openapi-helpers.js';
 
 const listRoute = apiRoute('get', '/webhook-deliveries', 'webhooks', {
   summary:

@@ -7,9 +7,9 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { hmacHex, timingSafeEqual } from '../../../core/request-signature.js';
 import { isSessionRevoked, revokeSessionId } from '../../../db/queries/sessions.js';
-import { resolveToken } from '../../http/auth.js';
 import { readCentralConfig } from '../../config.js';
 import type { AppEnv, CentralBindings, Principal } from '../../context.js';
+import { resolveToken } from '../../http/auth.js';
 
 /** How long a session lasts after sign-in (a working day). */
 export const SESSION_TTL_MS = 8 * 60 * 60 * 1000;

@@ -1,8 +1,11 @@
 /** @jsxImportSource hono/jsx */
 // Activities (search, detail with "Why tracked") and Dispositions ("why was this not tracked?").
 import { Hono } from 'hono';
-import { TOSSED_REASONS, TRACKED_REASONS } from '../../../core/types.js';
 import { normaliseMessageId } from '../../../core/keyed-hash.js';
+import { TOSSED_REASONS, TRACKED_REASONS } from '../../../core/types.js';
+import { copyNotes, heldRegionally } from '../../contract/serializers.js';
+import { deliveriesOfActivity } from '../../delivery/webhooks.js';
+import { mintRawLink } from '../../ingest/raw-links.js';
 import {
   findActivity,
   mailboxRegions,
@@ -13,14 +16,11 @@ import {
 } from '../../services/activities.js';
 import { listDeployments } from '../../services/deployment-admin.js';
 import { listRegions } from '../../services/regions.js';
+import { type DashboardContext, pageContext, pageProps, queryText, scopeOf, visibleRow } from '../context.js';
 import type { DashboardEnv } from '../middleware/session.js';
-import { mintRawLink } from '../../ingest/raw-links.js';
 import { ActivitiesPage, type ActivityFilters } from '../views/activities-page.js';
-import { copyNotes, heldRegionally } from '../../contract/serializers.js';
-import { deliveriesOfActivity } from '../../delivery/webhooks.js';
 import { ActivityPage, type ContentView, type PartyView, type StoredFile } from '../views/activity-page.js';
 import { DispositionsPage, type Lookup } from '../views/dispositions-page.js';
-import { type DashboardContext, pageContext, pageProps, queryText, scopeOf, visibleRow } from '../context.js';
 
 const PAGE_SIZE = 50;
 const REASONS: readonly string[] = [...TOSSED_REASONS, ...TRACKED_REASONS];

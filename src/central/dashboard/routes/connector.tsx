@@ -14,13 +14,13 @@ import {
 } from '../../connectors/service.js';
 import { runConnectorSync, startConnectorSync } from '../../connectors/sync.js';
 import { CONNECTOR_KINDS, type ConnectorKind } from '../../connectors/types.js';
-import { findDeployment } from '../../services/deployment-admin.js';
 import { assertDeploymentAdmin } from '../../http/auth.js';
 import { conflict, notFound, validationFailed } from '../../http/errors.js';
+import { findDeployment } from '../../services/deployment-admin.js';
 import { changeSite } from '../../snapshot/config-changed.js';
+import { type DashboardContext, formFields, orRefusal, pageProps } from '../context.js';
 import { setFlash } from '../middleware/flash.js';
 import type { DashboardEnv } from '../middleware/session.js';
-import { type DashboardContext, formFields, orRefusal, pageProps } from '../context.js';
 import { CONNECTOR_FORM_FIELDS, ConnectorPage } from '../views/connector-page.js';
 
 async function managed(c: DashboardContext) {

@@ -1,14 +1,14 @@
 /** @jsxImportSource hono/jsx */
 import { Hono } from 'hono';
+import { readCentralConfig } from '../../config.js';
+import { findDelivery, listFailingDeliveries, replayDelivery } from '../../delivery/webhooks.js';
+import { notFound } from '../../http/errors.js';
 import { findDeadLetter, listDeadLetters } from '../../ingest/dead-letters.js';
 import { replayDeadLetter } from '../../ingest/replay.js';
-import { readCentralConfig } from '../../config.js';
-import { notFound } from '../../http/errors.js';
-import { findDelivery, listFailingDeliveries, replayDelivery } from '../../delivery/webhooks.js';
+import { pageProps, scopeOf, visibleRow } from '../context.js';
 import { setFlash } from '../middleware/flash.js';
 import type { DashboardEnv } from '../middleware/session.js';
 import { DeadLettersPage } from '../views/dead-letters-page.js';
-import { pageProps, scopeOf, visibleRow } from '../context.js';
 
 type ReplayResult = NonNullable<Awaited<ReturnType<typeof replayDeadLetter>>>;
 

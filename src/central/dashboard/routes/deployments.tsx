@@ -3,37 +3,26 @@
 // PUT /api/v1/deployments/:id (deployment-admin.ts), which is admin-only too — deployment sessions
 // see no edit controls and get 403 on the form posts.
 import { Hono } from 'hono';
-import { assertAdmin, assertDeploymentAdmin } from '../../http/auth.js';
-import { listRecords, recordKeysOfText, removeManyRecords, removeRecord } from '../../services/records.js';
-import { changeSite } from '../../snapshot/config-changed.js';
-import { RECORD_CHUNK } from '../../contract/schemas.js';
-import { completeSync, listRecordSyncs, startSync } from '../../services/record-sync.js';
-import { RecordsPage } from '../views/records-page.js';
-import { SyncsPage } from '../views/syncs-page.js';
 import { readCentralConfig } from '../../config.js';
 import { connectorsHealth } from '../../connectors/service.js';
+import { RECORD_CHUNK } from '../../contract/schemas.js';
+import { assertAdmin, assertDeploymentAdmin } from '../../http/auth.js';
+import { conflict, notFound } from '../../http/errors.js';
 import {
   activityCounts,
   domainsByDeployment,
   findDeployment,
-  listDeployments,
   listDeploymentDomains,
+  listDeployments,
   mailboxCountsByDeployment,
   parseDeploymentInput,
   recordCounts,
   saveDeployment,
   suppressionCounts,
 } from '../../services/deployment-admin.js';
-import { conflict, notFound } from '../../http/errors.js';
-import { setFlash } from '../middleware/flash.js';
-import type { Flash } from '../views/layout.js';
-import type { DashboardEnv } from '../middleware/session.js';
-import {
-  DeploymentEditPage,
-  type DeploymentFormValues,
-  DeploymentsPage,
-  formValuesOf,
-} from '../views/deployments-page.js';
+import { completeSync, listRecordSyncs, startSync } from '../../services/record-sync.js';
+import { listRecords, recordKeysOfText, removeManyRecords, removeRecord } from '../../services/records.js';
+import { changeSite } from '../../snapshot/config-changed.js';
 import {
   type DashboardContext,
   formFields,
@@ -44,6 +33,17 @@ import {
   type Refusal,
   scopeOf,
 } from '../context.js';
+import { setFlash } from '../middleware/flash.js';
+import type { DashboardEnv } from '../middleware/session.js';
+import {
+  DeploymentEditPage,
+  type DeploymentFormValues,
+  DeploymentsPage,
+  formValuesOf,
+} from '../views/deployments-page.js';
+import type { Flash } from '../views/layout.js';
+import { RecordsPage } from '../views/records-page.js';
+import { SyncsPage } from '../views/syncs-page.js';
 
 async function renderDeployments(c: DashboardContext, opts: Refusal<DeploymentFormValues> = {}) {
   const db = c.get('db');

@@ -2,22 +2,14 @@
 // The Routes pages: the same validation and semantics as PUT/DELETE /api/v1/mailboxes/:address.
 import { Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { changeSite } from '../../snapshot/config-changed.js';
+import { emailAddress, MAX_ROUTES_PER_REQUEST, mailboxBody, moveBody } from '../../contract/schemas.js';
+import { assertDeploymentAdmin } from '../../http/auth.js';
+import { describeIssues, validationFailed } from '../../http/errors.js';
 import { listDeployments } from '../../services/deployment-admin.js';
 import { findMailbox, listMailboxes, routeMailbox, unrouteMailbox } from '../../services/mailbox-admin.js';
 import { listRegions } from '../../services/regions.js';
-import { assertDeploymentAdmin } from '../../http/auth.js';
-import { describeIssues, validationFailed } from '../../http/errors.js';
-import { setFlash } from '../middleware/flash.js';
-import type { DashboardEnv } from '../middleware/session.js';
-import {
-  type ImportResult,
-  type MoveRoutesForm,
-  type NewRouteForm,
-  RouteDeleteConfirmPage,
-  type RouteFilters,
-  RoutesPage,
-} from '../views/routes-page.js';
+import { csvRouteCandidates, importRoutes, moveRoutes } from '../../services/route-import.js';
+import { changeSite } from '../../snapshot/config-changed.js';
 import {
   type DashboardContext,
   formFields,
@@ -29,8 +21,16 @@ import {
   scopeOf,
   visibleRow,
 } from '../context.js';
-import { emailAddress, MAX_ROUTES_PER_REQUEST, mailboxBody, moveBody } from '../../contract/schemas.js';
-import { csvRouteCandidates, importRoutes, moveRoutes } from '../../services/route-import.js';
+import { setFlash } from '../middleware/flash.js';
+import type { DashboardEnv } from '../middleware/session.js';
+import {
+  type ImportResult,
+  type MoveRoutesForm,
+  type NewRouteForm,
+  RouteDeleteConfirmPage,
+  type RouteFilters,
+  RoutesPage,
+} from '../views/routes-page.js';
 
 const LIST_LIMIT = 500;
 

@@ -1,17 +1,18 @@
 /** @jsxImportSource hono/jsx */
 import { Hono } from 'hono';
-import { forwardingKeys, regionRuleScript } from '../../services/forwarding.js';
 import { EGRESS_POLICIES } from '../../../core/types.js';
-import { listDeployments } from '../../services/deployment-admin.js';
-import { listMailboxes } from '../../services/mailbox-admin.js';
-import { findRegion, listRegions, mailboxCountsByRegion, saveRegion } from '../../services/regions.js';
-import { changeSite } from '../../snapshot/config-changed.js';
 import type { regions } from '../../../db/schema.js';
 import { readCentralConfig } from '../../config.js';
 import { badRequest, forbidden, notFound } from '../../http/errors.js';
+import { listDeployments } from '../../services/deployment-admin.js';
+import { forwardingKeys, regionRuleScript } from '../../services/forwarding.js';
+import { listMailboxes } from '../../services/mailbox-admin.js';
+import { findRegion, listRegions, mailboxCountsByRegion, saveRegion } from '../../services/regions.js';
+import { computeStats } from '../../services/stats.js';
+import { changeSite } from '../../snapshot/config-changed.js';
+import { type DashboardContext, formFields, isAdmin, pageContext, pageProps, scopeOf } from '../context.js';
 import { setFlash } from '../middleware/flash.js';
 import type { DashboardEnv } from '../middleware/session.js';
-import { computeStats } from '../../services/stats.js';
 import {
   RegionRulesConfirmPage,
   RegionsPage,
@@ -19,7 +20,6 @@ import {
   RULE_FORMATS,
   type RuleScript,
 } from '../views/regions-page.js';
-import { type DashboardContext, formFields, isAdmin, pageContext, pageProps, scopeOf } from '../context.js';
 
 const WEEK_MS = 7 * 24 * 60 * 60 * 1000;
 

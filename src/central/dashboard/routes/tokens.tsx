@@ -2,22 +2,23 @@
 // API tokens page (a sub-page of Deployments): the same rules as /api/v1/tokens (token-admin.ts).
 // The plaintext of a minted token is rendered in the response to the mint form only — never put in
 // a flash cookie or a URL.
-import { changeSite } from '../../snapshot/config-changed.js';
+
 import { Hono } from 'hono';
+import { serializeToken } from '../../contract/serializers.js';
+import { validationFailed } from '../../http/errors.js';
 import { listDeployments } from '../../services/deployment-admin.js';
 import { listRegions } from '../../services/regions.js';
-import { validationFailed } from '../../http/errors.js';
-import { setFlash } from '../middleware/flash.js';
-import type { DashboardEnv } from '../middleware/session.js';
 import {
   listVisibleTokens,
   mintApiToken,
   revokeVisibleToken,
   tokenRealm,
 } from '../../services/token-admin.js';
-import { serializeToken } from '../../contract/serializers.js';
-import { type CreatedToken, type MintTokenForm, type TokenKind, TokensPage } from '../views/tokens-page.js';
+import { changeSite } from '../../snapshot/config-changed.js';
 import { type DashboardContext, formFields, orRefusal, pageProps, type Refusal } from '../context.js';
+import { setFlash } from '../middleware/flash.js';
+import type { DashboardEnv } from '../middleware/session.js';
+import { type CreatedToken, type MintTokenForm, type TokenKind, TokensPage } from '../views/tokens-page.js';
 
 async function renderTokens(
   c: DashboardContext,

@@ -1,8 +1,8 @@
 /** @jsxImportSource hono/jsx */
 import type { FC } from 'hono/jsx';
 import type { activities } from '../../../db/schema.js';
-import { formatBytes } from './format.js';
 import { DataTable, DeploymentFilter, InputField, SearchForm } from './components.js';
+import { formatBytes } from './format.js';
 import { type Flash, Layout, type PageContext } from './layout.js';
 
 export type ActivityRow = typeof activities.$inferSelect;

@@ -2,10 +2,10 @@
 import type { FC } from 'hono/jsx';
 import type { webhookOutbox } from '../../../db/schema.js';
 import type { RawLink } from '../../ingest/raw-links.js';
-import { displayAddress } from './activities-page.js';
 import type { ActivityRow } from './activities-page.js';
-import { formatBytes, METHOD_TEXT, REASON_TEXT } from './format.js';
+import { displayAddress } from './activities-page.js';
 import { DataTable, Panel } from './components.js';
+import { formatBytes, METHOD_TEXT, REASON_TEXT } from './format.js';
 import { Layout, type PageContext, Time } from './layout.js';
 
 export type WebhookDeliveryRow = typeof webhookOutbox.$inferSelect;

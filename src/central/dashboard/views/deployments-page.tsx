@@ -3,10 +3,10 @@ import type { FC } from 'hono/jsx';
 import { formatTrackingToken } from '../../../core/tracking-token.js';
 import { ATTACHMENT_POLICIES, RECORD_TYPES } from '../../../core/types.js';
 import type { deployments } from '../../../db/schema.js';
-import { formatBytes, formatCount } from './format.js';
 import { AddPanel, Field, InputField, SelectField, StackForm } from './components.js';
-import { type Flash, Layout, type PageContext, Time } from './layout.js';
 import { ConnectorFacts, type ConnectorStatusView } from './connector-page.js';
+import { formatBytes, formatCount } from './format.js';
+import { type Flash, Layout, type PageContext, Time } from './layout.js';
 
 type DeploymentRow = typeof deployments.$inferSelect;
 

@@ -3,8 +3,8 @@ import type { FC } from 'hono/jsx';
 import { TOSSED_REASONS, TRACKED_REASONS } from '../../../core/types.js';
 import type { dispositions } from '../../../db/schema.js';
 import { type ActivityRow, displayAddress } from './activities-page.js';
-import { formatBytes, REASON_TEXT } from './format.js';
 import { DataTable, FilterSelect, InputField, SearchForm } from './components.js';
+import { formatBytes, REASON_TEXT } from './format.js';
 import { type Flash, Layout, type PageContext } from './layout.js';
 
 export type DispositionRow = typeof dispositions.$inferSelect;

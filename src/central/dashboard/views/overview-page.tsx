@@ -7,11 +7,11 @@ import {
   type RegionStats,
   type StatsResult,
 } from '../../services/stats.js';
+import { DataTable } from './components.js';
+import type { ConnectorStatusView } from './connector-page.js';
 import { formatBytes, formatCount, formatDuration, formatMs, formatPercent } from './format.js';
 import { type Flash, Layout, type PageContext, Time } from './layout.js';
 import { TrafficChart } from './traffic-chart.js';
-import { DataTable } from './components.js';
-import type { ConnectorStatusView } from './connector-page.js';
 
 export const WINDOWS = {
   '1h': { label: 'Last hour', ms: 60 * 60 * 1000 },

@@ -3,8 +3,8 @@ import type { FC } from 'hono/jsx';
 import { EGRESS_POLICIES } from '../../../core/types.js';
 import type { regions } from '../../../db/schema.js';
 import type { RegionStats } from '../../services/stats.js';
-import { formatBytes, formatCount } from './format.js';
 import { PostForm, SelectField } from './components.js';
+import { formatBytes, formatCount } from './format.js';
 import { type Flash, Layout, type PageContext, Time } from './layout.js';
 
 type RegionRow = typeof regions.$inferSelect;

@@ -2,7 +2,6 @@
 import type { FC } from 'hono/jsx';
 import { FILTER_MODES } from '../../../core/types.js';
 import type { mailboxes } from '../../../db/schema.js';
-import { formatCount } from './format.js';
 import {
   AddPanel,
   DataTable,
@@ -12,9 +11,10 @@ import {
   InputField,
   PostForm,
   SearchForm,
-  StackForm,
   SelectField,
+  StackForm,
 } from './components.js';
+import { formatCount } from './format.js';
 import { type Flash, Layout, type PageContext } from './layout.js';
 
 type MailboxRow = typeof mailboxes.$inferSelect;

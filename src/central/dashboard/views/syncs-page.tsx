@@ -3,8 +3,8 @@
 // latest open one. The same rules as the API (record-sync.ts).
 import type { FC } from 'hono/jsx';
 import type { RecordSync } from '../../services/record-sync.js';
-import { formatCount } from './format.js';
 import { DataTable, PostButton } from './components.js';
+import { formatCount } from './format.js';
 import { type Flash, Layout, type PageContext } from './layout.js';
 
 const STATE_TEXT: Record<string, string> = {
