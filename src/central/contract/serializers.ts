@@ -1,4 +1,5 @@
 import type { FilterMode, RecordType } from '../../core/types.js';
+import type { DeadLetterRow } from '../../db/queries/dead-letters.js';
 import type {
   activities,
   apiTokens,
@@ -175,4 +176,10 @@ export function serializeRecord(r: typeof records.$inferSelect) {
     active: r.active,
     updatedAt: r.updatedAt,
   };
+}
+
+/** A dead letter as the API shows it: the row, and the Message-ID of its item when it has one. */
+export function serializeDeadLetter({ item, ...row }: DeadLetterRow) {
+  const { messageId } = (item ?? {}) as { messageId?: unknown };
+  return { ...row, messageId: typeof messageId === 'string' ? messageId : null };
 }

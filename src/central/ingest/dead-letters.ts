@@ -1,6 +1,6 @@
 import type { DeadLetterReport } from '../../core/wire.js';
 import type { Db } from '../../db/client.js';
-import { type DeadLetterRow, deadLetterInsertStatements } from '../../db/queries/dead-letters.js';
+import { deadLetterInsertStatements } from '../../db/queries/dead-letters.js';
 import { runBatch } from '../../db/queries/statements.js';
 import { itemDeployment } from './plan.js';
 
@@ -23,9 +23,4 @@ export async function storeReportedDeadLetters(
     createdAt: now,
   }));
   await runBatch(db, deadLetterInsertStatements(db, rows));
-}
-
-export function serializeDeadLetter({ item, ...row }: DeadLetterRow) {
-  const { messageId } = (item ?? {}) as { messageId?: unknown };
-  return { ...row, messageId: typeof messageId === 'string' ? messageId : null };
 }

@@ -1,10 +1,11 @@
 import { z } from '@hono/zod-openapi';
 import { apiRoute, jsonResponse } from '../../contract/openapi-helpers.js';
 import { deadLetterSchema, replayResult } from '../../contract/schemas.js';
+import { serializeDeadLetter } from '../../contract/serializers.js';
 import { createRouter } from '../../http/app-router.js';
 import { deploymentScope } from '../../http/auth.js';
 import { forbidden, notFound } from '../../http/errors.js';
-import { findDeadLetter, listDeadLetters, serializeDeadLetter } from '../../ingest/dead-letters.js';
+import { findDeadLetter, listDeadLetters } from '../../ingest/dead-letters.js';
 import { replayDeadLetter } from '../../ingest/replay.js';
 
 const listRoute = apiRoute('get', '/dead-letters', 'dead letters', {
