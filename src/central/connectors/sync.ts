@@ -15,8 +15,15 @@ import { getHashKey } from '../services/hash-key.js';
 import { registerOutbound } from '../services/outbound.js';
 import { removeManyRecords } from '../services/records.js';
 import { type ChangeSite, configChanged } from '../snapshot/config-changed.js';
+import { CrmPullError } from './crm-http.js';
 import { type AdapterRegistry, adapterFor, connectorAdapters } from './registry.js';
-import { adapterFailure, type ConnectorConfig, connectorContext, loadConnector } from './service.js';
+import {
+  adapterFailure,
+  type ConnectorConfig,
+  connectorContext,
+  loadConnector,
+  noteConnectorState,
+} from './service.js';
 import type { PullPage } from './types.js';
 
 /** Pages one invocation applies per connector (each page: a few CRM calls and a few D1 batches). */
@@ -118,11 +125,16 @@ export async function runConnectorSync(
     }
   } catch (err) {
     result.error = `sync: ${adapterFailureOrDetail(adapter, err)}`;
-    await updateConnector(db, deploymentId, {
-      lastError: result.error,
-      lastErrorAt: Date.now(),
-      updatedAt: Date.now(),
-    });
+    if (err instanceof CrmPullError && err.result.outcome === 'unauthorized')
+      // As a delivery does: the CRM refused the credentials, so every pull would fail the same way
+      // until an admin sets them again (PUT or a passing test resumes; the cursor is kept).
+      await noteConnectorState(db, connector, { state: 'paused', error: result.error });
+    else
+      await updateConnector(db, deploymentId, {
+        lastError: result.error,
+        lastErrorAt: Date.now(),
+        updatedAt: Date.now(),
+      });
   } finally {
     if (recordsChanged) configChanged(site, 'records');
     if (outboundChanged) configChanged(site, 'outbound');

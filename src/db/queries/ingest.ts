@@ -121,7 +121,7 @@ const activitySelectList = sql.raw(
       if (key === 'seq') return '(select coalesce(max(seq), 0) from activities) + r.key + 1';
       if (key === 'changeSeq') return '(select coalesce(max(change_seq), 0) from activities) + r.key + 1';
       if (key === 'merged') return '0';
-      // Set by the CRM connector once delivered (src/central/delivery/webhooks.ts), never by ingest.
+      // A new activity is in no CRM yet; a merge keeps the object (not in the conflict's `set`).
       if (key === 'crmObject') return 'null';
       const at = (ACTIVITY_FIELDS as readonly string[]).indexOf(key);
       if (at < 0) throw new Error(`activity column ${key} has no place in the upsert`);
