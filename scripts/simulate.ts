@@ -308,6 +308,33 @@ async function drain(
   }
 }
 
+/** How long the activities since the run started must stay unchanged to count as settled. */
+const SETTLE_MS = 3000;
+
+/**
+ * The run's activities once they stop changing. The counters say every accepted copy reached
+ * central, but they are router-wide: a copy of an earlier run still in a queue or spool counts in
+ * them too. So the activities are read again until two readings SETTLE_MS apart are the same (or
+ * the drain's deadline passes).
+ */
+async function settledActivities(
+  api: CentralClient,
+  since: number,
+  deadline: number,
+): Promise<Map<string, Json>> {
+  let found = await activitiesSince(api, since);
+  for (;;) {
+    if (Date.now() > deadline) return found;
+    await sleep(SETTLE_MS);
+    const again = await activitiesSince(api, since);
+    const same =
+      again.size === found.size &&
+      [...again].every(([key, a]) => (found.get(key)?.mailboxes?.length ?? -1) === a.mailboxes?.length);
+    found = again;
+    if (same) return found;
+  }
+}
+
 /** Every activity received since `since`, keyed by deployment + Message-ID. */
 async function activitiesSince(api: CentralClient, since: number): Promise<Map<string, Json>> {
   const found = new Map<string, Json>();
@@ -443,10 +470,11 @@ export async function runSimulation({
   log(
     `  sent ${sent.messages.length} messages (${accepted} copies accepted, ${sent.failures} refused) in ${sent.elapsedS.toFixed(1)} s; waiting for central…`,
   );
+  const drainDeadline = Date.now() + drainTimeoutMs;
   const drained = await drain(api, before, since, accepted, drainTimeoutMs, log);
   const latencyStats = await stats(api, since);
   const delta = counterDelta(before, drained.after);
-  const found = checkCaptures ? await activitiesSince(api, since) : new Map();
+  const found = checkCaptures ? await settledActivities(api, since, drainDeadline) : new Map();
 
   // Ground truth vs. what central holds.
   const isRemote = (region: Region) => region !== HOME_REGION;

@@ -348,6 +348,20 @@ export const ingestBatches = sqliteTable('ingest_batches', {
   items: integer('items').notNull().default(0),
 });
 
+/**
+ * Edge copies (item ids) already counted in `edge_counters`: an edge posts a copy again when the
+ * answer to its batch is lost (queue retry, spool drain), and the copy is stored once, so it is
+ * counted once. Receipts need no row here: their dispositions row is keyed by the same id.
+ */
+export const ingestedCopies = sqliteTable(
+  'ingested_copies',
+  {
+    id: text('id').primaryKey(),
+    at: integer('at').notNull(),
+  },
+  (t) => [index('ingested_copies_at').on(t.at)],
+);
+
 /** Per-region, per-minute counters reported by the edges (summed on upsert). */
 export const edgeCounters = sqliteTable(
   'edge_counters',

@@ -312,6 +312,38 @@ describe('POST /api/v1/ingest', () => {
     expect(after.received - before.received).toBe(2);
     expect(after.crmBound).toBe(before.crmBound);
   });
+
+  test('a copy delivered again (an edge retry after a lost answer) is counted once, not twice', async () => {
+    const usStats = async () =>
+      (await api('GET', '/api/v1/stats')).json.regions.find((r: { region: string }) => r.region === 'us');
+    const before = await usStats();
+    const it = item();
+    const tossed = {
+      kind: 'receipt' as const,
+      id: `r-${crypto.randomUUID()}`,
+      region: 'us',
+      reason: 'bulk' as const,
+      sizeBytes: 500,
+      at: Date.now(),
+    };
+    // The edge posts, central commits, the answer is lost: the edge posts the same copies again
+    // in a new batch (a new batch id, as a queue retry or a spool drain makes).
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const res = await sendBatch({ items: [it], receipts: [tossed] });
+      expect(res.status).toBe(200);
+    }
+    const after = await usStats();
+    expect(after.received - before.received).toBe(2);
+    expect(after.crmBound - before.crmBound).toBe(1);
+    expect(after.crmBoundBytes - before.crmBoundBytes).toBe(it.sizeBytes);
+    expect(after.receivedBytes - before.receivedBytes).toBe(it.sizeBytes + 500);
+    expect((after.tossed.bulk ?? 0) - (before.tossed.bulk ?? 0)).toBe(1);
+    expect(after.latencyMs.samples - before.latencyMs.samples).toBe(1);
+    // Two new copies in one batch still count as two.
+    const [a, b] = [item(), item()];
+    await sendBatch({ items: [a, b] });
+    expect((await usStats()).crmBound - after.crmBound).toBe(2);
+  });
 });
 
 describe('POST /api/v1/ingest refuses bad credentials and stores nothing', () => {

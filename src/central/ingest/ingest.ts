@@ -9,7 +9,7 @@ import {
   dispositionInsertStatements,
   edgeCounterStatements,
   landedIds,
-  latencySampleStatements,
+  newCopyStatements,
 } from '../../db/queries/ingest.js';
 import { runBatch, type Statement } from '../../db/queries/statements.js';
 import { webhookDeliveryId, webhookOutboxStatements } from '../../db/queries/webhook-outbox.js';
@@ -22,7 +22,7 @@ import {
   lookupKeysOf,
   planItems,
   screen,
-  trafficCounters,
+  trafficCopies,
 } from './plan.js';
 
 export interface IngestContext {
@@ -122,20 +122,17 @@ export async function ingest(
     })),
     now,
   );
-  const latency = committed.map((i) => ({
-    region,
-    deployment: i.deployment,
-    at: now,
-    ms: Math.max(0, now - i.receivedAt),
-  }));
+  const bytesSent = opts.bytesSent ?? 0;
   const statements: Statement[] = [
     ...head,
     ...upserts,
     ...outbox,
-    ...(edgeTraffic ? latencySampleStatements(db, latency) : []),
+    // Before the receipts' dispositions: a copy delivered again is counted once (newCopyStatements).
+    ...(edgeTraffic ? newCopyStatements(db, region, now, trafficCopies(now, committed, allReceipts)) : []),
     ...receiptStatements(ctx, allReceipts),
-    ...(edgeTraffic
-      ? edgeCounterStatements(db, trafficCounters(region, now, committed, allReceipts, opts.bytesSent ?? 0))
+    // The bytes of every POST count, a repeated one too: they crossed the network again.
+    ...(edgeTraffic && bytesSent > 0
+      ? edgeCounterStatements(db, [{ region, minute: Math.floor(now / 60000), bytesSent, tossed: {} }])
       : []),
   ];
   const out = await runBatch(db, statements);

@@ -5,10 +5,9 @@
 import { keyedHash, normaliseMessageId, sha256Hex } from '../../core/keyed-hash.js';
 import type { RecordType } from '../../core/types.js';
 import { type IngestItem, ingestItem, type Receipt } from '../../core/wire.js';
-import type { ActivityInsert } from '../../db/queries/ingest.js';
+import type { ActivityInsert, CopyCount } from '../../db/queries/ingest.js';
 import type { Party } from '../../db/schema.js';
 import { describeIssues } from '../http/errors.js';
-import { addTotals, emptyTotals, type TrafficTotals } from '../services/stats.js';
 import { itemClaimProblem, type RegionClaims, receiptClaimProblem } from './ingest-claims.js';
 
 /** `From` resolves to the first match in this order (design §2). */
@@ -300,35 +299,33 @@ export function falsePositiveReceipt(item: IngestItem, problem: string, hashKey:
   };
 }
 
-/** Per-minute traffic rows of the region's counters for stored items, receipts and the batch's bytes. */
-export function trafficCounters(
-  region: string,
-  now: number,
-  items: IngestItem[],
-  receipts: Receipt[],
-  bytesSent: number,
-): ({ region: string; minute: number } & TrafficTotals)[] {
-  const perMinute = new Map<number, { region: string; minute: number } & TrafficTotals>();
-  const bucket = (at: number) => {
-    const minute = Math.floor(at / 60000);
-    let row = perMinute.get(minute);
-    if (!row) {
-      row = { region, minute, ...emptyTotals() };
-      perMinute.set(minute, row);
-    }
-    return row;
-  };
-  for (const i of items)
-    addTotals(bucket(i.receivedAt), {
-      received: 1,
-      receivedBytes: i.sizeBytes,
-      crmBound: 1,
-      crmBoundBytes: i.sizeBytes,
-    });
-  for (const r of receipts)
-    addTotals(bucket(r.at), { received: 1, receivedBytes: r.sizeBytes, tossed: { [r.reason]: 1 } });
-  if (bytesSent > 0) bucket(now).bytesSent += bytesSent;
-  return [...perMinute.values()];
+/**
+ * Each committed item's and receipt's share of the region's per-minute counters, with the item's
+ * edge receipt → commit latency. Central counts each copy id once (`newCopyStatements`).
+ */
+export function trafficCopies(now: number, items: IngestItem[], receipts: Receipt[]): CopyCount[] {
+  const minute = (at: number) => Math.floor(at / 60000);
+  return [
+    ...items.map(
+      (i): CopyCount => ({
+        id: i.id,
+        kind: 'item',
+        minute: minute(i.receivedAt),
+        bytes: i.sizeBytes,
+        deployment: i.deployment,
+        ms: Math.max(0, now - i.receivedAt),
+      }),
+    ),
+    ...receipts.map(
+      (r): CopyCount => ({
+        id: r.id,
+        kind: 'receipt',
+        minute: minute(r.at),
+        bytes: r.sizeBytes,
+        reason: r.reason,
+      }),
+    ),
+  ];
 }
 
 /** The deployment a dead-lettered item names, when it names one. */

@@ -10,11 +10,12 @@ import {
   dispositions,
   edgeCounters,
   ingestBatches,
+  ingestedCopies,
   latencySamples,
   outbound,
   recordEmails,
 } from '../schema.js';
-import { chunk, jsonChunks, queryInChunks } from './statements.js';
+import { chunk, jsonChunks, queryInChunks, type Statement } from './statements.js';
 
 /** The rows of `table` in `deployment` whose `key` is among `keys` (any number: chunked). */
 function inDeployment<F extends SelectedFields>(
@@ -193,6 +194,11 @@ export function latencySampleStatements(db: Db, rows: (typeof latencySamples.$in
   return chunk(rows, LATENCY_ROWS_PER_INSERT).map((part) => db.insert(latencySamples).values(part));
 }
 
+/** The upsert's sum of two `tossed` objects, reason by reason. */
+const TOSSED_SUM = sql.raw(
+  `(select json_group_object(key, total) from (select key, sum(value) as total from (select key, value from json_each(edge_counters.tossed) union all select key, value from json_each(excluded.tossed)) group by key))`,
+);
+
 /** Statements: add per-minute traffic to the region's counters (numbers and tossed reasons summed). */
 export function edgeCounterStatements(db: Db, rows: (typeof edgeCounters.$inferInsert)[]) {
   return rows.map((row) =>
@@ -207,12 +213,89 @@ export function edgeCounterStatements(db: Db, rows: (typeof edgeCounters.$inferI
           crmBound: sql`edge_counters.crm_bound + excluded.crm_bound`,
           crmBoundBytes: sql`edge_counters.crm_bound_bytes + excluded.crm_bound_bytes`,
           bytesSent: sql`edge_counters.bytes_sent + excluded.bytes_sent`,
-          tossed: sql.raw(
-            `(select json_group_object(key, total) from (select key, sum(value) as total from (select key, value from json_each(edge_counters.tossed) union all select key, value from json_each(excluded.tossed)) group by key))`,
-          ),
+          tossed: TOSSED_SUM,
         },
       }),
   );
+}
+
+/** One copy's share of its region's per-minute counters (see `newCopyStatements`). */
+export interface CopyCount {
+  id: string;
+  kind: 'item' | 'receipt';
+  minute: number;
+  bytes: number;
+  /** The receipt's reason (tossed counts per reason). */
+  reason?: string;
+  /** Committed items: the deployment and the edge receipt → commit latency. */
+  deployment?: string;
+  ms?: number;
+}
+
+/** Copies per statement: each travels as about 150 bytes of the one JSON bound value. */
+const COPY_JSON_BYTES = 500_000;
+
+/** A copy not counted before: an item with no `ingested_copies` row, a receipt with no disposition. */
+const NEW_COPY = sql.raw(
+  `case when value ->> 'kind' = 'item'
+     then not exists (select 1 from ingested_copies s where s.id = value ->> 'id')
+     else not exists (select 1 from dispositions d where d.id = value ->> 'id') end`,
+);
+
+/**
+ * Statements: add the copies to the region's per-minute counters and latency samples, each copy
+ * once, then remember the items as counted. A copy delivered again (same id) adds nothing. Must
+ * run in the batch BEFORE the receipts' dispositions are inserted, since a receipt's disposition
+ * is what marks it counted. Copies are deduplicated by id here, so a batch naming one twice
+ * counts it once.
+ */
+export function newCopyStatements(
+  db: Db,
+  region: string,
+  now: number,
+  copies: readonly CopyCount[],
+): Statement[] {
+  const unique = [...new Map(copies.map((c) => [c.id, c])).values()];
+  const out: Statement[] = [];
+  for (const part of jsonChunks(unique, COPY_JSON_BYTES)) {
+    // The SELECTs list every column in the table's order (drizzle's INSERT column list).
+    const fresh = sql`select value ->> 'kind' as kind, value ->> 'minute' as minute,
+      value ->> 'bytes' as bytes, value ->> 'reason' as reason from json_each(${part}) where ${NEW_COPY}`;
+    out.push(
+      db.insert(latencySamples).select(
+        sql`select ${region}, value ->> 'deployment', ${now}, value ->> 'ms' from json_each(${part})
+            where value ->> 'kind' = 'item' and value ->> 'ms' is not null and ${NEW_COPY}`,
+      ),
+      db
+        .insert(edgeCounters)
+        .select(
+          sql`select ${region}, c.minute, count(*), sum(c.bytes), sum(c.kind = 'item'),
+            sum(case when c.kind = 'item' then c.bytes else 0 end), coalesce(t.tossed, '{}'), 0
+            from (${fresh}) c
+            left join (
+              select minute, json_group_object(reason, n) as tossed
+              from (select minute, reason, count(*) as n from (${fresh}) where kind = 'receipt' group by minute, reason)
+              group by minute
+            ) t on t.minute = c.minute
+            where true group by c.minute`,
+        )
+        .onConflictDoUpdate({
+          target: [edgeCounters.region, edgeCounters.minute],
+          set: {
+            received: sql`edge_counters.received + excluded.received`,
+            receivedBytes: sql`edge_counters.received_bytes + excluded.received_bytes`,
+            crmBound: sql`edge_counters.crm_bound + excluded.crm_bound`,
+            crmBoundBytes: sql`edge_counters.crm_bound_bytes + excluded.crm_bound_bytes`,
+            tossed: TOSSED_SUM,
+          },
+        }),
+      db
+        .insert(ingestedCopies)
+        .select(sql`select value ->> 'id', ${now} from json_each(${part}) where value ->> 'kind' = 'item'`)
+        .onConflictDoNothing(),
+    );
+  }
+  return out;
 }
 
 /** Records a batch id; false when it was seen before (a replayed batch). */
