@@ -154,6 +154,11 @@ export const heartbeat = z.object({
   queueDepth: z.number().int().nonnegative().optional(),
   edgeUrl: z.string().url().optional(),
   crossRegion: crossRegionCounts.optional(),
+  /**
+   * The id of this `crossRegion` report: an edge whose batch got no answer posts the same report
+   * again under the same id, and central counts an id once.
+   */
+  crossRegionId: z.string().min(8).max(64).optional(),
 });
 
 /** A verified canary (src/core/canary.ts) on its way to central: its marker, never its message. */

@@ -349,17 +349,18 @@ export const ingestBatches = sqliteTable('ingest_batches', {
 });
 
 /**
- * Edge copies (item ids) already counted in `edge_counters`: an edge posts a copy again when the
- * answer to its batch is lost (queue retry, spool drain), and the copy is stored once, so it is
- * counted once. Receipts need no row here: their dispositions row is keyed by the same id.
+ * Ids already counted in the traffic counters: edge copies (item ids) and cross-region reports
+ * (`report:<id>`). An edge posts a copy or a report again when the answer to its batch is lost
+ * (queue retry, spool drain), and what is stored once is counted once. Receipts need no row here:
+ * their dispositions row is keyed by the same id.
  */
-export const ingestedCopies = sqliteTable(
-  'ingested_copies',
+export const countedIds = sqliteTable(
+  'counted_ids',
   {
     id: text('id').primaryKey(),
     at: integer('at').notNull(),
   },
-  (t) => [index('ingested_copies_at').on(t.at)],
+  (t) => [index('counted_ids_at').on(t.at)],
 );
 
 /** Per-region, per-minute counters reported by the edges (summed on upsert). */

@@ -18,9 +18,9 @@ import { centralFetch, gzip } from './central-client.js';
 import type { EdgeConfig } from './config.js';
 import {
   type CrossRegionKind,
-  reportedCounts,
-  restoreCrossRegionCounts,
-  takeCrossRegionCounts,
+  type CrossRegionReport,
+  settleCrossRegionReport,
+  takeCrossRegionReport,
 } from './cross-region.js';
 import { jsonBytes } from './queue-messages.js';
 import { heldSnapshotVersion } from './snapshot-store.js';
@@ -72,19 +72,21 @@ export function isUnavailable(err: unknown): boolean {
  * Posts one batch (an empty one is a heartbeat) and returns central's answer: one result per
  * item (accepted, merged or rejected — all final). Throws `CentralAnswerError` on a non-2xx
  * answer and anything else when central did not answer. Its bytes count as cross-region traffic
- * of `kind`; the heartbeat carries the cross-region counts taken since the last one (put back when
- * central did not take the batch, so each byte is reported once).
+ * of `kind`; the heartbeat carries the cross-region report (src/edge/cross-region.ts): the counts
+ * since the last one, or the last one again under its id when its batch got no answer.
  */
 export async function postBatch(
   cfg: EdgeConfig,
   parts: Pick<IngestBatch, 'items' | 'receipts' | 'deadLetters' | 'heartbeat' | 'canaries'>,
   kind: CrossRegionKind,
 ): Promise<IngestResponse> {
-  const taken = takeCrossRegionCounts();
+  const report = takeCrossRegionReport();
   try {
-    return await postBatchCounted(cfg, parts, kind, reportedCounts(taken));
+    const answer = await postBatchCounted(cfg, parts, kind, report);
+    if (report) settleCrossRegionReport(report.id, 'answered');
+    return answer;
   } catch (err) {
-    restoreCrossRegionCounts(taken);
+    if (report) settleCrossRegionReport(report.id, isUnavailable(err) ? 'unanswered' : 'refused');
     throw err;
   }
 }
@@ -93,7 +95,7 @@ async function postBatchCounted(
   cfg: EdgeConfig,
   parts: Pick<IngestBatch, 'items' | 'receipts' | 'deadLetters' | 'heartbeat' | 'canaries'>,
   kind: CrossRegionKind,
-  crossRegion: ReturnType<typeof reportedCounts>,
+  report: CrossRegionReport | undefined,
 ): Promise<IngestResponse> {
   const batch: IngestBatch = {
     batchId: crypto.randomUUID(),
@@ -108,7 +110,7 @@ async function postBatchCounted(
       ...parts.heartbeat,
       ...(heldSnapshotVersion() !== undefined ? { snapshotVersion: heldSnapshotVersion() } : {}),
       ...(cfg.publicUrl ? { edgeUrl: cfg.publicUrl } : {}),
-      ...(crossRegion ? { crossRegion } : {}),
+      ...(report ? { crossRegion: report.counts, crossRegionId: report.id } : {}),
     },
   };
   const body = await gzip(new TextEncoder().encode(JSON.stringify(batch)));

@@ -96,6 +96,26 @@ describe('cross-region bytes in GET /api/v1/stats', () => {
     expect(total.crossRegion.byKind.ingest).toEqual({ toCentral: 1500, fromCentral: 300 });
   });
 
+  test('a report posted again under its id (the answer to its batch was lost) is counted once', async () => {
+    const report = { id: `xr-${crypto.randomUUID()}`, ingest: { toCentral: 1000, fromCentral: 200 } };
+    for (let attempt = 0; attempt < 3; attempt++)
+      expect(
+        (
+          await sendBatch({
+            region: 'eu',
+            heartbeat: { crossRegion: { ingest: report.ingest }, crossRegionId: report.id },
+          })
+        ).status,
+      ).toBe(200);
+    // A new report of the same size counts again: it is new bytes.
+    await sendBatch({
+      region: 'eu',
+      heartbeat: { crossRegion: { ingest: report.ingest }, crossRegionId: `xr-${crypto.randomUUID()}` },
+    });
+    const { region } = await stats();
+    expect(region('eu').crossRegion.byKind.ingest).toEqual({ toCentral: 2000, fromCentral: 400 });
+  });
+
   test("the home region's edge talks to central in its own region: nothing of it crosses", async () => {
     await sendBatch({
       region: 'us',

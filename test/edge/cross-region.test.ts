@@ -7,7 +7,7 @@ import { type IngestBatch, SIGNATURE_HEADERS } from '../../src/core/wire.js';
 import { postBatch } from '../../src/edge/central-batch.js';
 import { centralFetch } from '../../src/edge/central-client.js';
 import { readEdgeConfig } from '../../src/edge/config.js';
-import { takeCrossRegionCounts } from '../../src/edge/cross-region.js';
+import { resetCrossRegionCounts, takeCrossRegionCounts } from '../../src/edge/cross-region.js';
 import { edgeEnv } from './helpers.js';
 
 const cfg = { ...readEdgeConfig(edgeEnv), centralUrl: 'http://central.example' };
@@ -34,7 +34,7 @@ const ingestAnswer = () => Response.json({ batchId: 'x', snapshotVersion: 1, res
 
 afterEach(() => {
   vi.restoreAllMocks();
-  takeCrossRegionCounts();
+  resetCrossRegionCounts();
 });
 
 describe('cross-region bytes at the edge', () => {
@@ -81,7 +81,7 @@ describe('cross-region bytes at the edge', () => {
     expect(counts.snapshot.fromCentral).toBe(STATUS_LINE_BYTES + headerBytes(res.headers) + 1000);
   });
 
-  test('the next heartbeat carries what was counted, once; a heartbeat central did not take gives it back', async () => {
+  test('the next heartbeat carries what was counted, once; a report without an answer is posted again under its id', async () => {
     takeCrossRegionCounts();
     let down = false;
     const seen = standInCentral(() => (down ? new Response('busy', { status: 503 }) : ingestAnswer()));
@@ -90,6 +90,8 @@ describe('cross-region bytes at the edge', () => {
     // The same bytes again, not yet reported, then heartbeats.
     await (await centralFetch(cfg, '/api/v1/edge/snapshot?region=us', 'snapshot')).arrayBuffer();
 
+    // No answer: central may have stored the report or not, so it goes again under the same id
+    // (central counts an id once, test/central/cross-region-stats.test.ts).
     down = true;
     await expect(postBatch(cfg, { items: [], receipts: [] }, 'heartbeat')).rejects.toThrow(/503/);
     down = false;
@@ -98,16 +100,31 @@ describe('cross-region bytes at the edge', () => {
 
     const [failed, first, second] = await Promise.all(seen.slice(2).map((s) => inflateBatch(s.body)));
     expect(failed!.heartbeat?.crossRegion).toEqual({ snapshot: snapshotBytes });
-    // The failed heartbeat's counts were given back, and its own request counted.
-    expect(first!.heartbeat?.crossRegion?.snapshot).toEqual(snapshotBytes);
-    expect(first!.heartbeat?.crossRegion?.heartbeat?.toCentral).toBe(
-      seen[2]!.body.byteLength + headOf(seen[2]!),
-    );
-    // Each byte once: the second heartbeat reports only the first heartbeat's own traffic.
+    expect(failed!.heartbeat?.crossRegionId).toEqual(expect.any(String));
+    expect(first!.heartbeat?.crossRegion).toEqual({ snapshot: snapshotBytes });
+    expect(first!.heartbeat?.crossRegionId).toBe(failed!.heartbeat?.crossRegionId);
+    // Once taken, a new report under a new id: the two heartbeats' own traffic, and nothing twice.
+    expect(second!.heartbeat?.crossRegionId).not.toBe(first!.heartbeat?.crossRegionId);
     expect(second!.heartbeat?.crossRegion?.snapshot).toBeUndefined();
     expect(second!.heartbeat?.crossRegion?.heartbeat?.toCentral).toBe(
-      seen[3]!.body.byteLength + headOf(seen[3]!),
+      seen[2]!.body.byteLength + headOf(seen[2]!) + seen[3]!.body.byteLength + headOf(seen[3]!),
     );
+  });
+
+  test('a report central refused for good is not posted again (it would be refused forever)', async () => {
+    takeCrossRegionCounts();
+    let refuse = true;
+    const seen = standInCentral(() =>
+      refuse ? Response.json({ error: { code: 'validation_failed' } }, { status: 400 }) : ingestAnswer(),
+    );
+    await (await centralFetch(cfg, '/api/v1/edge/snapshot?region=us', 'snapshot')).arrayBuffer();
+    await expect(postBatch(cfg, { items: [], receipts: [] }, 'heartbeat')).rejects.toThrow(/400/);
+    refuse = false;
+    await postBatch(cfg, { items: [], receipts: [] }, 'heartbeat');
+    const [refused, next] = await Promise.all(seen.slice(1).map((s) => inflateBatch(s.body)));
+    expect(refused!.heartbeat?.crossRegion?.snapshot).toBeDefined();
+    expect(next!.heartbeat?.crossRegionId).not.toBe(refused!.heartbeat?.crossRegionId);
+    expect(next!.heartbeat?.crossRegion?.snapshot).toBeUndefined();
   });
 });
 

@@ -154,9 +154,9 @@ export const edgeRoutes = createRouter()
     });
     if (deadLetterReports.length) await storeReportedDeadLetters(db, batch.region, deadLetterReports, now);
     if (batch.heartbeat) {
-      const { crossRegion, ...heartbeat } = batch.heartbeat;
+      const { crossRegion, crossRegionId, ...heartbeat } = batch.heartbeat;
       await recordHeartbeat(db, batch.region, { at: now, ...heartbeat });
-      if (crossRegion) await recordCrossRegionBytes(db, batch.region, now, crossRegion);
+      if (crossRegion) await recordCrossRegionBytes(db, batch.region, now, crossRegion, crossRegionId);
     }
     if (batch.canaries?.length) {
       const refused = await recordCanaries(

@@ -49,8 +49,10 @@ export function recordCrossRegionBytes(
   region: string,
   now: number,
   byKind: Partial<Record<CrossRegionKind, { toCentral: number; fromCentral: number }>>,
+  /** The heartbeat's report id: a report posted again under it is counted once. */
+  reportId?: string,
 ): Promise<void> {
-  return addCrossRegionBytes(db, region, Math.floor(now / 60_000), byKind);
+  return addCrossRegionBytes(db, region, Math.floor(now / 60_000), byKind, reportId);
 }
 
 /**

@@ -7,10 +7,10 @@ import type { SelectedFields, SQLiteColumn, SQLiteTable } from 'drizzle-orm/sqli
 import type { Db } from '../client.js';
 import {
   activities,
+  countedIds,
   dispositions,
   edgeCounters,
   ingestBatches,
-  ingestedCopies,
   latencySamples,
   outbound,
   recordEmails,
@@ -235,10 +235,10 @@ export interface CopyCount {
 /** Copies per statement: each travels as about 150 bytes of the one JSON bound value. */
 const COPY_JSON_BYTES = 500_000;
 
-/** A copy not counted before: an item with no `ingested_copies` row, a receipt with no disposition. */
+/** A copy not counted before: an item with no `counted_ids` row, a receipt with no disposition. */
 const NEW_COPY = sql.raw(
   `case when value ->> 'kind' = 'item'
-     then not exists (select 1 from ingested_copies s where s.id = value ->> 'id')
+     then not exists (select 1 from counted_ids s where s.id = value ->> 'id')
      else not exists (select 1 from dispositions d where d.id = value ->> 'id') end`,
 );
 
@@ -290,7 +290,7 @@ export function newCopyStatements(
           },
         }),
       db
-        .insert(ingestedCopies)
+        .insert(countedIds)
         .select(sql`select value ->> 'id', ${now} from json_each(${part}) where value ->> 'kind' = 'item'`)
         .onConflictDoNothing(),
     );

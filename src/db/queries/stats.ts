@@ -3,6 +3,7 @@ import { and, desc, eq, gte, sql } from 'drizzle-orm';
 import type { Db } from '../client.js';
 import {
   activities,
+  countedIds,
   crossRegionCounters,
   dispositions,
   edgeCounters,
@@ -60,28 +61,46 @@ export function recentLatencies(db: Db, q: { since: number; deployment?: string;
     .all();
 }
 
-/** Adds cross-region bytes of one region and minute, per kind (summed with what is there). */
+/**
+ * Adds cross-region bytes of one region and minute, per kind (summed with what is there). With a
+ * `reportId` (an edge's heartbeat report) the bytes are added only the first time that id is seen,
+ * in the same transaction that records the id: a report posted again adds nothing.
+ */
 export async function addCrossRegionBytes(
   db: Db,
   region: string,
   minute: number,
   byKind: Record<string, { toCentral: number; fromCentral: number } | undefined>,
+  reportId?: string,
 ): Promise<void> {
   const rows = Object.entries(byKind)
     .filter((e): e is [string, { toCentral: number; fromCentral: number }] => e[1] !== undefined)
-    .map(([kind, c]) => ({ region, minute, kind, toCentral: c.toCentral, fromCentral: c.fromCentral }));
+    .map(([kind, c]) => [region, minute, kind, c.toCentral, c.fromCentral]);
   if (!rows.length) return;
-  await db
+  const counted = reportId === undefined ? undefined : `report:${reportId}`;
+  const add = db
     .insert(crossRegionCounters)
-    .values(rows)
+    // The SELECT lists every column in the table's order (drizzle's INSERT column list).
+    .select(
+      sql`select value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4 from json_each(${JSON.stringify(rows)})
+        where ${counted === undefined ? sql`true` : sql`not exists (select 1 from ${countedIds} where id = ${counted})`}`,
+    )
     .onConflictDoUpdate({
       target: [crossRegionCounters.region, crossRegionCounters.minute, crossRegionCounters.kind],
       set: {
         toCentral: sql`cross_region_counters.to_central + excluded.to_central`,
         fromCentral: sql`cross_region_counters.from_central + excluded.from_central`,
       },
-    })
-    .run();
+    });
+  if (counted === undefined) await add.run();
+  else
+    await db.batch([
+      add,
+      db
+        .insert(countedIds)
+        .values({ id: counted, at: minute * 60_000 })
+        .onConflictDoNothing(),
+    ]);
 }
 
 /** Cross-region bytes per region and kind from `sinceMinute` (minutes since the epoch) on. */
