@@ -20,7 +20,7 @@ export default {
   },
 
   /**
-   * Cron: prune bookkeeping rows (latency samples, seen batch ids); retry due deliveries; continue
+   * Cron: prune bookkeeping rows (latency samples, seen batch ids, traffic counters); retry due deliveries; continue
    * and start connector record syncs (src/central/connectors/sync.ts); and one snapshot-kick run, which catches a kick that was lost and the once-per-max-stale
    * rebuild of a deployment whose import never goes quiet.
    */

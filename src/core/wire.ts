@@ -1,5 +1,6 @@
 // The edge → central wire format. Both sides validate with these same schemas.
 import { z } from 'zod';
+import { normaliseMessageId } from './keyed-hash.js';
 import { CORRELATION_METHODS, EGRESS_POLICIES, TOSSED_REASONS, TRACKED_REASONS } from './types.js';
 
 /** One edge → central batch (`POST /api/v1/ingest`): request bytes, items, receipts. */
@@ -55,6 +56,13 @@ export const wireAttachment = z.object({
   contentBase64: z.string().optional(),
 });
 
+/**
+ * A referenced Message-ID (In-Reply-To / References), normalised as it is parsed: central compares
+ * these with registered outbound Message-IDs, which are stored normalised, and an item may come
+ * from any signed sender of the wire format, not only from src/core's header parser.
+ */
+const referencedMessageId = z.string().max(MAX_MESSAGE_ID_CHARS).transform(normaliseMessageId);
+
 export const ingestItem = z.object({
   kind: z.literal('item'),
   /** Edge-generated id of this copy (unique per edge receipt). */
@@ -91,8 +99,8 @@ export const ingestItem = z.object({
   cc: z.array(wireAddress).max(MAX_PARTIES_PER_ROLE),
   subject: z.string().max(MAX_SUBJECT_CHARS).optional(),
   date: z.number().int().optional(),
-  inReplyTo: z.array(z.string().max(MAX_MESSAGE_ID_CHARS)).max(MAX_IN_REPLY_TO).optional(),
-  references: z.array(z.string().max(MAX_MESSAGE_ID_CHARS)).max(MAX_REFERENCES).optional(),
+  inReplyTo: z.array(referencedMessageId).max(MAX_IN_REPLY_TO).optional(),
+  references: z.array(referencedMessageId).max(MAX_REFERENCES).optional(),
   trackingToken: z.string().max(MAX_TRACKING_TOKEN_CHARS).optional(),
   text: z.string().optional(),
   html: z.string().optional(),

@@ -13,7 +13,7 @@ import { PLATFORM_MAX_BYTES, processMessage, receiptFor } from './pipeline.js';
 import { deliverDeadLetters, deliverQueueBatch } from './queue-consumer.js';
 import type { QueueMessage } from './queue-messages.js';
 import { expireRawCopies } from './raw-expiry.js';
-import { currentSnapshot, refreshSnapshot } from './snapshot-store.js';
+import { collectSnapshotGarbage, currentSnapshot, refreshSnapshot } from './snapshot-store.js';
 import { drainSpool } from './spool.js';
 
 export default {
@@ -50,8 +50,9 @@ export default {
   },
 
   /**
-   * Cron: refresh the snapshot, send a heartbeat (so central sees a quiet edge as alive) and drain
-   * the spool (bounded work per run; the first POST of the drain is the probe of central).
+   * Cron: refresh the snapshot, send a heartbeat (so central sees a quiet edge as alive), drain
+   * the spool (bounded work per run; the first POST of the drain is the probe of central), expire
+   * raw copies and collect the region's superseded snapshot parts (at most every 10 minutes).
    */
   async scheduled(controller, env, ctx) {
     const cfg = readEdgeConfig(env);
@@ -84,5 +85,8 @@ export default {
       await expireRawCopies(env.RAW, snapshot, Date.now()).catch((err) =>
         console.error(`raw expiry ${cfg.region} failed`, err),
       );
+    await collectSnapshotGarbage(env, Date.now()).catch((err) =>
+      console.error(`snapshot part collection ${cfg.region} failed`, err),
+    );
   },
 } satisfies ExportedHandler<EdgeBindings, QueueMessage>;

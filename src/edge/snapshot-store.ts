@@ -10,6 +10,8 @@
 //     and a bounded LRU of record filter shards. Classification loads the shards a message needs
 //     (classifyWithShards): a cold isolate classifies after the manifest and one shard per lookup,
 //     not the whole snapshot, and its memory is bounded whatever the record count.
+// The cron collects parts neither the region's current nor its previous manifest names
+// (collectSnapshotGarbage; docs/decisions.md, "The region's snapshot copy is collected").
 import { isVerifiedForwardingAddress } from '../core/forwarding-address.js';
 import { keyedHash, normaliseAddress } from '../core/keyed-hash.js';
 import { ShardNotLoadedError } from '../core/membership-filter.js';
@@ -41,6 +43,22 @@ const MAX_SHARD_LOADS = 1024;
 /** Where the region's copy lives in its R2 bucket. */
 const R2_MANIFEST = 'snapshot/manifest';
 const R2_PARTS = 'snapshot/parts/';
+/** The manifest the current one replaced: its parts are kept for isolates still reading it. */
+const R2_PREVIOUS_MANIFEST = 'snapshot/manifest.previous';
+/** When the collection last ran and the part key its listing stopped after. */
+const R2_GC_STATE = 'snapshot/gc-state';
+/** The collection runs at most this often (from the every-minute cron). */
+export const SNAPSHOT_GC_INTERVAL_MS = 10 * 60_000;
+/** R2 list pages per collection run; the next run lists on after the last key this one saw. */
+export const SNAPSHOT_GC_LIST_PAGES = 5;
+/** Keys per R2 list page: R2's own maximum, and the most one R2 delete call takes. */
+const SNAPSHOT_GC_PAGE_KEYS = 1000;
+/**
+ * A part younger than this is never collected: it may be one a refresh has copied for a manifest
+ * it has not swapped in yet. A refresh runs inside one invocation, and a Cron Trigger invocation
+ * runs for at most 15 minutes (Cloudflare Workers limits; a fetch's waitUntil, at most 30 s).
+ */
+export const SNAPSHOT_GC_MIN_PART_AGE_MS = 15 * 60_000;
 
 interface Held {
   manifest: SnapshotManifest;
@@ -174,9 +192,11 @@ interface RegionCopy {
   checkedAt: number;
   /** The R2 object's own etag (for the conditional replace). */
   objectEtag: string;
+  /** The etag of the manifest this one replaced ('' for the region's first). */
+  previousEtag: string;
 }
 
-async function readRegionCopy(env: EdgeBindings): Promise<RegionCopy | undefined> {
+async function readRegionCopy(env: Pick<EdgeBindings, 'RAW'>): Promise<RegionCopy | undefined> {
   const obj = await env.RAW.get(R2_MANIFEST);
   if (!obj) return undefined;
   try {
@@ -185,6 +205,7 @@ async function readRegionCopy(env: EdgeBindings): Promise<RegionCopy | undefined
       etag: obj.customMetadata?.etag ?? '',
       checkedAt: Number(obj.customMetadata?.checkedAt ?? 0),
       objectEtag: obj.etag,
+      previousEtag: obj.customMetadata?.previousEtag ?? '',
     };
   } catch (err) {
     console.error("the region's snapshot manifest is corrupt; ignoring it", err);
@@ -278,7 +299,9 @@ function encodeManifestBytes(m: SnapshotManifest): Uint8Array {
 /**
  * Replaces the region's manifest only if it is still the one this isolate read (R2 conditional
  * put on its etag): of two isolates racing with a new version, one writes and the other's next
- * read takes it.
+ * read takes it. A new version first keeps the manifest it replaces under R2_PREVIOUS_MANIFEST,
+ * and the new one names that manifest's etag: the collection trusts the previous manifest only
+ * when the two agree (a racing or failed swap leaves them apart, and nothing is collected).
  */
 async function putRegionManifest(
   env: EdgeBindings,
@@ -287,11 +310,95 @@ async function putRegionManifest(
   etag: string,
   checkedAt: number,
 ) {
+  const replaces = previous && previous.etag !== etag;
+  if (replaces)
+    await env.RAW.put(R2_PREVIOUS_MANIFEST, encodeManifestBytes(previous.manifest), {
+      customMetadata: { etag: previous.etag },
+    });
+  const previousEtag = replaces ? previous.etag : (previous?.previousEtag ?? '');
   const written = await env.RAW.put(R2_MANIFEST, bytes, {
-    customMetadata: { etag, checkedAt: String(checkedAt) },
+    customMetadata: { etag, checkedAt: String(checkedAt), previousEtag },
     ...(previous ? { onlyIf: { etagMatches: previous.objectEtag } } : {}),
   });
   if (!written) console.log('snapshot manifest: another isolate of the region wrote it first');
+}
+
+export interface SnapshotGcResult {
+  /** False when the last run was less than SNAPSHOT_GC_INTERVAL_MS ago, or the copy is mid-swap. */
+  ran: boolean;
+  listed: number;
+  deleted: number;
+  /** True when the listing stopped at its page budget: the next run goes on after it. */
+  more: boolean;
+}
+
+/**
+ * Deletes the region's parts that neither its current manifest nor the previous one names, older
+ * than SNAPSHOT_GC_MIN_PART_AGE_MS: without it the bucket grows by the changed parts of every
+ * version. The previous manifest's parts stay for isolates that still classify with it (an
+ * isolate takes a new manifest on its next refresh, within SNAPSHOT_MAX_AGE_MS). An isolate
+ * holding an older one finds a part missing in R2, asks central (which keeps only the current
+ * parts: 404) and fails that message temporarily until its refresh — never classifies without it.
+ * Runs at most once per SNAPSHOT_GC_INTERVAL_MS and lists at most SNAPSHOT_GC_LIST_PAGES pages.
+ */
+export async function collectSnapshotGarbage(
+  env: Pick<EdgeBindings, 'RAW'>,
+  now: number,
+  opts: { pages?: number; pageKeys?: number } = {},
+): Promise<SnapshotGcResult> {
+  const result: SnapshotGcResult = { ran: false, listed: 0, deleted: 0, more: false };
+  const state = await readGcState(env.RAW);
+  if (state && now - state.at < SNAPSHOT_GC_INTERVAL_MS) return result;
+  const current = await readRegionCopy(env);
+  if (!current) return result;
+  const keep = new Set(manifestParts(current.manifest));
+  if (current.previousEtag) {
+    const obj = await env.RAW.get(R2_PREVIOUS_MANIFEST);
+    if (obj?.customMetadata?.etag !== current.previousEtag) return result;
+    for (const name of manifestParts(decodeManifest(new Uint8Array(await obj.arrayBuffer())))) keep.add(name);
+  }
+  result.ran = true;
+  let startAfter = state?.startAfter;
+  for (let pages = opts.pages ?? SNAPSHOT_GC_LIST_PAGES; ; ) {
+    if (pages-- <= 0) {
+      result.more = true;
+      break;
+    }
+    const page = await env.RAW.list({
+      prefix: R2_PARTS,
+      limit: opts.pageKeys ?? SNAPSHOT_GC_PAGE_KEYS,
+      ...(startAfter ? { startAfter } : {}),
+    });
+    result.listed += page.objects.length;
+    const garbage = page.objects
+      .filter(
+        (o) =>
+          !keep.has(o.key.slice(R2_PARTS.length)) &&
+          now - o.uploaded.getTime() >= SNAPSHOT_GC_MIN_PART_AGE_MS,
+      )
+      .map((o) => o.key);
+    if (garbage.length) await env.RAW.delete(garbage);
+    result.deleted += garbage.length;
+    startAfter = page.objects.at(-1)?.key;
+    if (!page.truncated) {
+      startAfter = undefined;
+      break;
+    }
+  }
+  await env.RAW.put(R2_GC_STATE, JSON.stringify({ at: now, ...(startAfter ? { startAfter } : {}) }));
+  return result;
+}
+
+async function readGcState(bucket: R2Bucket): Promise<{ at: number; startAfter?: string } | undefined> {
+  const obj = await bucket.get(R2_GC_STATE);
+  if (!obj) return undefined;
+  try {
+    const v = JSON.parse(await obj.text()) as { at?: unknown; startAfter?: unknown };
+    if (typeof v.at !== 'number') return undefined;
+    return { at: v.at, ...(typeof v.startAfter === 'string' ? { startAfter: v.startAfter } : {}) };
+  } catch {
+    return undefined;
+  }
 }
 
 /**

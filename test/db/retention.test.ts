@@ -99,7 +99,17 @@ describe('retention queries', () => {
     ).toEqual(['late', 'theirs']);
   });
 
-  test('pruneBookkeepingRows drops samples and batch ids before their cutoffs only', async ({ db }) => {
+  test('pruneBookkeepingRows drops samples, batch ids and counter minutes before their cutoffs only', async ({
+    db,
+  }) => {
+    await db.insert(schema.edgeCounters).values([
+      { region: 'us', minute: 9, tossed: {} },
+      { region: 'us', minute: 10, tossed: {} },
+    ]);
+    await db.insert(schema.crossRegionCounters).values([
+      { region: 'us', minute: 9, kind: 'ingest' },
+      { region: 'us', minute: 10, kind: 'ingest' },
+    ]);
     await db.insert(schema.latencySamples).values([
       { region: 'us', at: 99, ms: 1 },
       { region: 'us', at: 100, ms: 2 },
@@ -108,8 +118,14 @@ describe('retention queries', () => {
       { id: 'b-old', region: 'us', receivedAt: 49 },
       { id: 'b-new', region: 'us', receivedAt: 50 },
     ]);
-    await Retention.pruneBookkeepingRows(db, 100, 50);
+    await Retention.pruneBookkeepingRows(db, {
+      samplesBefore: 100,
+      batchIdsBefore: 50,
+      countersBeforeMinute: 10,
+    });
     expect((await db.select().from(schema.latencySamples).all()).map((r) => r.at)).toEqual([100]);
     expect((await db.select().from(schema.ingestBatches).all()).map((r) => r.id)).toEqual(['b-new']);
+    expect((await db.select().from(schema.edgeCounters).all()).map((r) => r.minute)).toEqual([10]);
+    expect((await db.select().from(schema.crossRegionCounters).all()).map((r) => r.minute)).toEqual([10]);
   });
 });

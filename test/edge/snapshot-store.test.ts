@@ -11,16 +11,21 @@ import { encodeManifest, manifestParts, splitSnapshot } from '../../src/core/sna
 import type { RecordType } from '../../src/core/types.js';
 import { readEdgeConfig } from '../../src/edge/config.js';
 import { takeCrossRegionCounts } from '../../src/edge/cross-region.js';
+import worker from '../../src/edge/index.js';
 import { processMessage } from '../../src/edge/pipeline.js';
+import type * as Store from '../../src/edge/snapshot-store.js';
 import {
   classifyWithShards,
+  collectSnapshotGarbage,
   currentSnapshot,
   forgetHeldSnapshot,
   heldSnapshotBytes,
   noteCentralVersion,
   refreshSnapshot,
+  SNAPSHOT_GC_INTERVAL_MS,
+  SNAPSHOT_GC_MIN_PART_AGE_MS,
 } from '../../src/edge/snapshot-store.js';
-import { capturingEnv, edgeEnv } from './helpers.js';
+import { capturingEnv, ctx, edgeEnv } from './helpers.js';
 import { deploymentInput, HASH_KEY, removeSnapshot, usSnapshotInput } from './snapshot-input.js';
 
 const FWD = 'crm-0123456789abcdef01234567@us.edge.crm-router.example';
@@ -235,5 +240,168 @@ describe('the edge snapshot store', () => {
       }),
       { numRuns: 12 },
     );
+  });
+});
+
+/**
+ * Two more isolates of the region: further instances of the store module (their own memory, the
+ * same R2). Vite loads a module once per specifier, query included; TypeScript does not resolve
+ * the query, and Vite only resolves literal specifiers.
+ */
+const otherIsolates = async () => ({
+  // @ts-expect-error a query-suffixed specifier (see above)
+  onPrevious: (await import('../../src/edge/snapshot-store.js?isolate=previous')) as typeof Store,
+  // @ts-expect-error a query-suffixed specifier (see above)
+  onFirst: (await import('../../src/edge/snapshot-store.js?isolate=first')) as typeof Store,
+});
+
+/** The part names the region's R2 copy holds. */
+async function partsInRegion(): Promise<Set<string>> {
+  const names = new Set<string>();
+  let cursor: string | undefined;
+  do {
+    const page = await edgeEnv.RAW.list({ prefix: 'snapshot/parts/', ...(cursor ? { cursor } : {}) });
+    for (const o of page.objects) names.add(o.key.slice('snapshot/parts/'.length));
+    cursor = page.truncated ? page.cursor : undefined;
+  } while (cursor);
+  return names;
+}
+
+const partsOf = (...snapshots: RoutingSnapshot[]) =>
+  new Set(snapshots.flatMap((s) => manifestParts(splitSnapshot(s).manifest)));
+
+/** A moment when every part written so far is old enough to be collected. */
+const partsAged = () => Date.now() + SNAPSHOT_GC_MIN_PART_AGE_MS + 60_000;
+
+/**
+ * Publishes versions 1..k, each adding three records (so some record shards change each time), and
+ * brings the region's copy to each through this isolate; `onVersion` runs after each.
+ */
+async function changeKTimes(k: number, onVersion: (v: number) => Promise<void> = async () => {}) {
+  const records = recordsOf(400);
+  const versions: RoutingSnapshot[] = [];
+  /** The record addresses of each version (index v - 1). */
+  const addresses: string[][] = [];
+  for (let v = 1; v <= k; v++) {
+    if (v > 1) records.push(...recordsOf(3, 1000 + v * 10));
+    const s = buildSnapshot(input(v, records));
+    versions.push(s);
+    addresses.push(records.map((r) => r.address));
+    central.publish(s);
+    if (v === 1) await refreshSnapshot(edgeEnv, cfg, 'cron');
+    else await noteCentralVersion(edgeEnv, cfg, v, 'notice');
+    await onVersion(v);
+  }
+  return { versions, addresses };
+}
+
+/** Looks every address up through one isolate's store: true, false, or 'failed' (temporary). */
+async function lookUpAll(store: typeof Store, snapshot: RoutingSnapshot, addresses: string[]) {
+  const d = snapshot.deployments.contoso!;
+  const out: (boolean | 'failed')[] = [];
+  for (const a of addresses) {
+    const key = keyedHash64(HASH_KEY, a);
+    out.push(
+      await store
+        .classifyWithShards(edgeEnv, cfg, () => filterHas(d.records, key))
+        .catch(() => 'failed' as const),
+    );
+  }
+  return out;
+}
+
+describe("the region's snapshot copy is collected", () => {
+  test('after K changes the bucket holds only the current and previous parts, and an isolate still on the previous manifest classifies from R2 alone', async () => {
+    const { onPrevious, onFirst } = await otherIsolates();
+    onPrevious.forgetHeldSnapshot();
+    onFirst.forgetHeldSnapshot();
+    const K = 6;
+    const { versions, addresses } = await changeKTimes(K, async (v) => {
+      if (v === 1) expect((await onFirst.currentSnapshot(edgeEnv, cfg, waitUntil)).version).toBe(1);
+      if (v === K - 1)
+        expect((await onPrevious.currentSnapshot(edgeEnv, cfg, waitUntil)).version).toBe(K - 1);
+    });
+    const current = versions[K - 1]!;
+    const previous = versions[K - 2]!;
+    const keep = partsOf(current, previous);
+    const before = await partsInRegion();
+    expect(before.size).toBeGreaterThan(keep.size);
+
+    const run = await collectSnapshotGarbage(edgeEnv, partsAged());
+    expect(run).toEqual({ ran: true, listed: before.size, deleted: before.size - keep.size, more: false });
+    expect(await partsInRegion()).toEqual(keep);
+
+    // Central unreachable: whatever the isolates classify now comes from R2.
+    central.up = false;
+    const got = await lookUpAll(
+      onPrevious,
+      await onPrevious.currentSnapshot(edgeEnv, cfg, waitUntil),
+      addresses[K - 2]!,
+    );
+    expect(got).toEqual(addresses[K - 2]!.map(() => true));
+
+    // An isolate still on version 1 lost parts nobody names any more: those lookups fail
+    // (temporarily, the sender retries), none answers "no record".
+    const first = await onFirst.currentSnapshot(edgeEnv, cfg, waitUntil);
+    expect(first.version).toBe(1);
+    const firstAddresses = addresses[0]!;
+    const stale = await lookUpAll(onFirst, first, firstAddresses);
+    expect(stale).not.toContain(false);
+    expect(stale).toContain('failed');
+    // Central's answer for a superseded part is 404: still a temporary failure, never "no record".
+    central.up = true;
+    expect(await lookUpAll(onFirst, first, firstAddresses)).not.toContain(false);
+    // Its next refresh takes the current manifest, and everything is found again.
+    await onFirst.refreshSnapshot(edgeEnv, cfg, 'new-address');
+    const now = await onFirst.currentSnapshot(edgeEnv, cfg, waitUntil);
+    expect(now.version).toBe(K);
+    expect(await lookUpAll(onFirst, now, addresses[K - 1]!)).toEqual(addresses[K - 1]!.map(() => true));
+  });
+
+  test('a part younger than the minimum age is kept: it may belong to a manifest not swapped in yet', async () => {
+    await changeKTimes(4);
+    const before = await partsInRegion();
+    expect(await collectSnapshotGarbage(edgeEnv, Date.now())).toMatchObject({ ran: true, deleted: 0 });
+    expect(await partsInRegion()).toEqual(before);
+  });
+
+  test('it runs at most once per interval and lists a bounded number of pages per run, going on where it stopped', async () => {
+    const { versions } = await changeKTimes(5);
+    const keep = partsOf(versions[4]!, versions[3]!);
+    const before = await partsInRegion();
+    let now = partsAged();
+    const opts = { pages: 1, pageKeys: 3 };
+    const first = await collectSnapshotGarbage(edgeEnv, now, opts);
+    expect(first).toMatchObject({ ran: true, listed: 3, more: true });
+    expect(await collectSnapshotGarbage(edgeEnv, now + SNAPSHOT_GC_INTERVAL_MS - 1, opts)).toEqual({
+      ran: false,
+      listed: 0,
+      deleted: 0,
+      more: false,
+    });
+    let listed = first.listed;
+    let runs = 1;
+    for (let more = first.more; more; runs++) {
+      now += SNAPSHOT_GC_INTERVAL_MS;
+      const r = await collectSnapshotGarbage(edgeEnv, now, opts);
+      expect(r.ran).toBe(true);
+      expect(r.listed).toBeLessThanOrEqual(3);
+      listed += r.listed;
+      more = r.more;
+    }
+    // One pass over the bucket, each part listed once, three at a time.
+    expect(listed).toBe(before.size);
+    expect(runs).toBeGreaterThanOrEqual(Math.ceil(before.size / 3));
+    expect(await partsInRegion()).toEqual(keep);
+  });
+
+  test('the every-minute cron runs the collection, and the next cron within the interval does not', async () => {
+    await changeKTimes(2);
+    const controller = { cron: '* * * * *', scheduledTime: Date.now(), noRetry() {} } as ScheduledController;
+    await worker.scheduled!(controller, edgeEnv, ctx);
+    expect(await collectSnapshotGarbage(edgeEnv, Date.now())).toMatchObject({ ran: false });
+    expect(await collectSnapshotGarbage(edgeEnv, Date.now() + SNAPSHOT_GC_INTERVAL_MS)).toMatchObject({
+      ran: true,
+    });
   });
 });

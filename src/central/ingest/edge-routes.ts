@@ -16,23 +16,10 @@ import { bearerSecurity, errorResponses, jsonResponse } from '../contract/openap
 import { enqueueWebhook } from '../delivery/webhooks.js';
 import { createRouter } from '../http/app-router.js';
 import { assertEdge } from '../http/auth.js';
-import {
-  ApiError,
-  badRequest,
-  describeIssues,
-  forbidden,
-  notFound,
-  validationFailed,
-} from '../http/errors.js';
+import { ApiError, badRequest, describeIssues, forbidden, validationFailed } from '../http/errors.js';
 import { readBodyLimited, readLimited } from '../http/request-body.js';
 import { recordCanaries, recordCrossRegionBytes } from '../services/stats.js';
-import { snapshotPushEnabled } from '../snapshot/edge-notice.js';
-import {
-  getRegionSnapshot,
-  publisherContext,
-  readPublishedSnapshot,
-  regionMailboxesByHash,
-} from '../snapshot/snapshot-publisher.js';
+import { regionMailboxesByHash } from '../snapshot/snapshot-publisher.js';
 import { storeReportedDeadLetters } from './dead-letters.js';
 import { ingest } from './ingest.js';
 import { deadLetterClaimProblem, loadRegionClaims } from './ingest-claims.js';
@@ -96,108 +83,68 @@ const ingestRoute = createRoute({
   },
 });
 
-const snapshotRoute = createRoute({
-  method: 'get',
-  path: '/edge/snapshot',
-  tags: ['edge'],
-  summary: "The region's routing snapshot (binary), or 304 when `If-None-Match` matches",
-  security: bearerSecurity,
-  request: { query: z.object({ region: z.string().min(1).max(32) }) },
-  responses: {
-    200: {
-      description: 'the encoded snapshot',
-      content: { 'application/octet-stream': { schema: z.any() } },
-    },
-    304: { description: 'not modified' },
-    ...errorResponses,
-  },
-});
-
-export const edgeRoutes = createRouter()
-  .openapi(ingestRoute, async (c) => {
-    const principal = c.get('principal');
-    if (principal.kind !== 'edge') throw forbidden('this endpoint needs an edge token');
-    const raw = await verifyEdgeRequest(c, principal.region, MAX_BATCH_BYTES);
-    const inflated = await inflate(raw, c.req.header('content-encoding'));
-    let json: unknown;
-    try {
-      json = JSON.parse(new TextDecoder().decode(inflated));
-    } catch {
-      throw new ApiError('invalid_json', 'batch body is not valid JSON');
-    }
-    const parsed = ingestBatch.safeParse(json);
-    if (!parsed.success) throw validationFailed(describeIssues(parsed.error.issues));
-    const batch = parsed.data;
-    if (batch.region !== principal.region) throw forbidden('batch region does not match the edge token');
-    const db = c.get('db');
-    const now = Date.now();
-    const fresh = await claimBatchId(db, {
-      id: batch.batchId,
-      region: batch.region,
-      receivedAt: now,
-      items: batch.items.length,
-    });
-    if (!fresh) throw new ApiError('replayed_batch', `batch ${batch.batchId} was already ingested`);
-    const claims = await loadRegionClaims(db, batch.region);
-    // No snapshot build on the ingest path: the mailbox names and the config version are cheap reads.
-    const mailboxByHash = await regionMailboxesByHash(db, batch.region);
-    const outcome = await ingest(
-      { db, region: batch.region, now, mailboxByHash, claims },
-      batch.items,
-      batch.receipts,
-      { bytesSent: raw.byteLength },
-    );
-    const deadLetterReports = (batch.deadLetters ?? []).filter((d) => {
-      const problem = deadLetterClaimProblem(d.item, claims);
-      if (problem) outcome.results.push({ id: d.id, status: 'rejected', reason: problem });
-      return !problem;
-    });
-    if (deadLetterReports.length) await storeReportedDeadLetters(db, batch.region, deadLetterReports, now);
-    if (batch.heartbeat) {
-      const { crossRegion, crossRegionId, ...heartbeat } = batch.heartbeat;
-      await recordHeartbeat(db, batch.region, { at: now, ...heartbeat });
-      if (crossRegion) await recordCrossRegionBytes(db, batch.region, now, crossRegion, crossRegionId);
-    }
-    if (batch.canaries?.length) {
-      const refused = await recordCanaries(
-        db,
-        readCentralConfig(c.env).edgeKeySecret,
-        batch.region,
-        batch.canaries,
-        now,
-      );
-      if (refused.length)
-        console.warn(`ingest ${batch.region}: canaries ${refused.join(', ')} did not verify`);
-    }
-    c.executionCtx.waitUntil(enqueueWebhook(c.env, outcome.outboxIds));
-    return c.json(
-      {
-        batchId: batch.batchId,
-        snapshotVersion: (await findRegion(db, batch.region))?.configVersion ?? 0,
-        results: outcome.results,
-        receipts: outcome.receiptsStored,
-      },
-      200,
-    );
-  })
-  .openapi(snapshotRoute, async (c) => {
-    const { region } = c.req.valid('query');
-    await verifyEdgeRequest(c, region, 0);
-    const db = c.get('db');
-    // With the snapshot push on, parts are built by the kicks' consumer, never in an edge's poll:
-    // the poll is answered with what is published (reassembled when only routes changed).
-    const ctx = publisherContext(c.env, db, { buildParts: !snapshotPushEnabled(c.env) });
-    const snapshot = await getRegionSnapshot(ctx, region);
-    if (!snapshot) throw notFound(`region ${region} does not exist`);
-    await recordHeartbeat(db, region, { at: Date.now() });
-    const etag = `"${snapshot.etag}"`;
-    if (c.req.header('if-none-match') === etag) return c.body(null, 304, { etag });
-    const body = await readPublishedSnapshot(ctx, snapshot);
-    if (!body) throw new ApiError('unavailable', `the snapshot of ${region} is being rebuilt`);
-    return c.body(body.body, 200, {
-      etag,
-      'content-type': 'application/octet-stream',
-      'content-length': String(body.size),
-      'x-snapshot-version': String(snapshot.version),
-    });
+export const edgeRoutes = createRouter().openapi(ingestRoute, async (c) => {
+  const principal = c.get('principal');
+  if (principal.kind !== 'edge') throw forbidden('this endpoint needs an edge token');
+  const raw = await verifyEdgeRequest(c, principal.region, MAX_BATCH_BYTES);
+  const inflated = await inflate(raw, c.req.header('content-encoding'));
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder().decode(inflated));
+  } catch {
+    throw new ApiError('invalid_json', 'batch body is not valid JSON');
+  }
+  const parsed = ingestBatch.safeParse(json);
+  if (!parsed.success) throw validationFailed(describeIssues(parsed.error.issues));
+  const batch = parsed.data;
+  if (batch.region !== principal.region) throw forbidden('batch region does not match the edge token');
+  const db = c.get('db');
+  const now = Date.now();
+  const fresh = await claimBatchId(db, {
+    id: batch.batchId,
+    region: batch.region,
+    receivedAt: now,
+    items: batch.items.length,
   });
+  if (!fresh) throw new ApiError('replayed_batch', `batch ${batch.batchId} was already ingested`);
+  const claims = await loadRegionClaims(db, batch.region);
+  // No snapshot build on the ingest path: the mailbox names and the config version are cheap reads.
+  const mailboxByHash = await regionMailboxesByHash(db, batch.region);
+  const outcome = await ingest(
+    { db, region: batch.region, now, mailboxByHash, claims },
+    batch.items,
+    batch.receipts,
+    { bytesSent: raw.byteLength },
+  );
+  const deadLetterReports = (batch.deadLetters ?? []).filter((d) => {
+    const problem = deadLetterClaimProblem(d.item, claims);
+    if (problem) outcome.results.push({ id: d.id, status: 'rejected', reason: problem });
+    return !problem;
+  });
+  if (deadLetterReports.length) await storeReportedDeadLetters(db, batch.region, deadLetterReports, now);
+  if (batch.heartbeat) {
+    const { crossRegion, crossRegionId, ...heartbeat } = batch.heartbeat;
+    await recordHeartbeat(db, batch.region, { at: now, ...heartbeat });
+    if (crossRegion) await recordCrossRegionBytes(db, batch.region, now, crossRegion, crossRegionId);
+  }
+  if (batch.canaries?.length) {
+    const refused = await recordCanaries(
+      db,
+      readCentralConfig(c.env).edgeKeySecret,
+      batch.region,
+      batch.canaries,
+      now,
+    );
+    if (refused.length) console.warn(`ingest ${batch.region}: canaries ${refused.join(', ')} did not verify`);
+  }
+  c.executionCtx.waitUntil(enqueueWebhook(c.env, outcome.outboxIds));
+  return c.json(
+    {
+      batchId: batch.batchId,
+      snapshotVersion: (await findRegion(db, batch.region))?.configVersion ?? 0,
+      results: outcome.results,
+      receipts: outcome.receiptsStored,
+    },
+    200,
+  );
+});

@@ -8,15 +8,25 @@ import {
   expiredDispositions,
   pruneBookkeepingRows,
 } from '../../db/queries/retention.js';
+import { MAX_STATS_WINDOW_MS } from './stats.js';
 
 /** Latency samples older than this are dropped (the dashboard looks back at most 7 days). */
 export const LATENCY_RETENTION_MS = 8 * 24 * 3600 * 1000;
+/**
+ * Per-minute traffic counters (edge and cross-region) older than the longest window the stats
+ * read are never shown again (src/central/services/stats.ts, MAX_STATS_WINDOW_MS).
+ */
+export const COUNTER_RETENTION_MS = MAX_STATS_WINDOW_MS;
 /** Seen batch ids only matter while a replayed request could still pass the timestamp check. */
 export const BATCH_ID_RETENTION_MS = 2 * SIGNATURE_MAX_SKEW_MS;
 
 /** Prunes bookkeeping rows that would otherwise grow without bound (run from the cron trigger). */
 export async function pruneBookkeeping(db: Db, now: number) {
-  await pruneBookkeepingRows(db, now - LATENCY_RETENTION_MS, now - BATCH_ID_RETENTION_MS);
+  await pruneBookkeepingRows(db, {
+    samplesBefore: now - LATENCY_RETENTION_MS,
+    batchIdsBefore: now - BATCH_ID_RETENTION_MS,
+    countersBeforeMinute: Math.floor((now - COUNTER_RETENTION_MS) / 60_000),
+  });
 }
 
 /** Rows pruned per batch (one R2 export + one D1 transaction), and batches per cron run. */

@@ -1,9 +1,10 @@
-// The region snapshot as edges fetch it since issue 21: the manifest (ETag / 304) and the parts it
-// names, by content hash (docs/decisions.md, "Snapshots by content hash"). Edge scope, signed like
-// every edge request. The whole snapshot (`GET /api/v1/edge/snapshot`) is still served for edges
-// deployed before the manifest.
+// The region snapshot as edges fetch it: the manifest (ETag / 304) and the parts it names, by
+// content hash (docs/decisions.md, "Snapshots by content hash"), and the whole snapshot for edges
+// deployed before the manifest. Edge scope, signed like every edge request.
 import { createRoute, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import { recordHeartbeat } from '../../db/queries/regions.js';
+import type { AppEnv } from '../context.js';
 import { bearerSecurity, errorResponses } from '../contract/openapi-helpers.js';
 import { createRouter } from '../http/app-router.js';
 import { ApiError, notFound } from '../http/errors.js';
@@ -13,10 +14,28 @@ import {
   getRegionSnapshot,
   publisherContext,
   readPublishedManifest,
+  readPublishedSnapshot,
   readRegionPart,
 } from './snapshot-publisher.js';
 
 const regionQuery = z.object({ region: z.string().min(1).max(32) });
+
+const snapshotRoute = createRoute({
+  method: 'get',
+  path: '/edge/snapshot',
+  tags: ['edge'],
+  summary: "The region's routing snapshot (binary), or 304 when `If-None-Match` matches",
+  security: bearerSecurity,
+  request: { query: regionQuery },
+  responses: {
+    200: {
+      description: 'the encoded snapshot',
+      content: { 'application/octet-stream': { schema: z.any() } },
+    },
+    304: { description: 'not modified' },
+    ...errorResponses,
+  },
+});
 
 const manifestRoute = createRoute({
   method: 'get',
@@ -52,17 +71,38 @@ const partRoute = createRoute({
   },
 });
 
+/**
+ * The region's current snapshot for a signed edge poll (the poll counts as a heartbeat), or 404.
+ * With the snapshot push on, parts are built by the kicks' consumer, never in an edge's poll: the
+ * poll is answered with what is published (reassembled when only routes changed).
+ */
+async function polledSnapshot(c: Context<AppEnv>, region: string) {
+  await verifyEdgeRequest(c, region, 0);
+  const db = c.get('db');
+  const ctx = publisherContext(c.env, db, { buildParts: !snapshotPushEnabled(c.env) });
+  const snapshot = await getRegionSnapshot(ctx, region);
+  if (!snapshot) throw notFound(`region ${region} does not exist`);
+  await recordHeartbeat(db, region, { at: Date.now() });
+  return { ctx, snapshot, etag: `"${snapshot.etag}"` };
+}
+
 export const edgeSnapshotRoutes = createRouter()
+  .openapi(snapshotRoute, async (c) => {
+    const { region } = c.req.valid('query');
+    const { ctx, snapshot, etag } = await polledSnapshot(c, region);
+    if (c.req.header('if-none-match') === etag) return c.body(null, 304, { etag });
+    const body = await readPublishedSnapshot(ctx, snapshot);
+    if (!body) throw new ApiError('unavailable', `the snapshot of ${region} is being rebuilt`);
+    return c.body(body.body, 200, {
+      etag,
+      'content-type': 'application/octet-stream',
+      'content-length': String(body.size),
+      'x-snapshot-version': String(snapshot.version),
+    });
+  })
   .openapi(manifestRoute, async (c) => {
     const { region } = c.req.valid('query');
-    await verifyEdgeRequest(c, region, 0);
-    const db = c.get('db');
-    // As for the whole snapshot: with the push on, a poll never builds a part (snapshot-kicks.ts).
-    const ctx = publisherContext(c.env, db, { buildParts: !snapshotPushEnabled(c.env) });
-    const snapshot = await getRegionSnapshot(ctx, region);
-    if (!snapshot) throw notFound(`region ${region} does not exist`);
-    await recordHeartbeat(db, region, { at: Date.now() });
-    const etag = `"${snapshot.etag}"`;
+    const { ctx, snapshot, etag } = await polledSnapshot(c, region);
     if (c.req.header('if-none-match') === etag) return c.body(null, 304, { etag });
     const manifest = await readPublishedManifest(ctx, snapshot);
     if (!manifest) throw new ApiError('unavailable', `the snapshot of ${region} is being rebuilt`);

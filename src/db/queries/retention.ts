@@ -1,21 +1,50 @@
 // Retention's reads and deletes (src/central/retention.ts exports and prunes in bounded batches).
-import { and, asc, eq, inArray, lt, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, lt, notInArray, sql } from 'drizzle-orm';
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
 import type { Db } from '../client.js';
 import {
   activities,
+  crossRegionCounters,
   dispositions,
+  edgeCounters,
   ingestBatches,
   latencySamples,
+  regionCanaries,
+  regions,
   webhookDeliveries,
   webhookOutbox,
 } from '../schema.js';
 
-/** Deletes latency samples taken before `samplesBefore` and batch ids seen before `batchIdsBefore`. */
-export async function pruneBookkeepingRows(db: Db, samplesBefore: number, batchIdsBefore: number) {
+/**
+ * Deletes latency samples taken before `samplesBefore`, batch ids seen before `batchIdsBefore`,
+ * edge and cross-region counter minutes before `countersBeforeMinute`, and the canaries of regions
+ * that no longer exist. A region's canary row is its last canary (one row per region), so it is
+ * kept however old: the Overview shows its age.
+ */
+export async function pruneBookkeepingRows(
+  db: Db,
+  cutoffs: { samplesBefore: number; batchIdsBefore: number; countersBeforeMinute: number },
+) {
+  const regionIds = db.select({ id: regions.id }).from(regions);
   await db.batch([
-    db.delete(latencySamples).where(lt(latencySamples.at, samplesBefore)),
-    db.delete(ingestBatches).where(lt(ingestBatches.receivedAt, batchIdsBefore)),
+    db.delete(latencySamples).where(lt(latencySamples.at, cutoffs.samplesBefore)),
+    db.delete(ingestBatches).where(lt(ingestBatches.receivedAt, cutoffs.batchIdsBefore)),
+    // `region in (regions)` lets SQLite walk the (region, minute) primary key per region instead of
+    // scanning every counter row on each cron tick (D1 bills rows read).
+    db
+      .delete(edgeCounters)
+      .where(
+        and(inArray(edgeCounters.region, regionIds), lt(edgeCounters.minute, cutoffs.countersBeforeMinute)),
+      ),
+    db
+      .delete(crossRegionCounters)
+      .where(
+        and(
+          inArray(crossRegionCounters.region, regionIds),
+          lt(crossRegionCounters.minute, cutoffs.countersBeforeMinute),
+        ),
+      ),
+    db.delete(regionCanaries).where(notInArray(regionCanaries.region, regionIds)),
   ]);
 }
 
