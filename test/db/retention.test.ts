@@ -99,7 +99,7 @@ describe('retention queries', () => {
     ).toEqual(['late', 'theirs']);
   });
 
-  test('pruneBookkeepingRows drops samples, batch ids and counter minutes before their cutoffs only', async ({
+  test('pruneBookkeepingRows drops samples, batch ids, counted ids and counter minutes before their cutoffs only', async ({
     db,
   }) => {
     await db.insert(schema.edgeCounters).values([
@@ -118,11 +118,17 @@ describe('retention queries', () => {
       { id: 'b-old', region: 'us', receivedAt: 49 },
       { id: 'b-new', region: 'us', receivedAt: 50 },
     ]);
+    await db.insert(schema.countedIds).values([
+      { id: 'c-old', at: 99 },
+      { id: 'c-new', at: 100 },
+    ]);
     await Retention.pruneBookkeepingRows(db, {
       samplesBefore: 100,
       batchIdsBefore: 50,
       countersBeforeMinute: 10,
+      countedIdsBefore: 100,
     });
+    expect((await db.select().from(schema.countedIds).all()).map((r) => r.id)).toEqual(['c-new']);
     expect((await db.select().from(schema.latencySamples).all()).map((r) => r.at)).toEqual([100]);
     expect((await db.select().from(schema.ingestBatches).all()).map((r) => r.id)).toEqual(['b-new']);
     expect((await db.select().from(schema.edgeCounters).all()).map((r) => r.minute)).toEqual([10]);

@@ -17,6 +17,11 @@ export const LATENCY_RETENTION_MS = 8 * 24 * 3600 * 1000;
  * read are never shown again (src/central/services/stats.ts, MAX_STATS_WINDOW_MS).
  */
 export const COUNTER_RETENTION_MS = MAX_STATS_WINDOW_MS;
+/**
+ * How long central remembers which copies and cross-region reports it counted: an edge posts one
+ * again only after a lost answer, within the queue's retries or a spool drain (days at most).
+ */
+export const COUNTED_ID_RETENTION_MS = LATENCY_RETENTION_MS;
 /** Seen batch ids only matter while a replayed request could still pass the timestamp check. */
 export const BATCH_ID_RETENTION_MS = 2 * SIGNATURE_MAX_SKEW_MS;
 
@@ -26,6 +31,7 @@ export async function pruneBookkeeping(db: Db, now: number) {
     samplesBefore: now - LATENCY_RETENTION_MS,
     batchIdsBefore: now - BATCH_ID_RETENTION_MS,
     countersBeforeMinute: Math.floor((now - COUNTER_RETENTION_MS) / 60_000),
+    countedIdsBefore: now - COUNTED_ID_RETENTION_MS,
   });
 }
 

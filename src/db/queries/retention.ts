@@ -4,6 +4,7 @@ import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
 import type { Db } from '../client.js';
 import {
   activities,
+  countedIds,
   crossRegionCounters,
   dispositions,
   edgeCounters,
@@ -17,18 +18,25 @@ import {
 
 /**
  * Deletes latency samples taken before `samplesBefore`, batch ids seen before `batchIdsBefore`,
+ * counted copy and report ids before `countedIdsBefore`,
  * edge and cross-region counter minutes before `countersBeforeMinute`, and the canaries of regions
  * that no longer exist. A region's canary row is its last canary (one row per region), so it is
  * kept however old: the Overview shows its age.
  */
 export async function pruneBookkeepingRows(
   db: Db,
-  cutoffs: { samplesBefore: number; batchIdsBefore: number; countersBeforeMinute: number },
+  cutoffs: {
+    samplesBefore: number;
+    batchIdsBefore: number;
+    countersBeforeMinute: number;
+    countedIdsBefore: number;
+  },
 ) {
   const regionIds = db.select({ id: regions.id }).from(regions);
   await db.batch([
     db.delete(latencySamples).where(lt(latencySamples.at, cutoffs.samplesBefore)),
     db.delete(ingestBatches).where(lt(ingestBatches.receivedAt, cutoffs.batchIdsBefore)),
+    db.delete(countedIds).where(lt(countedIds.at, cutoffs.countedIdsBefore)),
     // `region in (regions)` lets SQLite walk the (region, minute) primary key per region instead of
     // scanning every counter row on each cron tick (D1 bills rows read).
     db
