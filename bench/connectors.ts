@@ -20,6 +20,7 @@ import { createCentralClient } from '../scripts/central-client.js';
 import { demoMailbox } from '../scripts/demo-data.js';
 import { freePort, LOCAL_ADMIN_TOKEN, startCentral, startEdges } from '../scripts/network.js';
 import { seedDemoData } from '../scripts/seed.js';
+import { saveResults } from './lib/readme-table.js';
 import { gitCommit } from './lib/results.js';
 
 /** Issue 20: central commit → object in the CRM, p99, locally with the fakes. */
@@ -72,7 +73,7 @@ function mergeResults(result: Record<string, unknown>) {
   for (const key of ['lagMsP50', 'lagMsP99', 'duplicates', 'missing', 'messages'])
     current[`connectors.${key}`] = result[key];
   mkdirSync(dirname(outFile), { recursive: true });
-  writeFileSync(outFile, `${JSON.stringify(current, null, 2)}\n`);
+  saveResults(outFile, current);
 }
 
 interface BenchActivity {

@@ -18,6 +18,7 @@ import { parseArgs } from 'node:util';
 import nodemailer from 'nodemailer';
 import { freePort, LOCAL_ADMIN_TOKEN, LOCAL_INBOUND_TOKEN, ROOT } from '../scripts/network.js';
 import type { Region } from '../scripts/regions.js';
+import { saveResults } from './lib/readme-table.js';
 import { flattenHeadlines, gitCommit, type HeadlineKey, type TargetResult, valueAt } from './lib/results.js';
 import { median, round } from './lib/stats.js';
 import { type Net, withNetwork } from './network.js';
@@ -249,7 +250,7 @@ export function mergeRelayResult(file: string, relay: Json, meta: Json): Json {
     ...((current.targets as Record<string, TargetResult>) ?? {}),
   });
   next.targets = targets;
-  writeFileSync(file, `${JSON.stringify(next, null, 2)}\n`);
+  saveResults(file, next);
   return next;
 }
 

@@ -17,6 +17,7 @@ import { createCentralClient } from '../scripts/central-client.js';
 import { demoMailbox } from '../scripts/demo-data.js';
 import { freePort, LOCAL_ADMIN_TOKEN, startCentral, startEdges } from '../scripts/network.js';
 import { seedDemoData } from '../scripts/seed.js';
+import { saveResults } from './lib/readme-table.js';
 import { gitCommit } from './lib/results.js';
 
 interface Proc {
@@ -79,7 +80,7 @@ function mergeResults(result: Record<string, unknown>) {
   for (const key of ['outageMinutes', 'lost', 'doubled', 'drainSeconds'])
     current[`reliability.${key}`] = result[key];
   mkdirSync(dirname(outFile), { recursive: true });
-  writeFileSync(outFile, `${JSON.stringify(current, null, 2)}\n`);
+  saveResults(outFile, current);
 }
 
 let central: Proc | undefined;

@@ -14,6 +14,7 @@ import { ROOT } from '../scripts/network.js';
 import type { Region } from '../scripts/regions.js';
 import { benchClassify } from './classify.js';
 import { benchIngest } from './ingest.js';
+import { saveResults } from './lib/readme-table.js';
 import {
   carryOverSeparateSections,
   flattenHeadlines,
@@ -211,7 +212,7 @@ async function main() {
   if (!smoke && existsSync(file)) carryOverSeparateSections(result, JSON.parse(readFileSync(file, 'utf8')));
   if (guard) result.speedGuard = guard;
   mkdirSync(out, { recursive: true });
-  writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+  saveResults(file, result);
   log('\nkey                                   value          target');
   for (const [key, op, bound] of KEYS) {
     const v = valueAt(result, key);
