@@ -3,6 +3,7 @@
 // addresses that are not records, and a check that every record address is found.
 
 import { MAILBOXES } from '../scripts/demo-data.js';
+import { snapshotTuning } from '../src/central/snapshot/tuning.js';
 import { keyedHash64 } from '../src/core/keyed-hash.js';
 import { filterHas } from '../src/core/membership-filter.js';
 import {
@@ -15,6 +16,20 @@ import {
 import { median, round } from './lib/stats.js';
 
 const HASH_KEY = '9c8b7a6f5e4d3c2b1a09f8e7d6c5b4a3';
+
+/**
+ * Issue 21's day of a 10 M-record CRM: 100,000 record and outbound changes (taken as half each)
+ * and 400,000 forwarded messages, three regions of which two are remote from central. The
+ * outbound filter holds what a deployment keeps registered (its 200,000-Message-ID cap is the
+ * upper bound; 50,000 is a few weeks of a 5,000-user company's CRM mail).
+ */
+export const DAY_MODEL = {
+  changes: 100_000,
+  recordShare: 0.5,
+  messages: 400_000,
+  remoteRegions: 2,
+  outboundHeld: 50_000,
+} as const;
 
 function recordAddress(i: number): string {
   return `firstname${i}.lastname${(i * 7919) % 100_003}@company${i % 25_000}.example`;
@@ -140,7 +155,16 @@ class MemoryBucket {
   }
 }
 
-function regionInput(records: number, extra = 0): SnapshotInput {
+/**
+ * The CRM's changes of the day model so far: records whose address changed (index → new address)
+ * and outbound Message-IDs registered. Applied cumulatively, as a CRM's changes are.
+ */
+interface DayState {
+  changed: Map<number, string>;
+  outbound: string[];
+}
+
+function regionInput(records: number, extra = 0, day?: DayState): SnapshotInput {
   const input: SnapshotInput = {
     region: 'eu',
     version: 1 + extra,
@@ -161,11 +185,11 @@ function regionInput(records: number, extra = 0): SnapshotInput {
         smartMatch: false,
         suppressions: ['@spam.example'],
         records: Array.from({ length: records + extra }, (_, i) => ({
-          address: recordAddress(i),
+          address: day?.changed.get(i) ?? recordAddress(i),
           type: 'contact' as const,
           emailEnabled: true,
         })),
-        outbound: [],
+        outbound: (day?.outbound ?? []).map((messageId) => ({ messageId })),
       },
     ],
   };
@@ -178,12 +202,15 @@ export async function benchSnapshotIsolates({
   records = smoke ? 20_000 : 1_000_000,
   isolates = smoke ? 4 : 20,
   coldRuns = smoke ? 3 : 9,
+  daySamples = smoke ? 1 : 3,
 }: {
   smoke?: boolean;
   log?: (line: string) => void;
   records?: number;
   isolates?: number;
   coldRuns?: number;
+  /** Rebuilds of the day model measured (each a publish at `records` and a region's refresh). */
+  daySamples?: number;
 } = {}) {
   const { splitSnapshot, encodeManifest } = await import('../src/core/snapshot-manifest.js');
   const { classify } = await import('../src/core/classify.js');
@@ -217,8 +244,8 @@ export async function benchSnapshotIsolates({
     parts: new Map<string, Uint8Array>(),
     requests: 0,
   };
-  const publish = (extra: number) => {
-    const s = buildSnapshot(regionInput(records, extra));
+  const publish = (extra: number, day?: DayState) => {
+    const s = buildSnapshot(regionInput(records, extra, day));
     const whole = encodeSnapshot(s).length;
     const { manifest, parts } = splitSnapshot(s);
     central.manifest = encodeManifest(manifest) as Uint8Array<ArrayBuffer>;
@@ -290,6 +317,59 @@ export async function benchSnapshotIsolates({
         throw new Error(`cold isolate decided ${decision.reason}`);
       held = cold.heldSnapshotBytes();
     }
+    // A day of the CRM (DAY_MODEL): its changes arrive spread over the day, the publisher rebuilds
+    // after each quiet gap of `quietMs` (Poisson arrivals: changes × e^(−rate × quiet) rebuilds),
+    // and each rebuild carries the changes since the last. Measured: the bytes one such rebuild
+    // costs the region (20 isolates), over `daySamples` rebuilds in a row.
+    const { quietMs } = snapshotTuning({});
+    const rate = DAY_MODEL.changes / 86_400;
+    const rebuildsPerDay = DAY_MODEL.changes * Math.exp(-rate * (quietMs / 1000));
+    const changesPerRebuild = DAY_MODEL.changes / rebuildsPerDay;
+    const recordChanges = Math.max(1, Math.round(changesPerRebuild * DAY_MODEL.recordShare));
+    const outboundChanges = Math.max(1, Math.round(changesPerRebuild) - recordChanges);
+    const day: DayState = {
+      changed: new Map(),
+      outbound: Array.from({ length: DAY_MODEL.outboundHeld }, (_, i) => `held-${i}@crm.bench.example`),
+    };
+    let dayVersion = next.version;
+    let extraRecords = 1;
+    publish(extraRecords, day);
+    for (const s of pool) await s.refreshSnapshot(env, cfg, 'max-age');
+    takeCrossRegionCounts();
+    const perRebuild: number[] = [];
+    for (let k = 0; k < daySamples; k++) {
+      for (let c = 0; c < recordChanges; c++) {
+        const i = (k * 7_919_993 + c * 104_729 + 13) % records;
+        day.changed.set(i, `changed${k}-${c}.${i}@company${i % 25_000}.example`);
+      }
+      for (let c = 0; c < outboundChanges; c++) day.outbound.push(`day${k}-${c}@crm.bench.example`);
+      extraRecords++;
+      const published = publish(extraRecords, day);
+      dayVersion = published.version;
+      await pool[0]?.noteCentralVersion(env, cfg, dayVersion, 'notice');
+      for (const s of pool.slice(1)) await s.refreshSnapshot(env, cfg, 'max-age');
+      const moved = takeCrossRegionCounts().snapshot;
+      perRebuild.push(moved.fromCentral + moved.toCentral);
+      for (const s of pool)
+        if (s.heldSnapshotVersion() !== dayVersion) throw new Error('an isolate did not take a day rebuild');
+    }
+    const bytesPerRebuild = median(perRebuild);
+    const dayModel = {
+      changesPerDay: DAY_MODEL.changes,
+      quietMs,
+      rebuildsPerDay: round(rebuildsPerDay, 0),
+      recordChangesPerRebuild: recordChanges,
+      outboundChangesPerRebuild: outboundChanges,
+      outboundHeld: DAY_MODEL.outboundHeld,
+      sampledRebuilds: perRebuild.length,
+      bytesPerRebuildPerRegionRuns: perRebuild,
+      bytesPerRebuildPerRegion: round(bytesPerRebuild, 0),
+      snapshotBytesPerDayPerRegion: round(bytesPerRebuild * rebuildsPerDay, 0),
+    };
+    log(
+      `snapshot day model: ${DAY_MODEL.changes} changes/day → ${dayModel.rebuildsPerDay} rebuilds of ${recordChanges} record + ${outboundChanges} outbound changes; ${dayModel.bytesPerRebuildPerRegion} B per rebuild per region → ${dayModel.snapshotBytesPerDayPerRegion} B per region per day`,
+    );
+
     const result = {
       records,
       isolates,
@@ -309,6 +389,7 @@ export async function benchSnapshotIsolates({
       coldClassifyRunsMs: coldTimes.map((t) => round(t, 2)),
       coldIsolateHeldBytes: held.shards + held.eager,
       regionCopyBytes: bucket.bytesUnder('snapshot/'),
+      day: dayModel,
     };
     log(
       `snapshot isolates: ${records} records, ${isolates} isolates: one change ${result.oneChangeBytesPerRegion} B and ${changeRequests} requests per region (whole-snapshot design: ${result.oneChangeBytesPerRegionWholeSnapshot} B); cold first classification ${result.coldClassifyMs} ms holding ${result.coldIsolateHeldBytes} B`,

@@ -59,6 +59,7 @@ import type { CentralBindings } from '../context.js';
 import { ApiError } from '../http/errors.js';
 import { type ForwardingKeys, forwardingKeys, snapshotForwarding } from '../services/forwarding.js';
 import { getHashKey } from '../services/hash-key.js';
+import { type SnapshotTuning, snapshotTuning } from './tuning.js';
 
 /** Outbound messages per deployment the snapshot carries, newest first (the newest are what replies answer). */
 export const OUTBOUND_WINDOW = 200_000;
@@ -66,16 +67,8 @@ export const OUTBOUND_WINDOW = 200_000;
 const PAGE_ROWS = 50_000;
 /** A builder's lease; another isolate takes over a part whose builder vanished after this. */
 const LEASE_MS = 5 * 60_000;
-export interface SnapshotTuning {
-  quietMs: number;
-  maxStaleMs: number;
-}
 
-export function snapshotTuning(env: Pick<CentralBindings, 'SNAPSHOT_QUIET_MS' | 'SNAPSHOT_MAX_STALE_MS'>) {
-  const num = (v: string | undefined, d: number) =>
-    v !== undefined && v !== '' && Number.isFinite(Number(v)) ? Number(v) : d;
-  return { quietMs: num(env.SNAPSHOT_QUIET_MS, 3000), maxStaleMs: num(env.SNAPSHOT_MAX_STALE_MS, 300_000) };
-}
+export { type SnapshotTuning, snapshotTuning } from './tuning.js';
 
 export interface PublishedSnapshot {
   region: string;
