@@ -202,7 +202,7 @@ export async function benchSnapshotIsolates({
   records = smoke ? 20_000 : 1_000_000,
   isolates = smoke ? 4 : 20,
   coldRuns = smoke ? 3 : 9,
-  daySamples = smoke ? 1 : 3,
+  daySamples = smoke ? 1 : 2,
 }: {
   smoke?: boolean;
   log?: (line: string) => void;
@@ -243,11 +243,19 @@ export async function benchSnapshotIsolates({
     etag: '',
     parts: new Map<string, Uint8Array>(),
     requests: 0,
+    lastNewParts: { records: 0, outbound: 0, meta: 0 },
   };
   const publish = (extra: number, day?: DayState) => {
     const s = buildSnapshot(regionInput(records, extra, day));
     const whole = encodeSnapshot(s).length;
     const { manifest, parts } = splitSnapshot(s);
+    // What the new version's parts weigh that the previous version did not have, by kind.
+    const d = manifest.deployments.contoso;
+    const kindOf = (name: string) =>
+      name === d?.outbound ? 'outbound' : name === d?.meta ? 'meta' : 'records';
+    const newParts = { records: 0, outbound: 0, meta: 0 };
+    for (const [name, bytes] of parts) if (!central.parts.has(name)) newParts[kindOf(name)] += bytes.length;
+    central.lastNewParts = newParts;
     central.manifest = encodeManifest(manifest) as Uint8Array<ArrayBuffer>;
     central.etag = `"${s.etag}"`;
     central.parts = parts;
@@ -337,6 +345,7 @@ export async function benchSnapshotIsolates({
     for (const s of pool) await s.refreshSnapshot(env, cfg, 'max-age');
     takeCrossRegionCounts();
     const perRebuild: number[] = [];
+    const newPartBytes: Array<{ records: number; outbound: number; meta: number; manifest: number }> = [];
     for (let k = 0; k < daySamples; k++) {
       for (let c = 0; c < recordChanges; c++) {
         const i = (k * 7_919_993 + c * 104_729 + 13) % records;
@@ -346,6 +355,7 @@ export async function benchSnapshotIsolates({
       extraRecords++;
       const published = publish(extraRecords, day);
       dayVersion = published.version;
+      newPartBytes.push({ ...central.lastNewParts, manifest: central.manifest.length });
       await pool[0]?.noteCentralVersion(env, cfg, dayVersion, 'notice');
       for (const s of pool.slice(1)) await s.refreshSnapshot(env, cfg, 'max-age');
       const moved = takeCrossRegionCounts().snapshot;
@@ -364,6 +374,8 @@ export async function benchSnapshotIsolates({
       sampledRebuilds: perRebuild.length,
       bytesPerRebuildPerRegionRuns: perRebuild,
       bytesPerRebuildPerRegion: round(bytesPerRebuild, 0),
+      // Where a rebuild's bytes go: new record shards, the outbound filter, meta, the manifest.
+      newPartBytesPerRebuild: newPartBytes,
       snapshotBytesPerDayPerRegion: round(bytesPerRebuild * rebuildsPerDay, 0),
     };
     log(
