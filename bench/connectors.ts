@@ -13,7 +13,10 @@
 // are merged into bench/results/latest.json (HubSpot: `connectors`; Tryton: `connectorsTryton`;
 // each with flat dotted keys) without touching any other key.
 //
-//   npm run bench:connectors [-- --crm hubspot|tryton] [--messages 1000] [--lost-every 5] [--out file.json]
+// `--rate N` paces the sends at N messages/s (section `connectorsPaced` / `connectorsTrytonPaced`):
+// unpaced, a CRM slower than the edge measures its backlog as much as the lag of one delivery.
+//
+//   npm run bench:connectors [-- --crm hubspot|tryton] [--messages 1000] [--lost-every 5] [--rate N] [--out file.json]
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -45,6 +48,7 @@ const { values: args } = parseArgs({
     crm: { type: 'string', default: 'hubspot' },
     messages: { type: 'string', default: '1000' },
     'lost-every': { type: 'string', default: '5' },
+    rate: { type: 'string' },
     out: { type: 'string', default: join(here, 'results', 'latest.json') },
   },
 });
@@ -63,8 +67,14 @@ if (kind === 'tryton')
 const messages = Number(args.messages);
 const lostEvery = kind === 'hubspot' ? Number(args['lost-every']) : 0;
 const outFile = args.out as string;
-/** The results file's section (and flat-key prefix) of this CRM. */
-const section = kind === 'hubspot' ? 'connectors' : 'connectorsTryton';
+/** Messages per second sent (`--rate`); unset: each as soon as the edge answered the previous one. */
+const rate = args.rate === undefined ? null : Number(args.rate);
+if (rate !== null && !(rate > 0)) {
+  console.error(`--rate ${args.rate}: messages per second, > 0`);
+  process.exit(2);
+}
+/** The results file's section (and flat-key prefix) of this CRM and pacing. */
+const section = `${kind === 'hubspot' ? 'connectors' : 'connectorsTryton'}${rate === null ? '' : 'Paced'}`;
 const { log, quiet } = benchLogger();
 
 function mergeResults(result: Record<string, unknown>) {
@@ -212,7 +222,12 @@ try {
   const tag = `conn${Date.now().toString(36)}`;
   let lost = 0;
   let refused = 0;
+  const sendStart = Date.now();
   for (let i = 1; i <= messages; i++) {
+    if (rate !== null) {
+      const due = sendStart + ((i - 1) * 1000) / rate;
+      if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
+    }
     // The next write the fake serves loses its answer: normally this message's own delivery.
     if (crm.loseNextAnswer && lostEvery > 0 && i % lostEvery === 0) {
       await crm.loseNextAnswer();
@@ -241,7 +256,10 @@ try {
     await res.body?.cancel();
     if (i % 100 === 0) log(`sent ${i}`);
   }
-  log(`sent ${messages} (${refused} refused by the edge), ${lost} answers to be lost; waiting for delivery`);
+  const sendSeconds = (Date.now() - sendStart) / 1000;
+  log(
+    `sent ${messages} in ${sendSeconds.toFixed(1)} s (${refused} refused by the edge), ${lost} answers to be lost; waiting for delivery`,
+  );
 
   const activities = async () => {
     const all: BenchActivity[] = [];
@@ -291,6 +309,8 @@ try {
     crm: kind,
     messages: acts.length,
     sent: messages,
+    ratePerSec: rate,
+    sentPerSec: Math.round((messages / sendSeconds) * 100) / 100,
     refusedByEdge: refused,
     lostAnswers: lost,
     crmWrites: await crm.writes(),
