@@ -2,7 +2,7 @@
 // that writes the results file rewrites the table between its two markers, and
 // test/bench/readme-table.test.ts checks that the committed README is the committed file's table:
 // a figure in the README can never be one the results file does not hold.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -282,6 +282,40 @@ const ROWS: Row[] = [
       (p99, dup, missing) => p99 <= 5000 && dup === 0 && missing === 0,
     ),
   },
+  {
+    key: '`connectorsTrytonPaced.lagMsP99` (live Tryton, paced)',
+    value: need(
+      [
+        'connectorsTrytonPaced.lagMsP50',
+        'connectorsTrytonPaced.lagMsP99',
+        'connectorsTrytonPaced.duplicates',
+        'connectorsTrytonPaced.messages',
+      ],
+      (p50, p99, dup, messages) =>
+        `${int(p99)} ms (p50 ${int(p50)}) / ${trim(dup)} duplicates (${int(messages)} messages)`,
+    ),
+    target: 'p99 ≤ 5 s',
+    check: allOf(['connectorsTrytonPaced.lagMsP99'], (p99) => p99 <= 5000),
+  },
+  {
+    key: '`connectorsTryton.lagMsP99` (live Tryton, unpaced burst)',
+    value: need(
+      ['connectorsTryton.lagMsP50', 'connectorsTryton.lagMsP99', 'connectorsTryton.messages'],
+      (p50, p99, messages) => `${int(p99)} ms (p50 ${int(p50)}; ${int(messages)} messages at once)`,
+    ),
+    target: 'p99 ≤ 5 s',
+    check: allOf(['connectorsTryton.lagMsP99'], (p99) => p99 <= 5000),
+  },
+  {
+    key: '`crmToEdge.changeMaxMs` / `removalMaxMs` (crm-to-edge.json)',
+    value: need(
+      ['crmToEdge.changeMaxMs', 'crmToEdge.changeP50Ms', 'crmToEdge.removalMaxMs', 'crmToEdge.removalP50Ms'],
+      (change, changeP50, removal, removalP50) =>
+        `${int(change)} ms (p50 ${int(changeP50)}) / ${int(removal)} ms (p50 ${int(removalP50)})`,
+    ),
+    target: '≤ 90 s',
+    check: allOf(['crmToEdge.changeMaxMs', 'crmToEdge.removalMaxMs'], (a, b) => a <= 90_000 && b <= 90_000),
+  },
 ];
 
 /** Where each section of the file was measured: the file's commit, or the section's own. */
@@ -290,7 +324,16 @@ function provenance(result: Json): string {
     const commit = at(result, `${section}.commit`);
     return typeof commit === 'string' ? `\`${section}.*\` at ${commit.slice(0, 7)}` : undefined;
   };
-  const separate = ['reliability', 'connectors', 'relay'].map(own).filter((x) => x !== undefined);
+  const separate = [
+    'reliability',
+    'connectors',
+    'connectorsTrytonPaced',
+    'connectorsTryton',
+    'relay',
+    'crmToEdge',
+  ]
+    .map(own)
+    .filter((x) => x !== undefined);
   const commit = typeof result.commit === 'string' ? result.commit.slice(0, 7) : 'an unknown commit';
   const mode = typeof result.mode === 'string' && result.mode !== 'full' ? ` (${result.mode} run)` : '';
   return `Measured by \`npm run bench\` at ${commit}${mode}${
@@ -341,9 +384,31 @@ export function withHeadlineTable(readme: string, result: Json): string {
   return `${readme.slice(0, start + TABLE_START.length)}\n${renderHeadlineTable(result)}\n${readme.slice(end)}`;
 }
 
+/**
+ * What the table is rendered from: latest.json, plus the figures of results files kept beside it
+ * (`crm-to-edge.json`, `npm run bench:crm-to-edge`) under their section name.
+ */
+export function headlineInput(result: Json, resultsDir = dirname(LATEST_RESULTS)): Json {
+  const file = join(resultsDir, 'crm-to-edge.json');
+  if (!existsSync(file)) return result;
+  const side = JSON.parse(readFileSync(file, 'utf8')) as Json;
+  const crmToEdge: Json = { commit: side.commit };
+  for (const [key, value] of Object.entries(side))
+    if (key.startsWith('crmToEdge.')) crmToEdge[key.slice('crmToEdge.'.length)] = value;
+  return { ...result, crmToEdge };
+}
+
 /** Rewrites the README's headline table from the results file just written. */
 export function writeHeadlineTable(readmePath: string, result: Json): void {
-  writeFileSync(readmePath, withHeadlineTable(readFileSync(readmePath, 'utf8'), result));
+  writeFileSync(readmePath, withHeadlineTable(readFileSync(readmePath, 'utf8'), headlineInput(result)));
+}
+
+/** Rewrites the README's table from the committed latest.json (after a side results file changed). */
+export function refreshHeadlineTable(): void {
+  writeHeadlineTable(
+    join(dirname(dirname(LATEST_RESULTS)), 'README.md'),
+    JSON.parse(readFileSync(LATEST_RESULTS, 'utf8')),
+  );
 }
 
 /** The results file the README's table is rendered from. */

@@ -53,11 +53,18 @@ export function flattenHeadlines(
 
 /**
  * Sections that another command merges into the results file (`npm run bench:reliability`, an
- * hour-long outage run; `npm run bench:connectors`, the CRM connector targets) and `npm run bench`
+ * hour-long outage run; `npm run bench:connectors`, the CRM connector targets with the HubSpot fake
+ * and, `--crm tryton`, with a live trytond; `Paced`: at a `--rate`) and `npm run bench`
  * does not measure: carried over from the file it replaces, each with the commit and time of its
  * own run inside it.
  */
-export const SEPARATE_SECTIONS = ['reliability', 'connectors'] as const;
+export const SEPARATE_SECTIONS = [
+  'reliability',
+  'connectors',
+  'connectorsPaced',
+  'connectorsTryton',
+  'connectorsTrytonPaced',
+] as const;
 
 /** Copies the separate sections (and their flat dotted keys) of `previous` into `result`. */
 export function carryOverSeparateSections(result: Record<string, unknown>, previous: unknown): void {

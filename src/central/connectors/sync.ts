@@ -26,12 +26,24 @@ import {
 } from './service.js';
 import type { PullPage } from './types.js';
 
-/** Pages one invocation applies per connector (each page: a few CRM calls and a few D1 batches). */
-export const SYNC_PAGES_PER_RUN = 5;
+/**
+ * Pages one invocation applies per connector (each page: a few CRM calls and a few D1 batches). At
+ * least the steps of an incremental run with nothing new (HubSpot's six: contacts, companies,
+ * emails, two archived lists, owners; Dynamics' five), so such a run completes in the cron run that
+ * starts it instead of spilling into the next minute's.
+ */
+export const SYNC_PAGES_PER_RUN = 8;
 /** Connectors one cron run syncs: the rest wait for the next minute. */
 export const SYNC_CONNECTORS_PER_RUN = 10;
 /** A connector with nothing under way pulls again this long after its last completed sync (one cron tick). */
 export const SYNC_INTERVAL_MS = 60_000;
+/**
+ * How much earlier than {@link SYNC_INTERVAL_MS} a connector is due: a sync completes seconds after
+ * the tick that ran it (and a tick may start late), so the next tick finds it less than a full
+ * interval old; without this slack it would skip that tick and sync every other minute. Half a
+ * tick, so a sync completed just before a tick (the API's) still waits for the next one.
+ */
+export const SYNC_INTERVAL_SLACK_MS = SYNC_INTERVAL_MS / 2;
 
 export function pullingKinds(registry: AdapterRegistry = connectorAdapters): string[] {
   return Object.values(registry)
@@ -191,7 +203,8 @@ async function applyPage(
 
 /**
  * Cron: continues every sync under way and starts the next incremental one of each pulling
- * connector whose last sync is older than {@link SYNC_INTERVAL_MS}; at most
+ * connector whose last sync is older than {@link SYNC_INTERVAL_MS} (less
+ * {@link SYNC_INTERVAL_SLACK_MS}: at the per-minute cron, every tick); at most
  * {@link SYNC_CONNECTORS_PER_RUN} connectors per run, those waiting longest first.
  */
 export async function runDueSyncs(
@@ -203,7 +216,9 @@ export async function runDueSyncs(
   const rows = await connectorsOfKinds(db, pullingKinds(adapters));
   const due = rows
     .filter(
-      (r) => r.state !== 'paused' && (r.syncId || !r.lastSyncAt || now - r.lastSyncAt >= SYNC_INTERVAL_MS),
+      (r) =>
+        r.state !== 'paused' &&
+        (r.syncId || !r.lastSyncAt || now - r.lastSyncAt >= SYNC_INTERVAL_MS - SYNC_INTERVAL_SLACK_MS),
     )
     .sort((a, b) => (a.lastSyncAt ?? 0) - (b.lastSyncAt ?? 0))
     .slice(0, SYNC_CONNECTORS_PER_RUN);
