@@ -11,6 +11,7 @@ import { freePort, LOCAL_ADMIN_TOKEN, LOCAL_EDGE_KEY_SECRET, startCentral } from
 import { seedDemoData } from '../scripts/seed.js';
 import { createRng, type Rng } from '../scripts/traffic.js';
 import { deriveEdgeCredentials, signBody } from '../src/core/request-signature.js';
+import { timeOrderedId } from '../src/core/time-ordered-id.js';
 import type { IngestItem } from '../src/core/wire.js';
 import { median, round } from './lib/stats.js';
 
@@ -25,8 +26,9 @@ function makeItem(rng: Rng, runId: string, n: number): IngestItem {
   );
   const contacts = demoRecords('contoso').filter((r) => r.type === 'contact');
   const from = rng.pick(contacts).emails[0] as string;
-  const id = randomUUID();
   const now = Date.now();
+  // The copy id as an edge mints it (src/edge/ingest-item.ts), so counted_ids sees the edge's keys.
+  const id = timeOrderedId(now);
   const attachments = Array.from({ length: rng.int(0, 2) }, (_, i) => ({
     filename: `file-${i}.pdf`,
     contentType: 'application/pdf',
@@ -62,7 +64,13 @@ function makeItem(rng: Rng, runId: string, n: number): IngestItem {
 }
 
 async function postBatch(central: string, creds: Credentials, items: IngestItem[]) {
-  const batch = { batchId: randomUUID(), region: REGION, sentAt: Date.now(), items, receipts: [] };
+  const batch = {
+    batchId: timeOrderedId(Date.now()),
+    region: REGION,
+    sentAt: Date.now(),
+    items,
+    receipts: [],
+  };
   const body = gzipSync(Buffer.from(JSON.stringify(batch)));
   const timestamp = Date.now();
   const signature = await signBody(creds.signingKey, timestamp, body);

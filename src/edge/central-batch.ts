@@ -3,6 +3,7 @@
 // parsed, and what a failure means (central unavailable: keep everything and try later; central
 // refused the request: a permanent answer). Built on central-client.ts; used by the queue
 // consumer, the spool drain, the journal hand-over and the heartbeats.
+import { timeOrderedId } from '../core/time-ordered-id.js';
 import {
   type CanaryReport,
   type IngestBatch,
@@ -98,7 +99,7 @@ async function postBatchCounted(
   report: CrossRegionReport | undefined,
 ): Promise<IngestResponse> {
   const batch: IngestBatch = {
-    batchId: crypto.randomUUID(),
+    batchId: timeOrderedId(Date.now()),
     region: cfg.region,
     sentAt: Date.now(),
     items: parts.items,

@@ -3,6 +3,7 @@
 // move (the central client, the snapshot fetch, the notice handler) and reported to central with
 // the heartbeat as a report with an id: a report whose batch got no answer is posted again under
 // the same id, and central counts an id once, so each byte is reported once.
+import { timeOrderedId } from '../core/time-ordered-id.js';
 import { CROSS_REGION_KINDS, type CrossRegionKind } from '../core/wire.js';
 
 export { CROSS_REGION_KINDS, type CrossRegionKind };
@@ -47,7 +48,7 @@ let pending: CrossRegionReport | undefined;
 export function takeCrossRegionReport(): CrossRegionReport | undefined {
   if (!pending) {
     const counts = reportedCounts(takeCrossRegionCounts());
-    if (counts) pending = { id: crypto.randomUUID(), counts };
+    if (counts) pending = { id: timeOrderedId(Date.now()), counts };
   }
   return pending;
 }

@@ -1,9 +1,11 @@
 // The edge's side of the one item builder (src/core/ingest-item.ts): the region's R2 bucket is
 // where the raw message, attachments, long bodies and long party lists stay.
+
 import type { Target } from '../core/classify.js';
 import { buildItems, type PutBudget, type RegionalStore, type SharedRawCopy } from '../core/ingest-item.js';
 import type { MessageFacts } from '../core/message-facts.js';
 import type { RoutingSnapshot } from '../core/snapshot.js';
+import { timeOrderedId } from '../core/time-ordered-id.js';
 import type { IngestItem } from '../core/wire.js';
 import type { EdgeBindings, EdgeConfig } from './config.js';
 
@@ -49,7 +51,7 @@ export function buildIngestItems(
     facts,
     targets,
     now,
-    copyId: crypto.randomUUID(),
+    copyId: timeOrderedId(now),
     ...(opts.rawCopy ? { rawCopy: opts.rawCopy } : {}),
     ...(opts.attachmentPuts ? { attachmentPuts: opts.attachmentPuts } : {}),
   });

@@ -1,10 +1,12 @@
 // The per-message path at the edge: header-first decision, toss with a content-free receipt, or
 // full parse + regional storage + enqueue for CRM-bound mail. This is the hottest path.
+
 import { readCanaryMarker, verifyCanary } from '../core/canary.js';
 import { classify, type Decision, isRoutedMailbox, type LoopHistory, type Target } from '../core/classify.js';
 import type { PutBudget, SharedRawCopy } from '../core/ingest-item.js';
 import { type MessageFacts, readForwardedMessages } from '../core/message-facts.js';
 import { forwardingDeployment, type RoutingSnapshot } from '../core/snapshot.js';
+import { timeOrderedId } from '../core/time-ordered-id.js';
 import type { TossedReason } from '../core/types.js';
 import type { Receipt } from '../core/wire.js';
 import type { EdgeBindings, EdgeConfig } from './config.js';
@@ -83,7 +85,7 @@ export function receiptFor(
 ): Receipt {
   return {
     kind: 'receipt',
-    id: crypto.randomUUID(),
+    id: timeOrderedId(now),
     region: cfg.region,
     reason: reason as TossedReason,
     ...((detail ?? decision?.detail) ? { detail: (detail ?? decision?.detail ?? '').slice(0, 2000) } : {}),
@@ -165,7 +167,7 @@ function trackingDeployments(messages: DecidedMessage[]): string[] {
 
 /** A raw copy shared by every item of `messages` (one put per invocation, whatever they number). */
 export function sharedRawCopy(messages: DecidedMessage[]): SharedRawCopy {
-  return { deployments: trackingDeployments(messages), copyId: crypto.randomUUID() };
+  return { deployments: trackingDeployments(messages), copyId: timeOrderedId(Date.now()) };
 }
 
 /**

@@ -65,6 +65,19 @@ describe('POST /api/v1/ingest', () => {
     });
   });
 
+  test('activity ids are time-ordered (UUIDv7): activities of a later batch sort after, as text', async () => {
+    const first = await sendBatch({ items: [item(), item()] });
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    const second = await sendBatch({ items: [item()] });
+    const ids = [...first.json.results, ...second.json.results].map(
+      (r: { activityId: string }) => r.activityId,
+    );
+    for (const id of ids)
+      expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    const last = ids.pop() as string;
+    for (const id of ids) expect(id < last, `${id} < ${last}`).toBe(true);
+  });
+
   test('a reply names the regarding record of the outbound message it answers, by In-Reply-To or by tracking token', async () => {
     const outboundId = `out-${crypto.randomUUID()}@contoso.example`;
     const reg = await api('POST', '/api/v1/deployments/contoso/outbound', {

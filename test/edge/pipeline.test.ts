@@ -212,6 +212,29 @@ describe('edge pipeline', () => {
     expect(receipt.messageIdHash).toMatch(/^[0-9a-f]{16}$/);
   });
 
+  test('copy and receipt ids are time-ordered (UUIDv7 of the time they were made)', async () => {
+    const v7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+    const msOf = (id: string) => Number.parseInt(id.replace('-', '').slice(0, 12), 16);
+    const before = Date.now();
+    const tracked = await run(
+      forwardedBy('alice@contoso.example', { From: 'buyer@customer.example', Subject: 'Id order' }),
+      'buyer@customer.example',
+    );
+    const tossed = await run(
+      forwardedBy('carol@contoso.example', { From: 'friend@private.example', Subject: 'Id order' }),
+      'friend@private.example',
+    );
+    const after = Date.now();
+    const item = tracked.sent[0] as IngestItem;
+    const receipt = tossed.sent[0] as Receipt;
+    expect(receipt.kind).toBe('receipt');
+    for (const id of [item.id, receipt.id]) {
+      expect(id).toMatch(v7);
+      expect(msOf(id)).toBeGreaterThanOrEqual(before);
+      expect(msOf(id)).toBeLessThanOrEqual(after);
+    }
+  });
+
   test('mail for a mailbox not routed here is a no-route receipt', async () => {
     const raw = mail({ From: 'x@customer.example', To: 'stranger@elsewhere.example', Subject: 'hi' });
     const { result, sent } = await run(raw, 'x@customer.example');

@@ -1,6 +1,7 @@
 // Central ingestion: screen, look up, plan (plan.ts), then store everything of one batch in a
 // single D1 `batch()` (one round trip, one transaction), each statement within D1's
 // 100-bound-parameter limit.
+import { timeOrderedId } from '../../core/time-ordered-id.js';
 import type { ItemResult, Receipt } from '../../core/wire.js';
 import type { Db } from '../../db/client.js';
 import { deadLetterInsertStatements } from '../../db/queries/dead-letters.js';
@@ -54,7 +55,7 @@ export function receiptStatements(ctx: IngestContext, receipts: Receipt[]) {
 
 function deadLetterStatements(ctx: IngestContext, letters: { item: unknown; error: string }[]) {
   const rows = letters.map(({ item, error }) => ({
-    id: crypto.randomUUID(),
+    id: timeOrderedId(ctx.now),
     region: ctx.region,
     deployment: itemDeployment(item),
     item: item ?? null,
@@ -83,7 +84,7 @@ export async function ingest(
   const { db, now, region } = ctx;
   const { items, receipts, rejected } = screen(rawItems, rawReceipts, ctx.claims);
   const lookups = await loadLookups(db, lookupKeysOf(items));
-  const plans = planItems(items, lookups, { now, newId: () => crypto.randomUUID() });
+  const plans = planItems(items, lookups, { now, newId: () => timeOrderedId(now) });
 
   const results: ItemResult[] = [];
   const deadLetters: { item: unknown; error: string }[] = [];

@@ -2,10 +2,12 @@
 // once — classify over the snapshot the mailbox's region carries (suppression is never bypassed:
 // a suppressed sender gets a refusal receipt and a 409), build the item as the edge would, ingest
 // it like any edge copy, queue its webhook — for POST /api/v1/deployments/:id/promote.
+
 import { classify } from '../../core/classify.js';
 import { buildItems } from '../../core/ingest-item.js';
 import { readMessageFacts } from '../../core/message-facts.js';
 import { suppressingEntry } from '../../core/suppression.js';
+import { timeOrderedId } from '../../core/time-ordered-id.js';
 import type { IngestItem, Receipt } from '../../core/wire.js';
 import type { Db } from '../../db/client.js';
 import { findActivity } from '../../db/queries/activities.js';
@@ -93,7 +95,7 @@ export async function promoteMessage(
     facts,
     targets: [target],
     now,
-    copyId: crypto.randomUUID(),
+    copyId: timeOrderedId(now),
   });
   if (!built) throw validationFailed('body: the message could not be tracked (no item)');
   const item = promotedItem(built, target, principal);
@@ -154,7 +156,7 @@ async function refuseSuppressed(
   const deployment = mailbox.deployment;
   const receipt: Receipt = {
     kind: 'receipt',
-    id: crypto.randomUUID(),
+    id: timeOrderedId(now),
     region: mailbox.region,
     reason: 'suppressed',
     detail: 'promotion refused: the sender is on the deployment suppression list',
