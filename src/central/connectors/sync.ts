@@ -151,8 +151,14 @@ export async function runConnectorSync(
     result.syncId = syncId;
     const ctx = await connectorContext(db, config, connector);
     const hashKey = await getHashKey(db);
-    for (let i = 0; i < maxPages; i++) {
-      const page: PullPage = await adapter.pull(ctx, row.syncCursor ?? undefined);
+    let next: Promise<PullPage> | undefined = adapter.pull(ctx, row.syncCursor ?? undefined);
+    for (let i = 0; i < maxPages && next; i++) {
+      const page: PullPage = await next;
+      // The next page is fetched while this one is written (its cursor is known already), so the
+      // CRM's time and D1's overlap; it is applied only after this one landed, and dropped (its
+      // failure too) if this pass stops first.
+      next = !page.done && i + 1 < maxPages ? adapter.pull(ctx, page.nextCursor) : undefined;
+      next?.catch(() => {});
       const applied = await applyPage(db, site, deployment, page, hashKey);
       // Deletions record their change themselves (removeManyRecords).
       recordsChanged ||= applied.upserted > 0;
