@@ -14,9 +14,12 @@ const app = createApp();
 export default {
   fetch: app.fetch,
 
-  /** Two queues, told apart by name (queue-names.ts): snapshot kicks and onward webhook delivery. */
-  async queue(batch, env) {
-    await consumeQueue(batch, env, createDb(env.DB));
+  /**
+   * Three queues, told apart by name (queue-names.ts): snapshot kicks, onward webhook delivery and
+   * connector sync continuations.
+   */
+  async queue(batch, env, ctx?: ExecutionContext) {
+    await consumeQueue(batch, env, createDb(env.DB), ctx);
   },
 
   /**

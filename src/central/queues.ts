@@ -3,13 +3,16 @@
 // platform moves it to the queue's dead-letter queue (wrangler.toml), where it can be inspected.
 import type { Db } from '../db/client.js';
 import { readCentralConfig } from './config.js';
+import { continueConnectorSync, isSyncContinuation } from './connectors/sync.js';
 import type { CentralBindings } from './context.js';
 import { deliverOutboxRow, type WebhookKick } from './delivery/webhooks.js';
-import { SNAPSHOT_KICK_QUEUE, WEBHOOK_QUEUE } from './queue-names.js';
+import { CONNECTOR_SYNC_QUEUE, SNAPSHOT_KICK_QUEUE, WEBHOOK_QUEUE } from './queue-names.js';
 import { isSnapshotKick, runSnapshotKick } from './snapshot/snapshot-kicks.js';
 
 /** A failed first delivery attempt waits this long before the queue tries again. */
 const WEBHOOK_RETRY_DELAY_SECONDS = 30;
+/** A sync continuation whose pass threw (D1 failing) waits this long before the queue tries again. */
+const SYNC_RETRY_DELAY_SECONDS = 30;
 
 function isWebhookKick(body: unknown): body is WebhookKick {
   return (
@@ -22,8 +25,15 @@ function retryUnreadable(queue: string, message: Message) {
   message.retry();
 }
 
-export async function consumeQueue(batch: MessageBatch, env: CentralBindings, db: Db): Promise<void> {
+export async function consumeQueue(
+  batch: MessageBatch,
+  env: CentralBindings,
+  db: Db,
+  ctx?: Pick<ExecutionContext, 'waitUntil'>,
+): Promise<void> {
   switch (batch.queue) {
+    case CONNECTOR_SYNC_QUEUE:
+      return consumeSyncContinuations(batch, env, db, ctx);
     case SNAPSHOT_KICK_QUEUE:
       return consumeSnapshotKicks(batch, env, db);
     case WEBHOOK_QUEUE:
@@ -41,6 +51,33 @@ async function consumeSnapshotKicks(batch: MessageBatch, env: CentralBindings, d
   if (!kicks.length) return;
   await runSnapshotKick(env, db);
   for (const m of kicks) m.ack();
+}
+
+/** Each message names a connector sync under way: its next pass runs now. */
+async function consumeSyncContinuations(
+  batch: MessageBatch,
+  env: CentralBindings,
+  db: Db,
+  ctx?: Pick<ExecutionContext, 'waitUntil'>,
+) {
+  const config = readCentralConfig(env);
+  // Tests call queue() without a context: the pass's snapshot kicks then run unawaited.
+  const waitUntil = ctx
+    ? (p: Promise<unknown>) => ctx.waitUntil(p)
+    : (p: Promise<unknown>) => void p.catch(() => {});
+  for (const message of batch.messages) {
+    if (!isSyncContinuation(message.body)) {
+      retryUnreadable(batch.queue, message);
+      continue;
+    }
+    try {
+      await continueConnectorSync(db, { env, ctx: { waitUntil } }, config, message.body);
+      message.ack();
+    } catch (err) {
+      console.error(`connector sync continuation of ${message.body.deployment} failed`, (err as Error)?.name);
+      message.retry({ delaySeconds: SYNC_RETRY_DELAY_SECONDS });
+    }
+  }
 }
 
 /** Each message names a webhook outbox row to attempt now. */

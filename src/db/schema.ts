@@ -545,6 +545,13 @@ export const connectors = sqliteTable('connectors', {
   syncTotal: integer('sync_total'),
   syncStartedAt: integer('sync_started_at'),
   lastSyncAt: integer('last_sync_at'),
+  /**
+   * The sync lease (src/central/connectors/sync.ts): the pass holding it (a random token) and until
+   * when; a pass runs only while it holds it, so the cron, the API's pass and the queue's never
+   * apply one connector's pages at once.
+   */
+  syncLeaseHolder: text('sync_lease_holder'),
+  syncLeaseUntil: integer('sync_lease_until'),
   lastError: text('last_error'),
   lastErrorAt: integer('last_error_at'),
   createdAt: integer('created_at').notNull(),

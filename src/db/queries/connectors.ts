@@ -1,6 +1,6 @@
 // A deployment's CRM connector (src/central/connectors/service.ts) and the outbox facts its health
 // is computed from.
-import { and, desc, eq, gt, inArray, isNotNull, lt, ne, or, sql } from 'drizzle-orm';
+import { and, desc, eq, gt, inArray, isNotNull, isNull, lt, lte, ne, or, sql } from 'drizzle-orm';
 import type { Db } from '../client.js';
 import { activities, connectors, webhookOutbox } from '../schema.js';
 
@@ -26,6 +26,57 @@ export async function updateConnector(
   fields: Partial<Omit<ConnectorRow, 'deployment' | 'createdAt'>>,
 ) {
   await db.update(connectors).set(fields).where(eq(connectors.deployment, deployment));
+}
+
+/**
+ * Claims a connector's sync lease for `holder` until `until` when no pass holds it (none did, or the
+ * holder's lease ran out: it died). One conditional UPDATE, so of passes claiming at once exactly
+ * one wins. False when another pass holds it, or there is no connector.
+ */
+export async function claimSyncLease(
+  db: Db,
+  deployment: string,
+  holder: string,
+  now: number,
+  until: number,
+): Promise<boolean> {
+  const claimed = await db
+    .update(connectors)
+    .set({ syncLeaseHolder: holder, syncLeaseUntil: until })
+    .where(
+      and(
+        eq(connectors.deployment, deployment),
+        or(isNull(connectors.syncLeaseUntil), lte(connectors.syncLeaseUntil, now)),
+      ),
+    )
+    .returning({ deployment: connectors.deployment });
+  return claimed.length === 1;
+}
+
+/**
+ * Writes `fields` only while `holder` still holds the lease (a pass whose lease was taken over must
+ * not move the cursor back); false when it no longer does.
+ */
+export async function updateConnectorUnderLease(
+  db: Db,
+  deployment: string,
+  holder: string,
+  fields: Partial<Omit<ConnectorRow, 'deployment' | 'createdAt' | 'syncLeaseHolder'>>,
+): Promise<boolean> {
+  const updated = await db
+    .update(connectors)
+    .set(fields)
+    .where(and(eq(connectors.deployment, deployment), eq(connectors.syncLeaseHolder, holder)))
+    .returning({ deployment: connectors.deployment });
+  return updated.length === 1;
+}
+
+/** Ends `holder`'s lease (a no-op when another pass took it over). */
+export async function releaseSyncLease(db: Db, deployment: string, holder: string) {
+  await db
+    .update(connectors)
+    .set({ syncLeaseHolder: null, syncLeaseUntil: null })
+    .where(and(eq(connectors.deployment, deployment), eq(connectors.syncLeaseHolder, holder)));
 }
 
 /** Connectors of these kinds (the ones whose adapters pull), for the cron's sync pass. */

@@ -8,7 +8,7 @@ import {
   saveConnector,
   testConnector,
 } from '../../connectors/service.js';
-import { runConnectorSync, startConnectorSync } from '../../connectors/sync.js';
+import { runSyncPass, startConnectorSync } from '../../connectors/sync.js';
 import { webhookSecret } from '../../connectors/webhook.js';
 import { apiRoute, errorSchema, jsonBody, jsonResponse } from '../../contract/openapi-helpers.js';
 import { createRouter } from '../../http/app-router.js';
@@ -112,9 +112,9 @@ export const connectorRoutes = createRouter()
       throw conflict(`the ${connector.kind} connector holds no records to sync`);
     const syncId = await startConnectorSync(db, id);
     const site = changeSite(c);
-    // The first pages now, after the answer; the cron carries on (bounded work per invocation).
+    // The first pages now, after the answer; the connector-sync queue carries on (bounded work per invocation).
     site.ctx.waitUntil(
-      runConnectorSync(db, site, readCentralConfig(c.env), id).catch((err) =>
+      runSyncPass(db, site, readCentralConfig(c.env), id).catch((err) =>
         console.error(`connector sync of ${id} failed`, (err as Error)?.name),
       ),
     );
