@@ -199,6 +199,15 @@ const TOSSED_SUM = sql.raw(
   `(select json_group_object(key, total) from (select key, sum(value) as total from (select key, value from json_each(edge_counters.tossed) union all select key, value from json_each(excluded.tossed)) group by key))`,
 );
 
+/** The upsert's sums of a counter row's copy counts with what the minute already holds. */
+const COUNTS_SUM = {
+  received: sql`edge_counters.received + excluded.received`,
+  receivedBytes: sql`edge_counters.received_bytes + excluded.received_bytes`,
+  crmBound: sql`edge_counters.crm_bound + excluded.crm_bound`,
+  crmBoundBytes: sql`edge_counters.crm_bound_bytes + excluded.crm_bound_bytes`,
+  tossed: TOSSED_SUM,
+};
+
 /** Statements: add per-minute traffic to the region's counters (numbers and tossed reasons summed). */
 export function edgeCounterStatements(db: Db, rows: (typeof edgeCounters.$inferInsert)[]) {
   return rows.map((row) =>
@@ -207,14 +216,7 @@ export function edgeCounterStatements(db: Db, rows: (typeof edgeCounters.$inferI
       .values(row)
       .onConflictDoUpdate({
         target: [edgeCounters.region, edgeCounters.minute],
-        set: {
-          received: sql`edge_counters.received + excluded.received`,
-          receivedBytes: sql`edge_counters.received_bytes + excluded.received_bytes`,
-          crmBound: sql`edge_counters.crm_bound + excluded.crm_bound`,
-          crmBoundBytes: sql`edge_counters.crm_bound_bytes + excluded.crm_bound_bytes`,
-          bytesSent: sql`edge_counters.bytes_sent + excluded.bytes_sent`,
-          tossed: TOSSED_SUM,
-        },
+        set: { ...COUNTS_SUM, bytesSent: sql`edge_counters.bytes_sent + excluded.bytes_sent` },
       }),
   );
 }
@@ -281,13 +283,7 @@ export function newCopyStatements(
         )
         .onConflictDoUpdate({
           target: [edgeCounters.region, edgeCounters.minute],
-          set: {
-            received: sql`edge_counters.received + excluded.received`,
-            receivedBytes: sql`edge_counters.received_bytes + excluded.received_bytes`,
-            crmBound: sql`edge_counters.crm_bound + excluded.crm_bound`,
-            crmBoundBytes: sql`edge_counters.crm_bound_bytes + excluded.crm_bound_bytes`,
-            tossed: TOSSED_SUM,
-          },
+          set: COUNTS_SUM,
         }),
       db
         .insert(countedIds)
