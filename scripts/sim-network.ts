@@ -25,9 +25,19 @@ export function adminClient(centralUrl: string, token = LOCAL_ADMIN_TOKEN): Cent
   return createCentralClient({ baseUrl: centralUrl, token });
 }
 
+/** Runs an edge's per-minute cron (snapshot refresh, heartbeat) once; a failure is retried by the caller's loop. */
+async function tickEdge(url: string): Promise<void> {
+  await fetch(`${url}/__scheduled?cron=${encodeURIComponent('* * * * *')}`, {
+    signal: AbortSignal.timeout(15_000),
+  })
+    .then((r) => r.arrayBuffer())
+    .catch(() => {});
+}
+
 /**
  * Makes every edge hold its region's current snapshot: triggers the edge's scheduled handler
- * (snapshot refresh) and waits until its /health reports the version central publishes.
+ * (snapshot refresh) and waits until its /health reports the version central publishes, once
+ * central has built every change made before the call.
  */
 export async function syncSnapshots(
   api: CentralClient,
@@ -35,17 +45,30 @@ export async function syncSnapshots(
   { timeoutMs = 60_000 }: { timeoutMs?: number } = {},
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  const regions = (await api.regions.list()).items;
+  // Changes made just before (outbound registrations, records) are in central's snapshot only once
+  // built, after the publisher's quiet period; until then `snapshotVersion` is the old one, and an
+  // edge holding it would classify without them.
+  let regions = (await api.regions.list()).items;
+  const ours = (r: { id: string }) => r.id in edges;
+  while (regions.some((r) => ours(r) && r.snapshotPending)) {
+    if (Date.now() > deadline)
+      throw new Error(
+        `central did not build the snapshots of ${regions
+          .filter((r) => ours(r) && r.snapshotPending)
+          .map((r) => r.id)
+          .join(', ')} in time`,
+      );
+    // With the snapshot push off, an edge's poll is what builds them.
+    await Promise.all(Object.values(edges).map((url) => url && tickEdge(url)));
+    await new Promise((r) => setTimeout(r, 250));
+    regions = (await api.regions.list()).items;
+  }
   await Promise.all(
     Object.entries(edges).map(async ([region, url]) => {
       const want = regions.find((r) => r.id === region)?.snapshotVersion;
       if (want === undefined) throw new Error(`central has no region ${region}`);
       for (;;) {
-        await fetch(`${url}/__scheduled?cron=${encodeURIComponent('* * * * *')}`, {
-          signal: AbortSignal.timeout(15_000),
-        })
-          .then((r) => r.arrayBuffer())
-          .catch(() => {});
+        await tickEdge(url);
         const health = await fetch(`${url}/health`, { signal: AbortSignal.timeout(5_000) })
           .then((r) => r.json() as Promise<{ snapshotVersion?: number }>)
           .catch(() => ({}) as { snapshotVersion?: number });

@@ -139,6 +139,24 @@ describe('POST /api/v1/deployments/:id/outbound', () => {
     expect(has(after)).toBe(true);
   });
 
+  test('a region whose snapshot does not yet carry a registration says so (snapshotPending) until it is published', async () => {
+    await routeMailboxes(['ann@contoso.example', 'eu', 'contoso', 'u-ann']);
+    await edgeSnapshot('eu');
+    const pending = async (region: string) =>
+      (await api('GET', `/api/v1/regions/${region}`)).json.snapshotPending;
+    expect(await pending('eu')).toBe(false);
+    await register({ messageId: '<Pending@X>', userId: 'u-ann' });
+    // Published only at the next build: until then a reply to it would not be recognised at the edge.
+    expect(await pending('eu')).toBe(true);
+    expect(
+      (await api('GET', '/api/v1/regions')).json.items.find((r: { id: string }) => r.id === 'eu'),
+    ).toMatchObject({ snapshotPending: true });
+    // A region that routes no contoso mailbox is not waiting for it.
+    expect(await pending('us')).toBe(false);
+    await edgeSnapshot('eu');
+    expect(await pending('eu')).toBe(false);
+  });
+
   test.each([
     [{ userId: 'u-ann' }, /^messageId: /],
     [{ messageId: '<>', userId: 'u-ann' }, /^messageId: must be a Message-ID/],

@@ -15,6 +15,7 @@ describe('PUT /api/v1/regions/:id', () => {
       rulesEnabled: false,
       egress: 'metadata+subject',
       snapshotVersion: 1,
+      snapshotPending: false,
       edgeSnapshotVersion: null,
       lastHeartbeatAt: null,
       edgeUrl: null,

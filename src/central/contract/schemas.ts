@@ -125,6 +125,10 @@ export const regionSchema = z
     rulesEnabled: z.boolean(),
     egress: z.string(),
     snapshotVersion: z.number(),
+    snapshotPending: z.boolean().openapi({
+      description:
+        "true while a change the region's snapshot carries (a record, suppression or outbound registration of a deployment routed here) is not built yet: the region's edges do not have it, and `snapshotVersion` moves on when it is built (after the publisher's quiet period)",
+    }),
     edgeSnapshotVersion: z.number().nullable(),
     lastHeartbeatAt: z.number().nullable(),
     edgeUrl: z.string().nullable(),

@@ -33,13 +33,15 @@ export function serializeDeployment(d: typeof deployments.$inferSelect) {
   };
 }
 
-export function serializeRegion(r: typeof regions.$inferSelect) {
+/** `pending`: the region's snapshot does not yet carry every change (`regionsAwaitingParts`). */
+export function serializeRegion(r: typeof regions.$inferSelect, pending = false) {
   return {
     id: r.id,
     name: r.name,
     rulesEnabled: r.rulesEnabled,
     egress: r.egress,
     snapshotVersion: r.configVersion,
+    snapshotPending: pending,
     edgeSnapshotVersion: r.edgeSnapshotVersion ?? null,
     lastHeartbeatAt: r.lastHeartbeatAt ?? null,
     edgeUrl: r.edgeUrl ?? null,

@@ -5,7 +5,7 @@ import { upsertRegion } from '../../db/queries/regions.js';
 import { type ChangeSite, configChanged } from '../snapshot/config-changed.js';
 
 export { mailboxCountsByRegion } from '../../db/queries/dashboard.js';
-export { findRegion, listRegions } from '../../db/queries/regions.js';
+export { findRegion, listRegions, regionsAwaitingParts } from '../../db/queries/regions.js';
 
 /** Creates or updates a region; its edge picks the change up with its next snapshot. */
 export async function saveRegion(

@@ -1,6 +1,6 @@
 import { eq, sql } from 'drizzle-orm';
 import type { Db } from '../client.js';
-import { regions } from '../schema.js';
+import { mailboxes, regions, snapshotParts } from '../schema.js';
 
 export function findRegion(db: Db, id: string) {
   return db.select().from(regions).where(eq(regions.id, id)).get();
@@ -8,6 +8,20 @@ export function findRegion(db: Db, id: string) {
 
 export function listRegions(db: Db) {
   return db.select().from(regions).orderBy(regions.id).all();
+}
+
+/**
+ * The regions routing a deployment whose snapshot part has changes not yet built (a record,
+ * suppression or outbound registration made since the last build): their edges do not have them.
+ */
+export async function regionsAwaitingParts(db: Db): Promise<Set<string>> {
+  const rows = await db
+    .selectDistinct({ region: mailboxes.region })
+    .from(mailboxes)
+    .innerJoin(snapshotParts, eq(snapshotParts.deployment, mailboxes.deployment))
+    .where(sql`${snapshotParts.dataVersion} > ${snapshotParts.builtVersion}`)
+    .all();
+  return new Set(rows.map((r) => r.region));
 }
 
 export function upsertRegion(

@@ -5,7 +5,7 @@ import { serializeRegion } from '../../contract/serializers.js';
 import { createRouter } from '../../http/app-router.js';
 import { assertAdmin } from '../../http/auth.js';
 import { notFound } from '../../http/errors.js';
-import { findRegion, listRegions, saveRegion } from '../../services/regions.js';
+import { findRegion, listRegions, regionsAwaitingParts, saveRegion } from '../../services/regions.js';
 import { changeSite } from '../../snapshot/config-changed.js';
 
 const putRegion = apiRoute('put', '/regions/{id}', 'regions', {
@@ -38,17 +38,19 @@ export const regionRoutes = createRouter()
       rulesEnabled: body.rulesEnabled,
       egress: body.egress ?? existing?.egress ?? 'metadata+subject',
     });
-    return c.json(serializeRegion(row), 200);
+    return c.json(serializeRegion(row, (await regionsAwaitingParts(db)).has(id)), 200);
   })
   .openapi(getRegion, async (c) => {
     if (c.get('principal').kind === 'edge') assertAdmin(c.get('principal'));
     const { id } = c.req.valid('param');
-    const row = await findRegion(c.get('db'), id);
+    const db = c.get('db');
+    const row = await findRegion(db, id);
     if (!row) throw notFound(`region ${id} does not exist`);
-    return c.json(serializeRegion(row), 200);
+    return c.json(serializeRegion(row, (await regionsAwaitingParts(db)).has(id)), 200);
   })
   .openapi(listRegionsRoute, async (c) => {
     if (c.get('principal').kind === 'edge') assertAdmin(c.get('principal'));
-    const rows = await listRegions(c.get('db'));
-    return c.json({ items: rows.map(serializeRegion) }, 200);
+    const db = c.get('db');
+    const [rows, pending] = await Promise.all([listRegions(db), regionsAwaitingParts(db)]);
+    return c.json({ items: rows.map((r) => serializeRegion(r, pending.has(r.id))) }, 200);
   });
