@@ -350,7 +350,9 @@ function verdict(result: Json, row: Row): string {
       : undefined;
   if (typeof met !== 'boolean') return '';
   const records = row.scaleAt ? num(at(result, row.scaleAt)) : undefined;
-  if (records !== undefined) return met ? `at ${int(records)} records only` : '**missed**';
+  // The target is set at 10 M records: a smaller run meets it only at its own scale.
+  if (records !== undefined && records < 10_000_000)
+    return met ? `at ${int(records)} records only` : '**missed**';
   return met ? 'yes' : '**missed**';
 }
 
