@@ -4,6 +4,7 @@
 // waited for; and the HubSpot fake (fakes/hubspot.ts) in this process with its control calls.
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { fakeControl } from '../../fakes/control.js';
 import { startHubspotFake } from '../../fakes/hubspot.js';
 import { createCentralClient } from '../../scripts/central-client.js';
 import {
@@ -150,15 +151,6 @@ export async function waitForRecord(
 export async function startHubspotTenant(tenant = 'bench') {
   const fake = await startHubspotFake();
   const crm = `${fake.url}/t/${tenant}`;
-  const control = async <T = unknown>(name: string, body?: unknown): Promise<T> => {
-    const res = await fetch(`${crm}/__fake/${name}`, {
-      method: body === undefined ? 'GET' : 'POST',
-      ...(body === undefined
-        ? {}
-        : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
-    });
-    if (!res.ok) throw new Error(`fake ${name}: ${res.status} ${await res.text()}`);
-    return (res.status === 204 ? undefined : await res.json()) as T;
-  };
+  const control = <T = unknown>(name: string, body?: unknown): Promise<T> => fakeControl<T>(crm, name, body);
   return { crm, control, close: () => fake.close() };
 }

@@ -59,14 +59,4 @@ export function activity(over: Partial<SerializedActivity> = {}): SerializedActi
   } as SerializedActivity;
 }
 
-/** Calls a fake's control endpoint of one tenant (`<base>/t/<tenant>/__fake/<name>`). */
-export async function fakeControl<T = unknown>(tenantBase: string, name: string, body?: unknown): Promise<T> {
-  const res = await fetch(`${tenantBase}/__fake/${name}`, {
-    method: body === undefined ? 'GET' : 'POST',
-    ...(body === undefined
-      ? {}
-      : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
-  });
-  if (!res.ok) throw new Error(`fake ${name}: ${res.status} ${await res.text()}`);
-  return (res.status === 204 ? undefined : await res.json()) as T;
-}
+export { fakeControl } from '../../fakes/control.js';
