@@ -17,7 +17,7 @@
 // unpaced, a CRM slower than the edge measures its backlog as much as the lag of one delivery.
 //
 //   npm run bench:connectors [-- --crm hubspot|tryton] [--messages 1000] [--lost-every 5] [--rate N] [--out file.json]
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';

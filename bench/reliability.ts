@@ -8,7 +8,7 @@
 // without touching any other key.
 //
 //   npx tsx bench/reliability.ts [--outage-minutes 60] [--interval-seconds 20] [--out file.json]
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -6,7 +6,7 @@
 // Runs every benchmark and writes <out>/latest.json (nested objects: `classify.headerOnlyMsPerMsg`
 // is json.classify.headerOnlyMsPerMsg; the headline figures are repeated as flat dotted keys at the
 // top level). Method and machine: bench/README.md.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';

@@ -13,7 +13,7 @@ import { createDb } from '../../src/db/client.js';
 import { fakeControl } from '../support/connector-context.js';
 import { eventually } from '../support/eventually.js';
 import { itemMaker, sendBatch } from './edge-batch.js';
-import { api, freshRoutes } from './helpers.js';
+import { api, freshRoutes, recordIdsOf as recordIdsOfDeployment } from './helpers.js';
 
 const DEPLOYMENT = 'contoso';
 const ANN = 'ann@customer.example';
@@ -118,14 +118,7 @@ const cron = () => worker.scheduled({} as ScheduledController, env as never);
 
 const connectorView = async () => (await api('GET', `/api/v1/deployments/${DEPLOYMENT}/connector`)).json;
 
-async function recordIdsOf(address: string): Promise<string[]> {
-  const res = await api(
-    'GET',
-    `/api/v1/deployments/${DEPLOYMENT}/records?address=${encodeURIComponent(address)}`,
-  );
-  expect(res.status).toBe(200);
-  return (res.json.items as { id: string }[]).map((r) => r.id);
-}
+const recordIdsOf = (address: string) => recordIdsOfDeployment(DEPLOYMENT, address);
 
 /** `POST …/connector/sync`, then the cron until the sync under way completes. */
 async function sync() {

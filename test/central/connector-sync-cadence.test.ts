@@ -7,7 +7,7 @@ import { readCentralConfig } from '../../src/central/config.js';
 import { runConnectorSync, runDueSyncs, SYNC_INTERVAL_MS } from '../../src/central/connectors/sync.js';
 import { createDb } from '../../src/db/client.js';
 import { fakeControl } from '../support/connector-context.js';
-import { api, freshBasics } from './helpers.js';
+import { connectHubspotTenant, recordIdsOf as recordIdsOfDeployment } from './helpers.js';
 
 const DEPLOYMENT = 'contoso';
 const db = () => createDb((env as unknown as { DB: D1Database }).DB);
@@ -21,26 +21,13 @@ async function cronTick(now: number) {
   return results;
 }
 
-async function recordIdsOf(address: string): Promise<string[]> {
-  const res = await api(
-    'GET',
-    `/api/v1/deployments/${DEPLOYMENT}/records?address=${encodeURIComponent(address)}`,
-  );
-  expect(res.status).toBe(200);
-  return (res.json.items as { id: string }[]).map((r) => r.id);
-}
+const recordIdsOf = (address: string) => recordIdsOfDeployment(DEPLOYMENT, address);
 
 describe('record sync at the per-minute cron (fixture-verified, HubSpot fake)', () => {
   let base: string;
 
   beforeEach(async () => {
-    await freshBasics();
-    base = `${inject('hubspotFake')}/t/${crypto.randomUUID()}`;
-    await fakeControl(base, 'seed', { contacts: [{ email: 'first@customer.example' }] });
-    const put = await api('PUT', `/api/v1/deployments/${DEPLOYMENT}/connector`, {
-      body: { kind: 'hubspot', settings: { baseUrl: base }, secrets: { accessToken: 'fake-hubspot-token' } },
-    });
-    expect(put.status, put.text).toBe(200);
+    base = await connectHubspotTenant(DEPLOYMENT, inject('hubspotFake'));
   });
 
   /** The first full sync, run to its end as the API's sync would; the time it completed. */

@@ -16,7 +16,7 @@ import worker from '../../src/central/index.js';
 import { CONNECTOR_SYNC_QUEUE } from '../../src/central/queue-names.js';
 import { createDb } from '../../src/db/client.js';
 import { fakeControl } from '../support/connector-context.js';
-import { api, freshBasics } from './helpers.js';
+import { connectHubspotTenant } from './helpers.js';
 
 const DEPLOYMENT = 'contoso';
 const central = env as unknown as CentralBindings;
@@ -57,13 +57,7 @@ describe('connector sync lease and queue continuations (fixture-verified, HubSpo
   let base: string;
 
   beforeEach(async () => {
-    await freshBasics();
-    base = `${inject('hubspotFake')}/t/${crypto.randomUUID()}`;
-    await fakeControl(base, 'seed', { contacts: [{ email: 'first@customer.example' }] });
-    const put = await api('PUT', `/api/v1/deployments/${DEPLOYMENT}/connector`, {
-      body: { kind: 'hubspot', settings: { baseUrl: base }, secrets: { accessToken: 'fake-hubspot-token' } },
-    });
-    expect(put.status, put.text).toBe(200);
+    base = await connectHubspotTenant(DEPLOYMENT, inject('hubspotFake'));
   });
 
   it('of two passes started at once, one runs and the other skips', async () => {

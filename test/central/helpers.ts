@@ -4,6 +4,7 @@ import { keyedHash64 } from '../../src/core/keyed-hash.js';
 import { filterHas } from '../../src/core/membership-filter.js';
 import { deriveEdgeCredentials, signBody } from '../../src/core/request-signature.js';
 import { decodeSnapshot, type RoutingSnapshot } from '../../src/core/snapshot.js';
+import { fakeControl } from '../support/connector-context.js';
 
 export const ADMIN = 'local-admin-token';
 export const BASE = 'http://central.localhost';
@@ -205,4 +206,30 @@ export async function promoteRaw(deployment: string, mailbox: string, raw: strin
   const res = await postPromote(deployment, mailbox, raw);
   if (res.status !== 201) throw new Error(`promote failed: ${res.status} ${res.text}`);
   return res.json;
+}
+
+/** The ids of a deployment's records carrying `address` (`GET …/records?address=`). */
+export async function recordIdsOf(deployment: string, address: string): Promise<string[]> {
+  const res = await api(
+    'GET',
+    `/api/v1/deployments/${deployment}/records?address=${encodeURIComponent(address)}`,
+  );
+  expect(res.status).toBe(200);
+  return (res.json.items as { id: string }[]).map((r) => r.id);
+}
+
+/**
+ * A clean database with `deployment` connected to a fresh tenant of the HubSpot fake
+ * (`hubspotBase`, from `inject('hubspotFake')`) that holds one contact, first@customer.example.
+ * Returns the tenant's base URL.
+ */
+export async function connectHubspotTenant(deployment: string, hubspotBase: string): Promise<string> {
+  await freshBasics();
+  const base = `${hubspotBase}/t/${crypto.randomUUID()}`;
+  await fakeControl(base, 'seed', { contacts: [{ email: 'first@customer.example' }] });
+  const put = await api('PUT', `/api/v1/deployments/${deployment}/connector`, {
+    body: { kind: 'hubspot', settings: { baseUrl: base }, secrets: { accessToken: 'fake-hubspot-token' } },
+  });
+  expect(put.status, put.text).toBe(200);
+  return base;
 }
