@@ -17,6 +17,8 @@
 //   28 fingerprints[array length]
 //      tags[ceil(array length / 4)]   (tagged filters only; 2 bits per cell)
 
+import { filterDeltaTag } from './filter-delta.js';
+
 const MAGIC0 = 0x42; // B
 const MAGIC1 = 0x46; // F
 const MAGIC2 = 0x38; // 8
@@ -476,6 +478,8 @@ export function withTagMask(filter: Uint8Array, mask: 1 | 2 | 3, all = false): U
   const copy = filter.slice();
   copy[3] = tagMaskFlags(mask, all);
   if (lazy) lazySources.set(copy, lazy);
+  const deltas = deltaSources.get(filter);
+  if (deltas) deltaSources.set(copy, deltas);
   return copy;
 }
 
@@ -696,6 +700,22 @@ export function filterKeyCount(filter: Uint8Array): number {
  * keys. A malformed filter answers false (validate filters where they are decoded).
  */
 export function filterHas(filter: Uint8Array, key: [number, number]): boolean {
+  const deltas = deltaSources.get(filter);
+  if (deltas) {
+    const i = shardOf(key[0], deltas.bits);
+    const name = deltas.name(i);
+    if (name) {
+      const delta = deltas.delta(i);
+      if (!delta) throw new ShardNotLoadedError(name);
+      const t = filterDeltaTag(delta, key);
+      if (t !== undefined) {
+        const flags = filter[3] as number;
+        if ((flags & 1) === 0) return t !== 0;
+        const mask = (flags >> 4) & 3;
+        return (flags & ALL_BIT) !== 0 ? (t & mask) === mask : (t & mask) !== 0;
+      }
+    }
+  }
   const lazy = lazySources.get(filter);
   if (lazy) {
     const i = shardOf(key[0], lazy.bits);
@@ -830,6 +850,41 @@ export function createLazyShardedFilter(source: ShardSource, flags: number, keyC
   view.setUint32(8, keyCount, true);
   lazySources.set(handle, source);
   return handle;
+}
+
+// Deltas over a filter (filter-delta.ts, docs/decisions.md "Snapshots by change"): shard i of a
+// filter may carry a delta naming the keys changed since the shard was built; a lookup asks it
+// first. Like a lazy filter's shards, a delta that is named but not held throws
+// ShardNotLoadedError: an absent delta must never let the stale base answer.
+
+/** Where the deltas over a filter's shards are: shard i's delta and its name ('' when it has none). */
+export interface DeltaSource {
+  /** The filter's shard bits (0 for a plain filter: one delta for the whole filter). */
+  bits: number;
+  delta(i: number): Uint8Array | undefined;
+  name(i: number): string;
+}
+
+const deltaSources = new WeakMap<Uint8Array, DeltaSource>();
+
+/**
+ * Lays `source`'s deltas over `filter` (this filter object, and the views {@link withTagMask}
+ * makes of it afterwards) and returns it. A source whose shards all lack a delta is not attached.
+ */
+export function withFilterDeltas(filter: Uint8Array, source: DeltaSource): Uint8Array {
+  if (!Number.isInteger(source.bits) || source.bits < 0 || source.bits > MAX_SHARD_BITS)
+    throw new Error('bad shard bits');
+  for (let i = 0; i < 1 << source.bits; i++)
+    if (source.name(i)) {
+      deltaSources.set(filter, source);
+      return filter;
+    }
+  return filter;
+}
+
+/** The deltas laid over `filter`, or undefined. */
+export function filterDeltasOf(filter: Uint8Array): DeltaSource | undefined {
+  return deltaSources.get(filter);
 }
 
 /** Whether `filter` is a lazy sharded filter (its shards live in a {@link ShardSource}). */

@@ -7,18 +7,23 @@
 // hold, and a one-record change costs the changed shard and the manifest. Loading parts by name
 // and checking them against it makes any set of held parts, from any earlier version, converge to
 // exactly the snapshot a fresh full load gives.
+import { validateFilterDelta } from './filter-delta.js';
 import { sha256Hex } from './keyed-hash.js';
 import {
   assembleShardedFilter,
   createLazyShardedFilter,
+  type DeltaSource,
+  filterDeltasOf,
   MAX_SHARD_BITS,
   shardsOf,
   tagMaskFlags,
   validateMembershipFilter,
+  withFilterDeltas,
 } from './membership-filter.js';
 import {
   checkJsonDeployment,
   type DeploymentSnapshot,
+  deltasOfSource,
   deploymentSnapshotOf,
   type JsonDeployment,
   jsonDeploymentOf,
@@ -26,8 +31,13 @@ import {
   readSnapshotHeader,
 } from './snapshot.js';
 
-/** Format of the manifest's JSON; a reader refuses any other. */
+/**
+ * Format of the manifest's JSON; a reader refuses any other. Format 2 is format 1 with deltas
+ * over the filters (`records.deltas`, `outboundDelta`; docs/decisions.md "Snapshots by change"),
+ * written only when a deployment has some: a format-1 reader must not answer from stale bases.
+ */
 export const MANIFEST_FORMAT = 1;
+export const MANIFEST_FORMAT_WITH_DELTAS = 2;
 /**
  * Largest manifest a reader accepts. The manifest is fetched whole on every change; its size is
  * the routes and forwarding addresses (≈ 90 bytes each) plus 35 bytes per part name.
@@ -40,14 +50,19 @@ const PART_NAME = /^[0-9a-f]{32}$/;
 export interface ManifestDeployment {
   /** The deployment's JSON section ({@link JsonDeployment}) as UTF-8 JSON. */
   meta: string;
-  /** The outbound Message-ID filter. */
+  /** The outbound Message-ID filter (its base: Message-IDs registered since are in `outboundDelta`). */
   outbound: string;
-  /** The combined (tagged) record filter: `2^bits` shards, shard i holding keys with shardOf(hi) = i. */
-  records: { bits: number; keys: number; shards: string[] };
+  /** The delta over the outbound filter, when it has one. */
+  outboundDelta?: string;
+  /**
+   * The combined (tagged) record filter: `2^bits` shards, shard i holding keys with shardOf(hi) = i,
+   * and by shard index the delta over a shard that changed since it was built.
+   */
+  records: { bits: number; keys: number; shards: string[]; deltas?: Record<string, string> };
 }
 
 export interface SnapshotManifest extends Omit<RoutingSnapshot, 'deployments'> {
-  format: typeof MANIFEST_FORMAT;
+  format: typeof MANIFEST_FORMAT | typeof MANIFEST_FORMAT_WITH_DELTAS;
   deployments: Record<string, ManifestDeployment>;
 }
 
@@ -90,19 +105,32 @@ export function splitSnapshot(s: RoutingSnapshot): {
     return name;
   };
   const deployments: Array<[string, ManifestDeployment]> = [];
+  let withDeltas = false;
   for (const [id, d] of Object.entries(s.deployments)) {
     const records = shardsOf(d.records);
+    const recordDeltas = deltasOfSource(filterDeltasOf(d.records));
+    const outboundDelta = deltasOfSource(filterDeltasOf(d.outbound)).get(0);
+    if (recordDeltas.size || outboundDelta) withDeltas = true;
     deployments.push([
       id,
       {
         meta: add(metaPart(d)),
         outbound: add(d.outbound),
-        records: { bits: records.bits, keys: records.keyCount, shards: records.shards.map(add) },
+        ...(outboundDelta ? { outboundDelta: add(outboundDelta) } : {}),
+        records: {
+          bits: records.bits,
+          keys: records.keyCount,
+          shards: records.shards.map(add),
+          ...(recordDeltas.size
+            ? { deltas: Object.fromEntries([...recordDeltas].map(([i, b]) => [String(i), add(b)])) }
+            : {}),
+        },
       },
     ]);
   }
   const { deployments: _, ...header } = s;
-  return { manifest: { format: MANIFEST_FORMAT, ...header, deployments: byId(deployments) }, parts };
+  const format = withDeltas ? MANIFEST_FORMAT_WITH_DELTAS : MANIFEST_FORMAT;
+  return { manifest: { format, ...header, deployments: byId(deployments) }, parts };
 }
 
 /** Every part name a manifest refers to (each once). */
@@ -111,17 +139,20 @@ export function manifestParts(m: SnapshotManifest): string[] {
   for (const d of Object.values(m.deployments)) {
     names.add(d.meta);
     names.add(d.outbound);
+    if (d.outboundDelta) names.add(d.outboundDelta);
     for (const s of d.records.shards) names.add(s);
+    for (const s of Object.values(d.records.deltas ?? {})) names.add(s);
   }
   return [...names];
 }
 
-/** The parts every message of a deployment needs before classifying (the record shards are read on demand). */
+/** The parts every message of a deployment needs before classifying (record shards and their deltas are read on demand). */
 export function eagerParts(m: SnapshotManifest): string[] {
   const names = new Set<string>();
   for (const d of Object.values(m.deployments)) {
     names.add(d.meta);
     names.add(d.outbound);
+    if (d.outboundDelta) names.add(d.outboundDelta);
   }
   return [...names];
 }
@@ -141,7 +172,8 @@ export function decodeManifest(bytes: Uint8Array): SnapshotManifest {
   }
   if (parsed === null || typeof parsed !== 'object') fail('not an object');
   const { format } = parsed as { format?: unknown };
-  if (format !== MANIFEST_FORMAT) fail(`unsupported format ${String(format)}`);
+  if (format !== MANIFEST_FORMAT && format !== MANIFEST_FORMAT_WITH_DELTAS)
+    fail(`unsupported format ${String(format)}`);
   const { order: _, deployments, ...header } = readSnapshotHeader({ ...parsed, order: [] });
   if (deployments === null || typeof deployments !== 'object' || Array.isArray(deployments))
     fail('deployments missing');
@@ -167,12 +199,38 @@ export function decodeManifest(bytes: Uint8Array): SnapshotManifest {
       !r.shards.every((s) => typeof s === 'string' && PART_NAME.test(s))
     )
       fail(`deployment "${id}" parts malformed`);
+    const deltas = r.deltas;
+    if (
+      (deltas !== undefined || d.outboundDelta !== undefined) &&
+      (format !== MANIFEST_FORMAT_WITH_DELTAS ||
+        (d.outboundDelta !== undefined &&
+          (typeof d.outboundDelta !== 'string' || !PART_NAME.test(d.outboundDelta))) ||
+        (deltas !== undefined &&
+          (deltas === null ||
+            typeof deltas !== 'object' ||
+            Array.isArray(deltas) ||
+            !Object.entries(deltas).every(
+              ([k, v]) =>
+                /^\d+$/.test(k) && Number(k) < 1 << r.bits && typeof v === 'string' && PART_NAME.test(v),
+            ))))
+    )
+      fail(`deployment "${id}" deltas malformed`);
     out.push([
       id,
-      { meta: d.meta, outbound: d.outbound, records: { bits: r.bits, keys: r.keys, shards: r.shards } },
+      {
+        meta: d.meta,
+        outbound: d.outbound,
+        ...(d.outboundDelta !== undefined ? { outboundDelta: d.outboundDelta } : {}),
+        records: {
+          bits: r.bits,
+          keys: r.keys,
+          shards: r.shards,
+          ...(deltas !== undefined ? { deltas: { ...deltas } } : {}),
+        },
+      },
     ]);
   }
-  return { format: MANIFEST_FORMAT, ...header, deployments: byId(out) };
+  return { format: format as SnapshotManifest['format'], ...header, deployments: byId(out) };
 }
 
 /** Checks that `bytes` are the part named `name`; throws otherwise (a truncated or altered copy). */
@@ -192,6 +250,30 @@ export function decodeMetaPart(id: string, bytes: Uint8Array): JsonDeployment {
   if (meta === null || typeof meta !== 'object') fail(`deployment "${id}" JSON section is not an object`);
   checkJsonDeployment(id, meta);
   return jsonDeploymentOf(meta);
+}
+
+/** A delta source whose deltas are parts, checked the first time each is read. */
+function deltaSource(
+  id: string,
+  bits: number,
+  name: (i: number) => string,
+  load: (name: string) => Uint8Array | undefined,
+): DeltaSource {
+  const checked = new WeakSet<Uint8Array>();
+  return {
+    bits,
+    name,
+    delta(i) {
+      const n = name(i);
+      const bytes = n ? load(n) : undefined;
+      if (bytes && !checked.has(bytes)) {
+        const problem = validateFilterDelta(bytes);
+        if (problem) fail(`deployment "${id}" delta ${n}: ${problem}`);
+        checked.add(bytes);
+      }
+      return bytes;
+    },
+  };
 }
 
 /**
@@ -225,6 +307,23 @@ export function snapshotFromManifest(
           d.records.keys,
         )
       : assembleShardedFilter(names.map(need), d.records.bits);
+    const deltaNames = d.records.deltas ?? {};
+    if (!shard) for (const n of Object.values(deltaNames)) need(n);
+    if (Object.keys(deltaNames).length) {
+      // Record deltas load with their shards: on demand in the lazy form, all of them otherwise.
+      const load = shard ?? need;
+      withFilterDeltas(
+        records,
+        deltaSource(id, d.records.bits, (i) => deltaNames[String(i)] ?? '', load),
+      );
+    }
+    if (d.outboundDelta) {
+      const name = d.outboundDelta;
+      withFilterDeltas(
+        outbound,
+        deltaSource(id, 0, () => name, need),
+      );
+    }
     deployments[id] = deploymentSnapshotOf(meta, records, outbound);
   }
   const { format: _, deployments: __, ...header } = m;

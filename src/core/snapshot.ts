@@ -2,7 +2,8 @@
 // routed mailboxes and, per CRM deployment, what the edge needs to classify. No plaintext address
 // or Message-ID is in it: mailboxes and suppressions are keyed hashes, record and outbound sets
 // are membership filters over keyed hashes (no false negatives; central re-checks exactly).
-import { decodeBase64 } from './base64.js';
+import { decodeBase64, encodeBase64 } from './base64.js';
+import { type DeltaEntries, sortedMembers, validateFilterDelta } from './filter-delta.js';
 import {
   isHashKey,
   keyedHash,
@@ -15,10 +16,14 @@ import {
 import {
   buildMembershipFilterTyped,
   buildShardedTaggedFilter,
+  type DeltaSource,
   FILTER_HEADER_BYTES,
+  filterDeltasOf,
   shardBitsFor,
+  shardsOf,
   tagMaskFlags,
   validateMembershipFilter,
+  withFilterDeltas,
   withTagMask,
 } from './membership-filter.js';
 import { smartMatchSubject } from './subject.js';
@@ -378,6 +383,15 @@ export class OutboundAccumulator {
     return buildMembershipFilterTyped(this.hi.subarray(0, this.n), this.lo.subarray(0, this.n));
   }
 
+  /** The Message-ID keys as sorted, distinct members (tag 1): what a delta over the filter is taken against. */
+  members(): DeltaEntries {
+    return sortedMembers(
+      this.hi.subarray(0, this.n),
+      this.lo.subarray(0, this.n),
+      new Uint8Array(this.n).fill(1),
+    );
+  }
+
   threadIndexes(): string[] {
     return [...this.roots].sort();
   }
@@ -413,6 +427,12 @@ export function snapshotEtag(s: RoutingSnapshot): string {
 //   u32 u32: SipHash (zero key) of everything before, as a corruption check.
 const MAGIC = [0x43, 0x52, 0x53];
 const FORMAT_VERSION = 2;
+/**
+ * Format 3 is format 2 whose deployments' JSON sections carry deltas over their filters
+ * ({@link JsonDeltas}); written only when some deployment has deltas, so that a reader that knows
+ * only format 2 refuses such a snapshot instead of answering from the stale base filters.
+ */
+const FORMAT_WITH_DELTAS = 3;
 const SHARED = 0xffffffff;
 const ZERO_KEY = '00000000000000000000000000000000';
 
@@ -437,6 +457,87 @@ export function jsonDeploymentOf(d: JsonDeployment): JsonDeployment {
   };
 }
 
+/**
+ * The deltas over a deployment's filters as its JSON section carries them in the whole encoding
+ * (docs/decisions.md, "Snapshots by change"): the record filter's shard bits, each changed shard's
+ * delta and the outbound filter's delta, Base64. A manifest carries them as parts instead.
+ */
+export interface JsonDeltas {
+  bits: number;
+  records: Record<string, string>;
+  outbound?: string;
+}
+
+/** A deployment's JSON section in the whole encoding: its settings and the deltas over its filters. */
+export type JsonDeploymentSection = JsonDeployment & { deltas?: JsonDeltas };
+
+/** Every delta of a source, by shard index. */
+export function deltasOfSource(source: DeltaSource | undefined): Map<number, Uint8Array> {
+  const out = new Map<number, Uint8Array>();
+  if (!source) return out;
+  for (let i = 0; i < 1 << source.bits; i++) {
+    if (!source.name(i)) continue;
+    const bytes = source.delta(i);
+    if (!bytes) throw new Error(`filter delta of shard ${i} is not held`);
+    out.set(i, bytes);
+  }
+  return out;
+}
+
+/** The JSON form of the deltas over a deployment's record and outbound filters (undefined: none). */
+export function jsonDeltasOf(d: Pick<DeploymentSnapshot, 'records' | 'outbound'>): JsonDeltas | undefined {
+  const recordSource = filterDeltasOf(d.records);
+  const records = deltasOfSource(recordSource);
+  const outbound = deltasOfSource(filterDeltasOf(d.outbound)).get(0);
+  if (!records.size && !outbound) return undefined;
+  return {
+    bits: recordSource?.bits ?? shardsOf(d.records).bits,
+    records: Object.fromEntries([...records].map(([i, b]) => [String(i), encodeBase64(b)])),
+    ...(outbound ? { outbound: encodeBase64(outbound) } : {}),
+  };
+}
+
+/** A delta source over the deltas given by shard index (names: `delta-<i>`, all held). */
+export function heldDeltaSource(bits: number, deltas: Map<number, Uint8Array>): DeltaSource {
+  return {
+    bits,
+    delta: (i) => deltas.get(i),
+    name: (i) => (deltas.has(i) ? `delta-${i}` : ''),
+  };
+}
+
+/** Reads and checks the deltas of deployment `id`'s JSON section (record shard bits `bits`). */
+function readJsonDeltas(
+  id: string,
+  value: unknown,
+  bits: number,
+): { records: Map<number, Uint8Array>; outbound?: Uint8Array } {
+  const out: { records: Map<number, Uint8Array>; outbound?: Uint8Array } = { records: new Map() };
+  if (value === undefined) return out;
+  const v = value as Partial<JsonDeltas> | null;
+  if (!v || typeof v !== 'object' || v.bits !== bits || !v.records || typeof v.records !== 'object')
+    fail(`deployment "${id}" deltas malformed`);
+  const bytesOf = (b64: unknown) => {
+    if (typeof b64 !== 'string') fail(`deployment "${id}" delta is not Base64`);
+    let bytes: Uint8Array;
+    try {
+      bytes = decodeBase64(b64);
+    } catch {
+      fail(`deployment "${id}" delta is not Base64`);
+    }
+    const problem = validateFilterDelta(bytes);
+    if (problem) fail(`deployment "${id}" delta: ${problem}`);
+    return bytes;
+  };
+  for (const [k, b64] of Object.entries(v.records)) {
+    const i = Number(k);
+    if (!/^\d+$/.test(k) || i >= 1 << bits) fail(`deployment "${id}" delta shard ${k} out of range`);
+    out.records.set(i, bytesOf(b64));
+  }
+  if (v.outbound !== undefined) out.outbound = bytesOf(v.outbound);
+  return out;
+}
+
 function sameCells(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length || a.length < FILTER_HEADER_BYTES) return false;
   for (let i = 0; i < a.length; i++) if (i !== 3 && a[i] !== b[i]) return false;
@@ -450,7 +551,7 @@ type Blob = Uint8Array | { bytes: Uint8Array; flags: number } | number;
 function jsonSection(
   header: Omit<RoutingSnapshot, 'deployments'>,
   order: string[],
-  deployments: Record<string, JsonDeployment>,
+  deployments: Record<string, JsonDeploymentSection>,
 ): Uint8Array {
   return new TextEncoder().encode(
     JSON.stringify({
@@ -483,13 +584,13 @@ type BlobSpec = number | { length: number; flags?: number };
  * checksum. The one implementation of the layout: {@link writeEncoding} uses it with bytes in hand;
  * central streams stored parts straight into it ({@link layoutAssembledSnapshot}).
  */
-function layoutEncoding(json: Uint8Array, specs: BlobSpec[]) {
+function layoutEncoding(json: Uint8Array, specs: BlobSpec[], format = FORMAT_VERSION) {
   let size = 8 + json.length + 8;
   for (const spec of specs) size += typeof spec === 'number' ? 5 : 4 + spec.length;
   const out = new Uint8Array(size);
   const view = new DataView(out.buffer);
   out.set(MAGIC, 0);
-  out[3] = FORMAT_VERSION;
+  out[3] = format;
   view.setUint32(4, json.length, true);
   out.set(json, 8);
   let o = 8 + json.length;
@@ -522,7 +623,7 @@ function layoutEncoding(json: Uint8Array, specs: BlobSpec[]) {
   };
 }
 
-function writeEncoding(json: Uint8Array, blobs: Blob[]): Uint8Array {
+function writeEncoding(json: Uint8Array, blobs: Blob[], format = FORMAT_VERSION): Uint8Array {
   const bytesOf = (b: Exclude<Blob, number>) => (b instanceof Uint8Array ? b : b.bytes);
   const layout = layoutEncoding(
     json,
@@ -531,6 +632,7 @@ function writeEncoding(json: Uint8Array, blobs: Blob[]): Uint8Array {
         ? b
         : { length: bytesOf(b).length, ...(b instanceof Uint8Array ? {} : { flags: b.flags }) },
     ),
+    format,
   );
   blobs.forEach((b, i) => {
     if (typeof b !== 'number') layout.out.set(bytesOf(b), layout.at[i] as number);
@@ -541,23 +643,29 @@ function writeEncoding(json: Uint8Array, blobs: Blob[]): Uint8Array {
 /** Encodes a snapshot into its compact binary form. */
 export function encodeSnapshot(s: RoutingSnapshot): Uint8Array {
   const order = Object.keys(s.deployments);
-  const jsonDeployments: Record<string, JsonDeployment> = {};
+  const jsonDeployments: Record<string, JsonDeploymentSection> = {};
   const blobs: Blob[] = [];
   for (const id of order) {
     const d = s.deployments[id] as DeploymentSnapshot;
-    jsonDeployments[id] = jsonDeploymentOf(d);
+    const deltas = jsonDeltasOf(d);
+    jsonDeployments[id] = { ...jsonDeploymentOf(d), ...(deltas ? { deltas } : {}) };
     blobs.push(d.records);
     for (const view of [d.emailEnabled, d.emailEnabledRecipients])
       blobs.push(sameCells(d.records, view) ? (view[3] as number) : view);
     blobs.push(d.outbound);
   }
-  return writeEncoding(jsonSection(s, order, jsonDeployments), blobs);
+  const withDeltas = Object.values(jsonDeployments).some((d) => d.deltas);
+  return writeEncoding(
+    jsonSection(s, order, jsonDeployments),
+    blobs,
+    withDeltas ? FORMAT_WITH_DELTAS : FORMAT_VERSION,
+  );
 }
 
 /** One deployment's built part: its JSON section, its combined (tagged) record filter, its outbound filter. */
 export interface DeploymentPart {
   id: string;
-  meta: JsonDeployment;
+  meta: JsonDeploymentSection;
   /** Tagged record filter (plain or sharded) as built; the three views are written as flags. */
   records: Uint8Array;
   outbound: Uint8Array;
@@ -591,7 +699,8 @@ export function encodeAssembledSnapshot(
 /** A part by its JSON section and the lengths of its two filters (bytes not in hand). */
 export interface PartLayout {
   id: string;
-  meta: JsonDeployment;
+  /** The part's JSON section: settings, and the deltas over its filters when it has any. */
+  meta: JsonDeploymentSection;
   recordsLength: number;
   outboundLength: number;
 }
@@ -614,7 +723,11 @@ export function layoutAssembledSnapshot(header: Omit<RoutingSnapshot, 'deploymen
       { length: p.outboundLength },
     );
   const deployments = Object.fromEntries(sorted.map((p) => [p.id, p.meta]));
-  const layout = layoutEncoding(jsonSection(header, order, deployments), specs);
+  const layout = layoutEncoding(
+    jsonSection(header, order, deployments),
+    specs,
+    sorted.some((p) => p.meta.deltas) ? FORMAT_WITH_DELTAS : FORMAT_VERSION,
+  );
   const index = new Map(order.map((id, i) => [id, i * 4]));
   const slot = (id: string, k: 0 | 3) => {
     const i = index.get(id);
@@ -793,7 +906,8 @@ export function decodeSnapshot(bytes: Uint8Array): RoutingSnapshot {
   if (bytes.length < 16) fail(`payload is truncated (${bytes.length} bytes)`);
   if (bytes[0] !== MAGIC[0] || bytes[1] !== MAGIC[1] || bytes[2] !== MAGIC[2]) fail('bad magic');
   const format = bytes[3];
-  if (format !== FORMAT_VERSION && format !== 1) fail(`unsupported format version ${bytes[3]}`);
+  if (format !== FORMAT_VERSION && format !== FORMAT_WITH_DELTAS && format !== 1)
+    fail(`unsupported format version ${bytes[3]}`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const end = bytes.length - 8;
   const [hi, lo] = checksum(bytes.subarray(0, end));
@@ -852,6 +966,15 @@ export function decodeSnapshot(bytes: Uint8Array): RoutingSnapshot {
       const problem = validateMembershipFilter(f);
       if (problem) fail(`deployment "${id}" ${what}: ${problem}`);
     }
+    const json = (d as JsonDeploymentSection).deltas;
+    if (json !== undefined && format !== FORMAT_WITH_DELTAS)
+      fail(`deployment "${id}" has deltas in format ${format}`);
+    const deltas = readJsonDeltas(id, json, shardsOf(records).bits);
+    if (deltas.records.size) {
+      const source = heldDeltaSource(shardsOf(records).bits, deltas.records);
+      for (const f of [records, emailEnabled, emailEnabledRecipients]) withFilterDeltas(f, source);
+    }
+    if (deltas.outbound) withFilterDeltas(outbound, heldDeltaSource(0, new Map([[0, deltas.outbound]])));
     result[id] = { ...jsonDeploymentOf(d), records, emailEnabled, emailEnabledRecipients, outbound };
   }
   if (o !== end) fail('trailing bytes after the filters');
