@@ -3,7 +3,8 @@
 // version after version. Central keeps the same state in R2 and D1 (each shard's base filter and
 // base members, and its delta) and applies the same rule to each shard a change touched
 // (src/central/snapshot/snapshot-publisher.ts).
-import { type DeltaEntries, planShard } from './filter-delta.js';
+import { type DeltaEntries, planShard, sortedMembers } from './filter-delta.js';
+import { keyedHash64, normaliseAddress } from './keyed-hash.js';
 import {
   assembleShardedFilter,
   buildMembershipFilterTyped,
@@ -11,7 +12,17 @@ import {
   shardOf,
   withFilterDeltas,
 } from './membership-filter.js';
-import { heldDeltaSource } from './snapshot.js';
+import {
+  deploymentSnapshotOf,
+  heldDeltaSource,
+  jsonDeploymentOf,
+  OutboundAccumulator,
+  type RoutingSnapshot,
+  recordTag,
+  snapshotEtag,
+} from './snapshot.js';
+import { DEFAULT_TOKEN_FORMAT } from './tracking-token.js';
+import type { RecordType } from './types.js';
 
 /** The members of shard `shard` (of `bits`) among sorted members: a contiguous run, since shards split by the high bits. */
 export function shardMembers(all: DeltaEntries, bits: number, shard: number): DeltaEntries {
@@ -90,4 +101,54 @@ export class DeltaFilterState {
     for (const d of this.deltas.values()) n += d.length;
     return n;
   }
+}
+
+/** The members of a record filter: each address's keyed hash with its tag (0-tag addresses left out). */
+export function recordMembers(
+  hashKey: string,
+  records: Iterable<{ address: string; type: RecordType | string; emailEnabled: boolean }>,
+): DeltaEntries {
+  const hi: number[] = [];
+  const lo: number[] = [];
+  const tags: number[] = [];
+  for (const r of records) {
+    const address = normaliseAddress(r.address);
+    const tag = recordTag(r.type, r.emailEnabled);
+    if (address === '' || !tag) continue;
+    const [h, l] = keyedHash64(hashKey, address);
+    hi.push(h);
+    lo.push(l);
+    tags.push(tag);
+  }
+  return sortedMembers(hi, lo, tags);
+}
+
+/** The members of an outbound filter: each Message-ID's keyed hash (tag 1). */
+export function outboundMembers(hashKey: string, messageIds: Iterable<string>): DeltaEntries {
+  const acc = new OutboundAccumulator(hashKey, false, DEFAULT_TOKEN_FORMAT);
+  for (const messageId of messageIds) acc.add({ messageId });
+  return acc.members();
+}
+
+/**
+ * `snapshot` with deployment `id`'s record and outbound filters replaced by the given states'
+ * (bases with deltas), its ETag recomputed: a snapshot as central publishes it after changes.
+ */
+export function withDeltaFilters(
+  snapshot: RoutingSnapshot,
+  id: string,
+  records: DeltaFilterState,
+  outbound: DeltaFilterState,
+): RoutingSnapshot {
+  const d = snapshot.deployments[id];
+  if (!d) throw new Error(`deployment ${id} is not in the snapshot`);
+  const s: RoutingSnapshot = {
+    ...snapshot,
+    deployments: {
+      ...snapshot.deployments,
+      [id]: deploymentSnapshotOf(jsonDeploymentOf(d), records.filter(), outbound.filter()),
+    },
+  };
+  s.etag = snapshotEtag(s);
+  return s;
 }

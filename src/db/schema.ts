@@ -186,14 +186,27 @@ export const snapshotParts = sqliteTable('snapshot_parts', {
   /** Lease of the isolate building the part (ms); another builder waits until it passes. */
   buildingUntil: integer('building_until').notNull().default(0),
   shardBits: integer('shard_bits').notNull().default(0),
-  /** R2 key and key count of each record filter shard, in shard order. */
-  shards: text('shards', { mode: 'json' }).$type<Array<{ key: string; keys: number }>>(),
+  /**
+   * Each record filter shard in shard order: the R2 key of its base filter, its key count now, and
+   * (docs/decisions.md "Snapshots by change") the base filter's bytes, the R2 key of the base's
+   * members and the R2 key of the delta over the base when the shard changed since.
+   */
+  shards: text('shards', { mode: 'json' }).$type<SnapshotShardEntry[]>(),
   /** R2 key of the encoded part (JSON section, record filter, outbound filter) and its hash. */
   partKey: text('part_key'),
   partHash: text('part_hash'),
   partBytes: integer('part_bytes'),
   buildMs: integer('build_ms'),
 });
+
+/** One record filter shard of a built part (`snapshot_parts.shards`). */
+export interface SnapshotShardEntry {
+  key: string;
+  keys: number;
+  bytes?: number;
+  members?: string;
+  delta?: string;
+}
 
 /** Hash buckets (top 12 bits of a record address hash) changed since the part was built. */
 export const snapshotDirty = sqliteTable(

@@ -1,9 +1,11 @@
 // The snapshot as edges fetch it since issue 21: the region's manifest (ETag / 304) and its parts
 // by content hash. Assembled from its parts, the manifest is the whole snapshot, byte for byte; a
-// one-record change names one new part; a superseded part is gone.
+// one-record change names one new part (a delta over its shard); a superseded part is gone.
 import { env, SELF } from 'cloudflare:test';
 import { beforeEach, describe, expect, test } from 'vitest';
 import { runSnapshotKick } from '../../src/central/snapshot/snapshot-kicks.js';
+import { keyedHash64 } from '../../src/core/keyed-hash.js';
+import { filterHas } from '../../src/core/membership-filter.js';
 import { deriveEdgeCredentials, signBody } from '../../src/core/request-signature.js';
 import { decodeSnapshot, encodeSnapshot } from '../../src/core/snapshot.js';
 import {
@@ -81,15 +83,31 @@ describe('snapshot manifest and parts', () => {
     expect(again.status).toBe(304);
   });
 
-  test('a one-record change names one new part (the record shard); the superseded one is gone', async () => {
+  test('a one-record change names one new part, a delta of one key over the shard; the next change supersedes it', async () => {
     const before = (await manifest('eu')).manifest;
     await records(300, 301);
-    const after = (await manifest('eu')).manifest;
+    const { manifest: after } = await manifest('eu');
     expect(after.version).toBeGreaterThan(before.version);
+    expect(after.format).toBe(2);
     const old = new Set(manifestParts(before));
     const fresh = manifestParts(after).filter((n) => !old.has(n));
-    expect(fresh).toEqual(after.deployments.contoso?.records.shards);
-    const superseded = before.deployments.contoso?.records.shards[0] ?? '';
+    const deltas = after.deployments.contoso?.records.deltas ?? {};
+    expect(fresh).toEqual(Object.values(deltas));
+    expect(after.deployments.contoso?.records.shards).toEqual(before.deployments.contoso?.records.shards);
+    const held = await parts('eu', after);
+    expect(held.get(fresh[0]!)?.length).toBe(8 + 9);
+    // The whole snapshot carries the same deltas (format 3) and finds the record added.
+    const wholeBytes = new Uint8Array(await (await fetchSnapshot('eu')).arrayBuffer());
+    expect(wholeBytes[3]).toBe(3);
+    const whole = decodeSnapshot(wholeBytes);
+    expect(encodeSnapshot(snapshotFromManifest(after, (n) => held.get(n)))).toEqual(encodeSnapshot(whole));
+    const key = keyedHash64(whole.hashKey, 'person300@example.org');
+    expect(filterHas(whole.deployments.contoso!.records, key)).toBe(true);
+
+    await records(301, 302);
+    const { manifest: third } = await manifest('eu');
+    const superseded = fresh[0] ?? '';
+    expect(Object.values(third.deployments.contoso?.records.deltas ?? {})).not.toContain(superseded);
     const res = await edgeGet('eu', `/api/v1/edge/snapshot/parts/${superseded}?region=eu`);
     expectError(
       { status: res.status, json: await res.json() },
@@ -97,6 +115,24 @@ describe('snapshot manifest and parts', () => {
       'not_found',
       `snapshot part ${superseded} is not in the current manifest of eu`,
     );
+  });
+
+  test('a shard whose delta would cost more than the shard is rebuilt as a new base, with no delta', async () => {
+    const before = (await manifest('eu')).manifest;
+    const shard = before.deployments.contoso?.records.shards[0] ?? '';
+    const shardBytes = (await parts('eu', before)).get(shard)?.length ?? 0;
+    // planShard: a delta of k keys has cost ≈ 9·k²/2 bytes; past the shard's size (at least 576) it rebases.
+    const k = Math.ceil(Math.sqrt((2 * Math.max(shardBytes, 576)) / 9)) + 1;
+    await records(300, 300 + k);
+    const { manifest: after } = await manifest('eu');
+    expect(after.deployments.contoso?.records.deltas).toBeUndefined();
+    expect(after.deployments.contoso?.records.shards[0]).not.toBe(shard);
+    const held = await parts('eu', after);
+    const s = snapshotFromManifest(after, (n) => held.get(n));
+    for (let i = 0; i < 300 + k; i++)
+      expect(
+        filterHas(s.deployments.contoso!.records, keyedHash64(s.hashKey, `person${i}@example.org`)),
+      ).toBe(true);
   });
 
   test("a kick that publishes a region splits its manifest, so the noticed edge's fetch is answered from R2", async () => {

@@ -5,9 +5,14 @@
 // delta.
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { DeltaFilterState, shardMembers } from '../../src/core/delta-filter-state.js';
 import {
-  type DeltaEntries,
+  DeltaFilterState,
+  outboundMembers,
+  recordMembers,
+  shardMembers,
+  withDeltaFilters,
+} from '../../src/core/delta-filter-state.js';
+import {
   diffMembers,
   encodeFilterDelta,
   filterDeltaEntries,
@@ -27,14 +32,9 @@ import {
 import {
   buildSnapshot,
   decodeSnapshot,
-  deploymentSnapshotOf,
   encodeSnapshot,
-  jsonDeploymentOf,
-  OutboundAccumulator,
   type RoutingSnapshot,
-  recordTag,
   type SnapshotInput,
-  snapshotEtag,
 } from '../../src/core/snapshot.js';
 import {
   decodeManifest,
@@ -52,20 +52,7 @@ import { HASH_KEY } from './contoso-snapshot.js';
 type Rec = { address: string; type: RecordType; emailEnabled: boolean };
 const SHARD_TARGET = 64;
 
-function members(records: Iterable<Rec>): DeltaEntries {
-  const hi: number[] = [];
-  const lo: number[] = [];
-  const tags: number[] = [];
-  for (const r of records) {
-    const tag = recordTag(r.type, r.emailEnabled);
-    if (!tag) continue;
-    const [h, l] = keyedHash64(HASH_KEY, normaliseAddress(r.address));
-    hi.push(h);
-    lo.push(l);
-    tags.push(tag);
-  }
-  return sortedMembers(hi, lo, tags);
-}
+const members = (records: Iterable<Rec>) => recordMembers(HASH_KEY, records);
 
 function input(records: Rec[], outbound: string[], version: number): SnapshotInput {
   return {
@@ -99,28 +86,20 @@ class DeltaPublisher {
   constructor(recs: Rec[], outbound: string[]) {
     const m = members(recs);
     this.records = new DeltaFilterState(m, shardBitsFor(m.hi.length, SHARD_TARGET), true);
-    this.outbound = new DeltaFilterState(this.outboundMembers(outbound), 0, false);
-  }
-  private outboundMembers(ids: string[]) {
-    const acc = new OutboundAccumulator(HASH_KEY, false, DEFAULT_TOKEN_FORMAT);
-    for (const messageId of ids) acc.add({ messageId });
-    return acc.members();
+    this.outbound = new DeltaFilterState(outboundMembers(HASH_KEY, outbound), 0, false);
   }
   /** Publishes the world now: every shard brought up to date (a delta, a new base or as it was). */
   publish(recs: Rec[], outbound: string[], version: number): RoutingSnapshot {
     const now = members(recs);
     for (let s = 0; s < 1 << this.records.bits; s++)
       this.records.update(s, shardMembers(now, this.records.bits, s));
-    this.outbound.update(0, this.outboundMembers(outbound));
-    const s = buildSnapshot(input(recs, outbound, version));
-    const d = s.deployments.contoso!;
-    s.deployments.contoso = deploymentSnapshotOf(
-      jsonDeploymentOf(d),
-      this.records.filter(),
-      this.outbound.filter(),
+    this.outbound.update(0, outboundMembers(HASH_KEY, outbound));
+    return withDeltaFilters(
+      buildSnapshot(input(recs, outbound, version)),
+      'contoso',
+      this.records,
+      this.outbound,
     );
-    s.etag = snapshotEtag(s);
-    return s;
   }
 }
 

@@ -4,6 +4,13 @@
 // forgetting this one's memory (the region's R2 copy stays, as it does across isolates).
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
+import {
+  DeltaFilterState,
+  outboundMembers,
+  recordMembers,
+  shardMembers,
+  withDeltaFilters,
+} from '../../src/core/delta-filter-state.js';
 import { keyedHash64 } from '../../src/core/keyed-hash.js';
 import { filterHas } from '../../src/core/membership-filter.js';
 import { buildSnapshot, type RoutingSnapshot, type SnapshotInput } from '../../src/core/snapshot.js';
@@ -147,6 +154,38 @@ describe('the edge snapshot store', () => {
     }
     expect(central.requests).toHaveLength(2);
     expect(takeCrossRegionCounts().snapshot).toEqual({ toCentral: 0, fromCentral: 0 });
+  });
+
+  test('a change published as a delta crosses as the manifest and a few bytes; cold isolates load the delta with the shard', async () => {
+    const records = recordsOf(3000);
+    const base = buildSnapshot(input(1, records));
+    const m = recordMembers(HASH_KEY, records);
+    const bits = splitSnapshot(base).manifest.deployments.contoso!.records.bits;
+    const state = new DeltaFilterState(m, bits, true);
+    const outbound = new DeltaFilterState(outboundMembers(HASH_KEY, []), 0, false);
+    central.publish(withDeltaFilters(base, 'contoso', state, outbound));
+    await refreshSnapshot(edgeEnv, cfg, 'cron');
+    // One record added, one removed: each shard it touches gets a delta over its base.
+    const now = [...records.slice(1), ...recordsOf(1, 9000)];
+    const members = recordMembers(HASH_KEY, now);
+    for (let i = 0; i < 1 << bits; i++) state.update(i, shardMembers(members, bits, i));
+    expect(state.rebases).toBe(0);
+    central.publish(withDeltaFilters(buildSnapshot(input(2, now)), 'contoso', state, outbound));
+    central.requests = [];
+    central.bytesOut = 0;
+    await noteCentralVersion(edgeEnv, cfg, 2, 'notice');
+    expect(central.bytesOut - central.manifest!.length).toBeLessThanOrEqual(2 * (8 + 9));
+    for (let i = 0; i < 3; i++) {
+      forgetHeldSnapshot();
+      expect((await classifyAs('person9000@customer.example')).reason).toBe('tracked:sender-record');
+      // Removed, and named as removed by its shard's delta: not a record (no base filter answer).
+      expect((await classifyAs('person0@customer.example')).reason).not.toBe('tracked:sender-record');
+      expect((await classifyAs('person1@customer.example')).reason).toBe('tracked:sender-record');
+    }
+    expect(central.requests.filter((r) => r.includes('/parts/'))).toHaveLength(
+      Object.keys(JSON.parse(new TextDecoder().decode(central.manifest!)).deployments.contoso.records.deltas)
+        .length,
+    );
   });
 
   test('a cold isolate classifies after the manifest and the one shard the sender needs', async () => {

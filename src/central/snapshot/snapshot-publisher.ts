@@ -6,6 +6,13 @@
 // the filter shards whose hash buckets it touched. Rebuilds are debounced: a changed part is
 // rebuilt once its changes have been quiet for `SNAPSHOT_QUIET_MS`, or during a continuous import
 // at most once per `SNAPSHOT_MAX_STALE_MS`; until then edges keep getting the previous snapshot.
+import { encodeBase64 } from '../../core/base64.js';
+import {
+  type DeltaEntries,
+  encodeFilterDelta,
+  filterDeltaEntries,
+  planShard,
+} from '../../core/filter-delta.js';
 import { keyedHash, normaliseAddress } from '../../core/keyed-hash.js';
 import {
   buildTaggedMembershipFilterTyped,
@@ -22,6 +29,7 @@ import {
   hashForwarding,
   hashSuppressions,
   type JsonDeployment,
+  type JsonDeploymentSection,
   layoutAssembledSnapshot,
   type MailboxRoute,
   OutboundAccumulator,
@@ -55,6 +63,7 @@ import {
 } from '../../db/queries/snapshot-build.js';
 import { addressHash, BUCKET_BITS } from '../../db/queries/snapshot-parts.js';
 import { listActiveTokensByScopePrefix } from '../../db/queries/tokens.js';
+import type { SnapshotShardEntry } from '../../db/schema.js';
 import type { CentralBindings } from '../context.js';
 import { ApiError } from '../http/errors.js';
 import { type ForwardingKeys, forwardingKeys, snapshotForwarding } from '../services/forwarding.js';
@@ -122,7 +131,7 @@ interface PartRow {
   changedAt: number;
   builtAt: number;
   shardBits: number;
-  shards: Array<{ key: string; keys: number }> | null;
+  shards: SnapshotShardEntry[] | null;
   partKey: string | null;
   partHash: string | null;
 }
@@ -206,18 +215,18 @@ function hexWord(s: string, o: number): number {
   return v;
 }
 
-/**
- * Reads one shard's keys from D1 in pages of at most PAGE_ROWS distinct addresses (keyset over the
- * covering hash index; the tags of an address held by several records are OR-ed, as the filter
- * merges duplicates) and builds its filter.
- */
 /** What a part's shard builds reuse: the key buffer and the filter's working arrays (one set per part). */
 interface ShardWork {
   keys: KeyBuffer;
   scratch: FilterScratch;
 }
 
-async function buildShard(
+/**
+ * Reads one shard's members from D1 into `work.keys` in pages of at most PAGE_ROWS distinct
+ * addresses (keyset over the covering hash index, so sorted by key; the tags of an address held
+ * by several records are OR-ed).
+ */
+async function readShardKeys(
   db: Db,
   deployment: string,
   bits: number,
@@ -260,15 +269,61 @@ async function buildShard(
     pages++;
     if (n < PAGE_ROWS) break;
   }
+  return { rows: keys.n, pages, d1Ms, parseMs };
+}
+
+/** The members read into `work.keys`, as delta entries (views). */
+function membersOf(work: ShardWork): DeltaEntries {
+  const k = work.keys;
+  return { hi: k.hi.subarray(0, k.n), lo: k.lo.subarray(0, k.n), tags: k.tags.subarray(0, k.n) };
+}
+
+/** Builds the filter of the members read into `work.keys`. */
+async function buildShardFilter(work: ShardWork) {
   const t2 = Date.now();
-  const filter = buildTaggedMembershipFilterTyped(
-    keys.hi.subarray(0, keys.n),
-    keys.lo.subarray(0, keys.n),
-    keys.tags.subarray(0, keys.n),
-    work.scratch,
-  );
+  const m = membersOf(work);
+  const filter = buildTaggedMembershipFilterTyped(m.hi, m.lo, m.tags, work.scratch);
   await new Promise((r) => setTimeout(r, 0));
-  return { filter, rows: keys.n, pages, d1Ms, parseMs, filterMs: Date.now() - t2 };
+  return { filter, filterMs: Date.now() - t2 };
+}
+
+/** The members of a base kept in R2 (encoded as a delta from nothing), or undefined when gone. */
+async function readMembers(bucket: R2Bucket, key: string): Promise<DeltaEntries | undefined> {
+  const obj = await bucket.get(key);
+  return obj ? filterDeltaEntries(new Uint8Array(await obj.arrayBuffer())) : undefined;
+}
+
+/** R2 key of a deployment's outbound base: u32 filter length, the base filter, its members. */
+const outboundBaseKey = (deployment: string) => `parts/${deployment}/outbound-base`;
+
+/**
+ * The outbound filter a part carries: the deployment's outbound base and the delta from it to
+ * the Message-IDs registered now, or a new base when {@link planShard} says so (the one rule, as
+ * for record shards). The base lives under one key per deployment: a built part holds a copy of
+ * the base filter it was built with, so replacing the base never changes a published part.
+ */
+async function outboundWithDelta(
+  bucket: R2Bucket,
+  deployment: string,
+  now: DeltaEntries,
+  filterNow: Uint8Array,
+): Promise<{ filter: Uint8Array; delta?: Uint8Array }> {
+  const key = outboundBaseKey(deployment);
+  const obj = await bucket.get(key);
+  if (obj) {
+    const bytes = new Uint8Array(await obj.arrayBuffer());
+    const length = new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true);
+    const base = bytes.subarray(4, 4 + length);
+    const plan = planShard(filterDeltaEntries(bytes.subarray(4 + length)), now, base.length);
+    if (!plan.rebase) return { filter: base, ...(plan.delta ? { delta: plan.delta } : {}) };
+  }
+  const members = encodeFilterDelta(now);
+  const out = new Uint8Array(4 + filterNow.length + members.length);
+  new DataView(out.buffer).setUint32(0, filterNow.length, true);
+  out.set(filterNow, 4);
+  out.set(members, 4 + filterNow.length);
+  await bucket.put(key, out);
+  return { filter: filterNow };
 }
 
 async function sha256(bytes: Uint8Array): Promise<string> {
@@ -278,24 +333,50 @@ async function sha256(bytes: Uint8Array): Promise<string> {
 
 /**
  * Encodes a part (u32 JSON length, JSON, u32 record filter length, sharded record filter, u32
- * outbound filter length, outbound filter) whose record filter is assembled from the shards kept
- * in R2, straight into the part's buffer.
+ * outbound filter length, outbound filter) whose record filter is assembled from the base shards
+ * kept in R2, straight into the part's buffer. The JSON carries the deltas over the changed shards
+ * and over the outbound filter (docs/decisions.md "Snapshots by change").
  */
 async function encodePartFromShards(
   bucket: R2Bucket,
   meta: JsonDeployment,
-  shards: Array<{ key: string }>,
+  shards: SnapshotShardEntry[],
   bits: number,
-  outboundFilter: Uint8Array,
+  outbound: { filter: Uint8Array; delta?: Uint8Array },
 ): Promise<Uint8Array> {
   const sizes: number[] = [];
   for (const s of shards) {
+    if (s.bytes !== undefined) {
+      sizes.push(s.bytes);
+      continue;
+    }
     const head = await bucket.head(s.key);
     if (!head) throw new Error(`snapshot shard ${s.key} is missing from R2`);
     sizes.push(head.size);
   }
+  const records: Record<string, string> = {};
+  for (let i = 0; i < shards.length; i++) {
+    const key = shards[i]?.delta;
+    if (!key) continue;
+    const obj = await bucket.get(key);
+    if (!obj) throw new Error(`snapshot shard delta ${key} is missing from R2`);
+    records[String(i)] = encodeBase64(new Uint8Array(await obj.arrayBuffer()));
+  }
+  const section: JsonDeploymentSection = {
+    ...meta,
+    ...(Object.keys(records).length || outbound.delta
+      ? {
+          deltas: {
+            bits,
+            records,
+            ...(outbound.delta ? { outbound: encodeBase64(outbound.delta) } : {}),
+          },
+        }
+      : {}),
+  };
+  const outboundFilter = outbound.filter;
   const writer = new ShardedFilterWriter(bits, sizes);
-  const json = new TextEncoder().encode(JSON.stringify(meta));
+  const json = new TextEncoder().encode(JSON.stringify(section));
   const out = new Uint8Array(12 + json.length + writer.bytes + outboundFilter.length);
   const v = new DataView(out.buffer);
   v.setUint32(0, json.length, true);
@@ -306,7 +387,7 @@ async function encodePartFromShards(
     const obj = await bucket.get((shards[i] as { key: string }).key);
     if (!obj) throw new Error(`snapshot shard ${shards[i]?.key} is missing from R2`);
     writer.write(out, o + 4, i, new Uint8Array(await obj.arrayBuffer()));
-    await new Promise((r) => setTimeout(r, 0)); // to the event loop, as in buildShard
+    await new Promise((r) => setTimeout(r, 0)); // to the event loop, as in readShardKeys
   }
   writer.finish(out, o + 4);
   o += 4 + writer.bytes;
@@ -380,7 +461,7 @@ export async function deploymentSettings(
   db: Db,
   hashKey: string,
   dep: NonNullable<Awaited<ReturnType<typeof findDeployment>>>,
-): Promise<{ meta: JsonDeployment; outbound: Uint8Array }> {
+): Promise<{ meta: JsonDeployment; outbound: Uint8Array; outboundMembers: DeltaEntries }> {
   const deployment = dep.id;
   const supp = await suppressionEntries(db, deployment);
   const token = {
@@ -418,7 +499,7 @@ export async function deploymentSettings(
     threadIndexes: out.threadIndexes(),
     smart: out.smart(),
   };
-  return { meta, outbound: out.filter() };
+  return { meta, outbound: out.filter(), outboundMembers: out.members() };
 }
 
 /** The record filter of a promotion's view: empty, since a promotion bypasses the filter modes. */
@@ -516,6 +597,7 @@ export async function buildDeploymentPart(
     const replaced: string[] = [];
     let records = 0;
     let rebuilt = 0;
+    let rebased = 0;
     // Where the build's time goes (ms), logged once per build: cheap sums of Date.now() deltas.
     const phases = {
       prepare: Date.now() - started,
@@ -531,25 +613,46 @@ export async function buildDeploymentPart(
       if (full) {
         const n = await countRecordAddresses(db, deployment);
         bits = shardBitsFor(n, target);
-        replaced.push(...shards.map((x) => x.key));
-        shards = new Array(1 << bits).fill(null).map(() => ({ key: '', keys: Math.ceil(n / (1 << bits)) }));
+        replaced.push(...shards.flatMap((x) => [x.key, x.members ?? '', x.delta ?? '']));
+        shards = new Array(1 << bits)
+          .fill(null)
+          .map((): SnapshotShardEntry => ({ key: '', keys: Math.ceil(n / (1 << bits)) }));
       }
       const toBuild: number[] = full
         ? shards.map((_, i) => i)
         : [...new Set(dirty.map((bucket) => bucket >>> (BUCKET_BITS - bits)))].sort((a, b) => a - b);
       for (const s of toBuild) {
-        const built = await buildShard(db, deployment, bits, s, shards[s]?.keys ?? 0, work);
-        const { filter, rows } = built;
-        phases.d1Pages += built.pages;
-        phases.d1Ms += built.d1Ms;
-        phases.parseMs += built.parseMs;
-        phases.filterMs += built.filterMs;
-        const key = `parts/${deployment}/shards/${bits}-${s}-${version}`;
+        const prev = full ? undefined : shards[s];
+        const read = await readShardKeys(db, deployment, bits, s, prev?.keys ?? shards[s]?.keys ?? 0, work);
+        phases.d1Pages += read.pages;
+        phases.d1Ms += read.d1Ms;
+        phases.parseMs += read.parseMs;
+        // A shard that changed since its base ships a delta over it, unless a new base costs less
+        // (planShard); a shard with no base members kept (built before deltas) gets a new base.
+        const base = prev?.members && prev.bytes ? await readMembers(bucket, prev.members) : undefined;
+        const plan =
+          base && prev?.bytes ? planShard(base, membersOf(work), prev.bytes) : { rebase: true as const };
         const tPut = Date.now();
-        await bucket.put(key, filter);
+        if (plan.rebase) {
+          const { filter, filterMs } = await buildShardFilter(work);
+          phases.filterMs += filterMs;
+          const key = `parts/${deployment}/shards/${bits}-${s}-${version}`;
+          const members = `${key}.members`;
+          await bucket.put(key, filter);
+          await bucket.put(members, encodeFilterDelta(membersOf(work)));
+          if (shards[s]) replaced.push(shards[s].key, shards[s].members ?? '', shards[s].delta ?? '');
+          shards[s] = { key, keys: read.rows, bytes: filter.length, members };
+          rebased++;
+        } else if (prev) {
+          const { delta: _old, ...kept } = prev;
+          if (prev.delta) replaced.push(prev.delta);
+          if (plan.delta) {
+            const delta = `parts/${deployment}/deltas/${bits}-${s}-${version}`;
+            await bucket.put(delta, plan.delta);
+            shards[s] = { ...kept, keys: read.rows, delta };
+          } else shards[s] = { ...kept, keys: read.rows };
+        }
         phases.r2PutMs += Date.now() - tPut;
-        if (shards[s]?.key) replaced.push(shards[s].key);
-        shards[s] = { key, keys: rows };
         rebuilt++;
       }
       records = shards.reduce((sum, x) => sum + x.keys, 0);
@@ -559,13 +662,14 @@ export async function buildDeploymentPart(
     }
 
     const tSettings = Date.now();
-    const { meta, outbound: outboundFilter } = await deploymentSettings(db, hashKey, dep);
+    const settings = await deploymentSettings(db, hashKey, dep);
+    const outbound = await outboundWithDelta(bucket, deployment, settings.outboundMembers, settings.outbound);
     const settingsMs = Date.now() - tSettings;
     // The part is written in one buffer of its final size: the record filter's shards are copied
     // into it from R2 one at a time (one shard and the part in memory, not every shard, an
     // assembled filter and a copy of it in the part).
     const tEncode = Date.now();
-    const part = await encodePartFromShards(bucket, meta, shards, bits, outboundFilter);
+    const part = await encodePartFromShards(bucket, settings.meta, shards, bits, outbound);
     const encodeMs = Date.now() - tEncode;
     const partHash = (await sha256(part)).slice(0, 32);
     const hashMs = Date.now() - tEncode - encodeMs;
@@ -575,7 +679,7 @@ export async function buildDeploymentPart(
     const partPutMs = Date.now() - tPartPut;
     const ms = Date.now() - started;
     console.log(
-      `snapshot part built ${JSON.stringify({ deployment, version, ms, shards: rebuilt, records, bytes: part.length, ...phases, settingsMs, encodeMs, hashMs, partPutMs, scratchBytes: work.scratch.heldBytes })}`,
+      `snapshot part built ${JSON.stringify({ deployment, version, ms, shards: rebuilt, rebased, outboundDelta: outbound.delta?.length ?? 0, records, bytes: part.length, ...phases, settingsMs, encodeMs, hashMs, partPutMs, scratchBytes: work.scratch.heldBytes })}`,
     );
     await recordPartBuilt(db, deployment, version, {
       builtAt: ctx.now?.() ?? Date.now(),
@@ -591,7 +695,7 @@ export async function buildDeploymentPart(
     await bumpSnapshotVersions(db, regionIds);
     const stale = [...replaced];
     if (current.partKey && current.partKey !== partKey) stale.push(current.partKey);
-    const keep = new Set(shards.map((s) => s.key));
+    const keep = new Set(shards.flatMap((s) => [s.key, s.members ?? '', s.delta ?? '']));
     const drop = [...new Set(stale)].filter((k) => k && !keep.has(k));
     if (drop.length) await bucket.delete(drop);
     return {
@@ -808,7 +912,7 @@ async function splitPublished(
     const partKey = regionPartKey(s.region, name);
     if (held.has(partKey)) continue;
     await bucket.put(partKey, bytes);
-    await new Promise((r) => setTimeout(r, 0)); // to the event loop, as in buildShard
+    await new Promise((r) => setTimeout(r, 0)); // to the event loop, as in readShardKeys
   }
   const encoded = encodeManifest(manifest);
   await bucket.put(key, encoded);
