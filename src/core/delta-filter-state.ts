@@ -3,7 +3,14 @@
 // version after version. Central keeps the same state in R2 and D1 (each shard's base filter and
 // base members, and its delta) and applies the same rule to each shard a change touched
 // (src/central/snapshot/snapshot-publisher.ts).
-import { type DeltaEntries, planShard, sortedMembers } from './filter-delta.js';
+import {
+  type DeltaEntries,
+  filterDeltaEntries as filterDeltaEntriesOf,
+  planDelta,
+  planShard,
+  type ShardPlan,
+  sortedMembers,
+} from './filter-delta.js';
 import { keyedHash64, normaliseAddress } from './keyed-hash.js';
 import {
   assembleShardedFilter,
@@ -42,24 +49,64 @@ export function shardMembers(all: DeltaEntries, bits: number, shard: number): De
   return { hi: all.hi.subarray(a, b), lo: all.lo.subarray(a, b), tags: all.tags.subarray(a, b) };
 }
 
+/**
+ * Unsorted keys (repeats allowed, tags OR-ed) as sorted members per shard, without sorting them
+ * all at once: the keys are partitioned by shard and a shard is sorted when asked for.
+ */
+export function membersByShard(
+  hi: Uint32Array,
+  lo: Uint32Array,
+  tags: Uint8Array,
+  bits: number,
+): (shard: number) => DeltaEntries {
+  const n = 1 << bits;
+  const counts = new Uint32Array(n + 1);
+  for (let i = 0; i < hi.length; i++) {
+    const s = shardOf(hi[i] as number, bits) + 1;
+    counts[s] = (counts[s] as number) + 1;
+  }
+  for (let s = 0; s < n; s++) counts[s + 1] = (counts[s + 1] as number) + (counts[s] as number);
+  const at = counts.slice(0, n);
+  const sh = new Uint32Array(hi.length);
+  const sl = new Uint32Array(hi.length);
+  const st = new Uint8Array(hi.length);
+  for (let i = 0; i < hi.length; i++) {
+    const s = shardOf(hi[i] as number, bits);
+    const j = at[s] as number;
+    at[s] = j + 1;
+    sh[j] = hi[i] as number;
+    sl[j] = lo[i] as number;
+    st[j] = tags[i] as number;
+  }
+  return (shard) => {
+    const a = counts[shard] as number;
+    const b = counts[shard + 1] as number;
+    return sortedMembers(sh.subarray(a, b), sl.subarray(a, b), st.subarray(a, b));
+  };
+}
+
 export class DeltaFilterState {
   private readonly baseMembers: DeltaEntries[] = [];
   private readonly baseShards: Uint8Array[] = [];
   private readonly deltas = new Map<number, Uint8Array>();
-  /** Shards rebuilt as a new base by the last {@link update}s, and deltas written. */
+  /** Shards rebuilt as a new base since this state was made. */
   rebases = 0;
+  /** Bytes of the parts the last {@link flush} made (new deltas and bases). */
+  lastNewBytes = 0;
+  private readonly pending = new Map<number, Map<string, [number, number, number]>>();
 
   /**
    * @param members sorted, distinct members (sortedMembers) with their tags
    * @param tagged a tagged record filter (sharded) or an untagged one (outbound: `bits` 0, tags 1)
    */
   constructor(
-    members: DeltaEntries,
+    members: DeltaEntries | ((shard: number) => DeltaEntries),
     readonly bits: number,
     readonly tagged: boolean,
   ) {
     if (!tagged && bits !== 0) throw new Error('an untagged filter is kept as one shard');
-    for (let s = 0; s < 1 << bits; s++) this.rebase(s, shardMembers(members, bits, s));
+    for (let s = 0; s < 1 << bits; s++)
+      this.rebase(s, typeof members === 'function' ? members(s) : shardMembers(members, bits, s));
   }
 
   private rebase(shard: number, now: DeltaEntries) {
@@ -76,15 +123,66 @@ export class DeltaFilterState {
     const base = this.baseMembers[shard];
     const bytes = this.baseShards[shard];
     if (!base || !bytes) throw new Error(`no shard ${shard}`);
-    const plan = planShard(base, now, bytes.length);
+    this.pending.delete(shard);
+    return this.apply(shard, planShard(base, now, bytes.length), () => now);
+  }
+
+  private apply(shard: number, plan: ShardPlan, now: () => DeltaEntries): 'rebase' | 'delta' | 'same' {
     if (plan.rebase) {
-      this.rebase(shard, now);
+      this.rebase(shard, now());
       this.rebases++;
+      this.lastNewBytes += this.baseShards[shard]?.length ?? 0;
       return 'rebase';
     }
-    if (plan.delta) this.deltas.set(shard, plan.delta);
-    else this.deltas.delete(shard);
+    if (plan.delta) {
+      this.deltas.set(shard, plan.delta);
+      this.lastNewBytes += plan.delta.length;
+    } else this.deltas.delete(shard);
     return plan.delta ? 'delta' : 'same';
+  }
+
+  /**
+   * One key's tag is now `tag` (0: no longer a member). Changes wait for {@link flush}, which
+   * applies the rule to each shard they touched: the day model's way of changing a few keys of a
+   * 10 M-key filter without handing over every shard's members.
+   */
+  change(hi: number, lo: number, tag: number) {
+    const shard = shardOf(hi, this.bits);
+    let m = this.pending.get(shard);
+    if (!m) this.pending.set(shard, (m = new Map()));
+    m.set(`${hi >>> 0}:${lo >>> 0}`, [hi >>> 0, lo >>> 0, tag]);
+  }
+
+  /** Applies the changes since the last flush, shard by shard; returns the bytes of the new parts (deltas and bases). */
+  flush(): number {
+    this.lastNewBytes = 0;
+    for (const [shard, changes] of this.pending) {
+      const base = this.baseMembers[shard] as DeltaEntries;
+      const bytes = this.baseShards[shard] as Uint8Array;
+      // Every key changed since the base (the held delta's and the new ones) whose tag now differs from the base's.
+      const now = new Map<string, [number, number, number]>();
+      const held = this.deltas.get(shard);
+      if (held) {
+        const e = filterDeltaEntriesOf(held);
+        for (let i = 0; i < e.hi.length; i++)
+          now.set(`${e.hi[i]}:${e.lo[i]}`, [e.hi[i] as number, e.lo[i] as number, e.tags[i] as number]);
+      }
+      for (const [k, v] of changes) now.set(k, v);
+      const hi: number[] = [];
+      const lo: number[] = [];
+      const tags: number[] = [];
+      const sorted = [...now.values()].sort((a, b) => (a[0] !== b[0] ? a[0] - b[0] : a[1] - b[1]));
+      for (const [h, l, t] of sorted) {
+        if ((baseTag(base, h, l) ?? 0) === t) continue;
+        hi.push(h);
+        lo.push(l);
+        tags.push(t);
+      }
+      const delta = { hi: Uint32Array.from(hi), lo: Uint32Array.from(lo), tags: Uint8Array.from(tags) };
+      this.apply(shard, planDelta(delta, bytes.length), () => mergeMembers(base, delta));
+    }
+    this.pending.clear();
+    return this.lastNewBytes;
   }
 
   /** The filter as published now: the base shards, with the deltas laid over them. */
@@ -101,6 +199,50 @@ export class DeltaFilterState {
     for (const d of this.deltas.values()) n += d.length;
     return n;
   }
+}
+
+/** The tag `base` (sorted members) gives a key, or undefined when it is not a member. */
+function baseTag(base: DeltaEntries, hi: number, lo: number): number | undefined {
+  let a = 0;
+  let b = base.hi.length - 1;
+  while (a <= b) {
+    const m = (a + b) >>> 1;
+    const h = base.hi[m] as number;
+    const l = base.lo[m] as number;
+    if (h === hi && l === lo) return base.tags[m];
+    if (h < hi || (h === hi && l < lo)) a = m + 1;
+    else b = m - 1;
+  }
+  return undefined;
+}
+
+/** `base` with `delta` applied (both sorted): the members now, tag-0 keys left out. */
+function mergeMembers(base: DeltaEntries, delta: DeltaEntries): DeltaEntries {
+  const hi: number[] = [];
+  const lo: number[] = [];
+  const tags: number[] = [];
+  let i = 0;
+  let j = 0;
+  const push = (h: number, l: number, t: number) => {
+    if (!t) return;
+    hi.push(h);
+    lo.push(l);
+    tags.push(t);
+  };
+  while (i < base.hi.length || j < delta.hi.length) {
+    const bh = base.hi[i] as number;
+    const bl = base.lo[i] as number;
+    const dh = delta.hi[j] as number;
+    const dl = delta.lo[j] as number;
+    const c = i >= base.hi.length ? 1 : j >= delta.hi.length ? -1 : bh !== dh ? bh - dh : bl - dl;
+    if (c < 0) push(bh, bl, base.tags[i++] as number);
+    else if (c > 0) push(dh, dl, delta.tags[j++] as number);
+    else {
+      push(dh, dl, delta.tags[j++] as number);
+      i++;
+    }
+  }
+  return { hi: Uint32Array.from(hi), lo: Uint32Array.from(lo), tags: Uint8Array.from(tags) };
 }
 
 /** The members of a record filter: each address's keyed hash with its tag (0-tag addresses left out). */

@@ -201,8 +201,12 @@ export type ShardPlan = { rebase: true } | { rebase: false; delta: Uint8Array | 
  * base costs less.
  */
 export function planShard(base: DeltaEntries, now: DeltaEntries, baseBytes: number): ShardPlan {
-  const d = diffMembers(base, now);
-  if (d.hi.length === 0) return { rebase: false, delta: undefined };
-  if (shouldRebase(d.hi.length, baseBytes)) return { rebase: true };
-  return { rebase: false, delta: encodeFilterDelta(d) };
+  return planDelta(diffMembers(base, now), baseBytes);
+}
+
+/** {@link planShard} for a delta already in hand (the keys whose tag differs from the base's). */
+export function planDelta(delta: DeltaEntries, baseBytes: number): ShardPlan {
+  if (delta.hi.length === 0) return { rebase: false, delta: undefined };
+  if (shouldRebase(delta.hi.length, baseBytes)) return { rebase: true };
+  return { rebase: false, delta: encodeFilterDelta(delta) };
 }

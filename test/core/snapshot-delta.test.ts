@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import {
   DeltaFilterState,
+  membersByShard,
   outboundMembers,
   recordMembers,
   shardMembers,
@@ -341,3 +342,54 @@ describe('filter deltas', () => {
     );
   });
 });
+
+describe('the delta filter state', () => {
+  test('changing keys one by one (change + flush) gives the same deltas and bases as handing over each shard', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.array(fc.tuple(fc.nat(300), fc.constantFrom(0, 1, 2, 3)), { maxLength: 30 }), {
+          minLength: 1,
+          maxLength: 8,
+        }),
+        (rounds) => {
+          const keyOf = (n: number): [number, number] => keyedHash64(HASH_KEY, `k${n}@x.example`);
+          const world = new Map<number, number>();
+          for (let n = 0; n < 200; n++) world.set(n, 1 + (n % 3));
+          const entries = () => {
+            const ks = [...world].filter(([, t]) => t).map(([n, t]) => [...keyOf(n), t] as const);
+            return sortedMembers(
+              ks.map((k) => k[0]),
+              ks.map((k) => k[1]),
+              ks.map((k) => k[2]),
+            );
+          };
+          const m = entries();
+          const a = new DeltaFilterState(m, 2, true);
+          const b = new DeltaFilterState(membersByShard(m.hi, m.lo, m.tags, 2), 2, true);
+          for (const round of rounds) {
+            for (const [n, t] of round) {
+              world.set(n, t);
+              const [h, l] = keyOf(n);
+              b.change(h, l, t);
+            }
+            const now = entries();
+            for (let s = 0; s < 4; s++) a.update(s, shardMembers(now, 2, s));
+            b.flush();
+            expect(encodeSnapshotFilter(b.filter())).toEqual(encodeSnapshotFilter(a.filter()));
+            expect(b.rebases).toBe(a.rebases);
+          }
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+});
+
+/** A filter with its deltas as comparable bytes: the filter's own bytes and each delta's. */
+function encodeSnapshotFilter(f: Uint8Array) {
+  const source = filterDeltasOf(f);
+  const deltas = source
+    ? Array.from({ length: 1 << source.bits }, (_, i) => (source.name(i) ? [...(source.delta(i) ?? [])] : []))
+    : [];
+  return { bytes: [...f], deltas };
+}
