@@ -4,15 +4,17 @@
 
 import { MAILBOXES } from '../scripts/demo-data.js';
 import { snapshotTuning } from '../src/central/snapshot/tuning.js';
-import { keyedHash64 } from '../src/core/keyed-hash.js';
-import { filterHas } from '../src/core/membership-filter.js';
+import { keyedHash64, normaliseAddress, normaliseMessageId } from '../src/core/keyed-hash.js';
+import { filterHas, shardBitsFor } from '../src/core/membership-filter.js';
 import {
   buildSnapshot,
   decodeSnapshot,
   encodeSnapshot,
   type RoutingSnapshot,
+  recordTag,
   type SnapshotInput,
 } from '../src/core/snapshot.js';
+import type { SnapshotManifest } from '../src/core/snapshot-manifest.js';
 import { median, round } from './lib/stats.js';
 
 const HASH_KEY = '9c8b7a6f5e4d3c2b1a09f8e7d6c5b4a3';
@@ -202,15 +204,18 @@ export async function benchSnapshotIsolates({
   records = smoke ? 20_000 : 1_000_000,
   isolates = smoke ? 4 : 20,
   coldRuns = smoke ? 3 : 9,
-  daySamples = smoke ? 1 : 2,
+  daySamples = smoke ? 2 : 24,
+  dayRebuilds,
 }: {
   smoke?: boolean;
   log?: (line: string) => void;
   records?: number;
   isolates?: number;
   coldRuns?: number;
-  /** Rebuilds of the day model measured (each a publish at `records` and a region's refresh). */
+  /** Rebuilds of the day model measured through the isolates (each a publish at `records` and a region's refresh). */
   daySamples?: number;
+  /** Rebuilds simulated per day (default: the whole day's; a smoke run takes 200 and scales). */
+  dayRebuilds?: number;
 } = {}) {
   const { splitSnapshot, encodeManifest } = await import('../src/core/snapshot-manifest.js');
   const { classify } = await import('../src/core/classify.js');
@@ -238,28 +243,55 @@ export async function benchSnapshotIsolates({
   // A fresh module instance is a fresh isolate's memory.
   const isolate = async (): Promise<Store> => import(`../src/edge/snapshot-store.ts?isolate=${++instances}`);
 
+  const { DeltaFilterState, membersByShard, outboundMembers, withDeltaFilters } = await import(
+    '../src/core/delta-filter-state.js'
+  );
   const central = {
     manifest: new Uint8Array() as Uint8Array<ArrayBuffer>,
+    manifestObject: undefined as SnapshotManifest | undefined,
     etag: '',
     parts: new Map<string, Uint8Array>(),
     requests: 0,
-    lastNewParts: { records: 0, outbound: 0, meta: 0 },
+    lastNewParts: { records: 0, outbound: 0, meta: 0, count: 0 },
   };
-  const publish = (extra: number, day?: DayState) => {
-    const s = buildSnapshot(regionInput(records, extra, day));
-    const whole = encodeSnapshot(s).length;
+  // The deployment's filters as central keeps them (docs/decisions.md "Snapshots by change"): each
+  // record shard a base and, once changed, a delta over it; the outbound filter likewise. The
+  // record keys are hashed once; changes go through the state's change/flush (the one rule).
+  const tBuild = performance.now();
+  const bits = shardBitsFor(records);
+  const recHi = new Uint32Array(records);
+  const recLo = new Uint32Array(records);
+  const recTags = new Uint8Array(records).fill(recordTag('contact', true));
+  for (let i = 0; i < records; i++) {
+    const [h, l] = keyedHash64(HASH_KEY, normaliseAddress(recordAddress(i)));
+    recHi[i] = h;
+    recLo[i] = l;
+  }
+  const recordState = new DeltaFilterState(membersByShard(recHi, recLo, recTags, bits), bits, true);
+  let outboundState = new DeltaFilterState(outboundMembers(HASH_KEY, []), 0, false);
+  const buildMs = performance.now() - tBuild;
+  const settings = buildSnapshot(regionInput(0));
+  let wholeBytes = 0;
+  const publish = (version: number) => {
+    const s = withDeltaFilters({ ...settings, version }, 'contoso', recordState, outboundState);
+    if (!wholeBytes) wholeBytes = encodeSnapshot(s).length;
     const { manifest, parts } = splitSnapshot(s);
     // What the new version's parts weigh that the previous version did not have, by kind.
     const d = manifest.deployments.contoso;
     const kindOf = (name: string) =>
-      name === d?.outbound ? 'outbound' : name === d?.meta ? 'meta' : 'records';
-    const newParts = { records: 0, outbound: 0, meta: 0 };
-    for (const [name, bytes] of parts) if (!central.parts.has(name)) newParts[kindOf(name)] += bytes.length;
+      name === d?.outbound || name === d?.outboundDelta ? 'outbound' : name === d?.meta ? 'meta' : 'records';
+    const newParts = { records: 0, outbound: 0, meta: 0, count: 0 };
+    for (const [name, bytes] of parts)
+      if (!central.parts.has(name)) {
+        newParts[kindOf(name)] += bytes.length;
+        newParts.count++;
+      }
     central.lastNewParts = newParts;
+    central.manifestObject = manifest;
     central.manifest = encodeManifest(manifest) as Uint8Array<ArrayBuffer>;
     central.etag = `"${s.etag}"`;
     central.parts = parts;
-    return { whole, version: s.version, shards: manifest.deployments.contoso?.records.shards.length ?? 0 };
+    return { version: s.version, shards: manifest.deployments.contoso?.records.shards.length ?? 0 };
   };
   const realFetch = globalThis.fetch;
   globalThis.fetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
@@ -283,9 +315,7 @@ export async function benchSnapshotIsolates({
       token: 'bench-token',
       centralTimeoutMs: 30_000,
     } as never;
-    const tBuild = performance.now();
-    const first = publish(0);
-    const buildMs = performance.now() - tBuild;
+    const first = publish(1);
     // The region's first load (once per region, not per isolate).
     takeCrossRegionCounts();
     central.requests = 0;
@@ -295,16 +325,24 @@ export async function benchSnapshotIsolates({
     const firstLoad = takeCrossRegionCounts().snapshot;
     const firstLoadRequests = central.requests;
 
-    // One record added: central publishes, one isolate hears the notice, the rest refresh on
-    // their own (max-age, ingest answers): what crosses between the region and central.
-    const next = publish(1);
+    /** Central publishes `version`; one isolate hears the notice, the rest refresh on their own. */
+    const takeVersion = async (version: number) => {
+      await pool[0]?.noteCentralVersion(env, cfg, version, 'notice');
+      for (const s of pool.slice(1)) await s.refreshSnapshot(env, cfg, 'max-age');
+      for (const s of pool)
+        if (s.heldSnapshotVersion() !== version) throw new Error(`an isolate did not take version ${version}`);
+    };
+
+    // One record added: central publishes (a delta over one shard), what crosses between the
+    // region and central.
+    const [addHi, addLo] = keyedHash64(HASH_KEY, normaliseAddress(recordAddress(records)));
+    recordState.change(addHi, addLo, recordTag('contact', true));
+    recordState.flush();
+    const next = publish(2);
     central.requests = 0;
-    await pool[0]?.noteCentralVersion(env, cfg, next.version, 'notice');
-    for (const s of pool.slice(1)) await s.refreshSnapshot(env, cfg, 'max-age');
+    await takeVersion(next.version);
     const change = takeCrossRegionCounts().snapshot;
     const changeRequests = central.requests;
-    for (const s of pool)
-      if (s.heldSnapshotVersion() !== next.version) throw new Error('an isolate did not take the change');
 
     // A cold isolate's first classification: region copy warm, isolate memory empty.
     const raw = new TextEncoder().encode(
@@ -325,68 +363,174 @@ export async function benchSnapshotIsolates({
         throw new Error(`cold isolate decided ${decision.reason}`);
       held = cold.heldSnapshotBytes();
     }
+
     // A day of the CRM (DAY_MODEL): its changes arrive spread over the day, the publisher rebuilds
     // after each quiet gap of `quietMs` (Poisson arrivals: changes × e^(−rate × quiet) rebuilds),
-    // and each rebuild carries the changes since the last. Measured: the bytes one such rebuild
-    // costs the region (20 isolates), over `daySamples` rebuilds in a row.
+    // and each rebuild carries the changes since the last. Every rebuild of a warm-up day and of
+    // the measured day goes through the filters' state (the rule that turns a shard's changes into
+    // a delta or a new base); what each rebuild costs a region is the new version's manifest, its
+    // new parts and the requests for them. `daySamples` rebuilds spread over the measured day are
+    // published and taken by the 20 isolates, their bytes counted where they cross; the day's
+    // total uses those measurements for the per-request bytes and checks that the manifest and
+    // part bytes counted per rebuild are what crossed.
     const { quietMs } = snapshotTuning({});
     const rate = DAY_MODEL.changes / 86_400;
-    const rebuildsPerDay = DAY_MODEL.changes * Math.exp(-rate * (quietMs / 1000));
+    const rebuildsPerDay = Math.round(DAY_MODEL.changes * Math.exp(-rate * (quietMs / 1000)));
     const changesPerRebuild = DAY_MODEL.changes / rebuildsPerDay;
     const recordChanges = Math.max(1, Math.round(changesPerRebuild * DAY_MODEL.recordShare));
     const outboundChanges = Math.max(1, Math.round(changesPerRebuild) - recordChanges);
-    const day: DayState = {
-      changed: new Map(),
-      outbound: Array.from({ length: DAY_MODEL.outboundHeld }, (_, i) => `held-${i}@crm.bench.example`),
-    };
-    let dayVersion = next.version;
-    let extraRecords = 1;
-    publish(extraRecords, day);
-    for (const s of pool) await s.refreshSnapshot(env, cfg, 'max-age');
+    outboundState = new DeltaFilterState(
+      outboundMembers(
+        HASH_KEY,
+        Array.from({ length: DAY_MODEL.outboundHeld }, (_, i) => `held-${i}@crm.bench.example`),
+      ),
+      0,
+      false,
+    );
+    let version = next.version + 1;
+    publish(version);
+    await takeVersion(version);
     takeCrossRegionCounts();
-    const perRebuild: number[] = [];
-    const newPartBytes: Array<{ records: number; outbound: number; meta: number; manifest: number }> = [];
-    for (let k = 0; k < daySamples; k++) {
+    const changed = new Map<number, string>();
+    const tagOf = recordTag('contact', true);
+    /** One rebuild's changes applied to the state: `recordChanges` addresses changed, `outboundChanges` registered. */
+    const rebuild = (k: number) => {
       for (let c = 0; c < recordChanges; c++) {
         const i = (k * 7_919_993 + c * 104_729 + 13) % records;
-        day.changed.set(i, `changed${k}-${c}.${i}@company${i % 25_000}.example`);
+        const [oh, ol] = keyedHash64(HASH_KEY, normaliseAddress(changed.get(i) ?? recordAddress(i)));
+        const address = `changed${k}-${c}.${i}@company${i % 25_000}.example`;
+        changed.set(i, address);
+        const [nh, nl] = keyedHash64(HASH_KEY, normaliseAddress(address));
+        recordState.change(oh, ol, 0);
+        recordState.change(nh, nl, tagOf);
       }
-      for (let c = 0; c < outboundChanges; c++) day.outbound.push(`day${k}-${c}@crm.bench.example`);
-      extraRecords++;
-      const published = publish(extraRecords, day);
-      dayVersion = published.version;
-      newPartBytes.push({ ...central.lastNewParts, manifest: central.manifest.length });
-      await pool[0]?.noteCentralVersion(env, cfg, dayVersion, 'notice');
-      for (const s of pool.slice(1)) await s.refreshSnapshot(env, cfg, 'max-age');
+      for (let c = 0; c < outboundChanges; c++) {
+        const [h, l] = keyedHash64(HASH_KEY, normaliseMessageId(`<day${k}-${c}@crm.bench.example>`));
+        outboundState.change(h, l, 1);
+      }
+      const bytes = recordState.flush() + outboundState.flush();
+      return { bytes, parts: recordState.lastNewParts + outboundState.lastNewParts };
+    };
+    /** The manifest's bytes for the state now: the last published manifest with today's delta names. */
+    const manifestBytesNow = () => {
+      const m = central.manifestObject as SnapshotManifest;
+      const d = m.deployments.contoso as SnapshotManifest['deployments'][string];
+      const name = '0'.repeat(32);
+      const deltas = recordState.deltaShards();
+      const outboundDelta = outboundState.deltaShards().length > 0;
+      const { outboundDelta: _o, ...rest } = d;
+      const { deltas: _d, ...records } = d.records;
+      return encodeManifest({
+        ...m,
+        version,
+        format: deltas.length || outboundDelta ? 2 : 1,
+        deployments: {
+          contoso: {
+            ...rest,
+            ...(outboundDelta ? { outboundDelta: name } : {}),
+            records: {
+              ...records,
+              ...(deltas.length ? { deltas: Object.fromEntries(deltas.map((i) => [String(i), name])) } : {}),
+            },
+          },
+        },
+      }).length;
+    };
+    const simulated = Math.min(rebuildsPerDay, dayRebuilds ?? (smoke ? 200 : rebuildsPerDay));
+    const sampleEvery = Math.max(1, Math.floor(simulated / daySamples));
+    const samples: Array<{
+      rebuild: number;
+      crossedBytes: number;
+      requests: number;
+      manifestBytes: number;
+      newPartBytes: number;
+      newParts: number;
+      countedManifestBytes: number;
+    }> = [];
+    let warmupRebases = 0;
+    let dayBodyBytes = 0;
+    let dayRequests = 0;
+    const rebasesBefore = { records: 0, outbound: 0 };
+    for (let k = 0; k < 2 * simulated; k++) {
+      const measuredDay = k >= simulated;
+      const dayIndex = k - simulated;
+      const sampled = measuredDay && dayIndex % sampleEvery === sampleEvery - 1 && samples.length < daySamples;
+      if (k === simulated) {
+        warmupRebases = recordState.rebases + outboundState.rebases;
+        rebasesBefore.records = recordState.rebases;
+        rebasesBefore.outbound = outboundState.rebases;
+      }
+      if (sampled) {
+        // The region holds the version before this rebuild (not counted), then takes this one.
+        publish(++version);
+        await takeVersion(version);
+        takeCrossRegionCounts();
+      }
+      const made = rebuild(k);
+      if (!measuredDay) continue;
+      version++;
+      const manifestBytes = manifestBytesNow();
+      dayBodyBytes += manifestBytes + made.bytes;
+      dayRequests += 1 + made.parts;
+      if (!sampled) continue;
+      publish(version);
+      central.requests = 0;
+      await takeVersion(version);
       const moved = takeCrossRegionCounts().snapshot;
-      perRebuild.push(moved.fromCentral + moved.toCentral);
-      for (const s of pool)
-        if (s.heldSnapshotVersion() !== dayVersion) throw new Error('an isolate did not take a day rebuild');
+      samples.push({
+        rebuild: dayIndex,
+        crossedBytes: moved.fromCentral + moved.toCentral,
+        requests: central.requests,
+        manifestBytes: central.manifest.length,
+        newPartBytes: central.lastNewParts.records + central.lastNewParts.outbound + central.lastNewParts.meta,
+        newParts: central.lastNewParts.count,
+        countedManifestBytes: manifestBytes,
+      });
+      if (central.lastNewParts.records + central.lastNewParts.outbound !== made.bytes)
+        throw new Error(
+          `day model: the state counted ${made.bytes} B of new parts, the published version has ${central.lastNewParts.records + central.lastNewParts.outbound} B`,
+        );
+      if (Math.abs(central.manifest.length - manifestBytes) > 64)
+        throw new Error(`day model: manifest counted ${manifestBytes} B, published ${central.manifest.length} B`);
     }
-    const bytesPerRebuild = median(perRebuild);
+    // Bytes a request costs beyond its bodies (request line, headers, signatures; both directions).
+    const perRequest = median(
+      samples.map((x) => (x.crossedBytes - x.manifestBytes - x.newPartBytes) / Math.max(1, x.requests)),
+    );
+    const snapshotBytesPerDayPerRegion = Math.round(
+      ((dayBodyBytes + dayRequests * perRequest) * rebuildsPerDay) / simulated,
+    );
     const dayModel = {
       changesPerDay: DAY_MODEL.changes,
       quietMs,
-      rebuildsPerDay: round(rebuildsPerDay, 0),
+      rebuildsPerDay,
       recordChangesPerRebuild: recordChanges,
       outboundChangesPerRebuild: outboundChanges,
       outboundHeld: DAY_MODEL.outboundHeld,
-      sampledRebuilds: perRebuild.length,
-      bytesPerRebuildPerRegionRuns: perRebuild,
-      bytesPerRebuildPerRegion: round(bytesPerRebuild, 0),
-      // Where a rebuild's bytes go: new record shards, the outbound filter, meta, the manifest.
-      newPartBytesPerRebuild: newPartBytes,
-      snapshotBytesPerDayPerRegion: round(bytesPerRebuild * rebuildsPerDay, 0),
+      simulatedRebuilds: simulated,
+      warmupRebuilds: simulated,
+      warmupRebases,
+      rebasesInDay: {
+        records: recordState.rebases - rebasesBefore.records,
+        outbound: outboundState.rebases - rebasesBefore.outbound,
+      },
+      shardsWithDeltaAtEnd: recordState.deltaShards().length,
+      sampledRebuilds: samples.length,
+      samples,
+      bytesPerRequest: round(perRequest, 1),
+      bytesPerRebuildPerRegion: round(snapshotBytesPerDayPerRegion / rebuildsPerDay, 0),
+      bytesPerRebuildPerRegionSampledMedian: round(median(samples.map((x) => x.crossedBytes)), 0),
+      snapshotBytesPerDayPerRegion,
     };
     log(
-      `snapshot day model: ${DAY_MODEL.changes} changes/day → ${dayModel.rebuildsPerDay} rebuilds of ${recordChanges} record + ${outboundChanges} outbound changes; ${dayModel.bytesPerRebuildPerRegion} B per rebuild per region → ${dayModel.snapshotBytesPerDayPerRegion} B per region per day`,
+      `snapshot day model: ${DAY_MODEL.changes} changes/day → ${dayModel.rebuildsPerDay} rebuilds of ${recordChanges} record + ${outboundChanges} outbound changes; ${dayModel.bytesPerRebuildPerRegion} B per rebuild per region (sampled median ${dayModel.bytesPerRebuildPerRegionSampledMedian} B) → ${dayModel.snapshotBytesPerDayPerRegion} B per region per day`,
     );
 
     const result = {
       records,
       isolates,
       shards: next.shards,
-      wholeSnapshotBytes: next.whole,
+      wholeSnapshotBytes: wholeBytes,
       buildMs: round(buildMs, 0),
       regionFirstLoadBytes: firstLoad.fromCentral + firstLoad.toCentral,
       regionFirstLoadRequests: firstLoadRequests,
@@ -395,7 +539,7 @@ export async function benchSnapshotIsolates({
       oneChangeToCentral: change.toCentral,
       oneChangeRequestsPerRegion: changeRequests,
       // What the same change cost before (every isolate downloaded the whole snapshot).
-      oneChangeBytesPerRegionWholeSnapshot: isolates * next.whole,
+      oneChangeBytesPerRegionWholeSnapshot: isolates * wholeBytes,
       manifestBytes: central.manifest.length,
       coldClassifyMs: round(median(coldTimes), 2),
       coldClassifyRunsMs: coldTimes.map((t) => round(t, 2)),

@@ -91,8 +91,9 @@ export class DeltaFilterState {
   private readonly deltas = new Map<number, Uint8Array>();
   /** Shards rebuilt as a new base since this state was made. */
   rebases = 0;
-  /** Bytes of the parts the last {@link flush} made (new deltas and bases). */
+  /** Bytes and count of the parts the last {@link flush} made (new deltas and bases). */
   lastNewBytes = 0;
+  lastNewParts = 0;
   private readonly pending = new Map<number, Map<string, [number, number, number]>>();
 
   /**
@@ -132,11 +133,13 @@ export class DeltaFilterState {
       this.rebase(shard, now());
       this.rebases++;
       this.lastNewBytes += this.baseShards[shard]?.length ?? 0;
+      this.lastNewParts++;
       return 'rebase';
     }
     if (plan.delta) {
       this.deltas.set(shard, plan.delta);
       this.lastNewBytes += plan.delta.length;
+      this.lastNewParts++;
     } else this.deltas.delete(shard);
     return plan.delta ? 'delta' : 'same';
   }
@@ -156,6 +159,7 @@ export class DeltaFilterState {
   /** Applies the changes since the last flush, shard by shard; returns the bytes of the new parts (deltas and bases). */
   flush(): number {
     this.lastNewBytes = 0;
+    this.lastNewParts = 0;
     for (const [shard, changes] of this.pending) {
       const base = this.baseMembers[shard] as DeltaEntries;
       const bytes = this.baseShards[shard] as Uint8Array;
@@ -198,6 +202,11 @@ export class DeltaFilterState {
     let n = 0;
     for (const d of this.deltas.values()) n += d.length;
     return n;
+  }
+
+  /** The shards that carry a delta now. */
+  deltaShards(): number[] {
+    return [...this.deltas.keys()].sort((a, b) => a - b);
   }
 }
 
