@@ -152,7 +152,10 @@ export class DeltaFilterState {
   change(hi: number, lo: number, tag: number) {
     const shard = shardOf(hi, this.bits);
     let m = this.pending.get(shard);
-    if (!m) this.pending.set(shard, (m = new Map()));
+    if (!m) {
+      m = new Map();
+      this.pending.set(shard, m);
+    }
     m.set(`${hi >>> 0}:${lo >>> 0}`, [hi >>> 0, lo >>> 0, tag]);
   }
 
