@@ -16,6 +16,7 @@ import {
   assembleShardedFilter,
   buildMembershipFilterTyped,
   buildTaggedMembershipFilterTyped,
+  partitionByShard,
   shardOf,
   withFilterDeltas,
 } from './membership-filter.js';
@@ -59,29 +60,11 @@ export function membersByShard(
   tags: Uint8Array,
   bits: number,
 ): (shard: number) => DeltaEntries {
-  const n = 1 << bits;
-  const counts = new Uint32Array(n + 1);
-  for (let i = 0; i < hi.length; i++) {
-    const s = shardOf(hi[i] as number, bits) + 1;
-    counts[s] = (counts[s] as number) + 1;
-  }
-  for (let s = 0; s < n; s++) counts[s + 1] = (counts[s + 1] as number) + (counts[s] as number);
-  const at = counts.slice(0, n);
-  const sh = new Uint32Array(hi.length);
-  const sl = new Uint32Array(hi.length);
-  const st = new Uint8Array(hi.length);
-  for (let i = 0; i < hi.length; i++) {
-    const s = shardOf(hi[i] as number, bits);
-    const j = at[s] as number;
-    at[s] = j + 1;
-    sh[j] = hi[i] as number;
-    sl[j] = lo[i] as number;
-    st[j] = tags[i] as number;
-  }
+  const p = partitionByShard(hi, lo, tags, bits);
   return (shard) => {
-    const a = counts[shard] as number;
-    const b = counts[shard + 1] as number;
-    return sortedMembers(sh.subarray(a, b), sl.subarray(a, b), st.subarray(a, b));
+    const a = p.starts[shard] as number;
+    const b = p.starts[shard + 1] as number;
+    return sortedMembers(p.hi.subarray(a, b), p.lo.subarray(a, b), p.tags.subarray(a, b));
   };
 }
 

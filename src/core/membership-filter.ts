@@ -774,15 +774,15 @@ export function shardBitsFor(keyCount: number, target = SHARD_TARGET_KEYS): numb
 }
 
 /**
- * Builds a sharded tagged filter from typed arrays: the keys are partitioned by shard and each
- * shard built on its own. `bits` defaults to {@link shardBitsFor} of the key count.
+ * Keys and tags partitioned by shard (a counting sort on the shard bits, order kept within a
+ * shard): shard i's keys are `hi/lo/tags.subarray(starts[i], starts[i + 1])`.
  */
-export function buildShardedTaggedFilter(
+export function partitionByShard(
   hi: Uint32Array,
   lo: Uint32Array,
   tags: Uint8Array,
-  bits = shardBitsFor(hi.length),
-): Uint8Array {
+  bits: number,
+): { hi: Uint32Array; lo: Uint32Array; tags: Uint8Array; starts: Uint32Array } {
   const n = 1 << bits;
   const counts = new Uint32Array(n + 1);
   for (let i = 0; i < hi.length; i++) {
@@ -802,11 +802,25 @@ export function buildShardedTaggedFilter(
     sl[j] = lo[i] as number;
     st[j] = tags[i] as number;
   }
+  return { hi: sh, lo: sl, tags: st, starts: counts };
+}
+
+/**
+ * Builds a sharded tagged filter from typed arrays: the keys are partitioned by shard and each
+ * shard built on its own. `bits` defaults to {@link shardBitsFor} of the key count.
+ */
+export function buildShardedTaggedFilter(
+  hi: Uint32Array,
+  lo: Uint32Array,
+  tags: Uint8Array,
+  bits = shardBitsFor(hi.length),
+): Uint8Array {
+  const p = partitionByShard(hi, lo, tags, bits);
   const shards: Uint8Array[] = [];
-  for (let s = 0; s < n; s++) {
-    const a = counts[s] as number;
-    const b = counts[s + 1] as number;
-    shards.push(buildFilterTyped(sh.subarray(a, b), sl.subarray(a, b), st.subarray(a, b)));
+  for (let s = 0; s < 1 << bits; s++) {
+    const a = p.starts[s] as number;
+    const b = p.starts[s + 1] as number;
+    shards.push(buildFilterTyped(p.hi.subarray(a, b), p.lo.subarray(a, b), p.tags.subarray(a, b)));
   }
   return assembleShardedFilter(shards, bits);
 }
