@@ -33,6 +33,16 @@ export interface Net {
   processGroups?: Record<string, number>;
 }
 
+/**
+ * The edges' HTTP ingress (`POST /api/v1/inbound`, what production serves to servers that push and
+ * what the SMTP relay posts to). Not `wrangler dev`'s Email Routing stand-in
+ * (`/cdn-cgi/handler/email`): before the worker's `email()` runs, it parses every message in full,
+ * stores a copy for its Local Explorer and logs a warning through wrangler's Node process, about
+ * as much CPU again as the edge itself, none of which production does (docs/decisions.md, "The e2e
+ * path"). `--e2e-ingress email` measures through it.
+ */
+export const E2E_INGRESS = 'inbound';
+
 /** Linux's USER_HZ: the unit of the times in /proc/<pid>/stat (100 on every Linux ABI). */
 const USER_HZ = 100;
 
@@ -237,7 +247,7 @@ export async function benchE2e({
   processGroups = {},
   smoke = false,
   quick = false,
-  ingress = 'email',
+  ingress = E2E_INGRESS,
   rate: rateOption,
   durationS: durationOption,
   log = () => {},
@@ -288,6 +298,7 @@ export async function benchE2e({
     receiptToCommitP95Ms: n.latencyMs.p95,
     receiptToCommitP99Ms: n.latencyMs.p99,
     receiptToCommitSamples: n.latencyMs.samples,
+    ingress,
     targetRatePerS: rate,
     achievedRatePerS: r.traffic.achievedRatePerS,
     durationS,
