@@ -23,6 +23,7 @@ const PROBE_INTERVAL_MS = 50;
 const PROBE_TIMEOUT_MS = 120_000;
 /** Changes per feed page (the feed's own maximum). */
 const PROBE_PAGE = 500;
+
 type Log = (line: string) => void;
 // biome-ignore lint/suspicious/noExplicitAny: per-run figures, a loose JSON document
 type Json = any;
@@ -55,8 +56,8 @@ interface CpuReading {
 }
 
 /**
- * CPU time so far of every process of the network's workers (by worker and command: `edge-eu/
- * workerd`, `edge-eu/node` for wrangler itself), of this process (the sender and the probe), and
+ * CPU time so far of every process of the network's workers (by worker and role, `edge-eu/
+ * workerd`: processRole), of this process (the sender and the probe), and
  * of the whole machine (/proc/stat, so other load on a shared machine shows). Linux only.
  */
 function readCpu(groups: Record<string, number>): CpuReading | undefined {
