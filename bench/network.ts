@@ -3,17 +3,26 @@
 // latency at a sustained rate, and cross-region bytes vs. forwarding everything under two egress
 // policies, both the ingest bodies alone and every kind in both directions (GET /api/v1/stats).
 
+import { readdirSync, readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import type { CentralClient, Stats } from '../scripts/central-client.js';
+import { LOCAL_ADMIN_TOKEN } from '../scripts/network.js';
 import type { Region } from '../scripts/regions.js';
 import { adminClient, startSimNetwork, syncSnapshots } from '../scripts/sim-network.js';
 import { runSimulation } from '../scripts/simulate.js';
 import type { TrafficMessage } from '../scripts/traffic.js';
 import { percentile, round } from './lib/stats.js';
 
-/** The sender → queryable probe: how often it asks, and how many CRM-bound messages it follows at once. */
+/**
+ * The sender → queryable probe reads central's changes feed (`GET /api/v1/activities/changes`) every
+ * PROBE_INTERVAL_MS, one request at a time, whatever the rate: polling each message by Message-ID
+ * put hundreds of requests a second on central (the probe loaded what it measured) and could follow
+ * only some of the messages at once.
+ */
 const PROBE_INTERVAL_MS = 50;
-const PROBE_MAX_IN_FLIGHT = 32;
 const PROBE_TIMEOUT_MS = 120_000;
+/** Changes per feed page (the feed's own maximum). */
+const PROBE_PAGE = 500;
 
 type Log = (line: string) => void;
 // biome-ignore lint/suspicious/noExplicitAny: per-run figures, a loose JSON document
@@ -21,6 +30,112 @@ type Json = any;
 export interface Net {
   central: string;
   edges: Record<Region, string>;
+  /** Process group per worker (a network this bench started): the CPU split reads them. */
+  processGroups?: Record<string, number>;
+}
+
+/**
+ * The edges' HTTP ingress (`POST /api/v1/inbound`, what production serves to servers that push and
+ * what the SMTP relay posts to). Not `wrangler dev`'s Email Routing stand-in
+ * (`/cdn-cgi/handler/email`): before the worker's `email()` runs, it parses every message in full,
+ * stores a copy for its Local Explorer and logs a warning through wrangler's Node process, about
+ * as much CPU again as the edge itself, none of which production does (docs/decisions.md, "The e2e
+ * path"). `--e2e-ingress email` measures through it.
+ */
+export const E2E_INGRESS = 'inbound';
+
+/** Linux's USER_HZ: the unit of the times in /proc/<pid>/stat (100 on every Linux ABI). */
+const USER_HZ = 100;
+
+interface CpuReading {
+  /** pid → worker/command and CPU seconds so far. */
+  processes: Map<number, { label: string; cpuS: number }>;
+  machineBusyS: number;
+  senderS: number;
+  at: number;
+}
+
+/**
+ * CPU time so far of every process of the network's workers (by worker and role, `edge-eu/
+ * workerd`: processRole), of this process (the sender and the probe), and
+ * of the whole machine (/proc/stat, so other load on a shared machine shows). Linux only.
+ */
+function readCpu(groups: Record<string, number>): CpuReading | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync('/proc/stat', 'utf8');
+  } catch {
+    return undefined;
+  }
+  // cpu  user nice system idle iowait irq softirq steal …
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = (stat.split('\n')[0] ?? '')
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number);
+  const names = new Map(Object.entries(groups).map(([name, pgid]) => [pgid, name]));
+  const processes = new Map<number, { label: string; cpuS: number }>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let line: string;
+    try {
+      line = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // exited meanwhile
+    }
+    // pid (comm) state ppid pgrp … utime stime: fields 14 and 15; comm may hold spaces.
+    const close = line.lastIndexOf(')');
+    const fields = line.slice(close + 2).split(' ');
+    const name = names.get(Number(fields[2]));
+    if (name === undefined) continue;
+    processes.set(Number(entry), {
+      label: `${name}/${processRole(entry, line.slice(line.indexOf('(') + 1, close))}`,
+      cpuS: (Number(fields[11]) + Number(fields[12])) / USER_HZ,
+    });
+  }
+  const own = process.cpuUsage();
+  return {
+    processes,
+    machineBusyS: (user + nice + system + irq + softirq + steal) / USER_HZ,
+    senderS: (own.user + own.system) / 1e6,
+    at: performance.now(),
+  };
+}
+
+/**
+ * What a process of a `wrangler dev` group does: `wrangler` (Node: bundling, logs, the loopback
+ * service), `esbuild`, and two workerd: `workerd-proxy` (wrangler's proxy worker on the public
+ * port, which forwards every request) and `workerd` (the worker itself, on a port it picked).
+ */
+function processRole(pid: string, comm: string): string {
+  if (comm === 'MainThread' || comm === 'node') return 'wrangler';
+  if (comm !== 'workerd') return comm;
+  let args = '';
+  try {
+    args = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {}
+  return args.includes('entry=127.0.0.1:0') ? 'workerd' : 'workerd-proxy';
+}
+
+/** CPU seconds between two readings: per worker process, the sender, ours in all, the rest of the machine. */
+function cpuSplit(start: CpuReading, end: CpuReading, messages: number) {
+  const byProcess: Record<string, number> = { sender: end.senderS - start.senderS };
+  for (const [pid, p] of end.processes)
+    byProcess[p.label] = (byProcess[p.label] ?? 0) + p.cpuS - (start.processes.get(pid)?.cpuS ?? 0);
+  const windowS = (end.at - start.at) / 1000;
+  const ours = Object.values(byProcess).reduce((a, b) => a + b, 0);
+  const machine = end.machineBusyS - start.machineBusyS;
+  const sorted = Object.entries(byProcess).sort((a, b) => b[1] - a[1]);
+  return {
+    windowS: round(windowS, 1),
+    machineCores: cpus().length,
+    // Average cores busy over the window: everything, this network + sender, and the rest.
+    machineBusyCores: round(machine / windowS, 2),
+    networkAndSenderCores: round(ours / windowS, 2),
+    otherLoadCores: round(Math.max(0, machine - ours) / windowS, 2),
+    cpuSeconds: Object.fromEntries(sorted.map(([k, v]) => [k, round(v, 2)])),
+    cpuMsPerMessage: Object.fromEntries(sorted.map(([k, v]) => [k, round((v * 1000) / messages, 2)])),
+  };
 }
 
 const REMOTE: Region[] = ['eu', 'apac'];
@@ -47,54 +162,80 @@ export async function withNetwork<T>(
 }
 
 /**
- * Follows CRM-bound messages from the sender's first byte until `GET /api/v1/activities?messageId=`
- * lists them, asking every PROBE_INTERVAL_MS (so a sample is late by at most that plus one answer).
- * At most PROBE_MAX_IN_FLIGHT at once (the probe is load on central too): the others are counted
- * as unsampled, never guessed.
+ * Follows every CRM-bound message from the sender's first byte until central lists its activity:
+ * the first page of the changes feed (admin token) that holds the activity — inserted, or merged
+ * with a copy from another region — ends its wait. A feed page is read only after the commits it
+ * lists (positions rise in commit order), so `GET /api/v1/activities?messageId=` lists the activity
+ * from then on too. A sample is late by at most PROBE_INTERVAL_MS plus one answer; one not listed
+ * within PROBE_TIMEOUT_MS counts in `senderToQueryableTimedOut`.
  */
 function queryableProbe(central: string) {
-  const api = adminClient(central);
+  const waiting = new Map<string, number>();
   const samples: number[] = [];
-  const running = new Set<Promise<void>>();
-  let unsampled = 0;
   let timedOut = 0;
-  const follow = async (message: TrafficMessage, at: number) => {
-    const deadline = at + PROBE_TIMEOUT_MS;
-    for (;;) {
-      const listed = await api.activities
-        .list({ deployment: message.deployment, messageId: message.messageId, limit: 1 })
-        .then((r) => r.items.length > 0)
-        .catch(() => false);
-      if (listed) {
-        samples.push(Date.now() - at);
-        return;
-      }
-      if (Date.now() > deadline) {
-        timedOut++;
-        return;
-      }
-      await new Promise((r) => setTimeout(r, PROBE_INTERVAL_MS));
+  let cursor: string | undefined;
+  let stopped = false;
+  const key = (deployment: string, messageId: string) => `${deployment}\0${messageId.toLowerCase()}`;
+  const page = async () => {
+    const url = `${central}/api/v1/activities/changes?limit=${PROBE_PAGE}${cursor ? `&cursor=${cursor}` : ''}`;
+    const res = await fetch(url, {
+      headers: { authorization: `Bearer ${LOCAL_ADMIN_TOKEN}` },
+      signal: AbortSignal.timeout(10_000),
+    });
+    if (!res.ok) throw new Error(`changes feed answered ${res.status}`);
+    const body = (await res.json()) as {
+      items: { activity: { deployment: string; messageId: string | null } }[];
+      nextCursor: string | null;
+      hasMore: boolean;
+    };
+    const at = Date.now();
+    for (const { activity } of body.items) {
+      if (!activity.messageId) continue;
+      const k = key(activity.deployment, activity.messageId);
+      const sent = waiting.get(k);
+      if (sent === undefined) continue;
+      waiting.delete(k);
+      samples.push(at - sent);
     }
+    if (body.nextCursor) cursor = body.nextCursor;
+    return body.hasMore;
   };
+  // Where the feed ends now: what was committed before the run is never a sample.
+  const ready = (async () => {
+    while (await page());
+  })();
+  const loop = (async () => {
+    await ready;
+    while (!stopped || waiting.size > 0) {
+      const more = await page().catch(() => false);
+      const now = Date.now();
+      for (const [k, sent] of waiting)
+        if (now - sent > PROBE_TIMEOUT_MS) {
+          waiting.delete(k);
+          timedOut++;
+        }
+      if (!more) await new Promise((r) => setTimeout(r, PROBE_INTERVAL_MS));
+    }
+  })();
   return {
+    ready,
     onFirstByte(message: TrafficMessage, at: number) {
-      if (!message.tracked) return;
-      if (running.size >= PROBE_MAX_IN_FLIGHT) {
-        unsampled++;
-        return;
-      }
-      const p = follow(message, at).finally(() => running.delete(p));
-      running.add(p);
+      if (message.tracked) waiting.set(key(message.deployment, message.messageId), at);
+    },
+    /** Stops following (the run failed): nothing more is waited for. */
+    abandon() {
+      stopped = true;
+      waiting.clear();
     },
     async result() {
-      await Promise.all(running);
+      stopped = true;
+      await loop;
       samples.sort((a, b) => a - b);
       return {
         senderToQueryableP50Ms: round(percentile(samples, 50) ?? Number.NaN, 1),
         senderToQueryableP95Ms: round(percentile(samples, 95) ?? Number.NaN, 1),
         senderToQueryableP99Ms: round(percentile(samples, 99) ?? Number.NaN, 1),
         senderToQueryableSamples: samples.length,
-        senderToQueryableUnsampled: unsampled,
         senderToQueryableTimedOut: timedOut,
       };
     },
@@ -104,9 +245,10 @@ function queryableProbe(central: string) {
 export async function benchE2e({
   central,
   edges,
+  processGroups = {},
   smoke = false,
   quick = false,
-  ingress = 'email',
+  ingress = E2E_INGRESS,
   rate: rateOption,
   durationS: durationOption,
   log = () => {},
@@ -121,6 +263,9 @@ export async function benchE2e({
   const rate = rateOption ?? (smoke ? 5 : 200);
   const durationS = durationOption ?? (smoke ? 3 : quick ? 15 : 60);
   const probe = queryableProbe(central);
+  await probe.ready;
+  // From the first message sent until the run's activities are settled at central.
+  let cpuStart: CpuReading | undefined;
   const r = await runSimulation({
     central,
     edges,
@@ -132,9 +277,16 @@ export async function benchE2e({
     concurrency: 64,
     ingress,
     pregenerate: true,
-    onFirstByte: probe.onFirstByte,
+    onFirstByte: (message, at) => {
+      cpuStart ??= readCpu(processGroups);
+      probe.onFirstByte(message, at);
+    },
     log: (line) => log(`e2e: ${line.trim()}`),
+  }).catch((err) => {
+    probe.abandon();
+    throw err;
   });
+  const cpuEnd = cpuStart && readCpu(processGroups);
   const n = r.architectures.network;
   const queryable = await probe.result();
   const result = {
@@ -147,6 +299,7 @@ export async function benchE2e({
     receiptToCommitP95Ms: n.latencyMs.p95,
     receiptToCommitP99Ms: n.latencyMs.p99,
     receiptToCommitSamples: n.latencyMs.samples,
+    ingress,
     targetRatePerS: rate,
     achievedRatePerS: r.traffic.achievedRatePerS,
     durationS,
@@ -158,10 +311,15 @@ export async function benchE2e({
     captureRate: n.captureRate,
     falseCaptures: n.falseCaptures,
     drained: r.traffic.drained,
+    ...(cpuStart && cpuEnd ? { cpu: cpuSplit(cpuStart, cpuEnd, r.traffic.messages) } : {}),
   };
   log(
-    `e2e: sender → queryable p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms over ${queryable.senderToQueryableSamples} messages (${queryable.senderToQueryableUnsampled} unsampled, ${queryable.senderToQueryableTimedOut} timed out); receipt → commit p50 ${result.receiptToCommitP50Ms} ms, p99 ${result.receiptToCommitP99Ms} ms; at ${result.achievedRatePerS}/s (target ${rate}/s)`,
+    `e2e: sender → queryable p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms over ${queryable.senderToQueryableSamples} messages (${queryable.senderToQueryableTimedOut} timed out); receipt → commit p50 ${result.receiptToCommitP50Ms} ms, p99 ${result.receiptToCommitP99Ms} ms; at ${result.achievedRatePerS}/s (target ${rate}/s)`,
   );
+  if (result.cpu)
+    log(
+      `e2e: CPU over ${result.cpu.windowS} s: machine ${result.cpu.machineBusyCores} of ${result.cpu.machineCores} cores busy (network + sender ${result.cpu.networkAndSenderCores}, other load ${result.cpu.otherLoadCores}); ms per message ${JSON.stringify(result.cpu.cpuMsPerMessage)}`,
+    );
   return result;
 }
 

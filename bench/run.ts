@@ -2,6 +2,7 @@
 //   [--snapshot-records N] [--snapshot-isolates N]
 //   [--out bench/results] [--central URL --edges us=URL,eu=URL,apac=URL]
 //   [--e2e-rate N] [--e2e-seconds S]   (the e2e sender's rate, msg/s, and duration: a short check)
+//   [--e2e-ingress inbound|email]      (the edges' ingress the e2e sender uses; bench/network.ts)
 //
 // Runs every benchmark and writes <out>/latest.json (nested objects: `classify.headerOnlyMsPerMsg`
 // is json.classify.headerOnlyMsPerMsg; the headline figures are repeated as flat dotted keys at the
@@ -25,7 +26,7 @@ import {
 import { compareWithBaseline, describeSpeedGuard, readBaseline } from './lib/speed-guard.js';
 import { median, round } from './lib/stats.js';
 import { benchMemory } from './memory.js';
-import { benchE2e, benchGeo, withNetwork } from './network.js';
+import { benchE2e, benchGeo, E2E_INGRESS, withNetwork } from './network.js';
 import { benchRelay, RELAY_KEYS } from './relay.js';
 import { benchSnapshot, benchSnapshotIsolates, DAY_MODEL } from './snapshot.js';
 
@@ -128,6 +129,7 @@ async function main() {
 
       'e2e-rate': { type: 'string' },
       'e2e-seconds': { type: 'string' },
+      'e2e-ingress': { type: 'string' },
     },
   });
   const positive = (name: string, v: string | undefined) => {
@@ -213,7 +215,17 @@ async function main() {
         const runs: Json[] = [];
         const short = smoke || quick || e2eRate !== undefined || e2eSeconds !== undefined;
         for (let i = 0; i < (short ? 1 : 3); i++)
-          runs.push(await benchE2e({ ...net, smoke, quick, rate: e2eRate, durationS: e2eSeconds, log }));
+          runs.push(
+            await benchE2e({
+              ...net,
+              smoke,
+              quick,
+              rate: e2eRate,
+              durationS: e2eSeconds,
+              ingress: values['e2e-ingress'] ?? E2E_INGRESS,
+              log,
+            }),
+          );
         const mid = (k: string) => median(runs.map((r) => r[k]));
         const figures = [
           'p50Ms',

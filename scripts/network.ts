@@ -135,6 +135,11 @@ export function portsFromEnv(env: NodeJS.ProcessEnv = process.env): Ports {
 }
 
 const WRANGLER_ENV = {
+  // wrangler dev's local observability streams every invocation and span of every worker to a
+  // collector for its Local Explorer, which production does not do: about a sixth of each edge's and
+  // a third of central's CPU in the e2e bench (docs/decisions.md, "The e2e path"). Opt in with
+  // X_LOCAL_OBSERVABILITY=true.
+  X_LOCAL_OBSERVABILITY: process.env.X_LOCAL_OBSERVABILITY ?? 'false',
   WRANGLER_SEND_METRICS: 'false',
   CLOUDFLARE_CF_FETCH_ENABLED: 'false',
   WRANGLER_HIDE_BANNER: 'true',

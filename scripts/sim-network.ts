@@ -174,6 +174,8 @@ export interface SimNetwork {
   edges: Record<Region, string>;
   proxies: Partial<Record<Region, DelayProxy>>;
   stateDir: string;
+  /** Process group of each worker's `wrangler dev` (wrangler, workerd, esbuild): `central`, `edge-<region>`. */
+  processGroups: Record<string, number>;
   stop: () => Promise<void>;
 }
 
@@ -225,11 +227,18 @@ export async function startSimNetwork({
     await waitForHealth(central.url);
     if (seed) await seedDemoData(central.url, LOCAL_ADMIN_TOKEN, log);
     const stopTicker = startCronTicker(edges.map((e) => e.url));
+    const processGroups: Record<string, number> = {};
+    for (const [name, worker] of [
+      ['central', central],
+      ...edges.map((e) => [`edge-${e.region}`, e] as const),
+    ] as const)
+      if (worker.child.pid !== undefined) processGroups[name] = worker.child.pid;
     return {
       central: central.url,
       edges: Object.fromEntries(edges.map((e) => [e.region, e.url])) as Record<Region, string>,
       proxies,
       stateDir,
+      processGroups,
       async stop() {
         stopTicker();
         await stopAll();

@@ -7,6 +7,7 @@
 // to one router in the home region; (c) the seed's third option, rules only for home-region
 // mailboxes. Writes simulate-latest.json and simulate-latest.md into --out.
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { Agent, request as httpRequest } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -187,6 +188,39 @@ interface SendTrafficOptions {
   log: Log;
 }
 
+/** How long the sender waits for an edge to answer one copy. */
+const SEND_TIMEOUT_MS = 60_000;
+
+/**
+ * POSTs one copy over a kept-alive connection of `agent` and reads the answer. `node:http` rather
+ * than `fetch`: the sender shares the machine with the network it measures, and undici's fetch
+ * took about twice the sender's CPU per copy (docs/decisions.md, "The e2e path").
+ */
+function postCopy(
+  agent: Agent,
+  url: string,
+  body: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      url,
+      { method: 'POST', agent, headers: { ...headers, 'content-length': Buffer.byteLength(body) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
+        res.on('error', reject);
+      },
+    );
+    req.setTimeout(SEND_TIMEOUT_MS, () =>
+      req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })),
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 /** Sends copies on a Poisson schedule at `rate` messages/s with at most `concurrency` in flight. */
 async function sendTraffic(opts: SendTrafficOptions) {
   const { traffic, edges, forwarding, rate, durationS, concurrency, ingress, pregenerate, log } = opts;
@@ -197,6 +231,8 @@ async function sendTraffic(opts: SendTrafficOptions) {
   const failureSamples: string[] = [];
   const waiters: (() => void)[] = [];
   const firstBytes = new WeakSet<TrafficMessage>();
+  // One connection per copy in flight, kept open between copies.
+  const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
   const release = () => {
     inflight--;
     waiters.shift()?.();
@@ -217,13 +253,8 @@ async function sendTraffic(opts: SendTrafficOptions) {
     }
     const t = performance.now();
     try {
-      const res = await fetch(url, {
-        method: 'POST',
-        body: copy.raw,
-        headers,
-        signal: AbortSignal.timeout(60_000),
-      });
-      const text = await res.text();
+      const res = await postCopy(agent, url, copy.raw ?? '', headers);
+      const text = res.text;
       copy.status = res.status;
       if (res.status >= 300) {
         failures++;
@@ -270,6 +301,7 @@ async function sendTraffic(opts: SendTrafficOptions) {
   }
   await Promise.all(pending);
   const elapsedS = (performance.now() - started) / 1000;
+  agent.destroy();
   for (const m of messages) for (const c of m.copies) c.bytes = c.raw?.length ?? 0;
   for (const m of messages) for (const c of m.copies) delete c.raw;
   sendLatencies.sort((a, b) => a - b);

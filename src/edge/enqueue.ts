@@ -7,7 +7,7 @@
 import type { IngestItem, Receipt } from '../core/wire.js';
 import { noteEnqueued } from './backlog.js';
 import type { EdgeBindings } from './config.js';
-import { type ItemRef, jsonBytes, packBySize, type QueueMessage } from './queue-messages.js';
+import { type ItemRef, jsonBytes, packBySize, type QueueMessage, utf8Length } from './queue-messages.js';
 
 /** Largest message body sent inline (headroom under the 128 KB limit for the queue's envelope). */
 export const MAX_MESSAGE_BYTES = 100 * 1024;
@@ -25,7 +25,7 @@ export async function queueBodies(env: Pick<EdgeBindings, 'RAW'>, values: (Inges
   const out: { body: QueueMessage; bytes: number }[] = [];
   for (const value of values) {
     const json = JSON.stringify(value);
-    const bytes = jsonBytes(value);
+    const bytes = utf8Length(json);
     if (value.kind !== 'item' || bytes <= MAX_MESSAGE_BYTES) {
       out.push({ body: value, bytes });
       continue;
