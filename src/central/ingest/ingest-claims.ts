@@ -20,11 +20,8 @@ export interface RegionClaims {
 }
 
 export async function loadRegionClaims(db: Db, region: string): Promise<RegionClaims> {
-  return {
-    region,
-    routedDeployments: new Set(await deploymentsRoutedIn(db, region)),
-    knownDeployments: await allDeploymentIds(db),
-  };
+  const [routed, known] = await Promise.all([deploymentsRoutedIn(db, region), allDeploymentIds(db)]);
+  return { region, routedDeployments: new Set(routed), knownDeployments: known };
 }
 
 function deploymentProblem(deployment: string | undefined, claims: RegionClaims): string | undefined {

@@ -79,6 +79,10 @@ export async function ingest(
     deadLetterRejected?: boolean;
     /** False for copies that did not come through an edge (manual promotion, replays): no traffic counters, no latency sample. */
     edgeTraffic?: boolean;
+    /** Committed in the same transaction, before the items (the edge batch's id claim). */
+    commitFirst?: Statement[];
+    /** Committed in the same transaction, after the items (the edge's heartbeat). */
+    commitLast?: Statement[];
   } = {},
 ): Promise<IngestOutcome> {
   const { db, now, region } = ctx;
@@ -106,7 +110,10 @@ export async function ingest(
   const allReceipts = [...receipts, ...falsePositives];
   const edgeTraffic = opts.edgeTraffic !== false;
 
-  const head = opts.deadLetterRejected === false ? [] : deadLetterStatements(ctx, deadLetters);
+  const head = [
+    ...(opts.commitFirst ?? []),
+    ...(opts.deadLetterRejected === false ? [] : deadLetterStatements(ctx, deadLetters)),
+  ];
   const upserts = activityUpsertStatements(
     db,
     stored.map((p) => p.row),
@@ -135,6 +142,7 @@ export async function ingest(
     ...(edgeTraffic && bytesSent > 0
       ? edgeCounterStatements(db, [{ region, minute: Math.floor(now / 60000), bytesSent, tossed: {} }])
       : []),
+    ...(opts.commitLast ?? []),
   ];
   const out = await runBatch(db, statements);
   const landed = landedIds(out.slice(head.length, head.length + upserts.length));
