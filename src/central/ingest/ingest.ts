@@ -21,19 +21,24 @@ import {
   falsePositiveReceipt,
   itemDeployment,
   lookupKeysOf,
+  parseItems,
   planItems,
   screen,
   trafficCopies,
+  validItems,
 } from './plan.js';
 
 export interface IngestContext {
   db: Db;
   region: string;
   now: number;
-  /** Resolves a receipt's mailbox hash to the routed mailbox address, when known. */
-  mailboxByHash?: Map<string, string>;
-  /** What the signing edge may claim; set for edge batches, whose foreign claims are rejected unstored. */
-  claims?: RegionClaims;
+  /** Resolves a receipt's mailbox hash to the routed mailbox address, when known (a promise: read beside the lookups). */
+  mailboxByHash?: Map<string, string> | Promise<Map<string, string>>;
+  /**
+   * What the signing edge may claim; set for edge batches, whose foreign claims are rejected
+   * unstored. A promise is awaited while the batch's lookups are read (one round trip's wait).
+   */
+  claims?: RegionClaims | Promise<RegionClaims>;
 }
 
 export interface IngestOutcome {
@@ -44,7 +49,10 @@ export interface IngestOutcome {
 }
 
 /** Statements: store receipts as dispositions (idempotent on receipt id), in the context's region. */
-export function receiptStatements(ctx: IngestContext, receipts: Receipt[]) {
+export function receiptStatements(
+  ctx: Pick<IngestContext, 'db' | 'region'> & { mailboxByHash?: Map<string, string> },
+  receipts: Receipt[],
+) {
   const rows = receipts.map((r) => ({
     ...r,
     region: ctx.region,
@@ -86,8 +94,14 @@ export async function ingest(
   } = {},
 ): Promise<IngestOutcome> {
   const { db, now, region } = ctx;
-  const { items, receipts, rejected } = screen(rawItems, rawReceipts, ctx.claims);
-  const lookups = await loadLookups(db, lookupKeysOf(items));
+  const parsed = parseItems(rawItems);
+  // Read for every valid item, claims not yet checked: what a rejected claim's keys find is unused.
+  const [claims, mailboxByHash, lookups] = await Promise.all([
+    ctx.claims,
+    ctx.mailboxByHash,
+    loadLookups(db, lookupKeysOf(validItems(parsed))),
+  ]);
+  const { items, receipts, rejected } = screen({ parsed }, rawReceipts, claims);
   const plans = planItems(items, lookups, { now, newId: () => timeOrderedId(now) });
 
   const results: ItemResult[] = [];
@@ -137,7 +151,7 @@ export async function ingest(
     ...outbox,
     // Before the receipts' dispositions: a copy delivered again is counted once (newCopyStatements).
     ...(edgeTraffic ? newCopyStatements(db, region, now, trafficCopies(now, committed, allReceipts)) : []),
-    ...receiptStatements(ctx, allReceipts),
+    ...receiptStatements({ db, region, mailboxByHash }, allReceipts),
     // The bytes of every POST count, a repeated one too: they crossed the network again.
     ...(edgeTraffic && bytesSent > 0
       ? edgeCounterStatements(db, [{ region, minute: Math.floor(now / 60000), bytesSent, tossed: {} }])
