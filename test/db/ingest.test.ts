@@ -1,5 +1,6 @@
 // src/db/queries/ingest.ts against a migrated D1: the lookups ingestion re-checks and resolves
 // parties with, and the statements of its one-transaction batch.
+import { sql } from 'drizzle-orm';
 import { describe, expect } from 'vitest';
 import * as Ingest from '../../src/db/queries/ingest.js';
 import { runBatch } from '../../src/db/queries/statements.js';
@@ -276,5 +277,10 @@ describe('ingest queries', () => {
     await withRow({ ...row, id: 'batch-2' }, 'x3');
     const stored = await db.select({ id: activities.id }).from(activities).all();
     expect(stored.map((r) => r.id).sort()).toEqual(['x1', 'x3']);
+  });
+
+  test('the full-text index merges its segments 8 at a time, not 4 (migration 0012)', async ({ db }) => {
+    const row = await db.get<{ v: number }>(sql`select v from activities_fts_config where k = 'automerge'`);
+    expect(row?.v).toBe(8);
   });
 });
