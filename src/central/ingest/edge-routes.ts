@@ -2,14 +2,18 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { deriveEdgeCredentials, verifyBody } from '../../core/request-signature.js';
 import {
+  type IngestBatch,
   ingestBatch,
   ingestResponse,
   MAX_BATCH_BYTES,
   SIGNATURE_HEADERS,
   SIGNATURE_MAX_SKEW_MS,
 } from '../../core/wire.js';
+import type { Db } from '../../db/client.js';
 import { batchIdClaimStatement, isBatchIdTaken } from '../../db/queries/ingest.js';
 import { findRegion, recordHeartbeat } from '../../db/queries/regions.js';
+import type { Statement } from '../../db/queries/statements.js';
+import { crossRegionBytesStatements } from '../../db/queries/stats.js';
 import { readCentralConfig } from '../config.js';
 import type { AppEnv } from '../context.js';
 import { bearerSecurity, errorResponses, jsonResponse } from '../contract/openapi-helpers.js';
@@ -18,7 +22,7 @@ import { createRouter } from '../http/app-router.js';
 import { assertEdge } from '../http/auth.js';
 import { ApiError, badRequest, describeIssues, forbidden, validationFailed } from '../http/errors.js';
 import { readBodyLimited, readLimited } from '../http/request-body.js';
-import { recordCanaries, recordCrossRegionBytes } from '../services/stats.js';
+import { recordCanaries } from '../services/stats.js';
 import { regionMailboxesByHash } from '../snapshot/snapshot-publisher.js';
 import { storeReportedDeadLetters } from './dead-letters.js';
 import { ingest } from './ingest.js';
@@ -83,6 +87,18 @@ const ingestRoute = createRoute({
   },
 });
 
+/** The batch's heartbeat and cross-region report, committed with its items (no transaction of their own). */
+function heartbeatStatements(db: Db, batch: IngestBatch, now: number): Statement[] {
+  if (!batch.heartbeat) return [];
+  const { crossRegion, crossRegionId, ...heartbeat } = batch.heartbeat;
+  return [
+    recordHeartbeat(db, batch.region, { at: now, ...heartbeat }),
+    ...(crossRegion
+      ? crossRegionBytesStatements(db, batch.region, Math.floor(now / 60_000), crossRegion, crossRegionId)
+      : []),
+  ];
+}
+
 export const edgeRoutes = createRouter().openapi(ingestRoute, async (c) => {
   const principal = c.get('principal');
   if (principal.kind !== 'edge') throw forbidden('this endpoint needs an edge token');
@@ -125,6 +141,7 @@ export const edgeRoutes = createRouter().openapi(ingestRoute, async (c) => {
           items: batch.items.length,
         }),
       ],
+      commitLast: heartbeatStatements(db, batch, now),
     },
   ).catch((err: unknown) => {
     if (isBatchIdTaken(err))
@@ -138,11 +155,6 @@ export const edgeRoutes = createRouter().openapi(ingestRoute, async (c) => {
     return !problem;
   });
   if (deadLetterReports.length) await storeReportedDeadLetters(db, batch.region, deadLetterReports, now);
-  if (batch.heartbeat) {
-    const { crossRegion, crossRegionId, ...heartbeat } = batch.heartbeat;
-    await recordHeartbeat(db, batch.region, { at: now, ...heartbeat });
-    if (crossRegion) await recordCrossRegionBytes(db, batch.region, now, crossRegion, crossRegionId);
-  }
   if (batch.canaries?.length) {
     const refused = await recordCanaries(
       db,
