@@ -26,7 +26,7 @@ import { recordCanaries } from '../services/stats.js';
 import { regionMailboxesByHash } from '../snapshot/snapshot-publisher.js';
 import { storeReportedDeadLetters } from './dead-letters.js';
 import { ingest } from './ingest.js';
-import { deadLetterClaimProblem, loadRegionClaims } from './ingest-claims.js';
+import { deadLetterClaimProblem } from './ingest-claims.js';
 
 /** Largest accepted batch after decompression (a gzip bomb is refused, not inflated). */
 const MAX_INFLATED_BYTES = 32 * 1024 * 1024;
@@ -116,10 +116,9 @@ export const edgeRoutes = createRouter().openapi(ingestRoute, async (c) => {
   if (batch.region !== principal.region) throw forbidden('batch region does not match the edge token');
   const db = c.get('db');
   const now = Date.now();
-  // Independent reads, in flight together with the batch's lookups (one D1 round trip's wait, not
-  // four). No snapshot build on the ingest path: the mailbox names and the config version are
-  // cheap reads; the version answered is the one the batch was checked against.
-  const claimsRead = loadRegionClaims(db, batch.region);
+  // One read batch (claims and lookups, in `ingest`) with the region's version and mailbox names
+  // in flight beside it. No snapshot build on the ingest path: the mailbox names and the config
+  // version are cheap reads; the version answered is the one the batch was checked against.
   const regionRead = findRegion(db, batch.region);
   const outcome = await ingest(
     {
@@ -127,7 +126,7 @@ export const edgeRoutes = createRouter().openapi(ingestRoute, async (c) => {
       region: batch.region,
       now,
       mailboxByHash: regionMailboxesByHash(db, batch.region),
-      claims: claimsRead,
+      claimsOf: batch.region,
     },
     batch.items,
     batch.receipts,
@@ -148,7 +147,8 @@ export const edgeRoutes = createRouter().openapi(ingestRoute, async (c) => {
       throw new ApiError('replayed_batch', `batch ${batch.batchId} was already ingested`);
     throw err;
   });
-  const claims = await claimsRead;
+  const { claims } = outcome;
+  if (!claims) throw new Error('ingest of an edge batch returned no claims');
   const deadLetterReports = (batch.deadLetters ?? []).filter((d) => {
     const problem = deadLetterClaimProblem(d.item, claims);
     if (problem) outcome.results.push({ id: d.id, status: 'rejected', reason: problem });

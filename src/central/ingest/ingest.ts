@@ -34,11 +34,10 @@ export interface IngestContext {
   now: number;
   /** Resolves a receipt's mailbox hash to the routed mailbox address, when known (a promise: read beside the lookups). */
   mailboxByHash?: Map<string, string> | Promise<Map<string, string>>;
-  /**
-   * What the signing edge may claim; set for edge batches, whose foreign claims are rejected
-   * unstored. A promise is awaited while the batch's lookups are read (one round trip's wait).
-   */
-  claims?: RegionClaims | Promise<RegionClaims>;
+  /** What the signing edge may claim: set (or `claimsOf`) for edge batches, whose foreign claims are rejected unstored. */
+  claims?: RegionClaims;
+  /** The signing edge's region: its claims are read with the batch's lookups (one read batch) and returned. */
+  claimsOf?: string;
 }
 
 export interface IngestOutcome {
@@ -46,6 +45,8 @@ export interface IngestOutcome {
   receiptsStored: number;
   /** Webhook outbox rows this batch committed (to kick the webhook queue with). */
   outboxIds: string[];
+  /** The claims the batch was checked against. */
+  claims: RegionClaims | undefined;
 }
 
 /** Statements: store receipts as dispositions (idempotent on receipt id), in the context's region. */
@@ -96,11 +97,12 @@ export async function ingest(
   const { db, now, region } = ctx;
   const parsed = parseItems(rawItems);
   // Read for every valid item, claims not yet checked: what a rejected claim's keys find is unused.
-  const [claims, mailboxByHash, lookups] = await Promise.all([
-    ctx.claims,
+  const [mailboxByHash, read] = await Promise.all([
     ctx.mailboxByHash,
-    loadLookups(db, lookupKeysOf(validItems(parsed))),
+    loadLookups(db, lookupKeysOf(validItems(parsed)), ctx.claims ? undefined : ctx.claimsOf),
   ]);
+  const { lookups } = read;
+  const claims = ctx.claims ?? read.claims;
   const { items, receipts, rejected } = screen({ parsed }, rawReceipts, claims);
   const plans = planItems(items, lookups, { now, newId: () => timeOrderedId(now) });
 
@@ -169,5 +171,6 @@ export async function ingest(
     results,
     receiptsStored: allReceipts.length,
     outboxIds: (written as { id: string }[][]).flat().map((r) => r.id),
+    claims,
   };
 }

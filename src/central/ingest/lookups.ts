@@ -1,5 +1,5 @@
 // The D1 reads of central ingest: what `plan.ts` asked for (`lookupKeysOf`), for every deployment
-// of the batch at once, in ONE read `batch()`: a round trip to D1 costs more than any of these
+// of the batch at once, with an edge batch's claims, in ONE read `batch()`: a round trip to D1 costs more than any of these
 // indexed reads (issue 21: five sequential lookups, each chunked per deployment, were a tenth of a
 // batch's time at 1 M stored activities).
 import type { Db } from '../../db/client.js';
@@ -9,8 +9,10 @@ import {
   outboundByMessageIdQueries,
   outboundByTrackingTokenQueries,
   recordMatchQueries,
+  regionClaimQueries,
   type ScopedKey,
 } from '../../db/queries/ingest.js';
+import { type RegionClaims, regionClaimsOf } from './ingest-claims.js';
 import { type LookupKeys, type Lookups, type RecordMatch, type Regarding, scoped } from './plan.js';
 
 const pairsOf = (keys: Map<string, Set<string>>): ScopedKey[] =>
@@ -28,7 +30,16 @@ function groupScoped<R extends { deployment: string }>(rows: R[], keyOf: (row: R
   return found;
 }
 
-export async function loadLookups(db: Db, keys: LookupKeys): Promise<Lookups> {
+/**
+ * Reads the lookups of `keys` and, for an edge batch (`claimsOf`: the signing region), the
+ * region's claims, all in one read `batch()`.
+ */
+export async function loadLookups(
+  db: Db,
+  keys: LookupKeys,
+  claimsOf?: string,
+): Promise<{ lookups: Lookups; claims: RegionClaims | undefined }> {
+  const claimQueries = claimsOf === undefined ? [] : regionClaimQueries(db, claimsOf);
   const deployments = existingDeploymentQuery(db, [...keys.deployments]);
   const fingerprints = activityFingerprintQueries(db, pairsOf(keys.dedupeKeys));
   const matches = recordMatchQueries(db, pairsOf(keys.addresses));
@@ -36,12 +47,13 @@ export async function loadLookups(db: Db, keys: LookupKeys): Promise<Lookups> {
   const tokens = outboundByTrackingTokenQueries(db, pairsOf(keys.tokens));
   const results = (await db.batch([
     deployments,
+    ...claimQueries,
     ...fingerprints,
     ...matches,
     ...outbound,
     ...tokens,
   ])) as unknown[][];
-  let at = 1;
+  let at = 1 + claimQueries.length;
   const take = <R>(n: number) => {
     const rows = results.slice(at, at + n).flat() as R[];
     at += n;
@@ -53,7 +65,11 @@ export async function loadLookups(db: Db, keys: LookupKeys): Promise<Lookups> {
   const matchRows = take<RecordMatch & { deployment: string; address: string }>(matches.length);
   const outboundRows = take<Regarding & { deployment: string; messageId: string }>(outbound.length);
   const tokenRows = take<Regarding & { deployment: string; token: string }>(tokens.length);
-  return {
+  const claims =
+    claimsOf === undefined
+      ? undefined
+      : regionClaimsOf(claimsOf, [results[1] as { id: string }[], results[2] as { id: string }[]]);
+  const lookups = {
     knownDeployments: new Set((results[0] as { id: string }[]).map((r) => r.id)),
     matches: groupScoped(matchRows, (r) => r.address),
     outbound: groupScoped(outboundRows, (r) => r.messageId),
@@ -63,4 +79,5 @@ export async function loadLookups(db: Db, keys: LookupKeys): Promise<Lookups> {
       fingerprintRows.map((r) => [scoped(r.deployment, r.dedupeKey), r.fingerprint] as const),
     ),
   };
+  return { lookups, claims };
 }

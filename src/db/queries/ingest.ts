@@ -2,7 +2,7 @@
 // builders return queries over (deployment, key) pairs of any number of deployments, keys passed
 // as one JSON value, for the batch's single read `batch()`; the statement builders return
 // drizzle statements for its single write `batch()` (one transaction).
-import { getTableColumns, type SQL, sql } from 'drizzle-orm';
+import { eq, getTableColumns, type SQL, sql } from 'drizzle-orm';
 import type { SelectedFields, SQLiteColumn, SQLiteTable } from 'drizzle-orm/sqlite-core';
 import type { Db } from '../client.js';
 import {
@@ -13,6 +13,7 @@ import {
   edgeCounters,
   ingestBatches,
   latencySamples,
+  mailboxes,
   outbound,
   recordEmails,
 } from '../schema.js';
@@ -95,6 +96,17 @@ export function activityFingerprintQueries(db: Db, keys: readonly ScopedKey[]) {
     { deployment, key: dedupeKey },
     keys,
   );
+}
+
+/**
+ * Queries of an edge batch's claims (src/central/ingest/ingest-claims.ts), for the same read
+ * `batch()` as its lookups: the deployments with a mailbox routed in `region`, and every deployment.
+ */
+export function regionClaimQueries(db: Db, region: string) {
+  return [
+    db.selectDistinct({ id: mailboxes.deployment }).from(mailboxes).where(eq(mailboxes.region, region)),
+    db.select({ id: deployments.id }).from(deployments),
+  ] as const;
 }
 
 /** The deployments among `ids` that exist. */
