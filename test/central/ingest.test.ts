@@ -384,9 +384,12 @@ describe('POST /api/v1/ingest refuses bad credentials and stores nothing', () =>
     const batchId = crypto.randomUUID();
     const first = await sendBatch({ batchId, items: [it] });
     expect(first.status).toBe(200);
-    const second = await sendBatch({ batchId, items: [item()] });
+    const other = item();
+    const second = await sendBatch({ batchId, items: [other] });
     expect(second.status).toBe(409);
     expect(second.json.error.code).toBe('replayed_batch');
+    expect(await countActivities(other.messageId!)).toHaveLength(0);
+    expect(await countActivities(it.messageId!)).toHaveLength(1);
   });
 
   test('an oversized batch is a 413', async () => {

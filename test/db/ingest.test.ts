@@ -1,5 +1,6 @@
 // src/db/queries/ingest.ts against a migrated D1: the lookups ingestion re-checks and resolves
 // parties with, and the statements of its one-transaction batch.
+import { sql } from 'drizzle-orm';
 import { describe, expect } from 'vitest';
 import * as Ingest from '../../src/db/queries/ingest.js';
 import { runBatch } from '../../src/db/queries/statements.js';
@@ -13,8 +14,13 @@ import {
 } from '../../src/db/schema.js';
 import { activityRow, ids, insertActivities, dbTest as test } from './fixtures.js';
 
+/** Runs lookup queries (chunks of one lookup) and concatenates their rows. */
+const rowsOf = async <R>(queries: PromiseLike<R[]>[]): Promise<R[]> => (await Promise.all(queries)).flat();
+const inDeployment = (deployment: string, keys: string[]) =>
+  keys.map((key): Ingest.ScopedKey => [deployment, key]);
+
 describe('ingest queries', () => {
-  test('recordMatches finds every record of an address, only in the asked deployment, past 100 addresses', async ({
+  test('recordMatchQueries find every record of an address, only in the deployment asked with it, past 100 addresses', async ({
     db,
   }) => {
     const many = ids('a', 250).map((x) => `${x}@contoso.test`);
@@ -37,7 +43,9 @@ describe('ingest queries', () => {
       },
       { deployment: 'fabrikam', address: 'a1@contoso.test', type: 'contact', recordId: 'f1' },
     ]);
-    const rows = await Ingest.recordMatches(db, 'contoso', [...many, 'nobody@contoso.test']);
+    const rows = await rowsOf(
+      Ingest.recordMatchQueries(db, inDeployment('contoso', [...many, 'nobody@contoso.test'])),
+    );
     expect(rows).toHaveLength(251);
     expect(
       rows
@@ -49,8 +57,26 @@ describe('ingest queries', () => {
       ['lead', false],
     ]);
     expect(rows.find((r) => r.address === 'a1@contoso.test')?.recordId).toBe('c1');
-    expect(await Ingest.recordMatches(db, 'fabrikam', many)).toEqual([
-      { address: 'a1@contoso.test', type: 'contact', recordId: 'f1', emailEnabled: true },
+    expect(await rowsOf(Ingest.recordMatchQueries(db, inDeployment('fabrikam', many)))).toEqual([
+      {
+        deployment: 'fabrikam',
+        address: 'a1@contoso.test',
+        type: 'contact',
+        recordId: 'f1',
+        emailEnabled: true,
+      },
+    ]);
+    // Pairs of several deployments in one query: each address is matched in its own deployment only.
+    const mixed = await rowsOf(
+      Ingest.recordMatchQueries(db, [
+        ['fabrikam', 'a1@contoso.test'],
+        ['contoso', 'a2@contoso.test'],
+        ['fabrikam', 'a2@contoso.test'],
+      ]),
+    );
+    expect(mixed.map((r) => [r.deployment, r.address, r.recordId]).sort()).toEqual([
+      ['contoso', 'a2@contoso.test', 'c2'],
+      ['fabrikam', 'a1@contoso.test', 'f1'],
     ]);
   });
 
@@ -76,30 +102,38 @@ describe('ingest queries', () => {
         regardingId: 'L3',
       },
     ]);
-    const byId = await Ingest.outboundByMessageIds(db, 'contoso', [
-      '<m1@crm>',
-      '<m3@crm>',
-      ...ids('<x', 120),
+    const byId = await rowsOf(
+      Ingest.outboundByMessageIdQueries(
+        db,
+        inDeployment('contoso', ['<m1@crm>', '<m3@crm>', ...ids('<x', 120)]),
+      ),
+    );
+    expect(byId).toEqual([
+      { deployment: 'contoso', messageId: '<m1@crm>', regardingType: 'account', regardingId: 'A1' },
     ]);
-    expect(byId).toEqual([{ messageId: '<m1@crm>', regardingType: 'account', regardingId: 'A1' }]);
-    expect(await Ingest.outboundByTrackingTokens(db, 'contoso', ['crm:0001'])).toEqual([
-      { token: 'CRM:0001', regardingType: 'account', regardingId: 'A1' },
+    const tokens = (keys: Ingest.ScopedKey[]) => rowsOf(Ingest.outboundByTrackingTokenQueries(db, keys));
+    expect(await tokens(inDeployment('contoso', ['crm:0001']))).toEqual([
+      { deployment: 'contoso', token: 'CRM:0001', regardingType: 'account', regardingId: 'A1' },
     ]);
-    expect(await Ingest.outboundByTrackingTokens(db, 'fabrikam', ['crm:0001', 'crm:0002'])).toEqual([
-      { token: 'CRM:0001', regardingType: 'lead', regardingId: 'L3' },
+    expect(await tokens(inDeployment('fabrikam', ['crm:0001', 'crm:0002']))).toEqual([
+      { deployment: 'fabrikam', token: 'CRM:0001', regardingType: 'lead', regardingId: 'L3' },
     ]);
   });
 
-  test('activityFingerprints answers per dedupe key of one deployment, past 100 keys', async ({ db }) => {
+  test('activityFingerprintQueries answer per dedupe key in its deployment, past 100 keys', async ({
+    db,
+  }) => {
     await insertActivities(db, [
       activityRow({ id: 'x1', dedupeKey: '<k1>', fingerprint: 'f1' }),
       activityRow({ id: 'x2', dedupeKey: '<k2>', fingerprint: null }),
       activityRow({ id: 'x3', dedupeKey: '<k1>', deployment: 'fabrikam', fingerprint: 'other' }),
     ]);
-    const rows = await Ingest.activityFingerprints(db, 'contoso', [...ids('<n', 150), '<k1>', '<k2>']);
+    const rows = await rowsOf(
+      Ingest.activityFingerprintQueries(db, inDeployment('contoso', [...ids('<n', 150), '<k1>', '<k2>'])),
+    );
     expect(rows.sort((a, b) => a.dedupeKey.localeCompare(b.dedupeKey))).toEqual([
-      { dedupeKey: '<k1>', fingerprint: 'f1' },
-      { dedupeKey: '<k2>', fingerprint: null },
+      { deployment: 'contoso', dedupeKey: '<k1>', fingerprint: 'f1' },
+      { deployment: 'contoso', dedupeKey: '<k2>', fingerprint: null },
     ]);
   });
 
@@ -227,10 +261,26 @@ describe('ingest queries', () => {
     expect(us.find((r) => r.region === 'eu')?.received).toBe(1);
   });
 
-  test('claimBatchId is true once per batch id', async ({ db }) => {
+  test('a batch id claims once: a second claim fails its whole transaction, which stores nothing', async ({
+    db,
+  }) => {
     const row = { id: 'batch-1', region: 'us', receivedAt: 1, items: 3 };
-    expect(await Ingest.claimBatchId(db, row)).toBe(true);
-    expect(await Ingest.claimBatchId(db, { ...row, region: 'eu' })).toBe(false);
-    expect(await Ingest.claimBatchId(db, { ...row, id: 'batch-2' })).toBe(true);
+    const withRow = (claim: typeof row, id: string) =>
+      runBatch(db, [
+        Ingest.batchIdClaimStatement(db, claim),
+        ...Ingest.activityUpsertStatements(db, [activityRow({ id, dedupeKey: `<${id}>` })]),
+      ]);
+    await withRow(row, 'x1');
+    const replay = await withRow({ ...row, region: 'eu' }, 'x2').catch((err: unknown) => err);
+    expect(Ingest.isBatchIdTaken(replay)).toBe(true);
+    expect(Ingest.isBatchIdTaken(new Error('UNIQUE constraint failed: activities.id'))).toBe(false);
+    await withRow({ ...row, id: 'batch-2' }, 'x3');
+    const stored = await db.select({ id: activities.id }).from(activities).all();
+    expect(stored.map((r) => r.id).sort()).toEqual(['x1', 'x3']);
+  });
+
+  test('the full-text index merges its segments 8 at a time, not 4 (migration 0012)', async ({ db }) => {
+    const row = await db.get<{ v: number }>(sql`select v from activities_fts_config where k = 'automerge'`);
+    expect(row?.v).toBe(8);
   });
 });

@@ -2,14 +2,18 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { deriveEdgeCredentials, verifyBody } from '../../core/request-signature.js';
 import {
+  type IngestBatch,
   ingestBatch,
   ingestResponse,
   MAX_BATCH_BYTES,
   SIGNATURE_HEADERS,
   SIGNATURE_MAX_SKEW_MS,
 } from '../../core/wire.js';
-import { claimBatchId } from '../../db/queries/ingest.js';
+import type { Db } from '../../db/client.js';
+import { batchIdClaimStatement, isBatchIdTaken } from '../../db/queries/ingest.js';
 import { findRegion, recordHeartbeat } from '../../db/queries/regions.js';
+import type { Statement } from '../../db/queries/statements.js';
+import { crossRegionBytesStatements } from '../../db/queries/stats.js';
 import { readCentralConfig } from '../config.js';
 import type { AppEnv } from '../context.js';
 import { bearerSecurity, errorResponses, jsonResponse } from '../contract/openapi-helpers.js';
@@ -18,11 +22,11 @@ import { createRouter } from '../http/app-router.js';
 import { assertEdge } from '../http/auth.js';
 import { ApiError, badRequest, describeIssues, forbidden, validationFailed } from '../http/errors.js';
 import { readBodyLimited, readLimited } from '../http/request-body.js';
-import { recordCanaries, recordCrossRegionBytes } from '../services/stats.js';
+import { recordCanaries } from '../services/stats.js';
 import { regionMailboxesByHash } from '../snapshot/snapshot-publisher.js';
 import { storeReportedDeadLetters } from './dead-letters.js';
 import { ingest } from './ingest.js';
-import { deadLetterClaimProblem, loadRegionClaims } from './ingest-claims.js';
+import { deadLetterClaimProblem } from './ingest-claims.js';
 
 /** Largest accepted batch after decompression (a gzip bomb is refused, not inflated). */
 const MAX_INFLATED_BYTES = 32 * 1024 * 1024;
@@ -83,6 +87,18 @@ const ingestRoute = createRoute({
   },
 });
 
+/** The batch's heartbeat and cross-region report, committed with its items (no transaction of their own). */
+function heartbeatStatements(db: Db, batch: IngestBatch, now: number): Statement[] {
+  if (!batch.heartbeat) return [];
+  const { crossRegion, crossRegionId, ...heartbeat } = batch.heartbeat;
+  return [
+    recordHeartbeat(db, batch.region, { at: now, ...heartbeat }),
+    ...(crossRegion
+      ? crossRegionBytesStatements(db, batch.region, Math.floor(now / 60_000), crossRegion, crossRegionId)
+      : []),
+  ];
+}
+
 export const edgeRoutes = createRouter().openapi(ingestRoute, async (c) => {
   const principal = c.get('principal');
   if (principal.kind !== 'edge') throw forbidden('this endpoint needs an edge token');
@@ -100,33 +116,45 @@ export const edgeRoutes = createRouter().openapi(ingestRoute, async (c) => {
   if (batch.region !== principal.region) throw forbidden('batch region does not match the edge token');
   const db = c.get('db');
   const now = Date.now();
-  const fresh = await claimBatchId(db, {
-    id: batch.batchId,
-    region: batch.region,
-    receivedAt: now,
-    items: batch.items.length,
-  });
-  if (!fresh) throw new ApiError('replayed_batch', `batch ${batch.batchId} was already ingested`);
-  const claims = await loadRegionClaims(db, batch.region);
-  // No snapshot build on the ingest path: the mailbox names and the config version are cheap reads.
-  const mailboxByHash = await regionMailboxesByHash(db, batch.region);
+  // One read batch (claims and lookups, in `ingest`) with the region's version and mailbox names
+  // in flight beside it. No snapshot build on the ingest path: the mailbox names and the config
+  // version are cheap reads; the version answered is the one the batch was checked against.
+  const regionRead = findRegion(db, batch.region);
   const outcome = await ingest(
-    { db, region: batch.region, now, mailboxByHash, claims },
+    {
+      db,
+      region: batch.region,
+      now,
+      mailboxByHash: regionMailboxesByHash(db, batch.region),
+      claimsOf: batch.region,
+    },
     batch.items,
     batch.receipts,
-    { bytesSent: raw.byteLength },
-  );
+    {
+      bytesSent: raw.byteLength,
+      commitFirst: [
+        batchIdClaimStatement(db, {
+          id: batch.batchId,
+          region: batch.region,
+          receivedAt: now,
+          items: batch.items.length,
+        }),
+      ],
+      commitLast: heartbeatStatements(db, batch, now),
+    },
+  ).catch((err: unknown) => {
+    if (isBatchIdTaken(err))
+      throw new ApiError('replayed_batch', `batch ${batch.batchId} was already ingested`);
+    throw err;
+  });
+  const { claims } = outcome;
+  if (!claims) throw new Error('ingest of an edge batch returned no claims');
   const deadLetterReports = (batch.deadLetters ?? []).filter((d) => {
     const problem = deadLetterClaimProblem(d.item, claims);
     if (problem) outcome.results.push({ id: d.id, status: 'rejected', reason: problem });
     return !problem;
   });
   if (deadLetterReports.length) await storeReportedDeadLetters(db, batch.region, deadLetterReports, now);
-  if (batch.heartbeat) {
-    const { crossRegion, crossRegionId, ...heartbeat } = batch.heartbeat;
-    await recordHeartbeat(db, batch.region, { at: now, ...heartbeat });
-    if (crossRegion) await recordCrossRegionBytes(db, batch.region, now, crossRegion, crossRegionId);
-  }
   if (batch.canaries?.length) {
     const refused = await recordCanaries(
       db,
@@ -141,7 +169,7 @@ export const edgeRoutes = createRouter().openapi(ingestRoute, async (c) => {
   return c.json(
     {
       batchId: batch.batchId,
-      snapshotVersion: (await findRegion(db, batch.region))?.configVersion ?? 0,
+      snapshotVersion: (await regionRead)?.configVersion ?? 0,
       results: outcome.results,
       receipts: outcome.receiptsStored,
     },

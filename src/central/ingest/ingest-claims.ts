@@ -4,8 +4,7 @@
 // answered `rejected` with the reason and stored nowhere (no activity, disposition or dead letter).
 import type { IngestItem, Receipt } from '../../core/wire.js';
 import type { Db } from '../../db/client.js';
-import { allDeploymentIds } from '../../db/queries/deployments.js';
-import { deploymentsRoutedIn } from '../../db/queries/mailboxes.js';
+import { regionClaimQueries } from '../../db/queries/ingest.js';
 
 export interface RegionClaims {
   /** The region whose key signed the batch. */
@@ -19,12 +18,20 @@ export interface RegionClaims {
   knownDeployments: Set<string>;
 }
 
-export async function loadRegionClaims(db: Db, region: string): Promise<RegionClaims> {
+/** The claims of `region` from the rows of `regionClaimQueries`. */
+export function regionClaimsOf(
+  region: string,
+  [routed, all]: readonly [{ id: string }[], { id: string }[]],
+): RegionClaims {
   return {
     region,
-    routedDeployments: new Set(await deploymentsRoutedIn(db, region)),
-    knownDeployments: await allDeploymentIds(db),
+    routedDeployments: new Set(routed.map((r) => r.id)),
+    knownDeployments: new Set(all.map((r) => r.id)),
   };
+}
+
+export async function loadRegionClaims(db: Db, region: string): Promise<RegionClaims> {
+  return regionClaimsOf(region, await db.batch(regionClaimQueries(db, region)));
 }
 
 function deploymentProblem(deployment: string | undefined, claims: RegionClaims): string | undefined {

@@ -21,19 +21,23 @@ import {
   falsePositiveReceipt,
   itemDeployment,
   lookupKeysOf,
+  parseItems,
   planItems,
   screen,
   trafficCopies,
+  validItems,
 } from './plan.js';
 
 export interface IngestContext {
   db: Db;
   region: string;
   now: number;
-  /** Resolves a receipt's mailbox hash to the routed mailbox address, when known. */
-  mailboxByHash?: Map<string, string>;
-  /** What the signing edge may claim; set for edge batches, whose foreign claims are rejected unstored. */
+  /** Resolves a receipt's mailbox hash to the routed mailbox address, when known (a promise: read beside the lookups). */
+  mailboxByHash?: Map<string, string> | Promise<Map<string, string>>;
+  /** What the signing edge may claim: set (or `claimsOf`) for edge batches, whose foreign claims are rejected unstored. */
   claims?: RegionClaims;
+  /** The signing edge's region: its claims are read with the batch's lookups (one read batch) and returned. */
+  claimsOf?: string;
 }
 
 export interface IngestOutcome {
@@ -41,10 +45,15 @@ export interface IngestOutcome {
   receiptsStored: number;
   /** Webhook outbox rows this batch committed (to kick the webhook queue with). */
   outboxIds: string[];
+  /** The claims the batch was checked against. */
+  claims: RegionClaims | undefined;
 }
 
 /** Statements: store receipts as dispositions (idempotent on receipt id), in the context's region. */
-export function receiptStatements(ctx: IngestContext, receipts: Receipt[]) {
+export function receiptStatements(
+  ctx: Pick<IngestContext, 'db' | 'region'> & { mailboxByHash?: Map<string, string> },
+  receipts: Receipt[],
+) {
   const rows = receipts.map((r) => ({
     ...r,
     region: ctx.region,
@@ -79,11 +88,22 @@ export async function ingest(
     deadLetterRejected?: boolean;
     /** False for copies that did not come through an edge (manual promotion, replays): no traffic counters, no latency sample. */
     edgeTraffic?: boolean;
+    /** Committed in the same transaction, before the items (the edge batch's id claim). */
+    commitFirst?: Statement[];
+    /** Committed in the same transaction, after the items (the edge's heartbeat). */
+    commitLast?: Statement[];
   } = {},
 ): Promise<IngestOutcome> {
   const { db, now, region } = ctx;
-  const { items, receipts, rejected } = screen(rawItems, rawReceipts, ctx.claims);
-  const lookups = await loadLookups(db, lookupKeysOf(items));
+  const parsed = parseItems(rawItems);
+  // Read for every valid item, claims not yet checked: what a rejected claim's keys find is unused.
+  const [mailboxByHash, read] = await Promise.all([
+    ctx.mailboxByHash,
+    loadLookups(db, lookupKeysOf(validItems(parsed)), ctx.claims ? undefined : ctx.claimsOf),
+  ]);
+  const { lookups } = read;
+  const claims = ctx.claims ?? read.claims;
+  const { items, receipts, rejected } = screen({ parsed }, rawReceipts, claims);
   const plans = planItems(items, lookups, { now, newId: () => timeOrderedId(now) });
 
   const results: ItemResult[] = [];
@@ -106,7 +126,10 @@ export async function ingest(
   const allReceipts = [...receipts, ...falsePositives];
   const edgeTraffic = opts.edgeTraffic !== false;
 
-  const head = opts.deadLetterRejected === false ? [] : deadLetterStatements(ctx, deadLetters);
+  const head = [
+    ...(opts.commitFirst ?? []),
+    ...(opts.deadLetterRejected === false ? [] : deadLetterStatements(ctx, deadLetters)),
+  ];
   const upserts = activityUpsertStatements(
     db,
     stored.map((p) => p.row),
@@ -130,11 +153,12 @@ export async function ingest(
     ...outbox,
     // Before the receipts' dispositions: a copy delivered again is counted once (newCopyStatements).
     ...(edgeTraffic ? newCopyStatements(db, region, now, trafficCopies(now, committed, allReceipts)) : []),
-    ...receiptStatements(ctx, allReceipts),
+    ...receiptStatements({ db, region, mailboxByHash }, allReceipts),
     // The bytes of every POST count, a repeated one too: they crossed the network again.
     ...(edgeTraffic && bytesSent > 0
       ? edgeCounterStatements(db, [{ region, minute: Math.floor(now / 60000), bytesSent, tossed: {} }])
       : []),
+    ...(opts.commitLast ?? []),
   ];
   const out = await runBatch(db, statements);
   const landed = landedIds(out.slice(head.length, head.length + upserts.length));
@@ -147,5 +171,6 @@ export async function ingest(
     results,
     receiptsStored: allReceipts.length,
     outboxIds: (written as { id: string }[][]).flat().map((r) => r.id),
+    claims,
   };
 }

@@ -105,27 +105,45 @@ export interface Rejection {
   deadLetter?: unknown;
 }
 
-/**
- * Validates items one by one and checks every claim of an edge batch (`claims` set): a poison item
- * is rejected (and dead-lettered) while the rest of its batch goes on.
- */
-export function screen(rawItems: unknown[], receipts: Receipt[], claims: RegionClaims | undefined) {
-  const rejected: Rejection[] = [];
-  const items: IngestItem[] = [];
-  for (const raw of rawItems) {
+/** Items parsed one by one, in batch order: each valid, or rejected (malformed) for dead-lettering. */
+export type ParsedItem = { id: string; item: IngestItem } | { id: string; malformed: string; raw: unknown };
+
+/** Validates items one by one: a poison item is rejected (and dead-lettered) while the rest go on. */
+export function parseItems(rawItems: unknown[]): ParsedItem[] {
+  return rawItems.map((raw): ParsedItem => {
     const parsed = ingestItem.safeParse(raw);
+    if (parsed.success) return { id: parsed.data.id, item: parsed.data };
     const id =
       raw && typeof raw === 'object' && typeof (raw as { id?: unknown }).id === 'string'
         ? (raw as { id: string }).id
         : 'unknown';
-    if (!parsed.success) {
-      const reason = `malformed: ${describeIssues(parsed.error.issues)}`;
-      rejected.push({ id, reason, deadLetter: raw });
+    return { id, malformed: `malformed: ${describeIssues(parsed.error.issues)}`, raw };
+  });
+}
+
+/** The valid items of a parse (their lookups can be read before the claims are known). */
+export const validItems = (parsed: ParsedItem[]) => parsed.flatMap((p) => ('item' in p ? [p.item] : []));
+
+/**
+ * Validates items one by one (or takes them parsed) and checks every claim of an edge batch
+ * (`claims` set): a poison item is rejected (and dead-lettered) while the rest of its batch goes on.
+ */
+export function screen(
+  rawItems: unknown[] | { parsed: ParsedItem[] },
+  receipts: Receipt[],
+  claims: RegionClaims | undefined,
+) {
+  const parsed = Array.isArray(rawItems) ? parseItems(rawItems) : rawItems.parsed;
+  const rejected: Rejection[] = [];
+  const items: IngestItem[] = [];
+  for (const p of parsed) {
+    if (!('item' in p)) {
+      rejected.push({ id: p.id, reason: p.malformed, deadLetter: p.raw });
       continue;
     }
-    const problem = claims ? itemClaimProblem(parsed.data, claims) : undefined;
-    if (problem) rejected.push({ id, reason: problem });
-    else items.push(parsed.data);
+    const problem = claims ? itemClaimProblem(p.item, claims) : undefined;
+    if (problem) rejected.push({ id: p.id, reason: problem });
+    else items.push(p.item);
   }
   const kept: Receipt[] = [];
   for (const r of receipts) {

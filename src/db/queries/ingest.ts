@@ -1,75 +1,120 @@
-// Ingestion's reads and statements (src/central/ingest.ts decides, these touch D1). Lookups take
-// one deployment and any number of keys (chunked under D1's 100-parameter limit); the statement
-// builders return drizzle statements for the ingest batch's single `batch()` (one transaction).
-import { and, eq, getTableColumns, inArray, type SQL, sql } from 'drizzle-orm';
-import type { SelectResultFields } from 'drizzle-orm/query-builders/select.types';
+// Ingestion's reads and statements (src/central/ingest.ts decides, these touch D1). The lookup
+// builders return queries over (deployment, key) pairs of any number of deployments, keys passed
+// as one JSON value, for the batch's single read `batch()`; the statement builders return
+// drizzle statements for its single write `batch()` (one transaction).
+import { eq, getTableColumns, type SQL, sql } from 'drizzle-orm';
 import type { SelectedFields, SQLiteColumn, SQLiteTable } from 'drizzle-orm/sqlite-core';
 import type { Db } from '../client.js';
 import {
   activities,
   countedIds,
+  deployments,
   dispositions,
   edgeCounters,
   ingestBatches,
   latencySamples,
+  mailboxes,
   outbound,
   recordEmails,
 } from '../schema.js';
-import { chunk, jsonChunks, queryInChunks, type Statement } from './statements.js';
+import { chunk, jsonChunks, type Statement } from './statements.js';
 
-/** The rows of `table` in `deployment` whose `key` is among `keys` (any number: chunked). */
-function inDeployment<F extends SelectedFields>(
+/** A lookup key of one deployment: lookups of a batch span every deployment its items name. */
+export type ScopedKey = readonly [deployment: string, key: string];
+
+/**
+ * Bytes of lookup keys per statement: they travel as one JSON bound value (D1 caps a bound
+ * string at 2 MB); a batch of 500 items with 100 references each stays within a few statements.
+ */
+const LOOKUP_JSON_BYTES = 500_000;
+
+/**
+ * Queries, one per chunk of `keys`, for the rows of `table` whose (`deployment`, `key`) pair is
+ * among them: a row-value IN over `json_each`, which SQLite answers by probing the
+ * (deployment, key) index once per pair. Built for one read `batch()` (one round trip).
+ */
+function scopedQueries<F extends SelectedFields>(
   db: Db,
   fields: F,
   table: SQLiteTable,
   where: { deployment: SQLiteColumn; key: SQLiteColumn | SQL },
-  deployment: string,
-  keys: readonly string[],
-): Promise<SelectResultFields<F>[]> {
-  return queryInChunks(
-    keys,
-    (part) =>
-      db
-        .select(fields)
-        .from(table)
-        .where(and(eq(where.deployment, deployment), inArray(where.key as SQL, part)))
-        .all() as Promise<SelectResultFields<F>[]>,
+  keys: readonly ScopedKey[],
+) {
+  return jsonChunks(keys, LOOKUP_JSON_BYTES).map((part) =>
+    db
+      .select(fields)
+      .from(table)
+      .where(
+        sql`(${where.deployment}, ${where.key}) in (select value ->> 0, value ->> 1 from json_each(${part}))`,
+      ),
   );
 }
 
-/** Every record address row of the deployment among `addresses` (an address may belong to several records). */
-export function recordMatches(db: Db, deployment: string, addresses: readonly string[]) {
-  const { address, type, recordId, emailEnabled } = recordEmails;
-  const scope = { deployment: recordEmails.deployment, key: address };
-  return inDeployment(
+/** Every record address row among the (deployment, address) pairs (an address may belong to several records). */
+export function recordMatchQueries(db: Db, keys: readonly ScopedKey[]) {
+  const { deployment, address, type, recordId, emailEnabled } = recordEmails;
+  return scopedQueries(
     db,
-    { address, type, recordId, emailEnabled },
+    { deployment, address, type, recordId, emailEnabled },
     recordEmails,
-    scope,
-    deployment,
-    addresses,
+    { deployment, key: address },
+    keys,
   );
 }
 
-/** The deployment's registered outbound messages among `messageIds`, with their regarding record. */
-export function outboundByMessageIds(db: Db, deployment: string, messageIds: readonly string[]) {
-  const { messageId, regardingType, regardingId } = outbound;
-  const scope = { deployment: outbound.deployment, key: messageId };
-  return inDeployment(db, { messageId, regardingType, regardingId }, outbound, scope, deployment, messageIds);
+/** The registered outbound messages among the (deployment, Message-ID) pairs, with their regarding record. */
+export function outboundByMessageIdQueries(db: Db, keys: readonly ScopedKey[]) {
+  const { deployment, messageId, regardingType, regardingId } = outbound;
+  return scopedQueries(
+    db,
+    { deployment, messageId, regardingType, regardingId },
+    outbound,
+    { deployment, key: messageId },
+    keys,
+  );
 }
 
-/** The deployment's outbound messages whose tracking token is among `lowerTokens` (compared case-insensitively). */
-export function outboundByTrackingTokens(db: Db, deployment: string, lowerTokens: readonly string[]) {
-  const { trackingToken: token, regardingType, regardingId } = outbound;
-  const scope = { deployment: outbound.deployment, key: sql`lower(${token})` };
-  return inDeployment(db, { token, regardingType, regardingId }, outbound, scope, deployment, lowerTokens);
+/** The outbound messages whose tracking token is among the (deployment, lower-cased token) pairs (case-insensitive). */
+export function outboundByTrackingTokenQueries(db: Db, keys: readonly ScopedKey[]) {
+  const { deployment, trackingToken: token, regardingType, regardingId } = outbound;
+  return scopedQueries(
+    db,
+    { deployment, token, regardingType, regardingId },
+    outbound,
+    { deployment, key: sql`lower(${token})` },
+    keys,
+  );
 }
 
-/** Content fingerprints of the deployment's activities with these dedupe keys. */
-export function activityFingerprints(db: Db, deployment: string, dedupeKeys: readonly string[]) {
-  const { dedupeKey, fingerprint } = activities;
-  const scope = { deployment: activities.deployment, key: dedupeKey };
-  return inDeployment(db, { dedupeKey, fingerprint }, activities, scope, deployment, dedupeKeys);
+/** Content fingerprints of the activities with these (deployment, dedupe key) pairs. */
+export function activityFingerprintQueries(db: Db, keys: readonly ScopedKey[]) {
+  const { deployment, dedupeKey, fingerprint } = activities;
+  return scopedQueries(
+    db,
+    { deployment, dedupeKey, fingerprint },
+    activities,
+    { deployment, key: dedupeKey },
+    keys,
+  );
+}
+
+/**
+ * Queries of an edge batch's claims (src/central/ingest/ingest-claims.ts), for the same read
+ * `batch()` as its lookups: the deployments with a mailbox routed in `region`, and every deployment.
+ */
+export function regionClaimQueries(db: Db, region: string) {
+  return [
+    db.selectDistinct({ id: mailboxes.deployment }).from(mailboxes).where(eq(mailboxes.region, region)),
+    db.select({ id: deployments.id }).from(deployments),
+  ] as const;
+}
+
+/** The deployments among `ids` that exist. */
+export function existingDeploymentQuery(db: Db, ids: readonly string[]) {
+  return db
+    .select({ id: deployments.id })
+    .from(deployments)
+    .where(sql`${deployments.id} in (select value from json_each(${JSON.stringify(ids)}))`);
 }
 
 /** Set union of two JSON arrays in one statement, so concurrent merges cannot lose an element. */
@@ -87,7 +132,7 @@ export type ActivityInsert = Omit<typeof activities.$inferInsert, 'seq' | 'chang
  */
 export const ACTIVITY_JSON_BYTES = 1_000_000;
 
-/** The fields an activity row carries in the JSON value, in this order (`value ->> index`). */
+/** The fields an activity row carries in the JSON value, in this order (`v ->> index`); JSON fields nested as JSON. */
 const ACTIVITY_FIELDS = [
   'id',
   'deployment',
@@ -119,14 +164,15 @@ const JSON_FIELDS = new Set<string>(['parties', 'mailboxes', 'regions', 'content
 const activitySelectList = sql.raw(
   Object.keys(getTableColumns(activities))
     .map((key) => {
-      if (key === 'seq') return '(select coalesce(max(seq), 0) from activities) + r.key + 1';
-      if (key === 'changeSeq') return '(select coalesce(max(change_seq), 0) from activities) + r.key + 1';
+      if (key === 'seq') return '(select coalesce(max(seq), 0) from activities) + r.at + 1';
+      if (key === 'changeSeq') return '(select coalesce(max(change_seq), 0) from activities) + r.at + 1';
       if (key === 'merged') return '0';
       // A new activity is in no CRM yet; a merge keeps the object (not in the conflict's `set`).
       if (key === 'crmObject') return 'null';
       const at = (ACTIVITY_FIELDS as readonly string[]).indexOf(key);
       if (at < 0) throw new Error(`activity column ${key} has no place in the upsert`);
-      return JSON_FIELDS.has(key) ? `json(r.value ->> ${at})` : `r.value ->> ${at}`;
+      // `->` gives a JSON field's text (null stays SQL NULL); `->>` a plain field's value.
+      return JSON_FIELDS.has(key) ? `nullif(r.v -> ${at}, 'null')` : `r.v ->> ${at}`;
     })
     .join(', '),
 );
@@ -141,17 +187,18 @@ const activitySelectList = sql.raw(
  * (the new id when inserted, the existing one when merged); see `landedIds`.
  */
 export function activityUpsertStatements(db: Db, rows: readonly ActivityInsert[]) {
-  const values = rows.map((row) =>
-    ACTIVITY_FIELDS.map((key) => {
-      const value = row[key] ?? null;
-      return JSON_FIELDS.has(key) && value !== null ? JSON.stringify(value) : value;
-    }),
-  );
+  const values = rows.map((row) => ACTIVITY_FIELDS.map((key) => row[key] ?? null));
   return jsonChunks(values, ACTIVITY_JSON_BYTES).map((part) =>
     db
       .insert(activities)
       // `where true`: SQLite's parser needs it before an upsert's ON CONFLICT (sqlite.org/lang_upsert.html).
-      .select(sql`select ${activitySelectList} from json_each(${part}) r where true`)
+      // Each row is parsed once, into JSONB, by the materialized CTE: a `->>` on the text of
+      // `json_each`'s value parses that text again at every one of the 23 columns (SQLite caches
+      // a parse per call site), half of the statement's time at 250 rows (issue 21).
+      .select(
+        sql`with r as materialized (select key as at, jsonb(value) as v from json_each(${part}))
+          select ${activitySelectList} from r where true`,
+      )
       .onConflictDoUpdate({
         target: [activities.deployment, activities.dedupeKey],
         set: {
@@ -294,8 +341,19 @@ export function newCopyStatements(
   return out;
 }
 
-/** Records a batch id; false when it was seen before (a replayed batch). */
-export async function claimBatchId(db: Db, row: typeof ingestBatches.$inferInsert): Promise<boolean> {
-  const insert = db.insert(ingestBatches).values(row).onConflictDoNothing();
-  return (await insert.returning({ id: ingestBatches.id })).length > 0;
+/**
+ * Statement: record an edge batch's id, committed with what the batch stores. A plain INSERT: an
+ * id seen before fails the whole transaction with SQLite's UNIQUE constraint error (see
+ * `isBatchIdTaken`), so a replayed batch stores nothing, and a batch whose write fails leaves its
+ * id free for the retry.
+ */
+export function batchIdClaimStatement(db: Db, row: typeof ingestBatches.$inferInsert) {
+  return db.insert(ingestBatches).values(row);
+}
+
+/** Whether `err` (from a `batch()` holding `batchIdClaimStatement`) is its batch id already taken. */
+export function isBatchIdTaken(err: unknown): boolean {
+  for (let e: unknown = err; e instanceof Error; e = e.cause)
+    if (/UNIQUE constraint failed: ingest_batches\.id/.test(e.message)) return true;
+  return false;
 }

@@ -10,6 +10,7 @@ import {
   latencySamples,
   regionCanaries,
 } from '../schema.js';
+import { runBatch, type Statement } from './statements.js';
 
 /** The edges' per-minute counters from `sinceMinute` (minutes since the epoch) on. */
 export function edgeCountersSince(db: Db, sinceMinute: number) {
@@ -73,10 +74,21 @@ export async function addCrossRegionBytes(
   byKind: Record<string, { toCentral: number; fromCentral: number } | undefined>,
   reportId?: string,
 ): Promise<void> {
+  await runBatch(db, crossRegionBytesStatements(db, region, minute, byKind, reportId));
+}
+
+/** Statements of `addCrossRegionBytes`, for a caller's own transaction (an ingest batch's). */
+export function crossRegionBytesStatements(
+  db: Db,
+  region: string,
+  minute: number,
+  byKind: Record<string, { toCentral: number; fromCentral: number } | undefined>,
+  reportId?: string,
+): Statement[] {
   const rows = Object.entries(byKind)
     .filter((e): e is [string, { toCentral: number; fromCentral: number }] => e[1] !== undefined)
     .map(([kind, c]) => [region, minute, kind, c.toCentral, c.fromCentral]);
-  if (!rows.length) return;
+  if (!rows.length) return [];
   const counted = reportId === undefined ? undefined : `report:${reportId}`;
   const add = db
     .insert(crossRegionCounters)
@@ -92,15 +104,14 @@ export async function addCrossRegionBytes(
         fromCentral: sql`cross_region_counters.from_central + excluded.from_central`,
       },
     });
-  if (counted === undefined) await add.run();
-  else
-    await db.batch([
-      add,
-      db
-        .insert(countedIds)
-        .values({ id: counted, at: minute * 60_000 })
-        .onConflictDoNothing(),
-    ]);
+  if (counted === undefined) return [add];
+  return [
+    add,
+    db
+      .insert(countedIds)
+      .values({ id: counted, at: minute * 60_000 })
+      .onConflictDoNothing(),
+  ];
 }
 
 /** Cross-region bytes per region and kind from `sinceMinute` (minutes since the epoch) on. */
