@@ -461,7 +461,7 @@ export async function deploymentSettings(
   db: Db,
   hashKey: string,
   dep: NonNullable<Awaited<ReturnType<typeof findDeployment>>>,
-): Promise<{ meta: JsonDeployment; outbound: Uint8Array; outboundMembers: DeltaEntries }> {
+): Promise<{ meta: JsonDeployment; outbound: Uint8Array; outboundMembers: () => DeltaEntries }> {
   const deployment = dep.id;
   const supp = await suppressionEntries(db, deployment);
   const token = {
@@ -499,7 +499,8 @@ export async function deploymentSettings(
     threadIndexes: out.threadIndexes(),
     smart: out.smart(),
   };
-  return { meta, outbound: out.filter(), outboundMembers: out.members() };
+  // The members (sorted keys) only for a part build's delta: a promotion never asks for them.
+  return { meta, outbound: out.filter(), outboundMembers: () => out.members() };
 }
 
 /** The record filter of a promotion's view: empty, since a promotion bypasses the filter modes. */
@@ -663,7 +664,12 @@ export async function buildDeploymentPart(
 
     const tSettings = Date.now();
     const settings = await deploymentSettings(db, hashKey, dep);
-    const outbound = await outboundWithDelta(bucket, deployment, settings.outboundMembers, settings.outbound);
+    const outbound = await outboundWithDelta(
+      bucket,
+      deployment,
+      settings.outboundMembers(),
+      settings.outbound,
+    );
     const settingsMs = Date.now() - tSettings;
     // The part is written in one buffer of its final size: the record filter's shards are copied
     // into it from R2 one at a time (one shard and the part in memory, not every shard, an
