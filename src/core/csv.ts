@@ -1,6 +1,7 @@
 // RFC 4180 CSV reading: comma-separated fields, `"`-quoted fields that may hold commas, line
 // breaks and doubled quotes (`""`), from a whole text or chunk by chunk. Pure and synchronous; no
 // platform imports.
+import { utf8Length } from './utf8.js';
 
 /** Largest field accepted, in UTF-8 bytes: a bigger one is a broken file, not a CRM value. */
 export const MAX_CSV_FIELD_BYTES = 1024 * 1024;
@@ -30,21 +31,6 @@ const QUOTE = 34;
 const COMMA = 44;
 const CR = 13;
 const LF = 10;
-
-/** UTF-8 length of `s[from, to)` without encoding it. */
-function utf8Length(s: string, from: number, to: number): number {
-  let n = 0;
-  for (let i = from; i < to; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x80) n += 1;
-    else if (c < 0x800) n += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < to) {
-      n += 4;
-      i++;
-    } else n += 3;
-  }
-  return n;
-}
 
 /**
  * Reads every row of a CSV text. Line breaks may be CRLF (RFC 4180 §2.1), LF or a lone CR; a

@@ -1,6 +1,8 @@
 // What travels on the edge's delivery queue, and the one rule that packs values into groups by
 // size (queue sends, central batches, spool drains and journal hand-overs all use it). The bottom
 // of the delivery line: imports nothing of the edge.
+
+import { utf8Length } from '../core/utf8.js';
 import type { CanaryReport, IngestItem, Receipt } from '../core/wire.js';
 
 /**
@@ -17,8 +19,7 @@ export interface ItemRef {
 /** The body of one message on the edge's delivery queue (and its dead-letter queue). */
 export type QueueMessage = IngestItem | Receipt | ItemRef | CanaryReport;
 
-const encoder = new TextEncoder();
-export const utf8Length = (s: string): number => encoder.encode(s).byteLength;
+export { utf8Length };
 /** UTF-8 bytes of `value` as JSON: what a queue message or a request body carries. */
 export const jsonBytes = (value: unknown): number => utf8Length(JSON.stringify(value));
 

@@ -1,6 +1,7 @@
 // The shared pieces of the query modules: chunking under D1's 100-parameter limit and one batch.
 import { env } from 'cloudflare:test';
 import { describe, expect } from 'vitest';
+import { utf8Length } from '../../src/core/utf8.js';
 import * as Statements from '../../src/db/queries/statements.js';
 import { regions } from '../../src/db/schema.js';
 import { dbTest as test } from './fixtures.js';
@@ -31,6 +32,34 @@ describe('statements', () => {
     for (const p of parts.filter((p) => !p.includes('xxx')))
       expect(new TextEncoder().encode(p).byteLength).toBeLessThanOrEqual(1000);
     expect(Statements.jsonChunks([], 1000)).toEqual([]);
+  });
+
+  test('utf8Length is the byte length TextEncoder gives: 1 to 4 bytes a character, lone surrogates as U+FFFD', () => {
+    const encoder = new TextEncoder();
+    const fixed = [
+      '',
+      'abc',
+      'é',
+      '€',
+      '😀',
+      'a😀b',
+      '\ud800',
+      '\ud800x',
+      'x\udc00',
+      '\udc00\ud800',
+      '𝄞 ąč €',
+    ];
+    // Random UTF-16 units over the whole range: every branch, surrogates paired and not.
+    let seed = 7;
+    const next = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed;
+    };
+    const random = Array.from({ length: 500 }, () =>
+      String.fromCharCode(...Array.from({ length: 24 }, () => next() % 0x10000)),
+    );
+    for (const text of [...fixed, ...random])
+      expect(utf8Length(text), JSON.stringify(text)).toBe(encoder.encode(text).byteLength);
   });
 
   test('chunk keeps order and covers every element; queryInChunks runs one query per chunk', async () => {

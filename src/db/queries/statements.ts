@@ -1,6 +1,7 @@
 // Shared pieces of the query modules: D1 binds at most 100 parameters per statement, so list
 // lookups and multi-row INSERTs go in chunks; statements of one write go in one `batch()`.
 import type { BatchItem } from 'drizzle-orm/batch';
+import { utf8Length } from '../../core/utf8.js';
 import type { Db } from '../client.js';
 
 export type Statement = BatchItem<'sqlite'>;
@@ -20,13 +21,12 @@ export function chunk<T>(xs: readonly T[], size: number): T[][] {
  * statements that take many rows as one bound value (`json_each(?)`) instead of 100 parameters.
  */
 export function jsonChunks(rows: readonly unknown[], bytes: number): string[] {
-  const encoder = new TextEncoder();
   const out: string[] = [];
   let part: string[] = [];
   let size = 2;
   for (const row of rows) {
     const text = JSON.stringify(row);
-    const length = encoder.encode(text).byteLength;
+    const length = utf8Length(text);
     if (part.length && size + length + 1 > bytes) {
       out.push(`[${part.join(',')}]`);
       part = [];
