@@ -30,7 +30,9 @@ export function webhookDeliveryId(item: Pick<IngestItem, 'region' | 'deployment'
  * otherwise. The event is `activity.accepted` when the copy created the activity (its id is
  * `newActivityId`), else `activity.merged`. A row of the same id (the copy delivered again, see
  * `webhookDeliveryId`) is left as it is. Each statement returns the ids of the rows it wrote
- * (`{ id }`), which the webhook queue is kicked with.
+ * (`{ id }`), which the webhook queue is kicked with. The joins are in a fixed order (CROSS JOIN):
+ * a copy's deployment is checked for a target before its activity is looked up, so a batch of a
+ * deployment without one costs a lookup per copy in `deployments` only.
  */
 export function webhookOutboxStatements(
   db: Db,
@@ -47,8 +49,8 @@ export function webhookOutboxStatements(
           case when a.id = r.value ->> 3 then 'activity.accepted' else 'activity.merged' end,
           'pending', 0, ${now}, null, null, null, null, ${now}, ${now}, null
         from json_each(${part}) r
-        join ${activities} a on a.deployment = r.value ->> 1 and a.dedupe_key = r.value ->> 2
-        join ${deployments} d on d.id = a.deployment
+        cross join ${deployments} d on d.id = r.value ->> 1
+        cross join ${activities} a on a.deployment = d.id and a.dedupe_key = r.value ->> 2
         where (d.webhook_url is not null and d.webhook_url != '')
           or exists (select 1 from ${connectors} c where c.deployment = d.id and c.kind != 'webhook')`,
       )
