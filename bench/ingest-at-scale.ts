@@ -1,11 +1,12 @@
-// npx tsx bench/ingest-at-scale.ts [--activities 1000000] [--batches 20] [--rounds 3] [--state DIR]
+// npx tsx bench/ingest-at-scale.ts [--activities 1000000] [--batches 20] [--rounds 3] [--in-flight 1] [--state DIR]
 //
 // Central ingest in batches of 250 with many activities already stored (issue 21's target: ≥ 5,000
 // items/s with 1 M activities and the full-text index on). The first run starts central on a state
 // folder, seeds the demo data, stops it and writes the activities straight into its local D1 file
 // (node:sqlite, through the triggers: full-text index and row counts included); later runs with
 // the same --state reuse them. Then `measure` of bench/ingest.ts: `--rounds` × `--batches` signed
-// gzip batches of 250 CRM-bound items POSTed one at a time, as an edge sends them.
+// gzip batches of 250 CRM-bound items POSTed one at a time, as an edge sends them (`--in-flight N`:
+// N at a time, as several regions or a consumer's concurrent invocations send them).
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -24,6 +25,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     size: { type: 'string', default: '250' },
     state: { type: 'string', default: '/tmp/crm-ingest-at-scale' },
+    'in-flight': { type: 'string', default: '1' },
   },
 });
 const ACTIVITIES = Number(values.activities);
@@ -103,6 +105,7 @@ try {
       await measure(central.url, creds, rng, `${runId}-${r}`, {
         size: Number(values.size),
         batches: Number(values.batches),
+        inFlight: Number(values['in-flight']),
       }),
     );
   console.log(
