@@ -302,6 +302,8 @@ export async function benchE2e({
     ingress,
     targetRatePerS: rate,
     achievedRatePerS: r.traffic.achievedRatePerS,
+    sendPhaseS: r.traffic.sendPhaseS,
+    sendAndAnswersS: r.traffic.sendAndAnswersS,
     durationS,
     messages: r.traffic.messages,
     copies: r.traffic.copies,
