@@ -6,7 +6,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { type DemoMailbox, demoRecords, MAILBOXES } from '../scripts/demo-data.js';
+import { createCentralClient } from '../scripts/central-client.js';
+import {
+  DEPLOYMENTS,
+  type DemoMailbox,
+  demoRecords,
+  MAILBOXES,
+  REGION_SETTINGS,
+} from '../scripts/demo-data.js';
 import { freePort, LOCAL_ADMIN_TOKEN, LOCAL_EDGE_KEY_SECRET, startCentral } from '../scripts/network.js';
 import { seedDemoData } from '../scripts/seed.js';
 import { createRng, type Rng } from '../scripts/traffic.js';
@@ -97,6 +104,27 @@ async function postBatch(central: string, creds: Credentials, items: IngestItem[
   const bad = answer.results.filter((r: { status: string }) => r.status !== 'accepted');
   if (bad.length) throw new Error(`ingest did not accept ${bad.length} items: ${JSON.stringify(bad[0])}`);
   return answer;
+}
+
+/**
+ * What `makeItem` needs in central, for a central that holds other data already (bench:scale):
+ * the regions, the contoso deployment, its mailboxes and records, written through the admin API
+ * (idempotent: puts and an upserting import).
+ */
+export async function seedIngestFixtures(central: string, token: string) {
+  const api = createCentralClient({ baseUrl: central, token });
+  for (const r of REGION_SETTINGS) await api.regions.put(r.id, r);
+  const contoso = DEPLOYMENTS.find((d) => d.id === 'contoso');
+  if (!contoso) throw new Error('the demo data has no contoso deployment');
+  await api.deployments.put(contoso.id, contoso);
+  for (const m of MAILBOXES.filter((x) => x.deployment === 'contoso'))
+    await api.mailboxes.put(m.address, {
+      region: m.region,
+      deployment: m.deployment,
+      userId: m.userId,
+      filter: m.filter,
+    });
+  await api.records.import('contoso', demoRecords('contoso'));
 }
 
 /**

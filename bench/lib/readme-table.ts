@@ -307,6 +307,16 @@ const ROWS: Row[] = [
     check: allOf(['connectorsTryton.lagMsP99'], (p99) => p99 <= 5000),
   },
   {
+    key: '`scale.ingest.itemsPerSec` (scale.json, batches of 250, 1 M activities stored)',
+    value: need(
+      ['scale.ingest.itemsPerSec', 'scale.ingest.activitiesStored', 'scale.ingest.twoInFlight.itemsPerSec'],
+      (one, stored, two) =>
+        `${int(one)} items/s at ${int(stored)} stored, one batch in flight (two in flight: ${int(two)})`,
+    ),
+    target: '≥ 5,000 items/s',
+    check: allOf(['scale.ingest.itemsPerSec'], (one) => one >= 5000),
+  },
+  {
     key: '`crmToEdge.changeMaxMs` / `removalMaxMs` (crm-to-edge.json)',
     value: need(
       ['crmToEdge.changeMaxMs', 'crmToEdge.changeP50Ms', 'crmToEdge.removalMaxMs', 'crmToEdge.removalP50Ms'],
@@ -331,6 +341,7 @@ function provenance(result: Json): string {
     'connectorsTryton',
     'relay',
     'crmToEdge',
+    'scale',
   ]
     .map(own)
     .filter((x) => x !== undefined);
@@ -388,16 +399,27 @@ export function withHeadlineTable(readme: string, result: Json): string {
 
 /**
  * What the table is rendered from: latest.json, plus the figures of results files kept beside it
- * (`crm-to-edge.json`, `npm run bench:crm-to-edge`) under their section name.
+ * (`crm-to-edge.json`, `npm run bench:crm-to-edge`; `scale.json`, `npm run bench:scale`) under
+ * their section name.
  */
 export function headlineInput(result: Json, resultsDir = dirname(LATEST_RESULTS)): Json {
-  const file = join(resultsDir, 'crm-to-edge.json');
-  if (!existsSync(file)) return result;
-  const side = JSON.parse(readFileSync(file, 'utf8')) as Json;
-  const crmToEdge: Json = { commit: side.commit };
-  for (const [key, value] of Object.entries(side))
-    if (key.startsWith('crmToEdge.')) crmToEdge[key.slice('crmToEdge.'.length)] = value;
-  return { ...result, crmToEdge };
+  const read = (name: string) => {
+    const file = join(resultsDir, name);
+    return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Json) : undefined;
+  };
+  const input: Json = { ...result };
+  const side = read('crm-to-edge.json');
+  if (side) {
+    const crmToEdge: Json = { commit: side.commit };
+    for (const [key, value] of Object.entries(side))
+      if (key.startsWith('crmToEdge.')) crmToEdge[key.slice('crmToEdge.'.length)] = value;
+    input.crmToEdge = crmToEdge;
+  }
+  // `npm run bench:scale`: ingest with 1 M activities stored (issue 21's condition).
+  const scale = read('scale.json');
+  const ingest = (scale?.activitiesPhase as Json | undefined)?.ingest;
+  if (scale && ingest) input.scale = { commit: scale.commit, ingest };
+  return input;
 }
 
 /** Rewrites the README's headline table from the results file just written. */

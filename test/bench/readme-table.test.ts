@@ -1,6 +1,7 @@
 // The README's headline table is the committed results file's (bench/lib/readme-table.ts): a
 // figure there is always one `npm run bench` (or its siblings) wrote.
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import {
@@ -34,6 +35,32 @@ describe("bench/README.md's headline table", () => {
     expect(row('ingest.itemsPerSec')).toMatch(/440 items\/s \(batches of 250\).*\*\*missed\*\*/);
     expect(row('classify.ratio')).toContain('not in latest.json');
     expect(row('reliability.outageMinutes')).toContain('not in latest.json');
+  });
+
+  test("scale.json's ingest with 1 M stored is a row of its own, judged against 5,000 items/s", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'readme-table-'));
+    try {
+      const ingest = (one: number) => ({
+        activitiesStored: 1_000_000,
+        itemsPerSec: one,
+        twoInFlight: { itemsPerSec: one * 1.2 },
+      });
+      const rowOf = (one: number) => {
+        writeFileSync(
+          join(dir, 'scale.json'),
+          JSON.stringify({ commit: 'feedbeef99', activitiesPhase: { ingest: ingest(one) } }),
+        );
+        const table = renderHeadlineTable(headlineInput({ commit: '1234567' }, dir));
+        expect(table).toContain('`scale.*` at feedbee');
+        return table.split('\n').find((l) => l.startsWith('| `scale.ingest.itemsPerSec`')) as string;
+      };
+      expect(rowOf(3100)).toMatch(
+        /3,100 items\/s at 1,000,000 stored, one batch in flight \(two in flight: 3,720\).*\*\*missed\*\*/,
+      );
+      expect(rowOf(5200)).toMatch(/5,200 items\/s .*\| yes +\|$/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('rewrites only the text between its markers', () => {
