@@ -7,15 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { createCentralClient } from '../scripts/central-client.js';
-import {
-  DEPLOYMENTS,
-  type DemoMailbox,
-  demoRecords,
-  MAILBOXES,
-  REGION_SETTINGS,
-} from '../scripts/demo-data.js';
+import { type DemoMailbox, demoRecords, MAILBOXES } from '../scripts/demo-data.js';
 import { freePort, LOCAL_ADMIN_TOKEN, LOCAL_EDGE_KEY_SECRET, startCentral } from '../scripts/network.js';
-import { seedDemoData } from '../scripts/seed.js';
+import { seedDemoData, writeDemoDeployment, writeDemoRegions } from '../scripts/seed.js';
 import { createRng, type Rng } from '../scripts/traffic.js';
 import { deriveEdgeCredentials, signBody } from '../src/core/request-signature.js';
 import { timeOrderedId } from '../src/core/time-ordered-id.js';
@@ -82,8 +76,7 @@ function batchBody(items: IngestItem[]): Buffer<ArrayBuffer> {
   return gzipSync(Buffer.from(JSON.stringify(batch)));
 }
 
-async function postBatch(central: string, creds: Credentials, items: IngestItem[] | Buffer<ArrayBuffer>) {
-  const body = Buffer.isBuffer(items) ? items : batchBody(items);
+async function postBatch(central: string, creds: Credentials, body: Buffer<ArrayBuffer>) {
   const timestamp = Date.now();
   const signature = await signBody(creds.signingKey, timestamp, body);
   const res = await fetch(`${central}/api/v1/ingest`, {
@@ -108,23 +101,12 @@ async function postBatch(central: string, creds: Credentials, items: IngestItem[
 
 /**
  * What `makeItem` needs in central, for a central that holds other data already (bench:scale):
- * the regions, the contoso deployment, its mailboxes and records, written through the admin API
- * (idempotent: puts and an upserting import).
+ * the demo regions and the contoso deployment (scripts/seed.ts), written again harmlessly.
  */
 export async function seedIngestFixtures(central: string, token: string) {
   const api = createCentralClient({ baseUrl: central, token });
-  for (const r of REGION_SETTINGS) await api.regions.put(r.id, r);
-  const contoso = DEPLOYMENTS.find((d) => d.id === 'contoso');
-  if (!contoso) throw new Error('the demo data has no contoso deployment');
-  await api.deployments.put(contoso.id, contoso);
-  for (const m of MAILBOXES.filter((x) => x.deployment === 'contoso'))
-    await api.mailboxes.put(m.address, {
-      region: m.region,
-      deployment: m.deployment,
-      userId: m.userId,
-      filter: m.filter,
-    });
-  await api.records.import('contoso', demoRecords('contoso'));
+  await writeDemoRegions(api);
+  await writeDemoDeployment(api, 'contoso');
 }
 
 /**
@@ -140,11 +122,7 @@ export async function measure(
   { size, batches, inFlight = 1 }: { size: number; batches: number; inFlight?: number },
 ) {
   let n = 0;
-  await postBatch(
-    central,
-    creds,
-    Array.from({ length: size }, () => makeItem(rng, runId, n++)),
-  ); // warm-up
+  await postBatch(central, creds, batchBody(Array.from({ length: size }, () => makeItem(rng, runId, n++)))); // warm-up
   // Built and compressed before the clock starts: the edge's work, not central's. Signed at send.
   const prepared = Array.from({ length: batches }, () =>
     batchBody(Array.from({ length: size }, () => makeItem(rng, runId, n++))),
@@ -154,9 +132,8 @@ export async function measure(
   let next = 0;
   const sender = async () => {
     while (next < prepared.length) {
-      const body = prepared[next++] as Buffer<ArrayBuffer>;
       const s = performance.now();
-      await postBatch(central, creds, body);
+      await postBatch(central, creds, prepared[next++] as Buffer<ArrayBuffer>);
       perBatch.push(performance.now() - s);
     }
   };

@@ -27,23 +27,37 @@ export async function seedDemoData(
     log(`[seed] ${reason}`);
     return { status: 'skipped', reason };
   }
+  await writeDemoRegions(api);
+  let records = 0;
+  for (const d of DEPLOYMENTS) records += await writeDemoDeployment(api, d.id);
+  const summary = `seeded demo data: ${DEPLOYMENTS.length} deployments, ${REGION_SETTINGS.length} regions, ${MAILBOXES.length} mailboxes, ${records} records`;
+  log(summary);
+  return { status: 'seeded', summary };
+}
+
+/** The demo regions' settings (puts: writing them again changes nothing). */
+export async function writeDemoRegions(api: CentralClient): Promise<void> {
   for (const r of REGION_SETTINGS) await api.regions.put(r.id, r);
-  for (const d of DEPLOYMENTS) await api.deployments.put(d.id, d);
-  for (const m of MAILBOXES)
+}
+
+/**
+ * One demo deployment with its mailboxes, records and suppressions (puts and upserting imports:
+ * writing it again changes nothing). The bench seeds contoso alone this way on a central that
+ * holds other data. Returns how many records it imported.
+ */
+export async function writeDemoDeployment(api: CentralClient, id: string): Promise<number> {
+  const deployment = DEPLOYMENTS.find((d) => d.id === id);
+  if (!deployment) throw new Error(`the demo data has no deployment ${id}`);
+  await api.deployments.put(deployment.id, deployment);
+  for (const m of MAILBOXES.filter((x) => x.deployment === id))
     await api.mailboxes.put(m.address, {
       region: m.region,
       deployment: m.deployment,
       userId: m.userId,
       filter: m.filter,
     });
-  let records = 0;
-  for (const d of DEPLOYMENTS) {
-    const list = demoRecords(d.id);
-    await api.records.import(d.id, list);
-    records += list.length;
-    await api.suppressions.add(d.id, SUPPRESSIONS[d.id] ?? []);
-  }
-  const summary = `seeded demo data: ${DEPLOYMENTS.length} deployments, ${REGION_SETTINGS.length} regions, ${MAILBOXES.length} mailboxes, ${records} records`;
-  log(summary);
-  return { status: 'seeded', summary };
+  const list = demoRecords(id);
+  await api.records.import(id, list);
+  await api.suppressions.add(id, SUPPRESSIONS[id] ?? []);
+  return list.length;
 }
