@@ -4,10 +4,12 @@
 // bytes of the JSON actually sent. An item too large for one message is stored in the region's R2
 // and enqueued as a reference (the consumer, in the same region, reads it back); nothing is
 // truncated to make it fit.
+
+import { utf8Length } from '../core/utf8.js';
 import type { IngestItem, Receipt } from '../core/wire.js';
 import { noteEnqueued } from './backlog.js';
 import type { EdgeBindings } from './config.js';
-import { type ItemRef, jsonBytes, packBySize, type QueueMessage, utf8Length } from './queue-messages.js';
+import { type ItemRef, jsonBytes, packBySize, type QueueMessage } from './queue-messages.js';
 
 /** Largest message body sent inline (headroom under the 128 KB limit for the queue's envelope). */
 export const MAX_MESSAGE_BYTES = 100 * 1024;

@@ -19,7 +19,6 @@ export interface ItemRef {
 /** The body of one message on the edge's delivery queue (and its dead-letter queue). */
 export type QueueMessage = IngestItem | Receipt | ItemRef | CanaryReport;
 
-export { utf8Length };
 /** UTF-8 bytes of `value` as JSON: what a queue message or a request body carries. */
 export const jsonBytes = (value: unknown): number => utf8Length(JSON.stringify(value));
 
