@@ -113,7 +113,9 @@ export async function benchRelay({
   log?: Log;
 }): Promise<Json> {
   const run = Date.now().toString(36);
-  const edge = net.edges.us;
+  // The us edge's own workerd where the bench started the network, past wrangler dev's proxy worker
+  // (development only; bench/network.ts): the relay and the direct sender meet the same edge.
+  const edge = net.edgesDirect?.us ?? net.edges.us;
   const to = await forwardingAddress(net.central);
   const { port, child } = await startRelayChild(edge, log);
   const pid = child.pid as number;
@@ -228,6 +230,7 @@ export async function benchRelay({
       latencySamples: n,
       msgPerSec: round(msgPerSec, 1),
       edgeDirectMsgPerSec: round(edgeMsgPerSec, 1),
+      edgeSocket: net.edgesDirect?.us ? 'workerd' : 'wrangler-proxy',
       throughputMessages: total,
       concurrency,
       peakBytes25MiB: added,

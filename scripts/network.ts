@@ -2,7 +2,7 @@
 // `npm run start:central`, `npm run start:edges`, the e2e suite and the benchmarks, so that tests
 // exercise exactly what operators run.
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -253,6 +253,80 @@ export async function waitForHealth(
     await new Promise((r) => setTimeout(r, 300));
   }
   throw new Error(`${url}/health did not answer within ${timeoutMs} ms (${last})`);
+}
+
+/**
+ * The worker's own workerd socket, behind wrangler dev's proxy worker (a second workerd on the
+ * public port that forwards every request, and exists only in development: Cloudflare's front door
+ * takes its place in production). The e2e bench sends its mail here so that the machine's two
+ * cores run the router, not the proxy (bench/network.ts). Found from the process group: the workerd
+ * started with `entry=127.0.0.1:0`, its listening sockets (/proc), the one that answers `/health`
+ * as `url` does (the other is its inspector). Linux only; undefined where it cannot be found.
+ * Valid until wrangler restarts the worker (a reload after a file change).
+ */
+export async function directUrl(worker: Pick<Worker, 'url' | 'child'>): Promise<string | undefined> {
+  const pgid = worker.child.pid;
+  if (pgid === undefined) return undefined;
+  // Who answers: `role` and `region` of /health (the rest moves: time, snapshot, spool).
+  const who = (h: unknown) => {
+    const { role, region } = (h ?? {}) as { role?: unknown; region?: unknown };
+    return `${role}/${region}`;
+  };
+  const expected = who(await waitForHealth(worker.url, { timeoutMs: 10_000 }).catch(() => null));
+  for (const pid of groupPids(pgid)) {
+    let args = '';
+    try {
+      args = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    } catch {
+      continue;
+    }
+    if (!args.includes('entry=127.0.0.1:0')) continue;
+    for (const port of listeningPorts(pid)) {
+      const url = `http://127.0.0.1:${port}`;
+      try {
+        const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2000) });
+        if (res.ok && who(await res.json()) === expected) return url;
+      } catch {}
+    }
+  }
+  return undefined;
+}
+
+/** Pids of a process group (/proc). */
+function groupPids(pgid: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const line = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // pid (comm) state ppid pgrp …: comm may hold spaces.
+      if (Number(line.slice(line.lastIndexOf(')') + 2).split(' ')[2]) === pgid) out.push(Number(entry));
+    } catch {}
+  }
+  return out;
+}
+
+/** TCP ports a process listens on: its socket inodes (/proc/pid/fd) in the LISTEN rows of /proc/pid/net/tcp. */
+function listeningPorts(pid: number): number[] {
+  const inodes = new Set<string>();
+  try {
+    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+      try {
+        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+        if (m) inodes.add(m[1] as string);
+      } catch {}
+    }
+    const ports: number[] = [];
+    for (const line of readFileSync(`/proc/${pid}/net/tcp`, 'utf8').split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      // sl local rem st … inode: LISTEN is 0A.
+      if (f[3] === '0A' && inodes.has(f[9] as string))
+        ports.push(Number.parseInt((f[1] as string).split(':')[1] as string, 16));
+    }
+    return ports;
+  } catch {
+    return [];
+  }
 }
 
 export async function runWrangler(args: string[], log: Log = () => {}): Promise<void> {

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type CentralClient, createCentralClient } from './central-client.js';
 import {
+  directUrl,
   freePort,
   LOCAL_ADMIN_TOKEN,
   type Log,
@@ -176,6 +177,13 @@ export interface SimNetwork {
   stateDir: string;
   /** Process group of each worker's `wrangler dev` (wrangler, workerd, esbuild): `central`, `edge-<region>`. */
   processGroups: Record<string, number>;
+  /**
+   * Each edge's own workerd socket, behind wrangler dev's proxy worker (scripts/network.ts
+   * `directUrl`): where the e2e bench sends its mail. Absent where it could not be found.
+   */
+  edgesDirect: Partial<Record<Region, string>>;
+  /** Where the edges post to central (without `rttMs`): `central`, or its own socket with `centralDirect`. */
+  centralForEdges: string;
   stop: () => Promise<void>;
 }
 
@@ -183,10 +191,17 @@ export async function startSimNetwork({
   rttMs = {},
   log = () => {},
   seed = true,
+  centralDirect = false,
 }: {
   rttMs?: Partial<Record<Region, number>>;
   log?: Log;
   seed?: boolean;
+  /**
+   * Edges reach central at its own workerd socket, past wrangler dev's proxy worker (`directUrl`):
+   * central starts first, then the edges. For the e2e bench, where the proxy's CPU competes with
+   * the router's on the machine's cores.
+   */
+  centralDirect?: boolean;
 } = {}): Promise<SimNetwork> {
   const stateDir = mkdtempSync(join(tmpdir(), 'crm-sim-'));
   const centralPort = await freePort();
@@ -210,17 +225,24 @@ export async function startSimNetwork({
     rmSync(stateDir, { recursive: true, force: true });
   };
   try {
+    const centralStarted = startCentral({ port: centralPort, stateDir, log }).then(track);
+    // Where the edges post: central's public port (its proxy worker) or, started first, its own socket.
+    const centralTarget = centralDirect
+      ? centralStarted.then(async (c) => (await directUrl(c)) ?? centralUrl)
+      : Promise.resolve(centralUrl);
     const [central, edges] = await Promise.all([
-      startCentral({ port: centralPort, stateDir, log }).then(track),
-      Promise.all(
-        REGIONS.map((region) =>
-          startEdge({
-            region,
-            port: ports[region],
-            centralUrl: proxies[region]?.url ?? centralUrl,
-            stateDir,
-            log,
-          }).then(track),
+      centralStarted,
+      centralTarget.then((target) =>
+        Promise.all(
+          REGIONS.map((region) =>
+            startEdge({
+              region,
+              port: ports[region],
+              centralUrl: proxies[region]?.url ?? target,
+              stateDir,
+              log,
+            }).then(track),
+          ),
         ),
       ),
     ]);
@@ -233,9 +255,16 @@ export async function startSimNetwork({
       ...edges.map((e) => [`edge-${e.region}`, e] as const),
     ] as const)
       if (worker.child.pid !== undefined) processGroups[name] = worker.child.pid;
+    const edgesDirect: Partial<Record<Region, string>> = {};
+    for (const e of edges) {
+      const url = await directUrl(e);
+      if (url) edgesDirect[e.region] = url;
+    }
     return {
       central: central.url,
       edges: Object.fromEntries(edges.map((e) => [e.region, e.url])) as Record<Region, string>,
+      edgesDirect,
+      centralForEdges: await centralTarget,
       proxies,
       stateDir,
       processGroups,

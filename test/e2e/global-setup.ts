@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { freePort, LOCAL_ADMIN_TOKEN, ROOT, startNetwork } from '../../scripts/network.js';
+import { directUrl, freePort, LOCAL_ADMIN_TOKEN, ROOT, startNetwork } from '../../scripts/network.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -14,6 +14,8 @@ declare module 'vitest' {
     stateDir: string;
     /** The network's SMTP ingress relay ports (as `npm start` runs them, on free ports). */
     smtpPorts: { us: number; eu: number; apac: number };
+    /** Each edge's own workerd socket behind wrangler dev's proxy (scripts/network.ts `directUrl`), or null. */
+    edgeDirectUrls: { us: string | null; eu: string | null; apac: string | null };
   }
 }
 
@@ -40,6 +42,11 @@ export default async function setup(project: TestProject) {
   );
   project.provide('centralUrl', net.central.url);
   project.provide('edgeUrls', { us: net.edges.us.url, eu: net.edges.eu.url, apac: net.edges.apac.url });
+  project.provide('edgeDirectUrls', {
+    us: (await directUrl(net.edges.us)) ?? null,
+    eu: (await directUrl(net.edges.eu)) ?? null,
+    apac: (await directUrl(net.edges.apac)) ?? null,
+  });
   project.provide('adminToken', LOCAL_ADMIN_TOKEN);
   project.provide('stateDir', stateDir);
   project.provide('smtpPorts', {
