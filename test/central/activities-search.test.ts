@@ -18,11 +18,27 @@ async function search(q: string, extra = '') {
 }
 const ids = (r: { items: { messageId: string }[] }) => r.items.map((a) => a.messageId);
 
-/** FTS5's own consistency check of the index against its content table (throws when they differ). */
+/**
+ * The index is whole: FTS5's own check of its structure (throws when broken), it holds exactly the
+ * activities' rowids (contentless: it keeps no text to compare), and each activity is found by its
+ * Message-ID.
+ */
 async function indexIntact() {
-  await env.DB.prepare(
-    "insert into activities_fts (activities_fts, rank) values ('integrity-check', 1)",
-  ).run();
+  await env.DB.prepare("insert into activities_fts (activities_fts) values ('integrity-check')").run();
+  const rowids = await env.DB.prepare('select rowid as n from activities_fts order by rowid').all<{
+    n: number;
+  }>();
+  const seqs = await env.DB.prepare('select seq as n, message_id as m from activities order by seq').all<{
+    n: number;
+    m: string;
+  }>();
+  expect(rowids.results.map((r) => r.n)).toEqual(seqs.results.map((r) => r.n));
+  for (const { n, m } of seqs.results) {
+    const hit = await env.DB.prepare('select rowid as n from activities_fts where activities_fts match ?')
+      .bind(`"${m}"`)
+      .all<{ n: number }>();
+    expect(hit.results.map((r) => r.n)).toContain(n);
+  }
 }
 
 describe('GET /api/v1/activities?q= (trigram index)', () => {
@@ -45,6 +61,16 @@ describe('GET /api/v1/activities?q= (trigram index)', () => {
     expect(ids(await search('uote req'))).toEqual(['m7@customer.example']); // subject, across a space
     expect(ids(await search('m7@customer'))).toEqual(['m7@customer.example']); // Message-ID
     expect(await search('nowhere-at-all')).toEqual({ items: [], nextCursor: null });
+    await indexIntact();
+  });
+
+  test("the parties' names and addresses are searched, not the JSON that holds them", async () => {
+    await promote('ann@contoso.example', message(9, 'Intro', '"Yolanda Vance" <yv@vendor-nine.example>'));
+    expect(ids(await search('yolanda v'))).toEqual(['m9@customer.example']); // a party's display name
+    expect(ids(await search('ann@contoso'))).toHaveLength(9); // a recipient's address
+    // The keys and record fields of the parties' JSON are no text of the message.
+    for (const term of ['role', 'address', 'recordType', '"to"', 'from"', '":'])
+      expect(ids(await search(term)), term).toEqual([]);
     await indexIntact();
   });
 

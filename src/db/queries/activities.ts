@@ -18,9 +18,9 @@ export const INDEXED_TERM_CHARS = 3;
 /**
  * Newest first; the cursor is the `seq` of the last item of the previous page (stable under inserts).
  *
- * `q` is a case-insensitive substring of the subject, the sender, the Message-ID or the parties
- * (`%` and `_` are dropped). A term of at least three characters is served by the trigram index
- * `activities_fts` (migration 0005), walked newest-first by its rowid, the activity's `seq`, so a
+ * `q` is a case-insensitive substring of the subject, the sender, the Message-ID or a party's name
+ * or address (`%` and `_` are dropped). A term of at least three characters is served by the
+ * trigram index `activities_fts` (migrations 0005, 0013), walked newest-first by its rowid, the activity's `seq`, so a
  * page stops after `limit` hits whether the term is rare or common; a shorter term cannot use a
  * trigram index and is matched with LIKE while walking the activities newest-first.
  */
@@ -50,7 +50,8 @@ export function queryActivities(db: Db, q: ActivityQuery) {
         like(activities.subject, pattern),
         like(activities.fromAddress, pattern),
         like(activities.messageId, pattern),
-        sql`${activities.parties} like ${pattern}`,
+        // The parties' names and addresses, as the index holds them (migration 0013), not their JSON.
+        sql`exists (select 1 from json_each(${activities.parties}) p where p.value ->> 'address' like ${pattern} or p.value ->> 'name' like ${pattern})`,
       ) as SQL,
     );
   }
