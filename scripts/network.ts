@@ -272,7 +272,10 @@ export async function directUrl(worker: Pick<Worker, 'url' | 'child'>): Promise<
     const { role, region } = (h ?? {}) as { role?: unknown; region?: unknown };
     return `${role}/${region}`;
   };
-  const expected = who(await waitForHealth(worker.url, { timeoutMs: 10_000 }).catch(() => null));
+  const health = await waitForHealth(worker.url, { timeoutMs: 10_000 }).catch(() => null);
+  // A worker whose public port does not answer has no socket to find.
+  if (health === null) return undefined;
+  const expected = who(health);
   for (const pid of groupPids(pgid)) {
     let args = '';
     try {
