@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import type { CentralClient, Stats } from '../scripts/central-client.js';
-import { LOCAL_ADMIN_TOKEN } from '../scripts/network.js';
+import { LOCAL_ADMIN_TOKEN, OWN_WORKERD_ARG } from '../scripts/network.js';
 import type { Region } from '../scripts/regions.js';
 import { adminClient, startSimNetwork, syncSnapshots } from '../scripts/sim-network.js';
 import { runSimulation } from '../scripts/simulate.js';
@@ -118,7 +118,7 @@ function processRole(pid: string, comm: string): string {
   try {
     args = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
   } catch {}
-  return args.includes('entry=127.0.0.1:0') ? 'workerd' : 'workerd-proxy';
+  return args.includes(OWN_WORKERD_ARG) ? 'workerd' : 'workerd-proxy';
 }
 
 /** CPU seconds between two readings: per worker process, the sender, ours in all, the rest of the machine. */

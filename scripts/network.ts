@@ -256,6 +256,12 @@ export async function waitForHealth(
 }
 
 /**
+ * What the command line of a worker's own workerd holds, and its proxy worker's workerd does not:
+ * the entry socket on a port it picks (the proxy's is the public port).
+ */
+export const OWN_WORKERD_ARG = 'entry=127.0.0.1:0';
+
+/**
  * The worker's own workerd socket, behind wrangler dev's proxy worker (a second workerd on the
  * public port that forwards every request, and exists only in development: Cloudflare's front door
  * takes its place in production). The e2e bench sends its mail here so that the machine's two
@@ -283,7 +289,7 @@ export async function directUrl(worker: Pick<Worker, 'url' | 'child'>): Promise<
     } catch {
       continue;
     }
-    if (!args.includes('entry=127.0.0.1:0')) continue;
+    if (!args.includes(OWN_WORKERD_ARG)) continue;
     for (const port of listeningPorts(pid)) {
       const url = `http://127.0.0.1:${port}`;
       try {
