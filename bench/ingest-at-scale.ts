@@ -11,7 +11,13 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { parseArgs } from 'node:util';
-import { freePort, LOCAL_ADMIN_TOKEN, LOCAL_EDGE_KEY_SECRET, startCentral } from '../scripts/network.js';
+import {
+  directUrl,
+  freePort,
+  LOCAL_ADMIN_TOKEN,
+  LOCAL_EDGE_KEY_SECRET,
+  startCentral,
+} from '../scripts/network.js';
 import { seedDemoData } from '../scripts/seed.js';
 import { createRng } from '../scripts/traffic.js';
 import { deriveEdgeCredentials } from '../src/core/request-signature.js';
@@ -97,12 +103,14 @@ const stored = await preload();
 const central = await startCentral({ port: await freePort(), stateDir: STATE, log: () => {}, cron: false });
 try {
   const creds = await deriveEdgeCredentials(LOCAL_EDGE_KEY_SECRET, 'eu');
+  // Central's own workerd socket, past wrangler dev's proxy, as bench:scale posts.
+  const target = (await directUrl(central)) ?? central.url;
   const rng = createRng(`ingest-at-scale-${Date.now()}`);
   const runId = Date.now().toString(36);
   const runs = [];
   for (let r = 0; r < Number(values.rounds); r++)
     runs.push(
-      await measure(central.url, creds, rng, `${runId}-${r}`, {
+      await measure(target, creds, rng, `${runId}-${r}`, {
         size: Number(values.size),
         batches: Number(values.batches),
         inFlight: Number(values['in-flight']),

@@ -8,7 +8,13 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { createCentralClient } from '../scripts/central-client.js';
 import { type DemoMailbox, demoRecords, MAILBOXES } from '../scripts/demo-data.js';
-import { freePort, LOCAL_ADMIN_TOKEN, LOCAL_EDGE_KEY_SECRET, startCentral } from '../scripts/network.js';
+import {
+  directUrl,
+  freePort,
+  LOCAL_ADMIN_TOKEN,
+  LOCAL_EDGE_KEY_SECRET,
+  startCentral,
+} from '../scripts/network.js';
 import { seedDemoData, writeDemoDeployment, writeDemoRegions } from '../scripts/seed.js';
 import { createRng, type Rng } from '../scripts/traffic.js';
 import { deriveEdgeCredentials, signBody } from '../src/core/request-signature.js';
@@ -144,7 +150,9 @@ export async function measure(
 
 /**
  * Runs against `central` (a running central with the demo data) or starts its own central on a
- * free port with a fresh state folder and seeds the demo data through the admin API.
+ * free port with a fresh state folder and seeds the demo data through the admin API. Its own
+ * central is measured on its own workerd socket, past wrangler dev's proxy (production has none),
+ * as the e2e bench measures (`centralSocket`).
  */
 export async function benchIngest({
   central,
@@ -157,15 +165,17 @@ export async function benchIngest({
 } = {}) {
   let own: { stop: () => Promise<void> } | undefined;
   let stateDir: string | undefined;
+  let target = central;
   if (!central) {
     stateDir = mkdtempSync(join(tmpdir(), 'crm-bench-ingest-'));
     const started = await startCentral({ port: await freePort(), stateDir, log: () => {} });
     own = started;
     central = started.url;
     await seedDemoData(central, LOCAL_ADMIN_TOKEN, () => {});
+    target = (await directUrl(started)) ?? central;
   }
   try {
-    const target = central;
+    if (!target) throw new Error('no central to measure');
     const creds = await deriveEdgeCredentials(LOCAL_EDGE_KEY_SECRET, REGION);
     const rng = createRng('bench-ingest');
     const runId = Date.now().toString(36);
@@ -200,6 +210,7 @@ export async function benchIngest({
       batchSize: smoke ? 100 : 250,
       oneByOneItemsPerSec: round(oneByOne, 0),
       speedup: round(itemsPerSec / oneByOne, 1),
+      centralSocket: target !== central ? 'workerd' : 'wrangler-proxy',
       bySize,
       runs: { batched: batched.map((x) => round(x, 0)), oneByOne: single.map((x) => round(x, 0)) },
     };
