@@ -1,6 +1,9 @@
 import { env } from 'cloudflare:test';
 import { beforeEach, describe, expect, inject, test } from 'vitest';
 import { drainWebhookOutbox } from '../../src/central/delivery/webhooks.js';
+import { getHashKey } from '../../src/central/services/hash-key.js';
+import { keyedHash } from '../../src/core/keyed-hash.js';
+import type { Receipt } from '../../src/core/wire.js';
 import { createDb } from '../../src/db/client.js';
 import { eventually } from '../support/eventually.js';
 import { itemMaker, type SendOptions, sendBatch } from './edge-batch.js';
@@ -390,6 +393,44 @@ describe('POST /api/v1/ingest refuses bad credentials and stores nothing', () =>
     expect(second.json.error.code).toBe('replayed_batch');
     expect(await countActivities(other.messageId!)).toHaveLength(0);
     expect(await countActivities(it.messageId!)).toHaveLength(1);
+  });
+
+  test("a receipt names its routed mailbox, one routed after the region's last batch too; the answer names the version read with the claims", async () => {
+    const hashKey = await getHashKey(createDb(env.DB));
+    let n = 0;
+    const receipt = (address: string): Receipt => ({
+      kind: 'receipt',
+      id: `receipt-${Date.now()}-${++n}`,
+      region: 'us',
+      reason: 'filter:no-correlation',
+      deployment: 'contoso',
+      mailboxHash: keyedHash(hashKey, address),
+      sizeBytes: 100,
+      at: Date.now(),
+    });
+    const mailboxOf = async (id: string) => {
+      const res = await api('GET', '/api/v1/dispositions?region=us&limit=1000');
+      return (res.json.items as { id: string; mailbox: string | null }[]).find((d) => d.id === id)?.mailbox;
+    };
+    const first = receipt('alice@contoso.example');
+    const one = await sendBatch({ receipts: [first] });
+    expect(one.status).toBe(200);
+    expect(await mailboxOf(first.id)).toBe('alice@contoso.example');
+    const version = (await api('GET', '/api/v1/regions/us')).json.snapshotVersion as number;
+    expect(one.json.snapshotVersion).toBe(version);
+    // A mailbox routed now: the names cached for the old version must not hide it.
+    await api('PUT', '/api/v1/mailboxes/frank@contoso.example', {
+      body: { region: 'us', deployment: 'contoso', userId: 'u-frank', filter: 'all' },
+    });
+    const later = receipt('frank@contoso.example');
+    const two = await sendBatch({ receipts: [later] });
+    expect(two.status).toBe(200);
+    expect(two.json.snapshotVersion).toBeGreaterThan(version);
+    expect(await mailboxOf(later.id)).toBe('frank@contoso.example');
+    // A hash of no routed mailbox names none.
+    const stranger = receipt('nobody@contoso.example');
+    await sendBatch({ receipts: [stranger] });
+    expect(await mailboxOf(stranger.id)).toBeNull();
   });
 
   test('an oversized batch is a 413', async () => {

@@ -32,8 +32,11 @@ export interface IngestContext {
   db: Db;
   region: string;
   now: number;
-  /** Resolves a receipt's mailbox hash to the routed mailbox address, when known (a promise: read beside the lookups). */
-  mailboxByHash?: Map<string, string> | Promise<Map<string, string>>;
+  /**
+   * Resolves a receipt's mailbox hash to the routed mailbox address, when known: a map, or how to
+   * get it given the region's config version that the lookups read (`claimsOf`).
+   */
+  mailboxByHash?: Map<string, string> | ((regionVersion: number | undefined) => Promise<Map<string, string>>);
   /** What the signing edge may claim: set (or `claimsOf`) for edge batches, whose foreign claims are rejected unstored. */
   claims?: RegionClaims;
   /** The signing edge's region: its claims are read with the batch's lookups (one read batch) and returned. */
@@ -47,6 +50,8 @@ export interface IngestOutcome {
   outboxIds: string[];
   /** The claims the batch was checked against. */
   claims: RegionClaims | undefined;
+  /** The signing region's config version, read with the claims (`claimsOf`): undefined without it, or when the region does not exist. */
+  regionVersion: number | undefined;
 }
 
 /** Statements: store receipts as dispositions (idempotent on receipt id), in the context's region. */
@@ -97,11 +102,8 @@ export async function ingest(
   const { db, now, region } = ctx;
   const parsed = parseItems(rawItems);
   // Read for every valid item, claims not yet checked: what a rejected claim's keys find is unused.
-  const [mailboxByHash, read] = await Promise.all([
-    ctx.mailboxByHash,
-    loadLookups(db, lookupKeysOf(validItems(parsed)), ctx.claims ? undefined : ctx.claimsOf),
-  ]);
-  const { lookups } = read;
+  const read = await loadLookups(db, lookupKeysOf(validItems(parsed)), ctx.claims ? undefined : ctx.claimsOf);
+  const { lookups, regionVersion } = read;
   const claims = ctx.claims ?? read.claims;
   const { items, receipts, rejected } = screen({ parsed }, rawReceipts, claims);
   const plans = planItems(items, lookups, { now, newId: () => timeOrderedId(now) });
@@ -124,6 +126,13 @@ export async function ingest(
   const stored = plans.flatMap((p) => (p.kind === 'store' ? [p] : []));
   const committed = stored.map((p) => p.item);
   const allReceipts = [...receipts, ...falsePositives];
+  // Only receipts name a mailbox: a batch of items alone never needs the map.
+  const mailboxByHash =
+    typeof ctx.mailboxByHash === 'function'
+      ? allReceipts.length
+        ? await ctx.mailboxByHash(regionVersion)
+        : undefined
+      : ctx.mailboxByHash;
   const edgeTraffic = opts.edgeTraffic !== false;
 
   const head = [
@@ -172,5 +181,6 @@ export async function ingest(
     receiptsStored: allReceipts.length,
     outboxIds: (written as { id: string }[][]).flat().map((r) => r.id),
     claims,
+    regionVersion,
   };
 }

@@ -12,6 +12,7 @@ import {
   regionClaimQueries,
   type ScopedKey,
 } from '../../db/queries/ingest.js';
+import { regionVersionQuery } from '../../db/queries/snapshot-build.js';
 import { type RegionClaims, regionClaimsOf } from './ingest-claims.js';
 import { type LookupKeys, type Lookups, type RecordMatch, type Regarding, scoped } from './plan.js';
 
@@ -32,14 +33,19 @@ function groupScoped<R extends { deployment: string }>(rows: R[], keyOf: (row: R
 
 /**
  * Reads the lookups of `keys` and, for an edge batch (`claimsOf`: the signing region), the
- * region's claims, all in one read `batch()`.
+ * region's claims and its config version (what the batch was checked against: the snapshot
+ * version its answer names, and the key of the region's cached mailbox names), all in one read
+ * `batch()`.
  */
 export async function loadLookups(
   db: Db,
   keys: LookupKeys,
   claimsOf?: string,
-): Promise<{ lookups: Lookups; claims: RegionClaims | undefined }> {
-  const claimQueries = claimsOf === undefined ? [] : regionClaimQueries(db, claimsOf);
+): Promise<{ lookups: Lookups; claims: RegionClaims | undefined; regionVersion: number | undefined }> {
+  const claimQueries =
+    claimsOf === undefined
+      ? []
+      : ([...regionClaimQueries(db, claimsOf), regionVersionQuery(db, claimsOf)] as const);
   const deployments = existingDeploymentQuery(db, [...keys.deployments]);
   const fingerprints = activityFingerprintQueries(db, pairsOf(keys.dedupeKeys));
   const matches = recordMatchQueries(db, pairsOf(keys.addresses));
@@ -69,6 +75,7 @@ export async function loadLookups(
     claimsOf === undefined
       ? undefined
       : regionClaimsOf(claimsOf, [results[1] as { id: string }[], results[2] as { id: string }[]]);
+  const regionVersion = claimsOf === undefined ? undefined : (results[3] as { v: number }[])[0]?.v;
   const lookups = {
     knownDeployments: new Set((results[0] as { id: string }[]).map((r) => r.id)),
     matches: groupScoped(matchRows, (r) => r.address),
@@ -79,5 +86,5 @@ export async function loadLookups(
       fingerprintRows.map((r) => [scoped(r.deployment, r.dedupeKey), r.fingerprint] as const),
     ),
   };
-  return { lookups, claims };
+  return { lookups, claims, regionVersion };
 }

@@ -725,9 +725,17 @@ export async function buildDeploymentPart(
 const inflight = new Map<string, Promise<PublishedSnapshot | undefined>>();
 const mailboxCache = new Map<string, { version: number; map: Map<string, string> }>();
 
-/** keyed hash → mailbox address of a region's routes (to name the mailbox of a receipt). */
-export async function regionMailboxesByHash(db: Db, regionId: string): Promise<Map<string, string>> {
-  const version = await regionConfigVersion(db, regionId);
+/**
+ * keyed hash → mailbox address of a region's routes (to name the mailbox of a receipt), cached per
+ * region config version. `version`: the region's version read already (ingest reads it with its
+ * lookups), so a cached map costs no read at all.
+ */
+export async function regionMailboxesByHash(
+  db: Db,
+  regionId: string,
+  known?: { version: number | undefined },
+): Promise<Map<string, string>> {
+  const version = known ? known.version : await regionConfigVersion(db, regionId);
   const hit = mailboxCache.get(regionId);
   if (hit && version !== undefined && hit.version === version) return hit.map;
   const hashKey = await getHashKey(db);

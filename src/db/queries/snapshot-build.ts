@@ -175,8 +175,13 @@ export async function bumpSnapshotVersions(db: Db, regionIds: readonly string[])
     .where(inArray(regions.id, [...regionIds]));
 }
 
+/** The region's config version as rows (`[{ v }]`, none when the region does not exist), for a read `batch()`. */
+export function regionVersionQuery(db: Db, region: string) {
+  return db.select({ v: regions.configVersion }).from(regions).where(eq(regions.id, region));
+}
+
 export async function regionConfigVersion(db: Db, region: string): Promise<number | undefined> {
-  const row = await db.select({ v: regions.configVersion }).from(regions).where(eq(regions.id, region)).get();
+  const [row] = await regionVersionQuery(db, region);
   return row?.v;
 }
 
