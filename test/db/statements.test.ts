@@ -34,6 +34,44 @@ describe('statements', () => {
     expect(Statements.jsonChunks([], 1000)).toEqual([]);
   });
 
+  test('jsonChunks cuts where counting every byte of every row cuts, whatever the mix of characters', () => {
+    // The reference: each row's bytes counted with TextEncoder, a new chunk when the next row does not fit.
+    const reference = (rows: unknown[], bytes: number) => {
+      const out: string[][] = [];
+      let part: string[] = [];
+      let size = 2;
+      for (const row of rows) {
+        const text = JSON.stringify(row);
+        const length = new TextEncoder().encode(text).byteLength;
+        if (part.length && size + length + 1 > bytes) {
+          out.push(part);
+          part = [];
+          size = 2;
+        }
+        part.push(text);
+        size += length + 1;
+      }
+      if (part.length) out.push(part);
+      return out.map((p) => `[${p.join(',')}]`);
+    };
+    let seed = 7;
+    const next = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const pieces = ['a', 'xyz', 'é', '€', '😀', '"', '\\', '\ud800'];
+    for (let run = 0; run < 300; run++) {
+      const rows = Array.from({ length: next(40) }, (_, i) => [
+        i,
+        Array.from({ length: next(60) }, () => pieces[next(pieces.length)]).join(''),
+      ]);
+      const bytes = 20 + next(600);
+      expect(Statements.jsonChunks(rows, bytes), `run ${run}, ${bytes} bytes`).toEqual(
+        reference(rows, bytes),
+      );
+    }
+  });
+
   test('utf8Length is the byte length TextEncoder gives: 1 to 4 bytes a character, lone surrogates as U+FFFD', () => {
     const encoder = new TextEncoder();
     const fixed = [
