@@ -349,23 +349,32 @@ function sha256Blocks(state: Int32Array, w: Int32Array, bytes: Uint8Array, end: 
   state[7] = h7;
 }
 
+const SHA256_IV = [
+  0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+];
+// Scratch space of `sha256Hex`, reused: it is synchronous, so no two calls share it at once (ingest
+// hashes two short strings per item, and allocating three typed arrays was a third of each).
+const SHA256_STATE = new Int32Array(8);
+const SHA256_W = new Int32Array(64);
+const SHA256_TAIL = new Uint8Array(128);
+const HEX_BYTE = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
+
 /** SHA-256 of `bytes` as 64 lower-case hex characters (synchronous, pure JS). */
 export function sha256Hex(bytes: Uint8Array): string {
-  const state = new Int32Array([
-    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
-  ]);
-  const w = new Int32Array(64);
+  const state = SHA256_STATE;
+  state.set(SHA256_IV);
   const fullEnd = bytes.length - (bytes.length % 64);
-  sha256Blocks(state, w, bytes, fullEnd);
+  sha256Blocks(state, SHA256_W, bytes, fullEnd);
   // Padding: 0x80, zeros, then the bit length as a 64-bit big-endian integer.
   const rem = bytes.length - fullEnd;
-  const tail = new Uint8Array(rem < 56 ? 64 : 128);
+  const n = rem < 56 ? 64 : 128;
+  const tail = SHA256_TAIL.subarray(0, n);
+  tail.fill(0);
   tail.set(bytes.subarray(fullEnd));
   tail[rem] = 0x80;
   const bitLength = bytes.length * 8;
   const hiBits = Math.floor(bitLength / 0x100000000);
   const loBits = bitLength >>> 0;
-  const n = tail.length;
   tail[n - 8] = hiBits >>> 24;
   tail[n - 7] = hiBits >>> 16;
   tail[n - 6] = hiBits >>> 8;
@@ -374,8 +383,11 @@ export function sha256Hex(bytes: Uint8Array): string {
   tail[n - 3] = loBits >>> 16;
   tail[n - 2] = loBits >>> 8;
   tail[n - 1] = loBits;
-  sha256Blocks(state, w, tail, n);
+  sha256Blocks(state, SHA256_W, tail, n);
   let out = '';
-  for (let i = 0; i < 8; i++) out += hex32((state[i] as number) >>> 0);
+  for (let i = 0; i < 8; i++) {
+    const x = state[i] as number;
+    out += `${HEX_BYTE[(x >>> 24) & 255]}${HEX_BYTE[(x >>> 16) & 255]}${HEX_BYTE[(x >>> 8) & 255]}${HEX_BYTE[x & 255]}`;
+  }
   return out;
 }

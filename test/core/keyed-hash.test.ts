@@ -81,6 +81,14 @@ describe('SHA-256', () => {
     expect(sha256Hex(bytes)).toBe(createHash('sha256').update(bytes).digest('hex'));
   });
 
+  test('hashes of different lengths one after another share nothing (its scratch space is reused)', () => {
+    const lengths = [130, 3, 64, 0, 119, 56, 1000, 55, 128, 1];
+    for (const n of [...lengths, ...lengths.reverse()]) {
+      const bytes = Uint8Array.from({ length: n }, (_, i) => (i * 7 + n) & 0xff);
+      expect(sha256Hex(bytes), `${n} bytes`).toBe(createHash('sha256').update(bytes).digest('hex'));
+    }
+  });
+
   test('the FIPS 180-2 "abc" vector', () => {
     expect(sha256Hex(new TextEncoder().encode('abc'))).toBe(
       'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad',

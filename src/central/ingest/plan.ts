@@ -70,7 +70,7 @@ export function contentFingerprint(item: Pick<IngestItem, 'from' | 'to' | 'cc' |
       .sort()
       .join(',');
   return sha256Hex(
-    new TextEncoder().encode(
+    utf8.encode(
       `${item.from?.address.toLowerCase() ?? ''}\n${list(item.to)}\n${list(item.cc)}\n${item.date ?? ''}`,
     ),
   );
@@ -110,6 +110,7 @@ export interface Rejection {
 export type ParsedItem = { id: string; item: IngestItem } | { id: string; malformed: string; raw: unknown };
 
 const fastIngestItem = fastParser(ingestItem);
+const utf8 = new TextEncoder();
 
 /** Validates items one by one: a poison item is rejected (and dead-lettered) while the rest go on. */
 export function parseItems(rawItems: unknown[]): ParsedItem[] {

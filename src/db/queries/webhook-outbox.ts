@@ -12,6 +12,8 @@ export type OutboxRow = typeof webhookOutbox.$inferSelect;
 /** Outbox rows per statement, as JSON (about 150 bytes each; see `jsonChunks`). */
 const OUTBOX_JSON_BYTES = 500_000;
 
+const utf8 = new TextEncoder();
+
 /**
  * The delivery row id of one ingested copy, derived from the edge's item id: a copy that arrives
  * again (a queue redelivery, a spool re-send, a journal hand-over — all keep the item id) meets its
@@ -20,7 +22,7 @@ const OUTBOX_JSON_BYTES = 500_000;
  */
 export function webhookDeliveryId(item: Pick<IngestItem, 'region' | 'deployment' | 'id'>): string {
   const key = `webhook\0${item.region}\0${item.deployment}\0${item.id}`;
-  return sha256Hex(new TextEncoder().encode(key)).slice(0, 32);
+  return sha256Hex(utf8.encode(key)).slice(0, 32);
 }
 
 /**
