@@ -3,7 +3,6 @@ import type { Context } from 'hono';
 import { deriveEdgeCredentials, verifyBody } from '../../core/request-signature.js';
 import {
   type IngestBatch,
-  ingestBatch,
   ingestResponse,
   MAX_BATCH_BYTES,
   SIGNATURE_HEADERS,
@@ -27,6 +26,7 @@ import { regionMailboxesByHash } from '../snapshot/snapshot-publisher.js';
 import { storeReportedDeadLetters } from './dead-letters.js';
 import { ingest } from './ingest.js';
 import { deadLetterClaimProblem } from './ingest-claims.js';
+import { parseIngestBatch } from './plan.js';
 
 /** Largest accepted batch after decompression (a gzip bomb is refused, not inflated). */
 const MAX_INFLATED_BYTES = 32 * 1024 * 1024;
@@ -110,7 +110,7 @@ export const edgeRoutes = createRouter().openapi(ingestRoute, async (c) => {
   } catch {
     throw new ApiError('invalid_json', 'batch body is not valid JSON');
   }
-  const parsed = ingestBatch.safeParse(json);
+  const parsed = parseIngestBatch(json);
   if (!parsed.success) throw validationFailed(describeIssues(parsed.error.issues));
   const batch = parsed.data;
   if (batch.region !== principal.region) throw forbidden('batch region does not match the edge token');
