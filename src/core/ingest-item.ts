@@ -6,6 +6,7 @@
 import PostalMime, { type Attachment, type Email } from 'postal-mime';
 import { decodeBase64 } from './base64.js';
 import type { Target } from './classify.js';
+import { bytesToHex } from './keyed-hash.js';
 import type { MessageFacts } from './message-facts.js';
 import type { RoutingSnapshot } from './snapshot.js';
 import type { MailAddress } from './types.js';
@@ -55,10 +56,6 @@ export interface RegionalStore {
     value: Uint8Array | string,
     meta: { contentType: string; contentDisposition?: string; custom?: Record<string, string> },
   ): Promise<void>;
-}
-
-function toHex(buffer: ArrayBuffer): string {
-  return [...new Uint8Array(buffer)].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 function attachmentBytes(a: Attachment): Uint8Array {
@@ -369,7 +366,7 @@ async function messageContent(
     }
   }
   return {
-    contentHash: toHex(digest),
+    contentHash: bytesToHex(digest),
     ...(bodyUnparsed !== undefined ? { bodyUnparsed } : {}),
     attachments,
     inline,

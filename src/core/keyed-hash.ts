@@ -357,7 +357,18 @@ const SHA256_IV = [
 const SHA256_STATE = new Int32Array(8);
 const SHA256_W = new Int32Array(64);
 const SHA256_TAIL = new Uint8Array(128);
-const HEX_BYTE = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
+/** Lower-case hex of every byte value: `HEX_BYTE[0x2a]` is `'2a'`. */
+export const HEX_BYTE: readonly string[] = Array.from({ length: 256 }, (_, b) =>
+  b.toString(16).padStart(2, '0'),
+);
+
+/** `bytes` as lower-case hex, two characters a byte (the one bytes → hex encoder of src). */
+export function bytesToHex(bytes: Uint8Array | ArrayBuffer): string {
+  const view = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+  let out = '';
+  for (let i = 0; i < view.length; i++) out += HEX_BYTE[view[i] as number] as string;
+  return out;
+}
 
 /** SHA-256 of `bytes` as 64 lower-case hex characters (synchronous, pure JS). */
 export function sha256Hex(bytes: Uint8Array): string {

@@ -1,6 +1,8 @@
 // HMAC-SHA-256 over `timestamp + "." + body`, hex encoded. Used for every edge → central request
 // and for the edge's short-lived raw-message links. Web Crypto only, so it runs in workerd and Node.
 
+import { bytesToHex } from './keyed-hash.js';
+
 const encoder = new TextEncoder();
 
 async function hmacKey(secret: string): Promise<CryptoKey> {
@@ -9,17 +11,10 @@ async function hmacKey(secret: string): Promise<CryptoKey> {
   ]);
 }
 
-function toHex(buffer: ArrayBuffer): string {
-  const bytes = new Uint8Array(buffer);
-  let out = '';
-  for (let i = 0; i < bytes.length; i++) out += (bytes[i] as number).toString(16).padStart(2, '0');
-  return out;
-}
-
 export async function hmacHex(secret: string, data: Uint8Array | string): Promise<string> {
   const key = await hmacKey(secret);
   const bytes = typeof data === 'string' ? encoder.encode(data) : data;
-  return toHex(await crypto.subtle.sign('HMAC', key, bytes as Uint8Array<ArrayBuffer>));
+  return bytesToHex(await crypto.subtle.sign('HMAC', key, bytes as Uint8Array<ArrayBuffer>));
 }
 
 /** Signs a request body: the signed message is `${timestamp}.` followed by the body bytes. */

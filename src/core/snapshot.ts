@@ -5,6 +5,7 @@
 import { decodeBase64, encodeBase64 } from './base64.js';
 import { type DeltaEntries, sortedMembers, validateFilterDelta } from './filter-delta.js';
 import {
+  bytesToHex,
   isHashKey,
   keyedHash,
   keyedHash64,
@@ -178,17 +179,11 @@ export function deploymentSnapshotOf(
 /** Bytes of the conversation root at the start of an Outlook Thread-Index ([MS-OXOMSG] 2.2.1.3). */
 export const THREAD_INDEX_ROOT_BYTES = 22;
 
-function toHex(bytes: Uint8Array): string {
-  let out = '';
-  for (const b of bytes) out += b.toString(16).padStart(2, '0');
-  return out;
-}
-
 /** keyedHash of a Thread-Index's conversation root, or undefined if the value is too short. */
 export function threadIndexRootHash(hashKey: string, threadIndex: string): string | undefined {
   const bytes = decodeBase64(threadIndex);
   if (bytes.length < THREAD_INDEX_ROOT_BYTES) return undefined;
-  return keyedHash(hashKey, toHex(bytes.subarray(0, THREAD_INDEX_ROOT_BYTES)));
+  return keyedHash(hashKey, bytesToHex(bytes.subarray(0, THREAD_INDEX_ROOT_BYTES)));
 }
 
 function sortedUnique(values: Iterable<string>): string[] {

@@ -6,13 +6,14 @@
 // Not for secrets: 74 random bits remain, but the first 48 say when the id was made. Tokens,
 // signatures and link keys stay with their own generators.
 
+import { HEX_BYTE } from './keyed-hash.js';
+
 /** RFC 9562 §5.7: unix_ts_ms is 48 bits. */
 const MAX_UNIX_MS = 2 ** 48 - 1;
 /** rand_a (12 bits) and rand_b (62 bits) are drawn from 10 bytes, the version and variant bits overwritten. */
 const RANDOM_BYTES = 10;
 /** Ids per draw from the CSPRNG: ingest makes two ids per item, hundreds per batch (issue 21). */
 const POOL_IDS = 64;
-const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
 let pool = new Uint8Array(0);
 let poolAt = 0;
 
@@ -40,9 +41,9 @@ export function timeOrderedId(now: number, random: Uint8Array = randomBytes()): 
   if (random.length !== RANDOM_BYTES)
     throw new RangeError(`timeOrderedId: needs ${RANDOM_BYTES} random bytes`);
   const hex = ms.toString(16).padStart(12, '0');
-  const r = (i: number) => HEX[random[i] as number] as string;
+  const r = (i: number) => HEX_BYTE[random[i] as number] as string;
   // Version 7 in the high nibble of octet 6, variant 10 in the top bits of octet 8.
-  const version = HEX[0x70 | ((random[0] as number) & 0x0f)] as string;
-  const variant = HEX[0x80 | ((random[2] as number) & 0x3f)] as string;
+  const version = HEX_BYTE[0x70 | ((random[0] as number) & 0x0f)] as string;
+  const variant = HEX_BYTE[0x80 | ((random[2] as number) & 0x3f)] as string;
   return `${hex.slice(0, 8)}-${hex.slice(8)}-${version}${r(1)}-${variant}${r(3)}-${r(4)}${r(5)}${r(6)}${r(7)}${r(8)}${r(9)}`;
 }

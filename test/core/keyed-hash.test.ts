@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
 import {
+  bytesToHex,
   domainOf,
+  HEX_BYTE,
   hash64ToHex,
   keyedHash,
   keyedHash64,
@@ -99,5 +101,37 @@ describe('SHA-256', () => {
     const big = new Uint8Array(25 * 1024 * 1024);
     for (let i = 0; i < big.length; i += 4096) big[i] = i & 0xff;
     expect(sha256Hex(big)).toBe(createHash('sha256').update(big).digest('hex'));
+  });
+});
+
+describe('bytesToHex', () => {
+  const naive = (bytes: Uint8Array) => [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
+
+  test('each of the 256 byte values is two lower-case hex digits', () => {
+    expect(HEX_BYTE).toHaveLength(256);
+    for (let b = 0; b < 256; b++) {
+      const bytes = Uint8Array.of(b);
+      expect(bytesToHex(bytes)).toBe(naive(bytes));
+      expect(HEX_BYTE[b]).toBe(naive(bytes));
+    }
+  });
+
+  test('empty input is the empty string', () => {
+    expect(bytesToHex(new Uint8Array(0))).toBe('');
+    expect(bytesToHex(new ArrayBuffer(0))).toBe('');
+  });
+
+  test('random arrays of random lengths match the naive encoder', () => {
+    for (let round = 0; round < 200; round++) {
+      const length = crypto.getRandomValues(new Uint16Array(1))[0] as number;
+      const bytes = crypto.getRandomValues(new Uint8Array(length % 1025));
+      expect(bytesToHex(bytes)).toBe(naive(bytes));
+    }
+  });
+
+  test('an ArrayBuffer and a subarray view encode their own bytes', () => {
+    const bytes = crypto.getRandomValues(new Uint8Array(64));
+    expect(bytesToHex(bytes.buffer)).toBe(naive(bytes));
+    expect(bytesToHex(bytes.subarray(10, 30))).toBe(naive(bytes.subarray(10, 30)));
   });
 });

@@ -9,6 +9,7 @@
 //
 // `dynamics-web-api` is not used: plain fetch covers the handful of calls and stays inside the
 // Workers runtime without nodejs_compat.
+import { bytesToHex } from '../../core/keyed-hash.js';
 import { type CrmAnswer, CrmPullError, crmFetch } from './crm-http.js';
 import type {
   ConnectorAdapter,
@@ -224,7 +225,7 @@ export async function dynamicsActivityId(deployment: string, activityId: string)
   ).slice(0, 16);
   digest[6] = ((digest[6] as number) & 0x0f) | 0x80;
   digest[8] = ((digest[8] as number) & 0x3f) | 0x80;
-  const hex = [...digest].map((b) => b.toString(16).padStart(2, '0')).join('');
+  const hex = bytesToHex(digest);
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 

@@ -1,4 +1,5 @@
 import type { Context, MiddlewareHandler } from 'hono';
+import { bytesToHex } from '../../core/keyed-hash.js';
 import { RELAY_SCOPE_PREFIX } from '../../core/relay-token.js';
 import { deriveEdgeCredentials, timingSafeEqual } from '../../core/request-signature.js';
 import type { Db } from '../../db/client.js';
@@ -8,8 +9,7 @@ import type { AppEnv, CentralBindings, Principal } from '../context.js';
 import { forbidden, unauthorized } from './errors.js';
 
 export async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+  return bytesToHex(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)));
 }
 
 /** Parses a token scope (`admin`, `deployment:<id>`, `edge:<region>`, `user:<deployment>/<userId>`). */

@@ -1,3 +1,4 @@
+import { bytesToHex } from '../../core/keyed-hash.js';
 import type { Db } from '../../db/client.js';
 import { ensureSetting } from '../../db/queries/settings.js';
 
@@ -10,8 +11,7 @@ let cached: string | undefined;
  */
 export async function getHashKey(db: Db): Promise<string> {
   if (cached) return cached;
-  const random = crypto.getRandomValues(new Uint8Array(16));
-  const hex = [...random].map((b) => b.toString(16).padStart(2, '0')).join('');
+  const hex = bytesToHex(crypto.getRandomValues(new Uint8Array(16)));
   cached = await ensureSetting(db, 'hash_key', hex);
   return cached;
 }

@@ -2,6 +2,7 @@
 // records with `?sync=<id>` (each stamped with the id), complete it. Completion removes, in
 // bounded batches, every record the sync did not carry; a sync that never completes removes
 // nothing, and starting a newer sync supersedes an open one (completing the older is then a 409).
+import { bytesToHex } from '../../core/keyed-hash.js';
 import type { Db } from '../../db/client.js';
 import {
   addSyncReceived,
@@ -23,7 +24,7 @@ export const SYNC_REMOVE_CHUNK = 500;
 export type RecordSync = RecordSyncRow;
 
 export async function startSync(db: Db, deployment: string, now = Date.now()): Promise<RecordSync> {
-  const id = `sync_${[...crypto.getRandomValues(new Uint8Array(12))].map((b) => b.toString(16).padStart(2, '0')).join('')}`;
+  const id = `sync_${bytesToHex(crypto.getRandomValues(new Uint8Array(12)))}`;
   return insertSupersedingSync(db, deployment, id, now);
 }
 

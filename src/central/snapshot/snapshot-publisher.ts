@@ -13,7 +13,7 @@ import {
   filterDeltaEntries,
   planShard,
 } from '../../core/filter-delta.js';
-import { keyedHash, normaliseAddress } from '../../core/keyed-hash.js';
+import { bytesToHex, keyedHash, normaliseAddress } from '../../core/keyed-hash.js';
 import {
   buildTaggedMembershipFilterTyped,
   FilterScratch,
@@ -327,8 +327,7 @@ async function outboundWithDelta(
 }
 
 async function sha256(bytes: Uint8Array): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>));
-  return [...digest].map((b) => b.toString(16).padStart(2, '0')).join('');
+  return bytesToHex(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>));
 }
 
 /**
