@@ -128,8 +128,9 @@ function compileType(node: Node, path: string): Parse {
       return (v) => {
         if (!Array.isArray(v)) return NOT_ACCEPTED;
         // The input array itself while every element comes out as it went in (a copy from the
-        // first that does not, or that is undefined: zod's output has no holes).
-        let out: unknown[] | undefined;
+        // first that does not, or that is undefined: zod's output has no holes). zod's output is a
+        // plain array: an array of a subclass is copied whatever its elements.
+        let out: unknown[] | undefined = Object.getPrototypeOf(v) === Array.prototype ? undefined : [];
         for (let i = 0; i < v.length; i++) {
           const r = element(v[i]);
           if (r === NOT_ACCEPTED) return r;

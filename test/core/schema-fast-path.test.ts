@@ -288,6 +288,21 @@ describe('fastParser on other schemas', () => {
     expect(() => fastParser(z.coerce.number())).toThrow(/coercing/);
   });
 
+  test('an array of a subclass comes out a plain array, as zod gives it', () => {
+    class Tagged<T> extends Array<T> {}
+    const schema = z.object({ list: z.array(z.string()), nested: z.array(z.array(z.number())) });
+    const value = { list: Tagged.from(['a', 'b']), nested: [Tagged.from([1, 2])] };
+    const theirs = schema.parse(value);
+    const mine = fastParser(schema)(value);
+    expect(Object.getPrototypeOf(theirs.list)).toBe(Array.prototype);
+    expect(mine).toStrictEqual(theirs);
+    expect(Object.getPrototypeOf((mine as typeof theirs).list)).toBe(Array.prototype);
+    expect(Object.getPrototypeOf((mine as typeof theirs).nested[0])).toBe(Array.prototype);
+    // A plain array whose elements come out as they went in is still the input array itself.
+    const plain = { list: ['a'], nested: [[1]] };
+    expect((fastParser(schema)(plain) as typeof theirs).list).toBe(plain.list);
+  });
+
   test('a transform that throws or reports an issue leaves the answer to zod', () => {
     const throwing = z.string().transform((s) => {
       if (s === 'boom') throw new Error('boom');
