@@ -165,17 +165,18 @@ export async function benchIngest({
 } = {}) {
   let own: { stop: () => Promise<void> } | undefined;
   let stateDir: string | undefined;
-  let target = central;
-  if (!central) {
-    stateDir = mkdtempSync(join(tmpdir(), 'crm-bench-ingest-'));
-    const started = await startCentral({ port: await freePort(), stateDir, log: () => {} });
-    own = started;
-    central = started.url;
-    await seedDemoData(central, LOCAL_ADMIN_TOKEN, () => {});
-    target = (await directUrl(started)) ?? central;
-  }
   try {
-    if (!target) throw new Error('no central to measure');
+    // What is measured: the given central as given, or our own on its workerd socket.
+    let target: { url: string; socket: 'workerd' | 'wrangler-proxy' };
+    if (central) target = { url: central, socket: 'wrangler-proxy' };
+    else {
+      stateDir = mkdtempSync(join(tmpdir(), 'crm-bench-ingest-'));
+      const started = await startCentral({ port: await freePort(), stateDir, log: () => {} });
+      own = started;
+      await seedDemoData(started.url, LOCAL_ADMIN_TOKEN, () => {});
+      const direct = await directUrl(started);
+      target = direct ? { url: direct, socket: 'workerd' } : { url: started.url, socket: 'wrangler-proxy' };
+    }
     const creds = await deriveEdgeCredentials(LOCAL_EDGE_KEY_SECRET, REGION);
     const rng = createRng('bench-ingest');
     const runId = Date.now().toString(36);
@@ -186,7 +187,7 @@ export async function benchIngest({
       const runs: { itemsPerSec: number; medianBatchMs: number }[] = [];
       for (let r = 0; r < rounds; r++)
         runs.push(
-          await measure(target, creds, rng, `${runId}-${size}-${r}`, {
+          await measure(target.url, creds, rng, `${runId}-${size}-${r}`, {
             size,
             batches: smoke ? 2 : Math.ceil(5000 / size),
           }),
@@ -200,7 +201,7 @@ export async function benchIngest({
     const single: number[] = [];
     for (let r = 0; r < rounds; r++)
       single.push(
-        (await measure(target, creds, rng, `${runId}-1-${r}`, { size: 1, batches: smoke ? 20 : 300 }))
+        (await measure(target.url, creds, rng, `${runId}-1-${r}`, { size: 1, batches: smoke ? 20 : 300 }))
           .itemsPerSec,
       );
     const itemsPerSec = median(batched);
@@ -210,7 +211,7 @@ export async function benchIngest({
       batchSize: smoke ? 100 : 250,
       oneByOneItemsPerSec: round(oneByOne, 0),
       speedup: round(itemsPerSec / oneByOne, 1),
-      centralSocket: target !== central ? 'workerd' : 'wrangler-proxy',
+      centralSocket: target.socket,
       bySize,
       runs: { batched: batched.map((x) => round(x, 0)), oneByOne: single.map((x) => round(x, 0)) },
     };
