@@ -1,4 +1,5 @@
 import { and, asc, desc, eq, gt, like, lt, or, type SQL, sql } from 'drizzle-orm';
+import { normaliseMessageId } from '../../core/keyed-hash.js';
 import type { Db } from '../client.js';
 import { activities } from '../schema.js';
 
@@ -18,11 +19,13 @@ export const INDEXED_TERM_CHARS = 3;
 /**
  * Newest first; the cursor is the `seq` of the last item of the previous page (stable under inserts).
  *
- * `q` is a case-insensitive substring of the subject, the sender, the Message-ID or a party's name
- * or address (`%` and `_` are dropped). A term of at least three characters is served by the
- * trigram index `activities_fts` (migrations 0005, 0013), walked newest-first by its rowid, the activity's `seq`, so a
- * page stops after `limit` hits whether the term is rare or common; a shorter term cannot use a
- * trigram index and is matched with LIKE while walking the activities newest-first.
+ * `q` is a case-insensitive substring of the subject or of a party's name or address (the sender
+ * is a party; `%` and `_` are dropped), or a whole Message-ID (with or without its angle brackets).
+ * A term of at least three characters is served by the trigram index `activities_fts` (migrations
+ * 0005, 0013, 0014), walked newest-first by its rowid, the activity's `seq`, so a page stops after
+ * `limit` hits whether the term is rare or common; a shorter term cannot use a trigram index and
+ * is matched with LIKE while walking the activities newest-first. The Message-ID is matched
+ * through its own index, `activities_message_id`.
  */
 export function queryActivities(db: Db, q: ActivityQuery) {
   const where: SQL[] = [];
@@ -36,20 +39,22 @@ export function queryActivities(db: Db, q: ActivityQuery) {
     // takes the cursor as a rowid bound); the other filters apply to each candidate in the same
     // walk, which stops at the page's size. Inside the subquery `activities` is the joined row.
     const phrase = `"${term.replaceAll('"', '""')}"`;
+    const filters = where.length ? sql`and ${and(...where)}` : sql``;
     const seqs = sql`select activities_fts.rowid from activities_fts cross join ${activities}
       on ${activities.seq} = activities_fts.rowid
       where activities_fts match ${phrase}
       ${q.cursor !== undefined ? sql`and activities_fts.rowid < ${q.cursor}` : sql``}
-      ${where.length ? sql`and ${and(...where)}` : sql``}
+      ${filters}
       order by activities_fts.rowid desc limit ${q.limit + 1}`;
-    where.push(sql`${activities.seq} in (${seqs})`);
+    // The activities of that Message-ID, when the term is one (a handful at most: one per deployment).
+    const byMessageId = sql`select ${activities.seq} from ${activities}
+      where ${activities.messageId} = ${normaliseMessageId(q.q)} ${filters}`;
+    where.push(sql`${activities.seq} in (select * from (${seqs}) union select * from (${byMessageId}))`);
   } else if (q.q) {
     const pattern = `%${term}%`;
     where.push(
       or(
         like(activities.subject, pattern),
-        like(activities.fromAddress, pattern),
-        like(activities.messageId, pattern),
         // The parties' names and addresses, as the index holds them (migration 0013), not their JSON.
         sql`exists (select 1 from json_each(${activities.parties}) p where p.value ->> 'address' like ${pattern} or p.value ->> 'name' like ${pattern})`,
       ) as SQL,
