@@ -9,7 +9,12 @@
 -- with Message-IDs as mail clients make them: 23.2 → 10.1 ms a batch, the index 184 → 86 MB.
 -- One column, not two: a column per text costs each row a position list per column. The subject
 -- and the parties are joined by a line feed, so a phrase matches across them only if it holds one.
--- Like 0013, the migration refills the index from the stored rows.
+--
+-- The stored activities are indexed in steps, newest first, by central's cron
+-- (src/db/queries/search-backfill.ts), not by this migration: D1 stops a statement after 30 s,
+-- and refilling the index costs about 30 µs a row (0013 refilled it in one statement). Until then
+-- `search_backfill.below_seq` is the watermark: the activities at or above it are indexed, those
+-- below are not yet, and the triggers leave those to the backfill (so no row is indexed twice).
 DROP TRIGGER `activities_fts_insert`;
 --> statement-breakpoint
 DROP TRIGGER `activities_fts_delete`;
@@ -24,12 +29,18 @@ CREATE VIRTUAL TABLE `activities_fts` USING fts5(
 --> statement-breakpoint
 INSERT INTO `activities_fts` (`activities_fts`, `rank`) VALUES ('automerge', 8);
 --> statement-breakpoint
-INSERT INTO `activities_fts` (rowid, `text`)
-  SELECT `seq`, concat_ws(char(10), `subject`,
-    (SELECT group_concat(`party`, ' ') FROM (SELECT DISTINCT concat_ws(' ', `value` ->> 'name', `value` ->> 'address') AS `party` FROM json_each(`activities`.`parties`))))
-  FROM `activities`;
+CREATE TABLE `search_backfill` (
+  `id` integer PRIMARY KEY NOT NULL CHECK (`id` = 1),
+  `below_seq` integer NOT NULL,
+  `from_seq` integer NOT NULL,
+  `started_at` integer NOT NULL
+);
 --> statement-breakpoint
-CREATE TRIGGER `activities_fts_insert` AFTER INSERT ON `activities` BEGIN
+INSERT INTO `search_backfill` (`id`, `below_seq`, `from_seq`, `started_at`)
+  SELECT 1, max(`seq`) + 1, max(`seq`) + 1, cast(unixepoch('subsec') * 1000 as integer) FROM `activities`
+  HAVING count(*) > 0;
+--> statement-breakpoint
+CREATE TRIGGER `activities_fts_insert` AFTER INSERT ON `activities` WHEN NOT EXISTS (SELECT 1 FROM `search_backfill` WHERE new.`seq` < `below_seq`) BEGIN
   INSERT INTO `activities_fts` (rowid, `text`)
   VALUES (new.`seq`, concat_ws(char(10), new.`subject`,
     (SELECT group_concat(`party`, ' ') FROM (SELECT DISTINCT concat_ws(' ', `value` ->> 'name', `value` ->> 'address') AS `party` FROM json_each(new.`parties`)))));
@@ -42,6 +53,7 @@ END;
 CREATE TRIGGER `activities_fts_update` AFTER UPDATE OF `subject`, `parties`, `seq` ON `activities` BEGIN
   DELETE FROM `activities_fts` WHERE rowid = old.`seq`;
   INSERT INTO `activities_fts` (rowid, `text`)
-  VALUES (new.`seq`, concat_ws(char(10), new.`subject`,
-    (SELECT group_concat(`party`, ' ') FROM (SELECT DISTINCT concat_ws(' ', `value` ->> 'name', `value` ->> 'address') AS `party` FROM json_each(new.`parties`)))));
+  SELECT new.`seq`, concat_ws(char(10), new.`subject`,
+    (SELECT group_concat(`party`, ' ') FROM (SELECT DISTINCT concat_ws(' ', `value` ->> 'name', `value` ->> 'address') AS `party` FROM json_each(new.`parties`))))
+  WHERE NOT EXISTS (SELECT 1 FROM `search_backfill` WHERE new.`seq` < `below_seq`);
 END;

@@ -1,4 +1,5 @@
 import { createDb } from '../db/client.js';
+import { runSearchBackfill } from '../db/queries/search-backfill.js';
 import { createApp } from './app.js';
 import { readCentralConfig } from './config.js';
 import { runDueSyncs } from './connectors/sync.js';
@@ -10,6 +11,9 @@ import { snapshotPushEnabled } from './snapshot/edge-notice.js';
 import { runSnapshotKick } from './snapshot/snapshot-kicks.js';
 
 const app = createApp();
+
+/** The cron's share of each minute for the search index's backfill (its steps are ~150 ms each). */
+const SEARCH_BACKFILL_BUDGET_MS = 10_000;
 
 export default {
   fetch: app.fetch,
@@ -24,8 +28,8 @@ export default {
 
   /**
    * Cron: prune bookkeeping rows (latency samples, seen batch ids, traffic counters); retry due deliveries; continue
-   * and start connector record syncs (src/central/connectors/sync.ts); and one snapshot-kick run, which catches a kick that was lost and the once-per-max-stale
-   * rebuild of a deployment whose import never goes quiet.
+   * and start connector record syncs (src/central/connectors/sync.ts); one snapshot-kick run, which catches a kick that was lost and the once-per-max-stale
+   * rebuild of a deployment whose import never goes quiet; and up to 10 s of the search index's backfill.
    */
   async scheduled(_controller, env, ctx?: ExecutionContext) {
     const db = createDb(env.DB);
@@ -42,5 +46,11 @@ export default {
     await runDueSyncs(db, { env, ctx: { waitUntil } }, config).catch((err) =>
       console.error('connector sync run (cron) failed', (err as Error)?.name),
     );
+    // Activities stored before the search index was rebuilt (migration 0014), newest first.
+    const left = await runSearchBackfill(db, { budgetMs: SEARCH_BACKFILL_BUDGET_MS }).catch((err) => {
+      console.error('search index backfill (cron) failed', err);
+      return undefined;
+    });
+    if (left) console.log(`search index backfill: activities below seq ${left.belowSeq} still to index`);
   },
 } satisfies ExportedHandler<CentralBindings>;

@@ -48,7 +48,7 @@ test('0013 refills the index with names and addresses from the stored rows, and 
   expect(hits(db, 'recordType')).toEqual([1]);
   expect(hits(db, 'role')).toEqual([1, 2]);
 
-  for (const f of files.slice(at)) apply(db, f);
+  apply(db, files[at] as string); // 0013 alone: 0014 rebuilds the index again
   expect(hits(db, 'yolanda v')).toEqual([1]);
   expect(hits(db, 'ann@contoso')).toEqual([1]);
   expect(hits(db, 'rare-vendor')).toEqual([2]);

@@ -1,7 +1,9 @@
-// Migration 0014 on an install that already holds activities: the full-text index is refilled with
+// Migration 0014 on an install that already holds activities: the full-text index is rebuilt with
 // one text per activity (its subject and its distinct parties' names and addresses; no Message-ID,
-// no second copy of the sender), from the rows as they stand, and the triggers keep it in step
-// afterwards. Applied with SQLite (node:sqlite) to a scratch database, the way
+// no second copy of the sender) and left empty for the stored activities, which central's cron
+// indexes in steps (src/db/queries/search-backfill.ts, test/central/search-backfill.test.ts): a
+// watermark above them, and triggers that index new mail at once and leave the rows below the
+// watermark to the backfill. Applied with SQLite (node:sqlite) to a scratch database, the way
 // `wrangler d1 migrations apply` runs the files one after another.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -28,51 +30,60 @@ const hits = (db: DatabaseSync, term: string) =>
       .prepare('select rowid as n from activities_fts where activities_fts match ? order by rowid')
       .all(`"${term}"`) as { n: number }[]
   ).map((r) => r.n);
+const watermark = (db: DatabaseSync) =>
+  db.prepare('select below_seq as below, from_seq as "from" from search_backfill').all() as {
+    below: number;
+    from: number;
+  }[];
 const ann = { role: 'to', address: 'ann@contoso.example' };
 
-test('0014 refills the index with subject and distinct parties from the stored rows, and triggers follow', () => {
+test('0014 on stored activities: an empty index, a watermark above them, triggers for new mail only', () => {
   const at = files.indexOf('0014_fts_subject_and_parties.sql');
   expect(at).toBeGreaterThan(0);
   const db = new DatabaseSync(':memory:');
   for (const f of files.slice(0, at)) apply(db, f);
   insert(db, 1, 'Renewal', [
     { role: 'from', address: 'buyer@customer.example', name: 'Yolanda Vance', recordId: 'c-1' },
+    { ...ann, recordType: 'contact', recordId: 'c-2' },
+  ]);
+  insert(db, 2, null, [{ role: 'from', address: 'zed@rare-vendor.example' }]);
+  // Before: the Message-ID was indexed text.
+  expect(hits(db, 'x7q2@mail')).toEqual([1, 2]);
+
+  for (const f of files.slice(at)) apply(db, f);
+  expect(watermark(db)).toEqual([{ below: 3, from: 3 }]);
+  expect(hits(db, 'renewal')).toEqual([]);
+  expect(hits(db, 'rare-vendor')).toEqual([]);
+
+  // New mail is indexed at once: subject, a line feed, each distinct party's name and address.
+  insert(db, 3, 'Intro', [
+    { role: 'from', address: 'new@third.example', name: 'Third Party' },
     // To lists every record an address matches: one party per match, one address.
     { ...ann, recordType: 'contact', recordId: 'c-2' },
     { ...ann, recordType: 'lead', recordId: 'l-2' },
   ]);
-  insert(db, 2, null, [{ role: 'from', address: 'zed@rare-vendor.example' }]);
-  // Before: the Message-ID was indexed text, and the duplicate party twice.
-  expect(hits(db, 'x7q2@mail')).toEqual([1, 2]);
-  expect(hits(db, 'ann@contoso.example ann@contoso.example')).toEqual([1]);
-
-  for (const f of files.slice(at)) apply(db, f);
-  expect(hits(db, 'yolanda vance buyer@customer')).toEqual([1]);
-  expect(hits(db, 'ann@contoso')).toEqual([1]);
-  expect(hits(db, 'rare-vendor')).toEqual([2]); // no subject: the parties alone
-  expect(hits(db, 'renewal')).toEqual([1]);
-  expect(hits(db, 'x7q2@mail')).toEqual([]);
+  expect(hits(db, 'intro')).toEqual([3]);
+  expect(hits(db, 'third party new@third.example')).toEqual([3]);
+  expect(hits(db, 'ann@contoso')).toEqual([3]);
   expect(hits(db, 'ann@contoso.example ann@contoso.example')).toEqual([]);
-  // Subject and parties are apart: a phrase does not run from one into the other.
-  expect(hits(db, 'renewal yolanda')).toEqual([]);
+  expect(hits(db, 'intro third')).toEqual([]); // subject and parties are apart
+  expect(hits(db, 'm3.x7q2')).toEqual([]); // no Message-ID
 
-  // Afterwards: insert, edit (a merged copy's parties, a subject) and delete through the triggers.
-  insert(db, 3, 'Intro', [{ role: 'from', address: 'new@third.example', name: 'Third Party' }]);
-  db.prepare(
-    `update activities set parties = json_insert(parties, '$[#]', json('{"role":"cc","address":"dana@partner.example"}')) where seq = 2`,
-  ).run();
+  // Below the watermark an edit waits for the backfill; above it, edits and deletes follow.
   db.prepare(`update activities set subject = 'Renewal signed' where seq = 1`).run();
-  expect(hits(db, 'renewal signed')).toEqual([1]);
-  db.prepare('delete from activities where seq = 1').run();
-  expect(hits(db, 'third party')).toEqual([3]);
-  expect(hits(db, 'm3.x7q2')).toEqual([]);
-  expect(hits(db, 'dana@partner')).toEqual([2]);
-  expect(hits(db, 'rare-vendor')).toEqual([2]);
-  expect(hits(db, 'yolanda')).toEqual([]);
-  expect(
-    (db.prepare('select rowid as n from activities_fts order by rowid').all() as { n: number }[]).map(
-      (r) => r.n,
-    ),
-  ).toEqual([2, 3]);
+  expect(hits(db, 'renewal signed')).toEqual([]);
+  db.prepare(`update activities set subject = 'Intro call' where seq = 3`).run();
+  expect(hits(db, 'intro call')).toEqual([3]);
+  db.prepare('delete from activities where seq = 2').run();
+  db.prepare('delete from activities where seq = 3').run();
+  expect(hits(db, 'intro')).toEqual([]);
   db.exec("insert into activities_fts (activities_fts) values ('integrity-check')");
+});
+
+test('0014 on an install with no activities: nothing to backfill', () => {
+  const db = new DatabaseSync(':memory:');
+  for (const f of files) apply(db, f);
+  expect(watermark(db)).toEqual([]);
+  insert(db, 1, 'First', [{ role: 'from', address: 'a@b.example' }]);
+  expect(hits(db, 'first')).toEqual([1]);
 });

@@ -6,6 +6,7 @@ import { deriveEdgeCredentials } from '../../core/request-signature.js';
 import { CROSS_REGION_KINDS, type CrossRegionKind } from '../../core/wire.js';
 import type { Db } from '../../db/client.js';
 import { listRegions } from '../../db/queries/regions.js';
+import { searchBackfillState } from '../../db/queries/search-backfill.js';
 import {
   addCrossRegionBytes,
   crossRegionBytesSince,
@@ -345,5 +346,20 @@ export async function computeStats(
       latencyMs: latencySummary(all),
       crossRegion: allCrossRegion,
     },
+  };
+}
+
+/**
+ * The full-text index's state: complete, or the share of the stored activities the backfill after
+ * its rebuild (migration 0014) has indexed so far, newest first.
+ */
+export async function searchIndexStatus(db: Db) {
+  const backfill = await searchBackfillState(db);
+  if (!backfill) return { complete: true, indexedShare: 1, backfillStartedAt: null };
+  const share = (backfill.fromSeq - backfill.belowSeq) / Math.max(1, backfill.fromSeq - 1);
+  return {
+    complete: false,
+    indexedShare: Math.min(1, Math.max(0, share)),
+    backfillStartedAt: backfill.startedAt,
   };
 }

@@ -6,7 +6,7 @@ import { statsSchema } from '../../contract/schemas.js';
 import { createRouter } from '../../http/app-router.js';
 import { deploymentScope } from '../../http/auth.js';
 import { forbidden } from '../../http/errors.js';
-import { computeStats } from '../../services/stats.js';
+import { computeStats, searchIndexStatus } from '../../services/stats.js';
 import { connectorStatusSchema } from '../connector-schemas.js';
 
 const statsRoute = apiRoute('get', '/stats', 'stats', {
@@ -20,6 +20,16 @@ const statsRoute = apiRoute('get', '/stats', 'stats', {
         connectors: z
           .record(z.string(), connectorStatusSchema.extend({ kind: z.string() }))
           .openapi({ description: "each deployment's CRM connector: kind and status (GET …/connector)" }),
+        searchIndex: z
+          .object({
+            complete: z.boolean(),
+            indexedShare: z.number().min(0).max(1),
+            backfillStartedAt: z.number().nullable(),
+          })
+          .openapi({
+            description:
+              'the full-text index of `GET /activities?q=`: after an upgrade that rebuilds it (migration 0014) the stored activities are indexed by the cron, newest first; until `complete`, older activities are found by their Message-ID but not by text',
+          }),
       }),
       'stats per region and in total, and the connectors per deployment',
     ),
@@ -36,5 +46,12 @@ export const statsRoutes = createRouter().openapi(statsRoute, async (c) => {
     homeRegion: readCentralConfig(c.env).homeRegion,
     deployment: scope,
   });
-  return c.json({ ...stats, connectors: await connectorsHealth(c.get('db'), scope) }, 200);
+  return c.json(
+    {
+      ...stats,
+      connectors: await connectorsHealth(c.get('db'), scope),
+      searchIndex: await searchIndexStatus(c.get('db')),
+    },
+    200,
+  );
 });
