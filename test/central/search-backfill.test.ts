@@ -11,6 +11,7 @@ import {
   searchBackfillState,
   searchBackfillStep,
 } from '../../src/db/queries/search-backfill.js';
+import { signedIn } from './dashboard-browser.js';
 import { api, freshBasics, plainMessage, promoteRaw } from './helpers.js';
 
 const db = createDb(env.DB);
@@ -111,6 +112,19 @@ describe('search index backfill (migration 0014)', () => {
     );
     expect(await search('quinn newman')).toEqual(['m13@customer.example']);
     await env.DB.prepare("insert into activities_fts (activities_fts) values ('integrity-check')").run();
+  });
+
+  test('the dashboard says while a search may miss older activities, and stops saying it when done', async () => {
+    const b = await signedIn();
+    const notice = /Search is still indexing older activities \((\d+)% done/;
+    expect((await b.get('/activities?q=renewal')).html).not.toMatch(notice);
+    await asJustUpgraded();
+    await searchBackfillStep(db, 6);
+    const during = await b.get('/activities?q=renewal');
+    expect(during.html.match(notice)?.[1]).toBe('50');
+    expect((await b.get('/activities')).html).not.toMatch(notice); // no search, nothing missed
+    await runSearchBackfill(db, { budgetMs: 60_000 });
+    expect((await b.get('/activities?q=renewal')).html).not.toMatch(notice);
   });
 
   test('the backfill indexes the same text as the triggers', async () => {

@@ -16,6 +16,7 @@ import {
 } from '../../services/activities.js';
 import { listDeployments } from '../../services/deployment-admin.js';
 import { listRegions } from '../../services/regions.js';
+import { searchIndexStatus } from '../../services/stats.js';
 import { type DashboardContext, pageContext, pageProps, queryText, scopeOf, visibleRow } from '../context.js';
 import type { DashboardEnv } from '../middleware/session.js';
 import { ActivitiesPage, type ActivityFilters } from '../views/activities-page.js';
@@ -115,8 +116,10 @@ export const dashboardActivityPages = new Hono<DashboardEnv>()
     });
     const page = rows.slice(0, PAGE_SIZE);
     const deploymentIds = scope ? [scope] : (await listDeployments(db)).map((d) => d.id);
+    const searchIndex = filters.q ? await searchIndexStatus(db) : undefined;
     return c.html(
       <ActivitiesPage
+        searchIndexedShare={searchIndex && !searchIndex.complete ? searchIndex.indexedShare : undefined}
         {...pageProps(c)}
         rows={page}
         filters={filters}

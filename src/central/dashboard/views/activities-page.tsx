@@ -27,7 +27,9 @@ export const ActivitiesPage: FC<{
   /** Whether this is a later page (a cursor was given). */
   paged?: boolean;
   flash?: Flash | undefined;
-}> = ({ page, rows, filters, deploymentIds, nextCursor, paged, flash }) => {
+  /** While the search index's backfill runs (migration 0014): the share of older activities indexed. */
+  searchIndexedShare?: number | undefined;
+}> = ({ page, rows, filters, deploymentIds, nextCursor, paged, flash, searchIndexedShare }) => {
   const query = (extra: Record<string, string>) =>
     new URLSearchParams(
       Object.entries({ q: filters.q, deployment: filters.deployment, ...extra }).filter(([, v]) => v !== ''),
@@ -47,6 +49,12 @@ export const ActivitiesPage: FC<{
         />
         <DeploymentFilter id="deployment" ids={deploymentIds} selected={filters.deployment} />
       </SearchForm>
+      {filters.q && searchIndexedShare !== undefined ? (
+        <p class="badge warn" role="status">
+          Search is still indexing older activities ({Math.floor(searchIndexedShare * 100)}% done, newest
+          first): until it is done, older activities are found by their whole Message-ID but not yet by text.
+        </p>
+      ) : null}
       <DataTable
         label="Activities"
         rows={rows}
