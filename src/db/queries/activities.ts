@@ -46,10 +46,27 @@ export function queryActivities(db: Db, q: ActivityQuery) {
       ${q.cursor !== undefined ? sql`and activities_fts.rowid < ${q.cursor}` : sql``}
       ${filters}
       order by activities_fts.rowid desc limit ${q.limit + 1}`;
-    // The activities of that Message-ID, when the term is one (a handful at most: one per deployment).
-    const byMessageId = sql`select ${activities.seq} from ${activities}
-      where ${activities.messageId} = ${normaliseMessageId(q.q)} ${filters}`;
-    where.push(sql`${activities.seq} in (select * from (${seqs}) union select * from (${byMessageId}))`);
+    where.push(sql`${activities.seq} in (${seqs})`);
+    // A term that can be a Message-ID (it has an `@`) also finds the activities of that Message-ID,
+    // through its own index: a second arm of the statement, so each arm keeps its plan (an `IN` of
+    // a compound select made SQLite walk every activity: 15 → 530 ms at 1 M).
+    const messageId = normaliseMessageId(q.q);
+    if (messageId.includes('@')) {
+      const byMessageId = [...where.slice(0, -1), eq(activities.messageId, messageId)];
+      return db
+        .select()
+        .from(activities)
+        .where(and(...where))
+        .union(
+          db
+            .select()
+            .from(activities)
+            .where(and(...byMessageId)),
+        )
+        .orderBy(desc(activities.seq))
+        .limit(q.limit + 1)
+        .all();
+    }
   } else if (q.q) {
     const pattern = `%${term}%`;
     where.push(
