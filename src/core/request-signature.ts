@@ -5,10 +5,25 @@ import { bytesToHex } from './keyed-hash.js';
 
 const encoder = new TextEncoder();
 
-async function hmacKey(secret: string): Promise<CryptoKey> {
-  return crypto.subtle.importKey('raw', encoder.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, [
-    'sign',
-  ]);
+/**
+ * Imported HMAC keys by secret, so that a worker imports each of its few keys once and not on
+ * every request (issue 21: two imports per ingest batch). Bounded: an unknown region named in a
+ * forged token derives a key too, so the cache starts over rather than grow without end.
+ */
+const keys = new Map<string, Promise<CryptoKey>>();
+const KEY_CACHE_SIZE = 64;
+
+function hmacKey(secret: string): Promise<CryptoKey> {
+  let key = keys.get(secret);
+  if (!key) {
+    if (keys.size >= KEY_CACHE_SIZE) keys.clear();
+    key = crypto.subtle.importKey('raw', encoder.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, [
+      'sign',
+    ]);
+    keys.set(secret, key);
+    key.catch(() => keys.delete(secret));
+  }
+  return key;
 }
 
 export async function hmacHex(secret: string, data: Uint8Array | string): Promise<string> {
@@ -50,17 +65,30 @@ export async function verifyBody(
   return timingSafeEqualHex(await signBody(secret, timestamp, body), signature.toLowerCase());
 }
 
+const derived = new Map<string, Promise<{ readonly signingKey: string; readonly token: string }>>();
+
 /**
  * Per-region credentials derived from one master secret, so central needs a single secret and each
  * edge only its own pair. Derivation: HMAC(master, "sign:<region>") and HMAC(master, "token:<region>").
  */
-export async function deriveEdgeCredentials(
+export function deriveEdgeCredentials(
   masterSecret: string,
   region: string,
-): Promise<{ signingKey: string; token: string }> {
-  const signingKey = await hmacHex(masterSecret, `sign:${region}`);
-  const mac = await hmacHex(masterSecret, `token:${region}`);
-  return { signingKey, token: `edge_${region}_${mac.slice(0, 40)}` };
+): Promise<{ readonly signingKey: string; readonly token: string }> {
+  // Derived once per region and secret: central derives them twice for every edge request.
+  const at = `${region}\0${masterSecret}`;
+  let creds = derived.get(at);
+  if (!creds) {
+    if (derived.size >= KEY_CACHE_SIZE) derived.clear();
+    creds = (async () => {
+      const signingKey = await hmacHex(masterSecret, `sign:${region}`);
+      const mac = await hmacHex(masterSecret, `token:${region}`);
+      return Object.freeze({ signingKey, token: `edge_${region}_${mac.slice(0, 40)}` });
+    })();
+    derived.set(at, creds);
+    creds.catch(() => derived.delete(at));
+  }
+  return creds;
 }
 
 /**
