@@ -47,13 +47,15 @@ export async function searchBackfillState(db: Db): Promise<SearchBackfillState |
 /**
  * Indexes the `step` activities below the watermark and lowers it, in one transaction that does
  * nothing when another step moved the watermark first (concurrent crons index nothing twice).
- * Returns the state after the step, undefined once the backfill is done.
+ * `from` is the state last read (the previous step's answer), else it is read first. Returns the
+ * state after the step, undefined once the backfill is done.
  */
 export async function searchBackfillStep(
   db: Db,
   step = SEARCH_BACKFILL_STEP,
+  from?: SearchBackfillState,
 ): Promise<SearchBackfillState | undefined> {
-  const state = await searchBackfillState(db);
+  const state = from ?? (await searchBackfillState(db));
   if (!state) return undefined;
   const hi = state.belowSeq;
   const lo = Math.max(1, hi - step);
@@ -80,6 +82,6 @@ export async function runSearchBackfill(
 ): Promise<SearchBackfillState | undefined> {
   const until = now() + budgetMs;
   let state = await searchBackfillState(db);
-  while (state && now() < until) state = await searchBackfillStep(db, step);
+  while (state && now() < until) state = await searchBackfillStep(db, step, state);
   return state;
 }
