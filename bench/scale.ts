@@ -994,7 +994,7 @@ async function activitiesPhase() {
     result.searchCommonWord = await time(`/api/v1/activities?deployment=${DEP}&q={w}&limit=50`);
     result.byMessageId = await time(`/api/v1/activities?messageId=m{i}.x`);
     result.stats = await time('/api/v1/stats', 20);
-    // A term that only one activity carries: the LIKE search scans every row (no text index).
+    // A term that only one activity carries: its sender's address, two words in a row (the word index).
     result.searchRareSender = await time(`/api/v1/activities?deployment=${DEP}&q=contact{i}.n&limit=50`, 5);
     result.baselineDeploymentGet = await time(`/api/v1/deployments/${DEP}`, 20);
     saveResults({ activitiesPhase: result });

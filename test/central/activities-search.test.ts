@@ -1,6 +1,7 @@
-// Activity search through the trigram index `activities_fts` (migration 0005, issue 13): the same
-// case-insensitive substring semantics as the scan it replaced, kept in step with inserts, merged
-// copies and retention deletes by triggers.
+// Activity search through the word index `activities_fts` (migrations 0005, 0015; issues 13, 21):
+// the term's words in a row, the last one matched at its start, case and diacritics folded; short
+// terms and scripts written without spaces as substrings by a scan. The index is kept in step with
+// inserts, merged copies and retention deletes by triggers.
 import { env } from 'cloudflare:test';
 import { beforeEach, describe, expect, test } from 'vitest';
 import { pruneRetention } from '../../src/central/services/retention.js';
@@ -41,7 +42,7 @@ async function indexIntact() {
   }
 }
 
-describe('GET /api/v1/activities?q= (trigram index)', () => {
+describe('GET /api/v1/activities?q= (word index)', () => {
   beforeEach(async () => {
     await freshBasics();
     await api('PUT', '/api/v1/mailboxes/ann@contoso.example', {
@@ -55,11 +56,30 @@ describe('GET /api/v1/activities?q= (trigram index)', () => {
     await promote('ann@contoso.example', message(8, 'Weekly report 8'));
   });
 
-  test('a term only one activity carries is found inside a word, in any case, in the subject and the parties', async () => {
-    expect(ids(await search('ed.quim'))).toEqual(['m7@customer.example']); // sender, mid-address
+  test('a term is found by its words in a row, the last at its start, in any case, in the subject and the parties', async () => {
+    expect(ids(await search('zed.quim'))).toEqual(['m7@customer.example']); // sender: zed, quim… in a row
     expect(ids(await search('RARE-VENDOR'))).toEqual(['m7@customer.example']); // parties / sender, upper case
-    expect(ids(await search('uote req'))).toEqual(['m7@customer.example']); // subject, across a space
+    expect(ids(await search('quote req'))).toEqual(['m7@customer.example']); // subject, the last word a prefix
+    // A word is matched from its start: a piece inside one finds nothing, nor do words out of order.
+    expect(ids(await search('ed.quim'))).toEqual([]);
+    expect(ids(await search('uote req'))).toEqual([]);
+    expect(ids(await search('request quote'))).toEqual([]);
     expect(await search('nowhere-at-all')).toEqual({ items: [], nextCursor: null });
+    await indexIntact();
+  });
+
+  test('diacritics are folded both ways; a script written without spaces is searched inside its text', async () => {
+    await promote(
+      'ann@contoso.example',
+      message(9, 'Réunion à Zürich', '"Émile Brontë" <eb@vendor.example>'),
+    );
+    await promote('ann@contoso.example', message(10, '会議の議事録について'));
+    for (const term of ['reunion a zurich', 'RÉUNION', 'zür', 'emile bronte', 'Émile'])
+      expect(ids(await search(term)), term).toEqual(['m9@customer.example']);
+    // The tokenizer takes a run of Han and Kana for one word: such a term is a substring (a scan).
+    expect(ids(await search('議事録'))).toEqual(['m10@customer.example']);
+    expect(ids(await search('会議'))).toEqual(['m10@customer.example']);
+    expect(ids(await search('議事堂'))).toEqual([]);
     await indexIntact();
   });
 
@@ -103,7 +123,10 @@ describe('GET /api/v1/activities?q= (trigram index)', () => {
 
   test('terms shorter than three characters, and quotes or LIKE wildcards, still search (no index, no error)', async () => {
     expect(ids(await search('Qu'))).toEqual(['m7@customer.example']);
-    expect(ids(await search('"quote'))).toEqual([]);
+    expect(ids(await search('ot'))).toEqual(['m7@customer.example']); // short: a substring, as before
+    // Quotes are not words: the term is the word quote (FTS5's syntax is not the user's).
+    expect(ids(await search('"quote'))).toEqual(['m7@customer.example']);
+    expect(ids(await search('quote" OR "weekly'))).toEqual([]);
     expect(ids(await search('quo%te'))).toEqual(['m7@customer.example']);
     expect(ids(await search('zed_quimby'))).toEqual([]);
   });

@@ -50,7 +50,8 @@ test('0014 on stored activities: an empty index, a watermark above them, trigger
   // Before: the Message-ID was indexed text.
   expect(hits(db, 'x7q2@mail')).toEqual([1, 2]);
 
-  for (const f of files.slice(at)) apply(db, f);
+  // 0014 alone: 0015 (test/scripts/migration-fts-words.test.ts) replaced its trigrams with words.
+  apply(db, files[at] as string);
   expect(watermark(db)).toEqual([{ below: 3, from: 3 }]);
   expect(hits(db, 'renewal')).toEqual([]);
   expect(hits(db, 'rare-vendor')).toEqual([]);
@@ -82,7 +83,7 @@ test('0014 on stored activities: an empty index, a watermark above them, trigger
 
 test('0014 on an install with no activities: nothing to backfill', () => {
   const db = new DatabaseSync(':memory:');
-  for (const f of files) apply(db, f);
+  for (const f of files.slice(0, files.indexOf('0014_fts_subject_and_parties.sql') + 1)) apply(db, f);
   expect(watermark(db)).toEqual([]);
   insert(db, 1, 'First', [{ role: 'from', address: 'a@b.example' }]);
   expect(hits(db, 'first')).toEqual([1]);

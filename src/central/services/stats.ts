@@ -351,7 +351,7 @@ export async function computeStats(
 
 /**
  * The full-text index's state: complete, or the share of the stored activities the backfill after
- * its rebuild (migration 0014) has indexed so far, newest first.
+ * its rebuild (migrations 0014, 0015) has indexed so far, newest first.
  */
 export async function searchIndexStatus(db: Db) {
   const backfill = await searchBackfillState(db);

@@ -13,19 +13,44 @@ export interface ActivityQuery {
   limit: number;
 }
 
-/** Shortest search term the trigram index serves; shorter ones are matched by a scan. */
+/** Shortest search term the word index serves; shorter ones are matched by a scan. */
 export const INDEXED_TERM_CHARS = 3;
+
+/**
+ * Scripts written without spaces between words: the index's tokenizer (`unicode61`) takes a whole
+ * run of them for one word, so a term in them is matched as a substring by a scan.
+ */
+const UNSPACED_SCRIPT =
+  /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Thai}\p{Script=Lao}\p{Script=Khmer}\p{Script=Myanmar}\p{Script=Tibetan}]/u;
+
+/** What the tokenizer keeps (letters, digits, private-use characters): a term without any has no word. */
+const WORD_CHARACTER = /[\p{L}\p{N}\p{Co}]/u;
+
+/** Whether the word index serves `term` (else it is matched as a substring by a scan). */
+export function isIndexedTerm(term: string): boolean {
+  return [...term].length >= INDEXED_TERM_CHARS && WORD_CHARACTER.test(term) && !UNSPACED_SCRIPT.test(term);
+}
+
+/**
+ * The index's query for a term: its words in order, next to each other, the last one a prefix
+ * (`"anna smi" *` finds "Anna Smith"; `bob@acme.com` the words bob, acme, com in a row).
+ */
+export function wordPrefixMatch(term: string): string {
+  return `"${term.replaceAll('"', '""')}" *`;
+}
 
 /**
  * Newest first; the cursor is the `seq` of the last item of the previous page (stable under inserts).
  *
- * `q` is a case-insensitive substring of the subject or of a party's name or address (the sender
- * is a party; `%` and `_` are dropped), or a whole Message-ID (with or without its angle brackets).
- * A term of at least three characters is served by the trigram index `activities_fts` (migrations
- * 0005, 0013, 0014), walked newest-first by its rowid, the activity's `seq`, so a page stops after
- * `limit` hits whether the term is rare or common; a shorter term cannot use a trigram index and
- * is matched with LIKE while walking the activities newest-first. The Message-ID is matched
- * through its own index, `activities_message_id`.
+ * `q` finds the subject's and the parties' words (the sender is a party: names and addresses,
+ * whose `@` and dots separate words): the term's words in a row, each matched whole but the last,
+ * matched at its start, case and diacritics folded, through the word index `activities_fts`
+ * (migration 0015), walked newest-first by its rowid, the activity's `seq`, so a page stops after
+ * `limit` hits whether the term is rare or common. A term shorter than three characters, or in a
+ * script written without spaces (Han, Kana, Thai, …), is a case-insensitive substring (`%` and `_`
+ * dropped) matched with LIKE while walking the activities newest-first. A term can also be a whole
+ * Message-ID (with or without its angle brackets), matched through its own index,
+ * `activities_message_id`.
  */
 export function queryActivities(db: Db, q: ActivityQuery) {
   const where: SQL[] = [];
@@ -34,11 +59,11 @@ export function queryActivities(db: Db, q: ActivityQuery) {
   if (q.cursor !== undefined) where.push(lt(activities.seq, q.cursor));
   if (q.mailboxes) where.push(sawAny(q.mailboxes));
   const term = q.q?.replace(/[%_]/g, '') ?? '';
-  if (q.q && [...term].length >= INDEXED_TERM_CHARS) {
+  if (q.q && isIndexedTerm(term)) {
     // The index names the candidates newest first (FTS5 walks its rowids in descending order and
     // takes the cursor as a rowid bound); the other filters apply to each candidate in the same
     // walk, which stops at the page's size. Inside the subquery `activities` is the joined row.
-    const phrase = `"${term.replaceAll('"', '""')}"`;
+    const phrase = wordPrefixMatch(term);
     const filters = where.length ? sql`and ${and(...where)}` : sql``;
     const seqs = sql`select activities_fts.rowid from activities_fts cross join ${activities}
       on ${activities.seq} = activities_fts.rowid

@@ -1,4 +1,4 @@
-// The search index's backfill (migration 0014): the activities stored before the index was rebuilt
+// The search index's backfill (migrations 0014, 0015): the activities stored before the index was rebuilt
 // are indexed in steps, newest first, by central's cron. `search_backfill` holds the watermark:
 // activities at or above `below_seq` are indexed (by the backfill or by the triggers), those below
 // are not yet, and the triggers leave them alone, so no activity is indexed twice. The row goes
@@ -8,14 +8,14 @@ import { integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 import type { Db } from '../client.js';
 
 /**
- * An activity's indexed text, as the triggers of migration 0014 compute it (one text: the subject,
+ * An activity's indexed text, as the triggers of migrations 0014 and 0015 compute it (one text: the subject,
  * a line feed, then each distinct party's name and address). `test/central/search-backfill.test.ts`
  * checks that the backfill and the triggers index the same text.
  */
 const SEARCH_TEXT = sql.raw(`concat_ws(char(10), a.subject,
   (select group_concat(party, ' ') from (select distinct concat_ws(' ', value ->> 'name', value ->> 'address') as party from json_each(a.parties))))`);
 
-/** The watermark's table (migration 0014; not in schema.ts: a migration's bookkeeping, dropped with it). */
+/** The watermark's table (migration 0014, reset by 0015; not in schema.ts: a migration's bookkeeping, dropped with it). */
 const searchBackfill = sqliteTable('search_backfill', {
   id: integer('id').primaryKey(),
   belowSeq: integer('below_seq').notNull(),

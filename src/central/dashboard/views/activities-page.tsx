@@ -27,7 +27,7 @@ export const ActivitiesPage: FC<{
   /** Whether this is a later page (a cursor was given). */
   paged?: boolean;
   flash?: Flash | undefined;
-  /** While the search index's backfill runs (migration 0014): the share of older activities indexed. */
+  /** While the search index's backfill runs (migrations 0014, 0015): the share of older activities indexed. */
   searchIndexedShare?: number | undefined;
 }> = ({ page, rows, filters, deploymentIds, nextCursor, paged, flash, searchIndexedShare }) => {
   const query = (extra: Record<string, string>) =>
