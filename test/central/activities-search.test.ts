@@ -60,6 +60,12 @@ describe('GET /api/v1/activities?q= (word index)', () => {
     expect(ids(await search('zed.quim'))).toEqual(['m7@customer.example']); // sender: zed, quim… in a row
     expect(ids(await search('RARE-VENDOR'))).toEqual(['m7@customer.example']); // parties / sender, upper case
     expect(ids(await search('quote req'))).toEqual(['m7@customer.example']); // subject, the last word a prefix
+    // A last word under three characters: the words before it find the candidates, and the whole
+    // term is checked on them as a substring (no prefix walk over every word starting with r).
+    expect(ids(await search('zed.quimby@r'))).toEqual(['m7@customer.example']);
+    expect(ids(await search('Quote r'))).toEqual(['m7@customer.example']);
+    expect(ids(await search('zed.quimby@x'))).toEqual([]);
+    expect(ids(await search('quote x'))).toEqual([]);
     // A word is matched from its start: a piece inside one finds nothing, nor do words out of order.
     expect(ids(await search('ed.quim'))).toEqual([]);
     expect(ids(await search('uote req'))).toEqual([]);
