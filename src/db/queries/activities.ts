@@ -31,12 +31,15 @@ export function isIndexedTerm(term: string): boolean {
   return [...term].length >= INDEXED_TERM_CHARS && WORD_CHARACTER.test(term) && !UNSPACED_SCRIPT.test(term);
 }
 
+/** `text` as one FTS5 phrase: FTS5's query syntax is never the user's. */
+const ftsPhrase = (text: string) => `"${text.replaceAll('"', '""')}"`;
+
 /**
  * The index's query for a term: its words in order, next to each other, the last one a prefix
  * (`"anna smi" *` finds "Anna Smith"; `bob@acme.com` the words bob, acme, com in a row).
  */
 export function wordPrefixMatch(term: string): string {
-  return `"${term.replaceAll('"', '""')}" *`;
+  return `${ftsPhrase(term)} *`;
 }
 
 /** A word as the index's tokenizer cuts it (combining marks kept with their letters). */
@@ -53,7 +56,7 @@ export function indexQuery(term: string): { match: string; substring: boolean } 
   const last = words.at(-1) ?? '';
   if (words.length > 1 && [...last].length < INDEXED_TERM_CHARS) {
     const head = term.slice(0, term.lastIndexOf(last));
-    return { match: `"${head.replaceAll('"', '""')}"`, substring: true };
+    return { match: ftsPhrase(head), substring: true };
   }
   return { match: wordPrefixMatch(term), substring: false };
 }
@@ -75,9 +78,9 @@ function substringOf(pattern: string): SQL {
  * matched at its start, case and diacritics folded, through the word index `activities_fts`
  * (migration 0015), walked newest-first by its rowid, the activity's `seq`, so a page stops after
  * `limit` hits whether the term is rare or common (a last word shorter than three characters is
- * checked as a substring on what the other words find: `indexQuery`). A term shorter than three characters, or in a
- * script written without spaces (Han, Kana, Thai, …), is a case-insensitive substring (`%` and `_`
- * dropped) matched with LIKE while walking the activities newest-first. A term can also be a whole
+ * checked as a substring on what the other words find: `indexQuery`). A term shorter than three
+ * characters, or in a script written without spaces (Han, Kana, Thai, …), is a case-insensitive
+ * substring (`%` and `_` dropped) matched with LIKE while walking the activities newest-first. A term can also be a whole
  * Message-ID (with or without its angle brackets), matched through its own index,
  * `activities_message_id`.
  */
